@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+// The thin command layer: parses flags and calls the library; every verb lives in its own module.
+import { Command, CommanderError, Option } from "commander";
+import { ConfigError } from "./topology/errors.ts";
+import { loadTopology } from "./topology/load.ts";
+import { defaultStateDir } from "./state/dir.ts";
+import { createReporter } from "./ui/reporter.ts";
+import { runtimeFor, runtimeNames } from "./runtimes/index.ts";
+import type { UpOptions } from "./runtimes/runtime.ts";
+
+/** An error the user can fix from its message alone: printed without a stack trace. */
+export class UsageError extends Error {
+  readonly exitCode = 2;
+}
+
+const program = new Command("thanos-fleet")
+  .description("Multi-cluster Thanos HA in one command: build the fleet, wire every address, prove it works.")
+  .version("0.1.0")
+  .showHelpAfterError()
+  .exitOverride();
+
+const configOption = () => new Option("-c, --config <file>", "fleet.yaml (default: the built-in four-cluster fleet)");
+const stateOption = () => new Option("--state-dir <dir>", "where credentials and runtime state live").default(defaultStateDir());
+const runtimeOption = () =>
+  new Option("-r, --runtime <runtime>", "where the fleet runs").choices(runtimeNames).default("kubernetes");
+
+program
+  .command("init")
+  .description("write a commented default fleet.yaml")
+  .option("-o, --out <file>", "where to write it", "fleet.yaml")
+  .option("-f, --force", "overwrite an existing file")
+  .action(async (opts) => {
+    const { initCommand } = await import("./commands/init.ts");
+    await initCommand(opts.out, { force: Boolean(opts.force) });
+  });
+
+program
+  .command("render")
+  .description("write every artifact the Kubernetes runtime applies (kind configs, Helm values, manifests, PLAN.md)")
+  .addOption(configOption())
+  .addOption(stateOption())
+  .requiredOption("-o, --out <dir>", "output directory")
+  .action(async (opts) => {
+    const topology = await loadTopology(opts.config);
+    const { renderCommand } = await import("./commands/render.ts");
+    await renderCommand(topology, { out: opts.out, stateDir: opts.stateDir });
+  });
+
+program
+  .command("plan")
+  .description("print the ordered steps for the current config, with the commands a person could run")
+  .addOption(configOption())
+  .addOption(stateOption())
+  .action(async (opts) => {
+    const topology = await loadTopology(opts.config);
+    const { planCommand } = await import("./commands/plan.ts");
+    await planCommand(topology, { stateDir: opts.stateDir });
+  });
+
+function withSignal<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = () => {
+    process.stderr.write("\ninterrupted: stopping what was started …\n");
+    controller.abort(new Error("interrupted"));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  return fn(controller.signal).finally(() => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  });
+}
+
+function upOptions(opts: { stateDir: string; verbose?: boolean }, signal: AbortSignal): UpOptions {
+  const verbose = Boolean(opts.verbose);
+  return { stateDir: opts.stateDir, verbose, signal, reporter: createReporter({ verbose }) };
+}
+
+program
+  .command("up")
+  .description("create (or reuse) the fleet, wire it and verify it")
+  .addOption(configOption())
+  .addOption(stateOption())
+  .addOption(runtimeOption())
+  .option("-v, --verbose", "stream the output of every tool run")
+  .action(async (opts) => {
+    const topology = await loadTopology(opts.config);
+    const runtime = await runtimeFor(opts.runtime);
+    await withSignal((signal) => runtime.up(topology, upOptions(opts, signal)));
+  });
+
+program
+  .command("down")
+  .description("stop or delete what up created, and nothing else")
+  .addOption(configOption())
+  .addOption(stateOption())
+  .addOption(runtimeOption())
+  .option("--purge", "also delete data and state")
+  .option("-v, --verbose", "stream the output of every tool run")
+  .action(async (opts) => {
+    const topology = await loadTopology(opts.config);
+    const runtime = await runtimeFor(opts.runtime);
+    await withSignal((signal) => runtime.down(topology, { ...upOptions(opts, signal), purge: Boolean(opts.purge) }));
+  });
+
+program
+  .command("status")
+  .description("each process or pod: cluster, component, address, ready or not")
+  .addOption(configOption())
+  .addOption(stateOption())
+  .addOption(runtimeOption())
+  .option("--json", "machine-readable, with every endpoint URL")
+  .action(async (opts) => {
+    const topology = await loadTopology(opts.config);
+    const runtime = await runtimeFor(opts.runtime);
+    const { statusCommand } = await import("./commands/status.ts");
+    process.exitCode = await statusCommand(runtime, topology, { stateDir: opts.stateDir, json: Boolean(opts.json) });
+  });
+
+program
+  .command("verify")
+  .description("check every promise of the fleet against the running components' own APIs")
+  .addOption(configOption())
+  .addOption(stateOption())
+  .addOption(runtimeOption())
+  .option("--json", "machine-readable result")
+  .option("--wait <duration>", "poll until green or this deadline, e.g. 5m")
+  .action(async (opts) => {
+    const topology = await loadTopology(opts.config);
+    const runtime = await runtimeFor(opts.runtime);
+    const { verifyCommand } = await import("./verify/command.ts");
+    process.exitCode = await verifyCommand(runtime, topology, {
+      stateDir: opts.stateDir,
+      json: Boolean(opts.json),
+      wait: opts.wait,
+    });
+  });
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0
+        ? 0
+        : 2;
+    }
+    if (error instanceof ConfigError || error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`error: ${describe(error)}\n`);
+    return 1;
+  }
+}
+
+/** The error and its causes, one per line; the stack only with THANOS_FLEET_DEBUG. */
+function describe(error: unknown): string {
+  const lines: string[] = [];
+  for (let e: unknown = error; e; e = (e as Error).cause) {
+    lines.push(e instanceof Error ? e.message : String(e));
+    if (!(e instanceof Error)) break;
+  }
+  if (process.env.THANOS_FLEET_DEBUG && error instanceof Error) lines.push(error.stack ?? "");
+  return lines.join("\n  caused by: ");
+}
+
+process.exitCode = await main(process.argv);

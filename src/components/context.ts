@@ -1,0 +1,42 @@
+// What a runtime hands the component specs: where things listen and live, and how clusters reach each other.
+
+/** Kubernetes-style placeholder for the pod's own IP; the local runtime substitutes the pod's loopback address. */
+export const POD_IP = "$(POD_IP)";
+
+export const NAMESPACE = "monitoring";
+
+export interface ObjectStoreAccess {
+  /** host:port, no scheme, as Thanos's objstore config takes it. */
+  endpoint: string;
+  bucket: string;
+  insecure: boolean;
+  region?: string;
+  accessKey: string;
+  secretKey: string;
+}
+
+export interface Addresses {
+  /** A Service port as seen from inside its own cluster. */
+  service(cluster: string, service: string, port: number): string;
+  /** Replica i of a workload, as seen from inside its own cluster. */
+  pod(cluster: string, workload: string, index: number, port: number): string;
+  /** An exposed (NodePort) port, as seen from any cluster. */
+  exposed(cluster: string, nodePort: number): string;
+}
+
+export interface SpecContext {
+  /** Address processes bind: "0.0.0.0" in a pod, POD_IP locally. */
+  listenHost: string;
+  /** Directory holding a container's config files. */
+  configDir(workload: string, container: string): string;
+  /** Directory holding a container's data; may contain POD_NAME. */
+  dataDir(workload: string, container: string): string;
+  addresses: Addresses;
+  objectStore: ObjectStoreAccess;
+  /** TSDB block length; 2h in production, minutes in the local runtime's tests. */
+  blockDuration: string;
+  /** How often store gateway, compactor and bucket web re-read the bucket. */
+  bucketSyncInterval: string;
+  /** Local runtime: path of the demo workload script. */
+  demoScript?: string;
+}

@@ -1,0 +1,47 @@
+// MinIO, the storage cluster's S3 endpoint: one replica, modest memory, metrics readable by Prometheus.
+import { PINNED } from "../versions.ts";
+import type { Topology } from "../topology/topology.ts";
+import type { SpecContext } from "./context.ts";
+import type { PodSpec } from "./types.ts";
+
+export const MINIO_API_PORT = 9000;
+export const MINIO_CONSOLE_PORT = 9001;
+export const MINIO_WORKLOAD = "minio";
+
+export interface MinioRoot {
+  user: string;
+  password: string;
+}
+
+export function minioPod(topology: Topology, ctx: SpecContext, root: MinioRoot): PodSpec {
+  const cluster = topology.storage?.name;
+  if (!cluster) throw new Error("minioPod needs a storage cluster");
+  return {
+    cluster,
+    name: MINIO_WORKLOAD,
+    replicas: 1,
+    containers: [
+      {
+        name: "minio",
+        component: "object-store",
+        binary: "minio",
+        image: PINNED.minioImage,
+        args: [
+          "server",
+          ctx.dataDir(MINIO_WORKLOAD, "minio"),
+          `--address=${ctx.listenHost}:${MINIO_API_PORT}`,
+          `--console-address=${ctx.listenHost}:${MINIO_CONSOLE_PORT}`,
+        ],
+        env: { MINIO_PROMETHEUS_AUTH_TYPE: "public", MINIO_BROWSER_REDIRECT: "off" },
+        secretEnv: { MINIO_ROOT_USER: root.user, MINIO_ROOT_PASSWORD: root.password },
+        files: [],
+        ports: [
+          { name: "api", port: MINIO_API_PORT, protocol: "http" },
+          { name: "console", port: MINIO_CONSOLE_PORT, protocol: "http" },
+        ],
+        readiness: { port: "api", path: "/minio/health/ready" },
+        dataDir: ctx.dataDir(MINIO_WORKLOAD, "minio"),
+      },
+    ],
+  };
+}

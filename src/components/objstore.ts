@@ -1,0 +1,20 @@
+// The Thanos objstore.yml for an S3 bucket: one place for its format.
+import { stringify } from "yaml";
+import type { ObjectStoreAccess } from "./context.ts";
+
+export const OBJSTORE_FILE = "objstore.yml";
+
+export function objstoreConfig(store: ObjectStoreAccess): string {
+  return stringify({
+    type: "S3",
+    config: {
+      bucket: store.bucket,
+      endpoint: store.endpoint,
+      region: store.region ?? "",
+      access_key: store.accessKey,
+      secret_key: store.secretKey,
+      insecure: store.insecure,
+      signature_version2: false,
+    },
+  });
+}

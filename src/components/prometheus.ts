@@ -1,0 +1,111 @@
+// Prometheus replicas of a workload cluster, each with its sidecar, as the Prometheus Operator runs them.
+import { stringify } from "yaml";
+import { PROMETHEUS_NAME, type Topology, type Workload } from "../topology/topology.ts";
+import type { SpecContext } from "./context.ts";
+import { HTTP_PORT, prometheusLabels, sidecarContainer } from "./thanos.ts";
+import { type Container, type PodSpec, POD_NAME } from "./types.ts";
+
+export const PROMETHEUS_PORT = 9090;
+export const PROMETHEUS_WORKLOAD = `prometheus-${PROMETHEUS_NAME}`;
+export const DEMO_WORKLOAD = "fleet-demo";
+export const DEMO_PORT = 8080;
+export const WORKLOAD_ALERTMANAGER = "alertmanager";
+
+/** The MinIO metrics job the guide adds to each workload cluster's Prometheus. */
+export function minioScrapeJob(target: string): Record<string, unknown> {
+  return {
+    job_name: "minio-metrics",
+    metrics_path: "/minio/v2/metrics/cluster",
+    static_configs: [{ targets: [target] }],
+  };
+}
+
+export function prometheusConfig(topology: Topology, workload: Workload, ctx: SpecContext): string {
+  const { addresses } = ctx;
+  const self = (port: number) => `${ctx.listenHost === "0.0.0.0" ? "localhost" : "$(POD_IP)"}:${port}`;
+  const scrape: Record<string, unknown>[] = [
+    { job_name: "prometheus", static_configs: [{ targets: [self(PROMETHEUS_PORT)] }] },
+    { job_name: "thanos-sidecar", static_configs: [{ targets: [self(HTTP_PORT)] }] },
+    {
+      job_name: "alertmanager",
+      static_configs: [{ targets: [addresses.service(workload.name, WORKLOAD_ALERTMANAGER, 9093)] }],
+    },
+  ];
+  if (ctx.demoScript) {
+    scrape.push({
+      job_name: DEMO_WORKLOAD,
+      static_configs: [{ targets: [addresses.service(workload.name, DEMO_WORKLOAD, DEMO_PORT)] }],
+    });
+  }
+  if (topology.storage) {
+    scrape.push(minioScrapeJob(addresses.exposed(topology.storage.name, topology.storage.nodePorts.api)));
+  }
+  return stringify({
+    global: {
+      scrape_interval: workload.prometheus.scrapeInterval,
+      evaluation_interval: workload.prometheus.scrapeInterval,
+      external_labels: prometheusLabels(workload, POD_NAME),
+    },
+    alerting: {
+      alertmanagers: [
+        { static_configs: [{ targets: [addresses.service(workload.name, WORKLOAD_ALERTMANAGER, 9093)] }] },
+      ],
+    },
+    scrape_configs: scrape,
+  });
+}
+
+export function prometheusPod(topology: Topology, workload: Workload, ctx: SpecContext): PodSpec {
+  const name = PROMETHEUS_WORKLOAD;
+  const configDir = ctx.configDir(name, "prometheus");
+  const prometheus: Container = {
+    name: "prometheus",
+    component: "prometheus",
+    binary: "prometheus",
+    image: `quay.io/prometheus/prometheus:${topology.fleet.versions.prometheus}`,
+    args: [
+      `--config.file=${configDir}/prometheus.yml`,
+      `--storage.tsdb.path=${ctx.dataDir(name, "prometheus")}`,
+      `--storage.tsdb.retention.time=${workload.prometheus.retention}`,
+      // Equal min and max block durations: the sidecar uploads blocks, Prometheus must not compact them.
+      `--storage.tsdb.min-block-duration=${ctx.blockDuration}`,
+      `--storage.tsdb.max-block-duration=${ctx.blockDuration}`,
+      `--web.listen-address=${ctx.listenHost}:${PROMETHEUS_PORT}`,
+      "--web.enable-lifecycle",
+      "--log.level=info",
+    ],
+    files: [{ name: "prometheus.yml", content: prometheusConfig(topology, workload, ctx) }],
+    ports: [{ name: "web", port: PROMETHEUS_PORT, protocol: "http" }],
+    readiness: { port: "web", path: "/-/ready" },
+    dataDir: ctx.dataDir(name, "prometheus"),
+  };
+  return {
+    cluster: workload.name,
+    name,
+    replicas: workload.prometheus.replicas,
+    containers: [prometheus, sidecarContainer(topology, ctx, name)],
+    storeLabels: (pod) => prometheusLabels(workload, pod),
+    chart: "kube-prometheus-stack",
+  };
+}
+
+/** A small service that exposes metrics labelled by its cluster, for the local runtime's fleet. */
+export function demoPod(workload: Workload, ctx: SpecContext): PodSpec {
+  return {
+    cluster: workload.name,
+    name: DEMO_WORKLOAD,
+    replicas: 1,
+    containers: [
+      {
+        name: "demo",
+        component: "demo",
+        binary: "node",
+        image: "node:20-alpine",
+        args: [ctx.demoScript ?? "demo.js", `--listen=${ctx.listenHost}:${DEMO_PORT}`, `--cluster=${workload.name}`],
+        files: [],
+        ports: [{ name: "http", port: DEMO_PORT, protocol: "http" }],
+        readiness: { port: "http", path: "/-/ready" },
+      },
+    ],
+  };
+}

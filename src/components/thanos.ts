@@ -1,0 +1,269 @@
+// Every Thanos process of the fleet: the flags are decided here and nowhere else.
+import { stringify } from "yaml";
+import type { Topology, Workload } from "../topology/topology.ts";
+import { REPLICA_LABELS } from "../topology/semantics.ts";
+import { type SpecContext, POD_IP } from "./context.ts";
+import { OBJSTORE_FILE, objstoreConfig } from "./objstore.ts";
+import { type Container, type PodSpec, POD_NAME, type Port } from "./types.ts";
+
+export const GRPC_PORT = 10901;
+export const HTTP_PORT = 10902;
+export const RULES_FILE = "fleet-rules.yaml";
+export const QFE_CACHE_FILE = "query-range-cache.yaml";
+
+export const WORKLOAD = {
+  query: "thanos-query",
+  queryFrontend: "thanos-query-frontend",
+  store: "thanos-store",
+  compact: "thanos-compact",
+  rule: "thanos-ruler",
+  bucketWeb: "thanos-bucket-web",
+  alertmanager: "alertmanager",
+} as const;
+
+const grpcAndHttp: Port[] = [
+  { name: "grpc", port: GRPC_PORT, protocol: "grpc" },
+  { name: "http", port: HTTP_PORT, protocol: "http" },
+];
+const httpOnly: Port[] = [{ name: "http", port: HTTP_PORT, protocol: "http" }];
+const ready = { port: "http", path: "/-/ready" };
+
+function thanosContainer(
+  topology: Topology,
+  name: string,
+  component: Container["component"],
+  args: string[],
+  rest: Partial<Container> = {},
+): Container {
+  const version = topology.fleet.versions.thanos;
+  return {
+    name,
+    component,
+    binary: "thanos",
+    image: `quay.io/thanos/thanos:${version}`,
+    args: [...args, "--log.level=info", "--log.format=logfmt"],
+    files: [],
+    ports: grpcAndHttp,
+    readiness: ready,
+    ...rest,
+  };
+}
+
+function listen(ctx: SpecContext, port: number): string {
+  return `${ctx.listenHost}:${port}`;
+}
+
+function objstore(ctx: SpecContext, workload: string, container: string) {
+  return {
+    arg: `--objstore.config-file=${ctx.configDir(workload, container)}/${OBJSTORE_FILE}`,
+    file: { name: OBJSTORE_FILE, content: objstoreConfig(ctx.objectStore), secret: true },
+  };
+}
+
+/** The sidecar next to each Prometheus replica: the args the Prometheus Operator gives it. */
+export function sidecarContainer(topology: Topology, ctx: SpecContext, workload: string): Container {
+  const store = objstore(ctx, workload, "thanos-sidecar");
+  return thanosContainer(
+    topology,
+    "thanos-sidecar",
+    "sidecar",
+    [
+      "sidecar",
+      `--prometheus.url=http://${ctx.listenHost === "0.0.0.0" ? "localhost" : POD_IP}:9090`,
+      `--tsdb.path=${ctx.dataDir(workload, "prometheus")}`,
+      `--grpc-address=${listen(ctx, GRPC_PORT)}`,
+      `--http-address=${listen(ctx, HTTP_PORT)}`,
+      store.arg,
+    ],
+    { files: [store.file] },
+  );
+}
+
+/** Every StoreAPI a query replica fans out to: one address per sidecar replica, the store gateway, each ruler. */
+export function queryEndpoints(topology: Topology, ctx: SpecContext): string[] {
+  const { addresses } = ctx;
+  const mgmt = topology.observer.name;
+  const sidecars = topology.workloads.flatMap((w) =>
+    w.replicaNames.map((_, i) => addresses.exposed(w.name, w.nodePorts.sidecarGrpc + i)),
+  );
+  const rulers = Array.from({ length: topology.observer.rulerReplicas }, (_, i) =>
+    addresses.pod(mgmt, WORKLOAD.rule, i, GRPC_PORT),
+  );
+  return [...sidecars, addresses.service(mgmt, WORKLOAD.store, GRPC_PORT), ...rulers];
+}
+
+export function queryPod(topology: Topology, ctx: SpecContext): PodSpec {
+  const args = [
+    "query",
+    `--grpc-address=${listen(ctx, GRPC_PORT)}`,
+    `--http-address=${listen(ctx, HTTP_PORT)}`,
+    ...REPLICA_LABELS.map((l) => `--query.replica-label=${l}`),
+    "--query.auto-downsampling",
+    ...queryEndpoints(topology, ctx).map((e) => `--endpoint=${e}`),
+  ];
+  return {
+    cluster: topology.observer.name,
+    name: WORKLOAD.query,
+    replicas: topology.observer.queryReplicas,
+    containers: [thanosContainer(topology, "thanos-query", "query", args)],
+  };
+}
+
+export function queryFrontendPod(topology: Topology, ctx: SpecContext): PodSpec {
+  const name = WORKLOAD.queryFrontend;
+  const downstream = ctx.addresses.service(topology.observer.name, WORKLOAD.query, HTTP_PORT);
+  const cache = stringify({ type: "IN-MEMORY", config: { max_size: "128MB", validity: "10m" } });
+  const args = [
+    "query-frontend",
+    `--http-address=${listen(ctx, HTTP_PORT)}`,
+    `--query-frontend.downstream-url=http://${downstream}`,
+    "--query-range.split-interval=24h",
+    `--query-range.response-cache-config-file=${ctx.configDir(name, "thanos-query-frontend")}/${QFE_CACHE_FILE}`,
+    "--query-frontend.log-queries-longer-than=10s",
+  ];
+  return {
+    cluster: topology.observer.name,
+    name,
+    replicas: 1,
+    containers: [
+      thanosContainer(topology, "thanos-query-frontend", "query-frontend", args, {
+        ports: httpOnly,
+        files: [{ name: QFE_CACHE_FILE, content: cache }],
+      }),
+    ],
+  };
+}
+
+export function storePod(topology: Topology, ctx: SpecContext): PodSpec {
+  const name = WORKLOAD.store;
+  const store = objstore(ctx, name, "thanos-store");
+  const args = [
+    "store",
+    `--grpc-address=${listen(ctx, GRPC_PORT)}`,
+    `--http-address=${listen(ctx, HTTP_PORT)}`,
+    `--data-dir=${ctx.dataDir(name, "thanos-store")}`,
+    store.arg,
+    `--sync-block-duration=${ctx.bucketSyncInterval}`,
+  ];
+  return {
+    cluster: topology.observer.name,
+    name,
+    replicas: 1,
+    containers: [thanosContainer(topology, "thanos-store", "store", args, { files: [store.file], dataDir: ctx.dataDir(name, "thanos-store") })],
+    storeLabels: () => ({}),
+  };
+}
+
+/** Exactly one compactor per bucket: two would compact the same blocks. */
+export function compactPod(topology: Topology, ctx: SpecContext): PodSpec {
+  const name = WORKLOAD.compact;
+  const store = objstore(ctx, name, "thanos-compact");
+  const { retention } = topology.fleet;
+  const args = [
+    "compact",
+    "--wait",
+    `--wait-interval=${ctx.bucketSyncInterval}`,
+    `--http-address=${listen(ctx, HTTP_PORT)}`,
+    `--data-dir=${ctx.dataDir(name, "thanos-compact")}`,
+    store.arg,
+    `--retention.resolution-raw=${retention.raw}`,
+    `--retention.resolution-5m=${retention.fiveMinutes}`,
+    `--retention.resolution-1h=${retention.oneHour}`,
+    "--compact.concurrency=1",
+  ];
+  return {
+    cluster: topology.observer.name,
+    name,
+    replicas: 1,
+    containers: [
+      thanosContainer(topology, "thanos-compact", "compact", args, {
+        ports: httpOnly,
+        files: [store.file],
+        dataDir: ctx.dataDir(name, "thanos-compact"),
+      }),
+    ],
+  };
+}
+
+/** Global rules: a watchdog that always fires (proves the alert path) and a per-cluster summary. */
+export function fleetRules(): string {
+  return stringify({
+    groups: [
+      {
+        name: "thanos-fleet",
+        interval: "15s",
+        rules: [
+          { record: "cluster:up:sum", expr: "sum by (cluster) (up)" },
+          {
+            alert: "FleetWatchdog",
+            expr: "vector(1)",
+            labels: { severity: "none" },
+            annotations: { summary: "Always firing: proves that the ruler reaches the Alertmanager." },
+          },
+        ],
+      },
+    ],
+  });
+}
+
+export function rulerLabels(topology: Topology, pod: string): Record<string, string> {
+  return { cluster: topology.observer.name, ruler_replica: pod };
+}
+
+export function rulerPod(topology: Topology, ctx: SpecContext): PodSpec {
+  const name = WORKLOAD.rule;
+  const mgmt = topology.observer.name;
+  const store = objstore(ctx, name, "thanos-ruler");
+  const labels = rulerLabels(topology, POD_NAME);
+  const args = [
+    "rule",
+    `--grpc-address=${listen(ctx, GRPC_PORT)}`,
+    `--http-address=${listen(ctx, HTTP_PORT)}`,
+    `--data-dir=${ctx.dataDir(name, "thanos-ruler")}`,
+    store.arg,
+    `--rule-file=${ctx.configDir(name, "thanos-ruler")}/${RULES_FILE}`,
+    `--query=http://${ctx.addresses.service(mgmt, WORKLOAD.query, HTTP_PORT)}`,
+    `--alertmanagers.url=http://${ctx.addresses.service(mgmt, WORKLOAD.alertmanager, 9093)}`,
+    ...Object.entries(labels).map(([k, v]) => `--label=${k}="${v}"`),
+    "--alert.label-drop=ruler_replica",
+    "--eval-interval=15s",
+    `--tsdb.block-duration=${ctx.blockDuration}`,
+  ];
+  return {
+    cluster: mgmt,
+    name,
+    replicas: topology.observer.rulerReplicas,
+    containers: [
+      thanosContainer(topology, "thanos-ruler", "rule", args, {
+        files: [store.file, { name: RULES_FILE, content: fleetRules() }],
+        dataDir: ctx.dataDir(name, "thanos-ruler"),
+      }),
+    ],
+    storeLabels: (pod) => rulerLabels(topology, pod),
+  };
+}
+
+export function bucketWebPod(topology: Topology, ctx: SpecContext): PodSpec {
+  const name = WORKLOAD.bucketWeb;
+  const store = objstore(ctx, name, "thanos-bucket-web");
+  const args = [
+    "tools",
+    "bucket",
+    "web",
+    `--http-address=${listen(ctx, HTTP_PORT)}`,
+    store.arg,
+    `--refresh=${ctx.bucketSyncInterval}`,
+    "--label=cluster",
+  ];
+  return {
+    cluster: topology.observer.name,
+    name,
+    replicas: 1,
+    containers: [thanosContainer(topology, "thanos-bucket-web", "bucket-web", args, { ports: httpOnly, files: [store.file] })],
+  };
+}
+
+/** The labels a workload cluster's replica serves over the StoreAPI. */
+export function prometheusLabels(workload: Workload, pod: string): Record<string, string> {
+  return { ...workload.labels, prometheus_replica: pod };
+}

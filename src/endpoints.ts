@@ -1,0 +1,29 @@
+// What a running fleet reports about itself, whatever the runtime: the only thing `verify` needs besides the topology.
+import type { ComponentKind } from "./components/types.ts";
+
+export interface Target {
+  cluster: string;
+  component: ComponentKind | "grafana";
+  /** Pod name, e.g. `thanos-query-0`. */
+  pod: string;
+  /** HTTP base URL reachable from where thanos-fleet runs, e.g. `http://127.77.0.12:10902`. */
+  url: string;
+  /** The gRPC address other clusters dial (sidecars, store gateway, rulers), when it has one. */
+  grpc?: string;
+}
+
+export interface FleetEndpoints {
+  runtime: "local" | "kubernetes";
+  targets: Target[];
+  /** The query-frontend URL a person or Grafana uses. */
+  queryFrontend: string;
+  objectStore: {
+    /** Base URL of the S3 endpoint as reachable from here. */
+    url: string;
+    bucket: string;
+    accessKey: string;
+    secretKey: string;
+    region?: string;
+  };
+  grafana?: { cluster: string; url: string; user: string; password: string }[];
+}

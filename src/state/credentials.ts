@@ -1,0 +1,45 @@
+// Credentials generated at random per fleet and kept in the state dir (mode 0600), never in rendered values.
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { parse, stringify } from "yaml";
+import { z } from "zod";
+
+const Credentials = z.object({
+  minioRoot: z.object({ user: z.string(), password: z.string() }),
+  /** Thanos's own key, allowed only on the fleet's bucket. */
+  thanos: z.object({ accessKey: z.string(), secretKey: z.string() }),
+  grafana: z.object({ user: z.string(), password: z.string() }),
+});
+export type Credentials = z.infer<typeof Credentials>;
+
+export const CREDENTIALS_FILE = "credentials.yaml";
+
+function token(bytes: number): string {
+  return randomBytes(bytes).toString("base64url");
+}
+
+export function generateCredentials(): Credentials {
+  return {
+    minioRoot: { user: `root-${token(6).toLowerCase().replace(/[^a-z0-9]/g, "x")}`, password: token(24) },
+    thanos: { accessKey: `thanos-${token(9).replace(/[^A-Za-z0-9]/g, "x")}`, secretKey: token(30) },
+    grafana: { user: "admin", password: token(18) },
+  };
+}
+
+/** Reads the fleet's credentials, creating them on first use. */
+export async function loadOrCreateCredentials(stateDir: string): Promise<Credentials> {
+  const file = join(stateDir, CREDENTIALS_FILE);
+  try {
+    return Credentials.parse(parse(await readFile(file, "utf8")));
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw new Error(`credentials in ${file} are unreadable; delete the file to generate new ones`, { cause });
+    }
+  }
+  const creds = generateCredentials();
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  await writeFile(file, stringify(creds), { mode: 0o600 });
+  await chmod(file, 0o600);
+  return creds;
+}

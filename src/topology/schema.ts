@@ -1,0 +1,148 @@
+// The fleet.yaml schema: what a user may say about their fleet, with every default in one place.
+import { z } from "zod";
+import { PINNED } from "../versions.ts";
+
+export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const DURATION = /^([0-9]+(ms|s|m|h|d|w|y))+$/;
+
+export const NODE_PORT_MIN = 30000;
+export const NODE_PORT_MAX = 32767;
+
+const dnsLabel = z
+  .string()
+  .max(63, "must be at most 63 characters")
+  .regex(DNS1123_LABEL, "must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit");
+const nodePort = z
+  .number()
+  .int()
+  .min(NODE_PORT_MIN, `must be a NodePort in ${NODE_PORT_MIN}-${NODE_PORT_MAX}`)
+  .max(NODE_PORT_MAX, `must be a NodePort in ${NODE_PORT_MIN}-${NODE_PORT_MAX}`);
+const duration = z.string().regex(DURATION, "must be a Prometheus duration such as 15s, 2h or 30d");
+const semver = (what: string) =>
+  z.string().regex(/^v[0-9]+\.[0-9]+\.[0-9]+$/, `must be a ${what} release tag such as v1.2.3`);
+
+const serviceType = z.enum(["NodePort", "LoadBalancer"]).default("NodePort");
+/** An existing cluster is named by its kube context; without one, the tool creates a kind cluster. */
+const context = z.string().min(1).optional();
+
+export const ObserverCluster = z.strictObject({
+  name: dnsLabel,
+  role: z.literal("observer"),
+  context,
+  serviceType,
+  queryReplicas: z.number().int().min(1).max(10).default(2),
+  rulerReplicas: z.number().int().min(1).max(10).default(2),
+  nodePorts: z
+    .strictObject({
+      queryFrontend: nodePort.default(30900),
+      alertmanager: nodePort.default(30903),
+      query: nodePort.default(30904),
+      bucketWeb: nodePort.default(30905),
+    })
+    .prefault({}),
+});
+
+export const WorkloadCluster = z.strictObject({
+  name: dnsLabel,
+  role: z.literal("workload"),
+  context,
+  serviceType,
+  /** External labels of this cluster's Prometheus; `cluster` defaults to the cluster's name. */
+  externalLabels: z
+    .record(z.string().regex(LABEL_NAME, "must be a Prometheus label name"), z.string().min(1))
+    .default({}),
+  prometheus: z
+    .strictObject({
+      replicas: z.number().int().min(1).max(10).default(2),
+      retention: duration.default("5d"),
+      scrapeInterval: duration.default("15s"),
+    })
+    .prefault({}),
+  nodePorts: z
+    .strictObject({
+      /** Sidecar gRPC of replica i is exposed on sidecarGrpc + i. */
+      sidecarGrpc: nodePort.default(31000),
+      /** Sidecar HTTP of replica i is exposed on sidecarHttp + i. */
+      sidecarHttp: nodePort.default(31100),
+      /** Prometheus web of replica i is exposed on prometheus + i. */
+      prometheus: nodePort.default(30090),
+      alertmanager: nodePort.default(30903),
+      grafana: nodePort.default(30300),
+    })
+    .prefault({}),
+});
+
+export const StorageCluster = z.strictObject({
+  name: dnsLabel,
+  role: z.literal("storage"),
+  context,
+  serviceType,
+  nodePorts: z
+    .strictObject({
+      api: nodePort.default(32000),
+      console: nodePort.default(32001),
+    })
+    .prefault({}),
+});
+
+export const Cluster = z.discriminatedUnion("role", [ObserverCluster, WorkloadCluster, StorageCluster]);
+
+/** An S3 endpoint outside the fleet, used instead of a storage cluster. */
+export const ExternalObjectStore = z.strictObject({
+  endpoint: z
+    .string()
+    .regex(/^[^/:\s]+(:[0-9]+)?$/, "must be host:port with no scheme, as Thanos's objstore config expects"),
+  insecure: z.boolean().default(false),
+  region: z.string().optional(),
+  /** A file holding `access_key` and `secret_key` (YAML); kept out of fleet.yaml so it can be committed. */
+  credentialsFile: z.string().min(1),
+});
+
+export const Fleet = z.strictObject({
+  bucket: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name: 3-63 lowercase letters, digits, '.' and '-'")
+    .default("thanos"),
+  profile: z.enum(["small", "medium", "large"]).default("small"),
+  versions: z
+    .strictObject({
+      thanos: semver("Thanos").default(PINNED.thanos),
+      prometheus: semver("Prometheus").default(PINNED.prometheus),
+      alertmanager: semver("Alertmanager").default(PINNED.alertmanager),
+      kubePrometheusStack: z
+        .string()
+        .regex(/^[0-9]+\.[0-9]+\.[0-9]+$/, "must be a Helm chart version such as 88.5.3 (no leading v)")
+        .default(PINNED.kubePrometheusStack),
+      kindNodeImage: z
+        .string()
+        .regex(
+          /^kindest\/node:v[0-9]+\.[0-9]+\.[0-9]+(@sha256:[a-f0-9]{64})?$/,
+          "must be a kindest/node image such as kindest/node:v1.36.0, optionally with @sha256:<digest>",
+        )
+        .default(PINNED.kindNodeImage),
+      minio: z
+        .string()
+        .regex(/^RELEASE\.[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}-[0-9]{2}-[0-9]{2}Z$/, "must be a MinIO release such as RELEASE.2025-10-15T17-29-55Z")
+        .default(PINNED.minio),
+    })
+    .prefault({}),
+  retention: z
+    .strictObject({
+      raw: duration.default("30d"),
+      fiveMinutes: duration.default("90d"),
+      oneHour: duration.default("1y"),
+    })
+    .prefault({}),
+  objectStore: ExternalObjectStore.optional(),
+  /** Paths of binaries for the local runtime, used instead of the cached builds. */
+  binaries: z.record(z.string(), z.string().min(1)).default({}),
+  clusters: z.array(Cluster).min(1, "must list at least the observer and one workload cluster"),
+});
+
+export type FleetInput = z.input<typeof Fleet>;
+export type FleetConfig = z.output<typeof Fleet>;
+export type ClusterConfig = z.output<typeof Cluster>;
+export type ObserverConfig = z.output<typeof ObserverCluster>;
+export type WorkloadConfig = z.output<typeof WorkloadCluster>;
+export type StorageConfig = z.output<typeof StorageCluster>;

@@ -1,0 +1,46 @@
+// The validated fleet, in the shape the component specs and runtimes read.
+import type { ExternalObjectStore, FleetConfig, ObserverConfig, StorageConfig, WorkloadConfig } from "./schema.ts";
+import { clusterLabels } from "./semantics.ts";
+import type { z } from "zod";
+
+export interface Workload extends WorkloadConfig {
+  /** External labels every replica carries, `cluster` included; the replica label is added per replica. */
+  labels: Record<string, string>;
+  /** The replica label values, as the Prometheus Operator names the pods. */
+  replicaNames: string[];
+}
+
+export interface Topology {
+  /** The file it came from, for messages. */
+  source: string;
+  fleet: FleetConfig;
+  observer: ObserverConfig;
+  workloads: Workload[];
+  storage?: StorageConfig;
+  objectStore?: z.output<typeof ExternalObjectStore>;
+}
+
+/** The Prometheus CR kube-prometheus-stack creates for release `kube-prometheus-stack`. */
+export const PROMETHEUS_NAME = "kube-prometheus-stack-prometheus";
+
+/** Pod name of Prometheus replica i, which the operator also sets as `prometheus_replica`. */
+export function prometheusReplicaName(i: number): string {
+  return `prometheus-${PROMETHEUS_NAME}-${i}`;
+}
+
+export function rulerReplicaName(i: number): string {
+  return `thanos-ruler-${i}`;
+}
+
+export function toTopology(fleet: FleetConfig, source: string): Topology {
+  const observer = fleet.clusters.find((c) => c.role === "observer") as ObserverConfig;
+  const storage = fleet.clusters.find((c) => c.role === "storage") as StorageConfig | undefined;
+  const workloads = fleet.clusters
+    .filter((c): c is WorkloadConfig => c.role === "workload")
+    .map((c) => ({
+      ...c,
+      labels: clusterLabels(c),
+      replicaNames: Array.from({ length: c.prometheus.replicas }, (_, i) => prometheusReplicaName(i)),
+    }));
+  return { source, fleet, observer, workloads, storage, objectStore: fleet.objectStore };
+}

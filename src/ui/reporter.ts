@@ -1,0 +1,52 @@
+// Progress for long work: one line per step with its duration; a spinner on a TTY, plain lines without one.
+import type { Reporter } from "../runtimes/runtime.ts";
+
+const FRAMES = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+function seconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`;
+}
+
+export function createReporter(opts: { verbose?: boolean; stream?: NodeJS.WriteStream; quiet?: boolean } = {}): Reporter {
+  const out = opts.stream ?? process.stderr;
+  const tty = Boolean(out.isTTY) && !process.env.CI;
+  const write = (line: string) => {
+    if (!opts.quiet) out.write(`${line}\n`);
+  };
+  return {
+    step(title) {
+      const start = Date.now();
+      let frame = 0;
+      const timer = tty
+        ? setInterval(() => out.write(`\r${FRAMES[frame++ % FRAMES.length]} ${title} ${seconds(Date.now() - start)}`), 100)
+        : undefined;
+      timer?.unref();
+      if (!tty) write(`… ${title}`);
+      return (error) => {
+        if (timer) {
+          clearInterval(timer);
+          out.write("\r\x1b[2K");
+        }
+        const took = seconds(Date.now() - start);
+        write(error ? `✗ ${title} (${took}): ${error.message}` : `✓ ${title} (${took})`);
+      };
+    },
+    info: write,
+    verbose(line) {
+      if (opts.verbose) write(`  ${line}`);
+    },
+  };
+}
+
+/** Runs fn as one reported step. */
+export async function step<T>(reporter: Reporter, title: string, fn: () => Promise<T>): Promise<T> {
+  const done = reporter.step(title);
+  try {
+    const value = await fn();
+    done();
+    return value;
+  } catch (error) {
+    done(error as Error);
+    throw error;
+  }
+}
