@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what thanos-fleet's local runtime and tests need on a Debian machine: packages, npm modules,
+# and the Go-built binaries (cached under ~/.cache/thanos-fleet/bin, so a second run takes seconds).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v haproxy >/dev/null || missing+=(haproxy)
+command -v openssl >/dev/null || missing+=(openssl)
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing Debian packages: ${missing[*]}; install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "installing ${missing[*]} from Debian's packages"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v go >/dev/null || { echo "Go is needed to build the binaries (https://go.dev/dl/)" >&2; exit 1; }
+
+npm ci --no-audit --no-fund
+npm run binaries
