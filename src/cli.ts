@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // The thin command layer: parses flags and calls the library; every verb lives in its own module.
 import { Command, CommanderError, Option } from "commander";
-import { ConfigError } from "./topology/errors.ts";
-import { loadTopology } from "./topology/load.ts";
-import { defaultStateDir } from "./state/dir.ts";
-import { createReporter } from "./ui/reporter.ts";
 import { runtimeFor, runtimeNames } from "./runtimes/index.ts";
 import type { UpOptions } from "./runtimes/runtime.ts";
+import { defaultStateDir } from "./state/dir.ts";
+import { ConfigError } from "./topology/errors.ts";
+import { loadTopology } from "./topology/load.ts";
+import { createReporter } from "./ui/reporter.ts";
 
 /** An error the user can fix from its message alone: printed without a stack trace. */
 export class UsageError extends Error {
@@ -19,8 +19,10 @@ const program = new Command("thanos-fleet")
   .showHelpAfterError()
   .exitOverride();
 
-const configOption = () => new Option("-c, --config <file>", "fleet.yaml (default: the built-in four-cluster fleet)");
-const stateOption = () => new Option("--state-dir <dir>", "where credentials and runtime state live").default(defaultStateDir());
+const configOption = () =>
+  new Option("-c, --config <file>", "fleet.yaml (default: the built-in four-cluster fleet)");
+const stateOption = () =>
+  new Option("--state-dir <dir>", "where credentials and runtime state live").default(defaultStateDir());
 const runtimeOption = () =>
   new Option("-r, --runtime <runtime>", "where the fleet runs").choices(runtimeNames).default("kubernetes");
 
@@ -36,7 +38,9 @@ program
 
 program
   .command("render")
-  .description("write every artifact the Kubernetes runtime applies (kind configs, Helm values, manifests, PLAN.md)")
+  .description(
+    "write every artifact the Kubernetes runtime applies (kind configs, Helm values, manifests, PLAN.md)",
+  )
   .addOption(configOption())
   .addOption(stateOption())
   .requiredOption("-o, --out <dir>", "output directory")
@@ -100,7 +104,9 @@ program
   .action(async (opts) => {
     const topology = await loadTopology(opts.config);
     const runtime = await runtimeFor(opts.runtime);
-    await withSignal((signal) => runtime.down(topology, { ...upOptions(opts, signal), purge: Boolean(opts.purge) }));
+    await withSignal((signal) =>
+      runtime.down(topology, { ...upOptions(opts, signal), purge: Boolean(opts.purge) }),
+    );
   });
 
 program
@@ -114,7 +120,10 @@ program
     const topology = await loadTopology(opts.config);
     const runtime = await runtimeFor(opts.runtime);
     const { statusCommand } = await import("./commands/status.ts");
-    process.exitCode = await statusCommand(runtime, topology, { stateDir: opts.stateDir, json: Boolean(opts.json) });
+    process.exitCode = await statusCommand(runtime, topology, {
+      stateDir: opts.stateDir,
+      json: Boolean(opts.json),
+    });
   });
 
 program
@@ -142,7 +151,9 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      return error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.exitCode === 0
+      return error.code === "commander.helpDisplayed" ||
+        error.code === "commander.version" ||
+        error.exitCode === 0
         ? 0
         : 2;
     }

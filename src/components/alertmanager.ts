@@ -8,7 +8,12 @@ export const ALERTMANAGER_PORT = 9093;
 
 export function alertmanagerConfig(): string {
   return stringify({
-    route: { receiver: "default", group_by: ["alertname", "cluster"], group_wait: "5s", repeat_interval: "1h" },
+    route: {
+      receiver: "default",
+      group_by: ["alertname", "cluster"],
+      group_wait: "5s",
+      repeat_interval: "1h",
+    },
     receivers: [{ name: "default" }],
   });
 }

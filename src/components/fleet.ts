@@ -4,7 +4,14 @@ import type { Topology } from "../topology/topology.ts";
 import { ALERTMANAGER_PORT, alertmanagerPod } from "./alertmanager.ts";
 import type { Addresses, ObjectStoreAccess, SpecContext } from "./context.ts";
 import { MINIO_API_PORT, MINIO_CONSOLE_PORT, MINIO_WORKLOAD, minioPod } from "./minio.ts";
-import { DEMO_PORT, DEMO_WORKLOAD, demoPod, PROMETHEUS_PORT, PROMETHEUS_WORKLOAD, prometheusPod } from "./prometheus.ts";
+import {
+  DEMO_PORT,
+  DEMO_WORKLOAD,
+  demoPod,
+  PROMETHEUS_PORT,
+  PROMETHEUS_WORKLOAD,
+  prometheusPod,
+} from "./prometheus.ts";
 import {
   bucketWebPod,
   compactPod,
@@ -24,7 +31,11 @@ export interface FleetSpec {
 }
 
 /** Where every cluster reaches the bucket, with Thanos's own bucket-scoped key. */
-export function objectStoreAccess(topology: Topology, creds: Credentials, addresses: Addresses): ObjectStoreAccess {
+export function objectStoreAccess(
+  topology: Topology,
+  creds: Credentials,
+  addresses: Addresses,
+): ObjectStoreAccess {
   const keys = { accessKey: creds.thanos.accessKey, secretKey: creds.thanos.secretKey };
   if (topology.objectStore) {
     const { endpoint, insecure, region } = topology.objectStore;
@@ -54,7 +65,12 @@ export function buildFleet(topology: Topology, ctx: SpecContext, creds: Credenti
       selector: { workload: MINIO_WORKLOAD },
       ports: [
         { name: "api", port: MINIO_API_PORT, targetPort: MINIO_API_PORT, nodePort: s.nodePorts.api },
-        { name: "console", port: MINIO_CONSOLE_PORT, targetPort: MINIO_CONSOLE_PORT, nodePort: s.nodePorts.console },
+        {
+          name: "console",
+          port: MINIO_CONSOLE_PORT,
+          targetPort: MINIO_CONSOLE_PORT,
+          nodePort: s.nodePorts.console,
+        },
       ],
     });
   }
@@ -76,7 +92,14 @@ export function buildFleet(topology: Topology, ctx: SpecContext, creds: Credenti
           cluster: w.name,
           name: `prometheus-${i}`,
           selector: { workload: PROMETHEUS_WORKLOAD, pod },
-          ports: [{ name: "web", port: PROMETHEUS_PORT, targetPort: PROMETHEUS_PORT, nodePort: w.nodePorts.prometheus + i }],
+          ports: [
+            {
+              name: "web",
+              port: PROMETHEUS_PORT,
+              targetPort: PROMETHEUS_PORT,
+              nodePort: w.nodePorts.prometheus + i,
+            },
+          ],
           chart: "kube-prometheus-stack",
         },
       );
@@ -85,7 +108,14 @@ export function buildFleet(topology: Topology, ctx: SpecContext, creds: Credenti
       cluster: w.name,
       name: "alertmanager",
       selector: { workload: "alertmanager" },
-      ports: [{ name: "http", port: ALERTMANAGER_PORT, targetPort: ALERTMANAGER_PORT, nodePort: w.nodePorts.alertmanager }],
+      ports: [
+        {
+          name: "http",
+          port: ALERTMANAGER_PORT,
+          targetPort: ALERTMANAGER_PORT,
+          nodePort: w.nodePorts.alertmanager,
+        },
+      ],
       chart: "kube-prometheus-stack",
     });
     if (ctx.demoScript) {
@@ -112,12 +142,16 @@ export function buildFleet(topology: Topology, ctx: SpecContext, creds: Credenti
     { name: "grpc", port: GRPC_PORT, targetPort: GRPC_PORT, nodePort: grpc },
     { name: "http", port: HTTP_PORT, targetPort: HTTP_PORT, nodePort: http },
   ];
-  const httpOnly = (nodePort?: number) => [{ name: "http", port: HTTP_PORT, targetPort: HTTP_PORT, nodePort }];
+  const httpOnly = (nodePort?: number) => [
+    { name: "http", port: HTTP_PORT, targetPort: HTTP_PORT, nodePort },
+  ];
   const svc = (name: string, ports: ServiceSpec["ports"], headless = false): ServiceSpec => ({
     cluster: mgmt.name,
     name,
     selector: { workload: name },
-    ports: ports.map((p) => (p.nodePort === undefined ? { name: p.name, port: p.port, targetPort: p.targetPort } : p)),
+    ports: ports.map((p) =>
+      p.nodePort === undefined ? { name: p.name, port: p.port, targetPort: p.targetPort } : p,
+    ),
     ...(headless ? { headless } : {}),
   });
   services.push(
@@ -128,7 +162,12 @@ export function buildFleet(topology: Topology, ctx: SpecContext, creds: Credenti
     svc(WORKLOAD.compact, httpOnly()),
     svc(WORKLOAD.bucketWeb, httpOnly(mgmt.nodePorts.bucketWeb)),
     svc(WORKLOAD.alertmanager, [
-      { name: "http", port: ALERTMANAGER_PORT, targetPort: ALERTMANAGER_PORT, nodePort: mgmt.nodePorts.alertmanager },
+      {
+        name: "http",
+        port: ALERTMANAGER_PORT,
+        targetPort: ALERTMANAGER_PORT,
+        nodePort: mgmt.nodePorts.alertmanager,
+      },
     ]),
   );
   return { pods, services };

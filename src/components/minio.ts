@@ -1,6 +1,7 @@
 // MinIO, the storage cluster's S3 endpoint: one replica, modest memory, metrics readable by Prometheus.
-import { PINNED } from "../versions.ts";
+
 import type { Topology } from "../topology/topology.ts";
+import { PINNED } from "../versions.ts";
 import type { SpecContext } from "./context.ts";
 import type { PodSpec } from "./types.ts";
 

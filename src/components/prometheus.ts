@@ -3,7 +3,7 @@ import { stringify } from "yaml";
 import { PROMETHEUS_NAME, type Topology, type Workload } from "../topology/topology.ts";
 import type { SpecContext } from "./context.ts";
 import { HTTP_PORT, prometheusLabels, sidecarContainer } from "./thanos.ts";
-import { type Container, type PodSpec, POD_NAME } from "./types.ts";
+import { type Container, POD_NAME, type PodSpec } from "./types.ts";
 
 export const PROMETHEUS_PORT = 9090;
 export const PROMETHEUS_WORKLOAD = `prometheus-${PROMETHEUS_NAME}`;
@@ -101,7 +101,11 @@ export function demoPod(workload: Workload, ctx: SpecContext): PodSpec {
         component: "demo",
         binary: "node",
         image: "node:20-alpine",
-        args: [ctx.demoScript ?? "demo.js", `--listen=${ctx.listenHost}:${DEMO_PORT}`, `--cluster=${workload.name}`],
+        args: [
+          ctx.demoScript ?? "demo.js",
+          `--listen=${ctx.listenHost}:${DEMO_PORT}`,
+          `--cluster=${workload.name}`,
+        ],
         files: [],
         ports: [{ name: "http", port: DEMO_PORT, protocol: "http" }],
         readiness: { port: "http", path: "/-/ready" },

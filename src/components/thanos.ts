@@ -1,10 +1,10 @@
 // Every Thanos process of the fleet: the flags are decided here and nowhere else.
 import { stringify } from "yaml";
-import type { Topology, Workload } from "../topology/topology.ts";
 import { REPLICA_LABELS } from "../topology/semantics.ts";
-import { type SpecContext, POD_IP } from "./context.ts";
+import type { Topology, Workload } from "../topology/topology.ts";
+import { POD_IP, type SpecContext } from "./context.ts";
 import { OBJSTORE_FILE, objstoreConfig } from "./objstore.ts";
-import { type Container, type PodSpec, POD_NAME, type Port } from "./types.ts";
+import { type Container, POD_NAME, type PodSpec, type Port } from "./types.ts";
 
 export const GRPC_PORT = 10901;
 export const HTTP_PORT = 10902;
@@ -149,7 +149,12 @@ export function storePod(topology: Topology, ctx: SpecContext): PodSpec {
     cluster: topology.observer.name,
     name,
     replicas: 1,
-    containers: [thanosContainer(topology, "thanos-store", "store", args, { files: [store.file], dataDir: ctx.dataDir(name, "thanos-store") })],
+    containers: [
+      thanosContainer(topology, "thanos-store", "store", args, {
+        files: [store.file],
+        dataDir: ctx.dataDir(name, "thanos-store"),
+      }),
+    ],
     storeLabels: () => ({}),
   };
 }
@@ -259,7 +264,12 @@ export function bucketWebPod(topology: Topology, ctx: SpecContext): PodSpec {
     cluster: topology.observer.name,
     name,
     replicas: 1,
-    containers: [thanosContainer(topology, "thanos-bucket-web", "bucket-web", args, { ports: httpOnly, files: [store.file] })],
+    containers: [
+      thanosContainer(topology, "thanos-bucket-web", "bucket-web", args, {
+        ports: httpOnly,
+        files: [store.file],
+      }),
+    ],
   };
 }
 

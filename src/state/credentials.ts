@@ -21,7 +21,12 @@ function token(bytes: number): string {
 
 export function generateCredentials(): Credentials {
   return {
-    minioRoot: { user: `root-${token(6).toLowerCase().replace(/[^a-z0-9]/g, "x")}`, password: token(24) },
+    minioRoot: {
+      user: `root-${token(6)
+        .toLowerCase()
+        .replace(/[^a-z0-9]/g, "x")}`,
+      password: token(24),
+    },
     thanos: { accessKey: `thanos-${token(9).replace(/[^A-Za-z0-9]/g, "x")}`, secretKey: token(30) },
     grafana: { user: "admin", password: token(18) },
   };
@@ -34,7 +39,9 @@ export async function loadOrCreateCredentials(stateDir: string): Promise<Credent
     return Credentials.parse(parse(await readFile(file, "utf8")));
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code !== "ENOENT") {
-      throw new Error(`credentials in ${file} are unreadable; delete the file to generate new ones`, { cause });
+      throw new Error(`credentials in ${file} are unreadable; delete the file to generate new ones`, {
+        cause,
+      });
     }
   }
   const creds = generateCredentials();

@@ -1,5 +1,5 @@
 // The state dir: credentials, discovered addresses, process records; private to the user (0700/0600).
-import { mkdir, chmod } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 

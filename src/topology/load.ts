@@ -5,7 +5,7 @@ import type { z } from "zod";
 import { ConfigError, fieldPath, type Problem } from "./errors.ts";
 import { Fleet, type FleetConfig, type FleetInput } from "./schema.ts";
 import { semanticProblems } from "./semantics.ts";
-import { toTopology, type Topology } from "./topology.ts";
+import { type Topology, toTopology } from "./topology.ts";
 
 export const DEFAULT_FLEET: FleetInput = {
   bucket: "thanos",
@@ -27,7 +27,10 @@ export async function loadTopology(file?: string): Promise<Topology> {
     text = await readFile(file, "utf8");
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    const fix = code === "ENOENT" ? "create it with 'thanos-fleet init' or pass another --config" : "check its permissions";
+    const fix =
+      code === "ENOENT"
+        ? "create it with 'thanos-fleet init' or pass another --config"
+        : "check its permissions";
     throw new ConfigError(file, [{ field: "", message: `cannot be read (${code ?? String(cause)})`, fix }]);
   }
   return parseFleetYaml(text, file);
@@ -49,7 +52,9 @@ export function parseFleetYaml(text: string, file: string): Topology {
   }
   const lineOf = (path: readonly PropertyKey[]): number | undefined => {
     for (let n = path.length; n >= 0; n--) {
-      const node = doc.getIn(path.slice(0, n) as unknown[], true) as { range?: [number, number, number] } | undefined;
+      const node = doc.getIn(path.slice(0, n) as unknown[], true) as
+        | { range?: [number, number, number] }
+        | undefined;
       if (node && typeof node === "object" && node.range) return lines.linePos(node.range[0]).line;
     }
     return undefined;
@@ -65,7 +70,9 @@ export function parseFleet(
   root?: unknown,
 ): Topology {
   if (root !== undefined && root !== null && !isMap(root) && !isSeq(root)) {
-    throw new ConfigError(file, [{ field: "", message: "is not a YAML mapping", fix: "start from 'thanos-fleet init'" }]);
+    throw new ConfigError(file, [
+      { field: "", message: "is not a YAML mapping", fix: "start from 'thanos-fleet init'" },
+    ]);
   }
   const parsed = Fleet.safeParse(input);
   if (!parsed.success) {
@@ -84,7 +91,10 @@ export function parseFleet(
   return toTopology(parsed.data as FleetConfig, file);
 }
 
-function schemaProblems(issue: z.core.$ZodIssue, lineOf: (path: readonly PropertyKey[]) => number | undefined): Problem[] {
+function schemaProblems(
+  issue: z.core.$ZodIssue,
+  lineOf: (path: readonly PropertyKey[]) => number | undefined,
+): Problem[] {
   const path = issue.path;
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((key) => ({
@@ -95,7 +105,9 @@ function schemaProblems(issue: z.core.$ZodIssue, lineOf: (path: readonly Propert
     }));
   }
   if (issue.code === "invalid_union" && path.at(-1) === undefined) {
-    return [{ field: fieldPath(path), line: lineOf(path), message: issue.message, fix: "see 'thanos-fleet init'" }];
+    return [
+      { field: fieldPath(path), line: lineOf(path), message: issue.message, fix: "see 'thanos-fleet init'" },
+    ];
   }
   const field = fieldPath(path);
   const fix = fixFor(issue);

@@ -12,7 +12,10 @@ export const NODE_PORT_MAX = 32767;
 const dnsLabel = z
   .string()
   .max(63, "must be at most 63 characters")
-  .regex(DNS1123_LABEL, "must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit");
+  .regex(
+    DNS1123_LABEL,
+    "must be a DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit",
+  );
 const nodePort = z
   .number()
   .int()
@@ -102,7 +105,10 @@ export const ExternalObjectStore = z.strictObject({
 export const Fleet = z.strictObject({
   bucket: z
     .string()
-    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name: 3-63 lowercase letters, digits, '.' and '-'")
+    .regex(
+      /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+      "must be an S3 bucket name: 3-63 lowercase letters, digits, '.' and '-'",
+    )
     .default("thanos"),
   profile: z.enum(["small", "medium", "large"]).default("small"),
   versions: z
@@ -123,7 +129,10 @@ export const Fleet = z.strictObject({
         .default(PINNED.kindNodeImage),
       minio: z
         .string()
-        .regex(/^RELEASE\.[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}-[0-9]{2}-[0-9]{2}Z$/, "must be a MinIO release such as RELEASE.2025-10-15T17-29-55Z")
+        .regex(
+          /^RELEASE\.[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}-[0-9]{2}-[0-9]{2}Z$/,
+          "must be a MinIO release such as RELEASE.2025-10-15T17-29-55Z",
+        )
         .default(PINNED.minio),
     })
     .prefault({}),

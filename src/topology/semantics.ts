@@ -12,7 +12,12 @@ function problem(path: PropertyKey[], message: string, fix: string): PathProblem
 }
 
 export function semanticProblems(fleet: FleetConfig): PathProblem[] {
-  return [...roleProblems(fleet), ...nameProblems(fleet), ...labelProblems(fleet), ...nodePortProblems(fleet)];
+  return [
+    ...roleProblems(fleet),
+    ...nameProblems(fleet),
+    ...labelProblems(fleet),
+    ...nodePortProblems(fleet),
+  ];
 }
 
 function roleProblems(fleet: FleetConfig): PathProblem[] {
@@ -24,7 +29,9 @@ function roleProblems(fleet: FleetConfig): PathProblem[] {
       problem(
         ["clusters"],
         `must have exactly one cluster with role observer, found ${observers}`,
-        observers === 0 ? "add a cluster with role: observer" : "keep one observer and make the others workload clusters",
+        observers === 0
+          ? "add a cluster with role: observer"
+          : "keep one observer and make the others workload clusters",
       ),
     );
   }
@@ -37,12 +44,20 @@ function roleProblems(fleet: FleetConfig): PathProblem[] {
   }
   if (storage === 0 && !fleet.objectStore) {
     out.push(
-      problem(["clusters"], "has no object storage", "add a cluster with role: storage, or set objectStore to an S3 endpoint"),
+      problem(
+        ["clusters"],
+        "has no object storage",
+        "add a cluster with role: storage, or set objectStore to an S3 endpoint",
+      ),
     );
   }
   if (storage > 0 && fleet.objectStore) {
     out.push(
-      problem(["objectStore"], "is set while a storage cluster exists", "remove objectStore or the storage cluster"),
+      problem(
+        ["objectStore"],
+        "is set while a storage cluster exists",
+        "remove objectStore or the storage cluster",
+      ),
     );
   }
   return out;
@@ -54,13 +69,23 @@ function nameProblems(fleet: FleetConfig): PathProblem[] {
   fleet.clusters.forEach((c, i) => {
     const first = seen.get(c.name);
     if (first === undefined) seen.set(c.name, i);
-    else out.push(problem(["clusters", i, "name"], `'${c.name}' is already used by clusters[${first}]`, "give each cluster a unique name"));
+    else
+      out.push(
+        problem(
+          ["clusters", i, "name"],
+          `'${c.name}' is already used by clusters[${first}]`,
+          "give each cluster a unique name",
+        ),
+      );
   });
   return out;
 }
 
 /** The external labels a workload cluster's Prometheus carries, before the replica label. */
-export function clusterLabels(c: { name: string; externalLabels: Record<string, string> }): Record<string, string> {
+export function clusterLabels(c: {
+  name: string;
+  externalLabels: Record<string, string>;
+}): Record<string, string> {
   return { cluster: c.name, ...c.externalLabels };
 }
 
@@ -109,7 +134,10 @@ export function clusterNodePorts(c: ClusterConfig): { key: string; port: number 
   const { replicas } = c.prometheus;
   return Object.entries(c.nodePorts).flatMap(([key, port]) =>
     ["sidecarGrpc", "sidecarHttp", "prometheus"].includes(key)
-      ? Array.from({ length: replicas }, (_, r) => ({ key: replicas > 1 ? `${key}+${r}` : key, port: port + r }))
+      ? Array.from({ length: replicas }, (_, r) => ({
+          key: replicas > 1 ? `${key}+${r}` : key,
+          port: port + r,
+        }))
       : [{ key, port }],
   );
 }
@@ -123,13 +151,23 @@ function nodePortProblems(fleet: FleetConfig): PathProblem[] {
       const path = ["clusters", i, "nodePorts", field];
       if (port > NODE_PORT_MAX || port < NODE_PORT_MIN) {
         out.push(
-          problem(path, `${key} reaches ${port}, outside ${NODE_PORT_MIN}-${NODE_PORT_MAX}`, "lower the base port or the replica count"),
+          problem(
+            path,
+            `${key} reaches ${port}, outside ${NODE_PORT_MIN}-${NODE_PORT_MAX}`,
+            "lower the base port or the replica count",
+          ),
         );
         continue;
       }
       const other = used.get(port);
       if (other) {
-        out.push(problem(path, `${key} uses NodePort ${port}, already used by ${other} in cluster ${c.name}`, "choose a free port"));
+        out.push(
+          problem(
+            path,
+            `${key} uses NodePort ${port}, already used by ${other} in cluster ${c.name}`,
+            "choose a free port",
+          ),
+        );
       } else used.set(port, key);
     }
   });

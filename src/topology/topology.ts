@@ -1,7 +1,14 @@
 // The validated fleet, in the shape the component specs and runtimes read.
-import type { ExternalObjectStore, FleetConfig, ObserverConfig, StorageConfig, WorkloadConfig } from "./schema.ts";
-import { clusterLabels } from "./semantics.ts";
+
 import type { z } from "zod";
+import type {
+  ExternalObjectStore,
+  FleetConfig,
+  ObserverConfig,
+  StorageConfig,
+  WorkloadConfig,
+} from "./schema.ts";
+import { clusterLabels } from "./semantics.ts";
 
 export interface Workload extends WorkloadConfig {
   /** External labels every replica carries, `cluster` included; the replica label is added per replica. */

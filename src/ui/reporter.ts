@@ -7,7 +7,9 @@ function seconds(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`;
 }
 
-export function createReporter(opts: { verbose?: boolean; stream?: NodeJS.WriteStream; quiet?: boolean } = {}): Reporter {
+export function createReporter(
+  opts: { verbose?: boolean; stream?: NodeJS.WriteStream; quiet?: boolean } = {},
+): Reporter {
   const out = opts.stream ?? process.stderr;
   const tty = Boolean(out.isTTY) && !process.env.CI;
   const write = (line: string) => {
@@ -18,7 +20,10 @@ export function createReporter(opts: { verbose?: boolean; stream?: NodeJS.WriteS
       const start = Date.now();
       let frame = 0;
       const timer = tty
-        ? setInterval(() => out.write(`\r${FRAMES[frame++ % FRAMES.length]} ${title} ${seconds(Date.now() - start)}`), 100)
+        ? setInterval(
+            () => out.write(`\r${FRAMES[frame++ % FRAMES.length]} ${title} ${seconds(Date.now() - start)}`),
+            100,
+          )
         : undefined;
       timer?.unref();
       if (!tty) write(`… ${title}`);

@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { Credentials } from "../state/credentials.ts";
+import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
+import { POD_IP, type SpecContext } from "./context.ts";
+import { buildFleet, objectStoreAccess } from "./fleet.ts";
+import { podNames } from "./types.ts";
+
+const creds: Credentials = {
+  minioRoot: { user: "root-test", password: "root-password-test" },
+  thanos: { accessKey: "thanos-test", secretKey: "thanos-secret-test" },
+  grafana: { user: "admin", password: "grafana-test" },
+};
+
+const addresses = {
+  service: (c: string, s: string, p: number) => `svc.${s}.${c}:${p}`,
+  pod: (c: string, w: string, i: number, p: number) => `pod.${w}-${i}.${c}:${p}`,
+  exposed: (c: string, p: number) => `node.${c}:${p}`,
+};
+
+function context(topology = parseFleet(DEFAULT_FLEET, "test")): SpecContext {
+  return {
+    listenHost: POD_IP,
+    configDir: (w, c) => `/cfg/${w}/${c}`,
+    dataDir: (w, c) => `/data/${w}/${c}`,
+    addresses,
+    objectStore: objectStoreAccess(topology, creds, addresses),
+    blockDuration: "2h",
+    bucketSyncInterval: "3m",
+    demoScript: "demo.js",
+  };
+}
+
+function fleetOf(input: unknown) {
+  const topology = parseFleet(input, "test");
+  return { topology, fleet: buildFleet(topology, context(topology), creds) };
+}
+
+const fourWorkloads = {
+  clusters: [
+    { name: "mgmt", role: "observer" },
+    ...["a", "b", "c", "d"].map((name) => ({ name, role: "workload", prometheus: { replicas: 3 } })),
+    { name: "minio", role: "storage" },
+  ],
+};
+
+function argsOf(fleet: ReturnType<typeof fleetOf>["fleet"], workload: string): string[] {
+  const pod = fleet.pods.find((p) => p.name === workload);
+  assert.ok(pod, `no pod ${workload}`);
+  return pod.containers.flatMap((c) => c.args);
+}
+
+describe("component specs", () => {
+  for (const [name, input] of [
+    ["default fleet", DEFAULT_FLEET],
+    ["four workload clusters with three replicas", fourWorkloads],
+  ] as const) {
+    test(`${name}: query dials each sidecar replica exactly once, plus the store gateway and each ruler`, () => {
+      const { topology, fleet } = fleetOf(input);
+      const endpoints = argsOf(fleet, "thanos-query").filter((a) => a.startsWith("--endpoint="));
+      const expected = [
+        ...topology.workloads.flatMap((w) =>
+          w.replicaNames.map((_, i) => `--endpoint=node.${w.name}:${w.nodePorts.sidecarGrpc + i}`),
+        ),
+        "--endpoint=svc.thanos-store.mgmt:10901",
+        "--endpoint=pod.thanos-ruler-0.mgmt:10901",
+        "--endpoint=pod.thanos-ruler-1.mgmt:10901",
+      ];
+      assert.deepEqual(endpoints, expected);
+      assert.equal(new Set(endpoints).size, endpoints.length);
+    });
+
+    test(`${name}: every Service selects pods that exist and targets ports they serve`, () => {
+      const { fleet } = fleetOf(input);
+      for (const svc of fleet.services) {
+        const pod = fleet.pods.find((p) => p.cluster === svc.cluster && p.name === svc.selector.workload);
+        assert.ok(pod, `${svc.cluster}/${svc.name} selects no workload`);
+        if (svc.selector.pod)
+          assert.ok(podNames(pod).includes(svc.selector.pod), `${svc.name}: no pod ${svc.selector.pod}`);
+        const served = pod.containers.flatMap((c) => c.ports.map((p) => p.port));
+        for (const port of svc.ports)
+          assert.ok(served.includes(port.targetPort), `${svc.name}:${port.targetPort} not served`);
+      }
+    });
+  }
+
+  test("only current flags: --endpoint, never the removed --store", () => {
+    const { fleet } = fleetOf(DEFAULT_FLEET);
+    const all = fleet.pods.flatMap((p) => p.containers.flatMap((c) => c.args));
+    assert.equal(all.filter((a) => a.startsWith("--store=") || a === "--store").length, 0);
+    assert.ok(all.some((a) => a.startsWith("--endpoint=")));
+  });
+
+  test("query deduplicates on both replica labels", () => {
+    const args = argsOf(fleetOf(DEFAULT_FLEET).fleet, "thanos-query");
+    assert.ok(args.includes("--query.replica-label=prometheus_replica"));
+    assert.ok(args.includes("--query.replica-label=ruler_replica"));
+  });
+
+  test("exactly one compactor per bucket", () => {
+    const compactors = fleetOf(fourWorkloads).fleet.pods.filter((p) =>
+      p.containers.some((c) => c.component === "compact"),
+    );
+    assert.equal(compactors.length, 1);
+    assert.equal(compactors[0]?.replicas, 1);
+  });
+
+  test("the ruler queries the query Service and alerts an Alertmanager that exists in mgmt", () => {
+    const { fleet } = fleetOf(DEFAULT_FLEET);
+    const args = argsOf(fleet, "thanos-ruler");
+    assert.ok(args.includes("--query=http://svc.thanos-query.mgmt:10902"));
+    assert.ok(args.includes("--alertmanagers.url=http://svc.alertmanager.mgmt:9093"));
+    assert.ok(fleet.services.some((s) => s.cluster === "mgmt" && s.name === "alertmanager"));
+    assert.ok(fleet.pods.some((p) => p.cluster === "mgmt" && p.name === "alertmanager"));
+    assert.ok(args.includes('--label=ruler_replica="$(POD_NAME)"'));
+  });
+
+  test("one Thanos version everywhere, the sidecar included", () => {
+    const { fleet } = fleetOf({ ...DEFAULT_FLEET, versions: { thanos: "v0.42.4" } });
+    const images = fleet.pods.flatMap((p) =>
+      p.containers.filter((c) => c.binary === "thanos").map((c) => c.image),
+    );
+    assert.ok(images.length > 0);
+    assert.deepEqual(new Set(images), new Set(["quay.io/thanos/thanos:v0.42.4"]));
+  });
+
+  test("objstore config: bucket-scoped Thanos key, endpoint host:port without scheme, kept in a secret file", () => {
+    const { fleet } = fleetOf(DEFAULT_FLEET);
+    const files = fleet.pods
+      .flatMap((p) => p.containers.flatMap((c) => c.files))
+      .filter((f) => f.name === "objstore.yml");
+    assert.ok(files.length > 0);
+    for (const f of files) {
+      assert.equal(f.secret, true);
+      assert.match(f.content, /endpoint: node\.minio:32000\n/);
+      assert.match(f.content, /access_key: thanos-test/);
+      assert.doesNotMatch(f.content, /root-test/);
+    }
+  });
+
+  test("every readiness probe names a port its container serves", () => {
+    for (const pod of fleetOf(fourWorkloads).fleet.pods) {
+      for (const c of pod.containers) {
+        assert.ok(
+          c.ports.some((p) => p.name === c.readiness.port),
+          `${pod.name}/${c.name}`,
+        );
+      }
+    }
+  });
+});
