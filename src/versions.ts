@@ -4,7 +4,7 @@ export const PINNED = {
   thanos: "v0.42.4",
   thanosImage: "quay.io/thanos/thanos",
   prometheus: "v3.14.0",
-  alertmanager: "v0.29.0",
+  alertmanager: "v0.34.2",
   kubePrometheusStack: "88.5.3",
   kind: "v0.32.0",
   kindNodeImage: "kindest/node:v1.36.0",
