@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { parse } from "yaml";
 import type { Credentials } from "../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
 import { POD_IP, type SpecContext } from "./context.ts";
@@ -44,6 +45,13 @@ const fourWorkloads = {
   ],
 };
 
+function endpointAddresses(fleet: ReturnType<typeof fleetOf>["fleet"]): string[] {
+  const query = fleet.pods.find((p) => p.name === "thanos-query")?.containers[0];
+  const file = query?.files.find((f) => f.name === "endpoints.yaml");
+  assert.ok(file, "query has no endpoints.yaml");
+  return (parse(file.content) as { endpoints: { address: string }[] }).endpoints.map((e) => e.address);
+}
+
 function argsOf(fleet: ReturnType<typeof fleetOf>["fleet"], workload: string): string[] {
   const pod = fleet.pods.find((p) => p.name === workload);
   assert.ok(pod, `no pod ${workload}`);
@@ -57,14 +65,14 @@ describe("component specs", () => {
   ] as const) {
     test(`${name}: query dials each sidecar replica exactly once, plus the store gateway and each ruler`, () => {
       const { topology, fleet } = fleetOf(input);
-      const endpoints = argsOf(fleet, "thanos-query").filter((a) => a.startsWith("--endpoint="));
+      const endpoints = endpointAddresses(fleet);
       const expected = [
         ...topology.workloads.flatMap((w) =>
-          w.replicaNames.map((_, i) => `--endpoint=node.${w.name}:${w.nodePorts.sidecarGrpc + i}`),
+          w.replicaNames.map((_, i) => `node.${w.name}:${w.nodePorts.sidecarGrpc + i}`),
         ),
-        "--endpoint=svc.thanos-store.mgmt:10901",
-        "--endpoint=pod.thanos-ruler-0.mgmt:10901",
-        "--endpoint=pod.thanos-ruler-1.mgmt:10901",
+        "svc.thanos-store.mgmt:10901",
+        "pod.thanos-ruler-0.mgmt:10901",
+        "pod.thanos-ruler-1.mgmt:10901",
       ];
       assert.deepEqual(endpoints, expected);
       assert.equal(new Set(endpoints).size, endpoints.length);
@@ -84,11 +92,18 @@ describe("component specs", () => {
     });
   }
 
-  test("only current flags: --endpoint, never the removed --store", () => {
+  test("only current flags: an endpoint config file, neither the removed --store nor the deprecated --endpoint", () => {
     const { fleet } = fleetOf(DEFAULT_FLEET);
     const all = fleet.pods.flatMap((p) => p.containers.flatMap((c) => c.args));
-    assert.equal(all.filter((a) => a.startsWith("--store=") || a === "--store").length, 0);
-    assert.ok(all.some((a) => a.startsWith("--endpoint=")));
+    assert.deepEqual(
+      all.filter((a) => /^--(store|endpoint)(=|$)/.test(a)),
+      [],
+    );
+    assert.ok(
+      argsOf(fleet, "thanos-query").includes(
+        "--endpoint.sd-config-file=/cfg/thanos-query/thanos-query/endpoints.yaml",
+      ),
+    );
   });
 
   test("query deduplicates on both replica labels", () => {

@@ -10,6 +10,7 @@ export const GRPC_PORT = 10901;
 export const HTTP_PORT = 10902;
 export const RULES_FILE = "fleet-rules.yaml";
 export const QFE_CACHE_FILE = "query-range-cache.yaml";
+export const ENDPOINTS_FILE = "endpoints.yaml";
 
 export const WORKLOAD = {
   query: "thanos-query",
@@ -92,20 +93,34 @@ export function queryEndpoints(topology: Topology, ctx: SpecContext): string[] {
   return [...sidecars, addresses.service(mgmt, WORKLOAD.store, GRPC_PORT), ...rulers];
 }
 
+/**
+ * The query's endpoint config file: `--endpoint` is deprecated in v0.42 and `--store` is gone; the file is
+ * re-read, so new node addresses (Docker gives new IPs after a restart) need no restart of query.
+ */
+export function endpointsConfig(topology: Topology, ctx: SpecContext): string {
+  return stringify({ endpoints: queryEndpoints(topology, ctx).map((address) => ({ address })) });
+}
+
 export function queryPod(topology: Topology, ctx: SpecContext): PodSpec {
+  const name = WORKLOAD.query;
   const args = [
     "query",
     `--grpc-address=${listen(ctx, GRPC_PORT)}`,
     `--http-address=${listen(ctx, HTTP_PORT)}`,
     ...REPLICA_LABELS.map((l) => `--query.replica-label=${l}`),
     "--query.auto-downsampling",
-    ...queryEndpoints(topology, ctx).map((e) => `--endpoint=${e}`),
+    `--endpoint.sd-config-file=${ctx.configDir(name, "thanos-query")}/${ENDPOINTS_FILE}`,
+    "--endpoint.sd-config-reload-interval=30s",
   ];
   return {
     cluster: topology.observer.name,
-    name: WORKLOAD.query,
+    name,
     replicas: topology.observer.queryReplicas,
-    containers: [thanosContainer(topology, "thanos-query", "query", args)],
+    containers: [
+      thanosContainer(topology, "thanos-query", "query", args, {
+        files: [{ name: ENDPOINTS_FILE, content: endpointsConfig(topology, ctx) }],
+      }),
+    ],
   };
 }
 
