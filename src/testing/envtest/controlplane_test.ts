@@ -1,0 +1,145 @@
+// The harness itself: a control plane answers as Kubernetes v1.36 through its kubeconfig, a broken start says
+// why with the log's tail, and stop() leaves no process, port or file behind.
+
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { test } from "node:test";
+import { CoreV1Api, KubeConfig, VersionApi } from "@kubernetes/client-node";
+import { isExecutableFile } from "../../binaries/cache.ts";
+import { binaryPath } from "../../binaries/resolve.ts";
+import {
+  type ControlPlane,
+  ControlPlaneStartError,
+  startControlPlane,
+  startControlPlanes,
+} from "./controlplane.ts";
+import { kubeconfigYaml } from "./kubeconfig.ts";
+import { isListening } from "./ports.ts";
+
+const missing = (["etcd", "kube-apiserver"] as const).filter((n) => !isExecutableFile(binaryPath(n)));
+const skip =
+  missing.length > 0
+    ? `not built: ${missing.join(", ")}; run npm run binaries -- etcd kube-apiserver`
+    : false;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function assertGone(cp: ControlPlane): Promise<void> {
+  for (const p of Object.values(cp.processes))
+    assert.equal(alive(p.pid), false, `${p.name} pid ${p.pid} still runs`);
+  for (const [what, port] of Object.entries(cp.ports)) {
+    assert.equal(await isListening(port), false, `${what} port ${port} still listens`);
+  }
+  assert.equal(existsSync(cp.dir), false, `${cp.dir} still exists`);
+}
+
+function client(kubeconfigPath: string, context: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  kc.setCurrentContext(context);
+  return kc;
+}
+
+test("kubeconfigYaml writes one cluster, user and context per entry, the first current", () => {
+  const pem = (s: string) => `-----BEGIN X-----\n${s}\n-----END X-----\n`;
+  const kc = new KubeConfig();
+  kc.loadFromString(
+    kubeconfigYaml([
+      { context: "kind-a", server: "https://127.0.0.1:1", ca: pem("ca"), cert: pem("c1"), key: pem("k1") },
+      { context: "kind-b", server: "https://127.0.0.1:2", ca: pem("ca"), cert: pem("c2"), key: pem("k2") },
+    ]),
+  );
+  assert.equal(kc.getCurrentContext(), "kind-a");
+  assert.deepEqual(
+    kc.getContexts().map((c) => [c.name, kc.getCluster(c.cluster)?.server]),
+    [
+      ["kind-a", "https://127.0.0.1:1"],
+      ["kind-b", "https://127.0.0.1:2"],
+    ],
+  );
+  assert.equal(kc.getUser("kind-b")?.certData, Buffer.from(pem("c2")).toString("base64"));
+  assert.throws(() => kubeconfigYaml([]), /at least one context/);
+});
+
+test("a control plane serves Kubernetes v1.36 to its kubeconfig and stop() leaves nothing", {
+  skip,
+}, async () => {
+  const cp = await startControlPlane({ name: "harness", context: "kind-harness" });
+  try {
+    assert.match(cp.server, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const kc = client(cp.kubeconfigPath, "kind-harness");
+    const version = await kc.makeApiClient(VersionApi).getCode();
+    assert.equal(version.gitVersion, "v1.36.3");
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: "harness-check" } } });
+    const names = (await core.listNamespace()).items.map((n) => n.metadata?.name);
+    assert.ok(names.includes("harness-check"), `namespaces: ${names.join(", ")}`);
+    // The admin is in system:masters, so RBAC lets it do anything.
+    const svc = await core.createNamespacedService({
+      namespace: "harness-check",
+      body: {
+        metadata: { name: "np" },
+        spec: { type: "NodePort", selector: { app: "x" }, ports: [{ port: 80, nodePort: 30080 }] },
+      },
+    });
+    assert.match(svc.spec?.clusterIP ?? "", /^10\.0\.0\.\d+$/);
+    assert.equal(svc.spec?.ports?.[0]?.nodePort, 30080);
+  } finally {
+    await cp.stop();
+  }
+  await assertGone(cp);
+  await cp.stop(); // twice is fine
+});
+
+test("a control plane that cannot start names the process and shows its log, and leaves nothing", {
+  skip,
+}, async () => {
+  const before = new Set(await readdir(tmpdir()));
+  await assert.rejects(
+    startControlPlane({ name: "broken", apiserverArgs: ["--no-such-flag=1"] }),
+    (err: unknown) => {
+      assert.ok(err instanceof ControlPlaneStartError);
+      assert.match(
+        err.message,
+        /test control plane "broken": kube-apiserver exited with code \d+ before it was ready/,
+      );
+      assert.match(err.message, /last lines of .*kube-apiserver\.log/);
+      assert.match(err.message, /unknown flag: --no-such-flag/);
+      return true;
+    },
+  );
+  const leftovers = (await readdir(tmpdir())).filter((f) => !before.has(f) && f.includes("envtest-broken"));
+  assert.deepEqual(leftovers, []);
+});
+
+test("several control planes are separate clusters behind one kubeconfig", { skip }, async () => {
+  const fleet = await startControlPlanes(["kind-one", "kind-two"]);
+  try {
+    for (const context of ["kind-one", "kind-two"]) {
+      const core = client(fleet.kubeconfigPath, context).makeApiClient(CoreV1Api);
+      await core.createNamespace({ body: { metadata: { name: `only-in-${context}` } } });
+    }
+    for (const [context, other] of [
+      ["kind-one", "kind-two"],
+      ["kind-two", "kind-one"],
+    ] as const) {
+      const core = client(fleet.kubeconfigPath, context).makeApiClient(CoreV1Api);
+      const names = (await core.listNamespace()).items.map((n) => n.metadata?.name);
+      assert.ok(names.includes(`only-in-${context}`));
+      assert.ok(!names.includes(`only-in-${other}`), `${context} sees ${other}'s namespace`);
+    }
+  } finally {
+    await fleet.stop();
+  }
+  for (const cp of fleet.planes) await assertGone(cp);
+  assert.equal(existsSync(fleet.dir), false);
+});

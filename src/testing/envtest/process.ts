@@ -1,0 +1,98 @@
+// One child process of the test control plane: its output in a log file, its tail for errors, and a stop
+// that always ends it; children still running when the test process exits are killed with it.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+
+export interface ManagedProcess {
+  name: string;
+  pid: number;
+  logFile: string;
+  /** Resolves when the process has exited, with how. */
+  exited: Promise<string>;
+  hasExited(): boolean;
+  /** The last lines of its log. */
+  tail(lines?: number): Promise<string>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+let hooksInstalled = false;
+
+function killAllNow(): void {
+  for (const child of live) child.kill("SIGKILL");
+  live.clear();
+}
+
+/** Kills every live child when this process exits or is told to stop, so no test leaves servers behind. */
+function installExitHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.once("exit", killAllNow);
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    const onSignal = (): void => {
+      killAllNow();
+      process.removeListener(signal, onSignal);
+      process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
+}
+
+export async function tailOf(file: string, lines = 30): Promise<string> {
+  try {
+    const text = await readFile(file, "utf8");
+    return text.trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+export async function startProcess(opts: {
+  name: string;
+  command: string;
+  args: string[];
+  logFile: string;
+  cwd?: string;
+}): Promise<ManagedProcess> {
+  installExitHooks();
+  const fd = openSync(opts.logFile, "a");
+  let child: ChildProcess;
+  try {
+    child = spawn(opts.command, opts.args, { cwd: opts.cwd, stdio: ["ignore", fd, fd] });
+  } finally {
+    closeSync(fd);
+  }
+  await new Promise<void>((resolve, reject) => {
+    child.once("spawn", resolve);
+    child.once("error", (err) =>
+      reject(new Error(`${opts.name}: cannot start ${opts.command}: ${err.message}`, { cause: err })),
+    );
+  });
+  live.add(child);
+  let done = false;
+  const exited = new Promise<string>((resolve) => {
+    child.once("exit", (code, signal) => {
+      done = true;
+      live.delete(child);
+      resolve(signal ? `killed by ${signal}` : `exited with code ${code}`);
+    });
+  });
+  return {
+    name: opts.name,
+    pid: child.pid as number,
+    logFile: opts.logFile,
+    exited,
+    hasExited: () => done,
+    tail: (lines) => tailOf(opts.logFile, lines),
+    async stop(graceMs = 5000) {
+      if (done) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
