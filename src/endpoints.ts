@@ -26,4 +26,11 @@ export interface FleetEndpoints {
     region?: string;
   };
   grafana?: { cluster: string; url: string; user: string; password: string }[];
+  /**
+   * The TSDB block length the fleet runs with (the SpecContext's blockDuration, e.g. "2h"): verify tells
+   * "no block yet" (pending) from "no block" (failure) with it. Assumed "2h" when absent.
+   */
+  blockDuration?: string;
+  /** How often store gateway and compactor re-read the bucket (the SpecContext's bucketSyncInterval). Assumed "15m" when absent. */
+  bucketSyncInterval?: string;
 }

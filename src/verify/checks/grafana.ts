@@ -1,0 +1,83 @@
+// Check 9: each workload cluster's Grafana reaches Thanos through its "Thanos" datasource (Kubernetes runtime only).
+import type { FleetEndpoints } from "../../endpoints.ts";
+import { inspectHint } from "../expect.ts";
+import { join } from "../http.ts";
+import { ApiError, type Probe } from "../probe.ts";
+import { type CheckInfo, fail, type Problem, pass, reason } from "../result.ts";
+import type { CheckResult } from "../types.ts";
+
+export const GRAFANA: CheckInfo = { id: "grafana", title: "Grafana's Thanos datasource is healthy" };
+export const DATASOURCE = "Thanos";
+
+type Grafana = NonNullable<FleetEndpoints["grafana"]>[number];
+
+async function checkOne(probe: Probe, g: Grafana): Promise<Problem | undefined> {
+  const auth = { authorization: `Basic ${Buffer.from(`${g.user}:${g.password}`).toString("base64")}` };
+  const hint = inspectHint(
+    probe.topology,
+    probe.endpoints,
+    g.cluster,
+    "deploy/kube-prometheus-stack-grafana",
+    "grafana",
+  );
+  let uid: string;
+  try {
+    const ds = await probe.json<{ uid?: string }>(join(g.url, `/api/datasources/name/${DATASOURCE}`), auth);
+    if (!ds.uid) throw new Error(`datasource ${DATASOURCE} has no uid`);
+    uid = ds.uid;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      return {
+        what: `Grafana in ${g.cluster} has no datasource named ${DATASOURCE}`,
+        cause: "the datasource was not provisioned (the Grafana values of the chart lack it)",
+        fix: `re-apply with \`thanos-fleet up\`; ${hint}`,
+      };
+    }
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+      return {
+        what: `Grafana in ${g.cluster} rejected user ${g.user} (${error.status})`,
+        cause: "the admin password differs from the one in the state dir",
+        fix: `reset it to the state dir's credentials (\`thanos-fleet up\`); ${hint}`,
+      };
+    }
+    return {
+      what: `Grafana in ${g.cluster} unreachable at ${g.url}: ${reason(error)}`,
+      cause: "Grafana is down or its NodePort is unreachable",
+      fix: hint,
+    };
+  }
+  const url = join(g.url, `/api/datasources/uid/${encodeURIComponent(uid)}/health`);
+  let res: Awaited<ReturnType<Probe["http"]>>;
+  try {
+    res = await probe.http(url, { headers: auth });
+  } catch (error) {
+    return {
+      what: `Grafana in ${g.cluster} did not answer ${url}: ${reason(error)}`,
+      cause: "Grafana is down or hangs",
+      fix: hint,
+    };
+  }
+  let body: { status?: string; message?: string } = {};
+  try {
+    body = JSON.parse(res.body);
+  } catch {
+    // a non-JSON answer is reported with its status below
+  }
+  if (res.status === 200 && body.status === "OK") return undefined;
+  return {
+    what: `Grafana in ${g.cluster}: datasource ${DATASOURCE} unhealthy (${res.status}${body.message ? `: ${body.message}` : ""})`,
+    cause: `Grafana cannot reach Thanos query-frontend in ${probe.topology.observer.name} at the datasource URL`,
+    fix: `the datasource URL must be the query-frontend's address as seen from ${g.cluster} (\`thanos-fleet up\` sets it); ${hint}`,
+  };
+}
+
+/** Undefined when the runtime runs no Grafana (the local runtime): the check is then not listed. */
+export async function checkGrafana(probe: Probe): Promise<CheckResult | undefined> {
+  const grafanas = probe.endpoints.grafana;
+  if (!grafanas || grafanas.length === 0) return undefined;
+  const problems = (await Promise.all(grafanas.map((g) => checkOne(probe, g)))).filter((p): p is Problem =>
+    Boolean(p),
+  );
+  if (problems.length > 0) return fail(GRAFANA, problems);
+  return pass(GRAFANA, `${grafanas.map((g) => g.cluster).join(", ")}: datasource ${DATASOURCE} OK`);
+}

@@ -1,0 +1,98 @@
+// Check 3: through query-frontend, every workload cluster answers, and deduplication collapses its replicas.
+import type { Workload } from "../../topology/topology.ts";
+import { describeLabels } from "../expect.ts";
+import { join } from "../http.ts";
+import type { Probe } from "../probe.ts";
+import { type CheckInfo, fail, type Problem, pass, reason } from "../result.ts";
+import type { CheckResult } from "../types.ts";
+
+export const QUERY: CheckInfo = { id: "query", title: "query-frontend returns every cluster, deduplicated" };
+
+const REPLICA_LABEL = "prometheus_replica";
+
+interface VectorAnswer {
+  series: Record<string, string>[];
+  warnings: string[];
+}
+
+/** `group by (<workload label names>, prometheus_replica) (up)`: one series per replica, or per cluster with dedup. */
+export function fleetQuery(workloads: Workload[]): string {
+  const names = [...new Set(workloads.flatMap((w) => Object.keys(w.labels)))].sort();
+  return `group by (${[...names, REPLICA_LABEL].join(", ")}) (up)`;
+}
+
+async function instant(probe: Probe, query: string, dedup: boolean): Promise<VectorAnswer> {
+  const params = new URLSearchParams({ query, dedup: String(dedup), partial_response: "true" });
+  const url = join(probe.endpoints.queryFrontend, `/api/v1/query?${params}`);
+  const body = await probe.json<{
+    status: string;
+    error?: string;
+    warnings?: string[];
+    data?: { resultType: string; result: { metric: Record<string, string> }[] };
+  }>(url);
+  if (body.status !== "success" || !body.data)
+    throw new Error(`${url} answered ${body.status}: ${body.error ?? "no data"}`);
+  return { series: body.data.result.map((r) => r.metric), warnings: body.warnings ?? [] };
+}
+
+function belongsTo(w: Workload, series: Record<string, string>): boolean {
+  return Object.entries(w.labels).every(([k, v]) => series[k] === v);
+}
+
+export async function checkQuery(probe: Probe): Promise<CheckResult> {
+  const { topology, endpoints } = probe;
+  const q = fleetQuery(topology.workloads);
+  let deduped: VectorAnswer;
+  let raw: VectorAnswer;
+  try {
+    [deduped, raw] = await Promise.all([instant(probe, q, true), instant(probe, q, false)]);
+  } catch (error) {
+    return fail(QUERY, [
+      {
+        what: `query-frontend at ${endpoints.queryFrontend} did not answer: ${reason(error)}`,
+        cause: "query-frontend is down, or query behind it is down",
+        fix: `check thanos-query-frontend and thanos-query in ${topology.observer.name} with \`thanos-fleet status\``,
+      },
+    ]);
+  }
+  const problems: Problem[] = [];
+  const mgmt = topology.observer.name;
+  for (const w of topology.workloads) {
+    const mine = raw.series.filter((s) => belongsTo(w, s));
+    const collapsed = deduped.series.filter((s) => belongsTo(w, s));
+    if (mine.length === 0 && collapsed.length === 0) {
+      problems.push({
+        what: `no series from workload cluster ${w.name} ${describeLabels(w.labels)}`,
+        cause: `${w.name}'s Prometheus has no data, or none of its sidecars is reachable from query in ${mgmt} (see check stores)`,
+        fix: `check ${w.name}'s Prometheus and sidecars with \`thanos-fleet status\`; they must scrape and be listed by query`,
+      });
+      continue;
+    }
+    const replicas = new Set(mine.map((s) => s[REPLICA_LABEL]).filter(Boolean));
+    const missing = w.replicaNames.filter((r) => !replicas.has(r));
+    if (missing.length > 0) {
+      problems.push({
+        what: `without dedup ${w.name} shows ${mine.length} of ${w.replicaNames.length} replicas: ${missing.join(", ")} missing`,
+        cause:
+          "a Prometheus replica has no data or its sidecar is not reachable from query (see check stores)",
+        fix: `check ${w.name}'s Prometheus replicas with \`thanos-fleet status\``,
+      });
+    }
+    if (collapsed.length !== 1 || collapsed.some((s) => REPLICA_LABEL in s)) {
+      problems.push({
+        what: `with dedup ${w.name} returns ${collapsed.length} series${collapsed.some((s) => REPLICA_LABEL in s) ? ` still labelled ${REPLICA_LABEL}` : ""}, expected 1`,
+        cause: `query does not deduplicate on ${REPLICA_LABEL}: its --query.replica-label flags differ from the replica label Prometheus carries`,
+        fix: `run query with --query.replica-label=${REPLICA_LABEL} (the component spec sets it; \`thanos-fleet up\` re-applies it)`,
+      });
+    }
+  }
+  const warnings = [...new Set([...deduped.warnings, ...raw.warnings])];
+  if (problems.length > 0)
+    return fail(QUERY, problems, warnings.length > 0 ? `warnings: ${warnings.join("; ")}` : undefined);
+  const replicas = topology.workloads.reduce((n, w) => n + w.replicaNames.length, 0);
+  return pass(
+    QUERY,
+    `${topology.workloads.map((w) => w.name).join(", ")}: ${replicas} replica series collapse to ${topology.workloads.length} with dedup` +
+      (warnings.length > 0 ? ` (warnings: ${warnings.join("; ")})` : ""),
+  );
+}

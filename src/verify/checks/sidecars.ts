@@ -1,0 +1,92 @@
+// Check 8: each sidecar sees its Prometheus up, and that Prometheus carries the external labels fleet.yaml gives it.
+import { parse } from "yaml";
+import { prometheusLabels } from "../../components/thanos.ts";
+import { describeLabels, inspectHint, sameLabels, target } from "../expect.ts";
+import { metricValue } from "../metrics.ts";
+import type { Probe } from "../probe.ts";
+import { type CheckInfo, fail, type Problem, pass, plural, reason } from "../result.ts";
+import type { CheckResult } from "../types.ts";
+import { readStores } from "./stores.ts";
+
+export const SIDECARS: CheckInfo = { id: "sidecars", title: "sidecars see Prometheus, labels as configured" };
+
+/** External labels from Prometheus's own /api/v1/status/config, or those the sidecar advertises to query. */
+async function externalLabels(probe: Probe, cluster: string, pod: string, sidecarGrpc?: string) {
+  const prom = target(probe.endpoints, cluster, "prometheus", pod);
+  if (prom) {
+    const { yaml } = await probe.api<{ yaml: string }>(prom.url, "/api/v1/status/config");
+    const config = parse(yaml) as { global?: { external_labels?: Record<string, string> } };
+    return { labels: config.global?.external_labels ?? {}, from: "Prometheus config" };
+  }
+  const { views } = await readStores(probe);
+  const entry = views.flatMap((v) => v.entries).find((s) => s.name === sidecarGrpc && s.labelSets.length > 0);
+  return entry ? { labels: entry.labelSets[0] ?? {}, from: "the sidecar's StoreAPI" } : undefined;
+}
+
+export async function checkSidecars(probe: Probe): Promise<CheckResult> {
+  const { topology, endpoints } = probe;
+  const problems: Problem[] = [];
+  let checked = 0;
+  const sources = new Set<string>();
+  await Promise.all(
+    topology.workloads.flatMap((w) =>
+      w.replicaNames.map(async (pod) => {
+        const hint = inspectHint(topology, endpoints, w.name, pod, "thanos-sidecar");
+        const t = target(endpoints, w.name, "sidecar", pod);
+        const name = `${w.name}/${pod}`;
+        if (!t) {
+          problems.push({
+            what: `the runtime reports no sidecar ${name}`,
+            cause: "the Prometheus replica is not running",
+            fix: "bring the fleet up with `thanos-fleet up`",
+          });
+          return;
+        }
+        try {
+          const up = metricValue(await probe.metrics(t), "thanos_sidecar_prometheus_up");
+          if (up !== 1) {
+            problems.push({
+              what: `sidecar ${name} reports its Prometheus ${up === undefined ? "unknown (no thanos_sidecar_prometheus_up)" : "down"}`,
+              cause: "Prometheus next to the sidecar is not running or not ready",
+              fix: inspectHint(topology, endpoints, w.name, pod, "prometheus"),
+            });
+          }
+        } catch (error) {
+          problems.push({
+            what: `sidecar ${name} unreachable at ${t.url}: ${reason(error)}`,
+            cause: "the sidecar is down",
+            fix: hint,
+          });
+          return;
+        }
+        const want = prometheusLabels(w, pod);
+        try {
+          const got = await externalLabels(probe, w.name, pod, t.grpc);
+          if (!got) return;
+          sources.add(got.from);
+          checked++;
+          if (!sameLabels(got.labels, want)) {
+            problems.push({
+              what: `${name} has external labels ${describeLabels(got.labels)} (${got.from}), expected ${describeLabels(want)}`,
+              cause:
+                "Prometheus runs with other external labels than fleet.yaml gives it: dedup and the compactor depend on them",
+              fix: `re-apply the configuration with \`thanos-fleet up\`; ${inspectHint(topology, endpoints, w.name, pod, "prometheus")}`,
+            });
+          }
+        } catch (error) {
+          problems.push({
+            what: `Prometheus ${name} did not answer /api/v1/status/config: ${reason(error)}`,
+            cause: "Prometheus is down",
+            fix: inspectHint(topology, endpoints, w.name, pod, "prometheus"),
+          });
+        }
+      }),
+    ),
+  );
+  if (problems.length > 0) return fail(SIDECARS, problems);
+  const total = topology.workloads.reduce((n, w) => n + w.replicaNames.length, 0);
+  return pass(
+    SIDECARS,
+    `${plural(total, "sidecar")} see Prometheus up; external labels as configured (${checked} checked in ${[...sources].join(" and ") || "nothing"})`,
+  );
+}

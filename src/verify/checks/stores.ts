@@ -1,0 +1,198 @@
+// Checks 1 and 2: each query replica sees exactly the fleet's StoreAPIs, and no label set comes from two addresses.
+import type { Target } from "../../endpoints.ts";
+import { labelSetKey } from "../../topology/semantics.ts";
+import {
+  describeLabels,
+  type ExpectedStore,
+  expectedStores,
+  inspectHint,
+  queryPods,
+  sameLabels,
+  target,
+} from "../expect.ts";
+import type { Probe, StoreEntry } from "../probe.ts";
+import { type CheckInfo, fail, type Problem, pass, plural, reason, shortGrpcError } from "../result.ts";
+import type { CheckResult } from "../types.ts";
+
+export const STORES: CheckInfo = { id: "stores", title: "query sees every StoreAPI" };
+export const DUPLICATES: CheckInfo = { id: "duplicates", title: "no duplicate store endpoint" };
+
+const CONTAINER: Record<ExpectedStore["type"], string> = {
+  sidecar: "thanos-sidecar",
+  store: "thanos-store",
+  rule: "thanos-ruler",
+};
+
+interface QueryReplica {
+  pod: string;
+  target?: Target;
+}
+
+function queryReplicas(probe: Probe): QueryReplica[] {
+  const mgmt = probe.topology.observer.name;
+  return queryPods(probe.topology).map((pod) => ({
+    pod,
+    target: target(probe.endpoints, mgmt, "query", pod),
+  }));
+}
+
+/** The stores of each query replica that answered, and a problem for each that did not. */
+export async function readStores(
+  probe: Probe,
+): Promise<{ views: { pod: string; entries: StoreEntry[] }[]; problems: Problem[] }> {
+  const views: { pod: string; entries: StoreEntry[] }[] = [];
+  const problems: Problem[] = [];
+  const mgmt = probe.topology.observer.name;
+  await Promise.all(
+    queryReplicas(probe).map(async (q) => {
+      if (!q.target) {
+        problems.push({
+          what: `the runtime reports no address for ${q.pod}`,
+          cause: `${q.pod} is not running (fleet.yaml asks for ${probe.topology.observer.queryReplicas} query replicas)`,
+          fix: `bring the fleet up with \`thanos-fleet up\`; ${inspectHint(probe.topology, probe.endpoints, mgmt, q.pod)}`,
+        });
+        return;
+      }
+      try {
+        views.push({ pod: q.pod, entries: await probe.stores(q.target) });
+      } catch (error) {
+        problems.push({
+          what: `${q.pod} did not answer /api/v1/stores at ${q.target.url}: ${reason(error)}`,
+          cause: `the query process ${q.pod} is down or not ready`,
+          fix: inspectHint(probe.topology, probe.endpoints, mgmt, q.pod, "thanos-query"),
+        });
+      }
+    }),
+  );
+  views.sort((a, b) => a.pod.localeCompare(b.pod));
+  return { views, problems };
+}
+
+function kindName(e: ExpectedStore): string {
+  return e.type === "store" ? "store gateway" : e.type === "rule" ? "ruler" : "sidecar";
+}
+
+function missingCause(e: ExpectedStore, mgmt: string): string {
+  if (e.type === "sidecar") return `the sidecar is down or its NodePort is unreachable from ${mgmt}`;
+  if (e.type === "rule") return "the ruler is down or its pod address is unreachable from query";
+  return "the store gateway is down or its Service is unreachable from query";
+}
+
+/** Matches one query replica's entries against the expectations; returns the problems. */
+export function compareStores(probe: Probe, queryPod: string, entries: StoreEntry[]): Problem[] {
+  const { topology, endpoints } = probe;
+  const mgmt = topology.observer.name;
+  const problems: Problem[] = [];
+  const used = new Set<StoreEntry>();
+  for (const e of expectedStores(topology)) {
+    const t = target(endpoints, e.cluster, e.component, e.pod);
+    const byLabels = e.labels
+      ? entries.filter((s) => s.type === e.type && s.labelSets.some((l) => sameLabels(l, e.labels ?? {})))
+      : [];
+    const byAddress = entries.filter((s) => t?.grpc !== undefined && s.name === t.grpc);
+    const byType =
+      e.type === "store" ? entries.filter((s) => s.type === "store" && !used.has(s)).slice(0, 1) : [];
+    const candidates = byLabels.length > 0 ? byLabels : byAddress.length > 0 ? byAddress : byType;
+    const where = `${kindName(e)} ${e.cluster}/${e.pod}${t?.grpc ? ` (${t.grpc})` : ""}`;
+    const hint = inspectHint(topology, endpoints, e.cluster, e.pod, CONTAINER[e.type]);
+    if (candidates.length === 0) {
+      problems.push({
+        what: `${where} missing from ${queryPod}`,
+        cause: missingCause(e, mgmt),
+        fix: `${hint}; \`thanos-fleet status\` shows whether it runs`,
+      });
+      continue;
+    }
+    for (const c of candidates) used.add(c);
+    const best =
+      candidates.find((c) => c.name === t?.grpc && !c.lastError) ?? candidates.find((c) => !c.lastError);
+    if (!best) {
+      const first = candidates[0] as StoreEntry;
+      problems.push({
+        what: `${where} unhealthy on ${queryPod}: ${shortGrpcError(first.lastError ?? "")}`,
+        cause: missingCause(e, mgmt),
+        fix: `${hint}; \`thanos-fleet status\` shows whether it runs`,
+      });
+      continue;
+    }
+    if (e.labels && byLabels.length === 0) {
+      problems.push({
+        what: `${where} on ${queryPod} serves ${best.labelSets.map(describeLabels).join(", ") || "no labels"}, expected ${describeLabels(e.labels)}`,
+        cause: "its external labels differ from fleet.yaml: the process runs with another configuration",
+        fix: `re-apply the configuration with \`thanos-fleet up\`; ${hint}`,
+      });
+    }
+  }
+  for (const s of entries) {
+    if (used.has(s)) continue;
+    problems.push({
+      what: `unexpected ${s.type} ${s.name} ${s.labelSets.map(describeLabels).join(", ") || "{}"} on ${queryPod}`,
+      cause: "query has an endpoint that fleet.yaml does not describe (a hand-added or stale endpoint)",
+      fix: "remove it from the query's endpoint configuration; `thanos-fleet up` rewrites it from fleet.yaml",
+    });
+  }
+  return problems;
+}
+
+export async function checkStores(probe: Probe): Promise<CheckResult> {
+  const { views, problems } = await readStores(probe);
+  for (const v of views) problems.push(...compareStores(probe, v.pod, v.entries));
+  if (problems.length > 0) return fail(STORES, problems);
+  const expected = expectedStores(probe.topology);
+  const count = (type: ExpectedStore["type"]) => expected.filter((e) => e.type === type).length;
+  return pass(
+    STORES,
+    `${views.map((v) => v.pod).join(", ")} each see ${plural(count("sidecar"), "sidecar")}, ` +
+      `${plural(count("store"), "store gateway")}, ${plural(count("rule"), "ruler")}, all healthy`,
+  );
+}
+
+/** Label sets that query reaches at more than one address; the store gateway is exempt (it serves every block). */
+export function duplicateProducers(entries: StoreEntry[]): { labels: string; names: string[] }[] {
+  const byLabels = new Map<string, Set<string>>();
+  for (const s of entries) {
+    if (s.type === "store") continue;
+    for (const l of s.labelSets) {
+      const key = labelSetKey(l);
+      const names = byLabels.get(key) ?? new Set<string>();
+      names.add(s.name);
+      byLabels.set(key, names);
+    }
+  }
+  return [...byLabels]
+    .filter(([, names]) => names.size > 1)
+    .map(([labels, names]) => ({ labels: `{${labels}}`, names: [...names].sort() }));
+}
+
+export async function checkDuplicates(probe: Probe): Promise<CheckResult> {
+  const { views } = await readStores(probe);
+  if (views.length === 0) {
+    return fail(DUPLICATES, [
+      {
+        what: "no query replica answered /api/v1/stores",
+        cause: "every query replica is down (see check stores)",
+        fix: "bring query back, then verify again",
+      },
+    ]);
+  }
+  const problems: Problem[] = [];
+  for (const v of views) {
+    for (const d of duplicateProducers(v.entries)) {
+      problems.push({
+        what: `${d.labels} served by ${d.names.join(" and ")} on ${v.pod}`,
+        cause:
+          "one sidecar is registered under two addresses (or two Prometheus share one external label set): " +
+          "query fans every request out twice and logs 'found duplicate storeEndpoints producer'",
+        fix: "keep one endpoint per sidecar replica in query's endpoint configuration (`thanos-fleet up` writes exactly one)",
+      });
+    }
+  }
+  if (problems.length > 0) return fail(DUPLICATES, problems);
+  const producers = new Set(
+    views.flatMap((v) => v.entries.filter((s) => s.type !== "store").map((s) => s.name)),
+  );
+  return pass(
+    DUPLICATES,
+    `${plural(producers.size, "sidecar or ruler endpoint")}, each with its own label set`,
+  );
+}

@@ -1,0 +1,42 @@
+// Durations on the command line (`--wait 5m`), parsed strictly so a typo is a usage error, not a silent default.
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const WHOLE = /^(\d+(ms|s|m|h|d))+$/;
+const PART = /(\d+)(ms|s|m|h|d)/g;
+
+/** A mistake in how verify was called: the CLI prints the message without a stack and exits 2. */
+export class VerifyUsageError extends Error {
+  readonly exitCode = 2;
+}
+
+/** Parses Go/Prometheus-style durations such as 30s, 5m, 1h30m; throws VerifyUsageError naming the value. */
+export function parseDuration(text: string, what = "duration"): number {
+  const value = text.trim();
+  if (!WHOLE.test(value)) {
+    throw new VerifyUsageError(
+      `${what} '${text}' is not a duration: use a number with a unit (ms, s, m, h, d), e.g. 30s, 5m or 1h30m`,
+    );
+  }
+  let ms = 0;
+  for (const [, n, unit] of value.matchAll(PART)) ms += Number(n) * (UNIT_MS[unit as string] ?? 0);
+  return ms;
+}
+
+/** The same, for durations a runtime reported; returns the fallback instead of throwing. */
+export function durationOr(text: string | undefined, fallbackMs: number): number {
+  if (text === undefined) return fallbackMs;
+  try {
+    return parseDuration(text);
+  } catch {
+    return fallbackMs;
+  }
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s}s`;
+  const m = Math.round(s / 60);
+  if (m < 120) return `${m}m`;
+  const h = Math.floor(m / 60);
+  return m % 60 === 0 ? `${h}h` : `${h}h${m % 60}m`;
+}

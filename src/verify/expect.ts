@@ -1,0 +1,120 @@
+// What the fleet must show, derived from the topology and the component specs, never from the running system.
+
+import { parse } from "yaml";
+import { NAMESPACE } from "../components/context.ts";
+import { fleetRules, prometheusLabels, rulerLabels, WORKLOAD } from "../components/thanos.ts";
+import type { ComponentKind } from "../components/types.ts";
+import type { FleetEndpoints, Target } from "../endpoints.ts";
+import { labelSetKey } from "../topology/semantics.ts";
+import { rulerReplicaName, type Topology } from "../topology/topology.ts";
+
+export interface ExpectedStore {
+  /** The type query lists it under in /api/v1/stores. */
+  type: "sidecar" | "store" | "rule";
+  cluster: string;
+  pod: string;
+  /** Its external labels; the store gateway's follow its blocks, so none are expected. */
+  labels?: Record<string, string>;
+  /** The component that serves it, to find its target. */
+  component: ComponentKind;
+}
+
+export const STORE_GATEWAY_POD = `${WORKLOAD.store}-0`;
+
+/** Every StoreAPI each query replica must see: each sidecar replica, the store gateway, each ruler. */
+export function expectedStores(topology: Topology): ExpectedStore[] {
+  const mgmt = topology.observer.name;
+  const sidecars = topology.workloads.flatMap((w) =>
+    w.replicaNames.map(
+      (pod): ExpectedStore => ({
+        type: "sidecar",
+        cluster: w.name,
+        pod,
+        labels: prometheusLabels(w, pod),
+        component: "sidecar",
+      }),
+    ),
+  );
+  const rulers = Array.from({ length: topology.observer.rulerReplicas }, (_, i): ExpectedStore => {
+    const pod = rulerReplicaName(i);
+    return { type: "rule", cluster: mgmt, pod, labels: rulerLabels(topology, pod), component: "rule" };
+  });
+  return [
+    ...sidecars,
+    { type: "store", cluster: mgmt, pod: STORE_GATEWAY_POD, component: "store" },
+    ...rulers,
+  ];
+}
+
+export function queryPods(topology: Topology): string[] {
+  return Array.from({ length: topology.observer.queryReplicas }, (_, i) => `${WORKLOAD.query}-${i}`);
+}
+
+export function target(
+  endpoints: FleetEndpoints,
+  cluster: string,
+  component: Target["component"],
+  pod?: string,
+): Target | undefined {
+  return endpoints.targets.find(
+    (t) => t.cluster === cluster && t.component === component && (pod === undefined || t.pod === pod),
+  );
+}
+
+export function describeLabels(labels: Record<string, string>): string {
+  return `{${labelSetKey(labels)}}`;
+}
+
+export function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
+  return labelSetKey(a) === labelSetKey(b);
+}
+
+/** The workload a label set belongs to: the one whose labels it carries, with one of its replica names. */
+export function workloadOf(topology: Topology, labels: Record<string, string>) {
+  return topology.workloads.find((w) => Object.entries(w.labels).every(([k, v]) => labels[k] === v));
+}
+
+export interface ExpectedRuleGroup {
+  name: string;
+  intervalMs: number;
+  rules: { name: string; type: "alerting" | "recording" }[];
+}
+
+export const WATCHDOG_ALERT = "FleetWatchdog";
+
+/** The rule groups every ruler loads (fleetRules in the component specs). */
+export function expectedRuleGroups(): ExpectedRuleGroup[] {
+  const doc = parse(fleetRules()) as {
+    groups: { name: string; interval?: string; rules: { alert?: string; record?: string }[] }[];
+  };
+  return doc.groups.map((g) => ({
+    name: g.name,
+    intervalMs: parseSeconds(g.interval ?? "1m"),
+    rules: g.rules.map((r) =>
+      r.alert
+        ? { name: r.alert, type: "alerting" as const }
+        : { name: r.record ?? "", type: "recording" as const },
+    ),
+  }));
+}
+
+function parseSeconds(d: string): number {
+  const m = /^(\d+)(s|m|h)$/.exec(d);
+  if (!m) return 60_000;
+  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "s" | "m" | "h"];
+}
+
+/** Where a user looks next when a process misbehaves, in the words of the runtime it runs on. */
+export function inspectHint(
+  topology: Topology,
+  endpoints: FleetEndpoints,
+  cluster: string,
+  pod: string,
+  container?: string,
+): string {
+  if (endpoints.runtime === "local") {
+    return `see \`thanos-fleet status --runtime local\` and the log of ${cluster}/${pod}${container ? ` (${container})` : ""}; \`thanos-fleet up --runtime local\` restarts what stopped`;
+  }
+  const context = topology.fleet.clusters.find((c) => c.name === cluster)?.context ?? `kind-${cluster}`;
+  return `run \`kubectl --context ${context} -n ${NAMESPACE} logs ${pod}${container ? ` -c ${container}` : ""}\` and \`kubectl --context ${context} -n ${NAMESPACE} get pod ${pod}\``;
+}

@@ -1,0 +1,181 @@
+// What checks read from the fleet, fetched once per verify and shared: checks ask, the probe remembers.
+import type { FleetEndpoints, Target } from "../endpoints.ts";
+import type { Topology } from "../topology/topology.ts";
+import { type HttpClient, HttpError, join } from "./http.ts";
+import { parseMetrics, type Sample } from "./metrics.ts";
+import { S3Client } from "./s3.ts";
+
+/** An HTTP answer that is not what the API promises. */
+export class ApiError extends Error {
+  constructor(
+    readonly url: string,
+    readonly status: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface StoreEntry {
+  /** The component type query sorted it under: sidecar, store, rule, receive, … */
+  type: string;
+  /** The address query dials. */
+  name: string;
+  lastCheck?: string;
+  lastError: string | null;
+  labelSets: Record<string, string>[];
+  minTime: number;
+  maxTime: number;
+}
+
+export interface BlockMeta {
+  ulid: string;
+  minTime: number;
+  maxTime: number;
+  labels: Record<string, string>;
+  level: number;
+  resolution: number;
+  /** Who wrote it: sidecar, ruler, compactor, … */
+  source?: string;
+  /** When it reached the bucket (ms); from meta.json, else the block ULID's own time. */
+  uploadedAt: number;
+}
+
+export interface Bucket {
+  blocks: BlockMeta[];
+  /** Block directories whose meta.json could not be read (partial uploads, or being deleted). */
+  unreadable: { ulid: string; error: string }[];
+}
+
+const ULID_DIR = /^([0-9A-HJKMNP-TV-Z]{26})\/$/;
+const META_CONCURRENCY = 16;
+
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/** The creation time a ULID carries in its first 10 characters (ms since the epoch). */
+export function ulidTime(ulid: string): number {
+  let t = 0;
+  for (const c of ulid.slice(0, 10)) t = t * 32 + CROCKFORD.indexOf(c);
+  return t;
+}
+
+function excerpt(body: string): string {
+  const flat = body.replace(/\s+/g, " ").trim();
+  return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
+}
+
+export class Probe {
+  private readonly memo = new Map<string, Promise<unknown>>();
+  readonly s3: S3Client;
+
+  constructor(
+    readonly topology: Topology,
+    readonly endpoints: FleetEndpoints,
+    readonly http: HttpClient,
+    readonly now: () => Date,
+  ) {
+    this.s3 = new S3Client(endpoints.objectStore, http, now);
+  }
+
+  private once<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    let p = this.memo.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = fn();
+      this.memo.set(key, p);
+    }
+    return p;
+  }
+
+  /** The body of a 2xx answer; ApiError otherwise. */
+  text(url: string, headers?: Record<string, string>): Promise<string> {
+    return this.once(`text ${url} ${headers?.authorization ?? ""}`, async () => {
+      const res = await this.http(url, { headers });
+      if (res.status < 200 || res.status > 299) {
+        throw new ApiError(url, res.status, `${url} answered ${res.status}: ${excerpt(res.body)}`);
+      }
+      return res.body;
+    });
+  }
+
+  async json<T>(url: string, headers?: Record<string, string>): Promise<T> {
+    const body = await this.text(url, headers);
+    try {
+      return JSON.parse(body) as T;
+    } catch (cause) {
+      throw new ApiError(url, 200, `${url} did not answer JSON: ${excerpt(body)}`, { cause });
+    }
+  }
+
+  /** `data` of a Prometheus-style API answer `{status: "success", data}`. */
+  async api<T>(base: string, path: string): Promise<T> {
+    const url = join(base, path);
+    const body = await this.json<{ status?: string; data?: T; error?: string }>(url);
+    if (body.status !== "success" || body.data === undefined) {
+      throw new ApiError(
+        url,
+        200,
+        `${url} answered status ${body.status ?? "?"}: ${body.error ?? "no data"}`,
+      );
+    }
+    return body.data;
+  }
+
+  metrics(target: Target): Promise<Sample[]> {
+    const url = join(target.url, "/metrics");
+    return this.once(`metrics ${url}`, async () => parseMetrics(await this.text(url)));
+  }
+
+  /** Every StoreAPI a query replica knows, flattened over its types. */
+  stores(query: Target): Promise<StoreEntry[]> {
+    return this.once(`stores ${query.url}`, async () => {
+      const data = await this.api<Record<string, Omit<StoreEntry, "type">[] | null>>(
+        query.url,
+        "/api/v1/stores",
+      );
+      return Object.entries(data).flatMap(([type, entries]) =>
+        (entries ?? []).map((e) => ({
+          ...e,
+          type,
+          labelSets: e.labelSets ?? [],
+          lastError: e.lastError ?? null,
+        })),
+      );
+    });
+  }
+
+  /** The bucket's blocks with their meta.json; throws S3Error/HttpError when the bucket cannot be listed. */
+  bucket(): Promise<Bucket> {
+    return this.once("bucket", async () => {
+      const listing = await this.s3.list({ delimiter: "/" });
+      const ulids = listing.prefixes.map((p) => ULID_DIR.exec(p)?.[1]).filter((u): u is string => Boolean(u));
+      const blocks: BlockMeta[] = [];
+      const unreadable: Bucket["unreadable"] = [];
+      let next = 0;
+      const worker = async () => {
+        while (next < ulids.length) {
+          const ulid = ulids[next++] as string;
+          try {
+            const meta = JSON.parse(await this.s3.get(`${ulid}/meta.json`));
+            blocks.push({
+              ulid,
+              minTime: meta.minTime,
+              maxTime: meta.maxTime,
+              labels: meta.thanos?.labels ?? {},
+              level: meta.compaction?.level ?? 1,
+              resolution: meta.thanos?.downsample?.resolution ?? 0,
+              source: meta.thanos?.source,
+              uploadedAt: Date.parse(meta.thanos?.upload_time ?? "") || ulidTime(ulid),
+            });
+          } catch (error) {
+            if (error instanceof HttpError) throw error;
+            unreadable.push({ ulid, error: (error as Error).message });
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(META_CONCURRENCY, ulids.length) }, worker));
+      blocks.sort((a, b) => a.minTime - b.minTime);
+      return { blocks, unreadable };
+    });
+  }
+}
