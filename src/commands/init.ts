@@ -1,4 +1,113 @@
-// PLACEHOLDER until init lands.
-export async function initCommand(_file: string, _opts: { force: boolean }): Promise<void> {
-  throw new Error("init is not built yet");
+// `thanos-fleet init`: writes the default fleet as a commented fleet.yaml, every key shown with its default.
+import { writeFile } from "node:fs/promises";
+import { ConfigError } from "../topology/errors.ts";
+import { PINNED } from "../versions.ts";
+
+function workload(name: string): string {
+  return `  - name: ${name}
+    role: workload
+    serviceType: NodePort
+    # External labels of this cluster's Prometheus; \`cluster: <name>\` is added unless set here. Each workload
+    # cluster needs its own label set: the compactor halts on overlapping blocks from identical ones.
+    # prometheus_replica is set per replica by the Prometheus Operator; do not set it.
+    externalLabels: {}
+    prometheus:
+      replicas: 2               # at least 2 for HA: query deduplicates them on prometheus_replica
+      retention: 5d             # local TSDB retention; the bucket keeps the rest
+      scrapeInterval: 15s
+    nodePorts:                  # 30000-32767, unique within the cluster; replica i uses base + i
+      sidecarGrpc: 31000        # Thanos sidecar StoreAPI (gRPC), dialled by mgmt's query
+      sidecarHttp: 31100        # Thanos sidecar HTTP (metrics, /-/ready); not gRPC
+      prometheus: 30090         # Prometheus web UI
+      alertmanager: 30903
+      grafana: 30300
+`;
+}
+
+/** The default fleet.yaml, identical in meaning to running with no --config. */
+export function defaultFleetYaml(): string {
+  return `# fleet.yaml: the topology thanos-fleet builds. Every key is shown with its default value;
+# delete the ones you do not change. 'thanos-fleet plan -c fleet.yaml' shows what this leads to.
+
+# S3 bucket holding every block (3-63 lowercase letters, digits, '.' and '-').
+bucket: thanos
+
+# Requests and limits of every component: small (four kind clusters on one laptop), medium or large.
+profile: small
+
+# Pinned versions. One Thanos version everywhere, the sidecar included.
+versions:
+  thanos: ${PINNED.thanos}                  # image ${PINNED.thanosImage}
+  prometheus: ${PINNED.prometheus}
+  alertmanager: ${PINNED.alertmanager}
+  kubePrometheusStack: ${PINNED.kubePrometheusStack}          # Helm chart of each workload cluster (no leading v)
+  kindNodeImage: ${PINNED.kindNodeImage}
+  minio: ${PINNED.minio}   # MinIO built for the local runtime
+
+# How long the compactor keeps each resolution in the bucket.
+retention:
+  raw: 30d
+  fiveMinutes: 90d
+  oneHour: 1y
+
+# An S3 endpoint of your own instead of the storage cluster (remove the storage cluster when you set it):
+# objectStore:
+#   endpoint: s3.example.com:443          # host:port, no scheme
+#   insecure: false                       # true for plain HTTP
+#   region: eu-west-1
+#   credentialsFile: s3-credentials.yaml  # access_key and secret_key, kept out of this file
+
+# Local runtime only: binaries to run instead of the cached builds, by name, e.g. thanos: /usr/local/bin/thanos
+binaries: {}
+
+# The clusters. A cluster without \`context:\` is created with kind; with \`context: <kube context>\` an existing
+# cluster is used. serviceType NodePort (or LoadBalancer) is how the clusters reach each other.
+clusters:
+  # The observer, exactly one: query, query-frontend, store gateway, compactor (always one), ruler, bucket web
+  # and the Alertmanager the ruler sends to.
+  - name: mgmt
+    role: observer
+    # context: my-existing-cluster
+    serviceType: NodePort
+    queryReplicas: 2
+    rulerReplicas: 2            # HA pair, deduplicated on ruler_replica
+    nodePorts:                  # 30000-32767, unique within the cluster
+      queryFrontend: 30900      # what Grafana and people query
+      alertmanager: 30903
+      query: 30904
+      bucketWeb: 30905
+
+  # Workload clusters, as many as you like: Prometheus replicas with a Thanos sidecar each, Grafana
+  # (with a "Thanos" datasource pointing at mgmt's query-frontend) and an Alertmanager.
+${workload("biz1")}
+${workload("biz2")}
+  # The storage cluster: MinIO with the bucket and a key for Thanos allowed only on that bucket.
+  - name: minio
+    role: storage
+    serviceType: NodePort
+    nodePorts:
+      api: 32000                # S3 API
+      console: 32001            # MinIO console
+`;
+}
+
+export async function initCommand(file: string, opts: { force: boolean }): Promise<void> {
+  try {
+    await writeFile(file, defaultFleetYaml(), { flag: opts.force ? "w" : "wx" });
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") {
+      throw new ConfigError(file, [
+        {
+          field: "",
+          message: "already exists",
+          fix: "pass --force to overwrite it, or --out to write another file",
+        },
+      ]);
+    }
+    throw new Error(`cannot write ${file}; check that its directory exists and is writable`, { cause });
+  }
+  process.stdout.write(
+    `wrote ${file}: the default fleet, every key with its default; next: thanos-fleet plan -c ${file}\n`,
+  );
 }

@@ -1,5 +1,36 @@
-// PLACEHOLDER until plan lands.
+// `thanos-fleet plan`: prints the ordered steps for the current config, each with the commands a person could run.
+
+import { readDiscoveredAddresses } from "../render/addresses.ts";
+import { DEFAULT_OUT } from "../render/plan.ts";
+import { renderFleet } from "../render/render.ts";
+import type { PlanStep } from "../render/types.ts";
 import type { Topology } from "../topology/topology.ts";
-export async function planCommand(_t: Topology, _opts: { stateDir: string }): Promise<void> {
-  throw new Error("plan is not built yet");
+
+/** The plan depends on the topology, never on credentials: these stand in for them and appear in no step. */
+const STAND_IN = {
+  minioRoot: { user: "plan", password: "plan" },
+  thanos: { accessKey: "plan", secretKey: "plan" },
+  grafana: { user: "plan", password: "plan" },
+};
+
+export async function planCommand(
+  topology: Topology,
+  opts: { stateDir: string; stdout?: NodeJS.WritableStream },
+): Promise<PlanStep[]> {
+  const stdout = opts.stdout ?? process.stdout;
+  // Reads what `up` discovered, if anything; creates nothing (no state dir, no credentials).
+  const discovered = await readDiscoveredAddresses(opts.stateDir);
+  const fleet = renderFleet(topology, { credentials: STAND_IN, discovered, outDir: DEFAULT_OUT });
+  const out: string[] = [
+    `${fleet.plan.length} steps for ${topology.source} (${fleet.clusters.map((c) => `${c.cluster}: ${c.role}`).join(", ")})`,
+    "",
+  ];
+  fleet.plan.forEach((step, i) => {
+    out.push(`${i + 1}. ${step.title}`);
+    if (step.why) out.push(`   ${step.why}`);
+    for (const c of step.commands) out.push(`   $ ${c}`);
+    out.push("");
+  });
+  stdout.write(out.join("\n"));
+  return fleet.plan;
 }

@@ -1,5 +1,66 @@
-// PLACEHOLDER until render lands.
+// `thanos-fleet render --out DIR`: writes every artifact the Kubernetes runtime applies, and PLAN.md, then says what it wrote.
+import { chmod, mkdir, rename, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { ADDRESSES_FILE, placeholder, readDiscoveredAddresses } from "../render/addresses.ts";
+import { fleetFiles, type RenderedFile } from "../render/files.ts";
+import { FILES } from "../render/plan.ts";
+import { renderFleet } from "../render/render.ts";
+import { CREDENTIALS_FILE, loadOrCreateCredentials } from "../state/credentials.ts";
+import { ensureStateDir } from "../state/dir.ts";
 import type { Topology } from "../topology/topology.ts";
-export async function renderCommand(_t: Topology, _opts: { out: string; stateDir: string }): Promise<void> {
-  throw new Error("render is not built yet");
+
+/** Writes through a temporary file, so that secrets.yaml never exists with wider permissions than 0600. */
+async function writeAtomically(path: string, content: string, mode: number): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, content, { mode });
+  await chmod(tmp, mode);
+  await rename(tmp, path);
+}
+
+export async function renderCommand(
+  topology: Topology,
+  opts: { out: string; stateDir: string; stdout?: NodeJS.WritableStream },
+): Promise<RenderedFile[]> {
+  const stdout = opts.stdout ?? process.stdout;
+  const discovered = await readDiscoveredAddresses(opts.stateDir);
+  await ensureStateDir(opts.stateDir);
+  const credentials = await loadOrCreateCredentials(opts.stateDir);
+  const fleet = renderFleet(topology, { credentials, discovered, outDir: opts.out });
+  const files = fleetFiles(topology, fleet, opts.out);
+  for (const f of files) {
+    try {
+      await writeAtomically(join(opts.out, f.path), f.content, f.mode);
+    } catch (cause) {
+      throw new Error(`cannot write ${join(opts.out, f.path)}; check that --out is a writable directory`, {
+        cause,
+      });
+    }
+  }
+
+  const lines = [`rendered ${fleet.clusters.length} clusters into ${opts.out}:`];
+  for (const rc of fleet.clusters) {
+    const mine = files.filter((f) => f.path.startsWith(`${rc.cluster}/`));
+    const names = mine.map((f) => {
+      const name = f.path.slice(rc.cluster.length + 1);
+      if (name === FILES.secrets) return `${name} (${rc.secrets.length} Secrets, credentials, mode 0600)`;
+      if (name === FILES.manifests) return `${name} (${rc.manifests.length - 1} objects)`;
+      return name;
+    });
+    lines.push(`  ${rc.cluster}/ (${rc.role}, context ${rc.context}): ${names.join(", ")}`);
+  }
+  lines.push(`  ${FILES.plan}: ${fleet.plan.length} steps, with the commands to run them by hand`);
+  lines.push(
+    `credentials: ${join(opts.stateDir, CREDENTIALS_FILE)} (mode 0600); keep ${opts.out} private, its secrets.yaml files hold them`,
+  );
+  if (fleet.openAddresses.length > 0) {
+    lines.push(
+      `node addresses are placeholders (${fleet.openAddresses.map((o) => placeholder(o.variable)).join(" ")}): ` +
+        `'thanos-fleet up' discovers them, or see "Addresses still to fill in" in ${join(opts.out, FILES.plan)}`,
+    );
+  } else {
+    lines.push(`node addresses: as discovered by 'thanos-fleet up' (${join(opts.stateDir, ADDRESSES_FILE)})`);
+  }
+  stdout.write(`${lines.join("\n")}\n`);
+  return files;
 }

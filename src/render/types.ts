@@ -8,6 +8,14 @@ export interface KubeObject {
   [key: string]: unknown;
 }
 
+/** A NodePort published on the host by kind's extraPortMappings (127.0.0.1:hostPort). */
+export interface HostPort {
+  /** What a person opens there, e.g. `query-frontend`, `grafana`, `prometheus-0`. */
+  name: string;
+  nodePort: number;
+  hostPort: number;
+}
+
 export interface RenderedCluster {
   cluster: string;
   role: "observer" | "workload" | "storage";
@@ -21,6 +29,8 @@ export interface RenderedCluster {
   secrets: KubeObject[];
   /** Everything else thanos-fleet applies itself, in apply order (Namespace first). */
   manifests: KubeObject[];
+  /** Host ports of a kind cluster (empty for an existing cluster). */
+  hostPorts: HostPort[];
 }
 
 export interface PlanStep {
@@ -28,9 +38,13 @@ export interface PlanStep {
   cluster?: string;
   /** The exact commands a person could run by hand for this step. */
   commands: string[];
+  /** Why the step is there, or what to watch for. */
+  why?: string;
 }
 
 export interface RenderedFleet {
   clusters: RenderedCluster[];
   plan: PlanStep[];
+  /** Address variables left as `${NAME}` placeholders because `up` has not discovered them yet. */
+  openAddresses: { cluster: string; variable: string; command: string }[];
 }

@@ -1,0 +1,113 @@
+// kube-prometheus-stack values for a workload cluster: Prometheus HA with the sidecar, Grafana pointed at mgmt.
+import type { SpecContext } from "../components/context.ts";
+import { OBJSTORE_FILE } from "../components/objstore.ts";
+import { minioScrapeJob, PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
+import type { PodSpec } from "../components/types.ts";
+import type { Topology, Workload } from "../topology/topology.ts";
+import { resourcesFor } from "./resources.ts";
+import { OBJSTORE_SECRET } from "./workloads.ts";
+
+export const RELEASE = "kube-prometheus-stack";
+export const CHART = "prometheus-community/kube-prometheus-stack";
+export const CHART_REPO = "https://prometheus-community.github.io/helm-charts";
+export const GRAFANA_SECRET = "grafana-admin";
+export const GRAFANA_DATASOURCE_UID = "thanos";
+
+/** `quay.io/prometheus/prometheus:v3.14.0` → the chart's image object. */
+export function imageParts(image: string): { registry: string; repository: string; tag: string } {
+  const m = /^([^/]+)\/(.+):([^:/@]+)$/.exec(image);
+  if (!m?.[1] || !m[2] || !m[3]) throw new Error(`image '${image}' is not registry/repository:tag`);
+  return { registry: m[1], repository: m[2], tag: m[3] };
+}
+
+function container(pod: PodSpec, name: string) {
+  const c = pod.containers.find((x) => x.name === name);
+  if (!c) throw new Error(`${pod.cluster}/${pod.name} has no container ${name}`);
+  return c;
+}
+
+/**
+ * The values for one workload cluster. Credentials never appear here: the objstore config and Grafana's admin
+ * password come from Secrets by reference (values end up in the Helm release Secret, readable by every chart admin).
+ */
+export function kubePrometheusStackValues(
+  topology: Topology,
+  w: Workload,
+  ctx: SpecContext,
+  pods: { prometheus: PodSpec; alertmanager: PodSpec },
+): Record<string, unknown> {
+  const profile = topology.fleet.profile;
+  const serviceType = w.serviceType;
+  const prometheus = container(pods.prometheus, "prometheus");
+  const sidecar = container(pods.prometheus, "thanos-sidecar");
+  const alertmanager = container(pods.alertmanager, "alertmanager");
+  const thanos = imageParts(sidecar.image);
+  const prom = imageParts(prometheus.image);
+  const mgmt = topology.observer;
+  const scrape = topology.storage
+    ? [minioScrapeJob(ctx.addresses.exposed(topology.storage.name, topology.storage.nodePorts.api))]
+    : [];
+  if (pods.prometheus.name !== PROMETHEUS_WORKLOAD) {
+    throw new Error(
+      `the chart names Prometheus ${PROMETHEUS_WORKLOAD}, the spec says ${pods.prometheus.name}`,
+    );
+  }
+  return {
+    // Pins the object names the per-replica Services and PROMETHEUS_WORKLOAD rely on, whatever the release is called.
+    fullnameOverride: RELEASE,
+    crds: { enabled: true },
+    prometheusOperator: {
+      thanosImage: thanos,
+    },
+    prometheus: {
+      // In-cluster discovery only (headless); other clusters reach each replica through its own NodePort Service.
+      thanosService: { enabled: true },
+      prometheusSpec: {
+        replicas: w.prometheus.replicas,
+        externalLabels: w.labels,
+        // The operator adds this label with the pod name as value; query deduplicates on it.
+        replicaExternalLabelName: "prometheus_replica",
+        retention: w.prometheus.retention,
+        scrapeInterval: w.prometheus.scrapeInterval,
+        evaluationInterval: w.prometheus.scrapeInterval,
+        image: prom,
+        version: prom.tag,
+        resources: resourcesFor("prometheus", profile),
+        additionalScrapeConfigs: scrape,
+        thanos: {
+          image: sidecar.image,
+          version: thanos.tag,
+          objectStorageConfig: { existingSecret: { name: OBJSTORE_SECRET, key: OBJSTORE_FILE } },
+          resources: resourcesFor("sidecar", profile),
+        },
+      },
+    },
+    alertmanager: {
+      enabled: true,
+      service: { type: serviceType, nodePort: w.nodePorts.alertmanager },
+      alertmanagerSpec: {
+        image: imageParts(alertmanager.image),
+        resources: resourcesFor("alertmanager", profile),
+      },
+    },
+    grafana: {
+      enabled: true,
+      admin: { existingSecret: GRAFANA_SECRET, userKey: "admin-user", passwordKey: "admin-password" },
+      service: { type: serviceType, nodePort: w.nodePorts.grafana },
+      resources: resourcesFor("grafana", profile),
+      additionalDataSources: [
+        {
+          name: "Thanos",
+          uid: GRAFANA_DATASOURCE_UID,
+          type: "prometheus",
+          access: "proxy",
+          // mgmt's query-frontend as the other clusters reach it: its node address and NodePort.
+          url: `http://${ctx.addresses.exposed(mgmt.name, mgmt.nodePorts.queryFrontend)}`,
+          isDefault: false,
+          editable: false,
+          jsonData: { prometheusType: "Thanos", timeInterval: w.prometheus.scrapeInterval },
+        },
+      ],
+    },
+  };
+}

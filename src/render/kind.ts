@@ -1,0 +1,74 @@
+// kind cluster configs: pinned node image, and host ports for every UI so that Docker Desktop hosts reach them too.
+import type { ClusterConfig } from "../topology/schema.ts";
+import type { Topology } from "../topology/topology.ts";
+import type { HostPort } from "./types.ts";
+
+/** Host ports of cluster i are HOST_PORT_BASE + i*HOST_PORT_BLOCK + j: distinct across clusters, stable per config. */
+export const HOST_PORT_BASE = 20000;
+export const HOST_PORT_BLOCK = 100;
+
+/** The NodePorts a person opens from the host, in a fixed order. */
+function exposedToHost(c: ClusterConfig): { name: string; nodePort: number }[] {
+  switch (c.role) {
+    case "observer":
+      return [
+        { name: "query-frontend", nodePort: c.nodePorts.queryFrontend },
+        { name: "query", nodePort: c.nodePorts.query },
+        { name: "bucket-web", nodePort: c.nodePorts.bucketWeb },
+        { name: "alertmanager", nodePort: c.nodePorts.alertmanager },
+      ];
+    case "workload":
+      return [
+        { name: "grafana", nodePort: c.nodePorts.grafana },
+        ...Array.from({ length: c.prometheus.replicas }, (_, i) => ({
+          name: `prometheus-${i}`,
+          nodePort: c.nodePorts.prometheus + i,
+        })),
+      ];
+    case "storage":
+      return [
+        { name: "minio-api", nodePort: c.nodePorts.api },
+        { name: "minio-console", nodePort: c.nodePorts.console },
+      ];
+  }
+}
+
+/** Host ports of a kind cluster; empty for an existing cluster (`context:` set), which kind does not create. */
+export function hostPorts(topology: Topology, cluster: string): HostPort[] {
+  const index = topology.fleet.clusters.findIndex((c) => c.name === cluster);
+  const c = topology.fleet.clusters[index];
+  if (!c) throw new Error(`no cluster named '${cluster}' in ${topology.source}`);
+  if (c.context) return [];
+  const ports = exposedToHost(c);
+  if (ports.length > HOST_PORT_BLOCK) {
+    throw new Error(
+      `cluster ${cluster} exposes ${ports.length} ports, more than the ${HOST_PORT_BLOCK} of its host port block`,
+    );
+  }
+  return ports.map((p, j) => ({ ...p, hostPort: HOST_PORT_BASE + index * HOST_PORT_BLOCK + j }));
+}
+
+/** The kind `Cluster` config (kind.x-k8s.io/v1alpha4): one control plane, one worker, host ports on the control plane. */
+export function kindConfig(topology: Topology, cluster: string): Record<string, unknown> {
+  const image = topology.fleet.versions.kindNodeImage;
+  return {
+    kind: "Cluster",
+    apiVersion: "kind.x-k8s.io/v1alpha4",
+    name: cluster,
+    networking: { apiServerAddress: "127.0.0.1" },
+    nodes: [
+      {
+        role: "control-plane",
+        image,
+        extraPortMappings: hostPorts(topology, cluster).map((p) => ({
+          containerPort: p.nodePort,
+          hostPort: p.hostPort,
+          // Loopback only: the UIs have no authentication of their own.
+          listenAddress: "127.0.0.1",
+          protocol: "TCP",
+        })),
+      },
+      { role: "worker", image },
+    ],
+  };
+}

@@ -1,0 +1,152 @@
+// `render`: the whole fleet as what the Kubernetes runtime applies, per cluster, built only from the component specs.
+
+import { ALERTMANAGER_PORT } from "../components/alertmanager.ts";
+import { buildFleet } from "../components/fleet.ts";
+import { MINIO_WORKLOAD } from "../components/minio.ts";
+import { objstoreConfig } from "../components/objstore.ts";
+import { PROMETHEUS_WORKLOAD, WORKLOAD_ALERTMANAGER } from "../components/prometheus.ts";
+import type { PodSpec, ServiceSpec } from "../components/types.ts";
+import type { Credentials } from "../state/credentials.ts";
+import type { ClusterConfig } from "../topology/schema.ts";
+import type { Topology } from "../topology/topology.ts";
+import {
+  type DiscoveredAddresses,
+  kubeAddresses,
+  kubeContext,
+  kubeSpecContext,
+  openAddresses,
+  placeholder,
+} from "./addresses.ts";
+import { GRAFANA_SECRET, kubePrometheusStackValues } from "./helm.ts";
+import { hostPorts, kindConfig } from "./kind.ts";
+import { setupObjects } from "./minio.ts";
+import { DEFAULT_OUT, planSteps } from "./plan.ts";
+import type { KubeObject, RenderedCluster, RenderedFleet } from "./types.ts";
+import { namespace, OBJSTORE_SECRET, realisePod, realiseService, secret } from "./workloads.ts";
+
+export interface RenderOptions {
+  credentials: Credentials;
+  /** Node (or load balancer) addresses found by `up`; without them, addresses are `${NODE_IP_<CLUSTER>}` placeholders. */
+  discovered?: DiscoveredAddresses;
+  /** The directory PLAN.md's commands refer to (as given to `render --out`). */
+  outDir?: string;
+}
+
+export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFleet {
+  const addresses = kubeAddresses(topology, opts.discovered);
+  const ctx = kubeSpecContext(topology, addresses, opts.credentials);
+  const spec = buildFleet(topology, ctx, opts.credentials);
+  const objstore = objstoreConfig(ctx.objectStore);
+  const pods = new Set(spec.pods);
+  const services = new Set(spec.services);
+  const take = <T extends PodSpec | ServiceSpec>(
+    set: Set<T>,
+    cluster: string,
+    pick: (x: T) => boolean = () => true,
+  ): T[] => {
+    const out = [...set].filter((x) => x.cluster === cluster && pick(x));
+    for (const x of out) set.delete(x);
+    return out;
+  };
+  const serviceTypeOf = (c: ClusterConfig) => c.serviceType;
+
+  const clusters = topology.fleet.clusters.map((c): RenderedCluster => {
+    const secrets: KubeObject[] = [];
+    const manifests: KubeObject[] = [namespace()];
+    const configs: KubeObject[] = [];
+    const workloads: KubeObject[] = [];
+    const serviceObjects: KubeObject[] = [];
+    let helmValues: Record<string, unknown> | undefined;
+    const addPods = (list: PodSpec[]) => {
+      for (const pod of list) {
+        const r = realisePod(pod, ctx, topology.fleet.profile, objstore);
+        configs.push(...r.configMaps);
+        secrets.push(...r.secrets);
+        workloads.push(r.workload);
+      }
+    };
+
+    if (c.role === "observer") {
+      secrets.push(secret(OBJSTORE_SECRET, { "objstore.yml": objstore }));
+      addPods(take(pods, c.name));
+      for (const s of take(services, c.name)) serviceObjects.push(...realiseService(s, serviceTypeOf(c)));
+    } else if (c.role === "workload") {
+      const w = topology.workloads.find((x) => x.name === c.name);
+      if (!w) throw new Error(`workload cluster ${c.name} is missing from the topology`);
+      // The chart runs this cluster's Prometheus replicas (with their sidecars) and its Alertmanager.
+      const [prometheus] = take(pods, c.name, (p) => p.name === PROMETHEUS_WORKLOAD);
+      const [alertmanager] = take(pods, c.name, (p) => p.name === WORKLOAD_ALERTMANAGER);
+      if (!prometheus || !alertmanager)
+        throw new Error(`workload cluster ${c.name} has no Prometheus or Alertmanager spec`);
+      secrets.push(
+        secret(OBJSTORE_SECRET, { "objstore.yml": objstore }),
+        secret(GRAFANA_SECRET, {
+          "admin-user": opts.credentials.grafana.user,
+          "admin-password": opts.credentials.grafana.password,
+        }),
+      );
+      helmValues = kubePrometheusStackValues(topology, w, ctx, { prometheus, alertmanager });
+      // One Service per replica (the chart's thanosService selects every replica): query must see each one.
+      for (const s of take(services, c.name, (s) => s.selector.pod !== undefined)) {
+        serviceObjects.push(...realiseService(s, serviceTypeOf(c)));
+      }
+      const [chartAlertmanager] = take(
+        services,
+        c.name,
+        (s) => s.chart !== undefined && s.name === WORKLOAD_ALERTMANAGER,
+      );
+      if (chartAlertmanager?.ports[0]?.port !== ALERTMANAGER_PORT) {
+        throw new Error(
+          `workload cluster ${c.name}: expected the chart's Alertmanager Service on ${ALERTMANAGER_PORT}`,
+        );
+      }
+    } else {
+      const [minio] = take(pods, c.name, (p) => p.name === MINIO_WORKLOAD);
+      if (!minio) throw new Error(`storage cluster ${c.name} has no MinIO spec`);
+      addPods([minio]);
+      for (const s of take(services, c.name)) serviceObjects.push(...realiseService(s, serviceTypeOf(c)));
+      const setup = setupObjects(minio, addresses, topology.fleet.bucket, opts.credentials);
+      secrets.push(...setup.secrets);
+      workloads.push(...setup.manifests);
+    }
+
+    const kind = c.context ? undefined : kindConfig(topology, c.name);
+    return {
+      cluster: c.name,
+      role: c.role,
+      context: kubeContext(topology, c.name),
+      ...(kind ? { kindConfig: kind } : {}),
+      ...(helmValues ? { helmValues } : {}),
+      secrets,
+      manifests: [...manifests, ...configs, ...serviceObjects, ...workloads],
+      hostPorts: hostPorts(topology, c.name),
+    };
+  });
+
+  const left = [
+    ...[...pods].map((p) => `pod ${p.cluster}/${p.name}`),
+    ...[...services].map((s) => `service ${s.cluster}/${s.name}`),
+  ];
+  if (left.length > 0) throw new Error(`render does not know how to realise: ${left.join(", ")}`);
+
+  // Only the variables some rendered object really uses: PLAN.md asks for nothing more.
+  const text = JSON.stringify(clusters);
+  const open = openAddresses(topology, opts.discovered, (cluster) =>
+    spec.services
+      .filter((s) => s.cluster === cluster)
+      .flatMap((s) =>
+        s.ports.flatMap((p) =>
+          p.nodePort === undefined ? [] : [{ nodePort: p.nodePort, service: s.name, port: p.port }],
+        ),
+      ),
+  ).filter((o) => text.includes(placeholder(o.variable)));
+  return {
+    clusters,
+    plan: planSteps(topology, clusters, {
+      outDir: opts.outDir ?? DEFAULT_OUT,
+      open,
+      discovered: opts.discovered,
+    }),
+    openAddresses: open,
+  };
+}

@@ -1,0 +1,350 @@
+// Turns component specs into Kubernetes objects: a PodSpec becomes a Deployment or StatefulSet, a ServiceSpec a Service.
+import { createHash } from "node:crypto";
+import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
+import type { IStatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
+import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
+import type { IContainer } from "kubernetes-models/v1/Container";
+import type { IEnvVar } from "kubernetes-models/v1/EnvVar";
+import type { IPodSpec } from "kubernetes-models/v1/PodSpec";
+import type { IProbe } from "kubernetes-models/v1/Probe";
+import type { ISecret } from "kubernetes-models/v1/Secret";
+import type { IService } from "kubernetes-models/v1/Service";
+import type { IVolume } from "kubernetes-models/v1/Volume";
+import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
+import { NAMESPACE, POD_IP, type SpecContext } from "../components/context.ts";
+import { OBJSTORE_FILE } from "../components/objstore.ts";
+import { PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
+import { type Container, POD_NAME, type PodSpec, type ServiceSpec } from "../components/types.ts";
+import type { Profile } from "./resources.ts";
+import { resourcesFor } from "./resources.ts";
+import type { KubeObject } from "./types.ts";
+
+export const OBJSTORE_SECRET = "thanos-objstore";
+export const PART_OF = {
+  "app.kubernetes.io/part-of": "thanos-fleet",
+  "app.kubernetes.io/managed-by": "thanos-fleet",
+};
+const NAME_LABEL = "app.kubernetes.io/name";
+const POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name";
+const CONFIG_HASH = "thanos-fleet.io/config-hash";
+
+/** Non-root uid per image: Thanos, Prometheus and Alertmanager run as nobody; MinIO gets a uid of its own. */
+const RUN_AS: Partial<Record<Container["component"], number>> = { "object-store": 1000 };
+
+export function metadata(name: string, labels: Record<string, string> = {}): KubeObject["metadata"] {
+  return { name, namespace: NAMESPACE, labels: { ...labels, ...PART_OF } };
+}
+
+export function namespace(): KubeObject {
+  return { apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE, labels: { ...PART_OF } } };
+}
+
+export function secret(name: string, data: Record<string, string>): KubeObject {
+  const s: ISecret & KubeObject = {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: metadata(name),
+    type: "Opaque",
+    stringData: data,
+  };
+  return s;
+}
+
+/** The Secret a pod's credential env vars come from. */
+export function credentialSecretName(pod: PodSpec): string {
+  return `${pod.name}-credentials`;
+}
+
+function configMapName(pod: PodSpec, c: Container): string {
+  return pod.containers.length === 1 ? `${pod.name}-config` : `${pod.name}-${c.name}-config`;
+}
+
+function secretFilesName(pod: PodSpec, c: Container): string {
+  return pod.containers.length === 1 ? `${pod.name}-files` : `${pod.name}-${c.name}-files`;
+}
+
+export interface RealisedPod {
+  configMaps: KubeObject[];
+  secrets: KubeObject[];
+  workload: KubeObject;
+}
+
+/** Something Kubernetes cannot expand in a file: placeholders work in args only. */
+function checkFile(pod: PodSpec, file: { name: string; content: string }): void {
+  for (const p of [POD_NAME, POD_IP]) {
+    if (file.content.includes(p)) {
+      throw new Error(
+        `${pod.cluster}/${pod.name}: config file ${file.name} uses ${p}, which Kubernetes expands only in args and env`,
+      );
+    }
+  }
+}
+
+function livenessPath(c: Container): string {
+  return c.component === "object-store" ? "/minio/health/live" : "/-/healthy";
+}
+
+function probes(c: Container): { readinessProbe: IProbe; livenessProbe: IProbe } {
+  return {
+    readinessProbe: {
+      httpGet: { path: c.readiness.path, port: c.readiness.port },
+      periodSeconds: 5,
+      failureThreshold: 3,
+    },
+    livenessProbe: {
+      httpGet: { path: livenessPath(c), port: c.readiness.port },
+      initialDelaySeconds: 10,
+      periodSeconds: 10,
+      failureThreshold: 6,
+    },
+  };
+}
+
+function env(pod: PodSpec, c: Container): IEnvVar[] {
+  const out: IEnvVar[] = [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }];
+  if (c.args.some((a) => a.includes(POD_IP))) {
+    out.push({ name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } });
+  }
+  // A non-root user with a read-only root: $HOME must be writable for tools that keep state there (MinIO's certs dir).
+  if (RUN_AS[c.component] !== undefined) out.push({ name: "HOME", value: "/tmp" });
+  for (const [name, value] of Object.entries(c.env ?? {})) out.push({ name, value });
+  for (const name of Object.keys(c.secretEnv ?? {})) {
+    out.push({ name, valueFrom: { secretKeyRef: { name: credentialSecretName(pod), key: name } } });
+  }
+  return out;
+}
+
+/**
+ * Realises a PodSpec: args exactly as the spec gives them, config files from a ConfigMap (or a Secret for
+ * credentials) mounted at the spec's config dir, data on an emptyDir (MinIO: a PersistentVolumeClaim).
+ */
+export function realisePod(
+  pod: PodSpec,
+  ctx: SpecContext,
+  profile: Profile,
+  objstoreContent: string,
+): RealisedPod {
+  const configMaps: KubeObject[] = [];
+  const secrets: KubeObject[] = [];
+  const volumes: IVolume[] = [{ name: "tmp", emptyDir: {} }];
+  const claims: string[] = [];
+  const hash = createHash("sha256");
+
+  const containers: IContainer[] = pod.containers.map((c) => {
+    const mounts: IVolumeMount[] = [{ name: "tmp", mountPath: "/tmp" }];
+    const plain = c.files.filter((f) => !f.secret);
+    const secretFiles = c.files.filter((f) => f.secret);
+    for (const f of c.files) checkFile(pod, f);
+    if (c.files.length > 0) {
+      const sources: NonNullable<NonNullable<IVolume["projected"]>["sources"]> = [];
+      if (plain.length > 0) {
+        const name = configMapName(pod, c);
+        const cm: IConfigMap & KubeObject = {
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: metadata(name, { [NAME_LABEL]: pod.name }),
+          data: Object.fromEntries(plain.map((f) => [f.name, f.content])),
+        };
+        configMaps.push(cm);
+        for (const f of plain) hash.update(`${f.name}\0${f.content}\0`);
+        sources.push({ configMap: { name, items: plain.map((f) => ({ key: f.name, path: f.name })) } });
+      }
+      const shared = secretFiles.filter((f) => f.name === OBJSTORE_FILE);
+      for (const f of shared) {
+        if (f.content !== objstoreContent) {
+          throw new Error(
+            `${pod.cluster}/${pod.name}: ${OBJSTORE_FILE} differs from the cluster's ${OBJSTORE_SECRET} Secret`,
+          );
+        }
+      }
+      if (shared.length > 0) {
+        sources.push({
+          secret: { name: OBJSTORE_SECRET, items: [{ key: OBJSTORE_FILE, path: OBJSTORE_FILE }] },
+        });
+      }
+      const own = secretFiles.filter((f) => f.name !== OBJSTORE_FILE);
+      if (own.length > 0) {
+        const name = secretFilesName(pod, c);
+        secrets.push(secret(name, Object.fromEntries(own.map((f) => [f.name, f.content]))));
+        sources.push({ secret: { name, items: own.map((f) => ({ key: f.name, path: f.name })) } });
+      }
+      const volume = `${c.name}-config`;
+      // A projected volume, not subPath mounts: Kubernetes updates its files in place, and query re-reads its endpoints.
+      volumes.push({ name: volume, projected: { sources } });
+      mounts.push({ name: volume, mountPath: ctx.configDir(pod.name, c.name), readOnly: true });
+    }
+    if (c.dataDir) {
+      const volume = `${c.name}-data`;
+      if (c.component === "object-store") claims.push(volume);
+      else volumes.push({ name: volume, emptyDir: {} });
+      mounts.push({ name: volume, mountPath: c.dataDir });
+    }
+    return {
+      name: c.name,
+      image: c.image,
+      imagePullPolicy: "IfNotPresent",
+      args: c.args,
+      env: env(pod, c),
+      ports: c.ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: "TCP" })),
+      ...probes(c),
+      resources: resourcesFor(c.component, profile),
+      securityContext: {
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ["ALL"] },
+      },
+      volumeMounts: mounts,
+    };
+  });
+
+  const credentials: Record<string, string> = Object.assign(
+    {},
+    ...pod.containers.map((c) => c.secretEnv ?? {}),
+  );
+  if (Object.keys(credentials).length > 0) secrets.push(secret(credentialSecretName(pod), credentials));
+
+  const uid = RUN_AS[pod.containers[0]?.component ?? "demo"] ?? 65534;
+  const labels = {
+    [NAME_LABEL]: pod.name,
+    "app.kubernetes.io/component": pod.containers[0]?.component ?? pod.name,
+  };
+  const podSpec: IPodSpec = {
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: uid,
+      runAsGroup: uid,
+      fsGroup: uid,
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    automountServiceAccountToken: false,
+    containers,
+    volumes,
+  };
+  const template = {
+    metadata: {
+      labels: { ...labels, ...PART_OF },
+      ...(configMaps.length > 0 ? { annotations: { [CONFIG_HASH]: hash.digest("hex").slice(0, 16) } } : {}),
+    },
+    spec: podSpec,
+  };
+  const selector = { matchLabels: { [NAME_LABEL]: pod.name } };
+  // Anything that keeps data, or whose replicas need stable names (the ruler's ruler_replica), is a StatefulSet.
+  const stateful = pod.containers.some((c) => c.dataDir !== undefined);
+  let workload: KubeObject;
+  if (stateful) {
+    const sts: IStatefulSet & KubeObject = {
+      apiVersion: "apps/v1",
+      kind: "StatefulSet",
+      metadata: metadata(pod.name, labels),
+      spec: {
+        serviceName: pod.name,
+        replicas: pod.replicas,
+        podManagementPolicy: "Parallel",
+        selector,
+        template,
+        ...(claims.length > 0
+          ? {
+              volumeClaimTemplates: claims.map((name) => ({
+                metadata: { name },
+                spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "10Gi" } } },
+              })),
+            }
+          : {}),
+      },
+    };
+    workload = sts;
+  } else {
+    const deploy: IDeployment & KubeObject = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: metadata(pod.name, labels),
+      spec: { replicas: pod.replicas, selector, template },
+    };
+    workload = deploy;
+  }
+  return { configMaps, secrets, workload };
+}
+
+/** The label selector of a ServiceSpec: our own pods by name, the chart's Prometheus pods by the operator's labels. */
+function selectorOf(spec: ServiceSpec): Record<string, string> {
+  const base =
+    spec.selector.workload === PROMETHEUS_WORKLOAD
+      ? { [NAME_LABEL]: "prometheus" }
+      : { [NAME_LABEL]: spec.selector.workload };
+  return spec.selector.pod ? { ...base, [POD_NAME_LABEL]: spec.selector.pod } : base;
+}
+
+/**
+ * Realises a ServiceSpec. A Service whose ports are all exposed becomes a NodePort (or LoadBalancer) Service; one
+ * that mixes exposed and in-cluster ports becomes a ClusterIP Service plus `<name>-exposed`, so that Kubernetes never
+ * opens a random NodePort for a port nobody asked to expose.
+ */
+export function realiseService(spec: ServiceSpec, serviceType: "NodePort" | "LoadBalancer"): KubeObject[] {
+  const exposed = spec.ports.filter((p) => p.nodePort !== undefined);
+  const port = (p: ServiceSpec["ports"][number], withNodePort: boolean) => ({
+    name: p.name,
+    port: p.port,
+    targetPort: p.targetPort,
+    protocol: "TCP" as const,
+    ...(withNodePort && p.nodePort !== undefined ? { nodePort: p.nodePort } : {}),
+  });
+  const service = (
+    name: string,
+    type: "ClusterIP" | "NodePort" | "LoadBalancer",
+    ports: ReturnType<typeof port>[],
+    headless = false,
+  ): KubeObject => {
+    const s: IService & KubeObject = {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: metadata(name, { [NAME_LABEL]: spec.selector.workload }),
+      spec: {
+        type,
+        ...(headless ? { clusterIP: "None", publishNotReadyAddresses: true } : {}),
+        selector: selectorOf(spec),
+        ports,
+      },
+    };
+    return s;
+  };
+  if (spec.headless) {
+    if (exposed.length > 0)
+      throw new Error(`${spec.cluster}/${spec.name}: a headless Service cannot expose NodePorts`);
+    return [
+      service(
+        spec.name,
+        "ClusterIP",
+        spec.ports.map((p) => port(p, false)),
+        true,
+      ),
+    ];
+  }
+  if (exposed.length === 0)
+    return [
+      service(
+        spec.name,
+        "ClusterIP",
+        spec.ports.map((p) => port(p, false)),
+      ),
+    ];
+  if (exposed.length === spec.ports.length)
+    return [
+      service(
+        spec.name,
+        serviceType,
+        spec.ports.map((p) => port(p, true)),
+      ),
+    ];
+  return [
+    service(
+      spec.name,
+      "ClusterIP",
+      spec.ports.map((p) => port(p, false)),
+    ),
+    service(
+      `${spec.name}-exposed`,
+      serviceType,
+      exposed.map((p) => port(p, true)),
+    ),
+  ];
+}
