@@ -1,0 +1,304 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { ConfigError } from "./errors.ts";
+import { DEFAULT_FLEET, loadTopology, parseFleet, parseFleetYaml } from "./load.ts";
+
+/** A valid fleet with one line changed is what users write; each case below is the default fleet plus one mistake. */
+const MINIO = "  - name: minio\n    role: storage\n";
+const MGMT = "  - name: mgmt\n    role: observer\n";
+const BIZ1 = "  - name: biz1\n    role: workload\n";
+
+interface Case {
+  name: string;
+  yaml: string;
+  /** Every problem expected, in order: field (exact), line (when the field stands in the file), message and fix substrings. */
+  problems: { field: string; line?: number; message: RegExp; fix: RegExp }[];
+}
+
+const cases: Case[] = [
+  {
+    name: "unknown keys, top level and in a cluster",
+    yaml: `clusters:\n${MGMT}    replicas: 3\n${BIZ1}${MINIO}buckett: x\n`,
+    problems: [
+      {
+        field: "clusters[0].replicas",
+        line: 4,
+        message: /not a known key/,
+        fix: /remove it or check its spelling/,
+      },
+      { field: "buckett", line: 9, message: /not a known key/, fix: /remove it or check its spelling/ },
+    ],
+  },
+  {
+    name: "YAML syntax error",
+    yaml: `clusters:\n${MGMT}  - name: [biz1\n    role: workload\n`,
+    problems: [{ field: "", line: 5, message: /not valid YAML/, fix: /fix the YAML syntax/ }],
+  },
+  {
+    name: "a key given twice",
+    yaml: `bucket: a-bucket\nbucket: b-bucket\nclusters:\n${MGMT}${BIZ1}${MINIO}`,
+    problems: [{ field: "", line: 2, message: /not valid YAML.*unique/i, fix: /fix the YAML syntax/ }],
+  },
+  {
+    name: "duplicate cluster names",
+    yaml: `clusters:\n${MGMT}${BIZ1}  - name: biz1\n    role: workload\n    externalLabels: {cluster: other}\n${MINIO}`,
+    problems: [
+      {
+        field: "clusters[2].name",
+        line: 6,
+        message: /'biz1' is already used by clusters\[1\]/,
+        fix: /unique name/,
+      },
+    ],
+  },
+  {
+    name: "duplicate external label sets",
+    yaml: `clusters:\n${MGMT}${BIZ1}    externalLabels: {cluster: same}\n  - name: biz2\n    role: workload\n    externalLabels: {cluster: same}\n${MINIO}`,
+    problems: [
+      {
+        field: "clusters[2].externalLabels",
+        line: 9,
+        message: /same external labels \{cluster="same"\} as clusters\[1\].*compactor would halt/,
+        fix: /distinct cluster label/,
+      },
+    ],
+  },
+  {
+    name: "a replica label set by hand",
+    yaml: `clusters:\n${MGMT}${BIZ1}    externalLabels: {prometheus_replica: a}\n${MINIO}`,
+    problems: [
+      {
+        field: "clusters[1].externalLabels.prometheus_replica",
+        line: 6,
+        message: /set by thanos-fleet for deduplication/,
+        fix: /remove prometheus_replica/,
+      },
+    ],
+  },
+  {
+    name: "two observers",
+    yaml: `clusters:\n${MGMT}  - name: mgmt2\n    role: observer\n${BIZ1}${MINIO}`,
+    problems: [
+      {
+        field: "clusters",
+        line: 2,
+        message: /exactly one cluster with role observer, found 2/,
+        fix: /keep one observer/,
+      },
+    ],
+  },
+  {
+    name: "no observer",
+    yaml: `clusters:\n${BIZ1}${MINIO}`,
+    problems: [
+      {
+        field: "clusters",
+        line: 2,
+        message: /exactly one cluster with role observer, found 0/,
+        fix: /add a cluster with role: observer/,
+      },
+    ],
+  },
+  {
+    name: "no workload cluster",
+    yaml: `clusters:\n${MGMT}${MINIO}`,
+    problems: [
+      {
+        field: "clusters",
+        line: 2,
+        message: /no workload cluster/,
+        fix: /add a cluster with role: workload/,
+      },
+    ],
+  },
+  {
+    name: "a NodePort outside 30000-32767",
+    yaml: `clusters:\n${MGMT}    nodePorts:\n      query: 8080\n${BIZ1}${MINIO}`,
+    problems: [
+      {
+        field: "clusters[0].nodePorts.query",
+        line: 5,
+        message: /NodePort in 30000-32767/,
+        fix: /fit the range/,
+      },
+    ],
+  },
+  {
+    name: "a replica range running past 32767",
+    yaml: `clusters:\n${MGMT}${BIZ1}    prometheus: {replicas: 3}\n    nodePorts: {sidecarGrpc: 32766}\n${MINIO}`,
+    problems: [
+      {
+        field: "clusters[1].nodePorts.sidecarGrpc",
+        line: 7,
+        message: /sidecarGrpc\+2 reaches 32768/,
+        fix: /lower the base port or the replica count/,
+      },
+    ],
+  },
+  {
+    name: "a NodePort used twice in a cluster",
+    yaml: `clusters:\n${MGMT}    nodePorts:\n      query: 30900\n${BIZ1}${MINIO}`,
+    problems: [
+      {
+        field: "clusters[0].nodePorts.query",
+        line: 5,
+        message: /NodePort 30900, already used by queryFrontend in cluster mgmt/,
+        fix: /free port/,
+      },
+    ],
+  },
+  {
+    name: "replica ranges that collide",
+    yaml: `clusters:\n${MGMT}${BIZ1}    prometheus:\n      replicas: 3\n    nodePorts:\n      sidecarGrpc: 31000\n      sidecarHttp: 31002\n${MINIO}`,
+    problems: [
+      {
+        field: "clusters[1].nodePorts.sidecarHttp",
+        line: 10,
+        message: /NodePort 31002, already used by sidecarGrpc\+2 in cluster biz1/,
+        fix: /free port/,
+      },
+    ],
+  },
+  {
+    name: "a name that is not a DNS-1123 label",
+    yaml: `clusters:\n  - name: Mgmt_1\n    role: observer\n${BIZ1}${MINIO}`,
+    problems: [{ field: "clusters[0].name", line: 2, message: /DNS-1123 label/, fix: /correct the value/ }],
+  },
+  {
+    name: "unknown version formats",
+    yaml: `versions:\n  thanos: 0.42.4\n  kubePrometheusStack: v88.5.3\n  kindNodeImage: kindest/node:latest\nclusters:\n${MGMT}${BIZ1}${MINIO}`,
+    problems: [
+      {
+        field: "versions.thanos",
+        line: 2,
+        message: /Thanos release tag such as v1\.2\.3/,
+        fix: /correct the value/,
+      },
+      {
+        field: "versions.kubePrometheusStack",
+        line: 3,
+        message: /Helm chart version such as 88\.5\.3 \(no leading v\)/,
+        fix: /correct the value/,
+      },
+      {
+        field: "versions.kindNodeImage",
+        line: 4,
+        message: /kindest\/node image such as/,
+        fix: /correct the value/,
+      },
+    ],
+  },
+  {
+    name: "an unknown role",
+    yaml: `clusters:\n  - name: mgmt\n    role: observr\n${BIZ1}${MINIO}`,
+    problems: [
+      {
+        field: "clusters[0].role",
+        line: 3,
+        message: /one of observer, workload or storage/,
+        fix: /set role to/,
+      },
+    ],
+  },
+];
+
+function problemsOf(yaml: string): ConfigError {
+  try {
+    parseFleetYaml(yaml, "bad.yaml");
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail("the config was accepted");
+}
+
+describe("fleet.yaml validation", () => {
+  for (const c of cases) {
+    test(`rejects ${c.name}, naming file, field and fix`, () => {
+      const error = problemsOf(c.yaml);
+      assert.equal(error.exitCode, 2);
+      assert.equal(error.problems.length, c.problems.length, error.message);
+      c.problems.forEach((want, i) => {
+        const got = error.problems[i];
+        assert.ok(got);
+        assert.equal(got.field, want.field, error.message);
+        if (want.line !== undefined)
+          assert.equal(got.line, want.line, `line of ${want.field}: ${error.message}`);
+        assert.match(got.message, want.message);
+        assert.match(got.fix, want.fix);
+      });
+      // The printed message: one line per problem, `file:line: field: message; fix`.
+      const lines = error.message.split("\n");
+      assert.equal(lines.length, c.problems.length);
+      lines.forEach((line, i) => {
+        const p = error.problems[i];
+        assert.ok(p);
+        assert.ok(line.startsWith(`bad.yaml${p.line ? `:${p.line}` : ""}:`), line);
+        if (p.field) assert.ok(line.includes(` ${p.field}: `), line);
+        assert.ok(line.endsWith(`; ${p.fix}`), line);
+      });
+    });
+  }
+
+  test("a missing file names the fix", async () => {
+    await assert.rejects(loadTopology("/nonexistent/fleet.yaml"), (e: ConfigError) => {
+      assert.match(
+        e.message,
+        /^\/nonexistent\/fleet\.yaml: cannot be read \(ENOENT\); create it with 'thanos-fleet init'/,
+      );
+      return true;
+    });
+  });
+
+  test("the default fleet is valid and has the guide's four clusters", () => {
+    const t = parseFleet(DEFAULT_FLEET, "default");
+    assert.deepEqual(
+      t.fleet.clusters.map((c) => `${c.name}:${c.role}`),
+      ["mgmt:observer", "biz1:workload", "biz2:workload", "minio:storage"],
+    );
+    assert.deepEqual(
+      t.workloads.map((w) => [w.labels, w.replicaNames.length]),
+      [
+        [{ cluster: "biz1" }, 2],
+        [{ cluster: "biz2" }, 2],
+      ],
+    );
+  });
+});
+
+describe("bad config on the command line", () => {
+  test("render -c bad.yaml exits 2 with the message, no stack trace, and creates nothing", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "thanos-fleet-bad-"));
+    try {
+      const bad = join(dir, "bad.yaml");
+      await writeFile(bad, `clusters:\n${MGMT}    nodePorts:\n      query: 8080\n${BIZ1}${MINIO}`);
+      const out = join(dir, "out");
+      const state = join(dir, "state");
+      const cli = join(import.meta.dirname, "..", "cli.ts");
+      const r = spawnSync(
+        process.execPath,
+        ["--import", "tsx", cli, "render", "-c", bad, "--out", out, "--state-dir", state],
+        {
+          encoding: "utf8",
+          env: { ...process.env, THANOS_FLEET_DEBUG: "" },
+        },
+      );
+      assert.equal(r.status, 2, r.stderr);
+      assert.equal(
+        r.stderr.trim(),
+        `${bad}:5: clusters[0].nodePorts.query: must be a NodePort in 30000-32767; change the value to fit the range`,
+      );
+      assert.doesNotMatch(r.stderr, /\n\s+at /, "stack trace printed");
+      assert.equal(r.stdout, "");
+      assert.equal(existsSync(out), false, "--out was created");
+      assert.equal(existsSync(state), false, "the state dir was created");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
