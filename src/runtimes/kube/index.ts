@@ -1,4 +1,133 @@
-// PLACEHOLDER until the Kubernetes runtime lands.
-import type { Runtime } from "../runtime.ts";
-const missing = () => Promise.reject(new Error("the Kubernetes runtime is not built yet"));
-export const kubeRuntime: Runtime = { name: "kubernetes", up: missing, down: missing, status: missing, endpoints: missing };
+// The Kubernetes runtime: kind clusters (or existing kube contexts) brought up by the steps in up.ts, torn down by
+// down.ts, and reported to verify through endpoints.ts.
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { NAMESPACE } from "../../components/context.ts";
+import type { FleetEndpoints } from "../../endpoints.ts";
+import { ADDRESSES_FILE, readDiscoveredAddresses } from "../../render/addresses.ts";
+import { loadOrCreateCredentials } from "../../state/credentials.ts";
+import { ensureStateDir } from "../../state/dir.ts";
+import type { Topology } from "../../topology/topology.ts";
+import type { ProcessStatus, Runtime } from "../runtime.ts";
+import { type KubeDeps, newRunContext, realDeps, type VerifyHook } from "./context.ts";
+import { downFleet } from "./down.ts";
+import { kubeEndpoints, resolvePod } from "./endpoints.ts";
+import { EndpointProxy } from "./proxy.ts";
+import { readState, removeState } from "./state.ts";
+import { runActions, upActions } from "./up.ts";
+import { summaryLines } from "./urls.ts";
+
+export { createKubeApi, FIELD_MANAGER, type KubeApi, loadKubeConfig, MANAGED_BY_LABEL } from "./api.ts";
+export { type KubeDeps, realDeps } from "./context.ts";
+
+/** How long `up` lets verify wait for the fleet to turn green. */
+export const UP_VERIFY_WAIT_MS = 5 * 60_000;
+
+export interface KubeRuntime extends Runtime {
+  /** Stops the loopback proxy that endpoints() started (it does not keep the process alive by itself). */
+  close(): Promise<void>;
+}
+
+export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
+  const proxy = new EndpointProxy();
+
+  /** What an earlier `up` left: without it there is no fleet to report on. */
+  const load = async (topology: Topology, stateDir: string) => {
+    const state = await readState(stateDir);
+    const discovered = await readDiscoveredAddresses(stateDir);
+    if (Object.keys(state.clusters).length === 0 || !discovered) {
+      throw new Error(`no fleet is up on Kubernetes from state dir ${stateDir}; run 'thanos-fleet up' first`);
+    }
+    const credentials = await loadOrCreateCredentials(stateDir);
+    const fleet = deps.render(topology, { credentials, discovered });
+    return { state, discovered, credentials, fleet };
+  };
+
+  const endpoints = async (topology: Topology, stateDir: string): Promise<FleetEndpoints> => {
+    const { credentials, discovered, fleet } = await load(topology, stateDir);
+    return kubeEndpoints({ topology, fleet, credentials, discovered, api: deps.api, proxy });
+  };
+
+  return {
+    name: "kubernetes",
+
+    async up(topology, opts) {
+      await ensureStateDir(opts.stateDir);
+      const ctx = newRunContext({
+        topology,
+        deps,
+        stateDir: opts.stateDir,
+        reporter: opts.reporter,
+        signal: opts.signal,
+        verbose: opts.verbose,
+        state: await readState(opts.stateDir),
+        credentials: await loadOrCreateCredentials(opts.stateDir),
+        discovered: await readDiscoveredAddresses(opts.stateDir),
+        endpoints: () => endpoints(topology, opts.stateDir),
+      });
+      await runActions(ctx, upActions(ctx));
+      for (const line of summaryLines(topology, ctx.fleet.clusters, ctx.discovered, opts.stateDir)) {
+        opts.reporter.info(line);
+      }
+      if (ctx.verifyResult) opts.reporter.info(`\n${ctx.verifyResult.text.trimEnd()}`);
+    },
+
+    async down(_topology, opts) {
+      await downFleet(deps, await readState(opts.stateDir), opts);
+      if (opts.purge) {
+        await removeState(opts.stateDir);
+        await rm(join(opts.stateDir, ADDRESSES_FILE), { force: true });
+      }
+    },
+
+    endpoints: (topology, opts) => endpoints(topology, opts.stateDir),
+
+    async status(topology, opts): Promise<ProcessStatus[]> {
+      if (Object.keys((await readState(opts.stateDir)).clusters).length === 0) return [];
+      const { fleet } = await load(topology, opts.stateDir);
+      const reported = await endpoints(topology, opts.stateDir);
+      const rows: ProcessStatus[] = [];
+      for (const rc of fleet.clusters) {
+        const api = deps.api(rc.context);
+        const pods = (await api.list("v1", "Pod", { namespace: NAMESPACE })) as {
+          metadata?: { name?: string };
+          status?: { podIP?: string; conditions?: { type: string; status: string }[] };
+        }[];
+        for (const t of reported.targets.filter(
+          (x) => x.cluster === rc.cluster && x.component !== "grafana",
+        )) {
+          const m = /^(.*)-(\d+)$/.exec(t.pod);
+          const name = m?.[1] ? await resolvePod(api, rc, m[1], Number(m[2])).catch(() => t.pod) : t.pod;
+          const live = pods.find((p) => p.metadata?.name === name);
+          rows.push({
+            cluster: rc.cluster,
+            component: t.component,
+            pod: name,
+            address: live?.status?.podIP ?? "-",
+            ready: (live?.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),
+            // Proxied URLs live only as long as this process: report host ports only.
+            urls: proxy.owns(t.url) ? {} : { http: t.url },
+          });
+        }
+      }
+      return rows;
+    },
+
+    close: () => proxy.close(),
+  };
+}
+
+/** verify --wait on the endpoints the runtime reports; loaded only when `up` gets that far. */
+export const verifyWithWait: VerifyHook = async (topology, opts) => {
+  const [{ verifyFleetUntil }, { formatReport }] = await Promise.all([
+    import("../../verify/wait.ts"),
+    import("../../verify/report.ts"),
+  ]);
+  const report = await verifyFleetUntil(topology, opts.endpoints, {
+    waitMs: UP_VERIFY_WAIT_MS,
+    signal: opts.signal,
+  });
+  return { ok: report.ok, text: formatReport(report) };
+};
+
+export const kubeRuntime: KubeRuntime = createKubeRuntime(realDeps({ verify: verifyWithWait }));

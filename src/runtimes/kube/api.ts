@@ -1,0 +1,254 @@
+// The one Kubernetes API seam of the runtime, per kube context: server-side apply, reads, deletes and the pod proxy.
+
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest, type RequestOptions } from "node:https";
+import {
+  ApiException,
+  CoreV1Api,
+  HttpMethod,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type V1Node,
+  type V1Service,
+} from "@kubernetes/client-node";
+import type { KubeObject } from "../../render/types.ts";
+
+/** The field manager of every server-side apply, and the value of the managed-by label. */
+export const FIELD_MANAGER = "thanos-fleet";
+export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
+export const MANAGED_BY_SELECTOR = `${MANAGED_BY_LABEL}=${FIELD_MANAGER}`;
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface ProxyTarget {
+  resource: "pods" | "services";
+  namespace: string;
+  name: string;
+  port: number;
+}
+
+export interface ProxyRequest {
+  method: string;
+  /** Path and query below the target, starting with "/". */
+  path: string;
+  headers?: Record<string, string>;
+  body?: Buffer;
+}
+
+export interface ProxyResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** What the Kubernetes runtime asks of one cluster's API server. */
+export interface KubeApi {
+  readonly context: string;
+  /** PATCH with application/apply-patch+yaml, fieldManager thanos-fleet, force: the object as stored afterwards. */
+  serverSideApply(obj: KubeObject): Promise<KubeObject>;
+  /** The object, or undefined when it does not exist. */
+  get(ref: ObjectRef): Promise<KubeObject | undefined>;
+  list(
+    apiVersion: string,
+    kind: string,
+    opts?: { namespace?: string; labelSelector?: string },
+  ): Promise<KubeObject[]>;
+  /** Deletes in the background; false when it did not exist. */
+  delete(ref: ObjectRef): Promise<boolean>;
+  listNodes(): Promise<V1Node[]>;
+  getService(namespace: string, name: string): Promise<V1Service | undefined>;
+  /** An HTTP request through the API server's proxy to a pod or Service port. */
+  proxy(target: ProxyTarget, req: ProxyRequest): Promise<ProxyResponse>;
+}
+
+export function refOf(obj: KubeObject): ObjectRef {
+  const { apiVersion, kind } = obj;
+  const { name, namespace } = obj.metadata;
+  return namespace ? { apiVersion, kind, name, namespace } : { apiVersion, kind, name };
+}
+
+export function describeRef(ref: ObjectRef): string {
+  return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ""}${ref.name}`;
+}
+
+/** The API server's own message for a failed request, e.g. "namespaces \"x\" not found". */
+function apiMessage(error: unknown): string {
+  if (error instanceof ApiException) {
+    const body = error.body as { message?: string } | string | undefined;
+    const message = typeof body === "object" && body?.message ? body.message : String(body ?? "");
+    return `HTTP ${error.code}: ${message}`.trim();
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function httpStatus(error: unknown): number | undefined {
+  if (error instanceof ApiException) return error.code;
+  return (error as { statusCode?: number } | undefined)?.statusCode;
+}
+
+/** An API call that failed, naming the context, the verb and the object. */
+export class KubeApiError extends Error {
+  readonly status?: number;
+  constructor(context: string, what: string, cause: unknown) {
+    super(`${what} in context ${context}: ${apiMessage(cause)}`, { cause });
+    this.name = "KubeApiError";
+    this.status = httpStatus(cause);
+  }
+}
+
+/** KubernetesObjectApi that sends the object as it is: the typed serializer would drop fields it does not know. */
+class ApplyApi extends KubernetesObjectApi {
+  static forConfig(kc: KubeConfig): ApplyApi {
+    const api = kc.makeApiClient(ApplyApi);
+    api.setDefaultNamespace(kc);
+    return api;
+  }
+
+  async apply(obj: KubeObject): Promise<KubeObject> {
+    const path = await this.specUriPath(obj, "patch");
+    const ctx = this.configuration.baseServer.makeRequestContext(path, HttpMethod.PATCH);
+    ctx.setHeaderParam("Accept", "application/json");
+    ctx.setHeaderParam("Content-Type", PatchStrategy.ServerSideApply);
+    ctx.setQueryParam("fieldManager", FIELD_MANAGER);
+    ctx.setQueryParam("force", "true");
+    ctx.setBody(JSON.stringify(obj));
+    return (await this.requestPromise(ctx)) as KubeObject;
+  }
+}
+
+export interface KubeApiOptions {
+  /** A kubeconfig file; default: $KUBECONFIG or ~/.kube/config. */
+  kubeconfig?: string;
+  context: string;
+  /** Per-request timeout of the pod proxy, in ms. */
+  proxyTimeoutMs?: number;
+}
+
+/** Loads a kubeconfig and selects a context, with a message that lists the contexts there when it is missing. */
+export function loadKubeConfig(opts: { kubeconfig?: string; context: string }): KubeConfig {
+  const kc = new KubeConfig();
+  const where = opts.kubeconfig ?? (process.env.KUBECONFIG || "~/.kube/config");
+  try {
+    if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+    else kc.loadFromDefault();
+  } catch (cause) {
+    throw new Error(`kubeconfig ${where} cannot be read; check the file or set KUBECONFIG`, { cause });
+  }
+  const names = kc.getContexts().map((c) => c.name);
+  if (!names.includes(opts.context)) {
+    const known = names.length > 0 ? names.join(", ") : "none";
+    throw new Error(
+      `kube context '${opts.context}' is not in kubeconfig ${where} (contexts there: ${known}); ` +
+        "fix the context name in fleet.yaml or point KUBECONFIG at the right file",
+    );
+  }
+  kc.setCurrentContext(opts.context);
+  return kc;
+}
+
+/** The real KubeApi, through @kubernetes/client-node, for one context of a kubeconfig. */
+export function createKubeApi(opts: KubeApiOptions): KubeApi {
+  const kc = loadKubeConfig(opts);
+  const objects = ApplyApi.forConfig(kc);
+  const core = kc.makeApiClient(CoreV1Api);
+  const context = opts.context;
+  const call = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (cause) {
+      throw new KubeApiError(context, what, cause);
+    }
+  };
+  const absentOn404 = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await fn();
+    } catch (cause) {
+      if (httpStatus(cause) === 404) return undefined;
+      throw new KubeApiError(context, what, cause);
+    }
+  };
+  const header = (ref: ObjectRef) => ({
+    apiVersion: ref.apiVersion,
+    kind: ref.kind,
+    metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
+  });
+
+  return {
+    context,
+    serverSideApply: (obj) => call(`apply ${describeRef(refOf(obj))}`, () => objects.apply(obj)),
+    get: (ref) =>
+      absentOn404(`get ${describeRef(ref)}`, async () => (await objects.read(header(ref))) as KubeObject),
+    list: (apiVersion, kind, o = {}) =>
+      call(`list ${kind}${o.namespace ? ` in ${o.namespace}` : ""}`, async () => {
+        const list = await objects.list(
+          apiVersion,
+          kind,
+          o.namespace,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          o.labelSelector,
+        );
+        return list.items.map((item) => ({ ...item, apiVersion, kind }) as KubeObject);
+      }),
+    delete: async (ref) =>
+      (await absentOn404(`delete ${describeRef(ref)}`, async () => {
+        await objects.delete(header(ref), undefined, undefined, undefined, undefined, "Background");
+        return true;
+      })) ?? false,
+    listNodes: () => call("list Nodes", async () => (await core.listNode()).items),
+    getService: (namespace, name) =>
+      absentOn404(`get Service ${namespace}/${name}`, () => core.readNamespacedService({ name, namespace })),
+    proxy: (target, req) => proxyRequest(kc, target, req, opts.proxyTimeoutMs ?? 10_000),
+  };
+}
+
+/** Proxies one HTTP request through the API server to a pod or Service, with the kubeconfig's credentials. */
+async function proxyRequest(kc: KubeConfig, target: ProxyTarget, req: ProxyRequest, timeoutMs: number) {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error(`kube context ${kc.getCurrentContext()} names no cluster`);
+  const base = new URL(cluster.server);
+  const prefix = base.pathname.replace(/\/$/, "");
+  const path =
+    `${prefix}/api/v1/namespaces/${encodeURIComponent(target.namespace)}/${target.resource}/` +
+    `${encodeURIComponent(target.name)}:${target.port}/proxy${req.path.startsWith("/") ? "" : "/"}${req.path}`;
+  const options: RequestOptions = {
+    protocol: base.protocol,
+    hostname: base.hostname.replace(/^\[|\]$/g, ""),
+    port: base.port || undefined,
+    method: req.method,
+    path,
+    headers: { ...req.headers },
+    timeout: timeoutMs,
+  };
+  await kc.applyToHTTPSOptions(options);
+  const send = base.protocol === "http:" ? httpRequest : httpsRequest;
+  return new Promise<ProxyResponse>((resolve, reject) => {
+    const r = send(options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = String(v);
+        resolve({ status: res.statusCode ?? 502, headers, body: Buffer.concat(chunks) });
+      });
+      res.on("error", reject);
+    });
+    r.on("timeout", () => r.destroy(new Error(`no answer from ${cluster.server} within ${timeoutMs} ms`)));
+    r.on("error", (cause) =>
+      reject(
+        new Error(`proxy to ${target.resource}/${target.namespace}/${target.name}:${target.port} failed`, {
+          cause,
+        }),
+      ),
+    );
+    r.end(req.body);
+  });
+}

@@ -1,0 +1,72 @@
+// `down` on Kubernetes: deletes the kind clusters thanos-fleet created; on any other cluster, uninstalls exactly what
+// `up` installed there (its Helm release, its labelled objects, namespaces it created). Idempotent.
+
+import { step } from "../../ui/reporter.ts";
+import type { Reporter } from "../runtime.ts";
+import { MANAGED_BY_SELECTOR, refOf } from "./api.ts";
+import type { KubeDeps } from "./context.ts";
+import { uninstall } from "./helm.ts";
+import { deleteKindCluster } from "./kind.ts";
+import { type ClusterState, type KubeState, writeState } from "./state.ts";
+
+const CLUSTER_SCOPED = new Set(["Namespace"]);
+
+/** Removes what up applied to one cluster, newest kinds first, namespaces it created last. */
+export async function uninstallCluster(
+  deps: KubeDeps,
+  cs: ClusterState,
+  signal?: AbortSignal,
+): Promise<void> {
+  for (const r of cs.helmReleases) {
+    await uninstall(deps.exec, { ...r, context: cs.context }, { signal });
+  }
+  const api = deps.api(cs.context);
+  for (const kind of [...cs.kinds].reverse()) {
+    if (CLUSTER_SCOPED.has(kind.kind)) continue;
+    for (const namespace of cs.namespaces) {
+      const objects = await api.list(kind.apiVersion, kind.kind, {
+        namespace,
+        labelSelector: MANAGED_BY_SELECTOR,
+      });
+      for (const obj of objects) await api.delete(refOf(obj));
+    }
+  }
+  for (const namespace of cs.namespacesCreated) {
+    await api.delete({ apiVersion: "v1", kind: "Namespace", name: namespace });
+  }
+}
+
+export async function downFleet(
+  deps: KubeDeps,
+  state: KubeState,
+  opts: { stateDir: string; reporter: Reporter; signal: AbortSignal; verbose: boolean },
+): Promise<void> {
+  const names = Object.keys(state.clusters);
+  if (names.length === 0) {
+    opts.reporter.info(
+      "nothing to remove: thanos-fleet has installed nothing on Kubernetes from this state dir",
+    );
+    return;
+  }
+  const stream = (prefix: string) => ({
+    signal: opts.signal,
+    ...(opts.verbose ? { onLine: (line: string) => opts.reporter.verbose(`[${prefix}] ${line}`) } : {}),
+  });
+  for (const name of names) {
+    const cs = state.clusters[name];
+    if (!cs) continue;
+    if (cs.createdKind) {
+      await step(opts.reporter, `delete kind cluster ${name} (created by thanos-fleet)`, () =>
+        deleteKindCluster(deps.exec, name, stream(name)),
+      );
+    } else {
+      await step(
+        opts.reporter,
+        `${name}: uninstall what thanos-fleet installed (context ${cs.context})`,
+        () => uninstallCluster(deps, cs, opts.signal),
+      );
+    }
+    delete state.clusters[name];
+    await writeState(opts.stateDir, state);
+  }
+}

@@ -1,0 +1,196 @@
+// What a fleet on Kubernetes reports to verify: every process's HTTP API reachable from this machine (kind host ports
+// on 127.0.0.1 where a NodePort maps exactly that pod, the API server's pod proxy for the rest) and the gRPC
+// addresses query dials.
+import { NAMESPACE } from "../../components/context.ts";
+import { buildFleet } from "../../components/fleet.ts";
+import { WORKLOAD_ALERTMANAGER } from "../../components/prometheus.ts";
+import { GRPC_PORT, WORKLOAD } from "../../components/thanos.ts";
+import type { PodSpec, ServiceSpec } from "../../components/types.ts";
+import type { FleetEndpoints, Target } from "../../endpoints.ts";
+import { type DiscoveredAddresses, kubeAddresses, kubeSpecContext } from "../../render/addresses.ts";
+import { RELEASE } from "../../render/helm.ts";
+import type { RenderedCluster, RenderedFleet } from "../../render/types.ts";
+import type { Credentials } from "../../state/credentials.ts";
+import type { Topology } from "../../topology/topology.ts";
+import type { KubeApi, ProxyTarget } from "./api.ts";
+import type { EndpointProxy } from "./proxy.ts";
+import { exposedUrl } from "./urls.ts";
+
+/** The pod name Kubernetes gives replica `index` when it is predictable (StatefulSets, the chart's pods). */
+export function statefulPodName(
+  cluster: RenderedCluster,
+  workload: string,
+  index: number,
+): string | undefined {
+  const own = cluster.manifests.find(
+    (o) => (o.kind === "StatefulSet" || o.kind === "Deployment") && o.metadata.name === workload,
+  );
+  if (own?.kind === "Deployment") return undefined;
+  // The chart's Alertmanager CR is named after the release; the operator names its pods alertmanager-<CR>-<i>.
+  if (!own && cluster.role === "workload" && workload === WORKLOAD_ALERTMANAGER) {
+    return `alertmanager-${RELEASE}-alertmanager-${index}`;
+  }
+  return `${workload}-${index}`;
+}
+
+interface LivePod {
+  metadata?: { name?: string; deletionTimestamp?: unknown; labels?: Record<string, string> };
+  status?: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] };
+}
+
+/** Pods of a Deployment have random names: replica `index` is the index-th running pod by name. */
+export async function resolvePod(
+  api: KubeApi,
+  cluster: RenderedCluster,
+  workload: string,
+  index: number,
+): Promise<string> {
+  const fixed = statefulPodName(cluster, workload, index);
+  if (fixed) return fixed;
+  const deploy = cluster.manifests.find((o) => o.kind === "Deployment" && o.metadata.name === workload);
+  const labels = (deploy?.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)
+    ?.selector?.matchLabels;
+  const selector = Object.entries(labels ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+  const pods = (await api.list("v1", "Pod", { namespace: NAMESPACE, labelSelector: selector })) as LivePod[];
+  const running = pods
+    .filter((p) => !p.metadata?.deletionTimestamp && p.status?.phase === "Running")
+    .map((p) => p.metadata?.name ?? "")
+    .sort();
+  const name = running[index];
+  if (!name) {
+    throw new Error(
+      `replica ${index} of Deployment ${workload} in context ${api.context} is not running (${running.length} running)`,
+    );
+  }
+  return name;
+}
+
+function httpPort(pod: PodSpec, containerIndex: number): number {
+  const c = pod.containers[containerIndex];
+  const port =
+    c?.ports.find((p) => p.name === c.readiness.port) ?? c?.ports.find((p) => p.protocol === "http");
+  if (!port) throw new Error(`${pod.cluster}/${pod.name} container ${c?.name} has no HTTP port`);
+  return port.port;
+}
+
+/** A host port that reaches exactly this pod's port: a Service of only this pod (or of a one-replica workload). */
+function hostMapped(
+  rc: RenderedCluster,
+  services: ServiceSpec[],
+  pod: PodSpec,
+  podName: string,
+  port: number,
+): string | undefined {
+  for (const s of services) {
+    if (s.cluster !== pod.cluster || s.selector.workload !== pod.name) continue;
+    if (s.selector.pod ? s.selector.pod !== podName : pod.replicas !== 1) continue;
+    const p = s.ports.find((x) => x.targetPort === port && x.nodePort !== undefined);
+    const host = p?.nodePort !== undefined ? rc.hostPorts.find((h) => h.nodePort === p.nodePort) : undefined;
+    if (host) return `http://127.0.0.1:${host.hostPort}`;
+  }
+  return undefined;
+}
+
+export interface EndpointsInput {
+  topology: Topology;
+  fleet: RenderedFleet;
+  credentials: Credentials;
+  discovered: DiscoveredAddresses;
+  api: (context: string) => KubeApi;
+  proxy: EndpointProxy;
+}
+
+export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoints> {
+  const { topology, fleet, credentials, discovered, proxy } = input;
+  const addresses = kubeAddresses(topology, discovered);
+  const ctx = kubeSpecContext(topology, addresses, credentials);
+  const spec = buildFleet(topology, ctx, credentials);
+  const mgmt = topology.observer.name;
+  await proxy.start();
+  const clusterOf = (name: string) => {
+    const rc = fleet.clusters.find((c) => c.cluster === name);
+    if (!rc) throw new Error(`cluster ${name} is not in the rendered fleet`);
+    return rc;
+  };
+
+  const grpcOf = (pod: PodSpec, component: string, i: number): string | undefined => {
+    if (component === "sidecar") {
+      const w = topology.workloads.find((x) => x.name === pod.cluster);
+      return w ? addresses.exposed(w.name, w.nodePorts.sidecarGrpc + i) : undefined;
+    }
+    if (component === "store") return addresses.service(mgmt, WORKLOAD.store, GRPC_PORT);
+    if (component === "rule") return addresses.pod(mgmt, WORKLOAD.rule, i, GRPC_PORT);
+    return undefined;
+  };
+
+  const targets: Target[] = [];
+  for (const pod of spec.pods) {
+    const rc = clusterOf(pod.cluster);
+    const api = input.api(rc.context);
+    for (let i = 0; i < pod.replicas; i++) {
+      const podName = `${pod.name}-${i}`;
+      pod.containers.forEach((c, ci) => {
+        const port = httpPort(pod, ci);
+        const direct = hostMapped(rc, spec.services, pod, podName, port);
+        const target: () => Promise<ProxyTarget> = async () => ({
+          resource: "pods",
+          namespace: NAMESPACE,
+          name: await resolvePod(api, rc, pod.name, i),
+          port,
+        });
+        const url = direct ?? proxy.add(`${pod.cluster}/${podName}/${port}`, { api, target });
+        const grpc = grpcOf(pod, c.component, i);
+        targets.push({
+          cluster: pod.cluster,
+          component: c.component,
+          pod: statefulPodName(rc, pod.name, i) ?? podName,
+          url,
+          ...(grpc ? { grpc } : {}),
+        });
+      });
+    }
+  }
+
+  // Grafana and S3 authenticate their callers, which the API server's proxy does not pass on: node or host ports only.
+  const grafana = topology.workloads.flatMap((w) => {
+    const url = exposedUrl(clusterOf(w.name), "grafana", w.nodePorts.grafana, discovered);
+    return url
+      ? [{ cluster: w.name, url, user: credentials.grafana.user, password: credentials.grafana.password }]
+      : [];
+  });
+  for (const g of grafana)
+    targets.push({ cluster: g.cluster, component: "grafana", pod: `${RELEASE}-grafana`, url: g.url });
+
+  const store = ctx.objectStore;
+  let objectStoreUrl: string | undefined;
+  if (topology.storage) {
+    objectStoreUrl = exposedUrl(
+      clusterOf(topology.storage.name),
+      "minio-api",
+      topology.storage.nodePorts.api,
+      discovered,
+    );
+  } else {
+    objectStoreUrl = `${store.insecure ? "http" : "https"}://${store.endpoint}`;
+  }
+  if (!objectStoreUrl)
+    throw new Error("the object store has no address reachable from here; run 'thanos-fleet up'");
+
+  const qfe = targets.find((t) => t.cluster === mgmt && t.component === "query-frontend");
+  if (!qfe) throw new Error(`no query-frontend in cluster ${mgmt}`);
+  return {
+    runtime: "kubernetes",
+    targets,
+    queryFrontend: qfe.url,
+    objectStore: {
+      url: objectStoreUrl,
+      bucket: store.bucket,
+      accessKey: store.accessKey,
+      secretKey: store.secretKey,
+      ...(store.region ? { region: store.region } : {}),
+    },
+    grafana,
+  };
+}

@@ -1,0 +1,124 @@
+// Helm, driven through the process seam: kube-prometheus-stack installed, upgraded only when its values changed.
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
+import { parse, stringify } from "yaml";
+import { CHART, CHART_REPO } from "../../render/helm.ts";
+import { FILES } from "../../render/plan.ts";
+import { type Exec, ExecError, type RunOptions } from "./exec.ts";
+import { kubeDir } from "./state.ts";
+
+export interface Release {
+  name: string;
+  namespace: string;
+  context: string;
+}
+
+interface ListedRelease {
+  name: string;
+  status: string;
+  chart: string;
+  revision: string;
+}
+
+const target = (r: Release) => ["--kube-context", r.context, "--namespace", r.namespace];
+
+export async function findRelease(
+  exec: Exec,
+  r: Release,
+  opts: RunOptions = {},
+): Promise<ListedRelease | undefined> {
+  const { stdout } = await exec.run(
+    "helm",
+    ["list", ...target(r), "--filter", `^${r.name}$`, "--all", "--output", "json"],
+    opts,
+  );
+  const rows = JSON.parse(stdout || "[]") as ListedRelease[];
+  return rows.find((row) => row.name === r.name);
+}
+
+/** The user-supplied values of a release, as Helm stored them. */
+export async function releaseValues(exec: Exec, r: Release, opts: RunOptions = {}): Promise<unknown> {
+  const { stdout } = await exec.run(
+    "helm",
+    ["get", "values", r.name, ...target(r), "--output", "json"],
+    opts,
+  );
+  return JSON.parse(stdout || "null");
+}
+
+/** Whether the release is deployed from this chart version with exactly these values: then there is nothing to do. */
+export async function releaseUpToDate(
+  exec: Exec,
+  r: Release,
+  chartVersion: string,
+  values: Record<string, unknown>,
+  opts: RunOptions = {},
+): Promise<boolean> {
+  const listed = await findRelease(exec, r, opts);
+  const chart = `${CHART.split("/")[1]}-${chartVersion}`;
+  if (listed?.status !== "deployed" || listed.chart !== chart) return false;
+  // Helm read the values from the YAML file; compare with what that file says.
+  return isDeepStrictEqual(await releaseValues(exec, r, opts), parse(stringify(values)));
+}
+
+export function valuesFile(stateDir: string, cluster: string): string {
+  return join(kubeDir(stateDir), cluster, FILES.values);
+}
+
+export async function writeValues(
+  stateDir: string,
+  cluster: string,
+  values: Record<string, unknown>,
+): Promise<string> {
+  const file = valuesFile(stateDir, cluster);
+  await mkdir(join(kubeDir(stateDir), cluster), { recursive: true, mode: 0o700 });
+  await writeFile(file, stringify(values), { mode: 0o600 });
+  return file;
+}
+
+export const REPO_NAME = CHART.split("/")[0] as string;
+
+/** Adds (or refreshes) the chart repository; --force-update also downloads its current index. */
+export async function addRepo(exec: Exec, opts: RunOptions = {}): Promise<void> {
+  await exec.run("helm", ["repo", "add", REPO_NAME, CHART_REPO, "--force-update"], opts);
+}
+
+export async function upgradeInstall(
+  exec: Exec,
+  r: Release,
+  chartVersion: string,
+  file: string,
+  timeout: string,
+  opts: RunOptions = {},
+): Promise<void> {
+  await exec.run(
+    "helm",
+    [
+      "upgrade",
+      "--install",
+      r.name,
+      CHART,
+      "--version",
+      chartVersion,
+      ...target(r),
+      "--values",
+      file,
+      "--wait",
+      "--timeout",
+      timeout,
+    ],
+    opts,
+  );
+}
+
+/** Uninstalls a release; one that is already gone is not an error. */
+export async function uninstall(exec: Exec, r: Release, opts: RunOptions = {}): Promise<boolean> {
+  try {
+    await exec.run("helm", ["uninstall", r.name, ...target(r)], opts);
+    return true;
+  } catch (error) {
+    if (error instanceof ExecError && /not found/i.test(error.stderr)) return false;
+    throw error;
+  }
+}

@@ -1,0 +1,94 @@
+// What the Kubernetes runtime remembers between runs: which kind clusters it created and what it installed where,
+// so that `down` removes exactly that and nothing else.
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+
+const Kinds = z.array(z.object({ apiVersion: z.string(), kind: z.string() }));
+
+const ClusterState = z.object({
+  context: z.string(),
+  /** thanos-fleet ran `kind create cluster` for it: `down` deletes the whole cluster. */
+  createdKind: z.boolean().default(false),
+  /** Namespaces that did not exist before thanos-fleet applied them. */
+  namespacesCreated: z.array(z.string()).default([]),
+  /** Namespaces holding objects thanos-fleet applied (all carry the managed-by label). */
+  namespaces: z.array(z.string()).default([]),
+  /** Kinds of the objects applied, to find them again by label. */
+  kinds: Kinds.default([]),
+  helmReleases: z.array(z.object({ name: z.string(), namespace: z.string() })).default([]),
+});
+export type ClusterState = z.infer<typeof ClusterState>;
+
+const KubeState = z.object({
+  version: z.literal(1),
+  clusters: z.record(z.string(), ClusterState).default({}),
+});
+export type KubeState = z.infer<typeof KubeState>;
+
+/** The runtime's own directory inside the state dir: state.json, kind configs, Helm values. */
+export function kubeDir(stateDir: string): string {
+  return join(stateDir, "kube");
+}
+
+export function stateFile(stateDir: string): string {
+  return join(kubeDir(stateDir), "state.json");
+}
+
+export function emptyState(): KubeState {
+  return { version: 1, clusters: {} };
+}
+
+export async function readState(stateDir: string): Promise<KubeState> {
+  const file = stateFile(stateDir);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === "ENOENT") return emptyState();
+    throw new Error(`Kubernetes runtime state ${file} cannot be read; check its permissions`, { cause });
+  }
+  try {
+    return KubeState.parse(JSON.parse(text));
+  } catch (cause) {
+    throw new Error(
+      `Kubernetes runtime state ${file} is damaged; delete it only if no cluster of this fleet exists any more`,
+      { cause },
+    );
+  }
+}
+
+/** Writes the state atomically (temporary file, then rename), readable by the user only. */
+export async function writeState(stateDir: string, state: KubeState): Promise<void> {
+  const file = stateFile(stateDir);
+  await mkdir(kubeDir(stateDir), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  await rename(tmp, file);
+}
+
+export async function removeState(stateDir: string): Promise<void> {
+  await rm(kubeDir(stateDir), { recursive: true, force: true });
+}
+
+/** The cluster's entry, created on first use. */
+export function clusterState(state: KubeState, cluster: string, context: string): ClusterState {
+  let entry = state.clusters[cluster];
+  if (!entry) {
+    entry = {
+      context,
+      createdKind: false,
+      namespacesCreated: [],
+      namespaces: [],
+      kinds: [],
+      helmReleases: [],
+    };
+    state.clusters[cluster] = entry;
+  }
+  entry.context = context;
+  return entry;
+}
+
+export function addUnique<T>(list: T[], item: T, same: (a: T, b: T) => boolean = (a, b) => a === b): void {
+  if (!list.some((x) => same(x, item))) list.push(item);
+}

@@ -1,0 +1,615 @@
+// Recording fakes of the two seams (processes and the Kubernetes API) that answer as docker, kind, helm and the
+// API server do, so the runtime's every call can be tested and pinned in golden files without a container engine.
+
+import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { isDeepStrictEqual } from "node:util";
+import type { V1Node, V1Service } from "@kubernetes/client-node";
+import { parse } from "yaml";
+import type { KubeObject } from "../../render/types.ts";
+import { describeRef, type KubeApi, KubeApiError, type ObjectRef, type ProxyResponse, refOf } from "./api.ts";
+import { commandLine, type Exec, ExecError, type RunOptions, type RunResult } from "./exec.ts";
+
+/** One line per call, in call order: what the golden files pin. */
+export class Recorder {
+  readonly lines: string[] = [];
+  /** Replaced in recorded lines, e.g. the temporary state dir by $STATE. */
+  readonly substitutions: [string, string][] = [];
+
+  record(line: string): void {
+    let out = line;
+    for (const [from, to] of this.substitutions) out = out.split(from).join(to);
+    this.lines.push(out);
+  }
+
+  mark(): number {
+    return this.lines.length;
+  }
+
+  since(mark: number): string[] {
+    return this.lines.slice(mark);
+  }
+}
+
+type Handler = (cmd: string, args: string[], opts: RunOptions) => RunResult | Promise<RunResult>;
+
+/** An Exec that records each command line and answers through a handler. */
+export class FakeExec implements Exec {
+  constructor(
+    private readonly recorder: Recorder,
+    private readonly handler: Handler,
+  ) {}
+
+  async run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    this.recorder.record(`$ ${commandLine(cmd, args)}`);
+    await Promise.resolve();
+    const result = await this.handler(cmd, args, opts);
+    for (const l of result.stdout.split("\n")) if (l) opts.onLine?.(l, "stdout");
+    for (const l of result.stderr.split("\n")) if (l) opts.onLine?.(l, "stderr");
+    return result;
+  }
+}
+
+/** Fails like a command that exited with status 1 and printed `stderr`. */
+export function exitWith(cmd: string, args: string[], stderr: string, stdout = "", exitCode = 1): never {
+  throw new ExecError(commandLine(cmd, args), { stdout, stderr, exitCode });
+}
+
+function notFound(cmd: string, args: string[]): never {
+  const cause = Object.assign(new Error(`spawn ${cmd} ENOENT`), { code: "ENOENT" });
+  throw new ExecError(commandLine(cmd, args), { stdout: "", stderr: "", notFound: true }, cause);
+}
+
+const ok = (stdout = "", stderr = ""): RunResult => ({ stdout, stderr });
+
+interface Stored {
+  obj: KubeObject;
+  /** What the last apply sent, to tell a no-op apply from a change. */
+  applied: string;
+}
+
+const CLUSTER_SCOPED = new Set([
+  "Namespace",
+  "Node",
+  "ClusterRole",
+  "ClusterRoleBinding",
+  "PersistentVolume",
+]);
+
+/** A Kubernetes API server in memory: server-side apply with no-op detection, namespaces that must exist first,
+ * workloads that report ready, Services that get a ClusterIP (and a load balancer address when one is set). */
+export class FakeKubeApi implements KubeApi {
+  readonly objects = new Map<string, Stored>();
+  nodes: V1Node[] = [];
+  private rv = 1000;
+  /** Applies that changed something (created or configured). */
+  changes = 0;
+  /** Address a LoadBalancer Service gets; undefined: pending, as on kind without a load balancer. */
+  loadBalancerIngress?: { ip?: string; hostname?: string };
+  /** Number of reads before a workload reports ready (0: at once). */
+  readyAfterReads = 0;
+  /** Jobs that fail instead of completing, by name. */
+  failingJobs = new Set<string>();
+  /** Answers of the pod/Service proxy, by "resource/namespace/name:port/path". */
+  proxyAnswers = new Map<string, ProxyResponse>();
+  private reads = new Map<string, number>();
+
+  constructor(
+    readonly context: string,
+    private readonly recorder: Recorder,
+  ) {}
+
+  private key(ref: ObjectRef): string {
+    return `${ref.apiVersion}|${ref.kind}|${ref.namespace ?? ""}|${ref.name}`;
+  }
+
+  private record(line: string): void {
+    this.recorder.record(`${this.context}: ${line}`);
+  }
+
+  private fail(what: string, code: number, message: string): never {
+    const cause = Object.assign(new Error(message), { statusCode: code });
+    throw new KubeApiError(this.context, what, Object.assign(cause, { message: `HTTP ${code}: ${message}` }));
+  }
+
+  async serverSideApply(input: KubeObject): Promise<KubeObject> {
+    const ref = refOf(input);
+    const what = `apply ${ref.apiVersion} ${describeRef(ref)}`;
+    await Promise.resolve();
+    if (!CLUSTER_SCOPED.has(ref.kind)) {
+      if (!ref.namespace)
+        this.fail(what, 400, "the namespace of the object does not match the namespace on the request");
+      if (!this.objects.has(this.key({ apiVersion: "v1", kind: "Namespace", name: ref.namespace }))) {
+        this.record(`${what} → rejected: namespace missing`);
+        this.fail(what, 404, `namespaces "${ref.namespace}" not found`);
+      }
+    }
+    const key = this.key(ref);
+    const applied = JSON.stringify(input);
+    const before = this.objects.get(key);
+    if (before && before.applied === applied) {
+      this.record(`${what} → unchanged`);
+      return structuredClone(before.obj);
+    }
+    if (before && ref.kind === "Job" && !isDeepStrictEqual(before.obj.spec, input.spec)) {
+      this.record(`${what} → rejected: immutable`);
+      this.fail(
+        what,
+        422,
+        `Job.batch "${ref.name}" is invalid: spec.template: Invalid value: field is immutable`,
+      );
+    }
+    const generation = ((before?.obj.metadata.generation as number | undefined) ?? 0) + 1;
+    const obj = structuredClone(input);
+    obj.metadata = {
+      ...obj.metadata,
+      uid: (before?.obj.metadata.uid as string | undefined) ?? `uid-${this.rv}`,
+      resourceVersion: String(++this.rv),
+      generation,
+      managedFields: [{ manager: "thanos-fleet", operation: "Apply" }],
+    };
+    if (ref.kind === "Service") this.serviceDefaults(obj, before?.obj);
+    this.objects.set(key, { obj, applied });
+    this.changes++;
+    this.record(`${what} → ${before ? "configured" : "created"}`);
+    return structuredClone(obj);
+  }
+
+  private serviceDefaults(obj: KubeObject, before?: KubeObject): void {
+    const spec = (obj.spec ?? {}) as Record<string, unknown>;
+    const prior = (before?.spec ?? {}) as Record<string, unknown>;
+    spec.clusterIP ??= prior.clusterIP ?? `10.96.${(this.rv >> 8) & 255}.${this.rv & 255}`;
+    obj.spec = spec;
+  }
+
+  private withStatus(stored: KubeObject): KubeObject {
+    const obj = structuredClone(stored);
+    const key = this.key(refOf(obj));
+    const reads = (this.reads.get(key) ?? 0) + 1;
+    this.reads.set(key, reads);
+    const ready = reads > this.readyAfterReads;
+    const spec = (obj.spec ?? {}) as { replicas?: number; type?: string };
+    const generation = obj.metadata.generation as number;
+    const replicas = spec.replicas ?? 1;
+    const n = ready ? replicas : 0;
+    if (obj.kind === "Deployment") {
+      obj.status = {
+        observedGeneration: generation,
+        replicas,
+        updatedReplicas: replicas,
+        readyReplicas: n,
+        availableReplicas: n,
+      };
+    } else if (obj.kind === "StatefulSet") {
+      obj.status = {
+        observedGeneration: generation,
+        replicas,
+        readyReplicas: n,
+        currentReplicas: replicas,
+        updatedReplicas: replicas,
+        availableReplicas: n,
+        currentRevision: `${obj.metadata.name}-5d8f7c9b6`,
+        updateRevision: `${obj.metadata.name}-5d8f7c9b6`,
+      };
+    } else if (obj.kind === "Job") {
+      const failed = this.failingJobs.has(obj.metadata.name);
+      obj.status = !ready
+        ? { active: 1 }
+        : failed
+          ? { failed: 4, conditions: [{ type: "Failed", status: "True", reason: "BackoffLimitExceeded" }] }
+          : { succeeded: 1, conditions: [{ type: "Complete", status: "True" }] };
+    } else if (obj.kind === "Service" && spec.type === "LoadBalancer") {
+      obj.status = { loadBalancer: this.loadBalancerIngress ? { ingress: [this.loadBalancerIngress] } : {} };
+    }
+    return obj;
+  }
+
+  async get(ref: ObjectRef): Promise<KubeObject | undefined> {
+    this.record(`get ${ref.apiVersion} ${describeRef(ref)}`);
+    await Promise.resolve();
+    const stored = this.objects.get(this.key(ref));
+    return stored ? this.withStatus(stored.obj) : undefined;
+  }
+
+  async list(apiVersion: string, kind: string, opts: { namespace?: string; labelSelector?: string } = {}) {
+    const selector = opts.labelSelector ? ` -l ${opts.labelSelector}` : "";
+    this.record(`list ${apiVersion} ${kind}${opts.namespace ? ` -n ${opts.namespace}` : ""}${selector}`);
+    await Promise.resolve();
+    const wanted = (opts.labelSelector ?? "")
+      .split(",")
+      .filter(Boolean)
+      .map((s) => s.split("=") as [string, string]);
+    return [...this.objects.values()]
+      .map((s) => s.obj)
+      .filter((o) => o.apiVersion === apiVersion && o.kind === kind)
+      .filter((o) => !opts.namespace || o.metadata.namespace === opts.namespace)
+      .filter((o) => wanted.every(([k, v]) => o.metadata.labels?.[k] === v))
+      .map((o) => this.withStatus(o));
+  }
+
+  async delete(ref: ObjectRef): Promise<boolean> {
+    await Promise.resolve();
+    const key = this.key(ref);
+    const existed = this.objects.delete(key);
+    this.record(`delete ${ref.apiVersion} ${describeRef(ref)} → ${existed ? "deleted" : "not found"}`);
+    if (existed && ref.kind === "Namespace") {
+      for (const [k, s] of this.objects) if (s.obj.metadata.namespace === ref.name) this.objects.delete(k);
+    }
+    return existed;
+  }
+
+  async listNodes(): Promise<V1Node[]> {
+    this.record("list v1 Node");
+    await Promise.resolve();
+    return structuredClone(this.nodes);
+  }
+
+  async getService(namespace: string, name: string): Promise<V1Service | undefined> {
+    return (await this.get({ apiVersion: "v1", kind: "Service", namespace, name })) as V1Service | undefined;
+  }
+
+  async proxy(
+    target: { resource: string; namespace: string; name: string; port: number },
+    req: { method: string; path: string },
+  ): Promise<ProxyResponse> {
+    const key = `${target.resource}/${target.namespace}/${target.name}:${target.port}${req.path}`;
+    this.record(`proxy ${req.method} ${key}`);
+    await Promise.resolve();
+    return (
+      this.proxyAnswers.get(key) ?? { status: 404, headers: {}, body: Buffer.from("404 page not found\n") }
+    );
+  }
+
+  /** Applies that changed something since the last call. */
+  takeChanges(): number {
+    const n = this.changes;
+    this.changes = 0;
+    return n;
+  }
+}
+
+/** A Node as the API returns it for a kind node (or any node): InternalIP and Hostname, Ready. */
+export function nodeObject(opts: {
+  name: string;
+  internalIP: string;
+  controlPlane?: boolean;
+  ready?: boolean;
+  externalIP?: string;
+  providerID?: string;
+}): V1Node {
+  const labels: Record<string, string> = {
+    "beta.kubernetes.io/arch": "amd64",
+    "beta.kubernetes.io/os": "linux",
+    "kubernetes.io/arch": "amd64",
+    "kubernetes.io/hostname": opts.name,
+    "kubernetes.io/os": "linux",
+  };
+  if (opts.controlPlane) labels["node-role.kubernetes.io/control-plane"] = "";
+  const addresses = [{ type: "InternalIP", address: opts.internalIP }];
+  if (opts.externalIP) addresses.push({ type: "ExternalIP", address: opts.externalIP });
+  addresses.push({ type: "Hostname", address: opts.name });
+  return {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: {
+      name: opts.name,
+      labels,
+      annotations: {
+        "node.alpha.kubernetes.io/ttl": "0",
+        "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+      },
+      uid: `node-${opts.name}`,
+      resourceVersion: "512",
+    },
+    spec: {
+      podCIDR: "10.244.0.0/24",
+      podCIDRs: ["10.244.0.0/24"],
+      providerID:
+        opts.providerID ??
+        `kind://docker/${opts.name.replace(/-(control-plane|worker\d*)$/, "")}/${opts.name}`,
+      ...(opts.controlPlane
+        ? { taints: [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }] }
+        : {}),
+    },
+    status: {
+      addresses,
+      conditions: [
+        { type: "MemoryPressure", status: "False", reason: "KubeletHasSufficientMemory" },
+        { type: "DiskPressure", status: "False", reason: "KubeletHasNoDiskPressure" },
+        { type: "PIDPressure", status: "False", reason: "KubeletHasSufficientPID" },
+        {
+          type: "Ready",
+          status: opts.ready === false ? "False" : "True",
+          reason: opts.ready === false ? "KubeletNotReady" : "KubeletReady",
+        },
+      ],
+      nodeInfo: {
+        architecture: "amd64",
+        bootID: "b1",
+        containerRuntimeVersion: "containerd://2.1.4",
+        kernelVersion: "6.8.0",
+        kubeProxyVersion: "",
+        kubeletVersion: "v1.36.0",
+        machineID: "m1",
+        operatingSystem: "linux",
+        osImage: "Debian GNU/Linux 12 (bookworm)",
+        systemUUID: "s1",
+      },
+    },
+  } as V1Node;
+}
+
+interface HelmRelease {
+  chart: string;
+  values: unknown;
+  revision: number;
+}
+
+/** docker, kind, kubectl and helm as one simulated machine, each answering as the real tool does. */
+export class FakeWorld {
+  readonly recorder = new Recorder();
+  readonly apis = new Map<string, FakeKubeApi>();
+  dockerRunning = true;
+  dockerMemBytes = 16 * 1024 ** 3;
+  kindNetwork = false;
+  versions = {
+    kind: "kind v0.32.0 go1.25.5 linux/amd64",
+    helm: "v3.19.0+g3d8990f",
+    kubectl: "v1.36.0",
+  };
+  /** Programs missing from PATH. */
+  missing = new Set<string>();
+  /** Sysctl values as /proc/sys shows them. */
+  sysctl: Record<string, string> = {
+    "fs/inotify/max_user_watches": "524288",
+    "fs/inotify/max_user_instances": "512",
+  };
+  /** kind clusters by name → node names in creation order. */
+  readonly kindClusters = new Map<string, string[]>();
+  readonly helmReleases = new Map<string, HelmRelease>();
+  helmRepos = new Set<string>();
+  private nextIp = 2;
+  /** Commands to fail, by a prefix of their command line. */
+  failures = new Map<string, string>();
+
+  readonly exec: Exec = new FakeExec(this.recorder, (cmd, args) => this.answer(cmd, args));
+
+  /** The KubeApi for a context, as createKubeApi would give it. */
+  api = (context: string): KubeApi => {
+    const api = this.apis.get(context);
+    if (!api) {
+      throw new Error(
+        `kube context '${context}' is not in kubeconfig ~/.kube/config (contexts there: ${[...this.apis.keys()].join(", ") || "none"}); ` +
+          "fix the context name in fleet.yaml or point KUBECONFIG at the right file",
+      );
+    }
+    return api;
+  };
+
+  fakeApi(context: string): FakeKubeApi {
+    const api = this.apis.get(context);
+    if (!api) throw new Error(`no fake API for ${context}`);
+    return api;
+  }
+
+  /** An existing cluster reachable by a kube context, with its nodes. */
+  addExistingCluster(context: string, nodes: V1Node[]): FakeKubeApi {
+    const api = new FakeKubeApi(context, this.recorder);
+    api.nodes = nodes;
+    this.apis.set(context, api);
+    return api;
+  }
+
+  /** Docker restarts: every kind node gets a new address on the kind network, in another order. */
+  restartDocker(): void {
+    this.nextIp = 2;
+    const names = [...this.kindClusters.keys()].reverse();
+    for (const name of names) {
+      const api = this.fakeApi(`kind-${name}`);
+      api.nodes = api.nodes.map((n) =>
+        nodeObject({
+          name: n.metadata?.name ?? "",
+          internalIP: this.ip(),
+          controlPlane: "node-role.kubernetes.io/control-plane" in (n.metadata?.labels ?? {}),
+        }),
+      );
+    }
+  }
+
+  /** Every apply that changed something, over all contexts, since the last call. */
+  takeChanges(): number {
+    return [...this.apis.values()].reduce((n, api) => n + api.takeChanges(), 0);
+  }
+
+  private ip(): string {
+    return `172.18.0.${this.nextIp++}`;
+  }
+
+  private async answer(cmd: string, args: string[]): Promise<RunResult> {
+    if (this.missing.has(cmd)) notFound(cmd, args);
+    const line = commandLine(cmd, args);
+    for (const [prefix, stderr] of this.failures) if (line.startsWith(prefix)) exitWith(cmd, args, stderr);
+    switch (cmd) {
+      case "docker":
+        return this.docker(cmd, args);
+      case "kind":
+        return this.kind(cmd, args);
+      case "kubectl":
+        if (args[0] === "version") {
+          const [major, minor] = this.versions.kubectl.replace(/^v/, "").split(".");
+          return ok(
+            JSON.stringify(
+              {
+                clientVersion: { major, minor, gitVersion: this.versions.kubectl, platform: "linux/amd64" },
+                kustomizeVersion: "v5.7.1",
+              },
+              null,
+              2,
+            ),
+          );
+        }
+        break;
+      case "helm":
+        return this.helm(cmd, args);
+    }
+    throw new Error(`the fake world does not know '${line}'`);
+  }
+
+  private docker(cmd: string, args: string[]): RunResult {
+    const daemonDown =
+      "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?";
+    if (args[0] === "info") {
+      if (!this.dockerRunning) exitWith(cmd, args, daemonDown, '{"ServerVersion":"","MemTotal":0}');
+      return ok(
+        JSON.stringify({
+          ServerVersion: "28.5.1",
+          OSType: "linux",
+          OperatingSystem: "Ubuntu 24.04.3 LTS",
+          NCPU: 8,
+          MemTotal: this.dockerMemBytes,
+          Name: "builder",
+        }),
+      );
+    }
+    if (args[0] === "network" && args[1] === "inspect") {
+      if (!this.dockerRunning) exitWith(cmd, args, daemonDown);
+      if (!this.kindNetwork)
+        exitWith(cmd, args, `Error response from daemon: network ${args[2]} not found`, "[]");
+      return ok(`${args[2]}\n`);
+    }
+    throw new Error(`the fake docker does not know '${commandLine(cmd, args)}'`);
+  }
+
+  private async kind(cmd: string, args: string[]): Promise<RunResult> {
+    const flag = (name: string) => {
+      const i = args.indexOf(name);
+      return i >= 0 ? args[i + 1] : undefined;
+    };
+    const sub = args.slice(0, 2).join(" ");
+    if (args[0] === "version") return ok(`${this.versions.kind}\n`);
+    if (sub === "get clusters") {
+      if (this.kindClusters.size === 0) return ok("", "No kind clusters found.\n");
+      return ok(`${[...this.kindClusters.keys()].sort().join("\n")}\n`);
+    }
+    if (sub === "create cluster") {
+      const name = flag("--name") ?? "kind";
+      if (this.kindClusters.has(name)) {
+        exitWith(
+          cmd,
+          args,
+          `ERROR: failed to create cluster: node(s) already exist for a cluster with the name "${name}"`,
+        );
+      }
+      const configFile = flag("--config");
+      // Read at once: node addresses are handed out in the order kind processes start, as Docker does.
+      const config = configFile
+        ? (parse(readFileSync(configFile, "utf8")) as { nodes?: { role: string }[] })
+        : {};
+      const roles = (config.nodes ?? [{ role: "control-plane" }]).map((n) => n.role);
+      let workers = 0;
+      const names = roles.map((role) =>
+        role === "control-plane"
+          ? `${name}-control-plane`
+          : `${name}-worker${workers++ === 0 ? "" : workers}`,
+      );
+      this.kindNetwork = true;
+      this.kindClusters.set(name, names);
+      const api = new FakeKubeApi(`kind-${name}`, this.recorder);
+      api.nodes = names.map((n) =>
+        nodeObject({ name: n, internalIP: this.ip(), controlPlane: n.endsWith("control-plane") }),
+      );
+      this.apis.set(`kind-${name}`, api);
+      return ok(
+        "",
+        [
+          `Creating cluster "${name}" ...`,
+          " ✓ Ensuring node image (kindest/node:v1.36.0) 🖼",
+          " ✓ Preparing nodes 📦",
+          " ✓ Writing configuration 📜",
+          " ✓ Starting control-plane 🕹️",
+          " ✓ Installing CNI 🔌",
+          " ✓ Installing StorageClass 💾",
+          `Set kubectl context to "kind-${name}"`,
+        ].join("\n"),
+      );
+    }
+    if (sub === "delete cluster") {
+      const name = flag("--name") ?? "kind";
+      this.kindClusters.delete(name);
+      this.apis.delete(`kind-${name}`);
+      return ok("", `Deleting cluster "${name}" ...\n`);
+    }
+    throw new Error(`the fake kind does not know '${commandLine(cmd, args)}'`);
+  }
+
+  private async helm(cmd: string, args: string[]): Promise<RunResult> {
+    const flag = (name: string) => {
+      const i = args.indexOf(name);
+      return i >= 0 ? args[i + 1] : undefined;
+    };
+    const context = flag("--kube-context") ?? "";
+    const namespace = flag("-n") ?? flag("--namespace") ?? "default";
+    if (args[0] === "version") return ok(`${this.versions.helm}\n`);
+    if (args[0] === "repo" && args[1] === "add") {
+      this.helmRepos.add(args[2] ?? "");
+      return ok(`"${args[2]}" has been added to your repositories\n`);
+    }
+    if (args[0] === "repo" && args[1] === "update") {
+      return ok(
+        `Hang tight while we grab the latest from your chart repositories...\n...Successfully got an update from the "${args[2]}" chart repository\nUpdate Complete. ⎈Happy Helming!⎈\n`,
+      );
+    }
+    if (!this.apis.has(context)) {
+      exitWith(cmd, args, `Error: Kubernetes cluster unreachable: context "${context}" does not exist`);
+    }
+    const key = (name: string) => `${context}|${namespace}|${name}`;
+    if (args[0] === "list") {
+      const rows = [...this.helmReleases.entries()]
+        .filter(([k]) => k.startsWith(`${context}|${namespace}|`))
+        .map(([k, r]) => ({
+          name: k.split("|")[2],
+          namespace,
+          revision: String(r.revision),
+          updated: "2026-11-24 10:00:00.000000000 +0000 UTC",
+          status: "deployed",
+          chart: r.chart,
+          app_version: "v0.87.0",
+        }));
+      return ok(`${JSON.stringify(rows)}\n`);
+    }
+    if (args[0] === "get" && args[1] === "values") {
+      const release = this.helmReleases.get(key(args[2] ?? ""));
+      if (!release) exitWith(cmd, args, "Error: release: not found");
+      return ok(`${JSON.stringify(release.values)}\n`);
+    }
+    if (args[0] === "upgrade" && args.includes("--install")) {
+      const [, name = "", chart = ""] = args.filter((a) => a !== "--install");
+      if (!this.helmRepos.has(chart.split("/")[0] ?? "")) {
+        exitWith(cmd, args, `Error: repo ${chart.split("/")[0]} not found`);
+      }
+      if (!this.apis.get(context)?.objects.has(`v1|Namespace||${namespace}`)) {
+        exitWith(cmd, args, `Error: create: failed to create: namespaces "${namespace}" not found`);
+      }
+      const file = flag("-f") ?? flag("--values");
+      const values = file ? parse(await readFile(file, "utf8")) : null;
+      const before = this.helmReleases.get(key(name));
+      const revision = (before?.revision ?? 0) + 1;
+      this.helmReleases.set(key(name), {
+        chart: `${chart.split("/")[1]}-${flag("--version")}`,
+        values,
+        revision,
+      });
+      return ok(
+        `${before ? `Release "${name}" has been upgraded. Happy Helming!` : `Release "${name}" does not exist. Installing it now.`}\nNAME: ${name}\nNAMESPACE: ${namespace}\nSTATUS: deployed\nREVISION: ${revision}\n`,
+      );
+    }
+    if (args[0] === "uninstall") {
+      const name = args[1] ?? "";
+      if (!this.helmReleases.delete(key(name))) {
+        exitWith(cmd, args, `Error: uninstall: Release not loaded: ${name}: release: not found`);
+      }
+      return ok(`release "${name}" uninstalled\n`);
+    }
+    throw new Error(`the fake helm does not know '${commandLine(cmd, args)}'`);
+  }
+}

@@ -1,0 +1,382 @@
+// `up` on Kubernetes as an ordered list of small steps (kind's Actions): clusters, addresses, storage, workload
+// clusters, mgmt, verify. Each step is idempotent, reported on one line with its duration, and waited on.
+import { isDeepStrictEqual } from "node:util";
+import { NAMESPACE } from "../../components/context.ts";
+import { writeDiscoveredAddresses } from "../../render/addresses.ts";
+import { RELEASE } from "../../render/helm.ts";
+import type { KubeObject, RenderedCluster } from "../../render/types.ts";
+import { applyObjects, waitReady } from "./apply.ts";
+import { type RunContext, renderedCluster } from "./context.ts";
+import { discoverAddresses, loadBalancerServices } from "./discover.ts";
+import { addRepo, releaseUpToDate, upgradeInstall, valuesFile, writeValues } from "./helm.ts";
+import { createKindCluster, kindClusters, kindNetworkExists, writeKindConfig } from "./kind.ts";
+import { preflight } from "./preflight.ts";
+import { addUnique, clusterState } from "./state.ts";
+
+/** One step: its title is decided when it is its turn (undefined: nothing to do, not reported). */
+export interface Action {
+  title(ctx: RunContext): string | undefined;
+  execute(ctx: RunContext): Promise<void>;
+}
+
+/** A step failed: names the step; the cause carries the command or API call and the tail of its output. */
+export class StepError extends Error {
+  constructor(
+    readonly step: string,
+    cause: unknown,
+  ) {
+    super(`step '${step}' failed`, { cause });
+    this.name = "StepError";
+  }
+}
+
+export async function runActions(ctx: RunContext, actions: Action[]): Promise<void> {
+  for (const action of actions) {
+    ctx.signal.throwIfAborted();
+    const title = action.title(ctx);
+    if (!title) continue;
+    const done = ctx.reporter.step(title);
+    try {
+      await action.execute(ctx);
+      done();
+    } catch (error) {
+      // The step line gets the first line; the whole story (command, output tail) goes up with the error.
+      const first = (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+      done(new Error(first));
+      throw new StepError(title, error);
+    } finally {
+      await ctx.persist();
+    }
+  }
+}
+
+const namespaces = (rc: RenderedCluster) => rc.manifests.filter((o) => o.kind === "Namespace");
+const nonNamespaces = (rc: RenderedCluster) => rc.manifests.filter((o) => o.kind !== "Namespace");
+const listNames = (names: string[]) => names.join(", ");
+
+async function apply(ctx: RunContext, rc: RenderedCluster, objects: KubeObject[]): Promise<void> {
+  const state = clusterState(ctx.state, rc.cluster, rc.context);
+  await applyObjects(ctx.deps.api(rc.context), objects, state, {
+    clock: ctx.deps.clock,
+    signal: ctx.signal,
+    persist: () => ctx.persist(),
+  });
+}
+
+async function waitFor(ctx: RunContext, rc: RenderedCluster): Promise<void> {
+  await waitReady(ctx.deps.api(rc.context), rc.manifests, {
+    clock: ctx.deps.clock,
+    signal: ctx.signal,
+    timeoutMs: ctx.deps.timeouts.rolloutMs,
+  });
+}
+
+const kindOf = (ctx: RunContext) => ctx.fleet.clusters.filter((c) => c.kindConfig);
+/** kind clusters still to create, in fleet order. */
+const toCreate = (ctx: RunContext) => kindOf(ctx).filter((c) => !ctx.kindExisting.has(c.cluster));
+
+/** Creates kind clusters at once; each is recorded as created by thanos-fleet as soon as kind is done with it. */
+async function create(ctx: RunContext, clusters: RenderedCluster[]): Promise<void> {
+  // Config files first, so that every kind process starts at once, in fleet order.
+  const files = new Map<string, string>();
+  for (const rc of clusters) files.set(rc.cluster, await writeKindConfig(ctx.stateDir, rc));
+  await allSettled(
+    clusters,
+    (rc) => rc.cluster,
+    async (rc) => {
+      const file = files.get(rc.cluster) ?? "";
+      await createKindCluster(
+        ctx.deps.exec,
+        rc.cluster,
+        file,
+        ctx.deps.timeouts.kindCreate,
+        ctx.streaming(rc.cluster),
+      );
+      ctx.kindExisting.add(rc.cluster);
+      clusterState(ctx.state, rc.cluster, rc.context).createdKind = true;
+      await ctx.persist();
+    },
+  );
+}
+
+/** Runs fn for each item at once; waits for all, then fails with every failure named. */
+async function allSettled<T>(
+  items: T[],
+  name: (item: T) => string,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  const results = await Promise.allSettled(items.map(fn));
+  const failed = results.flatMap((r, i) =>
+    r.status === "rejected" ? [{ item: items[i] as T, reason: r.reason }] : [],
+  );
+  if (failed.length === 1) throw failed[0]?.reason;
+  if (failed.length > 1) {
+    throw new AggregateError(
+      failed.map((f) => f.reason),
+      `${failed.length} failed: ${failed.map((f) => `${name(f.item)}: ${(f.reason as Error).message}`).join("\n")}`,
+    );
+  }
+}
+
+const preflightAction: Action = {
+  title: (ctx) => {
+    const tools = [
+      kindOf(ctx).length > 0 ? "Docker, kind, " : "",
+      "kubectl",
+      ctx.topology.workloads.length ? ", helm" : "",
+    ];
+    return `preflight: ${tools.join("")}${kindOf(ctx).length > 0 ? ", memory, limits" : ""}${
+      ctx.fleet.clusters.some((c) => !c.kindConfig) ? ", existing contexts" : ""
+    }`;
+  },
+  async execute(ctx) {
+    const result = await preflight(ctx.topology, ctx.fleet.clusters, {
+      exec: ctx.deps.exec,
+      api: ctx.deps.api,
+      platform: ctx.deps.platform,
+      readSysctl: ctx.deps.readSysctl,
+    });
+    for (const f of result.facts) ctx.reporter.verbose(f);
+    for (const w of result.warnings) ctx.reporter.info(`warning: ${w}`);
+  },
+};
+
+const findKindClusters: Action = {
+  title: (ctx) => (kindOf(ctx).length > 0 ? "look for existing kind clusters" : undefined),
+  async execute(ctx) {
+    ctx.kindExisting = await kindClusters(ctx.deps.exec, { signal: ctx.signal });
+    const reused = kindOf(ctx).filter((c) => ctx.kindExisting.has(c.cluster));
+    for (const rc of reused) {
+      const mine = ctx.state.clusters[rc.cluster]?.createdKind;
+      ctx.reporter.info(
+        `  kind cluster ${rc.cluster} exists: reusing it${mine ? "" : " (not created by thanos-fleet: down will leave it)"}`,
+      );
+    }
+    // kind creates its Docker network with the first cluster; two creating it at once can collide.
+    ctx.firstAlone =
+      toCreate(ctx).length > 1 && !(await kindNetworkExists(ctx.deps.exec, { signal: ctx.signal }));
+  },
+};
+
+const createFirstKindCluster: Action = {
+  title: (ctx) =>
+    ctx.firstAlone ? `create kind cluster ${toCreate(ctx)[0]?.cluster} (and the kind network)` : undefined,
+  async execute(ctx) {
+    await create(ctx, toCreate(ctx).slice(0, 1));
+  },
+};
+
+const createKindClusters: Action = {
+  title: (ctx) => {
+    const names = toCreate(ctx).map((c) => c.cluster);
+    if (names.length === 0) return undefined;
+    return names.length === 1
+      ? `create kind cluster ${names[0]}`
+      : `create kind clusters ${listNames(names)} in parallel`;
+  },
+  async execute(ctx) {
+    await create(ctx, toCreate(ctx));
+  },
+};
+
+const discover: Action = {
+  title: (ctx) => {
+    const lb = ctx.fleet.clusters.filter((c) => loadBalancerServices(c).length > 0).map((c) => c.cluster);
+    return `discover node addresses${lb.length > 0 ? ` and load-balancer addresses (${listNames(lb)})` : ""}`;
+  },
+  async execute(ctx) {
+    // LoadBalancer Services get their address only once they exist: apply them (and their namespace) first.
+    for (const rc of ctx.fleet.clusters) {
+      const lbs = loadBalancerServices(rc);
+      if (lbs.length > 0) await apply(ctx, rc, [...namespaces(rc), ...lbs]);
+    }
+    const serviceType = new Map(ctx.topology.fleet.clusters.map((c) => [c.name, c.serviceType]));
+    const found = await discoverAddresses({
+      clusters: ctx.fleet.clusters,
+      serviceType: (c) => serviceType.get(c) ?? "NodePort",
+      api: ctx.deps.api,
+      clock: ctx.deps.clock,
+      signal: ctx.signal,
+      loadBalancerTimeoutMs: ctx.deps.timeouts.loadBalancerMs,
+    });
+    const before = ctx.discovered;
+    if (before && !isDeepStrictEqual(before, found)) {
+      const moved = Object.entries(found.nodeIP)
+        .filter(([c, ip]) => before.nodeIP[c] && before.nodeIP[c] !== ip)
+        .map(([c, ip]) => `${c} ${before.nodeIP[c]} → ${ip}`);
+      if (moved.length > 0) {
+        ctx.reporter.info(
+          `  node addresses changed since the last run (Docker restarted?): ${listNames(moved)}; re-wiring`,
+        );
+      }
+    }
+    for (const [c, ip] of Object.entries(found.nodeIP)) ctx.reporter.verbose(`${c}: ${ip}`);
+    await writeDiscoveredAddresses(ctx.stateDir, found);
+    ctx.discovered = found;
+    ctx.fleet = ctx.deps.render(ctx.topology, { credentials: ctx.credentials, discovered: found });
+    const open = ctx.fleet.openAddresses.map((o) => o.variable);
+    if (open.length > 0) throw new Error(`addresses still unknown after discovery: ${listNames(open)}`);
+  },
+};
+
+function perCluster(
+  role: RenderedCluster["role"],
+  make: (name: string) => Action,
+): (ctx: RunContext) => Action[] {
+  return (ctx) => ctx.fleet.clusters.filter((c) => c.role === role).map((c) => make(c.cluster));
+}
+
+const namespaceAndSecrets = (name: string): Action => ({
+  title: (ctx) => {
+    const rc = renderedCluster(ctx, name);
+    const what = rc.secrets.map((s) => s.metadata.name);
+    return `${name}: namespace ${NAMESPACE} and Secrets${what.length > 0 ? ` (${listNames(what)})` : ""}`;
+  },
+  async execute(ctx) {
+    const rc = renderedCluster(ctx, name);
+    await apply(ctx, rc, [...namespaces(rc), ...rc.secrets]);
+  },
+});
+
+const storageApply = (name: string): Action => ({
+  title: () => `${name}: MinIO and the bucket setup Job (server-side apply)`,
+  async execute(ctx) {
+    await apply(ctx, renderedCluster(ctx, name), nonNamespaces(renderedCluster(ctx, name)));
+  },
+});
+
+const storageWait = (name: string): Action => ({
+  title: (ctx) =>
+    `${name}: wait for MinIO, the bucket ${ctx.topology.fleet.bucket} and Thanos's bucket-scoped key`,
+  async execute(ctx) {
+    await waitFor(ctx, renderedCluster(ctx, name));
+  },
+});
+
+const checkReleases: Action = {
+  title: (ctx) => {
+    const names = ctx.fleet.clusters.filter((c) => c.role === "workload").map((c) => c.cluster);
+    return names.length > 0
+      ? `compare the ${RELEASE} releases of ${listNames(names)} with the rendered values`
+      : undefined;
+  },
+  async execute(ctx) {
+    const pending: string[] = [];
+    for (const rc of ctx.fleet.clusters.filter((c) => c.role === "workload")) {
+      if (!rc.helmValues) throw new Error(`workload cluster ${rc.cluster} was rendered without Helm values`);
+      await writeValues(ctx.stateDir, rc.cluster, rc.helmValues);
+      const release = { name: RELEASE, namespace: NAMESPACE, context: rc.context };
+      const current = await releaseUpToDate(
+        ctx.deps.exec,
+        release,
+        ctx.topology.fleet.versions.kubePrometheusStack,
+        rc.helmValues,
+        { signal: ctx.signal },
+      );
+      if (current) ctx.reporter.info(`  ${rc.cluster}: ${RELEASE} is up to date; no upgrade`);
+      else pending.push(rc.cluster);
+    }
+    ctx.pendingReleases = pending;
+  },
+};
+
+const helmRepo: Action = {
+  title: (ctx) => (ctx.pendingReleases.length > 0 ? "helm repository prometheus-community" : undefined),
+  async execute(ctx) {
+    await addRepo(ctx.deps.exec, ctx.streaming("helm"));
+  },
+};
+
+const helmInstall: Action = {
+  title: (ctx) => {
+    const names = ctx.pendingReleases;
+    if (names.length === 0) return undefined;
+    const version = ctx.topology.fleet.versions.kubePrometheusStack;
+    return `${RELEASE} ${version} on ${listNames(names)} (helm upgrade --install --wait${names.length > 1 ? ", in parallel" : ""})`;
+  },
+  async execute(ctx) {
+    const version = ctx.topology.fleet.versions.kubePrometheusStack;
+    const release = { name: RELEASE, namespace: NAMESPACE };
+    // Recorded before Helm starts: an install interrupted half-way is still uninstalled by `down`.
+    for (const name of ctx.pendingReleases) {
+      const rc = renderedCluster(ctx, name);
+      addUnique(
+        clusterState(ctx.state, rc.cluster, rc.context).helmReleases,
+        release,
+        (a, b) => a.name === b.name && a.namespace === b.namespace,
+      );
+    }
+    await ctx.persist();
+    await allSettled(
+      ctx.pendingReleases,
+      (c) => c,
+      (name) => {
+        const rc = renderedCluster(ctx, name);
+        return upgradeInstall(
+          ctx.deps.exec,
+          { ...release, context: rc.context },
+          version,
+          valuesFile(ctx.stateDir, name),
+          ctx.deps.timeouts.helm,
+          ctx.streaming(name),
+        );
+      },
+    );
+  },
+};
+
+const workloadServices = (name: string): Action => ({
+  title: () => `${name}: a NodePort Service per Prometheus replica (server-side apply)`,
+  async execute(ctx) {
+    await apply(ctx, renderedCluster(ctx, name), nonNamespaces(renderedCluster(ctx, name)));
+  },
+});
+
+const observerApply = (name: string): Action => ({
+  title: () =>
+    `${name}: Thanos query, query-frontend, store, compactor, ruler, bucket web and Alertmanager (server-side apply)`,
+  async execute(ctx) {
+    await apply(ctx, renderedCluster(ctx, name), nonNamespaces(renderedCluster(ctx, name)));
+  },
+});
+
+const observerWait = (name: string): Action => ({
+  title: () => `${name}: wait for the rollouts`,
+  async execute(ctx) {
+    await waitFor(ctx, renderedCluster(ctx, name));
+  },
+});
+
+const verify: Action = {
+  title: (ctx) => (ctx.deps.verify ? "verify --wait: the fleet end to end" : undefined),
+  async execute(ctx) {
+    const result = await ctx.deps.verify?.(ctx.topology, { endpoints: ctx.endpoints, signal: ctx.signal });
+    if (!result) return;
+    ctx.verifyResult = result;
+    if (!result.ok) throw new Error(`verify found failures:\n${result.text}`);
+  },
+};
+
+/** The steps of `up`, in order. Lists that depend on the fleet are expanded when their turn comes. */
+export function upActions(ctx: RunContext): Action[] {
+  const expand = (make: (ctx: RunContext) => Action[]): Action[] => make(ctx);
+  return [
+    preflightAction,
+    findKindClusters,
+    createFirstKindCluster,
+    createKindClusters,
+    discover,
+    ...expand(perCluster("storage", namespaceAndSecrets)),
+    ...expand(perCluster("storage", storageApply)),
+    ...expand(perCluster("storage", storageWait)),
+    ...expand(perCluster("workload", namespaceAndSecrets)),
+    checkReleases,
+    helmRepo,
+    helmInstall,
+    ...expand(perCluster("workload", workloadServices)),
+    ...expand(perCluster("observer", namespaceAndSecrets)),
+    ...expand(perCluster("observer", observerApply)),
+    ...expand(perCluster("observer", observerWait)),
+    verify,
+  ];
+}
