@@ -1,0 +1,57 @@
+// Fixed inputs for the render tests: fake credentials (never random) and node addresses as kind would give them.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Credentials } from "../../state/credentials.ts";
+import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet, parseFleetYaml } from "../../topology/load.ts";
+import type { Topology } from "../../topology/topology.ts";
+import type { DiscoveredAddresses } from "../addresses.ts";
+import { renderFleet } from "../render.ts";
+import type { RenderedFleet } from "../types.ts";
+
+export const FAKE_CREDENTIALS: Credentials = {
+  minioRoot: { user: "fake-minio-root-user", password: "fake-minio-root-password-0123" },
+  thanos: { accessKey: "fake-thanos-access-key", secretKey: "fake-thanos-secret-key-4567" },
+  grafana: { user: "fake-grafana-admin", password: "fake-grafana-password-89ab" },
+};
+
+/** Every credential string, for "appears nowhere but in a Secret" checks. */
+export const CREDENTIAL_STRINGS = [
+  FAKE_CREDENTIALS.minioRoot.user,
+  FAKE_CREDENTIALS.minioRoot.password,
+  FAKE_CREDENTIALS.thanos.accessKey,
+  FAKE_CREDENTIALS.thanos.secretKey,
+  FAKE_CREDENTIALS.grafana.user,
+  FAKE_CREDENTIALS.grafana.password,
+];
+
+export const FOUR_WORKLOADS_FILE = join(import.meta.dirname, "four-workloads.yaml");
+export const GOLDEN_DIR = join(import.meta.dirname, "golden");
+
+export function defaultTopology(): Topology {
+  return parseFleet(DEFAULT_FLEET, DEFAULT_SOURCE);
+}
+
+export function fourWorkloadsTopology(): Topology {
+  return parseFleetYaml(readFileSync(FOUR_WORKLOADS_FILE, "utf8"), "src/render/testdata/four-workloads.yaml");
+}
+
+/** Node addresses as kind hands them out on the `kind` Docker network: 172.18.0.2, .3, … in cluster order. */
+export function kindAddresses(topology: Topology): DiscoveredAddresses {
+  return { nodeIP: Object.fromEntries(topology.fleet.clusters.map((c, i) => [c.name, `172.18.0.${i + 2}`])) };
+}
+
+export function render(topology: Topology, discovered = true): RenderedFleet {
+  return renderFleet(topology, {
+    credentials: FAKE_CREDENTIALS,
+    discovered: discovered ? kindAddresses(topology) : undefined,
+    outDir: "out",
+  });
+}
+
+/** The configs every whole-fleet check runs on. */
+export function configs(): { name: string; topology: Topology }[] {
+  return [
+    { name: "default fleet", topology: defaultTopology() },
+    { name: "four workload clusters with three replicas", topology: fourWorkloadsTopology() },
+  ];
+}
