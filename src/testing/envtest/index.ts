@@ -8,3 +8,4 @@ export {
 } from "./controlplane.ts";
 export { type KubeconfigEntry, kubeconfigYaml, writeKubeconfig } from "./kubeconfig.ts";
 export { type KindNode, kindNodeNames, registerKindNodes } from "./nodes.ts";
+export { type StatusReporter, startStatusReporter } from "./status.ts";

@@ -1,0 +1,774 @@
+// The Kubernetes runtime's `up` and `down` against real API servers: etcd + kube-apiserver v1.36, one per cluster of
+// the fleet, each cluster's Nodes registered as kind's kubelets register them. What runs for real: every API call of
+// the runtime (server-side apply, reads, lists, deletes) through @kubernetes/client-node, admission, NodePort and
+// ClusterIP allocation, field ownership, immutable fields. What is simulated: no kubelet or controller-manager runs,
+// so a status reporter marks rollouts done and Jobs complete (pods never run); docker, kind and kubectl answer
+// through the runtime's recorded fake world, and helm through a fake that records releases and creates the chart's
+// own NodePort Services. Kind's steps and the real Helm install keep their recorded-call tests.
+
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { parse } from "yaml";
+import { isExecutableFile } from "../../binaries/cache.ts";
+import { binaryPath } from "../../binaries/resolve.ts";
+import { NAMESPACE } from "../../components/context.ts";
+import { type DiscoveredAddresses, readDiscoveredAddresses } from "../../render/addresses.ts";
+import { fleetFiles } from "../../render/files.ts";
+import { renderFleet } from "../../render/render.ts";
+import type { KubeObject, RenderedCluster, RenderedFleet } from "../../render/types.ts";
+import { type Credentials, loadOrCreateCredentials } from "../../state/credentials.ts";
+import { startControlPlanes } from "../../testing/envtest/controlplane.ts";
+import { kindNodeNames, registerKindNodes } from "../../testing/envtest/nodes.ts";
+import { type StatusReporter, startStatusReporter } from "../../testing/envtest/status.ts";
+import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet, parseFleetYaml } from "../../topology/load.ts";
+import type { Topology } from "../../topology/topology.ts";
+import type { Reporter, UpOptions } from "../runtime.ts";
+import {
+  createKubeApi,
+  FIELD_MANAGER,
+  type KubeApi,
+  loadKubeConfig,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_SELECTOR,
+  refOf,
+} from "./api.ts";
+import { DEFAULT_TIMEOUTS, type KubeDeps } from "./context.ts";
+import type { Exec, RunOptions, RunResult } from "./exec.ts";
+import { valuesFile } from "./helm.ts";
+import { createKubeRuntime, type KubeRuntime } from "./index.ts";
+import { readState } from "./state.ts";
+import { exitWith, FakeWorld } from "./testing.ts";
+import type { Clock } from "./wait.ts";
+
+const missing = (["etcd", "kube-apiserver"] as const).filter((n) => !isExecutableFile(binaryPath(n)));
+const skip =
+  missing.length > 0
+    ? `not built: ${missing.join(", ")}; run npm run binaries -- etcd kube-apiserver`
+    : false;
+
+const FOUR_WORKLOADS = `
+bucket: thanos
+clusters:
+  - { name: mgmt, role: observer, context: ctx-mgmt }
+  - { name: biz1, role: workload, context: ctx-biz1 }
+  - { name: biz2, role: workload, context: ctx-biz2 }
+  - { name: biz3, role: workload, context: ctx-biz3, prometheus: { replicas: 3 } }
+  - { name: biz4, role: workload, context: ctx-biz4, nodePorts: { sidecarGrpc: 31500, sidecarHttp: 31600, prometheus: 30190 } }
+  - { name: minio, role: storage, context: ctx-minio }
+`;
+
+interface Case {
+  title: string;
+  topology: () => Topology;
+  /** A cluster whose namespace exists before `up`, holding an object of its owner. */
+  preexistingNamespace?: string;
+  /** A NodePort another Service holds before the first `up`. */
+  squatter?: { cluster: string; port: number; service: string };
+}
+
+const CASES: Case[] = [
+  {
+    title: "the default fleet (kind clusters that already exist)",
+    topology: () => parseFleet(DEFAULT_FLEET, DEFAULT_SOURCE),
+  },
+  {
+    title: "four workload clusters on existing contexts",
+    topology: () => parseFleetYaml(FOUR_WORKLOADS, "four.yaml"),
+    preexistingNamespace: "biz3",
+    squatter: { cluster: "biz4", port: 31500, service: "thanos-sidecar-0" },
+  },
+];
+
+/** Real time, but a poll never sleeps longer than 50 ms: the status reporter answers within ~100 ms. */
+const quickClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) => sleep(Math.min(ms, 50), undefined, { signal }),
+};
+
+function recordingReporter(): Reporter & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    step: (title) => (error) => lines.push(error ? `✗ ${title}: ${error.message}` : `✓ ${title}`),
+    info: (line) => lines.push(line),
+    verbose: () => {},
+  };
+}
+
+/** The whole story of an error: its message and its causes'. */
+function story(err: unknown): string {
+  const out: string[] = [];
+  for (let e = err as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    out.push(String(e.message ?? e));
+  }
+  return out.join("\n  caused by: ");
+}
+
+const CHART_SERVICES = ["alertmanager", "grafana"] as const;
+
+/**
+ * helm as seen from the API server: releases kept in memory, the chart's own NodePort Services (Alertmanager,
+ * Grafana) created from the values. An install fails when the Secrets the values reference are not there yet,
+ * since the chart's pods could not start without them.
+ */
+class FakeHelm {
+  readonly releases = new Map<string, { chart: string; values: Record<string, unknown>; revision: number }>();
+
+  constructor(private readonly configs: Map<string, KubeConfig>) {}
+
+  handles(cmd: string, args: string[]): boolean {
+    return cmd === "helm" && ["list", "get", "upgrade", "uninstall"].includes(args[0] ?? "");
+  }
+
+  async run(cmd: string, args: string[]): Promise<RunResult> {
+    const flag = (n: string) => {
+      const i = args.indexOf(n);
+      return i >= 0 ? args[i + 1] : undefined;
+    };
+    const context = flag("--kube-context") ?? "";
+    const namespace = flag("--namespace") ?? "default";
+    const kc = this.configs.get(context);
+    if (!kc)
+      exitWith(cmd, args, `Error: Kubernetes cluster unreachable: context "${context}" does not exist`);
+    const core = kc.makeApiClient(CoreV1Api);
+    const key = (name: string) => `${context}|${namespace}|${name}`;
+    const ok = (stdout: string): RunResult => ({ stdout, stderr: "" });
+    switch (args[0]) {
+      case "list": {
+        const rows = [...this.releases]
+          .filter(([k]) => k.startsWith(`${context}|${namespace}|`))
+          .map(([k, r]) => ({
+            name: k.split("|")[2],
+            namespace,
+            revision: String(r.revision),
+            status: "deployed",
+            chart: r.chart,
+          }));
+        return ok(JSON.stringify(rows));
+      }
+      case "get": {
+        const r = this.releases.get(key(args[2] ?? ""));
+        if (!r) exitWith(cmd, args, "Error: release: not found");
+        return ok(JSON.stringify(r.values));
+      }
+      case "upgrade": {
+        const name = args[2] ?? "";
+        const values = parse(await readFile(flag("--values") ?? "", "utf8")) as ChartValues;
+        try {
+          await core.readNamespace({ name: namespace });
+        } catch {
+          exitWith(cmd, args, `Error: create: failed to create: namespaces "${namespace}" not found`);
+        }
+        const needed = [
+          values.prometheus?.prometheusSpec?.thanos?.objectStorageConfig?.existingSecret?.name,
+          values.grafana?.admin?.existingSecret,
+        ].filter((s): s is string => Boolean(s));
+        assert.equal(needed.length, 2, "the values reference the objstore and Grafana admin Secrets");
+        for (const secret of needed) {
+          try {
+            await core.readNamespacedSecret({ name: secret, namespace });
+          } catch {
+            exitWith(
+              cmd,
+              args,
+              `Error: the chart's pods cannot start: Secret ${namespace}/${secret} does not exist yet`,
+            );
+          }
+        }
+        for (const svc of CHART_SERVICES) {
+          const nodePort = values[svc]?.service?.nodePort;
+          const port = svc === "grafana" ? 80 : 9093;
+          const body = {
+            metadata: {
+              name: `${name}-${svc}`,
+              labels: { "app.kubernetes.io/managed-by": "Helm", "app.kubernetes.io/instance": name },
+            },
+            spec: {
+              type: values[svc]?.service?.type,
+              selector: { app: svc },
+              ports: [{ name: "http", port, nodePort }],
+            },
+          };
+          const exists = await core.readNamespacedService({ name: body.metadata.name, namespace }).then(
+            () => true,
+            () => false,
+          );
+          if (exists) continue;
+          try {
+            await core.createNamespacedService({ namespace, body });
+          } catch (err) {
+            exitWith(cmd, args, `Error: Service ${body.metadata.name}: ${(err as { body?: string }).body}`);
+          }
+        }
+        const before = this.releases.get(key(name));
+        const chart = `${(args[3] ?? "").split("/")[1]}-${flag("--version")}`;
+        this.releases.set(key(name), { chart, values, revision: (before?.revision ?? 0) + 1 });
+        return ok(`Release "${name}" has been ${before ? "upgraded" : "installed"}.\n`);
+      }
+      case "uninstall": {
+        const name = args[1] ?? "";
+        if (!this.releases.delete(key(name))) {
+          exitWith(cmd, args, `Error: uninstall: Release not loaded: ${name}: release: not found`);
+        }
+        for (const svc of CHART_SERVICES) {
+          await core.deleteNamespacedService({ name: `${name}-${svc}`, namespace }).catch(() => {});
+        }
+        return ok(`release "${name}" uninstalled\n`);
+      }
+    }
+    throw new Error(`the fake helm does not know ${args.join(" ")}`);
+  }
+}
+
+interface ChartValues {
+  prometheus?: {
+    prometheusSpec?: { thanos?: { objectStorageConfig?: { existingSecret?: { name?: string } } } };
+  };
+  grafana?: { admin?: { existingSecret?: string }; service?: { type?: string; nodePort?: number } };
+  alertmanager?: { service?: { type?: string; nodePort?: number } };
+  [key: string]: unknown;
+}
+
+/** The kinds thanos-fleet and the chart put in a cluster, and the ones a person might have there. */
+const WATCHED: [string, string][] = [
+  ["v1", "Namespace"],
+  ["v1", "Secret"],
+  ["v1", "ConfigMap"],
+  ["v1", "Service"],
+  ["apps/v1", "Deployment"],
+  ["apps/v1", "StatefulSet"],
+  ["batch/v1", "Job"],
+];
+
+const key = (o: KubeObject): string => `${o.kind} ${o.metadata.namespace ?? ""}/${o.metadata.name}`;
+
+/** Every watched object in a cluster, by key: resourceVersion and uid. */
+async function snapshot(api: KubeApi): Promise<Map<string, { rv: string; uid: string }>> {
+  const out = new Map<string, { rv: string; uid: string }>();
+  for (const [apiVersion, kind] of WATCHED) {
+    for (const o of await api.list(apiVersion, kind)) {
+      out.set(key(o), { rv: String(o.metadata.resourceVersion), uid: String(o.metadata.uid) });
+    }
+  }
+  return out;
+}
+
+function changedBetween(
+  a: Map<string, { rv: string; uid: string }>,
+  b: Map<string, { rv: string; uid: string }>,
+): string[] {
+  const keys = new Set([...a.keys(), ...b.keys()]);
+  return [...keys].filter((k) => a.get(k)?.rv !== b.get(k)?.rv || a.get(k)?.uid !== b.get(k)?.uid).sort();
+}
+
+const rendered = (rc: RenderedCluster): KubeObject[] => [...rc.secrets, ...rc.manifests];
+
+/** The NodePorts a cluster must hold, read from the topology itself rather than from what render made of it. */
+function plannedNodePorts(topology: Topology, cluster: string): number[] {
+  const c = topology.fleet.clusters.find((x) => x.name === cluster);
+  assert.ok(c);
+  if (c.role === "observer") {
+    const p = c.nodePorts;
+    return [p.queryFrontend, p.query, p.bucketWeb, p.alertmanager];
+  }
+  if (c.role === "storage") return [c.nodePorts.api, c.nodePorts.console];
+  const p = c.nodePorts;
+  const perReplica = Array.from({ length: c.prometheus.replicas }, (_, i) => [
+    p.sidecarGrpc + i,
+    p.sidecarHttp + i,
+    p.prometheus + i,
+  ]).flat();
+  // Alertmanager's and Grafana's come with the chart.
+  return [...perReplica, p.alertmanager, p.grafana];
+}
+
+/** An object as text, a Secret's data decoded: what a reader of the cluster finds in it. */
+function readable(o: KubeObject | undefined): string {
+  if (o?.kind !== "Secret") return JSON.stringify(o);
+  const data = (o.data ?? {}) as Record<string, string>;
+  const decoded = Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]);
+  return JSON.stringify({ ...o, data: Object.fromEntries(decoded) });
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await filesUnder(p)));
+    else out.push(p);
+  }
+  return out;
+}
+
+for (const c of CASES) {
+  describe(`up and down against real API servers: ${c.title}`, { skip }, () => {
+    const topology = c.topology();
+    let stateDir: string;
+    let stopPlanes: () => Promise<void> = async () => {};
+    const apis = new Map<string, KubeApi>();
+    const configs = new Map<string, KubeConfig>();
+    const reporters: StatusReporter[] = [];
+    let world: FakeWorld;
+    let helm: FakeHelm;
+    let runtime: KubeRuntime;
+    let reporter: ReturnType<typeof recordingReporter>;
+    /** Node IPs per cluster, control plane first, as last registered. */
+    const nodeIPs = new Map<string, string[]>();
+    let fleet: RenderedFleet;
+    let creds: Credentials;
+    const clusterOf = (name: string) => fleet.clusters.find((rc) => rc.cluster === name) as RenderedCluster;
+    const api = (rc: RenderedCluster) => apis.get(rc.context) as KubeApi;
+    const core = (rc: RenderedCluster) => (configs.get(rc.context) as KubeConfig).makeApiClient(CoreV1Api);
+
+    const opts = (): UpOptions => ({
+      stateDir,
+      reporter,
+      signal: AbortSignal.timeout(120_000),
+      verbose: false,
+    });
+
+    /** Gives every node of every cluster an address, from `first` on, clusters in the given order. */
+    async function registerNodes(order: RenderedCluster[], first: number): Promise<void> {
+      let next = first;
+      for (const rc of order) {
+        const workers = ((rc.kindConfig as { nodes?: unknown[] } | undefined)?.nodes?.length ?? 3) - 1;
+        const names = kindNodeNames(rc.cluster, workers);
+        const ips = names.map(() => `172.18.0.${next++}`);
+        await registerKindNodes(
+          configs.get(rc.context) as KubeConfig,
+          rc.cluster,
+          names.map((name, i) => ({ name, internalIP: ips[i] as string, controlPlane: i === 0 })),
+        );
+        nodeIPs.set(rc.cluster, ips);
+      }
+    }
+
+    /** What up installed, rendered as up renders it: from the state dir's credentials and addresses. */
+    async function renderFromState(
+      t: Topology = topology,
+    ): Promise<{ fleet: RenderedFleet; discovered: DiscoveredAddresses }> {
+      const discovered = await readDiscoveredAddresses(stateDir);
+      assert.ok(discovered, "up wrote the discovered addresses");
+      creds = await loadOrCreateCredentials(stateDir);
+      return { fleet: renderFleet(t, { credentials: creds, discovered }), discovered };
+    }
+
+    before(async () => {
+      stateDir = await mkdtemp(join(tmpdir(), "thanos-fleet-envtest-state-"));
+      // Render names every cluster's context even before any address is known.
+      fleet = renderFleet(topology, { credentials: await loadOrCreateCredentials(stateDir) });
+      const planes = await startControlPlanes(fleet.clusters.map((rc) => rc.context));
+      stopPlanes = () => planes.stop();
+      for (const rc of fleet.clusters) {
+        apis.set(rc.context, createKubeApi({ kubeconfig: planes.kubeconfigPath, context: rc.context }));
+        const kc = loadKubeConfig({ kubeconfig: planes.kubeconfigPath, context: rc.context });
+        configs.set(rc.context, kc);
+        reporters.push(startStatusReporter(kc));
+      }
+      await registerNodes(fleet.clusters, 2);
+
+      world = new FakeWorld();
+      world.kindNetwork = true;
+      for (const rc of fleet.clusters) {
+        if (rc.kindConfig) world.kindClusters.set(rc.cluster, kindNodeNames(rc.cluster, 0));
+      }
+      helm = new FakeHelm(configs);
+      const exec: Exec = {
+        run: (cmd: string, args: string[], o?: RunOptions) => {
+          if (!helm.handles(cmd, args)) return world.exec.run(cmd, args, o);
+          world.recorder.record(`$ ${cmd} ${args.join(" ")}`);
+          return helm.run(cmd, args);
+        },
+      };
+      const deps: KubeDeps = {
+        exec,
+        api: (context) => {
+          const a = apis.get(context);
+          if (!a) throw new Error(`kube context '${context}' is not in the test kubeconfig`);
+          return a;
+        },
+        clock: quickClock,
+        platform: "linux",
+        readSysctl: async () => "1048576",
+        render: renderFleet,
+        timeouts: { ...DEFAULT_TIMEOUTS, rolloutMs: 60_000, loadBalancerMs: 5_000 },
+      };
+      runtime = createKubeRuntime(deps);
+      reporter = recordingReporter();
+
+      // What the clusters' owners have there already, which `down` must leave alone.
+      for (const rc of fleet.clusters) {
+        const k = core(rc);
+        await k.createNamespace({ body: { metadata: { name: "team-a" } } });
+        await k.createNamespacedConfigMap({
+          namespace: "team-a",
+          body: { metadata: { name: "notes" }, data: { a: "b" } },
+        });
+        await k.createNamespacedService({
+          namespace: "default",
+          body: {
+            metadata: { name: "their-app" },
+            spec: { type: "NodePort", selector: { app: "theirs" }, ports: [{ port: 80, nodePort: 32500 }] },
+          },
+        });
+        if (rc.cluster === c.preexistingNamespace) {
+          await k.createNamespace({ body: { metadata: { name: NAMESPACE } } });
+          await k.createNamespacedConfigMap({
+            namespace: NAMESPACE,
+            body: { metadata: { name: "their-dashboards" }, data: { d: "1" } },
+          });
+        }
+      }
+    });
+
+    after(async () => {
+      await runtime?.close();
+      await Promise.all(reporters.map((r) => r.stop().catch(() => {})));
+      await stopPlanes();
+      if (stateDir) await rm(stateDir, { recursive: true, force: true });
+    });
+
+    if (c.squatter) {
+      const sq = c.squatter;
+      test(`a NodePort another Service holds stops up naming the Service and port; once freed, up resumes`, async () => {
+        const rc = clusterOf(sq.cluster);
+        await core(rc).createNamespacedService({
+          namespace: "default",
+          body: {
+            metadata: { name: "squatter" },
+            spec: { type: "NodePort", selector: { app: "x" }, ports: [{ port: 1, nodePort: sq.port }] },
+          },
+        });
+        await assert.rejects(runtime.up(topology, opts()), (err: Error) => {
+          const text = story(err);
+          assert.match(text, new RegExp(`step '${sq.cluster}: `));
+          assert.match(text, new RegExp(`Service ${NAMESPACE}/${sq.service} in context ${rc.context}`));
+          assert.match(
+            text,
+            new RegExp(`nodePort: Invalid value: ${sq.port}: provided port is already allocated`),
+          );
+          return true;
+        });
+        await core(rc).deleteNamespacedService({ name: "squatter", namespace: "default" });
+      });
+    }
+
+    test("up applies every rendered object, each admitted; node addresses come from the Nodes; helm runs after its Secrets", async () => {
+      const mark = world.recorder.mark();
+      await runtime.up(topology, opts());
+      const r = await renderFromState();
+      fleet = r.fleet;
+      for (const rc of fleet.clusters)
+        assert.equal(r.discovered.nodeIP[rc.cluster], nodeIPs.get(rc.cluster)?.[0], rc.cluster);
+      assert.deepEqual(fleet.openAddresses, []);
+      for (const rc of fleet.clusters) {
+        for (const o of rendered(rc)) {
+          const live = await api(rc).get(refOf(o));
+          assert.ok(live, `${rc.cluster}: ${key(o)} missing after up`);
+          assert.equal(live.metadata.labels?.[MANAGED_BY_LABEL], FIELD_MANAGER, `${rc.cluster}: ${key(o)}`);
+          const managers = (live.metadata.managedFields as { manager: string; operation: string }[]).map(
+            (m) => `${m.manager}/${m.operation}`,
+          );
+          assert.ok(
+            managers.includes(`${FIELD_MANAGER}/Apply`),
+            `${rc.cluster}: ${key(o)} managers ${managers}`,
+          );
+        }
+      }
+      // Installed by this up, or by the one a taken NodePort stopped after the charts.
+      const installs = world.recorder.lines.filter((l) => l.startsWith("$ helm upgrade --install"));
+      for (const rc of fleet.clusters.filter((x) => x.role === "workload")) {
+        assert.ok(
+          installs.some((l) => l.includes(`--kube-context ${rc.context} `)),
+          `${rc.cluster}: helm install`,
+        );
+        const release = helm.releases.get(`${rc.context}|${NAMESPACE}|kube-prometheus-stack`);
+        assert.equal(release?.chart, "kube-prometheus-stack-88.5.3", `${rc.cluster}: release`);
+      }
+      if (!c.squatter) {
+        assert.equal(
+          world.recorder.since(mark).filter((l) => l.startsWith("$ helm upgrade")).length,
+          installs.length,
+        );
+      }
+      // Every sidecar is dialled at exactly one address: its cluster's node IP and its own NodePort.
+      const mgmt = clusterOf(topology.observer.name);
+      const wiring = (await Promise.all(rendered(mgmt).map((o) => api(mgmt).get(refOf(o)))))
+        .map(readable)
+        .join("\n");
+      for (const w of topology.workloads) {
+        w.replicaNames.forEach((_, i) => {
+          const endpoint = `${nodeIPs.get(w.name)?.[0]}:${w.nodePorts.sidecarGrpc + i}`;
+          assert.equal(
+            wiring.split(endpoint).length - 1,
+            1,
+            `${w.name} sidecar ${i} wired once as ${endpoint}`,
+          );
+        });
+      }
+    });
+
+    test("a second up changes nothing: no object gets a new resourceVersion, helm upgrades nothing", async () => {
+      const before = await Promise.all(fleet.clusters.map((rc) => snapshot(api(rc))));
+      const mark = world.recorder.mark();
+      reporter.lines.length = 0;
+      await runtime.up(topology, opts());
+      const afterUp = await Promise.all(fleet.clusters.map((rc) => snapshot(api(rc))));
+      const changed = fleet.clusters.flatMap((rc, i) =>
+        changedBetween(before[i] ?? new Map(), afterUp[i] ?? new Map()).map((k) => `${rc.cluster}: ${k}`),
+      );
+      assert.deepEqual(changed, []);
+      assert.deepEqual(
+        world.recorder.since(mark).filter((l) => /^\$ helm (upgrade|uninstall)/.test(l)),
+        [],
+      );
+      for (const rc of fleet.clusters.filter((x) => x.role === "workload")) {
+        assert.ok(
+          reporter.lines.some((l) => l.includes(`${rc.cluster}: kube-prometheus-stack is up to date`)),
+          rc.cluster,
+        );
+      }
+    });
+
+    test("NodePorts end up as planned, the chart's included; ClusterIPs come from the service range", async () => {
+      for (const rc of fleet.clusters) {
+        const services = (await core(rc).listNamespacedService({ namespace: NAMESPACE })).items;
+        const live = services.flatMap((s) =>
+          (s.spec?.ports ?? []).flatMap((p) => (p.nodePort ? [p.nodePort] : [])),
+        );
+        assert.deepEqual(
+          live.sort((a, b) => a - b),
+          plannedNodePorts(topology, rc.cluster).sort((a, b) => a - b),
+          `${rc.cluster}: NodePorts`,
+        );
+        for (const o of rc.manifests.filter((m) => m.kind === "Service")) {
+          const s = services.find((x) => x.metadata?.name === o.metadata.name);
+          const want = o.spec as {
+            type?: string;
+            clusterIP?: string;
+            ports: { name: string; nodePort?: number }[];
+          };
+          assert.equal(s?.spec?.type, want.type ?? "ClusterIP", `${rc.cluster}: ${o.metadata.name}`);
+          if (want.clusterIP !== "None") assert.match(s?.spec?.clusterIP ?? "", /^10\.0\.0\.\d+$/);
+          for (const p of want.ports) {
+            assert.equal(
+              s?.spec?.ports?.find((x) => x.name === p.name)?.nodePort,
+              p.nodePort,
+              `${o.metadata.name}/${p.name}`,
+            );
+          }
+        }
+      }
+    });
+
+    test("Secrets hold the generated credentials; no values file, state file, ConfigMap or manifest does", async () => {
+      const values = [
+        creds.minioRoot.user,
+        creds.minioRoot.password,
+        creds.thanos.accessKey,
+        creds.thanos.secretKey,
+        creds.grafana.password,
+      ];
+      const held = new Set<string>();
+      for (const rc of fleet.clusters) {
+        for (const s of (await core(rc).listNamespacedSecret({ namespace: NAMESPACE })).items) {
+          const text = readable({ ...(s as KubeObject), kind: "Secret" });
+          for (const v of values) if (text.includes(v)) held.add(v);
+        }
+        for (const cm of (await core(rc).listNamespacedConfigMap({ namespace: NAMESPACE })).items) {
+          for (const v of values)
+            assert.ok(!JSON.stringify(cm.data).includes(v), `${rc.cluster}: ConfigMap ${cm.metadata?.name}`);
+        }
+        for (const o of rc.manifests) {
+          for (const v of values)
+            assert.ok(!JSON.stringify(o).includes(v), `${rc.cluster}: ${key(o)} holds a credential`);
+        }
+      }
+      assert.deepEqual([...held].sort(), [...values].sort(), "every credential is in some Secret");
+      const workloads = fleet.clusters.filter((rc) => rc.role === "workload");
+      for (const rc of workloads) {
+        const file = valuesFile(stateDir, rc.cluster);
+        const text = await readFile(file, "utf8");
+        assert.match(text, /existingSecret/);
+        for (const v of values) assert.ok(!text.includes(v), `${file} holds a credential`);
+        for (const v of values)
+          assert.ok(
+            !JSON.stringify(
+              helm.releases.get(`${rc.context}|${NAMESPACE}|kube-prometheus-stack`)?.values,
+            ).includes(v),
+          );
+      }
+      for (const file of await filesUnder(stateDir)) {
+        if (file.endsWith("credentials.yaml")) {
+          assert.equal((await stat(file)).mode & 0o777, 0o600, file);
+          continue;
+        }
+        const text = await readFile(file, "utf8");
+        for (const v of values) assert.ok(!text.includes(v), `${file} holds a credential`);
+      }
+      for (const f of fleetFiles(topology, fleet, "out")) {
+        if (f.path.endsWith("secrets.yaml")) assert.equal(f.mode, 0o600, f.path);
+        else
+          for (const v of values) assert.ok(!f.content.includes(v), `rendered ${f.path} holds a credential`);
+      }
+    });
+
+    test("after Docker hands out new node addresses, up finds them and changes exactly the objects that use them", async () => {
+      const old = fleet;
+      const oldIPs = new Map(nodeIPs);
+      const before = await Promise.all(fleet.clusters.map((rc) => snapshot(api(rc))));
+      await registerNodes([...fleet.clusters].reverse(), 2 + fleet.clusters.length * 3);
+      reporter.lines.length = 0;
+      const mark = world.recorder.mark();
+      await runtime.up(topology, opts());
+      assert.ok(
+        reporter.lines.some((l) => l.includes("node addresses changed since the last run")),
+        reporter.lines.join("\n"),
+      );
+      const r = await renderFromState();
+      fleet = r.fleet;
+      const afterUp = await Promise.all(fleet.clusters.map((rc) => snapshot(api(rc))));
+      let moved = 0;
+      fleet.clusters.forEach((rc, i) => {
+        assert.equal(r.discovered.nodeIP[rc.cluster], nodeIPs.get(rc.cluster)?.[0]);
+        const was = new Map(
+          rendered(old.clusters[i] as RenderedCluster).map((o) => [key(o), JSON.stringify(o)]),
+        );
+        const expected = rendered(rc)
+          .filter((o) => was.get(key(o)) !== JSON.stringify(o))
+          .map(key);
+        const actual = changedBetween(before[i] ?? new Map(), afterUp[i] ?? new Map()).filter(
+          // The chart's objects move when helm upgrades; those are checked below.
+          (k) => !k.includes("kube-prometheus-stack-"),
+        );
+        assert.deepEqual(actual, expected.sort(), `${rc.cluster}: objects changed`);
+        moved += expected.length;
+      });
+      assert.ok(moved > 0);
+      const live = (
+        await Promise.all(fleet.clusters.flatMap((rc) => rendered(rc).map((o) => api(rc).get(refOf(o)))))
+      )
+        .map(readable)
+        .join("\n");
+      const used = (ip: string) => new RegExp(`(?<![0-9.])${ip.replaceAll(".", "\\.")}:\\d`).test(live);
+      for (const [cluster, ips] of oldIPs) {
+        const now = nodeIPs.get(cluster)?.[0] as string;
+        // mgmt's address is used by the workload clusters' Grafana, through the chart's values.
+        if (cluster !== topology.observer.name)
+          assert.ok(used(now), `${cluster}'s new address ${now} is used`);
+        for (const ip of ips) assert.ok(!used(ip), `${cluster}'s old address ${ip} is still used`);
+      }
+      const mgmtIP = nodeIPs.get(topology.observer.name)?.[0];
+      for (const rc of fleet.clusters.filter((x) => x.role === "workload")) {
+        assert.ok(
+          world.recorder
+            .since(mark)
+            .some((l) => l.startsWith("$ helm upgrade --install") && l.includes(rc.context)),
+        );
+        const values = JSON.stringify(
+          helm.releases.get(`${rc.context}|${NAMESPACE}|kube-prometheus-stack`)?.values,
+        );
+        assert.ok(
+          values.includes(`http://${mgmtIP}:${topology.observer.nodePorts.queryFrontend}`),
+          `${rc.cluster}: Grafana → mgmt`,
+        );
+      }
+    });
+
+    test("a renamed bucket replaces the setup Job (its template is immutable) and updates the rest in place", async () => {
+      const renamed = parseFleet({ ...topology.fleet, bucket: "thanos-renamed" }, "renamed.yaml");
+      const storage = fleet.clusters.find((rc) => rc.role === "storage") as RenderedCluster;
+      const job = storage.manifests.find((o) => o.kind === "Job") as KubeObject;
+      const before = await snapshot(api(storage));
+      await runtime.up(renamed, opts());
+      const afterUp = await snapshot(api(storage));
+      assert.notEqual(afterUp.get(key(job))?.uid, before.get(key(job))?.uid, "the Job is a new object");
+      for (const [k, v] of afterUp)
+        if (k !== key(job)) assert.equal(v.uid, before.get(k)?.uid, `${k} kept its uid`);
+      assert.match(JSON.stringify((await api(storage).get(refOf(job)))?.spec), /"value":"thanos-renamed"/);
+      fleet = (await renderFromState(renamed)).fleet;
+    });
+
+    test("down removes exactly what up installed; what others put there stays", async () => {
+      const before = await Promise.all(fleet.clusters.map((rc) => snapshot(api(rc))));
+      const mark = world.recorder.mark();
+      await runtime.down(topology, { ...opts(), purge: false });
+      for (const [i, rc] of fleet.clusters.entries()) {
+        for (const [apiVersion, kind] of WATCHED) {
+          const left = await api(rc).list(apiVersion, kind, { labelSelector: MANAGED_BY_SELECTOR });
+          // A namespace that was there before up stays; whether it keeps thanos-fleet's labels is the todo below.
+          const theirsToKeep = kind === "Namespace" && rc.cluster === c.preexistingNamespace;
+          const notDeleted = theirsToKeep ? [] : left.filter((o) => !o.metadata.deletionTimestamp).map(key);
+          assert.deepEqual(notDeleted, [], `${rc.cluster}: ${kind} left by down`);
+        }
+        const ns = await api(rc).get({ apiVersion: "v1", kind: "Namespace", name: NAMESPACE });
+        const theirs = rc.cluster === c.preexistingNamespace;
+        // No namespace controller runs here: a deleted namespace stays Terminating instead of disappearing.
+        assert.equal(
+          ns !== undefined && !ns.metadata.deletionTimestamp,
+          theirs,
+          `${rc.cluster}: namespace ${NAMESPACE}`,
+        );
+        const gone = new Set(changedBetween(before[i] ?? new Map(), await snapshot(api(rc))));
+        for (const k of before[i]?.keys() ?? []) {
+          const ours = rendered(rc).some((o) => key(o) === k) || k.includes("kube-prometheus-stack-");
+          if (!ours && !(k === `Namespace /${NAMESPACE}`))
+            assert.ok(!gone.has(k), `${rc.cluster}: ${k} was touched by down`);
+        }
+        if (theirs)
+          assert.ok(
+            await api(rc).get({
+              apiVersion: "v1",
+              kind: "ConfigMap",
+              namespace: NAMESPACE,
+              name: "their-dashboards",
+            }),
+          );
+        assert.ok(
+          await api(rc).get({ apiVersion: "v1", kind: "ConfigMap", namespace: "team-a", name: "notes" }),
+        );
+        assert.ok(await api(rc).getService("default", "their-app"));
+        assert.equal((await api(rc).listNodes()).length, nodeIPs.get(rc.cluster)?.length);
+        if (rc.role === "workload") {
+          assert.ok(
+            world.recorder
+              .since(mark)
+              .some((l) => l.startsWith("$ helm uninstall kube-prometheus-stack") && l.includes(rc.context)),
+          );
+        }
+      }
+      assert.deepEqual((await readState(stateDir)).clusters, {});
+      assert.equal(
+        world.recorder.since(mark).filter((l) => l.includes("kind delete")).length,
+        0,
+        "no cluster is deleted",
+      );
+      reporter.lines.length = 0;
+      await runtime.down(topology, { ...opts(), purge: false });
+      assert.ok(
+        reporter.lines.some((l) => l.includes("nothing to remove")),
+        reporter.lines.join("\n"),
+      );
+    });
+
+    if (c.preexistingNamespace) {
+      const owner = c.preexistingNamespace;
+      test("down leaves a namespace it did not create as it found it, without thanos-fleet's labels", {
+        todo: "down.ts deletes only namespaces up created; the labels up applied to an existing one stay",
+      }, async () => {
+        const ns = await api(clusterOf(owner)).get({ apiVersion: "v1", kind: "Namespace", name: NAMESPACE });
+        assert.ok(ns && !ns.metadata.deletionTimestamp);
+        assert.deepEqual(
+          Object.keys(ns.metadata.labels ?? {}).filter((l) => l.startsWith("app.kubernetes.io/")),
+          [],
+          `${owner}: labels left on namespace ${NAMESPACE}`,
+        );
+      });
+    }
+  });
+}

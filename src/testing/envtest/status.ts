@@ -1,0 +1,118 @@
+// Stands in for the kubelet and the controller-manager, as far as status goes: a control plane without them never
+// reports a rollout done or a Job complete, so this reports each Deployment and StatefulSet rolled out and each Job
+// complete once it exists, through the status subresource. No pod runs; this only lets a caller's waits end.
+
+import { setTimeout as sleep } from "node:timers/promises";
+import { AppsV1Api, BatchV1Api, type KubeConfig, type V1Job } from "@kubernetes/client-node";
+
+export interface StatusReporter {
+  /** "Kind namespace/name" of every object given a status so far, in order. */
+  readonly reported: string[];
+  stop(): Promise<void>;
+}
+
+function jobStatus(job: V1Job, now: Date): V1Job["status"] {
+  const completions = job.spec?.completions ?? 1;
+  const condition = (type: string) => ({
+    type,
+    status: "True",
+    reason: type === "Complete" ? "CompletionsReached" : "CompletionsReached",
+    message: "Reached expected number of succeeded pods",
+    lastProbeTime: now,
+    lastTransitionTime: now,
+  });
+  return {
+    startTime: now,
+    completionTime: now,
+    succeeded: completions,
+    active: 0,
+    ready: 0,
+    terminating: 0,
+    uncountedTerminatedPods: {},
+    conditions: [condition("SuccessCriteriaMet"), condition("Complete")],
+  };
+}
+
+/** Polls every `intervalMs` (default 100) until stop(); a conflict (the object changed meanwhile) waits for the next round. */
+export function startStatusReporter(kc: KubeConfig, opts: { intervalMs?: number } = {}): StatusReporter {
+  const apps = kc.makeApiClient(AppsV1Api);
+  const batch = kc.makeApiClient(BatchV1Api);
+  const reported: string[] = [];
+  let running = true;
+  const ignoreConflict = (err: unknown) => {
+    const code = (err as { code?: number }).code;
+    if (code !== 409 && code !== 404) throw err;
+  };
+
+  const round = async (): Promise<void> => {
+    for (const d of (await apps.listDeploymentForAllNamespaces()).items) {
+      const want = d.spec?.replicas ?? 1;
+      const gen = d.metadata?.generation;
+      const s = d.status;
+      if (s?.observedGeneration === gen && s?.readyReplicas === want && s?.updatedReplicas === want) continue;
+      d.status = {
+        observedGeneration: gen,
+        replicas: want,
+        readyReplicas: want,
+        updatedReplicas: want,
+        availableReplicas: want,
+      };
+      const { name = "", namespace = "" } = d.metadata ?? {};
+      await apps
+        .replaceNamespacedDeploymentStatus({ name, namespace, body: d })
+        .then(() => reported.push(`Deployment ${namespace}/${name}`), ignoreConflict);
+    }
+    for (const st of (await apps.listStatefulSetForAllNamespaces()).items) {
+      const want = st.spec?.replicas ?? 1;
+      const gen = st.metadata?.generation;
+      const s = st.status;
+      if (s?.observedGeneration === gen && s?.readyReplicas === want && s?.updatedReplicas === want) continue;
+      const revision = `${st.metadata?.name}-${gen}`;
+      st.status = {
+        observedGeneration: gen,
+        replicas: want,
+        readyReplicas: want,
+        currentReplicas: want,
+        updatedReplicas: want,
+        availableReplicas: want,
+        currentRevision: revision,
+        updateRevision: revision,
+      };
+      const { name = "", namespace = "" } = st.metadata ?? {};
+      await apps
+        .replaceNamespacedStatefulSetStatus({ name, namespace, body: st })
+        .then(() => reported.push(`StatefulSet ${namespace}/${name}`), ignoreConflict);
+    }
+    for (const job of (await batch.listJobForAllNamespaces()).items) {
+      if (job.status?.conditions?.some((c) => c.type === "Complete" && c.status === "True")) continue;
+      job.status = jobStatus(job, new Date());
+      const { name = "", namespace = "" } = job.metadata ?? {};
+      await batch
+        .replaceNamespacedJobStatus({ name, namespace, body: job })
+        .then(() => reported.push(`Job ${namespace}/${name}`), ignoreConflict);
+    }
+  };
+
+  let failure: unknown;
+  const loop = (async () => {
+    while (running) {
+      try {
+        await round();
+      } catch (err) {
+        // The control plane going away at the end of a test ends the loop; anything else is kept for stop().
+        if (running) failure = err;
+        if (running) running = false;
+      }
+      if (running) await sleep(opts.intervalMs ?? 100);
+    }
+  })();
+
+  return {
+    reported,
+    async stop() {
+      running = false;
+      await loop;
+      if (failure) throw new Error("the status reporter failed", { cause: failure });
+    },
+  };
+}
