@@ -1,35 +1,49 @@
 // `thanos-fleet verify`: endpoints from the runtime, every check, a table or JSON, and the exit code.
 import type { Runtime } from "../runtimes/runtime.ts";
 import type { Topology } from "../topology/topology.ts";
-import { formatDuration, parseDuration } from "./duration.ts";
+import { formatDuration, parseDuration, VerifyUsageError } from "./duration.ts";
 import { formatReport, progressLine } from "./report.ts";
 import type { Report } from "./types.ts";
-import { verifyFleet } from "./verify.ts";
+import { type VerifyOptions, verifyFleet } from "./verify.ts";
 import { verifyFleetUntil } from "./wait.ts";
 
+export interface CommandIO {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+}
+
+/** Exit code 0 when nothing fails (pending is not failure), 1 when something does, 2 for a usage error. */
 export async function verifyCommand(
   runtime: Runtime,
   topology: Topology,
   opts: { stateDir: string; json: boolean; wait?: string },
+  deps: VerifyOptions & { io?: CommandIO; intervalMs?: number } = {},
 ): Promise<number> {
-  const waitMs = opts.wait === undefined ? undefined : parseDuration(opts.wait, "--wait");
+  const io = deps.io ?? process;
+  let waitMs: number | undefined;
+  try {
+    waitMs = opts.wait === undefined ? undefined : parseDuration(opts.wait, "--wait");
+  } catch (error) {
+    if (!(error instanceof VerifyUsageError)) throw error;
+    io.stderr.write(`${error.message}\n`);
+    return error.exitCode;
+  }
   const endpoints = () => runtime.endpoints(topology, { stateDir: opts.stateDir });
   let report: Report;
   if (waitMs === undefined) {
-    report = await verifyFleet(topology, await endpoints());
+    report = await verifyFleet(topology, await endpoints(), deps);
   } else {
     let last = "";
     report = await verifyFleetUntil(topology, endpoints, {
+      ...deps,
       waitMs,
       onProgress: ({ report: r, error, remainingMs }) => {
-        const line = r
-          ? progressLine(r)
-          : `fleet not reachable yet: ${(error as Error)?.message ?? String(error)}`;
-        if (line !== last) process.stderr.write(`verify: ${line} (${formatDuration(remainingMs)} left)\n`);
+        const line = r ? progressLine(r) : `fleet not reachable yet: ${(error as Error)?.message ?? String(error)}`;
+        if (line !== last) io.stderr.write(`verify: ${line} (${formatDuration(remainingMs)} left)\n`);
         last = line;
       },
     });
   }
-  process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+  io.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
   return report.ok ? 0 : 1;
 }

@@ -113,7 +113,7 @@ export function inspectHint(
   container?: string,
 ): string {
   if (endpoints.runtime === "local") {
-    return `see \`thanos-fleet status --runtime local\` and the log of ${cluster}/${pod}${container ? ` (${container})` : ""}; \`thanos-fleet up --runtime local\` restarts what stopped`;
+    return "`thanos-fleet status --runtime local` shows which process stopped (each keeps its log in the state dir); `thanos-fleet up --runtime local` restarts it";
   }
   const context = topology.fleet.clusters.find((c) => c.name === cluster)?.context ?? `kind-${cluster}`;
   return `run \`kubectl --context ${context} -n ${NAMESPACE} logs ${pod}${container ? ` -c ${container}` : ""}\` and \`kubectl --context ${context} -n ${NAMESPACE} get pod ${pod}\``;

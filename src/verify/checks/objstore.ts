@@ -107,6 +107,50 @@ async function uploadFailures(probe: Probe, workload: string, pod: string): Prom
   }
 }
 
+interface Waiting {
+  workload: string;
+  pod: string;
+  note: string;
+  due?: number;
+}
+
+/** `biz1, biz2: first block due by 04:10` — a workload by name when all its replicas wait alike, else each replica. */
+function groupWaiting(topology: Probe["topology"], waiting: Waiting[]): string {
+  const byNote = new Map<string, string[]>();
+  for (const w of topology.workloads) {
+    const mine = waiting.filter((x) => x.workload === w.name);
+    const notes = new Set(mine.map((x) => x.note));
+    const names = mine.length === w.replicaNames.length && notes.size === 1 ? [w.name] : mine.map((x) => `${x.workload}/${x.pod}`);
+    mine.forEach((x, i) => {
+      const name = names[names.length === 1 ? 0 : i] as string;
+      const list = byNote.get(x.note) ?? [];
+      if (!list.includes(name)) list.push(name);
+      byNote.set(x.note, list);
+    });
+  }
+  return [...byNote].map(([note, names]) => `${names.join(", ")}: ${note}`).join("; ");
+}
+
+/** Uncompacted raw blocks of one label set that overlap: only two producers with the same labels make those. */
+export function overlaps(blocks: BlockMeta[]): { labels: string; a: string; b: string }[] {
+  const byLabels = new Map<string, BlockMeta[]>();
+  for (const b of blocks) {
+    if (b.level !== 1 || b.resolution !== 0) continue;
+    const key = describeLabels(b.labels);
+    byLabels.set(key, [...(byLabels.get(key) ?? []), b]);
+  }
+  const out: { labels: string; a: string; b: string }[] = [];
+  for (const [labels, list] of byLabels) {
+    list.sort((x, y) => x.minTime - y.minTime);
+    for (let i = 1; i < list.length; i++) {
+      const prev = list[i - 1] as BlockMeta;
+      const cur = list[i] as BlockMeta;
+      if (cur.minTime < prev.maxTime) out.push({ labels, a: prev.ulid, b: cur.ulid });
+    }
+  }
+  return out;
+}
+
 export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
   const { topology, endpoints } = probe;
   let bucket: Bucket;
@@ -118,7 +162,7 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
   const now = probe.now().getTime();
   const replicas = await replicaBlocks(probe, bucket);
   const problems: Problem[] = [];
-  const waiting: { text: string; due?: number }[] = [];
+  const waiting: Waiting[] = [];
   const blockLen = formatDuration(blockDurationMs(endpoints));
 
   for (const w of topology.workloads) {
@@ -127,16 +171,11 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
     for (const r of mine) {
       if (r.blocks.length > 0) continue;
       if (r.due !== undefined && now < r.due) {
-        waiting.push({
-          text: `${w.name}/${r.pod}: first block due by ${clock(r.due)} (${blockLen} blocks)`,
-          due: r.due,
-        });
+        waiting.push({ workload: w.name, pod: r.pod, note: `first block due by ${clock(r.due)} (${blockLen} blocks)`, due: r.due });
         continue;
       }
       if (r.dataSince === undefined && withBlocks.length === 0) {
-        waiting.push({
-          text: `${w.name}/${r.pod}: no block yet, and query lists no data for it to tell its age`,
-        });
+        waiting.push({ workload: w.name, pod: r.pod, note: "no block yet, and query lists no data to tell its age" });
         continue;
       }
       const age = r.dataSince === undefined ? "" : ` after ${formatDuration(now - r.dataSince)} of data`;
@@ -163,6 +202,14 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
     });
   }
 
+  for (const o of overlaps(bucket.blocks)) {
+    problems.push({
+      what: `blocks ${o.a} and ${o.b} of ${o.labels} overlap in time`,
+      cause: "two Prometheus upload under one external label set (a copy of a replica, or a replica label that is not unique): the compactor halts on overlapping blocks",
+      fix: "give every Prometheus its own external labels, then mark the extra blocks with `thanos tools bucket mark --marker=deletion-mark.json` and restart the compactor",
+    });
+  }
+
   const others = bucket.blocks.length - replicas.reduce((n, r) => n + r.blocks.length, 0) - strays.length;
   const summary =
     `bucket ${endpoints.objectStore.bucket}: ${plural(bucket.blocks.length, "block")}; ` +
@@ -176,14 +223,8 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
   if (problems.length > 0) return fail(OBJSTORE, problems, summary);
   if (waiting.length > 0) {
     const dues = waiting.map((w) => w.due);
-    const expectedBy = dues.every((d) => d !== undefined)
-      ? new Date(Math.max(...(dues as number[])))
-      : undefined;
-    return pending(
-      OBJSTORE,
-      `reachable with key ${endpoints.objectStore.accessKey}; ${summary}; ${waiting.map((w) => w.text).join("; ")}`,
-      expectedBy,
-    );
+    const expectedBy = dues.every((d) => d !== undefined) ? new Date(Math.max(...(dues as number[]))) : undefined;
+    return pending(OBJSTORE, `reachable with key ${endpoints.objectStore.accessKey}; ${summary}; ${groupWaiting(topology, waiting)}`, expectedBy);
   }
   return pass(OBJSTORE, `reachable with key ${endpoints.objectStore.accessKey}; ${summary}`);
 }

@@ -1,5 +1,6 @@
 // Check 3: through query-frontend, every workload cluster answers, and deduplication collapses its replicas.
 import type { Workload } from "../../topology/topology.ts";
+import { durationOr } from "../duration.ts";
 import { describeLabels } from "../expect.ts";
 import { join } from "../http.ts";
 import type { Probe } from "../probe.ts";
@@ -15,10 +16,14 @@ interface VectorAnswer {
   warnings: string[];
 }
 
-/** `group by (<workload label names>, prometheus_replica) (up)`: one series per replica, or per cluster with dedup. */
+/**
+ * One series per replica (per cluster with dedup) of `up` scraped recently: old samples that only the store
+ * gateway still holds do not count, so a replica that stopped shows as missing.
+ */
 export function fleetQuery(workloads: Workload[]): string {
   const names = [...new Set(workloads.flatMap((w) => Object.keys(w.labels)))].sort();
-  return `group by (${[...names, REPLICA_LABEL].join(", ")}) (up)`;
+  const freshSeconds = Math.max(60, ...workloads.map((w) => 3 * Math.round(durationOr(w.prometheus.scrapeInterval, 15_000) / 1000)));
+  return `group by (${[...names, REPLICA_LABEL].join(", ")}) (timestamp(up) > time() - ${freshSeconds})`;
 }
 
 async function instant(probe: Probe, query: string, dedup: boolean): Promise<VectorAnswer> {
@@ -62,7 +67,7 @@ export async function checkQuery(probe: Probe): Promise<CheckResult> {
     const collapsed = deduped.series.filter((s) => belongsTo(w, s));
     if (mine.length === 0 && collapsed.length === 0) {
       problems.push({
-        what: `no series from workload cluster ${w.name} ${describeLabels(w.labels)}`,
+        what: `no recent series from workload cluster ${w.name} ${describeLabels(w.labels)}`,
         cause: `${w.name}'s Prometheus has no data, or none of its sidecars is reachable from query in ${mgmt} (see check stores)`,
         fix: `check ${w.name}'s Prometheus and sidecars with \`thanos-fleet status\`; they must scrape and be listed by query`,
       });

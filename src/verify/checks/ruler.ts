@@ -115,7 +115,9 @@ export async function checkRuler(probe: Probe): Promise<CheckResult> {
           ) {
             problems.push({
               what: `${pod} rule ${r.name} is ${rule.health}${rule.lastError ? `: ${rule.lastError}` : ""}`,
-              cause: `the ruler cannot evaluate it, typically because it cannot reach query at ${WORKLOAD.query} in ${mgmt}`,
+              cause:
+                `the ruler's query failed: ${WORKLOAD.query} in ${mgmt} is unreachable, or one of its StoreAPIs fails ` +
+                "and the rule group aborts on partial responses (see checks stores and query)",
               fix: hint,
             });
           }

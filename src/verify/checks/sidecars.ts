@@ -50,6 +50,7 @@ export async function checkSidecars(probe: Probe): Promise<CheckResult> {
               cause: "Prometheus next to the sidecar is not running or not ready",
               fix: inspectHint(topology, endpoints, w.name, pod, "prometheus"),
             });
+            return;
           }
         } catch (error) {
           problems.push({

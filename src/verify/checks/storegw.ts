@@ -18,9 +18,10 @@ function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-async function syncTrouble(probe: Probe): Promise<string> {
+/** What the store gateway says about its own bucket syncs, for the message; `failing` when syncs fail. */
+async function syncTrouble(probe: Probe): Promise<{ text: string; failing: boolean }> {
   const t = target(probe.endpoints, probe.topology.observer.name, "store", STORE_GATEWAY_POD);
-  if (!t) return "";
+  if (!t) return { text: "", failing: false };
   try {
     const samples = await probe.metrics(t);
     const failures = metricValue(samples, "thanos_blocks_meta_sync_failures_total") ?? 0;
@@ -31,11 +32,15 @@ async function syncTrouble(probe: Probe): Promise<string> {
       loadFailures > 0 ? `${loadFailures} failed block loads` : "",
       loaded !== undefined ? `${loaded} blocks loaded` : "",
     ].filter(Boolean);
-    return parts.length > 0 ? ` (it reports ${parts.join(", ")})` : "";
+    return { text: parts.length > 0 ? ` (it reports ${parts.join(", ")})` : "", failing: failures + loadFailures > 0 };
   } catch {
-    return "";
+    return { text: "", failing: false };
   }
 }
+
+const CANNOT_READ =
+  "the store gateway cannot read the bucket (a wrong key or endpoint in its objstore config): " +
+  "it serves no gRPC until its first bucket sync succeeds";
 
 export async function checkStoreGateway(probe: Probe): Promise<CheckResult> {
   const { topology, endpoints } = probe;
@@ -58,7 +63,7 @@ export async function checkStoreGateway(probe: Probe): Promise<CheckResult> {
       const due = Math.max(...bucket.blocks.map((b) => servedBy(b.uploadedAt, syncMs)));
       return pending(
         STORE_GATEWAY,
-        `${plural(bucket.blocks.length, "block")} uploaded in the last sync interval; the store gateway loads them by ${clock(due)}`,
+        `${plural(bucket.blocks.length, "block")}, all uploaded moments ago; the store gateway loads them by ${clock(due)}`,
         new Date(due),
       );
     }
@@ -67,7 +72,11 @@ export async function checkStoreGateway(probe: Probe): Promise<CheckResult> {
       dues.every((d) => d !== undefined) && dues.length > 0
         ? new Date(Math.max(...(dues as number[])) + syncMs)
         : undefined;
-    return pending(STORE_GATEWAY, "no blocks in the bucket yet: nothing to serve", expectedBy);
+    return pending(
+      STORE_GATEWAY,
+      `no blocks in the bucket yet: nothing to serve${expectedBy ? ` (the first should be served by ${clock(expectedBy.getTime())})` : ""}`,
+      expectedBy,
+    );
   }
 
   const { views } = await readStores(probe);
@@ -80,20 +89,15 @@ export async function checkStoreGateway(probe: Probe): Promise<CheckResult> {
     seenBy = v.pod;
     if (entry) break;
   }
-  if (!entry) {
+  if (!entry || entry.lastError) {
+    const trouble = await syncTrouble(probe);
+    const what = entry
+      ? `store gateway ${entry.name} unhealthy on ${seenBy}: ${shortGrpcError(entry.lastError ?? "")}`
+      : `no query replica lists the store gateway${views.length === 0 ? " (no query replica answered)" : ""}`;
     return fail(STORE_GATEWAY, [
       {
-        what: `no query replica lists the store gateway${views.length === 0 ? " (no query replica answered)" : ""}${await syncTrouble(probe)}`,
-        cause: "the store gateway is down or unreachable from query (see check stores)",
-        fix: hint,
-      },
-    ]);
-  }
-  if (entry.lastError) {
-    return fail(STORE_GATEWAY, [
-      {
-        what: `store gateway ${entry.name} unhealthy on ${seenBy}: ${shortGrpcError(entry.lastError)}`,
-        cause: "the store gateway is down or unreachable from query (see check stores)",
+        what: `${what}${trouble.text}`,
+        cause: trouble.failing ? CANNOT_READ : "the store gateway is down or unreachable from query (see check stores)",
         fix: hint,
       },
     ]);
@@ -111,8 +115,10 @@ export async function checkStoreGateway(probe: Probe): Promise<CheckResult> {
   for (const [key, g] of groups) {
     if (!served.has(key)) {
       problems.push({
-        what: `store gateway does not serve {${key}}: ${plural(g.count, "block")} since ${iso(g.min)} in the bucket${trouble}`,
-        cause: `the store gateway cannot read the bucket or has not loaded these blocks (it re-reads it every ${Math.round(syncMs / 1000)}s)`,
+        what: `store gateway does not serve {${key}}: ${plural(g.count, "block")} since ${iso(g.min)} in the bucket${trouble.text}`,
+        cause: trouble.failing
+          ? CANNOT_READ
+          : `the store gateway has not loaded these blocks (it re-reads the bucket every ${Math.round(syncMs / 1000)}s)`,
         fix: hint,
       });
     }
@@ -121,7 +127,7 @@ export async function checkStoreGateway(probe: Probe): Promise<CheckResult> {
   const max = Math.max(...[...groups.values()].map((g) => g.max));
   if (problems.length === 0 && (entry.minTime > min || entry.maxTime < max)) {
     problems.push({
-      what: `store gateway advertises ${iso(entry.minTime)} to ${iso(entry.maxTime)}, the bucket holds ${iso(min)} to ${iso(max)}${trouble}`,
+      what: `store gateway advertises ${iso(entry.minTime)} to ${iso(entry.maxTime)}, the bucket holds ${iso(min)} to ${iso(max)}${trouble.text}`,
       cause:
         "the store gateway has not loaded every block (a failed sync, or --min-time/--max-time limit it)",
       fix: hint,

@@ -99,7 +99,7 @@ export function compareStores(probe: Probe, queryPod: string, entries: StoreEntr
       problems.push({
         what: `${where} missing from ${queryPod}`,
         cause: missingCause(e, mgmt),
-        fix: `${hint}; \`thanos-fleet status\` shows whether it runs`,
+        fix: hint,
       });
       continue;
     }
@@ -108,10 +108,14 @@ export function compareStores(probe: Probe, queryPod: string, entries: StoreEntr
       candidates.find((c) => c.name === t?.grpc && !c.lastError) ?? candidates.find((c) => !c.lastError);
     if (!best) {
       const first = candidates[0] as StoreEntry;
+      const notReady = /not ready/i.test(first.lastError ?? "");
       problems.push({
         what: `${where} unhealthy on ${queryPod}: ${shortGrpcError(first.lastError ?? "")}`,
-        cause: missingCause(e, mgmt),
-        fix: `${hint}; \`thanos-fleet status\` shows whether it runs`,
+        cause:
+          notReady && e.type === "sidecar"
+            ? "the sidecar runs but is not ready: its Prometheus is down (see check sidecars)"
+            : missingCause(e, mgmt),
+        fix: hint,
       });
       continue;
     }
@@ -134,9 +138,26 @@ export function compareStores(probe: Probe, queryPod: string, entries: StoreEntr
   return problems;
 }
 
+/** The same problem seen by several query replicas, said once: "… missing from thanos-query-0, thanos-query-1". */
+function mergeAcrossReplicas(perReplica: { pod: string; problems: Problem[] }[]): Problem[] {
+  const merged = new Map<string, { problem: Problem; pods: string[] }>();
+  for (const { pod, problems } of perReplica) {
+    for (const p of problems) {
+      const key = `${p.what.split(pod).join("\u0000")}\u0001${p.cause}\u0001${p.fix}`;
+      const m = merged.get(key) ?? { problem: p, pods: [] };
+      m.pods.push(pod);
+      merged.set(key, m);
+    }
+  }
+  return [...merged.values()].map(({ problem, pods }) => ({
+    ...problem,
+    what: problem.what.split(pods[0] as string).join(pods.join(", ")),
+  }));
+}
+
 export async function checkStores(probe: Probe): Promise<CheckResult> {
   const { views, problems } = await readStores(probe);
-  for (const v of views) problems.push(...compareStores(probe, v.pod, v.entries));
+  problems.push(...mergeAcrossReplicas(views.map((v) => ({ pod: v.pod, problems: compareStores(probe, v.pod, v.entries) }))));
   if (problems.length > 0) return fail(STORES, problems);
   const expected = expectedStores(probe.topology);
   const count = (type: ExpectedStore["type"]) => expected.filter((e) => e.type === type).length;

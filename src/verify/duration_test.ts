@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { formatDuration, parseDuration, VerifyUsageError } from "./duration.ts";
+
+describe("parseDuration", () => {
+  const good: [string, number][] = [
+    ["30s", 30_000],
+    ["5m", 300_000],
+    ["1h", 3_600_000],
+    ["1h30m", 5_400_000],
+    ["250ms", 250],
+    [" 2m ", 120_000],
+  ];
+  for (const [text, ms] of good) it(`${JSON.stringify(text)} is ${ms} ms`, () => assert.equal(parseDuration(text), ms));
+
+  for (const bad of ["", "5", "5 m", "m5", "-1s", "1.5h", "5min", "forever"]) {
+    it(`${JSON.stringify(bad)} is a usage error (exit 2) naming the value`, () => {
+      assert.throws(
+        () => parseDuration(bad, "--wait"),
+        (e: unknown) =>
+          e instanceof VerifyUsageError && e.exitCode === 2 && e.message.includes(`--wait '${bad}'`) && e.message.includes("5m"),
+      );
+    });
+  }
+});
+
+describe("formatDuration", () => {
+  const cases: [number, string][] = [
+    [45_000, "45s"],
+    [5 * 60_000, "5m"],
+    [2 * 3_600_000, "2h"],
+    [3 * 3_600_000 + 15 * 60_000, "3h15m"],
+  ];
+  for (const [ms, text] of cases) it(`${ms} ms reads ${text}`, () => assert.equal(formatDuration(ms), text));
+});

@@ -1,0 +1,49 @@
+// Dev tool: records what verify reads from a running fleet into a testdata file, for the checks' unit tests.
+// Usage: node --import tsx src/verify/record.ts <out.json> "<scenario>" (--endpoints FILE | --runtime local) [--state-dir DIR]
+import { readFile, writeFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import type { FleetEndpoints } from "../endpoints.ts";
+import { loadTopology } from "../topology/load.ts";
+import { fetchClient } from "./http.ts";
+import { formatReport } from "./report.ts";
+import { type Recording, recordingClient } from "./replay.ts";
+import { verifyFleet } from "./verify.ts";
+
+/** Recorded keys are examples, never the fleet's real ones. */
+function redact(e: FleetEndpoints): FleetEndpoints {
+  return {
+    ...e,
+    objectStore: { ...e.objectStore, accessKey: "thanos-EXAMPLEKEY", secretKey: "example-secret-key" },
+    grafana: e.grafana?.map((g) => ({ ...g, password: "example-password" })),
+  };
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { endpoints: { type: "string" }, runtime: { type: "string" }, "state-dir": { type: "string" } },
+  });
+  const [out, scenario = ""] = positionals;
+  if (!out || (!values.endpoints && !values.runtime)) {
+    throw new Error("usage: record.ts <out.json> <scenario> (--endpoints FILE | --runtime local) [--state-dir DIR]");
+  }
+  const topology = await loadTopology(process.env.THANOS_FLEET_CONFIG);
+  let endpoints: FleetEndpoints;
+  if (values.runtime) {
+    const { runtimeFor } = await import("../runtimes/index.ts");
+    const { defaultStateDir } = await import("../state/dir.ts");
+    const stateDir = values["state-dir"] ?? defaultStateDir();
+    endpoints = await (await runtimeFor(values.runtime)).endpoints(topology, { stateDir });
+  } else {
+    endpoints = JSON.parse(await readFile(values.endpoints as string, "utf8")) as FleetEndpoints;
+  }
+  const responses: Recording["responses"] = {};
+  const now = new Date();
+  const report = await verifyFleet(topology, endpoints, { http: recordingClient(fetchClient(2000), responses), now: () => now });
+  const recording: Recording = { scenario, now: now.toISOString(), endpoints: redact(endpoints), responses };
+  await writeFile(out, `${JSON.stringify(recording, null, 1)}\n`);
+  process.stdout.write(formatReport(report));
+}
+
+await main(process.argv.slice(2));

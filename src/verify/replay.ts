@@ -1,0 +1,56 @@
+// Recorded API answers of a real fleet, for unit tests of each check: record once from a running fleet, replay offline.
+import { readFileSync } from "node:fs";
+import type { FleetEndpoints } from "../endpoints.ts";
+import { type HttpClient, HttpError, type HttpErrorKind } from "./http.ts";
+
+export type Recorded = { status: number; body: string } | { error: HttpErrorKind; message: string };
+
+export interface Recording {
+  /** What was broken when it was recorded, in a sentence. */
+  scenario: string;
+  /** When it was recorded: the clock the checks run with on replay. */
+  now: string;
+  endpoints: FleetEndpoints;
+  responses: Record<string, Recorded>;
+}
+
+/** Metric families the checks read; the rest of each /metrics page is dropped from recordings. */
+const KEPT_METRICS =
+  /^thanos_(compact_halted|compact_iterations_total|compact_todo_compactions|sidecar_prometheus_up|shipper_upload|shipper_uploads_total|blocks_meta_sync_failures_total|bucket_store_block_load_failures_total|bucket_store_blocks_loaded|alert_sender_)/;
+
+function trim(url: string, body: string): string {
+  if (!url.endsWith("/metrics")) return body;
+  return body
+    .split("\n")
+    .filter((l) => KEPT_METRICS.test(l))
+    .join("\n");
+}
+
+/** Passes requests through and keeps every answer (or failure) by URL. */
+export function recordingClient(inner: HttpClient, into: Record<string, Recorded>): HttpClient {
+  return async (url, req) => {
+    try {
+      const res = await inner(url, req);
+      into[url] = { status: res.status, body: trim(url, res.body) };
+      return res;
+    } catch (error) {
+      if (error instanceof HttpError) into[url] = { error: error.kind, message: error.message };
+      throw error;
+    }
+  };
+}
+
+/** Answers from a recording; a URL that was never recorded is a test bug and says so. */
+export function replayClient(responses: Record<string, Recorded>): HttpClient {
+  return async (url) => {
+    const r = responses[url];
+    if (!r) throw new Error(`not recorded: ${url}`);
+    if ("error" in r) throw new HttpError(url, r.error, r.message);
+    return { status: r.status, headers: {}, body: r.body };
+  };
+}
+
+/** A recording from testdata/ by name, e.g. `healthy`. */
+export function readRecording(name: string): Recording {
+  return JSON.parse(readFileSync(new URL(`./testdata/${name}.json`, import.meta.url), "utf8")) as Recording;
+}
