@@ -1,0 +1,60 @@
+// Finds every executable the local fleet runs before anything starts, so a missing one is reported at once, together.
+import { delimiter, join } from "node:path";
+import { isExecutableFile } from "../../binaries/cache.ts";
+import type { BinaryName } from "../../binaries/catalog.ts";
+import { resolveBinary } from "../../binaries/resolve.ts";
+import type { Topology } from "../../topology/topology.ts";
+import type { ProcessPlan } from "./plan.ts";
+
+export type Executables = Map<ProcessPlan["binary"], string>;
+
+/** HAProxy from the config's `binaries:` map, else PATH, else the sbin directories Debian installs it to. */
+export function findHaproxy(topology: Topology, env: NodeJS.ProcessEnv = process.env): string {
+  const configured = topology.fleet.binaries.haproxy;
+  if (configured !== undefined) {
+    if (isExecutableFile(configured)) return configured;
+    throw new Error(
+      `haproxy: configured path ${configured} (binaries.haproxy in ${topology.source}) is not an executable file`,
+    );
+  }
+  const dirs = [...(env.PATH ?? "").split(delimiter), "/usr/sbin", "/usr/local/sbin", "/sbin"];
+  for (const dir of dirs) {
+    if (dir !== "" && isExecutableFile(join(dir, "haproxy"))) return join(dir, "haproxy");
+  }
+  throw new Error(
+    "haproxy not found on PATH: the local runtime balances each Service with HAProxy. " +
+      "Install it (Debian/Ubuntu: apt-get install haproxy; macOS: brew install haproxy) or set binaries.haproxy in the config.",
+  );
+}
+
+export async function resolveExecutables(
+  topology: Topology,
+  processes: ProcessPlan[],
+  needsBucketSetup: boolean,
+): Promise<Executables> {
+  const wanted = new Set<ProcessPlan["binary"]>(processes.map((p) => p.binary));
+  if (needsBucketSetup) wanted.add("fleet-minio");
+  const out: Executables = new Map();
+  const problems: string[] = [];
+  for (const name of wanted) {
+    try {
+      if (name === "node") out.set(name, process.execPath);
+      else if (name === "haproxy") out.set(name, findHaproxy(topology));
+      else {
+        const configuredPath = topology.fleet.binaries[name];
+        out.set(
+          name,
+          await resolveBinary(name as BinaryName, configuredPath === undefined ? {} : { configuredPath }),
+        );
+      }
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  if (problems.length > 0) {
+    throw new Error(
+      `the local runtime is missing ${problems.length} program(s):\n  - ${problems.join("\n  - ")}`,
+    );
+  }
+  return out;
+}

@@ -1,0 +1,280 @@
+// End to end, with real processes: the default fleet comes up locally, answers deduplicated queries across
+// clusters, ships blocks that the store gateway serves with every sidecar stopped, and goes down without a trace.
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { FleetEndpoints } from "../../endpoints.ts";
+import { loadTopology } from "../../topology/load.ts";
+import type { Reporter } from "../runtime.ts";
+import { createLocalRuntime } from "./index.ts";
+import { localRoot } from "./plan.ts";
+import { hasExited, sessionMembers } from "./proc.ts";
+import { type FleetState, readState } from "./state.ts";
+import { tcpOpen } from "./supervisor.ts";
+
+const SUBNET = process.env.THANOS_FLEET_LOCAL_SUBNET ?? "127.79";
+const BLOCK_MS = 60_000;
+
+const topology = await loadTopology();
+const runtime = createLocalRuntime({ subnet: SUBNET, blockDuration: "1m", bucketSyncInterval: "5s" });
+const stateDir = await mkdtemp(join(tmpdir(), "fleet-e2e-"));
+const lines: string[] = [];
+const reporter: Reporter = {
+  step(title) {
+    lines.push(`… ${title}`);
+    return (error) => lines.push(error ? `✗ ${title}: ${error.message}` : `✓ ${title}`);
+  },
+  info: (line) => lines.push(line),
+  verbose: (line) => lines.push(`  ${line}`),
+};
+const upOptions = { stateDir, reporter, signal: new AbortController().signal, verbose: true };
+
+let failed = false;
+after(async () => {
+  // Whatever happened, leave nothing running; keep the logs when something failed.
+  await runtime.down(topology, { ...upOptions, purge: false }).catch(() => {});
+  if (!failed) await rm(stateDir, { recursive: true, force: true });
+  else process.stderr.write(`e2e state and logs kept in ${stateDir}\n${lines.join("\n")}\n`);
+});
+
+/** A step of the scenario; later steps build on earlier ones, so a failure is remembered for the cleanup. */
+function step(name: string, timeoutMs: number, fn: () => Promise<void>): void {
+  test(name, { timeout: timeoutMs }, async () => {
+    try {
+      await fn();
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  });
+}
+
+/** Polls fn until it returns a value other than undefined; on timeout, says what it waited for and what it last saw. */
+async function poll<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`waited ${timeoutMs / 1000} s for ${what}; last error: ${String(last)}`, {
+        cause: last,
+      });
+    }
+    await sleep(1000);
+  }
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  const body = await res.text();
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${body.slice(0, 300)}`);
+  return JSON.parse(body) as T;
+}
+
+interface Series {
+  metric: Record<string, string>;
+  value?: [number, string];
+  values?: [number, string][];
+}
+interface QueryResponse {
+  status: string;
+  data: { result: Series[] };
+  warnings?: string[];
+}
+
+const demo = 'fleet_demo_requests_total{path="/"}';
+
+function q(base: string, path: string, params: Record<string, string>): string {
+  return `${base}/api/v1/${path}?${new URLSearchParams(params)}`;
+}
+
+function sortSeries(result: Series[]): Series[] {
+  return [...result].sort((a, b) => JSON.stringify(a.metric).localeCompare(JSON.stringify(b.metric)));
+}
+
+let endpoints: FleetEndpoints;
+let state: FleetState;
+
+step("up: every process of the default fleet starts and gets ready", 120_000, async () => {
+  await runtime.up(topology, upOptions);
+  const rows = await runtime.status(topology, { stateDir });
+  const notReady = rows.filter((r) => !r.ready).map((r) => `${r.cluster}/${r.pod}/${r.component}`);
+  assert.deepEqual(notReady, []);
+  const replicas = topology.workloads.reduce((n, w) => n + w.replicaNames.length, 0);
+  // Per workload replica: Prometheus and sidecar; per workload cluster: Alertmanager and demo; mgmt; MinIO; HAProxy ×4.
+  const expected =
+    2 * replicas +
+    2 * topology.workloads.length +
+    (topology.observer.queryReplicas + topology.observer.rulerReplicas + 5) +
+    1 +
+    topology.fleet.clusters.length;
+  assert.equal(rows.length, expected);
+  endpoints = await runtime.endpoints(topology, { stateDir });
+  state = (await readState(localRoot(stateDir))) as FleetState;
+  assert.ok(state.complete);
+});
+
+step("a second up reports the running fleet and changes nothing", 30_000, async () => {
+  const before = await readFile(join(localRoot(stateDir), "fleet.json"), "utf8");
+  const mark = lines.length;
+  await runtime.up(topology, upOptions);
+  assert.match(lines.slice(mark).join("\n"), /already running/);
+  assert.equal(await readFile(join(localRoot(stateDir), "fleet.json"), "utf8"), before);
+});
+
+step(
+  "through query-frontend: the demo series of every workload cluster, deduplicated; dedup=false doubles them",
+  120_000,
+  async () => {
+    const clusters = topology.workloads.map((w) => w.name).sort();
+    const deduped = await poll(
+      "one demo series per workload cluster through query-frontend",
+      60_000,
+      async () => {
+        const r = await getJson<QueryResponse>(q(endpoints.queryFrontend, "query", { query: demo }));
+        const got = r.data.result.map((s) => s.metric.cluster).sort();
+        return JSON.stringify(got) === JSON.stringify(clusters) ? r.data.result : undefined;
+      },
+    );
+    for (const s of deduped)
+      assert.equal(s.metric.prometheus_replica, undefined, "deduplicated series keep no replica label");
+
+    const all = await poll("every replica's demo series with dedup=false", 60_000, async () => {
+      const r = await getJson<QueryResponse>(
+        q(endpoints.queryFrontend, "query", { query: demo, dedup: "false" }),
+      );
+      return r.data.result.length === 2 * deduped.length ? r.data.result : undefined;
+    });
+    for (const w of topology.workloads) {
+      const replicas = all
+        .filter((s) => s.metric.cluster === w.name)
+        .map((s) => s.metric.prometheus_replica)
+        .sort();
+      assert.deepEqual(replicas, [...w.replicaNames].sort(), w.name);
+    }
+  },
+);
+
+interface Block {
+  minTime: number;
+  maxTime: number;
+  thanos: { labels: Record<string, string> };
+}
+
+/** The longest interval that a shipped block of every workload replica covers, if any. */
+function commonWindow(
+  blocks: Block[],
+  replicas: { cluster: string; replica: string }[],
+): [number, number] | undefined {
+  let windows: [number, number][] | undefined;
+  for (const { cluster, replica } of replicas) {
+    const own = blocks
+      .filter((b) => b.thanos.labels.cluster === cluster && b.thanos.labels.prometheus_replica === replica)
+      .map((b): [number, number] => [b.minTime, b.maxTime]);
+    windows = (windows ?? own).flatMap(([lo, hi]) =>
+      own.flatMap(([a, b]): [number, number][] => {
+        const x: [number, number] = [Math.max(lo, a), Math.min(hi, b)];
+        return x[0] < x[1] ? [x] : [];
+      }),
+    );
+  }
+  return windows?.sort((a, b) => b[1] - b[0] - (a[1] - a[0]))[0];
+}
+
+step(
+  "blocks shipped by the sidecars are answered by the store gateway with every sidecar stopped",
+  300_000,
+  async () => {
+    const bucketWeb = endpoints.targets.find((t) => t.component === "bucket-web")?.url;
+    const queries = endpoints.targets.filter((t) => t.component === "query").map((t) => t.url);
+    const store = endpoints.targets.find((t) => t.component === "store");
+    assert.ok(bucketWeb && store?.grpc && queries.length > 0);
+    const replicas = topology.workloads.flatMap((w) =>
+      w.replicaNames.map((replica) => ({ cluster: w.name, replica })),
+    );
+
+    const [lo, hi] = await poll(
+      "blocks of every Prometheus replica covering a common 30 s in the bucket",
+      240_000,
+      async () => {
+        const r = await getJson<{ data: { blocks: Block[] } }>(`${bucketWeb}/api/v1/blocks`);
+        const w = commonWindow(r.data.blocks, replicas);
+        return w && w[1] - w[0] >= 30_000 ? w : undefined;
+      },
+    );
+    assert.ok(hi - lo <= BLOCK_MS);
+    // Each evaluation point's latest sample (scraped every 15 s) lies inside the window.
+    // Step-aligned, as query-frontend aligns it.
+    const start = Math.ceil((lo + 16_000) / 5000) * 5;
+    const end = Math.floor((hi - 1) / 5000) * 5;
+    const range = { query: demo, start: String(start), end: String(end), step: "5" };
+
+    const withSidecars = await getJson<QueryResponse>(q(queries[0] as string, "query_range", range));
+    const expected = sortSeries(withSidecars.data.result);
+    assert.deepEqual(
+      expected.map((s) => s.metric.cluster).sort(),
+      topology.workloads.map((w) => w.name).sort(),
+    );
+    for (const s of expected)
+      assert.ok((s.values?.length ?? 0) >= 2, `${s.metric.cluster}: ${s.values?.length} points`);
+
+    // The store gateway alone already answers the same, once it has loaded the blocks.
+    const storeOnly = { ...range, "storeMatch[]": `{__address__="${store.grpc}"}` };
+    await poll("the store gateway alone answering the shipped range", 60_000, async () => {
+      const r = await getJson<QueryResponse>(q(queries[0] as string, "query_range", storeOnly));
+      return JSON.stringify(sortSeries(r.data.result)) === JSON.stringify(expected) ? true : undefined;
+    });
+
+    const sidecars = state.processes.filter((p) => p.component === "sidecar");
+    assert.equal(sidecars.length, replicas.length);
+    for (const s of sidecars) process.kill(s.pid, "SIGTERM");
+    await poll("every sidecar to exit", 30_000, async () =>
+      sidecars.every((s) => hasExited(s)) ? true : undefined,
+    );
+    for (const s of sidecars) {
+      const grpc = endpoints.targets.find(
+        (t) => t.component === "sidecar" && t.cluster === s.cluster && t.pod === s.pod,
+      )?.grpc;
+      assert.ok(grpc);
+      // Through its NodePort the load balancer no longer reaches a sidecar: nothing serves the StoreAPI there.
+      await poll(`query to see sidecar ${grpc} gone`, 60_000, async () => {
+        const r = await getJson<{ data: { sidecar?: { name: string; lastError: string | null }[] } }>(
+          `${queries[0]}/api/v1/stores`,
+        );
+        const entry = r.data.sidecar?.find((e) => e.name === grpc);
+        return entry === undefined || entry.lastError ? true : undefined;
+      });
+    }
+
+    for (const base of [endpoints.queryFrontend, ...queries]) {
+      const r = await getJson<QueryResponse>(q(base, "query_range", range));
+      assert.deepEqual(
+        sortSeries(r.data.result),
+        expected,
+        `${base} answers the shipped range from the store gateway`,
+      );
+    }
+  },
+);
+
+step("down leaves no process and no open port", 60_000, async () => {
+  await runtime.down(topology, { ...upOptions, purge: false });
+  const alive = state.processes.filter((p) => !hasExited(p)).map((p) => `${p.id} (pid ${p.pid})`);
+  assert.deepEqual(alive, []);
+  assert.deepEqual(sessionMembers(new Set(state.processes.map((p) => p.pid))), []);
+  const open: string[] = [];
+  for (const address of state.listen) if (await tcpOpen(address, 500)) open.push(address);
+  assert.deepEqual(open, []);
+  assert.ok(state.listen.length > 50, `checked ${state.listen.length} addresses`);
+  assert.deepEqual(await runtime.status(topology, { stateDir }), []);
+  // Idempotent: a second down finds nothing to stop.
+  await runtime.down(topology, { ...upOptions, purge: false });
+});

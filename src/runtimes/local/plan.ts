@@ -1,0 +1,263 @@
+// Turns the component specs into concrete local processes: one per container per replica, with its own
+// loopback address, directories, files, environment, readiness URL and start stage.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type ObjectStoreAccess, POD_IP, type SpecContext } from "../../components/context.ts";
+import { buildFleet, type FleetSpec, objectStoreAccess } from "../../components/fleet.ts";
+import type { Binary, ComponentKind, Container, PodSpec, Port, ServiceSpec } from "../../components/types.ts";
+import { POD_NAME, podNames } from "../../components/types.ts";
+import type { Credentials } from "../../state/credentials.ts";
+import type { Topology } from "../../topology/topology.ts";
+import { haproxyConfig } from "./haproxy.ts";
+import { type Network, planNetwork, shapeAddresses } from "./network.ts";
+
+/** The local runtime's own placeholder: the pod's directory, `<state>/local/<cluster>/<pod>`. */
+export const POD_DIR = "$(FLEET_POD_DIR)";
+
+export interface LocalOptions {
+  /** TSDB block length of Prometheus and the rulers. */
+  blockDuration: string;
+  /** How often store gateway, compactor and bucket web re-read the bucket. */
+  bucketSyncInterval: string;
+  /** Two octets inside 127.0.0.0/8, e.g. 127.77. */
+  subnet: string;
+}
+
+export type Readiness = { kind: "http"; url: string } | { kind: "tcp"; addresses: string[] };
+
+/** One process to run: a container of one replica, or a cluster's load balancer. */
+export interface ProcessPlan {
+  /** `cluster/pod/container`, how messages name it. */
+  id: string;
+  cluster: string;
+  workload: string;
+  pod: string;
+  container: string;
+  component: ComponentKind | "load-balancer";
+  binary: Binary | "haproxy" | "fleet-minio";
+  /** The address it listens on. */
+  ip: string;
+  args: string[];
+  env: Record<string, string>;
+  files: { path: string; content: string }[];
+  dirs: string[];
+  cwd: string;
+  log: string;
+  ports: Port[];
+  readiness: Readiness;
+  /** Processes of a lower stage are all ready before the next stage starts. */
+  stage: number;
+}
+
+export interface LocalPlan {
+  root: string;
+  options: LocalOptions;
+  network: Network;
+  fleet: FleetSpec;
+  objectStore: ObjectStoreAccess;
+  processes: ProcessPlan[];
+  /** Each cluster's HAProxy stats socket, by cluster name. */
+  statsSockets: Map<string, string>;
+}
+
+/** Stages: storage, then the workload clusters, then mgmt in dependency order. Load balancers come first. */
+export const STAGE = {
+  loadBalancer: 0,
+  storage: 1,
+  workload: 2,
+  mgmtBackends: 3,
+  mgmtQuery: 4,
+  mgmtFrontend: 5,
+};
+
+const MGMT_STAGE: Partial<Record<ComponentKind, number>> = {
+  alertmanager: STAGE.mgmtBackends,
+  store: STAGE.mgmtBackends,
+  query: STAGE.mgmtQuery,
+  rule: STAGE.mgmtQuery,
+  compact: STAGE.mgmtQuery,
+  "bucket-web": STAGE.mgmtQuery,
+  "query-frontend": STAGE.mgmtFrontend,
+};
+
+function stageOf(topology: Topology, pod: PodSpec): number {
+  if (topology.storage?.name === pod.cluster) return STAGE.storage;
+  if (topology.workloads.some((w) => w.name === pod.cluster)) return STAGE.workload;
+  const component = pod.containers[0]?.component;
+  return (component && MGMT_STAGE[component]) ?? STAGE.mgmtFrontend;
+}
+
+export function localRoot(stateDir: string): string {
+  return join(stateDir, "local");
+}
+
+/** The demo workload: the compiled .js next to this module in dist, the .ts source when run from the repository. */
+export function demoScript(): { path: string; nodeArgs: string[] } {
+  const js = fileURLToPath(new URL("./demo.js", import.meta.url));
+  if (existsSync(js)) return { path: js, nodeArgs: [] };
+  const ts = fileURLToPath(new URL("./demo.ts", import.meta.url));
+  return { path: ts, nodeArgs: ["--import", import.meta.resolve("tsx")] };
+}
+
+export function localContext(
+  topology: Topology,
+  creds: Credentials,
+  options: LocalOptions,
+  addresses: SpecContext["addresses"],
+): SpecContext {
+  return {
+    listenHost: POD_IP,
+    configDir: (_workload, container) => `${POD_DIR}/config/${container}`,
+    dataDir: (_workload, container) => `${POD_DIR}/${container}`,
+    addresses,
+    objectStore: objectStoreAccess(topology, creds, addresses),
+    blockDuration: options.blockDuration,
+    bucketSyncInterval: options.bucketSyncInterval,
+    demoScript: demoScript().path,
+  };
+}
+
+/** Replaces the Kubernetes-style placeholders with one replica's values. */
+export function substitute(text: string, vars: Record<string, string>): string {
+  let out = text;
+  for (const [k, v] of Object.entries(vars)) out = out.replaceAll(k, v);
+  return out;
+}
+
+export function planLocalFleet(
+  topology: Topology,
+  creds: Credentials,
+  stateDir: string,
+  options: LocalOptions,
+): LocalPlan {
+  const root = localRoot(stateDir);
+  // Pass one learns which pods and Services exist; pass two builds them with their real addresses.
+  const shape = buildFleet(topology, localContext(topology, creds, options, shapeAddresses), creds);
+  const network = planNetwork(topology, shape, options.subnet);
+  const ctx = localContext(topology, creds, options, network.addresses);
+  const fleet = buildFleet(topology, ctx, creds);
+  const demo = demoScript();
+
+  const processes: ProcessPlan[] = [];
+  const statsSockets = new Map<string, string>();
+  for (const pod of fleet.pods) {
+    for (const podName of podNames(pod)) {
+      const ip = network.podIp(pod.cluster, podName);
+      const podDir = join(root, pod.cluster, podName);
+      const vars = { [POD_NAME]: podName, [POD_IP]: ip, [POD_DIR]: podDir };
+      for (const c of pod.containers) {
+        processes.push(containerProcess(topology, pod, c, { podName, ip, podDir, vars, ctx, demo }));
+      }
+    }
+  }
+  for (const cluster of network.clusters.values()) {
+    const services = fleet.services.filter((s) => s.cluster === cluster.name && !s.headless);
+    if (services.length === 0) continue;
+    const dir = join(root, cluster.name, "haproxy");
+    const socket = join(dir, "haproxy.sock");
+    // sun_path holds 108 bytes on Linux, 104 on macOS.
+    if (Buffer.byteLength(socket) > 100) {
+      throw new Error(
+        `the state dir ${stateDir} is too long for HAProxy's stats socket ${socket}: choose a shorter --state-dir`,
+      );
+    }
+    statsSockets.set(cluster.name, socket);
+    processes.push({
+      id: `${cluster.name}/haproxy/haproxy`,
+      cluster: cluster.name,
+      workload: "haproxy",
+      pod: "haproxy",
+      container: "haproxy",
+      component: "load-balancer",
+      binary: "haproxy",
+      ip: cluster.node,
+      args: ["-db", "-f", join(dir, "haproxy.cfg")],
+      env: {},
+      files: [
+        {
+          path: join(dir, "haproxy.cfg"),
+          content: haproxyConfig(cluster.name, services, fleet.pods, network, socket),
+        },
+      ],
+      dirs: [dir],
+      cwd: dir,
+      log: join(root, cluster.name, "haproxy.log"),
+      ports: [],
+      readiness: { kind: "tcp", addresses: bindAddresses(services, network) },
+      stage: STAGE.loadBalancer,
+    });
+  }
+  return { root, options, network, fleet, objectStore: ctx.objectStore, processes, statsSockets };
+}
+
+function containerProcess(
+  topology: Topology,
+  pod: PodSpec,
+  c: Container,
+  r: {
+    podName: string;
+    ip: string;
+    podDir: string;
+    vars: Record<string, string>;
+    ctx: SpecContext;
+    demo: { nodeArgs: string[] };
+  },
+): ProcessPlan {
+  const sub = (s: string) => substitute(s, r.vars);
+  const configDir = sub(r.ctx.configDir(pod.name, c.name));
+  const port = c.ports.find((p) => p.name === c.readiness.port);
+  if (!port)
+    throw new Error(
+      `${pod.cluster}/${r.podName}/${c.name}: readiness port ${c.readiness.port} is not one of its ports`,
+    );
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    // The pod's directory is its home: nothing lands in the user's own (MinIO writes ~/.minio).
+    HOME: r.podDir,
+    POD_NAME: r.podName,
+    POD_IP: r.ip,
+  };
+  for (const [k, v] of Object.entries({ ...c.env, ...c.secretEnv })) env[k] = sub(v);
+  const args = c.args.map(sub);
+  return {
+    id: `${pod.cluster}/${r.podName}/${c.name}`,
+    cluster: pod.cluster,
+    workload: pod.name,
+    pod: r.podName,
+    container: c.name,
+    component: c.component,
+    binary: c.binary,
+    ip: r.ip,
+    args: c.binary === "node" ? [...r.demo.nodeArgs, ...args] : args,
+    env,
+    files: c.files.map((f) => ({ path: join(configDir, f.name), content: sub(f.content) })),
+    dirs: [r.podDir, configDir, ...(c.dataDir ? [sub(c.dataDir)] : [])],
+    cwd: r.podDir,
+    log: join(r.podDir, `${c.name}.log`),
+    ports: c.ports,
+    readiness: { kind: "http", url: `http://${r.ip}:${port.port}${c.readiness.path}` },
+    stage: stageOf(topology, pod),
+  };
+}
+
+/** Every address a cluster's load balancer listens on: each Service port on the Service IP, each NodePort on the node. */
+export function bindAddresses(services: ServiceSpec[], network: Network): string[] {
+  return services.flatMap((s) =>
+    s.ports.flatMap((p) => {
+      const out = [`${network.serviceIp(s.cluster, s.name)}:${p.port}`];
+      if (p.nodePort !== undefined) out.push(`${network.nodeIp(s.cluster)}:${p.nodePort}`);
+      return out;
+    }),
+  );
+}
+
+/** Every address:port the fleet listens on, for the free-port check before `up` and the no-open-port check after `down`. */
+export function listenAddresses(plan: LocalPlan): string[] {
+  const out = new Set<string>();
+  for (const p of plan.processes) {
+    if (p.readiness.kind === "tcp") for (const a of p.readiness.addresses) out.add(a);
+    for (const port of p.ports) out.add(`${p.ip}:${port.port}`);
+  }
+  return [...out];
+}

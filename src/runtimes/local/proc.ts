@@ -1,0 +1,98 @@
+// What Linux's /proc says about a process: whether a recorded pid is still the process we started, and its memory.
+import { readdirSync, readFileSync } from "node:fs";
+
+export interface ProcStat {
+  pid: number;
+  state: string;
+  session: number;
+  /** Start time in clock ticks since boot: with the pid, it identifies one process across pid reuse. */
+  startTicks: number;
+}
+
+/** Parses /proc/<pid>/stat; the command name (field 2) may hold spaces and parentheses. */
+export function parseStat(text: string): ProcStat | undefined {
+  const close = text.lastIndexOf(")");
+  if (close < 0) return undefined;
+  const pid = Number(text.slice(0, text.indexOf(" ")));
+  const rest = text.slice(close + 2).split(" ");
+  // rest[0] is field 3 (state); field n is rest[n - 3].
+  const state = rest[0];
+  const session = Number(rest[6 - 3]);
+  const startTicks = Number(rest[22 - 3]);
+  if (!state || !Number.isInteger(pid) || !Number.isFinite(session) || !Number.isFinite(startTicks))
+    return undefined;
+  return { pid, state, session, startTicks };
+}
+
+export function readStat(pid: number): ProcStat | undefined {
+  try {
+    return parseStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** argv[0] of a process, or undefined when it is gone or not readable. */
+export function readArgv0(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0];
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Identity {
+  pid: number;
+  startTicks: number;
+  executable: string;
+}
+
+/** True when the pid still runs the very process recorded: same start time, same executable, not a zombie. */
+export function isSameProcess(id: Identity): boolean {
+  const stat = readStat(id.pid);
+  if (!stat || stat.state === "Z" || stat.state === "X" || stat.startTicks !== id.startTicks) return false;
+  return readArgv0(id.pid) === id.executable;
+}
+
+/**
+ * True once the process is gone (or a zombie): its sockets and files are closed. Not the same as
+ * `!isSameProcess`: an exiting process loses its cmdline before it closes its files.
+ */
+export function hasExited(id: Omit<Identity, "executable">): boolean {
+  const stat = readStat(id.pid);
+  return !stat || stat.state === "Z" || stat.state === "X" || stat.startTicks !== id.startTicks;
+}
+
+function rssKiB(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+([0-9]+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Sum of resident memory (bytes) of every live process in the given sessions: each fleet process leads its own. */
+export function sessionsRss(sessions: ReadonlySet<number>): { bytes: number; processes: number } {
+  let kib = 0;
+  let processes = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    const stat = readStat(Number(entry));
+    if (!stat || stat.state === "Z" || !sessions.has(stat.session)) continue;
+    kib += rssKiB(stat.pid);
+    processes++;
+  }
+  return { bytes: kib * 1024, processes };
+}
+
+/** Live processes (pids) in the given sessions. */
+export function sessionMembers(sessions: ReadonlySet<number>): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    const stat = readStat(Number(entry));
+    if (stat && stat.state !== "Z" && sessions.has(stat.session)) out.push(stat.pid);
+  }
+  return out;
+}

@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { test } from "node:test";
+import { isSameProcess, parseStat, readArgv0, readStat, sessionsRss } from "./proc.ts";
+
+for (const [name, comm] of [
+  ["plain", "thanos"],
+  ["with spaces", "a b c"],
+  ["with parentheses", "x) (y"],
+] as const) {
+  test(`parseStat: a command name ${name}`, () => {
+    // Fields after the name: state(3) ppid pgrp session(6) … starttime(22).
+    const stat = parseStat(`4242 (${comm}) S 1 4242 4240 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 3 0 555 100 10`);
+    assert.deepEqual(stat, { pid: 4242, state: "S", session: 4240, startTicks: 555 });
+  });
+}
+
+test("parseStat: garbage is undefined", () => {
+  assert.equal(parseStat("nonsense"), undefined);
+  assert.equal(parseStat("1 (x) S 1"), undefined);
+});
+
+test("isSameProcess: the live process itself, not after its start time or executable changes", () => {
+  const stat = readStat(process.pid);
+  assert.ok(stat);
+  const argv0 = readArgv0(process.pid);
+  assert.ok(argv0);
+  const me = { pid: process.pid, startTicks: stat.startTicks, executable: argv0 };
+  assert.equal(isSameProcess(me), true);
+  assert.equal(isSameProcess({ ...me, startTicks: stat.startTicks + 1 }), false);
+  assert.equal(isSameProcess({ ...me, executable: "/bin/something-else" }), false);
+});
+
+test("isSameProcess: false once the process has exited; its session's memory is counted while it runs", async () => {
+  const child = spawn("/bin/sleep", ["30"], { detached: true, stdio: "ignore" });
+  await once(child, "spawn");
+  const pid = child.pid as number;
+  const stat = readStat(pid);
+  assert.ok(stat);
+  assert.equal(stat.session, pid, "a detached child leads its own session");
+  const id = { pid, startTicks: stat.startTicks, executable: "/bin/sleep" };
+  assert.equal(isSameProcess(id), true);
+  const rss = sessionsRss(new Set([pid]));
+  assert.equal(rss.processes, 1);
+  assert.ok(rss.bytes > 0);
+  child.kill("SIGKILL");
+  await once(child, "exit");
+  assert.equal(isSameProcess(id), false);
+  assert.equal(sessionsRss(new Set([pid])).processes, 0);
+});
