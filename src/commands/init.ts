@@ -91,7 +91,10 @@ ${workload("biz2")}
 `;
 }
 
-export async function initCommand(file: string, opts: { force: boolean }): Promise<void> {
+export async function initCommand(
+  file: string,
+  opts: { force: boolean; stdout?: NodeJS.WritableStream },
+): Promise<void> {
   try {
     await writeFile(file, defaultFleetYaml(), { flag: opts.force ? "w" : "wx" });
   } catch (cause) {
@@ -107,7 +110,7 @@ export async function initCommand(file: string, opts: { force: boolean }): Promi
     }
     throw new Error(`cannot write ${file}; check that its directory exists and is writable`, { cause });
   }
-  process.stdout.write(
+  (opts.stdout ?? process.stdout).write(
     `wrote ${file}: the default fleet, every key with its default; next: thanos-fleet plan -c ${file}\n`,
   );
 }
