@@ -31,8 +31,13 @@ export async function uninstallCluster(
       for (const obj of objects) await api.delete(refOf(obj));
     }
   }
-  for (const namespace of cs.namespacesCreated) {
-    await api.delete({ apiVersion: "v1", kind: "Namespace", name: namespace });
+  for (const namespace of cs.namespaces) {
+    if (cs.namespacesCreated.includes(namespace)) {
+      await api.delete({ apiVersion: "v1", kind: "Namespace", name: namespace });
+    } else {
+      // A namespace that was there before: applying it bare gives up the fields (labels) thanos-fleet set on it.
+      await api.serverSideApply({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
+    }
   }
 }
 

@@ -5,11 +5,11 @@ import { join } from "node:path";
 import { NAMESPACE } from "../../components/context.ts";
 import type { FleetEndpoints } from "../../endpoints.ts";
 import { ADDRESSES_FILE, readDiscoveredAddresses } from "../../render/addresses.ts";
-import { loadOrCreateCredentials } from "../../state/credentials.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
 import { type KubeDeps, newRunContext, realDeps, type VerifyHook } from "./context.ts";
+import { fleetCredentials } from "./credentials.ts";
 import { downFleet } from "./down.ts";
 import { kubeEndpoints, resolvePod } from "./endpoints.ts";
 import { EndpointProxy } from "./proxy.ts";
@@ -38,7 +38,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
     if (Object.keys(state.clusters).length === 0 || !discovered) {
       throw new Error(`no fleet is up on Kubernetes from state dir ${stateDir}; run 'thanos-fleet up' first`);
     }
-    const credentials = await loadOrCreateCredentials(stateDir);
+    const credentials = await fleetCredentials(topology, stateDir);
     const fleet = deps.render(topology, { credentials, discovered });
     return { state, discovered, credentials, fleet };
   };
@@ -61,7 +61,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
         signal: opts.signal,
         verbose: opts.verbose,
         state: await readState(opts.stateDir),
-        credentials: await loadOrCreateCredentials(opts.stateDir),
+        credentials: await fleetCredentials(topology, opts.stateDir),
         discovered: await readDiscoveredAddresses(opts.stateDir),
         endpoints: () => endpoints(topology, opts.stateDir),
       });

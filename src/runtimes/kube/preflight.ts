@@ -290,22 +290,25 @@ export async function preflight(
       }
     }
   }
-  await Promise.all(existing.map((c) => checkContext(c, deps, problems, facts)));
+  // Asked at once, reported in fleet order.
+  for (const found of await Promise.all(existing.map((c) => checkContext(c, deps)))) {
+    if ("fix" in found) problems.push(found);
+    else facts.push(found.fact);
+  }
   if (problems.length > 0) throw new PreflightError(problems);
   return { warnings, facts };
 }
 
-async function checkContext(c: RenderedCluster, deps: PreflightDeps, problems: Problem[], facts: string[]) {
+async function checkContext(c: RenderedCluster, deps: PreflightDeps): Promise<Problem | { fact: string }> {
   let api: KubeApi;
   try {
     api = deps.api(c.context);
   } catch (error) {
-    problems.push({
+    return {
       check: "context",
       message: `cluster ${c.cluster}: ${(error as Error).message}`,
       fix: `run 'kubectl config get-contexts' and set the context of ${c.cluster} in fleet.yaml`,
-    });
-    return;
+    };
   }
   const timeoutMs = deps.contextTimeoutMs ?? 15_000;
   let timer: NodeJS.Timeout | undefined;
@@ -314,16 +317,15 @@ async function checkContext(c: RenderedCluster, deps: PreflightDeps, problems: P
       api.listNodes(),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000}s`)), timeoutMs);
-        timer.unref();
       }),
     ]);
-    facts.push(`cluster ${c.cluster}: context ${c.context} answers, ${nodes.length} nodes`);
+    return { fact: `cluster ${c.cluster}: context ${c.context} answers, ${nodes.length} nodes` };
   } catch (error) {
-    problems.push({
+    return {
       check: "context",
       message: `cluster ${c.cluster}: context ${c.context} does not answer: ${(error as Error).message}`,
       fix: `check it with 'kubectl --context ${c.context} get nodes' (credentials, VPN, the API server's address)`,
-    });
+    };
   } finally {
     clearTimeout(timer);
   }

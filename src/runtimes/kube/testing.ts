@@ -199,7 +199,9 @@ export class FakeKubeApi implements KubeApi {
           ? { failed: 4, conditions: [{ type: "Failed", status: "True", reason: "BackoffLimitExceeded" }] }
           : { succeeded: 1, conditions: [{ type: "Complete", status: "True" }] };
     } else if (obj.kind === "Service" && spec.type === "LoadBalancer") {
-      obj.status = { loadBalancer: this.loadBalancerIngress ? { ingress: [this.loadBalancerIngress] } : {} };
+      obj.status = {
+        loadBalancer: ready && this.loadBalancerIngress ? { ingress: [this.loadBalancerIngress] } : {},
+      };
     }
     return obj;
   }
@@ -369,6 +371,8 @@ export class FakeWorld {
   readonly helmReleases = new Map<string, HelmRelease>();
   helmRepos = new Set<string>();
   private nextIp = 2;
+  /** Jobs that fail in every cluster created from now on, by name. */
+  failingJobs = new Set<string>();
   /** Commands to fail, by a prefix of their command line. */
   failures = new Map<string, string>();
 
@@ -515,6 +519,7 @@ export class FakeWorld {
       this.kindNetwork = true;
       this.kindClusters.set(name, names);
       const api = new FakeKubeApi(`kind-${name}`, this.recorder);
+      api.failingJobs = this.failingJobs;
       api.nodes = names.map((n) =>
         nodeObject({ name: n, internalIP: this.ip(), controlPlane: n.endsWith("control-plane") }),
       );
@@ -537,6 +542,8 @@ export class FakeWorld {
       const name = flag("--name") ?? "kind";
       this.kindClusters.delete(name);
       this.apis.delete(`kind-${name}`);
+      for (const key of [...this.helmReleases.keys()])
+        if (key.startsWith(`kind-${name}|`)) this.helmReleases.delete(key);
       return ok("", `Deleting cluster "${name}" ...\n`);
     }
     throw new Error(`the fake kind does not know '${commandLine(cmd, args)}'`);

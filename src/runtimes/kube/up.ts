@@ -326,7 +326,10 @@ const helmInstall: Action = {
 };
 
 const workloadServices = (name: string): Action => ({
-  title: () => `${name}: a NodePort Service per Prometheus replica (server-side apply)`,
+  title: (ctx) => {
+    const type = ctx.topology.fleet.clusters.find((c) => c.name === name)?.serviceType ?? "NodePort";
+    return `${name}: a ${type} Service per Prometheus replica (server-side apply)`;
+  },
   async execute(ctx) {
     await apply(ctx, renderedCluster(ctx, name), nonNamespaces(renderedCluster(ctx, name)));
   },

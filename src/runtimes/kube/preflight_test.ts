@@ -1,0 +1,243 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { renderFleet } from "../../render/render.ts";
+import type { Topology } from "../../topology/topology.ts";
+import { memoryNeeded, PreflightError, parseQuantity, parseVersion, preflight } from "./preflight.ts";
+import { addCloudClusters, defaultTopology, FAKE_CREDENTIALS, topologyOf } from "./testdata/fixtures.ts";
+import { FakeWorld } from "./testing.ts";
+
+function run(world: FakeWorld, topology: Topology, platform: NodeJS.Platform = "linux") {
+  const fleet = renderFleet(topology, { credentials: FAKE_CREDENTIALS });
+  return preflight(topology, fleet.clusters, {
+    exec: world.exec,
+    api: world.api,
+    platform,
+    readSysctl: async (name) => world.sysctl[name],
+    contextTimeoutMs: 50,
+  });
+}
+
+async function problems(
+  world: FakeWorld,
+  topology: Topology = defaultTopology(),
+  platform?: NodeJS.Platform,
+) {
+  try {
+    await run(world, topology, platform);
+  } catch (error) {
+    if (error instanceof PreflightError) return error;
+    throw error;
+  }
+  return undefined;
+}
+
+describe("preflight: each failure says what is wrong and how to fix it", () => {
+  const cases: { name: string; set: (w: FakeWorld) => void; message: RegExp; fix: RegExp }[] = [
+    {
+      name: "Docker daemon down",
+      set: (w) => {
+        w.dockerRunning = false;
+      },
+      message:
+        /^Docker daemon not reachable: Cannot connect to the Docker daemon at unix:\/\/\/var\/run\/docker.sock\. Is the docker daemon running\?$/,
+      fix: /start Docker .*'docker info'/,
+    },
+    {
+      name: "docker missing",
+      set: (w) => w.missing.add("docker"),
+      message: /^docker was not found on PATH$/,
+      fix: /docs.docker.com/,
+    },
+    {
+      name: "kind missing",
+      set: (w) => w.missing.add("kind"),
+      message: /^kind was not found on PATH$/,
+      fix: /install kind v0.32.0/,
+    },
+    {
+      name: "kind too old",
+      set: (w) => {
+        w.versions.kind = "kind v0.24.0 go1.22.6 linux/amd64";
+      },
+      message: /kind v0.24.0 .* is older than v0.32.0, whose node image the fleet uses/,
+      fix: /install kind v0.32.0/,
+    },
+    {
+      name: "kubectl missing",
+      set: (w) => w.missing.add("kubectl"),
+      message: /^kubectl was not found on PATH$/,
+      fix: /kubernetes.io\/docs\/tasks\/tools/,
+    },
+    {
+      name: "helm missing",
+      set: (w) => w.missing.add("helm"),
+      message: /^helm was not found on PATH$/,
+      fix: /Helm 3 or 4/,
+    },
+    {
+      name: "Helm 2",
+      set: (w) => {
+        w.versions.helm = "Client: v2.17.0+ga690bad";
+      },
+      message: /is not supported \(Helm 3 from v3.12.0, or Helm 4\)/,
+      fix: /Helm 3 or 4/,
+    },
+    {
+      name: "an old Helm 3",
+      set: (w) => {
+        w.versions.helm = "v3.8.2+g6e3701e";
+      },
+      message: /helm v3.8.2\+g6e3701e is not supported/,
+      fix: /helm.sh/,
+    },
+    {
+      name: "too little memory for Docker",
+      set: (w) => {
+        w.dockerMemBytes = 4 * 1024 ** 3;
+      },
+      message:
+        /^Docker can use 4.0 GiB of memory; the fleet's 4 kind clusters need about \d+\.\d GiB \(profile small\)$/,
+      fix: /Settings → Resources → Memory/,
+    },
+    {
+      name: "inotify watches too low",
+      set: (w) => {
+        w.sysctl["fs/inotify/max_user_watches"] = "8192\n";
+      },
+      message: /^fs\.inotify\.max_user_watches is 8192; kind needs at least 524288/,
+      fix: /sudo sysctl fs\.inotify\.max_user_watches=524288/,
+    },
+    {
+      name: "inotify instances too low",
+      set: (w) => {
+        w.sysctl["fs/inotify/max_user_instances"] = "128\n";
+      },
+      message: /^fs\.inotify\.max_user_instances is 128; kind needs at least 512/,
+      fix: /\/etc\/sysctl.d\/99-kind.conf/,
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const world = new FakeWorld();
+      c.set(world);
+      const error = await problems(world);
+      assert.ok(error, "preflight must fail");
+      assert.equal(error.problems.length, 1, error.message);
+      const [p] = error.problems;
+      assert.match(p?.message ?? "", c.message);
+      assert.match(p?.fix ?? "", c.fix);
+      assert.match(error.message, /nothing was created/);
+      assert.ok(
+        !world.recorder.lines.some((l) => /kind create|apply|helm upgrade/.test(l)),
+        "preflight creates nothing",
+      );
+    });
+  }
+
+  it("lists every problem at once", async () => {
+    const world = new FakeWorld();
+    world.dockerRunning = false;
+    world.missing.add("helm");
+    world.sysctl["fs/inotify/max_user_instances"] = "128";
+    const error = await problems(world);
+    assert.deepEqual(
+      error?.problems.map((p) => p.check),
+      ["docker", "helm", "inotify"],
+    );
+  });
+
+  it("passes on a machine that has it all; Helm 4 is supported", async () => {
+    const world = new FakeWorld();
+    world.versions.helm = "v4.0.1+g12500dd";
+    const result = await run(world, defaultTopology());
+    assert.deepEqual(result.warnings, []);
+    assert.ok(result.facts.includes("helm v4.0.1+g12500dd"));
+    assert.ok(result.facts.some((f) => /^Docker 28.5.1: 16.0 GiB memory, 8 CPUs$/.test(f)));
+  });
+
+  it("warns, without stopping, about a kubectl more than one minor version away", async () => {
+    const world = new FakeWorld();
+    world.versions.kubectl = "v1.32.4";
+    const result = await run(world, defaultTopology());
+    assert.deepEqual(result.warnings, [
+      "kubectl v1.32.4 is more than one minor version away from the clusters' Kubernetes v1.36",
+    ]);
+  });
+
+  it("skips the inotify limits off Linux (Docker Desktop runs its own VM)", async () => {
+    const world = new FakeWorld();
+    world.sysctl["fs/inotify/max_user_watches"] = "8192";
+    assert.equal(await problems(world, defaultTopology(), "darwin"), undefined);
+  });
+});
+
+describe("preflight for existing clusters", () => {
+  it("needs neither Docker nor kind, and asks each context to answer", async () => {
+    const world = new FakeWorld();
+    world.dockerRunning = false;
+    world.missing.add("kind");
+    addCloudClusters(world, ["cloud-mgmt", "cloud-us1"]);
+    await run(world, await topologyOf("load-balancer.yaml"));
+    assert.deepEqual(world.recorder.lines, [
+      "$ kubectl version --client -o json",
+      "$ helm version --short",
+      "cloud-mgmt: list v1 Node",
+      "cloud-us1: list v1 Node",
+    ]);
+  });
+
+  it("a context missing from the kubeconfig", async () => {
+    const world = new FakeWorld();
+    addCloudClusters(world, ["cloud-mgmt"]);
+    const error = await problems(world, await topologyOf("load-balancer.yaml"));
+    assert.equal(error?.problems.length, 1);
+    assert.match(
+      error?.problems[0]?.message ?? "",
+      /^cluster us1: kube context 'cloud-us1' is not in kubeconfig .* \(contexts there: cloud-mgmt\)/,
+    );
+    assert.match(error?.problems[0]?.fix ?? "", /kubectl config get-contexts/);
+  });
+
+  it("a context that does not answer, or answers with an error", async () => {
+    const world = new FakeWorld();
+    addCloudClusters(world, ["cloud-mgmt", "cloud-us1"]);
+    world.fakeApi("cloud-mgmt").listNodes = () => new Promise(() => {});
+    world.fakeApi("cloud-us1").listNodes = () =>
+      Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:6443"));
+    const error = await problems(world, await topologyOf("load-balancer.yaml"));
+    assert.deepEqual(
+      error?.problems.map((p) => p.message),
+      [
+        "cluster mgmt: context cloud-mgmt does not answer: no answer within 0.05s",
+        "cluster us1: context cloud-us1 does not answer: connect ECONNREFUSED 127.0.0.1:6443",
+      ],
+    );
+    assert.match(error?.problems[0]?.fix ?? "", /kubectl --context cloud-mgmt get nodes/);
+  });
+});
+
+describe("what the fleet needs", () => {
+  it("memory grows with the workload clusters and their replicas", async () => {
+    const small = defaultTopology();
+    const four = await topologyOf("four-workloads.yaml");
+    const need = (t: Topology) => memoryNeeded(t, renderFleet(t, { credentials: FAKE_CREDENTIALS }).clusters);
+    assert.ok(need(four) > need(small));
+    // Four kind clusters of two nodes each, before any workload.
+    assert.ok(need(small) > 4 * (600 + 200) * 1024 ** 2);
+  });
+
+  it("parses Kubernetes quantities and tool versions", () => {
+    const table: [string, number][] = [
+      ["64Mi", 64 * 1024 ** 2],
+      ["1Gi", 1024 ** 3],
+      ["500M", 500e6],
+      ["100m", 0.1],
+      ["1e3", 1000],
+    ];
+    for (const [q, bytes] of table) assert.equal(parseQuantity(q), bytes, q);
+    assert.throws(() => parseQuantity("lots"), /'lots' is not a Kubernetes quantity/);
+    assert.deepEqual(parseVersion("kind v0.32.0 go1.25.5 linux/amd64"), [0, 32, 0]);
+    assert.deepEqual(parseVersion("v4.0.1+g12500dd"), [4, 0, 1]);
+    assert.equal(parseVersion("unknown"), undefined);
+  });
+});
