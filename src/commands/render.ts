@@ -1,5 +1,5 @@
 // `thanos-fleet render --out DIR`: writes every artifact the Kubernetes runtime applies, and PLAN.md, then says what it wrote.
-import { chmod, mkdir, rename, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ADDRESSES_FILE, placeholder, readDiscoveredAddresses } from "../render/addresses.ts";
 import { fleetFiles, type RenderedFile } from "../render/files.ts";
@@ -43,7 +43,8 @@ export async function renderCommand(
     const mine = files.filter((f) => f.path.startsWith(`${rc.cluster}/`));
     const names = mine.map((f) => {
       const name = f.path.slice(rc.cluster.length + 1);
-      if (name === FILES.secrets) return `${name} (${rc.secrets.length} Secrets, credentials, mode 0600)`;
+      if (name === FILES.secrets)
+        return `${name} (${rc.secrets.length} Secret${rc.secrets.length === 1 ? "" : "s"}, credentials, mode 0600)`;
       if (name === FILES.manifests) return `${name} (${rc.manifests.length - 1} objects)`;
       return name;
     });
@@ -60,6 +61,13 @@ export async function renderCommand(
     );
   } else {
     lines.push(`node addresses: as discovered by 'thanos-fleet up' (${join(opts.stateDir, ADDRESSES_FILE)})`);
+  }
+  const known = new Set([...fleet.clusters.map((c) => c.cluster), FILES.plan]);
+  const stale = (await readdir(opts.out)).filter((name) => !known.has(name)).sort();
+  if (stale.length > 0) {
+    lines.push(
+      `not part of this fleet, left from an earlier render: ${stale.map((n) => join(opts.out, n)).join(", ")}`,
+    );
   }
   stdout.write(`${lines.join("\n")}\n`);
   return files;
