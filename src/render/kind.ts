@@ -45,7 +45,13 @@ export function hostPorts(topology: Topology, cluster: string): HostPort[] {
       `cluster ${cluster} exposes ${ports.length} ports, more than the ${HOST_PORT_BLOCK} of its host port block`,
     );
   }
-  return ports.map((p, j) => ({ ...p, hostPort: HOST_PORT_BASE + index * HOST_PORT_BLOCK + j }));
+  const first = HOST_PORT_BASE + index * HOST_PORT_BLOCK;
+  if (first + HOST_PORT_BLOCK > 65536) {
+    throw new Error(
+      `cluster ${cluster} is number ${index + 1}: kind host ports run out after ${(65536 - HOST_PORT_BASE) / HOST_PORT_BLOCK} clusters`,
+    );
+  }
+  return ports.map((p, j) => ({ ...p, hostPort: first + j }));
 }
 
 /** The kind `Cluster` config (kind.x-k8s.io/v1alpha4): one control plane, one worker, host ports on the control plane. */

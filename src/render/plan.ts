@@ -219,7 +219,7 @@ export function planMarkdown(topology: Topology, fleet: RenderedFleet, outDir: s
   lines.push(
     "## Requirements",
     "",
-    `- Docker, kind ${PINNED.kind}, kubectl, Helm 3, curl`,
+    `- Docker, kind ${PINNED.kind}, kubectl, Helm (3 or 4), curl`,
     ...(fleet.openAddresses.length > 0
       ? ["- envsubst (Debian/Ubuntu package `gettext-base`, Homebrew `gettext`)"]
       : []),
