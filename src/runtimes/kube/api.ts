@@ -80,7 +80,13 @@ export function describeRef(ref: ObjectRef): string {
 /** The API server's own message for a failed request, e.g. "namespaces \"x\" not found". */
 function apiMessage(error: unknown): string {
   if (error instanceof ApiException) {
-    const body = error.body as { message?: string } | string | undefined;
+    let body = error.body as { message?: string } | string | undefined;
+    // Some calls hand the Status object over parsed, others as its JSON text.
+    if (typeof body === "string") {
+      try {
+        body = JSON.parse(body) as { message?: string };
+      } catch {}
+    }
     const message = typeof body === "object" && body?.message ? body.message : String(body ?? "");
     return `HTTP ${error.code}: ${message}`.trim();
   }

@@ -1,0 +1,231 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { expectedStores, queryPods } from "../../verify/expect.ts";
+import { addCloudClusters, defaultTopology, harness, topologyOf } from "./testdata/fixtures.ts";
+import { type FakeKubeApi, FakeWorld } from "./testing.ts";
+
+/** Pods of a Deployment as the ReplicaSet names them: random suffixes, one of them on its way out. */
+async function deploymentPods(api: FakeKubeApi, app: string, names: string[], terminating?: string) {
+  for (const name of [...names, ...(terminating ? [terminating] : [])]) {
+    await api.serverSideApply({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: {
+        name,
+        namespace: "monitoring",
+        labels: { "app.kubernetes.io/name": app },
+        ...(name === terminating ? { deletionTimestamp: "2026-11-24T10:00:00Z" } : {}),
+      },
+      status: { phase: "Running", podIP: "10.244.1.9" },
+    });
+  }
+}
+
+describe("endpoints on kind: host ports where a NodePort maps one pod, the pod proxy for the rest", () => {
+  it("reports every StoreAPI verify expects with the address query dials, and each query replica", async () => {
+    const topology = defaultTopology();
+    const h = await harness(topology);
+    try {
+      await h.up();
+      const ep = await h.runtime.endpoints(topology, { stateDir: h.stateDir });
+      assert.equal(ep.runtime, "kubernetes");
+      for (const s of expectedStores(topology)) {
+        const t = ep.targets.find(
+          (x) => x.cluster === s.cluster && x.component === s.component && x.pod === s.pod,
+        );
+        assert.ok(t, `a target for ${s.cluster}/${s.pod} (${s.component})`);
+        assert.ok(t.grpc, `${s.pod} has the gRPC address query dials`);
+      }
+      const sidecars = ep.targets
+        .filter((t) => t.component === "sidecar")
+        .map((t) => `${t.cluster} ${t.grpc}`);
+      assert.deepEqual(sidecars, [
+        "biz1 172.18.0.4:31000",
+        "biz1 172.18.0.4:31001",
+        "biz2 172.18.0.6:31000",
+        "biz2 172.18.0.6:31001",
+      ]);
+      assert.equal(
+        ep.targets.find((t) => t.component === "store")?.grpc,
+        "thanos-store.monitoring.svc.cluster.local:10901",
+      );
+      assert.deepEqual(
+        ep.targets.filter((t) => t.component === "rule").map((t) => t.grpc),
+        [0, 1].map((i) => `thanos-ruler-${i}.thanos-ruler.monitoring.svc.cluster.local:10901`),
+      );
+      for (const pod of queryPods(topology))
+        assert.ok(
+          ep.targets.some((t) => t.component === "query" && t.pod === pod),
+          pod,
+        );
+
+      assert.equal(ep.queryFrontend, "http://127.0.0.1:20000");
+      assert.equal(ep.targets.find((t) => t.component === "bucket-web")?.url, "http://127.0.0.1:20002");
+      assert.deepEqual(
+        ep.targets.filter((t) => t.component === "prometheus").map((t) => t.url),
+        [
+          "http://127.0.0.1:20101",
+          "http://127.0.0.1:20102",
+          "http://127.0.0.1:20201",
+          "http://127.0.0.1:20202",
+        ],
+      );
+      for (const t of ep.targets.filter((x) =>
+        ["query", "store", "rule", "compact", "sidecar"].includes(x.component),
+      )) {
+        assert.match(
+          t.url,
+          /^http:\/\/127\.0\.0\.1:\d+\/[a-z0-9-]+\/[a-z0-9-]+\/\d+$/,
+          `${t.pod} goes through the proxy`,
+        );
+      }
+      assert.deepEqual(ep.objectStore, {
+        url: "http://127.0.0.1:20300",
+        bucket: "thanos",
+        accessKey: "fake-thanos-access",
+        secretKey: "fake-thanos-secret",
+      });
+      assert.deepEqual(ep.grafana, [
+        {
+          cluster: "biz1",
+          url: "http://127.0.0.1:20100",
+          user: "fake-grafana-admin",
+          password: "fake-grafana-password",
+        },
+        {
+          cluster: "biz2",
+          url: "http://127.0.0.1:20200",
+          user: "fake-grafana-admin",
+          password: "fake-grafana-password",
+        },
+      ]);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("the proxy reaches replica i of a Deployment and each StatefulSet pod through the API server", async () => {
+    const topology = defaultTopology();
+    const h = await harness(topology);
+    try {
+      await h.up();
+      const mgmt = h.world.fakeApi("kind-mgmt");
+      await deploymentPods(
+        mgmt,
+        "thanos-query",
+        ["thanos-query-7d9f8-x2k4p", "thanos-query-7d9f8-abcde"],
+        "thanos-query-55c4-old01",
+      );
+      mgmt.proxyAnswers.set("pods/monitoring/thanos-query-7d9f8-x2k4p:10902/api/v1/stores?type=sidecar", {
+        status: 200,
+        headers: { "content-type": "application/json" },
+        body: Buffer.from('{"status":"success"}'),
+      });
+      mgmt.proxyAnswers.set("pods/monitoring/thanos-ruler-1:10902/api/v1/rules", {
+        status: 200,
+        headers: { "content-type": "application/json" },
+        body: Buffer.from('{"status":"success","data":{"groups":[]}}'),
+      });
+      const ep = await h.runtime.endpoints(topology, { stateDir: h.stateDir });
+      const url = (component: string, pod: string) =>
+        ep.targets.find((t) => t.component === component && t.pod === pod)?.url;
+
+      const stores = await fetch(`${url("query", "thanos-query-1")}/api/v1/stores?type=sidecar`);
+      assert.equal(stores.status, 200);
+      assert.equal(stores.headers.get("content-type"), "application/json");
+      assert.deepEqual(await stores.json(), { status: "success" });
+      const rules = await fetch(`${url("rule", "thanos-ruler-1")}/api/v1/rules`);
+      assert.deepEqual(await rules.json(), { status: "success", data: { groups: [] } });
+
+      const missing = await fetch(
+        `${url("query", "thanos-query-0")?.replace(/\/[^/]+\/[^/]+\/\d+$/, "/mgmt/nothing/1")}/x`,
+      );
+      assert.equal(missing.status, 404);
+      await mgmt.delete({
+        apiVersion: "v1",
+        kind: "Pod",
+        namespace: "monitoring",
+        name: "thanos-query-7d9f8-x2k4p",
+      });
+      const gone = await fetch(`${url("query", "thanos-query-1")}/-/ready`);
+      assert.equal(gone.status, 502);
+      assert.match(
+        await gone.text(),
+        /replica 1 of Deployment thanos-query in context kind-mgmt is not running \(1 running\)/,
+      );
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("status: one row per process, ready as the pods say", async () => {
+    const topology = defaultTopology();
+    const h = await harness(topology);
+    try {
+      await h.up();
+      const mgmt = h.world.fakeApi("kind-mgmt");
+      await mgmt.serverSideApply({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "thanos-store-0", namespace: "monitoring" },
+        status: { phase: "Running", podIP: "10.244.1.4", conditions: [{ type: "Ready", status: "True" }] },
+      });
+      const rows = await h.runtime.status(topology, { stateDir: h.stateDir });
+      const store = rows.find((r) => r.pod === "thanos-store-0");
+      assert.deepEqual(store && { ...store, urls: Object.keys(store.urls) }, {
+        cluster: "mgmt",
+        component: "store",
+        pod: "thanos-store-0",
+        address: "10.244.1.4",
+        ready: true,
+        urls: [],
+      });
+      assert.equal(rows.find((r) => r.component === "query-frontend")?.urls.http, "http://127.0.0.1:20000");
+      assert.equal(rows.filter((r) => r.ready).length, 1);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("reports no fleet before up, and names what to do", async () => {
+    const h = await harness(defaultTopology());
+    try {
+      await assert.rejects(
+        h.runtime.endpoints(defaultTopology(), { stateDir: h.stateDir }),
+        /no fleet is up on Kubernetes from state dir .*; run 'thanos-fleet up' first/,
+      );
+      assert.deepEqual(await h.runtime.status(defaultTopology(), { stateDir: h.stateDir }), []);
+    } finally {
+      await h.cleanup();
+    }
+  });
+});
+
+describe("endpoints on existing clusters", () => {
+  it("node addresses for Grafana, the external S3 endpoint, the proxy for every process", async () => {
+    const world = new FakeWorld();
+    addCloudClusters(world, ["prod-mgmt", "prod-eu1"]);
+    const topology = await topologyOf("existing.yaml");
+    const h = await harness(topology, world);
+    try {
+      await h.up();
+      const ep = await h.runtime.endpoints(topology, { stateDir: h.stateDir });
+      assert.deepEqual(ep.objectStore, {
+        url: "http://s3.example.internal:9000",
+        bucket: "thanos",
+        accessKey: "fake-s3-access",
+        secretKey: "fake-s3-secret",
+      });
+      assert.deepEqual(
+        ep.grafana?.map((g) => [g.cluster, g.url]),
+        [
+          ["eu1", "http://10.0.1.21:30300"],
+          ["lab", "http://127.0.0.1:20200"],
+        ],
+      );
+      assert.match(ep.queryFrontend, /^http:\/\/127\.0\.0\.1:\d+\/mgmt\/thanos-query-frontend-0\/10902$/);
+    } finally {
+      await h.cleanup();
+    }
+  });
+});
