@@ -185,7 +185,7 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
       `check that the fleet's ${listen.length} addresses on ${options.subnet}.0.0/16 are free`,
       async () => {
         const busy = await unbindable(listen);
-        if (busy.length > 0) throw new Error(describeUnbindable(busy, SUBNET_ENV));
+        if (busy.length > 0) throw new Error(describeUnbindable(busy, SUBNET_ENV, options.subnet));
       },
     );
 
@@ -294,10 +294,21 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
     }
   }
 
-  async function status(_topology: Topology, opts: { stateDir: string }): Promise<ProcessStatus[]> {
+  async function status(topology: Topology, opts: { stateDir: string }): Promise<ProcessStatus[]> {
     const state = await readState(localRoot(opts.stateDir));
     if (!state) return [];
-    return Promise.all(state.processes.map(statusOf));
+    // Clusters in fleet.yaml order, each with its load balancer first, then its pods by name.
+    const clusterOrder = (c: string) => {
+      const i = topology.fleet.clusters.findIndex((x) => x.name === c);
+      return i < 0 ? Number.MAX_SAFE_INTEGER : i;
+    };
+    const key = (r: ProcessRecord) =>
+      [clusterOrder(r.cluster), r.component === "load-balancer" ? 0 : 1, r.pod] as const;
+    const records = [...state.processes].sort((a, b) => {
+      const [x, y] = [key(a), key(b)];
+      return x[0] - y[0] || x[1] - y[1] || x[2].localeCompare(y[2]);
+    });
+    return Promise.all(records.map(statusOf));
   }
 
   async function endpoints(_topology: Topology, opts: { stateDir: string }): Promise<FleetEndpoints> {

@@ -25,14 +25,15 @@ export async function unbindable(addresses: string[]): Promise<Busy[]> {
   return results.filter((r): r is Busy => r !== undefined);
 }
 
-export function describeUnbindable(busy: Busy[], subnetEnv: string): string {
+export function describeUnbindable(busy: Busy[], subnetEnv: string, subnet: string): string {
+  const next = `127.${(Number(subnet.split(".")[1]) + 1) % 256}`;
   const inUse = busy.filter((b) => b.code === "EADDRINUSE").map((b) => b.address);
   const other = busy.filter((b) => b.code !== "EADDRINUSE");
   const parts: string[] = [];
   if (inUse.length > 0) {
     parts.push(
       `${inUse.length} address(es) of the fleet are already in use by another program: ${inUse.slice(0, 8).join(", ")}` +
-        `${inUse.length > 8 ? ", …" : ""}. Stop that program, or give the fleet another subnet, e.g. ${subnetEnv}=127.78`,
+        `${inUse.length > 8 ? ", …" : ""}. Stop that program, or give the fleet another subnet, e.g. ${subnetEnv}=${next}`,
     );
   }
   if (other.length > 0) {

@@ -1,0 +1,34 @@
+// The contract between `npm run bench` and a benchmark module: add `bench/<name>.ts` exporting `benchmark`.
+
+export interface Figure {
+  name: string;
+  value: number;
+  unit: "s" | "ms" | "MiB";
+  /** What the figure should stay under; printed next to the median, never asserted. */
+  target?: number;
+}
+
+export interface Benchmark {
+  name: string;
+  description: string;
+  /** Runs by default; the median of each figure is reported. */
+  runs: number;
+  /** Once before the runs: check preconditions (binaries cached, ports free) and fail with a fix. */
+  prepare?(): Promise<void>;
+  run(index: number): Promise<Figure[]>;
+}
+
+export function median(values: number[]): number {
+  if (values.length === 0) throw new Error("median of no values");
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+export function formatValue(value: number, unit: Figure["unit"]): string {
+  if (unit === "MiB") return value >= 1024 ? `${(value / 1024).toFixed(2)} GiB` : `${Math.round(value)} MiB`;
+  if (unit === "s") return `${value.toFixed(1)} s`;
+  return `${Math.round(value)} ms`;
+}

@@ -1,0 +1,81 @@
+// The local runtime with the default fleet: time from `up` to all-ready, time of `down`, and peak memory of the fleet.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { resolveExecutables } from "../src/runtimes/local/binaries.ts";
+import { createLocalRuntime } from "../src/runtimes/local/index.ts";
+import { localRoot, planLocalFleet } from "../src/runtimes/local/plan.ts";
+import { sessionsRss } from "../src/runtimes/local/proc.ts";
+import { readState } from "../src/runtimes/local/state.ts";
+import type { Reporter } from "../src/runtimes/runtime.ts";
+import { generateCredentials } from "../src/state/credentials.ts";
+import { loadTopology } from "../src/topology/load.ts";
+import type { Benchmark, Figure } from "./benchmark.ts";
+
+const SUBNET = process.env.THANOS_FLEET_LOCAL_SUBNET ?? "127.76";
+/** How long the fleet runs after all-ready while memory is sampled (scrapes, first queries, rule evaluations). */
+const HOLD_MS = Number(process.env.THANOS_FLEET_BENCH_HOLD_MS ?? 20_000);
+const SAMPLE_MS = 200;
+
+const quiet: Reporter = { step: () => () => {}, info: () => {}, verbose: () => {} };
+
+/** Samples the summed RSS of every process the fleet has started so far (each leads its own session). */
+function memorySampler(root: string): { stop(): Promise<number> } {
+  let peak = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const state = await readState(root).catch(() => undefined);
+      if (state) peak = Math.max(peak, sessionsRss(new Set(state.processes.map((p) => p.pid))).bytes);
+      await new Promise((r) => setTimeout(r, SAMPLE_MS));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return peak;
+    },
+  };
+}
+
+export const benchmark: Benchmark = {
+  name: "local",
+  description: "default fleet as local processes (binaries cached)",
+  runs: 3,
+  async prepare() {
+    const topology = await loadTopology();
+    const plan = planLocalFleet(topology, generateCredentials(), "/tmp/bench", {
+      subnet: SUBNET,
+      blockDuration: "2m",
+      bucketSyncInterval: "15s",
+    });
+    await resolveExecutables(topology, plan.processes, true);
+  },
+  async run(): Promise<Figure[]> {
+    const topology = await loadTopology();
+    const stateDir = await mkdtemp(join(tmpdir(), "fleet-bench-"));
+    const runtime = createLocalRuntime({ subnet: SUBNET });
+    const opts = { stateDir, reporter: quiet, signal: new AbortController().signal, verbose: false };
+    const sampler = memorySampler(localRoot(stateDir));
+    try {
+      const t0 = performance.now();
+      await runtime.up(topology, opts);
+      const ready = performance.now() - t0;
+      await new Promise((r) => setTimeout(r, HOLD_MS));
+      const t1 = performance.now();
+      await runtime.down(topology, { ...opts, purge: false });
+      const down = performance.now() - t1;
+      const peak = await sampler.stop();
+      return [
+        { name: "up → all ready", value: ready / 1000, unit: "s", target: 20 },
+        { name: "down", value: down / 1000, unit: "s" },
+        { name: "peak fleet RSS", value: peak / 2 ** 20, unit: "MiB", target: 2048 },
+      ];
+    } finally {
+      await sampler.stop();
+      await runtime.down(topology, { ...opts, purge: true }).catch(() => {});
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  },
+};

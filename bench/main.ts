@@ -1,0 +1,97 @@
+// `npm run bench [-- NAME… --runs N --list]`: runs every benchmark module in bench/ and prints the median of each figure.
+import { readdir } from "node:fs/promises";
+import { table } from "../src/ui/table.ts";
+import { type Benchmark, type Figure, formatValue, median } from "./benchmark.ts";
+
+const NOT_MODULES = new Set(["main.ts", "benchmark.ts"]);
+
+async function discover(): Promise<Benchmark[]> {
+  const dir = new URL("./", import.meta.url);
+  const files = (await readdir(dir)).filter(
+    (f) => f.endsWith(".ts") && !f.endsWith("_test.ts") && !NOT_MODULES.has(f),
+  );
+  const out: Benchmark[] = [];
+  for (const f of files.sort()) {
+    const mod = (await import(new URL(f, dir).href)) as { benchmark?: Benchmark };
+    if (!mod.benchmark) throw new Error(`bench/${f} exports no \`benchmark\`; see bench/benchmark.ts`);
+    out.push(mod.benchmark);
+  }
+  return out;
+}
+
+function parseArgs(argv: string[]): { names: string[]; runs?: number; list: boolean } {
+  const names: string[] = [];
+  let runs: number | undefined;
+  let list = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === "--list") list = true;
+    else if (a === "--runs" || a.startsWith("--runs=")) {
+      const v = a.includes("=") ? a.slice("--runs=".length) : argv[++i];
+      runs = Number(v);
+      if (!Number.isInteger(runs) || runs < 1)
+        throw new Error(`--runs ${v}: give a whole number of runs, 1 or more`);
+    } else if (a.startsWith("-"))
+      throw new Error(`unknown option ${a}; usage: npm run bench -- [NAME…] [--runs N] [--list]`);
+    else names.push(a);
+  }
+  return { names, runs, list };
+}
+
+function report(runs: Figure[][]): string {
+  const names = [...new Set(runs.flat().map((f) => f.name))];
+  const rows = names.map((name) => {
+    const figures = runs.flatMap((r) => r.filter((f) => f.name === name));
+    const values = figures.map((f) => f.value);
+    const { unit, target } = figures[0] as Figure;
+    const m = median(values);
+    const verdict = target === undefined ? "" : m <= target ? "met" : "MISSED";
+    return [
+      name,
+      formatValue(m, unit),
+      formatValue(Math.min(...values), unit),
+      formatValue(Math.max(...values), unit),
+      target === undefined ? "-" : `≤ ${formatValue(target, unit)}`,
+      verdict,
+    ];
+  });
+  return table(["FIGURE", "MEDIAN", "MIN", "MAX", "TARGET", ""], rows);
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const all = await discover();
+  if (args.list) {
+    for (const b of all) process.stdout.write(`${b.name}: ${b.description} (${b.runs} runs)\n`);
+    return 0;
+  }
+  const unknown = args.names.filter((n) => !all.some((b) => b.name === n));
+  if (unknown.length > 0)
+    throw new Error(`no benchmark ${unknown.join(", ")}; there are: ${all.map((b) => b.name).join(", ")}`);
+  const chosen = args.names.length > 0 ? all.filter((b) => args.names.includes(b.name)) : all;
+  for (const b of chosen) {
+    const count = args.runs ?? b.runs;
+    process.stdout.write(`\n${b.name}: ${b.description}, median of ${count} run(s)\n`);
+    await b.prepare?.();
+    const runs: Figure[][] = [];
+    for (let i = 0; i < count; i++) {
+      const figures = await b.run(i);
+      process.stdout.write(
+        `  run ${i + 1}: ${figures.map((f) => `${f.name} ${formatValue(f.value, f.unit)}`).join(", ")}\n`,
+      );
+      runs.push(figures);
+    }
+    process.stdout.write(`\n${report(runs)}`);
+  }
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: Error) => {
+    process.stderr.write(`bench: ${error.message}\n`);
+    process.exitCode = 1;
+  },
+);
