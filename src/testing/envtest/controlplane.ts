@@ -10,7 +10,7 @@ import { resolveBinary } from "../../binaries/resolve.ts";
 import { adminCredentials, generatePki } from "./certs.ts";
 import { type KubeconfigEntry, writeKubeconfig } from "./kubeconfig.ts";
 import { freePorts } from "./ports.ts";
-import { type ManagedProcess, startProcess } from "./process.ts";
+import { type ManagedProcess, removeAtExit, startProcess } from "./process.ts";
 
 export interface ControlPlaneOptions {
   /** Names the control plane in messages and in its temp dir; default "envtest". */
@@ -111,12 +111,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const what = `test control plane "${name}"`;
   const [etcdBin, apiserverBin] = await Promise.all([resolveBinary("etcd"), resolveBinary("kube-apiserver")]);
   const dir = await mkdtemp(join(tmpdir(), `thanos-fleet-envtest-${name.replace(/[^a-zA-Z0-9-]/g, "_")}-`));
+  const forget = removeAtExit(dir);
   let etcd: ManagedProcess | undefined;
   let apiserver: ManagedProcess | undefined;
   const cleanup = async (): Promise<void> => {
     await apiserver?.stop();
     await etcd?.stop();
     await rm(dir, { recursive: true, force: true });
+    forget();
   };
   try {
     await mkdir(join(dir, "pki"));
@@ -232,6 +234,7 @@ export async function startControlPlanes(
     throw failed.reason;
   }
   const dir = await mkdtemp(join(tmpdir(), "thanos-fleet-envtest-kubeconfig-"));
+  const forget = removeAtExit(dir);
   const kubeconfigPath = join(dir, "kubeconfig");
   await writeKubeconfig(
     kubeconfigPath,
@@ -244,6 +247,7 @@ export async function startControlPlanes(
     async stop() {
       await stopAll();
       await rm(dir, { recursive: true, force: true });
+      forget();
     },
   };
 }

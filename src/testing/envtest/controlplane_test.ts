@@ -2,10 +2,13 @@
 // why with the log's tail, and stop() leaves no process, port or file behind.
 
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import { CoreV1Api, KubeConfig, VersionApi } from "@kubernetes/client-node";
 import { isExecutableFile } from "../../binaries/cache.ts";
 import { binaryPath } from "../../binaries/resolve.ts";
@@ -143,3 +146,46 @@ test("several control planes are separate clusters behind one kubeconfig", { ski
   for (const cp of fleet.planes) await assertGone(cp);
   assert.equal(existsSync(fleet.dir), false);
 });
+
+/** A child test process that starts a control plane, reports it, then ends as `how` says. */
+const CHILD = (how: "signal" | "crash") => `
+import { startControlPlane } from ${JSON.stringify(fileURLToPath(new URL("./controlplane.ts", import.meta.url)))};
+const cp = await startControlPlane({ name: "orphan-${how}" });
+console.log(JSON.stringify({ dir: cp.dir, ports: cp.ports, pids: Object.values(cp.processes).map((p) => p.pid) }));
+${how === "crash" ? 'setTimeout(() => { throw new Error("the test crashed"); }, 100);' : "setInterval(() => {}, 1000);"}
+`;
+
+for (const how of ["signal", "crash"] as const) {
+  test(`a test process that ${how === "signal" ? "is stopped by SIGTERM" : "crashes"} leaves no server and no dir`, {
+    skip,
+  }, async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", CHILD(how)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => {
+      err += d;
+    });
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    const report = await new Promise<{ dir: string; ports: Record<string, number>; pids: number[] }>(
+      (resolve, reject) => {
+        child.stdout.on("data", (d: Buffer) => {
+          out += d;
+          const line = out.split("\n")[0];
+          if (out.includes("\n") && line) resolve(JSON.parse(line));
+        });
+        child.once("exit", (code) => reject(new Error(`child exited (${code}) before reporting: ${err}`)));
+      },
+    );
+    assert.ok(existsSync(report.dir));
+    if (how === "signal") child.kill("SIGTERM");
+    await exited;
+    // SIGKILL is sent as the test process exits; the kernel takes a moment to end and reap them.
+    for (let i = 0; i < 100 && report.pids.some(alive); i++) await sleep(100);
+    for (const pid of report.pids) assert.equal(alive(pid), false, `pid ${pid} outlived the test process`);
+    for (const port of Object.values(report.ports))
+      assert.equal(await isListening(port), false, `port ${port}`);
+    assert.equal(existsSync(report.dir), false, `${report.dir} outlived the test process`);
+  });
+}

@@ -8,4 +8,5 @@ export {
 } from "./controlplane.ts";
 export { type KubeconfigEntry, kubeconfigYaml, writeKubeconfig } from "./kubeconfig.ts";
 export { type KindNode, kindNodeNames, registerKindNodes } from "./nodes.ts";
+export { removeAtExit } from "./process.ts";
 export { type StatusReporter, startStatusReporter } from "./status.ts";

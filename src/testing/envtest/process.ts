@@ -2,7 +2,7 @@
 // that always ends it; children still running when the test process exits are killed with it.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 
 export interface ManagedProcess {
@@ -19,14 +19,25 @@ export interface ManagedProcess {
 }
 
 const live = new Set<ChildProcess>();
+const dirs = new Set<string>();
 let hooksInstalled = false;
 
 function killAllNow(): void {
   for (const child of live) child.kill("SIGKILL");
   live.clear();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs.clear();
 }
 
-/** Kills every live child when this process exits or is told to stop, so no test leaves servers behind. */
+/** A temp dir removed at exit if its owner has not removed it by then (a test runner killed half-way). */
+export function removeAtExit(dir: string): () => void {
+  installExitHooks();
+  dirs.add(dir);
+  return () => dirs.delete(dir);
+}
+
+/** Kills every live child (and removes registered dirs) when this process exits or is told to stop, so no test
+ * leaves servers behind. */
 function installExitHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
