@@ -46,11 +46,19 @@ const cases: { name: string; expect: Record<string, Expect> }[] = [
       ...ALL_PASS,
       stores: [
         "fail",
-        new RegExp(`sidecar biz2/${REPLICA_1} \\(127\\.0\\.4\\.11:10901\\) unhealthy on thanos-query-0, thanos-query-1: dial tcp .*connection refused`),
+        new RegExp(
+          `sidecar biz2/${REPLICA_1} \\(127\\.0\\.4\\.11:10901\\) unhealthy on thanos-query-0, thanos-query-1: dial tcp .*connection refused`,
+        ),
         /the sidecar is down or its NodePort is unreachable from mgmt/,
       ],
       query: ["fail", new RegExp(`without dedup biz2 shows 1 of 2 replicas: ${REPLICA_1} missing`)],
-      sidecars: ["fail", new RegExp(`sidecar biz2/${REPLICA_1} unreachable at http://127\\.0\\.4\\.11:10902: connection refused`), /the sidecar is down/],
+      sidecars: [
+        "fail",
+        new RegExp(
+          `sidecar biz2/${REPLICA_1} unreachable at http://127\\.0\\.4\\.11:10902: connection refused`,
+        ),
+        /the sidecar is down/,
+      ],
     },
   },
   {
@@ -84,40 +92,70 @@ const cases: { name: string; expect: Record<string, Expect> }[] = [
     name: "workload-no-data",
     expect: {
       ...ALL_PASS,
-      stores: ["fail", /sidecar biz2\/.* unhealthy on thanos-query-0, thanos-query-1: Not ready/, /its Prometheus is down/],
+      stores: [
+        "fail",
+        /sidecar biz2\/.* unhealthy on thanos-query-0, thanos-query-1: Not ready/,
+        /its Prometheus is down/,
+      ],
       query: ["fail", /no recent series from workload cluster biz2 \{cluster="biz2"\}/],
-      sidecars: ["fail", /sidecar biz2\/prometheus-kube-prometheus-stack-prometheus-0 reports its Prometheus down/],
+      sidecars: [
+        "fail",
+        /sidecar biz2\/prometheus-kube-prometheus-stack-prometheus-0 reports its Prometheus down/,
+      ],
     },
   },
   {
     name: "alertmanager-down",
     expect: {
       ...ALL_PASS,
-      ruler: ["fail", /mgmt Alertmanager unreachable at http:\/\/127\.0\.2\.9:9093: connection refused; thanos-ruler-1 reports 1 send errors/, /Alertmanager in mgmt is down/],
+      ruler: [
+        "fail",
+        /mgmt Alertmanager unreachable at http:\/\/127\.0\.2\.9:9093: connection refused; thanos-ruler-1 reports 1 send errors/,
+        /Alertmanager in mgmt is down/,
+      ],
     },
   },
   {
     name: "compactor-stopped",
     expect: {
       ...ALL_PASS,
-      compactor: ["fail", /thanos-compact-0 unreachable at http:\/\/127\.0\.2\.5:10902: connection refused/, /the compactor is not running/],
+      compactor: [
+        "fail",
+        /thanos-compact-0 unreachable at http:\/\/127\.0\.2\.5:10902: connection refused/,
+        /the compactor is not running/,
+      ],
       // Alertmanager was restarted seconds before: the rulers resend within a minute, so it lacks the watchdog.
-      ruler: ["fail", /FleetWatchdog fires since .* but is not in mgmt's Alertmanager/, /cannot deliver alerts/],
+      ruler: [
+        "fail",
+        /FleetWatchdog fires since .* but is not in mgmt's Alertmanager/,
+        /cannot deliver alerts/,
+      ],
     },
   },
   {
     name: "store-gateway-exited",
     expect: {
       ...ALL_PASS,
-      stores: ["fail", /store gateway mgmt\/thanos-store-0 \(127\.0\.2\.1:10901\) unhealthy on thanos-query-0, thanos-query-1/],
-      "store-gateway": ["fail", /store gateway 127\.0\.2\.1:10901 unhealthy/, /down or unreachable from query/],
+      stores: [
+        "fail",
+        /store gateway mgmt\/thanos-store-0 \(127\.0\.2\.1:10901\) unhealthy on thanos-query-0, thanos-query-1/,
+      ],
+      "store-gateway": [
+        "fail",
+        /store gateway 127\.0\.2\.1:10901 unhealthy/,
+        /down or unreachable from query/,
+      ],
     },
   },
   {
     name: "store-gateway-min-time",
     expect: {
       ...ALL_PASS,
-      "store-gateway": ["fail", /store gateway advertises .* to .*, the bucket holds .* to /, /--min-time\/--max-time/],
+      "store-gateway": [
+        "fail",
+        /store gateway advertises .* to .*, the bucket holds .* to /,
+        /--min-time\/--max-time/,
+      ],
     },
   },
 ];

@@ -38,7 +38,9 @@ export async function verifyCommand(
       ...deps,
       waitMs,
       onProgress: ({ report: r, error, remainingMs }) => {
-        const line = r ? progressLine(r) : `fleet not reachable yet: ${(error as Error)?.message ?? String(error)}`;
+        const line = r
+          ? progressLine(r)
+          : `fleet not reachable yet: ${(error as Error)?.message ?? String(error)}`;
         if (line !== last) io.stderr.write(`verify: ${line} (${formatDuration(remainingMs)} left)\n`);
         last = line;
       },

@@ -32,7 +32,16 @@ describe("verifyCommand", () => {
     const { code, out } = await run(readRecording("healthy"));
     assert.equal(code, 0);
     assert.match(out, /^CHECK +STATUS +DETAIL\n/);
-    for (const id of ["stores", "duplicates", "query", "objstore", "store-gateway", "compactor", "ruler", "sidecars"]) {
+    for (const id of [
+      "stores",
+      "duplicates",
+      "query",
+      "objstore",
+      "store-gateway",
+      "compactor",
+      "ruler",
+      "sidecars",
+    ]) {
       assert.match(out, new RegExp(`^${id} +pass `, "m"));
     }
     assert.match(out, /ok: 8 pass, 0 fail, 0 pending \(local runtime/);
@@ -47,7 +56,10 @@ describe("verifyCommand", () => {
   it("exits 1 on a failure and prints its cause and fix under it", async () => {
     const { code, out } = await run(readRecording("compactor-stopped"));
     assert.equal(code, 1);
-    assert.match(out, /^compactor +FAIL +thanos-compact-0 unreachable.*\n {4}cause: the compactor is not running.*\n {4}fix: {3}\S/m);
+    assert.match(
+      out,
+      /^compactor +FAIL +thanos-compact-0 unreachable.*\n {4}cause: the compactor is not running.*\n {4}fix: {3}\S/m,
+    );
     assert.match(out, /FAILED: 6 pass, 2 fail, 0 pending/);
   });
 
@@ -72,7 +84,7 @@ describe("verifyCommand", () => {
   }
 
   it("with --wait, reports progress on stderr until the deadline and exits 1 when still failing", async () => {
-    const { code, err } = await run(readRecording("compactor-stopped"), { wait: "50ms" });
+    const { code, err } = await run(readRecording("compactor-stopped"), { wait: "1s" });
     assert.equal(code, 1);
     assert.match(err, /^verify: 6\/8 pass; failing: compactor, ruler \(\d+s left\)$/m);
   });

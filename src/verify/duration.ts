@@ -34,7 +34,7 @@ export function durationOr(text: string | undefined, fallbackMs: number): number
 
 export function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000);
-  if (s < 120) return `${s}s`;
+  if (s < 120 && (s < 60 || s % 60 !== 0)) return `${s}s`;
   const m = Math.round(s / 60);
   if (m < 120) return `${m}m`;
   const h = Math.floor(m / 60);

@@ -11,14 +11,18 @@ describe("parseDuration", () => {
     ["250ms", 250],
     [" 2m ", 120_000],
   ];
-  for (const [text, ms] of good) it(`${JSON.stringify(text)} is ${ms} ms`, () => assert.equal(parseDuration(text), ms));
+  for (const [text, ms] of good)
+    it(`${JSON.stringify(text)} is ${ms} ms`, () => assert.equal(parseDuration(text), ms));
 
   for (const bad of ["", "5", "5 m", "m5", "-1s", "1.5h", "5min", "forever"]) {
     it(`${JSON.stringify(bad)} is a usage error (exit 2) naming the value`, () => {
       assert.throws(
         () => parseDuration(bad, "--wait"),
         (e: unknown) =>
-          e instanceof VerifyUsageError && e.exitCode === 2 && e.message.includes(`--wait '${bad}'`) && e.message.includes("5m"),
+          e instanceof VerifyUsageError &&
+          e.exitCode === 2 &&
+          e.message.includes(`--wait '${bad}'`) &&
+          e.message.includes("5m"),
       );
     });
   }

@@ -5,8 +5,8 @@ import { parseArgs } from "node:util";
 import type { FleetEndpoints } from "../endpoints.ts";
 import { loadTopology } from "../topology/load.ts";
 import { fetchClient } from "./http.ts";
-import { formatReport } from "./report.ts";
 import { type Recording, recordingClient } from "./replay.ts";
+import { formatReport } from "./report.ts";
 import { verifyFleet } from "./verify.ts";
 
 /** Recorded keys are examples, never the fleet's real ones. */
@@ -26,7 +26,9 @@ async function main(argv: string[]): Promise<void> {
   });
   const [out, scenario = ""] = positionals;
   if (!out || (!values.endpoints && !values.runtime)) {
-    throw new Error("usage: record.ts <out.json> <scenario> (--endpoints FILE | --runtime local) [--state-dir DIR]");
+    throw new Error(
+      "usage: record.ts <out.json> <scenario> (--endpoints FILE | --runtime local) [--state-dir DIR]",
+    );
   }
   const topology = await loadTopology(process.env.THANOS_FLEET_CONFIG);
   let endpoints: FleetEndpoints;
@@ -34,13 +36,27 @@ async function main(argv: string[]): Promise<void> {
     const { runtimeFor } = await import("../runtimes/index.ts");
     const { defaultStateDir } = await import("../state/dir.ts");
     const stateDir = values["state-dir"] ?? defaultStateDir();
-    endpoints = await (await runtimeFor(values.runtime)).endpoints(topology, { stateDir });
+    const reported = await (await runtimeFor(values.runtime)).endpoints(topology, { stateDir });
+    // The timings a local fleet runs with, for runtimes that do not report them yet.
+    const { BLOCK_DURATION_ENV, SYNC_INTERVAL_ENV, DEFAULT_BLOCK_DURATION, DEFAULT_SYNC_INTERVAL } =
+      await import("../runtimes/local/index.ts");
+    endpoints =
+      values.runtime === "local"
+        ? {
+            blockDuration: process.env[BLOCK_DURATION_ENV] ?? DEFAULT_BLOCK_DURATION,
+            bucketSyncInterval: process.env[SYNC_INTERVAL_ENV] ?? DEFAULT_SYNC_INTERVAL,
+            ...reported,
+          }
+        : reported;
   } else {
     endpoints = JSON.parse(await readFile(values.endpoints as string, "utf8")) as FleetEndpoints;
   }
   const responses: Recording["responses"] = {};
   const now = new Date();
-  const report = await verifyFleet(topology, endpoints, { http: recordingClient(fetchClient(2000), responses), now: () => now });
+  const report = await verifyFleet(topology, endpoints, {
+    http: recordingClient(fetchClient(2000), responses),
+    now: () => now,
+  });
   const recording: Recording = { scenario, now: now.toISOString(), endpoints: redact(endpoints), responses };
   await writeFile(out, `${JSON.stringify(recording, null, 1)}\n`);
   process.stdout.write(formatReport(report));

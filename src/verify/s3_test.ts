@@ -30,14 +30,20 @@ describe("S3Client", () => {
     const urls: string[] = [];
     const http: HttpClient = async (url, req) => {
       urls.push(url);
-      assert.match(req?.headers?.authorization ?? "", /^AWS4-HMAC-SHA256 Credential=AK\/\d{8}\/us-east-1\/s3\/aws4_request/);
+      assert.match(
+        req?.headers?.authorization ?? "",
+        /^AWS4-HMAC-SHA256 Credential=AK\/\d{8}\/us-east-1\/s3\/aws4_request/,
+      );
       assert.ok(req?.headers?.["x-amz-date"]);
       return { status: 200, headers: {}, body: url.includes("continuation-token") ? PAGE2 : PAGE1 };
     };
     const listing = await new S3Client(ACCESS, http).list({ delimiter: "/" });
     assert.equal(listing.prefixes.length, 3);
     assert.equal(urls[0], "http://127.0.3.1:9000/thanos?delimiter=%2F&list-type=2&prefix=");
-    assert.equal(urls[1], "http://127.0.3.1:9000/thanos?continuation-token=tok%2F1%2B%26&delimiter=%2F&list-type=2&prefix=");
+    assert.equal(
+      urls[1],
+      "http://127.0.3.1:9000/thanos?continuation-token=tok%2F1%2B%26&delimiter=%2F&list-type=2&prefix=",
+    );
   });
 
   it("turns an S3 error document into an S3Error with its code", async () => {
@@ -50,7 +56,10 @@ describe("S3Client", () => {
 
   it("names HEAD failures by status (HEAD answers carry no body)", async () => {
     const http: HttpClient = async () => ({ status: 404, headers: {}, body: "" });
-    await assert.rejects(new S3Client(ACCESS, http).headBucket(), (e: unknown) => e instanceof S3Error && e.code === "NotFound");
+    await assert.rejects(
+      new S3Client(ACCESS, http).headBucket(),
+      (e: unknown) => e instanceof S3Error && e.code === "NotFound",
+    );
   });
 
   it("gets an object by its key, encoded once", async () => {

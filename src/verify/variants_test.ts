@@ -42,7 +42,9 @@ function answer(match: (url: string) => boolean, status: number, text: string): 
   };
 }
 
-function stores(change: (data: Record<string, { name: string; labelSets: Record<string, string>[] }[]>) => void): Edit {
+function stores(
+  change: (data: Record<string, { name: string; labelSets: Record<string, string>[] }[]>) => void,
+): Edit {
   return body(
     (u) => u.endsWith("/api/v1/stores"),
     (text) => {
@@ -60,7 +62,12 @@ async function check(rec: Recording, id: string): Promise<CheckResult> {
   return r;
 }
 
-const GRAFANA = { cluster: "biz1", url: "http://127.0.1.40:3000", user: "admin", password: "example-password" };
+const GRAFANA = {
+  cluster: "biz1",
+  url: "http://127.0.1.40:3000",
+  user: "admin",
+  password: "example-password",
+};
 const DS = `${GRAFANA.url}/api/datasources/name/Thanos`;
 const HEALTH = `${GRAFANA.url}/api/datasources/uid/P5DCFC7561CCDE821/health`;
 // Shapes of Grafana 12's answers.
@@ -95,11 +102,23 @@ function withGrafana(ds: [number, string], health?: [number, string]): Edit {
   };
 }
 
-const cases: { name: string; id: string; edits: Edit[]; status: CheckResult["status"]; detail: RegExp; cause?: RegExp }[] = [
+const cases: {
+  name: string;
+  id: string;
+  edits: Edit[];
+  status: CheckResult["status"];
+  detail: RegExp;
+  cause?: RegExp;
+}[] = [
   {
     name: "the compactor halted",
     id: "compactor",
-    edits: [body((u) => u === "http://127.0.2.5:10902/metrics", (t) => t.replace("thanos_compact_halted 0", "thanos_compact_halted 1"))],
+    edits: [
+      body(
+        (u) => u === "http://127.0.2.5:10902/metrics",
+        (t) => t.replace("thanos_compact_halted 0", "thanos_compact_halted 1"),
+      ),
+    ],
     status: "fail",
     detail: /thanos-compact-0 halted \(thanos_compact_halted=1\)/,
     cause: /overlapping blocks/,
@@ -109,7 +128,11 @@ const cases: { name: string; id: string; edits: Edit[]; status: CheckResult["sta
     id: "stores",
     edits: [
       stores((d) => {
-        d.sidecar?.push({ ...(d.sidecar[0] as object), name: "10.0.0.9:10901", labelSets: [{ cluster: "legacy" }] } as never);
+        d.sidecar?.push({
+          ...(d.sidecar[0] as object),
+          name: "10.0.0.9:10901",
+          labelSets: [{ cluster: "legacy" }],
+        } as never);
       }),
     ],
     status: "fail",
@@ -125,7 +148,8 @@ const cases: { name: string; id: string; edits: Edit[]; status: CheckResult["sta
       }),
     ],
     status: "fail",
-    detail: /sidecar biz1\/prometheus-kube-prometheus-stack-prometheus-1 \(127\.0\.1\.11:10901\) missing from thanos-query-0, thanos-query-1/,
+    detail:
+      /sidecar biz1\/prometheus-kube-prometheus-stack-prometheus-1 \(127\.0\.1\.11:10901\) missing from thanos-query-0, thanos-query-1/,
   },
   {
     name: "a sidecar serves other external labels than fleet.yaml gives it",
@@ -137,14 +161,22 @@ const cases: { name: string; id: string; edits: Edit[]; status: CheckResult["sta
       }),
     ],
     status: "fail",
-    detail: /\(127\.0\.1\.11:10901\) on thanos-query-0, thanos-query-1 serves \{cluster="biz1",replica="1"\}, expected \{cluster="biz1",prometheus_replica="prometheus-kube-prometheus-stack-prometheus-1"\}/,
+    detail:
+      /\(127\.0\.1\.11:10901\) on thanos-query-0, thanos-query-1 serves \{cluster="biz1",replica="1"\}, expected \{cluster="biz1",prometheus_replica="prometheus-kube-prometheus-stack-prometheus-1"\}/,
   },
   {
     name: "a query replica is down",
     id: "stores",
-    edits: [(rec) => void (rec.responses["http://127.0.2.13:10902/api/v1/stores"] = { error: "refused", message: "connection refused" })],
+    edits: [
+      (rec) =>
+        void (rec.responses["http://127.0.2.13:10902/api/v1/stores"] = {
+          error: "refused",
+          message: "connection refused",
+        }),
+    ],
     status: "fail",
-    detail: /thanos-query-1 did not answer \/api\/v1\/stores at http:\/\/127\.0\.2\.13:10902: connection refused/,
+    detail:
+      /thanos-query-1 did not answer \/api\/v1\/stores at http:\/\/127\.0\.2\.13:10902: connection refused/,
   },
   {
     name: "query does not deduplicate (replica label not configured)",
@@ -163,9 +195,15 @@ const cases: { name: string; id: string; edits: Edit[]; status: CheckResult["sta
   {
     name: "Prometheus runs with other external labels",
     id: "sidecars",
-    edits: [body((u) => u === "http://127.0.4.10:9090/api/v1/status/config", (t) => t.replace("cluster: biz2", "cluster: biz2-old"))],
+    edits: [
+      body(
+        (u) => u === "http://127.0.4.10:9090/api/v1/status/config",
+        (t) => t.replace("cluster: biz2", "cluster: biz2-old"),
+      ),
+    ],
     status: "fail",
-    detail: /biz2\/prometheus-kube-prometheus-stack-prometheus-0 has external labels \{cluster="biz2-old",.*\(Prometheus config\), expected \{cluster="biz2",/,
+    detail:
+      /biz2\/prometheus-kube-prometheus-stack-prometheus-0 has external labels \{cluster="biz2-old",.*\(Prometheus config\), expected \{cluster="biz2",/,
   },
   {
     name: "the bucket does not exist",
@@ -183,21 +221,37 @@ const cases: { name: string; id: string; edits: Edit[]; status: CheckResult["sta
   {
     name: "blocks carry labels no replica has",
     id: "objstore",
-    edits: [body((u) => u.endsWith("/meta.json"), (t) => t.replaceAll('"prometheus_replica"', '"replica"'))],
+    edits: [
+      body(
+        (u) => u.endsWith("/meta.json"),
+        (t) => t.replaceAll('"prometheus_replica"', '"replica"'),
+      ),
+    ],
     status: "fail",
-    detail: /blocks labelled \{cluster="biz1",replica="prometheus-kube-prometheus-stack-prometheus-0"\}, which no replica in fleet\.yaml carries/,
+    detail:
+      /blocks labelled \{cluster="biz1",replica="prometheus-kube-prometheus-stack-prometheus-0"\}, which no replica in fleet\.yaml carries/,
   },
   {
     name: "a rule group is missing from a ruler",
     id: "ruler",
-    edits: [body((u) => u === "http://127.0.2.2:10902/api/v1/rules", () => JSON.stringify({ status: "success", data: { groups: [] } }))],
+    edits: [
+      body(
+        (u) => u === "http://127.0.2.2:10902/api/v1/rules",
+        () => JSON.stringify({ status: "success", data: { groups: [] } }),
+      ),
+    ],
     status: "fail",
     detail: /thanos-ruler-0 has no rule group thanos-fleet/,
   },
   {
     name: "a ruler stopped evaluating",
     id: "ruler",
-    edits: [body((u) => u === "http://127.0.2.2:10902/api/v1/rules", (t) => t.replace(/"lastEvaluation":"[^"]+"/g, '"lastEvaluation":"2026-11-24T01:58:00Z"'))],
+    edits: [
+      body(
+        (u) => u === "http://127.0.2.2:10902/api/v1/rules",
+        (t) => t.replace(/"lastEvaluation":"[^"]+"/g, '"lastEvaluation":"2026-11-24T01:58:00Z"'),
+      ),
+    ],
     status: "fail",
     detail: /thanos-ruler-0 group thanos-fleet last evaluated \d+s ago \(every 15s\)/,
   },
@@ -229,7 +283,12 @@ const cases: { name: string; id: string; edits: Edit[]; status: CheckResult["sta
     edits: [
       withGrafana([
         401,
-        JSON.stringify({ extra: null, message: "Invalid username or password", messageId: "password-auth.failed", statusCode: 401 }),
+        JSON.stringify({
+          extra: null,
+          message: "Invalid username or password",
+          messageId: "password-auth.failed",
+          statusCode: 401,
+        }),
       ]),
     ],
     status: "fail",
@@ -250,8 +309,14 @@ describe("checks against edited recordings", () => {
   it("the watchdog not yet at the Alertmanager, moments after it fired, is pending", async () => {
     const rec = edited(
       answer((u) => u.includes("/api/v2/alerts"), 200, "[]"),
-      body((u) => u.endsWith("/api/v1/rules"), (t) => t.replace(/"activeAt":"[^"]+"/g, '"activeAt":"2026-11-24T02:10:30Z"')),
-      body((u) => u.endsWith(":10902/metrics"), (t) => t.replace(/thanos_alert_sender_errors_total.*\n?/g, "")),
+      body(
+        (u) => u.endsWith("/api/v1/rules"),
+        (t) => t.replace(/"activeAt":"[^"]+"/g, '"activeAt":"2026-11-24T02:10:30Z"'),
+      ),
+      body(
+        (u) => u.endsWith(":10902/metrics"),
+        (t) => t.replace(/thanos_alert_sender_errors_total.*\n?/g, ""),
+      ),
     );
     const r = await check(rec, "ruler");
     assert.equal(r.status, "pending", r.detail);
@@ -261,6 +326,9 @@ describe("checks against edited recordings", () => {
 
   it("no check is listed for Grafana on a runtime without Grafana", async () => {
     const report = await replay(recording("healthy"));
-    assert.equal(report.checks.find((c) => c.id === "grafana"), undefined);
+    assert.equal(
+      report.checks.find((c) => c.id === "grafana"),
+      undefined,
+    );
   });
 });

@@ -6,8 +6,17 @@ import type { CheckResult, Report } from "./types.ts";
 import { settled, verifyFleetUntil } from "./wait.ts";
 
 function report(...checks: Partial<CheckResult>[]): Report {
-  const full = checks.map((c, i) => ({ id: `c${i}`, title: "t", status: "pass", detail: "", ...c }) as CheckResult);
-  return { runtime: "local", startedAt: "", durationMs: 0, ok: true, summary: { pass: 0, fail: 0, pending: 0 }, checks: full };
+  const full = checks.map(
+    (c, i) => ({ id: `c${i}`, title: "t", status: "pass", detail: "", ...c }) as CheckResult,
+  );
+  return {
+    runtime: "local",
+    startedAt: "",
+    durationMs: 0,
+    ok: true,
+    summary: { pass: 0, fail: 0, pending: 0 },
+    checks: full,
+  };
 }
 
 describe("settled", () => {
@@ -16,10 +25,19 @@ describe("settled", () => {
     ["all pass", report({}, {}), true],
     ["a failure", report({}, { status: "fail" }), false],
     ["pending that may resolve any moment", report({ status: "pending" }), false],
-    ["pending due before the deadline", report({ status: "pending", expectedBy: "2026-11-24T02:30:00Z" }), false],
-    ["pending due only after the deadline: waiting cannot help", report({ status: "pending", expectedBy: "2026-11-24T04:00:00Z" }), true],
+    [
+      "pending due before the deadline",
+      report({ status: "pending", expectedBy: "2026-11-24T02:30:00Z" }),
+      false,
+    ],
+    [
+      "pending due only after the deadline: waiting cannot help",
+      report({ status: "pending", expectedBy: "2026-11-24T04:00:00Z" }),
+      true,
+    ],
   ];
-  for (const [name, r, want] of cases) it(`${name} → ${want}`, () => assert.equal(settled(r, deadline), want));
+  for (const [name, r, want] of cases)
+    it(`${name} → ${want}`, () => assert.equal(settled(r, deadline), want));
 });
 
 describe("verifyFleetUntil", () => {
@@ -45,7 +63,8 @@ describe("verifyFleetUntil", () => {
         now: () => now,
         // Each attempt sees the next recording: first failures, then the healthy fleet.
         http: (url, req) => replayClient((answers[Math.min(attempt - 2, 2)] ?? healthy).responses)(url, req),
-        onProgress: ({ report: r, error }) => progress.push(r ? `fail ${r.summary.fail}` : `error ${(error as Error).message}`),
+        onProgress: ({ report: r, error }) =>
+          progress.push(r ? `fail ${r.summary.fail}` : `error ${(error as Error).message}`),
       },
     );
     assert.equal(result.ok, true);
@@ -66,7 +85,10 @@ describe("verifyFleetUntil", () => {
 
   it("throws the last error when the fleet never answered", async () => {
     await assert.rejects(
-      verifyFleetUntil(topology, () => Promise.reject(new Error("no local fleet in /tmp/x")), { waitMs: 20, intervalMs: 5 }),
+      verifyFleetUntil(topology, () => Promise.reject(new Error("no local fleet in /tmp/x")), {
+        waitMs: 20,
+        intervalMs: 5,
+      }),
       /no local fleet in \/tmp\/x/,
     );
   });

@@ -120,7 +120,10 @@ function groupWaiting(topology: Probe["topology"], waiting: Waiting[]): string {
   for (const w of topology.workloads) {
     const mine = waiting.filter((x) => x.workload === w.name);
     const notes = new Set(mine.map((x) => x.note));
-    const names = mine.length === w.replicaNames.length && notes.size === 1 ? [w.name] : mine.map((x) => `${x.workload}/${x.pod}`);
+    const names =
+      mine.length === w.replicaNames.length && notes.size === 1
+        ? [w.name]
+        : mine.map((x) => `${x.workload}/${x.pod}`);
     mine.forEach((x, i) => {
       const name = names[names.length === 1 ? 0 : i] as string;
       const list = byNote.get(x.note) ?? [];
@@ -171,11 +174,20 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
     for (const r of mine) {
       if (r.blocks.length > 0) continue;
       if (r.due !== undefined && now < r.due) {
-        waiting.push({ workload: w.name, pod: r.pod, note: `first block due by ${clock(r.due)} (${blockLen} blocks)`, due: r.due });
+        waiting.push({
+          workload: w.name,
+          pod: r.pod,
+          note: `first block due by ${clock(r.due)} (${blockLen} blocks)`,
+          due: r.due,
+        });
         continue;
       }
       if (r.dataSince === undefined && withBlocks.length === 0) {
-        waiting.push({ workload: w.name, pod: r.pod, note: "no block yet, and query lists no data to tell its age" });
+        waiting.push({
+          workload: w.name,
+          pod: r.pod,
+          note: "no block yet, and query lists no data to tell its age",
+        });
         continue;
       }
       const age = r.dataSince === undefined ? "" : ` after ${formatDuration(now - r.dataSince)} of data`;
@@ -205,7 +217,8 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
   for (const o of overlaps(bucket.blocks)) {
     problems.push({
       what: `blocks ${o.a} and ${o.b} of ${o.labels} overlap in time`,
-      cause: "two Prometheus upload under one external label set (a copy of a replica, or a replica label that is not unique): the compactor halts on overlapping blocks",
+      cause:
+        "two Prometheus upload under one external label set (a copy of a replica, or a replica label that is not unique): the compactor halts on overlapping blocks",
       fix: "give every Prometheus its own external labels, then mark the extra blocks with `thanos tools bucket mark --marker=deletion-mark.json` and restart the compactor",
     });
   }
@@ -223,8 +236,14 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
   if (problems.length > 0) return fail(OBJSTORE, problems, summary);
   if (waiting.length > 0) {
     const dues = waiting.map((w) => w.due);
-    const expectedBy = dues.every((d) => d !== undefined) ? new Date(Math.max(...(dues as number[]))) : undefined;
-    return pending(OBJSTORE, `reachable with key ${endpoints.objectStore.accessKey}; ${summary}; ${groupWaiting(topology, waiting)}`, expectedBy);
+    const expectedBy = dues.every((d) => d !== undefined)
+      ? new Date(Math.max(...(dues as number[])))
+      : undefined;
+    return pending(
+      OBJSTORE,
+      `reachable with key ${endpoints.objectStore.accessKey}; ${summary}; ${groupWaiting(topology, waiting)}`,
+      expectedBy,
+    );
   }
   return pass(OBJSTORE, `reachable with key ${endpoints.objectStore.accessKey}; ${summary}`);
 }

@@ -1,11 +1,15 @@
 // Check 3: through query-frontend, every workload cluster answers, and deduplication collapses its replicas.
+
+import { prometheusLabels } from "../../components/thanos.ts";
 import type { Workload } from "../../topology/topology.ts";
 import { durationOr } from "../duration.ts";
-import { describeLabels } from "../expect.ts";
+import { describeLabels, sameLabels } from "../expect.ts";
 import { join } from "../http.ts";
 import type { Probe } from "../probe.ts";
-import { type CheckInfo, fail, type Problem, pass, reason } from "../result.ts";
+import { type CheckInfo, fail, type Problem, pass, pending, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";
+import { readStores } from "./stores.ts";
+import { dataSince } from "./timing.ts";
 
 export const QUERY: CheckInfo = { id: "query", title: "query-frontend returns every cluster, deduplicated" };
 
@@ -22,8 +26,19 @@ interface VectorAnswer {
  */
 export function fleetQuery(workloads: Workload[]): string {
   const names = [...new Set(workloads.flatMap((w) => Object.keys(w.labels)))].sort();
-  const freshSeconds = Math.max(60, ...workloads.map((w) => 3 * Math.round(durationOr(w.prometheus.scrapeInterval, 15_000) / 1000)));
-  return `group by (${[...names, REPLICA_LABEL].join(", ")}) (timestamp(up) > time() - ${freshSeconds})`;
+  const freshSeconds = Math.max(
+    60,
+    ...workloads.map((w) => 3 * Math.round(durationOr(w.prometheus.scrapeInterval, 15_000) / 1000)),
+  );
+  return `group by (${[...names, REPLICA_LABEL].join(", ")}) (timestamp(up) > time() - ${freshWindowSeconds(workloads)})`;
+}
+
+/** Samples count as recent for three scrape intervals, at least a minute. */
+function freshWindowSeconds(workloads: Workload[]): number {
+  return Math.max(
+    60,
+    ...workloads.map((w) => 3 * Math.round(durationOr(w.prometheus.scrapeInterval, 15_000) / 1000)),
+  );
 }
 
 async function instant(probe: Probe, query: string, dedup: boolean): Promise<VectorAnswer> {
@@ -62,10 +77,32 @@ export async function checkQuery(probe: Probe): Promise<CheckResult> {
   }
   const problems: Problem[] = [];
   const mgmt = topology.observer.name;
+  const now = probe.now().getTime();
+  const { views } = await readStores(probe);
+  const windowMs = freshWindowSeconds(topology.workloads) * 1000;
+  /** A replica whose sidecar query lists healthy, with no sample yet or its first one moments ago: just started. */
+  const starting = (w: Workload, pod: string): boolean => {
+    const labels = prometheusLabels(w, pod);
+    const listed = views.some((v) =>
+      v.entries.some(
+        (e) => e.type === "sidecar" && !e.lastError && e.labelSets.some((l) => sameLabels(l, labels)),
+      ),
+    );
+    const since = dataSince(views, labels, now);
+    return listed && (since === undefined || now - since < windowMs);
+  };
+  const waiting: string[] = [];
   for (const w of topology.workloads) {
     const mine = raw.series.filter((s) => belongsTo(w, s));
     const collapsed = deduped.series.filter((s) => belongsTo(w, s));
-    if (mine.length === 0 && collapsed.length === 0) {
+    const present = new Set(mine.map((s) => s[REPLICA_LABEL]).filter(Boolean));
+    const absent = w.replicaNames.filter((r) => !present.has(r));
+    if (absent.length > 0 && absent.every((r) => starting(w, r))) {
+      waiting.push(
+        `${absent.map((r) => `${w.name}/${r}`).join(", ")}: Prometheus started moments ago, no sample yet`,
+      );
+      if (mine.length === 0) continue;
+    } else if (mine.length === 0 && collapsed.length === 0) {
       problems.push({
         what: `no recent series from workload cluster ${w.name} ${describeLabels(w.labels)}`,
         cause: `${w.name}'s Prometheus has no data, or none of its sidecars is reachable from query in ${mgmt} (see check stores)`,
@@ -73,11 +110,10 @@ export async function checkQuery(probe: Probe): Promise<CheckResult> {
       });
       continue;
     }
-    const replicas = new Set(mine.map((s) => s[REPLICA_LABEL]).filter(Boolean));
-    const missing = w.replicaNames.filter((r) => !replicas.has(r));
+    const missing = absent.filter((r) => !starting(w, r));
     if (missing.length > 0) {
       problems.push({
-        what: `without dedup ${w.name} shows ${mine.length} of ${w.replicaNames.length} replicas: ${missing.join(", ")} missing`,
+        what: `without dedup ${w.name} shows ${present.size} of ${w.replicaNames.length} replicas: ${missing.join(", ")} missing`,
         cause:
           "a Prometheus replica has no data or its sidecar is not reachable from query (see check stores)",
         fix: `check ${w.name}'s Prometheus replicas with \`thanos-fleet status\``,
@@ -94,6 +130,7 @@ export async function checkQuery(probe: Probe): Promise<CheckResult> {
   const warnings = [...new Set([...deduped.warnings, ...raw.warnings])];
   if (problems.length > 0)
     return fail(QUERY, problems, warnings.length > 0 ? `warnings: ${warnings.join("; ")}` : undefined);
+  if (waiting.length > 0) return pending(QUERY, waiting.join("; "), new Date(now + windowMs));
   const replicas = topology.workloads.reduce((n, w) => n + w.replicaNames.length, 0);
   return pass(
     QUERY,

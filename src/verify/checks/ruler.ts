@@ -1,5 +1,6 @@
 // Check 7: every ruler loads and evaluates the fleet's rules, and the always-firing watchdog reaches mgmt's Alertmanager.
 import { rulerLabels, WORKLOAD } from "../../components/thanos.ts";
+import type { Target } from "../../endpoints.ts";
 import { rulerReplicaName } from "../../topology/topology.ts";
 import { expectedRuleGroups, inspectHint, target, WATCHDOG_ALERT } from "../expect.ts";
 import { HttpError, join } from "../http.ts";
@@ -51,6 +52,16 @@ async function senderErrors(probe: Probe, pod: string): Promise<string> {
   }
 }
 
+/** When the process started (ms), from the standard process_start_time_seconds of its /metrics. */
+async function startTime(probe: Probe, t: Target): Promise<number | undefined> {
+  try {
+    const seconds = metricValue(await probe.metrics(t), "process_start_time_seconds");
+    return seconds === undefined ? undefined : seconds * 1000;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function checkRuler(probe: Probe): Promise<CheckResult> {
   const { topology, endpoints } = probe;
   const mgmt = topology.observer.name;
@@ -58,6 +69,7 @@ export async function checkRuler(probe: Probe): Promise<CheckResult> {
   const groups = expectedRuleGroups();
   const problems: Problem[] = [];
   const firingSince: number[] = [];
+  const waiting: { text: string; until: number }[] = [];
   const pods = Array.from({ length: topology.observer.rulerReplicas }, (_, i) => rulerReplicaName(i));
 
   await Promise.all(
@@ -94,9 +106,26 @@ export async function checkRuler(probe: Probe): Promise<CheckResult> {
           continue;
         }
         const stale = age(now, got.lastEvaluation);
+        if (stale === Number.POSITIVE_INFINITY) {
+          const started = await startTime(probe, t);
+          const due = started === undefined ? undefined : started + 3 * g.intervalMs + 5000;
+          if (due !== undefined && now < due) {
+            waiting.push({
+              text: `${pod} started ${Math.round((now - (started ?? now)) / 1000)}s ago, first evaluation pending`,
+              until: due,
+            });
+          } else {
+            problems.push({
+              what: `${pod} group ${g.name} never evaluated${started === undefined ? "" : ` in ${Math.round((now - started) / 1000)}s`}`,
+              cause: "the ruler's evaluation loop is stuck",
+              fix: hint,
+            });
+          }
+          continue;
+        }
         if (stale > 3 * g.intervalMs + 5000) {
           problems.push({
-            what: `${pod} group ${g.name} ${stale === Number.POSITIVE_INFINITY ? "never evaluated" : `last evaluated ${Math.round(stale / 1000)}s ago (every ${g.intervalMs / 1000}s)`}`,
+            what: `${pod} group ${g.name} last evaluated ${Math.round(stale / 1000)}s ago (every ${g.intervalMs / 1000}s)`,
             cause: "the ruler's evaluation loop is stuck",
             fix: hint,
           });
@@ -109,10 +138,7 @@ export async function checkRuler(probe: Probe): Promise<CheckResult> {
               cause: "the ruler runs an older rule file",
               fix: `re-apply with \`thanos-fleet up\`; ${hint}`,
             });
-          } else if (
-            rule.health !== "ok" &&
-            !(rule.health === "unknown" && stale !== Number.POSITIVE_INFINITY)
-          ) {
+          } else if (rule.health !== "ok") {
             problems.push({
               what: `${pod} rule ${r.name} is ${rule.health}${rule.lastError ? `: ${rule.lastError}` : ""}`,
               cause:
@@ -148,7 +174,7 @@ export async function checkRuler(probe: Probe): Promise<CheckResult> {
     am?.pod ?? `${WORKLOAD.alertmanager}-0`,
     "alertmanager",
   );
-  let waitingFor: Date | undefined;
+  let delivered = false;
   if (!am) {
     problems.push({
       what: `the runtime reports no Alertmanager in ${mgmt}`,
@@ -163,13 +189,25 @@ export async function checkRuler(probe: Probe): Promise<CheckResult> {
       );
       const alerts = await probe.json<AmAlert[]>(url);
       const match = alerts.find((a) => Object.entries(want).every(([k, v]) => a.labels?.[k] === v));
+      if (!match && firingSince.length === 0 && waiting.length === 0 && problems.length === 0) {
+        problems.push({
+          what: `${WATCHDOG_ALERT} is not in ${mgmt}'s Alertmanager and no ruler fires it`,
+          cause: "the rulers do not evaluate the fleet's rules",
+          fix: amHint,
+        });
+      }
+      if (match) delivered = true;
       if (!match && firingSince.length > 0) {
         const since = Math.min(...firingSince);
         const errors = (await Promise.all(pods.map((p) => senderErrors(probe, p))))
           .filter(Boolean)
           .join("; ");
-        if (now - since < DELIVERY_GRACE_MS && !errors) waitingFor = new Date(since + DELIVERY_GRACE_MS);
-        else {
+        if (now - since < DELIVERY_GRACE_MS && !errors) {
+          waiting.push({
+            text: `${WATCHDOG_ALERT} fired moments ago, not yet at the Alertmanager`,
+            until: since + DELIVERY_GRACE_MS,
+          });
+        } else {
           problems.push({
             what: `${WATCHDOG_ALERT} fires since ${new Date(since).toISOString()} but is not in ${mgmt}'s Alertmanager (${am.url})${errors ? `; ${errors}` : ""}`,
             cause:
@@ -192,11 +230,12 @@ export async function checkRuler(probe: Probe): Promise<CheckResult> {
   }
   if (problems.length > 0) return fail(RULER, problems);
   const groupNames = groups.map((g) => g.name).join(", ");
-  if (waitingFor) {
+  if (waiting.length > 0 || !delivered) {
+    const until = waiting.length > 0 ? Math.max(...waiting.map((w) => w.until)) : undefined;
     return pending(
       RULER,
-      `${pods.join(", ")} evaluate ${groupNames}; ${WATCHDOG_ALERT} fired moments ago, not yet at the Alertmanager`,
-      waitingFor,
+      `${pods.join(", ")} load ${groupNames}; ${waiting.map((w) => w.text).join("; ") || `${WATCHDOG_ALERT} not yet at the Alertmanager`}`,
+      until === undefined ? undefined : new Date(until),
     );
   }
   return pass(

@@ -32,7 +32,10 @@ async function syncTrouble(probe: Probe): Promise<{ text: string; failing: boole
       loadFailures > 0 ? `${loadFailures} failed block loads` : "",
       loaded !== undefined ? `${loaded} blocks loaded` : "",
     ].filter(Boolean);
-    return { text: parts.length > 0 ? ` (it reports ${parts.join(", ")})` : "", failing: failures + loadFailures > 0 };
+    return {
+      text: parts.length > 0 ? ` (it reports ${parts.join(", ")})` : "",
+      failing: failures + loadFailures > 0,
+    };
   } catch {
     return { text: "", failing: false };
   }
@@ -97,7 +100,9 @@ export async function checkStoreGateway(probe: Probe): Promise<CheckResult> {
     return fail(STORE_GATEWAY, [
       {
         what: `${what}${trouble.text}`,
-        cause: trouble.failing ? CANNOT_READ : "the store gateway is down or unreachable from query (see check stores)",
+        cause: trouble.failing
+          ? CANNOT_READ
+          : "the store gateway is down or unreachable from query (see check stores)",
         fix: hint,
       },
     ]);

@@ -157,7 +157,11 @@ function mergeAcrossReplicas(perReplica: { pod: string; problems: Problem[] }[])
 
 export async function checkStores(probe: Probe): Promise<CheckResult> {
   const { views, problems } = await readStores(probe);
-  problems.push(...mergeAcrossReplicas(views.map((v) => ({ pod: v.pod, problems: compareStores(probe, v.pod, v.entries) }))));
+  problems.push(
+    ...mergeAcrossReplicas(
+      views.map((v) => ({ pod: v.pod, problems: compareStores(probe, v.pod, v.entries) })),
+    ),
+  );
   if (problems.length > 0) return fail(STORES, problems);
   const expected = expectedStores(probe.topology);
   const count = (type: ExpectedStore["type"]) => expected.filter((e) => e.type === type).length;
