@@ -57,7 +57,7 @@ bucket: thanos
 clusters:
   - { name: mgmt, role: observer, context: ctx-mgmt }
   - { name: biz1, role: workload, context: ctx-biz1 }
-  - { name: biz2, role: workload, context: ctx-biz2 }
+  - { name: biz2, role: workload, context: ctx-biz2, serviceType: LoadBalancer }
   - { name: biz3, role: workload, context: ctx-biz3, prometheus: { replicas: 3 } }
   - { name: biz4, role: workload, context: ctx-biz4, nodePorts: { sidecarGrpc: 31500, sidecarHttp: 31600, prometheus: 30190 } }
   - { name: minio, role: storage, context: ctx-minio }
@@ -78,7 +78,7 @@ const CASES: Case[] = [
     topology: () => parseFleet(DEFAULT_FLEET, DEFAULT_SOURCE),
   },
   {
-    title: "four workload clusters on existing contexts",
+    title: "four workload clusters on existing contexts, one behind LoadBalancer Services",
     topology: () => parseFleetYaml(FOUR_WORKLOADS, "four.yaml"),
     preexistingNamespace: "biz3",
     squatter: { cluster: "biz4", port: 31500, service: "thanos-sidecar-0" },
@@ -370,7 +370,8 @@ for (const c of CASES) {
         apis.set(rc.context, createKubeApi({ kubeconfig: planes.kubeconfigPath, context: rc.context }));
         const kc = loadKubeConfig({ kubeconfig: planes.kubeconfigPath, context: rc.context });
         configs.set(rc.context, kc);
-        reporters.push(startStatusReporter(kc));
+        // Each cluster's load balancer hands out addresses of its own, as MetalLB pools would.
+        reporters.push(startStatusReporter(kc, { loadBalancerPrefix: `172.18.${200 + reporters.length}.` }));
       }
       await registerNodes(fleet.clusters, 2);
 
@@ -498,14 +499,29 @@ for (const c of CASES) {
           installs.length,
         );
       }
-      // Every sidecar is dialled at exactly one address: its cluster's node IP and its own NodePort.
+      // Every sidecar is dialled at exactly one address: its cluster's node IP and its own NodePort, or the address
+      // its LoadBalancer Service was given and the Service's port.
       const mgmt = clusterOf(topology.observer.name);
       const wiring = (await Promise.all(rendered(mgmt).map((o) => api(mgmt).get(refOf(o)))))
         .map(readable)
         .join("\n");
+      const lbClusters = topology.workloads
+        .filter((w) => w.serviceType === "LoadBalancer")
+        .map((w) => w.name);
+      assert.deepEqual(Object.keys(r.discovered.loadBalancer ?? {}), lbClusters);
       for (const w of topology.workloads) {
+        const sidecars = await core(clusterOf(w.name)).listNamespacedService({ namespace: NAMESPACE });
         w.replicaNames.forEach((_, i) => {
-          const endpoint = `${nodeIPs.get(w.name)?.[0]}:${w.nodePorts.sidecarGrpc + i}`;
+          const svc = sidecars.items.find((x) => x.metadata?.name === `thanos-sidecar-${i}`);
+          const grpc = svc?.spec?.ports?.find((p) => p.name === "grpc");
+          assert.equal(grpc?.nodePort, w.nodePorts.sidecarGrpc + i);
+          const lb = svc?.status?.loadBalancer?.ingress?.[0]?.ip;
+          assert.equal(
+            lb !== undefined,
+            w.serviceType === "LoadBalancer",
+            `${w.name}: load-balancer address`,
+          );
+          const endpoint = lb ? `${lb}:${grpc?.port}` : `${nodeIPs.get(w.name)?.[0]}:${grpc?.nodePort}`;
           assert.equal(
             wiring.split(endpoint).length - 1,
             1,
@@ -660,8 +676,10 @@ for (const c of CASES) {
       const used = (ip: string) => new RegExp(`(?<![0-9.])${ip.replaceAll(".", "\\.")}:\\d`).test(live);
       for (const [cluster, ips] of oldIPs) {
         const now = nodeIPs.get(cluster)?.[0] as string;
-        // mgmt's address is used by the workload clusters' Grafana, through the chart's values.
-        if (cluster !== topology.observer.name)
+        // mgmt's address is used by the workload clusters' Grafana, through the chart's values; a cluster behind
+        // load balancers is reached at their addresses, which stay.
+        const byNode = topology.fleet.clusters.find((x) => x.name === cluster)?.serviceType === "NodePort";
+        if (cluster !== topology.observer.name && byNode)
           assert.ok(used(now), `${cluster}'s new address ${now} is used`);
         for (const ip of ips) assert.ok(!used(ip), `${cluster}'s old address ${ip} is still used`);
       }

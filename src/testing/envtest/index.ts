@@ -9,4 +9,4 @@ export {
 export { type KubeconfigEntry, kubeconfigYaml, writeKubeconfig } from "./kubeconfig.ts";
 export { type KindNode, kindNodeNames, registerKindNodes } from "./nodes.ts";
 export { removeAtExit } from "./process.ts";
-export { type StatusReporter, startStatusReporter } from "./status.ts";
+export { type StatusReporter, type StatusReporterOptions, startStatusReporter } from "./status.ts";

@@ -1,9 +1,11 @@
 // Stands in for the kubelet and the controller-manager, as far as status goes: a control plane without them never
 // reports a rollout done or a Job complete, so this reports each Deployment and StatefulSet rolled out and each Job
-// complete once it exists, through the status subresource. No pod runs; this only lets a caller's waits end.
+// complete once it exists, through the status subresource; optionally it also plays a load-balancer controller
+// (MetalLB, cloud-provider-kind) that gives each LoadBalancer Service an address. No pod runs; this only lets a
+// caller's waits end.
 
 import { setTimeout as sleep } from "node:timers/promises";
-import { AppsV1Api, BatchV1Api, type KubeConfig, type V1Job } from "@kubernetes/client-node";
+import { AppsV1Api, BatchV1Api, CoreV1Api, type KubeConfig, type V1Job } from "@kubernetes/client-node";
 
 export interface StatusReporter {
   /** "Kind namespace/name" of every object given a status so far, in order. */
@@ -33,10 +35,18 @@ function jobStatus(job: V1Job, now: Date): V1Job["status"] {
   };
 }
 
+export interface StatusReporterOptions {
+  intervalMs?: number;
+  /** Gives LoadBalancer Services addresses `<prefix><n>`, n from 1 (e.g. "172.18.255."); default: none, as on kind. */
+  loadBalancerPrefix?: string;
+}
+
 /** Polls every `intervalMs` (default 100) until stop(); a conflict (the object changed meanwhile) waits for the next round. */
-export function startStatusReporter(kc: KubeConfig, opts: { intervalMs?: number } = {}): StatusReporter {
+export function startStatusReporter(kc: KubeConfig, opts: StatusReporterOptions = {}): StatusReporter {
   const apps = kc.makeApiClient(AppsV1Api);
   const batch = kc.makeApiClient(BatchV1Api);
+  const core = kc.makeApiClient(CoreV1Api);
+  let nextAddress = 1;
   const reported: string[] = [];
   let running = true;
   const ignoreConflict = (err: unknown) => {
@@ -82,6 +92,19 @@ export function startStatusReporter(kc: KubeConfig, opts: { intervalMs?: number 
       await apps
         .replaceNamespacedStatefulSetStatus({ name, namespace, body: st })
         .then(() => reported.push(`StatefulSet ${namespace}/${name}`), ignoreConflict);
+    }
+    if (opts.loadBalancerPrefix !== undefined) {
+      for (const svc of (await core.listServiceForAllNamespaces()).items) {
+        if (svc.spec?.type !== "LoadBalancer" || svc.status?.loadBalancer?.ingress?.length) continue;
+        svc.status = {
+          loadBalancer: { ingress: [{ ip: `${opts.loadBalancerPrefix}${nextAddress}`, ipMode: "VIP" }] },
+        };
+        const { name = "", namespace = "" } = svc.metadata ?? {};
+        await core.replaceNamespacedServiceStatus({ name, namespace, body: svc }).then(() => {
+          nextAddress++;
+          reported.push(`Service ${namespace}/${name}`);
+        }, ignoreConflict);
+      }
     }
     for (const job of (await batch.listJobForAllNamespaces()).items) {
       if (job.status?.conditions?.some((c) => c.type === "Complete" && c.status === "True")) continue;
