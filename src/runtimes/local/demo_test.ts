@@ -11,8 +11,11 @@ after(() => {
   for (const c of children) c.kill("SIGKILL");
 });
 
+/** An address no other program uses: a port found free stays free for this test. */
+const HOST = "127.254.77.2";
+
 async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
+  const server = createServer().listen(0, HOST);
   await once(server, "listening");
   const port = (server.address() as { port: number }).port;
   server.close();
@@ -35,15 +38,15 @@ describe("demo workload", () => {
     const port = await freePort();
     const child = spawn(
       process.execPath,
-      [...demo.nodeArgs, demo.path, `--listen=127.0.0.1:${port}`, "--cluster=biz9"],
+      [...demo.nodeArgs, demo.path, `--listen=${HOST}:${port}`, "--cluster=biz9"],
       {
         stdio: "ignore",
       },
     );
     children.push(child);
-    assert.equal((await waitFor(`http://127.0.0.1:${port}/-/ready`)).status, 200);
+    assert.equal((await waitFor(`http://${HOST}:${port}/-/ready`)).status, 200);
     const value = async () => {
-      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const text = await (await fetch(`http://${HOST}:${port}/metrics`)).text();
       const m = /^fleet_demo_requests_total\{cluster="biz9",path="\/"\} ([0-9]+)$/m.exec(text);
       assert.ok(m, text);
       return Number(m[1]);
@@ -51,7 +54,7 @@ describe("demo workload", () => {
     const first = await value();
     await new Promise((r) => setTimeout(r, 1200));
     assert.ok((await value()) > first, "the counter grows");
-    assert.equal((await fetch(`http://127.0.0.1:${port}/nope`)).status, 404);
+    assert.equal((await fetch(`http://${HOST}:${port}/nope`)).status, 404);
   });
 
   for (const [name, args] of [

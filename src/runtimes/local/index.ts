@@ -141,12 +141,23 @@ async function waitForEndpoints(
   }
 }
 
+/** Process identity comes from /proc: without it, `down` could not tell its processes from others. */
+function requireLinux(): void {
+  if (process.platform !== "linux") {
+    throw new Error(
+      `the local runtime runs on Linux only (it identifies its processes through /proc); this is ${process.platform}. ` +
+        "Use the kubernetes runtime (kind) here.",
+    );
+  }
+}
+
 export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
   const readyTimeoutMs = given.readyTimeoutMs ?? 60_000;
   const stopGraceMs = given.stopGraceMs ?? 10_000;
 
   async function up(topology: Topology, opts: UpOptions): Promise<void> {
     const { reporter, signal } = opts;
+    requireLinux();
     await ensureStateDir(opts.stateDir);
     const root = localRoot(opts.stateDir);
     const existing = await readState(root);
@@ -160,11 +171,17 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
         return;
       }
       if (running.length > 0) {
+        const fix = "Nothing was changed. Run 'thanos-fleet down --runtime local', then 'up' again.";
+        if (dead.length === 0) {
+          throw new Error(
+            `a local fleet in ${root} is still starting, or its 'up' was killed before it finished ` +
+              `(${running.length} processes run). ${fix}`,
+          );
+        }
         const lines = dead.map((r) => `  - ${r.id} (pid ${r.pid}) is not running; log: ${r.log}`);
         throw new Error(
-          `a local fleet is recorded in ${root} but only ${running.length} of ${existing.processes.length} processes run` +
-            `${existing.complete ? "" : " (its 'up' did not finish)"}:\n${lines.join("\n")}\n` +
-            "Nothing was changed. Run 'thanos-fleet down --runtime local', then 'up' again.",
+          `a local fleet is recorded in ${root} but only ${running.length} of ${existing.processes.length} processes run:\n` +
+            `${lines.join("\n")}\n${fix}`,
         );
       }
       // Recorded, but nothing of it runs (e.g. after a reboot): the record is stale.
@@ -260,6 +277,7 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
   }
 
   async function down(_topology: Topology, opts: UpOptions & { purge: boolean }): Promise<void> {
+    requireLinux();
     const { reporter } = opts;
     const root = localRoot(opts.stateDir);
     const state = await readState(root);
@@ -308,7 +326,7 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
       const [x, y] = [key(a), key(b)];
       return x[0] - y[0] || x[1] - y[1] || x[2].localeCompare(y[2]);
     });
-    return Promise.all(records.map(statusOf));
+    return Promise.all(records.map((r) => statusOf(r, state.urls)));
   }
 
   async function endpoints(_topology: Topology, opts: { stateDir: string }): Promise<FleetEndpoints> {
@@ -325,11 +343,16 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
   return { name: "local", up, down, status, endpoints };
 }
 
-async function statusOf(r: ProcessRecord): Promise<ProcessStatus> {
+async function statusOf(r: ProcessRecord, exposed: UrlRow[]): Promise<ProcessStatus> {
   const running = isSameProcess(r);
   const urls: Record<string, string> = {};
-  for (const p of r.ports)
+  for (const p of r.ports) {
     urls[p.name] = p.protocol === "http" ? `http://${r.ip}:${p.port}` : `${r.ip}:${p.port}`;
+  }
+  // A cluster's load balancer serves its NodePorts: the URLs a person opens.
+  if (r.component === "load-balancer") {
+    for (const u of exposed.filter((x) => x.cluster === r.cluster)) urls[u.what] = u.url;
+  }
   const address =
     r.readiness.kind === "tcp"
       ? `${r.ip} (${r.readiness.addresses.length} frontends)`

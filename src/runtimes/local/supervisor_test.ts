@@ -18,9 +18,12 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A free port on 127.0.0.1, found by binding port 0. */
+/** An address no other program uses, so that "closed" means closed by us (not a port another test took). */
+const HOST = "127.254.77.1";
+
+/** A free port on HOST, found by binding port 0. */
 async function freePort(): Promise<number> {
-  const server = createServer().listen(0, "127.0.0.1");
+  const server = createServer().listen(0, HOST);
   await once(server, "listening");
   const port = (server.address() as { port: number }).port;
   server.close();
@@ -36,15 +39,15 @@ function nodeProcess(name: string, script: string, port: number, readyPath = "/-
     container: "main",
     component: "demo",
     binary: "node",
-    ip: "127.0.0.1",
+    ip: HOST,
     args: ["-e", script],
-    env: { PATH: process.env.PATH ?? "", PORT: String(port) },
+    env: { PATH: process.env.PATH ?? "", PORT: String(port), HOST },
     files: [{ path: join(dir, name, "config", "secret.yml"), content: "key: value\n" }],
     dirs: [join(dir, name)],
     cwd: join(dir, name),
     log: join(dir, name, "main.log"),
     ports: [{ name: "http", port, protocol: "http" }],
-    readiness: { kind: "http", url: `http://127.0.0.1:${port}${readyPath}` },
+    readiness: { kind: "http", url: `http://${HOST}:${port}${readyPath}` },
     stage: 0,
   };
 }
@@ -52,7 +55,7 @@ function nodeProcess(name: string, script: string, port: number, readyPath = "/-
 const server = `
   const port = Number(process.env.PORT);
   console.log("starting on " + port);
-  setTimeout(() => require("node:http").createServer((q, s) => s.writeHead(q.url === "/-/ready" ? 200 : 404).end()).listen(port, "127.0.0.1"), 300);
+  setTimeout(() => require("node:http").createServer((q, s) => s.writeHead(q.url === "/-/ready" ? 200 : 404).end()).listen(port, process.env.HOST), 300);
 `;
 
 const opts = (timeoutMs = 10_000) => ({
@@ -78,7 +81,7 @@ describe("supervisor", () => {
       ["test/good/main"],
     );
     assert.equal(isSameProcess(record), false);
-    assert.equal(await tcpOpen(`127.0.0.1:${port}`), false);
+    assert.equal(await tcpOpen(`${HOST}:${port}`), false);
   });
 
   test("a process that exits is named, with the tail of its log", async () => {
@@ -102,7 +105,7 @@ describe("supervisor", () => {
     await assert.rejects(startProcess(p, process.execPath, opts(1500)), (e: Error) => {
       assert.match(
         e.message,
-        /^test\/slow\/main did not get ready within 2 s \(GET http:\/\/127\.0\.0\.1:[0-9]+\/never never answered 200\)/,
+        /^test\/slow\/main did not get ready within 2 s \(GET http:\/\/127\.254\.77\.1:[0-9]+\/never never answered 200\)/,
       );
       assert.match(e.message, /starting on/);
       return true;
