@@ -84,7 +84,7 @@ export function planSteps(topology: Topology, clusters: RenderedCluster[], opts:
     steps.push({
       title: "Check the node addresses rendered in",
       commands: clusters.map((rc) => `kubectl --context ${rc.context} get nodes -o wide`),
-      why: `Rendered with the addresses 'thanos-fleet up' discovered${known.length > 0 ? ` (${known.join(", ")})` : ""}; if a node shows another INTERNAL-IP, Docker has restarted: run 'thanos-fleet up' again.`,
+      why: `Rendered with the addresses 'thanos-fleet up' discovered${known.length > 0 ? ` (${known.join(", ")})` : ""}; if the first node of a cluster now shows another INTERNAL-IP, Docker has restarted: run 'thanos-fleet up' again.`,
     });
   }
 
