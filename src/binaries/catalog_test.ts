@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { BINARY_NAMES, CATALOG, goBuildArgs, isBinaryName, toolModuleDir } from "./catalog.ts";
+
+test("every catalog entry is keyed by its own name", () => {
+  assert.deepEqual(Object.keys(CATALOG).sort(), [...BINARY_NAMES].sort());
+  for (const name of BINARY_NAMES) assert.equal(CATALOG[name].name, name);
+  assert.ok(isBinaryName("thanos"));
+  assert.ok(!isBinaryName("mc"));
+});
+
+for (const name of BINARY_NAMES) {
+  test(`${name}: its wrapper module requires the pinned module and imports the package`, () => {
+    const s = CATALOG[name];
+    const dir = toolModuleDir(s);
+    const goMod = readFileSync(join(dir, "go.mod"), "utf8");
+    const tools = readFileSync(join(dir, "tools.go"), "utf8");
+    assert.match(goMod, new RegExp(`^require ${s.module} ${s.moduleVersion.replaceAll(".", "\\.")}$`, "m"));
+    assert.ok(tools.includes(`_ "${s.pkg}"`), `tools.go imports ${s.pkg}`);
+    assert.match(tools, /^\/\/go:build tools$/m);
+    assert.ok(existsSync(join(dir, "go.sum")), "go.sum is committed");
+  });
+}
+
+test("version patterns accept the pinned version's output and reject another", () => {
+  const cases: [keyof typeof CATALOG, string, string][] = [
+    ["thanos", "thanos, version 0.42.4 (branch: v0.42.4, revision: unknown)", "thanos, version 0.42.5 (x)"],
+    ["prometheus", "prometheus, version 3.14.0 (branch: v3.14.0)", "prometheus, version 3.14.1 (x)"],
+    ["promtool", "promtool, version 3.14.0 (branch: v3.14.0)", "prometheus, version 3.14.0 (x)"],
+    ["alertmanager", "alertmanager, version 0.34.2 (branch: x)", "alertmanager, version 0.34.20 (x)"],
+    [
+      "minio",
+      "minio version DEVELOPMENT.2026-02-12T20-18-48Z (commit-id=7aac2a2c5b7c)",
+      "minio version DEVELOPMENT.GOGET (commit-id=DEVELOPMENT.GOGET)",
+    ],
+    ["etcd", "etcd Version: 3.6.16\nGit SHA: GitNotFound\n", "etcd Version: 3.6.1\n"],
+    ["kube-apiserver", "Kubernetes v1.36.3\n", "Kubernetes v0.0.0-master+$Format:%H$\n"],
+  ];
+  for (const [name, good, bad] of cases) {
+    assert.match(good, CATALOG[name].versionPattern, name);
+    assert.doesNotMatch(bad, CATALOG[name].versionPattern, name);
+  }
+});
+
+test("go build arguments carry trimpath, stripped ldflags, tags and the package", () => {
+  const args = goBuildArgs(CATALOG.prometheus, "/tmp/out");
+  assert.deepEqual(args.slice(0, 2), ["build", "-trimpath"]);
+  const ldflags = args[args.indexOf("-ldflags") + 1] ?? "";
+  assert.match(ldflags, /^-s -w -X github\.com\/prometheus\/common\/version\.Version=3\.14\.0 /);
+  assert.equal(args[args.indexOf("-o") + 1], "/tmp/out");
+  assert.equal(args[args.indexOf("-tags") + 1], "netgo,remove_all_sd");
+  assert.equal(args.at(-1), "github.com/prometheus/prometheus/cmd/prometheus");
+  assert.ok(!goBuildArgs(CATALOG.etcd, "/tmp/out").includes("-tags"));
+});
