@@ -2,6 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
+import { PINNED } from "../versions.ts";
 import { ConfigError, fieldPath, type Problem } from "./errors.ts";
 import { Fleet, type FleetConfig, type FleetInput } from "./schema.ts";
 import { semanticProblems } from "./semantics.ts";
@@ -78,7 +79,7 @@ export function parseFleet(
   if (!parsed.success) {
     throw new ConfigError(
       file,
-      parsed.error.issues.flatMap((issue) => schemaProblems(issue, lineOf)),
+      parsed.error.issues.flatMap((issue) => schemaProblems(issue, lineOf, input)),
     );
   }
   const problems = semanticProblems(parsed.data).map((p) => ({ ...p, line: p.line ?? lineOf(p.path) }));
@@ -94,6 +95,7 @@ export function parseFleet(
 function schemaProblems(
   issue: z.core.$ZodIssue,
   lineOf: (path: readonly PropertyKey[]) => number | undefined,
+  input: unknown,
 ): Problem[] {
   const path = issue.path;
   if (issue.code === "unrecognized_keys") {
@@ -110,8 +112,9 @@ function schemaProblems(
     ];
   }
   const field = fieldPath(path);
-  const fix = fixFor(issue);
-  return [{ field, line: lineOf(path), message: messageFor(issue), fix }];
+  const value = valueAt(input, path);
+  const message = isMissing(issue) ? messageFor(issue) : `${JSON.stringify(value)} ${messageFor(issue)}`;
+  return [{ field, line: lineOf(path), message, fix: fixFor(issue) }];
 }
 
 function messageFor(issue: z.core.$ZodIssue): string {
@@ -129,7 +132,30 @@ function fixFor(issue: z.core.$ZodIssue): string {
   }
   if (isMissing(issue)) return `add ${String(last)}`;
   if (issue.code === "too_small" || issue.code === "too_big") return "change the value to fit the range";
-  return "correct the value";
+  const example = EXAMPLES[String(last)];
+  return example ? `use a value such as ${example}` : "correct the value";
+}
+
+/** A valid value for fields whose format is easy to get wrong. */
+const EXAMPLES: Record<string, string> = {
+  name: "biz-eu1",
+  thanos: PINNED.thanos,
+  prometheus: PINNED.prometheus,
+  alertmanager: PINNED.alertmanager,
+  kubePrometheusStack: PINNED.kubePrometheusStack,
+  kindNodeImage: PINNED.kindNodeImage,
+  minio: PINNED.minio,
+  bucket: "thanos",
+  endpoint: "s3.example.com:443",
+  retention: "5d",
+  scrapeInterval: "15s",
+};
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>(
+    (node, key) => (node as Record<PropertyKey, unknown> | undefined)?.[key],
+    input,
+  );
 }
 
 function isMissing(issue: z.core.$ZodIssue): boolean {

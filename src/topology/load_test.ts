@@ -167,7 +167,14 @@ const cases: Case[] = [
   {
     name: "a name that is not a DNS-1123 label",
     yaml: `clusters:\n  - name: Mgmt_1\n    role: observer\n${BIZ1}${MINIO}`,
-    problems: [{ field: "clusters[0].name", line: 2, message: /DNS-1123 label/, fix: /correct the value/ }],
+    problems: [
+      {
+        field: "clusters[0].name",
+        line: 2,
+        message: /"Mgmt_1" must be a DNS-1123 label/,
+        fix: /use a value such as biz-eu1/,
+      },
+    ],
   },
   {
     name: "unknown version formats",
@@ -176,20 +183,20 @@ const cases: Case[] = [
       {
         field: "versions.thanos",
         line: 2,
-        message: /Thanos release tag such as v1\.2\.3/,
-        fix: /correct the value/,
+        message: /"0\.42\.4" must be a Thanos release tag such as v1\.2\.3/,
+        fix: /use a value such as v0\.42\.4/,
       },
       {
         field: "versions.kubePrometheusStack",
         line: 3,
-        message: /Helm chart version such as 88\.5\.3 \(no leading v\)/,
-        fix: /correct the value/,
+        message: /"v88\.5\.3" must be a Helm chart version such as 88\.5\.3 \(no leading v\)/,
+        fix: /use a value such as 88\.5\.3/,
       },
       {
         field: "versions.kindNodeImage",
         line: 4,
-        message: /kindest\/node image such as/,
-        fix: /correct the value/,
+        message: /"kindest\/node:latest" must be a kindest\/node image such as/,
+        fix: /use a value such as kindest\/node:v1\.36/,
       },
     ],
   },
@@ -291,7 +298,7 @@ describe("bad config on the command line", () => {
       assert.equal(r.status, 2, r.stderr);
       assert.equal(
         r.stderr.trim(),
-        `${bad}:5: clusters[0].nodePorts.query: must be a NodePort in 30000-32767; change the value to fit the range`,
+        `${bad}:5: clusters[0].nodePorts.query: 8080 must be a NodePort in 30000-32767; change the value to fit the range`,
       );
       assert.doesNotMatch(r.stderr, /\n\s+at /, "stack trace printed");
       assert.equal(r.stdout, "");
