@@ -56,3 +56,8 @@ export async function createKindCluster(
 export async function deleteKindCluster(exec: Exec, name: string, opts: RunOptions = {}): Promise<void> {
   await exec.run("kind", ["delete", "cluster", "--name", name], opts);
 }
+
+/** Writes the cluster's context (kind-<name>) into the kubeconfig again. */
+export async function exportKubeconfig(exec: Exec, name: string, opts: RunOptions = {}): Promise<void> {
+  await exec.run("kind", ["export", "kubeconfig", "--name", name], opts);
+}

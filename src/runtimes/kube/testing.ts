@@ -404,6 +404,15 @@ export class FakeWorld {
     return api;
   }
 
+  private forgotten = new Map<string, FakeKubeApi>();
+
+  /** The kubeconfig loses a context (the cluster itself stays); `kind export kubeconfig` brings a kind one back. */
+  forgetContext(context: string): void {
+    const api = this.fakeApi(context);
+    this.apis.delete(context);
+    this.forgotten.set(context, api);
+  }
+
   /** Docker restarts: every kind node gets a new address on the kind network, in another order. */
   restartDocker(): void {
     this.nextIp = 2;
@@ -537,6 +546,15 @@ export class FakeWorld {
           `Set kubectl context to "kind-${name}"`,
         ].join("\n"),
       );
+    }
+    if (sub === "export kubeconfig") {
+      const name = flag("--name") ?? "kind";
+      if (!this.kindClusters.has(name))
+        exitWith(cmd, args, `ERROR: could not locate any control plane nodes for cluster named '${name}'`);
+      const api = this.forgotten.get(`kind-${name}`);
+      if (api) this.apis.set(`kind-${name}`, api);
+      this.forgotten.delete(`kind-${name}`);
+      return ok("", `Set kubectl context to "kind-${name}"\n`);
     }
     if (sub === "delete cluster") {
       const name = flag("--name") ?? "kind";

@@ -9,7 +9,13 @@ import { applyObjects, waitReady } from "./apply.ts";
 import { type RunContext, renderedCluster } from "./context.ts";
 import { discoverAddresses, loadBalancerServices } from "./discover.ts";
 import { addRepo, releaseUpToDate, upgradeInstall, valuesFile, writeValues } from "./helm.ts";
-import { createKindCluster, kindClusters, kindNetworkExists, writeKindConfig } from "./kind.ts";
+import {
+  createKindCluster,
+  exportKubeconfig,
+  kindClusters,
+  kindNetworkExists,
+  writeKindConfig,
+} from "./kind.ts";
 import { preflight } from "./preflight.ts";
 import { addUnique, clusterState } from "./state.ts";
 
@@ -151,6 +157,12 @@ const findKindClusters: Action = {
       ctx.reporter.info(
         `  kind cluster ${rc.cluster} exists: reusing it${mine ? "" : " (not created by thanos-fleet: down will leave it)"}`,
       );
+      // A kubeconfig that lost the cluster's context (another KUBECONFIG, a cleaned file) gets it back from kind.
+      try {
+        ctx.deps.api(rc.context);
+      } catch {
+        await exportKubeconfig(ctx.deps.exec, rc.cluster, ctx.streaming(rc.cluster));
+      }
     }
     // kind creates its Docker network with the first cluster; two creating it at once can collide.
     ctx.firstAlone =

@@ -94,6 +94,26 @@ describe("up on kind: the exact calls, in order", () => {
     }
   });
 
+  it("gets a reused cluster's context back from kind when the kubeconfig lost it", async () => {
+    const h = await harness(defaultTopology());
+    try {
+      await h.up();
+      h.world.takeChanges();
+      h.world.forgetContext("kind-biz2");
+      const mark = h.world.recorder.mark();
+      await h.up();
+      const kind = h.world.recorder.since(mark).filter((l) => l.startsWith("$ kind"));
+      assert.deepEqual(kind, [
+        "$ kind version",
+        "$ kind get clusters",
+        "$ kind export kubeconfig --name biz2",
+      ]);
+      assert.equal(h.world.takeChanges(), 0);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
   it("labels every applied object as thanos-fleet's", async () => {
     const h = await harness(defaultTopology());
     try {
