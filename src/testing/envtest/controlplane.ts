@@ -105,7 +105,26 @@ async function waitUntil(
   }
 }
 
-export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+/**
+ * Starts etcd, then kube-apiserver, and waits for /readyz. Ports are free when picked but not reserved: another
+ * process may take one before the server binds it, so a start that fails with "address already in use" is retried.
+ */
+export function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  return retryOnPortClash(() => startOnce(opts));
+}
+
+/** Runs `start` up to `attempts` times while it fails with "address already in use". */
+export async function retryOnPortClash<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= attempts || !/address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const name = opts.name ?? "envtest";
   const context = opts.context ?? name;
   const what = `test control plane "${name}"`;

@@ -15,6 +15,7 @@ import { binaryPath } from "../../binaries/resolve.ts";
 import {
   type ControlPlane,
   ControlPlaneStartError,
+  retryOnPortClash,
   startControlPlane,
   startControlPlanes,
 } from "./controlplane.ts";
@@ -71,6 +72,38 @@ test("kubeconfigYaml writes one cluster, user and context per entry, the first c
   );
   assert.equal(kc.getUser("kind-b")?.certData, Buffer.from(pem("c2")).toString("base64"));
   assert.throws(() => kubeconfigYaml([]), /at least one context/);
+});
+
+test("a start whose port was taken meanwhile is tried again; any other failure is not", async () => {
+  const clash = new ControlPlaneStartError(
+    "etcd exited: listen tcp 127.0.0.1:2379: bind: address already in use",
+  );
+  let calls = 0;
+  const flaky = async () => {
+    calls++;
+    if (calls < 3) throw clash;
+    return "up";
+  };
+  assert.equal(await retryOnPortClash(flaky), "up");
+  assert.equal(calls, 3);
+  calls = 0;
+  await assert.rejects(
+    retryOnPortClash(async () => {
+      calls++;
+      throw clash;
+    }),
+    /address already in use/,
+  );
+  assert.equal(calls, 3);
+  calls = 0;
+  await assert.rejects(
+    retryOnPortClash(async () => {
+      calls++;
+      throw new Error("unknown flag: --x");
+    }),
+    /unknown flag/,
+  );
+  assert.equal(calls, 1);
 });
 
 test("a control plane serves Kubernetes v1.36 to its kubeconfig and stop() leaves nothing", {
