@@ -8,11 +8,6 @@ import { ConfigError } from "./topology/errors.ts";
 import { loadTopology } from "./topology/load.ts";
 import { createReporter } from "./ui/reporter.ts";
 
-/** An error the user can fix from its message alone: printed without a stack trace. */
-export class UsageError extends Error {
-  readonly exitCode = 2;
-}
-
 const program = new Command("thanos-fleet")
   .description("Multi-cluster Thanos HA in one command: build the fleet, wire every address, prove it works.")
   .version("0.1.0")
@@ -157,8 +152,9 @@ export async function main(argv: string[]): Promise<number> {
         ? 0
         : 2;
     }
-    if (error instanceof ConfigError || error instanceof UsageError) {
-      process.stderr.write(`${error.message}\n`);
+    // Errors a user can fix from the message alone carry exit code 2: no stack trace.
+    if (error instanceof ConfigError || (error as { exitCode?: number }).exitCode === 2) {
+      process.stderr.write(`${(error as Error).message}\n`);
       return 2;
     }
     process.stderr.write(`error: ${describe(error)}\n`);
