@@ -36,7 +36,7 @@ const cases: { name: string; expect: Record<string, Expect> }[] = [
     name: "fresh",
     expect: {
       ...ALL_PASS,
-      objstore: ["pending", /biz1, biz2: first block due by \d\d:\d\d \(2m blocks\)/],
+      objstore: ["pending", /biz1, biz2: first block due by \d\d:\d\d \(1m blocks\)/],
       "store-gateway": ["pending", /no blocks in the bucket yet/],
     },
   },

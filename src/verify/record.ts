@@ -54,7 +54,7 @@ async function main(argv: string[]): Promise<void> {
   const responses: Recording["responses"] = {};
   const now = new Date();
   const report = await verifyFleet(topology, endpoints, {
-    http: recordingClient(fetchClient(2000), responses),
+    http: recordingClient(fetchClient(5000), responses),
     now: () => now,
   });
   const recording: Recording = { scenario, now: now.toISOString(), endpoints: redact(endpoints), responses };

@@ -324,6 +324,35 @@ describe("checks against edited recordings", () => {
     assert.ok(r.expectedBy && Date.parse(r.expectedBy) > Date.parse(rec.now));
   });
 
+  it("a replica just started (no sample yet, its sidecar listed healthy) is pending, not failing", async () => {
+    const rec = edited(
+      body(
+        (u) => u.includes("dedup=false"),
+        (t) => {
+          const doc = JSON.parse(t);
+          doc.data.result = doc.data.result.filter(
+            (r: { metric: Record<string, string> }) =>
+              !(
+                r.metric.cluster === "biz1" &&
+                r.metric.prometheus_replica === "prometheus-kube-prometheus-stack-prometheus-1"
+              ),
+          );
+          return JSON.stringify(doc);
+        },
+      ),
+      stores((d) => {
+        const s = d.sidecar?.find((x) => x.name === "127.0.1.11:10901") as { minTime: number } | undefined;
+        if (s) s.minTime = -62167219200000;
+      }),
+    );
+    const r = await check(rec, "query");
+    assert.equal(r.status, "pending", r.detail);
+    assert.match(
+      r.detail,
+      /biz1\/prometheus-kube-prometheus-stack-prometheus-1: Prometheus started moments ago, no sample yet/,
+    );
+  });
+
   it("no check is listed for Grafana on a runtime without Grafana", async () => {
     const report = await replay(recording("healthy"));
     assert.equal(

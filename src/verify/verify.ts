@@ -15,7 +15,7 @@ import { type CheckInfo, fail } from "./result.ts";
 import type { CheckResult, Report } from "./types.ts";
 
 export interface VerifyOptions {
-  /** Deadline of each HTTP request (ms); default 2000. */
+  /** Deadline of each HTTP request (ms); default 5000. */
   timeoutMs?: number;
   /** The network seam; tests hand in recorded answers. */
   http?: HttpClient;
@@ -64,7 +64,7 @@ export async function verifyFleet(
   const now = opts.now ?? (() => new Date());
   const started = now();
   const t0 = performance.now();
-  const probe = new Probe(topology, endpoints, opts.http ?? fetchClient(opts.timeoutMs ?? 2000), now);
+  const probe = new Probe(topology, endpoints, opts.http ?? fetchClient(opts.timeoutMs ?? 5000), now);
   const results = await Promise.all(CHECKS.map(([info, run]) => guarded(info, run, probe)));
   const checks = results.filter((r): r is CheckResult => r !== undefined);
   const summary = { pass: 0, fail: 0, pending: 0 };

@@ -3,7 +3,7 @@ import { WORKLOAD } from "../../components/thanos.ts";
 import { inspectHint, target } from "../expect.ts";
 import { metricValue } from "../metrics.ts";
 import type { Probe } from "../probe.ts";
-import { type CheckInfo, fail, pass, reason } from "../result.ts";
+import { type CheckInfo, downCause, fail, pass, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";
 
 export const COMPACTOR: CheckInfo = { id: "compactor", title: "compactor running, not halted" };

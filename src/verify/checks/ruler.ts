@@ -6,7 +6,7 @@ import { expectedRuleGroups, inspectHint, target, WATCHDOG_ALERT } from "../expe
 import { HttpError, join } from "../http.ts";
 import { metricValue } from "../metrics.ts";
 import type { Probe } from "../probe.ts";
-import { type CheckInfo, fail, type Problem, pass, pending, reason } from "../result.ts";
+import { type CheckInfo, downCause, fail, type Problem, pass, pending, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";
 
 export const RULER: CheckInfo = { id: "ruler", title: "rulers evaluate; watchdog reaches Alertmanager" };
@@ -90,7 +90,7 @@ export async function checkRuler(probe: Probe): Promise<CheckResult> {
       } catch (error) {
         problems.push({
           what: `${pod} did not answer /api/v1/rules at ${t.url}: ${reason(error)}`,
-          cause: `${pod} is down`,
+          cause: downCause(error, pod, `${pod} is down`),
           fix: hint,
         });
         return;

@@ -4,7 +4,7 @@ import { prometheusLabels } from "../../components/thanos.ts";
 import { describeLabels, inspectHint, sameLabels, target } from "../expect.ts";
 import { metricValue } from "../metrics.ts";
 import type { Probe } from "../probe.ts";
-import { type CheckInfo, fail, type Problem, pass, plural, reason } from "../result.ts";
+import { type CheckInfo, downCause, fail, type Problem, pass, plural, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";
 import { readStores } from "./stores.ts";
 
@@ -55,7 +55,7 @@ export async function checkSidecars(probe: Probe): Promise<CheckResult> {
         } catch (error) {
           problems.push({
             what: `sidecar ${name} unreachable at ${t.url}: ${reason(error)}`,
-            cause: "the sidecar is down",
+            cause: downCause(error, "the sidecar", "the sidecar is down"),
             fix: hint,
           });
           return;
@@ -77,7 +77,7 @@ export async function checkSidecars(probe: Probe): Promise<CheckResult> {
         } catch (error) {
           problems.push({
             what: `Prometheus ${name} did not answer /api/v1/status/config: ${reason(error)}`,
-            cause: "Prometheus is down",
+            cause: downCause(error, "Prometheus", "Prometheus is down"),
             fix: inspectHint(topology, endpoints, w.name, pod, "prometheus"),
           });
         }

@@ -11,7 +11,16 @@ import {
   target,
 } from "../expect.ts";
 import type { Probe, StoreEntry } from "../probe.ts";
-import { type CheckInfo, fail, type Problem, pass, plural, reason, shortGrpcError } from "../result.ts";
+import {
+  type CheckInfo,
+  downCause,
+  fail,
+  type Problem,
+  pass,
+  plural,
+  reason,
+  shortGrpcError,
+} from "../result.ts";
 import type { CheckResult } from "../types.ts";
 
 export const STORES: CheckInfo = { id: "stores", title: "query sees every StoreAPI" };
@@ -58,7 +67,11 @@ export async function readStores(
       } catch (error) {
         problems.push({
           what: `${q.pod} did not answer /api/v1/stores at ${q.target.url}: ${reason(error)}`,
-          cause: `the query process ${q.pod} is down or not ready`,
+          cause: downCause(
+            error,
+            `the query process ${q.pod}`,
+            `the query process ${q.pod} is down or not ready`,
+          ),
           fix: inspectHint(probe.topology, probe.endpoints, mgmt, q.pod, "thanos-query"),
         });
       }
