@@ -130,6 +130,14 @@ describe("component specs", () => {
     assert.ok(args.includes('--label=ruler_replica="$(POD_NAME)"'));
   });
 
+  test("the ruler carries only its replica label, so the series its rules record keep their own cluster", () => {
+    const args = argsOf(fleetOf(DEFAULT_FLEET).fleet, "thanos-ruler");
+    assert.deepEqual(
+      args.filter((a) => a.startsWith("--label=")),
+      ['--label=ruler_replica="$(POD_NAME)"'],
+    );
+  });
+
   test("one Thanos version everywhere, the sidecar included", () => {
     const { fleet } = fleetOf({ ...DEFAULT_FLEET, versions: { thanos: "v0.42.4" } });
     const images = fleet.pods.flatMap((p) =>

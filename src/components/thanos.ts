@@ -226,8 +226,12 @@ export function fleetRules(): string {
   });
 }
 
-export function rulerLabels(topology: Topology, pod: string): Record<string, string> {
-  return { cluster: topology.observer.name, ruler_replica: pod };
+/**
+ * The ruler's external labels: only its replica label. A `cluster` label here would overwrite the `cluster`
+ * of every series its rules record, collapsing per-cluster results into one series.
+ */
+export function rulerLabels(_topology: Topology, pod: string): Record<string, string> {
+  return { ruler_replica: pod };
 }
 
 export function rulerPod(topology: Topology, ctx: SpecContext): PodSpec {
