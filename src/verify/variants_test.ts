@@ -168,11 +168,12 @@ const cases: {
     name: "a query replica is down",
     id: "stores",
     edits: [
-      (rec) =>
-        void (rec.responses["http://127.0.2.13:10902/api/v1/stores"] = {
+      (rec) => {
+        rec.responses["http://127.0.2.13:10902/api/v1/stores"] = {
           error: "refused",
           message: "connection refused",
-        }),
+        };
+      },
     ],
     status: "fail",
     detail:

@@ -30,8 +30,7 @@ export async function checkCompactor(probe: Probe): Promise<CheckResult> {
     return fail(COMPACTOR, [
       {
         what: `${pod} unreachable at ${t.url}: ${reason(error)}`,
-        cause:
-          "the compactor is not running: blocks are neither compacted, downsampled nor deleted after retention",
+        cause: `${downCause(error, "the compactor")}: blocks are neither compacted, downsampled nor deleted after retention`,
         fix: hint,
       },
     ]);

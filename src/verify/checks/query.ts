@@ -26,10 +26,6 @@ interface VectorAnswer {
  */
 export function fleetQuery(workloads: Workload[]): string {
   const names = [...new Set(workloads.flatMap((w) => Object.keys(w.labels)))].sort();
-  const freshSeconds = Math.max(
-    60,
-    ...workloads.map((w) => 3 * Math.round(durationOr(w.prometheus.scrapeInterval, 15_000) / 1000)),
-  );
   return `group by (${[...names, REPLICA_LABEL].join(", ")}) (timestamp(up) > time() - ${freshWindowSeconds(workloads)})`;
 }
 
