@@ -117,33 +117,40 @@ async function main(): Promise<number> {
     } else {
       process.stderr.write(`e2e failed: ${describe(error)}\n`);
     }
-  } finally {
-    await kubeRuntime.close();
-    if (created && !kept()) {
-      try {
-        await kubeRuntime.down(topology, {
-          stateDir,
-          reporter,
-          signal: AbortSignal.timeout(10 * 60_000),
-          verbose,
-          purge: true,
-        });
-        const left = [...(await kindClusters(realExec))].filter((c) =>
-          topology.fleet.clusters.some((x) => x.name === c),
-        );
-        if (left.length > 0) throw new Error(`down left kind clusters behind: ${left.join(", ")}`);
-      } catch (error) {
-        failed = true;
-        process.stderr.write(`e2e: down failed: ${describe(error)}\n`);
-      }
-    } else if (kept()) {
-      log(`kept the fleet: 'thanos-fleet down --state-dir ${stateDir}' removes it`);
+  }
+  await kubeRuntime.close();
+  if (created && !kept()) {
+    const problem = await teardown(topology, stateDir);
+    if (problem) {
+      failed = true;
+      process.stderr.write(`e2e: down failed: ${problem}\n`);
     }
+  } else if (kept()) {
+    log(`kept the fleet: 'thanos-fleet down --state-dir ${stateDir}' removes it`);
   }
   // A temporary state dir goes with the fleet (kept after a failure of a created fleet, for its logs and kubeconfig).
   if (!kept() && !process.env.E2E_STATE_DIR && (!failed || !created))
     await rm(stateDir, { recursive: true, force: true });
   return failed ? 1 : 0;
+}
+
+/** `down`, then proof that no kind cluster of the fleet is left; the problem, if any. */
+async function teardown(topology: Topology, stateDir: string): Promise<string | undefined> {
+  try {
+    await kubeRuntime.down(topology, {
+      stateDir,
+      reporter,
+      signal: AbortSignal.timeout(10 * 60_000),
+      verbose,
+      purge: true,
+    });
+    const left = [...(await kindClusters(realExec))].filter((c) =>
+      topology.fleet.clusters.some((x) => x.name === c),
+    );
+    return left.length > 0 ? `down left kind clusters behind: ${left.join(", ")}` : undefined;
+  } catch (error) {
+    return describe(error);
+  }
 }
 
 function causes(error: unknown): unknown[] {
