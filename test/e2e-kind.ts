@@ -7,8 +7,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { realExec } from "../src/runtimes/kube/exec.ts";
-import { kubeRuntime } from "../src/runtimes/kube/index.ts";
+import { commandLine, type Exec, realExec } from "../src/runtimes/kube/exec.ts";
+import { createKubeRuntime, realDeps, verifyWithWait } from "../src/runtimes/kube/index.ts";
 import { kindClusters } from "../src/runtimes/kube/kind.ts";
 import { PreflightError } from "../src/runtimes/kube/preflight.ts";
 import { ensureStateDir } from "../src/state/dir.ts";
@@ -23,6 +23,16 @@ const keepAlways = process.env.E2E_KEEP === "1";
 const keepOnFailure = process.env.E2E_KEEP_ON_FAILURE === "1";
 const reporter = createReporter({ verbose });
 const log = (line: string) => process.stderr.write(`e2e: ${line}\n`);
+
+/** Every command the runtime runs, to show that a second `up` creates and upgrades nothing. */
+const commands: string[] = [];
+const exec: Exec = {
+  run(cmd, args, opts) {
+    commands.push(commandLine(cmd, args));
+    return realExec.run(cmd, args, opts);
+  },
+};
+const kubeRuntime = createKubeRuntime(realDeps({ exec, verify: verifyWithWait }));
 
 interface QueryResult {
   status: string;
@@ -107,8 +117,11 @@ async function main(): Promise<number> {
     await crossClusterQuery(topology, endpoints.queryFrontend);
 
     const again = Date.now();
+    const mark = commands.length;
     await kubeRuntime.up(topology, { stateDir, reporter, signal, verbose });
     log(`a second up took ${Math.round((Date.now() - again) / 1000)}s`);
+    const changed = commands.slice(mark).filter((c) => /^kind create|^helm (upgrade|repo)/.test(c));
+    if (changed.length > 0) throw new Error(`a second up was not a no-op: ${changed.join("; ")}`);
   } catch (error) {
     failed = true;
     if (causes(error).some((e) => e instanceof PreflightError)) {
