@@ -5,7 +5,8 @@ import { ADDRESSES_FILE, placeholder, readDiscoveredAddresses } from "../render/
 import { fleetFiles, type RenderedFile } from "../render/files.ts";
 import { FILES } from "../render/plan.ts";
 import { renderFleet } from "../render/render.ts";
-import { CREDENTIALS_FILE, loadOrCreateCredentials } from "../state/credentials.ts";
+import { CREDENTIALS_FILE } from "../state/credentials.ts";
+import { fleetCredentials } from "../state/objectstore-key.ts";
 import { ensureStateDir } from "../state/dir.ts";
 import type { Topology } from "../topology/topology.ts";
 
@@ -25,7 +26,7 @@ export async function renderCommand(
   const stdout = opts.stdout ?? process.stdout;
   const discovered = await readDiscoveredAddresses(opts.stateDir);
   await ensureStateDir(opts.stateDir);
-  const credentials = await loadOrCreateCredentials(opts.stateDir);
+  const credentials = await fleetCredentials(topology, opts.stateDir);
   const fleet = renderFleet(topology, { credentials, discovered, outDir: opts.out });
   const files = fleetFiles(topology, fleet, opts.out);
   for (const f of files) {

@@ -9,7 +9,7 @@ import { ensureStateDir } from "../../state/dir.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
 import { type KubeDeps, newRunContext, realDeps, type VerifyHook } from "./context.ts";
-import { fleetCredentials } from "./credentials.ts";
+import { fleetCredentials } from "../../state/objectstore-key.ts";
 import { downFleet } from "./down.ts";
 import { kubeEndpoints, resolvePod } from "./endpoints.ts";
 import { EndpointProxy } from "./proxy.ts";

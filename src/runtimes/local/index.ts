@@ -2,7 +2,7 @@
 import { rm } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FleetEndpoints } from "../../endpoints.ts";
-import { loadOrCreateCredentials } from "../../state/credentials.ts";
+import { fleetCredentials } from "../../state/objectstore-key.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { step } from "../../ui/reporter.ts";
@@ -189,7 +189,7 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
     }
 
     const options = resolveLocalOptions(given);
-    const creds = await loadOrCreateCredentials(opts.stateDir);
+    const creds = await fleetCredentials(topology, opts.stateDir);
     const plan = planLocalFleet(topology, creds, opts.stateDir, options);
     const storage = topology.storage;
     const executables = await step(reporter, "find the binaries", () =>

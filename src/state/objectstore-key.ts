@@ -1,10 +1,10 @@
-// The fleet's credentials for the Kubernetes runtime: the generated ones, with Thanos's key taken from the external
+// The fleet's credentials for every runtime and render: the generated ones, with Thanos's key taken from the external
 // object store's credentials file when fleet.yaml names one (that key is the user's, not ours to generate).
 import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parse } from "yaml";
-import { type Credentials, loadOrCreateCredentials } from "../../state/credentials.ts";
-import type { Topology } from "../../topology/topology.ts";
+import type { Topology } from "../topology/topology.ts";
+import { type Credentials, loadOrCreateCredentials } from "./credentials.ts";
 
 /** Where objectStore.credentialsFile points: relative paths are relative to fleet.yaml. */
 export function credentialsFilePath(topology: Topology): string | undefined {
