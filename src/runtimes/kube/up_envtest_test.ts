@@ -431,9 +431,11 @@ for (const c of CASES) {
 
     after(async () => {
       await runtime?.close();
-      await Promise.all(reporters.map((r) => r.stop().catch(() => {})));
+      // A status the API server refused fails the suite here, after the servers are gone.
+      const stopped = await Promise.allSettled(reporters.map((r) => r.stop()));
       await stopPlanes();
       if (stateDir) await rm(stateDir, { recursive: true, force: true });
+      for (const s of stopped) if (s.status === "rejected") throw s.reason;
     });
 
     if (c.squatter) {

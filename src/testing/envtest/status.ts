@@ -18,7 +18,7 @@ function jobStatus(job: V1Job, now: Date): V1Job["status"] {
   const condition = (type: string) => ({
     type,
     status: "True",
-    reason: type === "Complete" ? "CompletionsReached" : "CompletionsReached",
+    reason: "CompletionsReached",
     message: "Reached expected number of succeeded pods",
     lastProbeTime: now,
     lastTransitionTime: now,
@@ -122,9 +122,9 @@ export function startStatusReporter(kc: KubeConfig, opts: StatusReporterOptions 
       try {
         await round();
       } catch (err) {
-        // The control plane going away at the end of a test ends the loop; anything else is kept for stop().
+        // Kept for stop() to report, and tried again: a status the API server refuses shows up as a wait that
+        // never ends, so the cause must come out. Errors after stop() (the control plane going away) do not count.
         if (running) failure = err;
-        if (running) running = false;
       }
       if (running) await sleep(opts.intervalMs ?? 100);
     }
