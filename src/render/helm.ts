@@ -1,8 +1,9 @@
+import { createHash } from "node:crypto";
 // kube-prometheus-stack values for a workload cluster: Prometheus HA with the sidecar, Grafana pointed at mgmt.
 import type { SpecContext } from "../components/context.ts";
 import { OBJSTORE_FILE } from "../components/objstore.ts";
 import { minioScrapeJob, PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
-import type { PodSpec } from "../components/types.ts";
+import type { Container, PodSpec } from "../components/types.ts";
 import type { Topology, Workload } from "../topology/topology.ts";
 import { resourcesFor } from "./resources.ts";
 import { OBJSTORE_SECRET } from "./workloads.ts";
@@ -24,6 +25,14 @@ function container(pod: PodSpec, name: string) {
   const c = pod.containers.find((x) => x.name === name);
   if (!c) throw new Error(`${pod.cluster}/${pod.name} has no container ${name}`);
   return c;
+}
+
+const OBJSTORE_HASH = "thanos-fleet.io/objstore-hash";
+
+function objstoreHash(sidecar: Container): string {
+  const file = sidecar.files.find((f) => f.name === OBJSTORE_FILE);
+  if (!file) throw new Error(`the sidecar has no ${OBJSTORE_FILE}`);
+  return createHash("sha256").update(file.content).digest("hex").slice(0, 16);
 }
 
 /**
@@ -64,6 +73,8 @@ export function kubePrometheusStackValues(
       thanosService: { enabled: true },
       prometheusSpec: {
         replicas: w.prometheus.replicas,
+        // The sidecar reads objstore.yml only at start: a changed bucket address must roll the Prometheus pods.
+        podMetadata: { annotations: { [OBJSTORE_HASH]: objstoreHash(sidecar) } },
         externalLabels: w.labels,
         // The operator adds this label with the pod name as value; query deduplicates on it.
         replicaExternalLabelName: "prometheus_replica",

@@ -157,6 +157,8 @@ export function realisePod(
           );
         }
       }
+      // Thanos reads objstore.yml only at start: a new MinIO address (after a Docker restart) must roll the pods.
+      for (const f of secretFiles) hash.update(`${f.name}\0${f.content}\0`);
       if (shared.length > 0) {
         sources.push({
           secret: { name: OBJSTORE_SECRET, items: [{ key: OBJSTORE_FILE, path: OBJSTORE_FILE }] },
@@ -223,7 +225,9 @@ export function realisePod(
   const template = {
     metadata: {
       labels: { ...labels, ...PART_OF },
-      ...(configMaps.length > 0 ? { annotations: { [CONFIG_HASH]: hash.digest("hex").slice(0, 16) } } : {}),
+      ...(pod.containers.some((c) => c.files.length > 0)
+        ? { annotations: { [CONFIG_HASH]: hash.digest("hex").slice(0, 16) } }
+        : {}),
     },
     spec: podSpec,
   };
