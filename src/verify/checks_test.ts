@@ -30,35 +30,49 @@ const ALL_PASS: Record<string, Expect> = {
   sidecars: "pass",
 };
 
+const SIDECAR_1 = `sidecar biz1/${REPLICA_1} \\(127\\.78\\.1\\.1:31001\\)`;
+const COMPACTOR_DOWN: Expect = [
+  "fail",
+  /thanos-compact-0 unreachable at http:\/\/127\.78\.0\.16:10902/,
+  /the compactor is not running/,
+];
+const AM_DOWN: Expect = [
+  "fail",
+  /mgmt Alertmanager unreachable at http:\/\/127\.78\.0\.18:9093: connection refused/,
+  /Alertmanager in mgmt is down/,
+];
+
+// Recorded from the local runtime by record-scenarios.ts, in this order, each breakage on top of the ones before;
+// compactor-halted and store-gateway-min-time by hand, from processes started one by one.
 const cases: { name: string; expect: Record<string, Expect> }[] = [
-  { name: "healthy", expect: ALL_PASS },
   {
     name: "fresh",
     expect: {
       ...ALL_PASS,
-      objstore: ["pending", /biz1, biz2: first block due by \d\d:\d\d \(1m blocks\)/],
+      query: ["pending", /Prometheus started moments ago, no sample yet/],
+      objstore: ["pending", /biz1, biz2: no block yet/],
       "store-gateway": ["pending", /no blocks in the bucket yet/],
+      ruler: ["pending", /thanos-ruler-\d started \ds ago, first evaluation pending/],
     },
   },
   {
-    name: "sidecar-stopped",
+    name: "wrong-s3-secret",
     expect: {
       ...ALL_PASS,
-      stores: [
-        "fail",
-        new RegExp(
-          `sidecar biz2/${REPLICA_1} \\(127\\.0\\.4\\.11:10901\\) unhealthy on thanos-query-0, thanos-query-1: dial tcp .*connection refused`,
-        ),
-        /the sidecar is down or its NodePort is unreachable from mgmt/,
-      ],
-      query: ["fail", new RegExp(`without dedup biz2 shows 1 of 2 replicas: ${REPLICA_1} missing`)],
-      sidecars: [
-        "fail",
-        new RegExp(
-          `sidecar biz2/${REPLICA_1} unreachable at http://127\\.0\\.4\\.11:10902: connection refused`,
-        ),
-        /the sidecar is down/,
-      ],
+      query: "pending",
+      objstore: ["fail", /rejected the secret key of thanos-EXAMPLEKEY/, /wrong secret key/],
+      "store-gateway": ["fail", /cannot compare with the bucket/, /see check objstore/],
+      ruler: "pending",
+    },
+  },
+  {
+    name: "wrong-s3-key",
+    expect: {
+      ...ALL_PASS,
+      query: "pending",
+      objstore: ["fail", /does not know access key thanos-EXAMPLEKEY/, /wrong access key/],
+      "store-gateway": ["fail", /cannot compare with the bucket/],
+      ruler: "pending",
     },
   },
   {
@@ -67,84 +81,89 @@ const cases: { name: string; expect: Record<string, Expect> }[] = [
       ...ALL_PASS,
       duplicates: [
         "fail",
-        /\{cluster="biz2",prometheus_replica="prometheus-kube-prometheus-stack-prometheus-0"\} served by 127\.0\.4\.10:10901 and 127\.0\.4\.21:10901 on thanos-query-1/,
+        /\{cluster="biz2",prometheus_replica="prometheus-kube-prometheus-stack-prometheus-0"\} served by 127\.78\.2\.10:10901 and 127\.78\.2\.1:31000 on thanos-query-1/,
         /found duplicate storeEndpoints producer/,
       ],
+      query: "pending",
+      objstore: "pending",
+      "store-gateway": "pending",
+      ruler: "pending",
     },
   },
+  { name: "healthy", expect: ALL_PASS },
+  { name: "compactor-stopped", expect: { ...ALL_PASS, compactor: COMPACTOR_DOWN } },
+  { name: "alertmanager-down", expect: { ...ALL_PASS, compactor: COMPACTOR_DOWN, ruler: AM_DOWN } },
   {
-    name: "wrong-s3-secret",
+    name: "sidecar-stopped",
     expect: {
       ...ALL_PASS,
-      objstore: ["fail", /rejected the secret key of thanos-EXAMPLEKEY/, /wrong secret key/],
-      "store-gateway": ["fail", /cannot compare with the bucket/, /see check objstore/],
-    },
-  },
-  {
-    name: "wrong-s3-key",
-    expect: {
-      ...ALL_PASS,
-      objstore: ["fail", /does not know access key thanos-EXAMPLEKEY/, /wrong access key/],
-      "store-gateway": ["fail", /cannot compare with the bucket/],
+      stores: [
+        "fail",
+        new RegExp(`${SIDECAR_1} unhealthy on thanos-query-0: error reading server preface: EOF`),
+        /the sidecar is down or its NodePort is unreachable from mgmt/,
+      ],
+      query: ["fail", new RegExp(`without dedup biz1 shows 1 of 2 replicas: ${REPLICA_1} missing`)],
+      compactor: COMPACTOR_DOWN,
+      // With one StoreAPI failing, the rulers' queries abort: their partial response strategy is ABORT.
+      ruler: [
+        "fail",
+        /thanos-ruler-\d rule cluster:up:sum is err: no query API server reachable/,
+        /aborts on partial responses/,
+      ],
+      sidecars: [
+        "fail",
+        new RegExp(
+          `sidecar biz1/${REPLICA_1} unreachable at http://127\\.78\\.1\\.11:10902: connection refused`,
+        ),
+        /the sidecar is down/,
+      ],
     },
   },
   {
     name: "workload-no-data",
     expect: {
       ...ALL_PASS,
-      stores: [
+      stores: "fail",
+      query: [
         "fail",
-        /sidecar biz2\/.* unhealthy on thanos-query-0, thanos-query-1: Not ready/,
-        /its Prometheus is down/,
+        /no recent series from workload cluster biz2 \{cluster="biz2"\}/,
+        /biz2's Prometheus has no data/,
       ],
-      query: ["fail", /no recent series from workload cluster biz2 \{cluster="biz2"\}/],
+      compactor: "fail",
+      ruler: "fail",
       sidecars: [
         "fail",
-        /sidecar biz2\/prometheus-kube-prometheus-stack-prometheus-0 reports its Prometheus down/,
+        /Prometheus biz2\/prometheus-kube-prometheus-stack-prometheus-\d did not answer \/api\/v1\/status\/config/,
+        /Prometheus is down/,
       ],
     },
   },
   {
-    name: "alertmanager-down",
+    name: "store-gateway-stopped",
     expect: {
       ...ALL_PASS,
-      ruler: [
-        "fail",
-        /mgmt Alertmanager unreachable at http:\/\/127\.0\.2\.9:9093: connection refused; thanos-ruler-1 reports 1 send errors/,
-        /Alertmanager in mgmt is down/,
-      ],
-    },
-  },
-  {
-    name: "compactor-stopped",
-    expect: {
-      ...ALL_PASS,
-      compactor: [
-        "fail",
-        /thanos-compact-0 unreachable at http:\/\/127\.0\.2\.5:10902: connection refused/,
-        /the compactor is not running/,
-      ],
-      // Alertmanager was restarted seconds before: the rulers resend within a minute, so it lacks the watchdog.
-      ruler: [
-        "fail",
-        /FleetWatchdog fires since .* but is not in mgmt's Alertmanager/,
-        /cannot deliver alerts/,
-      ],
-    },
-  },
-  {
-    name: "store-gateway-exited",
-    expect: {
-      ...ALL_PASS,
-      stores: [
-        "fail",
-        /store gateway mgmt\/thanos-store-0 \(127\.0\.2\.1:10901\) unhealthy on thanos-query-0, thanos-query-1/,
-      ],
+      stores: ["fail", /store gateway mgmt\/thanos-store-0 \(127\.78\.0\.200:10901\) unhealthy on/],
+      query: "fail",
       "store-gateway": [
         "fail",
-        /store gateway 127\.0\.2\.1:10901 unhealthy/,
+        /store gateway 127\.78\.0\.200:10901 unhealthy on thanos-query-\d/,
         /down or unreachable from query/,
       ],
+      compactor: "fail",
+      ruler: "fail",
+      sidecars: "fail",
+    },
+  },
+  {
+    name: "compactor-halted",
+    expect: {
+      ...ALL_PASS,
+      objstore: [
+        "fail",
+        /blocks \w+ and \w+ of \{cluster="biz1",prometheus_replica="prometheus-kube-prometheus-stack-prometheus-0"\} overlap in time/,
+        /the compactor halts on overlapping blocks/,
+      ],
+      compactor: ["fail", /thanos-compact-0 halted \(thanos_compact_halted=1\)/, /overlapping blocks/],
     },
   },
   {

@@ -72,6 +72,8 @@ export function downCause(error: unknown, what: string, notRunning = `${what} is
 export function shortGrpcError(text: string): string {
   const dial = /(dial tcp [^"\\]*?: [^"\\]+)/.exec(text);
   if (dial) return dial[1] as string;
+  const inner = /connection error: desc = \\?"([^"\\]+)/.exec(text);
+  if (inner) return inner[1] as string;
   const desc = /desc = ([^"\\]+)$/.exec(text);
   const out = desc ? (desc[1] as string) : text;
   return out.length > 160 ? `${out.slice(0, 160)}…` : out;

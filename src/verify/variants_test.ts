@@ -64,7 +64,7 @@ async function check(rec: Recording, id: string): Promise<CheckResult> {
 
 const GRAFANA = {
   cluster: "biz1",
-  url: "http://127.0.1.40:3000",
+  url: "http://127.78.1.40:3000",
   user: "admin",
   password: "example-password",
 };
@@ -115,7 +115,7 @@ const cases: {
     id: "compactor",
     edits: [
       body(
-        (u) => u === "http://127.0.2.5:10902/metrics",
+        (u) => u === "http://127.78.0.16:10902/metrics",
         (t) => t.replace("thanos_compact_halted 0", "thanos_compact_halted 1"),
       ),
     ],
@@ -144,32 +144,32 @@ const cases: {
     id: "stores",
     edits: [
       stores((d) => {
-        d.sidecar = (d.sidecar ?? []).filter((s) => s.name !== "127.0.1.11:10901");
+        d.sidecar = (d.sidecar ?? []).filter((s) => s.name !== "127.78.1.1:31001");
       }),
     ],
     status: "fail",
     detail:
-      /sidecar biz1\/prometheus-kube-prometheus-stack-prometheus-1 \(127\.0\.1\.11:10901\) missing from thanos-query-0, thanos-query-1/,
+      /sidecar biz1\/prometheus-kube-prometheus-stack-prometheus-1 \(127\.78\.1\.1:31001\) missing from thanos-query-0, thanos-query-1/,
   },
   {
     name: "a sidecar serves other external labels than fleet.yaml gives it",
     id: "stores",
     edits: [
       stores((d) => {
-        const s = d.sidecar?.find((x) => x.name === "127.0.1.11:10901");
+        const s = d.sidecar?.find((x) => x.name === "127.78.1.1:31001");
         if (s) s.labelSets = [{ cluster: "biz1", replica: "1" }];
       }),
     ],
     status: "fail",
     detail:
-      /\(127\.0\.1\.11:10901\) on thanos-query-0, thanos-query-1 serves \{cluster="biz1",replica="1"\}, expected \{cluster="biz1",prometheus_replica="prometheus-kube-prometheus-stack-prometheus-1"\}/,
+      /\(127\.78\.1\.1:31001\) on thanos-query-0, thanos-query-1 serves \{cluster="biz1",replica="1"\}, expected \{cluster="biz1",prometheus_replica="prometheus-kube-prometheus-stack-prometheus-1"\}/,
   },
   {
     name: "a query replica is down",
     id: "stores",
     edits: [
       (rec) => {
-        rec.responses["http://127.0.2.13:10902/api/v1/stores"] = {
+        rec.responses["http://127.78.0.14:10902/api/v1/stores"] = {
           error: "refused",
           message: "connection refused",
         };
@@ -177,7 +177,7 @@ const cases: {
     ],
     status: "fail",
     detail:
-      /thanos-query-1 did not answer \/api\/v1\/stores at http:\/\/127\.0\.2\.13:10902: connection refused/,
+      /thanos-query-1 did not answer \/api\/v1\/stores at http:\/\/127\.78\.0\.14:10902: connection refused/,
   },
   {
     name: "query does not deduplicate (replica label not configured)",
@@ -198,7 +198,7 @@ const cases: {
     id: "sidecars",
     edits: [
       body(
-        (u) => u === "http://127.0.4.10:9090/api/v1/status/config",
+        (u) => u === "http://127.78.2.10:9090/api/v1/status/config",
         (t) => t.replace("cluster: biz2", "cluster: biz2-old"),
       ),
     ],
@@ -217,7 +217,7 @@ const cases: {
       ),
     ],
     status: "fail",
-    detail: /bucket thanos does not exist at http:\/\/127\.0\.3\.1:9000/,
+    detail: /bucket thanos does not exist at http:\/\/127\.78\.3\.1:32000/,
   },
   {
     name: "blocks carry labels no replica has",
@@ -237,7 +237,7 @@ const cases: {
     id: "ruler",
     edits: [
       body(
-        (u) => u === "http://127.0.2.2:10902/api/v1/rules",
+        (u) => u === "http://127.78.0.11:10902/api/v1/rules",
         () => JSON.stringify({ status: "success", data: { groups: [] } }),
       ),
     ],
@@ -249,7 +249,7 @@ const cases: {
     id: "ruler",
     edits: [
       body(
-        (u) => u === "http://127.0.2.2:10902/api/v1/rules",
+        (u) => u === "http://127.78.0.11:10902/api/v1/rules",
         (t) => t.replace(/"lastEvaluation":"[^"]+"/g, '"lastEvaluation":"2026-11-24T01:58:00Z"'),
       ),
     ],
@@ -312,7 +312,7 @@ describe("checks against edited recordings", () => {
       answer((u) => u.includes("/api/v2/alerts"), 200, "[]"),
       body(
         (u) => u.endsWith("/api/v1/rules"),
-        (t) => t.replace(/"activeAt":"[^"]+"/g, '"activeAt":"2026-11-24T02:10:30Z"'),
+        (t) => t.replace(/"activeAt":"[^"]+"/g, '"activeAt":"2026-11-24T02:43:10Z"'),
       ),
       body(
         (u) => u.endsWith(":10902/metrics"),
@@ -342,7 +342,7 @@ describe("checks against edited recordings", () => {
         },
       ),
       stores((d) => {
-        const s = d.sidecar?.find((x) => x.name === "127.0.1.11:10901") as { minTime: number } | undefined;
+        const s = d.sidecar?.find((x) => x.name === "127.78.1.1:31001") as { minTime: number } | undefined;
         if (s) s.minTime = -62167219200000;
       }),
     );

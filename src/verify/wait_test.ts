@@ -69,7 +69,7 @@ describe("verifyFleetUntil", () => {
     );
     assert.equal(result.ok, true);
     assert.equal(attempt, 4);
-    assert.deepEqual(progress, ["error no fleet state yet", "fail 2", "fail 2"]);
+    assert.deepEqual(progress, ["error no fleet state yet", "fail 1", "fail 1"]);
   });
 
   it("returns the last report at the deadline", async () => {

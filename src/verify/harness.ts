@@ -1,0 +1,122 @@
+// A local fleet to break on purpose, for verify's end-to-end test and for recording its testdata: up, stop one
+// process, add a query that registers a sidecar twice, down. Only processes this harness started are touched.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { resolveBinary } from "../binaries/resolve.ts";
+import type { FleetEndpoints } from "../endpoints.ts";
+import { createLocalRuntime } from "../runtimes/local/index.ts";
+import { localRoot } from "../runtimes/local/plan.ts";
+import { readState } from "../runtimes/local/state.ts";
+import type { Reporter } from "../runtimes/runtime.ts";
+import type { Topology } from "../topology/topology.ts";
+
+/** Short blocks and fast bucket syncs, so that blocks exist and are served within minutes. */
+export const FAST_TIMINGS = { blockDuration: "1m", bucketSyncInterval: "5s" };
+
+export class LocalFleetHarness {
+  readonly log: string[] = [];
+  private readonly runtime;
+  private readonly children: ChildProcess[] = [];
+  private stateDir = "";
+
+  constructor(
+    readonly topology: Topology,
+    readonly subnet: string,
+  ) {
+    this.runtime = createLocalRuntime({ subnet, ...FAST_TIMINGS });
+  }
+
+  private get upOptions() {
+    const reporter: Reporter = {
+      step: (title) => (error) => this.log.push(error ? `✗ ${title}: ${error.message}` : `✓ ${title}`),
+      info: (line) => this.log.push(line),
+      verbose: () => {},
+    };
+    return { stateDir: this.stateDir, reporter, signal: new AbortController().signal, verbose: false };
+  }
+
+  async up(): Promise<void> {
+    this.stateDir = await mkdtemp(join(tmpdir(), "fleet-verify-"));
+    await this.runtime.up(this.topology, this.upOptions);
+  }
+
+  /** What the runtime reports, with the timings this fleet runs with when the runtime does not say. */
+  async endpoints(): Promise<FleetEndpoints> {
+    return { ...FAST_TIMINGS, ...(await this.runtime.endpoints(this.topology, { stateDir: this.stateDir })) };
+  }
+
+  /** Stops the fleet's processes of one component (of one pod, when given) in a cluster. */
+  async stop(cluster: string, component: string, pod?: string): Promise<number> {
+    const state = await readState(localRoot(this.stateDir));
+    const records = (state?.processes ?? []).filter(
+      (p) => p.cluster === cluster && p.component === component && (pod === undefined || p.pod === pod),
+    );
+    if (records.length === 0)
+      throw new Error(`the local fleet runs no ${component} ${pod ?? ""} in ${cluster}`);
+    for (const r of records) process.kill(r.pid, "SIGTERM");
+    return records.length;
+  }
+
+  /**
+   * Starts a query of its own at `<subnet>.0.240` that reaches one sidecar twice, at its NodePort and at its pod
+   * address (as two node IPs of one cluster would), and returns endpoints where it stands in for thanos-query-1.
+   */
+  async duplicateQuery(cluster: string, pod: string): Promise<{ endpoints: FleetEndpoints; direct: string }> {
+    const e = await this.endpoints();
+    const sidecar = e.targets.find(
+      (t) => t.cluster === cluster && t.component === "sidecar" && t.pod === pod,
+    );
+    if (!sidecar?.grpc) throw new Error(`no sidecar ${cluster}/${pod} with a gRPC address`);
+    const direct = `${new URL(sidecar.url).hostname}:10901`;
+    const addr = `${this.subnet}.0.240`;
+    const stores = e.targets.filter((t) => t.grpc).map((t) => t.grpc as string);
+    const child = spawn(
+      await resolveBinary("thanos"),
+      [
+        "query",
+        `--grpc-address=${addr}:10901`,
+        `--http-address=${addr}:10902`,
+        "--query.replica-label=prometheus_replica",
+        "--query.replica-label=ruler_replica",
+        ...[...stores, direct].map((s) => `--endpoint=${s}`),
+      ],
+      { stdio: "ignore" },
+    );
+    this.children.push(child);
+    const url = `http://${addr}:10902`;
+    for (let i = 0; i < 60; i++) {
+      const ok = await fetch(`${url}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      await sleep(500);
+    }
+    return {
+      direct,
+      endpoints: {
+        ...e,
+        targets: e.targets.map((t) =>
+          t.component === "query" && t.pod === "thanos-query-1" ? { ...t, url } : t,
+        ),
+      },
+    };
+  }
+
+  stopDuplicateQuery(): void {
+    for (const c of this.children.splice(0)) c.kill("SIGTERM");
+  }
+
+  /** Stops everything; keeps the state dir (with logs) when asked to, and says where. */
+  async down(keep: boolean): Promise<string | undefined> {
+    for (const c of this.children.splice(0)) c.kill("SIGKILL");
+    if (!this.stateDir) return undefined;
+    await this.runtime.down(this.topology, { ...this.upOptions, purge: !keep }).catch(() => {});
+    if (keep) return this.stateDir;
+    await rm(this.stateDir, { recursive: true, force: true });
+    return undefined;
+  }
+}
