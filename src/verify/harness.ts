@@ -20,7 +20,8 @@ export class LocalFleetHarness {
   readonly log: string[] = [];
   private readonly runtime;
   private readonly children: ChildProcess[] = [];
-  private stateDir = "";
+  /** The state dir of the running fleet (a temporary directory). */
+  stateDir = "";
 
   constructor(
     readonly topology: Topology,
