@@ -104,6 +104,9 @@ function parseSeconds(d: string): number {
   return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "s" | "m" | "h"];
 }
 
+/** thanos-fleet's workloads that keep no data run as Deployments (see src/render/workloads.ts). */
+const DEPLOYMENTS = new Set<string>([WORKLOAD.query, WORKLOAD.queryFrontend, WORKLOAD.bucketWeb]);
+
 /** Where a user looks next when a process misbehaves, in the words of the runtime it runs on. */
 export function inspectHint(
   topology: Topology,
@@ -116,5 +119,16 @@ export function inspectHint(
     return "`thanos-fleet status --runtime local` shows which process stopped (each keeps its log in the state dir); `thanos-fleet up --runtime local` restarts it";
   }
   const context = topology.fleet.clusters.find((c) => c.name === cluster)?.context ?? `kind-${cluster}`;
-  return `run \`kubectl --context ${context} -n ${NAMESPACE} logs ${pod}${container ? ` -c ${container}` : ""}\` and \`kubectl --context ${context} -n ${NAMESPACE} get pod ${pod}\``;
+  const kubectl = `kubectl --context ${context} -n ${NAMESPACE}`;
+  const c = container ? ` -c ${container}` : "";
+  // Deployments have pods with random names: name them by Deployment (or label, for several replicas).
+  if (pod.startsWith("deploy/")) {
+    return `run \`${kubectl} logs ${pod}${c}\` and \`${kubectl} get ${pod.replace("/", " ")}\``;
+  }
+  const workload = pod.replace(/-\d+$/, "");
+  if (DEPLOYMENTS.has(workload)) {
+    const selector = `-l app.kubernetes.io/name=${workload}`;
+    return `run \`${kubectl} logs ${selector}${c}\` and \`${kubectl} get pods ${selector}\``;
+  }
+  return `run \`${kubectl} logs ${pod}${c}\` and \`${kubectl} get pod ${pod}\``;
 }

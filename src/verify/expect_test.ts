@@ -4,11 +4,12 @@ import type { SpecContext } from "../components/context.ts";
 import { buildFleet } from "../components/fleet.ts";
 import { queryEndpoints } from "../components/thanos.ts";
 import { podNames } from "../components/types.ts";
+import type { FleetEndpoints } from "../endpoints.ts";
 import { generateCredentials } from "../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
 import { labelSetKey } from "../topology/semantics.ts";
 import { fleetQuery } from "./checks/query.ts";
-import { expectedRuleGroups, expectedStores, WATCHDOG_ALERT } from "./expect.ts";
+import { expectedRuleGroups, expectedStores, inspectHint, WATCHDOG_ALERT } from "./expect.ts";
 
 const shape: SpecContext = {
   listenHost: "0.0.0.0",
@@ -102,5 +103,39 @@ describe("expectedRuleGroups", () => {
     assert.equal(groups.length, 1);
     assert.equal(groups[0]?.intervalMs, 15_000);
     assert.ok(groups[0]?.rules.some((r) => r.name === WATCHDOG_ALERT && r.type === "alerting"));
+  });
+});
+
+describe("inspectHint", () => {
+  const topology = parseFleet(DEFAULT_FLEET, "default");
+  const kube = { runtime: "kubernetes" } as FleetEndpoints;
+  const cases: [string, string, string | undefined, string][] = [
+    [
+      "thanos-compact-0",
+      "mgmt",
+      "thanos-compact",
+      "run `kubectl --context kind-mgmt -n monitoring logs thanos-compact-0 -c thanos-compact` and `kubectl --context kind-mgmt -n monitoring get pod thanos-compact-0`",
+    ],
+    [
+      "thanos-query-1",
+      "mgmt",
+      "thanos-query",
+      "run `kubectl --context kind-mgmt -n monitoring logs -l app.kubernetes.io/name=thanos-query -c thanos-query` and `kubectl --context kind-mgmt -n monitoring get pods -l app.kubernetes.io/name=thanos-query`",
+    ],
+    [
+      "deploy/kube-prometheus-stack-grafana",
+      "biz1",
+      "grafana",
+      "run `kubectl --context kind-biz1 -n monitoring logs deploy/kube-prometheus-stack-grafana -c grafana` and `kubectl --context kind-biz1 -n monitoring get deploy kube-prometheus-stack-grafana`",
+    ],
+  ];
+  for (const [pod, cluster, container, want] of cases) {
+    it(`kubernetes: ${pod}`, () => assert.equal(inspectHint(topology, kube, cluster, pod, container), want));
+  }
+  it("local: points at status and up", () => {
+    assert.match(
+      inspectHint(topology, { runtime: "local" } as FleetEndpoints, "biz1", "x"),
+      /thanos-fleet status --runtime local/,
+    );
   });
 });

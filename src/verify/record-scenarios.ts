@@ -45,7 +45,8 @@ async function record(
     });
     if (ready(report)) {
       // Paths of this machine (the rulers report their rule file's) become `/state`.
-      for (const r of Object.values(responses)) if ("body" in r) r.body = r.body.replaceAll(fleet.stateDir, "/state");
+      for (const r of Object.values(responses))
+        if ("body" in r) r.body = r.body.replaceAll(fleet.stateDir, "/state");
       const rec: Recording = { scenario, now: now.toISOString(), endpoints: redact(e), responses };
       await writeFile(
         new URL(`./testdata/${name}.json`, import.meta.url),

@@ -57,6 +57,10 @@ async function main(argv: string[]): Promise<void> {
     http: recordingClient(fetchClient(5000), responses),
     now: () => now,
   });
+  // Paths of this machine (the rulers report their rule file's) become `/state`.
+  const stateDir = values["state-dir"];
+  if (stateDir)
+    for (const r of Object.values(responses)) if ("body" in r) r.body = r.body.replaceAll(stateDir, "/state");
   const recording: Recording = { scenario, now: now.toISOString(), endpoints: redact(endpoints), responses };
   await writeFile(out, `${JSON.stringify(recording, null, 1)}\n`);
   process.stdout.write(formatReport(report));
