@@ -1,5 +1,6 @@
-// Wrapper module: builds the pinned Alertmanager binary with this module's
-// go.sum, the same way as the other tools/ modules.
+// Wrapper module: pins and verifies the Alertmanager source. Its zip lacks the
+// generated web UI that ui/web.go embeds, so src/binaries copies the source,
+// adds a stand-in page and builds the copy with upstream's own go.mod/go.sum.
 module thanos-fleet/tools/alertmanager
 
 go 1.26.0
