@@ -28,9 +28,9 @@ export interface FleetEndpoints {
   grafana?: { cluster: string; url: string; user: string; password: string }[];
   /**
    * The TSDB block length the fleet runs with (the SpecContext's blockDuration, e.g. "2h"): verify tells
-   * "no block yet" (pending) from "no block" (failure) with it. Assumed "2h" when absent.
+   * "no block yet" (pending) from "no block" (failure) with it. When absent, verify reads Prometheus's flags.
    */
   blockDuration?: string;
-  /** How often store gateway and compactor re-read the bucket (the SpecContext's bucketSyncInterval). Assumed "15m" when absent. */
+  /** How often store gateway and compactor re-read the bucket (the SpecContext's bucketSyncInterval); else read from the store's flags. */
   bucketSyncInterval?: string;
 }

@@ -77,7 +77,7 @@ export interface ReplicaBlocks {
 export async function replicaBlocks(probe: Probe, bucket: Bucket): Promise<ReplicaBlocks[]> {
   const now = probe.now().getTime();
   const { views } = await readStores(probe);
-  const blockMs = blockDurationMs(probe.endpoints);
+  const blockMs = await blockDurationMs(probe);
   return probe.topology.workloads.flatMap((w) =>
     w.replicaNames.map((pod) => {
       const labels = prometheusLabels(w, pod);
@@ -166,7 +166,7 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
   const replicas = await replicaBlocks(probe, bucket);
   const problems: Problem[] = [];
   const waiting: Waiting[] = [];
-  const blockLen = formatDuration(blockDurationMs(endpoints));
+  const blockLen = formatDuration(await blockDurationMs(probe));
 
   for (const w of topology.workloads) {
     const mine = replicas.filter((r) => r.workload === w.name);

@@ -95,7 +95,7 @@ export async function checkQuery(probe: Probe): Promise<CheckResult> {
     const absent = w.replicaNames.filter((r) => !present.has(r));
     if (absent.length > 0 && absent.every((r) => starting(w, r))) {
       waiting.push(
-        `${absent.map((r) => `${w.name}/${r}`).join(", ")}: Prometheus started moments ago, no sample yet`,
+        ...(absent.length === w.replicaNames.length ? [w.name] : absent.map((r) => `${w.name}/${r}`)),
       );
       if (mine.length === 0) continue;
     } else if (mine.length === 0 && collapsed.length === 0) {
@@ -126,7 +126,13 @@ export async function checkQuery(probe: Probe): Promise<CheckResult> {
   const warnings = [...new Set([...deduped.warnings, ...raw.warnings])];
   if (problems.length > 0)
     return fail(QUERY, problems, warnings.length > 0 ? `warnings: ${warnings.join("; ")}` : undefined);
-  if (waiting.length > 0) return pending(QUERY, waiting.join("; "), new Date(now + windowMs));
+  if (waiting.length > 0) {
+    return pending(
+      QUERY,
+      `${waiting.join(", ")}: Prometheus started moments ago, no sample yet`,
+      new Date(now + windowMs),
+    );
+  }
   const replicas = topology.workloads.reduce((n, w) => n + w.replicaNames.length, 0);
   return pass(
     QUERY,

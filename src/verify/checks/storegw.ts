@@ -59,7 +59,7 @@ export async function checkStoreGateway(probe: Probe): Promise<CheckResult> {
     ]);
   }
   const now = probe.now().getTime();
-  const syncMs = syncIntervalMs(endpoints);
+  const syncMs = await syncIntervalMs(probe);
   const settled = bucket.blocks.filter((b) => servedBy(b.uploadedAt, syncMs) <= now);
   if (settled.length === 0) {
     if (bucket.blocks.length > 0) {

@@ -1,17 +1,38 @@
 // When data can be expected: blocks appear only after Prometheus cut one, so "none yet" is pending until then.
-import type { FleetEndpoints } from "../../endpoints.ts";
+import type { Target } from "../../endpoints.ts";
 import { durationOr } from "../duration.ts";
 import { sameLabels } from "../expect.ts";
-import type { StoreEntry } from "../probe.ts";
+import type { Probe, StoreEntry } from "../probe.ts";
 
 const MINUTE = 60_000;
 
-export function blockDurationMs(endpoints: FleetEndpoints): number {
-  return durationOr(endpoints.blockDuration, 2 * 60 * MINUTE);
+/** A flag's value from a component's /api/v1/status/flags (Prometheus and Thanos both serve it). */
+async function flag(probe: Probe, target: Target | undefined, name: string): Promise<string | undefined> {
+  if (!target) return undefined;
+  try {
+    return (await probe.api<Record<string, string>>(target.url, "/api/v1/status/flags"))[name];
+  } catch {
+    return undefined;
+  }
 }
 
-export function syncIntervalMs(endpoints: FleetEndpoints): number {
-  return durationOr(endpoints.bucketSyncInterval, 15 * MINUTE);
+/**
+ * The TSDB block length: as the runtime reports it, else as Prometheus runs (its min-block-duration flag),
+ * else the 2h of production.
+ */
+export async function blockDurationMs(probe: Probe): Promise<number> {
+  const reported = probe.endpoints.blockDuration;
+  if (reported) return durationOr(reported, 2 * 60 * MINUTE);
+  const prometheus = probe.endpoints.targets.find((t) => t.component === "prometheus");
+  return durationOr(await flag(probe, prometheus, "storage.tsdb.min-block-duration"), 2 * 60 * MINUTE);
+}
+
+/** How often the store gateway re-reads the bucket: as reported, else its sync-block-duration flag, else 15m. */
+export async function syncIntervalMs(probe: Probe): Promise<number> {
+  const reported = probe.endpoints.bucketSyncInterval;
+  if (reported) return durationOr(reported, 15 * MINUTE);
+  const store = probe.endpoints.targets.find((t) => t.component === "store");
+  return durationOr(await flag(probe, store, "sync-block-duration"), 15 * MINUTE);
 }
 
 /**
