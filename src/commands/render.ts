@@ -6,8 +6,8 @@ import { fleetFiles, type RenderedFile } from "../render/files.ts";
 import { FILES } from "../render/plan.ts";
 import { renderFleet } from "../render/render.ts";
 import { CREDENTIALS_FILE } from "../state/credentials.ts";
-import { fleetCredentials } from "../state/objectstore-key.ts";
 import { ensureStateDir } from "../state/dir.ts";
+import { fleetCredentials } from "../state/objectstore-key.ts";
 import type { Topology } from "../topology/topology.ts";
 
 /** Writes through a temporary file, so that secrets.yaml never exists with wider permissions than 0600. */

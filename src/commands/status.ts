@@ -17,7 +17,14 @@ export async function statusCommand(
     process.stdout.write(
       table(
         ["CLUSTER", "COMPONENT", "POD", "PID", "ADDRESS", "READY"],
-        rows.map((r) => [r.cluster, r.component, r.pod, r.pid?.toString() ?? "-", r.address, r.ready ? "yes" : "no"]),
+        rows.map((r) => [
+          r.cluster,
+          r.component,
+          r.pod,
+          r.pid?.toString() ?? "-",
+          r.address,
+          r.ready ? "yes" : "no",
+        ]),
       ),
     );
   }

@@ -2,8 +2,8 @@
 import { rm } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FleetEndpoints } from "../../endpoints.ts";
-import { fleetCredentials } from "../../state/objectstore-key.ts";
 import { ensureStateDir } from "../../state/dir.ts";
+import { fleetCredentials } from "../../state/objectstore-key.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { step } from "../../ui/reporter.ts";
 import { table } from "../../ui/table.ts";
