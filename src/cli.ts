@@ -82,10 +82,11 @@ program
   .addOption(stateOption())
   .addOption(runtimeOption())
   .option("-v, --verbose", "stream the output of every tool run")
+  .option("--no-verify", "skip the verify that ends up")
   .action(async (opts) => {
     const topology = await loadTopology(opts.config);
     const runtime = await runtimeFor(opts.runtime);
-    await withSignal((signal) => runtime.up(topology, upOptions(opts, signal)));
+    await withSignal((signal) => runtime.up(topology, { ...upOptions(opts, signal), verify: opts.verify }));
   });
 
 program

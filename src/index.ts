@@ -12,3 +12,6 @@ export type { Runtime } from "./runtimes/runtime.ts";
 export { ConfigError } from "./topology/errors.ts";
 export { DEFAULT_FLEET, loadTopology, parseFleet, parseFleetYaml } from "./topology/load.ts";
 export type { Topology, Workload } from "./topology/topology.ts";
+export type { CheckResult, Report } from "./verify/types.ts";
+export { verifyFleet } from "./verify/verify.ts";
+export { verifyFleetUntil } from "./verify/wait.ts";

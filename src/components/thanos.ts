@@ -212,6 +212,8 @@ export function fleetRules(): string {
       {
         name: "thanos-fleet",
         interval: "15s",
+        // One workload cluster down must not stop global rules: evaluate on what answers, with a warning.
+        partial_response_strategy: "warn",
         rules: [
           { record: "cluster:up:sum", expr: "sum by (cluster) (up)" },
           {

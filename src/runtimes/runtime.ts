@@ -14,6 +14,8 @@ export interface UpOptions {
   reporter: Reporter;
   signal: AbortSignal;
   verbose: boolean;
+  /** End `up` with a verify of the running fleet (the CLI's default; tests and benchmarks skip it). */
+  verify?: boolean;
 }
 
 export interface ProcessStatus {

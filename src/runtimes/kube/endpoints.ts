@@ -183,6 +183,8 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
   return {
     runtime: "kubernetes",
     targets,
+    blockDuration: ctx.blockDuration,
+    bucketSyncInterval: ctx.bucketSyncInterval,
     queryFrontend: qfe.url,
     objectStore: {
       url: objectStoreUrl,

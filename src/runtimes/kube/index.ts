@@ -55,7 +55,8 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       await ensureStateDir(opts.stateDir);
       const ctx = newRunContext({
         topology,
-        deps,
+        // `up --no-verify` leaves out the verify step.
+        deps: opts.verify === false ? { ...deps, verify: undefined } : deps,
         stateDir: opts.stateDir,
         reporter: opts.reporter,
         signal: opts.signal,

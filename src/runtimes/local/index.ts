@@ -61,6 +61,29 @@ function duration(value: string, source: string): string {
   return value;
 }
 
+/**
+ * A first verify right after `up`: waits briefly for discovery to settle; checks that need shipped blocks stay
+ * pending, and `thanos-fleet verify --runtime local --wait 5m` proves them a few block durations later.
+ */
+async function verifyAfterUp(
+  topology: Topology,
+  endpoints: FleetEndpoints,
+  reporter: Reporter,
+  signal: AbortSignal,
+): Promise<void> {
+  const [{ verifyFleetUntil }, { formatReport }] = await Promise.all([
+    import("../../verify/wait.ts"),
+    import("../../verify/report.ts"),
+  ]);
+  const report = await step(reporter, "verify the fleet", () =>
+    verifyFleetUntil(topology, endpoints, { waitMs: 60_000, signal }),
+  );
+  reporter.info(formatReport(report));
+  if (report.summary.pending > 0) {
+    reporter.info("pending checks need shipped blocks: run 'thanos-fleet verify --runtime local --wait 5m'");
+  }
+}
+
 /** Options given in code win over the environment, which wins over the defaults. */
 export function resolveLocalOptions(
   given: Partial<LocalOptions> = {},
@@ -274,6 +297,7 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
     }
     reporter.info(`the local fleet is up: ${state.processes.length} processes, state in ${root}`);
     reporter.info(formatUrls(state.urls));
+    if (opts.verify) await verifyAfterUp(topology, state.endpoints, reporter, signal);
   }
 
   async function down(_topology: Topology, opts: UpOptions & { purge: boolean }): Promise<void> {

@@ -42,6 +42,8 @@ export function fleetEndpoints(topology: Topology, plan: LocalPlan): FleetEndpoi
   return {
     runtime: "local",
     targets,
+    blockDuration: plan.options.blockDuration,
+    bucketSyncInterval: plan.options.bucketSyncInterval,
     queryFrontend: `http://${plan.network.addresses.exposed(mgmt.name, mgmt.nodePorts.queryFrontend)}`,
     objectStore: {
       url: `${store.insecure ? "http" : "https"}://${store.endpoint}`,
