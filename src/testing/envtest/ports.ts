@@ -1,6 +1,7 @@
 // Free loopback ports for the control plane's listeners, asked of the kernel rather than guessed.
 
-import { createServer, type Server, Socket } from "node:net";
+import { createServer, type Server } from "node:net";
+import { tcpOpen } from "../../runtimes/local/supervisor.ts";
 
 /** Ports the kernel hands out on 127.0.0.1 right now; all held at once so that they differ. */
 export async function freePorts(count: number): Promise<number[]> {
@@ -26,18 +27,5 @@ export async function freePorts(count: number): Promise<number[]> {
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
 export function isListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    socket.setTimeout(1000);
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("timeout", () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once("error", () => resolve(false));
-    socket.connect(port, "127.0.0.1");
-  });
+  return tcpOpen(`127.0.0.1:${port}`);
 }
