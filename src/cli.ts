@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The thin command layer: parses flags and calls the library; every verb lives in its own module.
+import { setMaxListeners } from "node:events";
 import { Command, CommanderError, Option } from "commander";
 import { runtimeFor, runtimeNames } from "./runtimes/index.ts";
 import type { UpOptions } from "./runtimes/runtime.ts";
@@ -58,6 +59,8 @@ program
 
 function withSignal<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
+  // Every in-flight request of a long verify or up listens on the one signal.
+  setMaxListeners(0, controller.signal);
   const onSignal = () => {
     process.stderr.write("\ninterrupted: stopping what was started …\n");
     controller.abort(new Error("interrupted"));
