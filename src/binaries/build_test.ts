@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
-import { chmod, mkdir, mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { test } from "node:test";
 import { gunzipSync } from "node:zlib";
+import { tempDir } from "../testing/tempdir.ts";
 import { BuildError, type BuildEvent, ensureBinaries, formatEvent } from "./build.ts";
 import { cachedBinaryPath } from "./cache.ts";
 import { CATALOG, toolModuleDir } from "./catalog.ts";
 
 // A stand-in `go` on PATH: logs how it was called, then runs the given shell body.
 async function fakeGo(body: string) {
-  const root = await mkdtemp(join(tmpdir(), "tf-build-"));
+  const root = await tempDir("tf-build-");
   const bin = join(root, "bin");
   await mkdir(bin);
   const log = join(root, "go.log");
@@ -94,13 +94,13 @@ test("a failed build names the module, carries the last 30 lines of Go's output,
 });
 
 test("no go on PATH says so", async () => {
-  const root = await mkdtemp(join(tmpdir(), "tf-nogo-"));
+  const root = await tempDir("tf-nogo-");
   const env = { PATH: join(root, "empty"), THANOS_FLEET_CACHE: join(root, "cache") };
   await assert.rejects(ensureBinaries(["promtool"], { env, heartbeatMs: 0 }), /no `go` on PATH/);
 });
 
 test("a module that lacks generated files is built from a copy of its source with them added", async () => {
-  const upstream = await mkdtemp(join(tmpdir(), "tf-upstream-"));
+  const upstream = await tempDir("tf-upstream-");
   await mkdir(join(upstream, "ui"));
   await writeFile(join(upstream, "ui", "web.go"), "package ui\n");
   await chmod(join(upstream, "ui", "web.go"), 0o444);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
+import { tempDir } from "../testing/tempdir.ts";
 import { binCacheDir, cachedBinaryPath, writeAtomically } from "./cache.ts";
 
 test("cache directory: THANOS_FLEET_CACHE, then XDG_CACHE_HOME, then ~/.cache", () => {
@@ -23,7 +23,7 @@ test("a binary lives at <cache>/<name>-<version>/<name>", () => {
 });
 
 test("writeAtomically renames a whole file into place and leaves nothing on failure", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "tf-cache-"));
+  const dir = await tempDir("tf-cache-");
   const dest = join(dir, "thanos-v1", "thanos");
   await writeAtomically(dest, (tmp) => writeFile(tmp, "whole"));
   assert.equal(await readFile(dest, "utf8"), "whole");

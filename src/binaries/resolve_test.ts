@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { chmod, mkdir, mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
+import { tempDir } from "../testing/tempdir.ts";
 import { binaryPath, resolveBinary } from "./resolve.ts";
 
 async function script(dir: string, name: string, output: string): Promise<string> {
@@ -14,7 +14,7 @@ async function script(dir: string, name: string, output: string): Promise<string
 }
 
 async function sandbox() {
-  const root = await mkdtemp(join(tmpdir(), "tf-resolve-"));
+  const root = await tempDir("tf-resolve-");
   const env = { PATH: join(root, "path"), THANOS_FLEET_CACHE: join(root, "cache") };
   return { root, env };
 }
