@@ -106,56 +106,64 @@ test("a start whose port was taken meanwhile is tried again; any other failure i
   assert.equal(calls, 1);
 });
 
-test("a control plane serves Kubernetes v1.36 to its kubeconfig and stop() leaves nothing", {
-  skip,
-}, async () => {
-  const cp = await startControlPlane({ name: "harness", context: "kind-harness" });
-  try {
-    assert.match(cp.server, /^https:\/\/127\.0\.0\.1:\d+$/);
-    const kc = client(cp.kubeconfigPath, "kind-harness");
-    const version = await kc.makeApiClient(VersionApi).getCode();
-    assert.equal(version.gitVersion, "v1.36.3");
-    const core = kc.makeApiClient(CoreV1Api);
-    await core.createNamespace({ body: { metadata: { name: "harness-check" } } });
-    const names = (await core.listNamespace()).items.map((n) => n.metadata?.name);
-    assert.ok(names.includes("harness-check"), `namespaces: ${names.join(", ")}`);
-    // The admin is in system:masters, so RBAC lets it do anything.
-    const svc = await core.createNamespacedService({
-      namespace: "harness-check",
-      body: {
-        metadata: { name: "np" },
-        spec: { type: "NodePort", selector: { app: "x" }, ports: [{ port: 80, nodePort: 30080 }] },
-      },
-    });
-    assert.match(svc.spec?.clusterIP ?? "", /^10\.0\.0\.\d+$/);
-    assert.equal(svc.spec?.ports?.[0]?.nodePort, 30080);
-  } finally {
-    await cp.stop();
-  }
-  await assertGone(cp);
-  await cp.stop(); // twice is fine
-});
+test(
+  "a control plane serves Kubernetes v1.36 to its kubeconfig and stop() leaves nothing",
+  {
+    skip,
+  },
+  async () => {
+    const cp = await startControlPlane({ name: "harness", context: "kind-harness" });
+    try {
+      assert.match(cp.server, /^https:\/\/127\.0\.0\.1:\d+$/);
+      const kc = client(cp.kubeconfigPath, "kind-harness");
+      const version = await kc.makeApiClient(VersionApi).getCode();
+      assert.equal(version.gitVersion, "v1.36.3");
+      const core = kc.makeApiClient(CoreV1Api);
+      await core.createNamespace({ body: { metadata: { name: "harness-check" } } });
+      const names = (await core.listNamespace()).items.map((n) => n.metadata?.name);
+      assert.ok(names.includes("harness-check"), `namespaces: ${names.join(", ")}`);
+      // The admin is in system:masters, so RBAC lets it do anything.
+      const svc = await core.createNamespacedService({
+        namespace: "harness-check",
+        body: {
+          metadata: { name: "np" },
+          spec: { type: "NodePort", selector: { app: "x" }, ports: [{ port: 80, nodePort: 30080 }] },
+        },
+      });
+      assert.match(svc.spec?.clusterIP ?? "", /^10\.0\.0\.\d+$/);
+      assert.equal(svc.spec?.ports?.[0]?.nodePort, 30080);
+    } finally {
+      await cp.stop();
+    }
+    await assertGone(cp);
+    await cp.stop(); // twice is fine
+  },
+);
 
-test("a control plane that cannot start names the process and shows its log, and leaves nothing", {
-  skip,
-}, async () => {
-  const before = new Set(await readdir(tmpdir()));
-  await assert.rejects(
-    startControlPlane({ name: "broken", apiserverArgs: ["--no-such-flag=1"] }),
-    (err: unknown) => {
-      assert.ok(err instanceof ControlPlaneStartError);
-      assert.match(
-        err.message,
-        /test control plane "broken": kube-apiserver exited with code \d+ before it was ready/,
-      );
-      assert.match(err.message, /last lines of .*kube-apiserver\.log/);
-      assert.match(err.message, /unknown flag: --no-such-flag/);
-      return true;
-    },
-  );
-  const leftovers = (await readdir(tmpdir())).filter((f) => !before.has(f) && f.includes("envtest-broken"));
-  assert.deepEqual(leftovers, []);
-});
+test(
+  "a control plane that cannot start names the process and shows its log, and leaves nothing",
+  {
+    skip,
+  },
+  async () => {
+    const before = new Set(await readdir(tmpdir()));
+    await assert.rejects(
+      startControlPlane({ name: "broken", apiserverArgs: ["--no-such-flag=1"] }),
+      (err: unknown) => {
+        assert.ok(err instanceof ControlPlaneStartError);
+        assert.match(
+          err.message,
+          /test control plane "broken": kube-apiserver exited with code \d+ before it was ready/,
+        );
+        assert.match(err.message, /last lines of .*kube-apiserver\.log/);
+        assert.match(err.message, /unknown flag: --no-such-flag/);
+        return true;
+      },
+    );
+    const leftovers = (await readdir(tmpdir())).filter((f) => !before.has(f) && f.includes("envtest-broken"));
+    assert.deepEqual(leftovers, []);
+  },
+);
 
 test("several control planes are separate clusters behind one kubeconfig", { skip }, async () => {
   const fleet = await startControlPlanes(["kind-one", "kind-two"]);
@@ -189,36 +197,40 @@ ${how === "crash" ? 'setTimeout(() => { throw new Error("the test crashed"); }, 
 `;
 
 for (const how of ["signal", "crash"] as const) {
-  test(`a test process that ${how === "signal" ? "is stopped by SIGTERM" : "crashes"} leaves no server and no dir`, {
-    skip,
-  }, async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", CHILD(how)], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stderr.on("data", (d: Buffer) => {
-      err += d;
-    });
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    const report = await new Promise<{ dir: string; ports: Record<string, number>; pids: number[] }>(
-      (resolve, reject) => {
-        child.stdout.on("data", (d: Buffer) => {
-          out += d;
-          const line = out.split("\n")[0];
-          if (out.includes("\n") && line) resolve(JSON.parse(line));
-        });
-        child.once("exit", (code) => reject(new Error(`child exited (${code}) before reporting: ${err}`)));
-      },
-    );
-    assert.ok(existsSync(report.dir));
-    if (how === "signal") child.kill("SIGTERM");
-    await exited;
-    // SIGKILL is sent as the test process exits; the kernel takes a moment to end and reap them.
-    for (let i = 0; i < 100 && report.pids.some(alive); i++) await sleep(100);
-    for (const pid of report.pids) assert.equal(alive(pid), false, `pid ${pid} outlived the test process`);
-    for (const port of Object.values(report.ports))
-      assert.equal(await isListening(port), false, `port ${port}`);
-    assert.equal(existsSync(report.dir), false, `${report.dir} outlived the test process`);
-  });
+  test(
+    `a test process that ${how === "signal" ? "is stopped by SIGTERM" : "crashes"} leaves no server and no dir`,
+    {
+      skip,
+    },
+    async () => {
+      const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", CHILD(how)], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      let err = "";
+      child.stderr.on("data", (d: Buffer) => {
+        err += d;
+      });
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      const report = await new Promise<{ dir: string; ports: Record<string, number>; pids: number[] }>(
+        (resolve, reject) => {
+          child.stdout.on("data", (d: Buffer) => {
+            out += d;
+            const line = out.split("\n")[0];
+            if (out.includes("\n") && line) resolve(JSON.parse(line));
+          });
+          child.once("exit", (code) => reject(new Error(`child exited (${code}) before reporting: ${err}`)));
+        },
+      );
+      assert.ok(existsSync(report.dir));
+      if (how === "signal") child.kill("SIGTERM");
+      await exited;
+      // SIGKILL is sent as the test process exits; the kernel takes a moment to end and reap them.
+      for (let i = 0; i < 100 && report.pids.some(alive); i++) await sleep(100);
+      for (const pid of report.pids) assert.equal(alive(pid), false, `pid ${pid} outlived the test process`);
+      for (const port of Object.values(report.ports))
+        assert.equal(await isListening(port), false, `port ${port}`);
+      assert.equal(existsSync(report.dir), false, `${report.dir} outlived the test process`);
+    },
+  );
 }
