@@ -57,6 +57,11 @@ retention:
 #   region: eu-west-1
 #   credentialsFile: s3-credentials.yaml  # access_key and secret_key, kept out of this file
 
+# Mutual TLS on the StoreAPI gRPC between clusters (query to sidecars, store gateway, rulers). A fleet CA and
+# certificates are generated once into the state dir; plaintext clients are refused.
+tls:
+  grpc: false
+
 # Local runtime only: binaries to run instead of the cached builds, by name, e.g. thanos: /usr/local/bin/thanos
 binaries: {}
 

@@ -24,6 +24,17 @@ export interface Addresses {
   exposed(cluster: string, nodePort: number): string;
 }
 
+/** PEM material for mutual TLS on the StoreAPI gRPC: servers present `cert`, query presents `clientCert`. */
+export interface GrpcTls {
+  ca: string;
+  cert: string;
+  key: string;
+  clientCert: string;
+  clientKey: string;
+  /** The name clients verify the server certificate against, whatever address they dial. */
+  serverName: string;
+}
+
 export interface SpecContext {
   /** Address processes bind: "0.0.0.0" in a pod, POD_IP locally. */
   listenHost: string;
@@ -39,4 +50,6 @@ export interface SpecContext {
   bucketSyncInterval: string;
   /** Local runtime: path of the demo workload script. */
   demoScript?: string;
+  /** Set when fleet.yaml says `tls: { grpc: true }`. */
+  grpcTls?: GrpcTls;
 }

@@ -4,13 +4,18 @@ import { REPLICA_LABELS } from "../topology/semantics.ts";
 import type { Topology, Workload } from "../topology/topology.ts";
 import { POD_IP, type SpecContext } from "./context.ts";
 import { OBJSTORE_FILE, objstoreConfig } from "./objstore.ts";
-import { type Container, POD_NAME, type PodSpec, type Port } from "./types.ts";
+import { type ConfigFile, type Container, POD_NAME, type PodSpec, type Port } from "./types.ts";
 
 export const GRPC_PORT = 10901;
 export const HTTP_PORT = 10902;
 export const RULES_FILE = "fleet-rules.yaml";
 export const QFE_CACHE_FILE = "query-range-cache.yaml";
 export const ENDPOINTS_FILE = "endpoints.yaml";
+export const TLS_FILES = {
+  ca: "grpc-ca.crt",
+  cert: "grpc-tls.crt",
+  key: "grpc-tls.key",
+} as const;
 
 export const WORKLOAD = {
   query: "thanos-query",
@@ -61,9 +66,32 @@ function objstore(ctx: SpecContext, workload: string, container: string) {
   };
 }
 
+/**
+ * With `tls.grpc`, a StoreAPI server presents the fleet's server certificate and accepts only clients with a
+ * certificate from the fleet CA; without it, nothing changes.
+ */
+function grpcServerTls(ctx: SpecContext, workload: string, container: string) {
+  const tls = ctx.grpcTls;
+  if (!tls) return { args: [], files: [] };
+  const dir = ctx.configDir(workload, container);
+  return {
+    args: [
+      `--grpc-server-tls-cert=${dir}/${TLS_FILES.cert}`,
+      `--grpc-server-tls-key=${dir}/${TLS_FILES.key}`,
+      `--grpc-server-tls-client-ca=${dir}/${TLS_FILES.ca}`,
+    ],
+    files: [
+      { name: TLS_FILES.ca, content: tls.ca },
+      { name: TLS_FILES.cert, content: tls.cert },
+      { name: TLS_FILES.key, content: tls.key, secret: true },
+    ],
+  };
+}
+
 /** The sidecar next to each Prometheus replica: the args the Prometheus Operator gives it. */
 export function sidecarContainer(topology: Topology, ctx: SpecContext, workload: string): Container {
   const store = objstore(ctx, workload, "thanos-sidecar");
+  const tls = grpcServerTls(ctx, workload, "thanos-sidecar");
   return thanosContainer(
     topology,
     "thanos-sidecar",
@@ -75,8 +103,9 @@ export function sidecarContainer(topology: Topology, ctx: SpecContext, workload:
       `--grpc-address=${listen(ctx, GRPC_PORT)}`,
       `--http-address=${listen(ctx, HTTP_PORT)}`,
       store.arg,
+      ...tls.args,
     ],
-    { files: [store.file] },
+    { files: [store.file, ...tls.files] },
   );
 }
 
@@ -98,7 +127,36 @@ export function queryEndpoints(topology: Topology, ctx: SpecContext): string[] {
  * re-read, so new node addresses (Docker gives new IPs after a restart) need no restart of query.
  */
 export function endpointsConfig(topology: Topology, ctx: SpecContext): string {
-  return stringify({ endpoints: queryEndpoints(topology, ctx).map((address) => ({ address })) });
+  const endpoints = queryEndpoints(topology, ctx).map((address) => ({ address }));
+  const tls = ctx.grpcTls;
+  if (!tls) return stringify({ endpoints });
+  const dir = ctx.configDir(WORKLOAD.query, "thanos-query");
+  return stringify({
+    // Every endpoint is verified against the fleet CA under one name, whatever address query dials.
+    default_client_config: {
+      tls_config: {
+        enabled: true,
+        ca_file: `${dir}/${TLS_FILES.ca}`,
+        cert_file: `${dir}/${QUERY_CLIENT_FILES.cert}`,
+        key_file: `${dir}/${QUERY_CLIENT_FILES.key}`,
+      },
+      server_name: tls.serverName,
+    },
+    endpoints,
+  });
+}
+
+const QUERY_CLIENT_FILES = { cert: "grpc-client.crt", key: "grpc-client.key" } as const;
+
+/** The files query's endpoint config refers to: the CA and query's own client certificate. */
+function queryClientTlsFiles(ctx: SpecContext): ConfigFile[] {
+  const tls = ctx.grpcTls;
+  if (!tls) return [];
+  return [
+    { name: TLS_FILES.ca, content: tls.ca },
+    { name: QUERY_CLIENT_FILES.cert, content: tls.clientCert },
+    { name: QUERY_CLIENT_FILES.key, content: tls.clientKey, secret: true },
+  ];
 }
 
 export function queryPod(topology: Topology, ctx: SpecContext): PodSpec {
@@ -118,7 +176,10 @@ export function queryPod(topology: Topology, ctx: SpecContext): PodSpec {
     replicas: topology.observer.queryReplicas,
     containers: [
       thanosContainer(topology, "thanos-query", "query", args, {
-        files: [{ name: ENDPOINTS_FILE, content: endpointsConfig(topology, ctx) }],
+        files: [
+          { name: ENDPOINTS_FILE, content: endpointsConfig(topology, ctx) },
+          ...queryClientTlsFiles(ctx),
+        ],
       }),
     ],
   };
@@ -152,6 +213,7 @@ export function queryFrontendPod(topology: Topology, ctx: SpecContext): PodSpec 
 export function storePod(topology: Topology, ctx: SpecContext): PodSpec {
   const name = WORKLOAD.store;
   const store = objstore(ctx, name, "thanos-store");
+  const tls = grpcServerTls(ctx, name, "thanos-store");
   const args = [
     "store",
     `--grpc-address=${listen(ctx, GRPC_PORT)}`,
@@ -159,6 +221,7 @@ export function storePod(topology: Topology, ctx: SpecContext): PodSpec {
     `--data-dir=${ctx.dataDir(name, "thanos-store")}`,
     store.arg,
     `--sync-block-duration=${ctx.bucketSyncInterval}`,
+    ...tls.args,
   ];
   return {
     cluster: topology.observer.name,
@@ -166,7 +229,7 @@ export function storePod(topology: Topology, ctx: SpecContext): PodSpec {
     replicas: 1,
     containers: [
       thanosContainer(topology, "thanos-store", "store", args, {
-        files: [store.file],
+        files: [store.file, ...tls.files],
         dataDir: ctx.dataDir(name, "thanos-store"),
       }),
     ],
@@ -240,6 +303,7 @@ export function rulerPod(topology: Topology, ctx: SpecContext): PodSpec {
   const name = WORKLOAD.rule;
   const mgmt = topology.observer.name;
   const store = objstore(ctx, name, "thanos-ruler");
+  const tls = grpcServerTls(ctx, name, "thanos-ruler");
   const labels = rulerLabels(topology, POD_NAME);
   const args = [
     "rule",
@@ -254,6 +318,7 @@ export function rulerPod(topology: Topology, ctx: SpecContext): PodSpec {
     "--alert.label-drop=ruler_replica",
     "--eval-interval=15s",
     `--tsdb.block-duration=${ctx.blockDuration}`,
+    ...tls.args,
   ];
   return {
     cluster: mgmt,
@@ -261,7 +326,7 @@ export function rulerPod(topology: Topology, ctx: SpecContext): PodSpec {
     replicas: topology.observer.rulerReplicas,
     containers: [
       thanosContainer(topology, "thanos-ruler", "rule", args, {
-        files: [store.file, { name: RULES_FILE, content: fleetRules() }],
+        files: [store.file, { name: RULES_FILE, content: fleetRules() }, ...tls.files],
         dataDir: ctx.dataDir(name, "thanos-ruler"),
       }),
     ],

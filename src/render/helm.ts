@@ -1,12 +1,13 @@
 import { createHash } from "node:crypto";
 // kube-prometheus-stack values for a workload cluster: Prometheus HA with the sidecar, Grafana pointed at mgmt.
-import type { SpecContext } from "../components/context.ts";
+import type { GrpcTls, SpecContext } from "../components/context.ts";
 import { OBJSTORE_FILE } from "../components/objstore.ts";
 import { minioScrapeJob, PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import type { Container, PodSpec } from "../components/types.ts";
 import type { Topology, Workload } from "../topology/topology.ts";
 import { resourcesFor } from "./resources.ts";
-import { OBJSTORE_SECRET } from "./workloads.ts";
+import type { KubeObject } from "./types.ts";
+import { OBJSTORE_SECRET, secret } from "./workloads.ts";
 
 export const RELEASE = "kube-prometheus-stack";
 export const CHART = "prometheus-community/kube-prometheus-stack";
@@ -28,6 +29,31 @@ function container(pod: PodSpec, name: string) {
 }
 
 const OBJSTORE_HASH = "thanos-fleet.io/objstore-hash";
+
+/** The sidecar's gRPC server certificate, key and client CA; the operator makes a volume `secret-<name>` of it. */
+export const GRPC_TLS_SECRET = "thanos-grpc-tls";
+const GRPC_TLS_MOUNT = "/etc/thanos-fleet/grpc-tls";
+
+export function grpcTlsSecret(tls: GrpcTls): KubeObject {
+  return secret(GRPC_TLS_SECRET, { "ca.crt": tls.ca, "tls.crt": tls.cert, "tls.key": tls.key });
+}
+
+/** With `tls.grpc`: the Secret in the Prometheus pods, mounted into the sidecar, and the operator's TLS flags. */
+function sidecarTls(ctx: SpecContext) {
+  if (!ctx.grpcTls) return { prometheusSpec: {}, thanos: {} };
+  return {
+    prometheusSpec: { secrets: [GRPC_TLS_SECRET] },
+    thanos: {
+      volumeMounts: [{ name: `secret-${GRPC_TLS_SECRET}`, mountPath: GRPC_TLS_MOUNT, readOnly: true }],
+      // The operator turns these into --grpc-server-tls-cert/-key/-client-ca.
+      grpcServerTlsConfig: {
+        caFile: `${GRPC_TLS_MOUNT}/ca.crt`,
+        certFile: `${GRPC_TLS_MOUNT}/tls.crt`,
+        keyFile: `${GRPC_TLS_MOUNT}/tls.key`,
+      },
+    },
+  };
+}
 
 function objstoreHash(sidecar: Container): string {
   const file = sidecar.files.find((f) => f.name === OBJSTORE_FILE);
@@ -61,6 +87,7 @@ export function kubePrometheusStackValues(
       `the chart names Prometheus ${PROMETHEUS_WORKLOAD}, the spec says ${pods.prometheus.name}`,
     );
   }
+  const tls = sidecarTls(ctx);
   return {
     // Pins the object names the per-replica Services and PROMETHEUS_WORKLOAD rely on, whatever the release is called.
     fullnameOverride: RELEASE,
@@ -85,11 +112,13 @@ export function kubePrometheusStackValues(
         version: prom.tag,
         resources: resourcesFor("prometheus", profile),
         additionalScrapeConfigs: scrape,
+        ...tls.prometheusSpec,
         thanos: {
           image: sidecar.image,
           version: thanos.tag,
           objectStorageConfig: { existingSecret: { name: OBJSTORE_SECRET, key: OBJSTORE_FILE } },
           resources: resourcesFor("sidecar", profile),
+          ...tls.thanos,
         },
       },
     },

@@ -1,6 +1,7 @@
 // `render`: the whole fleet as what the Kubernetes runtime applies, per cluster, built only from the component specs.
 
 import { ALERTMANAGER_PORT } from "../components/alertmanager.ts";
+import type { GrpcTls, SpecContext } from "../components/context.ts";
 import { buildFleet } from "../components/fleet.ts";
 import { MINIO_WORKLOAD } from "../components/minio.ts";
 import { objstoreConfig } from "../components/objstore.ts";
@@ -17,7 +18,7 @@ import {
   openAddresses,
   placeholder,
 } from "./addresses.ts";
-import { GRAFANA_SECRET, kubePrometheusStackValues } from "./helm.ts";
+import { GRAFANA_SECRET, grpcTlsSecret, kubePrometheusStackValues } from "./helm.ts";
 import { hostPorts, kindConfig } from "./kind.ts";
 import { setupObjects } from "./minio.ts";
 import { DEFAULT_OUT, planSteps } from "./plan.ts";
@@ -30,11 +31,21 @@ export interface RenderOptions {
   discovered?: DiscoveredAddresses;
   /** The directory PLAN.md's commands refer to (as given to `render --out`). */
   outDir?: string;
+  /** The fleet's gRPC TLS material (`loadOrCreateGrpcTls`); required when fleet.yaml sets `tls.grpc`. */
+  grpcTls?: GrpcTls;
 }
 
 export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFleet {
   const addresses = kubeAddresses(topology, opts.discovered);
-  const ctx = kubeSpecContext(topology, addresses, opts.credentials);
+  if (topology.fleet.tls.grpc && !opts.grpcTls) {
+    throw new Error(
+      "fleet.yaml sets tls.grpc but render was given no TLS material: load it with loadOrCreateGrpcTls",
+    );
+  }
+  const ctx: SpecContext = {
+    ...kubeSpecContext(topology, addresses, opts.credentials),
+    ...(opts.grpcTls ? { grpcTls: opts.grpcTls } : {}),
+  };
   const spec = buildFleet(topology, ctx, opts.credentials);
   const objstore = objstoreConfig(ctx.objectStore);
   const pods = new Set(spec.pods);
@@ -85,6 +96,7 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
           "admin-password": opts.credentials.grafana.password,
         }),
       );
+      if (ctx.grpcTls) secrets.push(grpcTlsSecret(ctx.grpcTls));
       helmValues = kubePrometheusStackValues(topology, w, ctx, { prometheus, alertmanager });
       // One Service per replica (the chart's thanosService selects every replica): query must see each one.
       for (const s of take(services, c.name, (s) => s.selector.pod !== undefined)) {

@@ -144,6 +144,8 @@ export const Fleet = z.strictObject({
     })
     .prefault({}),
   objectStore: ExternalObjectStore.optional(),
+  /** Mutual TLS on the StoreAPI gRPC that crosses clusters (query to sidecars, store gateway, rulers). */
+  tls: z.strictObject({ grpc: z.boolean().default(false) }).prefault({}),
   /** Paths of binaries for the local runtime, used instead of the cached builds. */
   binaries: z.record(z.string(), z.string().min(1)).default({}),
   clusters: z.array(Cluster).min(1, "must list at least the observer and one workload cluster"),

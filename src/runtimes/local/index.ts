@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { FleetEndpoints } from "../../endpoints.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { fleetCredentials } from "../../state/objectstore-key.ts";
+import { loadOrCreateGrpcTls } from "../../state/tls.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { step } from "../../ui/reporter.ts";
 import { table } from "../../ui/table.ts";
@@ -213,7 +214,8 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
 
     const options = resolveLocalOptions(given);
     const creds = await fleetCredentials(topology, opts.stateDir);
-    const plan = planLocalFleet(topology, creds, opts.stateDir, options);
+    const grpcTls = topology.fleet.tls.grpc ? await loadOrCreateGrpcTls(opts.stateDir) : undefined;
+    const plan = planLocalFleet(topology, creds, opts.stateDir, options, grpcTls);
     const storage = topology.storage;
     const executables = await step(reporter, "find the binaries", () =>
       resolveExecutables(topology, plan.processes, storage !== undefined),

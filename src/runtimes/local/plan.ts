@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ObjectStoreAccess, POD_IP, type SpecContext } from "../../components/context.ts";
+import { type GrpcTls, type ObjectStoreAccess, POD_IP, type SpecContext } from "../../components/context.ts";
 import { buildFleet, type FleetSpec, objectStoreAccess } from "../../components/fleet.ts";
 import type { Binary, ComponentKind, Container, PodSpec, Port, ServiceSpec } from "../../components/types.ts";
 import { POD_NAME, podNames } from "../../components/types.ts";
@@ -105,6 +105,7 @@ export function localContext(
   creds: Credentials,
   options: LocalOptions,
   addresses: SpecContext["addresses"],
+  grpcTls?: GrpcTls,
 ): SpecContext {
   return {
     listenHost: POD_IP,
@@ -115,6 +116,7 @@ export function localContext(
     blockDuration: options.blockDuration,
     bucketSyncInterval: options.bucketSyncInterval,
     demoScript: demoScript().path,
+    ...(grpcTls ? { grpcTls } : {}),
   };
 }
 
@@ -130,12 +132,19 @@ export function planLocalFleet(
   creds: Credentials,
   stateDir: string,
   options: LocalOptions,
+  /** The fleet's TLS material; required when fleet.yaml says `tls: { grpc: true }`. */
+  grpcTls?: GrpcTls,
 ): LocalPlan {
+  if (topology.fleet.tls.grpc && !grpcTls) {
+    throw new Error(
+      "fleet.yaml sets tls.grpc but no TLS material was given: load it with loadOrCreateGrpcTls",
+    );
+  }
   const root = localRoot(stateDir);
   // Pass one learns which pods and Services exist; pass two builds them with their real addresses.
-  const shape = buildFleet(topology, localContext(topology, creds, options, shapeAddresses), creds);
+  const shape = buildFleet(topology, localContext(topology, creds, options, shapeAddresses, grpcTls), creds);
   const network = planNetwork(topology, shape, options.subnet);
-  const ctx = localContext(topology, creds, options, network.addresses);
+  const ctx = localContext(topology, creds, options, network.addresses, grpcTls);
   const fleet = buildFleet(topology, ctx, creds);
   const demo = demoScript();
 

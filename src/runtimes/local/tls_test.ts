@@ -1,0 +1,129 @@
+// With `tls: { grpc: true }` the real fleet answers across clusters over mutual TLS, and a sidecar refuses a
+// plaintext gRPC client as well as a TLS client without a fleet certificate.
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { connect } from "node:http2";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { GrpcTls, SpecContext } from "../../components/context.ts";
+import { queryEndpoints } from "../../components/thanos.ts";
+import { loadOrCreateGrpcTls } from "../../state/tls.ts";
+import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
+import type { Reporter } from "../runtime.ts";
+import { createLocalRuntime } from "./index.ts";
+
+const SUBNET = "127.74";
+/** queryEndpoints only counts addresses here. */
+const shapeContext = {
+  addresses: { service: () => "", pod: () => "", exposed: () => "" },
+} as unknown as SpecContext;
+
+const topology = parseFleet({ ...DEFAULT_FLEET, tls: { grpc: true } }, "tls test");
+const runtime = createLocalRuntime({ subnet: SUBNET, blockDuration: "1m", bucketSyncInterval: "5s" });
+const stateDir = await mkdtemp(join(tmpdir(), "fleet-tls-"));
+const lines: string[] = [];
+const reporter: Reporter = {
+  step(title) {
+    lines.push(`… ${title}`);
+    return (error) => lines.push(error ? `✗ ${title}: ${error.message}` : `✓ ${title}`);
+  },
+  info: (line) => lines.push(line),
+  verbose: (line) => lines.push(`  ${line}`),
+};
+const upOptions = { stateDir, reporter, signal: new AbortController().signal, verbose: true };
+
+let failed = false;
+after(async () => {
+  await runtime.down(topology, { ...upOptions, purge: false }).catch(() => {});
+  if (!failed) await rm(stateDir, { recursive: true, force: true });
+  else process.stderr.write(`tls state and logs kept in ${stateDir}\n${lines.join("\n")}\n`);
+});
+
+/**
+ * Opens an HTTP/2 connection (what gRPC runs on) and reports whether the server answered with its settings:
+ * "ok", or the error that ended the attempt.
+ */
+function h2Handshake(url: string, tls?: { ca: string; cert?: string; key?: string; servername: string }) {
+  return new Promise<string>((resolve) => {
+    const session = connect(url, tls ? { ...tls, ALPNProtocols: ["h2"] } : {});
+    const done = (result: string) => {
+      clearTimeout(timer);
+      session.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(() => done("timeout"), 5000);
+    session.on("remoteSettings", () => done("ok"));
+    session.on("error", (e) => done(`error: ${e.message}`));
+    session.on("close", () => done("closed"));
+  });
+}
+
+test(
+  "a fleet with tls.grpc answers through query over mutual TLS and refuses plaintext",
+  { timeout: 240_000 },
+  async () => {
+    try {
+      await runtime.up(topology, upOptions);
+      const endpoints = await runtime.endpoints(topology, { stateDir });
+      const tls: GrpcTls = await loadOrCreateGrpcTls(stateDir);
+
+      // Query reaches each workload cluster only through its sidecars: an answer per cluster proves the TLS path.
+      const want = topology.workloads.map((w) => w.name).sort();
+      let got: string[] = [];
+      const deadline = Date.now() + 120_000;
+      while (Date.now() < deadline) {
+        const url = `${endpoints.queryFrontend}/api/v1/query?${new URLSearchParams({ query: "count by (cluster) (fleet_demo_requests_total)" })}`;
+        const r = await fetch(url, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+        if (r?.ok) {
+          const body = (await r.json()) as { data: { result: { metric: { cluster: string } }[] } };
+          got = body.data.result.map((s) => s.metric.cluster).sort();
+          if (got.join() === want.join()) break;
+        }
+        await sleep(1000);
+      }
+      assert.deepEqual(got, want, "query-frontend answers the demo series of every workload cluster");
+
+      // Store gateway and rulers serve TLS too: query holds every StoreAPI endpoint, none with an error.
+      const query = endpoints.targets.find((t) => t.component === "query")?.url;
+      assert.ok(query, "the endpoints report a query URL");
+      const wantStores = queryEndpoints(topology, shapeContext).length;
+      let healthy: string[] = [];
+      for (const until = Date.now() + 60_000; Date.now() < until; await sleep(1000)) {
+        const r = await fetch(`${query}/api/v1/stores`, { signal: AbortSignal.timeout(10_000) });
+        const body = (await r.json()) as {
+          data: Record<string, { name: string; lastError: string | null }[]>;
+        };
+        const all = Object.values(body.data).flat();
+        healthy = all.filter((e) => !e.lastError).map((e) => e.name);
+        if (healthy.length === wantStores && all.length === wantStores) break;
+      }
+      assert.equal(
+        healthy.length,
+        wantStores,
+        `query reaches every StoreAPI over TLS: ${healthy.join(", ")}`,
+      );
+
+      const sidecar = endpoints.targets.find((t) => t.component === "sidecar")?.grpc;
+      assert.ok(sidecar, "the endpoints report a sidecar's gRPC address");
+      const fleetClient = {
+        ca: tls.ca,
+        cert: tls.clientCert,
+        key: tls.clientKey,
+        servername: tls.serverName,
+      };
+      assert.equal(await h2Handshake(`https://${sidecar}`, fleetClient), "ok", "a fleet client gets through");
+      assert.notEqual(await h2Handshake(`http://${sidecar}`), "ok", "a plaintext client is refused");
+      const noCert = { ca: tls.ca, servername: tls.serverName };
+      assert.notEqual(
+        await h2Handshake(`https://${sidecar}`, noCert),
+        "ok",
+        "a client without a certificate is refused",
+      );
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  },
+);
