@@ -4,6 +4,7 @@ import { readDiscoveredAddresses } from "../render/addresses.ts";
 import { DEFAULT_OUT } from "../render/plan.ts";
 import { renderFleet } from "../render/render.ts";
 import type { PlanStep } from "../render/types.ts";
+import { GRPC_SERVER_NAME } from "../state/tls.ts";
 import type { Topology } from "../topology/topology.ts";
 
 /** The plan depends on the topology, never on credentials: these stand in for them and appear in no step. */
@@ -13,6 +14,16 @@ const STAND_IN = {
   grafana: { user: "plan", password: "plan" },
 };
 
+/** plan creates nothing, so no certificates either: the steps are the same whatever their content. */
+const STAND_IN_TLS = {
+  ca: "plan",
+  cert: "plan",
+  key: "plan",
+  clientCert: "plan",
+  clientKey: "plan",
+  serverName: GRPC_SERVER_NAME,
+};
+
 export async function planCommand(
   topology: Topology,
   opts: { stateDir: string; stdout?: NodeJS.WritableStream },
@@ -20,7 +31,8 @@ export async function planCommand(
   const stdout = opts.stdout ?? process.stdout;
   // Reads what `up` discovered, if anything; creates nothing (no state dir, no credentials).
   const discovered = await readDiscoveredAddresses(opts.stateDir);
-  const fleet = renderFleet(topology, { credentials: STAND_IN, discovered, outDir: DEFAULT_OUT });
+  const grpcTls = topology.fleet.tls.grpc ? STAND_IN_TLS : undefined;
+  const fleet = renderFleet(topology, { credentials: STAND_IN, discovered, outDir: DEFAULT_OUT, grpcTls });
   const out: string[] = [
     `${fleet.plan.length} steps for ${topology.source} (${fleet.clusters.map((c) => `${c.cluster}: ${c.role}`).join(", ")})`,
     "",

@@ -8,6 +8,7 @@ import { renderFleet } from "../render/render.ts";
 import { CREDENTIALS_FILE } from "../state/credentials.ts";
 import { ensureStateDir } from "../state/dir.ts";
 import { fleetCredentials } from "../state/objectstore-key.ts";
+import { loadOrCreateGrpcTls } from "../state/tls.ts";
 import type { Topology } from "../topology/topology.ts";
 
 /** Writes through a temporary file, so that secrets.yaml never exists with wider permissions than 0600. */
@@ -27,7 +28,8 @@ export async function renderCommand(
   const discovered = await readDiscoveredAddresses(opts.stateDir);
   await ensureStateDir(opts.stateDir);
   const credentials = await fleetCredentials(topology, opts.stateDir);
-  const fleet = renderFleet(topology, { credentials, discovered, outDir: opts.out });
+  const grpcTls = topology.fleet.tls.grpc ? await loadOrCreateGrpcTls(opts.stateDir) : undefined;
+  const fleet = renderFleet(topology, { credentials, discovered, outDir: opts.out, grpcTls });
   const files = fleetFiles(topology, fleet, opts.out);
   for (const f of files) {
     try {

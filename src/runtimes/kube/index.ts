@@ -7,6 +7,7 @@ import type { FleetEndpoints } from "../../endpoints.ts";
 import { ADDRESSES_FILE, readDiscoveredAddresses } from "../../render/addresses.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { fleetCredentials } from "../../state/objectstore-key.ts";
+import { loadOrCreateGrpcTls } from "../../state/tls.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
 import { type KubeDeps, newRunContext, realDeps, type VerifyHook } from "./context.ts";
@@ -28,6 +29,13 @@ export interface KubeRuntime extends Runtime {
   close(): Promise<void>;
 }
 
+/** With `tls.grpc`, every render of this fleet carries its TLS material (made once, kept in the state dir). */
+async function withGrpcTls(deps: KubeDeps, topology: Topology, stateDir: string): Promise<KubeDeps> {
+  if (!topology.fleet.tls.grpc) return deps;
+  const grpcTls = await loadOrCreateGrpcTls(stateDir);
+  return { ...deps, render: (t, opts) => deps.render(t, { ...opts, grpcTls }) };
+}
+
 export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
   const proxy = new EndpointProxy();
 
@@ -39,7 +47,8 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       throw new Error(`no fleet is up on Kubernetes from state dir ${stateDir}; run 'thanos-fleet up' first`);
     }
     const credentials = await fleetCredentials(topology, stateDir);
-    const fleet = deps.render(topology, { credentials, discovered });
+    const { render } = await withGrpcTls(deps, topology, stateDir);
+    const fleet = render(topology, { credentials, discovered });
     return { state, discovered, credentials, fleet };
   };
 
@@ -53,10 +62,11 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
 
     async up(topology, opts) {
       await ensureStateDir(opts.stateDir);
+      const upDeps = await withGrpcTls(deps, topology, opts.stateDir);
       const ctx = newRunContext({
         topology,
         // `up --no-verify` leaves out the verify step.
-        deps: opts.verify === false ? { ...deps, verify: undefined } : deps,
+        deps: opts.verify === false ? { ...upDeps, verify: undefined } : upDeps,
         stateDir: opts.stateDir,
         reporter: opts.reporter,
         signal: opts.signal,

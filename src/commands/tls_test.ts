@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { test } from "node:test";
+import { tempDir } from "../testing/tempdir.ts";
+import { parseFleetYaml } from "../topology/load.ts";
+import { planCommand } from "./plan.ts";
+import { renderCommand } from "./render.ts";
+
+const quiet = () => new Writable({ write: (_chunk, _enc, done) => done() });
+
+const topology = parseFleetYaml(
+  "tls:\n  grpc: true\nclusters:\n  - name: mgmt\n    role: observer\n  - name: biz1\n    role: workload\n  - name: minio\n    role: storage\n",
+  "fleet.yaml",
+);
+
+test("render with tls.grpc makes the fleet's certificates once and puts the keys only in secrets.yaml", async () => {
+  const stateDir = await tempDir("thanos-fleet-tls-");
+  const out = join(stateDir, "out");
+  await renderCommand(topology, { out, stateDir, stdout: quiet() });
+  const key = await readFile(join(stateDir, "tls", "grpc-server.key"), "utf8");
+  const body = key.split("\n")[1] ?? "";
+  assert.ok(body.length > 20, "a PEM body");
+  assert.match(await readFile(join(out, "biz1", "secrets.yaml"), "utf8"), /thanos-grpc-tls/);
+  const values = await readFile(join(out, "biz1", "values-kube-prometheus-stack.yaml"), "utf8");
+  assert.match(values, /grpcServerTlsConfig/);
+  for (const file of ["values-kube-prometheus-stack.yaml", "manifests.yaml"]) {
+    assert.doesNotMatch(await readFile(join(out, "biz1", file), "utf8"), new RegExp(body.slice(0, 20)));
+  }
+  await renderCommand(topology, { out, stateDir, stdout: quiet() });
+  assert.equal(
+    await readFile(join(stateDir, "tls", "grpc-server.key"), "utf8"),
+    key,
+    "reused, not made anew",
+  );
+});
+
+test("plan with tls.grpc creates no certificate", async () => {
+  const stateDir = await tempDir("thanos-fleet-tls-plan-");
+  await planCommand(topology, { stateDir, stdout: quiet() });
+  assert.equal(existsSync(join(stateDir, "tls")), false);
+});
