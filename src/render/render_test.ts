@@ -2,44 +2,12 @@ import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { describe, test } from "node:test";
-import { Deployment } from "kubernetes-models/apps/v1/Deployment";
-import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
-import { Job } from "kubernetes-models/batch/v1/Job";
-import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
-import { Namespace } from "kubernetes-models/v1/Namespace";
-import { Secret } from "kubernetes-models/v1/Secret";
-import { Service } from "kubernetes-models/v1/Service";
 import { z } from "zod";
 import { PINNED } from "../versions.ts";
 import { fleetFiles } from "./files.ts";
 import { configs, defaultTopology, GOLDEN_DIR, render } from "./testdata/fixtures.ts";
+import { validateObject } from "./testdata/validate.ts";
 import type { KubeObject, RenderedCluster } from "./types.ts";
-
-/** The API schema of every kind render may produce; anything else fails the test. */
-const MODELS: Record<string, new (data: never) => { validate(): void }> = {
-  "v1/Namespace": Namespace,
-  "v1/Secret": Secret,
-  "v1/ConfigMap": ConfigMap,
-  "v1/Service": Service,
-  "apps/v1/Deployment": Deployment,
-  "apps/v1/StatefulSet": StatefulSet,
-  "batch/v1/Job": Job,
-};
-
-function validate(obj: KubeObject): void {
-  const Model = MODELS[`${obj.apiVersion}/${obj.kind}`];
-  assert.ok(
-    Model,
-    `${obj.apiVersion} ${obj.kind} ${obj.metadata.name}: render produced a kind the tests do not know`,
-  );
-  try {
-    new Model(structuredClone(obj) as never).validate();
-  } catch (error) {
-    assert.fail(
-      `${obj.kind} ${obj.metadata.name} fails the Kubernetes API schema: ${(error as Error).message}`,
-    );
-  }
-}
 
 function objects(rc: RenderedCluster): KubeObject[] {
   return [...rc.secrets, ...rc.manifests];
@@ -84,7 +52,7 @@ describe("rendered Kubernetes objects", () => {
       test(`${variant}: every object passes the Kubernetes API schema of its kind`, () => {
         const all = fleet.clusters.flatMap(objects);
         assert.ok(all.length > 0);
-        for (const obj of all) validate(obj);
+        for (const obj of all) validateObject(obj);
       });
 
       test(`${variant}: every name is unique per kind within a cluster`, () => {

@@ -1,14 +1,8 @@
 // With `tls: { grpc: true }` every StoreAPI server of the rendered fleet serves TLS, query dials with it, and
 // private keys stay in Secrets.
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Deployment } from "kubernetes-models/apps/v1/Deployment";
-import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
-import { Job } from "kubernetes-models/batch/v1/Job";
-import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
-import { Namespace } from "kubernetes-models/v1/Namespace";
-import { Secret } from "kubernetes-models/v1/Secret";
-import { Service } from "kubernetes-models/v1/Service";
 import { parse } from "yaml";
 import type { GrpcTls } from "../components/context.ts";
 import { ENDPOINTS_FILE } from "../components/thanos.ts";
@@ -16,6 +10,7 @@ import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
 import { GRPC_TLS_SECRET } from "./helm.ts";
 import { renderFleet } from "./render.ts";
 import { FAKE_CREDENTIALS, kindAddresses } from "./testdata/fixtures.ts";
+import { validateObject } from "./testdata/validate.ts";
 import type { KubeObject } from "./types.ts";
 
 const pem = (kind: string, body: string) => `-----BEGIN ${kind}-----\n${body}\n-----END ${kind}-----\n`;
@@ -28,16 +23,6 @@ const TLS: GrpcTls = {
   serverName: "thanos-fleet-grpc",
 };
 const TLS_FLAGS = ["--grpc-server-tls-cert=", "--grpc-server-tls-key=", "--grpc-server-tls-client-ca="];
-
-const MODELS: Record<string, new (data: never) => { validate(): void }> = {
-  "v1/Namespace": Namespace,
-  "v1/Secret": Secret,
-  "v1/ConfigMap": ConfigMap,
-  "v1/Service": Service,
-  "apps/v1/Deployment": Deployment,
-  "apps/v1/StatefulSet": StatefulSet,
-  "batch/v1/Job": Job,
-};
 
 interface PodTemplateSpec {
   containers: { name: string; args?: string[]; volumeMounts?: { mountPath: string }[] }[];
@@ -124,10 +109,6 @@ test("private keys appear only in Secrets, and every object fits the Kubernetes 
     for (const key of [TLS.key, TLS.clientKey]) {
       assert.ok(!outside.includes(JSON.stringify(key).slice(1, -1)), `${c.cluster}: a key outside a Secret`);
     }
-    for (const o of [...c.secrets, ...c.manifests]) {
-      const Model = MODELS[`${o.apiVersion}/${o.kind}`];
-      assert.ok(Model, `${o.kind} ${o.metadata.name}: a kind this test does not know`);
-      new Model(structuredClone(o) as never).validate();
-    }
+    for (const o of [...c.secrets, ...c.manifests]) validateObject(o);
   }
 });
