@@ -1,44 +1,24 @@
 // End to end, with real processes: the default fleet comes up locally, answers deduplicated queries across
 // clusters, ships blocks that the store gateway serves with every sidecar stopped, and goes down without a trace.
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FleetEndpoints } from "../../endpoints.ts";
 import { loadTopology } from "../../topology/load.ts";
-import type { Reporter } from "../runtime.ts";
-import { createLocalRuntime } from "./index.ts";
 import { localRoot } from "./plan.ts";
 import { hasExited, sessionMembers } from "./proc.ts";
 import { type FleetState, readState } from "./state.ts";
 import { tcpOpen } from "./supervisor.ts";
+import { testFleet } from "./testing.ts";
 
 const SUBNET = process.env.THANOS_FLEET_LOCAL_SUBNET ?? "127.79";
 const BLOCK_MS = 60_000;
 
 const topology = await loadTopology();
-const runtime = createLocalRuntime({ subnet: SUBNET, blockDuration: "1m", bucketSyncInterval: "5s" });
-const stateDir = await mkdtemp(join(tmpdir(), "fleet-e2e-"));
-const lines: string[] = [];
-const reporter: Reporter = {
-  step(title) {
-    lines.push(`… ${title}`);
-    return (error) => lines.push(error ? `✗ ${title}: ${error.message}` : `✓ ${title}`);
-  },
-  info: (line) => lines.push(line),
-  verbose: (line) => lines.push(`  ${line}`),
-};
-const upOptions = { stateDir, reporter, signal: new AbortController().signal, verbose: true };
-
-let failed = false;
-after(async () => {
-  // Whatever happened, leave nothing running; keep the logs when something failed.
-  await runtime.down(topology, { ...upOptions, purge: false }).catch(() => {});
-  if (!failed) await rm(stateDir, { recursive: true, force: true });
-  else process.stderr.write(`e2e state and logs kept in ${stateDir}\n${lines.join("\n")}\n`);
-});
+const fleet = await testFleet(topology, { subnet: SUBNET, name: "e2e" });
+const { runtime, stateDir, lines, upOptions } = fleet;
 
 /** A step of the scenario; later steps build on earlier ones, so a failure is remembered for the cleanup. */
 function step(name: string, timeoutMs: number, fn: () => Promise<void>): void {
@@ -46,7 +26,7 @@ function step(name: string, timeoutMs: number, fn: () => Promise<void>): void {
     try {
       await fn();
     } catch (error) {
-      failed = true;
+      fleet.failed = true;
       throw error;
     }
   });

@@ -1,18 +1,14 @@
 // With `tls: { grpc: true }` the real fleet answers across clusters over mutual TLS, and a sidecar refuses a
 // plaintext gRPC client as well as a TLS client without a fleet certificate.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
 import { connect } from "node:http2";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { GrpcTls, SpecContext } from "../../components/context.ts";
 import { queryEndpoints } from "../../components/thanos.ts";
 import { loadOrCreateGrpcTls } from "../../state/tls.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
-import type { Reporter } from "../runtime.ts";
-import { createLocalRuntime } from "./index.ts";
+import { testFleet } from "./testing.ts";
 
 const SUBNET = "127.74";
 /** queryEndpoints only counts addresses here. */
@@ -21,25 +17,8 @@ const shapeContext = {
 } as unknown as SpecContext;
 
 const topology = parseFleet({ ...DEFAULT_FLEET, tls: { grpc: true } }, "tls test");
-const runtime = createLocalRuntime({ subnet: SUBNET, blockDuration: "1m", bucketSyncInterval: "5s" });
-const stateDir = await mkdtemp(join(tmpdir(), "fleet-tls-"));
-const lines: string[] = [];
-const reporter: Reporter = {
-  step(title) {
-    lines.push(`… ${title}`);
-    return (error) => lines.push(error ? `✗ ${title}: ${error.message}` : `✓ ${title}`);
-  },
-  info: (line) => lines.push(line),
-  verbose: (line) => lines.push(`  ${line}`),
-};
-const upOptions = { stateDir, reporter, signal: new AbortController().signal, verbose: true };
-
-let failed = false;
-after(async () => {
-  await runtime.down(topology, { ...upOptions, purge: false }).catch(() => {});
-  if (!failed) await rm(stateDir, { recursive: true, force: true });
-  else process.stderr.write(`tls state and logs kept in ${stateDir}\n${lines.join("\n")}\n`);
-});
+const fleet = await testFleet(topology, { subnet: SUBNET, name: "tls" });
+const { runtime, stateDir, upOptions } = fleet;
 
 /**
  * Opens an HTTP/2 connection (what gRPC runs on) and reports whether the server answered with its settings:
@@ -122,7 +101,7 @@ test(
         "a client without a certificate is refused",
       );
     } catch (error) {
-      failed = true;
+      fleet.failed = true;
       throw error;
     }
   },

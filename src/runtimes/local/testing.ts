@@ -1,0 +1,31 @@
+// A real local fleet for one test file: its own subnet and state dir, quick blocks, and a cleanup that leaves
+// nothing running and keeps the logs only when a test failed.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after } from "node:test";
+import type { Topology } from "../../topology/topology.ts";
+import type { Reporter } from "../runtime.ts";
+import { createLocalRuntime } from "./index.ts";
+
+export async function testFleet(topology: Topology, opts: { subnet: string; name: string }) {
+  const runtime = createLocalRuntime({ subnet: opts.subnet, blockDuration: "1m", bucketSyncInterval: "5s" });
+  const stateDir = await mkdtemp(join(tmpdir(), `fleet-${opts.name}-`));
+  const lines: string[] = [];
+  const reporter: Reporter = {
+    step(title) {
+      lines.push(`… ${title}`);
+      return (error) => lines.push(error ? `✗ ${title}: ${error.message}` : `✓ ${title}`);
+    },
+    info: (line) => lines.push(line),
+    verbose: (line) => lines.push(`  ${line}`),
+  };
+  const upOptions = { stateDir, reporter, signal: new AbortController().signal, verbose: true };
+  const fleet = { runtime, stateDir, lines, upOptions, failed: false };
+  after(async () => {
+    await runtime.down(topology, { ...upOptions, purge: false }).catch(() => {});
+    if (!fleet.failed) await rm(stateDir, { recursive: true, force: true });
+    else process.stderr.write(`${opts.name}: state and logs kept in ${stateDir}\n${lines.join("\n")}\n`);
+  });
+  return fleet;
+}
