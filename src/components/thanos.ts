@@ -2,6 +2,7 @@
 import { stringify } from "yaml";
 import { REPLICA_LABELS } from "../topology/semantics.ts";
 import type { Topology, Workload } from "../topology/topology.ts";
+import { parseDuration } from "../verify/duration.ts";
 import { POD_IP, type SpecContext } from "./context.ts";
 import { OBJSTORE_FILE, objstoreConfig } from "./objstore.ts";
 import { type ConfigFile, type Container, POD_NAME, type PodSpec, type Port } from "./types.ts";
@@ -334,6 +335,11 @@ export function rulerPod(topology: Topology, ctx: SpecContext): PodSpec {
   };
 }
 
+/** Half a duration, in whole seconds (at least one). */
+function halfOf(duration: string): string {
+  return `${Math.max(1, Math.floor(parseDuration(duration) / 2000))}s`;
+}
+
 export function bucketWebPod(topology: Topology, ctx: SpecContext): PodSpec {
   const name = WORKLOAD.bucketWeb;
   const store = objstore(ctx, name, "thanos-bucket-web");
@@ -344,6 +350,8 @@ export function bucketWebPod(topology: Topology, ctx: SpecContext): PodSpec {
     `--http-address=${listen(ctx, HTTP_PORT)}`,
     store.arg,
     `--refresh=${ctx.bucketSyncInterval}`,
+    // Thanos wants the refresh at least twice the download timeout (default 5m), which a short refresh is not.
+    `--timeout=${halfOf(ctx.bucketSyncInterval)}`,
     "--label=cluster",
   ];
   return {
