@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The thin command layer: parses flags and calls the library; every verb lives in its own module.
 import { setMaxListeners } from "node:events";
+import { constants } from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import { runtimeFor, runtimeNames } from "./runtimes/index.ts";
 import type { UpOptions } from "./runtimes/runtime.ts";
@@ -57,11 +58,15 @@ program
     await planCommand(topology, { stateDir: opts.stateDir });
   });
 
+/** The signal that interrupted a command; the process then exits 128 + its number, as shells expect. */
+let interruptedBy: NodeJS.Signals | undefined;
+
 function withSignal<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   // Every in-flight request of a long verify or up listens on the one signal.
   setMaxListeners(0, controller.signal);
-  const onSignal = () => {
+  const onSignal = (signal: NodeJS.Signals) => {
+    interruptedBy = signal;
     process.stderr.write("\ninterrupted: stopping what was started …\n");
     controller.abort(new Error("interrupted"));
   };
@@ -147,8 +152,12 @@ program
 export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
-    return typeof process.exitCode === "number" ? process.exitCode : 0;
+    return interruptedBy ? interruptedExit(interruptedBy) : Number(process.exitCode ?? 0);
   } catch (error) {
+    if (interruptedBy) {
+      process.stderr.write(`${describe(error)}\n`);
+      return interruptedExit(interruptedBy);
+    }
     if (error instanceof CommanderError) {
       return error.code === "commander.helpDisplayed" ||
         error.code === "commander.version" ||
@@ -164,6 +173,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`error: ${describe(error)}\n`);
     return 1;
   }
+}
+
+function interruptedExit(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0);
 }
 
 /** The error and its causes, one per line; the stack only with THANOS_FLEET_DEBUG. */
