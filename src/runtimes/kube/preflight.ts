@@ -1,8 +1,12 @@
 // Checks, before anything is created, that this machine can run the fleet: each failure says how to fix it.
+import { NAMESPACE } from "../../components/context.ts";
+import { RELEASE } from "../../render/helm.ts";
 import { resourcesFor } from "../../render/resources.ts";
 import type { KubeObject, RenderedCluster } from "../../render/types.ts";
+import { fieldPath } from "../../topology/errors.ts";
+import { clusterNodePorts } from "../../topology/semantics.ts";
 import type { Topology } from "../../topology/topology.ts";
-import type { KubeApi } from "./api.ts";
+import { FIELD_MANAGER, type KubeApi, MANAGED_BY_LABEL } from "./api.ts";
 import { type Exec, ExecError } from "./exec.ts";
 
 export interface Problem {
@@ -291,24 +295,35 @@ export async function preflight(
     }
   }
   // Asked at once, reported in fleet order.
-  for (const found of await Promise.all(existing.map((c) => checkContext(c, deps)))) {
-    if ("fix" in found) problems.push(found);
-    else facts.push(found.fact);
+  for (const found of await Promise.all(existing.map((c) => checkContext(topology, c, deps)))) {
+    problems.push(...found.problems);
+    facts.push(...found.facts);
+    warnings.push(...found.warnings);
   }
   if (problems.length > 0) throw new PreflightError(problems);
   return { warnings, facts };
 }
 
-async function checkContext(c: RenderedCluster, deps: PreflightDeps): Promise<Problem | { fact: string }> {
+interface ContextFindings {
+  problems: Problem[];
+  facts: string[];
+  warnings: string[];
+}
+
+async function checkContext(
+  topology: Topology,
+  c: RenderedCluster,
+  deps: PreflightDeps,
+): Promise<ContextFindings> {
   let api: KubeApi;
   try {
     api = deps.api(c.context);
   } catch (error) {
-    return {
+    return found({
       check: "context",
       message: `cluster ${c.cluster}: ${(error as Error).message}`,
       fix: `run 'kubectl config get-contexts' and set the context of ${c.cluster} in fleet.yaml`,
-    };
+    });
   }
   const timeoutMs = deps.contextTimeoutMs ?? 15_000;
   let timer: NodeJS.Timeout | undefined;
@@ -319,14 +334,71 @@ async function checkContext(c: RenderedCluster, deps: PreflightDeps): Promise<Pr
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000}s`)), timeoutMs);
       }),
     ]);
-    return { fact: `cluster ${c.cluster}: context ${c.context} answers, ${nodes.length} nodes` };
+    const fact = `cluster ${c.cluster}: context ${c.context} answers, ${nodes.length} nodes`;
+    return { ...(await takenNodePorts(topology, c, api)), facts: [fact] };
   } catch (error) {
-    return {
+    return found({
       check: "context",
       message: `cluster ${c.cluster}: context ${c.context} does not answer: ${(error as Error).message}`,
       fix: `check it with 'kubectl --context ${c.context} get nodes' (credentials, VPN, the API server's address)`,
-    };
+    });
   } finally {
     clearTimeout(timer);
   }
+}
+
+function found(problem: Problem): ContextFindings {
+  return { problems: [problem], facts: [], warnings: [] };
+}
+
+/** A Service the fleet applied, or its kube-prometheus-stack release made, in an earlier `up`. */
+function isFleets(service: KubeObject): boolean {
+  const labels = service.metadata.labels ?? {};
+  if (labels[MANAGED_BY_LABEL] === FIELD_MANAGER) return true;
+  const release = labels.release ?? labels["app.kubernetes.io/instance"];
+  return service.metadata.namespace === NAMESPACE && release === RELEASE;
+}
+
+/**
+ * The NodePorts this fleet plans on an existing cluster that another Service already holds: the API server would
+ * refuse them halfway through `up`, so they are named here with the fleet.yaml field that sets them.
+ */
+async function takenNodePorts(
+  topology: Topology,
+  c: RenderedCluster,
+  api: KubeApi,
+): Promise<Omit<ContextFindings, "facts">> {
+  const index = topology.fleet.clusters.findIndex((x) => x.name === c.cluster);
+  const config = topology.fleet.clusters[index];
+  if (!config) return { problems: [], warnings: [] };
+  let services: KubeObject[];
+  try {
+    services = await api.list("v1", "Service");
+  } catch (error) {
+    const why = (error as Error).message;
+    return {
+      problems: [],
+      warnings: [`cluster ${c.cluster}: cannot list Services to check NodePorts: ${why}`],
+    };
+  }
+  const holders = new Map<number, string>();
+  for (const s of services.filter((x) => !isFleets(x))) {
+    const ports = (s.spec as { ports?: { nodePort?: number }[] } | undefined)?.ports ?? [];
+    for (const p of ports)
+      if (p.nodePort) holders.set(p.nodePort, `${s.metadata.namespace}/${s.metadata.name}`);
+  }
+  const problems = clusterNodePorts(config).flatMap(({ key, port }): Problem[] => {
+    const holder = holders.get(port);
+    if (!holder) return [];
+    const [name, replica] = key.split("+");
+    const field = fieldPath(["clusters", index, "nodePorts", name as string]);
+    return [
+      {
+        check: "nodeports",
+        message: `cluster ${c.cluster}: NodePort ${port} (${field}${replica ? ` + ${replica}` : ""}) is held by Service ${holder} in context ${c.context}`,
+        fix: `set a free port for ${field} in fleet.yaml, or remove Service ${holder}`,
+      },
+    ];
+  });
+  return { problems, warnings: [] };
 }

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { NAMESPACE } from "../../components/context.ts";
+import { RELEASE } from "../../render/helm.ts";
 import { renderFleet } from "../../render/render.ts";
 import type { Topology } from "../../topology/topology.ts";
+import { FIELD_MANAGER, MANAGED_BY_LABEL } from "./api.ts";
 import { memoryNeeded, PreflightError, parseQuantity, parseVersion, preflight } from "./preflight.ts";
 import { addCloudClusters, defaultTopology, FAKE_CREDENTIALS, topologyOf } from "./testdata/fixtures.ts";
 import { FakeWorld } from "./testing.ts";
@@ -183,6 +186,60 @@ describe("preflight for existing clusters", () => {
       "$ helm version --short",
       "cloud-mgmt: list v1 Node",
       "cloud-us1: list v1 Node",
+      "cloud-mgmt: list v1 Service",
+      "cloud-us1: list v1 Service",
+    ]);
+  });
+
+  it("a NodePort the fleet plans that another Service holds, named with its fleet.yaml field", async () => {
+    const world = new FakeWorld();
+    addCloudClusters(world, ["cloud-mgmt", "cloud-us1"]);
+    for (const name of ["default", NAMESPACE]) {
+      await world
+        .fakeApi("cloud-us1")
+        .serverSideApply({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
+    }
+    const service = (
+      namespace: string,
+      name: string,
+      nodePort: number,
+      labels: Record<string, string> = {},
+    ) =>
+      world.fakeApi("cloud-us1").serverSideApply({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { namespace, name, labels },
+        spec: { type: "NodePort", ports: [{ port: 80, nodePort }] },
+      });
+    await service("default", "their-app", 31001);
+    await service("default", "their-grafana", 30300);
+    await service("default", "unrelated", 32500);
+    // The fleet's own, from an earlier up: its applied Services and those of its chart release.
+    await service(NAMESPACE, "thanos-sidecar-0", 31000, { [MANAGED_BY_LABEL]: FIELD_MANAGER });
+    await service(NAMESPACE, "kube-prometheus-stack-alertmanager", 30903, { release: RELEASE });
+    const error = await problems(world, await topologyOf("load-balancer.yaml"));
+    assert.deepEqual(
+      error?.problems.map((p) => [p.message, p.fix]),
+      [
+        [
+          "cluster us1: NodePort 31001 (clusters[1].nodePorts.sidecarGrpc + 1) is held by Service default/their-app in context cloud-us1",
+          "set a free port for clusters[1].nodePorts.sidecarGrpc in fleet.yaml, or remove Service default/their-app",
+        ],
+        [
+          "cluster us1: NodePort 30300 (clusters[1].nodePorts.grafana) is held by Service default/their-grafana in context cloud-us1",
+          "set a free port for clusters[1].nodePorts.grafana in fleet.yaml, or remove Service default/their-grafana",
+        ],
+      ],
+    );
+  });
+
+  it("a context that may not list Services gets a warning, not a failure", async () => {
+    const world = new FakeWorld();
+    addCloudClusters(world, ["cloud-mgmt", "cloud-us1"]);
+    world.fakeApi("cloud-us1").list = () => Promise.reject(new Error("services is forbidden"));
+    const result = await run(world, await topologyOf("load-balancer.yaml"));
+    assert.deepEqual(result.warnings, [
+      "cluster us1: cannot list Services to check NodePorts: services is forbidden",
     ]);
   });
 

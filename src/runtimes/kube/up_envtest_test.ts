@@ -69,7 +69,7 @@ interface Case {
   /** A cluster whose namespace exists before `up`, holding an object of its owner. */
   preexistingNamespace?: string;
   /** A NodePort another Service holds before the first `up`. */
-  squatter?: { cluster: string; port: number; service: string };
+  squatter?: { cluster: string; port: number; field: string };
 }
 
 const CASES: Case[] = [
@@ -81,7 +81,7 @@ const CASES: Case[] = [
     title: "four workload clusters on existing contexts, one behind LoadBalancer Services",
     topology: () => parseFleetYaml(FOUR_WORKLOADS, "four.yaml"),
     preexistingNamespace: "biz3",
-    squatter: { cluster: "biz4", port: 31500, service: "thanos-sidecar-0" },
+    squatter: { cluster: "biz4", port: 31500, field: "clusters[4].nodePorts.sidecarGrpc" },
   },
 ];
 
@@ -99,6 +99,10 @@ function recordingReporter(): Reporter & { lines: string[] } {
     info: (line) => lines.push(line),
     verbose: () => {},
   };
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** The whole story of an error: its message and its causes'. */
@@ -440,7 +444,7 @@ for (const c of CASES) {
 
     if (c.squatter) {
       const sq = c.squatter;
-      test(`a NodePort another Service holds stops up naming the Service and port; once freed, up resumes`, async () => {
+      test("a NodePort another Service holds fails preflight, naming it and its fleet.yaml field; nothing is created", async () => {
         const rc = clusterOf(sq.cluster);
         await core(rc).createNamespacedService({
           namespace: "default",
@@ -449,16 +453,29 @@ for (const c of CASES) {
             spec: { type: "NodePort", selector: { app: "x" }, ports: [{ port: 1, nodePort: sq.port }] },
           },
         });
+        const mark = world.recorder.mark();
         await assert.rejects(runtime.up(topology, opts()), (err: Error) => {
           const text = story(err);
-          assert.match(text, new RegExp(`step '${sq.cluster}: `));
-          assert.match(text, new RegExp(`Service ${NAMESPACE}/${sq.service} in context ${rc.context}`));
+          assert.match(text, /preflight found a problem; nothing was created/);
           assert.match(
             text,
-            new RegExp(`nodePort: Invalid value: ${sq.port}: provided port is already allocated`),
+            new RegExp(
+              `cluster ${sq.cluster}: NodePort ${sq.port} \\(${escapeRegExp(sq.field)} \\+ 0\\) is held by Service default/squatter in context ${rc.context}`,
+            ),
           );
+          assert.match(text, new RegExp(`fix: set a free port for ${escapeRegExp(sq.field)} in fleet.yaml`));
           return true;
         });
+        // No tool ran but the version checks, no state was recorded, no namespace was made.
+        assert.deepEqual(
+          world.recorder.since(mark).filter((l) => !/^\$ (kubectl|helm) version/.test(l)),
+          [],
+        );
+        assert.deepEqual((await readState(stateDir)).clusters, {});
+        for (const other of fleet.clusters) {
+          const names = (await core(other).listNamespace()).items.map((n) => n.metadata?.name);
+          assert.equal(names.includes(NAMESPACE), other.cluster === c.preexistingNamespace, other.cluster);
+        }
         await core(rc).deleteNamespacedService({ name: "squatter", namespace: "default" });
       });
     }
@@ -485,7 +502,6 @@ for (const c of CASES) {
           );
         }
       }
-      // Installed by this up, or by the one a taken NodePort stopped after the charts.
       const installs = world.recorder.lines.filter((l) => l.startsWith("$ helm upgrade --install"));
       for (const rc of fleet.clusters.filter((x) => x.role === "workload")) {
         assert.ok(
@@ -495,12 +511,10 @@ for (const c of CASES) {
         const release = helm.releases.get(`${rc.context}|${NAMESPACE}|kube-prometheus-stack`);
         assert.equal(release?.chart, "kube-prometheus-stack-88.5.3", `${rc.cluster}: release`);
       }
-      if (!c.squatter) {
-        assert.equal(
-          world.recorder.since(mark).filter((l) => l.startsWith("$ helm upgrade")).length,
-          installs.length,
-        );
-      }
+      assert.equal(
+        world.recorder.since(mark).filter((l) => l.startsWith("$ helm upgrade")).length,
+        installs.length,
+      );
       // Every sidecar is dialled at exactly one address: its cluster's node IP and its own NodePort, or the address
       // its LoadBalancer Service was given and the Service's port.
       const mgmt = clusterOf(topology.observer.name);
