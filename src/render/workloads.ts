@@ -249,7 +249,8 @@ export function realisePod(
         ...(claims.length > 0
           ? {
               volumeClaimTemplates: claims.map((name) => ({
-                metadata: { name },
+                // Labelled like the rest, so that `down` on an existing cluster finds the claim it led to.
+                metadata: { name, labels: { ...labels, ...PART_OF } },
                 spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "10Gi" } } },
               })),
             }

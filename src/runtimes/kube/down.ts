@@ -1,5 +1,5 @@
 // `down` on Kubernetes: deletes the kind clusters thanos-fleet created; on any other cluster, uninstalls exactly what
-// `up` installed there (its Helm release, its labelled objects, namespaces it created). Idempotent.
+// `up` installed there (its Helm release, its labelled objects and volume claims, namespaces it created). Idempotent.
 
 import { step } from "../../ui/reporter.ts";
 import type { Reporter } from "../runtime.ts";
@@ -30,6 +30,14 @@ export async function uninstallCluster(
       });
       for (const obj of objects) await api.delete(refOf(obj));
     }
+  }
+  // The volume claims a StatefulSet's controller made from its (labelled) templates: up never applied them.
+  for (const namespace of cs.namespaces) {
+    const claims = await api.list("v1", "PersistentVolumeClaim", {
+      namespace,
+      labelSelector: MANAGED_BY_SELECTOR,
+    });
+    for (const claim of claims) await api.delete(refOf(claim));
   }
   for (const namespace of cs.namespaces) {
     if (cs.namespacesCreated.includes(namespace)) {

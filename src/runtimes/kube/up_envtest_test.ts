@@ -248,7 +248,39 @@ const WATCHED: [string, string][] = [
   ["apps/v1", "Deployment"],
   ["apps/v1", "StatefulSet"],
   ["batch/v1", "Job"],
+  ["v1", "PersistentVolumeClaim"],
 ];
+
+/**
+ * The claims the StatefulSet controller (which does not run here) would make from the rendered templates: named
+ * `<template>-<statefulset>-<ordinal>`, labelled with the template's labels and the selector's.
+ */
+async function claimAsTheController(k: CoreV1Api, objects: KubeObject[]): Promise<number> {
+  let made = 0;
+  for (const sts of objects.filter((o) => o.kind === "StatefulSet")) {
+    const spec = sts.spec as {
+      replicas: number;
+      selector: { matchLabels: Record<string, string> };
+      volumeClaimTemplates?: { metadata: { name: string; labels?: Record<string, string> }; spec: object }[];
+    };
+    for (const t of spec.volumeClaimTemplates ?? []) {
+      for (let i = 0; i < spec.replicas; i++) {
+        await k.createNamespacedPersistentVolumeClaim({
+          namespace: NAMESPACE,
+          body: {
+            metadata: {
+              name: `${t.metadata.name}-${sts.metadata.name}-${i}`,
+              labels: { ...t.metadata.labels, ...spec.selector.matchLabels },
+            },
+            spec: t.spec,
+          },
+        });
+        made++;
+      }
+    }
+  }
+  return made;
+}
 
 const key = (o: KubeObject): string => `${o.kind} ${o.metadata.namespace ?? ""}/${o.metadata.name}`;
 
@@ -732,6 +764,9 @@ for (const c of CASES) {
 
     test("down removes exactly what up installed; what others put there stays", async () => {
       const before = await Promise.all(fleet.clusters.map((rc) => snapshot(api(rc))));
+      let claims = 0;
+      for (const rc of fleet.clusters) claims += await claimAsTheController(core(rc), rendered(rc));
+      assert.equal(claims, 1, "MinIO's data volume");
       const mark = world.recorder.mark();
       await runtime.down(topology, { ...opts(), purge: false });
       for (const [i, rc] of fleet.clusters.entries()) {
