@@ -107,18 +107,21 @@ export interface RunContext {
   streaming(prefix: string): RunOptions;
 }
 
-export function newRunContext(init: {
-  topology: Topology;
-  deps: KubeDeps;
-  stateDir: string;
-  reporter: Reporter;
-  signal: AbortSignal;
-  verbose: boolean;
-  state: KubeState;
-  credentials: Credentials;
-  discovered?: DiscoveredAddresses;
-  endpoints: () => Promise<FleetEndpoints>;
-}): RunContext {
+export function newRunContext(
+  init: Pick<
+    RunContext,
+    | "topology"
+    | "deps"
+    | "stateDir"
+    | "reporter"
+    | "signal"
+    | "verbose"
+    | "state"
+    | "credentials"
+    | "discovered"
+    | "endpoints"
+  >,
+): RunContext {
   let written = JSON.stringify(init.state);
   // Steps running in parallel persist concurrently: writes go one after another, the latest state last.
   let writing: Promise<void> = Promise.resolve();

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { once } from "node:events";
-import { createServer } from "node:net";
 import { after, describe, test } from "node:test";
+import { freePort } from "../../testing/net.ts";
 import { demoScript } from "./plan.ts";
 
 const demo = demoScript();
@@ -13,14 +12,6 @@ after(() => {
 
 /** An address no other program uses: a port found free stays free for this test. */
 const HOST = "127.254.77.2";
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, HOST);
-  await once(server, "listening");
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  return port;
-}
 
 async function waitFor(url: string): Promise<Response> {
   for (let i = 0; i < 100; i++) {
@@ -35,7 +26,7 @@ async function waitFor(url: string): Promise<Response> {
 
 describe("demo workload", () => {
   test("serves /-/ready and counters labelled by its cluster, growing over time", async () => {
-    const port = await freePort();
+    const port = await freePort(HOST);
     const child = spawn(
       process.execPath,
       [...demo.nodeArgs, demo.path, `--listen=${HOST}:${port}`, "--cluster=biz9"],

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, rm, stat } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { freePort } from "../../testing/net.ts";
 import type { ProcessPlan } from "./plan.ts";
 import { isSameProcess, readStat } from "./proc.ts";
 import type { ProcessRecord } from "./state.ts";
@@ -20,15 +20,6 @@ after(async () => {
 
 /** An address no other program uses, so that "closed" means closed by us (not a port another test took). */
 const HOST = "127.254.77.1";
-
-/** A free port on HOST, found by binding port 0. */
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, HOST);
-  await once(server, "listening");
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  return port;
-}
 
 function nodeProcess(name: string, script: string, port: number, readyPath = "/-/ready"): ProcessPlan {
   return {
@@ -68,7 +59,7 @@ const opts = (timeoutMs = 10_000) => ({
 
 describe("supervisor", () => {
   test("starts a process detached, waits for readiness, writes its files private, then stops it", async () => {
-    const port = await freePort();
+    const port = await freePort(HOST);
     const p = nodeProcess("good", server, port);
     const record = await startProcess(p, process.execPath, opts());
     assert.equal(await httpReady(p.readiness.kind === "http" ? p.readiness.url : ""), true);
@@ -88,7 +79,7 @@ describe("supervisor", () => {
     const p = nodeProcess(
       "crash",
       'console.error("bind: address already in use"); process.exit(3)',
-      await freePort(),
+      await freePort(HOST),
     );
     await assert.rejects(startProcess(p, process.execPath, opts()), (e: Error) => {
       assert.ok(e instanceof ProcessError);
@@ -100,7 +91,7 @@ describe("supervisor", () => {
   });
 
   test("a process that never gets ready is named after the timeout and says what it waited for", async () => {
-    const port = await freePort();
+    const port = await freePort(HOST);
     const p = nodeProcess("slow", server, port, "/never");
     await assert.rejects(startProcess(p, process.execPath, opts(1500)), (e: Error) => {
       assert.match(
@@ -113,7 +104,7 @@ describe("supervisor", () => {
   });
 
   test("a missing executable is reported, naming it", async () => {
-    const p = nodeProcess("missing", "", await freePort());
+    const p = nodeProcess("missing", "", await freePort(HOST));
     await assert.rejects(
       startProcess(p, join(dir, "no-such-binary"), opts()),
       /test\/missing\/main cannot start .*no-such-binary/,
@@ -150,7 +141,7 @@ describe("supervisor", () => {
   });
 
   test("a process ignoring SIGTERM is killed after the grace period", async () => {
-    const port = await freePort();
+    const port = await freePort(HOST);
     const p = nodeProcess("stubborn", `process.on("SIGTERM", () => {}); ${server}`, port);
     const record = await startProcess(p, process.execPath, opts());
     const result = await stopProcesses([record], 500);
@@ -163,7 +154,7 @@ describe("supervisor", () => {
 
   test("abort stops the wait", async () => {
     const controller = new AbortController();
-    const p = nodeProcess("aborted", server, await freePort(), "/never");
+    const p = nodeProcess("aborted", server, await freePort(HOST), "/never");
     const run = startProcess(p, process.execPath, { ...opts(), signal: controller.signal });
     setTimeout(() => controller.abort(new Error("interrupted")), 300);
     await assert.rejects(run, /abort|interrupted/i);
