@@ -32,11 +32,13 @@ export function generateCredentials(): Credentials {
   };
 }
 
-/** Reads the fleet's credentials, creating them on first use. */
-export async function loadOrCreateCredentials(stateDir: string): Promise<Credentials> {
+/** The fleet's credentials from the state dir, or new ones that `save()` writes there (for read ones, a no-op). */
+export async function loadCredentials(
+  stateDir: string,
+): Promise<{ credentials: Credentials; save: () => Promise<void> }> {
   const file = join(stateDir, CREDENTIALS_FILE);
   try {
-    return Credentials.parse(parse(await readFile(file, "utf8")));
+    return { credentials: Credentials.parse(parse(await readFile(file, "utf8"))), save: async () => {} };
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code !== "ENOENT") {
       throw new Error(`credentials in ${file} are unreadable; delete the file to generate new ones`, {
@@ -44,9 +46,18 @@ export async function loadOrCreateCredentials(stateDir: string): Promise<Credent
       });
     }
   }
-  const creds = generateCredentials();
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  await writeFile(file, stringify(creds), { mode: 0o600 });
-  await chmod(file, 0o600);
-  return creds;
+  const credentials = generateCredentials();
+  const save = async () => {
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+    await writeFile(file, stringify(credentials), { mode: 0o600 });
+    await chmod(file, 0o600);
+  };
+  return { credentials, save };
+}
+
+/** Reads the fleet's credentials, creating them on first use. */
+export async function loadOrCreateCredentials(stateDir: string): Promise<Credentials> {
+  const { credentials, save } = await loadCredentials(stateDir);
+  await save();
+  return credentials;
 }

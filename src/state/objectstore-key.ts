@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parse } from "yaml";
 import type { Topology } from "../topology/topology.ts";
-import { type Credentials, loadOrCreateCredentials } from "./credentials.ts";
+import { type Credentials, loadCredentials } from "./credentials.ts";
 
 /** Where objectStore.credentialsFile points: relative paths are relative to fleet.yaml. */
 export function credentialsFilePath(topology: Topology): string | undefined {
@@ -35,8 +35,22 @@ export async function readObjectStoreKey(file: string): Promise<{ accessKey: str
   return { accessKey, secretKey };
 }
 
-export async function fleetCredentials(topology: Topology, stateDir: string): Promise<Credentials> {
-  const creds = await loadOrCreateCredentials(stateDir);
+/** The fleet's credentials; new ones are written to the state dir only by `save()`. */
+export async function loadFleetCredentials(
+  topology: Topology,
+  stateDir: string,
+): Promise<{ credentials: Credentials; save: () => Promise<void> }> {
+  const { credentials, save } = await loadCredentials(stateDir);
   const file = credentialsFilePath(topology);
-  return file ? { ...creds, thanos: await readObjectStoreKey(file) } : creds;
+  return {
+    credentials: file ? { ...credentials, thanos: await readObjectStoreKey(file) } : credentials,
+    save,
+  };
+}
+
+/** The fleet's credentials, created in the state dir on first use. */
+export async function fleetCredentials(topology: Topology, stateDir: string): Promise<Credentials> {
+  const { credentials, save } = await loadFleetCredentials(topology, stateDir);
+  await save();
+  return credentials;
 }

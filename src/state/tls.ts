@@ -1,6 +1,7 @@
 // The fleet's own CA and StoreAPI certificates, made once with openssl and kept in the state dir (keys 0600).
 import { execFile } from "node:child_process";
-import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { GrpcTls } from "../components/context.ts";
@@ -65,8 +66,11 @@ async function issue(dir: string, name: string, subject: string, ext: string): P
   await rm(join(dir, extFile));
 }
 
-async function readAll(dir: string): Promise<GrpcTls> {
-  const read = (f: string) => readFile(join(dir, f), "utf8");
+function readAll(dir: string): Promise<GrpcTls> {
+  return tlsOf((f) => readFile(join(dir, f), "utf8"));
+}
+
+async function tlsOf(read: (file: string) => string | Promise<string>): Promise<GrpcTls> {
   return {
     ca: await read(FILES.ca),
     cert: await read(FILES.cert),
@@ -77,11 +81,11 @@ async function readAll(dir: string): Promise<GrpcTls> {
   };
 }
 
-/** Reads the fleet's gRPC TLS material, creating the CA and certificates on first use. */
-export async function loadOrCreateGrpcTls(stateDir: string): Promise<GrpcTls> {
+/** The fleet's gRPC TLS material from the state dir, or new material that `save()` writes there (else a no-op). */
+export async function loadGrpcTls(stateDir: string): Promise<{ tls: GrpcTls; save: () => Promise<void> }> {
   const dir = join(stateDir, TLS_DIR);
   try {
-    return await readAll(dir);
+    return { tls: await readAll(dir), save: async () => {} };
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code !== "ENOENT") {
       throw new Error(`TLS material in ${dir} is unreadable; delete the directory to generate it anew`, {
@@ -89,9 +93,33 @@ export async function loadOrCreateGrpcTls(stateDir: string): Promise<GrpcTls> {
       });
     }
   }
-  // A half-made directory (interrupted run) is made again from scratch.
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // Made in a private temporary directory and held in memory: the state dir is written only by save().
+  const scratch = await mkdtemp(join(tmpdir(), "thanos-fleet-tls-"));
+  const files = new Map<string, string>();
+  try {
+    await makeGrpcTls(scratch);
+    for (const f of Object.values(FILES)) files.set(f, await readFile(join(scratch, f), "utf8"));
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  const save = async () => {
+    // A half-made directory (interrupted run) is made again from scratch.
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    for (const [f, text] of files) await writeFile(join(dir, f), text, { mode: 0o600 });
+  };
+  return { tls: await tlsOf((f) => files.get(f) as string), save };
+}
+
+/** Reads the fleet's gRPC TLS material, creating the CA and certificates on first use. */
+export async function loadOrCreateGrpcTls(stateDir: string): Promise<GrpcTls> {
+  const { tls, save } = await loadGrpcTls(stateDir);
+  await save();
+  return tls;
+}
+
+/** A fleet CA, a server certificate for GRPC_SERVER_NAME and query's client certificate, in `dir`. */
+async function makeGrpcTls(dir: string): Promise<void> {
   await openssl(
     ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", FILES.caKey],
     dir,
@@ -125,6 +153,4 @@ export async function loadOrCreateGrpcTls(stateDir: string): Promise<GrpcTls> {
   );
   await issue(dir, "grpc-client", "/CN=thanos-query", `${common}extendedKeyUsage=clientAuth\n`);
   await rm(join(dir, "ca.srl"), { force: true });
-  for (const f of [FILES.caKey, FILES.key, FILES.clientKey]) await chmod(join(dir, f), 0o600);
-  return readAll(dir);
 }

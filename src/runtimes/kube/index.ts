@@ -6,8 +6,8 @@ import { NAMESPACE } from "../../components/context.ts";
 import type { FleetEndpoints } from "../../endpoints.ts";
 import { ADDRESSES_FILE, readDiscoveredAddresses } from "../../render/addresses.ts";
 import { ensureStateDir } from "../../state/dir.ts";
-import { fleetCredentials } from "../../state/objectstore-key.ts";
-import { loadOrCreateGrpcTls } from "../../state/tls.ts";
+import { fleetCredentials, loadFleetCredentials } from "../../state/objectstore-key.ts";
+import { loadGrpcTls } from "../../state/tls.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
 import { type KubeDeps, newRunContext, realDeps, type VerifyHook } from "./context.ts";
@@ -15,7 +15,7 @@ import { downFleet } from "./down.ts";
 import { kubeEndpoints, resolvePod } from "./endpoints.ts";
 import { EndpointProxy } from "./proxy.ts";
 import { readState, removeState } from "./state.ts";
-import { runActions, upActions } from "./up.ts";
+import { preflightAction, runActions, upActions } from "./up.ts";
 import { summaryLines } from "./urls.ts";
 
 export { createKubeApi, FIELD_MANAGER, type KubeApi, loadKubeConfig, MANAGED_BY_LABEL } from "./api.ts";
@@ -29,11 +29,18 @@ export interface KubeRuntime extends Runtime {
   close(): Promise<void>;
 }
 
-/** With `tls.grpc`, every render of this fleet carries its TLS material (made once, kept in the state dir). */
-async function withGrpcTls(deps: KubeDeps, topology: Topology, stateDir: string): Promise<KubeDeps> {
-  if (!topology.fleet.tls.grpc) return deps;
-  const grpcTls = await loadOrCreateGrpcTls(stateDir);
-  return { ...deps, render: (t, opts) => deps.render(t, { ...opts, grpcTls }) };
+/**
+ * With `tls.grpc`, every render of this fleet carries its TLS material (made once, kept in the state dir): `save()`
+ * writes new material there.
+ */
+async function withGrpcTls(
+  deps: KubeDeps,
+  topology: Topology,
+  stateDir: string,
+): Promise<{ deps: KubeDeps; save: () => Promise<void> }> {
+  if (!topology.fleet.tls.grpc) return { deps, save: async () => {} };
+  const { tls: grpcTls, save } = await loadGrpcTls(stateDir);
+  return { deps: { ...deps, render: (t, opts) => deps.render(t, { ...opts, grpcTls }) }, save };
 }
 
 export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
@@ -47,7 +54,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       throw new Error(`no fleet is up on Kubernetes from state dir ${stateDir}; run 'thanos-fleet up' first`);
     }
     const credentials = await fleetCredentials(topology, stateDir);
-    const { render } = await withGrpcTls(deps, topology, stateDir);
+    const { render } = (await withGrpcTls(deps, topology, stateDir)).deps;
     const fleet = render(topology, { credentials, discovered });
     return { state, discovered, credentials, fleet };
   };
@@ -61,21 +68,26 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
     name: "kubernetes",
 
     async up(topology, opts) {
-      await ensureStateDir(opts.stateDir);
-      const upDeps = await withGrpcTls(deps, topology, opts.stateDir);
+      const { credentials, save: saveCredentials } = await loadFleetCredentials(topology, opts.stateDir);
+      const tls = await withGrpcTls(deps, topology, opts.stateDir);
       const ctx = newRunContext({
         topology,
         // `up --no-verify` leaves out the verify step.
-        deps: opts.verify === false ? { ...upDeps, verify: undefined } : upDeps,
+        deps: opts.verify === false ? { ...tls.deps, verify: undefined } : tls.deps,
         stateDir: opts.stateDir,
         reporter: opts.reporter,
         signal: opts.signal,
         verbose: opts.verbose,
         state: await readState(opts.stateDir),
-        credentials: await fleetCredentials(topology, opts.stateDir),
+        credentials,
         discovered: await readDiscoveredAddresses(opts.stateDir),
         endpoints: () => endpoints(topology, opts.stateDir),
       });
+      await runActions(ctx, [preflightAction]);
+      // Nothing is written, not even to the state dir, until preflight has passed.
+      await ensureStateDir(opts.stateDir);
+      await saveCredentials();
+      await tls.save();
       await runActions(ctx, upActions(ctx));
       for (const line of summaryLines(topology, ctx.fleet.clusters, ctx.discovered, opts.stateDir)) {
         opts.reporter.info(line);

@@ -124,7 +124,8 @@ async function allSettled<T>(
   }
 }
 
-const preflightAction: Action = {
+/** The first step of `up`, run on its own: nothing is written anywhere before it has passed. */
+export const preflightAction: Action = {
   title: (ctx) => {
     const tools = [
       kindOf(ctx).length > 0 ? "Docker, kind, " : "",
@@ -372,11 +373,10 @@ const verify: Action = {
   },
 };
 
-/** The steps of `up`, in order. Lists that depend on the fleet are expanded when their turn comes. */
+/** The steps of `up` after preflight, in order. Lists that depend on the fleet are expanded when their turn comes. */
 export function upActions(ctx: RunContext): Action[] {
   const expand = (make: (ctx: RunContext) => Action[]): Action[] => make(ctx);
   return [
-    preflightAction,
     findKindClusters,
     createFirstKindCluster,
     createKindClusters,

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { readDiscoveredAddresses } from "../../render/addresses.ts";
+import { CREDENTIALS_FILE } from "../../state/credentials.ts";
+import { TLS_DIR } from "../../state/tls.ts";
+import { tempDir } from "../../testing/tempdir.ts";
+import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import { realDeps } from "./context.ts";
 import { createKubeRuntime } from "./index.ts";
 import { readState } from "./state.ts";
@@ -399,6 +403,51 @@ describe("up with a damaged state file", () => {
       assert.deepEqual(h.world.recorder.since(mark), []);
     } finally {
       await h.cleanup();
+    }
+  });
+});
+
+describe("up writes nothing before preflight has passed", () => {
+  it("no state dir, credentials or TLS material after a failed preflight; all of it once preflight passes", async () => {
+    const world = new FakeWorld();
+    world.dockerRunning = false;
+    const root = await tempDir("thanos-fleet-preflight-");
+    const stateDir = join(root, "state");
+    const runtime = createKubeRuntime(
+      realDeps({
+        exec: world.exec,
+        api: world.api,
+        clock: fakeClock(),
+        platform: "linux",
+        readSysctl: async (name) => world.sysctl[name],
+      }),
+    );
+    const topology = parseFleet({ ...DEFAULT_FLEET, tls: { grpc: true } }, "tls.yaml");
+    const up = () =>
+      runtime.up(topology, {
+        stateDir,
+        reporter: recordingReporter(world.recorder),
+        signal: new AbortController().signal,
+        verbose: false,
+      });
+    try {
+      await assert.rejects(up(), (err: Error) =>
+        (err.cause as Error).message.includes("nothing was created"),
+      );
+      assert.deepEqual(await readdir(root), []);
+
+      world.dockerRunning = true;
+      await up();
+      assert.equal((await stat(join(stateDir, CREDENTIALS_FILE))).mode & 0o777, 0o600);
+      assert.ok((await readdir(join(stateDir, TLS_DIR))).includes("ca.crt"));
+      // The rendered gRPC TLS material reached the fleet: sidecars serve with a certificate.
+      const secrets = [...world.fakeApi("kind-biz1").objects.values()].map((o) => o.obj.metadata.name);
+      assert.ok(
+        secrets.some((name) => name.includes("tls")),
+        secrets.join(", "),
+      );
+    } finally {
+      await runtime.close();
     }
   });
 });

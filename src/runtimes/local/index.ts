@@ -3,8 +3,8 @@ import { rm } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FleetEndpoints } from "../../endpoints.ts";
 import { ensureStateDir } from "../../state/dir.ts";
-import { fleetCredentials } from "../../state/objectstore-key.ts";
-import { loadOrCreateGrpcTls } from "../../state/tls.ts";
+import { loadFleetCredentials } from "../../state/objectstore-key.ts";
+import { loadGrpcTls } from "../../state/tls.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { step } from "../../ui/reporter.ts";
 import { table } from "../../ui/table.ts";
@@ -182,7 +182,6 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
   async function up(topology: Topology, opts: UpOptions): Promise<void> {
     const { reporter, signal } = opts;
     requireLinux();
-    await ensureStateDir(opts.stateDir);
     const root = localRoot(opts.stateDir);
     const existing = await readState(root);
     if (existing) {
@@ -213,9 +212,9 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
     }
 
     const options = resolveLocalOptions(given);
-    const creds = await fleetCredentials(topology, opts.stateDir);
-    const grpcTls = topology.fleet.tls.grpc ? await loadOrCreateGrpcTls(opts.stateDir) : undefined;
-    const plan = planLocalFleet(topology, creds, opts.stateDir, options, grpcTls);
+    const { credentials: creds, save: saveCredentials } = await loadFleetCredentials(topology, opts.stateDir);
+    const tls = topology.fleet.tls.grpc ? await loadGrpcTls(opts.stateDir) : undefined;
+    const plan = planLocalFleet(topology, creds, opts.stateDir, options, tls?.tls);
     const storage = topology.storage;
     const executables = await step(reporter, "find the binaries", () =>
       resolveExecutables(topology, plan.processes, storage !== undefined),
@@ -230,6 +229,10 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
         if (busy.length > 0) throw new Error(describeUnbindable(busy, SUBNET_ENV, options.subnet));
       },
     );
+    // Nothing is written, not even to the state dir, until the checks above have passed.
+    await ensureStateDir(opts.stateDir);
+    await saveCredentials();
+    await tls?.save();
 
     const state: FleetState = {
       version: 1,

@@ -1,9 +1,10 @@
-// Ctrl-C during `thanos-fleet up --runtime local`: the real CLI stops every process it had started, leaves no
-// state behind that claims a fleet, and exits 130 as a shell expects of an interrupted command.
+// The real CLI on the local runtime where `up` must stop short: Ctrl-C stops every process it had started, leaves
+// no state behind that claims a fleet and exits 130; an address already taken stops it before anything is written.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -16,7 +17,7 @@ const CLI = join(import.meta.dirname, "..", "..", "cli.ts");
 /** Interrupt once this many processes run: past the storage stage, in the middle of the fleet. */
 const INTERRUPT_AFTER = 6;
 
-const stateDir = await mkdtemp(join(tmpdir(), "fleet-interrupt-"));
+const stateDir = await mkdtemp(join(tmpdir(), "fleet-cli-"));
 after(async () => {
   // Should the interrupt have missed, the fleet is up: take it down before its state goes.
   const { status } = spawnSync(process.execPath, [
@@ -29,7 +30,7 @@ after(async () => {
     "--state-dir",
     stateDir,
   ]);
-  if (status !== 0) process.stderr.write(`down after the interrupt test exited ${status}\n`);
+  if (status !== 0) process.stderr.write(`down after the CLI tests exited ${status}\n`);
   await rm(stateDir, { recursive: true, force: true });
 });
 
@@ -61,4 +62,30 @@ test("Ctrl-C during up stops what was started and exits 130", { timeout: 120_000
   // Each fleet process leads its own session: nothing of any of them (children included) survives.
   assert.deepEqual(sessionMembers(pids), []);
   assert.equal(await readState(localRoot(stateDir)), undefined, "no state left that claims a running fleet");
+});
+
+test("an address of the fleet already taken: up names it and writes nothing, not even the state dir", async () => {
+  // query-frontend's NodePort in mgmt, the first cluster.
+  const address = { host: `${SUBNET}.0.1`, port: 30900 };
+  const squatter = createServer().listen(address.port, address.host);
+  await once(squatter, "listening");
+  const fresh = join(stateDir, "fresh");
+  try {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", CLI, "up", "--runtime", "local", "--state-dir", fresh, "--no-verify"],
+      { env: { ...process.env, THANOS_FLEET_LOCAL_SUBNET: SUBNET }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    const [code] = await once(child, "exit");
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, new RegExp(`already in use by another program: ${address.host}:${address.port}`));
+    assert.match(stderr, /THANOS_FLEET_LOCAL_SUBNET=127\.74/);
+    await assert.rejects(stat(fresh), { code: "ENOENT" });
+  } finally {
+    squatter.close();
+  }
 });
