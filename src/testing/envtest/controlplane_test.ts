@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -189,18 +189,26 @@ test("several control planes are separate clusters behind one kubeconfig", { ski
 });
 
 /** A child test process that starts a control plane, reports it, then ends as `how` says. */
-const CHILD = (how: "signal" | "crash") => `
+const CHILD = (how: "signal" | "crash" | "kill") => `
 import { startControlPlane } from ${JSON.stringify(fileURLToPath(new URL("./controlplane.ts", import.meta.url)))};
 const cp = await startControlPlane({ name: "orphan-${how}" });
 console.log(JSON.stringify({ dir: cp.dir, ports: cp.ports, pids: Object.values(cp.processes).map((p) => p.pid) }));
 ${how === "crash" ? 'setTimeout(() => { throw new Error("the test crashed"); }, 100);' : "setInterval(() => {}, 1000);"}
 `;
 
-for (const how of ["signal", "crash"] as const) {
+const HOW = {
+  signal: "is stopped by SIGTERM",
+  crash: "crashes",
+  kill: "is killed outright (SIGKILL)",
+} as const;
+
+for (const how of ["signal", "crash", "kill"] as const) {
   test(
-    `a test process that ${how === "signal" ? "is stopped by SIGTERM" : "crashes"} leaves no server and no dir`,
+    `a test process that ${HOW[how]} leaves no server${how === "kill" ? "" : " and no dir"}`,
     {
-      skip,
+      skip:
+        skip ||
+        (how === "kill" && !existsSync("/usr/bin/setpriv") ? "no /usr/bin/setpriv (util-linux)" : false),
     },
     async () => {
       const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", CHILD(how)], {
@@ -224,12 +232,19 @@ for (const how of ["signal", "crash"] as const) {
       );
       assert.ok(existsSync(report.dir));
       if (how === "signal") child.kill("SIGTERM");
+      if (how === "kill") child.kill("SIGKILL");
       await exited;
-      // SIGKILL is sent as the test process exits; the kernel takes a moment to end and reap them.
+      // SIGKILL is sent as the test process exits (by its exit hooks, or by the kernel for a process killed
+      // outright); the kernel takes a moment to end and reap them.
       for (let i = 0; i < 100 && report.pids.some(alive); i++) await sleep(100);
       for (const pid of report.pids) assert.equal(alive(pid), false, `pid ${pid} outlived the test process`);
       for (const port of Object.values(report.ports))
         assert.equal(await isListening(port), false, `port ${port}`);
+      if (how === "kill") {
+        // Nothing of a process killed outright runs: its temp dir is left for the system's tmp cleaning.
+        await rm(report.dir, { recursive: true, force: true });
+        return;
+      }
       assert.equal(existsSync(report.dir), false, `${report.dir} outlived the test process`);
     },
   );

@@ -2,7 +2,7 @@
 // that always ends it; children still running when the test process exits are killed with it.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync, rmSync } from "node:fs";
+import { closeSync, existsSync, openSync, rmSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 
 export interface ManagedProcess {
@@ -61,6 +61,18 @@ export async function tailOf(file: string, lines = 30): Promise<string> {
   }
 }
 
+/** util-linux's setpriv, where there is one (Linux). */
+const SETPRIV = "/usr/bin/setpriv";
+
+/**
+ * The exit hooks cannot run when this process is killed outright (SIGKILL, or a test runner that lost its output
+ * pipe and took its workers down): started through `setpriv --pdeathsig KILL`, which execs the command in place, a
+ * child gets SIGKILL from the kernel as soon as this process is gone.
+ */
+function diesWithUs(command: string, args: string[]): [string, string[]] {
+  return existsSync(SETPRIV) ? [SETPRIV, ["--pdeathsig", "KILL", "--", command, ...args]] : [command, args];
+}
+
 export async function startProcess(opts: {
   name: string;
   command: string;
@@ -72,7 +84,8 @@ export async function startProcess(opts: {
   const fd = openSync(opts.logFile, "a");
   let child: ChildProcess;
   try {
-    child = spawn(opts.command, opts.args, { cwd: opts.cwd, stdio: ["ignore", fd, fd] });
+    const [command, args] = diesWithUs(opts.command, opts.args);
+    child = spawn(command, args, { cwd: opts.cwd, stdio: ["ignore", fd, fd] });
   } finally {
     closeSync(fd);
   }
