@@ -14,15 +14,13 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { parse } from "yaml";
-import { isExecutableFile } from "../../binaries/cache.ts";
-import { binaryPath } from "../../binaries/resolve.ts";
 import { NAMESPACE } from "../../components/context.ts";
 import { type DiscoveredAddresses, readDiscoveredAddresses } from "../../render/addresses.ts";
 import { fleetFiles } from "../../render/files.ts";
 import { renderFleet } from "../../render/render.ts";
 import type { KubeObject, RenderedCluster, RenderedFleet } from "../../render/types.ts";
 import { type Credentials, loadOrCreateCredentials } from "../../state/credentials.ts";
-import { startControlPlanes } from "../../testing/envtest/controlplane.ts";
+import { envtestSkip, startControlPlanes } from "../../testing/envtest/controlplane.ts";
 import { kindNodeNames, registerKindNodes } from "../../testing/envtest/nodes.ts";
 import { removeAtExit } from "../../testing/envtest/process.ts";
 import { type StatusReporter, startStatusReporter } from "../../testing/envtest/status.ts";
@@ -46,11 +44,7 @@ import { readState } from "./state.ts";
 import { exitWith, FakeWorld } from "./testing.ts";
 import type { Clock } from "./wait.ts";
 
-const missing = (["etcd", "kube-apiserver"] as const).filter((n) => !isExecutableFile(binaryPath(n)));
-const skip =
-  missing.length > 0
-    ? `not built: ${missing.join(", ")}; run npm run binaries -- etcd kube-apiserver`
-    : false;
+const skip = envtestSkip();
 
 const FOUR_WORKLOADS = `
 bucket: thanos

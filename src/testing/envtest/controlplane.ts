@@ -6,7 +6,8 @@ import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { resolveBinary } from "../../binaries/resolve.ts";
+import { isExecutableFile } from "../../binaries/cache.ts";
+import { binaryPath, resolveBinary } from "../../binaries/resolve.ts";
 import { adminCredentials, generatePki } from "./certs.ts";
 import { type KubeconfigEntry, writeKubeconfig } from "./kubeconfig.ts";
 import { freePorts } from "./ports.ts";
@@ -269,4 +270,12 @@ export async function startControlPlanes(
       forget();
     },
   };
+}
+
+/** Why envtest tests cannot run here (etcd or kube-apiserver not built yet), or false when they can. */
+export function envtestSkip(): string | false {
+  const missing = (["etcd", "kube-apiserver"] as const).filter((n) => !isExecutableFile(binaryPath(n)));
+  return missing.length > 0
+    ? `not built: ${missing.join(", ")}; run npm run binaries -- etcd kube-apiserver`
+    : false;
 }

@@ -10,11 +10,10 @@ import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { CoreV1Api, KubeConfig, VersionApi } from "@kubernetes/client-node";
-import { isExecutableFile } from "../../binaries/cache.ts";
-import { binaryPath } from "../../binaries/resolve.ts";
 import {
   type ControlPlane,
   ControlPlaneStartError,
+  envtestSkip,
   retryOnPortClash,
   startControlPlane,
   startControlPlanes,
@@ -22,11 +21,7 @@ import {
 import { kubeconfigYaml } from "./kubeconfig.ts";
 import { isListening } from "./ports.ts";
 
-const missing = (["etcd", "kube-apiserver"] as const).filter((n) => !isExecutableFile(binaryPath(n)));
-const skip =
-  missing.length > 0
-    ? `not built: ${missing.join(", ")}; run npm run binaries -- etcd kube-apiserver`
-    : false;
+const skip = envtestSkip();
 
 function alive(pid: number): boolean {
   try {
