@@ -50,6 +50,13 @@ retention:
   fiveMinutes: 90d
   oneHour: 1y
 
+# TSDB block length and how often bucket readers re-list the bucket. Unset: 2h and 3m on Kubernetes, 2m and
+# 15s on the local runtime. Short blocks (e.g. 5m) show the sidecar -> bucket -> store gateway path within
+# minutes on a demo or test fleet; production keeps 2h.
+blocks: {}
+#   duration: 2h
+#   syncInterval: 3m
+
 # An S3 endpoint of your own instead of the storage cluster (remove the storage cluster when you set it):
 # objectStore:
 #   endpoint: s3.example.com:443          # host:port, no scheme

@@ -108,8 +108,8 @@ export function kubeSpecContext(topology: Topology, addresses: Addresses, creds:
     dataDir: (_workload, container) => `/var/thanos/${container}`,
     addresses,
     objectStore: objectStoreAccess(topology, creds, addresses),
-    blockDuration: "2h",
-    bucketSyncInterval: "3m",
+    blockDuration: topology.fleet.blocks.duration ?? "2h",
+    bucketSyncInterval: topology.fleet.blocks.syncInterval ?? "3m",
   };
 }
 

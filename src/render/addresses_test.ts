@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { parseFleet } from "../topology/load.ts";
+import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
 import {
   ADDRESSES_FILE,
   kubeAddresses,
@@ -69,6 +69,24 @@ describe("Kubernetes addresses", () => {
     assert.equal(ctx.blockDuration, "2h");
     assert.equal(ctx.objectStore.endpoint, `${placeholder("NODE_IP_MINIO")}:32000`);
     assert.equal(ctx.objectStore.accessKey, FAKE_CREDENTIALS.thanos.accessKey);
+  });
+
+  test("fleet.yaml's blocks set the Kubernetes block length and sync interval, and reach the operator", () => {
+    const short = parseFleet(
+      { ...DEFAULT_FLEET, blocks: { duration: "5m", syncInterval: "20s" } },
+      "short.yaml",
+    );
+    const ctx = kubeSpecContext(short, kubeAddresses(short), FAKE_CREDENTIALS);
+    assert.equal(ctx.blockDuration, "5m");
+    assert.equal(ctx.bucketSyncInterval, "20s");
+    const blockSize = (t: typeof short) => {
+      const values = render(t).clusters.find((c) => c.cluster === "biz1")?.helmValues as {
+        prometheus: { prometheusSpec: { thanos: { blockSize: string } } };
+      };
+      return values.prometheus.prometheusSpec.thanos.blockSize;
+    };
+    assert.equal(blockSize(short), "5m");
+    assert.equal(blockSize(defaultTopology()), "2h");
   });
 
   test("only the placeholders some file really uses are listed, each with the command that fills it", () => {

@@ -116,6 +116,8 @@ export function kubePrometheusStackValues(
         thanos: {
           image: sidecar.image,
           version: thanos.tag,
+          // The operator sets Prometheus's min and max block duration from it; the fleet's `blocks.duration`.
+          blockSize: ctx.blockDuration,
           objectStorageConfig: { existingSecret: { name: OBJSTORE_SECRET, key: OBJSTORE_FILE } },
           resources: resourcesFor("sidecar", profile),
           ...tls.thanos,

@@ -144,6 +144,17 @@ export const Fleet = z.strictObject({
     })
     .prefault({}),
   objectStore: ExternalObjectStore.optional(),
+  /**
+   * TSDB block length and how often bucket readers re-list the bucket. Unset: 2h and 3m on Kubernetes (what
+   * production wants), 2m and 15s on the local runtime (so blocks reach the bucket within minutes). Short blocks
+   * on Kubernetes let a test or demo fleet see the sidecar → bucket → store gateway path quickly.
+   */
+  blocks: z
+    .strictObject({
+      duration: duration.optional(),
+      syncInterval: duration.optional(),
+    })
+    .prefault({}),
   /** Mutual TLS on the StoreAPI gRPC that crosses clusters (query to sidecars, store gateway, rulers). */
   tls: z.strictObject({ grpc: z.boolean().default(false) }).prefault({}),
   /** Paths of binaries for the local runtime, used instead of the cached builds. */

@@ -85,21 +85,22 @@ async function verifyAfterUp(
   }
 }
 
-/** Options given in code win over the environment, which wins over the defaults. */
+/** Options given in code win over the environment, which wins over fleet.yaml's `blocks`, then the defaults. */
 export function resolveLocalOptions(
   given: Partial<LocalOptions> = {},
   env: NodeJS.ProcessEnv = process.env,
+  blocks: { duration?: string; syncInterval?: string } = {},
 ): LocalOptions {
   return {
     subnet: given.subnet
       ? parseSubnet(given.subnet, "subnet")
       : parseSubnet(env[SUBNET_ENV] ?? DEFAULT_SUBNET),
     blockDuration: duration(
-      given.blockDuration ?? env[BLOCK_DURATION_ENV] ?? DEFAULT_BLOCK_DURATION,
+      given.blockDuration ?? env[BLOCK_DURATION_ENV] ?? blocks.duration ?? DEFAULT_BLOCK_DURATION,
       BLOCK_DURATION_ENV,
     ),
     bucketSyncInterval: duration(
-      given.bucketSyncInterval ?? env[SYNC_INTERVAL_ENV] ?? DEFAULT_SYNC_INTERVAL,
+      given.bucketSyncInterval ?? env[SYNC_INTERVAL_ENV] ?? blocks.syncInterval ?? DEFAULT_SYNC_INTERVAL,
       SYNC_INTERVAL_ENV,
     ),
   };
@@ -211,7 +212,7 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
       await removeState(root);
     }
 
-    const options = resolveLocalOptions(given);
+    const options = resolveLocalOptions(given, process.env, topology.fleet.blocks);
     const { credentials: creds, save: saveCredentials } = await loadFleetCredentials(topology, opts.stateDir);
     const tls = topology.fleet.tls.grpc ? await loadGrpcTls(opts.stateDir) : undefined;
     const plan = planLocalFleet(topology, creds, opts.stateDir, options, tls?.tls);
