@@ -21,6 +21,8 @@ function workload(name: string): string {
       prometheus: 30090         # Prometheus web UI
       alertmanager: 30903
       grafana: 30300
+    # kube-prometheus-stack values of your own for this cluster, merged over the fleet-wide ones below.
+    kubePrometheusStackValues: {}
 `;
 }
 
@@ -68,6 +70,33 @@ blocks: {}
 # certificates are generated once into the state dir; plaintext clients are refused.
 tls:
   grpc: false
+
+# Grafana in each workload cluster. false: no Grafana (bring your own); the chart still renders the "Thanos"
+# datasource as a ConfigMap labelled grafana_datasource: "1", which Grafana's sidecar picks up.
+grafana: true
+
+# kube-prometheus-stack from a local chart directory or .tgz instead of its Helm repository (air-gapped installs).
+# Its Chart.yaml version must be versions.kubePrometheusStack; a directory needs its dependencies in charts/.
+# chart:
+#   path: ./kube-prometheus-stack-${PINNED.kubePrometheusStack}.tgz
+
+# Images, for air-gapped installs and mirrors:
+# images:
+#   # An image archive ('thanos-fleet images save FILE') loaded into every kind node before anything is installed
+#   # (same as 'up --images FILE'); relative paths are relative to this file.
+#   archive: images.tar
+#   # A registry mirror in front of every image name: mirror.example.com/ gives
+#   # mirror.example.com/quay.io/thanos/thanos:${PINNED.thanos} (for clusters that pull through a mirror).
+#   registry: mirror.example.com/
+images: {}
+
+# kube-prometheus-stack values of your own for every workload cluster, merged over the rendered ones (maps merge,
+# lists and values replace, null deletes). Keys the fleet sets itself (external labels, the sidecar, replicas,
+# retention, NodePorts, Grafana's admin, ...) are refused with the fleet.yaml field to use instead. Example, for
+# images that cannot be had:
+#   kubeStateMetrics: { enabled: false }
+#   prometheusOperator: { admissionWebhooks: { enabled: false } }
+kubePrometheusStackValues: {}
 
 # Local runtime only: binaries to run instead of the cached builds, by name, e.g. thanos: /usr/local/bin/thanos
 binaries: {}

@@ -5,6 +5,8 @@ import { OBJSTORE_FILE } from "../components/objstore.ts";
 import { minioScrapeJob, PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import type { Container, PodSpec } from "../components/types.ts";
 import type { Topology, Workload } from "../topology/topology.ts";
+import { mergeValues } from "../topology/values.ts";
+import { mirrorChartImages } from "./chart-images.ts";
 import { resourcesFor } from "./resources.ts";
 import type { KubeObject } from "./types.ts";
 import { OBJSTORE_SECRET, secret } from "./workloads.ts";
@@ -14,6 +16,9 @@ export const CHART = "prometheus-community/kube-prometheus-stack";
 export const CHART_REPO = "https://prometheus-community.github.io/helm-charts";
 export const GRAFANA_SECRET = "grafana-admin";
 export const GRAFANA_DATASOURCE_UID = "thanos";
+/** The chart's datasource ConfigMap (`<fullname>-grafana-datasource`), labelled for Grafana's sidecar. */
+export const GRAFANA_DATASOURCE_CONFIGMAP = `${RELEASE}-grafana-datasource`;
+export const GRAFANA_DATASOURCE_LABEL = { grafana_datasource: "1" } as const;
 
 /** `quay.io/prometheus/prometheus:v3.14.0` → the chart's image object. */
 export function imageParts(image: string): { registry: string; repository: string; tag: string } {
@@ -62,10 +67,59 @@ function objstoreHash(sidecar: Container): string {
 }
 
 /**
- * The values for one workload cluster. Credentials never appear here: the objstore config and Grafana's admin
- * password come from Secrets by reference (values end up in the Helm release Secret, readable by every chart admin).
+ * The values for one workload cluster: the fleet's own, then fleet.yaml's kubePrometheusStackValues (fleet-wide, then
+ * the cluster's) merged over them, then the registry mirror on every chart image. The topology loader has already
+ * refused user values that touch what the fleet sets.
  */
 export function kubePrometheusStackValues(
+  topology: Topology,
+  w: Workload,
+  ctx: SpecContext,
+  pods: { prometheus: PodSpec; alertmanager: PodSpec },
+): Record<string, unknown> {
+  const merged = mergeValues(
+    mergeValues(fleetValues(topology, w, ctx, pods), topology.fleet.kubePrometheusStackValues),
+    w.kubePrometheusStackValues,
+  );
+  const mirror = topology.fleet.images.registry;
+  return mirror ? mirrorChartImages(merged, mirror) : merged;
+}
+
+/** The Grafana values: Grafana itself, or (`grafana: false`) only the datasource ConfigMap for a Grafana elsewhere. */
+function grafanaValues(topology: Topology, w: Workload, ctx: SpecContext): Record<string, unknown> {
+  const mgmt = topology.observer;
+  const datasources = [
+    {
+      name: "Thanos",
+      uid: GRAFANA_DATASOURCE_UID,
+      type: "prometheus",
+      access: "proxy",
+      // mgmt's query-frontend as the other clusters reach it: its node address and NodePort.
+      url: `http://${ctx.addresses.exposed(mgmt.name, mgmt.nodePorts.queryFrontend)}`,
+      isDefault: false,
+      editable: false,
+      jsonData: { prometheusType: "Thanos", timeInterval: w.prometheus.scrapeInterval },
+    },
+  ];
+  if (!topology.fleet.grafana) {
+    // The chart still renders its datasource ConfigMap (GRAFANA_DATASOURCE_CONFIGMAP), labelled grafana_datasource: "1"
+    // as Grafana's sidecar looks for, so that a Grafana of the user's own picks the Thanos datasource up.
+    return { enabled: false, forceDeployDatasources: true, additionalDataSources: datasources };
+  }
+  return {
+    enabled: true,
+    admin: { existingSecret: GRAFANA_SECRET, userKey: "admin-user", passwordKey: "admin-password" },
+    service: { type: w.serviceType, nodePort: w.nodePorts.grafana },
+    resources: resourcesFor("grafana", topology.fleet.profile),
+    additionalDataSources: datasources,
+  };
+}
+
+/**
+ * The fleet's own values for one workload cluster. Credentials never appear here: the objstore config and Grafana's admin
+ * password come from Secrets by reference (values end up in the Helm release Secret, readable by every chart admin).
+ */
+function fleetValues(
   topology: Topology,
   w: Workload,
   ctx: SpecContext,
@@ -78,7 +132,6 @@ export function kubePrometheusStackValues(
   const alertmanager = container(pods.alertmanager, "alertmanager");
   const thanos = imageParts(sidecar.image);
   const prom = imageParts(prometheus.image);
-  const mgmt = topology.observer;
   const scrape = topology.storage
     ? [minioScrapeJob(ctx.addresses.exposed(topology.storage.name, topology.storage.nodePorts.api))]
     : [];
@@ -132,24 +185,6 @@ export function kubePrometheusStackValues(
         resources: resourcesFor("alertmanager", profile),
       },
     },
-    grafana: {
-      enabled: true,
-      admin: { existingSecret: GRAFANA_SECRET, userKey: "admin-user", passwordKey: "admin-password" },
-      service: { type: serviceType, nodePort: w.nodePorts.grafana },
-      resources: resourcesFor("grafana", profile),
-      additionalDataSources: [
-        {
-          name: "Thanos",
-          uid: GRAFANA_DATASOURCE_UID,
-          type: "prometheus",
-          access: "proxy",
-          // mgmt's query-frontend as the other clusters reach it: its node address and NodePort.
-          url: `http://${ctx.addresses.exposed(mgmt.name, mgmt.nodePorts.queryFrontend)}`,
-          isDefault: false,
-          editable: false,
-          jsonData: { prometheusType: "Thanos", timeInterval: w.prometheus.scrapeInterval },
-        },
-      ],
-    },
+    grafana: grafanaValues(topology, w, ctx),
   };
 }

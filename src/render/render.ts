@@ -19,6 +19,7 @@ import {
   placeholder,
 } from "./addresses.ts";
 import { GRAFANA_SECRET, grpcTlsSecret, kubePrometheusStackValues } from "./helm.ts";
+import { mirrorImage } from "./images.ts";
 import { hostPorts, kindConfig } from "./kind.ts";
 import { setupObjects } from "./minio.ts";
 import { DEFAULT_OUT, planSteps } from "./plan.ts";
@@ -48,7 +49,14 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
   };
   const spec = buildFleet(topology, ctx, opts.credentials);
   const objstore = objstoreConfig(ctx.objectStore);
-  const pods = new Set(spec.pods);
+  // A registry mirror renames every image the fleet runs, the chart's included (helm.ts).
+  const mirror = topology.fleet.images.registry;
+  const pods = new Set(
+    spec.pods.map((p) => ({
+      ...p,
+      containers: p.containers.map((c) => ({ ...c, image: mirrorImage(mirror, c.image) })),
+    })),
+  );
   const services = new Set(spec.services);
   const take = <T extends PodSpec | ServiceSpec>(
     set: Set<T>,

@@ -149,6 +149,8 @@ const EXAMPLES: Record<string, string> = {
   endpoint: "s3.example.com:443",
   retention: "5d",
   scrapeInterval: "15s",
+  registry: "mirror.example.com/",
+  path: "./kube-prometheus-stack-88.5.3.tgz",
 };
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {

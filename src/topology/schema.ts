@@ -25,6 +25,9 @@ const duration = z.string().regex(DURATION, "must be a Prometheus duration such 
 const semver = (what: string) =>
   z.string().regex(/^v[0-9]+\.[0-9]+\.[0-9]+$/, `must be a ${what} release tag such as v1.2.3`);
 
+/** kube-prometheus-stack values of the user's own, deep-merged over the rendered ones (see topology/values.ts). */
+const chartValues = z.record(z.string(), z.unknown()).default({});
+
 const serviceType = z.enum(["NodePort", "LoadBalancer"]).default("NodePort");
 /** An existing cluster is named by its kube context; without one, the tool creates a kind cluster. */
 const context = z.string().min(1).optional();
@@ -74,6 +77,8 @@ export const WorkloadCluster = z.strictObject({
       grafana: nodePort.default(30300),
     })
     .prefault({}),
+  /** Merged over the fleet-wide kubePrometheusStackValues for this cluster only. */
+  kubePrometheusStackValues: chartValues,
 });
 
 export const StorageCluster = z.strictObject({
@@ -157,6 +162,26 @@ export const Fleet = z.strictObject({
     .prefault({}),
   /** Mutual TLS on the StoreAPI gRPC that crosses clusters (query to sidecars, store gateway, rulers). */
   tls: z.strictObject({ grpc: z.boolean().default(false) }).prefault({}),
+  /** Grafana in each workload cluster; without it the Thanos datasource is still rendered for a Grafana of your own. */
+  grafana: z.boolean().default(true),
+  /** kube-prometheus-stack from a local chart directory or .tgz instead of its Helm repository. */
+  chart: z.strictObject({ path: z.string().min(1) }).optional(),
+  images: z
+    .strictObject({
+      /** An image archive (`thanos-fleet images save`) loaded into every kind node before anything is installed. */
+      archive: z.string().min(1).optional(),
+      /** A registry mirror prefix put in front of every image name, e.g. `mirror.example.com/`. */
+      registry: z
+        .string()
+        .regex(
+          /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*\/$/,
+          "must be a registry host with an optional path, ending in '/', such as mirror.example.com/",
+        )
+        .optional(),
+    })
+    .prefault({}),
+  /** kube-prometheus-stack values of your own for every workload cluster, merged over the rendered ones. */
+  kubePrometheusStackValues: chartValues,
   /** Paths of binaries for the local runtime, used instead of the cached builds. */
   binaries: z.record(z.string(), z.string().min(1)).default({}),
   clusters: z.array(Cluster).min(1, "must list at least the observer and one workload cluster"),

@@ -2,6 +2,7 @@
 import type { Problem } from "./errors.ts";
 import { fieldPath } from "./errors.ts";
 import { type ClusterConfig, type FleetConfig, NODE_PORT_MAX, NODE_PORT_MIN } from "./schema.ts";
+import { refusedValues } from "./values.ts";
 
 export const REPLICA_LABELS = ["prometheus_replica", "ruler_replica"] as const;
 
@@ -17,7 +18,23 @@ export function semanticProblems(fleet: FleetConfig): PathProblem[] {
     ...nameProblems(fleet),
     ...labelProblems(fleet),
     ...nodePortProblems(fleet),
+    ...valuesProblems(fleet),
   ];
+}
+
+/** kubePrometheusStackValues may not set what the fleet depends on: each such key names the field to use instead. */
+function valuesProblems(fleet: FleetConfig): PathProblem[] {
+  const out: PathProblem[] = [];
+  const add = (base: PropertyKey[], values: Record<string, unknown>, cluster?: string) => {
+    for (const r of refusedValues(values, cluster)) out.push(problem([...base, ...r.path], r.message, r.fix));
+  };
+  add(["kubePrometheusStackValues"], fleet.kubePrometheusStackValues);
+  fleet.clusters.forEach((c, i) => {
+    if (c.role === "workload") {
+      add(["clusters", i, "kubePrometheusStackValues"], c.kubePrometheusStackValues, fieldPath(["clusters", i]));
+    }
+  });
+  return out;
 }
 
 function roleProblems(fleet: FleetConfig): PathProblem[] {
