@@ -58,6 +58,28 @@ program
     await planCommand(topology, { stateDir: opts.stateDir });
   });
 
+const images = program
+  .command("images")
+  .description("list every image the fleet runs, with the clusters and components that run it")
+  .addOption(configOption())
+  .option("--json", "machine-readable")
+  .action(async (opts) => {
+    const topology = await loadTopology(opts.config);
+    const { imagesCommand } = await import("./commands/images.ts");
+    imagesCommand(topology, { json: Boolean(opts.json) });
+  });
+
+images
+  .command("save")
+  .description("write every image the fleet's nodes run into FILE (docker save), for 'up --images FILE'")
+  .argument("<file>", "the archive to write")
+  .addOption(configOption())
+  .action(async (file: string, opts) => {
+    const topology = await loadTopology(opts.config ?? images.opts().config);
+    const { imagesSaveCommand } = await import("./commands/images.ts");
+    await withSignal((signal) => imagesSaveCommand(topology, file, { signal }));
+  });
+
 /** The signal that interrupted a command; the process then exits 128 + its number, as shells expect. */
 let interruptedBy: NodeJS.Signals | undefined;
 
@@ -91,10 +113,25 @@ program
   .addOption(runtimeOption())
   .option("-v, --verbose", "stream the output of every tool run")
   .option("--no-verify", "skip the verify that ends up")
+  .option("--images <file>", "an image archive ('images save') to load into the kind nodes first")
   .action(async (opts) => {
     const topology = await loadTopology(opts.config);
+    if (opts.images && opts.runtime !== "kubernetes") {
+      throw Object.assign(
+        new Error("--images loads images into kind nodes: use it with --runtime kubernetes"),
+        {
+          exitCode: 2,
+        },
+      );
+    }
     const runtime = await runtimeFor(opts.runtime);
-    await withSignal((signal) => runtime.up(topology, { ...upOptions(opts, signal), verify: opts.verify }));
+    await withSignal((signal) =>
+      runtime.up(topology, {
+        ...upOptions(opts, signal),
+        verify: opts.verify,
+        ...(opts.images ? { images: opts.images } : {}),
+      }),
+    );
   });
 
 program

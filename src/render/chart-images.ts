@@ -89,7 +89,10 @@ export const CHART_IMAGES: ChartImage[] = [
     component: "kube-state-metrics-rbac-proxy",
     path: ["kube-state-metrics", "kubeRBACProxy", "image"],
     default: { registry: "quay.io", repository: "brancz/kube-rbac-proxy", tag: "v0.22.1" },
-    when: [on(["kubeStateMetrics", "enabled"]), on(["kube-state-metrics", "kubeRBACProxy", "enabled"], false)],
+    when: [
+      on(["kubeStateMetrics", "enabled"]),
+      on(["kube-state-metrics", "kubeRBACProxy", "enabled"], false),
+    ],
   },
   {
     component: "node-exporter",
@@ -103,7 +106,10 @@ export const CHART_IMAGES: ChartImage[] = [
     component: "node-exporter-rbac-proxy",
     path: ["prometheus-node-exporter", "kubeRBACProxy", "image"],
     default: { registry: "quay.io", repository: "brancz/kube-rbac-proxy", tag: "v0.22.1" },
-    when: [on(["nodeExporter", "enabled"]), on(["prometheus-node-exporter", "kubeRBACProxy", "enabled"], false)],
+    when: [
+      on(["nodeExporter", "enabled"]),
+      on(["prometheus-node-exporter", "kubeRBACProxy", "enabled"], false),
+    ],
   },
   {
     component: "grafana",
@@ -181,7 +187,10 @@ export function mirrorChartImages(values: Values, prefix: string): Values {
   const out = structuredClone(values);
   for (const image of CHART_IMAGES.filter((i) => i.when.every((c) => holds(values, c)))) {
     const set = valueAt(values, image.path);
-    const registry = isMapping(set) && typeof set.registry === "string" && set.registry ? set.registry : image.default.registry;
+    const registry =
+      isMapping(set) && typeof set.registry === "string" && set.registry
+        ? set.registry
+        : image.default.registry;
     setAt(out, [...image.path, "registry"], `${prefix}${registry}`);
   }
   return out;

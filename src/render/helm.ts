@@ -4,7 +4,7 @@ import type { GrpcTls, SpecContext } from "../components/context.ts";
 import { OBJSTORE_FILE } from "../components/objstore.ts";
 import { minioScrapeJob, PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import type { Container, PodSpec } from "../components/types.ts";
-import type { Topology, Workload } from "../topology/topology.ts";
+import { fleetPath, type Topology, type Workload } from "../topology/topology.ts";
 import { mergeValues } from "../topology/values.ts";
 import { mirrorChartImages } from "./chart-images.ts";
 import { resourcesFor } from "./resources.ts";
@@ -15,6 +15,12 @@ export const RELEASE = "kube-prometheus-stack";
 export const CHART = "prometheus-community/kube-prometheus-stack";
 export const CHART_REPO = "https://prometheus-community.github.io/helm-charts";
 export const GRAFANA_SECRET = "grafana-admin";
+
+/** Where Helm installs kube-prometheus-stack from: the repository's chart, or fleet.yaml's chart.path. */
+export function chartSource(topology: Topology): { chart: string; local: boolean } {
+  const path = topology.fleet.chart?.path;
+  return path ? { chart: fleetPath(topology, path), local: true } : { chart: CHART, local: false };
+}
 export const GRAFANA_DATASOURCE_UID = "thanos";
 /** The chart's datasource ConfigMap (`<fullname>-grafana-datasource`), labelled for Grafana's sidecar. */
 export const GRAFANA_DATASOURCE_CONFIGMAP = `${RELEASE}-grafana-datasource`;

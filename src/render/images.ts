@@ -2,7 +2,7 @@
 // the kind node image. `thanos-fleet images`, `images save` and the air-gapped preflight read this one list.
 import type { Topology } from "../topology/topology.ts";
 import { chartImages } from "./chart-images.ts";
-import type { KubeObject, RenderedFleet } from "./types.ts";
+import type { KubeObject, RenderedCluster } from "./types.ts";
 
 export interface ImageUse {
   cluster: string;
@@ -51,7 +51,7 @@ function manifestImages(objects: KubeObject[]): { component: string; image: stri
 }
 
 /** The fleet's images, sorted by name, each with every cluster and component that runs it. */
-export function fleetImages(topology: Topology, fleet: RenderedFleet): FleetImage[] {
+export function fleetImages(topology: Topology, clusters: RenderedCluster[]): FleetImage[] {
   const byImage = new Map<string, FleetImage>();
   const add = (image: string, use: ImageUse, kindNode = false) => {
     let entry = byImage.get(image);
@@ -63,13 +63,21 @@ export function fleetImages(topology: Topology, fleet: RenderedFleet): FleetImag
       entry.usedBy.push(use);
     }
   };
-  for (const rc of fleet.clusters) {
-    if (rc.kindConfig) add(topology.fleet.versions.kindNodeImage, { cluster: rc.cluster, component: "kind node" }, true);
+  for (const rc of clusters) {
+    if (rc.kindConfig)
+      add(topology.fleet.versions.kindNodeImage, { cluster: rc.cluster, component: "kind node" }, true);
     for (const x of manifestImages(rc.manifests)) add(x.image, { cluster: rc.cluster, ...x });
     if (rc.helmValues) {
       const values = rc.helmValues as {
-        prometheus?: { prometheusSpec?: { image?: { registry: string; repository: string; tag: string }; thanos?: { image?: string } } };
-        alertmanager?: { alertmanagerSpec?: { image?: { registry: string; repository: string; tag: string } } };
+        prometheus?: {
+          prometheusSpec?: {
+            image?: { registry: string; repository: string; tag: string };
+            thanos?: { image?: string };
+          };
+        };
+        alertmanager?: {
+          alertmanagerSpec?: { image?: { registry: string; repository: string; tag: string } };
+        };
       };
       const spec = values.prometheus?.prometheusSpec;
       const ref = (i?: { registry: string; repository: string; tag: string }) =>
@@ -79,7 +87,7 @@ export function fleetImages(topology: Topology, fleet: RenderedFleet): FleetImag
         { component: "thanos-sidecar", image: spec?.thanos?.image },
         { component: "alertmanager", image: ref(values.alertmanager?.alertmanagerSpec?.image) },
       ];
-      for (const x of own) if (x.image) add(x.image, { cluster: rc.cluster, component: x.component, });
+      for (const x of own) if (x.image) add(x.image, { cluster: rc.cluster, component: x.component });
       for (const x of chartImages(rc.helmValues)) add(x.image, { cluster: rc.cluster, ...x });
     }
   }

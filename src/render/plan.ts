@@ -2,9 +2,10 @@
 import { NAMESPACE } from "../components/context.ts";
 import { DEFAULT_SOURCE } from "../topology/load.ts";
 import type { Topology } from "../topology/topology.ts";
+import { fleetPath } from "../topology/topology.ts";
 import { PINNED } from "../versions.ts";
 import { type DiscoveredAddresses, type OpenAddress, placeholder } from "./addresses.ts";
-import { CHART, CHART_REPO, GRAFANA_DATASOURCE_UID, GRAFANA_SECRET, RELEASE } from "./helm.ts";
+import { CHART_REPO, chartSource, GRAFANA_DATASOURCE_UID, GRAFANA_SECRET, RELEASE } from "./helm.ts";
 import { SETUP_JOB } from "./minio.ts";
 import type { PlanStep, RenderedCluster, RenderedFleet } from "./types.ts";
 
@@ -69,6 +70,17 @@ export function planSteps(topology: Topology, clusters: RenderedCluster[], opts:
     }
   }
 
+  const archive = topology.fleet.images.archive;
+  const kinds = clusters.filter((c) => c.kindConfig);
+  if (archive && kinds.length > 0) {
+    const path = shellQuote(fleetPath(topology, archive));
+    steps.push({
+      title: "Load the image archive into every kind node",
+      commands: kinds.map((rc) => `kind load image-archive ${path} --name ${rc.cluster}`),
+      why: "Before anything that runs these images is applied: a kubelet that tried to pull an image and failed keeps trying to pull it, even once it is loaded.",
+    });
+  }
+
   if (substitute) {
     const vars = opts.open.map((o) => placeholder(o.variable)).join(" ");
     steps.push({
@@ -111,7 +123,8 @@ export function planSteps(topology: Topology, clusters: RenderedCluster[], opts:
   }
 
   const workloads = clusters.filter((c) => c.role === "workload");
-  if (workloads.length > 0) {
+  const source = chartSource(topology);
+  if (workloads.length > 0 && !source.local) {
     steps.push({
       title: "Add the Helm repository of kube-prometheus-stack",
       commands: [`helm repo add prometheus-community ${CHART_REPO} --force-update`],
@@ -120,7 +133,8 @@ export function planSteps(topology: Topology, clusters: RenderedCluster[], opts:
   const version = topology.fleet.versions.kubePrometheusStack;
   for (const rc of workloads) {
     const values = file(rc.cluster, FILES.values);
-    const helm = `helm upgrade --install ${RELEASE} ${CHART} --version ${version} --kube-context ${rc.context} --namespace ${NAMESPACE}`;
+    const chart = source.local ? shellQuote(source.chart) : `${source.chart} --version ${version}`;
+    const helm = `helm upgrade --install ${RELEASE} ${chart} --kube-context ${rc.context} --namespace ${NAMESPACE}`;
     steps.push({
       title: `Install kube-prometheus-stack ${version} in ${rc.cluster}, and a Service per Prometheus replica`,
       cluster: rc.cluster,

@@ -16,6 +16,8 @@ export interface UpOptions {
   verbose: boolean;
   /** End `up` with a verify of the running fleet (the CLI's default; tests and benchmarks skip it). */
   verify?: boolean;
+  /** An image archive to load into the kind nodes (Kubernetes runtime), over fleet.yaml's images.archive. */
+  images?: string;
 }
 
 export interface ProcessStatus {

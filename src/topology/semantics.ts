@@ -31,7 +31,11 @@ function valuesProblems(fleet: FleetConfig): PathProblem[] {
   add(["kubePrometheusStackValues"], fleet.kubePrometheusStackValues);
   fleet.clusters.forEach((c, i) => {
     if (c.role === "workload") {
-      add(["clusters", i, "kubePrometheusStackValues"], c.kubePrometheusStackValues, fieldPath(["clusters", i]));
+      add(
+        ["clusters", i, "kubePrometheusStackValues"],
+        c.kubePrometheusStackValues,
+        fieldPath(["clusters", i]),
+      );
     }
   });
   return out;

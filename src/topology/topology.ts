@@ -1,5 +1,6 @@
 // The validated fleet, in the shape the component specs and runtimes read.
 
+import { dirname, isAbsolute, resolve } from "node:path";
 import type { z } from "zod";
 import type {
   ExternalObjectStore,
@@ -50,4 +51,9 @@ export function toTopology(fleet: FleetConfig, source: string): Topology {
       replicaNames: Array.from({ length: c.prometheus.replicas }, (_, i) => prometheusReplicaName(i)),
     }));
   return { source, fleet, observer, workloads, storage, objectStore: fleet.objectStore };
+}
+
+/** A file fleet.yaml names: a relative path is relative to fleet.yaml's directory (the working directory for the default fleet). */
+export function fleetPath(topology: Topology, file: string): string {
+  return isAbsolute(file) ? file : resolve(dirname(topology.source), file);
 }

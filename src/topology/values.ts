@@ -31,39 +31,78 @@ interface Refused {
 const spec = ["prometheus", "prometheusSpec"];
 
 export const REFUSED_VALUES: Refused[] = [
-  { path: ["fullnameOverride"], why: "the fleet's Services and checks find the chart's objects by their names" },
+  {
+    path: ["fullnameOverride"],
+    why: "the fleet's Services and checks find the chart's objects by their names",
+  },
   { path: ["nameOverride"], why: "the fleet's Services and checks find the chart's objects by their names" },
-  { path: [...spec, "externalLabels"], why: "query and the compactor rely on them", use: "{cluster}.externalLabels" },
+  {
+    path: [...spec, "externalLabels"],
+    why: "query and the compactor rely on them",
+    use: "{cluster}.externalLabels",
+  },
   {
     path: [...spec, "replicaExternalLabelName"],
     why: "query deduplicates the replicas on prometheus_replica",
   },
-  { path: [...spec, "replicas"], why: "each replica gets its own NodePort", use: "{cluster}.prometheus.replicas" },
+  {
+    path: [...spec, "replicas"],
+    why: "each replica gets its own NodePort",
+    use: "{cluster}.prometheus.replicas",
+  },
   { path: [...spec, "retention"], why: "the fleet sets it", use: "{cluster}.prometheus.retention" },
   { path: [...spec, "scrapeInterval"], why: "the fleet sets it", use: "{cluster}.prometheus.scrapeInterval" },
-  { path: [...spec, "evaluationInterval"], why: "the fleet sets it", use: "{cluster}.prometheus.scrapeInterval" },
-  { path: [...spec, "image"], why: "one Prometheus version across the fleet", use: "versions.prometheus (images.registry for a mirror)" },
+  {
+    path: [...spec, "evaluationInterval"],
+    why: "the fleet sets it",
+    use: "{cluster}.prometheus.scrapeInterval",
+  },
+  {
+    path: [...spec, "image"],
+    why: "one Prometheus version across the fleet",
+    use: "versions.prometheus (images.registry for a mirror)",
+  },
   { path: [...spec, "version"], why: "one Prometheus version across the fleet", use: "versions.prometheus" },
   {
     path: [...spec, "thanos"],
     why: "the sidecar's image, bucket and TLS are wired by the fleet",
     use: "versions.thanos, objectStore or tls.grpc",
   },
-  { path: ["prometheus", "thanosService"], why: "the sidecars are exposed by the fleet", use: "{cluster}.nodePorts.sidecarGrpc" },
-  { path: ["prometheusOperator", "thanosImage"], why: "one Thanos version across the fleet", use: "versions.thanos" },
+  {
+    path: ["prometheus", "thanosService"],
+    why: "the sidecars are exposed by the fleet",
+    use: "{cluster}.nodePorts.sidecarGrpc",
+  },
+  {
+    path: ["prometheusOperator", "thanosImage"],
+    why: "one Thanos version across the fleet",
+    use: "versions.thanos",
+  },
   { path: ["alertmanager", "enabled"], why: "the cluster's Alertmanager is part of the fleet" },
   { path: ["alertmanager", "service", "type"], why: "the fleet exposes it", use: "{cluster}.serviceType" },
-  { path: ["alertmanager", "service", "nodePort"], why: "the fleet exposes it", use: "{cluster}.nodePorts.alertmanager" },
+  {
+    path: ["alertmanager", "service", "nodePort"],
+    why: "the fleet exposes it",
+    use: "{cluster}.nodePorts.alertmanager",
+  },
   {
     path: ["alertmanager", "alertmanagerSpec", "image"],
     why: "one Alertmanager version across the fleet",
     use: "versions.alertmanager (images.registry for a mirror)",
   },
   { path: ["grafana", "enabled"], why: "the fleet decides it", use: "grafana" },
-  { path: ["grafana", "forceDeployDatasources"], why: "the Thanos datasource must reach Grafana", use: "grafana" },
+  {
+    path: ["grafana", "forceDeployDatasources"],
+    why: "the Thanos datasource must reach Grafana",
+    use: "grafana",
+  },
   { path: ["grafana", "admin"], why: "Grafana's admin comes from the fleet's credentials in the state dir" },
   { path: ["grafana", "service", "type"], why: "the fleet exposes it", use: "{cluster}.serviceType" },
-  { path: ["grafana", "service", "nodePort"], why: "the fleet exposes it", use: "{cluster}.nodePorts.grafana" },
+  {
+    path: ["grafana", "service", "nodePort"],
+    why: "the fleet exposes it",
+    use: "{cluster}.nodePorts.grafana",
+  },
   {
     path: ["grafana", "additionalDataSources"],
     why: "it holds the fleet's Thanos datasource",

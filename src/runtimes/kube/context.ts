@@ -99,6 +99,8 @@ export interface RunContext {
   /** Workload clusters whose kube-prometheus-stack release needs an install or upgrade. */
   pendingReleases: string[];
   verifyResult?: { ok: boolean; text: string };
+  /** The image archive to load into every kind node before anything is applied (`up --images`, images.archive). */
+  imagesArchive?: string;
   /** What endpoints() reports for this fleet, for verify. */
   endpoints: () => Promise<FleetEndpoints>;
   /** Writes the state if it changed. */
@@ -120,6 +122,7 @@ export function newRunContext(
     | "credentials"
     | "discovered"
     | "endpoints"
+    | "imagesArchive"
   >,
 ): RunContext {
   let written = JSON.stringify(init.state);

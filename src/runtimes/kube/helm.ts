@@ -84,9 +84,13 @@ export async function addRepo(exec: Exec, opts: RunOptions = {}): Promise<void> 
   await exec.run("helm", ["repo", "add", REPO_NAME, CHART_REPO, "--force-update"], opts);
 }
 
+/** The chart from the repository at a version, or a local chart directory or .tgz (whose Chart.yaml has the version). */
+export type ChartSource = { chart: string; local: boolean };
+
 export async function upgradeInstall(
   exec: Exec,
   r: Release,
+  source: ChartSource,
   chartVersion: string,
   file: string,
   timeout: string,
@@ -98,9 +102,8 @@ export async function upgradeInstall(
       "upgrade",
       "--install",
       r.name,
-      CHART,
-      "--version",
-      chartVersion,
+      source.chart,
+      ...(source.local ? [] : ["--version", chartVersion]),
       ...target(r),
       "--values",
       file,

@@ -1,14 +1,14 @@
 // The Kubernetes runtime: kind clusters (or existing kube contexts) brought up by the steps in up.ts, torn down by
 // down.ts, and reported to verify through endpoints.ts.
 import { rm } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { NAMESPACE } from "../../components/context.ts";
 import type { FleetEndpoints } from "../../endpoints.ts";
 import { ADDRESSES_FILE, readDiscoveredAddresses } from "../../render/addresses.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { fleetCredentials, loadFleetCredentials } from "../../state/objectstore-key.ts";
 import { loadGrpcTls } from "../../state/tls.ts";
-import type { Topology } from "../../topology/topology.ts";
+import { fleetPath, type Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
 import { type KubeDeps, newRunContext, realDeps, type VerifyHook } from "./context.ts";
 import { downFleet } from "./down.ts";
@@ -41,6 +41,13 @@ async function withGrpcTls(
   if (!topology.fleet.tls.grpc) return { deps, save: async () => {} };
   const { tls: grpcTls, save } = await loadGrpcTls(stateDir);
   return { deps: { ...deps, render: (t, opts) => deps.render(t, { ...opts, grpcTls }) }, save };
+}
+
+/** `up --images FILE` (relative to the working directory), else fleet.yaml's images.archive (relative to fleet.yaml). */
+function imagesArchive(topology: Topology, flag?: string): string | undefined {
+  if (flag) return resolve(flag);
+  const file = topology.fleet.images.archive;
+  return file ? fleetPath(topology, file) : undefined;
 }
 
 export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
@@ -82,6 +89,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
         credentials,
         discovered: await readDiscoveredAddresses(opts.stateDir),
         endpoints: () => endpoints(topology, opts.stateDir),
+        imagesArchive: imagesArchive(topology, opts.images),
       });
       await runActions(ctx, [preflightAction]);
       // Nothing is written, not even to the state dir, until preflight has passed.

@@ -6,6 +6,7 @@ import type { KubeObject, RenderedCluster } from "../../render/types.ts";
 import { fieldPath } from "../../topology/errors.ts";
 import { clusterNodePorts } from "../../topology/semantics.ts";
 import type { Topology } from "../../topology/topology.ts";
+import { imageArchiveFindings, localChartFindings } from "./airgap.ts";
 import { FIELD_MANAGER, type KubeApi, MANAGED_BY_LABEL } from "./api.ts";
 import { type Exec, ExecError } from "./exec.ts";
 
@@ -35,6 +36,8 @@ export interface PreflightDeps {
   readSysctl: (name: string) => Promise<string | undefined>;
   /** How long an existing cluster may take to answer. */
   contextTimeoutMs?: number;
+  /** An image archive `up` loads into the kind nodes: checked to hold every image they run. */
+  imagesArchive?: string;
 }
 
 export interface PreflightResult {
@@ -293,6 +296,17 @@ export async function preflight(
         });
       }
     }
+  }
+  const airGap = [
+    await localChartFindings(topology),
+    ...(deps.imagesArchive && !isProblem(docker ?? {})
+      ? [await imageArchiveFindings(topology, clusters, deps.exec, deps.imagesArchive)]
+      : []),
+  ];
+  for (const f of airGap) {
+    problems.push(...f.problems);
+    facts.push(...f.facts);
+    warnings.push(...f.warnings);
   }
   // Asked at once, reported in fleet order.
   for (const found of await Promise.all(existing.map((c) => checkContext(topology, c, deps)))) {

@@ -2,13 +2,15 @@
 // clusters, mgmt, verify. Each step is idempotent, reported on one line with its duration, and waited on.
 import { isDeepStrictEqual } from "node:util";
 import { NAMESPACE } from "../../components/context.ts";
+import { archiveImages } from "../../images/archive.ts";
 import { writeDiscoveredAddresses } from "../../render/addresses.ts";
-import { RELEASE } from "../../render/helm.ts";
+import { chartSource, RELEASE } from "../../render/helm.ts";
 import type { KubeObject, RenderedCluster } from "../../render/types.ts";
 import { applyObjects, waitReady } from "./apply.ts";
 import { type RunContext, renderedCluster } from "./context.ts";
 import { discoverAddresses, loadBalancerServices } from "./discover.ts";
 import { addRepo, releaseUpToDate, upgradeInstall, valuesFile, writeValues } from "./helm.ts";
+import { kindNodes, loadImageArchive, nodeImages } from "./images.ts";
 import {
   createKindCluster,
   exportKubeconfig,
@@ -142,6 +144,7 @@ export const preflightAction: Action = {
       api: ctx.deps.api,
       platform: ctx.deps.platform,
       readSysctl: ctx.deps.readSysctl,
+      ...(ctx.imagesArchive ? { imagesArchive: ctx.imagesArchive } : {}),
     });
     for (const f of result.facts) ctx.reporter.verbose(f);
     for (const w of result.warnings) ctx.reporter.info(`warning: ${w}`);
@@ -189,6 +192,43 @@ const createKindClusters: Action = {
   },
   async execute(ctx) {
     await create(ctx, toCreate(ctx));
+  },
+};
+
+/**
+ * The image archive into every node of every kind cluster, before anything that runs its images is applied: a kubelet
+ * that tried to pull an image and failed keeps pulling it, even after it is loaded. A cluster whose nodes all hold
+ * every image of the archive is left alone, so a second `up` loads nothing.
+ */
+const loadImages: Action = {
+  title: (ctx) => {
+    const names = kindOf(ctx).map((c) => c.cluster);
+    if (!ctx.imagesArchive || names.length === 0) return undefined;
+    return `images from ${ctx.imagesArchive} into every node of ${listNames(names)}`;
+  },
+  async execute(ctx) {
+    const file = ctx.imagesArchive as string;
+    const wanted = await archiveImages(file);
+    for (const rc of kindOf(ctx)) {
+      const opts = { signal: ctx.signal };
+      const nodes = await kindNodes(ctx.deps.exec, rc.cluster, opts);
+      const missing = new Set<string>();
+      for (const node of nodes) {
+        const held = await nodeImages(ctx.deps.exec, node, opts);
+        for (const image of wanted) if (!held.has(image)) missing.add(image);
+      }
+      if (missing.size === 0) {
+        ctx.reporter.info(
+          `  ${rc.cluster}: its ${nodes.length} nodes hold all ${wanted.size} images already`,
+        );
+        continue;
+      }
+      for (const image of missing) ctx.reporter.verbose(`${rc.cluster}: missing ${image}`);
+      await loadImageArchive(ctx.deps.exec, file, rc.cluster, ctx.streaming(rc.cluster));
+      ctx.reporter.info(
+        `  ${rc.cluster}: loaded ${wanted.size} images into ${nodes.length} nodes (${missing.size} were missing)`,
+      );
+    }
   },
 };
 
@@ -294,7 +334,10 @@ const checkReleases: Action = {
 };
 
 const helmRepo: Action = {
-  title: (ctx) => (ctx.pendingReleases.length > 0 ? "helm repository prometheus-community" : undefined),
+  title: (ctx) =>
+    ctx.pendingReleases.length > 0 && !chartSource(ctx.topology).local
+      ? "helm repository prometheus-community"
+      : undefined,
   async execute(ctx) {
     await addRepo(ctx.deps.exec, ctx.streaming("helm"));
   },
@@ -305,7 +348,9 @@ const helmInstall: Action = {
     const names = ctx.pendingReleases;
     if (names.length === 0) return undefined;
     const version = ctx.topology.fleet.versions.kubePrometheusStack;
-    return `${RELEASE} ${version} on ${listNames(names)} (helm upgrade --install --wait${names.length > 1 ? ", in parallel" : ""})`;
+    const source = chartSource(ctx.topology);
+    const from = source.local ? ` from ${source.chart}` : "";
+    return `${RELEASE} ${version}${from} on ${listNames(names)} (helm upgrade --install --wait${names.length > 1 ? ", in parallel" : ""})`;
   },
   async execute(ctx) {
     const version = ctx.topology.fleet.versions.kubePrometheusStack;
@@ -328,6 +373,7 @@ const helmInstall: Action = {
         return upgradeInstall(
           ctx.deps.exec,
           { ...release, context: rc.context },
+          chartSource(ctx.topology),
           version,
           valuesFile(ctx.stateDir, name),
           ctx.deps.timeouts.helm,
@@ -380,6 +426,7 @@ export function upActions(ctx: RunContext): Action[] {
     findKindClusters,
     createFirstKindCluster,
     createKindClusters,
+    loadImages,
     discover,
     ...expand(perCluster("storage", namespaceAndSecrets)),
     ...expand(perCluster("storage", storageApply)),
