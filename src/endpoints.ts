@@ -26,6 +26,8 @@ export interface FleetEndpoints {
     region?: string;
   };
   grafana?: { cluster: string; url: string; user: string; password: string }[];
+  /** With `grafana: false`: each workload cluster's Grafana datasource ConfigMap, as found (Kubernetes runtime). */
+  grafanaDatasources?: GrafanaDatasourceConfigMap[];
   /**
    * The TSDB block length the fleet runs with (the SpecContext's blockDuration, e.g. "2h"): verify tells
    * "no block yet" (pending) from "no block" (failure) with it. When absent, verify reads Prometheus's flags.
@@ -33,4 +35,14 @@ export interface FleetEndpoints {
   blockDuration?: string;
   /** How often store gateway and compactor re-read the bucket (the SpecContext's bucketSyncInterval); else read from the store's flags. */
   bucketSyncInterval?: string;
+}
+
+export interface GrafanaDatasourceConfigMap {
+  cluster: string;
+  /** namespace/name of the ConfigMap. */
+  configMap: string;
+  /** Its labels and its datasource file, or undefined when it does not exist. */
+  found?: { labels: Record<string, string>; datasources: string };
+  /** The query-frontend URL the fleet wired into the datasource: mgmt as the other clusters reach it. */
+  expectedUrl: string;
 }

@@ -2,7 +2,7 @@
 import type { FleetEndpoints } from "../endpoints.ts";
 import type { Topology } from "../topology/topology.ts";
 import { COMPACTOR, checkCompactor } from "./checks/compactor.ts";
-import { checkGrafana } from "./checks/grafana.ts";
+import { checkGrafana, checkGrafanaDatasources, GRAFANA_DATASOURCE } from "./checks/grafana.ts";
 import { checkObjectStore, OBJSTORE } from "./checks/objstore.ts";
 import { checkQuery, QUERY } from "./checks/query.ts";
 import { checkRuler, RULER } from "./checks/ruler.ts";
@@ -35,6 +35,7 @@ const CHECKS: Check[] = [
   [RULER, checkRuler],
   [SIDECARS, checkSidecars],
   [undefined, checkGrafana],
+  [GRAFANA_DATASOURCE, checkGrafanaDatasources],
 ];
 
 /** A check that threw is a failure of verify itself, reported as such rather than hiding the other results. */

@@ -6,9 +6,9 @@ import { buildFleet } from "../../components/fleet.ts";
 import { WORKLOAD_ALERTMANAGER } from "../../components/prometheus.ts";
 import { GRPC_PORT, WORKLOAD } from "../../components/thanos.ts";
 import type { PodSpec, ServiceSpec } from "../../components/types.ts";
-import type { FleetEndpoints, Target } from "../../endpoints.ts";
+import type { FleetEndpoints, GrafanaDatasourceConfigMap, Target } from "../../endpoints.ts";
 import { type DiscoveredAddresses, kubeAddresses, kubeSpecContext } from "../../render/addresses.ts";
-import { RELEASE } from "../../render/helm.ts";
+import { GRAFANA_DATASOURCE_CONFIGMAP, RELEASE } from "../../render/helm.ts";
 import type { RenderedCluster, RenderedFleet } from "../../render/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import type { Topology } from "../../topology/topology.ts";
@@ -155,6 +155,7 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
 
   // Grafana and S3 authenticate their callers, which the API server's proxy does not pass on: node or host ports only.
   const grafana = topology.workloads.flatMap((w) => {
+    if (!topology.fleet.grafana) return [];
     const url = exposedUrl(clusterOf(w.name), "grafana", w.nodePorts.grafana, discovered);
     return url
       ? [{ cluster: w.name, url, user: credentials.grafana.user, password: credentials.grafana.password }]
@@ -194,5 +195,37 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
       ...(store.region ? { region: store.region } : {}),
     },
     grafana,
+    ...(topology.fleet.grafana ? {} : { grafanaDatasources: await datasourceConfigMaps(input, addresses) }),
   };
+}
+
+/** Without Grafana, the chart's datasource ConfigMap in each workload cluster stands for it: read it as it is. */
+async function datasourceConfigMaps(
+  input: EndpointsInput,
+  addresses: ReturnType<typeof kubeAddresses>,
+): Promise<GrafanaDatasourceConfigMap[]> {
+  const { topology, fleet } = input;
+  const mgmt = topology.observer;
+  const expectedUrl = `http://${addresses.exposed(mgmt.name, mgmt.nodePorts.queryFrontend)}`;
+  return Promise.all(
+    topology.workloads.map(async (w) => {
+      const rc = fleet.clusters.find((c) => c.cluster === w.name);
+      if (!rc) throw new Error(`cluster ${w.name} is not in the rendered fleet`);
+      const cm = await input.api(rc.context).get({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        namespace: NAMESPACE,
+        name: GRAFANA_DATASOURCE_CONFIGMAP,
+      });
+      const data = (cm?.data ?? {}) as Record<string, string>;
+      return {
+        cluster: w.name,
+        configMap: `${NAMESPACE}/${GRAFANA_DATASOURCE_CONFIGMAP}`,
+        expectedUrl,
+        ...(cm
+          ? { found: { labels: cm.metadata.labels ?? {}, datasources: data["datasource.yaml"] ?? "" } }
+          : {}),
+      };
+    }),
+  );
 }

@@ -138,7 +138,7 @@ export function memoryNeeded(topology: Topology, clusters: RenderedCluster[]): n
     const w = topology.workloads.find((x) => x.name === c.cluster);
     if (w) {
       total += w.prometheus.replicas * (mem("prometheus") + mem("sidecar"));
-      total += mem("grafana") + mem("alertmanager") + CHART_EXTRAS;
+      total += (topology.fleet.grafana ? mem("grafana") : 0) + mem("alertmanager") + CHART_EXTRAS;
     }
   }
   return total;

@@ -49,7 +49,7 @@ export function hostUrls(
   add(mgmt.name, "bucket-web", mgmt.nodePorts.bucketWeb);
   add(mgmt.name, "alertmanager", mgmt.nodePorts.alertmanager);
   for (const w of topology.workloads) {
-    add(w.name, "grafana", w.nodePorts.grafana);
+    if (topology.fleet.grafana) add(w.name, "grafana", w.nodePorts.grafana);
     for (let i = 0; i < w.prometheus.replicas; i++)
       add(w.name, `prometheus-${i}`, w.nodePorts.prometheus + i);
   }

@@ -1,5 +1,6 @@
 // Check 9: each workload cluster's Grafana reaches Thanos through its "Thanos" datasource (Kubernetes runtime only).
-import type { FleetEndpoints } from "../../endpoints.ts";
+import { parse } from "yaml";
+import type { FleetEndpoints, GrafanaDatasourceConfigMap } from "../../endpoints.ts";
 import { inspectHint } from "../expect.ts";
 import { join } from "../http.ts";
 import { ApiError, type Probe } from "../probe.ts";
@@ -80,4 +81,72 @@ export async function checkGrafana(probe: Probe): Promise<CheckResult | undefine
   );
   if (problems.length > 0) return fail(GRAFANA, problems);
   return pass(GRAFANA, `${grafanas.map((g) => g.cluster).join(", ")}: datasource ${DATASOURCE} OK`);
+}
+
+export const GRAFANA_DATASOURCE: CheckInfo = {
+  id: "grafana-datasource",
+  title: "The Thanos datasource ConfigMap is there for a Grafana of your own",
+};
+/** The label Grafana's sidecar (kube-prometheus-stack's default) finds datasources by. */
+const SIDECAR_LABEL = ["grafana_datasource", "1"] as const;
+
+function checkConfigMap(probe: Probe, d: GrafanaDatasourceConfigMap): Problem | undefined {
+  const where = `ConfigMap ${d.configMap} in ${d.cluster}`;
+  const hint = `\`kubectl -n ${d.configMap.split("/")[0]} get configmap ${d.configMap.split("/")[1]} -o yaml\` in ${d.cluster}`;
+  if (!d.found) {
+    return {
+      what: `${where} does not exist`,
+      cause:
+        "kube-prometheus-stack renders it only with grafana.forceDeployDatasources (set by the fleet when grafana is false)",
+      fix: `re-apply with \`thanos-fleet up\``,
+    };
+  }
+  const [key, value] = SIDECAR_LABEL;
+  if (d.found.labels[key] !== value) {
+    return {
+      what: `${where} lacks the label ${key}: "${value}"`,
+      cause: "Grafana's sidecar would not pick it up",
+      fix: `check the grafana.sidecar.datasources.label values; ${hint}`,
+    };
+  }
+  let sources: { name?: string; url?: string }[] = [];
+  try {
+    sources =
+      ((parse(d.found.datasources) ?? {}) as { datasources?: { name?: string; url?: string }[] })
+        .datasources ?? [];
+  } catch (error) {
+    return {
+      what: `${where}: datasource.yaml is not YAML: ${reason(error)}`,
+      cause: "the chart rendered it wrongly",
+      fix: hint,
+    };
+  }
+  const thanos = sources.find((s) => s.name === DATASOURCE);
+  if (!thanos) {
+    return {
+      what: `${where} has no datasource named ${DATASOURCE}`,
+      cause: "the Grafana values of the chart lack it",
+      fix: `re-apply with \`thanos-fleet up\`; ${hint}`,
+    };
+  }
+  if (thanos.url !== d.expectedUrl) {
+    return {
+      what: `${where}: datasource ${DATASOURCE} points at ${thanos.url}, not ${d.expectedUrl}`,
+      cause: `the address of query-frontend in ${probe.topology.observer.name} changed since it was rendered`,
+      fix: "re-apply with `thanos-fleet up`",
+    };
+  }
+  return undefined;
+}
+
+/** Undefined when the fleet runs Grafana (checkGrafana asks Grafana itself) or runs no Kubernetes. */
+export async function checkGrafanaDatasources(probe: Probe): Promise<CheckResult | undefined> {
+  const found = probe.endpoints.grafanaDatasources;
+  if (!found || found.length === 0) return undefined;
+  const problems = found.map((d) => checkConfigMap(probe, d)).filter((p): p is Problem => Boolean(p));
+  if (problems.length > 0) return fail(GRAFANA_DATASOURCE, problems);
+  return pass(
+    GRAFANA_DATASOURCE,
+    `${found.map((d) => d.cluster).join(", ")}: ${found[0]?.configMap} labelled grafana_datasource=1, datasource ${DATASOURCE} → ${found[0]?.expectedUrl}`,
+  );
 }
