@@ -1,12 +1,17 @@
 // Recording fakes of the two seams (processes and the Kubernetes API) that answer as docker, kind, helm and the
 // API server do, so the runtime's every call can be tested and pinned in golden files without a container engine.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import type { V1Node, V1Service } from "@kubernetes/client-node";
 import { parse } from "yaml";
+import { archiveImages } from "../../images/archive.ts";
+import { readTgzEntry } from "../../images/tar.ts";
+import { normalizeImage } from "../../render/images.ts";
 import type { KubeObject } from "../../render/types.ts";
+import { writeImageArchive } from "../../testing/tar.ts";
 import { describeRef, type KubeApi, KubeApiError, type ObjectRef, type ProxyResponse, refOf } from "./api.ts";
 import { commandLine, type Exec, ExecError, type RunOptions, type RunResult } from "./exec.ts";
 
@@ -375,6 +380,10 @@ export class FakeWorld {
   failingJobs = new Set<string>();
   /** Commands to fail, by a prefix of their command line. */
   failures = new Map<string, string>();
+  /** Images in the local Docker (normalized names). */
+  dockerImages = new Set<string>();
+  /** Images in each kind node's containerd, by node name (normalized names). */
+  readonly nodeImages = new Map<string, Set<string>>();
 
   readonly exec: Exec = new FakeExec(this.recorder, (cmd, args) => this.answer(cmd, args));
 
@@ -468,7 +477,7 @@ export class FakeWorld {
     throw new Error(`the fake world does not know '${line}'`);
   }
 
-  private docker(cmd: string, args: string[]): RunResult {
+  private async docker(cmd: string, args: string[]): Promise<RunResult> {
     const daemonDown =
       "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?";
     if (args[0] === "info") {
@@ -489,6 +498,34 @@ export class FakeWorld {
       if (!this.kindNetwork)
         exitWith(cmd, args, `Error response from daemon: network ${args[2]} not found`, "[]");
       return ok(`${args[2]}\n`);
+    }
+    if (args[0] === "image" && args[1] === "inspect") {
+      const image = args.at(-1) ?? "";
+      if (!this.dockerImages.has(normalizeImage(image))) {
+        exitWith(cmd, args, `Error response from daemon: No such image: ${image}`);
+      }
+      return ok("sha256:0123456789abcdef\n");
+    }
+    if (args[0] === "save") {
+      const i = args.indexOf("--output");
+      const file = args[i + 1] ?? "";
+      const images = args.slice(i + 2);
+      const missing = images.find((x) => !this.dockerImages.has(normalizeImage(x)));
+      if (missing) exitWith(cmd, args, `Error response from daemon: reference does not exist: ${missing}`);
+      await writeImageArchive(file, images);
+      return ok();
+    }
+    if (args[0] === "exec" && args[2] === "crictl" && args[3] === "images") {
+      const node = args[1] ?? "";
+      if (![...this.kindClusters.values()].some((nodes) => nodes.includes(node))) {
+        exitWith(cmd, args, `Error response from daemon: No such container: ${node}`);
+      }
+      const held = [...(this.nodeImages.get(node) ?? [])];
+      return ok(
+        JSON.stringify({
+          images: held.map((image, n) => ({ id: `sha256:${n}`, repoTags: [image], repoDigests: [] })),
+        }),
+      );
     }
     throw new Error(`the fake docker does not know '${commandLine(cmd, args)}'`);
   }
@@ -546,6 +583,23 @@ export class FakeWorld {
           `Set kubectl context to "kind-${name}"`,
         ].join("\n"),
       );
+    }
+    if (sub === "get nodes") {
+      const nodes = this.kindClusters.get(flag("--name") ?? "kind") ?? [];
+      if (nodes.length === 0) return ok("", `No kind nodes found for cluster "${flag("--name")}".\n`);
+      return ok(`${nodes.join("\n")}\n`);
+    }
+    if (sub === "load image-archive") {
+      const name = flag("--name") ?? "kind";
+      const nodes = this.kindClusters.get(name);
+      if (!nodes) exitWith(cmd, args, `ERROR: no nodes found for cluster "${name}"`);
+      const images = await archiveImages(args[2] ?? "");
+      for (const node of nodes) {
+        const held = this.nodeImages.get(node) ?? new Set<string>();
+        for (const image of images) held.add(image);
+        this.nodeImages.set(node, held);
+      }
+      return ok();
     }
     if (sub === "export kubeconfig") {
       const name = flag("--name") ?? "kind";
@@ -609,7 +663,8 @@ export class FakeWorld {
     }
     if (args[0] === "upgrade" && args.includes("--install")) {
       const [, name = "", chart = ""] = args.filter((a) => a !== "--install");
-      if (!this.helmRepos.has(chart.split("/")[0] ?? "")) {
+      const local = chart.startsWith("/") ? localChart(chart) : undefined;
+      if (!local && !this.helmRepos.has(chart.split("/")[0] ?? "")) {
         exitWith(cmd, args, `Error: repo ${chart.split("/")[0]} not found`);
       }
       if (!this.apis.get(context)?.objects.has(`v1|Namespace||${namespace}`)) {
@@ -620,7 +675,7 @@ export class FakeWorld {
       const before = this.helmReleases.get(key(name));
       const revision = (before?.revision ?? 0) + 1;
       this.helmReleases.set(key(name), {
-        chart: `${chart.split("/")[1]}-${flag("--version")}`,
+        chart: (await local) ?? `${chart.split("/")[1]}-${flag("--version")}`,
         values,
         revision,
       });
@@ -637,4 +692,14 @@ export class FakeWorld {
     }
     throw new Error(`the fake helm does not know '${commandLine(cmd, args)}'`);
   }
+}
+
+/** `<name>-<version>` of a chart directory or .tgz, from its Chart.yaml, as Helm lists it. */
+async function localChart(path: string): Promise<string> {
+  const text = statSync(path).isDirectory()
+    ? readFileSync(join(path, "Chart.yaml"), "utf8")
+    : ((await readTgzEntry(readFileSync(path), (n) => /^[^/]+\/Chart\.yaml$/.test(n)))?.toString("utf8") ??
+      "");
+  const chart = parse(text) as { name: string; version: string };
+  return `${chart.name}-${chart.version}`;
 }
