@@ -212,6 +212,74 @@ const cases: Case[] = [
       },
     ],
   },
+  {
+    name: "kube-prometheus-stack values that set what the fleet depends on",
+    yaml: `kubePrometheusStackValues:\n  fullnameOverride: kps\n  prometheus:\n    prometheusSpec:\n      externalLabels: {region: eu}\n      thanos: {objectStorageConfig: {existingSecret: {name: x, key: y}}}\nclusters:\n${MGMT}${BIZ1}    kubePrometheusStackValues:\n      grafana: {enabled: false}\n      prometheus: {thanosService: {enabled: false}}\n${MINIO}`,
+    problems: [
+      {
+        field: "kubePrometheusStackValues.fullnameOverride",
+        line: 2,
+        message: /is set by thanos-fleet/,
+        fix: /^remove it$/,
+      },
+      {
+        field: "kubePrometheusStackValues.prometheus.prometheusSpec.externalLabels",
+        line: 5,
+        message: /is set by thanos-fleet \(query and the compactor rely on them\)/,
+        fix: /set clusters\[i\]\.externalLabels in fleet\.yaml instead/,
+      },
+      {
+        field: "kubePrometheusStackValues.prometheus.prometheusSpec.thanos",
+        line: 6,
+        message: /sidecar/,
+        fix: /versions\.thanos, objectStore or tls\.grpc/,
+      },
+      {
+        field: "clusters[1].kubePrometheusStackValues.prometheus.thanosService",
+        line: 14,
+        message: /is set by thanos-fleet/,
+        fix: /set clusters\[1\]\.nodePorts\.sidecarGrpc in fleet\.yaml instead/,
+      },
+      {
+        field: "clusters[1].kubePrometheusStackValues.grafana.enabled",
+        line: 13,
+        message: /is set by thanos-fleet/,
+        fix: /set grafana in fleet\.yaml instead/,
+      },
+    ],
+  },
+  {
+    name: "kube-prometheus-stack values that would replace or remove a subtree the fleet sets",
+    yaml: `kubePrometheusStackValues:\n  prometheus: null\n  grafana: [a]\nclusters:\n${MGMT}${BIZ1}${MINIO}`,
+    problems: [
+      {
+        field: "kubePrometheusStackValues.prometheus",
+        line: 2,
+        message: /must be a mapping: it holds prometheusSpec\.externalLabels/,
+        fix: /mapping with only the keys you change/,
+      },
+      {
+        field: "kubePrometheusStackValues.grafana",
+        line: 3,
+        message: /must be a mapping/,
+        fix: /mapping/,
+      },
+    ],
+  },
+  {
+    name: "kube-prometheus-stack values that are not a mapping, a registry mirror without a trailing slash, a chart without a path",
+    yaml: `kubePrometheusStackValues: [x]\nimages:\n  registry: mirror.example.com\nchart: {}\nclusters:\n${MGMT}${BIZ1}${MINIO}`,
+    problems: [
+      { field: "chart.path", line: 4, message: /is required/, fix: /add path/ },
+      {
+        field: "images.registry",
+        line: 3,
+        message: /"mirror\.example\.com" must be a registry host .* ending in '\/'/,
+        fix: /mirror\.example\.com\//,
+      },
+      { field: "kubePrometheusStackValues", line: 1, message: /expected record/, fix: /correct the value/ },
+    ],
+  },
 ];
 
 function problemsOf(yaml: string): ConfigError {
