@@ -104,7 +104,8 @@ export async function imagesSaveCommand(
   const size = await stat(file)
     .then((s) => ` (${(s.size / 1024 ** 2).toFixed(0)} MiB)`)
     .catch(() => "");
-  const nodeImages = all.filter((i) => i.kindNode).map((i) => i.image);
+  // `docker save` keeps a tag, not a digest.
+  const nodeImages = all.filter((i) => i.kindNode).map((i) => i.image.replace(/@sha256:.*$/, ""));
   stdout.write(
     `wrote ${file}${size}: ${names.length} images; load them with 'thanos-fleet up --images ${file}'\n`,
   );

@@ -70,7 +70,7 @@ export async function imageArchiveFindings(
       out.problems.push({
         check: "images",
         message: `the kind node image ${i.image} is not in the local Docker, and kind cannot pull it offline`,
-        fix: `'docker save ${i.image}' where it can be pulled, then 'docker load' it here`,
+        fix: `'docker save ${i.image.replace(/@sha256:.*$/, "")}' where it can be pulled, then 'docker load' it here`,
       });
     }
   }

@@ -134,9 +134,13 @@ export const preflightAction: Action = {
       "kubectl",
       ctx.topology.workloads.length ? ", helm" : "",
     ];
+    const airGap = [
+      ctx.imagesArchive ? ", the image archive" : "",
+      chartSource(ctx.topology).local && ctx.topology.workloads.length ? ", the local chart" : "",
+    ];
     return `preflight: ${tools.join("")}${kindOf(ctx).length > 0 ? ", memory, limits" : ""}${
       ctx.fleet.clusters.some((c) => !c.kindConfig) ? ", existing contexts" : ""
-    }`;
+    }${airGap.join("")}`;
   },
   async execute(ctx) {
     const result = await preflight(ctx.topology, ctx.fleet.clusters, {
