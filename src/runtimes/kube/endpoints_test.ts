@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { readDiscoveredAddresses } from "../../render/addresses.ts";
+import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet } from "../../topology/load.ts";
 import { expectedStores, queryPods } from "../../verify/expect.ts";
 import { addCloudClusters, defaultTopology, harness, topologyOf } from "./testdata/fixtures.ts";
 import { type FakeKubeApi, FakeWorld } from "./testing.ts";
@@ -224,6 +226,46 @@ describe("endpoints on existing clusters", () => {
         ],
       );
       assert.match(ep.queryFrontend, /^http:\/\/127\.0\.0\.1:\d+\/mgmt\/thanos-query-frontend-0\/10902$/);
+    } finally {
+      await h.cleanup();
+    }
+  });
+});
+
+describe("endpoints with grafana: false", () => {
+  it("report no Grafana, and each workload cluster's datasource ConfigMap as the API has it", async () => {
+    const topology = parseFleet({ ...DEFAULT_FLEET, grafana: false }, DEFAULT_SOURCE);
+    const h = await harness(topology);
+    try {
+      await h.up();
+      // What the chart renders with forceDeployDatasources, in biz1 only.
+      await h.world.fakeApi("kind-biz1").serverSideApply({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: {
+          name: "kube-prometheus-stack-grafana-datasource",
+          namespace: "monitoring",
+          labels: { grafana_datasource: "1" },
+        },
+        data: { "datasource.yaml": "apiVersion: 1\ndatasources: []\n" },
+      });
+      const ep = await h.runtime.endpoints(topology, { stateDir: h.stateDir });
+      assert.deepEqual(ep.grafana, []);
+      assert.ok(!ep.targets.some((t) => t.component === "grafana"));
+      const mgmtIP = (await readDiscoveredAddresses(h.stateDir))?.nodeIP.mgmt;
+      assert.deepEqual(ep.grafanaDatasources, [
+        {
+          cluster: "biz1",
+          configMap: "monitoring/kube-prometheus-stack-grafana-datasource",
+          expectedUrl: `http://${mgmtIP}:30900`,
+          found: { labels: { grafana_datasource: "1" }, datasources: "apiVersion: 1\ndatasources: []\n" },
+        },
+        {
+          cluster: "biz2",
+          configMap: "monitoring/kube-prometheus-stack-grafana-datasource",
+          expectedUrl: `http://${mgmtIP}:30900`,
+        },
+      ]);
     } finally {
       await h.cleanup();
     }
