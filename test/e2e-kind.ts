@@ -1,8 +1,8 @@
 // The real thing on a machine with Docker: `up` (four kind clusters, wired, verified), `verify`, a query through
 // query-frontend that must return series of every workload cluster, then `down`. Run with `npm run e2e:kind`.
 // Environment: E2E_KEEP=1 keeps the fleet afterwards, E2E_KEEP_ON_FAILURE=1 only when something failed (CI collects
-// logs, then deletes it); E2E_VERBOSE=1 streams kind and helm; E2E_STATE_DIR picks the
-// state dir (default: a temporary one). KUBECONFIG is set to a file inside the state dir, so the user's is untouched.
+// logs, then deletes it); E2E_VERBOSE=1 streams kind and helm; E2E_CONFIG names a fleet.yaml, E2E_IMAGES an image
+// archive for `up --images`; E2E_STATE_DIR picks the state dir (default: a temporary one). KUBECONFIG is set to a file inside the state dir, so the user's is untouched.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -95,7 +95,9 @@ async function main(): Promise<number> {
   );
   process.env.KUBECONFIG = join(stateDir, "kubeconfig");
   log(`state dir ${stateDir}, KUBECONFIG ${process.env.KUBECONFIG}`);
-  const topology = await loadTopology();
+  // E2E_CONFIG: a fleet.yaml of one's own (an offline machine's: chart.path, images.archive, grafana: false).
+  const topology = await loadTopology(process.env.E2E_CONFIG);
+  const images = process.env.E2E_IMAGES ? { images: process.env.E2E_IMAGES } : {};
   const signal = AbortSignal.timeout(50 * 60_000);
   let failed = false;
   let created = false;
@@ -103,7 +105,7 @@ async function main(): Promise<number> {
   try {
     const started = Date.now();
     created = true;
-    await kubeRuntime.up(topology, { stateDir, reporter, signal, verbose });
+    await kubeRuntime.up(topology, { stateDir, reporter, signal, verbose, ...images });
     log(`up took ${Math.round((Date.now() - started) / 1000)}s`);
 
     const report = await verifyFleetUntil(topology, () => kubeRuntime.endpoints(topology, { stateDir }), {
@@ -118,9 +120,9 @@ async function main(): Promise<number> {
 
     const again = Date.now();
     const mark = commands.length;
-    await kubeRuntime.up(topology, { stateDir, reporter, signal, verbose });
+    await kubeRuntime.up(topology, { stateDir, reporter, signal, verbose, ...images });
     log(`a second up took ${Math.round((Date.now() - again) / 1000)}s`);
-    const changed = commands.slice(mark).filter((c) => /^kind create|^helm (upgrade|repo)/.test(c));
+    const changed = commands.slice(mark).filter((c) => /^kind (create|load)|^helm (upgrade|repo)/.test(c));
     if (changed.length > 0) throw new Error(`a second up was not a no-op: ${changed.join("; ")}`);
   } catch (error) {
     failed = true;
