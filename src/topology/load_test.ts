@@ -232,7 +232,7 @@ const cases: Case[] = [
         field: "kubePrometheusStackValues.prometheus.prometheusSpec.thanos",
         line: 6,
         message: /sidecar/,
-        fix: /versions\.thanos, objectStore or tls\.grpc/,
+        fix: /versions\.thanos, objectStore, tls\.grpc or blocks\.duration/,
       },
       {
         field: "clusters[1].kubePrometheusStackValues.prometheus.thanosService",

@@ -66,7 +66,7 @@ export const REFUSED_VALUES: Refused[] = [
   {
     path: [...spec, "thanos"],
     why: "the sidecar's image, bucket and TLS are wired by the fleet",
-    use: "versions.thanos, objectStore or tls.grpc",
+    use: "versions.thanos, objectStore, tls.grpc or blocks.duration",
   },
   {
     path: ["prometheus", "thanosService"],
