@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { listImages } from "../commands/images.ts";
-import { parseFleetYaml } from "../topology/load.ts";
+import { loadTopology, parseFleetYaml } from "../topology/load.ts";
 import type { Topology } from "../topology/topology.ts";
 import { PINNED } from "../versions.ts";
 import { CHART_IMAGES, chartImages } from "./chart-images.ts";
@@ -242,5 +243,27 @@ describe("PLAN.md for air-gapped installs", () => {
       "kind load image-archive /fleets/images.tar --name biz2",
       "kind load image-archive /fleets/images.tar --name minio",
     ]);
+  });
+});
+
+describe("grafana: false in the rendered Secrets", () => {
+  test("no Grafana admin Secret when there is no Grafana", () => {
+    const names = (t: Topology) =>
+      render(t)
+        .clusters.find((c) => c.cluster === "biz1")
+        ?.secrets.map((s) => s.metadata.name);
+    assert.deepEqual(names(defaultTopology()), ["thanos-objstore", "grafana-admin"]);
+    assert.deepEqual(names(fleet("grafana: false")), ["thanos-objstore"]);
+  });
+});
+
+describe("test/offline-fleet.yaml, the fleet for a machine offline", () => {
+  test("parses, and runs no image that cannot be had there", async () => {
+    const t = await loadTopology(join(import.meta.dirname, "..", "..", "test", "offline-fleet.yaml"));
+    const names = listImages(t).map((i) => i.image);
+    for (const gone of ["grafana", "k8s-sidecar", "kube-state-metrics", "kube-webhook-certgen"]) {
+      assert.ok(!names.some((n) => n.includes(gone)), gone);
+    }
+    assert.equal(t.fleet.chart?.path, "kube-prometheus-stack-88.5.3.tgz");
   });
 });

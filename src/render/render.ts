@@ -97,13 +97,15 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
       const [alertmanager] = take(pods, c.name, (p) => p.name === WORKLOAD_ALERTMANAGER);
       if (!prometheus || !alertmanager)
         throw new Error(`workload cluster ${c.name} has no Prometheus or Alertmanager spec`);
-      secrets.push(
-        secret(OBJSTORE_SECRET, { "objstore.yml": objstore }),
-        secret(GRAFANA_SECRET, {
-          "admin-user": opts.credentials.grafana.user,
-          "admin-password": opts.credentials.grafana.password,
-        }),
-      );
+      secrets.push(secret(OBJSTORE_SECRET, { "objstore.yml": objstore }));
+      if (topology.fleet.grafana) {
+        secrets.push(
+          secret(GRAFANA_SECRET, {
+            "admin-user": opts.credentials.grafana.user,
+            "admin-password": opts.credentials.grafana.password,
+          }),
+        );
+      }
       if (ctx.grpcTls) secrets.push(grpcTlsSecret(ctx.grpcTls));
       helmValues = kubePrometheusStackValues(topology, w, ctx, { prometheus, alertmanager });
       // One Service per replica (the chart's thanosService selects every replica): query must see each one.
