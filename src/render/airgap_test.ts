@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { describe, test } from "node:test";
-import { listImages } from "../commands/images.ts";
+import { imagesCommand, listImages } from "../commands/images.ts";
 import { loadTopology, parseFleetYaml } from "../topology/load.ts";
 import type { Topology } from "../topology/topology.ts";
 import { PINNED } from "../versions.ts";
@@ -79,6 +80,23 @@ describe("thanos-fleet images", () => {
         "biz2/kube-state-metrics",
       ],
     });
+  });
+
+  test("--json: each image with its clusters and components, nothing else", () => {
+    const stdout = new PassThrough();
+    imagesCommand(defaultTopology(), { json: true, stdout });
+    const { images } = JSON.parse(String(stdout.read())) as { images: Record<string, unknown>[] };
+    assert.deepEqual(
+      images.find((i) => String(i.image).includes("grafana/grafana")),
+      {
+        image: "docker.io/grafana/grafana:13.2.0",
+        usedBy: [
+          { cluster: "biz1", component: "grafana" },
+          { cluster: "biz2", component: "grafana" },
+        ],
+      },
+    );
+    assert.deepEqual(images.find((i) => i.kindNode)?.image, PINNED.kindNodeImage);
   });
 
   test("every image a rendered manifest runs is listed, for its cluster", () => {

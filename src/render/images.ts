@@ -66,7 +66,8 @@ export function fleetImages(topology: Topology, clusters: RenderedCluster[]): Fl
   for (const rc of clusters) {
     if (rc.kindConfig)
       add(topology.fleet.versions.kindNodeImage, { cluster: rc.cluster, component: "kind node" }, true);
-    for (const x of manifestImages(rc.manifests)) add(x.image, { cluster: rc.cluster, ...x });
+    for (const x of manifestImages(rc.manifests))
+      add(x.image, { cluster: rc.cluster, component: x.component });
     if (rc.helmValues) {
       const values = rc.helmValues as {
         prometheus?: {
@@ -88,7 +89,8 @@ export function fleetImages(topology: Topology, clusters: RenderedCluster[]): Fl
         { component: "alertmanager", image: ref(values.alertmanager?.alertmanagerSpec?.image) },
       ];
       for (const x of own) if (x.image) add(x.image, { cluster: rc.cluster, component: x.component });
-      for (const x of chartImages(rc.helmValues)) add(x.image, { cluster: rc.cluster, ...x });
+      for (const x of chartImages(rc.helmValues))
+        add(x.image, { cluster: rc.cluster, component: x.component });
     }
   }
   return [...byImage.values()].sort((a, b) => a.image.localeCompare(b.image));
