@@ -15,16 +15,15 @@ export const RELEASE = "kube-prometheus-stack";
 export const CHART = "prometheus-community/kube-prometheus-stack";
 export const CHART_REPO = "https://prometheus-community.github.io/helm-charts";
 export const GRAFANA_SECRET = "grafana-admin";
+export const GRAFANA_DATASOURCE_UID = "thanos";
+/** The chart's datasource ConfigMap (`<fullname>-grafana-datasource`), labelled for Grafana's sidecar. */
+export const GRAFANA_DATASOURCE_CONFIGMAP = `${RELEASE}-grafana-datasource`;
 
 /** Where Helm installs kube-prometheus-stack from: the repository's chart, or fleet.yaml's chart.path. */
 export function chartSource(topology: Topology): { chart: string; local: boolean } {
   const path = topology.fleet.chart?.path;
   return path ? { chart: fleetPath(topology, path), local: true } : { chart: CHART, local: false };
 }
-export const GRAFANA_DATASOURCE_UID = "thanos";
-/** The chart's datasource ConfigMap (`<fullname>-grafana-datasource`), labelled for Grafana's sidecar. */
-export const GRAFANA_DATASOURCE_CONFIGMAP = `${RELEASE}-grafana-datasource`;
-export const GRAFANA_DATASOURCE_LABEL = { grafana_datasource: "1" } as const;
 
 /** `quay.io/prometheus/prometheus:v3.14.0` → the chart's image object. */
 export function imageParts(image: string): { registry: string; repository: string; tag: string } {
