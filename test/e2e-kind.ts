@@ -1,51 +1,198 @@
-// The real thing on a machine with Docker: `up` (four kind clusters, wired, verified), `verify`, a query through
-// query-frontend that must return series of every workload cluster, then `down`. Run with `npm run e2e:kind`.
-// Environment: E2E_KEEP=1 keeps the fleet afterwards, E2E_KEEP_ON_FAILURE=1 only when something failed (CI collects
-// logs, then deletes it); E2E_VERBOSE=1 streams kind and helm; E2E_CONFIG names a fleet.yaml, E2E_IMAGES an image
-// archive for `up --images`; E2E_STATE_DIR picks the state dir (default: a temporary one). KUBECONFIG is set to a file inside the state dir, so the user's is untouched.
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+// The guide's own path for real, on kind, offline: `npm run e2e:kind`. Needs what `npm run kind:host` prepares
+// (Docker, kind, helm, kubectl, the kind node image and every fleet image in the local Docker) and the
+// kube-prometheus-stack chart assembled with its dependencies (E2E_KPS_CHART, a directory or .tgz).
+//
+// Three runs, each: `up` (four kind clusters, images loaded, storage, Helm ×2, mgmt), `verify --wait` all green
+// (blocks shipped and served by the store gateway: the test fleet cuts 2-minute blocks), a cross-cluster
+// deduplicated query through query-frontend from the host, a second `up` that changes nothing, and `down`
+// leaving no container or network it created.
+//   default   the default four-cluster fleet
+//   tls       the same with tls.grpc: true
+//   existing  clusters created beforehand and named by `context:` (the existing-clusters mode)
+// Environment: E2E_MODES (comma list, default all three), E2E_KPS_CHART (required), E2E_IMAGES (an archive from
+// `thanos-fleet images save`; made and cached when absent), E2E_NODE_IMAGE (default kindest/node:v1.36.1),
+// E2E_KEEP=1 keeps each fleet, E2E_KEEP_ON_FAILURE=1 only a failed one, E2E_VERBOSE=1 streams kind and helm.
+// KUBECONFIG is a file inside each run's state dir, so the user's is untouched. Results (step timings, peak
+// memory of the nodes, down time) are printed and written to e2e-kind-results.json in the working directory.
+import { execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { homedir, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
+import { stringify } from "yaml";
 import { commandLine, type Exec, realExec } from "../src/runtimes/kube/exec.ts";
-import { createKubeRuntime, realDeps, verifyWithWait } from "../src/runtimes/kube/index.ts";
+import { createKubeRuntime, realDeps } from "../src/runtimes/kube/index.ts";
 import { kindClusters } from "../src/runtimes/kube/kind.ts";
-import { PreflightError } from "../src/runtimes/kube/preflight.ts";
+import type { Reporter } from "../src/runtimes/runtime.ts";
 import { ensureStateDir } from "../src/state/dir.ts";
 import { loadTopology } from "../src/topology/load.ts";
 import type { Topology } from "../src/topology/topology.ts";
 import { createReporter } from "../src/ui/reporter.ts";
-import { formatReport } from "../src/verify/report.ts";
-import { verifyFleetUntil } from "../src/verify/wait.ts";
 
+const run = promisify(execFile);
 const verbose = process.env.E2E_VERBOSE === "1";
 const keepAlways = process.env.E2E_KEEP === "1";
 const keepOnFailure = process.env.E2E_KEEP_ON_FAILURE === "1";
-const reporter = createReporter({ verbose });
+const NODE_IMAGE = process.env.E2E_NODE_IMAGE ?? "kindest/node:v1.36.1";
+const MODES = ["default", "tls", "existing"] as const;
+type Mode = (typeof MODES)[number];
+const CLI = resolve(import.meta.dirname, "../src/cli.ts");
 const log = (line: string) => process.stderr.write(`e2e: ${line}\n`);
 
-/** Every command the runtime runs, to show that a second `up` creates and upgrades nothing. */
-const commands: string[] = [];
-const exec: Exec = {
-  run(cmd, args, opts) {
-    commands.push(commandLine(cmd, args));
-    return realExec.run(cmd, args, opts);
-  },
-};
-const kubeRuntime = createKubeRuntime(realDeps({ exec, verify: verifyWithWait }));
+interface ModeResult {
+  mode: Mode;
+  ok: boolean;
+  error?: string;
+  /** Each step of the first `up`, in order, with its seconds. */
+  steps: { title: string; seconds: number }[];
+  upSeconds?: number;
+  firstGreenVerifySeconds?: number;
+  secondUpSeconds?: number;
+  downSeconds?: number;
+  /** Peak of the summed memory of every container of the fleet (docker stats), MiB. */
+  peakMemoryMiB?: number;
+}
+
+/** A reporter that prints as the CLI does and keeps each step's duration. */
+function recordingReporter(steps: ModeResult["steps"]): Reporter {
+  const inner = createReporter({ verbose });
+  return {
+    ...inner,
+    step(title) {
+      const started = Date.now();
+      const done = inner.step(title);
+      return (error) => {
+        steps.push({ title, seconds: Math.round((Date.now() - started) / 100) / 10 });
+        done(error);
+      };
+    },
+  };
+}
+
+/** The process must not be able to send container traffic off this machine; kind:host installs the rule. */
+async function checkRejectRule(): Promise<void> {
+  const { stdout: route } = await run("ip", ["route", "show", "default"]);
+  const dev = /\bdev (\S+)/.exec(route)?.[1];
+  if (!dev) throw new Error("no default route: cannot tell which interface leads off this machine");
+  const { stdout: rules } = await run("iptables", ["-S", "DOCKER-USER"]);
+  if (!rules.split("\n").some((r) => r.includes(`-o ${dev}`) && r.includes("-j REJECT")))
+    throw new Error(
+      `no REJECT rule for traffic forwarded from Docker networks to ${dev} in DOCKER-USER; run 'npm run kind:host' first`,
+    );
+  log(`Docker networks cannot reach beyond this machine: DOCKER-USER rejects everything forwarded to ${dev}`);
+}
+
+function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {}): Promise<number> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+      stdio: ["ignore", "inherit", "inherit"],
+      env: { ...process.env, ...opts.env },
+      signal: opts.signal,
+    });
+    child.on("error", fail);
+    child.on("exit", (code, sig) => done(code ?? (sig ? 128 : 1)));
+  });
+}
+
+/** The fleet.yaml of one run: the offline machine's settings plus what the mode adds. */
+function fleetYaml(mode: Mode, chart: string, images: string, contexts: Record<string, string>): string {
+  const cluster = (name: string, role: string) => ({
+    name,
+    role,
+    ...(contexts[name] ? { context: contexts[name] } : {}),
+  });
+  return stringify({
+    chart: { path: chart },
+    images: { archive: images },
+    // No Grafana image can be built offline (AGPL): verify checks the datasource ConfigMap instead.
+    grafana: false,
+    // Components whose images the Go module proxy cannot give: kube-state-metrics and the webhooks' certgen Job.
+    kubePrometheusStackValues: {
+      kubeStateMetrics: { enabled: false },
+      prometheusOperator: { admissionWebhooks: { enabled: false } },
+    },
+    versions: { kindNodeImage: NODE_IMAGE },
+    blocks: { duration: "2m", syncInterval: "15s" },
+    tls: { grpc: mode === "tls" },
+    clusters: [
+      cluster("mgmt", "observer"),
+      cluster("biz1", "workload"),
+      cluster("biz2", "workload"),
+      cluster("minio", "storage"),
+    ],
+  });
+}
+
+/** The image archive: E2E_IMAGES, else made once by `images save` and cached by the list of images it holds. */
+async function imageArchive(configFile: string, signal: AbortSignal): Promise<string> {
+  if (process.env.E2E_IMAGES) return resolve(process.env.E2E_IMAGES);
+  const { stdout } = await run(process.execPath, [
+    "--import",
+    "tsx",
+    CLI,
+    "images",
+    "--json",
+    "-c",
+    configFile,
+  ]);
+  const names = (JSON.parse(stdout) as { image: string }[]).map((i) => i.image).sort();
+  const { createHash } = await import("node:crypto");
+  const id = createHash("sha256").update(names.join("\n")).digest("hex").slice(0, 12);
+  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "thanos-fleet", "e2e");
+  const file = join(dir, `images-${id}.tar`);
+  if (existsSync(file)) return file;
+  await mkdir(dir, { recursive: true });
+  log(`saving ${names.length} images into ${file}`);
+  const code = await cli(["images", "save", file, "-c", configFile], { signal });
+  if (code !== 0) throw new Error(`'thanos-fleet images save' exited ${code}`);
+  return file;
+}
+
+/** Samples `docker stats` of the fleet's containers until stopped; the peak of their summed memory. */
+function memorySampler(clusters: string[]): { stop(): Promise<number> } {
+  let peak = 0;
+  let running = true;
+  const unit: Record<string, number> = { B: 1 / 2 ** 20, KiB: 1 / 1024, MiB: 1, GiB: 1024 };
+  const loop = (async () => {
+    while (running) {
+      try {
+        const { stdout } = await run("docker", [
+          "stats",
+          "--no-stream",
+          "--format",
+          "{{.Name}} {{.MemUsage}}",
+        ]);
+        let sum = 0;
+        for (const line of stdout.split("\n")) {
+          const m = /^(\S+) ([0-9.]+)(B|KiB|MiB|GiB) \//.exec(line);
+          if (m?.[1] && clusters.some((c) => m[1]?.startsWith(`${c}-`)))
+            sum += Number(m[2]) * (unit[m[3] ?? "MiB"] ?? 1);
+        }
+        peak = Math.max(peak, sum);
+      } catch {
+        // docker stats fails while containers come and go; the next sample counts.
+      }
+      await sleep(10_000);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return Math.round(peak);
+    },
+  };
+}
 
 interface QueryResult {
   status: string;
-  data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
+  data?: { result: { metric: Record<string, string> }[] };
 }
 
-/** Instant query through query-frontend; the clusters whose series come back. */
-async function clustersIn(
-  queryFrontend: string,
-  query: string,
-  dedup: boolean,
-): Promise<QueryResult["data"]> {
-  const url = new URL("/api/v1/query", queryFrontend);
+async function instantQuery(base: string, query: string, dedup: boolean): Promise<QueryResult["data"]> {
+  const url = new URL("/api/v1/query", base);
   url.searchParams.set("query", query);
   url.searchParams.set("dedup", String(dedup));
   const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
@@ -55,126 +202,210 @@ async function clustersIn(
   return body.data;
 }
 
-/** The cross-cluster promise of the fleet: one query, series of every workload cluster, replicas deduplicated. */
+/** The cross-cluster promise: one query, series of every workload cluster, each cluster's replicas deduplicated. */
 async function crossClusterQuery(topology: Topology, queryFrontend: string): Promise<void> {
   const want = topology.workloads.map((w) => w.name).sort();
   const deadline = Date.now() + 3 * 60_000;
   let last = "";
   for (;;) {
     try {
-      const merged = await clustersIn(queryFrontend, "count by (cluster) (up)", true);
+      const merged = await instantQuery(queryFrontend, "count by (cluster) (up)", true);
       const got = [...new Set(merged?.result.map((r) => r.metric.cluster ?? ""))].sort();
-      const replicas = await clustersIn(queryFrontend, "count by (cluster, prometheus_replica) (up)", false);
-      const perCluster = new Map<string, number>();
-      for (const r of replicas?.result ?? []) {
+      const raw = await instantQuery(queryFrontend, "count by (cluster, prometheus_replica) (up)", false);
+      const replicas = new Map<string, number>();
+      for (const r of raw?.result ?? []) {
         const c = r.metric.cluster ?? "";
-        perCluster.set(c, (perCluster.get(c) ?? 0) + 1);
+        replicas.set(c, (replicas.get(c) ?? 0) + 1);
       }
-      const undeduplicated = want.every(
-        (c) => (perCluster.get(c) ?? 0) === topology.workloads.find((w) => w.name === c)?.prometheus.replicas,
-      );
-      if (want.every((c) => got.includes(c)) && undeduplicated) {
+      const deduplicated = merged?.result.length === want.length;
+      const everyReplica = topology.workloads.every((w) => replicas.get(w.name) === w.prometheus.replicas);
+      if (want.every((c) => got.includes(c)) && deduplicated && everyReplica) {
         log(
-          `cross-cluster query: series of ${got.join(", ")}; without dedup ${[...perCluster].map(([c, n]) => `${c}×${n}`).join(", ")}`,
+          `cross-cluster query through query-frontend: ${got.join(", ")} deduplicated; without dedup ` +
+            [...replicas].map(([c, n]) => `${c}×${n}`).join(", "),
         );
         return;
       }
-      last = `clusters ${got.join(", ") || "none"} (want ${want.join(", ")}); replicas ${[...perCluster].map(([c, n]) => `${c}×${n}`).join(", ")}`;
+      last = `clusters ${got.join(", ") || "none"} (want ${want.join(", ")}); replicas ${[...replicas].map(([c, n]) => `${c}×${n}`).join(", ")}`;
     } catch (error) {
       last = (error as Error).message;
     }
-    if (Date.now() > deadline)
-      throw new Error(`the cross-cluster query did not return every workload cluster: ${last}`);
+    if (Date.now() > deadline) throw new Error(`the cross-cluster query did not come right: ${last}`);
     await sleep(5000);
   }
 }
 
-async function main(): Promise<number> {
-  const stateDir = await ensureStateDir(
-    process.env.E2E_STATE_DIR ?? (await mkdtemp(join(tmpdir(), "thanos-fleet-e2e-"))),
-  );
-  process.env.KUBECONFIG = join(stateDir, "kubeconfig");
-  log(`state dir ${stateDir}, KUBECONFIG ${process.env.KUBECONFIG}`);
-  // E2E_CONFIG: a fleet.yaml of one's own (an offline machine's: chart.path, images.archive, grafana: false).
-  const topology = await loadTopology(process.env.E2E_CONFIG);
-  const images = process.env.E2E_IMAGES ? { images: process.env.E2E_IMAGES } : {};
-  const signal = AbortSignal.timeout(50 * 60_000);
+/** Clusters made beforehand for the existing-clusters mode: plain kind clusters, images loaded as a user would. */
+const PRE = "pre";
+async function createExistingClusters(names: string[], images: string, signal: AbortSignal): Promise<void> {
+  const config = stringify({
+    kind: "Cluster",
+    apiVersion: "kind.x-k8s.io/v1alpha4",
+    nodes: [{ role: "control-plane" }, { role: "worker" }],
+  });
+  const file = join(await mkdtemp(join(tmpdir(), "thanos-fleet-e2e-kind-")), "kind.yaml");
+  await writeFile(file, config);
+  // One at a time: kind creates the shared network with the first cluster.
+  for (const name of names) {
+    const started = Date.now();
+    await realExec.run(
+      "kind",
+      [
+        "create",
+        "cluster",
+        "--name",
+        `${PRE}-${name}`,
+        "--image",
+        NODE_IMAGE,
+        "--config",
+        file,
+        "--wait",
+        "5m",
+      ],
+      { signal },
+    );
+    await realExec.run("kind", ["load", "image-archive", images, "--name", `${PRE}-${name}`], { signal });
+    log(
+      `existing cluster ${PRE}-${name} created and loaded in ${Math.round((Date.now() - started) / 1000)}s`,
+    );
+  }
+}
+
+/** What `down` must leave: no container of the fleet's kind clusters, and the `kind` network only if it was there. */
+async function leftBehind(clusters: string[], networkBefore: boolean): Promise<string[]> {
+  const problems: string[] = [];
+  const { stdout } = await run("docker", ["ps", "-a", "--format", "{{.Names}}"]);
+  const containers = stdout.split("\n").filter((n) => clusters.some((c) => n.startsWith(`${c}-`)));
+  if (containers.length > 0) problems.push(`containers left: ${containers.join(", ")}`);
+  const { stdout: networks } = await run("docker", ["network", "ls", "--format", "{{.Name}}"]);
+  if (!networkBefore && networks.split("\n").includes("kind"))
+    problems.push("the kind network that up created is still there");
+  return problems;
+}
+
+/** The existing clusters after `down`: nothing labelled as the fleet's, no namespace it created. */
+async function existingLeftovers(contexts: string[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const context of contexts) {
+    const { stdout } = await run("kubectl", [
+      "--context",
+      context,
+      "get",
+      "all,secrets,configmaps,pvc",
+      "-A",
+      "-l",
+      "app.kubernetes.io/managed-by=thanos-fleet",
+      "-o",
+      "name",
+    ]);
+    if (stdout.trim()) problems.push(`${context} still holds: ${stdout.trim().split("\n").join(", ")}`);
+  }
+  return problems;
+}
+
+async function runMode(mode: Mode, chart: string, signal: AbortSignal): Promise<ModeResult> {
+  const result: ModeResult = { mode, ok: false, steps: [] };
+  const stateDir = await ensureStateDir(await mkdtemp(join(tmpdir(), `thanos-fleet-e2e-${mode}-`)));
+  const env = { KUBECONFIG: join(stateDir, "kubeconfig") };
+  process.env.KUBECONFIG = env.KUBECONFIG;
+  log(`[${mode}] state dir ${stateDir}`);
+  const configFile = join(stateDir, "fleet.yaml");
+  const names = ["mgmt", "biz1", "biz2", "minio"];
+  const contexts = mode === "existing" ? Object.fromEntries(names.map((n) => [n, `kind-${PRE}-${n}`])) : {};
+  const kindNames = mode === "existing" ? names.map((n) => `${PRE}-${n}`) : names;
+  // The archive is made from a config without contexts (same images in every mode).
+  await writeFile(configFile, fleetYaml(mode, chart, join(stateDir, "unused.tar"), contexts), {
+    mode: 0o600,
+  });
+  const images = await imageArchive(configFile, signal);
+  await writeFile(configFile, fleetYaml(mode, chart, images, contexts), { mode: 0o600 });
+  const topology = await loadTopology(configFile);
+
+  const { stdout: nets } = await run("docker", ["network", "ls", "--format", "{{.Name}}"]);
+  const networkBefore = nets.split("\n").includes("kind");
+  const commands: string[] = [];
+  const exec: Exec = {
+    run(cmd, args, opts) {
+      commands.push(commandLine(cmd, args));
+      return realExec.run(cmd, args, opts);
+    },
+  };
+  const runtime = createKubeRuntime(realDeps({ exec }));
+  const memory = memorySampler(kindNames);
   let failed = false;
   let created = false;
-  const kept = () => keepAlways || (failed && keepOnFailure);
   try {
+    if (mode === "existing") {
+      created = true;
+      await createExistingClusters(names, images, signal);
+    }
+    const reporter = recordingReporter(result.steps);
     const started = Date.now();
     created = true;
-    await kubeRuntime.up(topology, { stateDir, reporter, signal, verbose, ...images });
-    log(`up took ${Math.round((Date.now() - started) / 1000)}s`);
+    await runtime.up(topology, { stateDir, reporter, signal, verbose });
+    result.upSeconds = Math.round((Date.now() - started) / 1000);
+    log(`[${mode}] up took ${result.upSeconds}s`);
 
-    const report = await verifyFleetUntil(topology, () => kubeRuntime.endpoints(topology, { stateDir }), {
-      waitMs: 5 * 60_000,
+    // The CLI's verify, as a user runs it: live progress, exit 0 only when every check passes.
+    const verifyStarted = Date.now();
+    const code = await cli(["verify", "--wait", "12m", "-c", configFile, "--state-dir", stateDir], {
+      env,
       signal,
     });
-    process.stdout.write(formatReport(report));
-    if (!report.ok) throw new Error("verify found failures");
+    if (code !== 0) throw new Error(`'thanos-fleet verify --wait 12m' exited ${code}`);
+    result.firstGreenVerifySeconds = Math.round((Date.now() - verifyStarted) / 1000);
 
-    const endpoints = await kubeRuntime.endpoints(topology, { stateDir });
+    const endpoints = await runtime.endpoints(topology, { stateDir });
     await crossClusterQuery(topology, endpoints.queryFrontend);
 
     const again = Date.now();
     const mark = commands.length;
-    await kubeRuntime.up(topology, { stateDir, reporter, signal, verbose, ...images });
-    log(`a second up took ${Math.round((Date.now() - again) / 1000)}s`);
-    const changed = commands.slice(mark).filter((c) => /^kind (create|load)|^helm (upgrade|repo)/.test(c));
+    await runtime.up(topology, { stateDir, reporter: createReporter({ verbose }), signal, verbose });
+    result.secondUpSeconds = Math.round((Date.now() - again) / 1000);
+    const changed = commands
+      .slice(mark)
+      .filter((c) => /^kind (create|load)|^helm (upgrade|install|repo)/.test(c));
     if (changed.length > 0) throw new Error(`a second up was not a no-op: ${changed.join("; ")}`);
+    log(`[${mode}] a second up changed nothing (${result.secondUpSeconds}s)`);
   } catch (error) {
     failed = true;
-    if (causes(error).some((e) => e instanceof PreflightError)) {
-      created = false;
-      process.stderr.write(`e2e: this machine cannot run the fleet yet; ${describe(error)}\n`);
-    } else {
-      process.stderr.write(`e2e failed: ${describe(error)}\n`);
-    }
+    result.error = describe(error);
+    process.stderr.write(`e2e [${mode}] failed: ${result.error}\n`);
   }
-  await kubeRuntime.close();
-  if (created && !kept()) {
-    const problem = await teardown(topology, stateDir);
-    if (problem) {
+  result.peakMemoryMiB = await memory.stop();
+  await runtime.close();
+  const keep = keepAlways || (failed && keepOnFailure);
+  if (created && !keep) {
+    try {
+      const started = Date.now();
+      await runtime.down(topology, {
+        stateDir,
+        reporter: createReporter({ verbose }),
+        signal: AbortSignal.timeout(10 * 60_000),
+        verbose,
+        purge: true,
+      });
+      result.downSeconds = Math.round((Date.now() - started) / 1000);
+      const problems =
+        mode === "existing"
+          ? await existingLeftovers(Object.values(contexts))
+          : await leftBehind(kindNames, networkBefore);
+      if (mode === "existing") {
+        for (const name of kindNames) await realExec.run("kind", ["delete", "cluster", "--name", name]);
+      }
+      if (problems.length > 0) throw new Error(problems.join("; "));
+      log(`[${mode}] down took ${result.downSeconds}s and left nothing behind`);
+    } catch (error) {
       failed = true;
-      process.stderr.write(`e2e: down failed: ${problem}\n`);
+      result.error = [result.error, `down: ${describe(error)}`].filter(Boolean).join("\n");
+      process.stderr.write(`e2e [${mode}] down failed: ${describe(error)}\n`);
     }
-  } else if (kept()) {
-    log(`kept the fleet: 'thanos-fleet down --state-dir ${stateDir}' removes it`);
+  } else if (keep) {
+    log(`[${mode}] kept: 'thanos-fleet down -c ${configFile} --state-dir ${stateDir}' removes it`);
   }
-  // A temporary state dir goes with the fleet (kept after a failure of a created fleet, for its logs and kubeconfig).
-  if (!kept() && !process.env.E2E_STATE_DIR && (!failed || !created))
-    await rm(stateDir, { recursive: true, force: true });
-  return failed ? 1 : 0;
-}
-
-/** `down`, then proof that no kind cluster of the fleet is left; the problem, if any. */
-async function teardown(topology: Topology, stateDir: string): Promise<string | undefined> {
-  try {
-    await kubeRuntime.down(topology, {
-      stateDir,
-      reporter,
-      signal: AbortSignal.timeout(10 * 60_000),
-      verbose,
-      purge: true,
-    });
-    const left = [...(await kindClusters(realExec))].filter((c) =>
-      topology.fleet.clusters.some((x) => x.name === c),
-    );
-    return left.length > 0 ? `down left kind clusters behind: ${left.join(", ")}` : undefined;
-  } catch (error) {
-    return describe(error);
-  }
-}
-
-function causes(error: unknown): unknown[] {
-  const out: unknown[] = [];
-  for (let e: unknown = error; e; e = (e as Error).cause) {
-    out.push(e);
-    if (!(e instanceof Error)) break;
-  }
-  return out;
+  if (!keep) await rm(stateDir, { recursive: true, force: true });
+  result.ok = !failed;
+  return result;
 }
 
 function describe(error: unknown): string {
@@ -184,6 +415,61 @@ function describe(error: unknown): string {
     if (!(e instanceof Error)) break;
   }
   return lines.join("\n  caused by: ");
+}
+
+function summary(results: ModeResult[]): string {
+  const out: string[] = [];
+  for (const r of results) {
+    out.push(
+      `${r.ok ? "PASS" : "FAIL"} ${r.mode}: up ${r.upSeconds ?? "-"}s, first green verify ${r.firstGreenVerifySeconds ?? "-"}s, ` +
+        `second up ${r.secondUpSeconds ?? "-"}s, down ${r.downSeconds ?? "-"}s, peak node memory ${r.peakMemoryMiB ?? "-"} MiB`,
+    );
+    for (const s of r.steps) out.push(`    ${s.seconds.toFixed(1).padStart(7)}s  ${s.title}`);
+  }
+  return `${out.join("\n")}\n`;
+}
+
+async function main(): Promise<number> {
+  const modes = (process.env.E2E_MODES ?? MODES.join(",")).split(",").map((m) => m.trim());
+  const unknown = modes.filter((m) => !(MODES as readonly string[]).includes(m));
+  if (unknown.length > 0) {
+    process.stderr.write(`e2e: unknown mode ${unknown.join(", ")}; E2E_MODES takes ${MODES.join(", ")}\n`);
+    return 2;
+  }
+  const chart = process.env.E2E_KPS_CHART;
+  if (!chart || !existsSync(chart)) {
+    process.stderr.write(
+      "e2e: E2E_KPS_CHART must name the kube-prometheus-stack 88.5.3 chart (a directory with its dependencies in charts/, or a .tgz); 'npm run kind:host' prints where it assembled one\n",
+    );
+    return 2;
+  }
+  await checkRejectRule();
+  const stale = [...(await kindClusters(realExec))].filter((c) =>
+    ["mgmt", "biz1", "biz2", "minio"].some((n) => c === n || c === `${PRE}-${n}`),
+  );
+  if (stale.length > 0) {
+    process.stderr.write(
+      `e2e: kind clusters of an earlier run exist (${stale.join(", ")}); delete them first\n`,
+    );
+    return 2;
+  }
+  const controller = new AbortController();
+  const stop = () => controller.abort(new Error("interrupted"));
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(150 * 60_000)]);
+  const results: ModeResult[] = [];
+  for (const mode of modes as Mode[]) {
+    if (signal.aborted) break;
+    results.push(await runMode(mode, resolve(chart), signal));
+  }
+  const text = summary(results);
+  process.stdout.write(`\n${text}`);
+  await writeFile(
+    "e2e-kind-results.json",
+    `${JSON.stringify({ date: new Date().toISOString(), results }, null, 2)}\n`,
+  );
+  return results.every((r) => r.ok) && results.length === modes.length ? 0 : 1;
 }
 
 process.exitCode = await main();
