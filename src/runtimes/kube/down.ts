@@ -6,7 +6,7 @@ import type { Reporter } from "../runtime.ts";
 import { MANAGED_BY_SELECTOR, refOf } from "./api.ts";
 import type { KubeDeps } from "./context.ts";
 import { uninstall } from "./helm.ts";
-import { deleteKindCluster } from "./kind.ts";
+import { deleteKindCluster, removeUnusedKindNetwork } from "./kind.ts";
 import { type ClusterState, type KubeState, writeState } from "./state.ts";
 
 const CLUSTER_SCOPED = new Set(["Namespace"]);
@@ -80,6 +80,16 @@ export async function downFleet(
       );
     }
     delete state.clusters[name];
+    await writeState(opts.stateDir, state);
+  }
+  if (state.createdKindNetwork) {
+    // Left in place while another kind cluster still uses it.
+    const removed = await step(opts.reporter, "remove the kind network (created with the fleet)", () =>
+      removeUnusedKindNetwork(deps.exec, { signal: opts.signal }),
+    );
+    if (!removed)
+      opts.reporter.info("  the kind network is still in use by other kind clusters: left in place");
+    state.createdKindNetwork = false;
     await writeState(opts.stateDir, state);
   }
 }

@@ -21,6 +21,7 @@ describe("down deletes the kind clusters thanos-fleet created and nothing else",
       await h.down();
       await assertGolden("down-default.txt", h.world.recorder.since(mark));
       assert.deepEqual([...h.world.kindClusters.keys()], []);
+      assert.equal(h.world.kindNetwork, false, "the kind network that up created is gone");
       assert.deepEqual((await readState(h.stateDir)).clusters, {});
 
       const again = h.world.recorder.mark();
@@ -52,6 +53,7 @@ describe("down deletes the kind clusters thanos-fleet created and nothing else",
       const lines = h.world.recorder.since(mark);
       await assertGolden("down-reused-kind.txt", lines);
       assert.deepEqual([...world.kindClusters.keys()], ["biz1"], "only the clusters it created are gone");
+      assert.equal(world.kindNetwork, true, "the kind network was there before up: it stays");
       assert.deepEqual(
         [...own.objects.values()].map((s) => `${s.obj.kind}/${s.obj.metadata.name}`).sort(),
         ["ConfigMap/theirs", "Namespace/monitoring"],

@@ -29,6 +29,19 @@ export async function kindNetworkExists(exec: Exec, opts: RunOptions = {}): Prom
   }
 }
 
+/** Removes the `kind` network if no container is attached to it any more; whether it was removed. */
+export async function removeUnusedKindNetwork(exec: Exec, opts: RunOptions = {}): Promise<boolean> {
+  if (!(await kindNetworkExists(exec, opts))) return false;
+  const { stdout } = await exec.run(
+    "docker",
+    ["network", "inspect", "kind", "--format", "{{len .Containers}}"],
+    opts,
+  );
+  if (stdout.trim() !== "0") return false;
+  await exec.run("docker", ["network", "rm", "kind"], opts);
+  return true;
+}
+
 export function kindConfigFile(stateDir: string, cluster: string): string {
   return join(kubeDir(stateDir), cluster, "kind.yaml");
 }

@@ -23,6 +23,8 @@ export type ClusterState = z.infer<typeof ClusterState>;
 const KubeState = z.object({
   version: z.literal(1),
   clusters: z.record(z.string(), ClusterState).default({}),
+  /** kind created its Docker network with a cluster thanos-fleet created: `down` removes it once it is unused. */
+  createdKindNetwork: z.boolean().default(false),
 });
 export type KubeState = z.infer<typeof KubeState>;
 
@@ -36,7 +38,7 @@ export function stateFile(stateDir: string): string {
 }
 
 export function emptyState(): KubeState {
-  return { version: 1, clusters: {} };
+  return { version: 1, clusters: {}, createdKindNetwork: false };
 }
 
 export async function readState(stateDir: string): Promise<KubeState> {

@@ -497,6 +497,13 @@ export class FakeWorld {
       if (!this.dockerRunning) exitWith(cmd, args, daemonDown);
       if (!this.kindNetwork)
         exitWith(cmd, args, `Error response from daemon: network ${args[2]} not found`, "[]");
+      // Each kind cluster of the fake has a control-plane and a worker on the network.
+      if (args.includes("{{len .Containers}}")) return ok(`${this.kindClusters.size * 2}\n`);
+      return ok(`${args[2]}\n`);
+    }
+    if (args[0] === "network" && args[1] === "rm") {
+      if (!this.kindNetwork) exitWith(cmd, args, `Error response from daemon: network ${args[2]} not found`);
+      this.kindNetwork = false;
       return ok(`${args[2]}\n`);
     }
     if (args[0] === "image" && args[1] === "inspect") {

@@ -173,8 +173,10 @@ const findKindClusters: Action = {
       }
     }
     // kind creates its Docker network with the first cluster; two creating it at once can collide.
-    ctx.firstAlone =
-      toCreate(ctx).length > 1 && !(await kindNetworkExists(ctx.deps.exec, { signal: ctx.signal }));
+    const creating = toCreate(ctx).length;
+    const network = creating > 0 && (await kindNetworkExists(ctx.deps.exec, { signal: ctx.signal }));
+    ctx.firstAlone = creating > 1 && !network;
+    if (creating > 0 && !network) ctx.state.createdKindNetwork = true;
   },
 };
 
