@@ -1,9 +1,10 @@
-// Builds missing binaries with the machine's Go, one at a time, into the cache.
+// Puts each missing pinned binary into the cache: its official release archive where one is pinned and reachable,
+// else a build with the machine's Go, one at a time.
 
 import { spawn } from "node:child_process";
-import { chmod, cp, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { cachedBinaryPath, isExecutableFile, srcCacheDir, writeAtomically } from "./cache.ts";
+import { binCacheDir, cachedBinaryPath, isExecutableFile, srcCacheDir, writeAtomically } from "./cache.ts";
 import {
   BINARY_NAMES,
   type BinaryName,
@@ -12,6 +13,17 @@ import {
   spec,
   toolModuleDir,
 } from "./catalog.ts";
+import { DownloadError, download } from "./download.ts";
+import {
+  currentPlatform,
+  MIRROR_ENV,
+  type PinnedAsset,
+  type Platform,
+  pinnedAsset,
+  type ReleaseTable,
+} from "./release.ts";
+import { readVersion, versionMatches } from "./resolve.ts";
+import { extractMember } from "./untar.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -19,41 +31,86 @@ export type BuildEvent =
   | { kind: "start"; name: BinaryName; version: string }
   | { kind: "heartbeat"; name: BinaryName; version: string; seconds: number }
   | { kind: "built"; name: BinaryName; version: string; seconds: number; path: string }
-  | { kind: "cached"; name: BinaryName; version: string; path: string };
+  | { kind: "cached"; name: BinaryName; version: string; path: string }
+  | { kind: "download"; name: BinaryName; version: string; url: string }
+  | {
+      kind: "progress";
+      name: BinaryName;
+      version: string;
+      bytes: number;
+      total: number | undefined;
+      /** Milliseconds since the download started. */
+      elapsedMs: number;
+    }
+  | { kind: "downloaded"; name: BinaryName; version: string; seconds: number; path: string; sha256: string }
+  | { kind: "fallback"; name: BinaryName; version: string; reason: string };
+
+/** Where binaries come from: the release archive, else Go (auto); only one of them; or only Go. */
+export type From = "auto" | "release" | "source";
+export const FROM_CHOICES: readonly From[] = ["auto", "release", "source"];
 
 export interface EnsureOptions {
   onProgress?: (event: BuildEvent) => void;
-  /** Rebuild even what the cache already holds. */
+  /** Rebuild (or download again) even what the cache already holds. */
   force?: boolean;
-  /** Environment for Go and the cache location; defaults to process.env. */
+  /** Environment for Go, the cache location and the release mirror; defaults to process.env. */
   env?: Env;
   /** How often a running build reports a heartbeat event; 0 for never. Default 30 s. */
   heartbeatMs?: number;
+  from?: From;
+  /** The release archives and their pinned sums; defaults to RELEASES. */
+  releases?: ReleaseTable;
+  /** Defaults to this machine's. */
+  platform?: Platform | undefined;
+  /** A download gives up when no byte arrives for this long. Default 30 s. */
+  idleTimeoutMs?: number;
+  /** Specs to use instead of the catalog's, by name. */
+  specs?: Partial<Record<BinaryName, BinarySpec>>;
+  signal?: AbortSignal;
 }
 
 export interface BuildResult {
   name: BinaryName;
   version: string;
   path: string;
-  status: "built" | "cached";
-  /** Build time; 0 when cached. */
+  status: "built" | "cached" | "downloaded";
+  /** Build or download time; 0 when cached. */
   seconds: number;
 }
 
 const TAIL_LINES = 30;
 
-/** A failed `go build`, naming the module and carrying the tail of Go's output. */
-export class BuildError extends Error {
+/** A binary that could not be put into the cache; the message says why and what to do. */
+export class BinaryError extends Error {
   constructor(
     message: string,
     readonly binary: BinaryName,
-    readonly module: string,
-    readonly tail: string,
     options?: ErrorOptions,
   ) {
     super(message, options);
-    this.name = "BuildError";
+    this.name = "BinaryError";
   }
+}
+
+/** A failed `go build`, naming the module and carrying the tail of Go's output. */
+export class BuildError extends BinaryError {
+  /** No `go` on PATH. */
+  readonly noGo: boolean;
+  constructor(
+    message: string,
+    binary: BinaryName,
+    readonly module: string,
+    readonly tail: string,
+    options?: ErrorOptions & { noGo?: boolean },
+  ) {
+    super(message, binary, options);
+    this.name = "BuildError";
+    this.noGo = options?.noGo ?? false;
+  }
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
 export function formatEvent(e: BuildEvent): string {
@@ -67,50 +124,242 @@ export function formatEvent(e: BuildEvent): string {
       return `${what} built in ${e.seconds} s`;
     case "cached":
       return `${what} cached`;
+    case "download":
+      return `downloading ${what} from ${e.url} …`;
+    case "progress": {
+      const rate = e.elapsedMs > 0 ? (e.bytes * 1000) / e.elapsedMs : 0;
+      const speed = `${megabytes(rate)}/s`;
+      if (e.total === undefined || e.total === 0) return `${what}: ${megabytes(e.bytes)} (${speed})`;
+      const pct = Math.floor((e.bytes * 100) / e.total);
+      const eta = rate > 0 ? `, ${Math.ceil((e.total - e.bytes) / rate)} s left` : "";
+      return `${what}: ${pct}% of ${megabytes(e.total)} (${speed}${eta})`;
+    }
+    case "downloaded":
+      return `${what} downloaded, SHA-256 ${e.sha256.slice(0, 12)}… verified, in ${e.seconds} s`;
+    case "fallback":
+      return `${what}: ${e.reason}; building from source with Go`;
   }
 }
 
-/** Builds, in order and one at a time (Go already uses every core), each named binary the cache lacks. */
+/** A mirror base URL in the environment must be an http(s) URL. */
+export function checkMirror(env: Env): void {
+  const mirror = env[MIRROR_ENV];
+  if (!mirror) return;
+  let ok = false;
+  try {
+    ok = ["http:", "https:"].includes(new URL(mirror).protocol);
+  } catch {}
+  if (!ok)
+    throw new Error(
+      `${MIRROR_ENV}=${mirror} is not an http:// or https:// URL; set it to the mirror's base URL`,
+    );
+}
+
+/**
+ * Puts each named binary the cache lacks into it, in order, one at a time (Go already uses every core; one
+ * download at a time keeps the progress readable). Where a release archive is pinned for this platform it is
+ * downloaded and verified; with `from: "auto"` a failed download is reported in one event and Go builds it.
+ */
 export async function ensureBinaries(
   names: readonly BinaryName[] = BINARY_NAMES,
   opts: EnsureOptions = {},
 ): Promise<BuildResult[]> {
   const env = opts.env ?? process.env;
+  checkMirror(env);
   const emit = opts.onProgress ?? (() => {});
   const results: BuildResult[] = [];
-  for (const name of new Set(names)) {
-    const s = spec(name);
-    const path = cachedBinaryPath(s, env);
-    if (!opts.force && isExecutableFile(path)) {
-      emit({ kind: "cached", name, version: s.version, path });
-      results.push({ name, version: s.version, path, status: "cached", seconds: 0 });
-      continue;
+  const fetcher = new ReleaseFetcher(env, opts, emit);
+  try {
+    for (const name of new Set(names)) {
+      const s = opts.specs?.[name] ?? spec(name);
+      const path = cachedBinaryPath(s, env);
+      if (!opts.force && isExecutableFile(path)) {
+        emit({ kind: "cached", name, version: s.version, path });
+        results.push({ name, version: s.version, path, status: "cached", seconds: 0 });
+        continue;
+      }
+      results.push(await obtain(s, path, fetcher, env, opts, emit));
     }
-    emit({ kind: "start", name, version: s.version });
-    const started = Date.now();
-    const elapsed = () => Math.round((Date.now() - started) / 1000);
-    const heartbeatMs = opts.heartbeatMs ?? 30_000;
-    const timer =
-      heartbeatMs > 0
-        ? setInterval(
-            () => emit({ kind: "heartbeat", name, version: s.version, seconds: elapsed() }),
-            heartbeatMs,
-          )
-        : undefined;
-    try {
-      await writeAtomically(path, (tmp) => goBuild(name, tmp, env));
-    } finally {
-      clearInterval(timer);
-    }
-    const seconds = elapsed();
-    emit({ kind: "built", name, version: s.version, seconds, path });
-    results.push({ name, version: s.version, path, status: "built", seconds });
+  } finally {
+    await fetcher.cleanup();
   }
   return results;
 }
 
-async function goBuild(name: BinaryName, out: string, env: Env): Promise<void> {
-  const s = spec(name);
+async function obtain(
+  s: BinarySpec,
+  path: string,
+  fetcher: ReleaseFetcher,
+  env: Env,
+  opts: EnsureOptions,
+  emit: (e: BuildEvent) => void,
+): Promise<BuildResult> {
+  const { name, version } = s;
+  const from = opts.from ?? "auto";
+  const started = Date.now();
+  const elapsed = () => Math.round((Date.now() - started) / 1000);
+  let whyNot: string | undefined;
+  let asset: PinnedAsset | undefined;
+  if (from !== "source") {
+    const pinned = pinnedAsset(
+      name,
+      "platform" in opts ? opts.platform : currentPlatform(),
+      opts.releases,
+      env,
+    );
+    if ("none" in pinned) {
+      whyNot = pinned.none;
+    } else {
+      asset = pinned;
+      try {
+        await writeAtomically(path, (tmp) => fetcher.fetch(s, pinned, tmp));
+        emit({ kind: "downloaded", name, version, seconds: elapsed(), path, sha256: pinned.sha256 });
+        return { name, version, path, status: "downloaded", seconds: elapsed() };
+      } catch (err) {
+        if (opts.signal?.aborted || !(err instanceof DownloadError)) throw err;
+        whyNot = `download failed: ${err.message}`;
+      }
+    }
+    if (from === "release") {
+      throw new BinaryError(
+        `${name} ${version}: ${whyNot}. Run with --from source to build it with Go, or --from auto to fall back to Go.`,
+        name,
+      );
+    }
+    emit({ kind: "fallback", name, version, reason: whyNot });
+  }
+
+  emit({ kind: "start", name, version });
+  const heartbeatMs = opts.heartbeatMs ?? 30_000;
+  const timer =
+    heartbeatMs > 0
+      ? setInterval(() => emit({ kind: "heartbeat", name, version, seconds: elapsed() }), heartbeatMs)
+      : undefined;
+  try {
+    await writeAtomically(path, (tmp) => goBuild(s, tmp, env));
+  } catch (err) {
+    if (err instanceof BuildError && err.noGo) throw neitherWay(s, asset, whyNot, env, err);
+    throw err;
+  } finally {
+    clearInterval(timer);
+  }
+  emit({ kind: "built", name, version, seconds: elapsed(), path });
+  return { name, version, path, status: "built", seconds: elapsed() };
+}
+
+/** No download and no Go: every way there is to get the binary. */
+function neitherWay(
+  s: BinarySpec,
+  asset: PinnedAsset | undefined,
+  whyNot: string | undefined,
+  env: Env,
+  cause: BuildError,
+): BinaryError {
+  const ways = [
+    ...(asset
+      ? [
+          `let this machine reach ${new URL(asset.from).host}, or set ${MIRROR_ENV} to a mirror that serves ${new URL(asset.url).pathname}, and run again`,
+        ]
+      : []),
+    "install Go 1.26 or later (https://go.dev/dl/) and run again: it builds the binary from source",
+    `put a ${s.name} ${s.version} on PATH, or set \`binaries: { ${s.name}: /path/to/${s.name} }\` in fleet.yaml`,
+  ];
+  const lines = [
+    `${s.name} ${s.version} cannot be had on this machine:`,
+    `  - ${whyNot ?? "downloads were not asked for (--from source)"}`,
+    "  - and there is no `go` on PATH to build it",
+    `Cache: ${cachedBinaryPath(s, env)}. To get it:`,
+    ...ways.map((w) => `  - ${w}`),
+  ];
+  return new BinaryError(lines.join("\n"), s.name, { cause });
+}
+
+/**
+ * Downloads release archives into a private directory in the cache, each at most once per run (prometheus and
+ * promtool share one), and takes binaries out of them. A host that could not be reached is not tried again.
+ */
+class ReleaseFetcher {
+  private dir: string | undefined;
+  private readonly archives = new Map<string, Promise<string>>();
+  private readonly unreachable = new Map<string, DownloadError>();
+
+  constructor(
+    private readonly env: Env,
+    private readonly opts: EnsureOptions,
+    private readonly emit: (e: BuildEvent) => void,
+  ) {}
+
+  async fetch(s: BinarySpec, asset: PinnedAsset, out: string): Promise<void> {
+    const archive = await this.archive(s, asset);
+    if (asset.member) await extractMember(archive, asset.member, out);
+    else {
+      await copyFile(archive, out);
+      await chmod(out, 0o755);
+    }
+    // The pinned sum vouches for the bytes; running it proves it is the pinned version and runs here.
+    const reported = await readVersion(out, s);
+    if (!versionMatches(reported, s)) {
+      const said = reported?.split("\n", 1)[0]?.trim() || "nothing";
+      throw new DownloadError(
+        `the archive's ${s.name} does not report ${s.version} here (it says: ${said})`,
+        "content",
+      );
+    }
+  }
+
+  private archive(s: BinarySpec, asset: PinnedAsset): Promise<string> {
+    let pending = this.archives.get(asset.from);
+    if (!pending) {
+      pending = this.download(s, asset);
+      this.archives.set(asset.from, pending);
+      // A failed download is not remembered as the archive.
+      pending.catch(() => this.archives.delete(asset.from));
+    }
+    return pending;
+  }
+
+  private async download(s: BinarySpec, asset: PinnedAsset): Promise<string> {
+    const host = new URL(asset.from).host;
+    const known = this.unreachable.get(host);
+    if (known) throw known;
+    this.dir ??= await mkdtemp(join(await ensureDir(binCacheDir(this.env)), ".download-"));
+    const file = join(this.dir, `${this.archives.size}-${asset.from.split("/").pop() ?? "archive"}`);
+    const started = Date.now();
+    this.emit({ kind: "download", name: s.name, version: s.version, url: asset.from });
+    try {
+      await download(asset.from, file, {
+        sha256: asset.sha256,
+        ...(this.opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: this.opts.idleTimeoutMs } : {}),
+        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+        onProgress: (bytes, total) =>
+          this.emit({
+            kind: "progress",
+            name: s.name,
+            version: s.version,
+            bytes,
+            total,
+            elapsedMs: Date.now() - started,
+          }),
+      });
+    } catch (err) {
+      await rm(file, { force: true });
+      if (err instanceof DownloadError && err.reason === "network") this.unreachable.set(host, err);
+      throw err;
+    }
+    return file;
+  }
+
+  async cleanup(): Promise<void> {
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function ensureDir(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
+async function goBuild(s: BinarySpec, out: string, env: Env): Promise<void> {
   // Static binaries: no C toolchain needed, and they run on any Linux.
   const goEnv: Record<string, string | undefined> = { ...env, CGO_ENABLED: "0" };
   let dir = toolModuleDir(s);
@@ -165,11 +414,11 @@ function runGo(args: string[], cwd: string, env: Env, s: BinarySpec): Promise<st
     });
     child.stderr.on("data", collect);
     child.on("error", (err: NodeJS.ErrnoException) => {
-      const msg =
-        err.code === "ENOENT"
-          ? `building ${what}: no \`go\` on PATH; install Go 1.26 or later`
-          : `building ${what}: ${err.message}`;
-      reject(new BuildError(msg, s.name, s.module, "", { cause: err }));
+      const noGo = err.code === "ENOENT";
+      const msg = noGo
+        ? `building ${what}: no \`go\` on PATH; install Go 1.26 or later`
+        : `building ${what}: ${err.message}`;
+      reject(new BuildError(msg, s.name, s.module, "", { cause: err, noGo }));
     });
     child.on("close", (code, signal) => {
       if (code === 0) return resolve(Buffer.concat(stdout).toString("utf8"));

@@ -1,5 +1,6 @@
 // The binaries thanos-fleet runs locally, each built from a pinned Go module by a wrapper module in tools/.
 
+import { isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
 import { brotliCompressSync, gzipSync } from "node:zlib";
 
@@ -23,7 +24,7 @@ export interface BinarySpec {
   /** The Go module the binary comes from, and the module version the wrapper requires. */
   module: string;
   moduleVersion: string;
-  /** The wrapper module's directory under tools/. */
+  /** The wrapper module's directory under tools/ (or an absolute path). */
   toolDir: string;
   /** The Go main package to build. */
   pkg: string;
@@ -201,7 +202,7 @@ export function spec(name: BinaryName): BinarySpec {
 export const TOOLS_DIR = fileURLToPath(new URL("../../tools/", import.meta.url));
 
 export function toolModuleDir(s: BinarySpec): string {
-  return `${TOOLS_DIR}${s.toolDir}`;
+  return isAbsolute(s.toolDir) ? s.toolDir : `${TOOLS_DIR}${s.toolDir}`;
 }
 
 /** The `go build` arguments for one binary, writing it to `out`. */
