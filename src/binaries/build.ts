@@ -3,7 +3,7 @@
 
 import { spawn } from "node:child_process";
 import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { binCacheDir, cachedBinaryPath, isExecutableFile, srcCacheDir, writeAtomically } from "./cache.ts";
 import {
   BINARY_NAMES,
@@ -396,7 +396,8 @@ async function copySource(
 
 /** Runs go in `cwd`; resolves to its stdout, or rejects with a BuildError carrying the tail of its output. */
 function runGo(args: string[], cwd: string, env: Env, s: BinarySpec): Promise<string> {
-  const what = `${s.name} ${s.version} (module ${s.module}@${s.moduleVersion}, tools/${s.toolDir})`;
+  const dir = isAbsolute(s.toolDir) ? s.toolDir : `tools/${s.toolDir}`;
+  const what = `${s.name} ${s.version} (module ${s.module}@${s.moduleVersion}, ${dir})`;
   const tail: string[] = [];
   const stdout: Buffer[] = [];
   let partial = "";

@@ -36,7 +36,12 @@ const WRITE_BINARY = `printf '#!/bin/sh\\necho built\\n' > "$out"; chmod +x "$ou
 test("builds what is missing in the tool module, then reports it cached", async () => {
   const { env, log } = await fakeGo(WRITE_BINARY);
   const events: BuildEvent[] = [];
-  const first = await ensureBinaries(["thanos"], { env, onProgress: (e) => events.push(e), heartbeatMs: 0 });
+  const first = await ensureBinaries(["thanos"], {
+    env,
+    from: "source",
+    onProgress: (e) => events.push(e),
+    heartbeatMs: 0,
+  });
   const path = cachedBinaryPath(CATALOG.thanos, env);
   assert.deepEqual(
     first.map((r) => [r.name, r.status, r.path]),
@@ -62,14 +67,19 @@ test("builds what is missing in the tool module, then reports it cached", async 
   assert.equal(second[0]?.status, "cached");
   assert.equal((await readFile(log, "utf8")).split("\n").filter(Boolean).length, 1, "go ran once");
 
-  await ensureBinaries(["thanos"], { env, force: true, heartbeatMs: 0 });
+  await ensureBinaries(["thanos"], { env, from: "source", force: true, heartbeatMs: 0 });
   assert.equal((await readFile(log, "utf8")).split("\n").filter(Boolean).length, 2, "force rebuilds");
 });
 
 test("a long build reports heartbeats", async () => {
   const { env } = await fakeGo(`sleep 0.5; ${WRITE_BINARY}`);
   const events: BuildEvent[] = [];
-  await ensureBinaries(["etcd"], { env, onProgress: (e) => events.push(e), heartbeatMs: 100 });
+  await ensureBinaries(["etcd"], {
+    env,
+    from: "source",
+    onProgress: (e) => events.push(e),
+    heartbeatMs: 100,
+  });
   const beats = events.filter((e) => e.kind === "heartbeat");
   assert.ok(beats.length >= 2, `heartbeats: ${beats.length}`);
   assert.match(formatEvent(beats[0] as BuildEvent), /^still building etcd v3\.6\.16 \(\d+ s\)$/);
@@ -79,24 +89,30 @@ test("a failed build names the module, carries the last 30 lines of Go's output,
   const { env, root } = await fakeGo(
     `i=1; while [ $i -le 40 ]; do echo "go: line $i" >&2; i=$((i+1)); done; exit 1`,
   );
-  await assert.rejects(ensureBinaries(["prometheus", "minio"], { env, heartbeatMs: 0 }), (err: unknown) => {
-    assert.ok(err instanceof BuildError);
-    assert.equal(err.binary, "prometheus");
-    assert.match(
-      err.message,
-      /^building prometheus v3\.14\.0 \(module github\.com\/prometheus\/prometheus@v0\.314\.0,/,
-    );
-    assert.match(err.message, /go build exited with code 1/);
-    assert.ok(err.tail.startsWith("go: line 11\n") && err.tail.endsWith("go: line 40"), err.tail);
-    return true;
-  });
+  await assert.rejects(
+    ensureBinaries(["prometheus", "minio"], { env, from: "source", heartbeatMs: 0 }),
+    (err: unknown) => {
+      assert.ok(err instanceof BuildError);
+      assert.equal(err.binary, "prometheus");
+      assert.match(
+        err.message,
+        /^building prometheus v3\.14\.0 \(module github\.com\/prometheus\/prometheus@v0\.314\.0,/,
+      );
+      assert.match(err.message, /go build exited with code 1/);
+      assert.ok(err.tail.startsWith("go: line 11\n") && err.tail.endsWith("go: line 40"), err.tail);
+      return true;
+    },
+  );
   assert.deepEqual(await readdir(join(root, "cache", "bin", "prometheus-v3.14.0")), []);
 });
 
 test("no go on PATH says so", async () => {
   const root = await tempDir("tf-nogo-");
   const env = { PATH: join(root, "empty"), THANOS_FLEET_CACHE: join(root, "cache") };
-  await assert.rejects(ensureBinaries(["promtool"], { env, heartbeatMs: 0 }), /no `go` on PATH/);
+  await assert.rejects(
+    ensureBinaries(["promtool"], { env, from: "source", heartbeatMs: 0 }),
+    /no `go` on PATH/,
+  );
 });
 
 test("a module that lacks generated files is built from a copy of its source with them added", async () => {
@@ -108,7 +124,7 @@ test("a module that lacks generated files is built from a copy of its source wit
   const { env, log, root } = await fakeGo(
     `if [ "$1" = mod ]; then echo '{"Dir": "${upstream}"}'; exit 0; fi; ${WRITE_BINARY}`,
   );
-  await ensureBinaries(["alertmanager"], { env, heartbeatMs: 0 });
+  await ensureBinaries(["alertmanager"], { env, from: "source", heartbeatMs: 0 });
   const copy = join(root, "cache", "src", "alertmanager-v0.34.2");
   const calls = (await readFile(log, "utf8")).trim().split("\n");
   assert.equal(calls.length, 2);
@@ -130,5 +146,5 @@ test("a module that lacks generated files is built from a copy of its source wit
   assert.match(page, /without its web UI/);
 
   // A second (forced) build starts from a fresh copy although the first left it read-only upstream.
-  await ensureBinaries(["alertmanager"], { env, heartbeatMs: 0, force: true });
+  await ensureBinaries(["alertmanager"], { env, from: "source", heartbeatMs: 0, force: true });
 });
