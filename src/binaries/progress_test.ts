@@ -14,9 +14,9 @@ const progress = (bytes: number, elapsedMs: number): BuildEvent => ({
 });
 
 function capture(tty: boolean) {
-  let text = "";
-  const print = progressPrinter({ write: (s: string) => (text += s) }, tty);
-  return { print, text: () => text };
+  const parts: string[] = [];
+  const print = progressPrinter({ write: (s: string) => parts.push(s) }, tty);
+  return { print, text: () => parts.join("") };
 }
 
 test("without a terminal: a line at each tenth of a download, with size, rate and time left", () => {

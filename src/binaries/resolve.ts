@@ -57,7 +57,7 @@ export async function resolveBinary(name: BinaryName, opts: ResolveOptions = {})
   const onPath = mismatched.length > 0 ? `; on PATH but not ${s.version}: ${mismatched.join(", ")}` : "";
   throw new Error(
     `${name} ${s.version} not found: not in the cache at ${cached}${onPath}. ` +
-      `Run \`npm run binaries -- ${name}\` to build it, or set its path in the config.`,
+      `Run \`npm run binaries -- ${name}\` to download or build it, or set its path in the config.`,
   );
 }
 

@@ -1,7 +1,9 @@
 // Finds every executable the local fleet runs before anything starts, so a missing one is reported at once, together.
 import { delimiter, join } from "node:path";
+import { BinaryError, ensureBinaries } from "../../binaries/build.ts";
 import { isExecutableFile } from "../../binaries/cache.ts";
-import type { BinaryName } from "../../binaries/catalog.ts";
+import { type BinaryName, isBinaryName } from "../../binaries/catalog.ts";
+import { progressPrinter } from "../../binaries/progress.ts";
 import { resolveBinary } from "../../binaries/resolve.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { ProcessPlan } from "./plan.ts";
@@ -27,13 +29,55 @@ export function findHaproxy(topology: Topology, env: NodeJS.ProcessEnv = process
   );
 }
 
+function wantedPrograms(processes: ProcessPlan[], needsBucketSetup: boolean): Set<ProcessPlan["binary"]> {
+  const wanted = new Set<ProcessPlan["binary"]>(processes.map((p) => p.binary));
+  if (needsBucketSetup) wanted.add("fleet-minio");
+  return wanted;
+}
+
+/** The pinned binaries the fleet runs that are neither configured, nor on PATH at their version, nor cached. */
+export async function missingBinaries(
+  topology: Topology,
+  processes: ProcessPlan[],
+  needsBucketSetup: boolean,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<BinaryName[]> {
+  const missing: BinaryName[] = [];
+  for (const name of wantedPrograms(processes, needsBucketSetup)) {
+    if (!isBinaryName(name) || topology.fleet.binaries[name] !== undefined) continue;
+    try {
+      await resolveBinary(name, { env });
+    } catch {
+      missing.push(name);
+    }
+  }
+  return missing;
+}
+
+/**
+ * Puts missing binaries into the cache as `npm run binaries` does: release archives where pinned, with a
+ * progress bar on a terminal (stderr), else Go builds.
+ */
+export async function fetchBinaries(names: BinaryName[], signal: AbortSignal): Promise<void> {
+  const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
+  try {
+    await ensureBinaries(names, {
+      onProgress: progressPrinter(process.stderr, tty),
+      heartbeatMs: tty ? 1_000 : 30_000,
+      signal,
+    });
+  } catch (error) {
+    if (error instanceof BinaryError) throw new Error(error.message, { cause: error.cause });
+    throw error;
+  }
+}
+
 export async function resolveExecutables(
   topology: Topology,
   processes: ProcessPlan[],
   needsBucketSetup: boolean,
 ): Promise<Executables> {
-  const wanted = new Set<ProcessPlan["binary"]>(processes.map((p) => p.binary));
-  if (needsBucketSetup) wanted.add("fleet-minio");
+  const wanted = wantedPrograms(processes, needsBucketSetup);
   const out: Executables = new Map();
   const problems: string[] = [];
   for (const name of wanted) {

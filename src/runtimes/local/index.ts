@@ -9,7 +9,7 @@ import type { Topology } from "../../topology/topology.ts";
 import { step } from "../../ui/reporter.ts";
 import { table } from "../../ui/table.ts";
 import type { ProcessStatus, Reporter, Runtime, UpOptions } from "../runtime.ts";
-import { resolveExecutables } from "./binaries.ts";
+import { fetchBinaries, missingBinaries, resolveExecutables } from "./binaries.ts";
 import { prepareBucket } from "./bucket.ts";
 import { serverStates } from "./haproxy.ts";
 import { DEFAULT_SUBNET, parseSubnet, SUBNET_ENV } from "./network.ts";
@@ -217,6 +217,13 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
     const tls = topology.fleet.tls.grpc ? await loadGrpcTls(opts.stateDir) : undefined;
     const plan = planLocalFleet(topology, creds, opts.stateDir, options, tls?.tls);
     const storage = topology.storage;
+    const missing = await missingBinaries(topology, plan.processes, storage !== undefined);
+    if (missing.length > 0) {
+      reporter.info(
+        `not in the cache yet: ${missing.join(", ")}; fetching them (once; later runs reuse them)`,
+      );
+      await fetchBinaries(missing, signal);
+    }
     const executables = await step(reporter, "find the binaries", () =>
       resolveExecutables(topology, plan.processes, storage !== undefined),
     );

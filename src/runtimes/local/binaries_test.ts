@@ -1,0 +1,25 @@
+import assert from "node:assert/strict";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { test } from "node:test";
+import { binaryPath } from "../../binaries/resolve.ts";
+import { tempDir } from "../../testing/tempdir.ts";
+import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
+import { missingBinaries } from "./binaries.ts";
+import type { ProcessPlan } from "./plan.ts";
+
+const planned = (binary: ProcessPlan["binary"]) => ({ binary }) as ProcessPlan;
+
+test("missing: pinned binaries neither configured, nor on PATH at their version, nor cached", async () => {
+  const root = await tempDir("tf-missing-");
+  const env = { PATH: join(root, "path"), THANOS_FLEET_CACHE: join(root, "cache") };
+  const cached = binaryPath("prometheus", env);
+  await mkdir(dirname(cached), { recursive: true });
+  await writeFile(cached, "#!/bin/sh\necho 'prometheus, version 3.14.0 (x)'\n");
+  await chmod(cached, 0o755);
+  const topology = parseFleet({ ...DEFAULT_FLEET, binaries: { thanos: "/opt/thanos" } }, "test");
+  const processes = ["thanos", "prometheus", "alertmanager", "haproxy", "node"].map((b) =>
+    planned(b as ProcessPlan["binary"]),
+  );
+  assert.deepEqual(await missingBinaries(topology, processes, false, env), ["alertmanager"]);
+});
