@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what thanos-fleet's local runtime and tests need on a Debian machine: packages, npm modules,
-# and the Go-built binaries (cached under ~/.cache/thanos-fleet/bin, so a second run takes seconds).
+# and the pinned binaries (cached under ~/.cache/thanos-fleet/bin, so a second run takes seconds): official
+# release archives where a SHA-256 is pinned and the host is reachable, else Go builds from source.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +17,6 @@ if ((${#missing[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-command -v go >/dev/null || { echo "Go is needed to build the binaries (https://go.dev/dl/)" >&2; exit 1; }
 
 npm ci --no-audit --no-fund
 npm run binaries

@@ -158,9 +158,20 @@ function rangeTotal(res: Response): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** fetch wraps the socket error: name its code (ENOTFOUND, ECONNREFUSED, ENETUNREACH …) where there is one. */
+const NETWORK_CODES: Readonly<Record<string, string>> = {
+  ENOTFOUND: "its name does not resolve",
+  EAI_AGAIN: "its name does not resolve",
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  ENETUNREACH: "no route to it",
+  EHOSTUNREACH: "no route to it",
+  ETIMEDOUT: "connection timed out",
+  UND_ERR_CONNECT_TIMEOUT: "connection timed out",
+};
+
+/** fetch wraps the socket error: say what its code (ENOTFOUND, ECONNREFUSED, ENETUNREACH …) means. */
 function networkCause(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  if (cause?.code) return cause.code;
+  if (cause?.code) return `${NETWORK_CODES[cause.code] ?? "network error"} (${cause.code})`;
   return cause?.message ?? (err as Error).message;
 }

@@ -451,7 +451,7 @@ test(
     assert.equal(lines[0]?.startsWith("downloading thanos v0.42.4 from http://127.0.0.1:"), true, lines[0]);
     assert.match(
       lines[1] ?? "",
-      /^thanos v0\.42\.4: download failed: cannot reach 127\.0\.0\.1:\d+: ECONNREFUSED; building from source with Go$/,
+      /^thanos v0\.42\.4: download failed: cannot reach 127\.0\.0\.1:\d+: connection refused \(ECONNREFUSED\); building from source with Go$/,
     );
     assert.equal(lines[2], "building thanos v0.42.4 …");
     assert.match(lines[3] ?? "", /^thanos v0\.42\.4 built in \d+ s$/);
