@@ -521,7 +521,7 @@ test("fallback after a 404 and after no pinned sum; neither network nor Go names
   );
   assert.equal(
     none[0],
-    "alertmanager v0.34.2: alertmanager has no official release archive; building from source with Go",
+    "alertmanager v0.34.2: it has no official release archive; building from source with Go",
   );
   assert.deepEqual(server.requests.length, 1, "nothing asked for alertmanager");
   assert.deepEqual(await cacheEntries(env), ["alertmanager-v0.34.2", "thanos-v0.42.4"]);

@@ -133,13 +133,13 @@ export function pinnedAsset(
 ): PinnedAsset | { none: string } {
   const release = table[name];
   const version = CATALOG[name].version;
-  if (!release) return { none: `${name} has no official release archive` };
+  if (!release) return { none: "it has no official release archive" };
   if (!platform) return { none: `no release archive is published for ${process.platform}/${process.arch}` };
   const asset = release.asset(platform);
   const sha256 = release.sha256[platform];
-  if (!asset) return { none: `${name} ${version} publishes no release archive for ${platform} read here` };
+  if (!asset) return { none: `no release archive for ${platform} in a form read here` };
   if (release.version !== version || !sha256) {
-    return { none: `no SHA-256 is pinned for ${name} ${version}'s ${platform} release archive` };
+    return { none: `no SHA-256 is pinned for its ${platform} release archive` };
   }
   return { ...asset, sha256, from: mirrored(asset.url, env[MIRROR_ENV]) };
 }

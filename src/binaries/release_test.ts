@@ -50,14 +50,14 @@ test("a pinned asset comes with its sum and where it is fetched from; otherwise 
   assert.equal(asset.sha256, "f665c6da19eb7ba399c915d30c7d9793c9b417bf8a749b504bc470678631478d");
 
   assert.deepEqual(pinnedAsset("thanos", "linux-amd64", RELEASES, {}), {
-    none: "no SHA-256 is pinned for thanos v0.42.4's linux-amd64 release archive",
+    none: "no SHA-256 is pinned for its linux-amd64 release archive",
   });
   assert.deepEqual(pinnedAsset("etcd", "darwin-arm64", RELEASES, {}), {
-    none: "etcd v3.6.16 publishes no release archive for darwin-arm64 read here",
+    none: "no release archive for darwin-arm64 in a form read here",
   });
   for (const name of BINARY_NAMES.filter((n) => !RELEASES[n])) {
     assert.deepEqual(pinnedAsset(name, "linux-amd64", RELEASES, {}), {
-      none: `${name} has no official release archive`,
+      none: "it has no official release archive",
     });
   }
   // A sum pinned for another version than the catalog's is not used.
