@@ -291,8 +291,11 @@ class ReleaseFetcher {
 
   async fetch(s: BinarySpec, asset: PinnedAsset, out: string): Promise<void> {
     const archive = await this.archive(s, asset);
-    if (asset.member) await extractMember(archive, asset.member, out);
-    else {
+    if (asset.member) {
+      await extractMember(archive, asset.member, out).catch((err: Error) => {
+        throw new DownloadError(err.message, "content", { cause: err });
+      });
+    } else {
       await copyFile(archive, out);
       await chmod(out, 0o755);
     }

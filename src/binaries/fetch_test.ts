@@ -299,6 +299,23 @@ test("an archive whose binary does not report the pinned version is refused", as
   assert.deepEqual(await cacheEntries(env), ["thanos-v0.42.4"]);
 });
 
+test("an archive that lacks the binary is refused", async () => {
+  const server = await releaseServer();
+  const { root, env } = await sandbox(server.base);
+  const body = await tarball(join(root, "work"), "thanos-0.42.4.linux-amd64", {});
+  server.files.set(pathOf("thanos"), { body, behaviour: "whole" });
+  await assert.rejects(
+    ensureBinaries(["thanos"], {
+      env,
+      platform: PLATFORM,
+      from: "release",
+      releases: pinned({ thanos: sha256(body) }),
+    }),
+    /thanos v0\.42\.4: download failed: .*holds no thanos-0\.42\.4\.linux-amd64\/thanos\./,
+  );
+  assert.deepEqual(await cacheEntries(env), ["thanos-v0.42.4"]);
+});
+
 test("truncated download: resumed with Range where the server allows it", async () => {
   const server = await releaseServer();
   const { env } = await sandbox(server.base);
