@@ -55,6 +55,8 @@ const PROMETHEUS_SHA256 = {
 /**
  * One entry per binary with an official release. A binary absent here, or a platform without a sum, is
  * built from source. Sums not yet pinned (their published sums could not be read when pinning) are empty.
+ * SeaweedFS is absent: its pinned source is a Go pseudo-version that no release tag could be matched to,
+ * and its release assets (`linux_amd64.tar.gz`, made by go-release-action) come with an MD5 only.
  */
 export const RELEASES: ReleaseTable = {
   thanos: {
