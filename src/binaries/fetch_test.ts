@@ -327,10 +327,12 @@ test("truncated download: resumed with Range where the server allows it", async 
   });
   assert.equal(r?.status, "downloaded");
   assert.ok((await readFile(r?.path ?? "")).equals(await readFile(thanos)));
-  assert.deepEqual(
-    server.requests.map((q) => q.range),
-    [undefined, `bytes=${Math.floor(body.length / 2)}-`],
-  );
+  // The second request asks for the rest from where the first one's bytes ended (no later than the cut: a
+  // reset connection may lose what was in flight).
+  assert.equal(server.requests.length, 2);
+  assert.equal(server.requests[0]?.range, undefined);
+  const from = Number(/^bytes=(\d+)-$/.exec(server.requests[1]?.range ?? "")?.[1]);
+  assert.ok(from > 0 && from <= Math.floor(body.length / 2), `resumed from ${from}`);
 });
 
 test("truncated download: restarted where the server ignores Range", async () => {
