@@ -2,8 +2,9 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { parse, stringify } from "yaml";
+import { parse } from "yaml";
 import { z } from "zod";
+import { stringify } from "../yaml.ts";
 
 const Credentials = z.object({
   minioRoot: z.object({ user: z.string(), password: z.string() }),

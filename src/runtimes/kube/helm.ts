@@ -2,9 +2,10 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { parse, stringify } from "yaml";
+import { parse } from "yaml";
 import { CHART, CHART_REPO } from "../../render/helm.ts";
 import { FILES } from "../../render/plan.ts";
+import { stringify } from "../../yaml.ts";
 import { type Exec, ExecError, type RunOptions } from "./exec.ts";
 import { parseVersion } from "./preflight.ts";
 import { kubeDir } from "./state.ts";
