@@ -39,7 +39,7 @@ export function bucketPolicy(bucket: string): Record<string, unknown> {
 /**
  * Idempotent: a second run finds the bucket, replaces the policy with the same one and resets the same key.
  * Credentials reach mc on stdin, never as arguments: no process list shows them, and no parser can take one that
- * starts with "-" for a flag.
+ * starts with "-" for a flag. Only sh, sleep and mc are used: the MinIO image (ubi-micro) has no grep.
  */
 export const SETUP_SCRIPT = `set -eu
 tries=0
@@ -52,7 +52,10 @@ mc mb --ignore-existing "fleet/$BUCKET"
 mc admin policy create fleet "$POLICY" /setup/policy.json
 printf '%s\\n%s\\n' "$THANOS_ACCESS_KEY" "$THANOS_SECRET_KEY" | mc admin user add fleet >/dev/null
 if ! mc admin policy attach fleet "$POLICY" --user="$THANOS_ACCESS_KEY" >/dev/null 2>&1; then
-  mc admin user info fleet "$THANOS_ACCESS_KEY" | grep -q "$POLICY" || { echo "cannot attach policy $POLICY to the Thanos key" >&2; exit 1; }
+  case "$(mc admin user info fleet "$THANOS_ACCESS_KEY" 2>/dev/null)" in
+    *"$POLICY"*) ;;
+    *) echo "cannot attach policy $POLICY to the Thanos key" >&2; exit 1 ;;
+  esac
 fi
 echo "bucket $BUCKET is ready; the Thanos key may use only this bucket"
 `;

@@ -131,6 +131,27 @@ describe("the MinIO setup Job's script", () => {
       }
     }
   });
+
+  test("a re-run finds the policy attached and succeeds, with nothing but sh, sleep and mc", async () => {
+    const dir = await tempDir("thanos-fleet-setup-");
+    await runSetup(dir, env);
+    const again = await runSetup(dir, env);
+    assert.match(again.stdout, /bucket thanos is ready/);
+    assert.deepEqual(readState(dir).attached, { [creds.THANOS_ACCESS_KEY]: creds.POLICY });
+  });
+
+  test("a re-run whose policy is attached to another user fails with a message", async () => {
+    {
+      const dir = await tempDir("thanos-fleet-setup-");
+      await runSetup(dir, env);
+      const state = readState(dir);
+      state.attached[creds.THANOS_ACCESS_KEY] = "other-policy";
+      writeFileSync(join(dir, "mc.json"), JSON.stringify(state));
+      await assert.rejects(runSetup(dir, env), (e: { stderr: string }) =>
+        /cannot attach policy thanos-fleet-thanos to the Thanos key/.test(e.stderr),
+      );
+    }
+  });
 });
 
 describe("generated credentials", () => {
