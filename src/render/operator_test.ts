@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
 import { POD_IP, type SpecContext } from "../components/context.ts";
@@ -6,14 +8,48 @@ import { buildFleet, objectStoreAccess } from "../components/fleet.ts";
 import { prometheusLabels } from "../components/thanos.ts";
 import { POD_NAME } from "../components/types.ts";
 import { atPod, chartPrometheus, operatorExternalLabels } from "./operator.ts";
-import { configs, FAKE_CREDENTIALS, render } from "./testdata/fixtures.ts";
+import { configs, defaultTopology, FAKE_CREDENTIALS, render } from "./testdata/fixtures.ts";
 
 /** The external labels of a configuration the operator generated (or the local runtime's prometheus.yml). */
 function externalLabelsOf(config: string): Record<string, string> {
   return (parse(config) as { global: { external_labels: Record<string, string> } }).global.external_labels;
 }
 
+const OPERATOR_DIR = join(import.meta.dirname, "testdata", "operator");
+const recorded = (name: string) => readFileSync(join(OPERATOR_DIR, name), "utf8");
+
 describe("the Prometheus Operator's external labels", () => {
+  // Recorded with tools/operator-config (the operator v0.93.1's own config generator) from the Prometheus objects
+  // next to them: the chart's object for biz1 of the default fleet, and the same without the label cleared.
+  test("the chart's Prometheus object for the default fleet is the one the operator's output was recorded from", () => {
+    const values = render(defaultTopology()).clusters.find((c) => c.cluster === "biz1")?.helmValues;
+    assert.ok(values);
+    const object = parse(recorded("biz1.prometheus.yaml")) as ReturnType<typeof chartPrometheus>;
+    const p = chartPrometheus(values);
+    assert.deepEqual(p.metadata, object.metadata);
+    for (const key of [
+      "externalLabels",
+      "prometheusExternalLabelName",
+      "replicaExternalLabelName",
+    ] as const) {
+      assert.deepEqual(p.spec[key], object.spec[key], `spec.${key}`);
+    }
+  });
+
+  for (const name of ["biz1", "biz1-label-kept"]) {
+    test(`${name}: the model gives exactly the labels the real operator wrote`, () => {
+      const object = parse(recorded(`${name}.prometheus.yaml`)) as ReturnType<typeof chartPrometheus>;
+      assert.deepEqual(operatorExternalLabels(object), externalLabelsOf(recorded(`${name}.config.yaml`)));
+    });
+  }
+
+  test("the operator's real output for the default fleet's biz1: each replica announces what verify expects", () => {
+    const w = defaultTopology().workloads.find((x) => x.name === "biz1");
+    assert.ok(w);
+    const labels = externalLabelsOf(recorded("biz1.config.yaml"));
+    for (const pod of w.replicaNames) assert.deepEqual(atPod(labels, pod), prometheusLabels(w, pod));
+  });
+
   test("the chart's Prometheus object as the operator's own tests see it: defaults add prometheus and prometheus_replica", () => {
     // The operator's golden output for externalLabels {key1, key2} on Prometheus test/example
     // (pkg/prometheus/testdata/external_label_specified.golden, v0.93).
