@@ -1,6 +1,6 @@
 // Alertmanager, one per cluster that has alerts to receive: the ruler's in mgmt, Prometheus's in each workload cluster.
-import { stringify } from "yaml";
 import type { Topology } from "../topology/topology.ts";
+import { stringify } from "../yaml.ts";
 import type { SpecContext } from "./context.ts";
 import type { PodSpec } from "./types.ts";
 

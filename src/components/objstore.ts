@@ -1,5 +1,6 @@
 // The Thanos objstore.yml for an S3 bucket: one place for its format.
-import { stringify } from "yaml";
+
+import { stringify } from "../yaml.ts";
 import type { ObjectStoreAccess } from "./context.ts";
 
 export const OBJSTORE_FILE = "objstore.yml";

@@ -1,6 +1,6 @@
 // Prometheus replicas of a workload cluster, each with its sidecar, as the Prometheus Operator runs them.
-import { stringify } from "yaml";
 import { PROMETHEUS_NAME, type Topology, type Workload } from "../topology/topology.ts";
+import { stringify } from "../yaml.ts";
 import type { SpecContext } from "./context.ts";
 import { HTTP_PORT, prometheusLabels, sidecarContainer } from "./thanos.ts";
 import { type Container, POD_NAME, type PodSpec } from "./types.ts";

@@ -1,7 +1,7 @@
 // The rendered fleet as files: one directory per cluster plus PLAN.md, with secrets.yaml readable by its owner only.
-import { stringify } from "yaml";
 import { DEFAULT_SOURCE } from "../topology/load.ts";
 import type { Topology } from "../topology/topology.ts";
+import { stringify } from "../yaml.ts";
 import { FILES, planMarkdown } from "./plan.ts";
 import type { KubeObject, RenderedCluster, RenderedFleet } from "./types.ts";
 

@@ -163,6 +163,9 @@ function fleetValues(
         externalLabels: w.labels,
         // The operator adds this label with the pod name as value; query deduplicates on it.
         replicaExternalLabelName: "prometheus_replica",
+        // Otherwise the operator adds prometheus="monitoring/kube-prometheus-stack-prometheus", the same in every
+        // cluster: no use to query, and a label set other than the one fleet.yaml gives (and the local runtime runs).
+        prometheusExternalLabelNameClear: true,
         retention: w.prometheus.retention,
         scrapeInterval: w.prometheus.scrapeInterval,
         evaluationInterval: w.prometheus.scrapeInterval,

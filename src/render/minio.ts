@@ -36,19 +36,26 @@ export function bucketPolicy(bucket: string): Record<string, unknown> {
   };
 }
 
-/** Idempotent: a second run finds the bucket, replaces the policy with the same one and resets the same key. */
-const SETUP_SCRIPT = `set -eu
+/**
+ * Idempotent: a second run finds the bucket, replaces the policy with the same one and resets the same key.
+ * Credentials reach mc on stdin, never as arguments: no process list shows them, and no parser can take one that
+ * starts with "-" for a flag. Only sh, sleep and mc are used: the MinIO image (ubi-micro) has no grep.
+ */
+export const SETUP_SCRIPT = `set -eu
 tries=0
-until mc alias set fleet "$MINIO_URL" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null 2>&1; do
+until printf '%s\\n%s\\n' "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" | mc alias set fleet "$MINIO_URL" >/dev/null 2>&1; do
   tries=$((tries + 1))
   if [ "$tries" -ge 90 ]; then echo "MinIO at $MINIO_URL did not accept the root credentials within 3 minutes" >&2; exit 1; fi
   sleep 2
 done
 mc mb --ignore-existing "fleet/$BUCKET"
 mc admin policy create fleet "$POLICY" /setup/policy.json
-mc admin user add fleet "$THANOS_ACCESS_KEY" "$THANOS_SECRET_KEY" >/dev/null
-if ! mc admin policy attach fleet "$POLICY" --user "$THANOS_ACCESS_KEY" >/dev/null 2>&1; then
-  mc admin user info fleet "$THANOS_ACCESS_KEY" | grep -q "$POLICY" || { echo "cannot attach policy $POLICY to the Thanos key" >&2; exit 1; }
+printf '%s\\n%s\\n' "$THANOS_ACCESS_KEY" "$THANOS_SECRET_KEY" | mc admin user add fleet >/dev/null
+if ! mc admin policy attach fleet "$POLICY" --user="$THANOS_ACCESS_KEY" >/dev/null 2>&1; then
+  case "$(mc admin user info fleet "$THANOS_ACCESS_KEY" 2>/dev/null)" in
+    *"$POLICY"*) ;;
+    *) echo "cannot attach policy $POLICY to the Thanos key" >&2; exit 1 ;;
+  esac
 fi
 echo "bucket $BUCKET is ready; the Thanos key may use only this bucket"
 `;

@@ -2,8 +2,9 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { parse, stringify } from "yaml";
+import { parse } from "yaml";
 import { z } from "zod";
+import { stringify } from "../yaml.ts";
 
 const Credentials = z.object({
   minioRoot: z.object({ user: z.string(), password: z.string() }),
@@ -15,20 +16,27 @@ export type Credentials = z.infer<typeof Credentials>;
 
 export const CREDENTIALS_FILE = "credentials.yaml";
 
-function token(bytes: number): string {
-  return randomBytes(bytes).toString("base64url");
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/**
+ * A random string of letters and digits: nothing a command-line parser takes for a flag ("-…"), a shell or a URL
+ * for syntax. Unbiased: bytes from 248 up are drawn again.
+ */
+export function token(length: number): string {
+  let out = "";
+  while (out.length < length) {
+    for (const b of randomBytes(length)) {
+      if (b < 248 && out.length < length) out += ALPHABET[b % ALPHABET.length];
+    }
+  }
+  return out;
 }
 
 export function generateCredentials(): Credentials {
   return {
-    minioRoot: {
-      user: `root-${token(6)
-        .toLowerCase()
-        .replace(/[^a-z0-9]/g, "x")}`,
-      password: token(24),
-    },
-    thanos: { accessKey: `thanos-${token(9).replace(/[^A-Za-z0-9]/g, "x")}`, secretKey: token(30) },
-    grafana: { user: "admin", password: token(18) },
+    minioRoot: { user: `root-${token(8).toLowerCase()}`, password: token(32) },
+    thanos: { accessKey: `thanos-${token(12)}`, secretKey: token(40) },
+    grafana: { user: "admin", password: token(24) },
   };
 }
 

@@ -1,15 +1,16 @@
 // `thanos-fleet verify`: endpoints from the runtime, every check, a table or JSON, and the exit code.
 import type { Runtime } from "../runtimes/runtime.ts";
 import type { Topology } from "../topology/topology.ts";
-import { formatDuration, parseDuration, VerifyUsageError } from "./duration.ts";
-import { formatReport, progressLine } from "./report.ts";
+import { parseDuration, VerifyUsageError } from "./duration.ts";
+import { waitProgress } from "./progress.ts";
+import { formatReport } from "./report.ts";
 import type { Report } from "./types.ts";
 import { type VerifyOptions, verifyFleet } from "./verify.ts";
 import { verifyFleetUntil } from "./wait.ts";
 
 export interface CommandIO {
   stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
+  stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };
 }
 
 /** Exit code 0 when nothing fails (pending is not failure), 1 when something does, 2 for a usage error. */
@@ -33,18 +34,12 @@ export async function verifyCommand(
   if (waitMs === undefined) {
     report = await verifyFleet(topology, await endpoints(), deps);
   } else {
-    let last = "";
-    report = await verifyFleetUntil(topology, endpoints, {
-      ...deps,
-      waitMs,
-      onProgress: ({ report: r, error, remainingMs }) => {
-        const line = r
-          ? progressLine(r)
-          : `fleet not reachable yet: ${(error as Error)?.message ?? String(error)}`;
-        if (line !== last) io.stderr.write(`verify: ${line} (${formatDuration(remainingMs)} left)\n`);
-        last = line;
-      },
-    });
+    const progress = waitProgress(io.stderr);
+    try {
+      report = await verifyFleetUntil(topology, endpoints, { ...deps, waitMs, onProgress: progress });
+    } finally {
+      progress.done();
+    }
   }
   io.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
   return report.ok ? 0 : 1;

@@ -49,16 +49,30 @@ function classify(url: string, timeoutMs: number, error: unknown): HttpError {
   return new HttpError(url, "other", `request to ${url} failed: ${reason}`, { cause: error });
 }
 
-/** The real client: Node's fetch, one deadline per request. */
+/**
+ * A deadline that keeps Node running until it fires or is cleared. AbortSignal.timeout's timer does not: a fetch whose
+ * connection holds no active handle would leave nothing pending, and Node would exit mid-await with code 13.
+ */
+export function deadline(ms: number): { signal: AbortSignal; clear: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException(`no answer within ${ms} ms`, "TimeoutError")),
+    ms,
+  );
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+}
+
+/** The real client: Node's fetch, one deadline per request (body included). */
 export function fetchClient(defaultTimeoutMs: number): HttpClient {
   return async (url, req = {}) => {
     const timeoutMs = req.timeoutMs ?? defaultTimeoutMs;
+    const limit = deadline(timeoutMs);
     try {
       const res = await fetch(url, {
         method: req.method ?? "GET",
         headers: req.headers,
         redirect: "manual",
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: limit.signal,
       });
       const body = req.method === "HEAD" ? "" : await res.text();
       const headers: Record<string, string> = {};
@@ -68,6 +82,8 @@ export function fetchClient(defaultTimeoutMs: number): HttpClient {
       return { status: res.status, headers, body };
     } catch (error) {
       throw classify(url, timeoutMs, error);
+    } finally {
+      limit.clear();
     }
   };
 }

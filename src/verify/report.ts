@@ -22,13 +22,3 @@ export function formatReport(report: Report): string {
   );
   return `${out.join("\n")}\n`;
 }
-
-/** One line for --wait progress. */
-export function progressLine(report: Report): string {
-  const failing = report.checks.filter((c) => c.status === "fail").map((c) => c.id);
-  const waiting = report.checks.filter((c) => c.status === "pending").map((c) => c.id);
-  const parts = [`${report.summary.pass}/${report.checks.length} pass`];
-  if (failing.length > 0) parts.push(`failing: ${failing.join(", ")}`);
-  if (waiting.length > 0) parts.push(`pending: ${waiting.join(", ")}`);
-  return parts.join("; ");
-}

@@ -2,10 +2,12 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { parse, stringify } from "yaml";
+import { parse } from "yaml";
 import { CHART, CHART_REPO } from "../../render/helm.ts";
 import { FILES } from "../../render/plan.ts";
+import { stringify } from "../../yaml.ts";
 import { type Exec, ExecError, type RunOptions } from "./exec.ts";
+import { parseVersion } from "./preflight.ts";
 import { kubeDir } from "./state.ts";
 
 export interface Release {
@@ -23,14 +25,40 @@ interface ListedRelease {
 
 const target = (r: Release) => ["--kube-context", r.context, "--namespace", r.namespace];
 
+const majors = new WeakMap<Exec, Promise<number>>();
+
+/** Records what `helm version --short` printed (preflight asks it): then nobody asks again. */
+export function rememberHelmVersion(exec: Exec, stdout: string): void {
+  const v = parseVersion(stdout);
+  if (v) majors.set(exec, Promise.resolve(v[0]));
+}
+
+/** Helm's major version, asked once per process seam. */
+export function helmMajor(exec: Exec, opts: RunOptions = {}): Promise<number> {
+  let major = majors.get(exec);
+  if (!major) {
+    major = exec.run("helm", ["version", "--short"], { signal: opts.signal }).then(({ stdout }) => {
+      const v = parseVersion(stdout);
+      if (!v) throw new Error(`cannot read Helm's version from 'helm version --short': ${stdout.trim()}`);
+      return v[0];
+    });
+    // A failed attempt (helm not yet installed, a signal) is asked again next time.
+    major.catch(() => majors.delete(exec));
+    majors.set(exec, major);
+  }
+  return major;
+}
+
 export async function findRelease(
   exec: Exec,
   r: Release,
   opts: RunOptions = {},
 ): Promise<ListedRelease | undefined> {
+  // Helm 3 lists only deployed and failed releases unless told --all; Helm 4 lists every state and has no --all.
+  const all = (await helmMajor(exec, opts)) < 4 ? ["--all"] : [];
   const { stdout } = await exec.run(
     "helm",
-    ["list", ...target(r), "--filter", `^${r.name}$`, "--all", "--output", "json"],
+    ["list", ...target(r), "--filter", `^${r.name}$`, ...all, "--output", "json"],
     opts,
   );
   const rows = JSON.parse(stdout || "[]") as ListedRelease[];

@@ -157,6 +157,7 @@ export const verifyWithWait: VerifyHook = async (topology, opts) => {
   const report = await verifyFleetUntil(topology, opts.endpoints, {
     waitMs: UP_VERIFY_WAIT_MS,
     signal: opts.signal,
+    onProgress: opts.onProgress,
   });
   return { ok: report.ok, text: formatReport(report) };
 };

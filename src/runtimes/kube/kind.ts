@@ -1,8 +1,8 @@
 // kind, driven through the process seam: which clusters exist, the shared Docker network, create and delete.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { stringify } from "yaml";
 import type { RenderedCluster } from "../../render/types.ts";
+import { stringify } from "../../yaml.ts";
 import { type Exec, ExecError, type RunOptions } from "./exec.ts";
 import { kubeDir } from "./state.ts";
 

@@ -9,6 +9,7 @@ import type { Topology } from "../../topology/topology.ts";
 import { imageArchiveFindings, localChartFindings } from "./airgap.ts";
 import { FIELD_MANAGER, type KubeApi, MANAGED_BY_LABEL } from "./api.ts";
 import { type Exec, ExecError } from "./exec.ts";
+import { rememberHelmVersion } from "./helm.ts";
 
 export interface Problem {
   check: string;
@@ -280,7 +281,10 @@ export async function preflight(
           message: `helm ${helm.stdout.trim()} is not supported (Helm 3 from v${MIN_HELM3.join(".")}, or Helm 4)`,
           fix: TOOLS.helm.install,
         });
-      } else facts.push(`helm ${helm.stdout.trim()}`);
+      } else {
+        facts.push(`helm ${helm.stdout.trim()}`);
+        rememberHelmVersion(deps.exec, helm.stdout);
+      }
     }
   }
   if (kindClusters.length > 0 && deps.platform === "linux") {

@@ -67,6 +67,64 @@ function notFound(cmd: string, args: string[]): never {
 
 const ok = (stdout = "", stderr = ""): RunResult => ({ stdout, stderr });
 
+/** The flags `helm list` takes, as Helm v3.21 (cmd/helm/list.go) and v4.2 (pkg/cmd/list.go) define them, plus the global ones used here. */
+const HELM_LIST_FLAGS: Record<3 | 4, string[]> = {
+  3: [
+    "--short",
+    "--no-headers",
+    "--time-format",
+    "--date",
+    "--reverse",
+    "--all",
+    "--uninstalled",
+    "--superseded",
+    "--uninstalling",
+    "--deployed",
+    "--failed",
+    "--pending",
+    "--all-namespaces",
+    "--max",
+    "--offset",
+    "--filter",
+    "--selector",
+    "--output",
+    "--kube-context",
+    "--namespace",
+  ],
+  4: [
+    "--short",
+    "--no-headers",
+    "--time-format",
+    "--date",
+    "--reverse",
+    "--uninstalled",
+    "--superseded",
+    "--uninstalling",
+    "--deployed",
+    "--failed",
+    "--pending",
+    "--all-namespaces",
+    "--max",
+    "--offset",
+    "--filter",
+    "--selector",
+    "--output",
+    "--kube-context",
+    "--namespace",
+  ],
+};
+
+/** Fails as Helm's flag parser does on a flag its version does not have. */
+export function checkHelmFlags(version: string, cmd: string, args: string[]): void {
+  const major = version.replace(/^v/, "").startsWith("4.") ? 4 : 3;
+  if (args[0] !== "list") return;
+  for (const a of args) {
+    if (a.startsWith("--") && !HELM_LIST_FLAGS[major].includes(a.split("=")[0] ?? a)) {
+      exitWith(cmd, args, `Error: unknown flag: ${a}`);
+    }
+  }
+}
+
 interface Stored {
   obj: KubeObject;
   /** What the last apply sent, to tell a no-op apply from a change. */
@@ -636,6 +694,7 @@ export class FakeWorld {
     const context = flag("--kube-context") ?? "";
     const namespace = flag("-n") ?? flag("--namespace") ?? "default";
     if (args[0] === "version") return ok(`${this.versions.helm}\n`);
+    checkHelmFlags(this.versions.helm, cmd, args);
     if (args[0] === "repo" && args[1] === "add") {
       this.helmRepos.add(args[2] ?? "");
       return ok(`"${args[2]}" has been added to your repositories\n`);

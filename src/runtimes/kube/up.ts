@@ -6,6 +6,7 @@ import { archiveImages } from "../../images/archive.ts";
 import { writeDiscoveredAddresses } from "../../render/addresses.ts";
 import { chartSource, RELEASE } from "../../render/helm.ts";
 import type { KubeObject, RenderedCluster } from "../../render/types.ts";
+import { waitProgress } from "../../verify/progress.ts";
 import { applyObjects, waitReady } from "./apply.ts";
 import { type RunContext, renderedCluster } from "./context.ts";
 import { discoverAddresses, loadBalancerServices } from "./discover.ts";
@@ -418,7 +419,13 @@ const observerWait = (name: string): Action => ({
 const verify: Action = {
   title: (ctx) => (ctx.deps.verify ? "verify --wait: the fleet end to end" : undefined),
   async execute(ctx) {
-    const result = await ctx.deps.verify?.(ctx.topology, { endpoints: ctx.endpoints, signal: ctx.signal });
+    // Plain lines, one per change: the step's own line is live on a TTY.
+    const progress = waitProgress({ write: (t) => ctx.reporter.info(t.replace(/\n$/, "")), isTTY: false });
+    const result = await ctx.deps.verify?.(ctx.topology, {
+      endpoints: ctx.endpoints,
+      signal: ctx.signal,
+      onProgress: progress,
+    });
     if (!result) return;
     ctx.verifyResult = result;
     if (!result.ok) throw new Error(`verify found failures:\n${result.text}`);

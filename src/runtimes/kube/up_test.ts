@@ -392,6 +392,52 @@ describe("up ends with verify and the URLs to open", () => {
   });
 });
 
+describe("up's verify step shows what it waits for", () => {
+  it("each change of what is still pending is a line while the step runs", async () => {
+    const world = new FakeWorld();
+    const h = await harness(defaultTopology(), world);
+    const runtime = createKubeRuntime({
+      ...h.deps,
+      verify: async (_t, opts) => {
+        const checks = [
+          { id: "query", title: "q", status: "pass" as const, detail: "ok" },
+          { id: "objstore", title: "o", status: "pending" as const, detail: "no block in the bucket yet" },
+        ];
+        opts.onProgress?.({
+          report: {
+            runtime: "kubernetes",
+            ok: true,
+            checks,
+            summary: { pass: 1, fail: 0, pending: 1 },
+            durationMs: 1,
+          } as never,
+          remainingMs: 240_000,
+        });
+        return { ok: true, text: "CHECK STATUS\n" };
+      },
+    });
+    try {
+      await runtime.up(defaultTopology(), {
+        stateDir: h.stateDir,
+        reporter: recordingReporter(world.recorder),
+        signal: new AbortController().signal,
+        verbose: false,
+      });
+      const lines = world.recorder.lines;
+      const step = lines.indexOf("## verify --wait: the fleet end to end");
+      assert.ok(step >= 0);
+      assert.ok(
+        lines.slice(step).includes("> verify: 1/2 pass; waiting for objstore (4m left)"),
+        lines.slice(step).join("\n"),
+      );
+      assert.ok(lines.slice(step).includes("> verify:   objstore pending: no block in the bucket yet"));
+    } finally {
+      await runtime.close();
+      await h.cleanup();
+    }
+  });
+});
+
 describe("up with a damaged state file", () => {
   it("stops before doing anything, naming the file", async () => {
     const h = await harness(defaultTopology());

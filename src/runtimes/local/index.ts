@@ -72,12 +72,14 @@ async function verifyAfterUp(
   reporter: Reporter,
   signal: AbortSignal,
 ): Promise<void> {
-  const [{ verifyFleetUntil }, { formatReport }] = await Promise.all([
+  const [{ verifyFleetUntil }, { formatReport }, { waitProgress }] = await Promise.all([
     import("../../verify/wait.ts"),
     import("../../verify/report.ts"),
+    import("../../verify/progress.ts"),
   ]);
+  const onProgress = waitProgress({ write: (t) => reporter.info(t.replace(/\n$/, "")), isTTY: false });
   const report = await step(reporter, "verify the fleet", () =>
-    verifyFleetUntil(topology, endpoints, { waitMs: 60_000, signal }),
+    verifyFleetUntil(topology, endpoints, { waitMs: 60_000, signal, onProgress }),
   );
   reporter.info(formatReport(report));
   if (report.summary.pending > 0) {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isExecutableFile } from "../../binaries/cache.ts";
 import { binaryPath, resolveBinary } from "../../binaries/resolve.ts";
+import { deadline } from "../../verify/http.ts";
 import { adminCredentials, generatePki } from "./certs.ts";
 import { type KubeconfigEntry, writeKubeconfig } from "./kubeconfig.ts";
 import { freePorts } from "./ports.ts";
@@ -74,10 +75,10 @@ function adminGet(
 }
 
 function httpGet(url: string): Promise<{ status: number; body: string }> {
-  return fetch(url, { signal: AbortSignal.timeout(5000) }).then(async (r) => ({
-    status: r.status,
-    body: await r.text(),
-  }));
+  const limit = deadline(5000);
+  return fetch(url, { signal: limit.signal })
+    .then(async (r) => ({ status: r.status, body: await r.text() }))
+    .finally(limit.clear);
 }
 
 /** Polls `probe` until it returns true; fails early when `proc` exits, with the tail of its log. */

@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stringify } from "yaml";
 import { CREDENTIALS_FILE, type Credentials } from "../../../state/credentials.ts";
 import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet, parseFleetYaml } from "../../../topology/load.ts";
 import type { Topology } from "../../../topology/topology.ts";
@@ -13,6 +12,7 @@ import { type KubeDeps, realDeps } from "../context.ts";
 import { createKubeRuntime, type KubeRuntime } from "../index.ts";
 import { FakeWorld, nodeObject, type Recorder } from "../testing.ts";
 import { fakeClock } from "../wait.ts";
+import { stringify } from "../../../yaml.ts";
 
 export const TESTDATA = import.meta.dirname;
 export const GOLDEN_DIR = join(TESTDATA, "golden");
