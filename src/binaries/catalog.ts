@@ -12,6 +12,7 @@ export const BINARY_NAMES = [
   "etcd",
   "kube-apiserver",
   "fleet-minio",
+  "weed",
 ] as const;
 
 export type BinaryName = (typeof BINARY_NAMES)[number];
@@ -67,6 +68,11 @@ const kubeVersionX = (pkg: string): string[] => [
   `${pkg}.gitMinor=36`,
   `${pkg}.gitTreeState=clean`,
 ];
+
+// SeaweedFS's proxy-served source is a pseudo-version; its weed/util/version constants say 4.53, and its
+// Dockerfile.go_build adds the short commit id.
+const SEAWEEDFS_VERSION = "4.53";
+const SEAWEEDFS_COMMIT = "7506e5f91cd6";
 
 export const CATALOG: Readonly<Record<BinaryName, BinarySpec>> = {
   thanos: {
@@ -186,6 +192,18 @@ export const CATALOG: Readonly<Record<BinaryName, BinarySpec>> = {
     ldflagsX: [],
     versionArgs: ["--version"],
     versionPattern: /^fleet-minio version 0\.1\.0$/m,
+  },
+  weed: {
+    name: "weed",
+    version: SEAWEEDFS_VERSION,
+    module: "github.com/seaweedfs/seaweedfs",
+    moduleVersion: `v0.0.0-20261109003541-${SEAWEEDFS_COMMIT}`,
+    toolDir: "seaweedfs",
+    pkg: "github.com/seaweedfs/seaweedfs/weed",
+    tags: [],
+    ldflagsX: [`github.com/seaweedfs/seaweedfs/weed/util/version.COMMIT=${SEAWEEDFS_COMMIT}`],
+    versionArgs: ["version"],
+    versionPattern: new RegExp(`^version 30GB ${reEscape(SEAWEEDFS_VERSION)} ${SEAWEEDFS_COMMIT} `, "m"),
   },
 };
 
