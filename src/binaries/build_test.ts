@@ -79,7 +79,7 @@ test("a failed build names the module, carries the last 30 lines of Go's output,
   const { env, root } = await fakeGo(
     `i=1; while [ $i -le 40 ]; do echo "go: line $i" >&2; i=$((i+1)); done; exit 1`,
   );
-  await assert.rejects(ensureBinaries(["prometheus", "minio"], { env, heartbeatMs: 0 }), (err: unknown) => {
+  await assert.rejects(ensureBinaries(["prometheus", "weed"], { env, heartbeatMs: 0 }), (err: unknown) => {
     assert.ok(err instanceof BuildError);
     assert.equal(err.binary, "prometheus");
     assert.match(

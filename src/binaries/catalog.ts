@@ -8,11 +8,9 @@ export const BINARY_NAMES = [
   "prometheus",
   "promtool",
   "alertmanager",
-  "minio",
+  "weed",
   "etcd",
   "kube-apiserver",
-  "fleet-minio",
-  "weed",
 ] as const;
 
 export type BinaryName = (typeof BINARY_NAMES)[number];
@@ -49,12 +47,6 @@ const promVersion = (version: string, branch: string): string[] => [
 ];
 
 const reEscape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
-// MinIO's proxy-served source is the final commit of the archived repository (no release tag on the
-// proxy resolves), so it is labelled the way MinIO labels a non-release build: DEVELOPMENT.<commit time>.
-const MINIO_COMMIT = "7aac2a2c5b7c";
-const MINIO_TIME = "2026-02-12T20:18:48Z";
-const MINIO_TAG = `DEVELOPMENT.${MINIO_TIME.replaceAll(":", "-")}`;
 
 const ALERTMANAGER_PAGE =
   '<!doctype html><meta charset="utf-8"><title>Alertmanager</title>' +
@@ -131,25 +123,6 @@ export const CATALOG: Readonly<Record<BinaryName, BinarySpec>> = {
     versionArgs: ["--version"],
     versionPattern: /^alertmanager, version 0\.34\.2 /m,
   },
-  minio: {
-    name: "minio",
-    version: MINIO_TAG,
-    module: "github.com/minio/minio",
-    moduleVersion: "v0.0.0-20260212201848-7aac2a2c5b7c",
-    toolDir: "minio",
-    pkg: "github.com/minio/minio",
-    tags: [],
-    // What MinIO's buildscripts/gen-ldflags.go sets; only the short commit id is known from the proxy.
-    ldflagsX: [
-      `github.com/minio/minio/cmd.Version=${MINIO_TIME}`,
-      `github.com/minio/minio/cmd.ReleaseTag=${MINIO_TAG}`,
-      `github.com/minio/minio/cmd.CommitID=${MINIO_COMMIT}`,
-      `github.com/minio/minio/cmd.ShortCommitID=${MINIO_COMMIT}`,
-      "github.com/minio/minio/cmd.CopyrightYear=2026",
-    ],
-    versionArgs: ["--version"],
-    versionPattern: new RegExp(`^minio version ${reEscape(MINIO_TAG)} `, "m"),
-  },
   etcd: {
     name: "etcd",
     version: "v3.6.16",
@@ -178,20 +151,6 @@ export const CATALOG: Readonly<Record<BinaryName, BinarySpec>> = {
     ],
     versionArgs: ["--version"],
     versionPattern: new RegExp(`^Kubernetes ${reEscape(KUBE_VERSION)}$`, "m"),
-  },
-  // thanos-fleet's own helper (tools/fleet-minio): creates the bucket and Thanos's bucket-scoped key through
-  // MinIO's admin API, whose request bodies are encrypted (madmin). Its pinned upstream is madmin-go.
-  "fleet-minio": {
-    name: "fleet-minio",
-    version: "v0.1.0",
-    module: "github.com/minio/madmin-go/v3",
-    moduleVersion: "v3.0.109",
-    toolDir: "fleet-minio",
-    pkg: "thanos-fleet/tools/fleet-minio/cmd/fleet-minio",
-    tags: [],
-    ldflagsX: [],
-    versionArgs: ["--version"],
-    versionPattern: /^fleet-minio version 0\.1\.0$/m,
   },
   weed: {
     name: "weed",

@@ -51,7 +51,7 @@ export async function writeKindConfig(stateDir: string, rc: RenderedCluster): Pr
   if (!rc.kindConfig) throw new Error(`cluster ${rc.cluster} is not a kind cluster`);
   const file = kindConfigFile(stateDir, rc.cluster);
   await mkdir(join(kubeDir(stateDir), rc.cluster), { recursive: true, mode: 0o700 });
-  await writeFile(file, stringify(rc.kindConfig), { mode: 0o600 });
+  await writeFile(file, stringify(rc.kindConfig, { version: "1.1" }), { mode: 0o600 });
   return file;
 }
 

@@ -27,13 +27,8 @@ export function findHaproxy(topology: Topology, env: NodeJS.ProcessEnv = process
   );
 }
 
-export async function resolveExecutables(
-  topology: Topology,
-  processes: ProcessPlan[],
-  needsBucketSetup: boolean,
-): Promise<Executables> {
+export async function resolveExecutables(topology: Topology, processes: ProcessPlan[]): Promise<Executables> {
   const wanted = new Set<ProcessPlan["binary"]>(processes.map((p) => p.binary));
-  if (needsBucketSetup) wanted.add("fleet-minio");
   const out: Executables = new Map();
   const problems: string[] = [];
   for (const name of wanted) {
