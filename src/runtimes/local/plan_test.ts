@@ -143,7 +143,8 @@ for (const [name, input] of [
         assert.ok(whats.includes(`${w.name} Alertmanager`));
       }
       assert.ok(
-        whats.some((x) => x.endsWith("SeaweedFS API (S3)")) && whats.some((x) => x.endsWith("SeaweedFS metrics")),
+        whats.some((x) => x.endsWith("SeaweedFS API (S3)")) &&
+          whats.some((x) => x.endsWith("SeaweedFS metrics")),
       );
       for (const r of rows) assert.match(r.url, /^http:\/\/127\.77\.[0-9]+\.1:3[0-9]{4}$/);
     });

@@ -39,6 +39,9 @@ describe("the local runtime's storage server", () => {
   });
 
   it("rejects a server it does not know", () => {
-    assert.throws(() => fleet({ server: "ceph" }), /clusters\[2\]\.server: "ceph" must be seaweedfs or minio/);
+    assert.throws(
+      () => fleet({ server: "ceph" }),
+      /clusters\[2\]\.server: "ceph" must be seaweedfs or minio/,
+    );
   });
 });
