@@ -50,7 +50,7 @@ export const benchmark: Benchmark = {
       blockDuration: "2m",
       bucketSyncInterval: "15s",
     });
-    await resolveExecutables(topology, plan.processes, true);
+    await resolveExecutables(topology, plan.processes);
   },
   async run(): Promise<Figure[]> {
     const topology = await loadTopology();

@@ -73,7 +73,7 @@ export const benchmark: Benchmark = {
       subnet: SUBNET,
       ...TIMINGS,
     });
-    await resolveExecutables(topology, plan.processes, true);
+    await resolveExecutables(topology, plan.processes);
   },
   run: () => benchVerify(),
 };

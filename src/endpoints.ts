@@ -24,6 +24,11 @@ export interface FleetEndpoints {
     accessKey: string;
     secretKey: string;
     region?: string;
+    /**
+     * A bucket other than the fleet's, made by the storage cluster's admin identity: verify proves with it that
+     * Thanos's key may not read or delete other buckets. Absent for an external object store.
+     */
+    scopeCheckBucket?: string;
   };
   grafana?: { cluster: string; url: string; user: string; password: string }[];
   /** With `grafana: false`: each workload cluster's Grafana datasource ConfigMap, as found (Kubernetes runtime). */

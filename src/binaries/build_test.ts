@@ -90,7 +90,7 @@ test("a failed build names the module, carries the last 30 lines of Go's output,
     `i=1; while [ $i -le 40 ]; do echo "go: line $i" >&2; i=$((i+1)); done; exit 1`,
   );
   await assert.rejects(
-    ensureBinaries(["prometheus", "minio"], { env, from: "source", heartbeatMs: 0 }),
+    ensureBinaries(["prometheus", "weed"], { env, from: "source", heartbeatMs: 0 }),
     (err: unknown) => {
       assert.ok(err instanceof BuildError);
       assert.equal(err.binary, "prometheus");

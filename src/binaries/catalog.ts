@@ -9,10 +9,9 @@ export const BINARY_NAMES = [
   "prometheus",
   "promtool",
   "alertmanager",
-  "minio",
+  "weed",
   "etcd",
   "kube-apiserver",
-  "fleet-minio",
 ] as const;
 
 export type BinaryName = (typeof BINARY_NAMES)[number];
@@ -50,12 +49,6 @@ const promVersion = (version: string, branch: string): string[] => [
 
 const reEscape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
-// MinIO's proxy-served source is the final commit of the archived repository (no release tag on the
-// proxy resolves), so it is labelled the way MinIO labels a non-release build: DEVELOPMENT.<commit time>.
-const MINIO_COMMIT = "7aac2a2c5b7c";
-const MINIO_TIME = "2026-02-12T20:18:48Z";
-const MINIO_TAG = `DEVELOPMENT.${MINIO_TIME.replaceAll(":", "-")}`;
-
 const ALERTMANAGER_PAGE =
   '<!doctype html><meta charset="utf-8"><title>Alertmanager</title>' +
   "<p>This Alertmanager was built from Go module source without its web UI. " +
@@ -68,6 +61,11 @@ const kubeVersionX = (pkg: string): string[] => [
   `${pkg}.gitMinor=36`,
   `${pkg}.gitTreeState=clean`,
 ];
+
+// SeaweedFS's proxy-served source is a pseudo-version; its weed/util/version constants say 4.53, and its
+// Dockerfile.go_build adds the short commit id.
+const SEAWEEDFS_VERSION = "4.53";
+const SEAWEEDFS_COMMIT = "7506e5f91cd6";
 
 export const CATALOG: Readonly<Record<BinaryName, BinarySpec>> = {
   thanos: {
@@ -126,25 +124,6 @@ export const CATALOG: Readonly<Record<BinaryName, BinarySpec>> = {
     versionArgs: ["--version"],
     versionPattern: /^alertmanager, version 0\.34\.2 /m,
   },
-  minio: {
-    name: "minio",
-    version: MINIO_TAG,
-    module: "github.com/minio/minio",
-    moduleVersion: "v0.0.0-20260212201848-7aac2a2c5b7c",
-    toolDir: "minio",
-    pkg: "github.com/minio/minio",
-    tags: [],
-    // What MinIO's buildscripts/gen-ldflags.go sets; only the short commit id is known from the proxy.
-    ldflagsX: [
-      `github.com/minio/minio/cmd.Version=${MINIO_TIME}`,
-      `github.com/minio/minio/cmd.ReleaseTag=${MINIO_TAG}`,
-      `github.com/minio/minio/cmd.CommitID=${MINIO_COMMIT}`,
-      `github.com/minio/minio/cmd.ShortCommitID=${MINIO_COMMIT}`,
-      "github.com/minio/minio/cmd.CopyrightYear=2026",
-    ],
-    versionArgs: ["--version"],
-    versionPattern: new RegExp(`^minio version ${reEscape(MINIO_TAG)} `, "m"),
-  },
   etcd: {
     name: "etcd",
     version: "v3.6.16",
@@ -174,19 +153,17 @@ export const CATALOG: Readonly<Record<BinaryName, BinarySpec>> = {
     versionArgs: ["--version"],
     versionPattern: new RegExp(`^Kubernetes ${reEscape(KUBE_VERSION)}$`, "m"),
   },
-  // thanos-fleet's own helper (tools/fleet-minio): creates the bucket and Thanos's bucket-scoped key through
-  // MinIO's admin API, whose request bodies are encrypted (madmin). Its pinned upstream is madmin-go.
-  "fleet-minio": {
-    name: "fleet-minio",
-    version: "v0.1.0",
-    module: "github.com/minio/madmin-go/v3",
-    moduleVersion: "v3.0.109",
-    toolDir: "fleet-minio",
-    pkg: "thanos-fleet/tools/fleet-minio/cmd/fleet-minio",
+  weed: {
+    name: "weed",
+    version: SEAWEEDFS_VERSION,
+    module: "github.com/seaweedfs/seaweedfs",
+    moduleVersion: `v0.0.0-20261109003541-${SEAWEEDFS_COMMIT}`,
+    toolDir: "seaweedfs",
+    pkg: "github.com/seaweedfs/seaweedfs/weed",
     tags: [],
-    ldflagsX: [],
-    versionArgs: ["--version"],
-    versionPattern: /^fleet-minio version 0\.1\.0$/m,
+    ldflagsX: [`github.com/seaweedfs/seaweedfs/weed/util/version.COMMIT=${SEAWEEDFS_COMMIT}`],
+    versionArgs: ["version"],
+    versionPattern: new RegExp(`^version 30GB ${reEscape(SEAWEEDFS_VERSION)} ${SEAWEEDFS_COMMIT} `, "m"),
   },
 };
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { BINARY_NAMES, CATALOG, goBuildArgs, isBinaryName, toolModuleDir } from "./catalog.ts";
@@ -24,17 +24,32 @@ for (const name of BINARY_NAMES) {
   });
 }
 
+test("no wrapper module under tools/ requires AGPL code (MinIO server, madmin-go, Grafana)", () => {
+  const agpl =
+    /^\s*(require\s+)?(github\.com\/minio\/minio|github\.com\/minio\/madmin-go|github\.com\/grafana\/grafana)(\/v[0-9]+)?\s/m;
+  const tools = toolModuleDir(CATALOG.thanos).replace(/thanos$/, "");
+  const mods = readdirSync(tools, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(tools, d.name, "go.mod")))
+    .map((d) => join(tools, d.name, "go.mod"));
+  assert.ok(mods.length >= BINARY_NAMES.length - 1, `found ${mods.length} go.mod files under ${tools}`);
+  for (const mod of mods) {
+    const line = readFileSync(mod, "utf8").match(agpl)?.[0];
+    assert.equal(line, undefined, `${mod} requires ${line?.trim()}`);
+  }
+  // The pattern itself: a require line of each is caught, minio-go (Apache-2.0) is not.
+  assert.match("require github.com/minio/minio v0.0.0\n", agpl);
+  assert.match("\tgithub.com/minio/madmin-go/v3 v3.0.109 // indirect\n", agpl);
+  assert.match("\tgithub.com/grafana/grafana v1.9.2 // indirect\n", agpl);
+  assert.doesNotMatch("\tgithub.com/minio/minio-go/v7 v7.0.93 // indirect\n", agpl);
+});
+
 test("version patterns accept the pinned version's output and reject another", () => {
   const cases: [keyof typeof CATALOG, string, string][] = [
     ["thanos", "thanos, version 0.42.4 (branch: v0.42.4, revision: unknown)", "thanos, version 0.42.5 (x)"],
     ["prometheus", "prometheus, version 3.14.0 (branch: v3.14.0)", "prometheus, version 3.14.1 (x)"],
     ["promtool", "promtool, version 3.14.0 (branch: v3.14.0)", "prometheus, version 3.14.0 (x)"],
     ["alertmanager", "alertmanager, version 0.34.2 (branch: x)", "alertmanager, version 0.34.20 (x)"],
-    [
-      "minio",
-      "minio version DEVELOPMENT.2026-02-12T20-18-48Z (commit-id=7aac2a2c5b7c)",
-      "minio version DEVELOPMENT.GOGET (commit-id=DEVELOPMENT.GOGET)",
-    ],
+    ["weed", "version 30GB 4.53 7506e5f91cd6 linux amd64\n", "version 30GB 4.53  linux amd64\n"],
     ["etcd", "etcd Version: 3.6.16\nGit SHA: GitNotFound\n", "etcd Version: 3.6.1\n"],
     ["kube-apiserver", "Kubernetes v1.36.3\n", "Kubernetes v0.0.0-master+$Format:%H$\n"],
   ];

@@ -44,7 +44,8 @@ versions:
   alertmanager: ${PINNED.alertmanager}
   kubePrometheusStack: ${PINNED.kubePrometheusStack}          # Helm chart of each workload cluster (no leading v)
   kindNodeImage: ${PINNED.kindNodeImage}
-  minio: ${PINNED.minio}   # MinIO built for the local runtime
+  seaweedfs: "${PINNED.seaweedfs}"           # storage server by default: image chrislusf/seaweedfs:<this>; built for the local runtime
+  minio: ${PINNED.minio}   # only with server: minio (Kubernetes); never built here
 
 # How long the compactor keeps each resolution in the bucket.
 retention:
@@ -122,13 +123,18 @@ clusters:
   # (with a "Thanos" datasource pointing at mgmt's query-frontend) and an Alertmanager.
 ${workload("biz1")}
 ${workload("biz2")}
-  # The storage cluster: MinIO with the bucket and a key for Thanos allowed only on that bucket.
+  # The storage cluster: the S3 server with the bucket and a key for Thanos allowed only on that bucket. Its
+  # name stays the guide's even though SeaweedFS is the default server.
   - name: minio
     role: storage
+    # context: my-existing-cluster
     serviceType: NodePort
+    # seaweedfs (Apache-2.0; the store Thanos's own e2e tests use; every runtime) or minio (Kubernetes only: the
+    # quay.io/minio/minio image your cluster pulls; MinIO is archived upstream and AGPL, so it is never built here).
+    server: seaweedfs
     nodePorts:
       api: 32000                # S3 API
-      console: 32001            # MinIO console
+      console: 32001            # MinIO console; with SeaweedFS its Prometheus metrics
 `;
 }
 

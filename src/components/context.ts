@@ -50,6 +50,8 @@ export interface SpecContext {
   bucketSyncInterval: string;
   /** Local runtime: path of the demo workload script. */
   demoScript?: string;
+  /** Local runtime: the first of SeaweedFS's gRPC ports, distinct per fleet (see seaweedfsGrpcPorts). */
+  seaweedfsGrpcBase?: number;
   /** Set when fleet.yaml says `tls: { grpc: true }`. */
   grpcTls?: GrpcTls;
 }

@@ -13,6 +13,14 @@ import {
   prometheusPod,
 } from "./prometheus.ts";
 import {
+  SEAWEEDFS_MASTER_PORT,
+  SEAWEEDFS_METRICS_PORT,
+  SEAWEEDFS_S3_PORT,
+  SEAWEEDFS_WORKLOAD,
+  seaweedfsGrpcPorts,
+  seaweedfsPod,
+} from "./seaweedfs.ts";
+import {
   bucketWebPod,
   compactPod,
   GRPC_PORT,
@@ -56,7 +64,29 @@ export function buildFleet(topology: Topology, ctx: SpecContext, creds: Credenti
   const services: ServiceSpec[] = [];
   const mgmt = topology.observer;
 
-  if (topology.storage) {
+  if (topology.storage?.server === "seaweedfs") {
+    const s = topology.storage;
+    const admin = { accessKey: creds.minioRoot.user, secretKey: creds.minioRoot.password };
+    pods.push(seaweedfsPod(topology, ctx, admin, creds.thanos));
+    const masterGrpc = seaweedfsGrpcPorts(ctx.seaweedfsGrpcBase).master;
+    services.push({
+      cluster: s.name,
+      name: SEAWEEDFS_WORKLOAD,
+      selector: { workload: SEAWEEDFS_WORKLOAD },
+      ports: [
+        { name: "api", port: SEAWEEDFS_S3_PORT, targetPort: SEAWEEDFS_S3_PORT, nodePort: s.nodePorts.api },
+        {
+          name: "metrics",
+          port: SEAWEEDFS_METRICS_PORT,
+          targetPort: SEAWEEDFS_METRICS_PORT,
+          nodePort: s.nodePorts.console,
+        },
+        // In the cluster only: `weed shell` (the bucket setup Job) dials the master's gRPC.
+        { name: "master", port: SEAWEEDFS_MASTER_PORT, targetPort: SEAWEEDFS_MASTER_PORT },
+        { name: "master-grpc", port: masterGrpc, targetPort: masterGrpc },
+      ],
+    });
+  } else if (topology.storage) {
     const s = topology.storage;
     pods.push(minioPod(topology, ctx, creds.minioRoot));
     services.push({

@@ -5,6 +5,12 @@ import type { ObjectStoreAccess } from "./context.ts";
 
 export const OBJSTORE_FILE = "objstore.yml";
 
+/**
+ * A second bucket in the storage cluster, made by the admin identity and left empty: verify proves with it that
+ * Thanos's key can neither read nor delete a bucket other than its own.
+ */
+export const SCOPE_CHECK_BUCKET = "thanos-fleet-scope-check";
+
 export function objstoreConfig(store: ObjectStoreAccess): string {
   return stringify({
     type: "S3",

@@ -1,7 +1,8 @@
 // Prometheus replicas of a workload cluster, each with its sidecar, as the Prometheus Operator runs them.
+import type { StorageConfig } from "../topology/schema.ts";
 import { PROMETHEUS_NAME, type Topology, type Workload } from "../topology/topology.ts";
 import { stringify } from "../yaml.ts";
-import type { SpecContext } from "./context.ts";
+import type { Addresses, SpecContext } from "./context.ts";
 import { HTTP_PORT, prometheusLabels, sidecarContainer } from "./thanos.ts";
 import { type Container, POD_NAME, type PodSpec } from "./types.ts";
 
@@ -10,6 +11,17 @@ export const PROMETHEUS_WORKLOAD = `prometheus-${PROMETHEUS_NAME}`;
 export const DEMO_WORKLOAD = "fleet-demo";
 export const DEMO_PORT = 8080;
 export const WORKLOAD_ALERTMANAGER = "alertmanager";
+
+/** The storage server's metrics, scraped by each workload cluster's Prometheus (the guide's MinIO job). */
+export function storageScrapeJob(storage: StorageConfig, addresses: Addresses): Record<string, unknown> {
+  if (storage.server === "seaweedfs") {
+    return {
+      job_name: "seaweedfs-metrics",
+      static_configs: [{ targets: [addresses.exposed(storage.name, storage.nodePorts.console)] }],
+    };
+  }
+  return minioScrapeJob(addresses.exposed(storage.name, storage.nodePorts.api));
+}
 
 /** The MinIO metrics job the guide adds to each workload cluster's Prometheus. */
 export function minioScrapeJob(target: string): Record<string, unknown> {
@@ -37,9 +49,7 @@ export function prometheusConfig(topology: Topology, workload: Workload, ctx: Sp
       static_configs: [{ targets: [addresses.service(workload.name, DEMO_WORKLOAD, DEMO_PORT)] }],
     });
   }
-  if (topology.storage) {
-    scrape.push(minioScrapeJob(addresses.exposed(topology.storage.name, topology.storage.nodePorts.api)));
-  }
+  if (topology.storage) scrape.push(storageScrapeJob(topology.storage, addresses));
   return stringify({
     global: {
       scrape_interval: workload.prometheus.scrapeInterval,

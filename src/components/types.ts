@@ -13,7 +13,7 @@ export type ComponentKind =
   | "object-store"
   | "demo";
 
-export type Binary = "thanos" | "prometheus" | "alertmanager" | "minio" | "node";
+export type Binary = "thanos" | "prometheus" | "alertmanager" | "weed" | "minio" | "node";
 
 /** Kubernetes-style placeholder for the pod's own name; Kubernetes expands it, the local runtime substitutes it. */
 export const POD_NAME = "$(POD_NAME)";

@@ -49,7 +49,7 @@ describe("thanos-fleet images", () => {
       ],
       [PINNED.kindNodeImage]: ["mgmt/kind node", "biz1/kind node", "biz2/kind node", "minio/kind node"],
       "quay.io/kiwigrid/k8s-sidecar:2.10.1": ["biz1/grafana-sidecar", "biz2/grafana-sidecar"],
-      [PINNED.minioImage]: ["minio/minio", "minio/minio-setup"],
+      [PINNED.seaweedfsImage]: ["minio/seaweedfs", "minio/seaweedfs-setup"],
       "quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1": [
         "biz1/prometheus-config-reloader",
         "biz2/prometheus-config-reloader",
@@ -254,7 +254,7 @@ describe("PLAN.md for air-gapped installs", () => {
     const titles = plan.map((s) => s.title);
     const load = titles.indexOf("Load the image archive into every kind node");
     assert.ok(load > titles.indexOf("Create kind cluster minio"));
-    assert.ok(load < titles.findIndex((x) => /MinIO|storage/i.test(x) && !x.startsWith("Create")));
+    assert.ok(load < titles.findIndex((x) => /MinIO|SeaweedFS|storage/i.test(x) && !x.startsWith("Create")));
     assert.deepEqual(plan[load]?.commands, [
       "kind load image-archive /fleets/images.tar --name mgmt",
       "kind load image-archive /fleets/images.tar --name biz1",

@@ -134,13 +134,69 @@ function setEndpoints(fleet: RenderedFleet, change: (endpoints: string[]) => str
   });
 }
 
+/** The same fleet with `server: minio` on its storage cluster. */
+function withMinio(topology: Topology): Topology {
+  return parseFleet(
+    {
+      ...topology.fleet,
+      clusters: topology.fleet.clusters.map((c) => (c.role === "storage" ? { ...c, server: "minio" } : c)),
+    },
+    topology.source,
+  );
+}
+
+/** The storage cluster's server StatefulSet, whichever server it runs. */
+function storageServer(storage: RenderedCluster): KubeObject {
+  const sts = storage.manifests.find(
+    (o) => o.kind === "StatefulSet" && ["seaweedfs", "minio"].includes(o.metadata.name),
+  );
+  assert.ok(sts, `${storage.cluster}: no storage StatefulSet`);
+  return sts;
+}
+
+/** SeaweedFS: one modest replica, identities from a Secret, a setup Job making the bucket. */
+function checkSeaweedfs(topology: Topology, storage: RenderedCluster): void {
+  const sts = find(storage, "StatefulSet", "seaweedfs");
+  assert.equal((sts.spec as { replicas: number }).replicas, 1);
+  const [server] = containers(sts) as (Container & { resources: { requests: { memory: string } } })[];
+  assert.ok(server);
+  assert.ok(
+    toMiB(server.resources.requests.memory) <= 1024,
+    `SeaweedFS asks ${server.resources.requests.memory}`,
+  );
+  const config = server.args?.find((a) => a.startsWith("-s3.config="));
+  assert.ok(config, "SeaweedFS runs without its identities file");
+  const files = storage.secrets.find((s) => s.metadata.name === "seaweedfs-files");
+  const identities = JSON.parse((files?.stringData as Record<string, string>)["s3.json"] ?? "{}") as {
+    identities: { name: string; actions: string[] }[];
+  };
+  const thanos = identities.identities.find((i) => i.name === "thanos");
+  assert.deepEqual(
+    thanos?.actions,
+    ["Read", "Write", "List", "Tagging"].map((a) => `${a}:${topology.fleet.bucket}`),
+  );
+  const [setup] = containers(find(storage, "Job", "seaweedfs-setup"));
+  const bucket = setup?.env?.find((e) => e.name === "BUCKET") as { value?: string } | undefined;
+  assert.equal(bucket?.value, topology.fleet.bucket);
+  const script = (find(storage, "ConfigMap", "seaweedfs-setup").data as Record<string, string>)["setup.sh"];
+  assert.match(script ?? "", /s3\.bucket\.create -name \$1/);
+}
+
 const DEFECTS: Defect[] = [
   {
     n: 1,
-    title: "MinIO is one replica with modest memory, its bucket created, root credentials from a Secret",
+    title:
+      "the storage server (SeaweedFS, or MinIO) is one replica with modest memory, its bucket created, credentials from a Secret",
     check(topology, fleet) {
       const [storage] = cluster(fleet, "storage");
       assert.ok(storage);
+      if (topology.storage?.server === "seaweedfs") {
+        checkSeaweedfs(topology, storage);
+        // The same checks hold for MinIO, which stays as it was when fleet.yaml chooses it.
+        const minioTopology = withMinio(topology);
+        this.check(minioTopology, render(minioTopology), []);
+        return;
+      }
       const minio = find(storage, "StatefulSet", "minio");
       assert.equal((minio.spec as { replicas: number }).replicas, 1);
       const [server] = containers(minio) as (Container & { resources: { requests: { memory: string } } })[];
@@ -169,7 +225,7 @@ const DEFECTS: Defect[] = [
     guide(_t, fleet) {
       const [storage] = cluster(fleet, "storage");
       assert.ok(storage);
-      const minio = find(storage, "StatefulSet", "minio");
+      const minio = storageServer(storage);
       (minio.spec as { replicas: number }).replicas = 16;
       (containers(minio)[0] as unknown as { resources: unknown }).resources = {
         requests: { memory: "16Gi" },
@@ -179,10 +235,19 @@ const DEFECTS: Defect[] = [
   },
   {
     n: 2,
-    title: "MinIO runs an image tag that was published, and the object store is pluggable",
-    check(_t, fleet) {
+    title:
+      "the storage server is SeaweedFS at its pinned tag (or MinIO at a tag that was published), and the object store is pluggable",
+    check(topology, fleet) {
       const [storage] = cluster(fleet, "storage");
       assert.ok(storage);
+      if (topology.storage?.server === "seaweedfs") {
+        const [weed] = containers(find(storage, "StatefulSet", "seaweedfs"));
+        assert.equal(weed?.image, PINNED.seaweedfsImage);
+        assert.equal(weed?.image, `chrislusf/seaweedfs:${PINNED.seaweedfs}`);
+        const minioTopology = withMinio(topology);
+        this.check(minioTopology, render(minioTopology), []);
+        return;
+      }
       const [server] = containers(find(storage, "StatefulSet", "minio"));
       assert.equal(server?.image, PINNED.minioImage);
       const tag = /:RELEASE\.(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})Z$/.exec(server?.image ?? "")?.[1];
@@ -208,7 +273,7 @@ const DEFECTS: Defect[] = [
     guide(_t, fleet) {
       const [storage] = cluster(fleet, "storage");
       assert.ok(storage);
-      const [server] = containers(find(storage, "StatefulSet", "minio"));
+      const [server] = containers(storageServer(storage));
       assert.ok(server);
       server.image = `quay.io/minio/minio:${PINNED.minio}`;
     },

@@ -12,7 +12,11 @@ export interface RenderedFile {
   mode: number;
 }
 
-function yaml(value: unknown): string {
+/**
+ * YAML that means the same to a YAML 1.1 reader (kubectl, Helm and other Go tools): strings such as off, on, yes
+ * and no are quoted, where YAML 1.2 output would leave them plain and a 1.1 reader would take them for booleans.
+ */
+export function yaml(value: unknown): string {
   return stringify(value, { lineWidth: 0 });
 }
 

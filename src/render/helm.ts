@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 // kube-prometheus-stack values for a workload cluster: Prometheus HA with the sidecar, Grafana pointed at mgmt.
 import type { GrpcTls, SpecContext } from "../components/context.ts";
 import { OBJSTORE_FILE } from "../components/objstore.ts";
-import { minioScrapeJob, PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
+import { PROMETHEUS_WORKLOAD, storageScrapeJob } from "../components/prometheus.ts";
 import type { Container, PodSpec } from "../components/types.ts";
 import { fleetPath, type Topology, type Workload } from "../topology/topology.ts";
 import { mergeValues } from "../topology/values.ts";
@@ -137,9 +137,7 @@ function fleetValues(
   const alertmanager = container(pods.alertmanager, "alertmanager");
   const thanos = imageParts(sidecar.image);
   const prom = imageParts(prometheus.image);
-  const scrape = topology.storage
-    ? [minioScrapeJob(ctx.addresses.exposed(topology.storage.name, topology.storage.nodePorts.api))]
-    : [];
+  const scrape = topology.storage ? [storageScrapeJob(topology.storage, ctx.addresses)] : [];
   if (pods.prometheus.name !== PROMETHEUS_WORKLOAD) {
     throw new Error(
       `the chart names Prometheus ${PROMETHEUS_WORKLOAD}, the spec says ${pods.prometheus.name}`,

@@ -3,6 +3,7 @@ import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import type { Addresses } from "../components/context.ts";
 import { MINIO_API_PORT, MINIO_WORKLOAD } from "../components/minio.ts";
+import { SCOPE_CHECK_BUCKET } from "../components/objstore.ts";
 import type { PodSpec } from "../components/types.ts";
 import type { Credentials } from "../state/credentials.ts";
 import type { KubeObject } from "./types.ts";
@@ -49,6 +50,7 @@ until printf '%s\\n%s\\n' "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" | mc alias s
   sleep 2
 done
 mc mb --ignore-existing "fleet/$BUCKET"
+mc mb --ignore-existing "fleet/$SCOPE_CHECK_BUCKET"
 mc admin policy create fleet "$POLICY" /setup/policy.json
 printf '%s\\n%s\\n' "$THANOS_ACCESS_KEY" "$THANOS_SECRET_KEY" | mc admin user add fleet >/dev/null
 if ! mc admin policy attach fleet "$POLICY" --user="$THANOS_ACCESS_KEY" >/dev/null 2>&1; then
@@ -110,6 +112,7 @@ export function setupObjects(
                   value: `http://${addresses.service(minio.cluster, MINIO_WORKLOAD, MINIO_API_PORT)}`,
                 },
                 { name: "BUCKET", value: bucket },
+                { name: "SCOPE_CHECK_BUCKET", value: SCOPE_CHECK_BUCKET },
                 { name: "POLICY", value: policy },
                 fromSecret("MINIO_ROOT_USER", credentialSecretName(minio), "MINIO_ROOT_USER"),
                 fromSecret("MINIO_ROOT_PASSWORD", credentialSecretName(minio), "MINIO_ROOT_PASSWORD"),

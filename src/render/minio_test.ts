@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { promisify } from "node:util";
+import { SCOPE_CHECK_BUCKET } from "../components/objstore.ts";
 import { generateCredentials } from "../state/credentials.ts";
 import { tempDir } from "../testing/tempdir.ts";
 import { SETUP_SCRIPT } from "./minio.ts";
@@ -105,6 +106,7 @@ describe("the MinIO setup Job's script", () => {
   const creds = {
     MINIO_URL: "http://minio.monitoring.svc:9000",
     BUCKET: "thanos",
+    SCOPE_CHECK_BUCKET,
     POLICY: "thanos-fleet-thanos",
     // Credentials kept from an older fleet may start with "-": mc must not take them for flags.
     MINIO_ROOT_USER: "root-abc123",

@@ -1,5 +1,7 @@
 // The ordered steps that bring the rendered fleet up, with the exact commands a person could run by hand.
 import { NAMESPACE } from "../components/context.ts";
+import { MINIO_WORKLOAD } from "../components/minio.ts";
+import { SEAWEEDFS_WORKLOAD } from "../components/seaweedfs.ts";
 import { DEFAULT_SOURCE } from "../topology/load.ts";
 import type { Topology } from "../topology/topology.ts";
 import { fleetPath } from "../topology/topology.ts";
@@ -7,6 +9,7 @@ import { PINNED } from "../versions.ts";
 import { type DiscoveredAddresses, type OpenAddress, placeholder } from "./addresses.ts";
 import { CHART_REPO, chartSource, GRAFANA_DATASOURCE_UID, GRAFANA_SECRET, RELEASE } from "./helm.ts";
 import { SETUP_JOB } from "./minio.ts";
+import { SEAWEEDFS_SETUP_JOB } from "./seaweedfs.ts";
 import type { PlanStep, RenderedCluster, RenderedFleet } from "./types.ts";
 
 /** Where `plan` says the artifacts are, when it is not told (`render --out` gives the real place). */
@@ -107,17 +110,20 @@ export function planSteps(topology: Topology, clusters: RenderedCluster[], opts:
   steps.push({
     title: "Apply the Secrets, before anything that reads them",
     commands: clusters.map((rc) => apply(rc, FILES.secrets)),
-    why: "Object store config, MinIO root and Thanos's bucket-scoped key, Grafana's admin: never in Helm values.",
+    why: "Object store config, the storage server's admin and Thanos's bucket-scoped key, Grafana's admin: never in Helm values.",
   });
 
   for (const rc of clusters.filter((c) => c.role === "storage")) {
+    const seaweedfs = topology.storage?.server === "seaweedfs";
     steps.push({
-      title: `Start MinIO in ${rc.cluster} and create the bucket with a key for Thanos`,
+      title: seaweedfs
+        ? `Start SeaweedFS in ${rc.cluster} (Thanos's bucket-scoped identity is in its config Secret) and create the buckets`
+        : `Start MinIO in ${rc.cluster} and create the bucket with a key for Thanos`,
       cluster: rc.cluster,
       commands: [
         apply(rc, FILES.manifests),
-        `kubectl --context ${rc.context} -n ${NAMESPACE} rollout status statefulset/minio --timeout=5m`,
-        `kubectl --context ${rc.context} -n ${NAMESPACE} wait --for=condition=complete job/${SETUP_JOB} --timeout=5m`,
+        `kubectl --context ${rc.context} -n ${NAMESPACE} rollout status statefulset/${seaweedfs ? SEAWEEDFS_WORKLOAD : MINIO_WORKLOAD} --timeout=5m`,
+        `kubectl --context ${rc.context} -n ${NAMESPACE} wait --for=condition=complete job/${seaweedfs ? SEAWEEDFS_SETUP_JOB : SETUP_JOB} --timeout=5m`,
       ],
     });
   }
@@ -240,7 +246,7 @@ export function planMarkdown(topology: Topology, fleet: RenderedFleet, outDir: s
     "",
     "## Credentials",
     "",
-    `Each \`${outDir}/<cluster>/${FILES.secrets}\` holds credentials (file mode 0600): the object store config with Thanos's bucket-scoped key, MinIO's root user, Grafana's admin password. They are generated once and kept in the state dir; Helm values and every other file only refer to the Secrets by name. Do not commit or share these files.`,
+    `Each \`${outDir}/<cluster>/${FILES.secrets}\` holds credentials (file mode 0600): the object store config with Thanos's bucket-scoped key, the storage server's admin (MinIO's root user, or SeaweedFS's identities file), Grafana's admin password. They are generated once and kept in the state dir; Helm values and every other file only refer to the Secrets by name. Do not commit or share these files.`,
     "",
   );
   if (fleet.openAddresses.length > 0) {

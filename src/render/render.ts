@@ -6,6 +6,7 @@ import { buildFleet } from "../components/fleet.ts";
 import { MINIO_WORKLOAD } from "../components/minio.ts";
 import { objstoreConfig } from "../components/objstore.ts";
 import { PROMETHEUS_WORKLOAD, WORKLOAD_ALERTMANAGER } from "../components/prometheus.ts";
+import { SEAWEEDFS_WORKLOAD } from "../components/seaweedfs.ts";
 import type { PodSpec, ServiceSpec } from "../components/types.ts";
 import type { Credentials } from "../state/credentials.ts";
 import type { ClusterConfig } from "../topology/schema.ts";
@@ -23,6 +24,7 @@ import { mirrorImage } from "./images.ts";
 import { hostPorts, kindConfig } from "./kind.ts";
 import { setupObjects } from "./minio.ts";
 import { DEFAULT_OUT, planSteps } from "./plan.ts";
+import { seaweedfsSetupObjects } from "./seaweedfs.ts";
 import type { KubeObject, RenderedCluster, RenderedFleet } from "./types.ts";
 import { namespace, OBJSTORE_SECRET, realisePod, realiseService, secret } from "./workloads.ts";
 
@@ -122,6 +124,12 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
           `workload cluster ${c.name}: expected the chart's Alertmanager Service on ${ALERTMANAGER_PORT}`,
         );
       }
+    } else if (c.server === "seaweedfs") {
+      const [seaweedfs] = take(pods, c.name, (p) => p.name === SEAWEEDFS_WORKLOAD);
+      if (!seaweedfs) throw new Error(`storage cluster ${c.name} has no SeaweedFS spec`);
+      addPods([seaweedfs]);
+      for (const s of take(services, c.name)) serviceObjects.push(...realiseService(s, serviceTypeOf(c)));
+      workloads.push(...seaweedfsSetupObjects(seaweedfs, addresses, topology.fleet.bucket));
     } else {
       const [minio] = take(pods, c.name, (p) => p.name === MINIO_WORKLOAD);
       if (!minio) throw new Error(`storage cluster ${c.name} has no MinIO spec`);

@@ -28,7 +28,7 @@ const NAME_LABEL = "app.kubernetes.io/name";
 const POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name";
 const CONFIG_HASH = "thanos-fleet.io/config-hash";
 
-/** Non-root uid per image: Thanos, Prometheus and Alertmanager run as nobody; MinIO gets a uid of its own. */
+/** Non-root uid per image: Thanos, Prometheus and Alertmanager run as nobody; the object store as 1000 (SeaweedFS's image user). */
 const RUN_AS: Partial<Record<Container["component"], number>> = { "object-store": 1000 };
 
 export function metadata(name: string, labels: Record<string, string> = {}): KubeObject["metadata"] {
@@ -81,7 +81,8 @@ function checkFile(pod: PodSpec, file: { name: string; content: string }): void 
 }
 
 function livenessPath(c: Container): string {
-  return c.component === "object-store" ? "/minio/health/live" : "/-/healthy";
+  if (c.component !== "object-store") return "/-/healthy";
+  return c.binary === "weed" ? "/healthz" : "/minio/health/live";
 }
 
 function probes(c: Container): { readinessProbe: IProbe; livenessProbe: IProbe } {

@@ -145,6 +145,7 @@ const EXAMPLES: Record<string, string> = {
   kubePrometheusStack: PINNED.kubePrometheusStack,
   kindNodeImage: PINNED.kindNodeImage,
   minio: PINNED.minio,
+  seaweedfs: PINNED.seaweedfs,
   bucket: "thanos",
   endpoint: "s3.example.com:443",
   retention: "5d",

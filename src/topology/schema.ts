@@ -81,14 +81,21 @@ export const WorkloadCluster = z.strictObject({
   kubePrometheusStackValues: chartValues,
 });
 
+export const STORAGE_SERVERS = ["seaweedfs", "minio"] as const;
+export type StorageServer = (typeof STORAGE_SERVERS)[number];
+
 export const StorageCluster = z.strictObject({
   name: dnsLabel,
   role: z.literal("storage"),
   context,
   serviceType,
+  /** The S3 server: SeaweedFS (Apache-2.0, built here, every runtime) or MinIO (its published image, Kubernetes only). */
+  server: z.enum(STORAGE_SERVERS, { error: "must be seaweedfs or minio" }).default("seaweedfs"),
   nodePorts: z
     .strictObject({
+      /** The S3 API. */
       api: nodePort.default(32000),
+      /** MinIO's console; SeaweedFS's Prometheus metrics. */
       console: nodePort.default(32001),
     })
     .prefault({}),
@@ -132,6 +139,10 @@ export const Fleet = z.strictObject({
           "must be a kindest/node image such as kindest/node:v1.36.0, optionally with @sha256:<digest>",
         )
         .default(PINNED.kindNodeImage),
+      seaweedfs: z
+        .string()
+        .regex(/^[0-9]+\.[0-9]+$/, "must be a SeaweedFS release such as 4.53 (the image tag)")
+        .default(PINNED.seaweedfs),
       minio: z
         .string()
         .regex(

@@ -1,4 +1,4 @@
-// verify against a real local fleet (Thanos, Prometheus, Alertmanager, MinIO processes on loopback): quiet on a
+// verify against a real local fleet (Thanos, Prometheus, Alertmanager, SeaweedFS processes on loopback): quiet on a
 // fresh fleet, all green once blocks exist, and red with the expected message for each way of breaking it.
 // One fleet serves every case: the harmless breakages first, then processes stopped one after another.
 import assert from "node:assert/strict";

@@ -1,7 +1,7 @@
 // The one seam between verify and the network: plain HTTP GETs with a deadline, errors named by URL and kind.
 
 export interface HttpRequest {
-  method?: "GET" | "HEAD";
+  method?: "GET" | "HEAD" | "PUT" | "DELETE";
   headers?: Record<string, string>;
   timeoutMs?: number;
 }

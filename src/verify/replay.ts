@@ -1,7 +1,7 @@
 // Recorded API answers of a real fleet, for unit tests of each check: record once from a running fleet, replay offline.
 import { readFileSync } from "node:fs";
 import type { FleetEndpoints } from "../endpoints.ts";
-import { type HttpClient, HttpError, type HttpErrorKind } from "./http.ts";
+import { type HttpClient, HttpError, type HttpErrorKind, type HttpRequest } from "./http.ts";
 
 export type Recorded = { status: number; body: string } | { error: HttpErrorKind; message: string };
 
@@ -26,15 +26,20 @@ function trim(url: string, body: string): string {
     .join("\n");
 }
 
+/** A recording's key: the URL, after the method when it is not GET. */
+function keyOf(url: string, req?: HttpRequest): string {
+  return req?.method && req.method !== "GET" ? `${req.method} ${url}` : url;
+}
+
 /** Passes requests through and keeps every answer (or failure) by URL. */
 export function recordingClient(inner: HttpClient, into: Record<string, Recorded>): HttpClient {
   return async (url, req) => {
     try {
       const res = await inner(url, req);
-      into[url] = { status: res.status, body: trim(url, res.body) };
+      into[keyOf(url, req)] = { status: res.status, body: trim(url, res.body) };
       return res;
     } catch (error) {
-      if (error instanceof HttpError) into[url] = { error: error.kind, message: error.message };
+      if (error instanceof HttpError) into[keyOf(url, req)] = { error: error.kind, message: error.message };
       throw error;
     }
   };
@@ -42,9 +47,9 @@ export function recordingClient(inner: HttpClient, into: Record<string, Recorded
 
 /** Answers from a recording; a URL that was never recorded is a test bug and says so. */
 export function replayClient(responses: Record<string, Recorded>): HttpClient {
-  return async (url) => {
-    const r = responses[url];
-    if (!r) throw new Error(`not recorded: ${url}`);
+  return async (url, req) => {
+    const r = responses[keyOf(url, req)];
+    if (!r) throw new Error(`not recorded: ${keyOf(url, req)}`);
     if ("error" in r) throw new HttpError(url, r.error, r.message);
     return { status: r.status, headers: {}, body: r.body };
   };

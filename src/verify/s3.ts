@@ -1,4 +1,5 @@
-// The three S3 calls verify makes (HeadBucket, ListObjectsV2, GetObject), path-style and SigV4-signed.
+// The S3 calls verify and the local bucket setup make, path-style and SigV4-signed: HeadBucket, ListObjectsV2 and
+// GetObject to read the bucket; CreateBucket and DeleteBucket to make buckets, or to prove a key may not.
 import { type HttpClient, join } from "./http.ts";
 import { signV4, uriEncode } from "./sigv4.ts";
 
@@ -77,7 +78,20 @@ export class S3Client {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  private async call(method: "GET" | "HEAD", key: string, query: Record<string, string> = {}) {
+  /** The same access to another bucket. */
+  forBucket(bucket: string): S3Client {
+    return new S3Client({ ...this.access, bucket }, this.http, this.now);
+  }
+
+  get bucket(): string {
+    return this.access.bucket;
+  }
+
+  private async call(
+    method: "GET" | "HEAD" | "PUT" | "DELETE",
+    key: string,
+    query: Record<string, string> = {},
+  ) {
     const path = `/${uriEncode(this.access.bucket)}${key ? `/${uriEncode(key, true)}` : ""}`;
     const url = new URL(join(this.access.url, path));
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
@@ -93,6 +107,22 @@ export class S3Client {
     const query2 = signed.canonicalRequest.split("\n")[2] ?? "";
     const target = `${url.origin}${url.pathname}${query2 ? `?${query2}` : ""}`;
     return this.http(target, { method, headers: signed.headers });
+  }
+
+  /** CreateBucket; resolves to false when the bucket exists already and is this key's. */
+  async createBucket(): Promise<boolean> {
+    const res = await this.call("PUT", "");
+    if (res.status === 200) return true;
+    const error = errorFrom(res.status, res.body, `CreateBucket ${this.access.bucket}`);
+    if (error.code === "BucketAlreadyOwnedByYou") return false;
+    throw error;
+  }
+
+  async deleteBucket(): Promise<void> {
+    const res = await this.call("DELETE", "");
+    if (res.status !== 204 && res.status !== 200) {
+      throw errorFrom(res.status, res.body, `DeleteBucket ${this.access.bucket}`);
+    }
   }
 
   async headBucket(): Promise<void> {

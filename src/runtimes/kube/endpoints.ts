@@ -1,8 +1,10 @@
 // What a fleet on Kubernetes reports to verify: every process's HTTP API reachable from this machine (kind host ports
 // on 127.0.0.1 where a NodePort maps exactly that pod, the API server's pod proxy for the rest) and the gRPC
 // addresses query dials.
+
 import { NAMESPACE } from "../../components/context.ts";
 import { buildFleet } from "../../components/fleet.ts";
+import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
 import { WORKLOAD_ALERTMANAGER } from "../../components/prometheus.ts";
 import { GRPC_PORT, WORKLOAD } from "../../components/thanos.ts";
 import type { PodSpec, ServiceSpec } from "../../components/types.ts";
@@ -193,6 +195,7 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
       accessKey: store.accessKey,
       secretKey: store.secretKey,
       ...(store.region ? { region: store.region } : {}),
+      ...(topology.storage ? { scopeCheckBucket: SCOPE_CHECK_BUCKET } : {}),
     },
     grafana,
     ...(topology.fleet.grafana ? {} : { grafanaDatasources: await datasourceConfigMaps(input, addresses) }),

@@ -86,6 +86,7 @@ describe("endpoints on kind: host ports where a NodePort maps one pod, the pod p
         bucket: "thanos",
         accessKey: "fake-thanos-access",
         secretKey: "fake-thanos-secret",
+        scopeCheckBucket: "thanos-fleet-scope-check",
       });
       assert.deepEqual(ep.grafana, [
         {

@@ -101,6 +101,7 @@ export async function writeValues(
 ): Promise<string> {
   const file = valuesFile(stateDir, cluster);
   await mkdir(join(kubeDir(stateDir), cluster), { recursive: true, mode: 0o700 });
+  // Helm reads values as YAML 1.1: on, off, yes and no must stay strings.
   await writeFile(file, stringify(values), { mode: 0o600 });
   return file;
 }

@@ -299,7 +299,8 @@ const namespaceAndSecrets = (name: string): Action => ({
 });
 
 const storageApply = (name: string): Action => ({
-  title: () => `${name}: MinIO and the bucket setup Job (server-side apply)`,
+  title: (ctx) =>
+    `${name}: ${ctx.topology.storage?.server === "minio" ? "MinIO" : "SeaweedFS"} and the bucket setup Job (server-side apply)`,
   async execute(ctx) {
     await apply(ctx, renderedCluster(ctx, name), nonNamespaces(renderedCluster(ctx, name)));
   },
@@ -307,7 +308,7 @@ const storageApply = (name: string): Action => ({
 
 const storageWait = (name: string): Action => ({
   title: (ctx) =>
-    `${name}: wait for MinIO, the bucket ${ctx.topology.fleet.bucket} and Thanos's bucket-scoped key`,
+    `${name}: wait for ${ctx.topology.storage?.server === "minio" ? "MinIO" : "SeaweedFS"}, the bucket ${ctx.topology.fleet.bucket} and Thanos's bucket-scoped key`,
   async execute(ctx) {
     await waitFor(ctx, renderedCluster(ctx, name));
   },

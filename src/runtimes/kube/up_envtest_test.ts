@@ -760,7 +760,7 @@ for (const c of CASES) {
       const before = await Promise.all(fleet.clusters.map((rc) => snapshot(api(rc))));
       let claims = 0;
       for (const rc of fleet.clusters) claims += await claimAsTheController(core(rc), rendered(rc));
-      assert.equal(claims, 1, "MinIO's data volume");
+      assert.equal(claims, 1, "the storage server's data volume");
       const mark = world.recorder.mark();
       await runtime.down(topology, { ...opts(), purge: false });
       for (const [i, rc] of fleet.clusters.entries()) {

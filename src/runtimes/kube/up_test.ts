@@ -297,18 +297,18 @@ describe("up failures name the step, the command and the tail of its output", ()
 
   it("a setup Job that fails", async () => {
     const world = new FakeWorld();
-    world.failingJobs.add("minio-setup");
+    world.failingJobs.add("seaweedfs-setup");
     const h = await harness(defaultTopology(), world);
     try {
       await assert.rejects(h.up(), (error: Error) => {
-        assert.match(error.message, /^step 'minio: wait for MinIO/);
+        assert.match(error.message, /^step 'minio: wait for SeaweedFS/);
         assert.match(
           (error.cause as Error).message,
-          /Job monitoring\/minio-setup in context kind-minio failed \(BackoffLimitExceeded\)/,
+          /Job monitoring\/seaweedfs-setup in context kind-minio failed \(BackoffLimitExceeded\)/,
         );
         assert.match(
           (error.cause as Error).message,
-          /kubectl --context kind-minio -n monitoring logs job\/minio-setup/,
+          /kubectl --context kind-minio -n monitoring logs job\/seaweedfs-setup/,
         );
         return true;
       });
@@ -324,21 +324,21 @@ describe("a changed setup Job is replaced, since a Job's template is immutable",
     try {
       await h.up();
       const api = h.world.fakeApi("kind-minio");
-      const stored = api.objects.get("batch/v1|Job|monitoring|minio-setup");
+      const stored = api.objects.get("batch/v1|Job|monitoring|seaweedfs-setup");
       assert.ok(stored);
       // What an older thanos-fleet applied: another template.
       (stored.obj.spec as { backoffLimit: number }).backoffLimit = 3;
       stored.applied = "{}";
       const mark = h.world.recorder.mark();
       await h.up();
-      const lines = h.world.recorder.since(mark).filter((l) => l.includes("minio-setup"));
+      const lines = h.world.recorder.since(mark).filter((l) => l.includes("seaweedfs-setup"));
       assert.deepEqual(lines, [
-        "kind-minio: apply v1 ConfigMap monitoring/minio-setup → unchanged",
-        "kind-minio: apply batch/v1 Job monitoring/minio-setup → rejected: immutable",
-        "kind-minio: delete batch/v1 Job monitoring/minio-setup → deleted",
-        "kind-minio: get batch/v1 Job monitoring/minio-setup",
-        "kind-minio: apply batch/v1 Job monitoring/minio-setup → created",
-        "kind-minio: get batch/v1 Job monitoring/minio-setup",
+        "kind-minio: apply v1 ConfigMap monitoring/seaweedfs-setup → unchanged",
+        "kind-minio: apply batch/v1 Job monitoring/seaweedfs-setup → rejected: immutable",
+        "kind-minio: delete batch/v1 Job monitoring/seaweedfs-setup → deleted",
+        "kind-minio: get batch/v1 Job monitoring/seaweedfs-setup",
+        "kind-minio: apply batch/v1 Job monitoring/seaweedfs-setup → created",
+        "kind-minio: get batch/v1 Job monitoring/seaweedfs-setup",
       ]);
     } finally {
       await h.cleanup();

@@ -76,11 +76,13 @@ export function summaryLines(
   for (const u of pick("bucket-web")) row(`bucket web (${u.cluster})`, u);
   for (const u of pick("alertmanager")) row(`Alertmanager (${u.cluster})`, u);
   for (const u of pick("grafana")) row(`Grafana (${u.cluster})`, u);
-  for (const u of pick("minio-console")) row(`MinIO console (${u.cluster})`, u);
+  const minio = topology.storage?.server === "minio";
+  for (const u of pick("minio-console"))
+    row(minio ? `MinIO console (${u.cluster})` : `SeaweedFS metrics (${u.cluster})`, u);
   if (pick("grafana").length > 0) {
     lines.push(`  Grafana login: grafana.user and grafana.password in ${join(stateDir, CREDENTIALS_FILE)}`);
   }
-  if (pick("minio-console").length > 0) {
+  if (minio && pick("minio-console").length > 0) {
     lines.push(`  MinIO console login: minioRoot in ${join(stateDir, CREDENTIALS_FILE)}`);
   }
   return lines;

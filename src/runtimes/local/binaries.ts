@@ -29,21 +29,18 @@ export function findHaproxy(topology: Topology, env: NodeJS.ProcessEnv = process
   );
 }
 
-function wantedPrograms(processes: ProcessPlan[], needsBucketSetup: boolean): Set<ProcessPlan["binary"]> {
-  const wanted = new Set<ProcessPlan["binary"]>(processes.map((p) => p.binary));
-  if (needsBucketSetup) wanted.add("fleet-minio");
-  return wanted;
+function wantedPrograms(processes: ProcessPlan[]): Set<ProcessPlan["binary"]> {
+  return new Set<ProcessPlan["binary"]>(processes.map((p) => p.binary));
 }
 
 /** The pinned binaries the fleet runs that are neither configured, nor on PATH at their version, nor cached. */
 export async function missingBinaries(
   topology: Topology,
   processes: ProcessPlan[],
-  needsBucketSetup: boolean,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<BinaryName[]> {
   const missing: BinaryName[] = [];
-  for (const name of wantedPrograms(processes, needsBucketSetup)) {
+  for (const name of wantedPrograms(processes)) {
     if (!isBinaryName(name) || topology.fleet.binaries[name] !== undefined) continue;
     try {
       await resolveBinary(name, { env });
@@ -72,12 +69,8 @@ export async function fetchBinaries(names: BinaryName[], signal: AbortSignal): P
   }
 }
 
-export async function resolveExecutables(
-  topology: Topology,
-  processes: ProcessPlan[],
-  needsBucketSetup: boolean,
-): Promise<Executables> {
-  const wanted = wantedPrograms(processes, needsBucketSetup);
+export async function resolveExecutables(topology: Topology, processes: ProcessPlan[]): Promise<Executables> {
+  const wanted = wantedPrograms(processes);
   const out: Executables = new Map();
   const problems: string[] = [];
   for (const name of wanted) {

@@ -21,5 +21,5 @@ test("missing: pinned binaries neither configured, nor on PATH at their version,
   const processes = ["thanos", "prometheus", "alertmanager", "haproxy", "node"].map((b) =>
     planned(b as ProcessPlan["binary"]),
   );
-  assert.deepEqual(await missingBinaries(topology, processes, false, env), ["alertmanager"]);
+  assert.deepEqual(await missingBinaries(topology, processes, env), ["alertmanager"]);
 });

@@ -1,50 +1,52 @@
-// Prepares the storage cluster's MinIO for Thanos: the bucket and Thanos's bucket-scoped key, through the
-// fleet-minio helper (MinIO's admin API encrypts request bodies, which only its Go client speaks).
-import { execFile } from "node:child_process";
+// Prepares the storage cluster's SeaweedFS for Thanos: the fleet's bucket, and the second bucket verify uses to prove
+// Thanos's key is scoped, both created through the S3 API with the admin identity. The identities themselves are in
+// SeaweedFS's config file, written before it started.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { ObjectStoreAccess } from "../../components/context.ts";
-import type { Credentials } from "../../state/credentials.ts";
+import { fetchClient, HttpError } from "../../verify/http.ts";
+import { S3Client, S3Error } from "../../verify/s3.ts";
 
 export interface BucketSetup {
-  /** host:port of MinIO as the other clusters reach it. */
+  /** host:port of the S3 API as the other clusters reach it. */
   endpoint: string;
   objectStore: ObjectStoreAccess;
-  root: Credentials["minioRoot"];
+  admin: { accessKey: string; secretKey: string };
+  /** Buckets to create besides the fleet's. */
+  extraBuckets: string[];
 }
 
-/** Runs fleet-minio; resolves to its report lines, or rejects naming the step that failed with its output. */
-export function prepareBucket(helper: string, setup: BucketSetup, signal: AbortSignal): Promise<string[]> {
-  const args = [
-    "--endpoint",
-    setup.endpoint,
-    "--bucket",
-    setup.objectStore.bucket,
-    "--user",
-    setup.objectStore.accessKey,
-  ];
-  // Secrets go through the environment: arguments are readable by every local user in /proc.
-  const env = {
-    PATH: process.env.PATH ?? "/usr/bin:/bin",
-    MINIO_ROOT_USER: setup.root.user,
-    MINIO_ROOT_PASSWORD: setup.root.password,
-    FLEET_USER_SECRET_KEY: setup.objectStore.secretKey,
-  };
-  return new Promise((resolve, reject) => {
-    execFile(helper, args, { env, timeout: 60_000, signal }, (error, stdout, stderr) => {
-      if (error) {
-        const output = `${stdout}${stderr}`
-          .trim()
-          .split("\n")
-          .map((l) => `    ${l}`)
-          .join("\n");
-        reject(
-          new Error(
-            `preparing bucket ${setup.objectStore.bucket} on MinIO at ${setup.endpoint} with ${helper} failed:\n${output}`,
+/** Creates the buckets (a second run finds them); resolves to a line per bucket, or rejects with the last answer. */
+export async function prepareBuckets(
+  setup: BucketSetup,
+  signal: AbortSignal,
+  timeoutMs = 60_000,
+): Promise<string[]> {
+  const admin = new S3Client(
+    { url: `http://${setup.endpoint}`, bucket: setup.objectStore.bucket, ...setup.admin },
+    fetchClient(5_000),
+  );
+  const lines: string[] = [];
+  const deadline = Date.now() + timeoutMs;
+  for (const bucket of [setup.objectStore.bucket, ...setup.extraBuckets]) {
+    for (;;) {
+      try {
+        const created = await admin.forBucket(bucket).createBucket();
+        lines.push(created ? `created bucket ${bucket}` : `bucket ${bucket} exists`);
+        break;
+      } catch (error) {
+        // The S3 gateway answers before its filer has joined the master: retry while the server settles.
+        const settling =
+          error instanceof HttpError ||
+          (error instanceof S3Error && (error.status >= 500 || error.status === 503));
+        if (!settling || Date.now() > deadline) {
+          throw new Error(
+            `creating bucket ${bucket} at ${setup.endpoint} with the admin identity failed: ${(error as Error).message}`,
             { cause: error },
-          ),
-        );
-      } else {
-        resolve(stdout.trim().split("\n").filter(Boolean));
+          );
+        }
+        await sleep(250, undefined, { signal });
       }
-    });
-  });
+    }
+  }
+  return lines;
 }

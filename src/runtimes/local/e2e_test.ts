@@ -89,7 +89,7 @@ step("up: every process of the default fleet starts and gets ready", 120_000, as
   const notReady = rows.filter((r) => !r.ready).map((r) => `${r.cluster}/${r.pod}/${r.component}`);
   assert.deepEqual(notReady, []);
   const replicas = topology.workloads.reduce((n, w) => n + w.replicaNames.length, 0);
-  // Per workload replica: Prometheus and sidecar; per workload cluster: Alertmanager and demo; mgmt; MinIO; HAProxy ×4.
+  // Per workload replica: Prometheus and sidecar; per workload cluster: Alertmanager and demo; mgmt; SeaweedFS; HAProxy ×4.
   const expected =
     2 * replicas +
     2 * topology.workloads.length +

@@ -70,7 +70,7 @@ describe("haproxy.cfg", () => {
     ["biz1", "thanos-sidecar-0_grpc", 1],
     ["biz1", "thanos-sidecar-1_http", 1],
     ["biz1", "prometheus-1_web", 1],
-    ["minio", "minio_api", 1],
+    ["minio", "seaweedfs_api", 1],
   ] as const) {
     test(`${cluster}: ${backend} balances over ${servers} pod(s) with a readiness check`, () => {
       const lines = backends(configOf(cluster)).get(backend);

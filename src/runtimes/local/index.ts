@@ -1,6 +1,7 @@
 // The local runtime: the whole fleet as real processes on loopback addresses, no container engine.
 import { rm } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
+import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
 import type { FleetEndpoints } from "../../endpoints.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { loadFleetCredentials } from "../../state/objectstore-key.ts";
@@ -10,7 +11,7 @@ import { step } from "../../ui/reporter.ts";
 import { table } from "../../ui/table.ts";
 import type { ProcessStatus, Reporter, Runtime, UpOptions } from "../runtime.ts";
 import { fetchBinaries, missingBinaries, resolveExecutables } from "./binaries.ts";
-import { prepareBucket } from "./bucket.ts";
+import { prepareBuckets } from "./bucket.ts";
 import { serverStates } from "./haproxy.ts";
 import { DEFAULT_SUBNET, parseSubnet, SUBNET_ENV } from "./network.ts";
 import {
@@ -168,6 +169,28 @@ async function waitForEndpoints(
   }
 }
 
+/**
+ * The local runtime runs SeaweedFS. MinIO is never built here (AGPL), and even with a MinIO binary of the user's own
+ * (binaries.minio), Thanos's bucket-scoped key could only be made through MinIO's admin API, whose request bodies
+ * only madmin-go (AGPL) encrypts: refused, before anything is created.
+ */
+export function checkLocalStorage(topology: Topology): void {
+  const storage = topology.storage;
+  if (storage?.server !== "minio") return;
+  const where = `clusters[${topology.fleet.clusters.indexOf(storage)}].server in ${topology.source}`;
+  if (topology.fleet.binaries.minio === undefined) {
+    throw new Error(
+      `${where}: the local runtime does not run MinIO: thanos-fleet never builds it (AGPL, archived upstream). ` +
+        "Set server: seaweedfs (the default) for the local runtime; server: minio is for the kubernetes runtime.",
+    );
+  }
+  throw new Error(
+    `${where}: binaries.minio is set, but Thanos's bucket-scoped key on MinIO needs MinIO's admin API, whose ` +
+      "encrypted requests only madmin-go (AGPL) speaks, and thanos-fleet links no AGPL code. Set server: seaweedfs " +
+      "for the local runtime, or run your MinIO yourself and point objectStore (with a key of your own) at it.",
+  );
+}
+
 /** Process identity comes from /proc: without it, `down` could not tell its processes from others. */
 function requireLinux(): void {
   if (process.platform !== "linux") {
@@ -214,12 +237,13 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
       await removeState(root);
     }
 
+    checkLocalStorage(topology);
     const options = resolveLocalOptions(given, process.env, topology.fleet.blocks);
     const { credentials: creds, save: saveCredentials } = await loadFleetCredentials(topology, opts.stateDir);
     const tls = topology.fleet.tls.grpc ? await loadGrpcTls(opts.stateDir) : undefined;
     const plan = planLocalFleet(topology, creds, opts.stateDir, options, tls?.tls);
     const storage = topology.storage;
-    const missing = await missingBinaries(topology, plan.processes, storage !== undefined);
+    const missing = await missingBinaries(topology, plan.processes);
     if (missing.length > 0) {
       reporter.info(
         `not in the cache yet: ${missing.join(", ")}; fetching them (once; later runs reuse them)`,
@@ -227,7 +251,7 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
       await fetchBinaries(missing, signal);
     }
     const executables = await step(reporter, "find the binaries", () =>
-      resolveExecutables(topology, plan.processes, storage !== undefined),
+      resolveExecutables(topology, plan.processes),
     );
     for (const [name, path] of executables) reporter.verbose(`${name}: ${path}`);
     const listen = listenAddresses(plan);
@@ -283,11 +307,15 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
         if (stage === STAGE.storage && storage) {
           await step(
             reporter,
-            `bucket ${plan.objectStore.bucket} and Thanos's bucket-scoped key on MinIO`,
+            `buckets ${plan.objectStore.bucket} and ${SCOPE_CHECK_BUCKET} on SeaweedFS (Thanos's key: ${plan.objectStore.bucket} only)`,
             async () => {
-              const lines = await prepareBucket(
-                executables.get("fleet-minio") as string,
-                { endpoint: plan.objectStore.endpoint, objectStore: plan.objectStore, root: creds.minioRoot },
+              const lines = await prepareBuckets(
+                {
+                  endpoint: plan.objectStore.endpoint,
+                  objectStore: plan.objectStore,
+                  admin: { accessKey: creds.minioRoot.user, secretKey: creds.minioRoot.password },
+                  extraBuckets: [SCOPE_CHECK_BUCKET],
+                },
                 signal,
               );
               for (const l of lines) reporter.verbose(l);

@@ -35,7 +35,7 @@ export interface ProcessPlan {
   pod: string;
   container: string;
   component: ComponentKind | "load-balancer";
-  binary: Binary | "haproxy" | "fleet-minio";
+  binary: Binary | "haproxy";
   /** The address it listens on. */
   ip: string;
   args: string[];
@@ -116,8 +116,17 @@ export function localContext(
     blockDuration: options.blockDuration,
     bucketSyncInterval: options.bucketSyncInterval,
     demoScript: demoScript().path,
+    seaweedfsGrpcBase: seaweedfsGrpcBase(options.subnet),
     ...(grpcTls ? { grpcTls } : {}),
   };
+}
+
+/**
+ * SeaweedFS's first gRPC port for a fleet on `subnet`: weed names a Unix socket in /tmp after each gRPC port, so
+ * fleets on different subnets of one machine get different ports (40000-41023).
+ */
+export function seaweedfsGrpcBase(subnet: string): number {
+  return 40000 + 4 * Number(subnet.split(".")[1]);
 }
 
 /** Replaces the Kubernetes-style placeholders with one replica's values. */

@@ -130,7 +130,7 @@ for (const [name, input] of [
       assert.equal(endpoints.objectStore.accessKey, creds.thanos.accessKey);
     });
 
-    test("the URL table lists query-frontend, query, bucket web, every Prometheus, MinIO and the Alertmanagers", () => {
+    test("the URL table lists query-frontend, query, bucket web, every Prometheus, SeaweedFS and the Alertmanagers", () => {
       const rows = urlTable(topology, plan);
       const whats = rows.map((r) => `${r.cluster} ${r.what}`);
       for (const w of ["query-frontend", "query UI", "bucket web", "Alertmanager"]) {
@@ -143,7 +143,8 @@ for (const [name, input] of [
         assert.ok(whats.includes(`${w.name} Alertmanager`));
       }
       assert.ok(
-        whats.some((x) => x.endsWith("MinIO API (S3)")) && whats.some((x) => x.endsWith("MinIO console")),
+        whats.some((x) => x.endsWith("SeaweedFS API (S3)")) &&
+          whats.some((x) => x.endsWith("SeaweedFS metrics")),
       );
       for (const r of rows) assert.match(r.url, /^http:\/\/127\.77\.[0-9]+\.1:3[0-9]{4}$/);
     });

@@ -1,7 +1,9 @@
 // What the running local fleet reports: every target's URL (for verify and `status --json`) and the URL table `up` prints.
 
 import { MINIO_WORKLOAD } from "../../components/minio.ts";
+import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
 import { PROMETHEUS_WORKLOAD } from "../../components/prometheus.ts";
+import { SEAWEEDFS_WORKLOAD } from "../../components/seaweedfs.ts";
 import { GRPC_PORT, WORKLOAD } from "../../components/thanos.ts";
 import type { FleetEndpoints, Target } from "../../endpoints.ts";
 import type { Topology } from "../../topology/topology.ts";
@@ -51,6 +53,7 @@ export function fleetEndpoints(topology: Topology, plan: LocalPlan): FleetEndpoi
       accessKey: store.accessKey,
       secretKey: store.secretKey,
       ...(store.region ? { region: store.region } : {}),
+      ...(topology.storage ? { scopeCheckBucket: SCOPE_CHECK_BUCKET } : {}),
     },
   };
 }
@@ -61,6 +64,7 @@ const SERVICE_TITLES: Record<string, string> = {
   [WORKLOAD.bucketWeb]: "bucket web",
   [WORKLOAD.alertmanager]: "Alertmanager",
   [MINIO_WORKLOAD]: "MinIO",
+  [SEAWEEDFS_WORKLOAD]: "SeaweedFS",
 };
 
 /** The table `up` ends with: every NodePort a person opens in a browser (sidecar StoreAPIs are for query only). */
@@ -74,6 +78,8 @@ export function urlTable(topology: Topology, plan: LocalPlan): UrlRow[] {
       if (svc.selector.workload === PROMETHEUS_WORKLOAD)
         what = `Prometheus ${svc.name.replace(/^prometheus-/, "replica ")}`;
       if (svc.name === MINIO_WORKLOAD) what = port.name === "api" ? "MinIO API (S3)" : "MinIO console";
+      if (svc.name === SEAWEEDFS_WORKLOAD)
+        what = port.name === "api" ? "SeaweedFS API (S3)" : "SeaweedFS metrics";
       rows.push({
         what,
         cluster: svc.cluster,

@@ -18,7 +18,7 @@ export function bucketProblem(probe: Probe, error: unknown): Problem {
   const { url, bucket, accessKey } = probe.endpoints.objectStore;
   const keyFix =
     "the key in the state dir's credentials.yaml must be the one the object store was set up with: " +
-    "`thanos-fleet up` re-creates Thanos's key in MinIO; for an external store, fix credentialsFile";
+    "`thanos-fleet up` sets Thanos's key up in the storage cluster again; for an external store, fix credentialsFile";
   if (error instanceof S3Error) {
     switch (error.code) {
       case "InvalidAccessKeyId":
@@ -38,13 +38,13 @@ export function bucketProblem(probe: Probe, error: unknown): Problem {
         return {
           what: `access key ${accessKey} may not list bucket ${bucket} (${error.status} ${error.code})`,
           cause: "the key exists but its policy does not cover this bucket",
-          fix: `give the key read/write on ${bucket} (\`thanos-fleet up\` sets the policy on MinIO)`,
+          fix: `give the key read/write on ${bucket} (\`thanos-fleet up\` does so in the storage cluster)`,
         };
       case "NoSuchBucket":
         return {
           what: `bucket ${bucket} does not exist at ${url}`,
           cause: "the bucket was never created or was deleted",
-          fix: "`thanos-fleet up` creates it on MinIO; for an external store, create it there",
+          fix: "`thanos-fleet up` creates it in the storage cluster; for an external store, create it there",
         };
       default:
         return {
@@ -58,10 +58,52 @@ export function bucketProblem(probe: Probe, error: unknown): Problem {
     what: `object store at ${url} unreachable: ${reason(error)}`,
     cause:
       error instanceof HttpError && error.kind === "refused"
-        ? "the object store is down (MinIO in the storage cluster is not running)"
+        ? "the object store is down (the storage cluster's S3 server is not running)"
         : "the object store is not reachable from here (address or NodePort wrong, or the process hangs)",
     fix: "check the storage cluster with `thanos-fleet status`",
   };
+}
+
+/**
+ * Thanos's key proved scoped by requests the object store must refuse: list and delete the scope-check bucket (made
+ * by the admin identity), create a bucket. Only for the fleet's own storage cluster, where the bucket exists.
+ */
+export async function scopeProblems(probe: Probe): Promise<{ problems: Problem[]; proved: boolean }> {
+  const { scopeCheckBucket: other, bucket, accessKey } = probe.endpoints.objectStore;
+  if (!other) return { problems: [], proved: false };
+  const fix = `Thanos's key must be allowed only on ${bucket}: \`thanos-fleet up\` writes its identity (SeaweedFS) or policy (MinIO) again`;
+  const attempts: { what: string; run: () => Promise<unknown> }[] = [
+    { what: `list bucket ${other}`, run: () => probe.s3.forBucket(other).list() },
+    { what: `create bucket ${other}-new`, run: () => probe.s3.forBucket(`${other}-new`).createBucket() },
+    { what: `delete bucket ${other}`, run: () => probe.s3.forBucket(other).deleteBucket() },
+  ];
+  const problems: Problem[] = [];
+  for (const a of attempts) {
+    try {
+      await a.run();
+      problems.push({
+        what: `access key ${accessKey} may ${a.what}`,
+        cause: "the key is not scoped to the fleet's bucket",
+        fix,
+      });
+    } catch (error) {
+      if (error instanceof S3Error && error.status === 403) continue;
+      if (error instanceof S3Error && error.code === "NoSuchBucket") {
+        problems.push({
+          what: `bucket ${other} does not exist, so the key's scope is not proved`,
+          cause: "the storage cluster's setup did not run, or the bucket was deleted",
+          fix: "`thanos-fleet up` creates it with the admin identity",
+        });
+        break;
+      }
+      problems.push({
+        what: `${a.what} with access key ${accessKey} was not refused as forbidden: ${reason(error)}`,
+        cause: "the object store answered something other than 403 Access Denied",
+        fix: "check the object store's logs",
+      });
+    }
+  }
+  return { problems, proved: problems.length === 0 };
 }
 
 export interface ReplicaBlocks {
@@ -164,7 +206,8 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
   }
   const now = probe.now().getTime();
   const replicas = await replicaBlocks(probe, bucket);
-  const problems: Problem[] = [];
+  const scope = await scopeProblems(probe);
+  const problems: Problem[] = [...scope.problems];
   const waiting: Waiting[] = [];
   const blockLen = formatDuration(await blockDurationMs(probe));
 
@@ -234,6 +277,9 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
       .join(", ") +
     (others > 0 ? `, others (rulers) ${others}` : "");
   if (problems.length > 0) return fail(OBJSTORE, problems, summary);
+  const scoped = scope.proved
+    ? ` (refused creating buckets, listing and deleting ${endpoints.objectStore.scopeCheckBucket})`
+    : "";
   if (waiting.length > 0) {
     const dues = waiting.map((w) => w.due);
     const expectedBy = dues.every((d) => d !== undefined)
@@ -241,9 +287,9 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
       : undefined;
     return pending(
       OBJSTORE,
-      `reachable with key ${endpoints.objectStore.accessKey}; ${summary}; ${groupWaiting(topology, waiting)}`,
+      `reachable with key ${endpoints.objectStore.accessKey}${scoped}; ${summary}; ${groupWaiting(topology, waiting)}`,
       expectedBy,
     );
   }
-  return pass(OBJSTORE, `reachable with key ${endpoints.objectStore.accessKey}; ${summary}`);
+  return pass(OBJSTORE, `reachable with key ${endpoints.objectStore.accessKey}${scoped}; ${summary}`);
 }

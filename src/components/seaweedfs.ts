@@ -1,0 +1,141 @@
+// SeaweedFS, the storage cluster's default S3 endpoint: one `weed server` process (master, volume server, filer and
+// S3 gateway), its identities in a config file: an admin for thanos-fleet, and Thanos's own, allowed only its bucket.
+import type { Topology } from "../topology/topology.ts";
+import type { SpecContext } from "./context.ts";
+import type { PodSpec, Port } from "./types.ts";
+
+export const SEAWEEDFS_WORKLOAD = "seaweedfs";
+export const SEAWEEDFS_S3_PORT = 8333;
+export const SEAWEEDFS_METRICS_PORT = 9327;
+export const SEAWEEDFS_MASTER_PORT = 9333;
+const VOLUME_PORT = 8080;
+const FILER_PORT = 8888;
+export const S3_CONFIG_FILE = "s3.json";
+
+/** The identities' actions: Thanos reads, writes, lists and tags objects of its bucket, nothing else. */
+export function thanosActions(bucket: string): string[] {
+  return ["Read", "Write", "List", "Tagging"].map((a) => `${a}:${bucket}`);
+}
+
+export interface S3Identity {
+  accessKey: string;
+  secretKey: string;
+}
+
+/** SeaweedFS's S3 identities file (`-s3.config`): the admin and Thanos's bucket-scoped identity. */
+export function s3Config(bucket: string, admin: S3Identity, thanos: S3Identity): string {
+  const identity = (name: string, key: S3Identity, actions: string[]) => ({
+    name,
+    credentials: [{ accessKey: key.accessKey, secretKey: key.secretKey }],
+    actions,
+  });
+  return `${JSON.stringify(
+    {
+      identities: [
+        identity("thanos-fleet-admin", admin, ["Admin"]),
+        identity("thanos", thanos, thanosActions(bucket)),
+      ],
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+/**
+ * The gRPC ports of master, volume server, filer and S3 gateway. weed names a Unix socket in /tmp after each
+ * (`/tmp/seaweedfs-master-grpc-19333.sock`), so two fleets on one machine need ports of their own: the local
+ * runtime passes a base per fleet; in a pod /tmp is the pod's own, and the defaults (HTTP port + 10000) hold.
+ */
+export function seaweedfsGrpcPorts(base?: number): {
+  master: number;
+  volume: number;
+  filer: number;
+  s3: number;
+} {
+  if (base === undefined) {
+    return {
+      master: SEAWEEDFS_MASTER_PORT + 10000,
+      volume: VOLUME_PORT + 10000,
+      filer: FILER_PORT + 10000,
+      s3: SEAWEEDFS_S3_PORT + 10000,
+    };
+  }
+  return { master: base, volume: base + 1, filer: base + 2, s3: base + 3 };
+}
+
+export function seaweedfsPod(
+  topology: Topology,
+  ctx: SpecContext,
+  admin: S3Identity,
+  thanos: S3Identity,
+): PodSpec {
+  const cluster = topology.storage?.name;
+  if (!cluster) throw new Error("seaweedfsPod needs a storage cluster");
+  const data = ctx.dataDir(SEAWEEDFS_WORKLOAD, "seaweedfs");
+  const config = ctx.configDir(SEAWEEDFS_WORKLOAD, "seaweedfs");
+  const grpc = seaweedfsGrpcPorts(ctx.seaweedfsGrpcBase);
+  const ports: Port[] = [
+    { name: "api", port: SEAWEEDFS_S3_PORT, protocol: "http" },
+    { name: "metrics", port: SEAWEEDFS_METRICS_PORT, protocol: "http" },
+    { name: "master", port: SEAWEEDFS_MASTER_PORT, protocol: "http" },
+    { name: "volume", port: VOLUME_PORT, protocol: "http" },
+    { name: "filer", port: FILER_PORT, protocol: "http" },
+    { name: "master-grpc", port: grpc.master, protocol: "grpc" },
+    { name: "volume-grpc", port: grpc.volume, protocol: "grpc" },
+    { name: "filer-grpc", port: grpc.filer, protocol: "grpc" },
+    { name: "s3-grpc", port: grpc.s3, protocol: "grpc" },
+  ];
+  return {
+    cluster,
+    name: SEAWEEDFS_WORKLOAD,
+    replicas: 1,
+    containers: [
+      {
+        name: "seaweedfs",
+        component: "object-store",
+        binary: "weed",
+        image: `chrislusf/seaweedfs:${topology.fleet.versions.seaweedfs}`,
+        args: [
+          // Global flag first: the image's entrypoint then runs weed with these arguments unchanged.
+          "-logtostderr=true",
+          "server",
+          `-dir=${data}`,
+          "-ip=$(POD_IP)",
+          `-ip.bind=${ctx.listenHost}`,
+          "-master.peers=none",
+          `-master.port=${SEAWEEDFS_MASTER_PORT}`,
+          `-master.port.grpc=${grpc.master}`,
+          "-master.volumeSizeLimitMB=1024",
+          // SeaweedFS reports usage to telemetry.seaweedfs.com unless told not to.
+          "-master.telemetry=false",
+          `-volume.port=${VOLUME_PORT}`,
+          `-volume.port.grpc=${grpc.volume}`,
+          "-volume.max=0",
+          "-volume.preStopSeconds=1",
+          "-filer",
+          `-filer.port=${FILER_PORT}`,
+          `-filer.port.grpc=${grpc.filer}`,
+          `-filer.localSocket=${data}/filer.sock`,
+          "-s3",
+          `-s3.port=${SEAWEEDFS_S3_PORT}`,
+          `-s3.port.grpc=${grpc.s3}`,
+          "-s3.port.iceberg=0",
+          "-s3.port.lance=0",
+          `-s3.localSocket=${data}/s3.sock`,
+          `-s3.config=${config}/${S3_CONFIG_FILE}`,
+          `-metricsPort=${SEAWEEDFS_METRICS_PORT}`,
+        ],
+        files: [
+          {
+            name: S3_CONFIG_FILE,
+            content: s3Config(topology.fleet.bucket, admin, thanos),
+            secret: true,
+          },
+        ],
+        ports,
+        readiness: { port: "api", path: "/healthz" },
+        dataDir: data,
+      },
+    ],
+  };
+}

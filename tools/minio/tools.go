@@ -1,7 +1,0 @@
-//go:build tools
-
-// Package tools pins the MinIO main package so that `go mod tidy` records
-// every module it needs; the file is never compiled.
-package tools
-
-import _ "github.com/minio/minio"

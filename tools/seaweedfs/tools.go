@@ -1,0 +1,7 @@
+//go:build tools
+
+// Package tools pins the SeaweedFS main package so that `go mod tidy` records
+// every module it needs; the file is never compiled.
+package tools
+
+import _ "github.com/seaweedfs/seaweedfs/weed"
