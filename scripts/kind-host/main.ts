@@ -5,14 +5,15 @@
 // kube-prometheus-stack assembled from local chart clones. Everything is cached by name and version outside the
 // repository, so a second run only checks. `up` never runs this; it uses what is there.
 //
-// Options: --no-smoke skips the one-cluster smoke test; --smoke-only runs only that (after the checks).
+// Options: --no-smoke skips the one-cluster smoke test; --smoke-only runs only that (after the host checks);
+// --check-egress changes nothing and exits 0 only when the DOCKER-USER reject rule is in place.
 
 import { createWriteStream, existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ensureKpsChart, kpsChartDir } from "./chart.ts";
 import { ensureDaemonConfig, ensureDockerd, ensureDockerInstalled, ensureInotify } from "./docker.ts";
-import { ensureRejectRule } from "./egress.ts";
+import { ensureRejectRule, rejectRuleInPlace } from "./egress.ts";
 import { fleetImages, PREBUILT, prebuiltPath } from "./fleetimages.ts";
 import { BUILDS, type BuildName, ensureBuilt } from "./gobuild.ts";
 import { ensureHostBinLinks, hostBinaries } from "./hostbin.ts";
@@ -107,6 +108,14 @@ async function chartPhase(): Promise<string | undefined> {
 
 async function main(): Promise<void> {
   const args = new Set(process.argv.slice(2));
+  if (args.has("--check-egress")) {
+    const ok = await rejectRuleInPlace();
+    console.log(
+      ok ? "DOCKER-USER rejects forwarding to the default-route interface" : "no DOCKER-USER reject rule",
+    );
+    process.exitCode = ok ? 0 : 1;
+    return;
+  }
   const start = Date.now();
   await hostPhase();
   if (!args.has("--smoke-only")) {
