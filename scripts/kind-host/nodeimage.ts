@@ -107,7 +107,7 @@ async function busyboxFiles(busybox: string): Promise<ImageFile[]> {
  * kube-proxy and the kindnetd stand-in run. iptables starts as a wrapper that picks the mode the node's rules
  * are in, as the iptables-wrapper of the official kube-proxy image does.
  */
-async function netFiles(rootfs: string, busybox: string): Promise<ImageFile[]> {
+export async function netFiles(rootfs: string, busybox: string): Promise<ImageFile[]> {
   const bins = [
     "/usr/sbin/xtables-nft-multi",
     "/usr/sbin/xtables-legacy-multi",
@@ -271,7 +271,7 @@ function replaceAll(text: string, from: string, to: string): string {
 }
 
 /** kind's base image layout on a copy of the debootstrap rootfs, plus the node's binaries and manifests. */
-async function assembleRootfs(rootfs: string, log: NodeJS.WritableStream): Promise<void> {
+export async function assembleRootfs(rootfs: string, log: NodeJS.WritableStream): Promise<void> {
   const src = nodeDir("rootfs-debootstrap");
   await rm(rootfs, { recursive: true, force: true });
   await run("cp", ["-a", src, rootfs]);
