@@ -188,8 +188,9 @@ async function innerImages(rootfs: string, busybox: string, pause: string): Prom
     {
       ref: COREDNS_IMAGE,
       files: [{ path: "/coredns", from: binaryPath(BUILDS.coredns, "coredns"), mode: 0o755 }],
+      // Upstream runs as a non-root user with a file capability to bind port 53; an imported tar carries no file
+      // capabilities, so it runs as root with the NET_BIND_SERVICE that kubeadm's Deployment grants.
       entrypoint: ["/coredns"],
-      user: "65532",
     },
     {
       ref: PAUSE_IMAGE,
