@@ -65,9 +65,10 @@ export function fleetImages(): ImageSpec[] {
       binaryPath(BUILDS.operator, "prometheus-config-reloader"),
     ),
     binaryImage(
-      "quay.io/prometheus/node-exporter:v1.12.1",
+      "quay.io/prometheus/node-exporter:v1.12.1-distroless",
       "/bin/node_exporter",
       binaryPath(BUILDS.nodeExporter, "node_exporter"),
+      { user: "65532" }, // distroless's nonroot
     ),
     // Upstream's entrypoint script passes arguments that start with a global flag to weed unchanged, as the
     // fleet's do; here weed is the entrypoint itself. Upstream runs as root.
