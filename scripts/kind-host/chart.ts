@@ -6,7 +6,7 @@
 
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { chartsDir } from "./paths.ts";
 import { run } from "./run.ts";
 
@@ -46,6 +46,7 @@ async function extract(c: ChartSource, dest: string): Promise<void> {
   if (!repo) throw new Error(`${c.repoEnv} is not set`);
   const tag = `${c.name}-${c.version}`;
   const tar = `${dest}.tar`;
+  await mkdir(dirname(dest), { recursive: true });
   await run("git", ["-C", repo, "archive", "--format=tar", "-o", tar, tag, `charts/${c.name}`]).catch(
     (err: Error) => {
       throw new Error(`${c.repoEnv}=${repo} has no tag ${tag} with charts/${c.name}`, { cause: err });

@@ -68,7 +68,16 @@ export const BUILDS = {
     toolDir: "helm",
     version: "v3.22.0",
     binaries: { helm: "helm.sh/helm/v3/cmd/helm" },
-    ldflagsX: ["helm.sh/helm/v3/internal/version.version=v3.22.0"],
+    // As helm's Makefile sets them: the Kubernetes version of its client-go (v0.37.0), which `helm template` and
+    // `helm lint` assume without a cluster.
+    ldflagsX: [
+      "helm.sh/helm/v3/internal/version.version=v3.22.0",
+      "helm.sh/helm/v3/internal/version.gitTreeState=clean",
+      "helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1",
+      "helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=37",
+      "helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1",
+      "helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37",
+    ],
   },
   containerd: {
     id: "containerd v2.3.4",
