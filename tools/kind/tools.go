@@ -1,0 +1,9 @@
+//go:build tools
+
+// Package tools pins the kind command so that `go mod tidy` records every module
+// it needs; the file is never compiled.
+package tools
+
+import (
+	_ "sigs.k8s.io/kind"
+)

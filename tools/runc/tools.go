@@ -1,0 +1,9 @@
+//go:build tools
+
+// Package tools pins runc so that `go mod tidy` records every module
+// it needs; the file is never compiled.
+package tools
+
+import (
+	_ "github.com/opencontainers/runc"
+)
