@@ -186,6 +186,15 @@ program
     });
   });
 
+// The local fleet's supervisor, started detached by `up --runtime local`; not for people to run.
+program
+  .command("supervise", { hidden: true })
+  .addOption(stateOption())
+  .action(async (opts) => {
+    const { superviseCommand } = await import("./runtimes/local/supervise.ts");
+    await superviseCommand(opts.stateDir);
+  });
+
 export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
