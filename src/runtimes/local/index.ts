@@ -246,6 +246,8 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
       await removeSupervisor(root);
     }
     const existing = await readState(root);
+    // A drill that was killed may have left processes held down: up brings everything back.
+    if (existing) await writeHolds(root, []);
     const options = resolveLocalOptions(given, process.env, topology.fleet.blocks, existing?.options);
     const { credentials: creds, save: saveCredentials } = await loadFleetCredentials(topology, opts.stateDir);
     const tls = topology.fleet.tls.grpc ? await loadGrpcTls(opts.stateDir) : undefined;
