@@ -57,6 +57,11 @@ async function guarded(
   }
 }
 
+/** The CLI's default runtime is Kubernetes: on a local fleet, the commands a fix names must say `--runtime local`. */
+export function forLocalRuntime(fix: string): string {
+  return fix.replace(/`thanos-fleet (up|status|down)`/g, "`thanos-fleet $1 --runtime local`");
+}
+
 export async function verifyFleet(
   topology: Topology,
   endpoints: FleetEndpoints,
@@ -70,7 +75,9 @@ export async function verifyFleet(
     ? new Probe(topology, endpoints, opts.http, now)
     : new Probe(topology, endpoints, fetchClient(opts.timeoutMs ?? 5000), now, CURRENT_VIEW_WAIT_MS);
   const results = await Promise.all(CHECKS.map(([info, run]) => guarded(info, run, probe)));
-  const checks = results.filter((r): r is CheckResult => r !== undefined);
+  const checks = results
+    .filter((r): r is CheckResult => r !== undefined)
+    .map((r) => (endpoints.runtime === "local" && r.fix ? { ...r, fix: forLocalRuntime(r.fix) } : r));
   const summary = { pass: 0, fail: 0, pending: 0 };
   for (const c of checks) summary[c.status]++;
   return {
