@@ -1,7 +1,7 @@
 // The failures a drill injects, each with the promise the fleet makes about it.
-import { HA_ALERTS } from "../components/thanos.ts";
+import { HA_ALERTS, WORKLOAD } from "../components/thanos.ts";
 import type { ComponentKind } from "../components/types.ts";
-import type { Topology } from "../topology/topology.ts";
+import { rulerReplicaName, type Topology } from "../topology/topology.ts";
 
 /** One process or pod to break: by cluster and component, optionally one pod of it. */
 export interface Victim {
@@ -48,7 +48,7 @@ export function scenarios(topology: Topology): Scenario[] {
       victims: [{ cluster: w.name, component: "prometheus", pod: replica0 }],
       completeDuring: true,
       alert: { name: HA_ALERTS.prometheusDown, labels: { cluster: w.name } },
-      hold: { ms: 30_000 },
+      hold: { ms: 45_000 },
     },
     {
       id: "sidecar",
@@ -57,7 +57,7 @@ export function scenarios(topology: Topology): Scenario[] {
       victims: [{ cluster: w.name, component: "sidecar", pod: replica0 }],
       completeDuring: true,
       alert: { name: HA_ALERTS.sidecarDown, labels: { cluster: w.name } },
-      hold: { ms: 30_000 },
+      hold: { ms: 45_000 },
     },
     {
       id: "cluster-cut-off",
@@ -67,15 +67,15 @@ export function scenarios(topology: Topology): Scenario[] {
       // Its recent samples are out of reach while it is cut off; after, the range across the outage is whole.
       completeDuring: false,
       alert: { name: HA_ALERTS.clusterMissing, labels: { cluster: last.name } },
-      hold: { ms: 30_000 },
+      hold: { ms: 45_000 },
     },
     {
       id: "query-replica",
       title: "one query replica down behind query-frontend",
       mode: "down",
-      victims: [{ cluster: mgmt, component: "query", pod: "thanos-query-0" }],
+      victims: [{ cluster: mgmt, component: "query", pod: `${WORKLOAD.query}-0` }],
       completeDuring: true,
-      hold: { ms: 30_000 },
+      hold: { ms: 45_000 },
     },
     {
       id: "store-gateway",
@@ -83,16 +83,16 @@ export function scenarios(topology: Topology): Scenario[] {
       mode: "down",
       victims: [{ cluster: mgmt, component: "store" }],
       completeDuring: true,
-      hold: { ms: 30_000 },
+      hold: { ms: 45_000 },
     },
     {
       id: "ruler-replica",
       title: "one ruler replica down",
       mode: "down",
-      victims: [{ cluster: mgmt, component: "rule", pod: "thanos-ruler-0" }],
+      victims: [{ cluster: mgmt, component: "rule", pod: rulerReplicaName(0) }],
       completeDuring: true,
       alert: { name: "FleetWatchdog", labels: {} },
-      hold: { ms: 30_000 },
+      hold: { ms: 45_000 },
     },
     {
       id: "object-store",
