@@ -108,14 +108,14 @@ class Fleet {
     return { count: Number(result[0]?.value?.[1] ?? 0), warnings };
   }
 
-  /** The widest gap between consecutive samples of any series that had samples before `from`. */
-  async maxGap(from: number, to: number): Promise<number> {
+  /** The widest gap between consecutive samples in [from, to] of any series that had a sample before `since`. */
+  async maxGap(from: number, to: number, since: number): Promise<number> {
     const seconds = Math.ceil((to - from) / 1000);
     const { result } = await this.query(`up[${seconds}s]`, to);
     let widest = 0;
     for (const s of result) {
       const times = (s.values ?? []).map(([t]) => t * 1000);
-      if (times.length === 0 || (times[0] as number) > from + 2 * this.scrapeMs) continue;
+      if (times.length === 0 || (times[0] as number) >= since) continue;
       for (let i = 1; i < times.length; i++)
         widest = Math.max(widest, (times[i] as number) - (times[i - 1] as number));
       widest = Math.max(widest, to - (times[times.length - 1] as number));
@@ -127,11 +127,13 @@ class Fleet {
     const rulers = this.endpoints.targets.filter((t) => t.component === "rule");
     for (const r of rulers) {
       try {
-        const body = await getJson<{ data: { alerts: { labels: Record<string, string>; state: string }[] } }>(
+        type Alert = { labels: Record<string, string>; state: string };
+        // Prometheus names the list `alerts`; Thanos's ruler `Alerts`.
+        const body = await getJson<{ data: { alerts?: Alert[]; Alerts?: Alert[] } }>(
           `${r.url}/api/v1/alerts`,
           this.signal,
         );
-        const hit = body.data.alerts.some(
+        const hit = (body.data.alerts ?? body.data.Alerts ?? []).some(
           (a) =>
             a.state === "firing" &&
             a.labels.alertname === name &&
@@ -229,7 +231,7 @@ async function runScenario(
   // The range across the outage, once the samples of its end have arrived.
   const end = Math.max(Date.now(), liftedAt + 2 * fleet.scrapeMs);
   await sleep(Math.max(0, end - Date.now()), undefined, { signal: opts.signal });
-  const gap = await fleet.maxGap(start - 60_000, end);
+  const gap = await fleet.maxGap(start - 60_000, end, start);
   const after = await fleet.freshSeries();
   const allowed = 2 * fleet.scrapeMs + 2000;
   const duringOk = !s.completeDuring || duringMin >= before.count;
