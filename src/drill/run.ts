@@ -108,13 +108,32 @@ class Fleet {
     return { count: Number(result[0]?.value?.[1] ?? 0), warnings };
   }
 
-  /** The widest gap between consecutive samples in [from, to] of any series that had a sample before `since`. */
+  /**
+   * The widest gap in [from, to] between samples of one series, taken from every replica together (what
+   * deduplication draws from), among series that had a sample before `since`. Thanos's deduplication itself may
+   * show a gap of up to two scrape intervals plus the replicas' offset where it switches replica.
+   */
   async maxGap(from: number, to: number, since: number): Promise<number> {
     const seconds = Math.ceil((to - from) / 1000);
-    const { result } = await this.query(`up[${seconds}s]`, to);
+    const params = new URLSearchParams({
+      query: `up[${seconds}s]`,
+      dedup: "false",
+      partial_response: "true",
+      time: String(to / 1000),
+    });
+    const body = await getJson<{ data: { result: Sample[] } }>(
+      `${this.endpoints.queryFrontend}/api/v1/query?${params}`,
+      this.signal,
+    );
+    const merged = new Map<string, number[]>();
+    for (const s of body.data.result) {
+      const { prometheus_replica: _, ...labels } = s.metric;
+      const key = JSON.stringify(Object.entries(labels).sort());
+      merged.set(key, [...(merged.get(key) ?? []), ...(s.values ?? []).map(([t]) => t * 1000)]);
+    }
     let widest = 0;
-    for (const s of result) {
-      const times = (s.values ?? []).map(([t]) => t * 1000);
+    for (const unsorted of merged.values()) {
+      const times = [...unsorted].sort((a, b) => a - b);
       if (times.length === 0 || (times[0] as number) >= since) continue;
       for (let i = 1; i < times.length; i++)
         widest = Math.max(widest, (times[i] as number) - (times[i - 1] as number));
