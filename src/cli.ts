@@ -186,6 +186,37 @@ program
     });
   });
 
+program
+  .command("drill")
+  .description("break one thing at a time on the running fleet and prove each failure is survived")
+  .argument("[scenario...]", "scenarios to run (default: all)")
+  .addOption(configOption())
+  .addOption(stateOption())
+  .addOption(runtimeOption())
+  .option("--json", "machine-readable result")
+  .action(async (chosen: string[], opts) => {
+    const topology = await loadTopology(opts.config);
+    const runtime = await runtimeFor(opts.runtime);
+    const { drillCommand } = await import("./commands/drill.ts");
+    process.exitCode = await withSignal((signal) =>
+      drillCommand(runtime, topology, {
+        stateDir: opts.stateDir,
+        json: Boolean(opts.json),
+        scenarios: chosen,
+        signal,
+      }),
+    );
+  });
+
+// The local fleet's supervisor, started detached by `up --runtime local`; not for people to run.
+program
+  .command("supervise", { hidden: true })
+  .addOption(stateOption())
+  .action(async (opts) => {
+    const { superviseCommand } = await import("./runtimes/local/supervise.ts");
+    await superviseCommand(opts.stateDir);
+  });
+
 export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);

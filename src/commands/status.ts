@@ -14,9 +14,19 @@ export async function statusCommand(
   } else if (rows.length === 0) {
     process.stdout.write(`no fleet is running (runtime ${runtime.name}); start one with 'thanos-fleet up'\n`);
   } else {
+    const withState = rows.some((r) => r.state !== undefined);
     process.stdout.write(
       table(
-        ["CLUSTER", "COMPONENT", "POD", "PID", "ADDRESS", "READY"],
+        [
+          "CLUSTER",
+          "COMPONENT",
+          "POD",
+          "PID",
+          "ADDRESS",
+          "READY",
+          "RESTARTS",
+          ...(withState ? ["STATE"] : []),
+        ],
         rows.map((r) => [
           r.cluster,
           r.component,
@@ -24,9 +34,17 @@ export async function statusCommand(
           r.pid?.toString() ?? "-",
           r.address,
           r.ready ? "yes" : "no",
+          String(r.restarts),
+          ...(withState ? [r.state ?? ""] : []),
         ]),
       ),
     );
+    // A crash loop is shown with how the process last ended and the end of its log.
+    for (const r of rows.filter((x) => x.logTail !== undefined)) {
+      process.stdout.write(
+        `\n${r.cluster}/${r.pod} (${r.component}) is in a crash loop: ${r.restarts} restarts, last ${r.lastExit ?? "ended"}${r.logTail}\n`,
+      );
+    }
   }
   return rows.length > 0 && rows.every((r) => r.ready) ? 0 : 1;
 }

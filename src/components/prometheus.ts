@@ -34,10 +34,12 @@ export function minioScrapeJob(target: string): Record<string, unknown> {
 
 export function prometheusConfig(topology: Topology, workload: Workload, ctx: SpecContext): string {
   const { addresses } = ctx;
-  const self = (port: number) => `${ctx.listenHost === "0.0.0.0" ? "localhost" : "$(POD_IP)"}:${port}`;
+  // Every replica scrapes every replica and its sidecar: a dead one is an `up == 0` its peer still reports.
+  const replicas = (port: number) =>
+    workload.replicaNames.map((_, i) => addresses.pod(workload.name, PROMETHEUS_WORKLOAD, i, port));
   const scrape: Record<string, unknown>[] = [
-    { job_name: "prometheus", static_configs: [{ targets: [self(PROMETHEUS_PORT)] }] },
-    { job_name: "thanos-sidecar", static_configs: [{ targets: [self(HTTP_PORT)] }] },
+    { job_name: "prometheus", static_configs: [{ targets: replicas(PROMETHEUS_PORT) }] },
+    { job_name: "thanos-sidecar", static_configs: [{ targets: replicas(HTTP_PORT) }] },
     {
       job_name: "alertmanager",
       static_configs: [{ targets: [addresses.service(workload.name, WORKLOAD_ALERTMANAGER, 9093)] }],

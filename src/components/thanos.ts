@@ -269,26 +269,100 @@ export function compactPod(topology: Topology, ctx: SpecContext): PodSpec {
   };
 }
 
-/** Global rules: a watchdog that always fires (proves the alert path) and a per-cluster summary. */
-export function fleetRules(): string {
-  return stringify({
-    groups: [
+/** The group verify expects every ruler to evaluate: a watchdog that always fires and a per-cluster summary. */
+const BASE_GROUP = {
+  name: "thanos-fleet",
+  interval: "15s",
+  // One workload cluster down must not stop global rules: evaluate on what answers, with a warning.
+  partial_response_strategy: "warn",
+  rules: [
+    { record: "cluster:up:sum", expr: "sum by (cluster) (up)" },
+    {
+      alert: "FleetWatchdog",
+      expr: "vector(1)",
+      labels: { severity: "none" },
+      annotations: { summary: "Always firing: proves that the ruler reaches the Alertmanager." },
+    },
+  ],
+};
+
+export const HA_ALERTS = {
+  prometheusDown: "FleetPrometheusReplicaDown",
+  sidecarDown: "FleetSidecarDown",
+  clusterMissing: "FleetClusterMissing",
+  uploadStalled: "FleetBucketUploadStalled",
+} as const;
+
+/** How long an HA alert's condition must hold before it fires: a restart that heals at once stays quiet. */
+export const HA_ALERT_FOR = "30s";
+
+/**
+ * Alerts on the global view, evaluated by the ruler through query. Each Prometheus replica scrapes its peers and
+ * their sidecars, so a dead replica or sidecar is an `up == 0` its peer still reports; a cluster of which query
+ * has no recent sample at all is cut off; a sidecar that has not uploaded for 2.5 block lengths is stalled.
+ */
+export function haRules(topology: Topology, blockDuration: string): Record<string, unknown> {
+  const stallSeconds = Math.round((2.5 * parseDuration(blockDuration)) / 1000) + 60;
+  const fresh = (w: Workload) =>
+    Math.max(60, 3 * Math.round(parseDuration(w.prometheus.scrapeInterval) / 1000));
+  return {
+    name: "thanos-fleet-ha",
+    interval: "15s",
+    partial_response_strategy: "warn",
+    rules: [
       {
-        name: "thanos-fleet",
-        interval: "15s",
-        // One workload cluster down must not stop global rules: evaluate on what answers, with a warning.
-        partial_response_strategy: "warn",
-        rules: [
-          { record: "cluster:up:sum", expr: "sum by (cluster) (up)" },
-          {
-            alert: "FleetWatchdog",
-            expr: "vector(1)",
-            labels: { severity: "none" },
-            annotations: { summary: "Always firing: proves that the ruler reaches the Alertmanager." },
-          },
-        ],
+        alert: HA_ALERTS.prometheusDown,
+        expr: 'up{job="prometheus"} == 0',
+        for: HA_ALERT_FOR,
+        labels: { severity: "warning" },
+        annotations: {
+          summary:
+            "Prometheus {{ $labels.instance }} in {{ $labels.cluster }} is down; its peer replica still scrapes.",
+        },
+      },
+      {
+        alert: HA_ALERTS.sidecarDown,
+        expr: 'up{job="thanos-sidecar"} == 0',
+        for: HA_ALERT_FOR,
+        labels: { severity: "warning" },
+        annotations: {
+          summary:
+            "Thanos sidecar {{ $labels.instance }} in {{ $labels.cluster }} is down: its Prometheus is out of the global view.",
+        },
+      },
+      ...topology.workloads.map((w) => ({
+        alert: HA_ALERTS.clusterMissing,
+        expr: `(count(timestamp(up{${labelMatchers(w.labels)}}) > time() - ${fresh(w)}) or vector(0)) == 0`,
+        for: HA_ALERT_FOR,
+        labels: { severity: "critical", ...w.labels },
+        annotations: {
+          summary: `Workload cluster ${w.name} has no recent sample in the global view: both of its sidecars are unreachable.`,
+        },
+      })),
+      {
+        alert: HA_ALERTS.uploadStalled,
+        expr:
+          `time() - thanos_objstore_bucket_last_successful_upload_time{job="thanos-sidecar"} > ${stallSeconds}` +
+          ' and thanos_objstore_bucket_last_successful_upload_time{job="thanos-sidecar"} > 0',
+        labels: { severity: "warning" },
+        annotations: {
+          summary: `Sidecar {{ $labels.instance }} in {{ $labels.cluster }} has uploaded no block for ${stallSeconds} s: the bucket is unreachable or refuses it.`,
+        },
       },
     ],
+  };
+}
+
+function labelMatchers(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(", ");
+}
+
+/** The ruler's rule file: the group verify expects, and, given the fleet, the HA alerts a drill expects. */
+export function fleetRules(fleet?: { topology: Topology; blockDuration: string }): string {
+  return stringify({
+    groups: [BASE_GROUP, ...(fleet ? [haRules(fleet.topology, fleet.blockDuration)] : [])],
   });
 }
 
@@ -327,7 +401,11 @@ export function rulerPod(topology: Topology, ctx: SpecContext): PodSpec {
     replicas: topology.observer.rulerReplicas,
     containers: [
       thanosContainer(topology, "thanos-ruler", "rule", args, {
-        files: [store.file, { name: RULES_FILE, content: fleetRules() }, ...tls.files],
+        files: [
+          store.file,
+          { name: RULES_FILE, content: fleetRules({ topology, blockDuration: ctx.blockDuration }) },
+          ...tls.files,
+        ],
         dataDir: ctx.dataDir(name, "thanos-ruler"),
       }),
     ],

@@ -27,6 +27,14 @@ export interface ProcessStatus {
   pid?: number;
   address: string;
   ready: boolean;
+  /** Times it was started again after it died (a container's restartCount). */
+  restarts: number;
+  /** running, CrashLoopBackOff (next start in 20 s), held down, dead, … */
+  state?: string;
+  /** How it last ended, when it did. */
+  lastExit?: string;
+  /** The end of its log, while it is in a crash loop. */
+  logTail?: string;
   urls: Record<string, string>;
 }
 

@@ -127,7 +127,7 @@ const cases: { name: string; expect: Record<string, Expect> }[] = [
       query: [
         "fail",
         /no recent series from workload cluster biz2 \{cluster="biz2"\}/,
-        /biz2's Prometheus has no data/,
+        /Prometheus biz2\/prometheus-kube-prometheus-stack-prometheus-0 does not answer at .*; Prometheus biz2\/prometheus-kube-prometheus-stack-prometheus-1 does not answer/,
       ],
       compactor: "fail",
       ruler: "fail",

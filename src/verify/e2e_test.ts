@@ -158,7 +158,11 @@ step("a workload cluster with no data: query fails for it", 120_000, async () =>
         /biz2\/.*(reports its Prometheus down|did not answer \/api\/v1\/status\/config)/,
       )(r),
   );
-  assert.match(byId(report, "query").cause ?? "", /biz2's Prometheus has no data/);
+  // The cause names what is down: both Prometheus of biz2, not "no data" in general.
+  assert.match(
+    byId(report, "query").cause ?? "",
+    /Prometheus biz2\/\S+-0 does not answer at http:\S+: .*; Prometheus biz2\/\S+-1 does not answer/,
+  );
 });
 
 step("store gateway stopped: store-gateway fails", 60_000, async () => {
@@ -170,3 +174,19 @@ step("store gateway stopped: store-gateway fails", 60_000, async () => {
   );
   assert.match(byId(report, "store-gateway").cause ?? "", /store gateway is down/);
 });
+
+step(
+  "the fix every failing check gave (up --runtime local) brings the fleet back to green",
+  400_000,
+  async () => {
+    const before = await verifyFleet(topology, await fleet.endpoints());
+    const fixes = new Set(before.checks.filter((c) => c.status === "fail").map((c) => c.fix ?? ""));
+    assert.ok(fixes.size > 0, "the fleet is broken before the fix");
+    for (const fix of fixes) assert.match(fix, /`thanos-fleet up --runtime local`/, fix);
+    await fleet.converge();
+    const report = await until("every check to pass after up", 360_000, (r) =>
+      r.checks.every((c) => c.status !== "fail"),
+    );
+    assert.equal(report.ok, true);
+  },
+);

@@ -116,7 +116,7 @@ export function inspectHint(
   container?: string,
 ): string {
   if (endpoints.runtime === "local") {
-    return "`thanos-fleet status --runtime local` shows which process stopped (each keeps its log in the state dir); `thanos-fleet up --runtime local` restarts it";
+    return "run `thanos-fleet up --runtime local`: it starts again what is dead and replaces what differs from fleet.yaml (the supervisor does so by itself within its back-off; `thanos-fleet status --runtime local` shows RESTARTS, STATE and a crash loop's log)";
   }
   const context = topology.fleet.clusters.find((c) => c.name === cluster)?.context ?? `kind-${cluster}`;
   const kubectl = `kubectl --context ${context} -n ${NAMESPACE}`;

@@ -9,7 +9,7 @@ import { resolveBinary } from "../binaries/resolve.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
 import { createLocalRuntime } from "../runtimes/local/index.ts";
 import { localRoot } from "../runtimes/local/plan.ts";
-import { readState } from "../runtimes/local/state.ts";
+import { readHolds, readState, writeHolds } from "../runtimes/local/state.ts";
 import type { Reporter } from "../runtimes/runtime.ts";
 import type { Topology } from "../topology/topology.ts";
 
@@ -44,6 +44,11 @@ export class LocalFleetHarness {
     await this.runtime.up(this.topology, this.upOptions);
   }
 
+  /** `up` again on the running fleet: what the local fix texts tell a person to run. */
+  async converge(): Promise<void> {
+    await this.runtime.up(this.topology, this.upOptions);
+  }
+
   /** What the runtime reports, with the timings this fleet runs with when the runtime does not say. */
   async endpoints(): Promise<FleetEndpoints> {
     return { ...FAST_TIMINGS, ...(await this.runtime.endpoints(this.topology, { stateDir: this.stateDir })) };
@@ -57,6 +62,9 @@ export class LocalFleetHarness {
     );
     if (records.length === 0)
       throw new Error(`the local fleet runs no ${component} ${pod ?? ""} in ${cluster}`);
+    // Held down, like a workload scaled to zero: the supervisor does not start them again.
+    const root = localRoot(this.stateDir);
+    await writeHolds(root, [...(await readHolds(root)), ...records.map((r) => r.id)]);
     for (const r of records) process.kill(r.pid, "SIGTERM");
     return records.length;
   }

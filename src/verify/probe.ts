@@ -1,4 +1,5 @@
 // What checks read from the fleet, fetched once per verify and shared: checks ask, the probe remembers.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { FleetEndpoints, Target } from "../endpoints.ts";
 import type { Topology } from "../topology/topology.ts";
 import { type HttpClient, HttpError, join } from "./http.ts";
@@ -24,6 +25,8 @@ export interface StoreEntry {
   name: string;
   lastCheck?: string;
   lastError: string | null;
+  /** Query had not checked it again since verify began, within the wait for a current view. */
+  stale?: boolean;
   labelSets: Record<string, string>[];
   minTime: number;
   maxTime: number;
@@ -65,17 +68,24 @@ function excerpt(body: string): string {
   return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
 }
 
+/** Query health-checks its endpoints every 5 s: a view checked since verify began comes within about that long. */
+export const CURRENT_VIEW_WAIT_MS = 12_000;
+
 export class Probe {
   private readonly memo = new Map<string, Promise<unknown>>();
   readonly s3: S3Client;
+  private readonly startedAt: number;
 
   constructor(
     readonly topology: Topology,
     readonly endpoints: FleetEndpoints,
     readonly http: HttpClient,
     readonly now: () => Date,
+    /** How long `stores` waits for query's view to be checked after this probe began; 0 takes the first answer. */
+    private readonly currentViewWaitMs = 0,
   ) {
     this.s3 = new S3Client(endpoints.objectStore, http, now);
+    this.startedAt = now().getTime();
   }
 
   private once<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -89,13 +99,16 @@ export class Probe {
 
   /** The body of a 2xx answer; ApiError otherwise. */
   text(url: string, headers?: Record<string, string>): Promise<string> {
-    return this.once(`text ${url} ${headers?.authorization ?? ""}`, async () => {
-      const res = await this.http(url, { headers });
-      if (res.status < 200 || res.status > 299) {
-        throw new ApiError(url, res.status, `${url} answered ${res.status}: ${excerpt(res.body)}`);
-      }
-      return res.body;
-    });
+    return this.once(`text ${url} ${headers?.authorization ?? ""}`, () => this.fetchText(url, headers));
+  }
+
+  /** Like text, but asks again each time. */
+  private async fetchText(url: string, headers?: Record<string, string>): Promise<string> {
+    const res = await this.http(url, { headers });
+    if (res.status < 200 || res.status > 299) {
+      throw new ApiError(url, res.status, `${url} answered ${res.status}: ${excerpt(res.body)}`);
+    }
+    return res.body;
   }
 
   async json<T>(url: string, headers?: Record<string, string>): Promise<T> {
@@ -126,21 +139,48 @@ export class Probe {
     return this.once(`metrics ${url}`, async () => parseMetrics(await this.text(url)));
   }
 
-  /** Every StoreAPI a query replica knows, flattened over its types. */
+  /**
+   * Every StoreAPI a query replica knows, flattened over its types, as query checked it after this probe began:
+   * a view from before (a sidecar that died since still "healthy") is asked again until it is current.
+   */
   stores(query: Target): Promise<StoreEntry[]> {
     return this.once(`stores ${query.url}`, async () => {
-      const data = await this.api<Record<string, Omit<StoreEntry, "type">[] | null>>(
-        query.url,
-        "/api/v1/stores",
-      );
-      return Object.entries(data).flatMap(([type, entries]) =>
-        (entries ?? []).map((e) => ({
-          ...e,
-          type,
-          labelSets: e.labelSets ?? [],
-          lastError: e.lastError ?? null,
-        })),
-      );
+      const url = join(query.url, "/api/v1/stores");
+      const read = async () => {
+        const body = await this.fetchText(url);
+        const parsed = JSON.parse(body) as {
+          status?: string;
+          data?: Record<string, Omit<StoreEntry, "type">[] | null>;
+          error?: string;
+        };
+        if (parsed.status !== "success" || parsed.data === undefined) {
+          throw new ApiError(
+            url,
+            200,
+            `${url} answered status ${parsed.status ?? "?"}: ${parsed.error ?? "no data"}`,
+          );
+        }
+        return Object.entries(parsed.data).flatMap(([type, entries]) =>
+          (entries ?? []).map((e) => ({
+            ...e,
+            type,
+            labelSets: e.labelSets ?? [],
+            lastError: e.lastError ?? null,
+          })),
+        );
+      };
+      // Query's clock and ours may differ by a little: half a second of slack.
+      const checkedBefore = (e: StoreEntry) =>
+        e.lastCheck !== undefined && Date.parse(e.lastCheck) < this.startedAt - 500;
+      const deadline = Date.now() + this.currentViewWaitMs;
+      let entries = await read();
+      while (this.currentViewWaitMs > 0 && entries.some(checkedBefore) && Date.now() < deadline) {
+        await sleep(500);
+        entries = await read();
+      }
+      return this.currentViewWaitMs > 0
+        ? entries.map((e) => (checkedBefore(e) ? { ...e, stale: true } : e))
+        : entries;
     });
   }
 

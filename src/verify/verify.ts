@@ -10,7 +10,7 @@ import { checkSidecars, SIDECARS } from "./checks/sidecars.ts";
 import { checkStoreGateway, STORE_GATEWAY } from "./checks/storegw.ts";
 import { checkDuplicates, checkStores, DUPLICATES, STORES } from "./checks/stores.ts";
 import { fetchClient, type HttpClient } from "./http.ts";
-import { Probe } from "./probe.ts";
+import { CURRENT_VIEW_WAIT_MS, Probe } from "./probe.ts";
 import { type CheckInfo, fail } from "./result.ts";
 import type { CheckResult, Report } from "./types.ts";
 
@@ -57,6 +57,11 @@ async function guarded(
   }
 }
 
+/** The CLI's default runtime is Kubernetes: on a local fleet, the commands a fix names must say `--runtime local`. */
+export function forLocalRuntime(fix: string): string {
+  return fix.replace(/`thanos-fleet (up|status|down)`/g, "`thanos-fleet $1 --runtime local`");
+}
+
 export async function verifyFleet(
   topology: Topology,
   endpoints: FleetEndpoints,
@@ -65,9 +70,14 @@ export async function verifyFleet(
   const now = opts.now ?? (() => new Date());
   const started = now();
   const t0 = performance.now();
-  const probe = new Probe(topology, endpoints, opts.http ?? fetchClient(opts.timeoutMs ?? 5000), now);
+  // A live fleet: wait for query's current view of its stores; a recorded one answers as it was recorded.
+  const probe = opts.http
+    ? new Probe(topology, endpoints, opts.http, now)
+    : new Probe(topology, endpoints, fetchClient(opts.timeoutMs ?? 5000), now, CURRENT_VIEW_WAIT_MS);
   const results = await Promise.all(CHECKS.map(([info, run]) => guarded(info, run, probe)));
-  const checks = results.filter((r): r is CheckResult => r !== undefined);
+  const checks = results
+    .filter((r): r is CheckResult => r !== undefined)
+    .map((r) => (endpoints.runtime === "local" && r.fix ? { ...r, fix: forLocalRuntime(r.fix) } : r));
   const summary = { pass: 0, fail: 0, pending: 0 };
   for (const c of checks) summary[c.status]++;
   return {

@@ -161,7 +161,7 @@ describe("endpoints on kind: host ports where a NodePort maps one pod, the pod p
     }
   });
 
-  it("status: one row per process, ready as the pods say", async () => {
+  it("status: one row per process, ready and restarts as the pods say", async () => {
     const topology = defaultTopology();
     const h = await harness(topology);
     try {
@@ -171,7 +171,12 @@ describe("endpoints on kind: host ports where a NodePort maps one pod, the pod p
         apiVersion: "v1",
         kind: "Pod",
         metadata: { name: "thanos-store-0", namespace: "monitoring" },
-        status: { phase: "Running", podIP: "10.244.1.4", conditions: [{ type: "Ready", status: "True" }] },
+        status: {
+          phase: "Running",
+          podIP: "10.244.1.4",
+          conditions: [{ type: "Ready", status: "True" }],
+          containerStatuses: [{ restartCount: 2 }, { restartCount: 1 }],
+        },
       });
       const rows = await h.runtime.status(topology, { stateDir: h.stateDir });
       const store = rows.find((r) => r.pod === "thanos-store-0");
@@ -181,6 +186,7 @@ describe("endpoints on kind: host ports where a NodePort maps one pod, the pod p
         pod: "thanos-store-0",
         address: "10.244.1.4",
         ready: true,
+        restarts: 3,
         urls: [],
       });
       assert.equal(rows.find((r) => r.component === "query-frontend")?.urls.http, "http://127.0.0.1:20000");

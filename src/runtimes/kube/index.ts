@@ -122,7 +122,11 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
         const api = deps.api(rc.context);
         const pods = (await api.list("v1", "Pod", { namespace: NAMESPACE })) as {
           metadata?: { name?: string };
-          status?: { podIP?: string; conditions?: { type: string; status: string }[] };
+          status?: {
+            podIP?: string;
+            conditions?: { type: string; status: string }[];
+            containerStatuses?: { restartCount?: number }[];
+          };
         }[];
         for (const t of reported.targets.filter(
           (x) => x.cluster === rc.cluster && x.component !== "grafana",
@@ -136,6 +140,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
             pod: name,
             address: live?.status?.podIP ?? "-",
             ready: (live?.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True"),
+            restarts: (live?.status?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0),
             // Proxied URLs live only as long as this process: report host ports only.
             urls: proxy.owns(t.url) ? {} : { http: t.url },
           });

@@ -9,7 +9,7 @@ import type { FleetEndpoints } from "../../endpoints.ts";
 import { loadTopology } from "../../topology/load.ts";
 import { localRoot } from "./plan.ts";
 import { hasExited, sessionMembers } from "./proc.ts";
-import { type FleetState, readState } from "./state.ts";
+import { type FleetState, readState, writeHolds } from "./state.ts";
 import { tcpOpen } from "./supervisor.ts";
 import { testFleet } from "./testing.ts";
 
@@ -215,6 +215,11 @@ step(
 
     const sidecars = state.processes.filter((p) => p.component === "sidecar");
     assert.equal(sidecars.length, replicas.length);
+    // Held down, like the sidecars' pods scaled to zero: the supervisor does not start them again.
+    await writeHolds(
+      localRoot(stateDir),
+      sidecars.map((s) => s.id),
+    );
     for (const s of sidecars) process.kill(s.pid, "SIGTERM");
     await poll("every sidecar to exit", 30_000, async () =>
       sidecars.every((s) => hasExited(s)) ? true : undefined,

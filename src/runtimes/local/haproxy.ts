@@ -59,7 +59,7 @@ export function haproxyConfig(
     "  maxconn 2048",
     "  nbthread 1",
     // Read by `up` to wait until a Service has ready endpoints, like kube-proxy's view of EndpointSlices.
-    `  stats socket ${statsSocket} mode 600 level user`,
+    `  stats socket ${statsSocket} mode 600 level admin`,
     "",
     "defaults",
     "  mode tcp",
@@ -120,5 +120,22 @@ export function serverStates(socket: string, timeoutMs = 2000): Promise<Map<stri
       }
       resolve(states);
     });
+  });
+}
+
+/** Sends commands over the stats socket (private to the user, admin level): e.g. `disable server b/s`. */
+export function haproxyCommands(socket: string, commands: string[], timeoutMs = 2000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const conn = createConnection(socket);
+    let text = "";
+    conn.setTimeout(timeoutMs, () =>
+      conn.destroy(new Error(`HAProxy stats socket ${socket} did not answer`)),
+    );
+    conn.on("connect", () => conn.write(`${commands.join(";")}\n`));
+    conn.on("data", (d) => {
+      text += d.toString("utf8");
+    });
+    conn.on("error", reject);
+    conn.on("close", () => resolve(text.trim()));
   });
 }

@@ -10,7 +10,7 @@ import type { Topology } from "../../topology/topology.ts";
 import { step } from "../../ui/reporter.ts";
 import { table } from "../../ui/table.ts";
 import type { ProcessStatus, Reporter, Runtime, UpOptions } from "../runtime.ts";
-import { fetchBinaries, missingBinaries, resolveExecutables } from "./binaries.ts";
+import { type Executables, fetchBinaries, missingBinaries, resolveExecutables } from "./binaries.ts";
 import { prepareBuckets } from "./bucket.ts";
 import { serverStates } from "./haproxy.ts";
 import { DEFAULT_SUBNET, parseSubnet, SUBNET_ENV } from "./network.ts";
@@ -24,17 +24,21 @@ import {
   STAGE,
 } from "./plan.ts";
 import { describeUnbindable, stillOpen, unbindable } from "./ports.ts";
-import { isSameProcess } from "./proc.ts";
+import { hasExited } from "./proc.ts";
 import { fleetEndpoints, urlTable } from "./report.ts";
 import {
   type FleetState,
   type ProcessRecord,
+  readHolds,
   readState,
   removeState,
+  removeSupervisor,
   type UrlRow,
+  writeHolds,
   writeState,
 } from "./state.ts";
-import { isReady, startProcess, stopProcesses } from "./supervisor.ts";
+import { processState, startSupervisor, supervisorRunning } from "./supervise.ts";
+import { isReady, logTail, specHash, startProcess, stopProcesses } from "./supervisor.ts";
 
 export type { LocalOptions } from "./plan.ts";
 
@@ -93,20 +97,74 @@ export function resolveLocalOptions(
   given: Partial<LocalOptions> = {},
   env: NodeJS.ProcessEnv = process.env,
   blocks: { duration?: string; syncInterval?: string } = {},
+  /** What a running fleet was started with: kept unless code, the environment or fleet.yaml says otherwise. */
+  running?: LocalOptions,
 ): LocalOptions {
   return {
     subnet: given.subnet
       ? parseSubnet(given.subnet, "subnet")
-      : parseSubnet(env[SUBNET_ENV] ?? DEFAULT_SUBNET),
+      : parseSubnet(env[SUBNET_ENV] ?? running?.subnet ?? DEFAULT_SUBNET),
     blockDuration: duration(
-      given.blockDuration ?? env[BLOCK_DURATION_ENV] ?? blocks.duration ?? DEFAULT_BLOCK_DURATION,
+      given.blockDuration ??
+        env[BLOCK_DURATION_ENV] ??
+        blocks.duration ??
+        running?.blockDuration ??
+        DEFAULT_BLOCK_DURATION,
       BLOCK_DURATION_ENV,
     ),
     bucketSyncInterval: duration(
-      given.bucketSyncInterval ?? env[SYNC_INTERVAL_ENV] ?? blocks.syncInterval ?? DEFAULT_SYNC_INTERVAL,
+      given.bucketSyncInterval ??
+        env[SYNC_INTERVAL_ENV] ??
+        blocks.syncInterval ??
+        running?.bucketSyncInterval ??
+        DEFAULT_SYNC_INTERVAL,
       SYNC_INTERVAL_ENV,
     ),
   };
+}
+
+export type ConvergeAction = "create" | "start" | "replace" | "remove" | "unchanged";
+
+export interface ProcessAction {
+  id: string;
+  action: ConvergeAction;
+  why: string;
+  /** The running fleet's record of it, when it has one. */
+  record?: ProcessRecord;
+}
+
+/** What `up` does to each process: start what is missing or dead, replace what differs from the plan, keep the rest. */
+export function convergeActions(
+  planned: ProcessPlan[],
+  recorded: ProcessRecord[],
+  executables: Executables,
+): ProcessAction[] {
+  const out: ProcessAction[] = [];
+  for (const p of planned) {
+    const record = recorded.find((r) => r.id === p.id);
+    const hash = specHash(p, executables.get(p.binary) ?? p.binary);
+    if (!record) out.push({ id: p.id, action: "create", why: "not running yet" });
+    else if (record.specHash !== hash)
+      out.push({ id: p.id, action: "replace", why: "its command, environment or files changed", record });
+    else if (hasExited(record))
+      out.push({ id: p.id, action: "start", why: `was not running (pid ${record.pid} is gone)`, record });
+    else out.push({ id: p.id, action: "unchanged", why: `runs as planned (pid ${record.pid})`, record });
+  }
+  for (const record of recorded) {
+    if (!planned.some((p) => p.id === record.id))
+      out.push({ id: record.id, action: "remove", why: "no longer in the plan", record });
+  }
+  return out;
+}
+
+export function formatActions(actions: ProcessAction[]): string {
+  const changed = actions.filter((a) => a.action !== "unchanged");
+  const unchanged = actions.length - changed.length;
+  const rows = table(
+    ["ACTION", "PROCESS", "WHY"],
+    changed.map((a) => [a.action, a.id, a.why]),
+  );
+  return `${rows}${unchanged} process(es) unchanged\n`;
 }
 
 export function formatUrls(rows: UrlRow[]): string {
@@ -134,11 +192,6 @@ function byPod(processes: ProcessPlan[]): ProcessPlan[][] {
     pods.set(key, [...(pods.get(key) ?? []), p]);
   }
   return [...pods.values()];
-}
-
-async function alive(state: FleetState): Promise<{ running: ProcessRecord[]; dead: ProcessRecord[] }> {
-  const running = state.processes.filter((r) => isSameProcess(r));
-  return { running, dead: state.processes.filter((r) => !running.includes(r)) };
 }
 
 /** Waits until each load balancer routes to the pods just started: a Service answers only through ready endpoints. */
@@ -209,36 +262,20 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
     const { reporter, signal } = opts;
     requireLinux();
     const root = localRoot(opts.stateDir);
-    const existing = await readState(root);
-    if (existing) {
-      const { running, dead } = await alive(existing);
-      if (running.length > 0 && dead.length === 0 && existing.complete) {
-        reporter.info(
-          `a local fleet is already running (${running.length} processes, started ${existing.startedAt}); nothing changed`,
-        );
-        reporter.info(formatUrls(existing.urls));
-        return;
-      }
-      if (running.length > 0) {
-        const fix = "Nothing was changed. Run 'thanos-fleet down --runtime local', then 'up' again.";
-        if (dead.length === 0) {
-          throw new Error(
-            `a local fleet in ${root} is still starting, or its 'up' was killed before it finished ` +
-              `(${running.length} processes run). ${fix}`,
-          );
-        }
-        const lines = dead.map((r) => `  - ${r.id} (pid ${r.pid}) is not running; log: ${r.log}`);
-        throw new Error(
-          `a local fleet is recorded in ${root} but only ${running.length} of ${existing.processes.length} processes run:\n` +
-            `${lines.join("\n")}\n${fix}`,
-        );
-      }
-      // Recorded, but nothing of it runs (e.g. after a reboot): the record is stale.
-      await removeState(root);
+    // The supervisor would race `up` for the processes: pause it, converge, then start it again.
+    const supervisor = await supervisorRunning(root);
+    if (supervisor) {
+      await step(reporter, `pause the supervisor (pid ${supervisor.pid}) while up converges the fleet`, () =>
+        stopProcesses([{ ...supervisor, id: "supervisor" }], stopGraceMs),
+      );
+      await removeSupervisor(root);
     }
 
     checkLocalStorage(topology);
-    const options = resolveLocalOptions(given, process.env, topology.fleet.blocks);
+    const existing = await readState(root);
+    // A drill that was killed may have left processes held down: up brings everything back.
+    if (existing) await writeHolds(root, []);
+    const options = resolveLocalOptions(given, process.env, topology.fleet.blocks, existing?.options);
     const { credentials: creds, save: saveCredentials } = await loadFleetCredentials(topology, opts.stateDir);
     const tls = topology.fleet.tls.grpc ? await loadGrpcTls(opts.stateDir) : undefined;
     const plan = planLocalFleet(topology, creds, opts.stateDir, options, tls?.tls);
@@ -254,10 +291,39 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
       resolveExecutables(topology, plan.processes),
     );
     for (const [name, path] of executables) reporter.verbose(`${name}: ${path}`);
-    const listen = listenAddresses(plan);
+    const actions = convergeActions(plan.processes, existing?.processes ?? [], executables);
+    const changes = actions.filter((a) => a.action !== "unchanged");
+    const fresh = !existing || actions.every((a) => a.action === "create" || a.action === "start");
+
+    if (existing && changes.length === 0 && existing.complete) {
+      reporter.info(
+        `a local fleet is already running (${existing.processes.length} processes, started ${existing.startedAt}); ` +
+          "every process runs as planned: nothing changed",
+      );
+      const started = await step(reporter, "start the supervisor", () =>
+        startSupervisor(opts.stateDir, signal),
+      );
+      reporter.verbose(`supervisor pid ${started.pid}, log ${started.log}`);
+      reporter.info(formatUrls(existing.urls));
+      return;
+    }
+
+    const leaving = actions.filter((a) => a.action === "replace" || a.action === "remove");
+    if (leaving.length > 0) {
+      await step(reporter, `stop ${leaving.length} process(es) that differ from the plan or left it`, () =>
+        stopProcesses(
+          leaving.flatMap((a) => (a.record ? [a.record] : [])),
+          stopGraceMs,
+        ),
+      );
+    }
+    const toStart = plan.processes.filter((p) =>
+      actions.some((a) => a.id === p.id && a.action !== "unchanged" && a.action !== "remove"),
+    );
+    const listen = listenAddresses({ ...plan, processes: toStart });
     await step(
       reporter,
-      `check that the fleet's ${listen.length} addresses on ${options.subnet}.0.0/16 are free`,
+      `check that the ${listen.length} addresses to open on ${options.subnet}.0.0/16 are free`,
       async () => {
         const busy = await unbindable(listen);
         if (busy.length > 0) throw new Error(describeUnbindable(busy, SUBNET_ENV, options.subnet));
@@ -268,20 +334,24 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
     await saveCredentials();
     await tls?.save();
 
+    const kept = actions.flatMap((a) => (a.action === "unchanged" && a.record ? [a.record] : []));
     const state: FleetState = {
       version: 1,
       runtime: "local",
-      startedAt: new Date().toISOString(),
+      startedAt: fresh ? new Date().toISOString() : (existing?.startedAt ?? new Date().toISOString()),
       complete: false,
       options,
-      processes: [],
-      listen,
+      processes: [...kept],
+      listen: listenAddresses(plan),
       urls: urlTable(topology, plan),
       endpoints: fleetEndpoints(topology, plan),
     };
     await writeState(root, state);
     let writing = Promise.resolve();
     const onStarted = (record: ProcessRecord) => {
+      const before = existing?.processes.find((r) => r.id === record.id);
+      // A process started again in place keeps counting its restarts, as a container in its pod does.
+      if (before && before.specHash === record.specHash) record.restarts = before.restarts + 1;
       state.processes.push(record);
       reporter.verbose(`${record.id} started (pid ${record.pid}), log ${record.log}`);
       writing = writing.then(() => writeState(root, state));
@@ -289,9 +359,9 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
     };
 
     try {
-      const stages = [...new Set(plan.processes.map((p) => p.stage))].sort((a, b) => a - b);
+      const stages = [...new Set(toStart.map((p) => p.stage))].sort((a, b) => a - b);
       for (const stage of stages) {
-        const processes = plan.processes.filter((p) => p.stage === stage);
+        const processes = toStart.filter((p) => p.stage === stage);
         await step(reporter, stageTitle(stage, processes), () =>
           Promise.all(
             byPod(processes).map(async (pod) => {
@@ -329,16 +399,36 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
     } catch (error) {
       await writing.catch(() => {});
       const interrupted = signal.aborted;
+      const what = interrupted ? "interrupted" : "the local fleet did not come up";
+      if (!fresh) {
+        // Processes that ran before stay up, supervised: a failed converge loses nothing that worked.
+        const restarted = await startSupervisor(opts.stateDir, new AbortController().signal).catch(
+          (e: Error) => e,
+        );
+        const how =
+          restarted instanceof Error
+            ? `the supervisor did not start again: ${restarted.message}`
+            : "what runs stays up under the supervisor";
+        throw new Error(`${what}; ${how}. Logs are under ${root}.`, { cause: error });
+      }
       const stopped = await stopProcesses(state.processes, stopGraceMs).catch((e: Error) => e);
       await removeState(root);
       const how =
         stopped instanceof Error
           ? `stopping what was started failed too: ${stopped.message}`
           : `stopped the ${stopped.stopped.length} processes it had started`;
-      const what = interrupted ? "interrupted" : "the local fleet did not come up";
       throw new Error(`${what}; ${how}. Logs stay under ${root}.`, { cause: error });
     }
-    reporter.info(`the local fleet is up: ${state.processes.length} processes, state in ${root}`);
+    const started = await step(reporter, "start the supervisor (restarts any process that dies)", () =>
+      startSupervisor(opts.stateDir, signal),
+    );
+    reporter.verbose(`supervisor pid ${started.pid}, log ${started.log}`);
+    if (fresh) {
+      reporter.info(`the local fleet is up: ${state.processes.length} processes, state in ${root}`);
+    } else {
+      reporter.info(`the local fleet converged: ${changes.length} of ${actions.length} processes changed`);
+      reporter.info(formatActions(actions));
+    }
     reporter.info(formatUrls(state.urls));
     if (opts.verify) await verifyAfterUp(topology, state.endpoints, reporter, signal);
   }
@@ -347,6 +437,15 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
     requireLinux();
     const { reporter } = opts;
     const root = localRoot(opts.stateDir);
+    // The supervisor first: it would start again what is being stopped.
+    const supervisor = await supervisorRunning(root);
+    if (supervisor) {
+      await step(reporter, `stop the supervisor (pid ${supervisor.pid})`, () =>
+        stopProcesses([{ ...supervisor, id: "supervisor" }], stopGraceMs),
+      );
+    }
+    await removeSupervisor(root);
+    await writeHolds(root, []);
     const state = await readState(root);
     if (!state) {
       reporter.info(`no local fleet is recorded in ${root}: nothing to stop`);
@@ -393,7 +492,24 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
       const [x, y] = [key(a), key(b)];
       return x[0] - y[0] || x[1] - y[1] || x[2].localeCompare(y[2]);
     });
-    return Promise.all(records.map((r) => statusOf(r, state.urls)));
+    const root = localRoot(opts.stateDir);
+    const holds = new Set(await readHolds(root));
+    const rows = await Promise.all(records.map((r) => statusOf(r, state.urls, holds)));
+    const supervisor = await supervisorRunning(root);
+    rows.push({
+      cluster: "-",
+      component: "supervisor",
+      pod: "supervisor",
+      ...(supervisor ? { pid: supervisor.pid } : {}),
+      address: "-",
+      ready: supervisor !== undefined,
+      restarts: 0,
+      state: supervisor
+        ? "running"
+        : "not running: dead processes stay dead; 'thanos-fleet up --runtime local' starts it again",
+      urls: {},
+    });
+    return rows;
   }
 
   async function endpoints(_topology: Topology, opts: { stateDir: string }): Promise<FleetEndpoints> {
@@ -410,8 +526,13 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
   return { name: "local", up, down, status, endpoints };
 }
 
-async function statusOf(r: ProcessRecord, exposed: UrlRow[]): Promise<ProcessStatus> {
-  const running = isSameProcess(r);
+async function statusOf(
+  r: ProcessRecord,
+  exposed: UrlRow[],
+  holds: ReadonlySet<string>,
+): Promise<ProcessStatus> {
+  const running = !hasExited(r);
+  const state = processState(r, holds);
   const urls: Record<string, string> = {};
   for (const p of r.ports) {
     urls[p.name] = p.protocol === "http" ? `http://${r.ip}:${p.port}` : `${r.ip}:${p.port}`;
@@ -431,6 +552,10 @@ async function statusOf(r: ProcessRecord, exposed: UrlRow[]): Promise<ProcessSta
     ...(running ? { pid: r.pid } : {}),
     address,
     ready: running && (await isReady(r.readiness)),
+    restarts: r.restarts ?? 0,
+    state,
+    ...(r.lastExit ? { lastExit: r.lastExit } : {}),
+    ...(state.startsWith("CrashLoopBackOff") ? { logTail: logTail(r.log, 10) } : {}),
     urls,
   };
 }

@@ -23,6 +23,18 @@ export interface ProcessRecord {
   readiness: Readiness;
   log: string;
   startedAt: string;
+  /** How to start it again: the supervisor restarts it from these, in the same directories. */
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  /** Digest of executable, arguments, environment and files: `up` replaces a process whose spec changed. */
+  specHash: string;
+  /** Times the supervisor started it again after it died. */
+  restarts: number;
+  /** How it last ended, when it did: "exited with code 1", "was killed by SIGKILL", "was found gone". */
+  lastExit?: string;
+  /** Set while it is dead and waiting for its next start (back-off). */
+  nextStartAt?: string;
 }
 
 export interface UrlRow {
@@ -44,6 +56,19 @@ export interface FleetState {
   urls: UrlRow[];
   endpoints: FleetEndpoints;
 }
+
+/** The detached process that restarts fleet processes which die; it outlives `up`, and `down` stops it first. */
+export interface SupervisorRecord {
+  pid: number;
+  startTicks: number;
+  executable: string;
+  log: string;
+  startedAt: string;
+}
+
+export const SUPERVISOR_FILE = "supervisor.json";
+/** Processes the supervisor must leave down for now (a drill's fault, like scaling a workload to zero). */
+export const HOLDS_FILE = "holds.json";
 
 export function stateFile(root: string): string {
   return join(root, STATE_FILE);
@@ -82,4 +107,42 @@ export async function writeState(root: string, state: FleetState): Promise<void>
 
 export async function removeState(root: string): Promise<void> {
   await rm(stateFile(root), { force: true });
+}
+
+async function readJson<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as T;
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new Error(`cannot read ${file}; delete it if it is damaged`, { cause });
+  }
+}
+
+async function writeJson(root: string, name: string, value: unknown): Promise<void> {
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  const file = join(root, name);
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+  await rename(tmp, file);
+}
+
+export function readSupervisor(root: string): Promise<SupervisorRecord | undefined> {
+  return readJson<SupervisorRecord>(join(root, SUPERVISOR_FILE));
+}
+
+export function writeSupervisor(root: string, record: SupervisorRecord): Promise<void> {
+  return writeJson(root, SUPERVISOR_FILE, record);
+}
+
+export async function removeSupervisor(root: string): Promise<void> {
+  await rm(join(root, SUPERVISOR_FILE), { force: true });
+}
+
+export async function readHolds(root: string): Promise<string[]> {
+  return (await readJson<string[]>(join(root, HOLDS_FILE))) ?? [];
+}
+
+export async function writeHolds(root: string, ids: string[]): Promise<void> {
+  if (ids.length === 0) await rm(join(root, HOLDS_FILE), { force: true });
+  else await writeJson(root, HOLDS_FILE, ids);
 }

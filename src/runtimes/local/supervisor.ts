@@ -1,6 +1,7 @@
 // Starts fleet processes detached in their own session, gates each on its readiness endpoint, and stops them
 // again by process group, only after checking that each pid is still the process that was started.
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { request } from "node:http";
@@ -8,7 +9,7 @@ import { connect } from "node:net";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ProcessPlan, Readiness } from "./plan.ts";
-import { hasExited, isSameProcess, readStat, sessionMembers } from "./proc.ts";
+import { hasExited, type Identity, isSameProcess, readStat, sessionMembers } from "./proc.ts";
 import type { ProcessRecord } from "./state.ts";
 
 const LOG_TAIL_LINES = 20;
@@ -103,7 +104,91 @@ export interface StartOptions {
   onStarted(record: ProcessRecord): Promise<void>;
 }
 
-/** Starts one process detached (own session and process group, output to its log) and waits until it is ready. */
+/** What a process needs to start, whether from the plan or from its record. */
+export interface SpawnSpec {
+  id: string;
+  executable: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  log: string;
+}
+
+export interface Spawned {
+  pid: number;
+  startTicks: number;
+  /** Set once the process has ended: how it ended. */
+  exit(): string | undefined;
+  /** Resolves when it ends, with how it ended. */
+  exited: Promise<string>;
+}
+
+/** Starts one process detached (own session and process group, output appended to its log). */
+export async function spawnDetached(spec: SpawnSpec): Promise<Spawned> {
+  await mkdir(dirname(spec.log), { recursive: true, mode: 0o700 });
+  const fd = openSync(spec.log, "a", 0o600);
+  try {
+    let exit: string | undefined;
+    const child = spawn(spec.executable, spec.args, {
+      cwd: spec.cwd,
+      env: spec.env,
+      detached: true,
+      stdio: ["ignore", fd, fd],
+    });
+    const exited = new Promise<string>((resolve) => {
+      child.on("exit", (code, signal) => {
+        exit = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        resolve(exit);
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once("spawn", resolve);
+      child.once("error", (cause) =>
+        reject(
+          new ProcessError(spec.id, `cannot start ${spec.executable}: ${cause.message}`, spec.log, { cause }),
+        ),
+      );
+    });
+    child.unref();
+    const pid = child.pid as number;
+    return { pid, startTicks: readStat(pid)?.startTicks ?? -1, exit: () => exit, exited };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Digest of everything that makes a process what it is: a change means it must be replaced. */
+export function specHash(p: ProcessPlan, executable: string): string {
+  const h = createHash("sha256");
+  h.update(JSON.stringify([executable, p.args, p.env, p.cwd, p.files, p.ip, p.ports]));
+  return h.digest("hex").slice(0, 16);
+}
+
+/** Waits until a started process answers its readiness check; fails as soon as it exits. */
+export async function waitReady(
+  id: string,
+  readiness: Readiness,
+  log: string,
+  exit: () => string | undefined,
+  opts: { signal: AbortSignal; readyTimeoutMs: number },
+): Promise<void> {
+  const deadline = Date.now() + opts.readyTimeoutMs;
+  for (;;) {
+    if (exit()) throw new ProcessError(id, `${exit()} before it was ready`, log);
+    if (await isReady(readiness)) return;
+    if (exit()) throw new ProcessError(id, `${exit()} before it was ready`, log);
+    if (Date.now() > deadline) {
+      throw new ProcessError(
+        id,
+        `did not get ready within ${Math.round(opts.readyTimeoutMs / 1000)} s (${describeReadiness(readiness)})`,
+        log,
+      );
+    }
+    await sleep(100, undefined, { signal: opts.signal });
+  }
+}
+
+/** Starts one process from the plan detached and waits until it is ready. */
 export async function startProcess(
   p: ProcessPlan,
   executable: string,
@@ -111,64 +196,31 @@ export async function startProcess(
 ): Promise<ProcessRecord> {
   opts.signal.throwIfAborted();
   await writeFiles(p);
-  await mkdir(dirname(p.log), { recursive: true, mode: 0o700 });
-  const fd = openSync(p.log, "a", 0o600);
-  let exit: string | undefined;
-  let record: ProcessRecord;
-  try {
-    const child = spawn(executable, p.args, {
-      cwd: p.cwd,
-      env: p.env,
-      detached: true,
-      stdio: ["ignore", fd, fd],
-    });
-    child.on("exit", (code, signal) => {
-      exit = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.once("spawn", resolve);
-      child.once("error", (cause) =>
-        reject(new ProcessError(p.id, `cannot start ${executable}: ${cause.message}`, p.log, { cause })),
-      );
-    });
-    child.unref();
-    const pid = child.pid as number;
-    const stat = readStat(pid);
-    record = {
-      id: p.id,
-      cluster: p.cluster,
-      workload: p.workload,
-      pod: p.pod,
-      container: p.container,
-      component: p.component,
-      pid,
-      startTicks: stat?.startTicks ?? -1,
-      executable,
-      ip: p.ip,
-      ports: p.ports,
-      readiness: p.readiness,
-      log: p.log,
-      startedAt: new Date().toISOString(),
-    };
-  } finally {
-    closeSync(fd);
-  }
+  const spawned = await spawnDetached({ ...p, executable });
+  const record: ProcessRecord = {
+    id: p.id,
+    cluster: p.cluster,
+    workload: p.workload,
+    pod: p.pod,
+    container: p.container,
+    component: p.component,
+    pid: spawned.pid,
+    startTicks: spawned.startTicks,
+    executable,
+    ip: p.ip,
+    ports: p.ports,
+    readiness: p.readiness,
+    log: p.log,
+    startedAt: new Date().toISOString(),
+    args: p.args,
+    env: p.env,
+    cwd: p.cwd,
+    specHash: specHash(p, executable),
+    restarts: 0,
+  };
   await opts.onStarted(record);
-
-  const deadline = Date.now() + opts.readyTimeoutMs;
-  for (;;) {
-    if (exit) throw new ProcessError(p.id, `${exit} before it was ready`, p.log);
-    if (await isReady(p.readiness)) return record;
-    if (exit) throw new ProcessError(p.id, `${exit} before it was ready`, p.log);
-    if (Date.now() > deadline) {
-      throw new ProcessError(
-        p.id,
-        `did not get ready within ${Math.round(opts.readyTimeoutMs / 1000)} s (${describeReadiness(p.readiness)})`,
-        p.log,
-      );
-    }
-    await sleep(100, undefined, { signal: opts.signal });
-  }
+  await waitReady(p.id, p.readiness, p.log, spawned.exit, opts);
+  return record;
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -179,16 +231,19 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-export interface StopResult {
-  stopped: ProcessRecord[];
+export interface StopResult<T> {
+  stopped: T[];
   /** Recorded, but the pid is gone or now belongs to another program: left alone. */
-  gone: ProcessRecord[];
+  gone: T[];
   /** Needed SIGKILL after the grace period. */
-  killed: ProcessRecord[];
+  killed: T[];
 }
 
 /** Stops each recorded process that is still ours: SIGTERM to its group, SIGKILL after the grace period. */
-export async function stopProcesses(records: ProcessRecord[], graceMs = 10_000): Promise<StopResult> {
+export async function stopProcesses<T extends Identity & { id: string }>(
+  records: T[],
+  graceMs = 10_000,
+): Promise<StopResult<T>> {
   const ours = records.filter((r) => isSameProcess(r));
   const gone = records.filter((r) => !ours.includes(r));
   for (const r of ours) signalGroup(r.pid, "SIGTERM");

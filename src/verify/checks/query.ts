@@ -3,10 +3,10 @@
 import { prometheusLabels } from "../../components/thanos.ts";
 import type { Workload } from "../../topology/topology.ts";
 import { durationOr } from "../duration.ts";
-import { describeLabels, sameLabels } from "../expect.ts";
+import { describeLabels, inspectHint, sameLabels, target } from "../expect.ts";
 import { join } from "../http.ts";
 import type { Probe } from "../probe.ts";
-import { type CheckInfo, fail, type Problem, pass, pending, reason } from "../result.ts";
+import { type CheckInfo, fail, type Problem, pass, pending, reason, shortGrpcError } from "../result.ts";
 import type { CheckResult } from "../types.ts";
 import { readStores } from "./stores.ts";
 import { dataSince } from "./timing.ts";
@@ -81,11 +81,44 @@ export async function checkQuery(probe: Probe): Promise<CheckResult> {
     const labels = prometheusLabels(w, pod);
     const listed = views.some((v) =>
       v.entries.some(
-        (e) => e.type === "sidecar" && !e.lastError && e.labelSets.some((l) => sameLabels(l, labels)),
+        (e) =>
+          e.type === "sidecar" && !e.lastError && !e.stale && e.labelSets.some((l) => sameLabels(l, labels)),
       ),
     );
     const since = dataSince(views, labels, now);
     return listed && (since === undefined || now - since < windowMs);
+  };
+  /** Why a replica's series are missing: the component that is actually down, as far as can be seen from here. */
+  const replicaProblem = async (w: Workload, pod: string): Promise<{ cause: string; fix: string }> => {
+    const labels = prometheusLabels(w, pod);
+    const entries = views.flatMap((v) =>
+      v.entries.filter((e) => e.type === "sidecar" && e.labelSets.some((l) => sameLabels(l, labels))),
+    );
+    const sidecarHint = inspectHint(topology, endpoints, w.name, pod, "thanos-sidecar");
+    const broken = entries.find((e) => e.lastError);
+    if (entries.length === 0 || (broken && entries.every((e) => e.lastError))) {
+      return {
+        cause:
+          `the sidecar of ${w.name}/${pod} is down or unreachable from query in ${mgmt}` +
+          (broken ? ` (query: ${shortGrpcError(broken.lastError ?? "")})` : " (query does not list it)"),
+        fix: sidecarHint,
+      };
+    }
+    const prometheus = target(endpoints, w.name, "prometheus", pod);
+    if (prometheus) {
+      try {
+        await probe.text(join(prometheus.url, "/-/ready"));
+      } catch (error) {
+        return {
+          cause: `Prometheus ${w.name}/${pod} does not answer at ${prometheus.url}: ${reason(error)}`,
+          fix: inspectHint(topology, endpoints, w.name, pod, "prometheus"),
+        };
+      }
+    }
+    return {
+      cause: `Prometheus ${w.name}/${pod} runs and its sidecar is healthy, but it has no recent sample of \`up\`: its scrapes fail`,
+      fix: `open ${prometheus ? `${prometheus.url}/targets` : `${w.name}'s Prometheus targets page`} to see why its scrapes fail`,
+    };
   };
   const waiting: string[] = [];
   for (const w of topology.workloads) {
@@ -99,20 +132,20 @@ export async function checkQuery(probe: Probe): Promise<CheckResult> {
       );
       if (mine.length === 0) continue;
     } else if (mine.length === 0 && collapsed.length === 0) {
+      const why = await Promise.all(w.replicaNames.map((r) => replicaProblem(w, r)));
       problems.push({
         what: `no recent series from workload cluster ${w.name} ${describeLabels(w.labels)}`,
-        cause: `${w.name}'s Prometheus has no data, or none of its sidecars is reachable from query in ${mgmt} (see check stores)`,
-        fix: `check ${w.name}'s Prometheus and sidecars with \`thanos-fleet status\`; they must scrape and be listed by query`,
+        cause: why.map((x) => x.cause).join("; "),
+        fix: [...new Set(why.map((x) => x.fix))].join("; "),
       });
       continue;
     }
     const missing = absent.filter((r) => !starting(w, r));
-    if (missing.length > 0) {
+    for (const r of missing) {
+      const why = await replicaProblem(w, r);
       problems.push({
-        what: `without dedup ${w.name} shows ${present.size} of ${w.replicaNames.length} replicas: ${missing.join(", ")} missing`,
-        cause:
-          "a Prometheus replica has no data or its sidecar is not reachable from query (see check stores)",
-        fix: `check ${w.name}'s Prometheus replicas with \`thanos-fleet status\``,
+        what: `without dedup ${w.name} shows ${present.size} of ${w.replicaNames.length} replicas: ${r} missing`,
+        ...why,
       });
     }
     if (collapsed.length !== 1 || collapsed.some((s) => REPLICA_LABEL in s)) {

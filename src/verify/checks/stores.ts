@@ -117,10 +117,19 @@ export function compareStores(probe: Probe, queryPod: string, entries: StoreEntr
       continue;
     }
     for (const c of candidates) used.add(c);
-    const best =
-      candidates.find((c) => c.name === t?.grpc && !c.lastError) ?? candidates.find((c) => !c.lastError);
-    if (!best) {
+    const healthy = (c: StoreEntry) => !c.lastError && !c.stale;
+    const best = candidates.find((c) => c.name === t?.grpc && healthy(c)) ?? candidates.find(healthy);
+    if (!best && candidates.every((c) => !c.lastError)) {
       const first = candidates[0] as StoreEntry;
+      problems.push({
+        what: `${where} on ${queryPod} was last checked at ${first.lastCheck ?? "?"}, before this verify began`,
+        cause: "query no longer health-checks it: the endpoint hangs, or query itself is overloaded",
+        fix: hint,
+      });
+      continue;
+    }
+    if (!best) {
+      const first = candidates.find((c) => c.lastError) as StoreEntry;
       const notReady = /not ready/i.test(first.lastError ?? "");
       problems.push({
         what: `${where} unhealthy on ${queryPod}: ${shortGrpcError(first.lastError ?? "")}`,

@@ -1,0 +1,101 @@
+// The drill's pure parts: which scenarios a fleet gets, what counts as a lost block, how a verdict reads.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { formatReport, formatResult } from "../commands/drill.ts";
+import { HA_ALERTS } from "../components/thanos.ts";
+import { loadTopology, parseFleetYaml } from "../topology/load.ts";
+import type { BlockMeta } from "../verify/probe.ts";
+import { lostBlocks } from "./run.ts";
+import { scenarios } from "./scenarios.ts";
+
+const topology = await loadTopology();
+
+test("the default fleet gets every scenario the issue names, each with its fault and promise", () => {
+  const all = scenarios(topology);
+  assert.deepEqual(
+    all.map((s) => [s.id, s.mode]),
+    [
+      ["prometheus-replica", "down"],
+      ["sidecar", "down"],
+      ["cluster-cut-off", "cut-off"],
+      ["query-replica", "down"],
+      ["store-gateway", "down"],
+      ["ruler-replica", "down"],
+      ["object-store", "down"],
+      ["compactor-restart", "restart"],
+    ],
+  );
+  const byId = new Map(all.map((s) => [s.id, s]));
+  assert.equal(byId.get("prometheus-replica")?.alert?.name, HA_ALERTS.prometheusDown);
+  assert.equal(byId.get("sidecar")?.alert?.name, HA_ALERTS.sidecarDown);
+  assert.deepEqual(byId.get("cluster-cut-off")?.alert, {
+    name: HA_ALERTS.clusterMissing,
+    labels: { cluster: "biz2" },
+  });
+  assert.equal(byId.get("cluster-cut-off")?.completeDuring, false, "a cut-off cluster is out of view");
+  assert.deepEqual(byId.get("object-store")?.hold, { blockDurations: 2 });
+  assert.equal(byId.get("object-store")?.uploadsCatchUp, true);
+});
+
+test("one Prometheus replica: its scenario still promises a complete view (and so fails), with no alert", async () => {
+  const { defaultFleetYaml } = await import("../commands/init.ts");
+  const single = parseFleetYaml(defaultFleetYaml().replaceAll("replicas: 2 ", "replicas: 1 "), "fleet.yaml");
+  assert.equal(single.workloads[0]?.replicaNames.length, 1);
+  const first = scenarios(single)[0];
+  assert.equal(first?.id, "prometheus-replica");
+  assert.equal(first?.completeDuring, true);
+  assert.equal(first?.alert, undefined);
+});
+
+const block = (ulid: string, minTime: number, maxTime: number, replica = "a"): BlockMeta => ({
+  ulid,
+  minTime,
+  maxTime,
+  labels: { cluster: "biz1", prometheus_replica: replica },
+  level: 1,
+  resolution: 0,
+  uploadedAt: maxTime,
+});
+
+test("lost blocks: kept by ULID or covered by a compacted block of the same series; else lost", () => {
+  const before = [block("A", 0, 10), block("B", 10, 20), block("C", 20, 30), block("D", 0, 10, "b")];
+  const after = [block("A", 0, 10), block("X", 10, 30), block("E", 30, 40), block("Y", 0, 10, "c")];
+  assert.deepEqual(
+    lostBlocks(before, after).map((b) => b.ulid),
+    ["D"],
+  );
+});
+
+test("a verdict names what was broken and each measurement; the summary counts broken promises", () => {
+  const row = formatResult({
+    id: "sidecar",
+    title: "one sidecar down",
+    broken: "SIGKILL biz1/p-0/thanos-sidecar (held down)",
+    ok: false,
+    view: {
+      ok: true,
+      promised: "complete",
+      seriesBefore: 30,
+      seriesDuringMin: 30,
+      seriesAfter: 30,
+      maxGapSeconds: 15,
+      allowedGapSeconds: 32,
+    },
+    warnings: { ok: true, seen: [] },
+    alert: { name: HA_ALERTS.sidecarDown, ok: false },
+    recovery: { ok: true, seconds: 4 },
+    blocks: { ok: true, before: 3, after: 4, missing: [] },
+  });
+  assert.equal(row[1], "FAIL");
+  assert.match(row[2] as string, /SIGKILL biz1\/p-0\/thanos-sidecar/);
+  assert.match(row[2] as string, /FleetSidecarDown did NOT fire/);
+  assert.match(row[2] as string, /recovered 4 s after/);
+  assert.match(
+    formatReport({
+      ok: false,
+      startedAt: "",
+      scenarios: [{ id: "x", title: "x", ok: false, error: "boom" }],
+    }),
+    /1 of 1 scenario\(s\) broke their promise/,
+  );
+});

@@ -1,0 +1,139 @@
+// Real faults on the local runtime: SIGKILL, held down through the supervisor (like a pod scaled to zero), and
+// HAProxy backends disabled over the stats socket to cut a cluster off.
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { haproxyCommands, serverStates } from "../runtimes/local/haproxy.ts";
+import { localRoot } from "../runtimes/local/plan.ts";
+import { hasExited } from "../runtimes/local/proc.ts";
+import { type ProcessRecord, readHolds, readState, writeHolds } from "../runtimes/local/state.ts";
+import { supervisorRunning } from "../runtimes/local/supervise.ts";
+import { isReady } from "../runtimes/local/supervisor.ts";
+import type { Topology } from "../topology/topology.ts";
+import type { Fault, Faults } from "./run.ts";
+import type { Scenario, Victim } from "./scenarios.ts";
+
+function matches(topology: Topology, r: ProcessRecord, v: Victim): boolean {
+  if (r.cluster !== v.cluster || r.component === "load-balancer") return false;
+  if (v.component === "object-store") return topology.storage?.name === r.cluster;
+  return r.component === v.component && (v.pod === undefined || r.pod === v.pod);
+}
+
+async function current(root: string): Promise<ProcessRecord[]> {
+  const state = await readState(root);
+  if (!state)
+    throw new Error(
+      `no local fleet is recorded in ${root}; start one with 'thanos-fleet up --runtime local'`,
+    );
+  return state.processes;
+}
+
+async function until(what: string, timeoutMs: number, fn: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`waited ${timeoutMs / 1000} s for ${what}`);
+    await sleep(250);
+  }
+}
+
+function kill(r: ProcessRecord): void {
+  try {
+    process.kill(-r.pid, "SIGKILL");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+  }
+}
+
+/** Waits until the supervisor has started each process again and it answers its readiness check. */
+async function restarted(root: string, before: ProcessRecord[], timeoutMs: number): Promise<void> {
+  await until(`${before.map((r) => r.id).join(", ")} to run and be ready again`, timeoutMs, async () => {
+    const now = await current(root);
+    const checks = await Promise.all(
+      before.map(async (b) => {
+        const r = now.find((x) => x.id === b.id);
+        return r !== undefined && r.pid !== b.pid && !hasExited(r) && (await isReady(r.readiness));
+      }),
+    );
+    return checks.every(Boolean);
+  });
+}
+
+export function localFaults(topology: Topology, stateDir: string): Faults {
+  const root = localRoot(stateDir);
+  return {
+    async check() {
+      if (!(await supervisorRunning(root))) {
+        throw new Error(
+          "the local fleet's supervisor is not running, so nothing would bring a killed process back: " +
+            "run 'thanos-fleet up --runtime local' first",
+        );
+      }
+    },
+
+    async inject(s: Scenario): Promise<Fault> {
+      const records = await current(root);
+      if (s.mode === "cut-off") return cutOff(topology, root, s, records);
+      const victims = records.filter((r) => s.victims.some((v) => matches(topology, r, v)));
+      if (victims.length === 0) {
+        throw new Error(`${s.id}: no process of the fleet matches ${JSON.stringify(s.victims)}`);
+      }
+      if (s.mode === "down") {
+        const holds = await readHolds(root);
+        await writeHolds(root, [...new Set([...holds, ...victims.map((r) => r.id)])]);
+      }
+      for (const r of victims) kill(r);
+      await until("the killed processes to exit", 10_000, async () => victims.every((r) => hasExited(r)));
+      const names = victims.map((r) => r.id).join(", ");
+      return {
+        what: `SIGKILL ${names}${s.mode === "down" ? " (held down)" : ""}`,
+        brokenPods: victims.map((r) => ({ cluster: r.cluster, pod: r.pod })),
+        async lift() {
+          if (s.mode === "down") {
+            const ids = new Set(victims.map((r) => r.id));
+            await writeHolds(
+              root,
+              (await readHolds(root)).filter((id) => !ids.has(id)),
+            );
+          }
+          await restarted(root, victims, 120_000);
+        },
+      };
+    },
+  };
+}
+
+/** Disables every HAProxy server of the cluster that is a pod of the victims' workload, and drops their sessions. */
+async function cutOff(
+  topology: Topology,
+  root: string,
+  s: Scenario,
+  records: ProcessRecord[],
+): Promise<Fault> {
+  const cluster = s.victims[0]?.cluster as string;
+  const workload = topology.workloads.find((w) => w.name === cluster);
+  if (!workload) throw new Error(`${s.id}: ${cluster} is not a workload cluster`);
+  const socket = join(root, cluster, "haproxy", "haproxy.sock");
+  const pods = new Set(
+    records.filter((r) => r.cluster === cluster && r.component === "sidecar").map((r) => r.pod),
+  );
+  const servers = [...(await serverStates(socket)).keys()].filter((k) => pods.has(k.split("/")[1] ?? ""));
+  if (servers.length === 0)
+    throw new Error(`${s.id}: HAProxy of ${cluster} has no server for ${[...pods].join(", ")}`);
+  await haproxyCommands(
+    socket,
+    servers.flatMap((k) => [`disable server ${k}`, `shutdown sessions server ${k}`]),
+  );
+  return {
+    what: `HAProxy of ${cluster}: disabled ${servers.join(", ")}`,
+    brokenPods: [...pods].map((pod) => ({ cluster, pod })),
+    async lift() {
+      await haproxyCommands(
+        socket,
+        servers.map((k) => `enable server ${k}`),
+      );
+      await until(`HAProxy of ${cluster} to route to ${servers.join(", ")} again`, 30_000, async () => {
+        const states = await serverStates(socket);
+        return servers.every((k) => states.get(k) === "UP");
+      });
+    },
+  };
+}

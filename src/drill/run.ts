@@ -1,0 +1,361 @@
+// `thanos-fleet drill`: breaks one thing at a time on a running fleet and measures what the fleet promises about
+// it: the global view stays complete, warnings name the broken store, the right alert fires, the fleet recovers
+// once the fault is lifted, and no block is lost.
+import { setTimeout as sleep } from "node:timers/promises";
+import type { FleetEndpoints } from "../endpoints.ts";
+import type { Topology } from "../topology/topology.ts";
+import { durationOr } from "../verify/duration.ts";
+import { fetchClient } from "../verify/http.ts";
+import { type BlockMeta, Probe } from "../verify/probe.ts";
+import { verifyFleet } from "../verify/verify.ts";
+import type { Scenario } from "./scenarios.ts";
+
+export interface Fault {
+  /** What was broken, in words. */
+  what: string;
+  /** The pods that are down or unreachable: warnings may name these and no others. */
+  brokenPods: { cluster: string; pod: string }[];
+  /** Ends the fault and waits until whatever was broken runs again. */
+  lift(): Promise<void>;
+}
+
+export interface Faults {
+  /** Refuses to start when a fault could not be survived for reasons outside the drill (nothing restarts). */
+  check(): Promise<void>;
+  inject(s: Scenario): Promise<Fault>;
+}
+
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  broken?: string;
+  ok: boolean;
+  view?: {
+    ok: boolean;
+    promised: "complete" | "complete after recovery";
+    seriesBefore: number;
+    seriesDuringMin: number;
+    seriesAfter: number;
+    maxGapSeconds: number;
+    allowedGapSeconds: number;
+  };
+  warnings?: { ok: boolean; seen: string[] };
+  alert?: { name: string; ok: boolean; firedAfterSeconds?: number };
+  recovery?: { ok: boolean; seconds?: number; failing?: string[] };
+  uploads?: { ok: boolean; detail: string };
+  blocks?: { ok: boolean; before: number; after: number; missing: string[] };
+  error?: string;
+}
+
+export interface DrillReport {
+  ok: boolean;
+  startedAt: string;
+  scenarios: ScenarioResult[];
+}
+
+export interface DrillOptions {
+  signal: AbortSignal;
+  /** Each scenario's result as soon as it is known. */
+  onResult?: (r: ScenarioResult) => void;
+  onProgress?: (line: string) => void;
+  /** Longest wait for an alert to fire; the rule's `for`, evaluation and freshness windows fit in it. */
+  alertTimeoutMs?: number;
+  recoveryTimeoutMs?: number;
+}
+
+interface Sample {
+  metric: Record<string, string>;
+  value?: [number, string];
+  values?: [number, string][];
+}
+
+async function getJson<T>(url: string, signal: AbortSignal): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(15_000)]) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${text.slice(0, 200)}`);
+  return JSON.parse(text) as T;
+}
+
+class Fleet {
+  readonly scrapeMs: number;
+  readonly blockMs: number;
+  constructor(
+    readonly topology: Topology,
+    readonly endpoints: FleetEndpoints,
+    readonly signal: AbortSignal,
+  ) {
+    this.scrapeMs = Math.max(
+      ...topology.workloads.map((w) => durationOr(w.prometheus.scrapeInterval, 15_000)),
+      1000,
+    );
+    this.blockMs = durationOr(endpoints.blockDuration, 2 * 3600_000);
+  }
+
+  async query(q: string, time?: number): Promise<{ result: Sample[]; warnings: string[] }> {
+    const params = new URLSearchParams({ query: q, dedup: "true", partial_response: "true" });
+    if (time !== undefined) params.set("time", String(time / 1000));
+    const body = await getJson<{ status: string; data: { result: Sample[] }; warnings?: string[] }>(
+      `${this.endpoints.queryFrontend}/api/v1/query?${params}`,
+      this.signal,
+    );
+    return { result: body.data.result, warnings: body.warnings ?? [] };
+  }
+
+  /** Deduplicated series with a sample in the last two scrape intervals. */
+  async freshSeries(): Promise<{ count: number; warnings: string[] }> {
+    const seconds = Math.round((2 * this.scrapeMs) / 1000) + 5;
+    const { result, warnings } = await this.query(`count(timestamp(up) > time() - ${seconds})`);
+    return { count: Number(result[0]?.value?.[1] ?? 0), warnings };
+  }
+
+  /**
+   * The widest gap in [from, to] between samples of one series, taken from every replica together (what
+   * deduplication draws from), among series that had a sample before `since`. Thanos's deduplication itself may
+   * show a gap of up to two scrape intervals plus the replicas' offset where it switches replica.
+   */
+  async maxGap(from: number, to: number, since: number): Promise<number> {
+    const seconds = Math.ceil((to - from) / 1000);
+    const params = new URLSearchParams({
+      query: `up[${seconds}s]`,
+      dedup: "false",
+      partial_response: "true",
+      time: String(to / 1000),
+    });
+    const body = await getJson<{ data: { result: Sample[] } }>(
+      `${this.endpoints.queryFrontend}/api/v1/query?${params}`,
+      this.signal,
+    );
+    const merged = new Map<string, number[]>();
+    for (const s of body.data.result) {
+      const { prometheus_replica: _, ...labels } = s.metric;
+      const key = JSON.stringify(Object.entries(labels).sort());
+      merged.set(key, [...(merged.get(key) ?? []), ...(s.values ?? []).map(([t]) => t * 1000)]);
+    }
+    let widest = 0;
+    for (const unsorted of merged.values()) {
+      const times = [...unsorted].sort((a, b) => a - b);
+      if (times.length === 0 || (times[0] as number) >= since) continue;
+      for (let i = 1; i < times.length; i++)
+        widest = Math.max(widest, (times[i] as number) - (times[i - 1] as number));
+      widest = Math.max(widest, to - (times[times.length - 1] as number));
+    }
+    return widest;
+  }
+
+  async firing(name: string, labels: Record<string, string>): Promise<boolean> {
+    const rulers = this.endpoints.targets.filter((t) => t.component === "rule");
+    for (const r of rulers) {
+      try {
+        type Alert = { labels: Record<string, string>; state: string };
+        // Prometheus names the list `alerts`; Thanos's ruler `Alerts`.
+        const body = await getJson<{ data: { alerts?: Alert[]; Alerts?: Alert[] } }>(
+          `${r.url}/api/v1/alerts`,
+          this.signal,
+        );
+        const hit = (body.data.alerts ?? body.data.Alerts ?? []).some(
+          (a) =>
+            a.state === "firing" &&
+            a.labels.alertname === name &&
+            Object.entries(labels).every(([k, v]) => a.labels[k] === v),
+        );
+        if (hit) return true;
+      } catch {
+        // A ruler that is down (a drill's own fault) cannot answer; the others can.
+      }
+    }
+    return false;
+  }
+
+  async blocks(): Promise<BlockMeta[]> {
+    const probe = new Probe(this.topology, this.endpoints, fetchClient(10_000), () => new Date());
+    return (await probe.bucket()).blocks;
+  }
+
+  /** The names a warning about these pods may carry: their gRPC addresses and pod names. */
+  storeNames(pods: { cluster: string; pod: string }[]): string[] {
+    const out = new Set<string>();
+    for (const p of pods) {
+      out.add(p.pod);
+      for (const t of this.endpoints.targets.filter((x) => x.cluster === p.cluster && x.pod === p.pod)) {
+        if (t.grpc) out.add(t.grpc);
+      }
+    }
+    return [...out];
+  }
+}
+
+/** Blocks before that are neither still there nor covered by a compacted block of the same series. */
+export function lostBlocks(before: BlockMeta[], after: BlockMeta[]): BlockMeta[] {
+  const key = (l: Record<string, string>) => JSON.stringify(Object.entries(l).sort());
+  return before.filter(
+    (b) =>
+      !after.some((a) => a.ulid === b.ulid) &&
+      !after.some((a) => key(a.labels) === key(b.labels) && a.minTime <= b.minTime && a.maxTime >= b.maxTime),
+  );
+}
+
+async function runScenario(
+  fleet: Fleet,
+  faults: Faults,
+  s: Scenario,
+  opts: DrillOptions,
+): Promise<ScenarioResult> {
+  const progress = opts.onProgress ?? (() => {});
+  const result: ScenarioResult = { id: s.id, title: s.title, ok: false };
+  const before = await fleet.freshSeries();
+  const blocksBefore = await fleet.blocks();
+  const start = Date.now();
+  const fault = await faults.inject(s);
+  result.broken = fault.what;
+  progress(`${s.id}: ${fault.what}`);
+  const names = fleet.storeNames(fault.brokenPods);
+  let duringMin = Number.POSITIVE_INFINITY;
+  const warnings = new Set<string>();
+  let firedAt: number | undefined;
+  const holdMs = "ms" in s.hold ? s.hold.ms : s.hold.blockDurations * fleet.blockMs;
+  const alertDeadline = start + Math.max(holdMs, opts.alertTimeoutMs ?? 180_000);
+  let lifted = false;
+  try {
+    for (;;) {
+      await sleep(Math.min(5000, fleet.scrapeMs), undefined, { signal: opts.signal });
+      const now = Date.now();
+      // Query notices a dead endpoint within its 5 s health check: count after that.
+      if (now - start > 6000) {
+        const during = await fleet
+          .freshSeries()
+          .catch(() => ({ count: 0, warnings: ["query-frontend did not answer"] }));
+        duringMin = Math.min(duringMin, during.count);
+        for (const w of during.warnings) warnings.add(w);
+      }
+      if (s.alert && firedAt === undefined && (await fleet.firing(s.alert.name, s.alert.labels))) {
+        firedAt = now;
+        progress(`${s.id}: ${s.alert.name} fired after ${Math.round((now - start) / 1000)} s`);
+      }
+      const held = now - start >= holdMs && duringMin !== Number.POSITIVE_INFINITY;
+      if (held && (!s.alert || firedAt !== undefined || now > alertDeadline)) break;
+    }
+  } finally {
+    const liftedAt = Date.now();
+    await fault.lift();
+    lifted = true;
+    progress(`${s.id}: fault lifted; back after ${Math.round((Date.now() - liftedAt) / 1000)} s`);
+  }
+  const liftedAt = Date.now();
+  const recovery = await recover(fleet, opts);
+  result.recovery = recovery.ok
+    ? { ok: true, seconds: Math.round((Date.now() - liftedAt) / 1000) }
+    : { ok: false, failing: recovery.failing };
+  if (s.uploadsCatchUp) result.uploads = await uploadsCaughtUp(fleet, start, opts.signal);
+
+  // The range across the outage, once the samples of its end have arrived.
+  const end = Math.max(Date.now(), liftedAt + 2 * fleet.scrapeMs);
+  await sleep(Math.max(0, end - Date.now()), undefined, { signal: opts.signal });
+  const gap = await fleet.maxGap(start - 60_000, end, start);
+  const after = await fleet.freshSeries();
+  const allowed = 2 * fleet.scrapeMs + 2000;
+  const duringOk = !s.completeDuring || duringMin >= before.count;
+  result.view = {
+    ok: duringOk && gap <= allowed && after.count >= before.count,
+    promised: s.completeDuring ? "complete" : "complete after recovery",
+    seriesBefore: before.count,
+    seriesDuringMin: duringMin === Number.POSITIVE_INFINITY ? before.count : duringMin,
+    seriesAfter: after.count,
+    maxGapSeconds: Math.round(gap / 100) / 10,
+    allowedGapSeconds: allowed / 1000,
+  };
+  const seen = [...warnings];
+  result.warnings = {
+    ok: seen.every((w) => names.some((n) => w.includes(n))),
+    seen,
+  };
+  if (s.alert) {
+    result.alert = {
+      name: s.alert.name,
+      ok: firedAt !== undefined,
+      ...(firedAt !== undefined ? { firedAfterSeconds: Math.round((firedAt - start) / 1000) } : {}),
+    };
+  }
+  const blocksAfter = await fleet.blocks();
+  const lost = lostBlocks(blocksBefore, blocksAfter);
+  result.blocks = {
+    ok: lost.length === 0,
+    before: blocksBefore.length,
+    after: blocksAfter.length,
+    missing: lost.map((b) => b.ulid),
+  };
+  result.ok =
+    lifted &&
+    result.view.ok &&
+    result.warnings.ok &&
+    (result.alert?.ok ?? true) &&
+    result.recovery.ok &&
+    (result.uploads?.ok ?? true) &&
+    result.blocks.ok;
+  return result;
+}
+
+/** Verify until nothing fails (pending is fine: blocks may still be on their way). */
+async function recover(fleet: Fleet, opts: DrillOptions): Promise<{ ok: boolean; failing: string[] }> {
+  const deadline = Date.now() + (opts.recoveryTimeoutMs ?? 240_000);
+  let failing: string[] = [];
+  for (;;) {
+    const report = await verifyFleet(fleet.topology, fleet.endpoints);
+    failing = report.checks.filter((c) => c.status === "fail").map((c) => `${c.id}: ${c.detail}`);
+    if (failing.length === 0) return { ok: true, failing };
+    if (Date.now() > deadline) return { ok: false, failing };
+    await sleep(2000, undefined, { signal: opts.signal });
+  }
+}
+
+/** Each sidecar has shipped a block that reaches past the fault's start: what it cut meanwhile was not dropped. */
+async function uploadsCaughtUp(
+  fleet: Fleet,
+  start: number,
+  signal: AbortSignal,
+): Promise<{ ok: boolean; detail: string }> {
+  const replicas = fleet.topology.workloads.flatMap((w) =>
+    w.replicaNames.map((r) => ({ ...w.labels, prometheus_replica: r })),
+  );
+  const deadline = Date.now() + 3 * fleet.blockMs + 120_000;
+  for (;;) {
+    const blocks = await fleet.blocks().catch(() => []);
+    const behind = replicas.filter(
+      (labels) =>
+        !blocks.some((b) => b.maxTime > start && Object.entries(labels).every(([k, v]) => b.labels[k] === v)),
+    );
+    if (behind.length === 0)
+      return { ok: true, detail: `every sidecar shipped a block reaching past the outage's start` };
+    if (Date.now() > deadline) {
+      return {
+        ok: false,
+        detail: `no block past the outage's start from ${behind.map((l) => JSON.stringify(l)).join(", ")}`,
+      };
+    }
+    await sleep(5000, undefined, { signal });
+  }
+}
+
+export async function runDrill(
+  topology: Topology,
+  endpoints: FleetEndpoints,
+  faults: Faults,
+  chosen: Scenario[],
+  opts: DrillOptions,
+): Promise<DrillReport> {
+  await faults.check();
+  const fleet = new Fleet(topology, endpoints, opts.signal);
+  const report: DrillReport = { ok: true, startedAt: new Date().toISOString(), scenarios: [] };
+  for (const s of chosen) {
+    let result: ScenarioResult;
+    try {
+      result = await runScenario(fleet, faults, s, opts);
+    } catch (error) {
+      if (opts.signal.aborted) throw error;
+      result = { id: s.id, title: s.title, ok: false, error: (error as Error).message };
+    }
+    report.scenarios.push(result);
+    report.ok &&= result.ok;
+    opts.onResult?.(result);
+  }
+  return report;
+}

@@ -1,0 +1,125 @@
+// The failures a drill injects, each with the promise the fleet makes about it.
+import { HA_ALERTS, WORKLOAD } from "../components/thanos.ts";
+import type { ComponentKind } from "../components/types.ts";
+import { rulerReplicaName, type Topology } from "../topology/topology.ts";
+
+/** One process or pod to break: by cluster and component, optionally one pod of it. */
+export interface Victim {
+  cluster: string;
+  component: ComponentKind | "object-store";
+  pod?: string;
+}
+
+export type FaultMode =
+  /** Killed and kept down (a pod scaled to zero) until the fault is lifted. */
+  | "down"
+  /** Killed once; whatever runs it starts it again (kubelet, the local supervisor). */
+  | "restart"
+  /** The cluster's sidecars unreachable from the others (a load-balancer backend disabled), everything runs. */
+  | "cut-off";
+
+export interface Scenario {
+  id: string;
+  title: string;
+  mode: FaultMode;
+  victims: Victim[];
+  /** The global view keeps every series while the fault lasts (same deduplicated count). */
+  completeDuring: boolean;
+  /** An alert the ruler must fire while the fault lasts, with labels it must carry. */
+  alert?: { name: string; labels: Record<string, string> };
+  /** How long the fault lasts at least, in block durations (object store) or ms. */
+  hold: { blockDurations: number } | { ms: number };
+  /** After the fault, each sidecar's uploads must reach past its start (nothing waits forever in a sidecar). */
+  uploadsCatchUp?: boolean;
+}
+
+/** The scenarios of fleet.yaml's first workload cluster and its mgmt cluster. */
+export function scenarios(topology: Topology): Scenario[] {
+  const w = topology.workloads[0];
+  const mgmt = topology.observer.name;
+  if (!w) return [];
+  const replica0 = w.replicaNames[0] as string;
+  const last = topology.workloads[topology.workloads.length - 1] ?? w;
+  const out: Scenario[] = [
+    {
+      id: "prometheus-replica",
+      title: `one Prometheus replica of ${w.name} down (${replica0})`,
+      mode: "down",
+      victims: [{ cluster: w.name, component: "prometheus", pod: replica0 }],
+      completeDuring: true,
+      alert: { name: HA_ALERTS.prometheusDown, labels: { cluster: w.name } },
+      hold: { ms: 45_000 },
+    },
+    {
+      id: "sidecar",
+      title: `one sidecar of ${w.name} down (${replica0})`,
+      mode: "down",
+      victims: [{ cluster: w.name, component: "sidecar", pod: replica0 }],
+      completeDuring: true,
+      alert: { name: HA_ALERTS.sidecarDown, labels: { cluster: w.name } },
+      hold: { ms: 45_000 },
+    },
+    {
+      id: "cluster-cut-off",
+      title: `workload cluster ${last.name} cut off (both replicas unreachable from ${mgmt})`,
+      mode: "cut-off",
+      victims: [{ cluster: last.name, component: "sidecar" }],
+      // Its recent samples are out of reach while it is cut off; after, the range across the outage is whole.
+      completeDuring: false,
+      alert: { name: HA_ALERTS.clusterMissing, labels: { cluster: last.name } },
+      hold: { ms: 45_000 },
+    },
+    {
+      id: "query-replica",
+      title: "one query replica down behind query-frontend",
+      mode: "down",
+      victims: [{ cluster: mgmt, component: "query", pod: `${WORKLOAD.query}-0` }],
+      completeDuring: true,
+      hold: { ms: 45_000 },
+    },
+    {
+      id: "store-gateway",
+      title: "store gateway down",
+      mode: "down",
+      victims: [{ cluster: mgmt, component: "store" }],
+      completeDuring: true,
+      hold: { ms: 45_000 },
+    },
+    {
+      id: "ruler-replica",
+      title: "one ruler replica down",
+      mode: "down",
+      victims: [{ cluster: mgmt, component: "rule", pod: rulerReplicaName(0) }],
+      completeDuring: true,
+      alert: { name: "FleetWatchdog", labels: {} },
+      hold: { ms: 45_000 },
+    },
+    {
+      id: "object-store",
+      title: "object store down for two block periods",
+      mode: "down",
+      victims: [{ cluster: topology.storage?.name ?? mgmt, component: "object-store" }],
+      completeDuring: true,
+      hold: { blockDurations: 2 },
+      uploadsCatchUp: true,
+    },
+    {
+      id: "compactor-restart",
+      title: "compactor restarted mid-run",
+      mode: "restart",
+      victims: [{ cluster: mgmt, component: "compact" }],
+      completeDuring: true,
+      hold: { ms: 0 },
+    },
+  ];
+  if (w.replicaNames.length < 2) {
+    // Without a peer nothing scrapes the dead replica: no alert can name it, and the view loses its series.
+    const first = out[0] as Scenario;
+    delete first.alert;
+  }
+  return out;
+}
+
+export function scenarioIds(topology: Topology): string[] {
+  return scenarios(topology).map((s) => s.id);
+}

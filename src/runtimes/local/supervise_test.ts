@@ -1,0 +1,138 @@
+// The supervisor's loop against real processes: a killed process starts again from its record with its restart
+// counted, a second death in a row waits out the back-off, a held process stays down until released.
+import assert from "node:assert/strict";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { hasExited } from "./proc.ts";
+import { type FleetState, type ProcessRecord, readState, writeHolds, writeState } from "./state.ts";
+import { BACKOFF, processState, restartDelay, supervise } from "./supervise.ts";
+import { spawnDetached, stopProcesses } from "./supervisor.ts";
+
+const root = await mkdtemp(join(tmpdir(), "fleet-supervise-"));
+const controller = new AbortController();
+let running: Promise<void> | undefined;
+after(async () => {
+  controller.abort();
+  await running;
+  const state = await readState(root);
+  if (state) await stopProcesses(state.processes, 1000);
+  await rm(root, { recursive: true, force: true });
+});
+
+test("back-off: the first restart at once, then 10 s doubling, capped at 5 min", () => {
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6, 7, 8, 20].map(restartDelay),
+    [0, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000, 300_000],
+  );
+  assert.equal(BACKOFF.resetAfterMs, 600_000);
+});
+
+async function record(id: string): Promise<ProcessRecord> {
+  const spec = {
+    id,
+    executable: process.execPath,
+    args: ["-e", "console.log('up', process.pid); setInterval(() => {}, 1000)"],
+    env: { PATH: process.env.PATH ?? "" },
+    cwd: root,
+    log: join(root, `${id.replaceAll("/", "_")}.log`),
+  };
+  const child = await spawnDetached(spec);
+  return {
+    ...spec,
+    cluster: "test",
+    workload: id,
+    pod: id,
+    container: "main",
+    component: "demo",
+    pid: child.pid,
+    startTicks: child.startTicks,
+    ip: "127.0.0.1",
+    ports: [],
+    readiness: { kind: "tcp", addresses: [] },
+    startedAt: new Date().toISOString(),
+    specHash: "x",
+    restarts: 0,
+  };
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`waited ${timeoutMs} ms for ${what}`);
+    await sleep(50);
+  }
+}
+
+const find = async (id: string) => (await readState(root))?.processes.find((r) => r.id === id);
+
+test("a killed process starts again from its record; a second death waits out the back-off", async () => {
+  const a = await record("a");
+  const b = await record("b");
+  const state: FleetState = {
+    version: 1,
+    runtime: "local",
+    startedAt: new Date().toISOString(),
+    complete: true,
+    options: { subnet: "127.1", blockDuration: "2m", bucketSyncInterval: "15s" },
+    processes: [a, b],
+    listen: [],
+    urls: [],
+    endpoints: { targets: [], grpc: [] } as unknown as FleetState["endpoints"],
+  };
+  await writeState(root, state);
+  running = supervise(root, { signal: controller.signal, tickMs: 50 });
+
+  await until("the first run's line in the log", async () =>
+    /up [0-9]+\n/.test(await readFile(a.log, "utf8")) ? true : undefined,
+  );
+  process.kill(a.pid, "SIGKILL");
+  const again = await until("a restarted", async () => {
+    const r = await find("a");
+    return r && r.pid !== a.pid && !hasExited(r) ? r : undefined;
+  });
+  assert.equal(again.restarts, 1);
+  assert.equal(again.lastExit, "was found gone");
+  const untouched = await find("b");
+  assert.equal(untouched?.pid, b.pid, "the other process is left alone");
+  assert.equal(untouched?.restarts, 0);
+  // The log is kept and appended to: both runs' lines are in it.
+  await until("the second run's line in the log", async () =>
+    /up [0-9]+\nup [0-9]+\n/.test(await readFile(a.log, "utf8")) ? true : undefined,
+  );
+
+  process.kill(again.pid, "SIGKILL");
+  const waiting = await until("a in back-off", async () => {
+    const r = await find("a");
+    return r?.nextStartAt ? r : undefined;
+  });
+  assert.equal(
+    waiting.lastExit,
+    "was killed by SIGKILL",
+    "a process the supervisor started: its exit is known",
+  );
+  const wait = Date.parse(waiting.nextStartAt as string) - Date.now();
+  assert.ok(wait > 5_000 && wait <= 10_000, `second restart in a row waits about 10 s, not ${wait} ms`);
+  assert.match(processState(waiting, new Set()), /^CrashLoopBackOff \(next start in [0-9]+ s\)$/);
+});
+
+test("a held process stays down until the hold is lifted, then starts at once", async () => {
+  const b = await find("b");
+  assert.ok(b);
+  await writeHolds(root, ["b"]);
+  process.kill(b.pid, "SIGKILL");
+  await sleep(500);
+  const held = await find("b");
+  assert.ok(held && hasExited(held), "held down");
+  assert.equal(processState(held, new Set(["b"])), "held down");
+  await writeHolds(root, []);
+  const back = await until("b restarted", async () => {
+    const r = await find("b");
+    return r && r.pid !== b.pid && !hasExited(r) ? r : undefined;
+  });
+  assert.equal(back.restarts, 1);
+});
