@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { binCacheDir } from "../../src/binaries/cache.ts";
 import { BUILDS, binaryPath } from "./gobuild.ts";
-import { baseFiles, type ImageSpec } from "./image.ts";
+import { baseFiles, type ImageFile, type ImageSpec } from "./image.ts";
 
 /** Built by `npm run binaries` (and the SeaweedFS build), not here: a missing one is named with that command. */
 export const PREBUILT = {
@@ -30,7 +30,8 @@ function binaryImage(ref: string, path: string, from: string, extra: Partial<Ima
   };
 }
 
-export function fleetImages(): ImageSpec[] {
+/** `shell`: busybox's files, for the images whose official build has a shell the fleet's Jobs run. */
+export function fleetImages(shell: ImageFile[]): ImageSpec[] {
   return [
     binaryImage("quay.io/thanos/thanos:v0.42.4", "/bin/thanos", prebuiltPath(PREBUILT.thanos), {
       user: "1001",
@@ -71,7 +72,15 @@ export function fleetImages(): ImageSpec[] {
       { user: "65532" }, // distroless's nonroot
     ),
     // Upstream's entrypoint script passes arguments that start with a global flag to weed unchanged, as the
-    // fleet's do; here weed is the entrypoint itself. Upstream runs as root.
-    binaryImage(SEAWEEDFS_IMAGE, "/usr/bin/weed", prebuiltPath(PREBUILT.weed), { user: undefined }),
+    // fleet's do; here weed is the entrypoint itself. Upstream runs as root, on Alpine: the bucket setup Job
+    // runs its script with /bin/sh, so the image carries busybox as upstream's carries Alpine's.
+    binaryImage(SEAWEEDFS_IMAGE, "/usr/bin/weed", prebuiltPath(PREBUILT.weed), {
+      user: undefined,
+      files: [
+        ...baseFiles(),
+        ...shell,
+        { path: "/usr/bin/weed", from: prebuiltPath(PREBUILT.weed), mode: 0o755 },
+      ],
+    }),
   ];
 }

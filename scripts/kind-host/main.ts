@@ -18,7 +18,7 @@ import { fleetImages, PREBUILT, prebuiltPath } from "./fleetimages.ts";
 import { BUILDS, type BuildName, ensureBuilt } from "./gobuild.ts";
 import { ensureHostBinLinks, hostBinaries } from "./hostbin.ts";
 import { ensureImage } from "./image.ts";
-import { ensureDebootstrap, ensureNodeImage, NODE_IMAGE } from "./nodeimage.ts";
+import { busyboxFiles, ensureBusybox, ensureDebootstrap, ensureNodeImage, NODE_IMAGE } from "./nodeimage.ts";
 import { hostBinDir, kindHostDir, logFile } from "./paths.ts";
 import { seconds, step, timings } from "./progress.ts";
 import { smokeTest } from "./smoke.ts";
@@ -87,7 +87,8 @@ async function imagePhase(): Promise<void> {
   await step("Debian base for the node (debootstrap)", () => ensureDebootstrap(log));
   await step(`node image ${NODE_IMAGE}`, () => ensureNodeImage(log));
   const work = join(kindHostDir(), "images");
-  for (const img of fleetImages()) await step(`image ${img.ref}`, () => ensureImage(img, work));
+  const shell = await busyboxFiles(await ensureBusybox(log));
+  for (const img of fleetImages(shell)) await step(`image ${img.ref}`, () => ensureImage(img, work));
 }
 
 async function chartPhase(): Promise<string | undefined> {

@@ -94,7 +94,7 @@ export async function ensureBusybox(log: NodeJS.WritableStream): Promise<string>
   return bin;
 }
 
-async function busyboxFiles(busybox: string): Promise<ImageFile[]> {
+export async function busyboxFiles(busybox: string): Promise<ImageFile[]> {
   const applets = (await run(busybox, ["--list"])).split("\n").filter((a) => a && a !== "busybox");
   return [
     { path: "/bin/busybox", from: busybox, mode: 0o755 },
