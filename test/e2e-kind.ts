@@ -141,7 +141,10 @@ async function imageArchive(configFile: string, signal: AbortSignal): Promise<st
   // Keyed by each image's ID too: a rebuilt image under the same name makes a new archive.
   const { stdout: ids } = await run("docker", ["image", "inspect", "--format", "{{.Id}}", ...names]);
   const { createHash } = await import("node:crypto");
-  const id = createHash("sha256").update(`${names.join("\n")}\n${ids}`).digest("hex").slice(0, 12);
+  const id = createHash("sha256")
+    .update(`${names.join("\n")}\n${ids}`)
+    .digest("hex")
+    .slice(0, 12);
   const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "thanos-fleet", "e2e");
   const file = join(dir, `images-${id}.tar`);
   if (existsSync(file)) return file;

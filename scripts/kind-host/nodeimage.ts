@@ -114,8 +114,11 @@ export async function netFiles(rootfs: string, busybox: string): Promise<ImageFi
     "/usr/bin/ip",
     "/usr/sbin/conntrack",
   ];
+  const xtables = "/usr/lib/x86_64-linux-gnu/xtables";
+  const extensions = (await readdir(join(rootfs, xtables))).map((f) => `${xtables}/${f}`);
+  // The xtables extensions are loaded with dlopen (libxt_statistic needs libm): their libraries count too.
   const libs = new Set<string>();
-  for (const b of bins) {
+  for (const b of [...bins, ...extensions.filter((e) => e.endsWith(".so"))]) {
     const out = await run("chroot", [rootfs, "ldd", b]);
     for (const m of out.matchAll(/(\/\S+)\s+\(0x/g)) libs.add(m[1] as string);
   }
@@ -126,9 +129,7 @@ export async function netFiles(rootfs: string, busybox: string): Promise<ImageFi
     files.push({ path: p, from: join(rootfs, real), mode: 0o755 });
   };
   for (const p of [...bins, ...libs]) await copy(p);
-  const xtables = "/usr/lib/x86_64-linux-gnu/xtables";
-  for (const f of await readdir(join(rootfs, xtables)))
-    files.push({ path: `${xtables}/${f}`, from: join(rootfs, xtables, f), mode: 0o644 });
+  for (const e of extensions) files.push({ path: e, from: join(rootfs, e), mode: 0o644 });
   const tools = [
     "iptables",
     "iptables-save",

@@ -17,7 +17,7 @@ import { localFaults } from "./local.ts";
 import { runDrill } from "./run.ts";
 import { scenarios } from "./scenarios.ts";
 
-const SUBNET = "127.82";
+const SUBNET = process.env.THANOS_FLEET_LOCAL_SUBNET ?? "127.82";
 const topology = await loadTopology();
 const fleet = await testFleet(topology, { subnet: SUBNET, name: "drill" });
 const { runtime, stateDir, upOptions, lines } = fleet;

@@ -208,7 +208,14 @@ async function runScenario(
   const fault = await faults.inject(s);
   result.broken = fault.what;
   progress(`${s.id}: ${fault.what}`);
-  const names = fleet.storeNames(fault.brokenPods);
+  // With the bucket gone, the store gateway is the StoreAPI that fails: its warnings are the right ones.
+  const bucketReaders = s.victims.some((v) => v.component === "object-store")
+    ? fleet.endpoints.targets.filter((t) => t.component === "store")
+    : [];
+  const names = [
+    ...fleet.storeNames([...fault.brokenPods, ...bucketReaders]),
+    new URL(fleet.endpoints.objectStore.url).host,
+  ];
   let duringMin = Number.POSITIVE_INFINITY;
   const warnings = new Set<string>();
   let firedAt: number | undefined;
