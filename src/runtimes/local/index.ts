@@ -460,7 +460,13 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
         reporter,
         `check that none of its ${state.listen.length} addresses accepts connections`,
         async () => {
-          const open = await stillOpen(state.listen);
+          // A big process is reported exited (a zombie leader) a moment before the kernel has torn it down and
+          // closed its sockets: give that moment, not more.
+          let open = await stillOpen(state.listen);
+          for (const deadline = Date.now() + 10_000; open.length > 0 && Date.now() < deadline; ) {
+            await sleep(250);
+            open = await stillOpen(open);
+          }
           if (open.length > 0) {
             throw new Error(
               `still accepting connections after every recorded process stopped: ${open.join(", ")}; ` +
