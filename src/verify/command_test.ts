@@ -84,7 +84,7 @@ describe("verifyCommand", () => {
   }
 
   it("with --wait, reports progress on stderr until the deadline and exits 1 when still failing", async () => {
-    const { code, err } = await run(readRecording("compactor-stopped"), { wait: "1s" });
+    const { code, err } = await run(readRecording("compactor-stopped"), { wait: "3s" });
     assert.equal(code, 1);
     assert.match(err, /^verify: 7\/8 pass; waiting for compactor \(\d+s left\)$/m);
     assert.match(err, /^verify: {3}compactor failing: .+$/m);

@@ -89,14 +89,16 @@ step("up: every process of the default fleet starts and gets ready", 120_000, as
   const notReady = rows.filter((r) => !r.ready).map((r) => `${r.cluster}/${r.pod}/${r.component}`);
   assert.deepEqual(notReady, []);
   const replicas = topology.workloads.reduce((n, w) => n + w.replicaNames.length, 0);
-  // Per workload replica: Prometheus and sidecar; per workload cluster: Alertmanager and demo; mgmt; SeaweedFS; HAProxy ×4.
+  // Per workload replica: Prometheus and sidecar; per workload cluster: Alertmanager and demo; mgmt; SeaweedFS; HAProxy ×4;
+  // and the supervisor that restarts them.
   const expected =
     2 * replicas +
     2 * topology.workloads.length +
     (topology.observer.queryReplicas + topology.observer.rulerReplicas + 5) +
     1 +
     topology.fleet.clusters.length;
-  assert.equal(rows.length, expected);
+  assert.equal(rows.filter((r) => r.component !== "supervisor").length, expected);
+  assert.equal(rows.filter((r) => r.component === "supervisor").length, 1);
   endpoints = await runtime.endpoints(topology, { stateDir });
   state = (await readState(localRoot(stateDir))) as FleetState;
   assert.ok(state.complete);
