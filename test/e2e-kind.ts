@@ -109,9 +109,10 @@ function fleetYaml(mode: Mode, chart: string, images: string, contexts: Record<s
     // No Grafana image can be built offline (AGPL): verify checks the datasource ConfigMap instead.
     grafana: false,
     // Components whose images the Go module proxy cannot give: kube-state-metrics and the webhooks' certgen Job.
+    // Without that Job nothing makes the operator's serving certificate: its TLS goes off with the webhooks.
     kubePrometheusStackValues: {
       kubeStateMetrics: { enabled: false },
-      prometheusOperator: { admissionWebhooks: { enabled: false } },
+      prometheusOperator: { admissionWebhooks: { enabled: false }, tls: { enabled: false } },
     },
     versions: { kindNodeImage: NODE_IMAGE },
     blocks: { duration: "2m", syncInterval: "15s" },

@@ -96,7 +96,7 @@ images: {}
 # retention, NodePorts, Grafana's admin, ...) are refused with the fleet.yaml field to use instead. Example, for
 # images that cannot be had:
 #   kubeStateMetrics: { enabled: false }
-#   prometheusOperator: { admissionWebhooks: { enabled: false } }
+#   prometheusOperator: { admissionWebhooks: { enabled: false }, tls: { enabled: false } }
 kubePrometheusStackValues: {}
 
 # Local runtime only: binaries to run instead of the cached builds, by name, e.g. thanos: /usr/local/bin/thanos
