@@ -81,8 +81,10 @@ describe("Kubernetes addresses", () => {
     assert.equal(ctx.bucketSyncInterval, "20s");
     const blockSize = (t: typeof short) => {
       const values = render(t).clusters.find((c) => c.cluster === "biz1")?.helmValues as {
-        prometheus: { prometheusSpec: { thanos: { blockSize: string } } };
+        prometheus: { prometheusSpec: { disableCompaction: boolean; thanos: { blockSize: string } } };
       };
+      // The operator applies blockSize only with compaction disabled (its compactionModeFor, v0.93.1).
+      assert.equal(values.prometheus.prometheusSpec.disableCompaction, true);
       return values.prometheus.prometheusSpec.thanos.blockSize;
     };
     assert.equal(blockSize(short), "5m");

@@ -164,6 +164,9 @@ function fleetValues(
         // Otherwise the operator adds prometheus="monitoring/kube-prometheus-stack-prometheus", the same in every
         // cluster: no use to query, and a label set other than the one fleet.yaml gives (and the local runtime runs).
         prometheusExternalLabelNameClear: true,
+        // min = max block duration, as the local runtime runs it: the operator only applies thanos.blockSize with
+        // compaction disabled (otherwise, with Prometheus 3 and a recent Thanos, it delays compaction and cuts 2h blocks).
+        disableCompaction: true,
         retention: w.prometheus.retention,
         scrapeInterval: w.prometheus.scrapeInterval,
         evaluationInterval: w.prometheus.scrapeInterval,
