@@ -3,7 +3,7 @@ import { chmod, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { test } from "node:test";
 import { gunzipSync } from "node:zlib";
-import { tempDir } from "../testing/tempdir.ts";
+import { tempDir } from "../../testing/tempdir.ts";
 import { BuildError, type BuildEvent, ensureBinaries, formatEvent } from "./build.ts";
 import { cachedBinaryPath } from "./cache.ts";
 import { CATALOG, toolModuleDir } from "./catalog.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { tempDir } from "../testing/tempdir.ts";
+import { tempDir } from "../../testing/tempdir.ts";
 import { binCacheDir, cachedBinaryPath, writeAtomically } from "./cache.ts";
 
 test("cache directory: THANOS_FLEET_CACHE, then XDG_CACHE_HOME, then ~/.cache", () => {

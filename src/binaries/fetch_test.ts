@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { delimiter, join } from "node:path";
 import { after, test } from "node:test";
-import { tempDir } from "../testing/tempdir.ts";
+import { tempDir } from "../../testing/tempdir.ts";
 import { BinaryError, type BuildEvent, ensureBinaries, formatEvent } from "./build.ts";
 import { cachedBinaryPath, isExecutableFile } from "./cache.ts";
 import { type BinaryName, type BinarySpec, CATALOG } from "./catalog.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { tempDir } from "../testing/tempdir.ts";
+import { tempDir } from "../../testing/tempdir.ts";
 import { binaryPath, resolveBinary } from "./resolve.ts";
 
 async function script(dir: string, name: string, output: string): Promise<string> {

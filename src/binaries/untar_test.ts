@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { mkdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { tempDir } from "../testing/tempdir.ts";
+import { tempDir } from "../../testing/tempdir.ts";
 import { extractMember } from "./untar.ts";
 
 /** A .tar.gz of `dir` under `root`, made by tar in the given format. */

@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { test } from "node:test";
-import { tempDir } from "../testing/tempdir.ts";
+import { tempDir } from "../../testing/tempdir.ts";
 import { parseFleetYaml } from "../topology/load.ts";
 import { planCommand } from "./plan.ts";
 import { renderCommand } from "./render.ts";

@@ -3,13 +3,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { testFleet } from "../../testing/local/fleet.ts";
 import { formatResult } from "../commands/drill.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
 import { localRoot } from "../runtimes/local/plan.ts";
 import { hasExited } from "../runtimes/local/proc.ts";
 import { type ProcessRecord, readState } from "../runtimes/local/state.ts";
 import { supervisorRunning } from "../runtimes/local/supervise.ts";
-import { testFleet } from "../runtimes/local/testing.ts";
 import { loadTopology } from "../topology/load.ts";
 import { formatReport } from "../verify/report.ts";
 import { verifyFleetUntil } from "../verify/wait.ts";

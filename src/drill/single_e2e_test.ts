@@ -2,9 +2,9 @@
 // global view incomplete, and the drill says so (its promise broken, exit 1).
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { testFleet } from "../../testing/local/fleet.ts";
 import { formatResult } from "../commands/drill.ts";
 import { defaultFleetYaml } from "../commands/init.ts";
-import { testFleet } from "../runtimes/local/testing.ts";
 import { parseFleetYaml } from "../topology/load.ts";
 import { formatReport } from "../verify/report.ts";
 import { verifyFleetUntil } from "../verify/wait.ts";

@@ -4,9 +4,9 @@ import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { promisify } from "node:util";
+import { tempDir } from "../../testing/tempdir.ts";
 import { SCOPE_CHECK_BUCKET } from "../components/objstore.ts";
 import { generateCredentials } from "../state/credentials.ts";
-import { tempDir } from "../testing/tempdir.ts";
 import { SETUP_SCRIPT } from "./minio.ts";
 
 const run = promisify(execFile);

@@ -3,11 +3,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
+import { atPod, chartPrometheus, operatorExternalLabels } from "../../testing/render/operator.ts";
 import { POD_IP, type SpecContext } from "../components/context.ts";
 import { buildFleet, objectStoreAccess } from "../components/fleet.ts";
 import { prometheusLabels } from "../components/thanos.ts";
 import { POD_NAME } from "../components/types.ts";
-import { atPod, chartPrometheus, operatorExternalLabels } from "./operator.ts";
 import { configs, defaultTopology, FAKE_CREDENTIALS, render } from "./testdata/fixtures.ts";
 
 /** The external labels of a configuration the operator generated (or the local runtime's prometheus.yml). */

@@ -2,8 +2,8 @@
 // v0.34.2, MinIO), healthy and broken in one way each; see testdata/*.json for the scenario of each recording.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { type Recording, readRecording, replayClient } from "../../testing/verify/replay.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
-import { type Recording, readRecording, replayClient } from "./replay.ts";
 import type { CheckStatus, Report } from "./types.ts";
 import { verifyFleet } from "./verify.ts";
 

@@ -2,9 +2,9 @@
 // kube-prometheus-stack 88.5.3's templates/grafana/configmaps-datasources.yaml renders with the fleet's values.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { readRecording, replayClient } from "../../testing/verify/replay.ts";
 import type { GrafanaDatasourceConfigMap } from "../endpoints.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
-import { readRecording, replayClient } from "./replay.ts";
 import { verifyFleet } from "./verify.ts";
 
 const topology = parseFleet({ ...DEFAULT_FLEET, grafana: false }, "default");

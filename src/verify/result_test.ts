@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { HttpError } from "./http.ts";
+import { HttpError } from "../net/http.ts";
 import { downCause, fail, shortGrpcError } from "./result.ts";
 
 describe("shortGrpcError", () => {

@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { FleetEndpoints } from "../endpoints.ts";
+import type { HttpClient, HttpRequest } from "../net/http.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
 import { scopeProblems } from "./checks/objstore.ts";
-import type { HttpClient, HttpRequest } from "./http.ts";
 import { Probe } from "./probe.ts";
 
 const topology = parseFleet(DEFAULT_FLEET, "default");

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { type Recorded, replayClient } from "../../testing/verify/replay.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
 import { blockDurationMs, firstBlockDue, syncIntervalMs } from "./checks/timing.ts";
 import { Probe } from "./probe.ts";
-import { type Recorded, replayClient } from "./replay.ts";
 
 const topology = parseFleet(DEFAULT_FLEET, "default");
 const base: FleetEndpoints = {

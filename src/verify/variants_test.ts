@@ -2,8 +2,8 @@
 // healthy fleet (the shapes stay real); and Grafana, which only the Kubernetes runtime runs, from its API's shapes.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { type Recording, readRecording, replayClient } from "../../testing/verify/replay.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
-import { type Recording, readRecording, replayClient } from "./replay.ts";
 import type { CheckResult } from "./types.ts";
 import { verifyFleet } from "./verify.ts";
 

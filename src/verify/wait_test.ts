@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { readRecording, replayClient } from "../../testing/verify/replay.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
-import { readRecording, replayClient } from "./replay.ts";
 import type { CheckResult, Report } from "./types.ts";
 import { settled, verifyFleetUntil } from "./wait.ts";
 

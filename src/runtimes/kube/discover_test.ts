@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { V1Node, V1Service } from "@kubernetes/client-node";
+import { FakeWorld, nodeObject } from "../../../testing/kube/fake-world.ts";
 import { renderFleet } from "../../render/render.ts";
 import { discoverAddresses, loadBalancerAddresses, nodeAddress } from "./discover.ts";
 import { addCloudClusters, defaultTopology, FAKE_CREDENTIALS, topologyOf } from "./testdata/fixtures.ts";
-import { FakeWorld, nodeObject } from "./testing.ts";
 import { fakeClock } from "./wait.ts";
 
 function dualStack(name: string, v6: string, v4: string): V1Node {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { FakeWorld, nodeObject } from "../../../testing/kube/fake-world.ts";
 import { findRelease } from "./helm.ts";
-import { FakeWorld, nodeObject } from "./testing.ts";
 
 const release = { name: "kube-prometheus-stack", namespace: "monitoring", context: "kind-biz1" };
 

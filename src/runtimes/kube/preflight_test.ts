@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { FakeWorld } from "../../../testing/kube/fake-world.ts";
 import { NAMESPACE } from "../../components/context.ts";
 import { RELEASE } from "../../render/helm.ts";
 import { renderFleet } from "../../render/render.ts";
@@ -7,7 +8,6 @@ import type { Topology } from "../../topology/topology.ts";
 import { FIELD_MANAGER, MANAGED_BY_LABEL } from "./api.ts";
 import { memoryNeeded, PreflightError, parseQuantity, parseVersion, preflight } from "./preflight.ts";
 import { addCloudClusters, defaultTopology, FAKE_CREDENTIALS, topologyOf } from "./testdata/fixtures.ts";
-import { FakeWorld } from "./testing.ts";
 
 function run(world: FakeWorld, topology: Topology, platform: NodeJS.Platform = "linux") {
   const fleet = renderFleet(topology, { credentials: FAKE_CREDENTIALS });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { after, describe, test } from "node:test";
-import { freePort } from "../../testing/net.ts";
+import { freePort } from "../../../testing/net.ts";
 import { demoScript } from "./plan.ts";
 
 const demo = demoScript();

@@ -5,7 +5,7 @@ import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { freePort } from "../../testing/net.ts";
+import { freePort } from "../../../testing/net.ts";
 import type { ProcessPlan } from "./plan.ts";
 import { isSameProcess, readStat } from "./proc.ts";
 import type { ProcessRecord } from "./state.ts";

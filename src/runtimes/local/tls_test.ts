@@ -4,11 +4,11 @@ import assert from "node:assert/strict";
 import { connect } from "node:http2";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { testFleet } from "../../../testing/local/fleet.ts";
 import type { GrpcTls, SpecContext } from "../../components/context.ts";
 import { queryEndpoints } from "../../components/thanos.ts";
 import { loadOrCreateGrpcTls } from "../../state/tls.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
-import { testFleet } from "./testing.ts";
 
 const SUBNET = "127.74";
 /** queryEndpoints only counts addresses here. */

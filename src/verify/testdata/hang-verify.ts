@@ -4,7 +4,7 @@
 // when its signal aborts; then only the deadline itself can keep the process alive.
 import { readFileSync } from "node:fs";
 import { loadTopology } from "../../topology/load.ts";
-import { fetchClient } from "../http.ts";
+import { fetchClient } from "../../net/http.ts";
 import { formatReport } from "../report.ts";
 import { verifyFleet } from "../verify.ts";
 

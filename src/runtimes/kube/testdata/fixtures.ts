@@ -10,7 +10,7 @@ import type { Topology } from "../../../topology/topology.ts";
 import type { Reporter } from "../../runtime.ts";
 import { type KubeDeps, realDeps } from "../context.ts";
 import { createKubeRuntime, type KubeRuntime } from "../index.ts";
-import { FakeWorld, nodeObject, type Recorder } from "../testing.ts";
+import { FakeWorld, nodeObject, type Recorder } from "../../../../testing/kube/fake-world.ts";
 import { fakeClock } from "../wait.ts";
 import { stringify } from "../../../yaml.ts";
 

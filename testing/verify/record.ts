@@ -1,13 +1,13 @@
 // Dev tool: records what verify reads from a running fleet into a testdata file, for the checks' unit tests.
-// Usage: node --import tsx src/verify/record.ts <out.json> "<scenario>" (--endpoints FILE | --runtime local) [--state-dir DIR]
+// Usage: node --import tsx testing/verify/record.ts <out.json> "<scenario>" (--endpoints FILE | --runtime local) [--state-dir DIR]
 import { readFile, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import type { FleetEndpoints } from "../endpoints.ts";
-import { loadTopology } from "../topology/load.ts";
-import { fetchClient } from "./http.ts";
+import type { FleetEndpoints } from "../../src/endpoints.ts";
+import { fetchClient } from "../../src/net/http.ts";
+import { loadTopology } from "../../src/topology/load.ts";
+import { formatReport } from "../../src/verify/report.ts";
+import { verifyFleet } from "../../src/verify/verify.ts";
 import { type Recording, recordingClient } from "./replay.ts";
-import { formatReport } from "./report.ts";
-import { verifyFleet } from "./verify.ts";
 
 /** Recorded keys are examples, never the fleet's real ones. */
 function redact(e: FleetEndpoints): FleetEndpoints {
@@ -33,13 +33,15 @@ async function main(argv: string[]): Promise<void> {
   const topology = await loadTopology(process.env.THANOS_FLEET_CONFIG);
   let endpoints: FleetEndpoints;
   if (values.runtime) {
-    const { runtimeFor } = await import("../runtimes/index.ts");
-    const { defaultStateDir } = await import("../state/dir.ts");
+    const { runtimeFor } = await import("../../src/runtimes/index.ts");
+    const { defaultStateDir } = await import("../../src/state/dir.ts");
+    const { chooseRuntime } = await import("../../src/state/runtime.ts");
     const stateDir = values["state-dir"] ?? defaultStateDir();
-    const reported = await (await runtimeFor(values.runtime)).endpoints(topology, { stateDir });
+    const runtime = await runtimeFor(await chooseRuntime(values.runtime, stateDir));
+    const reported = await runtime.endpoints(topology, { stateDir });
     // The timings a local fleet runs with, for runtimes that do not report them yet.
     const { BLOCK_DURATION_ENV, SYNC_INTERVAL_ENV, DEFAULT_BLOCK_DURATION, DEFAULT_SYNC_INTERVAL } =
-      await import("../runtimes/local/index.ts");
+      await import("../../src/runtimes/local/index.ts");
     endpoints =
       values.runtime === "local"
         ? {

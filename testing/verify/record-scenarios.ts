@@ -1,17 +1,17 @@
 // Dev tool: brings up a local fleet, breaks it one way after another, and records what verify reads in each
-// state into testdata/<scenario>.json (the fixtures of checks_test.ts). Takes about five minutes.
-// Usage: node --import tsx src/verify/record-scenarios.ts [--subnet 127.78]
+// state into src/verify/testdata/<scenario>.json (the fixtures of checks_test.ts). Takes about five minutes.
+// Usage: node --import tsx testing/verify/record-scenarios.ts [--subnet 127.78]
 import { writeFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import type { FleetEndpoints } from "../endpoints.ts";
-import { loadTopology } from "../topology/load.ts";
+import type { FleetEndpoints } from "../../src/endpoints.ts";
+import { fetchClient } from "../../src/net/http.ts";
+import { loadTopology } from "../../src/topology/load.ts";
+import { formatReport } from "../../src/verify/report.ts";
+import type { Report } from "../../src/verify/types.ts";
+import { verifyFleet } from "../../src/verify/verify.ts";
 import { LocalFleetHarness } from "./harness.ts";
-import { fetchClient } from "./http.ts";
 import { type Recording, recordingClient } from "./replay.ts";
-import { formatReport } from "./report.ts";
-import type { Report } from "./types.ts";
-import { verifyFleet } from "./verify.ts";
 
 const REPLICA_1 = "prometheus-kube-prometheus-stack-prometheus-1";
 
@@ -26,7 +26,7 @@ function redact(e: FleetEndpoints): FleetEndpoints {
   };
 }
 
-/** Verifies until `ready` holds (or fails after timeoutMs), then records that last verify as testdata/<name>.json. */
+/** Verifies until `ready` holds (or fails after timeoutMs), then records that last verify as src/verify/testdata/<name>.json. */
 async function record(
   name: string,
   scenario: string,
@@ -49,7 +49,7 @@ async function record(
         if ("body" in r) r.body = r.body.replaceAll(fleet.stateDir, "/state");
       const rec: Recording = { scenario, now: now.toISOString(), endpoints: redact(e), responses };
       await writeFile(
-        new URL(`./testdata/${name}.json`, import.meta.url),
+        new URL(`../../src/verify/testdata/${name}.json`, import.meta.url),
         `${JSON.stringify(rec, null, 1)}\n`,
       );
       process.stdout.write(`\n${name}: ${scenario}\n${formatReport(report)}`);

@@ -5,13 +5,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { resolveBinary } from "../binaries/resolve.ts";
-import type { FleetEndpoints } from "../endpoints.ts";
-import { createLocalRuntime } from "../runtimes/local/index.ts";
-import { localRoot } from "../runtimes/local/plan.ts";
-import { readHolds, readState, writeHolds } from "../runtimes/local/state.ts";
-import type { Reporter } from "../runtimes/runtime.ts";
-import type { Topology } from "../topology/topology.ts";
+import { resolveBinary } from "../../src/binaries/resolve.ts";
+import type { FleetEndpoints } from "../../src/endpoints.ts";
+import { createLocalRuntime } from "../../src/runtimes/local/index.ts";
+import { localRoot } from "../../src/runtimes/local/plan.ts";
+import { readHolds, readState, writeHolds } from "../../src/runtimes/local/state.ts";
+import type { Reporter } from "../../src/runtimes/runtime.ts";
+import type { Topology } from "../../src/topology/topology.ts";
 
 /** Short blocks and fast bucket syncs, so that blocks exist and are served within minutes. */
 export const FAST_TIMINGS = { blockDuration: "1m", bucketSyncInterval: "5s" };

@@ -1,7 +1,7 @@
 // Free loopback ports for the control plane's listeners, asked of the kernel rather than guessed.
 
 import { createServer, type Server } from "node:net";
-import { tcpOpen } from "../../runtimes/local/supervisor.ts";
+import { tcpOpen } from "../../src/runtimes/local/supervisor.ts";
 
 /** Ports the kernel hands out on 127.0.0.1 right now; all held at once so that they differ. */
 export async function freePorts(count: number): Promise<number[]> {

@@ -1,7 +1,7 @@
 // What the Prometheus Operator makes of the values: the chart's Prometheus object, and the external labels the
 // operator writes into each replica's configuration (the labels its sidecar then announces to query).
-import { NAMESPACE } from "../components/context.ts";
-import { RELEASE } from "./helm.ts";
+import { NAMESPACE } from "../../src/components/context.ts";
+import { RELEASE } from "../../src/render/helm.ts";
 
 /** The operator puts this into external_labels; the pod's env var expands it to the replica's pod name. */
 export const OPERATOR_POD_NAME = "$(POD_NAME)";

@@ -1,7 +1,7 @@
 // The kubeconfig a client reads to reach test control planes: one context per control plane, admin client certs.
 
 import { writeFile } from "node:fs/promises";
-import { stringify } from "../../yaml.ts";
+import { stringify } from "../../src/yaml.ts";
 
 export interface KubeconfigEntry {
   context: string;

@@ -1,4 +1,4 @@
-// `node --import tsx src/testing/envtest/measure.ts [N]`: how long a test control plane takes to start and stop
+// `node --import tsx testing/envtest/measure.ts [N]`: how long a test control plane takes to start and stop
 // (median of N, default 5; then 4 and 6 started side by side), for sizing the envtest suite.
 
 import { startControlPlane, startControlPlanes } from "./controlplane.ts";

@@ -7,13 +7,27 @@ import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import type { V1Node, V1Service } from "@kubernetes/client-node";
 import { parse } from "yaml";
-import { archiveImages } from "../../images/archive.ts";
-import { readTgzEntry } from "../../images/tar.ts";
-import { normalizeImage } from "../../render/images.ts";
-import type { KubeObject } from "../../render/types.ts";
-import { writeImageArchive } from "../../testing/tar.ts";
-import { describeRef, type KubeApi, KubeApiError, type ObjectRef, type ProxyResponse, refOf } from "./api.ts";
-import { commandLine, type Exec, ExecError, type RunOptions, type RunResult } from "./exec.ts";
+import { archiveImages } from "../../src/images/archive.ts";
+import { readTgzEntry } from "../../src/images/tar.ts";
+import { normalizeImage } from "../../src/render/images.ts";
+import type { KubeObject } from "../../src/render/types.ts";
+import {
+  describeRef,
+  type KubeApi,
+  KubeApiError,
+  MANAGED_BY_LABEL,
+  type ObjectRef,
+  type ProxyResponse,
+  refOf,
+} from "../../src/runtimes/kube/api.ts";
+import {
+  commandLine,
+  type Exec,
+  ExecError,
+  type RunOptions,
+  type RunResult,
+} from "../../src/runtimes/kube/exec.ts";
+import { writeImageArchive } from "../tar.ts";
 
 /** One line per call, in call order: what the golden files pin. */
 export class Recorder {
@@ -155,6 +169,10 @@ export class FakeKubeApi implements KubeApi {
   failingJobs = new Set<string>();
   /** Answers of the pod/Service proxy, by "resource/namespace/name:port/path". */
   proxyAnswers = new Map<string, ProxyResponse>();
+  /** Workloads that never report ready, by name. */
+  stuck = new Set<string>();
+  /** Container logs, by "pod/container" (and "pod/container/previous" for the run before the last restart). */
+  podLogs = new Map<string, string>();
   private reads = new Map<string, number>();
 
   constructor(
@@ -230,7 +248,7 @@ export class FakeKubeApi implements KubeApi {
     const key = this.key(refOf(obj));
     const reads = (this.reads.get(key) ?? 0) + 1;
     this.reads.set(key, reads);
-    const ready = reads > this.readyAfterReads;
+    const ready = reads > this.readyAfterReads && !this.stuck.has(obj.metadata.name);
     const spec = (obj.spec ?? {}) as { replicas?: number; type?: string };
     const generation = obj.metadata.generation as number;
     const replicas = spec.replicas ?? 1;
@@ -269,6 +287,31 @@ export class FakeKubeApi implements KubeApi {
     return obj;
   }
 
+  /** Stores an object as a controller of the cluster would make it: not recorded, not counted as a change. */
+  put(obj: KubeObject): void {
+    const meta = {
+      uid: `uid-${++this.rv}`,
+      resourceVersion: String(this.rv),
+      generation: 1,
+      ...obj.metadata,
+    };
+    this.objects.set(this.key(refOf(obj)), { obj: { ...obj, metadata: meta }, applied: "" });
+  }
+
+  async podLog(
+    namespace: string,
+    pod: string,
+    container: string,
+    opts: { previous: boolean; tailLines: number },
+  ): Promise<string | undefined> {
+    this.record(
+      `log ${namespace}/${pod} ${container}${opts.previous ? " --previous" : ""} --tail ${opts.tailLines}`,
+    );
+    await Promise.resolve();
+    const log = this.podLogs.get(`${pod}/${container}${opts.previous ? "/previous" : ""}`);
+    return log?.split("\n").slice(-opts.tailLines).join("\n");
+  }
+
   async get(ref: ObjectRef): Promise<KubeObject | undefined> {
     this.record(`get ${ref.apiVersion} ${describeRef(ref)}`);
     await Promise.resolve();
@@ -301,6 +344,23 @@ export class FakeKubeApi implements KubeApi {
       for (const [k, s] of this.objects) if (s.obj.metadata.namespace === ref.name) this.objects.delete(k);
     }
     return existed;
+  }
+
+  async mergePatch(ref: ObjectRef, patch: Record<string, unknown>): Promise<KubeObject> {
+    const what = `patch ${ref.apiVersion} ${describeRef(ref)}`;
+    this.record(`${what} ${JSON.stringify(patch)}`);
+    await Promise.resolve();
+    const stored = this.objects.get(this.key(ref));
+    if (!stored) this.fail(what, 404, `${ref.kind.toLowerCase()}s "${ref.name}" not found`);
+    const obj = mergePatched(stored.obj, patch) as KubeObject;
+    const specChanged = !isDeepStrictEqual(obj.spec, stored.obj.spec);
+    obj.metadata = {
+      ...obj.metadata,
+      resourceVersion: String(++this.rv),
+      generation: ((stored.obj.metadata.generation as number | undefined) ?? 0) + (specChanged ? 1 : 0),
+    };
+    this.objects.set(this.key(ref), { obj, applied: stored.applied });
+    return this.withStatus(obj);
   }
 
   async listNodes(): Promise<V1Node[]> {
@@ -436,6 +496,8 @@ export class FakeWorld {
   private nextIp = 2;
   /** Jobs that fail in every cluster created from now on, by name. */
   failingJobs = new Set<string>();
+  /** The log of a Prometheus container that crash-loops in every workload cluster installed from now on. */
+  crashingPrometheusLog?: string;
   /** Commands to fail, by a prefix of their command line. */
   failures = new Map<string, string>();
   /** Images in the local Docker (normalized names). */
@@ -686,6 +748,61 @@ export class FakeWorld {
     throw new Error(`the fake kind does not know '${commandLine(cmd, args)}'`);
   }
 
+  /**
+   * What the chart and the Prometheus Operator make on a first install: the Prometheus and Alertmanager resources,
+   * a StatefulSet owned by each, and their pods.
+   */
+  private runOperator(api: FakeKubeApi, namespace: string, release: string, values: unknown): void {
+    const prometheusReplicas =
+      (values as { prometheus?: { prometheusSpec?: { replicas?: number } } } | null)?.prometheus
+        ?.prometheusSpec?.replicas ?? 1;
+    for (const [kind, app, replicas] of [
+      ["Prometheus", "prometheus", prometheusReplicas],
+      ["Alertmanager", "alertmanager", 1],
+    ] as const) {
+      const name = `${release}-${app}`;
+      const uid = `uid-${kind}-${name}`;
+      api.put({
+        apiVersion: "monitoring.coreos.com/v1",
+        kind,
+        metadata: { name, namespace, uid, labels: { [MANAGED_BY_LABEL]: "Helm" } },
+        spec: { replicas },
+      });
+      const selector = { "app.kubernetes.io/name": app, "operator.prometheus.io/name": name };
+      const labels = { ...selector, [MANAGED_BY_LABEL]: "prometheus-operator" };
+      api.put({
+        apiVersion: "apps/v1",
+        kind: "StatefulSet",
+        metadata: { name: `${app}-${name}`, namespace, labels, ownerReferences: [{ kind, name, uid }] },
+        spec: { replicas, selector: { matchLabels: selector } },
+      });
+      for (let i = 0; i < replicas; i++) api.put(readyPod(`${app}-${name}-${i}`, namespace, labels, app));
+      if (app === "prometheus" && this.crashingPrometheusLog !== undefined) {
+        const pod = `${app}-${name}-0`;
+        api.stuck.add(`${app}-${name}`);
+        api.put({
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: pod, namespace, labels },
+          status: {
+            phase: "Running",
+            conditions: [{ type: "Ready", status: "False" }],
+            containerStatuses: [
+              {
+                name: app,
+                ready: false,
+                restartCount: 5,
+                state: { waiting: { reason: "CrashLoopBackOff" } },
+                lastState: { terminated: { reason: "Error", exitCode: 2 } },
+              },
+            ],
+          },
+        });
+        api.podLogs.set(`${pod}/${app}/previous`, this.crashingPrometheusLog);
+      }
+    }
+  }
+
   private async helm(cmd: string, args: string[]): Promise<RunResult> {
     const flag = (name: string) => {
       const i = args.indexOf(name);
@@ -739,6 +856,7 @@ export class FakeWorld {
       const file = flag("-f") ?? flag("--values");
       const values = file ? parse(await readFile(file, "utf8")) : null;
       const before = this.helmReleases.get(key(name));
+      if (!before) this.runOperator(this.fakeApi(context), namespace, name, values);
       const revision = (before?.revision ?? 0) + 1;
       this.helmReleases.set(key(name), {
         chart: (await local) ?? `${chart.split("/")[1]}-${flag("--version")}`,
@@ -754,10 +872,37 @@ export class FakeWorld {
       if (!this.helmReleases.delete(key(name))) {
         exitWith(cmd, args, `Error: uninstall: Release not loaded: ${name}: release: not found`);
       }
+      // What the chart made goes with it; what the operator made goes with its owners (garbage collection).
+      const api = this.apis.get(context);
+      for (const [k, { obj }] of api?.objects ?? []) {
+        const by = obj.metadata.labels?.[MANAGED_BY_LABEL];
+        if (obj.metadata.namespace === namespace && (by === "Helm" || by === "prometheus-operator")) {
+          api?.objects.delete(k);
+        }
+      }
       return ok(`release "${name}" uninstalled\n`);
     }
     throw new Error(`the fake helm does not know '${commandLine(cmd, args)}'`);
   }
+}
+
+/** A pod of a StatefulSet, ready, as the kubelet reports it. */
+export function readyPod(
+  name: string,
+  namespace: string,
+  labels: Record<string, string>,
+  container: string,
+): KubeObject {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace, labels },
+    status: {
+      phase: "Running",
+      conditions: [{ type: "Ready", status: "True" }],
+      containerStatuses: [{ name: container, ready: true, restartCount: 0, state: { running: {} } }],
+    },
+  };
 }
 
 /** `<name>-<version>` of a chart directory or .tgz, from its Chart.yaml, as Helm lists it. */
@@ -768,4 +913,18 @@ async function localChart(path: string): Promise<string> {
       "");
   const chart = parse(text) as { name: string; version: string };
   return `${chart.name}-${chart.version}`;
+}
+
+/** RFC 7386: objects merge key by key, a null removes the key, anything else replaces. */
+export function mergePatched(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return structuredClone(patch);
+  const out: Record<string, unknown> =
+    typeof target === "object" && target !== null && !Array.isArray(target)
+      ? structuredClone(target as Record<string, unknown>)
+      : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatched(out[k], v);
+  }
+  return out;
 }

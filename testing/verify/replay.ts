@@ -1,7 +1,7 @@
 // Recorded API answers of a real fleet, for unit tests of each check: record once from a running fleet, replay offline.
 import { readFileSync } from "node:fs";
-import type { FleetEndpoints } from "../endpoints.ts";
-import { type HttpClient, HttpError, type HttpErrorKind, type HttpRequest } from "./http.ts";
+import type { FleetEndpoints } from "../../src/endpoints.ts";
+import { type HttpClient, HttpError, type HttpErrorKind, type HttpRequest } from "../../src/net/http.ts";
 
 export type Recorded = { status: number; body: string } | { error: HttpErrorKind; message: string };
 
@@ -55,7 +55,9 @@ export function replayClient(responses: Record<string, Recorded>): HttpClient {
   };
 }
 
-/** A recording from testdata/ by name, e.g. `healthy`. */
+/** A recording from src/verify/testdata/ by name, e.g. `healthy`. */
 export function readRecording(name: string): Recording {
-  return JSON.parse(readFileSync(new URL(`./testdata/${name}.json`, import.meta.url), "utf8")) as Recording;
+  return JSON.parse(
+    readFileSync(new URL(`../../src/verify/testdata/${name}.json`, import.meta.url), "utf8"),
+  ) as Recording;
 }

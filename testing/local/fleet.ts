@@ -4,9 +4,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
-import type { Topology } from "../../topology/topology.ts";
-import type { Reporter } from "../runtime.ts";
-import { createLocalRuntime } from "./index.ts";
+import { createLocalRuntime } from "../../src/runtimes/local/index.ts";
+import type { Reporter } from "../../src/runtimes/runtime.ts";
+import type { Topology } from "../../src/topology/topology.ts";
 
 export async function testFleet(topology: Topology, opts: { subnet: string; name: string }) {
   const runtime = createLocalRuntime({ subnet: opts.subnet, blockDuration: "1m", bucketSyncInterval: "5s" });
