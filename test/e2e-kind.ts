@@ -198,13 +198,21 @@ interface QueryResult {
 }
 
 async function instantQuery(base: string, query: string, dedup: boolean): Promise<QueryResult["data"]> {
-  const url = new URL("/api/v1/query", base);
+  // The base may carry a path (the pod proxy's /<cluster>/<pod>/<port>): append to it, do not replace it.
+  const url = new URL(`${base.replace(/\/$/, "")}/api/v1/query`);
   url.searchParams.set("query", query);
   url.searchParams.set("dedup", String(dedup));
   const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  const body = (await res.json()) as QueryResult;
-  if (!res.ok || body.status !== "success")
-    throw new Error(`query ${query} answered ${res.status}: ${JSON.stringify(body)}`);
+  const text = await res.text();
+  // A proxy in the way answers in plain text: its words are the story, not a JSON parse error.
+  let body: QueryResult | undefined;
+  try {
+    body = JSON.parse(text) as QueryResult;
+  } catch {
+    body = undefined;
+  }
+  if (!res.ok || body?.status !== "success")
+    throw new Error(`query ${query} answered ${res.status}: ${text.trim().slice(0, 300)}`);
   return body.data;
 }
 

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { tgzOf, writeImageArchive } from "../testing/tar.ts";
-import { tempDir } from "../testing/tempdir.ts";
-import { archiveImages } from "./archive.ts";
+import { tgzOf, writeImageArchive } from "../../testing/tar.ts";
+import { tempDir } from "../../testing/tempdir.ts";
+import { archiveImages, writeArchiveSubset } from "./archive.ts";
 import { readTarEntry, readTgzEntry } from "./tar.ts";
 
 describe("reading one file out of a tar", () => {
@@ -50,5 +50,83 @@ describe("reading one file out of a tar", () => {
     await writeFile(notTar, "hello");
     await assert.rejects(archiveImages(notTar), /is not an image archive .*thanos-fleet images save/);
     await assert.rejects(archiveImages(join(dir.path, "gone.tar")), /cannot be read \(ENOENT\)/);
+  });
+});
+
+describe("an image archive cut down to the images one cluster runs", () => {
+  test("keeps their configs, layers and layer directories byte for byte, drops the rest; tar reads the result", async () => {
+    const dir = await tempDir("thanos-fleet-subset-");
+    const src = join(dir, "src");
+    // `docker save` before Docker 25: a directory per layer, a config per image, manifest.json naming them.
+    const layout: Record<string, string> = {
+      "aaa/VERSION": "1.0",
+      "aaa/json": '{"id":"aaa"}',
+      "aaa/layer.tar": "thanos layer ".repeat(100),
+      "bbb/VERSION": "1.0",
+      "bbb/json": '{"id":"bbb"}',
+      "bbb/layer.tar": "seaweedfs layer ".repeat(300),
+      "ccc/VERSION": "1.0",
+      "ccc/json": '{"id":"ccc"}',
+      "ccc/layer.tar": "shared base layer",
+      "c1.json": '{"config":"thanos"}',
+      "c2.json": '{"config":"seaweedfs"}',
+      repositories: "{}",
+    };
+    for (const [name, content] of Object.entries(layout)) {
+      await mkdir(join(src, name, ".."), { recursive: true });
+      await writeFile(join(src, name), content);
+    }
+    const manifest = [
+      {
+        Config: "c1.json",
+        RepoTags: ["quay.io/thanos/thanos:v0.42.4"],
+        Layers: ["ccc/layer.tar", "aaa/layer.tar"],
+      },
+      {
+        Config: "c2.json",
+        RepoTags: ["chrislusf/seaweedfs:4.53"],
+        Layers: ["ccc/layer.tar", "bbb/layer.tar"],
+      },
+    ];
+    await writeFile(join(src, "manifest.json"), JSON.stringify(manifest));
+    const file = join(dir, "images.tar");
+    execFileSync("tar", [
+      "-cf",
+      file,
+      "-C",
+      src,
+      "aaa",
+      "bbb",
+      "ccc",
+      "c1.json",
+      "c2.json",
+      "repositories",
+      "manifest.json",
+    ]);
+
+    const dest = join(dir, "mgmt.tar");
+    const written = await writeArchiveSubset(file, dest, new Set(["quay.io/thanos/thanos:v0.42.4"]));
+    assert.deepEqual([...written], ["quay.io/thanos/thanos:v0.42.4"]);
+    const listed = execFileSync("tar", ["-tf", dest], { encoding: "utf8" }).trim().split("\n").sort();
+    assert.deepEqual(listed, [
+      "aaa/",
+      "aaa/VERSION",
+      "aaa/json",
+      "aaa/layer.tar",
+      "c1.json",
+      "ccc/",
+      "ccc/VERSION",
+      "ccc/json",
+      "ccc/layer.tar",
+      "manifest.json",
+    ]);
+    const out = join(dir, "out");
+    await mkdir(out);
+    execFileSync("tar", ["-xf", dest, "-C", out]);
+    for (const name of ["aaa/layer.tar", "ccc/layer.tar", "c1.json"]) {
+      assert.equal(await readFile(join(out, name), "utf8"), layout[name], name);
+    }
+    assert.deepEqual(JSON.parse(await readFile(join(out, "manifest.json"), "utf8")), [manifest[0]]);
+    assert.deepEqual([...(await archiveImages(dest))], ["quay.io/thanos/thanos:v0.42.4"]);
   });
 });

@@ -4,12 +4,13 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
+import { FakeWorld } from "../../../testing/kube/fake-world.ts";
+import { tgzOf, writeImageArchive } from "../../../testing/tar.ts";
+import { tempDir } from "../../../testing/tempdir.ts";
 import { imagesSaveCommand, listImages } from "../../commands/images.ts";
 import { archiveImages } from "../../images/archive.ts";
-import { normalizeImage } from "../../render/images.ts";
+import { fleetImages, normalizeImage } from "../../render/images.ts";
 import { renderFleet } from "../../render/render.ts";
-import { tgzOf, writeImageArchive } from "../../testing/tar.ts";
-import { tempDir } from "../../testing/tempdir.ts";
 import { parseFleetYaml } from "../../topology/load.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { PINNED } from "../../versions.ts";
@@ -21,7 +22,6 @@ import {
   harness,
   recordingReporter,
 } from "./testdata/fixtures.ts";
-import { FakeWorld } from "./testing.ts";
 
 const CLUSTERS = `clusters:
   - { name: mgmt, role: observer }
@@ -104,10 +104,19 @@ describe("up --images: the archive goes into every kind node before anything is 
         "nothing is applied before the images are in",
       );
       assert.ok(load < lines.findIndex((l) => l.startsWith("$ helm upgrade")));
-      const images = await archiveImages(archive);
-      for (const nodes of h.world.kindClusters.values()) {
-        for (const node of nodes) assert.deepEqual(h.world.nodeImages.get(node), images, node);
+      // Each node holds what its cluster runs, and nothing else of the archive.
+      const all = await archiveImages(archive);
+      const used = fleetImages(topology, renderFleet(topology, { credentials: FAKE_CREDENTIALS }).clusters);
+      for (const [cluster, nodes] of h.world.kindClusters) {
+        const runs = used
+          .filter((i) => !i.kindNode && i.usedBy.some((u) => u.cluster === cluster))
+          .map((i) => normalizeImage(i.image))
+          .sort();
+        assert.ok(runs.length > 0 && runs.length < all.size, `${cluster} runs some of the archive's images`);
+        for (const node of nodes)
+          assert.deepEqual([...(h.world.nodeImages.get(node) ?? [])].sort(), runs, node);
       }
+      assert.ok(!h.world.nodeImages.get("minio-worker")?.has(`quay.io/thanos/thanos:${PINNED.thanos}`));
 
       const mark = h.world.recorder.mark();
       await up();
@@ -140,8 +149,8 @@ describe("up --images: the archive goes into every kind node before anything is 
       await up();
       const loads = h.world.recorder.since(mark).filter((l) => l.startsWith("$ kind load"));
       assert.deepEqual(
-        loads.map((l) => l.replace(archive, "ARCHIVE")),
-        ["$ kind load image-archive ARCHIVE --name biz2"],
+        loads.map((l) => l.replace(h.stateDir, "$STATE")),
+        ["$ kind load image-archive $STATE/kube/biz2/images.tar --name biz2"],
       );
     } finally {
       await h.cleanup();
@@ -159,9 +168,10 @@ describe("up --images: the archive goes into every kind node before anything is 
       assert.deepEqual(
         loads,
         ["mgmt", "biz1", "biz2", "minio"].map(
-          (c) => `$ kind load image-archive ${join(dir, "images.tar")} --name ${c}`,
+          (c) => `$ kind load image-archive $STATE/kube/${c}/images.tar --name ${c}`,
         ),
       );
+      assert.ok(h.world.nodeImages.get("minio-worker")?.has(normalizeImage(PINNED.seaweedfsImage)));
     } finally {
       await h.cleanup();
     }

@@ -61,8 +61,20 @@ export interface KubeApi {
   ): Promise<KubeObject[]>;
   /** Deletes in the background; false when it did not exist. */
   delete(ref: ObjectRef): Promise<boolean>;
+  /**
+   * A JSON merge patch (RFC 7386: a null removes a key), fieldManager thanos-fleet: the object as stored afterwards.
+   * An object that does not exist is an error.
+   */
+  mergePatch(ref: ObjectRef, patch: Record<string, unknown>): Promise<KubeObject>;
   listNodes(): Promise<V1Node[]>;
   getService(namespace: string, name: string): Promise<V1Service | undefined>;
+  /** The tail of a container's log (of its previous run when told); undefined when there is none. */
+  podLog(
+    namespace: string,
+    pod: string,
+    container: string,
+    opts: { previous: boolean; tailLines: number },
+  ): Promise<string | undefined>;
   /** An HTTP request through the API server's proxy to a pod or Service port. */
   proxy(target: ProxyTarget, req: ProxyRequest): Promise<ProxyResponse>;
 }
@@ -124,6 +136,16 @@ class ApplyApi extends KubernetesObjectApi {
     ctx.setQueryParam("fieldManager", FIELD_MANAGER);
     ctx.setQueryParam("force", "true");
     ctx.setBody(JSON.stringify(obj));
+    return (await this.requestPromise(ctx)) as KubeObject;
+  }
+
+  async mergePatch(header: KubeObject, patch: Record<string, unknown>): Promise<KubeObject> {
+    const path = await this.specUriPath(header, "patch");
+    const ctx = this.configuration.baseServer.makeRequestContext(path, HttpMethod.PATCH);
+    ctx.setHeaderParam("Accept", "application/json");
+    ctx.setHeaderParam("Content-Type", PatchStrategy.MergePatch);
+    ctx.setQueryParam("fieldManager", FIELD_MANAGER);
+    ctx.setBody(JSON.stringify(patch));
     return (await this.requestPromise(ctx)) as KubeObject;
   }
 }
@@ -209,9 +231,20 @@ export function createKubeApi(opts: KubeApiOptions): KubeApi {
         await objects.delete(header(ref), undefined, undefined, undefined, undefined, "Background");
         return true;
       })) ?? false,
+    mergePatch: (ref, patch) =>
+      call(`patch ${describeRef(ref)}`, () => objects.mergePatch(header(ref), patch)),
     listNodes: () => call("list Nodes", async () => (await core.listNode()).items),
     getService: (namespace, name) =>
       absentOn404(`get Service ${namespace}/${name}`, () => core.readNamespacedService({ name, namespace })),
+    podLog: async (namespace, name, container, o) => {
+      try {
+        return await core.readNamespacedPodLog({ namespace, name, container, ...o });
+      } catch (cause) {
+        // 400: no previous run, or the container has not started; 404: the pod is gone.
+        if ([400, 404].includes(httpStatus(cause) ?? 0)) return undefined;
+        throw new KubeApiError(context, `log of pod ${namespace}/${name} container ${container}`, cause);
+      }
+    },
     proxy: (target, req) => proxyRequest(kc, target, req, opts.proxyTimeoutMs ?? 10_000),
   };
 }

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
+import { nodeObject } from "../../../testing/kube/fake-world.ts";
 import { createKubeApi, type KubeApi, KubeApiError, loadKubeConfig } from "./api.ts";
-import { nodeObject } from "./testing.ts";
 
 interface Seen {
   method: string;
@@ -169,6 +169,23 @@ describe("createKubeApi against an HTTP API server", () => {
       "no field dropped, not even one the client's models do not know",
     );
     assert.equal(stored.metadata.resourceVersion, "7");
+  });
+
+  it("merge patch: PATCH merge-patch+json, fieldManager thanos-fleet, only the patch sent", async () => {
+    seen.length = 0;
+    await api.mergePatch(
+      { apiVersion: "apps/v1", kind: "Deployment", namespace: "monitoring", name: "thanos-query" },
+      { spec: { replicas: 1 } },
+    );
+    const patch = seen.find((s) => s.method === "PATCH");
+    assert.ok(patch);
+    assert.equal(
+      patch.url,
+      "/apis/apps/v1/namespaces/monitoring/deployments/thanos-query?fieldManager=thanos-fleet",
+    );
+    assert.equal(patch.contentType, "application/merge-patch+json");
+    assert.equal(patch.authorization, "Bearer t0k3n");
+    assert.deepEqual(JSON.parse(patch.body), { spec: { replicas: 1 } });
   });
 
   it("reads Nodes as the API returns them, and Services; a missing one is undefined", async () => {

@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { access } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { FakeWorld } from "../../../testing/kube/fake-world.ts";
+import { recordedRuntime } from "../../state/runtime.ts";
 import { readState } from "./state.ts";
 import { addCloudClusters, assertGolden, defaultTopology, harness, topologyOf } from "./testdata/fixtures.ts";
-import { FakeWorld } from "./testing.ts";
 
 const exists = (file: string) =>
   access(file).then(
@@ -71,9 +72,11 @@ describe("down deletes the kind clusters thanos-fleet created and nothing else",
     const h = await harness(await topologyOf("existing.yaml"), world);
     try {
       await h.up();
+      assert.equal(await recordedRuntime(h.stateDir), "kubernetes");
       const mark = h.world.recorder.mark();
       await h.down(true);
       await assertGolden("down-existing.txt", h.world.recorder.since(mark));
+      assert.equal(await recordedRuntime(h.stateDir), undefined, "--purge drops the record of the runtime");
       for (const context of ["prod-mgmt", "prod-eu1"]) {
         assert.deepEqual([...world.fakeApi(context).objects.keys()], [], `${context} is as before up`);
       }

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { type FakeKubeApi, FakeWorld } from "../../../testing/kube/fake-world.ts";
 import { readDiscoveredAddresses } from "../../render/addresses.ts";
 import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet } from "../../topology/load.ts";
 import { expectedStores, queryPods } from "../../verify/expect.ts";
 import { addCloudClusters, defaultTopology, harness, topologyOf } from "./testdata/fixtures.ts";
-import { type FakeKubeApi, FakeWorld } from "./testing.ts";
 
 /** Pods of a Deployment as the ReplicaSet names them: random suffixes, one of them on its way out. */
 async function deploymentPods(api: FakeKubeApi, app: string, names: string[], terminating?: string) {
@@ -190,7 +190,18 @@ describe("endpoints on kind: host ports where a NodePort maps one pod, the pod p
         urls: [],
       });
       assert.equal(rows.find((r) => r.component === "query-frontend")?.urls.http, "http://127.0.0.1:20000");
-      assert.equal(rows.filter((r) => r.ready).length, 1);
+      // In mgmt only the store's pod exists; the workload clusters' pods are the operator's, ready.
+      assert.equal(rows.filter((r) => r.ready && r.cluster === "mgmt").length, 1);
+      assert.deepEqual(
+        rows.filter((r) => r.cluster === "biz1").map((r) => `${r.component} ${r.pod} ${r.ready}`),
+        [
+          "prometheus prometheus-kube-prometheus-stack-prometheus-0 true",
+          "sidecar prometheus-kube-prometheus-stack-prometheus-0 true",
+          "prometheus prometheus-kube-prometheus-stack-prometheus-1 true",
+          "sidecar prometheus-kube-prometheus-stack-prometheus-1 true",
+          "alertmanager alertmanager-kube-prometheus-stack-alertmanager-0 true",
+        ],
+      );
     } finally {
       await h.cleanup();
     }

@@ -1,12 +1,15 @@
 // `up` on Kubernetes as an ordered list of small steps (kind's Actions): clusters, addresses, storage, workload
 // clusters, mgmt, verify. Each step is idempotent, reported on one line with its duration, and waited on.
+import { mkdir, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { NAMESPACE } from "../../components/context.ts";
-import { archiveImages } from "../../images/archive.ts";
+import { archiveImages, writeArchiveSubset } from "../../images/archive.ts";
 import { writeDiscoveredAddresses } from "../../render/addresses.ts";
 import { chartSource, RELEASE } from "../../render/helm.ts";
+import { fleetImages, normalizeImage } from "../../render/images.ts";
 import type { KubeObject, RenderedCluster } from "../../render/types.ts";
-import { waitProgress } from "../../verify/progress.ts";
+import { waitProgress } from "../../ui/progress.ts";
 import { applyObjects, waitReady } from "./apply.ts";
 import { type RunContext, renderedCluster } from "./context.ts";
 import { discoverAddresses, loadBalancerServices } from "./discover.ts";
@@ -19,8 +22,9 @@ import {
   kindNetworkExists,
   writeKindConfig,
 } from "./kind.ts";
+import { waitOperated } from "./operated.ts";
 import { preflight } from "./preflight.ts";
-import { addUnique, clusterState } from "./state.ts";
+import { addUnique, clusterState, kubeDir } from "./state.ts";
 
 /** One step: its title is decided when it is its turn (undefined: nothing to do, not reported). */
 export interface Action {
@@ -202,42 +206,84 @@ const createKindClusters: Action = {
   },
 };
 
+/** Per kind cluster, the images of the archive it runs, and the archive's images no cluster is known to run. */
+function imagesPerCluster(ctx: RunContext, inArchive: Set<string>): Map<string, Set<string>> {
+  const used = fleetImages(ctx.topology, ctx.fleet.clusters).filter((i) => !i.kindNode);
+  const known = new Set(used.map((i) => normalizeImage(i.image)));
+  const unknown = [...inArchive].filter((image) => !known.has(image));
+  const out = new Map<string, Set<string>>();
+  for (const rc of kindOf(ctx)) {
+    const runs = used
+      .filter((i) => i.usedBy.some((u) => u.cluster === rc.cluster))
+      .map((i) => normalizeImage(i.image));
+    out.set(rc.cluster, new Set([...runs.filter((image) => inArchive.has(image)), ...unknown]));
+  }
+  return out;
+}
+
 /**
  * The image archive into every node of every kind cluster, before anything that runs its images is applied: a kubelet
- * that tried to pull an image and failed keeps pulling it, even after it is loaded. A cluster whose nodes all hold
- * every image of the archive is left alone, so a second `up` loads nothing.
+ * that tried to pull an image and failed keeps pulling it, even after it is loaded. Each cluster gets the images it
+ * runs (and any of the archive's that no cluster is known to run), cut from the archive into a file of its own; a
+ * cluster whose nodes all hold those already is left alone, so a second `up` loads nothing.
  */
 const loadImages: Action = {
   title: (ctx) => {
     const names = kindOf(ctx).map((c) => c.cluster);
     if (!ctx.imagesArchive || names.length === 0) return undefined;
-    return `images from ${ctx.imagesArchive} into every node of ${listNames(names)}`;
+    return `images from ${ctx.imagesArchive} into every node of ${listNames(names)}${names.length > 1 ? ", in parallel" : ""}`;
   },
   async execute(ctx) {
     const file = ctx.imagesArchive as string;
-    const wanted = await archiveImages(file);
+    const wanted = imagesPerCluster(ctx, await archiveImages(file));
+    const opts = { signal: ctx.signal };
+    const images = (rc: RenderedCluster) => wanted.get(rc.cluster) ?? new Set<string>();
+    const nodes = new Map<string, string[]>();
+    const missing = new Map<string, Set<string>>();
+    await allSettled(
+      kindOf(ctx),
+      (rc) => rc.cluster,
+      async (rc) => {
+        nodes.set(rc.cluster, await kindNodes(ctx.deps.exec, rc.cluster, opts));
+        const lacking = new Set<string>();
+        for (const node of nodes.get(rc.cluster) ?? []) {
+          const held = await nodeImages(ctx.deps.exec, node, opts);
+          for (const image of images(rc)) if (!held.has(image)) lacking.add(image);
+        }
+        missing.set(rc.cluster, lacking);
+      },
+    );
+    const toLoad = kindOf(ctx).filter((rc) => (missing.get(rc.cluster)?.size ?? 0) > 0);
+    const part = (rc: RenderedCluster) => join(kubeDir(ctx.stateDir), rc.cluster, "images.tar");
+    try {
+      for (const rc of toLoad) {
+        for (const image of missing.get(rc.cluster) ?? [])
+          ctx.reporter.verbose(`${rc.cluster}: missing ${image}`);
+        await mkdir(dirname(part(rc)), { recursive: true });
+        await writeArchiveSubset(file, part(rc), images(rc));
+      }
+      // The clusters' nodes import at once.
+      await allSettled(
+        toLoad,
+        (rc) => rc.cluster,
+        (rc) => loadImageArchive(ctx.deps.exec, part(rc), rc.cluster, ctx.streaming(rc.cluster)),
+      );
+    } finally {
+      await Promise.all(toLoad.map((rc) => rm(part(rc), { force: true })));
+    }
     for (const rc of kindOf(ctx)) {
-      const opts = { signal: ctx.signal };
-      const nodes = await kindNodes(ctx.deps.exec, rc.cluster, opts);
-      const missing = new Set<string>();
-      for (const node of nodes) {
-        const held = await nodeImages(ctx.deps.exec, node, opts);
-        for (const image of wanted) if (!held.has(image)) missing.add(image);
-      }
-      if (missing.size === 0) {
-        ctx.reporter.info(
-          `  ${rc.cluster}: its ${nodes.length} nodes hold all ${wanted.size} images already`,
-        );
-        continue;
-      }
-      for (const image of missing) ctx.reporter.verbose(`${rc.cluster}: missing ${image}`);
-      await loadImageArchive(ctx.deps.exec, file, rc.cluster, ctx.streaming(rc.cluster));
+      const n = nodes.get(rc.cluster)?.length ?? 0;
+      const lacking = missing.get(rc.cluster)?.size ?? 0;
       ctx.reporter.info(
-        `  ${rc.cluster}: loaded ${wanted.size} images into ${nodes.length} nodes (${missing.size} were missing)`,
+        lacking === 0
+          ? `  ${rc.cluster}: its ${n} nodes hold its ${count(images(rc).size, "image")} already`
+          : `  ${rc.cluster}: loaded ${count(images(rc).size, "image")} into ${n} nodes (${lacking} were missing)`,
       );
     }
   },
 };
+
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
 const discover: Action = {
   title: (ctx) => {
@@ -392,6 +438,29 @@ const helmInstall: Action = {
   },
 };
 
+/** helm --wait ends with the operator running; the Prometheus and Alertmanager it runs are waited for here. */
+const operatedWait: Action = {
+  title: (ctx) => {
+    const names = ctx.fleet.clusters.filter((c) => c.role === "workload").map((c) => c.cluster);
+    return names.length > 0
+      ? `wait for the Prometheus and Alertmanager pods the Prometheus Operator runs on ${listNames(names)}`
+      : undefined;
+  },
+  async execute(ctx) {
+    await allSettled(
+      ctx.fleet.clusters.filter((c) => c.role === "workload"),
+      (rc) => rc.cluster,
+      (rc) =>
+        waitOperated(ctx.deps.api(rc.context), NAMESPACE, {
+          clock: ctx.deps.clock,
+          signal: ctx.signal,
+          timeoutMs: ctx.deps.timeouts.rolloutMs,
+          onChange: (line) => ctx.reporter.info(`  ${rc.cluster}: ${line}`),
+        }),
+    );
+  },
+};
+
 const workloadServices = (name: string): Action => ({
   title: (ctx) => {
     const type = ctx.topology.fleet.clusters.find((c) => c.name === name)?.serviceType ?? "NodePort";
@@ -449,6 +518,7 @@ export function upActions(ctx: RunContext): Action[] {
     checkReleases,
     helmRepo,
     helmInstall,
+    operatedWait,
     ...expand(perCluster("workload", workloadServices)),
     ...expand(perCluster("observer", namespaceAndSecrets)),
     ...expand(perCluster("observer", observerApply)),

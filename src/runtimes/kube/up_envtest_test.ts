@@ -12,18 +12,25 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+} from "@kubernetes/client-node";
 import { parse } from "yaml";
+import { envtestSkip, startControlPlanes } from "../../../testing/envtest/controlplane.ts";
+import { kindNodeNames, registerKindNodes } from "../../../testing/envtest/nodes.ts";
+import { removeAtExit } from "../../../testing/envtest/process.ts";
+import { type StatusReporter, startStatusReporter } from "../../../testing/envtest/status.ts";
+import { exitWith, FakeWorld } from "../../../testing/kube/fake-world.ts";
 import { NAMESPACE } from "../../components/context.ts";
 import { type DiscoveredAddresses, readDiscoveredAddresses } from "../../render/addresses.ts";
 import { fleetFiles } from "../../render/files.ts";
 import { renderFleet } from "../../render/render.ts";
 import type { KubeObject, RenderedCluster, RenderedFleet } from "../../render/types.ts";
 import { type Credentials, loadOrCreateCredentials } from "../../state/credentials.ts";
-import { envtestSkip, startControlPlanes } from "../../testing/envtest/controlplane.ts";
-import { kindNodeNames, registerKindNodes } from "../../testing/envtest/nodes.ts";
-import { removeAtExit } from "../../testing/envtest/process.ts";
-import { type StatusReporter, startStatusReporter } from "../../testing/envtest/status.ts";
 import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet, parseFleetYaml } from "../../topology/load.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { Reporter, UpOptions } from "../runtime.ts";
@@ -41,7 +48,6 @@ import type { Exec, RunOptions, RunResult } from "./exec.ts";
 import { valuesFile } from "./helm.ts";
 import { createKubeRuntime, type KubeRuntime } from "./index.ts";
 import { readState } from "./state.ts";
-import { exitWith, FakeWorld } from "./testing.ts";
 import type { Clock } from "./wait.ts";
 
 const skip = envtestSkip();
@@ -204,6 +210,7 @@ class FakeHelm {
             exitWith(cmd, args, `Error: Service ${body.metadata.name}: ${(err as { body?: string }).body}`);
           }
         }
+        await runOperator(kc, namespace, name);
         const before = this.releases.get(key(name));
         const chart = `${(args[3] ?? "").split("/")[1]}-${flag("--version")}`;
         this.releases.set(key(name), { chart, values, revision: (before?.revision ?? 0) + 1 });
@@ -217,10 +224,107 @@ class FakeHelm {
         for (const svc of CHART_SERVICES) {
           await core.deleteNamespacedService({ name: `${name}-${svc}`, namespace }).catch(() => {});
         }
+        // Helm deletes the chart's resources and keeps its CRDs; the garbage collector (not running here) would
+        // delete the StatefulSets their owners are gone from.
+        const objects = KubernetesObjectApi.makeApiClient(kc);
+        for (const { kind, app } of OPERATED) {
+          const ref = {
+            apiVersion: "monitoring.coreos.com/v1",
+            kind,
+            metadata: { name: `${name}-${app}`, namespace },
+          };
+          await objects.delete(ref).catch(() => {});
+          await kc
+            .makeApiClient(AppsV1Api)
+            .deleteNamespacedStatefulSet({ name: `${app}-${name}-${app}`, namespace })
+            .catch(() => {});
+        }
         return ok(`release "${name}" uninstalled\n`);
       }
     }
     throw new Error(`the fake helm does not know ${args.join(" ")}`);
+  }
+}
+
+const OPERATED = [
+  { kind: "Prometheus", plural: "prometheuses", app: "prometheus" },
+  { kind: "Alertmanager", plural: "alertmanagers", app: "alertmanager" },
+] as const;
+
+/**
+ * What the chart and the Prometheus Operator make on an install, as far as `up` looks at it: the CRDs (schema-less
+ * here), a Prometheus and an Alertmanager resource, and the StatefulSet the operator owns for each (which the status
+ * reporter then reports rolled out).
+ */
+async function runOperator(kc: KubeConfig, namespace: string, release: string): Promise<void> {
+  const objects = KubernetesObjectApi.makeApiClient(kc);
+  const apps = kc.makeApiClient(AppsV1Api);
+  const exists = (e: unknown) => {
+    if ((e as { code?: number }).code !== 409) throw e;
+  };
+  for (const { kind, plural } of OPERATED) {
+    await objects
+      .create({
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        metadata: { name: `${plural}.monitoring.coreos.com` },
+        spec: {
+          group: "monitoring.coreos.com",
+          names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase() },
+          scope: "Namespaced",
+          versions: [
+            {
+              name: "v1",
+              served: true,
+              storage: true,
+              schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+            },
+          ],
+        },
+      } as KubernetesObject)
+      .catch(exists);
+  }
+  for (const { kind, app } of OPERATED) {
+    const name = `${release}-${app}`;
+    const resource = { apiVersion: "monitoring.coreos.com/v1", kind, metadata: { name, namespace } };
+    // The CRD serves once established: a moment after it is created.
+    let created: KubernetesObject | undefined;
+    for (let attempt = 0; !created; attempt++) {
+      created = await objects.create(resource).catch(async (e: unknown) => {
+        if ((e as { code?: number }).code === 409) return objects.read(resource);
+        if (attempt >= 50) throw e;
+        await sleep(100);
+        return undefined;
+      });
+    }
+    const selector = { "app.kubernetes.io/name": app, "operator.prometheus.io/name": name };
+    await apps
+      .createNamespacedStatefulSet({
+        namespace,
+        body: {
+          metadata: {
+            name: `${app}-${name}`,
+            ownerReferences: [
+              {
+                apiVersion: resource.apiVersion,
+                kind,
+                name,
+                uid: created.metadata?.uid ?? "",
+                controller: true,
+              },
+            ],
+          },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: selector },
+            template: {
+              metadata: { labels: selector },
+              spec: { containers: [{ name: app, image: `quay.io/prometheus/${app}` }] },
+            },
+          },
+        },
+      })
+      .catch(exists);
   }
 }
 

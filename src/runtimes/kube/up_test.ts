@@ -3,10 +3,12 @@ import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
+import { FakeWorld } from "../../../testing/kube/fake-world.ts";
+import { tempDir } from "../../../testing/tempdir.ts";
 import { readDiscoveredAddresses } from "../../render/addresses.ts";
 import { CREDENTIALS_FILE } from "../../state/credentials.ts";
+import { recordedRuntime } from "../../state/runtime.ts";
 import { TLS_DIR } from "../../state/tls.ts";
-import { tempDir } from "../../testing/tempdir.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import { realDeps } from "./context.ts";
 import { createKubeRuntime } from "./index.ts";
@@ -19,7 +21,6 @@ import {
   recordingReporter,
   topologyOf,
 } from "./testdata/fixtures.ts";
-import { FakeWorld } from "./testing.ts";
 import { fakeClock } from "./wait.ts";
 
 const creates = (lines: string[]) =>
@@ -123,7 +124,8 @@ describe("up on kind: the exact calls, in order", () => {
     try {
       await h.up();
       for (const api of h.world.apis.values()) {
-        for (const { obj } of api.objects.values()) {
+        for (const { obj, applied } of api.objects.values()) {
+          if (!applied) continue; // made by the chart or the operator
           assert.equal(
             obj.metadata.labels?.["app.kubernetes.io/managed-by"],
             "thanos-fleet",
@@ -318,6 +320,33 @@ describe("up failures name the step, the command and the tail of its output", ()
   });
 });
 
+describe("up after the chart: the operator's Prometheus must run", () => {
+  it("a crash-looping Prometheus fails up, naming the pod, its exit and its log, before anything else is applied", async () => {
+    const world = new FakeWorld();
+    world.crashingPrometheusLog = 'msg="Error loading config" err="unknown field \\"bogus\\""';
+    const h = await harness(defaultTopology(), world);
+    try {
+      await assert.rejects(h.up(), (error: Error) => {
+        assert.match(
+          error.message,
+          /^step 'wait for the Prometheus and Alertmanager pods the Prometheus Operator runs on biz1, biz2' failed/,
+        );
+        const cause = (error.cause as Error).message;
+        assert.match(cause, /biz1: .*kind-biz1 cannot become ready/);
+        assert.match(
+          cause,
+          /pod monitoring\/prometheus-kube-prometheus-stack-prometheus-0: container prometheus: CrashLoopBackOff; 5 restarts; last exit: Error, code 2/,
+        );
+        assert.match(cause, /Error loading config/);
+        return true;
+      });
+      assert.ok(!world.recorder.lines.some((l) => l.includes("thanos-query")), "mgmt was not applied");
+    } finally {
+      await h.cleanup();
+    }
+  });
+});
+
 describe("a changed setup Job is replaced, since a Job's template is immutable", () => {
   it("deletes it, waits until it is gone, and applies it again", async () => {
     const h = await harness(defaultTopology());
@@ -484,6 +513,7 @@ describe("up writes nothing before preflight has passed", () => {
 
       world.dockerRunning = true;
       await up();
+      assert.equal(await recordedRuntime(stateDir), "kubernetes");
       assert.equal((await stat(join(stateDir, CREDENTIALS_FILE))).mode & 0o777, 0o600);
       assert.ok((await readdir(join(stateDir, TLS_DIR))).includes("ca.crt"));
       // The rendered gRPC TLS material reached the fleet: sidecars serve with a certificate.
