@@ -1,7 +1,9 @@
 // `thanos-fleet drill`: runs failure scenarios against the running fleet; exit 0 when each kept its promise.
+import { kubeFaults } from "../drill/kube.ts";
 import { localFaults } from "../drill/local.ts";
 import { type DrillReport, runDrill, type ScenarioResult } from "../drill/run.ts";
 import { scenarios } from "../drill/scenarios.ts";
+import type { KubeRuntime } from "../runtimes/kube/index.ts";
 import type { Runtime } from "../runtimes/runtime.ts";
 import type { Topology } from "../topology/topology.ts";
 import { table } from "../ui/table.ts";
@@ -59,14 +61,16 @@ export async function drillCommand(
       `unknown scenario(s): ${unknown.join(", ")}; the scenarios are: ${all.map((s) => s.id).join(", ")}`,
     );
   }
-  if (runtime.name !== "local") {
-    throw new DrillUsageError(
-      "drill runs against the local runtime only so far: use --runtime local (a Kubernetes drill deletes pods and scales to zero, and is not built yet)",
-    );
-  }
   const chosen = opts.scenarios.length > 0 ? all.filter((s) => opts.scenarios.includes(s.id)) : all;
   const endpoints = await runtime.endpoints(topology, { stateDir: opts.stateDir });
-  const faults = localFaults(topology, opts.stateDir);
+  const faults =
+    runtime.name === "local"
+      ? localFaults(topology, opts.stateDir)
+      : kubeFaults({
+          topology,
+          ...(await (runtime as KubeRuntime).faultTarget(topology, { stateDir: opts.stateDir })),
+          signal: opts.signal,
+        });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const report = await runDrill(topology, endpoints, faults, chosen, {
     signal: opts.signal,

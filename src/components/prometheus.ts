@@ -32,14 +32,37 @@ export function minioScrapeJob(target: string): Record<string, unknown> {
   };
 }
 
+/**
+ * Every replica scrapes every replica and its sidecar at fixed addresses: a dead one is an `up == 0` its peer still
+ * reports (discovery would drop the target of a pod that is gone). The HA alerts read these two jobs.
+ */
+export function peerScrapeJobs(target: (index: number, port: number) => string, replicas: number) {
+  const all = (port: number) => Array.from({ length: replicas }, (_, i) => target(i, port));
+  return [
+    { job_name: "prometheus", static_configs: [{ targets: all(PROMETHEUS_PORT) }] },
+    { job_name: "thanos-sidecar", static_configs: [{ targets: all(HTTP_PORT) }] },
+  ];
+}
+
+/** The operator's headless Service of every Prometheus it runs: each pod's DNS name is <pod>.<this>. */
+export const OPERATOR_GOVERNING_SERVICE = "prometheus-operated";
+
+/** The peer jobs on Kubernetes: each replica by its pod's DNS name, which resolves only while that pod exists. */
+export function kubePeerScrapeJobs(workload: Workload, namespace: string) {
+  return peerScrapeJobs(
+    (i, port) =>
+      `${PROMETHEUS_WORKLOAD}-${i}.${OPERATOR_GOVERNING_SERVICE}.${namespace}.svc.cluster.local:${port}`,
+    workload.replicaNames.length,
+  );
+}
+
 export function prometheusConfig(topology: Topology, workload: Workload, ctx: SpecContext): string {
   const { addresses } = ctx;
-  // Every replica scrapes every replica and its sidecar: a dead one is an `up == 0` its peer still reports.
-  const replicas = (port: number) =>
-    workload.replicaNames.map((_, i) => addresses.pod(workload.name, PROMETHEUS_WORKLOAD, i, port));
   const scrape: Record<string, unknown>[] = [
-    { job_name: "prometheus", static_configs: [{ targets: replicas(PROMETHEUS_PORT) }] },
-    { job_name: "thanos-sidecar", static_configs: [{ targets: replicas(HTTP_PORT) }] },
+    ...peerScrapeJobs(
+      (i, port) => addresses.pod(workload.name, PROMETHEUS_WORKLOAD, i, port),
+      workload.replicaNames.length,
+    ),
     {
       job_name: "alertmanager",
       static_configs: [{ targets: [addresses.service(workload.name, WORKLOAD_ALERTMANAGER, 9093)] }],

@@ -2,10 +2,10 @@
 // it: the global view stays complete, warnings name the broken store, the right alert fires, the fleet recovers
 // once the fault is lifted, and no block is lost.
 import { setTimeout as sleep } from "node:timers/promises";
+import { durationOr } from "../duration.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
+import { fetchClient } from "../net/http.ts";
 import type { Topology } from "../topology/topology.ts";
-import { durationOr } from "../verify/duration.ts";
-import { fetchClient } from "../verify/http.ts";
 import { type BlockMeta, Probe } from "../verify/probe.ts";
 import { verifyFleet } from "../verify/verify.ts";
 import type { Scenario } from "./scenarios.ts";

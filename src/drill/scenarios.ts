@@ -33,28 +33,33 @@ export interface Scenario {
   uploadsCatchUp?: boolean;
 }
 
-/** The scenarios of fleet.yaml's first workload cluster and its mgmt cluster. */
+/**
+ * The scenarios of fleet.yaml's first workload cluster and its mgmt cluster. A replica held down is the last one:
+ * scaling a StatefulSet down by one removes exactly that pod.
+ */
 export function scenarios(topology: Topology): Scenario[] {
   const w = topology.workloads[0];
   const mgmt = topology.observer.name;
   if (!w) return [];
-  const replica0 = w.replicaNames[0] as string;
+  const lastReplica = w.replicaNames[w.replicaNames.length - 1] as string;
+  const lastQuery = `${WORKLOAD.query}-${topology.observer.queryReplicas - 1}`;
+  const lastRuler = rulerReplicaName(topology.observer.rulerReplicas - 1);
   const last = topology.workloads[topology.workloads.length - 1] ?? w;
   const out: Scenario[] = [
     {
       id: "prometheus-replica",
-      title: `one Prometheus replica of ${w.name} down (${replica0})`,
+      title: `one Prometheus replica of ${w.name} down (${lastReplica})`,
       mode: "down",
-      victims: [{ cluster: w.name, component: "prometheus", pod: replica0 }],
+      victims: [{ cluster: w.name, component: "prometheus", pod: lastReplica }],
       completeDuring: true,
       alert: { name: HA_ALERTS.prometheusDown, labels: { cluster: w.name } },
       hold: { ms: 45_000 },
     },
     {
       id: "sidecar",
-      title: `one sidecar of ${w.name} down (${replica0})`,
+      title: `one sidecar of ${w.name} down (${lastReplica})`,
       mode: "down",
-      victims: [{ cluster: w.name, component: "sidecar", pod: replica0 }],
+      victims: [{ cluster: w.name, component: "sidecar", pod: lastReplica }],
       completeDuring: true,
       alert: { name: HA_ALERTS.sidecarDown, labels: { cluster: w.name } },
       hold: { ms: 45_000 },
@@ -73,7 +78,7 @@ export function scenarios(topology: Topology): Scenario[] {
       id: "query-replica",
       title: "one query replica down behind query-frontend",
       mode: "down",
-      victims: [{ cluster: mgmt, component: "query", pod: `${WORKLOAD.query}-0` }],
+      victims: [{ cluster: mgmt, component: "query", pod: lastQuery }],
       completeDuring: true,
       hold: { ms: 45_000 },
     },
@@ -89,7 +94,7 @@ export function scenarios(topology: Topology): Scenario[] {
       id: "ruler-replica",
       title: "one ruler replica down",
       mode: "down",
-      victims: [{ cluster: mgmt, component: "rule", pod: rulerReplicaName(0) }],
+      victims: [{ cluster: mgmt, component: "rule", pod: lastRuler }],
       completeDuring: true,
       alert: { name: "FleetWatchdog", labels: {} },
       hold: { ms: 45_000 },
