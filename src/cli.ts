@@ -4,11 +4,10 @@ import { setMaxListeners } from "node:events";
 import { constants } from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import { runtimeFor, runtimeNames } from "./runtimes/index.ts";
-import type { UpOptions } from "./runtimes/runtime.ts";
 import { defaultStateDir } from "./state/dir.ts";
+import { chooseRuntime } from "./state/runtime.ts";
 import { ConfigError } from "./topology/errors.ts";
 import { loadTopology } from "./topology/load.ts";
-import { createReporter } from "./ui/reporter.ts";
 
 const program = new Command("thanos-fleet")
   .description("Multi-cluster Thanos HA in one command: build the fleet, wire every address, prove it works.")
@@ -21,7 +20,15 @@ const configOption = () =>
 const stateOption = () =>
   new Option("--state-dir <dir>", "where credentials and runtime state live").default(defaultStateDir());
 const runtimeOption = () =>
-  new Option("-r, --runtime <runtime>", "where the fleet runs").choices(runtimeNames).default("kubernetes");
+  new Option(
+    "-r, --runtime <runtime>",
+    "where the fleet runs (default: the runtime the state dir's last 'up' used, else kubernetes)",
+  ).choices(runtimeNames);
+
+/** The runtime a verb acts on: --runtime, else the one the state dir records, else Kubernetes. */
+async function chosenRuntime(opts: { runtime?: string; stateDir: string }) {
+  return runtimeFor(await chooseRuntime(opts.runtime, opts.stateDir));
+}
 
 program
   .command("init")
@@ -100,11 +107,6 @@ function withSignal<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   });
 }
 
-function upOptions(opts: { stateDir: string; verbose?: boolean }, signal: AbortSignal): UpOptions {
-  const verbose = Boolean(opts.verbose);
-  return { stateDir: opts.stateDir, verbose, signal, reporter: createReporter({ verbose }) };
-}
-
 program
   .command("up")
   .description("create (or reuse) the fleet, wire it and verify it")
@@ -116,19 +118,14 @@ program
   .option("--images <file>", "an image archive ('images save') to load into the kind nodes first")
   .action(async (opts) => {
     const topology = await loadTopology(opts.config);
-    if (opts.images && opts.runtime !== "kubernetes") {
-      throw Object.assign(
-        new Error("--images loads images into kind nodes: use it with --runtime kubernetes"),
-        {
-          exitCode: 2,
-        },
-      );
-    }
-    const runtime = await runtimeFor(opts.runtime);
+    const runtime = await chosenRuntime(opts);
+    const { upCommand } = await import("./commands/up.ts");
     await withSignal((signal) =>
-      runtime.up(topology, {
-        ...upOptions(opts, signal),
-        verify: opts.verify,
+      upCommand(runtime, topology, {
+        stateDir: opts.stateDir,
+        verbose: Boolean(opts.verbose),
+        signal,
+        verify: opts.verify !== false,
         ...(opts.images ? { images: opts.images } : {}),
       }),
     );
@@ -144,9 +141,15 @@ program
   .option("-v, --verbose", "stream the output of every tool run")
   .action(async (opts) => {
     const topology = await loadTopology(opts.config);
-    const runtime = await runtimeFor(opts.runtime);
+    const runtime = await chosenRuntime(opts);
+    const { downCommand } = await import("./commands/down.ts");
     await withSignal((signal) =>
-      runtime.down(topology, { ...upOptions(opts, signal), purge: Boolean(opts.purge) }),
+      downCommand(runtime, topology, {
+        stateDir: opts.stateDir,
+        verbose: Boolean(opts.verbose),
+        signal,
+        purge: Boolean(opts.purge),
+      }),
     );
   });
 
@@ -159,7 +162,7 @@ program
   .option("--json", "machine-readable, with every endpoint URL")
   .action(async (opts) => {
     const topology = await loadTopology(opts.config);
-    const runtime = await runtimeFor(opts.runtime);
+    const runtime = await chosenRuntime(opts);
     const { statusCommand } = await import("./commands/status.ts");
     process.exitCode = await statusCommand(runtime, topology, {
       stateDir: opts.stateDir,
@@ -177,8 +180,8 @@ program
   .option("--wait <duration>", "poll until green or this deadline, e.g. 5m")
   .action(async (opts) => {
     const topology = await loadTopology(opts.config);
-    const runtime = await runtimeFor(opts.runtime);
-    const { verifyCommand } = await import("./verify/command.ts");
+    const runtime = await chosenRuntime(opts);
+    const { verifyCommand } = await import("./commands/verify.ts");
     process.exitCode = await verifyCommand(runtime, topology, {
       stateDir: opts.stateDir,
       json: Boolean(opts.json),
@@ -196,7 +199,7 @@ program
   .option("--json", "machine-readable result")
   .action(async (chosen: string[], opts) => {
     const topology = await loadTopology(opts.config);
-    const runtime = await runtimeFor(opts.runtime);
+    const runtime = await chosenRuntime(opts);
     const { drillCommand } = await import("./commands/drill.ts");
     process.exitCode = await withSignal((signal) =>
       drillCommand(runtime, topology, {

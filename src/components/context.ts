@@ -1,4 +1,7 @@
 // What a runtime hands the component specs: where things listen and live, and how clusters reach each other.
+import type { GrpcTls } from "../state/tls.ts";
+
+export type { GrpcTls };
 
 /** Kubernetes-style placeholder for the pod's own IP; the local runtime substitutes the pod's loopback address. */
 export const POD_IP = "$(POD_IP)";
@@ -22,17 +25,6 @@ export interface Addresses {
   pod(cluster: string, workload: string, index: number, port: number): string;
   /** An exposed (NodePort) port, as seen from any cluster. */
   exposed(cluster: string, nodePort: number): string;
-}
-
-/** PEM material for mutual TLS on the StoreAPI gRPC: servers present `cert`, query presents `clientCert`. */
-export interface GrpcTls {
-  ca: string;
-  cert: string;
-  key: string;
-  clientCert: string;
-  clientKey: string;
-  /** The name clients verify the server certificate against, whatever address they dial. */
-  serverName: string;
 }
 
 export interface SpecContext {

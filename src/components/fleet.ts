@@ -38,6 +38,11 @@ export interface FleetSpec {
   services: ServiceSpec[];
 }
 
+/** The Service of replica i's sidecar alone, exposed on the workload cluster's node ports to the other clusters. */
+export function sidecarServiceName(i: number): string {
+  return `thanos-sidecar-${i}`;
+}
+
 /** Where every cluster reaches the bucket, with Thanos's own bucket-scoped key. */
 export function objectStoreAccess(
   topology: Topology,
@@ -111,7 +116,7 @@ export function buildFleet(topology: Topology, ctx: SpecContext, creds: Credenti
       services.push(
         {
           cluster: w.name,
-          name: `thanos-sidecar-${i}`,
+          name: sidecarServiceName(i),
           selector: { workload: PROMETHEUS_WORKLOAD, pod },
           ports: [
             { name: "grpc", port: GRPC_PORT, targetPort: GRPC_PORT, nodePort: w.nodePorts.sidecarGrpc + i },

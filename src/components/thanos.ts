@@ -1,7 +1,8 @@
 // Every Thanos process of the fleet: the flags are decided here and nowhere else.
+
+import { parseDuration } from "../duration.ts";
 import { REPLICA_LABELS } from "../topology/semantics.ts";
 import type { Topology, Workload } from "../topology/topology.ts";
-import { parseDuration } from "../verify/duration.ts";
 import { stringify } from "../yaml.ts";
 import { POD_IP, type SpecContext } from "./context.ts";
 import { OBJSTORE_FILE, objstoreConfig } from "./objstore.ts";

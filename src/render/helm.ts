@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 // kube-prometheus-stack values for a workload cluster: Prometheus HA with the sidecar, Grafana pointed at mgmt.
-import type { GrpcTls, SpecContext } from "../components/context.ts";
+import { type GrpcTls, NAMESPACE, type SpecContext } from "../components/context.ts";
 import { OBJSTORE_FILE } from "../components/objstore.ts";
-import { PROMETHEUS_WORKLOAD, storageScrapeJob } from "../components/prometheus.ts";
+import { kubePeerScrapeJobs, PROMETHEUS_WORKLOAD, storageScrapeJob } from "../components/prometheus.ts";
 import type { Container, PodSpec } from "../components/types.ts";
 import { fleetPath, type Topology, type Workload } from "../topology/topology.ts";
 import { mergeValues } from "../topology/values.ts";
@@ -137,7 +137,10 @@ function fleetValues(
   const alertmanager = container(pods.alertmanager, "alertmanager");
   const thanos = imageParts(sidecar.image);
   const prom = imageParts(prometheus.image);
-  const scrape = topology.storage ? [storageScrapeJob(topology.storage, ctx.addresses)] : [];
+  const scrape = [
+    ...kubePeerScrapeJobs(w, NAMESPACE),
+    ...(topology.storage ? [storageScrapeJob(topology.storage, ctx.addresses)] : []),
+  ];
   if (pods.prometheus.name !== PROMETHEUS_WORKLOAD) {
     throw new Error(
       `the chart names Prometheus ${PROMETHEUS_WORKLOAD}, the spec says ${pods.prometheus.name}`,

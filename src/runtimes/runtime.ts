@@ -1,21 +1,37 @@
 // The seam between the CLI and a runtime: local processes, or Kubernetes (kind or existing clusters).
 import type { FleetEndpoints } from "../endpoints.ts";
+import type { RuntimeName } from "../state/runtime.ts";
 import type { Topology } from "../topology/topology.ts";
+import type { WaitAttempt } from "../ui/progress.ts";
+import type { Reporter } from "../ui/reporter.ts";
 
-export interface Reporter {
-  /** A step starts; the returned function ends it, with an error if it failed. */
-  step(title: string): (error?: Error) => void;
-  info(line: string): void;
-  verbose(line: string): void;
-}
+export type { Reporter };
+
+/**
+ * The verify that ends `up`, on the endpoints the runtime reports. The command that runs `up` hands it in; it throws
+ * when the fleet fails a check, which fails `up`.
+ */
+export type CloseVerify = (
+  topology: Topology,
+  opts: {
+    endpoints: () => Promise<FleetEndpoints>;
+    signal: AbortSignal;
+    /** After each attempt that did not settle: what is still pending or failing. */
+    onProgress?: (attempt: WaitAttempt) => void;
+  },
+) => Promise<{
+  ok: boolean;
+  /** The verify table, as printed. */
+  text: string;
+}>;
 
 export interface UpOptions {
   stateDir: string;
   reporter: Reporter;
   signal: AbortSignal;
   verbose: boolean;
-  /** End `up` with a verify of the running fleet (the CLI's default; tests and benchmarks skip it). */
-  verify?: boolean;
+  /** Ends `up` once the fleet runs (the CLI's default; `--no-verify`, tests and benchmarks leave it out). */
+  verify?: CloseVerify;
   /** An image archive to load into the kind nodes (Kubernetes runtime), over fleet.yaml's images.archive. */
   images?: string;
 }
@@ -39,7 +55,7 @@ export interface ProcessStatus {
 }
 
 export interface Runtime {
-  name: "local" | "kubernetes";
+  name: RuntimeName;
   /** Brings the fleet up; a second call on a running fleet reports it and changes nothing. */
   up(topology: Topology, opts: UpOptions): Promise<void>;
   /** Stops or deletes what up created and nothing else; idempotent. */

@@ -4,9 +4,19 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { GrpcTls } from "../components/context.ts";
 
 const run = promisify(execFile);
+
+/** PEM material for mutual TLS on the StoreAPI gRPC: servers present `cert`, query presents `clientCert`. */
+export interface GrpcTls {
+  ca: string;
+  cert: string;
+  key: string;
+  clientCert: string;
+  clientKey: string;
+  /** The name clients verify the server certificate against, whatever address they dial. */
+  serverName: string;
+}
 
 export const TLS_DIR = "tls";
 /** Clients verify the server certificate against this name, not the address they dial. */

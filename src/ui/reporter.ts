@@ -1,5 +1,12 @@
 // Progress for long work: one line per step with its duration; a spinner on a TTY, plain lines without one.
-import type { Reporter } from "../runtimes/runtime.ts";
+
+/** Where long work reports its steps: the CLI's reporter, or a recording one in tests. */
+export interface Reporter {
+  /** A step starts; the returned function ends it, with an error if it failed. */
+  step(title: string): (error?: Error) => void;
+  info(line: string): void;
+  verbose(line: string): void;
+}
 
 const FRAMES = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 

@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { LocalFleetHarness } from "../../testing/verify/harness.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
 import { loadTopology } from "../topology/load.ts";
-import { LocalFleetHarness } from "./harness.ts";
 import { formatReport } from "./report.ts";
 import type { CheckResult, Report } from "./types.ts";
 import { verifyFleet } from "./verify.ts";
@@ -189,7 +189,4 @@ step(
     );
     assert.equal(report.ok, true);
   },
-  // Open: after the six faults above, `up` came back with 23 of 26 processes supervised and "did not come up"
-  // (twice on a loaded 2-core machine, 2026-11-30); the drill's own converge test passes. Find why, then drop this.
-  "converging after the six faults fails: under investigation",
 );

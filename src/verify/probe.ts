@@ -1,10 +1,10 @@
 // What checks read from the fleet, fetched once per verify and shared: checks ask, the probe remembers.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FleetEndpoints, Target } from "../endpoints.ts";
+import { type HttpClient, HttpError, join } from "../net/http.ts";
+import { S3Client } from "../net/s3.ts";
 import type { Topology } from "../topology/topology.ts";
-import { type HttpClient, HttpError, join } from "./http.ts";
 import { parseMetrics, type Sample } from "./metrics.ts";
-import { S3Client } from "./s3.ts";
 
 /** An HTTP answer that is not what the API promises. */
 export class ApiError extends Error {

@@ -1,7 +1,7 @@
 // Building check results: problems grouped by cause, so a failure reads as what, why, and what to do.
-import { HttpError } from "./http.ts";
+import { HttpError } from "../net/http.ts";
+import { S3Error } from "../net/s3.ts";
 import { ApiError } from "./probe.ts";
-import { S3Error } from "./s3.ts";
 import type { CheckResult } from "./types.ts";
 
 export interface Problem {

@@ -1,5 +1,6 @@
 // verifyFleet: every check at once against a running fleet, from its topology and the endpoints its runtime reports.
 import type { FleetEndpoints } from "../endpoints.ts";
+import { fetchClient, type HttpClient } from "../net/http.ts";
 import type { Topology } from "../topology/topology.ts";
 import { COMPACTOR, checkCompactor } from "./checks/compactor.ts";
 import { checkGrafana, checkGrafanaDatasources, GRAFANA_DATASOURCE } from "./checks/grafana.ts";
@@ -9,7 +10,6 @@ import { checkRuler, RULER } from "./checks/ruler.ts";
 import { checkSidecars, SIDECARS } from "./checks/sidecars.ts";
 import { checkStoreGateway, STORE_GATEWAY } from "./checks/storegw.ts";
 import { checkDuplicates, checkStores, DUPLICATES, STORES } from "./checks/stores.ts";
-import { fetchClient, type HttpClient } from "./http.ts";
 import { CURRENT_VIEW_WAIT_MS, Probe } from "./probe.ts";
 import { type CheckInfo, fail } from "./result.ts";
 import type { CheckResult, Report } from "./types.ts";

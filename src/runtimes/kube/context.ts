@@ -6,8 +6,7 @@ import { renderFleet } from "../../render/render.ts";
 import type { RenderedCluster, RenderedFleet } from "../../render/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import type { Topology } from "../../topology/topology.ts";
-import type { WaitOptions } from "../../verify/wait.ts";
-import type { Reporter } from "../runtime.ts";
+import type { CloseVerify, Reporter } from "../runtime.ts";
 import { createKubeApi, type KubeApi } from "./api.ts";
 import { type Exec, type RunOptions, realExec } from "./exec.ts";
 import { type KubeState, writeState } from "./state.ts";
@@ -30,19 +29,7 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
 };
 
 /** The end of `up`: the fleet's own check, on the endpoints the runtime reports. */
-export type VerifyHook = (
-  topology: Topology,
-  opts: {
-    endpoints: () => Promise<FleetEndpoints>;
-    signal: AbortSignal;
-    /** After each attempt that did not settle: what is still pending or failing. */
-    onProgress?: WaitOptions["onProgress"];
-  },
-) => Promise<{
-  ok: boolean;
-  /** The verify table, as printed. */
-  text: string;
-}>;
+export type VerifyHook = CloseVerify;
 
 /** Everything the runtime touches outside itself; tests hand in fakes. */
 export interface KubeDeps {

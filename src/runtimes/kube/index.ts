@@ -5,28 +5,34 @@ import { join, resolve } from "node:path";
 import { NAMESPACE } from "../../components/context.ts";
 import type { FleetEndpoints } from "../../endpoints.ts";
 import { ADDRESSES_FILE, readDiscoveredAddresses } from "../../render/addresses.ts";
+import type { RenderedFleet } from "../../render/types.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { fleetCredentials, loadFleetCredentials } from "../../state/objectstore-key.ts";
+import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
 import { loadGrpcTls } from "../../state/tls.ts";
 import { fleetPath, type Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
-import { type KubeDeps, newRunContext, realDeps, type VerifyHook } from "./context.ts";
+import type { KubeApi } from "./api.ts";
+import { type KubeDeps, newRunContext, realDeps } from "./context.ts";
 import { downFleet } from "./down.ts";
 import { kubeEndpoints, resolvePod } from "./endpoints.ts";
 import { EndpointProxy } from "./proxy.ts";
 import { readState, removeState } from "./state.ts";
 import { preflightAction, runActions, upActions } from "./up.ts";
 import { summaryLines } from "./urls.ts";
+import type { Clock } from "./wait.ts";
 
 export { createKubeApi, FIELD_MANAGER, type KubeApi, loadKubeConfig, MANAGED_BY_LABEL } from "./api.ts";
 export { type KubeDeps, realDeps } from "./context.ts";
 
-/** How long `up` lets verify wait for the fleet to turn green. */
-export const UP_VERIFY_WAIT_MS = 5 * 60_000;
-
 export interface KubeRuntime extends Runtime {
   /** Stops the loopback proxy that endpoints() started (it does not keep the process alive by itself). */
   close(): Promise<void>;
+  /** What the drill's faults act on: the fleet as rendered for this state dir, its API seam and clock. */
+  faultTarget(
+    topology: Topology,
+    opts: { stateDir: string },
+  ): Promise<{ fleet: RenderedFleet; api: (context: string) => KubeApi; clock: Clock }>;
 }
 
 /**
@@ -79,8 +85,8 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       const tls = await withGrpcTls(deps, topology, opts.stateDir);
       const ctx = newRunContext({
         topology,
-        // `up --no-verify` leaves out the verify step.
-        deps: opts.verify === false ? { ...tls.deps, verify: undefined } : tls.deps,
+        // The verify step runs the verify `up` was handed; without one (`up --no-verify`) it is left out.
+        deps: { ...tls.deps, verify: opts.verify ?? tls.deps.verify },
         stateDir: opts.stateDir,
         reporter: opts.reporter,
         signal: opts.signal,
@@ -94,6 +100,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       await runActions(ctx, [preflightAction]);
       // Nothing is written, not even to the state dir, until preflight has passed.
       await ensureStateDir(opts.stateDir);
+      await recordRuntime(opts.stateDir, "kubernetes");
       await saveCredentials();
       await tls.save();
       await runActions(ctx, upActions(ctx));
@@ -108,6 +115,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       if (opts.purge) {
         await removeState(opts.stateDir);
         await rm(join(opts.stateDir, ADDRESSES_FILE), { force: true });
+        await forgetRuntime(opts.stateDir, "kubernetes");
       }
     },
 
@@ -149,22 +157,13 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       return rows;
     },
 
+    async faultTarget(topology, opts) {
+      const { fleet } = await load(topology, opts.stateDir);
+      return { fleet, api: deps.api, clock: deps.clock };
+    },
+
     close: () => proxy.close(),
   };
 }
 
-/** verify --wait on the endpoints the runtime reports; loaded only when `up` gets that far. */
-export const verifyWithWait: VerifyHook = async (topology, opts) => {
-  const [{ verifyFleetUntil }, { formatReport }] = await Promise.all([
-    import("../../verify/wait.ts"),
-    import("../../verify/report.ts"),
-  ]);
-  const report = await verifyFleetUntil(topology, opts.endpoints, {
-    waitMs: UP_VERIFY_WAIT_MS,
-    signal: opts.signal,
-    onProgress: opts.onProgress,
-  });
-  return { ok: report.ok, text: formatReport(report) };
-};
-
-export const kubeRuntime: KubeRuntime = createKubeRuntime(realDeps({ verify: verifyWithWait }));
+export const kubeRuntime: KubeRuntime = createKubeRuntime(realDeps());

@@ -3,8 +3,8 @@
 // SeaweedFS's config file, written before it started.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ObjectStoreAccess } from "../../components/context.ts";
-import { fetchClient, HttpError } from "../../verify/http.ts";
-import { S3Client, S3Error } from "../../verify/s3.ts";
+import { fetchClient, HttpError } from "../../net/http.ts";
+import { S3Client, S3Error } from "../../net/s3.ts";
 
 export interface BucketSetup {
   /** host:port of the S3 API as the other clusters reach it. */

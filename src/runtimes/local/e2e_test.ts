@@ -5,13 +5,14 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { testFleet } from "../../../testing/local/fleet.ts";
 import type { FleetEndpoints } from "../../endpoints.ts";
+import { recordedRuntime } from "../../state/runtime.ts";
 import { loadTopology } from "../../topology/load.ts";
 import { localRoot } from "./plan.ts";
 import { hasExited, sessionMembers } from "./proc.ts";
 import { type FleetState, readState, writeHolds } from "./state.ts";
 import { tcpOpen } from "./supervisor.ts";
-import { testFleet } from "./testing.ts";
 
 const SUBNET = process.env.THANOS_FLEET_LOCAL_SUBNET ?? "127.79";
 const BLOCK_MS = 60_000;
@@ -85,6 +86,8 @@ let state: FleetState;
 
 step("up: every process of the default fleet starts and gets ready", 120_000, async () => {
   await runtime.up(topology, upOptions);
+  // status, verify and down without --runtime act on this fleet.
+  assert.equal(await recordedRuntime(stateDir), "local");
   const rows = await runtime.status(topology, { stateDir });
   const notReady = rows.filter((r) => !r.ready).map((r) => `${r.cluster}/${r.pod}/${r.component}`);
   assert.deepEqual(notReady, []);

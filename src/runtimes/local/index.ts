@@ -5,11 +5,13 @@ import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
 import type { FleetEndpoints } from "../../endpoints.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { loadFleetCredentials } from "../../state/objectstore-key.ts";
+import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
 import { loadGrpcTls } from "../../state/tls.ts";
 import type { Topology } from "../../topology/topology.ts";
+import { waitProgress } from "../../ui/progress.ts";
 import { step } from "../../ui/reporter.ts";
 import { table } from "../../ui/table.ts";
-import type { ProcessStatus, Reporter, Runtime, UpOptions } from "../runtime.ts";
+import type { CloseVerify, ProcessStatus, Reporter, Runtime, UpOptions } from "../runtime.ts";
 import { type Executables, fetchBinaries, missingBinaries, resolveExecutables } from "./binaries.ts";
 import { prepareBuckets } from "./bucket.ts";
 import { serverStates } from "./haproxy.ts";
@@ -67,29 +69,26 @@ function duration(value: string, source: string): string {
   return value;
 }
 
-/**
- * A first verify right after `up`: waits briefly for discovery to settle; checks that need shipped blocks stay
- * pending, and `thanos-fleet verify --runtime local --wait 5m` proves them a few block durations later.
- */
+/** The verify that ends `up`, as one step whose line names the first problem; the whole table goes up with the error. */
 async function verifyAfterUp(
   topology: Topology,
+  verify: CloseVerify,
   endpoints: FleetEndpoints,
   reporter: Reporter,
   signal: AbortSignal,
 ): Promise<void> {
-  const [{ verifyFleetUntil }, { formatReport }, { waitProgress }] = await Promise.all([
-    import("../../verify/wait.ts"),
-    import("../../verify/report.ts"),
-    import("../../verify/progress.ts"),
-  ]);
+  // Plain lines, one per change: the step's own line is live on a TTY.
   const onProgress = waitProgress({ write: (t) => reporter.info(t.replace(/\n$/, "")), isTTY: false });
-  const report = await step(reporter, "verify the fleet", () =>
-    verifyFleetUntil(topology, endpoints, { waitMs: 60_000, signal, onProgress }),
-  );
-  reporter.info(formatReport(report));
-  if (report.summary.pending > 0) {
-    reporter.info("pending checks need shipped blocks: run 'thanos-fleet verify --runtime local --wait 5m'");
+  const done = reporter.step("verify the fleet");
+  let result: Awaited<ReturnType<CloseVerify>>;
+  try {
+    result = await verify(topology, { endpoints: async () => endpoints, signal, onProgress });
+    done();
+  } catch (error) {
+    done(new Error((error instanceof Error ? error.message : String(error)).split("\n")[0]));
+    throw error;
   }
+  reporter.info(result.text.trimEnd());
 }
 
 /** Options given in code win over the environment, which wins over fleet.yaml's `blocks`, then the defaults. */
@@ -194,12 +193,17 @@ function byPod(processes: ProcessPlan[]): ProcessPlan[][] {
   return [...pods.values()];
 }
 
-/** Waits until each load balancer routes to the pods just started: a Service answers only through ready endpoints. */
+/**
+ * Waits until each load balancer routes to the pods just started (a Service answers only through ready endpoints),
+ * every endpoint of those pods UP. A pod's other processes count too:
+ * a sidecar that kept running while its Prometheus was restarted reports ready again only at its next look at
+ * Prometheus, every 30 s (`--prometheus.get_config_interval`), so the wait outlasts that interval.
+ */
 async function waitForEndpoints(
   plan: LocalPlan,
   processes: ProcessPlan[],
   signal: AbortSignal,
-  timeoutMs = 15_000,
+  timeoutMs = 45_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (const [cluster, socket] of plan.statsSockets) {
@@ -331,6 +335,7 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
     );
     // Nothing is written, not even to the state dir, until the checks above have passed.
     await ensureStateDir(opts.stateDir);
+    await recordRuntime(opts.stateDir, "local");
     await saveCredentials();
     await tls?.save();
 
@@ -430,7 +435,7 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
       reporter.info(formatActions(actions));
     }
     reporter.info(formatUrls(state.urls));
-    if (opts.verify) await verifyAfterUp(topology, state.endpoints, reporter, signal);
+    if (opts.verify) await verifyAfterUp(topology, opts.verify, state.endpoints, reporter, signal);
   }
 
   async function down(_topology: Topology, opts: UpOptions & { purge: boolean }): Promise<void> {
@@ -481,6 +486,7 @@ export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
       await step(reporter, `delete the local fleet's data, logs and state in ${root}`, () =>
         rm(root, { recursive: true, force: true }),
       );
+      await forgetRuntime(opts.stateDir, "local");
     }
   }
 

@@ -1,8 +1,8 @@
 // Check 9: each workload cluster's Grafana reaches Thanos through its "Thanos" datasource (Kubernetes runtime only).
 import { parse } from "yaml";
 import type { FleetEndpoints, GrafanaDatasourceConfigMap } from "../../endpoints.ts";
+import { join } from "../../net/http.ts";
 import { inspectHint } from "../expect.ts";
-import { join } from "../http.ts";
 import { ApiError, type Probe } from "../probe.ts";
 import { type CheckInfo, fail, type Problem, pass, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";

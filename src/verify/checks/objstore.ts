@@ -1,12 +1,12 @@
 // Check 4: the bucket answers Thanos's key, and every workload replica's blocks are in it with the right labels.
 import { prometheusLabels } from "../../components/thanos.ts";
-import { formatDuration } from "../duration.ts";
+import { formatDuration } from "../../duration.ts";
+import { HttpError } from "../../net/http.ts";
+import { S3Error } from "../../net/s3.ts";
 import { describeLabels, inspectHint, sameLabels, target, workloadOf } from "../expect.ts";
-import { HttpError } from "../http.ts";
 import { metricValue } from "../metrics.ts";
 import type { BlockMeta, Bucket, Probe } from "../probe.ts";
 import { type CheckInfo, fail, type Problem, pass, pending, plural, reason } from "../result.ts";
-import { S3Error } from "../s3.ts";
 import type { CheckResult } from "../types.ts";
 import { readStores } from "./stores.ts";
 import { blockDurationMs, clock, dataSince, firstBlockDue } from "./timing.ts";

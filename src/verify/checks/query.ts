@@ -1,10 +1,10 @@
 // Check 3: through query-frontend, every workload cluster answers, and deduplication collapses its replicas.
 
 import { prometheusLabels } from "../../components/thanos.ts";
+import { durationOr } from "../../duration.ts";
+import { join } from "../../net/http.ts";
 import type { Workload } from "../../topology/topology.ts";
-import { durationOr } from "../duration.ts";
 import { describeLabels, inspectHint, sameLabels, target } from "../expect.ts";
-import { join } from "../http.ts";
 import type { Probe } from "../probe.ts";
 import { type CheckInfo, fail, type Problem, pass, pending, reason, shortGrpcError } from "../result.ts";
 import type { CheckResult } from "../types.ts";
@@ -94,16 +94,7 @@ export async function checkQuery(probe: Probe): Promise<CheckResult> {
     const entries = views.flatMap((v) =>
       v.entries.filter((e) => e.type === "sidecar" && e.labelSets.some((l) => sameLabels(l, labels))),
     );
-    const sidecarHint = inspectHint(topology, endpoints, w.name, pod, "thanos-sidecar");
-    const broken = entries.find((e) => e.lastError);
-    if (entries.length === 0 || (broken && entries.every((e) => e.lastError))) {
-      return {
-        cause:
-          `the sidecar of ${w.name}/${pod} is down or unreachable from query in ${mgmt}` +
-          (broken ? ` (query: ${shortGrpcError(broken.lastError ?? "")})` : " (query does not list it)"),
-        fix: sidecarHint,
-      };
-    }
+    // Prometheus first: a sidecar whose Prometheus is down reports itself not ready, so the root is Prometheus.
     const prometheus = target(endpoints, w.name, "prometheus", pod);
     if (prometheus) {
       try {
@@ -114,6 +105,16 @@ export async function checkQuery(probe: Probe): Promise<CheckResult> {
           fix: inspectHint(topology, endpoints, w.name, pod, "prometheus"),
         };
       }
+    }
+    const sidecarHint = inspectHint(topology, endpoints, w.name, pod, "thanos-sidecar");
+    const broken = entries.find((e) => e.lastError);
+    if (entries.length === 0 || (broken && entries.every((e) => e.lastError))) {
+      return {
+        cause:
+          `the sidecar of ${w.name}/${pod} is down or unreachable from query in ${mgmt}` +
+          (broken ? ` (query: ${shortGrpcError(broken.lastError ?? "")})` : " (query does not list it)"),
+        fix: sidecarHint,
+      };
     }
     return {
       cause: `Prometheus ${w.name}/${pod} runs and its sidecar is healthy, but it has no recent sample of \`up\`: its scrapes fail`,

@@ -1,9 +1,9 @@
 // Check 7: every ruler loads and evaluates the fleet's rules, and the always-firing watchdog reaches mgmt's Alertmanager.
 import { rulerLabels, WORKLOAD } from "../../components/thanos.ts";
 import type { Target } from "../../endpoints.ts";
+import { HttpError, join } from "../../net/http.ts";
 import { rulerReplicaName } from "../../topology/topology.ts";
 import { expectedRuleGroups, inspectHint, target, WATCHDOG_ALERT } from "../expect.ts";
-import { HttpError, join } from "../http.ts";
 import { metricValue } from "../metrics.ts";
 import type { Probe } from "../probe.ts";
 import { type CheckInfo, downCause, fail, type Problem, pass, pending, reason } from "../result.ts";

@@ -1,6 +1,7 @@
 // When data can be expected: blocks appear only after Prometheus cut one, so "none yet" is pending until then.
+
+import { durationOr } from "../../duration.ts";
 import type { Target } from "../../endpoints.ts";
-import { durationOr } from "../duration.ts";
 import { sameLabels } from "../expect.ts";
 import type { Probe, StoreEntry } from "../probe.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { formatDuration, parseDuration, VerifyUsageError } from "./duration.ts";
+import { DurationError, formatDuration, parseDuration } from "./duration.ts";
 
 describe("parseDuration", () => {
   const good: [string, number][] = [
@@ -19,7 +19,7 @@ describe("parseDuration", () => {
       assert.throws(
         () => parseDuration(bad, "--wait"),
         (e: unknown) =>
-          e instanceof VerifyUsageError &&
+          e instanceof DurationError &&
           e.exitCode === 2 &&
           e.message.includes(`--wait '${bad}'`) &&
           e.message.includes("5m"),

@@ -1,12 +1,13 @@
 // `thanos-fleet verify`: endpoints from the runtime, every check, a table or JSON, and the exit code.
+
+import { DurationError, parseDuration } from "../duration.ts";
 import type { Runtime } from "../runtimes/runtime.ts";
 import type { Topology } from "../topology/topology.ts";
-import { parseDuration, VerifyUsageError } from "./duration.ts";
-import { waitProgress } from "./progress.ts";
-import { formatReport } from "./report.ts";
-import type { Report } from "./types.ts";
-import { type VerifyOptions, verifyFleet } from "./verify.ts";
-import { verifyFleetUntil } from "./wait.ts";
+import { waitProgress } from "../ui/progress.ts";
+import { formatReport } from "../verify/report.ts";
+import type { Report } from "../verify/types.ts";
+import { type VerifyOptions, verifyFleet } from "../verify/verify.ts";
+import { verifyFleetUntil } from "../verify/wait.ts";
 
 export interface CommandIO {
   stdout: { write(text: string): unknown };
@@ -25,7 +26,7 @@ export async function verifyCommand(
   try {
     waitMs = opts.wait === undefined ? undefined : parseDuration(opts.wait, "--wait");
   } catch (error) {
-    if (!(error instanceof VerifyUsageError)) throw error;
+    if (!(error instanceof DurationError)) throw error;
     io.stderr.write(`${error.message}\n`);
     return error.exitCode;
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import type { CheckResult, Report } from "../verify/types.ts";
 import { waitProgress } from "./progress.ts";
-import type { CheckResult, Report } from "./types.ts";
 
 function report(checks: Partial<CheckResult>[]): Report {
   const full = checks.map((c) => ({ id: "x", title: "x", status: "pass", detail: "", ...c }) as CheckResult);

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { type Recording, readRecording, replayClient } from "../../testing/verify/replay.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
 import type { Runtime } from "../runtimes/runtime.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
-import { verifyCommand } from "./command.ts";
-import { type Recording, readRecording, replayClient } from "./replay.ts";
-import type { Report } from "./types.ts";
+import type { Report } from "../verify/types.ts";
+import { verifyCommand } from "./verify.ts";
 
 const topology = parseFleet(DEFAULT_FLEET, "default");
 

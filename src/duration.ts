@@ -4,16 +4,16 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 const WHOLE = /^(\d+(ms|s|m|h|d))+$/;
 const PART = /(\d+)(ms|s|m|h|d)/g;
 
-/** A mistake in how verify was called: the CLI prints the message without a stack and exits 2. */
-export class VerifyUsageError extends Error {
+/** A duration given on the command line that is not one: the CLI prints the message without a stack and exits 2. */
+export class DurationError extends Error {
   readonly exitCode = 2;
 }
 
-/** Parses Go/Prometheus-style durations such as 30s, 5m, 1h30m; throws VerifyUsageError naming the value. */
+/** Parses Go/Prometheus-style durations such as 30s, 5m, 1h30m; throws DurationError naming the value. */
 export function parseDuration(text: string, what = "duration"): number {
   const value = text.trim();
   if (!WHOLE.test(value)) {
-    throw new VerifyUsageError(
+    throw new DurationError(
       `${what} '${text}' is not a duration: use a number with a unit (ms, s, m, h, d), e.g. 30s, 5m or 1h30m`,
     );
   }

@@ -1,8 +1,6 @@
 // What `verify --wait` is waiting for, as it goes: on a TTY a live line per check not yet passing, redrawn in place;
 // otherwise the same lines again only when something changed.
-import { formatDuration } from "./duration.ts";
-import type { Report } from "./types.ts";
-import type { WaitOptions } from "./wait.ts";
+import { formatDuration } from "../duration.ts";
 
 export interface ProgressOutput {
   write(text: string): unknown;
@@ -10,10 +8,21 @@ export interface ProgressOutput {
   columns?: number;
 }
 
-type Attempt = Parameters<NonNullable<WaitOptions["onProgress"]>>[0];
+/** What a verify report shows of its checks: all the progress lines need. */
+export interface ProgressReport {
+  summary: { pass: number };
+  checks: { id: string; status: "pass" | "fail" | "pending"; detail: string }[];
+}
+
+/** One attempt of `verify --wait` that did not settle: its report, or the error that stopped it. */
+export interface WaitAttempt {
+  report?: ProgressReport;
+  error?: unknown;
+  remainingMs: number;
+}
 
 export interface WaitProgress {
-  (attempt: Attempt): void;
+  (attempt: WaitAttempt): void;
   /** Clears a live block (TTY) before the final report is printed. */
   done(): void;
 }
@@ -21,7 +30,7 @@ export interface WaitProgress {
 const STATE = { fail: "failing", pending: "pending" } as const;
 
 function lines(
-  report: Report | undefined,
+  report: ProgressReport | undefined,
   error: unknown,
 ): { head: string; rows: [string, string, string][] } {
   if (!report) {
@@ -42,7 +51,7 @@ export function waitProgress(out: ProgressOutput): WaitProgress {
     if (drawn > 0) out.write(`\x1b[${drawn}A\r\x1b[J`);
     drawn = 0;
   };
-  const progress = ((attempt: Attempt) => {
+  const progress = ((attempt: WaitAttempt) => {
     const { head, rows } = lines(attempt.report, attempt.error);
     const left = `(${formatDuration(attempt.remainingMs)} left)`;
     if (out.isTTY) {

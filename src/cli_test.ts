@@ -1,0 +1,67 @@
+// The real CLI picks the runtime a state dir's fleet was brought up with, unless --runtime says otherwise.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { recordRuntime } from "./state/runtime.ts";
+
+const CLI = join(import.meta.dirname, "cli.ts");
+const stateDir = await mkdtemp(join(tmpdir(), "fleet-cli-runtime-"));
+after(() => rm(stateDir, { recursive: true, force: true }));
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", CLI, ...args, "--state-dir", stateDir],
+      { env: { ...process.env, THANOS_FLEET_DEBUG: "" } },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe("after up --runtime local, the verbs without --runtime act on the local fleet", () => {
+  it("status, verify and down use the recorded runtime; --runtime still wins", async () => {
+    // What `up --runtime local` records once it starts writing (the local fleet is gone since).
+    await recordRuntime(stateDir, "local");
+
+    const status = await cli("status", "--json");
+    assert.equal(status.code, 1, status.stderr);
+    assert.deepEqual(JSON.parse(status.stdout), { runtime: "local", processes: [] });
+
+    const verify = await cli("verify");
+    assert.equal(verify.code, 1);
+    assert.match(verify.stderr, /no local fleet is recorded in /);
+
+    const down = await cli("down");
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stderr, /no local fleet is recorded in .*: nothing to stop/);
+
+    const explicit = await cli("status", "--json", "--runtime", "kubernetes");
+    assert.deepEqual(JSON.parse(explicit.stdout), { runtime: "kubernetes", processes: [] });
+  });
+
+  it("with nothing recorded, the Kubernetes runtime", async () => {
+    const empty = await mkdtemp(join(tmpdir(), "fleet-cli-none-"));
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, [
+        "--import",
+        "tsx",
+        CLI,
+        "status",
+        "--json",
+        "--state-dir",
+        empty,
+      ]).catch((e: { stdout: string }) => e);
+      assert.deepEqual(JSON.parse(stdout), { runtime: "kubernetes", processes: [] });
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+});
