@@ -19,14 +19,25 @@ export function isRoot(): boolean {
   return process.getuid?.() === 0;
 }
 
-/** Debian's docker.io when dockerd is absent. */
-export async function ensureDockerInstalled(log: NodeJS.WritableStream): Promise<"cached" | undefined> {
-  if ((await hasCommand("dockerd")) && (await hasCommand("docker"))) return "cached";
+/**
+ * Debian's docker.io when dockerd is absent, and what the builds need from Debian: runc links libseccomp
+ * (headers found through pkg-config), and the node's base comes from debootstrap.
+ */
+export async function ensureHostPackages(log: NodeJS.WritableStream): Promise<"cached" | undefined> {
+  const missing: string[] = [];
+  if (!(await hasCommand("dockerd")) || !(await hasCommand("docker"))) missing.push("docker.io");
+  for (const pkg of ["libseccomp-dev", "pkg-config", "debootstrap"]) {
+    const record = await run("dpkg-query", ["--status", pkg]).catch(() => "");
+    if (!/^Status: install ok installed$/m.test(record)) missing.push(pkg);
+  }
+  if (missing.length === 0) return "cached";
   if (!isRoot())
-    throw new Error("Docker is not installed; run kind:host as root, or install Docker yourself");
+    throw new Error(
+      `missing Debian packages: ${missing.join(", ")}; run kind:host as root, or install them yourself`,
+    );
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   await run("apt-get", ["update"], { env, log });
-  await run("apt-get", ["install", "-y", "docker.io"], { env, log });
+  await run("apt-get", ["install", "-y", ...missing], { env, log });
   return undefined;
 }
 

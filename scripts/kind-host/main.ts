@@ -12,7 +12,7 @@ import { createWriteStream, existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ensureKpsChart, kpsChartDir } from "./chart.ts";
-import { ensureDaemonConfig, ensureDockerd, ensureDockerInstalled, ensureInotify } from "./docker.ts";
+import { ensureDaemonConfig, ensureDockerd, ensureHostPackages, ensureInotify } from "./docker.ts";
 import { ensureRejectRule, rejectRuleInPlace } from "./egress.ts";
 import { fleetImages, PREBUILT, prebuiltPath } from "./fleetimages.ts";
 import { BUILDS, type BuildName, ensureBuilt } from "./gobuild.ts";
@@ -31,7 +31,7 @@ async function openLog(name: string): Promise<NodeJS.WritableStream> {
 
 async function hostPhase(): Promise<void> {
   const log = await openLog("host");
-  await step("Docker engine installed", () => ensureDockerInstalled(log));
+  await step("Debian packages: Docker engine, libseccomp, debootstrap", () => ensureHostPackages(log));
   await step(`build ${BUILDS.ociCapFilter.id}`, () => ensureBuilt(BUILDS.ociCapFilter, log));
   let changed = false;
   await step("Docker runtime for privileged nodes", async () => {
