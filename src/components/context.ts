@@ -47,3 +47,10 @@ export interface SpecContext {
   /** Set when fleet.yaml says `tls: { grpc: true }`. */
   grpcTls?: GrpcTls;
 }
+
+/** Addresses that only record shape: the fleet built with them tells which pods and Services exist. */
+export const shapeAddresses: Addresses = {
+  service: (cluster, service, port) => `${service}.${cluster}:${port}`,
+  pod: (cluster, workload, index, port) => `${workload}-${index}.${cluster}:${port}`,
+  exposed: (cluster, nodePort) => `${cluster}:${nodePort}`,
+};

@@ -1,46 +1,27 @@
-// The whole fleet as pods and Services, from the topology and what a runtime hands in.
+// The whole fleet as pods and Services, assembled from the component modules: the one list of what the fleet runs.
+// Render, both runtimes and verify read what is assembled here and compute no wiring of their own.
 import type { Credentials } from "../state/credentials.ts";
 import type { Topology } from "../topology/topology.ts";
-import { ALERTMANAGER_PORT, alertmanagerPod } from "./alertmanager.ts";
-import type { Addresses, ObjectStoreAccess, SpecContext } from "./context.ts";
-import { MINIO_API_PORT, MINIO_CONSOLE_PORT, MINIO_WORKLOAD, minioPod } from "./minio.ts";
-import {
-  DEMO_PORT,
-  DEMO_WORKLOAD,
-  demoPod,
-  PROMETHEUS_PORT,
-  PROMETHEUS_WORKLOAD,
-  prometheusPod,
-} from "./prometheus.ts";
-import {
-  SEAWEEDFS_MASTER_PORT,
-  SEAWEEDFS_METRICS_PORT,
-  SEAWEEDFS_S3_PORT,
-  SEAWEEDFS_WORKLOAD,
-  seaweedfsGrpcPorts,
-  seaweedfsPod,
-} from "./seaweedfs.ts";
-import {
-  bucketWebPod,
-  compactPod,
-  GRPC_PORT,
-  HTTP_PORT,
-  queryFrontendPod,
-  queryPod,
-  rulerPod,
-  storePod,
-  WORKLOAD,
-} from "./thanos.ts";
-import type { PodSpec, ServiceSpec } from "./types.ts";
+import { alertmanager, alertmanagerOpenings } from "./alertmanager.ts";
+import { type Addresses, type ObjectStoreAccess, type SpecContext, shapeAddresses } from "./context.ts";
+import { demo } from "./demo.ts";
+import { grafanaOpenings } from "./grafana.ts";
+import { minio } from "./minio.ts";
+import { prometheus, prometheusOpenings } from "./prometheus.ts";
+import { seaweedfs } from "./seaweedfs.ts";
+import { storageOpenings } from "./storage.ts";
+import { bucketWeb, bucketWebOpenings } from "./thanos/bucket-web.ts";
+import { compactor } from "./thanos/compact.ts";
+import { query, queryOpenings } from "./thanos/query.ts";
+import { queryFrontend, queryFrontendOpenings } from "./thanos/query-frontend.ts";
+import { ruler, rulerStoreApis } from "./thanos/rule.ts";
+import { sidecarStoreApis } from "./thanos/sidecar.ts";
+import { storeGateway, storeGatewayStoreApis } from "./thanos/store.ts";
+import type { ComponentSpec, Opening, PodSpec, RuntimeName, ServiceSpec, StoreApiServer } from "./types.ts";
 
 export interface FleetSpec {
   pods: PodSpec[];
   services: ServiceSpec[];
-}
-
-/** The Service of replica i's sidecar alone, exposed on the workload cluster's node ports to the other clusters. */
-export function sidecarServiceName(i: number): string {
-  return `thanos-sidecar-${i}`;
 }
 
 /** Where every cluster reaches the bucket, with Thanos's own bucket-scoped key. */
@@ -64,146 +45,96 @@ export function objectStoreAccess(
   };
 }
 
+/** Every StoreAPI server of the fleet, in the order query is given them: each sidecar, the store gateway, each ruler. */
+export function storeApiServers(topology: Topology): StoreApiServer[] {
+  return [...sidecarStoreApis(topology), ...storeGatewayStoreApis(topology), ...rulerStoreApis(topology)];
+}
+
+/** The gRPC address query dials for each StoreAPI server. */
+export function queryEndpoints(topology: Topology, ctx: SpecContext): string[] {
+  return storeApiServers(topology).map((s) => s.address(ctx.addresses));
+}
+
+/** The StoreAPI server a process of the fleet is, if it is one. */
+export function storeApiOf(
+  topology: Topology,
+  process: { cluster: string; component: string; pod: string },
+): StoreApiServer | undefined {
+  return storeApiServers(topology).find(
+    (s) => s.cluster === process.cluster && s.component === process.component && s.pod === process.pod,
+  );
+}
+
+/**
+ * Every port a person opens that `runtime` runs, mgmt first, then each workload cluster, then storage; each cluster's
+ * in a fixed order (kind's host ports follow it).
+ */
+export function openings(topology: Topology, runtime: RuntimeName): Opening[] {
+  const mgmt = topology.observer.name;
+  return [
+    ...queryFrontendOpenings(topology),
+    ...queryOpenings(topology),
+    ...bucketWebOpenings(topology),
+    ...alertmanagerOpenings(topology, mgmt),
+    ...topology.workloads.flatMap((w) => [
+      ...grafanaOpenings(topology).filter((o) => o.cluster === w.name),
+      ...alertmanagerOpenings(topology, w.name),
+      ...prometheusOpenings(w),
+    ]),
+    ...storageOpenings(topology),
+  ].filter((o) => o.runtimes.includes(runtime));
+}
+
 export function buildFleet(topology: Topology, ctx: SpecContext, creds: Credentials): FleetSpec {
-  const pods: PodSpec[] = [];
-  const services: ServiceSpec[] = [];
-  const mgmt = topology.observer;
+  const parts: ComponentSpec[] = [];
+  const mgmt = topology.observer.name;
 
   if (topology.storage?.server === "seaweedfs") {
-    const s = topology.storage;
     const admin = { accessKey: creds.minioRoot.user, secretKey: creds.minioRoot.password };
-    pods.push(seaweedfsPod(topology, ctx, admin, creds.thanos));
-    const masterGrpc = seaweedfsGrpcPorts(ctx.seaweedfsGrpcBase).master;
-    services.push({
-      cluster: s.name,
-      name: SEAWEEDFS_WORKLOAD,
-      selector: { workload: SEAWEEDFS_WORKLOAD },
-      ports: [
-        { name: "api", port: SEAWEEDFS_S3_PORT, targetPort: SEAWEEDFS_S3_PORT, nodePort: s.nodePorts.api },
-        {
-          name: "metrics",
-          port: SEAWEEDFS_METRICS_PORT,
-          targetPort: SEAWEEDFS_METRICS_PORT,
-          nodePort: s.nodePorts.console,
-        },
-        // In the cluster only: `weed shell` (the bucket setup Job) dials the master's gRPC.
-        { name: "master", port: SEAWEEDFS_MASTER_PORT, targetPort: SEAWEEDFS_MASTER_PORT },
-        { name: "master-grpc", port: masterGrpc, targetPort: masterGrpc },
-      ],
-    });
+    parts.push(seaweedfs(topology, ctx, admin, creds.thanos));
   } else if (topology.storage) {
-    const s = topology.storage;
-    pods.push(minioPod(topology, ctx, creds.minioRoot));
-    services.push({
-      cluster: s.name,
-      name: MINIO_WORKLOAD,
-      selector: { workload: MINIO_WORKLOAD },
-      ports: [
-        { name: "api", port: MINIO_API_PORT, targetPort: MINIO_API_PORT, nodePort: s.nodePorts.api },
-        {
-          name: "console",
-          port: MINIO_CONSOLE_PORT,
-          targetPort: MINIO_CONSOLE_PORT,
-          nodePort: s.nodePorts.console,
-        },
-      ],
-    });
+    parts.push(minio(topology, ctx, creds.minioRoot));
   }
-
   for (const w of topology.workloads) {
-    pods.push(prometheusPod(topology, w, ctx), alertmanagerPod(topology, w.name, ctx));
-    w.replicaNames.forEach((pod, i) => {
-      services.push(
-        {
-          cluster: w.name,
-          name: sidecarServiceName(i),
-          selector: { workload: PROMETHEUS_WORKLOAD, pod },
-          ports: [
-            { name: "grpc", port: GRPC_PORT, targetPort: GRPC_PORT, nodePort: w.nodePorts.sidecarGrpc + i },
-            { name: "http", port: HTTP_PORT, targetPort: HTTP_PORT, nodePort: w.nodePorts.sidecarHttp + i },
-          ],
-        },
-        {
-          cluster: w.name,
-          name: `prometheus-${i}`,
-          selector: { workload: PROMETHEUS_WORKLOAD, pod },
-          ports: [
-            {
-              name: "web",
-              port: PROMETHEUS_PORT,
-              targetPort: PROMETHEUS_PORT,
-              nodePort: w.nodePorts.prometheus + i,
-            },
-          ],
-          chart: "kube-prometheus-stack",
-        },
-      );
-    });
-    services.push({
-      cluster: w.name,
-      name: "alertmanager",
-      selector: { workload: "alertmanager" },
-      ports: [
-        {
-          name: "http",
-          port: ALERTMANAGER_PORT,
-          targetPort: ALERTMANAGER_PORT,
-          nodePort: w.nodePorts.alertmanager,
-        },
-      ],
-      chart: "kube-prometheus-stack",
-    });
-    if (ctx.demoScript) {
-      pods.push(demoPod(w, ctx));
-      services.push({
-        cluster: w.name,
-        name: DEMO_WORKLOAD,
-        selector: { workload: DEMO_WORKLOAD },
-        ports: [{ name: "http", port: DEMO_PORT, targetPort: DEMO_PORT }],
-      });
-    }
+    parts.push(prometheus(topology, w, ctx), alertmanager(topology, w.name, ctx));
+    if (ctx.demoScript) parts.push(demo(topology, w, ctx));
   }
+  parts.push(
+    storeGateway(topology, ctx),
+    ruler(topology, ctx),
+    query(topology, ctx, storeApiServers(topology)),
+    queryFrontend(topology, ctx),
+    compactor(topology, ctx),
+    bucketWeb(topology, ctx),
+    alertmanager(topology, mgmt, ctx),
+  );
+  return { pods: parts.flatMap((p) => p.pods), services: parts.flatMap((p) => p.services) };
+}
 
-  pods.push(
-    storePod(topology, ctx),
-    rulerPod(topology, ctx),
-    queryPod(topology, ctx),
-    queryFrontendPod(topology, ctx),
-    compactPod(topology, ctx),
-    bucketWebPod(topology, ctx),
-    alertmanagerPod(topology, mgmt.name, ctx),
-  );
-  const grpcHttp = (grpc?: number, http?: number) => [
-    { name: "grpc", port: GRPC_PORT, targetPort: GRPC_PORT, nodePort: grpc },
-    { name: "http", port: HTTP_PORT, targetPort: HTTP_PORT, nodePort: http },
-  ];
-  const httpOnly = (nodePort?: number) => [
-    { name: "http", port: HTTP_PORT, targetPort: HTTP_PORT, nodePort },
-  ];
-  const svc = (name: string, ports: ServiceSpec["ports"], headless = false): ServiceSpec => ({
-    cluster: mgmt.name,
-    name,
-    selector: { workload: name },
-    ports: ports.map((p) =>
-      p.nodePort === undefined ? { name: p.name, port: p.port, targetPort: p.targetPort } : p,
-    ),
-    ...(headless ? { headless } : {}),
-  });
-  services.push(
-    svc(WORKLOAD.store, grpcHttp()),
-    svc(WORKLOAD.rule, grpcHttp(), true),
-    svc(WORKLOAD.query, grpcHttp(undefined, mgmt.nodePorts.query)),
-    svc(WORKLOAD.queryFrontend, httpOnly(mgmt.nodePorts.queryFrontend)),
-    svc(WORKLOAD.compact, httpOnly()),
-    svc(WORKLOAD.bucketWeb, httpOnly(mgmt.nodePorts.bucketWeb)),
-    svc(WORKLOAD.alertmanager, [
-      {
-        name: "http",
-        port: ALERTMANAGER_PORT,
-        targetPort: ALERTMANAGER_PORT,
-        nodePort: mgmt.nodePorts.alertmanager,
-      },
-    ]),
-  );
-  return { pods, services };
+/** No credentials: the fleet's shape needs none. */
+const NO_CREDENTIALS: Credentials = {
+  minioRoot: { user: "", password: "" },
+  thanos: { accessKey: "", secretKey: "" },
+  grafana: { user: "", password: "" },
+};
+
+/** The fleet built with placeholder addresses and no credentials: which pods and Services exist, and their facts. */
+export function fleetShape(topology: Topology): FleetSpec {
+  const ctx: SpecContext = {
+    listenHost: "0.0.0.0",
+    configDir: (workload, container) => `/config/${workload}/${container}`,
+    dataDir: (workload, container) => `/data/${workload}/${container}`,
+    addresses: shapeAddresses,
+    objectStore: objectStoreAccess(topology, NO_CREDENTIALS, shapeAddresses),
+    blockDuration: "2h",
+    bucketSyncInterval: "3m",
+  };
+  return buildFleet(topology, ctx, NO_CREDENTIALS);
+}
+
+/** Workloads whose pods Kubernetes names at random (Deployments): the fleet's own pods that are not stateful. */
+export function deploymentWorkloads(topology: Topology): string[] {
+  return fleetShape(topology)
+    .pods.filter((p) => !p.stateful && !p.chart)
+    .map((p) => p.name);
 }

@@ -1,36 +1,18 @@
 // Prometheus replicas of a workload cluster, each with its sidecar, as the Prometheus Operator runs them.
-import type { StorageConfig } from "../topology/schema.ts";
 import { PROMETHEUS_NAME, type Topology, type Workload } from "../topology/topology.ts";
 import { stringify } from "../yaml.ts";
-import type { Addresses, SpecContext } from "./context.ts";
-import { HTTP_PORT, prometheusLabels, sidecarContainer } from "./thanos.ts";
-import { type Container, POD_NAME, type PodSpec } from "./types.ts";
+import { ALERTMANAGER_PORT, ALERTMANAGER_WORKLOAD } from "./alertmanager.ts";
+import type { SpecContext } from "./context.ts";
+import { DEMO_PORT, DEMO_WORKLOAD } from "./demo.ts";
+import { resourcesFor, type Sizing } from "./resources.ts";
+import { storageScrapeJob } from "./storage.ts";
+import { HTTP_PORT } from "./thanos/common.ts";
+import { prometheusLabels, sidecarContainer, sidecarService } from "./thanos/sidecar.ts";
+import { type ComponentSpec, type Container, type Opening, POD_NAME, START_STAGE } from "./types.ts";
 
 export const PROMETHEUS_PORT = 9090;
 export const PROMETHEUS_WORKLOAD = `prometheus-${PROMETHEUS_NAME}`;
-export const DEMO_WORKLOAD = "fleet-demo";
-export const DEMO_PORT = 8080;
-export const WORKLOAD_ALERTMANAGER = "alertmanager";
-
-/** The storage server's metrics, scraped by each workload cluster's Prometheus (the guide's MinIO job). */
-export function storageScrapeJob(storage: StorageConfig, addresses: Addresses): Record<string, unknown> {
-  if (storage.server === "seaweedfs") {
-    return {
-      job_name: "seaweedfs-metrics",
-      static_configs: [{ targets: [addresses.exposed(storage.name, storage.nodePorts.console)] }],
-    };
-  }
-  return minioScrapeJob(addresses.exposed(storage.name, storage.nodePorts.api));
-}
-
-/** The MinIO metrics job the guide adds to each workload cluster's Prometheus. */
-export function minioScrapeJob(target: string): Record<string, unknown> {
-  return {
-    job_name: "minio-metrics",
-    metrics_path: "/minio/v2/metrics/cluster",
-    static_configs: [{ targets: [target] }],
-  };
-}
+export const PROMETHEUS_SIZING: Sizing = { memory: 256, limit: 1024, cpu: 100 };
 
 /**
  * Every replica scrapes every replica and its sidecar at fixed addresses: a dead one is an `up == 0` its peer still
@@ -65,7 +47,9 @@ export function prometheusConfig(topology: Topology, workload: Workload, ctx: Sp
     ),
     {
       job_name: "alertmanager",
-      static_configs: [{ targets: [addresses.service(workload.name, WORKLOAD_ALERTMANAGER, 9093)] }],
+      static_configs: [
+        { targets: [addresses.service(workload.name, ALERTMANAGER_WORKLOAD, ALERTMANAGER_PORT)] },
+      ],
     },
   ];
   if (ctx.demoScript) {
@@ -83,17 +67,30 @@ export function prometheusConfig(topology: Topology, workload: Workload, ctx: Sp
     },
     alerting: {
       alertmanagers: [
-        { static_configs: [{ targets: [addresses.service(workload.name, WORKLOAD_ALERTMANAGER, 9093)] }] },
+        {
+          static_configs: [
+            { targets: [addresses.service(workload.name, ALERTMANAGER_WORKLOAD, ALERTMANAGER_PORT)] },
+          ],
+        },
       ],
     },
     scrape_configs: scrape,
   });
 }
 
-export function prometheusPod(topology: Topology, workload: Workload, ctx: SpecContext): PodSpec {
+/** The NodePort of replica i's web UI. */
+function prometheusNodePort(workload: Workload, i: number): number {
+  return workload.nodePorts.prometheus + i;
+}
+
+/**
+ * A workload cluster's Prometheus replicas, each with its sidecar (on Kubernetes the chart's operator runs them), and
+ * per replica the sidecar's Service and one for Prometheus's web UI.
+ */
+export function prometheus(topology: Topology, workload: Workload, ctx: SpecContext): ComponentSpec {
   const name = PROMETHEUS_WORKLOAD;
   const configDir = ctx.configDir(name, "prometheus");
-  const prometheus: Container = {
+  const container: Container = {
     name: "prometheus",
     component: "prometheus",
     binary: "prometheus",
@@ -112,39 +109,49 @@ export function prometheusPod(topology: Topology, workload: Workload, ctx: SpecC
     files: [{ name: "prometheus.yml", content: prometheusConfig(topology, workload, ctx) }],
     ports: [{ name: "web", port: PROMETHEUS_PORT, protocol: "http" }],
     readiness: { port: "web", path: "/-/ready" },
+    liveness: { port: "web", path: "/-/healthy" },
+    resources: resourcesFor(PROMETHEUS_SIZING, topology.fleet.profile),
     dataDir: ctx.dataDir(name, "prometheus"),
   };
   return {
-    cluster: workload.name,
-    name,
-    replicas: workload.prometheus.replicas,
-    containers: [prometheus, sidecarContainer(topology, ctx, name)],
-    storeLabels: (pod) => prometheusLabels(workload, pod),
-    chart: "kube-prometheus-stack",
+    pods: [
+      {
+        cluster: workload.name,
+        name,
+        replicas: workload.prometheus.replicas,
+        stateful: true,
+        stage: START_STAGE.workload,
+        containers: [container, sidecarContainer(topology, ctx, name)],
+        storeLabels: (pod) => prometheusLabels(workload, pod),
+        chart: "kube-prometheus-stack",
+      },
+    ],
+    services: workload.replicaNames.flatMap((pod, i) => [
+      sidecarService(workload, i, name, pod),
+      {
+        cluster: workload.name,
+        name: `prometheus-${i}`,
+        selector: { workload: name, pod },
+        ports: [
+          {
+            name: "web",
+            port: PROMETHEUS_PORT,
+            targetPort: PROMETHEUS_PORT,
+            nodePort: prometheusNodePort(workload, i),
+          },
+        ],
+        chart: "kube-prometheus-stack" as const,
+      },
+    ]),
   };
 }
 
-/** A small service that exposes metrics labelled by its cluster, for the local runtime's fleet. */
-export function demoPod(workload: Workload, ctx: SpecContext): PodSpec {
-  return {
+export function prometheusOpenings(workload: Workload): Opening[] {
+  return workload.replicaNames.map((_, i) => ({
     cluster: workload.name,
-    name: DEMO_WORKLOAD,
-    replicas: 1,
-    containers: [
-      {
-        name: "demo",
-        component: "demo",
-        binary: "node",
-        image: "node:20-alpine",
-        args: [
-          ctx.demoScript ?? "demo.js",
-          `--listen=${ctx.listenHost}:${DEMO_PORT}`,
-          `--cluster=${workload.name}`,
-        ],
-        files: [],
-        ports: [{ name: "http", port: DEMO_PORT, protocol: "http" }],
-        readiness: { port: "http", path: "/-/ready" },
-      },
-    ],
-  };
+    name: `prometheus-${i}`,
+    title: `Prometheus replica ${i}`,
+    nodePort: prometheusNodePort(workload, i),
+    runtimes: ["kubernetes", "local"],
+  }));
 }

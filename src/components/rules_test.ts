@@ -9,7 +9,7 @@ import { parse, stringify } from "yaml";
 import { isExecutableFile } from "../binaries/cache.ts";
 import { binaryPath } from "../binaries/resolve.ts";
 import { loadTopology } from "../topology/load.ts";
-import { fleetRules, HA_ALERTS } from "./thanos.ts";
+import { fleetRules, HA_ALERTS } from "./thanos/rule.ts";
 
 const promtool = binaryPath("promtool");
 const skip = isExecutableFile(promtool)

@@ -2,7 +2,9 @@
 // S3 gateway), its identities in a config file: an admin for thanos-fleet, and Thanos's own, allowed only its bucket.
 import type { Topology } from "../topology/topology.ts";
 import type { SpecContext } from "./context.ts";
-import type { PodSpec, Port } from "./types.ts";
+import { resourcesFor } from "./resources.ts";
+import { OBJECT_STORE_SIZING, OBJECT_STORE_UID, storageCluster, storageServices } from "./storage.ts";
+import { type ComponentSpec, type PodSpec, type Port, START_STAGE } from "./types.ts";
 
 export const SEAWEEDFS_WORKLOAD = "seaweedfs";
 export const SEAWEEDFS_S3_PORT = 8333;
@@ -63,14 +65,14 @@ export function seaweedfsGrpcPorts(base?: number): {
   return { master: base, volume: base + 1, filer: base + 2, s3: base + 3 };
 }
 
-export function seaweedfsPod(
+export function seaweedfs(
   topology: Topology,
   ctx: SpecContext,
   admin: S3Identity,
   thanos: S3Identity,
-): PodSpec {
-  const cluster = topology.storage?.name;
-  if (!cluster) throw new Error("seaweedfsPod needs a storage cluster");
+): ComponentSpec {
+  const storage = storageCluster(topology);
+  const cluster = storage.name;
   const data = ctx.dataDir(SEAWEEDFS_WORKLOAD, "seaweedfs");
   const config = ctx.configDir(SEAWEEDFS_WORKLOAD, "seaweedfs");
   const grpc = seaweedfsGrpcPorts(ctx.seaweedfsGrpcBase);
@@ -85,10 +87,12 @@ export function seaweedfsPod(
     { name: "filer-grpc", port: grpc.filer, protocol: "grpc" },
     { name: "s3-grpc", port: grpc.s3, protocol: "grpc" },
   ];
-  return {
+  const pod: PodSpec = {
     cluster,
     name: SEAWEEDFS_WORKLOAD,
     replicas: 1,
+    stateful: true,
+    stage: START_STAGE.storage,
     containers: [
       {
         name: "seaweedfs",
@@ -134,8 +138,26 @@ export function seaweedfsPod(
         ],
         ports,
         readiness: { port: "api", path: "/healthz" },
+        liveness: { port: "api", path: "/healthz" },
+        resources: resourcesFor(OBJECT_STORE_SIZING, topology.fleet.profile),
+        runAsUser: OBJECT_STORE_UID,
+        persistent: true,
         dataDir: data,
       },
+    ],
+  };
+  return {
+    pods: [pod],
+    services: [
+      storageServices(storage, SEAWEEDFS_WORKLOAD, {
+        api: SEAWEEDFS_S3_PORT,
+        console: { name: "metrics", port: SEAWEEDFS_METRICS_PORT },
+        internal: [
+          // In the cluster only: `weed shell` (the bucket setup Job) dials the master's gRPC.
+          { name: "master", port: SEAWEEDFS_MASTER_PORT, targetPort: SEAWEEDFS_MASTER_PORT },
+          { name: "master-grpc", port: grpc.master, targetPort: grpc.master },
+        ],
+      }),
     ],
   };
 }

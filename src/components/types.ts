@@ -1,4 +1,7 @@
-// What one process of the fleet is, independent of where it runs: args, files, ports, readiness.
+// What one process of the fleet is, independent of where it runs: args, files, ports, probes, resources, start stage,
+// the StoreAPI it serves and the ports a person opens. Each component module fills these in; nothing else decides them.
+import type { Addresses } from "./context.ts";
+import type { Resources } from "./resources.ts";
 
 export type ComponentKind =
   | "sidecar"
@@ -45,9 +48,20 @@ export interface Container {
   files: ConfigFile[];
   ports: Port[];
   /** HTTP GET on this port and path answers 200 when the process is ready. */
-  readiness: { port: string; path: string };
+  readiness: Probe;
+  /** HTTP GET on this port and path answers 200 while the process is alive (Kubernetes restarts it otherwise). */
+  liveness: Probe;
+  /** Requests and limits for the fleet's resource profile. */
+  resources: Resources;
+  /**
+   * The uid its image runs as, when not nobody (65534); such an image gets HOME=/tmp on Kubernetes, where the root
+   * filesystem is read-only.
+   */
+  runAsUser?: number;
   /** Where the container keeps data, if it keeps any. */
   dataDir?: string;
+  /** Its data must outlive the pod: a PersistentVolumeClaim on Kubernetes (else an emptyDir). */
+  persistent?: boolean;
 }
 
 /**
@@ -59,12 +73,34 @@ export interface PodSpec {
   /** Workload name; replica i is named `${name}-${i}`. */
   name: string;
   replicas: number;
+  /** Keeps data or needs stable replica names: a StatefulSet on Kubernetes, else a Deployment (random pod names). */
+  stateful: boolean;
+  /** Start order (START_STAGE): every pod of a lower stage is ready before the next stage starts. */
+  stage: number;
   containers: Container[];
   /** The StoreAPI external labels of replica `pod`, for the containers that serve one. */
   storeLabels?: (pod: string) => Record<string, string>;
   /** Made by a Helm chart in the Kubernetes runtime, not by thanos-fleet's own manifests. */
   chart?: "kube-prometheus-stack";
 }
+
+export interface Probe {
+  /** A port name of the container. */
+  port: string;
+  path: string;
+}
+
+/** Start order of the fleet: the bucket, the workload clusters, then mgmt in dependency order. */
+export const START_STAGE = {
+  storage: 1,
+  workload: 2,
+  /** Store gateway and mgmt's Alertmanager: what query and the ruler dial. */
+  mgmtBackends: 3,
+  /** Query, ruler, compactor, bucket web. */
+  mgmtQuery: 4,
+  /** Query-frontend, in front of query. */
+  mgmtFrontend: 5,
+} as const;
 
 export interface ServicePort {
   name: string;
@@ -84,6 +120,44 @@ export interface ServiceSpec {
   /** Headless: one DNS name per pod, no load balancing. */
   headless?: boolean;
   chart?: "kube-prometheus-stack";
+}
+
+/** What one component module adds to the fleet: its pods and the Services in front of them. */
+export interface ComponentSpec {
+  pods: PodSpec[];
+  services: ServiceSpec[];
+}
+
+/** A StoreAPI server query fans out to, and verify expects in query's store list. */
+export interface StoreApiServer {
+  /** The type query lists it under in /api/v1/stores. */
+  type: "sidecar" | "store" | "rule";
+  component: ComponentKind;
+  cluster: string;
+  pod: string;
+  /** Its external labels; the store gateway's follow its blocks, so none are expected. */
+  labels?: Record<string, string>;
+  /** The gRPC address query dials. */
+  address(addresses: Addresses): string;
+}
+
+export type RuntimeName = "kubernetes" | "local";
+
+/** A port a person opens in a browser (or an S3 client): a NodePort, reached from the host. */
+export interface Opening {
+  cluster: string;
+  /** Its name, also the name of its kind host port, e.g. `query-frontend`, `prometheus-0`, `minio-api`. */
+  name: string;
+  /** What it is, in words, e.g. `query UI`, `SeaweedFS metrics`. */
+  title: string;
+  nodePort: number;
+  /** The runtimes that run it behind this NodePort. */
+  runtimes: readonly RuntimeName[];
+  /**
+   * Not running (Grafana with `grafana: false`), but kind keeps its host port: a kind cluster's port mappings are
+   * fixed when it is created.
+   */
+  reserved?: boolean;
 }
 
 export function podNames(pod: PodSpec): string[] {

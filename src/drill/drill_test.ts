@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { formatReport, formatResult } from "../commands/drill.ts";
-import { HA_ALERTS } from "../components/thanos.ts";
+import { HA_ALERTS } from "../components/thanos/rule.ts";
 import { loadTopology, parseFleetYaml } from "../topology/load.ts";
 import type { BlockMeta } from "../verify/probe.ts";
 import { lostBlocks } from "./run.ts";

@@ -3,11 +3,11 @@
 // to zero, a pod deleted for its controller to start again, and a cluster cut off by emptying its sidecar Services.
 // Lifting writes back exactly the values read before the fault.
 import { NAMESPACE } from "../components/context.ts";
-import { sidecarServiceName } from "../components/fleet.ts";
 import { MINIO_WORKLOAD } from "../components/minio.ts";
 import { PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import { SEAWEEDFS_WORKLOAD } from "../components/seaweedfs.ts";
-import { WORKLOAD } from "../components/thanos.ts";
+import { WORKLOAD } from "../components/thanos/common.ts";
+import { sidecarServiceName } from "../components/thanos/sidecar.ts";
 import type { KubeObject, RenderedCluster, RenderedFleet } from "../render/types.ts";
 import { describeRef, type KubeApi, type ObjectRef } from "../runtimes/kube/api.ts";
 import { type Clock, pollUntil, realClock } from "../runtimes/kube/wait.ts";

@@ -1,5 +1,6 @@
 // The failures a drill injects, each with the promise the fleet makes about it.
-import { HA_ALERTS, WORKLOAD } from "../components/thanos.ts";
+import { WORKLOAD } from "../components/thanos/common.ts";
+import { HA_ALERTS } from "../components/thanos/rule.ts";
 import type { ComponentKind } from "../components/types.ts";
 import { rulerReplicaName, type Topology } from "../topology/topology.ts";
 

@@ -1,13 +1,16 @@
 import { createHash } from "node:crypto";
 // kube-prometheus-stack values for a workload cluster: Prometheus HA with the sidecar, Grafana pointed at mgmt.
 import { type GrpcTls, NAMESPACE, type SpecContext } from "../components/context.ts";
+import { GRAFANA_SIZING, grafanaNodePort } from "../components/grafana.ts";
 import { OBJSTORE_FILE } from "../components/objstore.ts";
-import { kubePeerScrapeJobs, PROMETHEUS_WORKLOAD, storageScrapeJob } from "../components/prometheus.ts";
+import { kubePeerScrapeJobs, PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
+import { resourcesFor } from "../components/resources.ts";
+import { storageScrapeJob } from "../components/storage.ts";
+import { queryFrontendAddress } from "../components/thanos/query-frontend.ts";
 import type { Container, PodSpec } from "../components/types.ts";
 import { fleetPath, type Topology, type Workload } from "../topology/topology.ts";
 import { mergeValues } from "../topology/values.ts";
 import { mirrorChartImages } from "./chart-images.ts";
-import { resourcesFor } from "./resources.ts";
 import type { KubeObject } from "./types.ts";
 import { OBJSTORE_SECRET, secret } from "./workloads.ts";
 
@@ -92,7 +95,6 @@ export function kubePrometheusStackValues(
 
 /** The Grafana values: Grafana itself, or (`grafana: false`) only the datasource ConfigMap for a Grafana elsewhere. */
 function grafanaValues(topology: Topology, w: Workload, ctx: SpecContext): Record<string, unknown> {
-  const mgmt = topology.observer;
   const datasources = [
     {
       name: "Thanos",
@@ -100,7 +102,7 @@ function grafanaValues(topology: Topology, w: Workload, ctx: SpecContext): Recor
       type: "prometheus",
       access: "proxy",
       // mgmt's query-frontend as the other clusters reach it: its node address and NodePort.
-      url: `http://${ctx.addresses.exposed(mgmt.name, mgmt.nodePorts.queryFrontend)}`,
+      url: `http://${queryFrontendAddress(topology, ctx.addresses)}`,
       isDefault: false,
       editable: false,
       jsonData: { prometheusType: "Thanos", timeInterval: w.prometheus.scrapeInterval },
@@ -114,8 +116,8 @@ function grafanaValues(topology: Topology, w: Workload, ctx: SpecContext): Recor
   return {
     enabled: true,
     admin: { existingSecret: GRAFANA_SECRET, userKey: "admin-user", passwordKey: "admin-password" },
-    service: { type: w.serviceType, nodePort: w.nodePorts.grafana },
-    resources: resourcesFor("grafana", topology.fleet.profile),
+    service: { type: w.serviceType, nodePort: grafanaNodePort(w) },
+    resources: resourcesFor(GRAFANA_SIZING, topology.fleet.profile),
     additionalDataSources: datasources,
   };
 }
@@ -130,7 +132,6 @@ function fleetValues(
   ctx: SpecContext,
   pods: { prometheus: PodSpec; alertmanager: PodSpec },
 ): Record<string, unknown> {
-  const profile = topology.fleet.profile;
   const serviceType = w.serviceType;
   const prometheus = container(pods.prometheus, "prometheus");
   const sidecar = container(pods.prometheus, "thanos-sidecar");
@@ -175,7 +176,7 @@ function fleetValues(
         evaluationInterval: w.prometheus.scrapeInterval,
         image: prom,
         version: prom.tag,
-        resources: resourcesFor("prometheus", profile),
+        resources: prometheus.resources,
         additionalScrapeConfigs: scrape,
         ...tls.prometheusSpec,
         thanos: {
@@ -184,7 +185,7 @@ function fleetValues(
           // The operator sets Prometheus's min and max block duration from it; the fleet's `blocks.duration`.
           blockSize: ctx.blockDuration,
           objectStorageConfig: { existingSecret: { name: OBJSTORE_SECRET, key: OBJSTORE_FILE } },
-          resources: resourcesFor("sidecar", profile),
+          resources: sidecar.resources,
           ...tls.thanos,
         },
       },
@@ -194,7 +195,7 @@ function fleetValues(
       service: { type: serviceType, nodePort: w.nodePorts.alertmanager },
       alertmanagerSpec: {
         image: imageParts(alertmanager.image),
-        resources: resourcesFor("alertmanager", profile),
+        resources: alertmanager.resources,
       },
     },
     grafana: grafanaValues(topology, w, ctx),

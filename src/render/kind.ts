@@ -1,5 +1,5 @@
 // kind cluster configs: pinned node image, and host ports for every UI so that Docker Desktop hosts reach them too.
-import type { ClusterConfig } from "../topology/schema.ts";
+import { openings } from "../components/fleet.ts";
 import type { Topology } from "../topology/topology.ts";
 import type { HostPort } from "./types.ts";
 
@@ -7,39 +7,16 @@ import type { HostPort } from "./types.ts";
 export const HOST_PORT_BASE = 20000;
 export const HOST_PORT_BLOCK = 100;
 
-/** The NodePorts a person opens from the host, in a fixed order. */
-function exposedToHost(c: ClusterConfig): { name: string; nodePort: number }[] {
-  switch (c.role) {
-    case "observer":
-      return [
-        { name: "query-frontend", nodePort: c.nodePorts.queryFrontend },
-        { name: "query", nodePort: c.nodePorts.query },
-        { name: "bucket-web", nodePort: c.nodePorts.bucketWeb },
-        { name: "alertmanager", nodePort: c.nodePorts.alertmanager },
-      ];
-    case "workload":
-      return [
-        { name: "grafana", nodePort: c.nodePorts.grafana },
-        ...Array.from({ length: c.prometheus.replicas }, (_, i) => ({
-          name: `prometheus-${i}`,
-          nodePort: c.nodePorts.prometheus + i,
-        })),
-      ];
-    case "storage":
-      return [
-        { name: "minio-api", nodePort: c.nodePorts.api },
-        { name: "minio-console", nodePort: c.nodePorts.console },
-      ];
-  }
-}
-
 /** Host ports of a kind cluster; empty for an existing cluster (`context:` set), which kind does not create. */
 export function hostPorts(topology: Topology, cluster: string): HostPort[] {
   const index = topology.fleet.clusters.findIndex((c) => c.name === cluster);
   const c = topology.fleet.clusters[index];
   if (!c) throw new Error(`no cluster named '${cluster}' in ${topology.source}`);
   if (c.context) return [];
-  const ports = exposedToHost(c);
+  // What a person opens on Kubernetes, Grafana's reserved port included, in the components' fixed order.
+  const ports = openings(topology, "kubernetes")
+    .filter((o) => o.cluster === cluster)
+    .map((o) => ({ name: o.name, nodePort: o.nodePort }));
   if (ports.length > HOST_PORT_BLOCK) {
     throw new Error(
       `cluster ${cluster} exposes ${ports.length} ports, more than the ${HOST_PORT_BLOCK} of its host port block`,

@@ -6,7 +6,7 @@ import { parse } from "yaml";
 import { atPod, chartPrometheus, operatorExternalLabels } from "../../testing/render/operator.ts";
 import { POD_IP, type SpecContext } from "../components/context.ts";
 import { buildFleet, objectStoreAccess } from "../components/fleet.ts";
-import { prometheusLabels } from "../components/thanos.ts";
+import { prometheusLabels } from "../components/thanos/sidecar.ts";
 import { POD_NAME } from "../components/types.ts";
 import { configs, defaultTopology, FAKE_CREDENTIALS, render } from "./testdata/fixtures.ts";
 

@@ -1,11 +1,11 @@
 // `render`: the whole fleet as what the Kubernetes runtime applies, per cluster, built only from the component specs.
 
-import { ALERTMANAGER_PORT } from "../components/alertmanager.ts";
+import { ALERTMANAGER_PORT, ALERTMANAGER_WORKLOAD } from "../components/alertmanager.ts";
 import type { GrpcTls, SpecContext } from "../components/context.ts";
 import { buildFleet } from "../components/fleet.ts";
 import { MINIO_WORKLOAD } from "../components/minio.ts";
 import { objstoreConfig } from "../components/objstore.ts";
-import { PROMETHEUS_WORKLOAD, WORKLOAD_ALERTMANAGER } from "../components/prometheus.ts";
+import { PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import { SEAWEEDFS_WORKLOAD } from "../components/seaweedfs.ts";
 import type { PodSpec, ServiceSpec } from "../components/types.ts";
 import type { Credentials } from "../state/credentials.ts";
@@ -80,7 +80,7 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
     let helmValues: Record<string, unknown> | undefined;
     const addPods = (list: PodSpec[]) => {
       for (const pod of list) {
-        const r = realisePod(pod, ctx, topology.fleet.profile, objstore);
+        const r = realisePod(pod, ctx, objstore);
         configs.push(...r.configMaps);
         secrets.push(...r.secrets);
         workloads.push(r.workload);
@@ -96,7 +96,7 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
       if (!w) throw new Error(`workload cluster ${c.name} is missing from the topology`);
       // The chart runs this cluster's Prometheus replicas (with their sidecars) and its Alertmanager.
       const [prometheus] = take(pods, c.name, (p) => p.name === PROMETHEUS_WORKLOAD);
-      const [alertmanager] = take(pods, c.name, (p) => p.name === WORKLOAD_ALERTMANAGER);
+      const [alertmanager] = take(pods, c.name, (p) => p.name === ALERTMANAGER_WORKLOAD);
       if (!prometheus || !alertmanager)
         throw new Error(`workload cluster ${c.name} has no Prometheus or Alertmanager spec`);
       secrets.push(secret(OBJSTORE_SECRET, { "objstore.yml": objstore }));
@@ -117,7 +117,7 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
       const [chartAlertmanager] = take(
         services,
         c.name,
-        (s) => s.chart !== undefined && s.name === WORKLOAD_ALERTMANAGER,
+        (s) => s.chart !== undefined && s.name === ALERTMANAGER_WORKLOAD,
       );
       if (chartAlertmanager?.ports[0]?.port !== ALERTMANAGER_PORT) {
         throw new Error(

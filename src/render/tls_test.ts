@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parse } from "yaml";
 import type { GrpcTls } from "../components/context.ts";
-import { ENDPOINTS_FILE } from "../components/thanos.ts";
+import { ENDPOINTS_FILE } from "../components/thanos/query.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
 import { GRPC_TLS_SECRET } from "./helm.ts";
 import { renderFleet } from "./render.ts";

@@ -15,8 +15,6 @@ import { NAMESPACE, POD_IP, type SpecContext } from "../components/context.ts";
 import { OBJSTORE_FILE } from "../components/objstore.ts";
 import { PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import { type Container, POD_NAME, type PodSpec, type ServiceSpec } from "../components/types.ts";
-import type { Profile } from "./resources.ts";
-import { resourcesFor } from "./resources.ts";
 import type { KubeObject } from "./types.ts";
 
 export const OBJSTORE_SECRET = "thanos-objstore";
@@ -28,8 +26,8 @@ const NAME_LABEL = "app.kubernetes.io/name";
 const POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name";
 const CONFIG_HASH = "thanos-fleet.io/config-hash";
 
-/** Non-root uid per image: Thanos, Prometheus and Alertmanager run as nobody; the object store as 1000 (SeaweedFS's image user). */
-const RUN_AS: Partial<Record<Container["component"], number>> = { "object-store": 1000 };
+/** The uid of an image that names none of its own (Container.runAsUser): nobody. */
+const NOBODY = 65534;
 
 export function metadata(name: string, labels: Record<string, string> = {}): KubeObject["metadata"] {
   return { name, namespace: NAMESPACE, labels: { ...labels, ...PART_OF } };
@@ -80,11 +78,6 @@ function checkFile(pod: PodSpec, file: { name: string; content: string }): void 
   }
 }
 
-function livenessPath(c: Container): string {
-  if (c.component !== "object-store") return "/-/healthy";
-  return c.binary === "weed" ? "/healthz" : "/minio/health/live";
-}
-
 function probes(c: Container): { readinessProbe: IProbe; livenessProbe: IProbe } {
   return {
     readinessProbe: {
@@ -93,7 +86,7 @@ function probes(c: Container): { readinessProbe: IProbe; livenessProbe: IProbe }
       failureThreshold: 3,
     },
     livenessProbe: {
-      httpGet: { path: livenessPath(c), port: c.readiness.port },
+      httpGet: { path: c.liveness.path, port: c.liveness.port },
       initialDelaySeconds: 10,
       periodSeconds: 10,
       failureThreshold: 6,
@@ -107,7 +100,7 @@ function env(pod: PodSpec, c: Container): IEnvVar[] {
     out.push({ name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } });
   }
   // A non-root user with a read-only root: $HOME must be writable for tools that keep state there (MinIO's certs dir).
-  if (RUN_AS[c.component] !== undefined) out.push({ name: "HOME", value: "/tmp" });
+  if (c.runAsUser !== undefined) out.push({ name: "HOME", value: "/tmp" });
   for (const [name, value] of Object.entries(c.env ?? {})) out.push({ name, value });
   for (const name of Object.keys(c.secretEnv ?? {})) {
     out.push({ name, valueFrom: { secretKeyRef: { name: credentialSecretName(pod), key: name } } });
@@ -119,12 +112,7 @@ function env(pod: PodSpec, c: Container): IEnvVar[] {
  * Realises a PodSpec: args exactly as the spec gives them, config files from a ConfigMap (or a Secret for
  * credentials) mounted at the spec's config dir, data on an emptyDir (MinIO: a PersistentVolumeClaim).
  */
-export function realisePod(
-  pod: PodSpec,
-  ctx: SpecContext,
-  profile: Profile,
-  objstoreContent: string,
-): RealisedPod {
+export function realisePod(pod: PodSpec, ctx: SpecContext, objstoreContent: string): RealisedPod {
   const configMaps: KubeObject[] = [];
   const secrets: KubeObject[] = [];
   const volumes: IVolume[] = [{ name: "tmp", emptyDir: {} }];
@@ -178,7 +166,7 @@ export function realisePod(
     }
     if (c.dataDir) {
       const volume = `${c.name}-data`;
-      if (c.component === "object-store") claims.push(volume);
+      if (c.persistent) claims.push(volume);
       else volumes.push({ name: volume, emptyDir: {} });
       mounts.push({ name: volume, mountPath: c.dataDir });
     }
@@ -190,7 +178,7 @@ export function realisePod(
       env: env(pod, c),
       ports: c.ports.map((p) => ({ name: p.name, containerPort: p.port, protocol: "TCP" })),
       ...probes(c),
-      resources: resourcesFor(c.component, profile),
+      resources: c.resources,
       securityContext: {
         allowPrivilegeEscalation: false,
         readOnlyRootFilesystem: true,
@@ -206,7 +194,7 @@ export function realisePod(
   );
   if (Object.keys(credentials).length > 0) secrets.push(secret(credentialSecretName(pod), credentials));
 
-  const uid = RUN_AS[pod.containers[0]?.component ?? "demo"] ?? 65534;
+  const uid = pod.containers[0]?.runAsUser ?? NOBODY;
   const labels = {
     [NAME_LABEL]: pod.name,
     "app.kubernetes.io/component": pod.containers[0]?.component ?? pod.name,
@@ -233,10 +221,8 @@ export function realisePod(
     spec: podSpec,
   };
   const selector = { matchLabels: { [NAME_LABEL]: pod.name } };
-  // Anything that keeps data, or whose replicas need stable names (the ruler's ruler_replica), is a StatefulSet.
-  const stateful = pod.containers.some((c) => c.dataDir !== undefined);
   let workload: KubeObject;
-  if (stateful) {
+  if (pod.stateful) {
     const sts: IStatefulSet & KubeObject = {
       apiVersion: "apps/v1",
       kind: "StatefulSet",

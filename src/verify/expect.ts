@@ -2,11 +2,13 @@
 
 import { parse } from "yaml";
 import { NAMESPACE } from "../components/context.ts";
-import { fleetRules, prometheusLabels, rulerLabels, WORKLOAD } from "../components/thanos.ts";
+import { deploymentWorkloads, storeApiServers } from "../components/fleet.ts";
+import { queryPodNames } from "../components/thanos/query.ts";
+import { fleetRules } from "../components/thanos/rule.ts";
 import type { ComponentKind } from "../components/types.ts";
 import type { FleetEndpoints, Target } from "../endpoints.ts";
 import { labelSetKey } from "../topology/semantics.ts";
-import { rulerReplicaName, type Topology } from "../topology/topology.ts";
+import type { Topology } from "../topology/topology.ts";
 
 export interface ExpectedStore {
   /** The type query lists it under in /api/v1/stores. */
@@ -19,35 +21,19 @@ export interface ExpectedStore {
   component: ComponentKind;
 }
 
-export const STORE_GATEWAY_POD = `${WORKLOAD.store}-0`;
-
-/** Every StoreAPI each query replica must see: each sidecar replica, the store gateway, each ruler. */
+/** Every StoreAPI each query replica must see: the fleet's StoreAPI servers, as the component specs give them. */
 export function expectedStores(topology: Topology): ExpectedStore[] {
-  const mgmt = topology.observer.name;
-  const sidecars = topology.workloads.flatMap((w) =>
-    w.replicaNames.map(
-      (pod): ExpectedStore => ({
-        type: "sidecar",
-        cluster: w.name,
-        pod,
-        labels: prometheusLabels(w, pod),
-        component: "sidecar",
-      }),
-    ),
-  );
-  const rulers = Array.from({ length: topology.observer.rulerReplicas }, (_, i): ExpectedStore => {
-    const pod = rulerReplicaName(i);
-    return { type: "rule", cluster: mgmt, pod, labels: rulerLabels(topology, pod), component: "rule" };
-  });
-  return [
-    ...sidecars,
-    { type: "store", cluster: mgmt, pod: STORE_GATEWAY_POD, component: "store" },
-    ...rulers,
-  ];
+  return storeApiServers(topology).map(({ type, cluster, pod, labels, component }) => ({
+    type,
+    cluster,
+    pod,
+    ...(labels ? { labels } : {}),
+    component,
+  }));
 }
 
 export function queryPods(topology: Topology): string[] {
-  return Array.from({ length: topology.observer.queryReplicas }, (_, i) => `${WORKLOAD.query}-${i}`);
+  return queryPodNames(topology);
 }
 
 export function target(
@@ -104,9 +90,6 @@ function parseSeconds(d: string): number {
   return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "s" | "m" | "h"];
 }
 
-/** thanos-fleet's workloads that keep no data run as Deployments (see src/render/workloads.ts). */
-const DEPLOYMENTS = new Set<string>([WORKLOAD.query, WORKLOAD.queryFrontend, WORKLOAD.bucketWeb]);
-
 /** Where a user looks next when a process misbehaves, in the words of the runtime it runs on. */
 export function inspectHint(
   topology: Topology,
@@ -126,7 +109,7 @@ export function inspectHint(
     return `run \`${kubectl} logs ${pod}${c}\` and \`${kubectl} get ${pod.replace("/", " ")}\``;
   }
   const workload = pod.replace(/-\d+$/, "");
-  if (DEPLOYMENTS.has(workload)) {
+  if (deploymentWorkloads(topology).includes(workload)) {
     const selector = `-l app.kubernetes.io/name=${workload}`;
     return `run \`${kubectl} logs ${selector}${c}\` and \`${kubectl} get pods ${selector}\``;
   }

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { SpecContext } from "../components/context.ts";
-import { buildFleet } from "../components/fleet.ts";
-import { queryEndpoints } from "../components/thanos.ts";
+import { buildFleet, queryEndpoints } from "../components/fleet.ts";
 import { podNames } from "../components/types.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
 import { generateCredentials } from "../state/credentials.ts";

@@ -2,11 +2,11 @@
 // on 127.0.0.1 where a NodePort maps exactly that pod, the API server's pod proxy for the rest) and the gRPC
 // addresses query dials.
 
+import { ALERTMANAGER_WORKLOAD } from "../../components/alertmanager.ts";
 import { NAMESPACE } from "../../components/context.ts";
-import { buildFleet } from "../../components/fleet.ts";
+import { buildFleet, openings, storeApiOf } from "../../components/fleet.ts";
 import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
-import { WORKLOAD_ALERTMANAGER } from "../../components/prometheus.ts";
-import { GRPC_PORT, WORKLOAD } from "../../components/thanos.ts";
+import { queryFrontendAddress } from "../../components/thanos/query-frontend.ts";
 import type { PodSpec, ServiceSpec } from "../../components/types.ts";
 import type { FleetEndpoints, GrafanaDatasourceConfigMap, Target } from "../../endpoints.ts";
 import { type DiscoveredAddresses, kubeAddresses, kubeSpecContext } from "../../render/addresses.ts";
@@ -29,7 +29,7 @@ export function statefulPodName(
   );
   if (own?.kind === "Deployment") return undefined;
   // The chart's Alertmanager CR is named after the release; the operator names its pods alertmanager-<CR>-<i>.
-  if (!own && cluster.role === "workload" && workload === WORKLOAD_ALERTMANAGER) {
+  if (!own && cluster.role === "workload" && workload === ALERTMANAGER_WORKLOAD) {
     return `alertmanager-${RELEASE}-alertmanager-${index}`;
   }
   return `${workload}-${index}`;
@@ -110,21 +110,12 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
   const ctx = kubeSpecContext(topology, addresses, credentials);
   const spec = buildFleet(topology, ctx, credentials);
   const mgmt = topology.observer.name;
+  const opened = openings(topology, "kubernetes");
   await proxy.start();
   const clusterOf = (name: string) => {
     const rc = fleet.clusters.find((c) => c.cluster === name);
     if (!rc) throw new Error(`cluster ${name} is not in the rendered fleet`);
     return rc;
-  };
-
-  const grpcOf = (pod: PodSpec, component: string, i: number): string | undefined => {
-    if (component === "sidecar") {
-      const w = topology.workloads.find((x) => x.name === pod.cluster);
-      return w ? addresses.exposed(w.name, w.nodePorts.sidecarGrpc + i) : undefined;
-    }
-    if (component === "store") return addresses.service(mgmt, WORKLOAD.store, GRPC_PORT);
-    if (component === "rule") return addresses.pod(mgmt, WORKLOAD.rule, i, GRPC_PORT);
-    return undefined;
   };
 
   const targets: Target[] = [];
@@ -143,7 +134,11 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
           port,
         });
         const url = direct ?? proxy.add(`${pod.cluster}/${podName}/${port}`, { api, target });
-        const grpc = grpcOf(pod, c.component, i);
+        const grpc = storeApiOf(topology, {
+          cluster: pod.cluster,
+          component: c.component,
+          pod: podName,
+        })?.address(addresses);
         targets.push({
           cluster: pod.cluster,
           component: c.component,
@@ -156,11 +151,11 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
   }
 
   // Grafana and S3 authenticate their callers, which the API server's proxy does not pass on: node or host ports only.
-  const grafana = topology.workloads.flatMap((w) => {
-    if (!topology.fleet.grafana) return [];
-    const url = exposedUrl(clusterOf(w.name), "grafana", w.nodePorts.grafana, discovered);
+  const grafana = opened.flatMap((o) => {
+    if (o.name !== "grafana" || o.reserved) return [];
+    const url = exposedUrl(clusterOf(o.cluster), o.name, o.nodePort, discovered);
     return url
-      ? [{ cluster: w.name, url, user: credentials.grafana.user, password: credentials.grafana.password }]
+      ? [{ cluster: o.cluster, url, user: credentials.grafana.user, password: credentials.grafana.password }]
       : [];
   });
   for (const g of grafana)
@@ -168,13 +163,9 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
 
   const store = ctx.objectStore;
   let objectStoreUrl: string | undefined;
-  if (topology.storage) {
-    objectStoreUrl = exposedUrl(
-      clusterOf(topology.storage.name),
-      "minio-api",
-      topology.storage.nodePorts.api,
-      discovered,
-    );
+  const s3 = opened.find((o) => o.name === "minio-api");
+  if (s3) {
+    objectStoreUrl = exposedUrl(clusterOf(s3.cluster), s3.name, s3.nodePort, discovered);
   } else {
     objectStoreUrl = `${store.insecure ? "http" : "https"}://${store.endpoint}`;
   }
@@ -208,8 +199,7 @@ async function datasourceConfigMaps(
   addresses: ReturnType<typeof kubeAddresses>,
 ): Promise<GrafanaDatasourceConfigMap[]> {
   const { topology, fleet } = input;
-  const mgmt = topology.observer;
-  const expectedUrl = `http://${addresses.exposed(mgmt.name, mgmt.nodePorts.queryFrontend)}`;
+  const expectedUrl = `http://${queryFrontendAddress(topology, addresses)}`;
   return Promise.all(
     topology.workloads.map(async (w) => {
       const rc = fleet.clusters.find((c) => c.cluster === w.name);

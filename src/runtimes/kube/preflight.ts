@@ -1,7 +1,12 @@
 // Checks, before anything is created, that this machine can run the fleet: each failure says how to fix it.
+
+import { ALERTMANAGER_SIZING } from "../../components/alertmanager.ts";
 import { NAMESPACE } from "../../components/context.ts";
+import { GRAFANA_SIZING } from "../../components/grafana.ts";
+import { PROMETHEUS_SIZING } from "../../components/prometheus.ts";
+import { resourcesFor, type Sizing } from "../../components/resources.ts";
+import { SIDECAR_SIZING } from "../../components/thanos/sidecar.ts";
 import { RELEASE } from "../../render/helm.ts";
-import { resourcesFor } from "../../render/resources.ts";
 import type { KubeObject, RenderedCluster } from "../../render/types.ts";
 import { fieldPath } from "../../topology/errors.ts";
 import { clusterNodePorts } from "../../topology/semantics.ts";
@@ -123,8 +128,7 @@ function manifestMemory(objects: KubeObject[]): number {
 /** What the fleet's kind clusters need, by the profile's requests plus each node's own overhead. */
 export function memoryNeeded(topology: Topology, clusters: RenderedCluster[]): number {
   const profile = topology.fleet.profile;
-  const mem = (kind: Parameters<typeof resourcesFor>[0]) =>
-    parseQuantity(resourcesFor(kind, profile).requests.memory);
+  const mem = (sizing: Sizing) => parseQuantity(resourcesFor(sizing, profile).requests.memory);
   let total = 0;
   for (const c of clusters) {
     if (!c.kindConfig) continue;
@@ -138,8 +142,9 @@ export function memoryNeeded(topology: Topology, clusters: RenderedCluster[]): n
     total += manifestMemory(c.manifests);
     const w = topology.workloads.find((x) => x.name === c.cluster);
     if (w) {
-      total += w.prometheus.replicas * (mem("prometheus") + mem("sidecar"));
-      total += (topology.fleet.grafana ? mem("grafana") : 0) + mem("alertmanager") + CHART_EXTRAS;
+      // The chart's pods: not among the manifests.
+      total += w.prometheus.replicas * (mem(PROMETHEUS_SIZING) + mem(SIDECAR_SIZING));
+      total += (topology.fleet.grafana ? mem(GRAFANA_SIZING) : 0) + mem(ALERTMANAGER_SIZING) + CHART_EXTRAS;
     }
   }
   return total;

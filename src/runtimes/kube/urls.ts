@@ -1,6 +1,7 @@
 // Where a person on this machine opens each UI: kind's host ports on 127.0.0.1, else the node or load-balancer address.
 
 import { join } from "node:path";
+import { openings } from "../../components/fleet.ts";
 import type { DiscoveredAddresses } from "../../render/addresses.ts";
 import type { RenderedCluster } from "../../render/types.ts";
 import { CREDENTIALS_FILE } from "../../state/credentials.ts";
@@ -8,8 +9,10 @@ import type { Topology } from "../../topology/topology.ts";
 
 export interface HostUrl {
   cluster: string;
-  /** What it is, e.g. `query-frontend`, `grafana`, `minio-console`. */
+  /** Its name, e.g. `query-frontend`, `grafana`, `minio-console`. */
   name: string;
+  /** What it is, in words. */
+  title: string;
   url: string;
 }
 
@@ -31,34 +34,29 @@ export function exposedUrl(
   return ip ? `http://${ip}:${nodePort}` : undefined;
 }
 
-/** Every UI of the fleet a person opens, in the order they matter. */
+/** Every UI of the fleet a person opens on Kubernetes, in the components' order (Grafana only when it runs). */
 export function hostUrls(
   topology: Topology,
   clusters: RenderedCluster[],
   discovered?: DiscoveredAddresses,
 ): HostUrl[] {
-  const out: HostUrl[] = [];
-  const add = (cluster: string, name: string, nodePort: number) => {
-    const rc = clusters.find((c) => c.cluster === cluster);
-    const url = rc && exposedUrl(rc, name, nodePort, discovered);
-    if (url) out.push({ cluster, name, url });
-  };
-  const mgmt = topology.observer;
-  add(mgmt.name, "query-frontend", mgmt.nodePorts.queryFrontend);
-  add(mgmt.name, "query", mgmt.nodePorts.query);
-  add(mgmt.name, "bucket-web", mgmt.nodePorts.bucketWeb);
-  add(mgmt.name, "alertmanager", mgmt.nodePorts.alertmanager);
-  for (const w of topology.workloads) {
-    if (topology.fleet.grafana) add(w.name, "grafana", w.nodePorts.grafana);
-    for (let i = 0; i < w.prometheus.replicas; i++)
-      add(w.name, `prometheus-${i}`, w.nodePorts.prometheus + i);
-  }
-  if (topology.storage) {
-    add(topology.storage.name, "minio-api", topology.storage.nodePorts.api);
-    add(topology.storage.name, "minio-console", topology.storage.nodePorts.console);
-  }
-  return out;
+  return openings(topology, "kubernetes").flatMap((o) => {
+    if (o.reserved) return [];
+    const rc = clusters.find((c) => c.cluster === o.cluster);
+    const url = rc && exposedUrl(rc, o.name, o.nodePort, discovered);
+    return url ? [{ cluster: o.cluster, name: o.name, title: o.title, url }] : [];
+  });
 }
+
+/** What `up` lists: the UIs, not the S3 API nor each Prometheus replica. */
+const SUMMARY = new Set([
+  "query-frontend",
+  "query",
+  "bucket-web",
+  "alertmanager",
+  "grafana",
+  "minio-console",
+]);
 
 /** The lines `up` ends with: what to open, and where the Grafana password is (never the password itself). */
 export function summaryLines(
@@ -67,18 +65,15 @@ export function summaryLines(
   discovered: DiscoveredAddresses | undefined,
   stateDir: string,
 ): string[] {
-  const urls = hostUrls(topology, clusters, discovered);
+  const urls = hostUrls(topology, clusters, discovered).filter((u) => SUMMARY.has(u.name));
   const pick = (name: string) => urls.filter((u) => u.name === name);
   const lines = ["", "The fleet is up. Open from this machine:"];
-  const row = (label: string, u: HostUrl) => lines.push(`  ${label.padEnd(28)} ${u.url}`);
-  for (const u of pick("query-frontend")) row(`query-frontend (${u.cluster})`, u);
-  for (const u of pick("query")) row(`Thanos query UI (${u.cluster})`, u);
-  for (const u of pick("bucket-web")) row(`bucket web (${u.cluster})`, u);
-  for (const u of pick("alertmanager")) row(`Alertmanager (${u.cluster})`, u);
-  for (const u of pick("grafana")) row(`Grafana (${u.cluster})`, u);
+  for (const u of urls) {
+    // The query UI says whose it is, as `up` has always printed it.
+    const title = u.name === "query" ? `Thanos ${u.title}` : u.title;
+    lines.push(`  ${`${title} (${u.cluster})`.padEnd(28)} ${u.url}`);
+  }
   const minio = topology.storage?.server === "minio";
-  for (const u of pick("minio-console"))
-    row(minio ? `MinIO console (${u.cluster})` : `SeaweedFS metrics (${u.cluster})`, u);
   if (pick("grafana").length > 0) {
     lines.push(`  Grafana login: grafana.user and grafana.password in ${join(stateDir, CREDENTIALS_FILE)}`);
   }

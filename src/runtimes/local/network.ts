@@ -115,9 +115,5 @@ export function planNetwork(topology: Topology, shape: FleetSpec, subnet: string
   };
 }
 
-/** Addresses that only record shape: the fleet built with them tells which pods and Services exist. */
-export const shapeAddresses: Addresses = {
-  service: (cluster, service, port) => `${service}.${cluster}:${port}`,
-  pod: (cluster, workload, index, port) => `${workload}-${index}.${cluster}:${port}`,
-  exposed: (cluster, nodePort) => `${cluster}:${nodePort}`,
-};
+/** The fleet's shape addresses (components/context.ts), for pass one of the plan. */
+export { shapeAddresses } from "../../components/context.ts";

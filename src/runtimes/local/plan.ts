@@ -3,14 +3,20 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type GrpcTls, type ObjectStoreAccess, POD_IP, type SpecContext } from "../../components/context.ts";
+import {
+  type GrpcTls,
+  type ObjectStoreAccess,
+  POD_IP,
+  type SpecContext,
+  shapeAddresses,
+} from "../../components/context.ts";
 import { buildFleet, type FleetSpec, objectStoreAccess } from "../../components/fleet.ts";
 import type { Binary, ComponentKind, Container, PodSpec, Port, ServiceSpec } from "../../components/types.ts";
-import { POD_NAME, podNames } from "../../components/types.ts";
+import { POD_NAME, podNames, START_STAGE } from "../../components/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { haproxyConfig } from "./haproxy.ts";
-import { type Network, planNetwork, shapeAddresses } from "./network.ts";
+import { type Network, planNetwork } from "./network.ts";
 
 /** The local runtime's own placeholder: the pod's directory, `<state>/local/<cluster>/<pod>`. */
 export const POD_DIR = "$(FLEET_POD_DIR)";
@@ -61,32 +67,8 @@ export interface LocalPlan {
   statsSockets: Map<string, string>;
 }
 
-/** Stages: storage, then the workload clusters, then mgmt in dependency order. Load balancers come first. */
-export const STAGE = {
-  loadBalancer: 0,
-  storage: 1,
-  workload: 2,
-  mgmtBackends: 3,
-  mgmtQuery: 4,
-  mgmtFrontend: 5,
-};
-
-const MGMT_STAGE: Partial<Record<ComponentKind, number>> = {
-  alertmanager: STAGE.mgmtBackends,
-  store: STAGE.mgmtBackends,
-  query: STAGE.mgmtQuery,
-  rule: STAGE.mgmtQuery,
-  compact: STAGE.mgmtQuery,
-  "bucket-web": STAGE.mgmtQuery,
-  "query-frontend": STAGE.mgmtFrontend,
-};
-
-function stageOf(topology: Topology, pod: PodSpec): number {
-  if (topology.storage?.name === pod.cluster) return STAGE.storage;
-  if (topology.workloads.some((w) => w.name === pod.cluster)) return STAGE.workload;
-  const component = pod.containers[0]?.component;
-  return (component && MGMT_STAGE[component]) ?? STAGE.mgmtFrontend;
-}
+/** Start stages: the load balancers first, then the components' own (START_STAGE). */
+export const STAGE = { loadBalancer: 0, ...START_STAGE };
 
 export function localRoot(stateDir: string): string {
   return join(stateDir, "local");
@@ -165,7 +147,7 @@ export function planLocalFleet(
       const podDir = join(root, pod.cluster, podName);
       const vars = { [POD_NAME]: podName, [POD_IP]: ip, [POD_DIR]: podDir };
       for (const c of pod.containers) {
-        processes.push(containerProcess(topology, pod, c, { podName, ip, podDir, vars, ctx, demo }));
+        processes.push(containerProcess(pod, c, { podName, ip, podDir, vars, ctx, demo }));
       }
     }
   }
@@ -210,7 +192,6 @@ export function planLocalFleet(
 }
 
 function containerProcess(
-  topology: Topology,
   pod: PodSpec,
   c: Container,
   r: {
@@ -255,7 +236,7 @@ function containerProcess(
     log: join(r.podDir, `${c.name}.log`),
     ports: c.ports,
     readiness: { kind: "http", url: `http://${r.ip}:${port.port}${c.readiness.path}` },
-    stage: stageOf(topology, pod),
+    stage: pod.stage,
   };
 }
 

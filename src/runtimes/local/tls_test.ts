@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { testFleet } from "../../../testing/local/fleet.ts";
 import type { GrpcTls, SpecContext } from "../../components/context.ts";
-import { queryEndpoints } from "../../components/thanos.ts";
+import { queryEndpoints } from "../../components/fleet.ts";
 import { loadOrCreateGrpcTls } from "../../state/tls.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 

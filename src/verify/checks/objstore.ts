@@ -1,5 +1,5 @@
 // Check 4: the bucket answers Thanos's key, and every workload replica's blocks are in it with the right labels.
-import { prometheusLabels } from "../../components/thanos.ts";
+import { prometheusLabels } from "../../components/thanos/sidecar.ts";
 import { formatDuration } from "../../duration.ts";
 import { HttpError } from "../../net/http.ts";
 import { S3Error } from "../../net/s3.ts";

@@ -1,6 +1,6 @@
 // Check 3: through query-frontend, every workload cluster answers, and deduplication collapses its replicas.
 
-import { prometheusLabels } from "../../components/thanos.ts";
+import { prometheusLabels } from "../../components/thanos/sidecar.ts";
 import { durationOr } from "../../duration.ts";
 import { join } from "../../net/http.ts";
 import type { Workload } from "../../topology/topology.ts";

@@ -1,5 +1,6 @@
 // Check 7: every ruler loads and evaluates the fleet's rules, and the always-firing watchdog reaches mgmt's Alertmanager.
-import { rulerLabels, WORKLOAD } from "../../components/thanos.ts";
+import { WORKLOAD } from "../../components/thanos/common.ts";
+import { rulerLabels } from "../../components/thanos/rule.ts";
 import type { Target } from "../../endpoints.ts";
 import { HttpError, join } from "../../net/http.ts";
 import { rulerReplicaName } from "../../topology/topology.ts";

@@ -1,6 +1,6 @@
 // Check 8: each sidecar sees its Prometheus up, and that Prometheus carries the external labels fleet.yaml gives it.
 import { parse } from "yaml";
-import { prometheusLabels } from "../../components/thanos.ts";
+import { prometheusLabels } from "../../components/thanos/sidecar.ts";
 import { describeLabels, inspectHint, sameLabels, target } from "../expect.ts";
 import { metricValue } from "../metrics.ts";
 import type { Probe } from "../probe.ts";

@@ -1,6 +1,8 @@
 // Check 5: the store gateway serves what is in the bucket: its advertised labels and time range cover the blocks.
+
+import { STORE_GATEWAY_POD } from "../../components/thanos/store.ts";
 import { labelSetKey } from "../../topology/semantics.ts";
-import { inspectHint, STORE_GATEWAY_POD, target } from "../expect.ts";
+import { inspectHint, target } from "../expect.ts";
 import { metricValue } from "../metrics.ts";
 import type { Bucket, Probe, StoreEntry } from "../probe.ts";
 import { type CheckInfo, fail, type Problem, pass, pending, plural, shortGrpcError } from "../result.ts";

@@ -1,0 +1,22 @@
+// Grafana, run by the chart in each workload cluster (Kubernetes only): its sizing and the port a person opens.
+import type { Topology, Workload } from "../topology/topology.ts";
+import type { Sizing } from "./resources.ts";
+import type { Opening } from "./types.ts";
+
+export const GRAFANA_SIZING: Sizing = { memory: 128, limit: 512, cpu: 25 };
+
+export function grafanaNodePort(w: Workload): number {
+  return w.nodePorts.grafana;
+}
+
+/** With `grafana: false` its kind host port stays mapped (reserved): a kind cluster's port mappings are fixed at creation. */
+export function grafanaOpenings(topology: Topology): Opening[] {
+  return topology.workloads.map((w) => ({
+    cluster: w.name,
+    name: "grafana",
+    title: "Grafana",
+    nodePort: grafanaNodePort(w),
+    runtimes: ["kubernetes"],
+    ...(topology.fleet.grafana ? {} : { reserved: true }),
+  }));
+}

@@ -1,0 +1,111 @@
+// What every Thanos component shares: its ports, the container template, objstore and gRPC TLS files, its Service.
+import type { Topology } from "../../topology/topology.ts";
+import type { SpecContext } from "../context.ts";
+import { OBJSTORE_FILE, objstoreConfig } from "../objstore.ts";
+import { resourcesFor, type Sizing } from "../resources.ts";
+import type { Container, Port, ServicePort, ServiceSpec } from "../types.ts";
+
+export const GRPC_PORT = 10901;
+export const HTTP_PORT = 10902;
+export const TLS_FILES = {
+  ca: "grpc-ca.crt",
+  cert: "grpc-tls.crt",
+  key: "grpc-tls.key",
+} as const;
+
+/** Workload names of mgmt's processes. */
+export const WORKLOAD = {
+  query: "thanos-query",
+  queryFrontend: "thanos-query-frontend",
+  store: "thanos-store",
+  compact: "thanos-compact",
+  rule: "thanos-ruler",
+  bucketWeb: "thanos-bucket-web",
+  alertmanager: "alertmanager",
+} as const;
+
+export const GRPC_AND_HTTP: Port[] = [
+  { name: "grpc", port: GRPC_PORT, protocol: "grpc" },
+  { name: "http", port: HTTP_PORT, protocol: "http" },
+];
+export const HTTP_ONLY: Port[] = [{ name: "http", port: HTTP_PORT, protocol: "http" }];
+
+export function thanosContainer(
+  topology: Topology,
+  name: string,
+  component: Container["component"],
+  sizing: Sizing,
+  args: string[],
+  rest: Partial<Container> = {},
+): Container {
+  const version = topology.fleet.versions.thanos;
+  return {
+    name,
+    component,
+    binary: "thanos",
+    image: `quay.io/thanos/thanos:${version}`,
+    args: [...args, "--log.level=info", "--log.format=logfmt"],
+    files: [],
+    ports: GRPC_AND_HTTP,
+    readiness: { port: "http", path: "/-/ready" },
+    liveness: { port: "http", path: "/-/healthy" },
+    resources: resourcesFor(sizing, topology.fleet.profile),
+    ...rest,
+  };
+}
+
+export function listen(ctx: SpecContext, port: number): string {
+  return `${ctx.listenHost}:${port}`;
+}
+
+export function objstore(ctx: SpecContext, workload: string, container: string) {
+  return {
+    arg: `--objstore.config-file=${ctx.configDir(workload, container)}/${OBJSTORE_FILE}`,
+    file: { name: OBJSTORE_FILE, content: objstoreConfig(ctx.objectStore), secret: true },
+  };
+}
+
+/**
+ * With `tls.grpc`, a StoreAPI server presents the fleet's server certificate and accepts only clients with a
+ * certificate from the fleet CA; without it, nothing changes.
+ */
+export function grpcServerTls(ctx: SpecContext, workload: string, container: string) {
+  const tls = ctx.grpcTls;
+  if (!tls) return { args: [], files: [] };
+  const dir = ctx.configDir(workload, container);
+  return {
+    args: [
+      `--grpc-server-tls-cert=${dir}/${TLS_FILES.cert}`,
+      `--grpc-server-tls-key=${dir}/${TLS_FILES.key}`,
+      `--grpc-server-tls-client-ca=${dir}/${TLS_FILES.ca}`,
+    ],
+    files: [
+      { name: TLS_FILES.ca, content: tls.ca },
+      { name: TLS_FILES.cert, content: tls.cert },
+      { name: TLS_FILES.key, content: tls.key, secret: true },
+    ],
+  };
+}
+
+/** The Service of a mgmt component: its gRPC port if it has one, its HTTP port, each on a NodePort only if given. */
+export function mgmtService(
+  topology: Topology,
+  name: string,
+  ports: { grpc?: { nodePort?: number }; http: { nodePort?: number } },
+  headless = false,
+): ServiceSpec {
+  const port = (portName: string, p: number, nodePort?: number): ServicePort =>
+    nodePort === undefined
+      ? { name: portName, port: p, targetPort: p }
+      : { name: portName, port: p, targetPort: p, nodePort };
+  return {
+    cluster: topology.observer.name,
+    name,
+    selector: { workload: name },
+    ports: [
+      ...(ports.grpc ? [port("grpc", GRPC_PORT, ports.grpc.nodePort)] : []),
+      port("http", HTTP_PORT, ports.http.nodePort),
+    ],
+    ...(headless ? { headless } : {}),
+  };
+}

@@ -1,0 +1,65 @@
+// The query-frontend: splits and caches range queries in front of query; what Grafana and a person query.
+import type { Topology } from "../../topology/topology.ts";
+import { stringify } from "../../yaml.ts";
+import type { Addresses, SpecContext } from "../context.ts";
+import type { ComponentSpec, Opening } from "../types.ts";
+import { START_STAGE } from "../types.ts";
+import { HTTP_ONLY, HTTP_PORT, listen, mgmtService, thanosContainer, WORKLOAD } from "./common.ts";
+
+export const QFE_CACHE_FILE = "query-range-cache.yaml";
+const NAME = WORKLOAD.queryFrontend;
+
+/** mgmt's query-frontend as the other clusters (Grafana) and verify reach it: mgmt's node address and NodePort. */
+export function queryFrontendAddress(topology: Topology, addresses: Addresses): string {
+  const mgmt = topology.observer;
+  return addresses.exposed(mgmt.name, mgmt.nodePorts.queryFrontend);
+}
+
+export function queryFrontend(topology: Topology, ctx: SpecContext): ComponentSpec {
+  const mgmt = topology.observer;
+  const downstream = ctx.addresses.service(mgmt.name, WORKLOAD.query, HTTP_PORT);
+  const cache = stringify({ type: "IN-MEMORY", config: { max_size: "128MB", validity: "10m" } });
+  const args = [
+    "query-frontend",
+    `--http-address=${listen(ctx, HTTP_PORT)}`,
+    `--query-frontend.downstream-url=http://${downstream}`,
+    "--query-range.split-interval=24h",
+    `--query-range.response-cache-config-file=${ctx.configDir(NAME, "thanos-query-frontend")}/${QFE_CACHE_FILE}`,
+    "--query-frontend.log-queries-longer-than=10s",
+  ];
+  return {
+    pods: [
+      {
+        cluster: mgmt.name,
+        name: NAME,
+        replicas: 1,
+        stateful: false,
+        stage: START_STAGE.mgmtFrontend,
+        containers: [
+          thanosContainer(
+            topology,
+            "thanos-query-frontend",
+            "query-frontend",
+            { memory: 64, limit: 256, cpu: 25 },
+            args,
+            { ports: HTTP_ONLY, files: [{ name: QFE_CACHE_FILE, content: cache }] },
+          ),
+        ],
+      },
+    ],
+    services: [mgmtService(topology, NAME, { http: { nodePort: mgmt.nodePorts.queryFrontend } })],
+  };
+}
+
+export function queryFrontendOpenings(topology: Topology): Opening[] {
+  const mgmt = topology.observer;
+  return [
+    {
+      cluster: mgmt.name,
+      name: "query-frontend",
+      title: "query-frontend",
+      nodePort: mgmt.nodePorts.queryFrontend,
+      runtimes: ["kubernetes", "local"],
+    },
+  ];
+}

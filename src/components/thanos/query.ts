@@ -1,0 +1,99 @@
+// Thanos query: fans out to every StoreAPI server of the fleet and deduplicates the Prometheus replicas.
+import { REPLICA_LABELS } from "../../topology/semantics.ts";
+import type { Topology } from "../../topology/topology.ts";
+import { stringify } from "../../yaml.ts";
+import type { SpecContext } from "../context.ts";
+import type { ComponentSpec, ConfigFile, Opening, StoreApiServer } from "../types.ts";
+import { START_STAGE } from "../types.ts";
+import { GRPC_PORT, HTTP_PORT, listen, mgmtService, TLS_FILES, thanosContainer, WORKLOAD } from "./common.ts";
+
+export const ENDPOINTS_FILE = "endpoints.yaml";
+const NAME = WORKLOAD.query;
+const QUERY_CLIENT_FILES = { cert: "grpc-client.crt", key: "grpc-client.key" } as const;
+
+/** Pod names of the query replicas, as verify asks each of them for its stores. */
+export function queryPodNames(topology: Topology): string[] {
+  return Array.from({ length: topology.observer.queryReplicas }, (_, i) => `${NAME}-${i}`);
+}
+
+/**
+ * The query's endpoint config file: `--endpoint` is deprecated in v0.42 and `--store` is gone; the file is
+ * re-read, so new node addresses (Docker gives new IPs after a restart) need no restart of query.
+ */
+export function endpointsConfig(stores: StoreApiServer[], ctx: SpecContext): string {
+  const endpoints = stores.map((s) => ({ address: s.address(ctx.addresses) }));
+  const tls = ctx.grpcTls;
+  if (!tls) return stringify({ endpoints });
+  const dir = ctx.configDir(NAME, "thanos-query");
+  return stringify({
+    // Every endpoint is verified against the fleet CA under one name, whatever address query dials.
+    default_client_config: {
+      tls_config: {
+        enabled: true,
+        ca_file: `${dir}/${TLS_FILES.ca}`,
+        cert_file: `${dir}/${QUERY_CLIENT_FILES.cert}`,
+        key_file: `${dir}/${QUERY_CLIENT_FILES.key}`,
+      },
+      server_name: tls.serverName,
+    },
+    endpoints,
+  });
+}
+
+/** The files query's endpoint config refers to: the CA and query's own client certificate. */
+function queryClientTlsFiles(ctx: SpecContext): ConfigFile[] {
+  const tls = ctx.grpcTls;
+  if (!tls) return [];
+  return [
+    { name: TLS_FILES.ca, content: tls.ca },
+    { name: QUERY_CLIENT_FILES.cert, content: tls.clientCert },
+    { name: QUERY_CLIENT_FILES.key, content: tls.clientKey, secret: true },
+  ];
+}
+
+/** Query, given every StoreAPI server of the fleet (storeApiServers). */
+export function query(topology: Topology, ctx: SpecContext, stores: StoreApiServer[]): ComponentSpec {
+  const mgmt = topology.observer;
+  const args = [
+    "query",
+    `--grpc-address=${listen(ctx, GRPC_PORT)}`,
+    `--http-address=${listen(ctx, HTTP_PORT)}`,
+    ...REPLICA_LABELS.map((l) => `--query.replica-label=${l}`),
+    "--query.auto-downsampling",
+    `--endpoint.sd-config-file=${ctx.configDir(NAME, "thanos-query")}/${ENDPOINTS_FILE}`,
+    "--endpoint.sd-config-reload-interval=30s",
+  ];
+  return {
+    pods: [
+      {
+        cluster: mgmt.name,
+        name: NAME,
+        replicas: mgmt.queryReplicas,
+        stateful: false,
+        stage: START_STAGE.mgmtQuery,
+        containers: [
+          thanosContainer(topology, "thanos-query", "query", { memory: 64, limit: 512, cpu: 50 }, args, {
+            files: [
+              { name: ENDPOINTS_FILE, content: endpointsConfig(stores, ctx) },
+              ...queryClientTlsFiles(ctx),
+            ],
+          }),
+        ],
+      },
+    ],
+    services: [mgmtService(topology, NAME, { grpc: {}, http: { nodePort: mgmt.nodePorts.query } })],
+  };
+}
+
+export function queryOpenings(topology: Topology): Opening[] {
+  const mgmt = topology.observer;
+  return [
+    {
+      cluster: mgmt.name,
+      name: "query",
+      title: "query UI",
+      nodePort: mgmt.nodePorts.query,
+      runtimes: ["kubernetes", "local"],
+    },
+  ];
+}

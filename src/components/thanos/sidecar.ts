@@ -1,0 +1,79 @@
+// The Thanos sidecar next to each Prometheus replica: its args, its per-replica Service on NodePorts the other
+// clusters dial, and the StoreAPI it serves.
+import type { Topology, Workload } from "../../topology/topology.ts";
+import { POD_IP, type SpecContext } from "../context.ts";
+import type { Sizing } from "../resources.ts";
+import type { Container, ServiceSpec, StoreApiServer } from "../types.ts";
+import { GRPC_PORT, grpcServerTls, HTTP_PORT, listen, objstore, thanosContainer } from "./common.ts";
+
+export const SIDECAR_SIZING: Sizing = { memory: 64, limit: 256, cpu: 25 };
+
+/** The labels a workload cluster's replica serves over the StoreAPI. */
+export function prometheusLabels(workload: Workload, pod: string): Record<string, string> {
+  return { ...workload.labels, prometheus_replica: pod };
+}
+
+/** The Service of replica i's sidecar alone, exposed on the workload cluster's node ports to the other clusters. */
+export function sidecarServiceName(i: number): string {
+  return `thanos-sidecar-${i}`;
+}
+
+/** The NodePort of replica i's sidecar gRPC (StoreAPI): one per replica, from the cluster's `sidecarGrpc` up. */
+export function sidecarGrpcNodePort(w: Workload, i: number): number {
+  return w.nodePorts.sidecarGrpc + i;
+}
+
+function sidecarHttpNodePort(w: Workload, i: number): number {
+  return w.nodePorts.sidecarHttp + i;
+}
+
+/** The sidecar of each Prometheus replica (the `workload` pods): the args the Prometheus Operator gives it. */
+export function sidecarContainer(topology: Topology, ctx: SpecContext, workload: string): Container {
+  const store = objstore(ctx, workload, "thanos-sidecar");
+  const tls = grpcServerTls(ctx, workload, "thanos-sidecar");
+  return thanosContainer(
+    topology,
+    "thanos-sidecar",
+    "sidecar",
+    SIDECAR_SIZING,
+    [
+      "sidecar",
+      `--prometheus.url=http://${ctx.listenHost === "0.0.0.0" ? "localhost" : POD_IP}:9090`,
+      `--tsdb.path=${ctx.dataDir(workload, "prometheus")}`,
+      `--grpc-address=${listen(ctx, GRPC_PORT)}`,
+      `--http-address=${listen(ctx, HTTP_PORT)}`,
+      store.arg,
+      ...tls.args,
+    ],
+    { files: [store.file, ...tls.files] },
+  );
+}
+
+/** Replica i's sidecar Service, selecting pod `pod` of the Prometheus workload. */
+export function sidecarService(w: Workload, i: number, workload: string, pod: string): ServiceSpec {
+  return {
+    cluster: w.name,
+    name: sidecarServiceName(i),
+    selector: { workload, pod },
+    ports: [
+      { name: "grpc", port: GRPC_PORT, targetPort: GRPC_PORT, nodePort: sidecarGrpcNodePort(w, i) },
+      { name: "http", port: HTTP_PORT, targetPort: HTTP_PORT, nodePort: sidecarHttpNodePort(w, i) },
+    ],
+  };
+}
+
+/** Every sidecar replica of every workload cluster, dialled on its own NodePort. */
+export function sidecarStoreApis(topology: Topology): StoreApiServer[] {
+  return topology.workloads.flatMap((w) =>
+    w.replicaNames.map(
+      (pod, i): StoreApiServer => ({
+        type: "sidecar",
+        component: "sidecar",
+        cluster: w.name,
+        pod,
+        labels: prometheusLabels(w, pod),
+        address: (addresses) => addresses.exposed(w.name, sidecarGrpcNodePort(w, i)),
+      }),
+    ),
+  );
+}
