@@ -23,7 +23,7 @@ export function alertmanagerConfig(): string {
 }
 
 /** The NodePort of a cluster's Alertmanager: mgmt's or a workload cluster's own. */
-function nodePortOf(topology: Topology, cluster: string): number {
+export function alertmanagerNodePort(topology: Topology, cluster: string): number {
   if (cluster === topology.observer.name) return topology.observer.nodePorts.alertmanager;
   const w = topology.workloads.find((x) => x.name === cluster);
   if (!w)
@@ -76,7 +76,7 @@ export function alertmanager(topology: Topology, cluster: string, ctx: SpecConte
             name: "http",
             port: ALERTMANAGER_PORT,
             targetPort: ALERTMANAGER_PORT,
-            nodePort: nodePortOf(topology, cluster),
+            nodePort: alertmanagerNodePort(topology, cluster),
           },
         ],
         // In a workload cluster, the chart's Alertmanager Service.
@@ -97,7 +97,7 @@ export function alertmanagerOpenings(topology: Topology, cluster: string): Openi
       cluster,
       name: "alertmanager",
       title: "Alertmanager",
-      nodePort: nodePortOf(topology, cluster),
+      nodePort: alertmanagerNodePort(topology, cluster),
       runtimes: mgmt ? ["kubernetes", "local"] : ["local"],
     },
   ];

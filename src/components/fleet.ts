@@ -3,13 +3,13 @@
 import type { Credentials } from "../state/credentials.ts";
 import type { Topology } from "../topology/topology.ts";
 import { alertmanager, alertmanagerOpenings } from "./alertmanager.ts";
-import { type Addresses, type ObjectStoreAccess, type SpecContext, shapeAddresses } from "./context.ts";
+import { type SpecContext, shapeAddresses } from "./context.ts";
 import { demo } from "./demo.ts";
 import { grafanaOpenings } from "./grafana.ts";
 import { minio } from "./minio.ts";
 import { prometheus, prometheusOpenings } from "./prometheus.ts";
 import { seaweedfs } from "./seaweedfs.ts";
-import { storageOpenings } from "./storage.ts";
+import { objectStoreAccess, storageOpenings } from "./storage.ts";
 import { bucketWeb, bucketWebOpenings } from "./thanos/bucket-web.ts";
 import { compactor } from "./thanos/compact.ts";
 import { query, queryOpenings } from "./thanos/query.ts";
@@ -19,30 +19,11 @@ import { sidecarStoreApis } from "./thanos/sidecar.ts";
 import { storeGateway, storeGatewayStoreApis } from "./thanos/store.ts";
 import type { ComponentSpec, Opening, PodSpec, RuntimeName, ServiceSpec, StoreApiServer } from "./types.ts";
 
+export { objectStoreAccess };
+
 export interface FleetSpec {
   pods: PodSpec[];
   services: ServiceSpec[];
-}
-
-/** Where every cluster reaches the bucket, with Thanos's own bucket-scoped key. */
-export function objectStoreAccess(
-  topology: Topology,
-  creds: Credentials,
-  addresses: Addresses,
-): ObjectStoreAccess {
-  const keys = { accessKey: creds.thanos.accessKey, secretKey: creds.thanos.secretKey };
-  if (topology.objectStore) {
-    const { endpoint, insecure, region } = topology.objectStore;
-    return { endpoint, insecure, region, bucket: topology.fleet.bucket, ...keys };
-  }
-  const storage = topology.storage;
-  if (!storage) throw new Error("the topology has neither a storage cluster nor an objectStore");
-  return {
-    endpoint: addresses.exposed(storage.name, storage.nodePorts.api),
-    insecure: true,
-    bucket: topology.fleet.bucket,
-    ...keys,
-  };
 }
 
 /** Every StoreAPI server of the fleet, in the order query is given them: each sidecar, the store gateway, each ruler. */

@@ -2,9 +2,8 @@
 // S3 gateway), its identities in a config file: an admin for thanos-fleet, and Thanos's own, allowed only its bucket.
 import type { Topology } from "../topology/topology.ts";
 import type { SpecContext } from "./context.ts";
-import { resourcesFor } from "./resources.ts";
-import { OBJECT_STORE_SIZING, OBJECT_STORE_UID, storageCluster, storageServices } from "./storage.ts";
-import { type ComponentSpec, type PodSpec, type Port, START_STAGE } from "./types.ts";
+import { objectStore } from "./storage.ts";
+import type { ComponentSpec, Port } from "./types.ts";
 
 export const SEAWEEDFS_WORKLOAD = "seaweedfs";
 export const SEAWEEDFS_S3_PORT = 8333;
@@ -71,8 +70,6 @@ export function seaweedfs(
   admin: S3Identity,
   thanos: S3Identity,
 ): ComponentSpec {
-  const storage = storageCluster(topology);
-  const cluster = storage.name;
   const data = ctx.dataDir(SEAWEEDFS_WORKLOAD, "seaweedfs");
   const config = ctx.configDir(SEAWEEDFS_WORKLOAD, "seaweedfs");
   const grpc = seaweedfsGrpcPorts(ctx.seaweedfsGrpcBase);
@@ -87,77 +84,63 @@ export function seaweedfs(
     { name: "filer-grpc", port: grpc.filer, protocol: "grpc" },
     { name: "s3-grpc", port: grpc.s3, protocol: "grpc" },
   ];
-  const pod: PodSpec = {
-    cluster,
-    name: SEAWEEDFS_WORKLOAD,
-    replicas: 1,
-    stateful: true,
-    stage: START_STAGE.storage,
-    containers: [
-      {
-        name: "seaweedfs",
-        component: "object-store",
-        binary: "weed",
-        image: `chrislusf/seaweedfs:${topology.fleet.versions.seaweedfs}`,
-        args: [
-          // Global flag first: the image's entrypoint then runs weed with these arguments unchanged.
-          "-logtostderr=true",
-          "server",
-          `-dir=${data}`,
-          "-ip=$(POD_IP)",
-          `-ip.bind=${ctx.listenHost}`,
-          "-master.peers=none",
-          `-master.port=${SEAWEEDFS_MASTER_PORT}`,
-          `-master.port.grpc=${grpc.master}`,
-          "-master.volumeSizeLimitMB=1024",
-          // SeaweedFS reports usage to telemetry.seaweedfs.com unless told not to.
-          "-master.telemetry=false",
-          `-volume.port=${VOLUME_PORT}`,
-          `-volume.port.grpc=${grpc.volume}`,
-          "-volume.max=0",
-          "-volume.preStopSeconds=1",
-          "-filer",
-          `-filer.port=${FILER_PORT}`,
-          `-filer.port.grpc=${grpc.filer}`,
-          `-filer.localSocket=${data}/filer.sock`,
-          "-s3",
-          `-s3.port=${SEAWEEDFS_S3_PORT}`,
-          `-s3.port.grpc=${grpc.s3}`,
-          "-s3.port.iceberg=0",
-          "-s3.port.lance=0",
-          `-s3.localSocket=${data}/s3.sock`,
-          `-s3.config=${config}/${S3_CONFIG_FILE}`,
-          `-metricsPort=${SEAWEEDFS_METRICS_PORT}`,
-        ],
-        files: [
-          {
-            name: S3_CONFIG_FILE,
-            content: s3Config(topology.fleet.bucket, admin, thanos),
-            secret: true,
-          },
-        ],
-        ports,
-        readiness: { port: "api", path: "/healthz" },
-        liveness: { port: "api", path: "/healthz" },
-        resources: resourcesFor(OBJECT_STORE_SIZING, topology.fleet.profile),
-        runAsUser: OBJECT_STORE_UID,
-        persistent: true,
-        dataDir: data,
-      },
-    ],
-  };
-  return {
-    pods: [pod],
-    services: [
-      storageServices(storage, SEAWEEDFS_WORKLOAD, {
-        api: SEAWEEDFS_S3_PORT,
-        console: { name: "metrics", port: SEAWEEDFS_METRICS_PORT },
-        internal: [
-          // In the cluster only: `weed shell` (the bucket setup Job) dials the master's gRPC.
-          { name: "master", port: SEAWEEDFS_MASTER_PORT, targetPort: SEAWEEDFS_MASTER_PORT },
-          { name: "master-grpc", port: grpc.master, targetPort: grpc.master },
-        ],
-      }),
-    ],
-  };
+  return objectStore(
+    topology,
+    SEAWEEDFS_WORKLOAD,
+    {
+      name: "seaweedfs",
+      binary: "weed",
+      image: `chrislusf/seaweedfs:${topology.fleet.versions.seaweedfs}`,
+      args: [
+        // Global flag first: the image's entrypoint then runs weed with these arguments unchanged.
+        "-logtostderr=true",
+        "server",
+        `-dir=${data}`,
+        "-ip=$(POD_IP)",
+        `-ip.bind=${ctx.listenHost}`,
+        "-master.peers=none",
+        `-master.port=${SEAWEEDFS_MASTER_PORT}`,
+        `-master.port.grpc=${grpc.master}`,
+        "-master.volumeSizeLimitMB=1024",
+        // SeaweedFS reports usage to telemetry.seaweedfs.com unless told not to.
+        "-master.telemetry=false",
+        `-volume.port=${VOLUME_PORT}`,
+        `-volume.port.grpc=${grpc.volume}`,
+        "-volume.max=0",
+        "-volume.preStopSeconds=1",
+        "-filer",
+        `-filer.port=${FILER_PORT}`,
+        `-filer.port.grpc=${grpc.filer}`,
+        `-filer.localSocket=${data}/filer.sock`,
+        "-s3",
+        `-s3.port=${SEAWEEDFS_S3_PORT}`,
+        `-s3.port.grpc=${grpc.s3}`,
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        `-s3.localSocket=${data}/s3.sock`,
+        `-s3.config=${config}/${S3_CONFIG_FILE}`,
+        `-metricsPort=${SEAWEEDFS_METRICS_PORT}`,
+      ],
+      files: [
+        {
+          name: S3_CONFIG_FILE,
+          content: s3Config(topology.fleet.bucket, admin, thanos),
+          secret: true,
+        },
+      ],
+      ports,
+      readiness: { port: "api", path: "/healthz" },
+      liveness: { port: "api", path: "/healthz" },
+      dataDir: data,
+    },
+    {
+      api: SEAWEEDFS_S3_PORT,
+      console: { name: "metrics", port: SEAWEEDFS_METRICS_PORT },
+      internal: [
+        // In the cluster only: `weed shell` (the bucket setup Job) dials the master's gRPC.
+        { name: "master", port: SEAWEEDFS_MASTER_PORT, targetPort: SEAWEEDFS_MASTER_PORT },
+        { name: "master-grpc", port: grpc.master, targetPort: grpc.master },
+      ],
+    },
+  );
 }

@@ -1,45 +1,69 @@
-// What the storage cluster's S3 server is, whichever it is (SeaweedFS or MinIO): its sizing, user, Service and the
-// ports a person opens.
+// What the storage cluster's S3 server is, whichever it is (SeaweedFS or MinIO): its sizing, user, Service, the ports a
+// person opens, where every cluster reaches the bucket and what Prometheus scrapes of it.
+
+import type { Credentials } from "../state/credentials.ts";
 import type { StorageConfig } from "../topology/schema.ts";
 import type { Topology } from "../topology/topology.ts";
-import type { Addresses } from "./context.ts";
-import type { Sizing } from "./resources.ts";
-import type { Opening, ServicePort, ServiceSpec } from "./types.ts";
+import type { Addresses, ObjectStoreAccess } from "./context.ts";
+import { resourcesFor, type Sizing } from "./resources.ts";
+import { type ComponentSpec, type Container, type Opening, type ServicePort, START_STAGE } from "./types.ts";
 
 /** One small replica is plenty for a fleet's blocks (the official MinIO chart asks 16Gi per pod). */
-export const OBJECT_STORE_SIZING: Sizing = { memory: 256, limit: 1024, cpu: 50 };
+const OBJECT_STORE_SIZING: Sizing = { memory: 256, limit: 1024, cpu: 50 };
 
 /** The uid SeaweedFS's image runs as; MinIO's runs as it too. */
-export const OBJECT_STORE_UID = 1000;
+const OBJECT_STORE_UID = 1000;
 
-export function storageCluster(topology: Topology): StorageConfig {
-  const storage = topology.storage;
-  if (!storage) throw new Error("the topology has no storage cluster to run the object store in");
-  return storage;
-}
+/** The facts both S3 servers share; each server's module gives the rest of its container. */
+type ServerContainer = Omit<Container, "component" | "resources" | "runAsUser" | "persistent">;
 
 /**
- * The S3 server's Service: the S3 API on the cluster's `api` NodePort, the console (MinIO) or metrics (SeaweedFS) on
- * its `console` NodePort, and ports only the cluster itself dials.
+ * The S3 server: one replica in the storage cluster, started first, its data on a claim. Its Service has the S3 API
+ * on the cluster's `api` NodePort, the console (MinIO) or metrics (SeaweedFS) on its `console` NodePort, and ports
+ * only the cluster itself dials.
  */
-export function storageServices(
-  storage: StorageConfig,
+export function objectStore(
+  topology: Topology,
   workload: string,
+  container: ServerContainer,
   ports: { api: number; console: { name: string; port: number }; internal?: ServicePort[] },
-): ServiceSpec {
-  return {
+): ComponentSpec {
+  const storage = topology.storage;
+  if (!storage) throw new Error(`${workload} needs a storage cluster to run in`);
+  const { name, ...rest } = container;
+  const server: Container = {
+    name,
+    component: "object-store",
+    ...rest,
+    resources: resourcesFor(OBJECT_STORE_SIZING, topology.fleet.profile),
+    runAsUser: OBJECT_STORE_UID,
+    persistent: true,
+  };
+  const pod = {
     cluster: storage.name,
     name: workload,
-    selector: { workload },
-    ports: [
-      { name: "api", port: ports.api, targetPort: ports.api, nodePort: storage.nodePorts.api },
+    replicas: 1,
+    stateful: true,
+    stage: START_STAGE.storage,
+  };
+  return {
+    pods: [{ ...pod, containers: [server] }],
+    services: [
       {
-        name: ports.console.name,
-        port: ports.console.port,
-        targetPort: ports.console.port,
-        nodePort: storage.nodePorts.console,
+        cluster: storage.name,
+        name: workload,
+        selector: { workload },
+        ports: [
+          { name: "api", port: ports.api, targetPort: ports.api, nodePort: storage.nodePorts.api },
+          {
+            name: ports.console.name,
+            port: ports.console.port,
+            targetPort: ports.console.port,
+            nodePort: storage.nodePorts.console,
+          },
+          ...(ports.internal ?? []),
+        ],
       },
-      ...(ports.internal ?? []),
     ],
   };
 }
@@ -65,6 +89,27 @@ export function storageOpenings(topology: Topology): Opening[] {
       runtimes: ["kubernetes", "local"],
     },
   ];
+}
+
+/** Where every cluster reaches the bucket, with Thanos's own bucket-scoped key. */
+export function objectStoreAccess(
+  topology: Topology,
+  creds: Credentials,
+  addresses: Addresses,
+): ObjectStoreAccess {
+  const keys = { accessKey: creds.thanos.accessKey, secretKey: creds.thanos.secretKey };
+  if (topology.objectStore) {
+    const { endpoint, insecure, region } = topology.objectStore;
+    return { endpoint, insecure, region, bucket: topology.fleet.bucket, ...keys };
+  }
+  const storage = topology.storage;
+  if (!storage) throw new Error("the topology has neither a storage cluster nor an objectStore");
+  return {
+    endpoint: addresses.exposed(storage.name, storage.nodePorts.api),
+    insecure: true,
+    bucket: topology.fleet.bucket,
+    ...keys,
+  };
 }
 
 /** The storage server's metrics, scraped by each workload cluster's Prometheus (the guide's MinIO job). */

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { alertmanagerNodePort } from "../components/alertmanager.ts";
 // kube-prometheus-stack values for a workload cluster: Prometheus HA with the sidecar, Grafana pointed at mgmt.
 import { type GrpcTls, NAMESPACE, type SpecContext } from "../components/context.ts";
 import { GRAFANA_SIZING, grafanaNodePort } from "../components/grafana.ts";
@@ -192,7 +193,7 @@ function fleetValues(
     },
     alertmanager: {
       enabled: true,
-      service: { type: serviceType, nodePort: w.nodePorts.alertmanager },
+      service: { type: serviceType, nodePort: alertmanagerNodePort(topology, w.name) },
       alertmanagerSpec: {
         image: imageParts(alertmanager.image),
         resources: alertmanager.resources,

@@ -1,5 +1,6 @@
 // The ordered steps that bring the rendered fleet up, with the exact commands a person could run by hand.
 import { NAMESPACE } from "../components/context.ts";
+import { grafanaNodePort } from "../components/grafana.ts";
 import { MINIO_WORKLOAD } from "../components/minio.ts";
 import { SEAWEEDFS_WORKLOAD } from "../components/seaweedfs.ts";
 import { DEFAULT_SOURCE } from "../topology/load.ts";
@@ -169,7 +170,8 @@ export function planSteps(topology: Topology, clusters: RenderedCluster[], opts:
 
   for (const rc of workloads) {
     const grafana = rc.hostPorts.find((p) => p.name === "grafana");
-    const nodePort = topology.workloads.find((w) => w.name === rc.cluster)?.nodePorts.grafana;
+    const w = topology.workloads.find((x) => x.name === rc.cluster);
+    const nodePort = w && grafanaNodePort(w);
     const base = grafana
       ? `http://127.0.0.1:${grafana.hostPort}`
       : `http://$(kubectl --context ${rc.context} get nodes -o jsonpath='{.items[0].status.addresses[?(@.type=="InternalIP")].address}'):${nodePort}`;

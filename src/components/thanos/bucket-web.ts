@@ -4,9 +4,26 @@ import type { Topology } from "../../topology/topology.ts";
 import type { SpecContext } from "../context.ts";
 import type { ComponentSpec, Opening } from "../types.ts";
 import { START_STAGE } from "../types.ts";
-import { HTTP_ONLY, HTTP_PORT, listen, mgmtService, objstore, thanosContainer, WORKLOAD } from "./common.ts";
+import {
+  HTTP_ONLY,
+  HTTP_PORT,
+  listen,
+  type MgmtFacts,
+  mgmtComponent,
+  mgmtOpening,
+  objstore,
+  WORKLOAD,
+} from "./common.ts";
 
-const NAME = WORKLOAD.bucketWeb;
+const FACTS: MgmtFacts = {
+  name: WORKLOAD.bucketWeb,
+  container: "thanos-bucket-web",
+  component: "bucket-web",
+  sizing: { memory: 32, limit: 256, cpu: 10 },
+  stateful: false,
+  stage: START_STAGE.mgmtQuery,
+};
+const NAME = FACTS.name;
 
 /** Half a duration, in whole seconds (at least one). */
 function halfOf(duration: string): string {
@@ -14,7 +31,7 @@ function halfOf(duration: string): string {
 }
 
 export function bucketWeb(topology: Topology, ctx: SpecContext): ComponentSpec {
-  const store = objstore(ctx, NAME, "thanos-bucket-web");
+  const store = objstore(ctx, NAME, FACTS.container);
   const args = [
     "tools",
     "bucket",
@@ -26,42 +43,13 @@ export function bucketWeb(topology: Topology, ctx: SpecContext): ComponentSpec {
     `--timeout=${halfOf(ctx.bucketSyncInterval)}`,
     "--label=cluster",
   ];
-  return {
-    pods: [
-      {
-        cluster: topology.observer.name,
-        name: NAME,
-        replicas: 1,
-        stateful: false,
-        stage: START_STAGE.mgmtQuery,
-        containers: [
-          thanosContainer(
-            topology,
-            "thanos-bucket-web",
-            "bucket-web",
-            { memory: 32, limit: 256, cpu: 10 },
-            args,
-            {
-              ports: HTTP_ONLY,
-              files: [store.file],
-            },
-          ),
-        ],
-      },
-    ],
-    services: [mgmtService(topology, NAME, { http: { nodePort: topology.observer.nodePorts.bucketWeb } })],
-  };
+  return mgmtComponent(topology, FACTS, {
+    args,
+    container: { ports: HTTP_ONLY, files: [store.file] },
+    ports: { http: { nodePort: topology.observer.nodePorts.bucketWeb } },
+  });
 }
 
 export function bucketWebOpenings(topology: Topology): Opening[] {
-  const mgmt = topology.observer;
-  return [
-    {
-      cluster: mgmt.name,
-      name: "bucket-web",
-      title: "bucket web",
-      nodePort: mgmt.nodePorts.bucketWeb,
-      runtimes: ["kubernetes", "local"],
-    },
-  ];
+  return [mgmtOpening(topology, "bucket-web", "bucket web", topology.observer.nodePorts.bucketWeb)];
 }

@@ -3,7 +3,16 @@ import type { Topology } from "../../topology/topology.ts";
 import type { SpecContext } from "../context.ts";
 import { OBJSTORE_FILE, objstoreConfig } from "../objstore.ts";
 import { resourcesFor, type Sizing } from "../resources.ts";
-import type { Container, Port, ServicePort, ServiceSpec } from "../types.ts";
+import type {
+  ComponentKind,
+  ComponentSpec,
+  Container,
+  Opening,
+  PodSpec,
+  Port,
+  ServicePort,
+  ServiceSpec,
+} from "../types.ts";
 
 export const GRPC_PORT = 10901;
 export const HTTP_PORT = 10902;
@@ -58,6 +67,63 @@ export function listen(ctx: SpecContext, port: number): string {
   return `${ctx.listenHost}:${port}`;
 }
 
+/** Where a process with a gRPC server listens: gRPC, then HTTP. */
+export function listenArgs(ctx: SpecContext): string[] {
+  return [`--grpc-address=${listen(ctx, GRPC_PORT)}`, `--http-address=${listen(ctx, HTTP_PORT)}`];
+}
+
+/** What a mgmt component is, whatever the fleet: each module states its own at its top. */
+export interface MgmtFacts {
+  /** Workload name. */
+  name: string;
+  container: string;
+  component: ComponentKind;
+  sizing: Sizing;
+  /** One replica unless fleet.yaml says otherwise. */
+  replicas?: (topology: Topology) => number;
+  /** Keeps data or needs stable replica names (a StatefulSet). */
+  stateful: boolean;
+  stage: number;
+  /** A headless Service: query dials each replica by its own address. */
+  headless?: boolean;
+}
+
+/** The ports of a mgmt component's Service, exposed on a NodePort only where one is given. */
+export interface MgmtPorts {
+  grpc?: { nodePort?: number };
+  http: { nodePort?: number };
+}
+
+/** A mgmt component: one workload of one Thanos container, and its Service. */
+export function mgmtComponent(
+  topology: Topology,
+  facts: MgmtFacts,
+  spec: {
+    args: string[];
+    /** What differs from thanosContainer's defaults: files, data dir, ports. */
+    container: Partial<Container>;
+    ports: MgmtPorts;
+    storeLabels?: PodSpec["storeLabels"];
+  },
+): ComponentSpec {
+  const { args, container, ports, storeLabels } = spec;
+  const pod: PodSpec = {
+    cluster: topology.observer.name,
+    name: facts.name,
+    replicas: facts.replicas?.(topology) ?? 1,
+    stateful: facts.stateful,
+    stage: facts.stage,
+    containers: [thanosContainer(topology, facts.container, facts.component, facts.sizing, args, container)],
+    ...(storeLabels ? { storeLabels } : {}),
+  };
+  return { pods: [pod], services: [mgmtService(topology, facts.name, ports, facts.headless)] };
+}
+
+/** A mgmt UI a person opens, on both runtimes. */
+export function mgmtOpening(topology: Topology, name: string, title: string, nodePort: number): Opening {
+  return { cluster: topology.observer.name, name, title, nodePort, runtimes: ["kubernetes", "local"] };
+}
+
 export function objstore(ctx: SpecContext, workload: string, container: string) {
   return {
     arg: `--objstore.config-file=${ctx.configDir(workload, container)}/${OBJSTORE_FILE}`,
@@ -88,12 +154,7 @@ export function grpcServerTls(ctx: SpecContext, workload: string, container: str
 }
 
 /** The Service of a mgmt component: its gRPC port if it has one, its HTTP port, each on a NodePort only if given. */
-export function mgmtService(
-  topology: Topology,
-  name: string,
-  ports: { grpc?: { nodePort?: number }; http: { nodePort?: number } },
-  headless = false,
-): ServiceSpec {
+function mgmtService(topology: Topology, name: string, ports: MgmtPorts, headless = false): ServiceSpec {
   const port = (portName: string, p: number, nodePort?: number): ServicePort =>
     nodePort === undefined
       ? { name: portName, port: p, targetPort: p }

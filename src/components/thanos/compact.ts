@@ -4,49 +4,36 @@ import type { Topology } from "../../topology/topology.ts";
 import type { SpecContext } from "../context.ts";
 import type { ComponentSpec } from "../types.ts";
 import { START_STAGE } from "../types.ts";
-import { HTTP_ONLY, HTTP_PORT, listen, mgmtService, objstore, thanosContainer, WORKLOAD } from "./common.ts";
+import { HTTP_ONLY, HTTP_PORT, listen, type MgmtFacts, mgmtComponent, objstore, WORKLOAD } from "./common.ts";
 
-const NAME = WORKLOAD.compact;
+const FACTS: MgmtFacts = {
+  name: WORKLOAD.compact,
+  container: "thanos-compact",
+  component: "compact",
+  sizing: { memory: 128, limit: 1024, cpu: 50 },
+  stateful: true,
+  stage: START_STAGE.mgmtQuery,
+};
+const NAME = FACTS.name;
 
 export function compactor(topology: Topology, ctx: SpecContext): ComponentSpec {
-  const store = objstore(ctx, NAME, "thanos-compact");
+  const store = objstore(ctx, NAME, FACTS.container);
   const { retention } = topology.fleet;
   const args = [
     "compact",
     "--wait",
     `--wait-interval=${ctx.bucketSyncInterval}`,
     `--http-address=${listen(ctx, HTTP_PORT)}`,
-    `--data-dir=${ctx.dataDir(NAME, "thanos-compact")}`,
+    `--data-dir=${ctx.dataDir(NAME, FACTS.container)}`,
     store.arg,
     `--retention.resolution-raw=${retention.raw}`,
     `--retention.resolution-5m=${retention.fiveMinutes}`,
     `--retention.resolution-1h=${retention.oneHour}`,
     "--compact.concurrency=1",
   ];
-  return {
-    pods: [
-      {
-        cluster: topology.observer.name,
-        name: NAME,
-        replicas: 1,
-        stateful: true,
-        stage: START_STAGE.mgmtQuery,
-        containers: [
-          thanosContainer(
-            topology,
-            "thanos-compact",
-            "compact",
-            { memory: 128, limit: 1024, cpu: 50 },
-            args,
-            {
-              ports: HTTP_ONLY,
-              files: [store.file],
-              dataDir: ctx.dataDir(NAME, "thanos-compact"),
-            },
-          ),
-        ],
-      },
-    ],
-    services: [mgmtService(topology, NAME, { http: {} })],
-  };
+  return mgmtComponent(topology, FACTS, {
+    args,
+    container: { ports: HTTP_ONLY, files: [store.file], dataDir: ctx.dataDir(NAME, FACTS.container) },
+    ports: { http: {} },
+  });
 }

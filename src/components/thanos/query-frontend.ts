@@ -4,10 +4,27 @@ import { stringify } from "../../yaml.ts";
 import type { Addresses, SpecContext } from "../context.ts";
 import type { ComponentSpec, Opening } from "../types.ts";
 import { START_STAGE } from "../types.ts";
-import { HTTP_ONLY, HTTP_PORT, listen, mgmtService, thanosContainer, WORKLOAD } from "./common.ts";
+import {
+  HTTP_ONLY,
+  HTTP_PORT,
+  listen,
+  type MgmtFacts,
+  mgmtComponent,
+  mgmtOpening,
+  WORKLOAD,
+} from "./common.ts";
 
 export const QFE_CACHE_FILE = "query-range-cache.yaml";
-const NAME = WORKLOAD.queryFrontend;
+const FACTS: MgmtFacts = {
+  name: WORKLOAD.queryFrontend,
+  container: "thanos-query-frontend",
+  component: "query-frontend",
+  sizing: { memory: 64, limit: 256, cpu: 25 },
+  stateful: false,
+  // In front of query.
+  stage: START_STAGE.mgmtFrontend,
+};
+const NAME = FACTS.name;
 
 /** mgmt's query-frontend as the other clusters (Grafana) and verify reach it: mgmt's node address and NodePort. */
 export function queryFrontendAddress(topology: Topology, addresses: Addresses): string {
@@ -24,42 +41,18 @@ export function queryFrontend(topology: Topology, ctx: SpecContext): ComponentSp
     `--http-address=${listen(ctx, HTTP_PORT)}`,
     `--query-frontend.downstream-url=http://${downstream}`,
     "--query-range.split-interval=24h",
-    `--query-range.response-cache-config-file=${ctx.configDir(NAME, "thanos-query-frontend")}/${QFE_CACHE_FILE}`,
+    `--query-range.response-cache-config-file=${ctx.configDir(NAME, FACTS.container)}/${QFE_CACHE_FILE}`,
     "--query-frontend.log-queries-longer-than=10s",
   ];
-  return {
-    pods: [
-      {
-        cluster: mgmt.name,
-        name: NAME,
-        replicas: 1,
-        stateful: false,
-        stage: START_STAGE.mgmtFrontend,
-        containers: [
-          thanosContainer(
-            topology,
-            "thanos-query-frontend",
-            "query-frontend",
-            { memory: 64, limit: 256, cpu: 25 },
-            args,
-            { ports: HTTP_ONLY, files: [{ name: QFE_CACHE_FILE, content: cache }] },
-          ),
-        ],
-      },
-    ],
-    services: [mgmtService(topology, NAME, { http: { nodePort: mgmt.nodePorts.queryFrontend } })],
-  };
+  return mgmtComponent(topology, FACTS, {
+    args,
+    container: { ports: HTTP_ONLY, files: [{ name: QFE_CACHE_FILE, content: cache }] },
+    ports: { http: { nodePort: mgmt.nodePorts.queryFrontend } },
+  });
 }
 
 export function queryFrontendOpenings(topology: Topology): Opening[] {
-  const mgmt = topology.observer;
   return [
-    {
-      cluster: mgmt.name,
-      name: "query-frontend",
-      title: "query-frontend",
-      nodePort: mgmt.nodePorts.queryFrontend,
-      runtimes: ["kubernetes", "local"],
-    },
+    mgmtOpening(topology, "query-frontend", "query-frontend", topology.observer.nodePorts.queryFrontend),
   ];
 }

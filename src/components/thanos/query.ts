@@ -5,10 +5,19 @@ import { stringify } from "../../yaml.ts";
 import type { SpecContext } from "../context.ts";
 import type { ComponentSpec, ConfigFile, Opening, StoreApiServer } from "../types.ts";
 import { START_STAGE } from "../types.ts";
-import { GRPC_PORT, HTTP_PORT, listen, mgmtService, TLS_FILES, thanosContainer, WORKLOAD } from "./common.ts";
+import { listenArgs, type MgmtFacts, mgmtComponent, mgmtOpening, TLS_FILES, WORKLOAD } from "./common.ts";
 
 export const ENDPOINTS_FILE = "endpoints.yaml";
-const NAME = WORKLOAD.query;
+const FACTS: MgmtFacts = {
+  name: WORKLOAD.query,
+  container: "thanos-query",
+  component: "query",
+  sizing: { memory: 64, limit: 512, cpu: 50 },
+  replicas: (topology) => topology.observer.queryReplicas,
+  stateful: false,
+  stage: START_STAGE.mgmtQuery,
+};
+const NAME = FACTS.name;
 const QUERY_CLIENT_FILES = { cert: "grpc-client.crt", key: "grpc-client.key" } as const;
 
 /** Pod names of the query replicas, as verify asks each of them for its stores. */
@@ -24,7 +33,7 @@ export function endpointsConfig(stores: StoreApiServer[], ctx: SpecContext): str
   const endpoints = stores.map((s) => ({ address: s.address(ctx.addresses) }));
   const tls = ctx.grpcTls;
   if (!tls) return stringify({ endpoints });
-  const dir = ctx.configDir(NAME, "thanos-query");
+  const dir = ctx.configDir(NAME, FACTS.container);
   return stringify({
     // Every endpoint is verified against the fleet CA under one name, whatever address query dials.
     default_client_config: {
@@ -56,44 +65,21 @@ export function query(topology: Topology, ctx: SpecContext, stores: StoreApiServ
   const mgmt = topology.observer;
   const args = [
     "query",
-    `--grpc-address=${listen(ctx, GRPC_PORT)}`,
-    `--http-address=${listen(ctx, HTTP_PORT)}`,
+    ...listenArgs(ctx),
     ...REPLICA_LABELS.map((l) => `--query.replica-label=${l}`),
     "--query.auto-downsampling",
-    `--endpoint.sd-config-file=${ctx.configDir(NAME, "thanos-query")}/${ENDPOINTS_FILE}`,
+    `--endpoint.sd-config-file=${ctx.configDir(NAME, FACTS.container)}/${ENDPOINTS_FILE}`,
     "--endpoint.sd-config-reload-interval=30s",
   ];
-  return {
-    pods: [
-      {
-        cluster: mgmt.name,
-        name: NAME,
-        replicas: mgmt.queryReplicas,
-        stateful: false,
-        stage: START_STAGE.mgmtQuery,
-        containers: [
-          thanosContainer(topology, "thanos-query", "query", { memory: 64, limit: 512, cpu: 50 }, args, {
-            files: [
-              { name: ENDPOINTS_FILE, content: endpointsConfig(stores, ctx) },
-              ...queryClientTlsFiles(ctx),
-            ],
-          }),
-        ],
-      },
-    ],
-    services: [mgmtService(topology, NAME, { grpc: {}, http: { nodePort: mgmt.nodePorts.query } })],
-  };
+  return mgmtComponent(topology, FACTS, {
+    args,
+    container: {
+      files: [{ name: ENDPOINTS_FILE, content: endpointsConfig(stores, ctx) }, ...queryClientTlsFiles(ctx)],
+    },
+    ports: { grpc: {}, http: { nodePort: mgmt.nodePorts.query } },
+  });
 }
 
 export function queryOpenings(topology: Topology): Opening[] {
-  const mgmt = topology.observer;
-  return [
-    {
-      cluster: mgmt.name,
-      name: "query",
-      title: "query UI",
-      nodePort: mgmt.nodePorts.query,
-      runtimes: ["kubernetes", "local"],
-    },
-  ];
+  return [mgmtOpening(topology, "query", "query UI", topology.observer.nodePorts.query)];
 }

@@ -12,15 +12,26 @@ import {
   GRPC_PORT,
   grpcServerTls,
   HTTP_PORT,
-  listen,
-  mgmtService,
+  listenArgs,
+  type MgmtFacts,
+  mgmtComponent,
   objstore,
-  thanosContainer,
   WORKLOAD,
 } from "./common.ts";
 
 export const RULES_FILE = "fleet-rules.yaml";
-const NAME = WORKLOAD.rule;
+const FACTS: MgmtFacts = {
+  name: WORKLOAD.rule,
+  container: "thanos-ruler",
+  component: "rule",
+  sizing: { memory: 64, limit: 512, cpu: 25 },
+  replicas: (topology) => topology.observer.rulerReplicas,
+  // Each replica's ruler_replica label is its pod name: the names must be stable.
+  stateful: true,
+  stage: START_STAGE.mgmtQuery,
+  headless: true,
+};
+const NAME = FACTS.name;
 
 /** The group verify expects every ruler to evaluate: a watchdog that always fires and a per-cluster summary. */
 const BASE_GROUP = {
@@ -129,16 +140,15 @@ export function rulerLabels(_topology: Topology, pod: string): Record<string, st
 
 export function ruler(topology: Topology, ctx: SpecContext): ComponentSpec {
   const mgmt = topology.observer.name;
-  const store = objstore(ctx, NAME, "thanos-ruler");
-  const tls = grpcServerTls(ctx, NAME, "thanos-ruler");
+  const store = objstore(ctx, NAME, FACTS.container);
+  const tls = grpcServerTls(ctx, NAME, FACTS.container);
   const labels = rulerLabels(topology, POD_NAME);
   const args = [
     "rule",
-    `--grpc-address=${listen(ctx, GRPC_PORT)}`,
-    `--http-address=${listen(ctx, HTTP_PORT)}`,
-    `--data-dir=${ctx.dataDir(NAME, "thanos-ruler")}`,
+    ...listenArgs(ctx),
+    `--data-dir=${ctx.dataDir(NAME, FACTS.container)}`,
     store.arg,
-    `--rule-file=${ctx.configDir(NAME, "thanos-ruler")}/${RULES_FILE}`,
+    `--rule-file=${ctx.configDir(NAME, FACTS.container)}/${RULES_FILE}`,
     `--query=http://${ctx.addresses.service(mgmt, WORKLOAD.query, HTTP_PORT)}`,
     `--alertmanagers.url=http://${ctx.addresses.service(mgmt, WORKLOAD.alertmanager, ALERTMANAGER_PORT)}`,
     ...Object.entries(labels).map(([k, v]) => `--label=${k}="${v}"`),
@@ -147,31 +157,19 @@ export function ruler(topology: Topology, ctx: SpecContext): ComponentSpec {
     `--tsdb.block-duration=${ctx.blockDuration}`,
     ...tls.args,
   ];
-  return {
-    pods: [
-      {
-        cluster: mgmt,
-        name: NAME,
-        replicas: topology.observer.rulerReplicas,
-        // Each replica's ruler_replica label is its pod name: the names must be stable.
-        stateful: true,
-        stage: START_STAGE.mgmtQuery,
-        containers: [
-          thanosContainer(topology, "thanos-ruler", "rule", { memory: 64, limit: 512, cpu: 25 }, args, {
-            files: [
-              store.file,
-              { name: RULES_FILE, content: fleetRules({ topology, blockDuration: ctx.blockDuration }) },
-              ...tls.files,
-            ],
-            dataDir: ctx.dataDir(NAME, "thanos-ruler"),
-          }),
-        ],
-        storeLabels: (pod) => rulerLabels(topology, pod),
-      },
-    ],
-    // Headless: query dials each replica by its own address.
-    services: [mgmtService(topology, NAME, { grpc: {}, http: {} }, true)],
-  };
+  return mgmtComponent(topology, FACTS, {
+    args,
+    container: {
+      files: [
+        store.file,
+        { name: RULES_FILE, content: fleetRules({ topology, blockDuration: ctx.blockDuration }) },
+        ...tls.files,
+      ],
+      dataDir: ctx.dataDir(NAME, FACTS.container),
+    },
+    ports: { grpc: {}, http: {} },
+    storeLabels: (pod) => rulerLabels(topology, pod),
+  });
 }
 
 /** Each ruler replica, dialled by its pod address. */

@@ -4,7 +4,7 @@ import type { Topology, Workload } from "../../topology/topology.ts";
 import { POD_IP, type SpecContext } from "../context.ts";
 import type { Sizing } from "../resources.ts";
 import type { Container, ServiceSpec, StoreApiServer } from "../types.ts";
-import { GRPC_PORT, grpcServerTls, HTTP_PORT, listen, objstore, thanosContainer } from "./common.ts";
+import { GRPC_PORT, grpcServerTls, HTTP_PORT, listenArgs, objstore, thanosContainer } from "./common.ts";
 
 export const SIDECAR_SIZING: Sizing = { memory: 64, limit: 256, cpu: 25 };
 
@@ -40,8 +40,7 @@ export function sidecarContainer(topology: Topology, ctx: SpecContext, workload:
       "sidecar",
       `--prometheus.url=http://${ctx.listenHost === "0.0.0.0" ? "localhost" : POD_IP}:9090`,
       `--tsdb.path=${ctx.dataDir(workload, "prometheus")}`,
-      `--grpc-address=${listen(ctx, GRPC_PORT)}`,
-      `--http-address=${listen(ctx, HTTP_PORT)}`,
+      ...listenArgs(ctx),
       store.arg,
       ...tls.args,
     ],

@@ -6,50 +6,44 @@ import { START_STAGE } from "../types.ts";
 import {
   GRPC_PORT,
   grpcServerTls,
-  HTTP_PORT,
-  listen,
-  mgmtService,
+  listenArgs,
+  type MgmtFacts,
+  mgmtComponent,
   objstore,
-  thanosContainer,
   WORKLOAD,
 } from "./common.ts";
 
-const NAME = WORKLOAD.store;
+const FACTS: MgmtFacts = {
+  name: WORKLOAD.store,
+  container: "thanos-store",
+  component: "store",
+  sizing: { memory: 128, limit: 1024, cpu: 50 },
+  stateful: true,
+  // Query and the ruler dial it.
+  stage: START_STAGE.mgmtBackends,
+};
+const NAME = FACTS.name;
 
 /** Its only replica's pod name. */
 export const STORE_GATEWAY_POD = `${NAME}-0`;
 
 export function storeGateway(topology: Topology, ctx: SpecContext): ComponentSpec {
-  const store = objstore(ctx, NAME, "thanos-store");
-  const tls = grpcServerTls(ctx, NAME, "thanos-store");
+  const store = objstore(ctx, NAME, FACTS.container);
+  const tls = grpcServerTls(ctx, NAME, FACTS.container);
   const args = [
     "store",
-    `--grpc-address=${listen(ctx, GRPC_PORT)}`,
-    `--http-address=${listen(ctx, HTTP_PORT)}`,
-    `--data-dir=${ctx.dataDir(NAME, "thanos-store")}`,
+    ...listenArgs(ctx),
+    `--data-dir=${ctx.dataDir(NAME, FACTS.container)}`,
     store.arg,
     `--sync-block-duration=${ctx.bucketSyncInterval}`,
     ...tls.args,
   ];
-  return {
-    pods: [
-      {
-        cluster: topology.observer.name,
-        name: NAME,
-        replicas: 1,
-        stateful: true,
-        stage: START_STAGE.mgmtBackends,
-        containers: [
-          thanosContainer(topology, "thanos-store", "store", { memory: 128, limit: 1024, cpu: 50 }, args, {
-            files: [store.file, ...tls.files],
-            dataDir: ctx.dataDir(NAME, "thanos-store"),
-          }),
-        ],
-        storeLabels: () => ({}),
-      },
-    ],
-    services: [mgmtService(topology, NAME, { grpc: {}, http: {} })],
-  };
+  return mgmtComponent(topology, FACTS, {
+    args,
+    container: { files: [store.file, ...tls.files], dataDir: ctx.dataDir(NAME, FACTS.container) },
+    ports: { grpc: {}, http: {} },
+    storeLabels: () => ({}),
+  });
 }
 
 /** Query dials the store gateway through its Service. */
