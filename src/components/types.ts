@@ -137,6 +137,12 @@ export interface StoreApiServer {
   pod: string;
   /** Its external labels; the store gateway's follow its blocks, so none are expected. */
   labels?: Record<string, string>;
+  /** The container that serves it. */
+  container: string;
+  /** What it is, in words: `sidecar`, `store gateway`, `ruler`. */
+  title: string;
+  /** Why query would not list it. */
+  unreachable: string;
   /** The gRPC address query dials. */
   address(addresses: Addresses): string;
 }

@@ -19,17 +19,28 @@ export interface ExpectedStore {
   labels?: Record<string, string>;
   /** The component that serves it, to find its target. */
   component: ComponentKind;
+  /** The container that serves it, for the hint. */
+  container: string;
+  /** What it is, in words. */
+  title: string;
+  /** Why query would not list it. */
+  unreachable: string;
 }
 
 /** Every StoreAPI each query replica must see: the fleet's StoreAPI servers, as the component specs give them. */
 export function expectedStores(topology: Topology): ExpectedStore[] {
-  return storeApiServers(topology).map(({ type, cluster, pod, labels, component }) => ({
-    type,
-    cluster,
-    pod,
-    ...(labels ? { labels } : {}),
-    component,
-  }));
+  return storeApiServers(topology).map(
+    ({ type, cluster, pod, labels, component, container, title, unreachable }) => ({
+      type,
+      cluster,
+      pod,
+      ...(labels ? { labels } : {}),
+      component,
+      container,
+      title,
+      unreachable,
+    }),
+  );
 }
 
 export function queryPods(topology: Topology): string[] {

@@ -183,6 +183,9 @@ export function rulerStoreApis(topology: Topology): StoreApiServer[] {
       cluster: mgmt,
       pod,
       labels: rulerLabels(topology, pod),
+      container: FACTS.container,
+      title: "ruler",
+      unreachable: "the ruler is down or its pod address is unreachable from query",
       address: (addresses) => addresses.pod(mgmt, NAME, i, GRPC_PORT),
     };
   });

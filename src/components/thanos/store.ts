@@ -55,6 +55,9 @@ export function storeGatewayStoreApis(topology: Topology): StoreApiServer[] {
       component: "store",
       cluster: mgmt,
       pod: STORE_GATEWAY_POD,
+      container: FACTS.container,
+      title: "store gateway",
+      unreachable: "the store gateway is down or its Service is unreachable from query",
       address: (addresses) => addresses.service(mgmt, NAME, GRPC_PORT),
     },
   ];

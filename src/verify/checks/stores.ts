@@ -26,12 +26,6 @@ import type { CheckResult } from "../types.ts";
 export const STORES: CheckInfo = { id: "stores", title: "query sees every StoreAPI" };
 export const DUPLICATES: CheckInfo = { id: "duplicates", title: "no duplicate store endpoint" };
 
-const CONTAINER: Record<ExpectedStore["type"], string> = {
-  sidecar: "thanos-sidecar",
-  store: "thanos-store",
-  rule: "thanos-ruler",
-};
-
 interface QueryReplica {
   pod: string;
   target?: Target;
@@ -81,20 +75,9 @@ export async function readStores(
   return { views, problems };
 }
 
-function kindName(e: ExpectedStore): string {
-  return e.type === "store" ? "store gateway" : e.type === "rule" ? "ruler" : "sidecar";
-}
-
-function missingCause(e: ExpectedStore, mgmt: string): string {
-  if (e.type === "sidecar") return `the sidecar is down or its NodePort is unreachable from ${mgmt}`;
-  if (e.type === "rule") return "the ruler is down or its pod address is unreachable from query";
-  return "the store gateway is down or its Service is unreachable from query";
-}
-
 /** Matches one query replica's entries against the expectations; returns the problems. */
 export function compareStores(probe: Probe, queryPod: string, entries: StoreEntry[]): Problem[] {
   const { topology, endpoints } = probe;
-  const mgmt = topology.observer.name;
   const problems: Problem[] = [];
   const used = new Set<StoreEntry>();
   for (const e of expectedStores(topology)) {
@@ -106,12 +89,12 @@ export function compareStores(probe: Probe, queryPod: string, entries: StoreEntr
     const byType =
       e.type === "store" ? entries.filter((s) => s.type === "store" && !used.has(s)).slice(0, 1) : [];
     const candidates = byLabels.length > 0 ? byLabels : byAddress.length > 0 ? byAddress : byType;
-    const where = `${kindName(e)} ${e.cluster}/${e.pod}${t?.grpc ? ` (${t.grpc})` : ""}`;
-    const hint = inspectHint(topology, endpoints, e.cluster, e.pod, CONTAINER[e.type]);
+    const where = `${e.title} ${e.cluster}/${e.pod}${t?.grpc ? ` (${t.grpc})` : ""}`;
+    const hint = inspectHint(topology, endpoints, e.cluster, e.pod, e.container);
     if (candidates.length === 0) {
       problems.push({
         what: `${where} missing from ${queryPod}`,
-        cause: missingCause(e, mgmt),
+        cause: e.unreachable,
         fix: hint,
       });
       continue;
@@ -136,7 +119,7 @@ export function compareStores(probe: Probe, queryPod: string, entries: StoreEntr
         cause:
           notReady && e.type === "sidecar"
             ? "the sidecar runs but is not ready: its Prometheus is down (see check sidecars)"
-            : missingCause(e, mgmt),
+            : e.unreachable,
         fix: hint,
       });
       continue;
