@@ -3,12 +3,10 @@
 // to zero, a pod deleted for its controller to start again, and a cluster cut off by emptying its sidecar Services.
 // Lifting writes back exactly the values read before the fault.
 import { NAMESPACE } from "../components/context.ts";
-import { MINIO_WORKLOAD } from "../components/minio.ts";
 import { PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
-import { SEAWEEDFS_WORKLOAD } from "../components/seaweedfs.ts";
-import { WORKLOAD } from "../components/thanos/common.ts";
 import { sidecarServiceName } from "../components/thanos/sidecar.ts";
 import type { KubeObject, RenderedCluster, RenderedFleet } from "../render/types.ts";
+import { COMPONENT_LABEL } from "../render/workloads.ts";
 import { describeRef, type KubeApi, type ObjectRef } from "../runtimes/kube/api.ts";
 import { type Clock, pollUntil, realClock } from "../runtimes/kube/wait.ts";
 import { PROMETHEUS_NAME, type Topology } from "../topology/topology.ts";
@@ -54,15 +52,6 @@ interface LivePod {
   ready: boolean;
 }
 
-const MGMT_WORKLOADS: Partial<Record<Victim["component"], string>> = {
-  query: WORKLOAD.query,
-  "query-frontend": WORKLOAD.queryFrontend,
-  store: WORKLOAD.store,
-  compact: WORKLOAD.compact,
-  rule: WORKLOAD.rule,
-  "bucket-web": WORKLOAD.bucketWeb,
-};
-
 function replicasOf(obj: KubeObject): number {
   return (obj.spec as { replicas?: number } | undefined)?.replicas ?? 1;
 }
@@ -99,10 +88,11 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
       };
       return { rc, api, scale: PROMETHEUS_REF, workload };
     }
-    const names =
-      v.component === "object-store" ? [SEAWEEDFS_WORKLOAD, MINIO_WORKLOAD] : [MGMT_WORKLOADS[v.component]];
+    // The workload render labelled with the victim's component.
     const own = rc.manifests.find(
-      (o) => (o.kind === "StatefulSet" || o.kind === "Deployment") && names.includes(o.metadata.name),
+      (o) =>
+        (o.kind === "StatefulSet" || o.kind === "Deployment") &&
+        o.metadata.labels?.[COMPONENT_LABEL] === v.component,
     );
     if (!own) {
       throw new Error(

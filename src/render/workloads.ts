@@ -23,6 +23,8 @@ export const PART_OF = {
   "app.kubernetes.io/managed-by": "thanos-fleet",
 };
 const NAME_LABEL = "app.kubernetes.io/name";
+/** The component a workload runs (its first container's), e.g. `query`, `object-store`. */
+export const COMPONENT_LABEL = "app.kubernetes.io/component";
 const POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name";
 const CONFIG_HASH = "thanos-fleet.io/config-hash";
 
@@ -197,7 +199,7 @@ export function realisePod(pod: PodSpec, ctx: SpecContext, objstoreContent: stri
   const uid = pod.containers[0]?.runAsUser ?? NOBODY;
   const labels = {
     [NAME_LABEL]: pod.name,
-    "app.kubernetes.io/component": pod.containers[0]?.component ?? pod.name,
+    [COMPONENT_LABEL]: pod.containers[0]?.component ?? pod.name,
   };
   const podSpec: IPodSpec = {
     securityContext: {
