@@ -4,7 +4,7 @@ import { parse } from "yaml";
 import type { Credentials } from "../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
 import { POD_IP, type SpecContext } from "./context.ts";
-import { buildFleet, objectStoreAccess } from "./fleet.ts";
+import { buildFleet, deploymentWorkloads, objectStoreAccess, openings, storeApiServers } from "./fleet.ts";
 import { podNames } from "./types.ts";
 
 const creds: Credentials = {
@@ -171,4 +171,68 @@ describe("component specs", () => {
       }
     }
   });
+});
+
+describe("the facts each component module states agree with its pods and Services", () => {
+  for (const [name, input] of Object.entries({
+    default: DEFAULT_FLEET,
+    "four workload clusters": fourWorkloads,
+  })) {
+    test(`${name}: every port a person opens is a NodePort of one of its cluster's Services`, () => {
+      const { topology, fleet } = fleetOf(input);
+      for (const runtime of ["kubernetes", "local"] as const) {
+        for (const o of openings(topology, runtime)) {
+          // Grafana is the chart's alone: no Service of the spec stands for it.
+          if (o.name === "grafana") continue;
+          const exposed = fleet.services
+            .filter((s) => s.cluster === o.cluster)
+            .flatMap((s) => s.ports.map((p) => p.nodePort));
+          assert.ok(exposed.includes(o.nodePort), `${runtime}: ${o.cluster}/${o.name} on ${o.nodePort}`);
+        }
+      }
+    });
+
+    test(`${name}: query is given each StoreAPI server's address, and each is a pod of the fleet`, () => {
+      const { topology, fleet } = fleetOf(input);
+      const servers = storeApiServers(topology);
+      assert.deepEqual(
+        endpointAddresses(fleet),
+        servers.map((s) => s.address(addresses)),
+      );
+      for (const s of servers) {
+        const pod = fleet.pods.find((p) => p.cluster === s.cluster && podNames(p).includes(s.pod));
+        assert.ok(pod, `${s.cluster}/${s.pod} is no pod of the fleet`);
+        assert.ok(
+          pod.containers.some((c) => c.name === s.container && c.component === s.component),
+          `${s.cluster}/${s.pod} has no ${s.component} container ${s.container}`,
+        );
+        assert.ok(pod.storeLabels, `${s.cluster}/${s.pod} serves the StoreAPI but states no store labels`);
+      }
+    });
+
+    test(`${name}: what keeps data on Kubernetes is a StatefulSet, and start stages follow the dependencies`, () => {
+      const { topology, fleet } = fleetOf(input);
+      for (const p of fleet.pods) {
+        if (p.containers.some((c) => c.dataDir !== undefined))
+          assert.ok(p.stateful, `${p.cluster}/${p.name}`);
+      }
+      const stage = (workload: string) =>
+        fleet.pods.find((p) => p.name === workload && p.cluster === topology.observer.name)?.stage ?? 0;
+      assert.ok(
+        stage("thanos-store") < stage("thanos-query"),
+        "query starts after the store gateway it dials",
+      );
+      assert.ok(
+        stage("alertmanager") < stage("thanos-ruler"),
+        "the ruler starts after the Alertmanager it sends to",
+      );
+      assert.ok(stage("thanos-query") < stage("thanos-query-frontend"), "query-frontend starts after query");
+      // Deployments on Kubernetes: their pods get random names, which verify's hints allow for.
+      assert.deepEqual(deploymentWorkloads(topology).sort(), [
+        "thanos-bucket-web",
+        "thanos-query",
+        "thanos-query-frontend",
+      ]);
+    });
+  }
 });
