@@ -112,7 +112,7 @@ function env(pod: PodSpec, c: Container): IEnvVar[] {
 
 /**
  * Realises a PodSpec: args exactly as the spec gives them, config files from a ConfigMap (or a Secret for
- * credentials) mounted at the spec's config dir, data on an emptyDir (MinIO: a PersistentVolumeClaim).
+ * credentials) mounted at the spec's config dir, data on an emptyDir (a PersistentVolumeClaim where it is persistent).
  */
 export function realisePod(pod: PodSpec, ctx: SpecContext, objstoreContent: string): RealisedPod {
   const configMaps: KubeObject[] = [];

@@ -114,6 +114,3 @@ export function planNetwork(topology: Topology, shape: FleetSpec, subnet: string
     },
   };
 }
-
-/** The fleet's shape addresses (components/context.ts), for pass one of the plan. */
-export { shapeAddresses } from "../../components/context.ts";

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { shapeAddresses } from "../../components/context.ts";
 import { buildFleet } from "../../components/fleet.ts";
 import { podNames } from "../../components/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
-import { parseSubnet, planNetwork, shapeAddresses } from "./network.ts";
+import { parseSubnet, planNetwork } from "./network.ts";
 import { localContext } from "./plan.ts";
 
 const creds: Credentials = {
