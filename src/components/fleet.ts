@@ -58,7 +58,7 @@ export function openings(topology: Topology, runtime: RuntimeName): Opening[] {
     ...bucketWebOpenings(topology),
     ...alertmanagerOpenings(topology, mgmt),
     ...topology.workloads.flatMap((w) => [
-      ...grafanaOpenings(topology).filter((o) => o.cluster === w.name),
+      ...grafanaOpenings(topology, w),
       ...alertmanagerOpenings(topology, w.name),
       ...prometheusOpenings(w),
     ]),

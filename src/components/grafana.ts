@@ -10,13 +10,15 @@ export function grafanaNodePort(w: Workload): number {
 }
 
 /** With `grafana: false` its kind host port stays mapped (reserved): a kind cluster's port mappings are fixed at creation. */
-export function grafanaOpenings(topology: Topology): Opening[] {
-  return topology.workloads.map((w) => ({
-    cluster: w.name,
-    name: "grafana",
-    title: "Grafana",
-    nodePort: grafanaNodePort(w),
-    runtimes: ["kubernetes"],
-    ...(topology.fleet.grafana ? {} : { reserved: true }),
-  }));
+export function grafanaOpenings(topology: Topology, w: Workload): Opening[] {
+  return [
+    {
+      cluster: w.name,
+      name: "grafana",
+      title: "Grafana",
+      nodePort: grafanaNodePort(w),
+      runtimes: ["kubernetes"],
+      ...(topology.fleet.grafana ? {} : { reserved: true }),
+    },
+  ];
 }
