@@ -4,6 +4,7 @@ import { parse } from "yaml";
 import { NAMESPACE } from "../components/context.ts";
 import { fleetRules, prometheusLabels, rulerLabels, WORKLOAD } from "../components/thanos.ts";
 import type { ComponentKind } from "../components/types.ts";
+import { durationOr } from "../duration.ts";
 import type { FleetEndpoints, Target } from "../endpoints.ts";
 import { labelSetKey } from "../topology/semantics.ts";
 import { rulerReplicaName, type Topology } from "../topology/topology.ts";
@@ -89,19 +90,13 @@ export function expectedRuleGroups(): ExpectedRuleGroup[] {
   };
   return doc.groups.map((g) => ({
     name: g.name,
-    intervalMs: parseSeconds(g.interval ?? "1m"),
+    intervalMs: durationOr(g.interval ?? "1m", 60_000),
     rules: g.rules.map((r) =>
       r.alert
         ? { name: r.alert, type: "alerting" as const }
         : { name: r.record ?? "", type: "recording" as const },
     ),
   }));
-}
-
-function parseSeconds(d: string): number {
-  const m = /^(\d+)(s|m|h)$/.exec(d);
-  if (!m) return 60_000;
-  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "s" | "m" | "h"];
 }
 
 /** thanos-fleet's workloads that keep no data run as Deployments (see src/render/workloads.ts). */

@@ -2,6 +2,7 @@
 import { rm } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
+import { isDuration } from "../../duration.ts";
 import type { FleetEndpoints } from "../../endpoints.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { loadFleetCredentials } from "../../state/objectstore-key.ts";
@@ -54,8 +55,6 @@ export const SYNC_INTERVAL_ENV = "THANOS_FLEET_LOCAL_SYNC_INTERVAL";
 export const DEFAULT_BLOCK_DURATION = "2m";
 export const DEFAULT_SYNC_INTERVAL = "15s";
 
-const DURATION = /^([0-9]+(ms|s|m|h|d|w|y))+$/;
-
 export interface LocalRuntimeOptions extends Partial<LocalOptions> {
   /** How long one process may take to answer its readiness endpoint. */
   readyTimeoutMs?: number;
@@ -64,7 +63,7 @@ export interface LocalRuntimeOptions extends Partial<LocalOptions> {
 }
 
 function duration(value: string, source: string): string {
-  if (!DURATION.test(value))
+  if (!isDuration(value))
     throw new Error(`${source}=${JSON.stringify(value)} is not a duration such as 2m or 2h`);
   return value;
 }
