@@ -1,5 +1,5 @@
-// Which runtime the state dir's fleet was brought up with: `up` records it once it starts writing, and every other
-// verb uses it when no --runtime is given, so a local fleet is not reported as an empty Kubernetes one.
+// Which runtime the state dir's fleet was brought up with: `up` records it once it starts writing, and every verb
+// uses it when no --runtime is given, so a local fleet is not reported as an empty Kubernetes one.
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { readJsonFile, writeJsonFile } from "./json-file.ts";
@@ -44,15 +44,26 @@ export async function forgetRuntime(stateDir: string, runtime: RuntimeName): Pro
   await rm(runtimeFile(stateDir), { force: true });
 }
 
-/** An explicit --runtime wins; else the recorded one; else the default. */
+/**
+ * The runtime a verb acts on: the one the state dir records, else --runtime, else the default. A --runtime that
+ * contradicts the record is a usage error (exit 2) raised before anything is done: acting on the other runtime
+ * would report an empty fleet, or build a second one over the first's state. A damaged record gives way to
+ * --runtime.
+ */
 export async function chooseRuntime(given: string | undefined, stateDir: string): Promise<RuntimeName> {
-  if (given !== undefined) {
-    if (!isRuntimeName(given)) {
-      throw Object.assign(new Error(`--runtime ${given}: use ${RUNTIME_NAMES.join(" or ")}`), {
-        exitCode: 2,
-      });
-    }
-    return given;
+  if (given !== undefined && !isRuntimeName(given)) {
+    throw Object.assign(new Error(`--runtime ${given}: use ${RUNTIME_NAMES.join(" or ")}`), { exitCode: 2 });
   }
-  return (await recordedRuntime(stateDir)) ?? DEFAULT_RUNTIME;
+  if (given === undefined) return (await recordedRuntime(stateDir)) ?? DEFAULT_RUNTIME;
+  const recorded = await recordedRuntime(stateDir).catch(() => undefined);
+  if (recorded !== undefined && recorded !== given) {
+    throw Object.assign(
+      new Error(
+        `the state dir ${stateDir} holds a ${recorded} fleet (recorded by up); --runtime ${given} contradicts it: ` +
+          `drop --runtime, or use another --state-dir ('thanos-fleet down --purge' empties this one)`,
+      ),
+      { exitCode: 2 },
+    );
+  }
+  return given;
 }
