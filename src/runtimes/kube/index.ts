@@ -12,13 +12,14 @@ import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
 import { loadGrpcTls } from "../../state/tls.ts";
 import { fleetPath, type Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
+import { runSteps } from "../steps.ts";
 import type { KubeApi } from "./api.ts";
 import { type KubeDeps, newRunContext, realDeps } from "./context.ts";
 import { downFleet } from "./down.ts";
 import { kubeEndpoints, resolvePod } from "./endpoints.ts";
 import { EndpointProxy } from "./proxy.ts";
 import { readState, removeState } from "./state.ts";
-import { preflightAction, runActions, upActions } from "./up.ts";
+import { preflightAction, upActions } from "./up.ts";
 import { summaryLines } from "./urls.ts";
 import type { Clock } from "./wait.ts";
 
@@ -97,13 +98,13 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
         endpoints: () => endpoints(topology, opts.stateDir),
         imagesArchive: imagesArchive(topology, opts.images),
       });
-      await runActions(ctx, [preflightAction]);
+      await runSteps(ctx, [preflightAction]);
       // Nothing is written, not even to the state dir, until preflight has passed.
       await ensureStateDir(opts.stateDir);
       await recordRuntime(opts.stateDir, "kubernetes");
       await saveCredentials();
       await tls.save();
-      await runActions(ctx, upActions(ctx));
+      await runSteps(ctx, upActions(ctx));
       for (const line of summaryLines(topology, ctx.fleet.clusters, ctx.discovered, opts.stateDir)) {
         opts.reporter.info(line);
       }
