@@ -13,7 +13,6 @@ import type { KubeObject, RenderedCluster } from "../../render/types.ts";
 import { waitProgress } from "../../ui/progress.ts";
 import type { Step } from "../steps.ts";
 import { applyObjects, waitReady } from "./apply.ts";
-import { type RunContext, renderedCluster } from "./context.ts";
 import { discoverAddresses, loadBalancerServices } from "./discover.ts";
 import { addRepo, releaseUpToDate, upgradeInstall, valuesFile, writeValues } from "./helm.ts";
 import { kindNodes, loadImageArchive, nodeImages } from "./images.ts";
@@ -26,6 +25,7 @@ import {
 } from "./kind.ts";
 import { waitOperated } from "./operated.ts";
 import { preflight } from "./preflight.ts";
+import { type RunContext, renderedCluster } from "./run-context.ts";
 import { addUnique, clusterState, kubeDir } from "./state.ts";
 
 /** One step of `up` on Kubernetes; src/runtimes/steps.ts runs them. */

@@ -4,7 +4,7 @@
 import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { ensureStateDir } from "../../state/dir.ts";
-import { loadFleetCredentials } from "../../state/objectstore-key.ts";
+import { loadFleetCredentials } from "../../state/fleet-credentials.ts";
 import { recordRuntime } from "../../state/runtime.ts";
 import { loadGrpcTls } from "../../state/tls.ts";
 import type { Topology } from "../../topology/topology.ts";

@@ -6,7 +6,7 @@ import { rulerReplicaName } from "../../topology/topology.ts";
 import { expectedRuleGroups, inspectHint, target, WATCHDOG_ALERT } from "../expect.ts";
 import { metricValue } from "../metrics.ts";
 import type { Probe } from "../probe.ts";
-import { type CheckInfo, downCause, fail, type Problem, pass, pending, reason } from "../result.ts";
+import { type CheckInfo, type CheckProblem, downCause, fail, pass, pending, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";
 
 export const RULER: CheckInfo = { id: "ruler", title: "rulers evaluate; watchdog reaches Alertmanager" };
@@ -67,7 +67,7 @@ export async function checkRuler(probe: Probe): Promise<CheckResult> {
   const mgmt = topology.observer.name;
   const now = probe.now().getTime();
   const groups = expectedRuleGroups();
-  const problems: Problem[] = [];
+  const problems: CheckProblem[] = [];
   const firingSince: number[] = [];
   const waiting: { text: string; until: number }[] = [];
   const pods = Array.from({ length: topology.observer.rulerReplicas }, (_, i) => rulerReplicaName(i));

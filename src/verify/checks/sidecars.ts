@@ -4,7 +4,7 @@ import { prometheusLabels } from "../../components/thanos.ts";
 import { describeLabels, inspectHint, sameLabels, target } from "../expect.ts";
 import { metricValue } from "../metrics.ts";
 import type { Probe } from "../probe.ts";
-import { type CheckInfo, downCause, fail, type Problem, pass, plural, reason } from "../result.ts";
+import { type CheckInfo, type CheckProblem, downCause, fail, pass, plural, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";
 import { readStores } from "./stores.ts";
 
@@ -25,7 +25,7 @@ async function externalLabels(probe: Probe, cluster: string, pod: string, sideca
 
 export async function checkSidecars(probe: Probe): Promise<CheckResult> {
   const { topology, endpoints } = probe;
-  const problems: Problem[] = [];
+  const problems: CheckProblem[] = [];
   let checked = 0;
   const sources = new Set<string>();
   await Promise.all(

@@ -3,7 +3,7 @@ import { labelSetKey } from "../../topology/semantics.ts";
 import { inspectHint, STORE_GATEWAY_POD, target } from "../expect.ts";
 import { metricValue } from "../metrics.ts";
 import type { Bucket, Probe, StoreEntry } from "../probe.ts";
-import { type CheckInfo, fail, type Problem, pass, pending, plural, shortGrpcError } from "../result.ts";
+import { type CheckInfo, type CheckProblem, fail, pass, pending, plural, shortGrpcError } from "../result.ts";
 import type { CheckResult } from "../types.ts";
 import { bucketProblem, replicaBlocks } from "./objstore.ts";
 import { readStores } from "./stores.ts";
@@ -108,7 +108,7 @@ export async function checkStoreGateway(probe: Probe): Promise<CheckResult> {
     ]);
   }
 
-  const problems: Problem[] = [];
+  const problems: CheckProblem[] = [];
   const served = new Set(entry.labelSets.map(labelSetKey));
   const groups = new Map<string, { min: number; max: number; count: number }>();
   for (const b of settled) {
