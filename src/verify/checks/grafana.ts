@@ -1,4 +1,5 @@
-// Check 9: each workload cluster's Grafana reaches Thanos through its "Thanos" datasource (Kubernetes runtime only).
+// The `grafana` check: each workload cluster's Grafana reaches Thanos through its "Thanos" datasource (Kubernetes
+// runtime only).
 import { parse } from "yaml";
 import type { FleetEndpoints, GrafanaDatasourceConfigMap } from "../../endpoints.ts";
 import { join } from "../../net/http.ts";

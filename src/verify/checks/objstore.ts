@@ -1,4 +1,5 @@
-// Check 4: the bucket answers Thanos's key, and every workload replica's blocks are in it with the right labels.
+// The `objstore` check: the bucket answers Thanos's key, and every workload replica's blocks are in it with the right
+// labels.
 import { prometheusLabels } from "../../components/thanos.ts";
 import { formatDuration } from "../../duration.ts";
 import { HttpError } from "../../net/http.ts";

@@ -1,4 +1,5 @@
-// Check 3: through query-frontend, every workload cluster answers, and deduplication collapses its replicas.
+// The `query` check: through query-frontend, every workload cluster answers, and deduplication collapses its
+// replicas.
 
 import { prometheusLabels } from "../../components/thanos.ts";
 import { durationOr } from "../../duration.ts";

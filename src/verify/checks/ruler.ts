@@ -1,4 +1,5 @@
-// Check 7: every ruler loads and evaluates the fleet's rules, and the always-firing watchdog reaches mgmt's Alertmanager.
+// The `ruler` check: every ruler loads and evaluates the fleet's rules, and the always-firing watchdog reaches mgmt's
+// Alertmanager.
 import { rulerLabels, WORKLOAD } from "../../components/thanos.ts";
 import type { Target } from "../../endpoints.ts";
 import { HttpError, join } from "../../net/http.ts";

@@ -1,4 +1,5 @@
-// Check 8: each sidecar sees its Prometheus up, and that Prometheus carries the external labels fleet.yaml gives it.
+// The `sidecars` check: each sidecar sees its Prometheus up, and that Prometheus carries the external labels
+// fleet.yaml gives it.
 import { parse } from "yaml";
 import { prometheusLabels } from "../../components/thanos.ts";
 import { describeLabels, inspectHint, sameLabels, target } from "../expect.ts";

@@ -1,4 +1,5 @@
-// Check 5: the store gateway serves what is in the bucket: its advertised labels and time range cover the blocks.
+// The `store-gateway` check: the store gateway serves what is in the bucket: its advertised labels and time range
+// cover the blocks.
 import { labelSetKey } from "../../topology/semantics.ts";
 import { inspectHint, STORE_GATEWAY_POD, target } from "../expect.ts";
 import { metricValue } from "../metrics.ts";

@@ -1,4 +1,5 @@
-// Checks 1 and 2: each query replica sees exactly the fleet's StoreAPIs, and no label set comes from two addresses.
+// The `stores` and `duplicates` checks: each query replica sees exactly the fleet's StoreAPIs, and no label set comes
+// from two addresses.
 import type { Target } from "../../endpoints.ts";
 import { labelSetKey } from "../../topology/semantics.ts";
 import {
