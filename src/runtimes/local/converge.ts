@@ -1,8 +1,8 @@
 // What `up` does to each process of a local fleet that may already run: create, start, replace, remove or keep it.
 import { table } from "../../ui/table.ts";
 import type { Executables } from "./binaries.ts";
-import type { ProcessPlan } from "./plan.ts";
 import { hasExited } from "./proc.ts";
+import type { ProcessPlan } from "./processes.ts";
 import type { ProcessRecord } from "./state.ts";
 import { specHash } from "./supervisor.ts";
 

@@ -14,9 +14,9 @@ export {
   resolveLocalOptions,
   SYNC_INTERVAL_ENV,
 } from "./options.ts";
-export type { LocalOptions, LocalPlan } from "./plan.ts";
+export type { LocalOptions, LocalPlan } from "./processes.ts";
 /** For tests and benchmarks: the plan `up` would run, without running it. */
-export { planLocalFleet } from "./plan.ts";
+export { planLocalFleet } from "./processes.ts";
 
 export function createLocalRuntime(given: LocalRuntimeOptions = {}): Runtime {
   return {

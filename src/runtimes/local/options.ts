@@ -2,7 +2,7 @@
 // fleet) and how long one process may take to start or to stop.
 import { isDuration } from "../../duration.ts";
 import { DEFAULT_SUBNET, parseSubnet, SUBNET_ENV } from "./network.ts";
-import type { LocalOptions } from "./plan.ts";
+import type { LocalOptions } from "./processes.ts";
 
 export const BLOCK_DURATION_ENV = "THANOS_FLEET_LOCAL_BLOCK_DURATION";
 export const SYNC_INTERVAL_ENV = "THANOS_FLEET_LOCAL_SYNC_INTERVAL";

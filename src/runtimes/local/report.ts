@@ -7,7 +7,7 @@ import { SEAWEEDFS_WORKLOAD } from "../../components/seaweedfs.ts";
 import { GRPC_PORT, WORKLOAD } from "../../components/thanos.ts";
 import type { FleetEndpoints, Target } from "../../endpoints.ts";
 import type { Topology } from "../../topology/topology.ts";
-import type { LocalPlan, ProcessPlan } from "./plan.ts";
+import type { LocalPlan, ProcessPlan } from "./processes.ts";
 import type { UrlRow } from "./state.ts";
 
 /** The gRPC address the query replicas dial for a StoreAPI server, as the component specs wire it. */

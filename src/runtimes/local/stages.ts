@@ -2,7 +2,7 @@
 // its load balancers to route to them.
 import { setTimeout as sleep } from "node:timers/promises";
 import { serverStates } from "./haproxy.ts";
-import { type LocalPlan, type ProcessPlan, STAGE } from "./plan.ts";
+import { type LocalPlan, type ProcessPlan, STAGE } from "./processes.ts";
 
 /** The status line of a stage: its clusters and what it starts. */
 export function stageTitle(stage: number, processes: ProcessPlan[]): string {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Port } from "../../components/types.ts";
 import type { FleetEndpoints } from "../../endpoints.ts";
 import { readJsonFile, writeJsonFile } from "../../state/json-file.ts";
-import type { LocalOptions, ProcessPlan, Readiness } from "./plan.ts";
+import type { LocalOptions, ProcessPlan, Readiness } from "./processes.ts";
 
 export const STATE_FILE = "fleet.json";
 

@@ -3,8 +3,8 @@
 import type { FleetEndpoints } from "../../endpoints.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { ProcessStatus } from "../runtime.ts";
-import { localRoot } from "./plan.ts";
 import { hasExited } from "./proc.ts";
+import { localRoot } from "./processes.ts";
 import { type ProcessRecord, readHolds, readState, type UrlRow } from "./state.ts";
 import { processState, supervisorRunning } from "./supervise.ts";
 import { isReady, logTail } from "./supervisor.ts";

@@ -17,6 +17,7 @@ import { prepareBuckets } from "./bucket.ts";
 import { convergeActions, formatActions, type ProcessAction } from "./converge.ts";
 import { SUBNET_ENV } from "./network.ts";
 import { type LocalRuntimeOptions, resolveLocalOptions, timeouts } from "./options.ts";
+import { describeUnbindable, unbindable } from "./ports.ts";
 import {
   type LocalPlan,
   listenAddresses,
@@ -24,8 +25,7 @@ import {
   type ProcessPlan,
   planLocalFleet,
   STAGE,
-} from "./plan.ts";
-import { describeUnbindable, unbindable } from "./ports.ts";
+} from "./processes.ts";
 import { fleetEndpoints, urlTable } from "./report.ts";
 import { byPod, stageTitle, waitForEndpoints } from "./stages.ts";
 import {
