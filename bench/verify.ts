@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveExecutables } from "../src/runtimes/local/binaries.ts";
 import { createLocalRuntime } from "../src/runtimes/local/index.ts";
-import { planLocalFleet } from "../src/runtimes/local/plan.ts";
+import { planLocalFleet } from "../src/runtimes/local/processes.ts";
 import type { Reporter } from "../src/runtimes/runtime.ts";
 import { generateCredentials } from "../src/state/credentials.ts";
 import { loadTopology } from "../src/topology/load.ts";

@@ -22,10 +22,10 @@ const stateOption = () =>
 const runtimeOption = () =>
   new Option(
     "-r, --runtime <runtime>",
-    "where the fleet runs (default: the runtime the state dir's last 'up' used, else kubernetes)",
+    "where the fleet runs (default: the runtime the state dir's last 'up' used, which it must match; else kubernetes)",
   ).choices(runtimeNames);
 
-/** The runtime a verb acts on: --runtime, else the one the state dir records, else Kubernetes. */
+/** The runtime a verb acts on: the one the state dir records (a contradicting --runtime is refused), else --runtime, else Kubernetes. */
 async function chosenRuntime(opts: { runtime?: string; stateDir: string }) {
   return runtimeFor(await chooseRuntime(opts.runtime, opts.stateDir));
 }

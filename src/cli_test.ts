@@ -1,12 +1,12 @@
-// The real CLI picks the runtime a state dir's fleet was brought up with, unless --runtime says otherwise.
+// The real CLI acts on the runtime a state dir's fleet was brought up with; a --runtime that contradicts it is refused.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { promisify } from "node:util";
-import { recordRuntime } from "./state/runtime.ts";
+import { recordRuntime, runtimeFile } from "./state/runtime.ts";
 
 const CLI = join(import.meta.dirname, "cli.ts");
 const stateDir = await mkdtemp(join(tmpdir(), "fleet-cli-runtime-"));
@@ -27,7 +27,7 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
 }
 
 describe("after up --runtime local, the verbs without --runtime act on the local fleet", () => {
-  it("status, verify and down use the recorded runtime; --runtime still wins", async () => {
+  it("status, verify and down use the recorded runtime", async () => {
     // What `up --runtime local` records once it starts writing (the local fleet is gone since).
     await recordRuntime(stateDir, "local");
 
@@ -43,8 +43,26 @@ describe("after up --runtime local, the verbs without --runtime act on the local
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stderr, /no local fleet is recorded in .*: nothing to stop/);
 
-    const explicit = await cli("status", "--json", "--runtime", "kubernetes");
-    assert.deepEqual(JSON.parse(explicit.stdout), { runtime: "kubernetes", processes: [] });
+    const same = await cli("status", "--json", "--runtime", "local");
+    assert.deepEqual(JSON.parse(same.stdout), { runtime: "local", processes: [] });
+  });
+
+  it("a contradicting --runtime is a usage error naming both, before anything is done", async () => {
+    await recordRuntime(stateDir, "local");
+    const before = await readdir(stateDir);
+    const record = await readFile(runtimeFile(stateDir), "utf8");
+    const expected =
+      `the state dir ${stateDir} holds a local fleet (recorded by up); --runtime kubernetes contradicts it: ` +
+      "drop --runtime, or use another --state-dir ('thanos-fleet down --purge' empties this one)\n";
+    for (const verb of [["status", "--json"], ["verify"], ["down", "--purge"], ["drill"], ["up"]]) {
+      const run = await cli(...verb, "--runtime", "kubernetes");
+      assert.equal(run.code, 2, `${verb[0]}: ${run.stderr}`);
+      assert.equal(run.stderr, expected, verb[0]);
+      assert.equal(run.stdout, "", verb[0]);
+    }
+    // Nothing written, nothing removed: the record still names the local fleet.
+    assert.deepEqual(await readdir(stateDir), before);
+    assert.equal(await readFile(runtimeFile(stateDir), "utf8"), record);
   });
 
   it("with nothing recorded, the Kubernetes runtime", async () => {

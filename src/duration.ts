@@ -1,8 +1,23 @@
-// Durations on the command line (`--wait 5m`), parsed strictly so a typo is a usage error, not a silent default.
+// The one duration parser: Go/Prometheus-style durations (30s, 5m, 1h30m) in fleet.yaml, the environment and on
+// the command line (`--wait 5m`), parsed strictly so a typo is an error, not a silent default.
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const WHOLE = /^(\d+(ms|s|m|h|d))+$/;
-const PART = /(\d+)(ms|s|m|h|d)/g;
+const DAY = 86_400_000;
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: DAY,
+  w: 7 * DAY,
+  y: 365 * DAY,
+};
+const WHOLE = /^(\d+(ms|s|m|h|d|w|y))+$/;
+const PART = /(\d+)(ms|s|m|h|d|w|y)/g;
+
+/** Whether text is a duration parseDuration accepts, as Prometheus writes them: no spaces, no fractions. */
+export function isDuration(text: string): boolean {
+  return WHOLE.test(text);
+}
 
 /** A duration given on the command line that is not one: the CLI prints the message without a stack and exits 2. */
 export class DurationError extends Error {
@@ -14,7 +29,7 @@ export function parseDuration(text: string, what = "duration"): number {
   const value = text.trim();
   if (!WHOLE.test(value)) {
     throw new DurationError(
-      `${what} '${text}' is not a duration: use a number with a unit (ms, s, m, h, d), e.g. 30s, 5m or 1h30m`,
+      `${what} '${text}' is not a duration: use a number with a unit (ms, s, m, h, d, w, y), e.g. 30s, 5m or 1h30m`,
     );
   }
   let ms = 0;

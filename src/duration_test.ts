@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { DurationError, formatDuration, parseDuration } from "./duration.ts";
+import { DurationError, formatDuration, isDuration, parseDuration } from "./duration.ts";
 
 describe("parseDuration", () => {
   const good: [string, number][] = [
@@ -36,4 +36,15 @@ describe("formatDuration", () => {
     [3 * 3_600_000 + 15 * 60_000, "3h15m"],
   ];
   for (const [ms, text] of cases) it(`${ms} ms reads ${text}`, () => assert.equal(formatDuration(ms), text));
+});
+
+describe("isDuration", () => {
+  it("accepts Prometheus's units, weeks and years included", () => {
+    for (const text of ["15s", "2h", "30d", "2w", "1y", "1h30m", "250ms"]) assert.ok(isDuration(text), text);
+    assert.equal(parseDuration("2w"), 14 * 86_400_000);
+    assert.equal(parseDuration("1y"), 365 * 86_400_000);
+  });
+  it("refuses what Prometheus refuses", () => {
+    for (const text of ["", "5", "1.5h", "5 m", "5min", "-1s"]) assert.ok(!isDuration(text), text);
+  });
 });

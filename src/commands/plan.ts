@@ -1,8 +1,8 @@
 // `thanos-fleet plan`: prints the ordered steps for the current config, each with the commands a person could run.
 
 import { readDiscoveredAddresses } from "../render/addresses.ts";
-import { DEFAULT_OUT } from "../render/plan.ts";
 import { renderFleet } from "../render/render.ts";
+import { DEFAULT_OUT } from "../render/runbook.ts";
 import type { PlanStep } from "../render/types.ts";
 import { GRPC_SERVER_NAME } from "../state/tls.ts";
 import type { Topology } from "../topology/topology.ts";

@@ -3,11 +3,11 @@ import { chmod, mkdir, readdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ADDRESSES_FILE, placeholder, readDiscoveredAddresses } from "../render/addresses.ts";
 import { fleetFiles, type RenderedFile } from "../render/files.ts";
-import { FILES } from "../render/plan.ts";
 import { renderFleet } from "../render/render.ts";
+import { FILES } from "../render/runbook.ts";
 import { CREDENTIALS_FILE } from "../state/credentials.ts";
 import { ensureStateDir } from "../state/dir.ts";
-import { fleetCredentials } from "../state/objectstore-key.ts";
+import { fleetCredentials } from "../state/fleet-credentials.ts";
 import { loadOrCreateGrpcTls } from "../state/tls.ts";
 import type { Topology } from "../topology/topology.ts";
 

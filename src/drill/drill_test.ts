@@ -10,7 +10,7 @@ import { scenarios } from "./scenarios.ts";
 
 const topology = await loadTopology();
 
-test("the default fleet gets every scenario the issue names, each with its fault and promise", () => {
+test("the default fleet gets every scenario of the drill, each with its fault and promise", () => {
   const all = scenarios(topology);
   assert.deepEqual(
     all.map((s) => [s.id, s.mode]),

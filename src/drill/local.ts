@@ -3,8 +3,8 @@
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { haproxyCommands, serverStates } from "../runtimes/local/haproxy.ts";
-import { localRoot } from "../runtimes/local/plan.ts";
 import { hasExited } from "../runtimes/local/proc.ts";
+import { localRoot } from "../runtimes/local/processes.ts";
 import { type ProcessRecord, readHolds, readState, writeHolds } from "../runtimes/local/state.ts";
 import { supervisorRunning } from "../runtimes/local/supervise.ts";
 import { isReady } from "../runtimes/local/supervisor.ts";

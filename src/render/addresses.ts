@@ -1,10 +1,10 @@
 // How Kubernetes clusters of the fleet reach each other: in-cluster DNS names, and node addresses discovered after `up`.
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { type Addresses, NAMESPACE, type SpecContext } from "../components/context.ts";
 import { objectStoreAccess } from "../components/fleet.ts";
 import type { Credentials } from "../state/credentials.ts";
+import { readJsonFile, writeJsonFile } from "../state/json-file.ts";
 import type { Topology } from "../topology/topology.ts";
 
 export const ADDRESSES_FILE = "addresses.json";
@@ -114,35 +114,18 @@ export function kubeSpecContext(topology: Topology, addresses: Addresses, creds:
 }
 
 /** Addresses the Kubernetes runtime discovered after creating the clusters; undefined before the first `up`. */
-export async function readDiscoveredAddresses(stateDir: string): Promise<DiscoveredAddresses | undefined> {
+export function readDiscoveredAddresses(stateDir: string): Promise<DiscoveredAddresses | undefined> {
   const file = join(stateDir, ADDRESSES_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new Error(`discovered addresses in ${file} cannot be read; check its permissions`, { cause });
-  }
-  try {
-    return DiscoveredSchema.parse(JSON.parse(text));
-  } catch (cause) {
-    throw new Error(
-      `discovered addresses in ${file} are not valid; delete the file and run 'thanos-fleet up' to discover them again`,
-      {
-        cause,
-      },
-    );
-  }
+  return readJsonFile(file, {
+    validate: (value) => DiscoveredSchema.parse(value),
+    unreadable: `discovered addresses in ${file} cannot be read; check its permissions`,
+    damaged: `discovered addresses in ${file} are not valid; delete the file and run 'thanos-fleet up' to discover them again`,
+  });
 }
 
 export async function writeDiscoveredAddresses(
   stateDir: string,
   addresses: DiscoveredAddresses,
 ): Promise<void> {
-  const valid = DiscoveredSchema.parse(addresses);
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const file = join(stateDir, ADDRESSES_FILE);
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(valid, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, file);
+  await writeJsonFile(join(stateDir, ADDRESSES_FILE), DiscoveredSchema.parse(addresses));
 }

@@ -1,4 +1,5 @@
-// One test per defect of the guide (SYSTEM.md, "What the guide gets wrong"), each failing on what the guide renders.
+// One test per defect of the hand-run guide this tool replaces (see the README's opening), numbered 1 to 14 with a
+// title each: every test passes on what render produces and fails on the guide's version of the same part.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parse, stringify } from "yaml";

@@ -2,7 +2,7 @@
 import { DEFAULT_SOURCE } from "../topology/load.ts";
 import type { Topology } from "../topology/topology.ts";
 import { stringify } from "../yaml.ts";
-import { FILES, planMarkdown } from "./plan.ts";
+import { FILES, planMarkdown } from "./runbook.ts";
 import type { KubeObject, RenderedCluster, RenderedFleet } from "./types.ts";
 
 export interface RenderedFile {

@@ -23,7 +23,7 @@ import { GRAFANA_SECRET, grpcTlsSecret, kubePrometheusStackValues } from "./helm
 import { mirrorImage } from "./images.ts";
 import { hostPorts, kindConfig } from "./kind.ts";
 import { setupObjects } from "./minio.ts";
-import { DEFAULT_OUT, planSteps } from "./plan.ts";
+import { DEFAULT_OUT, planSteps } from "./runbook.ts";
 import { seaweedfsSetupObjects } from "./seaweedfs.ts";
 import type { KubeObject, RenderedCluster, RenderedFleet } from "./types.ts";
 import { namespace, OBJSTORE_SECRET, realisePod, realiseService, secret } from "./workloads.ts";

@@ -41,15 +41,43 @@ describe("the runtime the state dir records", () => {
     }
   });
 
-  it("chooses --runtime over the record, the record over the default", async () => {
+  it("chooses the record, else --runtime, else the default", async () => {
     const stateDir = await mkdtemp(join(dir, "choose-"));
     assert.equal(await chooseRuntime(undefined, stateDir), "kubernetes");
+    assert.equal(await chooseRuntime("local", stateDir), "local");
     await recordRuntime(stateDir, "local");
     assert.equal(await chooseRuntime(undefined, stateDir), "local");
-    assert.equal(await chooseRuntime("kubernetes", stateDir), "kubernetes");
+    assert.equal(await chooseRuntime("local", stateDir), "local");
     assert.equal(await chooseRuntime(undefined, join(dir, "never-made")), "kubernetes");
+    assert.equal(await chooseRuntime("local", join(dir, "never-made")), "local");
     await assert.rejects(chooseRuntime("docker", stateDir), {
       message: /--runtime docker: use kubernetes or local/,
     });
+  });
+
+  it("a --runtime that contradicts the record is a usage error naming both, and changes nothing", async () => {
+    const stateDir = await mkdtemp(join(dir, "contradict-"));
+    await recordRuntime(stateDir, "local");
+    await assert.rejects(chooseRuntime("kubernetes", stateDir), (e: Error & { exitCode?: number }) => {
+      assert.equal(e.exitCode, 2);
+      assert.equal(
+        e.message,
+        `the state dir ${stateDir} holds a local fleet (recorded by up); --runtime kubernetes contradicts it: ` +
+          "drop --runtime, or use another --state-dir ('thanos-fleet down --purge' empties this one)",
+      );
+      return true;
+    });
+    assert.equal(await recordedRuntime(stateDir), "local");
+    await recordRuntime(stateDir, "kubernetes");
+    await assert.rejects(chooseRuntime("local", stateDir), {
+      message: /holds a kubernetes fleet \(recorded by up\); --runtime local contradicts it/,
+    });
+  });
+
+  it("a damaged record gives way to --runtime, and is an error without one", async () => {
+    const stateDir = await mkdtemp(join(dir, "damaged-choose-"));
+    await writeFile(runtimeFile(stateDir), "{");
+    assert.equal(await chooseRuntime("local", stateDir), "local");
+    await assert.rejects(chooseRuntime(undefined, stateDir), /pass --runtime, or delete the file/);
   });
 });

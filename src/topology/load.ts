@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { isMap, isSeq, LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { PINNED } from "../versions.ts";
-import { ConfigError, fieldPath, type Problem } from "./errors.ts";
+import { ConfigError, type ConfigProblem, fieldPath } from "./errors.ts";
 import { Fleet, type FleetConfig, type FleetInput } from "./schema.ts";
 import { semanticProblems } from "./semantics.ts";
 import { type Topology, toTopology } from "./topology.ts";
@@ -96,7 +96,7 @@ function schemaProblems(
   issue: z.core.$ZodIssue,
   lineOf: (path: readonly PropertyKey[]) => number | undefined,
   input: unknown,
-): Problem[] {
+): ConfigProblem[] {
   const path = issue.path;
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((key) => ({

@@ -1,10 +1,10 @@
 // The fleet.yaml schema: what a user may say about their fleet, with every default in one place.
 import { z } from "zod";
+import { isDuration } from "../duration.ts";
 import { PINNED } from "../versions.ts";
 
 export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-const DURATION = /^([0-9]+(ms|s|m|h|d|w|y))+$/;
 
 export const NODE_PORT_MIN = 30000;
 export const NODE_PORT_MAX = 32767;
@@ -21,7 +21,7 @@ const nodePort = z
   .int()
   .min(NODE_PORT_MIN, `must be a NodePort in ${NODE_PORT_MIN}-${NODE_PORT_MAX}`)
   .max(NODE_PORT_MAX, `must be a NodePort in ${NODE_PORT_MIN}-${NODE_PORT_MAX}`);
-const duration = z.string().regex(DURATION, "must be a Prometheus duration such as 15s, 2h or 30d");
+const duration = z.string().refine(isDuration, "must be a Prometheus duration such as 15s, 2h or 30d");
 const semver = (what: string) =>
   z.string().regex(/^v[0-9]+\.[0-9]+\.[0-9]+$/, `must be a ${what} release tag such as v1.2.3`);
 

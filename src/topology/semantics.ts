@@ -1,12 +1,12 @@
 // Rules that span fields: one observer, unique names and label sets, NodePorts that do not collide.
-import type { Problem } from "./errors.ts";
+import type { ConfigProblem } from "./errors.ts";
 import { fieldPath } from "./errors.ts";
 import { type ClusterConfig, type FleetConfig, NODE_PORT_MAX, NODE_PORT_MIN } from "./schema.ts";
 import { refusedValues } from "./values.ts";
 
 export const REPLICA_LABELS = ["prometheus_replica", "ruler_replica"] as const;
 
-type PathProblem = Problem & { path: PropertyKey[] };
+type PathProblem = ConfigProblem & { path: PropertyKey[] };
 
 function problem(path: PropertyKey[], message: string, fix: string): PathProblem {
   return { path, field: fieldPath(path), message, fix };

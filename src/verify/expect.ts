@@ -6,6 +6,7 @@ import { deploymentWorkloads, storeApiServers } from "../components/fleet.ts";
 import { queryPodNames } from "../components/thanos/query.ts";
 import { fleetRules } from "../components/thanos/rule.ts";
 import type { ComponentKind } from "../components/types.ts";
+import { durationOr } from "../duration.ts";
 import type { FleetEndpoints, Target } from "../endpoints.ts";
 import { labelSetKey } from "../topology/semantics.ts";
 import type { Topology } from "../topology/topology.ts";
@@ -86,7 +87,7 @@ export function expectedRuleGroups(): ExpectedRuleGroup[] {
   };
   return doc.groups.map((g) => ({
     name: g.name,
-    intervalMs: parseSeconds(g.interval ?? "1m"),
+    intervalMs: durationOr(g.interval ?? "1m", 60_000),
     rules: g.rules.map((r) =>
       r.alert
         ? { name: r.alert, type: "alerting" as const }
@@ -95,11 +96,6 @@ export function expectedRuleGroups(): ExpectedRuleGroup[] {
   }));
 }
 
-function parseSeconds(d: string): number {
-  const m = /^(\d+)(s|m|h)$/.exec(d);
-  if (!m) return 60_000;
-  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "s" | "m" | "h"];
-}
 
 /** Where a user looks next when a process misbehaves, in the words of the runtime it runs on. */
 export function inspectHint(

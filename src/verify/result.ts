@@ -4,7 +4,7 @@ import { S3Error } from "../net/s3.ts";
 import { ApiError } from "./probe.ts";
 import type { CheckResult } from "./types.ts";
 
-export interface Problem {
+export interface CheckProblem {
   what: string;
   cause: string;
   fix: string;
@@ -32,7 +32,7 @@ export function pending(check: CheckInfo, detail: string, expectedBy?: Date): Ch
   };
 }
 
-export function fail(check: CheckInfo, problems: Problem[], context?: string): CheckResult {
+export function fail(check: CheckInfo, problems: CheckProblem[], context?: string): CheckResult {
   const what = unique(problems.map((p) => p.what)).join("; ");
   return {
     ...check,

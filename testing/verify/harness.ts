@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { resolveBinary } from "../../src/binaries/resolve.ts";
 import type { FleetEndpoints } from "../../src/endpoints.ts";
 import { createLocalRuntime } from "../../src/runtimes/local/index.ts";
-import { localRoot } from "../../src/runtimes/local/plan.ts";
+import { localRoot } from "../../src/runtimes/local/processes.ts";
 import { readHolds, readState, writeHolds } from "../../src/runtimes/local/state.ts";
 import type { Reporter } from "../../src/runtimes/runtime.ts";
 import type { Topology } from "../../src/topology/topology.ts";

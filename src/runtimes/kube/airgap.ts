@@ -10,10 +10,10 @@ import { fleetImages, normalizeImage } from "../../render/images.ts";
 import type { RenderedCluster } from "../../render/types.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { type Exec, ExecError } from "./exec.ts";
-import type { Problem } from "./preflight.ts";
+import type { PreflightProblem } from "./preflight.ts";
 
 export interface Findings {
-  problems: Problem[];
+  problems: PreflightProblem[];
   facts: string[];
   warnings: string[];
 }

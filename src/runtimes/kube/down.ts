@@ -4,9 +4,9 @@
 import { step } from "../../ui/reporter.ts";
 import type { Reporter } from "../runtime.ts";
 import { MANAGED_BY_SELECTOR, refOf } from "./api.ts";
-import type { KubeDeps } from "./context.ts";
 import { uninstall } from "./helm.ts";
 import { deleteKindCluster, removeUnusedKindNetwork } from "./kind.ts";
+import type { KubeDeps } from "./run-context.ts";
 import { type ClusterState, type KubeState, writeState } from "./state.ts";
 
 const CLUSTER_SCOPED = new Set(["Namespace"]);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { parse } from "yaml";
 import { CHART, CHART_REPO } from "../../render/helm.ts";
-import { FILES } from "../../render/plan.ts";
+import { FILES } from "../../render/runbook.ts";
 import { stringify } from "../../yaml.ts";
 import { type Exec, ExecError, type RunOptions } from "./exec.ts";
 import { parseVersion } from "./preflight.ts";

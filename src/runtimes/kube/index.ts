@@ -7,23 +7,24 @@ import type { FleetEndpoints } from "../../endpoints.ts";
 import { ADDRESSES_FILE, readDiscoveredAddresses } from "../../render/addresses.ts";
 import type { RenderedFleet } from "../../render/types.ts";
 import { ensureStateDir } from "../../state/dir.ts";
-import { fleetCredentials, loadFleetCredentials } from "../../state/objectstore-key.ts";
+import { fleetCredentials, loadFleetCredentials } from "../../state/fleet-credentials.ts";
 import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
 import { loadGrpcTls } from "../../state/tls.ts";
 import { fleetPath, type Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
+import { runSteps } from "../steps.ts";
 import type { KubeApi } from "./api.ts";
-import { type KubeDeps, newRunContext, realDeps } from "./context.ts";
 import { downFleet } from "./down.ts";
 import { kubeEndpoints, resolvePod } from "./endpoints.ts";
 import { EndpointProxy } from "./proxy.ts";
+import { type KubeDeps, newRunContext, realDeps } from "./run-context.ts";
 import { readState, removeState } from "./state.ts";
-import { preflightAction, runActions, upActions } from "./up.ts";
+import { preflightAction, upActions } from "./up.ts";
 import { summaryLines } from "./urls.ts";
 import type { Clock } from "./wait.ts";
 
 export { createKubeApi, FIELD_MANAGER, type KubeApi, loadKubeConfig, MANAGED_BY_LABEL } from "./api.ts";
-export { type KubeDeps, realDeps } from "./context.ts";
+export { type KubeDeps, realDeps } from "./run-context.ts";
 
 export interface KubeRuntime extends Runtime {
   /** Stops the loopback proxy that endpoints() started (it does not keep the process alive by itself). */
@@ -97,13 +98,13 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
         endpoints: () => endpoints(topology, opts.stateDir),
         imagesArchive: imagesArchive(topology, opts.images),
       });
-      await runActions(ctx, [preflightAction]);
+      await runSteps(ctx, [preflightAction]);
       // Nothing is written, not even to the state dir, until preflight has passed.
       await ensureStateDir(opts.stateDir);
       await recordRuntime(opts.stateDir, "kubernetes");
       await saveCredentials();
       await tls.save();
-      await runActions(ctx, upActions(ctx));
+      await runSteps(ctx, upActions(ctx));
       for (const line of summaryLines(topology, ctx.fleet.clusters, ctx.discovered, opts.stateDir)) {
         opts.reporter.info(line);
       }

@@ -16,7 +16,7 @@ import { FIELD_MANAGER, type KubeApi, MANAGED_BY_LABEL } from "./api.ts";
 import { type Exec, ExecError } from "./exec.ts";
 import { rememberHelmVersion } from "./helm.ts";
 
-export interface Problem {
+export interface PreflightProblem {
   check: string;
   message: string;
   fix: string;
@@ -24,7 +24,7 @@ export interface Problem {
 
 /** Preflight found problems: nothing was created. */
 export class PreflightError extends Error {
-  constructor(readonly problems: Problem[]) {
+  constructor(readonly problems: PreflightProblem[]) {
     super(
       `preflight found ${problems.length === 1 ? "a problem" : `${problems.length} problems`}; nothing was created:\n${problems
         .map((p) => `  - ${p.message}\n    fix: ${p.fix}`)
@@ -179,7 +179,7 @@ const TOOLS: Record<"docker" | "kind" | "kubectl" | "helm", Tool> = {
   },
 };
 
-async function runTool(exec: Exec, tool: Tool): Promise<{ stdout: string } | Problem> {
+async function runTool(exec: Exec, tool: Tool): Promise<{ stdout: string } | PreflightProblem> {
   try {
     return await exec.run(tool.name, tool.args);
   } catch (error) {
@@ -203,7 +203,7 @@ async function runTool(exec: Exec, tool: Tool): Promise<{ stdout: string } | Pro
   }
 }
 
-const isProblem = (x: unknown): x is Problem => typeof x === "object" && x !== null && "fix" in x;
+const isProblem = (x: unknown): x is PreflightProblem => typeof x === "object" && x !== null && "fix" in x;
 
 /** Runs every check that applies to this fleet; throws PreflightError listing all problems at once. */
 export async function preflight(
@@ -211,7 +211,7 @@ export async function preflight(
   clusters: RenderedCluster[],
   deps: PreflightDeps,
 ): Promise<PreflightResult> {
-  const problems: Problem[] = [];
+  const problems: PreflightProblem[] = [];
   const warnings: string[] = [];
   const facts: string[] = [];
   const kindClusters = clusters.filter((c) => c.kindConfig);
@@ -328,7 +328,7 @@ export async function preflight(
 }
 
 interface ContextFindings {
-  problems: Problem[];
+  problems: PreflightProblem[];
   facts: string[];
   warnings: string[];
 }
@@ -370,7 +370,7 @@ async function checkContext(
   }
 }
 
-function found(problem: Problem): ContextFindings {
+function found(problem: PreflightProblem): ContextFindings {
   return { problems: [problem], facts: [], warnings: [] };
 }
 
@@ -410,7 +410,7 @@ async function takenNodePorts(
     for (const p of ports)
       if (p.nodePort) holders.set(p.nodePort, `${s.metadata.namespace}/${s.metadata.name}`);
   }
-  const problems = clusterNodePorts(config).flatMap(({ key, port }): Problem[] => {
+  const problems = clusterNodePorts(config).flatMap(({ key, port }): PreflightProblem[] => {
     const holder = holders.get(port);
     if (!holder) return [];
     const [name, replica] = key.split("+");

@@ -1,8 +1,9 @@
 // What the Kubernetes runtime remembers between runs: which kind clusters it created and what it installed where,
 // so that `down` removes exactly that and nothing else.
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
+import { readJsonFile, writeJsonFile } from "../../state/json-file.ts";
 
 const Kinds = z.array(z.object({ apiVersion: z.string(), kind: z.string() }));
 
@@ -43,30 +44,17 @@ export function emptyState(): KubeState {
 
 export async function readState(stateDir: string): Promise<KubeState> {
   const file = stateFile(stateDir);
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === "ENOENT") return emptyState();
-    throw new Error(`Kubernetes runtime state ${file} cannot be read; check its permissions`, { cause });
-  }
-  try {
-    return KubeState.parse(JSON.parse(text));
-  } catch (cause) {
-    throw new Error(
-      `Kubernetes runtime state ${file} is damaged; delete it only if no cluster of this fleet exists any more`,
-      { cause },
-    );
-  }
+  const state = await readJsonFile(file, {
+    validate: (value) => KubeState.parse(value),
+    unreadable: `Kubernetes runtime state ${file} cannot be read; check its permissions`,
+    damaged: `Kubernetes runtime state ${file} is damaged; delete it only if no cluster of this fleet exists any more`,
+  });
+  return state ?? emptyState();
 }
 
-/** Writes the state atomically (temporary file, then rename), readable by the user only. */
+/** Writes the state atomically, readable by the user only. */
 export async function writeState(stateDir: string, state: KubeState): Promise<void> {
-  const file = stateFile(stateDir);
-  await mkdir(kubeDir(stateDir), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, file);
+  await writeJsonFile(stateFile(stateDir), state);
 }
 
 export async function removeState(stateDir: string): Promise<void> {

@@ -1,5 +1,6 @@
 // `up` on Kubernetes as an ordered list of small steps (kind's Actions): clusters, addresses, storage, workload
-// clusters, mgmt, verify. Each step is idempotent, reported on one line with its duration, and waited on.
+// clusters, mgmt, verify. Each step is idempotent, reported on one line with its duration, and waited on; the
+// runner (src/runtimes/steps.ts) is the local runtime's too.
 import { mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
@@ -10,8 +11,8 @@ import { chartSource, RELEASE } from "../../render/helm.ts";
 import { fleetImages, normalizeImage } from "../../render/images.ts";
 import type { KubeObject, RenderedCluster } from "../../render/types.ts";
 import { waitProgress } from "../../ui/progress.ts";
+import type { Step } from "../steps.ts";
 import { applyObjects, waitReady } from "./apply.ts";
-import { type RunContext, renderedCluster } from "./context.ts";
 import { discoverAddresses, loadBalancerServices } from "./discover.ts";
 import { addRepo, releaseUpToDate, upgradeInstall, valuesFile, writeValues } from "./helm.ts";
 import { kindNodes, loadImageArchive, nodeImages } from "./images.ts";
@@ -24,44 +25,11 @@ import {
 } from "./kind.ts";
 import { waitOperated } from "./operated.ts";
 import { preflight } from "./preflight.ts";
+import { type RunContext, renderedCluster } from "./run-context.ts";
 import { addUnique, clusterState, kubeDir } from "./state.ts";
 
-/** One step: its title is decided when it is its turn (undefined: nothing to do, not reported). */
-export interface Action {
-  title(ctx: RunContext): string | undefined;
-  execute(ctx: RunContext): Promise<void>;
-}
-
-/** A step failed: names the step; the cause carries the command or API call and the tail of its output. */
-export class StepError extends Error {
-  constructor(
-    readonly step: string,
-    cause: unknown,
-  ) {
-    super(`step '${step}' failed`, { cause });
-    this.name = "StepError";
-  }
-}
-
-export async function runActions(ctx: RunContext, actions: Action[]): Promise<void> {
-  for (const action of actions) {
-    ctx.signal.throwIfAborted();
-    const title = action.title(ctx);
-    if (!title) continue;
-    const done = ctx.reporter.step(title);
-    try {
-      await action.execute(ctx);
-      done();
-    } catch (error) {
-      // The step line gets the first line; the whole story (command, output tail) goes up with the error.
-      const first = (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
-      done(new Error(first));
-      throw new StepError(title, error);
-    } finally {
-      await ctx.persist();
-    }
-  }
-}
+/** One step of `up` on Kubernetes; src/runtimes/steps.ts runs them. */
+export type Action = Step<RunContext>;
 
 const namespaces = (rc: RenderedCluster) => rc.manifests.filter((o) => o.kind === "Namespace");
 const nonNamespaces = (rc: RenderedCluster) => rc.manifests.filter((o) => o.kind !== "Namespace");

@@ -43,10 +43,10 @@ import {
   MANAGED_BY_SELECTOR,
   refOf,
 } from "./api.ts";
-import { DEFAULT_TIMEOUTS, type KubeDeps } from "./context.ts";
 import type { Exec, RunOptions, RunResult } from "./exec.ts";
 import { valuesFile } from "./helm.ts";
 import { createKubeRuntime, type KubeRuntime } from "./index.ts";
+import { DEFAULT_TIMEOUTS, type KubeDeps } from "./run-context.ts";
 import { readState } from "./state.ts";
 import type { Clock } from "./wait.ts";
 

@@ -10,8 +10,8 @@ import { CREDENTIALS_FILE } from "../../state/credentials.ts";
 import { recordedRuntime } from "../../state/runtime.ts";
 import { TLS_DIR } from "../../state/tls.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
-import { realDeps } from "./context.ts";
 import { createKubeRuntime } from "./index.ts";
+import { realDeps } from "./run-context.ts";
 import { readState } from "./state.ts";
 import {
   addCloudClusters,

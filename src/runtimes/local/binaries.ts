@@ -6,7 +6,7 @@ import { type BinaryName, isBinaryName } from "../../binaries/catalog.ts";
 import { progressPrinter } from "../../binaries/progress.ts";
 import { resolveBinary } from "../../binaries/resolve.ts";
 import type { Topology } from "../../topology/topology.ts";
-import type { ProcessPlan } from "./plan.ts";
+import type { ProcessPlan } from "./processes.ts";
 
 export type Executables = Map<ProcessPlan["binary"], string>;
 

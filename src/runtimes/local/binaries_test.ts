@@ -6,7 +6,7 @@ import { tempDir } from "../../../testing/tempdir.ts";
 import { binaryPath } from "../../binaries/resolve.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import { missingBinaries } from "./binaries.ts";
-import type { ProcessPlan } from "./plan.ts";
+import type { ProcessPlan } from "./processes.ts";
 
 const planned = (binary: ProcessPlan["binary"]) => ({ binary }) as ProcessPlan;
 

@@ -8,8 +8,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { localRoot } from "./plan.ts";
 import { sessionMembers } from "./proc.ts";
+import { localRoot } from "./processes.ts";
 import { readState } from "./state.ts";
 
 const SUBNET = "127.73";

@@ -4,8 +4,8 @@ import { test } from "node:test";
 import type { Credentials } from "../../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import type { Executables } from "./binaries.ts";
-import { convergeActions, formatActions } from "./index.ts";
-import { type ProcessPlan, planLocalFleet } from "./plan.ts";
+import { convergeActions, formatActions } from "./converge.ts";
+import { type ProcessPlan, planLocalFleet } from "./processes.ts";
 import type { ProcessRecord } from "./state.ts";
 import { specHash } from "./supervisor.ts";
 

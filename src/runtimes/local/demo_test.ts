@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { after, describe, test } from "node:test";
 import { freePort } from "../../../testing/net.ts";
-import { demoScript } from "./plan.ts";
+import { demoScript } from "./processes.ts";
 
 const demo = demoScript();
 const children: ChildProcess[] = [];

@@ -9,8 +9,8 @@ import { testFleet } from "../../../testing/local/fleet.ts";
 import type { FleetEndpoints } from "../../endpoints.ts";
 import { recordedRuntime } from "../../state/runtime.ts";
 import { loadTopology } from "../../topology/load.ts";
-import { localRoot } from "./plan.ts";
 import { hasExited, sessionMembers } from "./proc.ts";
+import { localRoot } from "./processes.ts";
 import { type FleetState, readState, writeHolds } from "./state.ts";
 import { tcpOpen } from "./supervisor.ts";
 

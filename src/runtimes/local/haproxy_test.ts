@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import type { Credentials } from "../../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import { findHaproxy } from "./binaries.ts";
-import { planLocalFleet } from "./plan.ts";
+import { planLocalFleet } from "./processes.ts";
 
 const creds: Credentials = {
   minioRoot: { user: "root-test", password: "root-password-test" },

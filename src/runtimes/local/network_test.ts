@@ -6,7 +6,7 @@ import { podNames } from "../../components/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import { parseSubnet, planNetwork } from "./network.ts";
-import { localContext } from "./plan.ts";
+import { localContext } from "./processes.ts";
 
 const creds: Credentials = {
   minioRoot: { user: "root-test", password: "root-password-test" },

@@ -5,7 +5,7 @@ import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
 import { queryFrontendAddress } from "../../components/thanos/query-frontend.ts";
 import type { FleetEndpoints, Target } from "../../endpoints.ts";
 import type { Topology } from "../../topology/topology.ts";
-import type { LocalPlan } from "./plan.ts";
+import type { LocalPlan } from "./processes.ts";
 import type { UrlRow } from "./state.ts";
 
 export function fleetEndpoints(topology: Topology, plan: LocalPlan): FleetEndpoints {

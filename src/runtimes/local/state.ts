@@ -1,10 +1,11 @@
 // The local fleet's record of what it started (pids, start times, commands) and where it answers, so that
 // `down` stops exactly those processes and `status`/`endpoints` report without re-deriving anything.
-import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Port } from "../../components/types.ts";
 import type { FleetEndpoints } from "../../endpoints.ts";
-import type { LocalOptions, ProcessPlan, Readiness } from "./plan.ts";
+import { readJsonFile, writeJsonFile } from "../../state/json-file.ts";
+import type { LocalOptions, ProcessPlan, Readiness } from "./processes.ts";
 
 export const STATE_FILE = "fleet.json";
 
@@ -74,64 +75,46 @@ export function stateFile(root: string): string {
   return join(root, STATE_FILE);
 }
 
-export async function readState(root: string): Promise<FleetState | undefined> {
+export function readState(root: string): Promise<FleetState | undefined> {
   const file = stateFile(root);
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new Error(`cannot read the local fleet's state ${file}`, { cause });
-  }
-  try {
-    const state = JSON.parse(text) as FleetState;
-    if (state.version !== 1 || !Array.isArray(state.processes)) throw new Error("unknown format");
-    return state;
-  } catch (cause) {
-    throw new Error(
-      `the local fleet's state ${file} is damaged; stop its processes by hand (see the pids in it) and delete the file`,
-      { cause },
-    );
-  }
+  return readJsonFile(file, {
+    validate: (value) => {
+      const state = value as FleetState;
+      if (state?.version !== 1 || !Array.isArray(state.processes)) throw new Error("unknown format");
+      return state;
+    },
+    unreadable: `cannot read the local fleet's state ${file}`,
+    damaged: `the local fleet's state ${file} is damaged; stop its processes by hand (see the pids in it) and delete the file`,
+  });
 }
 
-/** Writes the state atomically (temp file, then rename), mode 0600 in a 0700 directory. */
+/** Writes the state atomically, mode 0600 in a 0700 directory. */
 export async function writeState(root: string, state: FleetState): Promise<void> {
   await mkdir(root, { recursive: true, mode: 0o700 });
   await chmod(root, 0o700);
-  const file = stateFile(root);
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, file);
+  await writeJsonFile(stateFile(root), state);
 }
 
 export async function removeState(root: string): Promise<void> {
   await rm(stateFile(root), { force: true });
 }
 
-async function readJson<T>(file: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await readFile(file, "utf8")) as T;
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new Error(`cannot read ${file}; delete it if it is damaged`, { cause });
-  }
-}
-
-async function writeJson(root: string, name: string, value: unknown): Promise<void> {
-  await mkdir(root, { recursive: true, mode: 0o700 });
-  const file = join(root, name);
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, file);
+/** A small record of the local fleet (supervisor, holds), checked by validate. */
+function readRecord<T>(file: string, validate: (value: unknown) => T): Promise<T | undefined> {
+  const message = `cannot read ${file}; delete it if it is damaged`;
+  return readJsonFile(file, { validate, unreadable: message, damaged: message });
 }
 
 export function readSupervisor(root: string): Promise<SupervisorRecord | undefined> {
-  return readJson<SupervisorRecord>(join(root, SUPERVISOR_FILE));
+  return readRecord(join(root, SUPERVISOR_FILE), (value) => {
+    const record = value as SupervisorRecord;
+    if (typeof record?.pid !== "number") throw new Error("no pid");
+    return record;
+  });
 }
 
 export function writeSupervisor(root: string, record: SupervisorRecord): Promise<void> {
-  return writeJson(root, SUPERVISOR_FILE, record);
+  return writeJsonFile(join(root, SUPERVISOR_FILE), record);
 }
 
 export async function removeSupervisor(root: string): Promise<void> {
@@ -139,10 +122,15 @@ export async function removeSupervisor(root: string): Promise<void> {
 }
 
 export async function readHolds(root: string): Promise<string[]> {
-  return (await readJson<string[]>(join(root, HOLDS_FILE))) ?? [];
+  const holds = await readRecord(join(root, HOLDS_FILE), (value) => {
+    if (!Array.isArray(value) || !value.every((id) => typeof id === "string"))
+      throw new Error("not a list of ids");
+    return value as string[];
+  });
+  return holds ?? [];
 }
 
 export async function writeHolds(root: string, ids: string[]): Promise<void> {
   if (ids.length === 0) await rm(join(root, HOLDS_FILE), { force: true });
-  else await writeJson(root, HOLDS_FILE, ids);
+  else await writeJsonFile(join(root, HOLDS_FILE), ids);
 }

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseFleet } from "../../topology/load.ts";
-import { checkLocalStorage } from "./index.ts";
+import { checkLocalStorage } from "./supported.ts";
 
 const fleet = (storage: Record<string, unknown>, binaries: Record<string, string> = {}) =>
   parseFleet(

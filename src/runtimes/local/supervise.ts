@@ -5,8 +5,8 @@ import { appendFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import { localRoot } from "./plan.ts";
 import { hasExited, isSameProcess, readArgv0, readStat } from "./proc.ts";
+import { localRoot } from "./processes.ts";
 import {
   type FleetState,
   type ProcessRecord,

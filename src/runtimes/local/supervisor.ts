@@ -8,8 +8,8 @@ import { request } from "node:http";
 import { connect } from "node:net";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ProcessPlan, Readiness } from "./plan.ts";
 import { hasExited, type Identity, isSameProcess, readStat, sessionMembers } from "./proc.ts";
+import type { ProcessPlan, Readiness } from "./processes.ts";
 import type { ProcessRecord } from "./state.ts";
 
 const LOG_TAIL_LINES = 20;

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { freePort } from "../../../testing/net.ts";
-import type { ProcessPlan } from "./plan.ts";
 import { isSameProcess, readStat } from "./proc.ts";
+import type { ProcessPlan } from "./processes.ts";
 import type { ProcessRecord } from "./state.ts";
 import { httpReady, ProcessError, startProcess, stopProcesses, tcpOpen } from "./supervisor.ts";
 

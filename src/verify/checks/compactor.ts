@@ -1,4 +1,4 @@
-// Check 6: the one compactor runs and has not halted (it halts, silently, on overlapping blocks).
+// The `compactor` check: the one compactor runs and has not halted (it halts, silently, on overlapping blocks).
 import { WORKLOAD } from "../../components/thanos/common.ts";
 import { inspectHint, target } from "../expect.ts";
 import { metricValue } from "../metrics.ts";

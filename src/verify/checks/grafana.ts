@@ -1,10 +1,11 @@
-// Check 9: each workload cluster's Grafana reaches Thanos through its "Thanos" datasource (Kubernetes runtime only).
+// The `grafana` check: each workload cluster's Grafana reaches Thanos through its "Thanos" datasource (Kubernetes
+// runtime only).
 import { parse } from "yaml";
 import type { FleetEndpoints, GrafanaDatasourceConfigMap } from "../../endpoints.ts";
 import { join } from "../../net/http.ts";
 import { inspectHint } from "../expect.ts";
 import { ApiError, type Probe } from "../probe.ts";
-import { type CheckInfo, fail, type Problem, pass, reason } from "../result.ts";
+import { type CheckInfo, type CheckProblem, fail, pass, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";
 
 export const GRAFANA: CheckInfo = { id: "grafana", title: "Grafana's Thanos datasource is healthy" };
@@ -12,7 +13,7 @@ export const DATASOURCE = "Thanos";
 
 type Grafana = NonNullable<FleetEndpoints["grafana"]>[number];
 
-async function checkOne(probe: Probe, g: Grafana): Promise<Problem | undefined> {
+async function checkOne(probe: Probe, g: Grafana): Promise<CheckProblem | undefined> {
   const auth = { authorization: `Basic ${Buffer.from(`${g.user}:${g.password}`).toString("base64")}` };
   const hint = inspectHint(
     probe.topology,
@@ -76,8 +77,8 @@ async function checkOne(probe: Probe, g: Grafana): Promise<Problem | undefined> 
 export async function checkGrafana(probe: Probe): Promise<CheckResult | undefined> {
   const grafanas = probe.endpoints.grafana;
   if (!grafanas || grafanas.length === 0) return undefined;
-  const problems = (await Promise.all(grafanas.map((g) => checkOne(probe, g)))).filter((p): p is Problem =>
-    Boolean(p),
+  const problems = (await Promise.all(grafanas.map((g) => checkOne(probe, g)))).filter(
+    (p): p is CheckProblem => Boolean(p),
   );
   if (problems.length > 0) return fail(GRAFANA, problems);
   return pass(GRAFANA, `${grafanas.map((g) => g.cluster).join(", ")}: datasource ${DATASOURCE} OK`);
@@ -90,7 +91,7 @@ export const GRAFANA_DATASOURCE: CheckInfo = {
 /** The label Grafana's sidecar (kube-prometheus-stack's default) finds datasources by. */
 const SIDECAR_LABEL = ["grafana_datasource", "1"] as const;
 
-function checkConfigMap(probe: Probe, d: GrafanaDatasourceConfigMap): Problem | undefined {
+function checkConfigMap(probe: Probe, d: GrafanaDatasourceConfigMap): CheckProblem | undefined {
   const where = `ConfigMap ${d.configMap} in ${d.cluster}`;
   const hint = `\`kubectl -n ${d.configMap.split("/")[0]} get configmap ${d.configMap.split("/")[1]} -o yaml\` in ${d.cluster}`;
   if (!d.found) {
@@ -143,7 +144,7 @@ function checkConfigMap(probe: Probe, d: GrafanaDatasourceConfigMap): Problem | 
 export async function checkGrafanaDatasources(probe: Probe): Promise<CheckResult | undefined> {
   const found = probe.endpoints.grafanaDatasources;
   if (!found || found.length === 0) return undefined;
-  const problems = found.map((d) => checkConfigMap(probe, d)).filter((p): p is Problem => Boolean(p));
+  const problems = found.map((d) => checkConfigMap(probe, d)).filter((p): p is CheckProblem => Boolean(p));
   if (problems.length > 0) return fail(GRAFANA_DATASOURCE, problems);
   return pass(
     GRAFANA_DATASOURCE,

@@ -1,4 +1,5 @@
-// Check 4: the bucket answers Thanos's key, and every workload replica's blocks are in it with the right labels.
+// The `objstore` check: the bucket answers Thanos's key, and every workload replica's blocks are in it with the right
+// labels.
 import { prometheusLabels } from "../../components/thanos/sidecar.ts";
 import { formatDuration } from "../../duration.ts";
 import { HttpError } from "../../net/http.ts";
@@ -6,7 +7,7 @@ import { S3Error } from "../../net/s3.ts";
 import { describeLabels, inspectHint, sameLabels, target, workloadOf } from "../expect.ts";
 import { metricValue } from "../metrics.ts";
 import type { BlockMeta, Bucket, Probe } from "../probe.ts";
-import { type CheckInfo, fail, type Problem, pass, pending, plural, reason } from "../result.ts";
+import { type CheckInfo, type CheckProblem, fail, pass, pending, plural, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";
 import { readStores } from "./stores.ts";
 import { blockDurationMs, clock, dataSince, firstBlockDue } from "./timing.ts";
@@ -14,7 +15,7 @@ import { blockDurationMs, clock, dataSince, firstBlockDue } from "./timing.ts";
 export const OBJSTORE: CheckInfo = { id: "objstore", title: "object storage holds every cluster's blocks" };
 
 /** Why the bucket could not be read, as a problem a user can act on. */
-export function bucketProblem(probe: Probe, error: unknown): Problem {
+export function bucketProblem(probe: Probe, error: unknown): CheckProblem {
   const { url, bucket, accessKey } = probe.endpoints.objectStore;
   const keyFix =
     "the key in the state dir's credentials.yaml must be the one the object store was set up with: " +
@@ -68,7 +69,7 @@ export function bucketProblem(probe: Probe, error: unknown): Problem {
  * Thanos's key proved scoped by requests the object store must refuse: list and delete the scope-check bucket (made
  * by the admin identity), create a bucket. Only for the fleet's own storage cluster, where the bucket exists.
  */
-export async function scopeProblems(probe: Probe): Promise<{ problems: Problem[]; proved: boolean }> {
+export async function scopeProblems(probe: Probe): Promise<{ problems: CheckProblem[]; proved: boolean }> {
   const { scopeCheckBucket: other, bucket, accessKey } = probe.endpoints.objectStore;
   if (!other) return { problems: [], proved: false };
   const fix = `Thanos's key must be allowed only on ${bucket}: \`thanos-fleet up\` writes its identity (SeaweedFS) or policy (MinIO) again`;
@@ -77,7 +78,7 @@ export async function scopeProblems(probe: Probe): Promise<{ problems: Problem[]
     { what: `create bucket ${other}-new`, run: () => probe.s3.forBucket(`${other}-new`).createBucket() },
     { what: `delete bucket ${other}`, run: () => probe.s3.forBucket(other).deleteBucket() },
   ];
-  const problems: Problem[] = [];
+  const problems: CheckProblem[] = [];
   for (const a of attempts) {
     try {
       await a.run();
@@ -207,7 +208,7 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
   const now = probe.now().getTime();
   const replicas = await replicaBlocks(probe, bucket);
   const scope = await scopeProblems(probe);
-  const problems: Problem[] = [...scope.problems];
+  const problems: CheckProblem[] = [...scope.problems];
   const waiting: Waiting[] = [];
   const blockLen = formatDuration(await blockDurationMs(probe));
 

@@ -1,4 +1,5 @@
-// Check 3: through query-frontend, every workload cluster answers, and deduplication collapses its replicas.
+// The `query` check: through query-frontend, every workload cluster answers, and deduplication collapses its
+// replicas.
 
 import { prometheusLabels } from "../../components/thanos/sidecar.ts";
 import { durationOr } from "../../duration.ts";
@@ -6,7 +7,7 @@ import { join } from "../../net/http.ts";
 import type { Workload } from "../../topology/topology.ts";
 import { describeLabels, inspectHint, sameLabels, target } from "../expect.ts";
 import type { Probe } from "../probe.ts";
-import { type CheckInfo, fail, type Problem, pass, pending, reason, shortGrpcError } from "../result.ts";
+import { type CheckInfo, type CheckProblem, fail, pass, pending, reason, shortGrpcError } from "../result.ts";
 import type { CheckResult } from "../types.ts";
 import { readStores } from "./stores.ts";
 import { dataSince } from "./timing.ts";
@@ -71,7 +72,7 @@ export async function checkQuery(probe: Probe): Promise<CheckResult> {
       },
     ]);
   }
-  const problems: Problem[] = [];
+  const problems: CheckProblem[] = [];
   const mgmt = topology.observer.name;
   const now = probe.now().getTime();
   const { views } = await readStores(probe);

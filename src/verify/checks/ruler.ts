@@ -1,4 +1,5 @@
-// Check 7: every ruler loads and evaluates the fleet's rules, and the always-firing watchdog reaches mgmt's Alertmanager.
+// The `ruler` check: every ruler loads and evaluates the fleet's rules, and the always-firing watchdog reaches mgmt's
+// Alertmanager.
 import { WORKLOAD } from "../../components/thanos/common.ts";
 import { rulerLabels } from "../../components/thanos/rule.ts";
 import type { Target } from "../../endpoints.ts";
@@ -7,7 +8,7 @@ import { rulerReplicaName } from "../../topology/topology.ts";
 import { expectedRuleGroups, inspectHint, target, WATCHDOG_ALERT } from "../expect.ts";
 import { metricValue } from "../metrics.ts";
 import type { Probe } from "../probe.ts";
-import { type CheckInfo, downCause, fail, type Problem, pass, pending, reason } from "../result.ts";
+import { type CheckInfo, type CheckProblem, downCause, fail, pass, pending, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";
 
 export const RULER: CheckInfo = { id: "ruler", title: "rulers evaluate; watchdog reaches Alertmanager" };
@@ -68,7 +69,7 @@ export async function checkRuler(probe: Probe): Promise<CheckResult> {
   const mgmt = topology.observer.name;
   const now = probe.now().getTime();
   const groups = expectedRuleGroups();
-  const problems: Problem[] = [];
+  const problems: CheckProblem[] = [];
   const firingSince: number[] = [];
   const waiting: { text: string; until: number }[] = [];
   const pods = Array.from({ length: topology.observer.rulerReplicas }, (_, i) => rulerReplicaName(i));

@@ -1,10 +1,11 @@
-// Check 8: each sidecar sees its Prometheus up, and that Prometheus carries the external labels fleet.yaml gives it.
+// The `sidecars` check: each sidecar sees its Prometheus up, and that Prometheus carries the external labels
+// fleet.yaml gives it.
 import { parse } from "yaml";
 import { prometheusLabels } from "../../components/thanos/sidecar.ts";
 import { describeLabels, inspectHint, sameLabels, target } from "../expect.ts";
 import { metricValue } from "../metrics.ts";
 import type { Probe } from "../probe.ts";
-import { type CheckInfo, downCause, fail, type Problem, pass, plural, reason } from "../result.ts";
+import { type CheckInfo, type CheckProblem, downCause, fail, pass, plural, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";
 import { readStores } from "./stores.ts";
 
@@ -25,7 +26,7 @@ async function externalLabels(probe: Probe, cluster: string, pod: string, sideca
 
 export async function checkSidecars(probe: Probe): Promise<CheckResult> {
   const { topology, endpoints } = probe;
-  const problems: Problem[] = [];
+  const problems: CheckProblem[] = [];
   let checked = 0;
   const sources = new Set<string>();
   await Promise.all(

@@ -1,11 +1,12 @@
-// Check 5: the store gateway serves what is in the bucket: its advertised labels and time range cover the blocks.
+// The `store-gateway` check: the store gateway serves what is in the bucket: its advertised labels and time range
+// cover the blocks.
 
 import { STORE_GATEWAY_POD } from "../../components/thanos/store.ts";
 import { labelSetKey } from "../../topology/semantics.ts";
 import { inspectHint, target } from "../expect.ts";
 import { metricValue } from "../metrics.ts";
 import type { Bucket, Probe, StoreEntry } from "../probe.ts";
-import { type CheckInfo, fail, type Problem, pass, pending, plural, shortGrpcError } from "../result.ts";
+import { type CheckInfo, type CheckProblem, fail, pass, pending, plural, shortGrpcError } from "../result.ts";
 import type { CheckResult } from "../types.ts";
 import { bucketProblem, replicaBlocks } from "./objstore.ts";
 import { readStores } from "./stores.ts";
@@ -110,7 +111,7 @@ export async function checkStoreGateway(probe: Probe): Promise<CheckResult> {
     ]);
   }
 
-  const problems: Problem[] = [];
+  const problems: CheckProblem[] = [];
   const served = new Set(entry.labelSets.map(labelSetKey));
   const groups = new Map<string, { min: number; max: number; count: number }>();
   for (const b of settled) {

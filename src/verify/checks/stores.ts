@@ -1,4 +1,5 @@
-// Checks 1 and 2: each query replica sees exactly the fleet's StoreAPIs, and no label set comes from two addresses.
+// The `stores` and `duplicates` checks: each query replica sees exactly the fleet's StoreAPIs, and no label set comes
+// from two addresses.
 import type { Target } from "../../endpoints.ts";
 import { labelSetKey } from "../../topology/semantics.ts";
 import {
@@ -13,9 +14,9 @@ import {
 import type { Probe, StoreEntry } from "../probe.ts";
 import {
   type CheckInfo,
+  type CheckProblem,
   downCause,
   fail,
-  type Problem,
   pass,
   plural,
   reason,
@@ -42,9 +43,9 @@ function queryReplicas(probe: Probe): QueryReplica[] {
 /** The stores of each query replica that answered, and a problem for each that did not. */
 export async function readStores(
   probe: Probe,
-): Promise<{ views: { pod: string; entries: StoreEntry[] }[]; problems: Problem[] }> {
+): Promise<{ views: { pod: string; entries: StoreEntry[] }[]; problems: CheckProblem[] }> {
   const views: { pod: string; entries: StoreEntry[] }[] = [];
-  const problems: Problem[] = [];
+  const problems: CheckProblem[] = [];
   const mgmt = probe.topology.observer.name;
   await Promise.all(
     queryReplicas(probe).map(async (q) => {
@@ -76,9 +77,9 @@ export async function readStores(
 }
 
 /** Matches one query replica's entries against the expectations; returns the problems. */
-export function compareStores(probe: Probe, queryPod: string, entries: StoreEntry[]): Problem[] {
+export function compareStores(probe: Probe, queryPod: string, entries: StoreEntry[]): CheckProblem[] {
   const { topology, endpoints } = probe;
-  const problems: Problem[] = [];
+  const problems: CheckProblem[] = [];
   const used = new Set<StoreEntry>();
   for (const e of expectedStores(topology)) {
     const t = target(endpoints, e.cluster, e.component, e.pod);
@@ -144,8 +145,8 @@ export function compareStores(probe: Probe, queryPod: string, entries: StoreEntr
 }
 
 /** The same problem seen by several query replicas, said once: "… missing from thanos-query-0, thanos-query-1". */
-function mergeAcrossReplicas(perReplica: { pod: string; problems: Problem[] }[]): Problem[] {
-  const merged = new Map<string, { problem: Problem; pods: string[] }>();
+function mergeAcrossReplicas(perReplica: { pod: string; problems: CheckProblem[] }[]): CheckProblem[] {
+  const merged = new Map<string, { problem: CheckProblem; pods: string[] }>();
   for (const { pod, problems } of perReplica) {
     for (const p of problems) {
       const key = `${p.what.split(pod).join("\u0000")}\u0001${p.cause}\u0001${p.fix}`;
@@ -205,7 +206,7 @@ export async function checkDuplicates(probe: Probe): Promise<CheckResult> {
       },
     ]);
   }
-  const problems: Problem[] = [];
+  const problems: CheckProblem[] = [];
   for (const v of views) {
     for (const d of duplicateProducers(v.entries)) {
       problems.push({

@@ -8,7 +8,7 @@ import { CREDENTIALS_FILE, type Credentials } from "../../../state/credentials.t
 import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet, parseFleetYaml } from "../../../topology/load.ts";
 import type { Topology } from "../../../topology/topology.ts";
 import type { Reporter } from "../../runtime.ts";
-import { type KubeDeps, realDeps } from "../context.ts";
+import { type KubeDeps, realDeps } from "../run-context.ts";
 import { createKubeRuntime, type KubeRuntime } from "../index.ts";
 import { FakeWorld, nodeObject, type Recorder } from "../../../../testing/kube/fake-world.ts";
 import { fakeClock } from "../wait.ts";

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { parse } from "yaml";
 import type { Credentials } from "../../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
-import { type LocalPlan, listenAddresses, planLocalFleet, STAGE } from "./plan.ts";
+import { type LocalPlan, listenAddresses, planLocalFleet, STAGE } from "./processes.ts";
 import { fleetEndpoints, urlTable } from "./report.ts";
 
 const creds: Credentials = {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { parseFleetYaml } from "../topology/load.ts";
-import { fleetCredentials } from "./objectstore-key.ts";
+import { fleetCredentials } from "./fleet-credentials.ts";
 
 const dir = await mkdtemp(join(tmpdir(), "thanos-fleet-key-"));
 after(() => rm(dir, { recursive: true, force: true }));
