@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Reporter } from "./runtime.ts";
+import { recordingReporter } from "../../testing/reporter.ts";
 import { runSteps, type Step, type StepContext, StepError } from "./steps.ts";
 
 interface Ctx extends StepContext {
@@ -10,15 +10,7 @@ interface Ctx extends StepContext {
 }
 
 function context(signal = new AbortController().signal): Ctx {
-  const lines: string[] = [];
-  const reporter: Reporter = {
-    step(title) {
-      lines.push(`… ${title}`);
-      return (error) => lines.push(error ? `✗ ${title}: ${error.message}` : `✓ ${title}`);
-    },
-    info: (line) => lines.push(line),
-    verbose: (line) => lines.push(`  ${line}`),
-  };
+  const { lines, reporter } = recordingReporter();
   const ctx: Ctx = {
     lines,
     saved: 0,

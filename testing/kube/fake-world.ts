@@ -81,52 +81,31 @@ function notFound(cmd: string, args: string[]): never {
 
 const ok = (stdout = "", stderr = ""): RunResult => ({ stdout, stderr });
 
-/** The flags `helm list` takes, as Helm v3.21 (cmd/helm/list.go) and v4.2 (pkg/cmd/list.go) define them, plus the global ones used here. */
-const HELM_LIST_FLAGS: Record<3 | 4, string[]> = {
-  3: [
-    "--short",
-    "--no-headers",
-    "--time-format",
-    "--date",
-    "--reverse",
-    "--all",
-    "--uninstalled",
-    "--superseded",
-    "--uninstalling",
-    "--deployed",
-    "--failed",
-    "--pending",
-    "--all-namespaces",
-    "--max",
-    "--offset",
-    "--filter",
-    "--selector",
-    "--output",
-    "--kube-context",
-    "--namespace",
-  ],
-  4: [
-    "--short",
-    "--no-headers",
-    "--time-format",
-    "--date",
-    "--reverse",
-    "--uninstalled",
-    "--superseded",
-    "--uninstalling",
-    "--deployed",
-    "--failed",
-    "--pending",
-    "--all-namespaces",
-    "--max",
-    "--offset",
-    "--filter",
-    "--selector",
-    "--output",
-    "--kube-context",
-    "--namespace",
-  ],
-};
+/** The flags `helm list` takes in Helm v4.2 (pkg/cmd/list.go), plus the global ones used here. */
+const HELM4_LIST_FLAGS = [
+  "--short",
+  "--no-headers",
+  "--time-format",
+  "--date",
+  "--reverse",
+  "--uninstalled",
+  "--superseded",
+  "--uninstalling",
+  "--deployed",
+  "--failed",
+  "--pending",
+  "--all-namespaces",
+  "--max",
+  "--offset",
+  "--filter",
+  "--selector",
+  "--output",
+  "--kube-context",
+  "--namespace",
+];
+
+/** Helm v3.21 (cmd/helm/list.go) also has `--all`; Helm 4 lists every state by default and dropped it. */
+const HELM_LIST_FLAGS: Record<3 | 4, string[]> = { 3: [...HELM4_LIST_FLAGS, "--all"], 4: HELM4_LIST_FLAGS };
 
 /** Fails as Helm's flag parser does on a flag its version does not have. */
 export function checkHelmFlags(version: string, cmd: string, args: string[]): void {

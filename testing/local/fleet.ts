@@ -5,21 +5,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
 import { createLocalRuntime } from "../../src/runtimes/local/index.ts";
-import type { Reporter } from "../../src/runtimes/runtime.ts";
 import type { Topology } from "../../src/topology/topology.ts";
+import { recordingReporter } from "../reporter.ts";
 
 export async function testFleet(topology: Topology, opts: { subnet: string; name: string }) {
   const runtime = createLocalRuntime({ subnet: opts.subnet, blockDuration: "1m", bucketSyncInterval: "5s" });
   const stateDir = await mkdtemp(join(tmpdir(), `fleet-${opts.name}-`));
-  const lines: string[] = [];
-  const reporter: Reporter = {
-    step(title) {
-      lines.push(`… ${title}`);
-      return (error) => lines.push(error ? `✗ ${title}: ${error.message}` : `✓ ${title}`);
-    },
-    info: (line) => lines.push(line),
-    verbose: (line) => lines.push(`  ${line}`),
-  };
+  const { lines, reporter } = recordingReporter();
   const upOptions = { stateDir, reporter, signal: new AbortController().signal, verbose: true };
   const fleet = { runtime, stateDir, lines, upOptions, failed: false };
   after(async () => {
