@@ -118,6 +118,7 @@ clusters:
       alertmanager: 30903
       query: 30904
       bucketWeb: 30905
+      compactor: 30906          # the compactor's metrics, scraped by the workload clusters (its halted alert)
 
   # Workload clusters, as many as you like: Prometheus replicas with a Thanos sidecar each, Grafana
   # (with a "Thanos" datasource pointing at mgmt's query-frontend) and an Alertmanager.

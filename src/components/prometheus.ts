@@ -7,6 +7,7 @@ import { DEMO_PORT, DEMO_WORKLOAD } from "./demo.ts";
 import { resourcesFor, type Sizing } from "./resources.ts";
 import { storageScrapeJob } from "./storage.ts";
 import { HTTP_PORT } from "./thanos/common.ts";
+import { compactorScrapeJob } from "./thanos/compact.ts";
 import { prometheusLabels, sidecarContainer, sidecarService } from "./thanos/sidecar.ts";
 import { type ComponentSpec, type Container, type Opening, POD_NAME, START_STAGE } from "./types.ts";
 
@@ -59,6 +60,7 @@ export function prometheusConfig(topology: Topology, workload: Workload, ctx: Sp
     });
   }
   if (topology.storage) scrape.push(storageScrapeJob(topology.storage, addresses));
+  scrape.push(compactorScrapeJob(topology, addresses));
   return stringify({
     global: {
       scrape_interval: workload.prometheus.scrapeInterval,

@@ -53,6 +53,8 @@ const a = { cluster: "biz1", instance: "127.0.1.10:9090" };
 const b = { cluster: "biz1", instance: "127.0.1.11:9090" };
 const sa = { cluster: "biz1", instance: "127.0.1.10:10902" };
 const sb = { cluster: "biz1", instance: "127.0.1.11:10902" };
+/** mgmt's compactor as a workload cluster's Prometheus scrapes it: the same instance from every cluster. */
+const compactor = (cluster: string) => ({ cluster, instance: "127.0.0.1:30906" });
 
 const tests = [
   {
@@ -120,6 +122,28 @@ const tests = [
         alertname: HA_ALERTS.uploadStalled,
         exp_alerts: [
           expected(HA_ALERTS.uploadStalled, { severity: "warning", job: "thanos-sidecar", ...sa }),
+        ],
+      },
+    ],
+  },
+  {
+    name: "the compactor halted: fires once, whichever workload clusters report it",
+    interval: "15s",
+    input_series: [
+      series("thanos_compact_halted", { job: "thanos-compact", ...compactor("biz1") }, "0 0 0 0 1x40"),
+      series("thanos_compact_halted", { job: "thanos-compact", ...compactor("biz2") }, "0 0 0 0 1x40"),
+    ],
+    alert_rule_test: [
+      { eval_time: "5m", alertname: HA_ALERTS.compactorHalted, exp_alerts: [] },
+      {
+        eval_time: "6m30s",
+        alertname: HA_ALERTS.compactorHalted,
+        exp_alerts: [
+          expected(HA_ALERTS.compactorHalted, {
+            severity: "warning",
+            job: "thanos-compact",
+            instance: compactor("biz1").instance,
+          }),
         ],
       },
     ],

@@ -7,6 +7,7 @@ import { OBJSTORE_FILE } from "../components/objstore.ts";
 import { kubePeerScrapeJobs, PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import { resourcesFor } from "../components/resources.ts";
 import { storageScrapeJob } from "../components/storage.ts";
+import { compactorScrapeJob } from "../components/thanos/compact.ts";
 import { queryFrontendAddress } from "../components/thanos/query-frontend.ts";
 import type { Container, PodSpec } from "../components/types.ts";
 import { fleetPath, type Topology, type Workload } from "../topology/topology.ts";
@@ -142,6 +143,7 @@ function fleetValues(
   const scrape = [
     ...kubePeerScrapeJobs(w, NAMESPACE),
     ...(topology.storage ? [storageScrapeJob(topology.storage, ctx.addresses)] : []),
+    compactorScrapeJob(topology, ctx.addresses),
   ];
   if (pods.prometheus.name !== PROMETHEUS_WORKLOAD) {
     throw new Error(

@@ -45,6 +45,8 @@ export const ObserverCluster = z.strictObject({
       alertmanager: nodePort.default(30903),
       query: nodePort.default(30904),
       bucketWeb: nodePort.default(30905),
+      /** The compactor's metrics, scraped by every workload cluster's Prometheus for the compactor-halted alert. */
+      compactor: nodePort.default(30906),
     })
     .prefault({}),
 });

@@ -96,7 +96,6 @@ export function expectedRuleGroups(): ExpectedRuleGroup[] {
   }));
 }
 
-
 /** Where a user looks next when a process misbehaves, in the words of the runtime it runs on. */
 export function inspectHint(
   topology: Topology,

@@ -1,7 +1,7 @@
 // The compactor: compacts, downsamples and applies retention to the bucket. Exactly one per bucket: two would
 // compact the same blocks.
 import type { Topology } from "../../topology/topology.ts";
-import type { SpecContext } from "../context.ts";
+import type { Addresses, SpecContext } from "../context.ts";
 import type { ComponentSpec } from "../types.ts";
 import { START_STAGE } from "../types.ts";
 import { HTTP_ONLY, HTTP_PORT, listen, type MgmtFacts, mgmtComponent, objstore, WORKLOAD } from "./common.ts";
@@ -34,6 +34,21 @@ export function compactor(topology: Topology, ctx: SpecContext): ComponentSpec {
   return mgmtComponent(topology, FACTS, {
     args,
     container: { ports: HTTP_ONLY, files: [store.file], dataDir: ctx.dataDir(NAME, FACTS.container) },
-    ports: { http: {} },
+    // On a NodePort: no Prometheus runs in mgmt, so the workload clusters' Prometheus scrape it (compactorScrapeJob).
+    ports: { http: { nodePort: topology.observer.nodePorts.compactor } },
   });
+}
+
+export const COMPACTOR_JOB = "thanos-compact";
+
+/**
+ * The compactor's metrics in the global view: each workload cluster's Prometheus scrapes it through mgmt's NodePort,
+ * so `thanos_compact_halted` reaches the ruler (a halted compactor stops silently, on overlapping blocks).
+ */
+export function compactorScrapeJob(topology: Topology, addresses: Addresses): Record<string, unknown> {
+  const mgmt = topology.observer;
+  return {
+    job_name: COMPACTOR_JOB,
+    static_configs: [{ targets: [addresses.exposed(mgmt.name, mgmt.nodePorts.compactor)] }],
+  };
 }

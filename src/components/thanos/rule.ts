@@ -18,6 +18,7 @@ import {
   objstore,
   WORKLOAD,
 } from "./common.ts";
+import { COMPACTOR_JOB } from "./compact.ts";
 
 export const RULES_FILE = "fleet-rules.yaml";
 const FACTS: MgmtFacts = {
@@ -55,6 +56,7 @@ export const HA_ALERTS = {
   sidecarDown: "FleetSidecarDown",
   clusterMissing: "FleetClusterMissing",
   uploadStalled: "FleetBucketUploadStalled",
+  compactorHalted: "FleetCompactorHalted",
 } as const;
 
 /** How long an HA alert's condition must hold before it fires: a restart that heals at once stays quiet. */
@@ -63,7 +65,8 @@ export const HA_ALERT_FOR = "30s";
 /**
  * Alerts on the global view, evaluated by the ruler through query. Each Prometheus replica scrapes its peers and
  * their sidecars, so a dead replica or sidecar is an `up == 0` its peer still reports; a cluster of which query
- * has no recent sample at all is cut off; a sidecar that has not uploaded for 2.5 block lengths is stalled.
+ * has no recent sample at all is cut off; a sidecar that has not uploaded for 2.5 block lengths is stalled; the
+ * compactor, which every workload cluster scrapes (one series per cluster), has halted.
  */
 export function haRules(topology: Topology, blockDuration: string): Record<string, unknown> {
   const stallSeconds = Math.round((2.5 * parseDuration(blockDuration)) / 1000) + 60;
@@ -111,6 +114,17 @@ export function haRules(topology: Topology, blockDuration: string): Record<strin
         labels: { severity: "warning" },
         annotations: {
           summary: `Sidecar {{ $labels.instance }} in {{ $labels.cluster }} has uploaded no block for ${stallSeconds} s: the bucket is unreachable or refuses it.`,
+        },
+      },
+      {
+        alert: HA_ALERTS.compactorHalted,
+        // A halt is a state, not a blip: five minutes, as Thanos's own mixin waits.
+        expr: `max by (job, instance) (thanos_compact_halted{job="${COMPACTOR_JOB}"}) == 1`,
+        for: "5m",
+        labels: { severity: "warning" },
+        annotations: {
+          summary:
+            "The compactor {{ $labels.instance }} has halted (overlapping blocks, most often): nothing is compacted or downsampled until it is fixed and restarted.",
         },
       },
     ],

@@ -148,6 +148,23 @@ step(
   },
 );
 
+step(
+  "mgmt's compactor is scraped by every workload cluster: thanos_compact_halted is in the global view, 0",
+  90_000,
+  async () => {
+    const clusters = topology.workloads.map((w) => w.name).sort();
+    const halted = await poll("thanos_compact_halted from every workload cluster", 60_000, async () => {
+      const r = await getJson<QueryResponse>(
+        q(endpoints.queryFrontend, "query", { query: 'thanos_compact_halted{job="thanos-compact"}' }),
+      );
+      const got = r.data.result.map((s) => s.metric.cluster).sort();
+      return JSON.stringify(got) === JSON.stringify(clusters) ? r.data.result : undefined;
+    });
+    for (const s of halted)
+      assert.equal(s.value?.[1], "0", `${s.metric.cluster}: the compactor reports a halt`);
+  },
+);
+
 interface Block {
   minTime: number;
   maxTime: number;
