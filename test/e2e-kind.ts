@@ -4,8 +4,8 @@
 //
 // Three runs, each: `up` (four kind clusters, images loaded, storage, Helm ×2, mgmt), `verify --wait` all green
 // (blocks shipped and served by the store gateway: the test fleet cuts 2-minute blocks), a cross-cluster
-// deduplicated query through query-frontend from the host, a second `up` that changes nothing, and `down`
-// leaving no container or network it created.
+// deduplicated query through query-frontend from the host, the compactor's metrics in the global view, a second `up`
+// that changes nothing, and `down` leaving no container or network it created.
 //   default   the default four-cluster fleet
 //   tls       the same with tls.grpc: true
 //   existing  clusters created beforehand and named by `context:` (the existing-clusters mode)
@@ -249,6 +249,28 @@ async function crossClusterQuery(topology: Topology, queryFrontend: string): Pro
   }
 }
 
+/** mgmt runs no Prometheus: the compactor's metrics reach the global view through each workload cluster's scrape. */
+async function compactorInGlobalView(topology: Topology, queryFrontend: string): Promise<void> {
+  const want = topology.workloads.map((w) => w.name).sort();
+  const deadline = Date.now() + 3 * 60_000;
+  let last = "";
+  for (;;) {
+    try {
+      const halted = await instantQuery(queryFrontend, 'thanos_compact_halted{job="thanos-compact"}', true);
+      const got = (halted?.result ?? []).map((r) => r.metric.cluster ?? "").sort();
+      if (got.join() === want.join()) {
+        log(`the compactor's thanos_compact_halted arrives from ${got.join(", ")}`);
+        return;
+      }
+      last = `from ${got.join(", ") || "no cluster"} (want ${want.join(", ")})`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    if (Date.now() > deadline) throw new Error(`thanos_compact_halted is not in the global view: ${last}`);
+    await sleep(5000);
+  }
+}
+
 /** Clusters made beforehand for the existing-clusters mode: plain kind clusters, images loaded as a user would. */
 const PRE = "pre";
 async function createExistingClusters(names: string[], images: string, signal: AbortSignal): Promise<void> {
@@ -371,6 +393,7 @@ async function runMode(mode: Mode, chart: string, signal: AbortSignal): Promise<
 
     const endpoints = await runtime.endpoints(topology, { stateDir });
     await crossClusterQuery(topology, endpoints.queryFrontend);
+    await compactorInGlobalView(topology, endpoints.queryFrontend);
 
     const again = Date.now();
     const mark = commands.length;
