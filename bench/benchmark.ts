@@ -8,14 +8,21 @@ export interface Figure {
   target?: number;
 }
 
+/** A benchmark's own options as given on the command line (`--sizes 2,4` gives `{ sizes: "2,4" }`). */
+export type BenchOptions = Record<string, string>;
+
 export interface Benchmark {
   name: string;
   description: string;
   /** Runs by default; the median of each figure is reported. */
   runs: number;
+  /** Runs only when named (`npm run bench -- NAME`): too long for every `npm run bench`. */
+  onlyWhenNamed?: boolean;
+  /** Options it takes as `--name value`, by name, with what each sets (shown by `--list`). */
+  options?: Record<string, string>;
   /** Once before the runs: check preconditions (binaries cached, ports free) and fail with a fix. */
-  prepare?(): Promise<void>;
-  run(index: number): Promise<Figure[]>;
+  prepare?(options: BenchOptions): Promise<void>;
+  run(index: number, options: BenchOptions): Promise<Figure[]>;
 }
 
 export function median(values: number[]): number {

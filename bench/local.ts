@@ -2,55 +2,26 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { resolveExecutables } from "../src/runtimes/local/binaries.ts";
 import { createLocalRuntime } from "../src/runtimes/local/index.ts";
-import { sessionsRss } from "../src/runtimes/local/proc.ts";
-import { localRoot, planLocalFleet } from "../src/runtimes/local/processes.ts";
-import { readState } from "../src/runtimes/local/state.ts";
-import type { Reporter } from "../src/runtimes/runtime.ts";
-import { generateCredentials } from "../src/state/credentials.ts";
+import { localRoot } from "../src/runtimes/local/processes.ts";
 import { loadTopology } from "../src/topology/load.ts";
 import type { Benchmark, Figure } from "./benchmark.ts";
+import { memorySampler, quiet, requireBinaries } from "./fleet.ts";
 
 const SUBNET = process.env.THANOS_FLEET_LOCAL_SUBNET ?? "127.76";
 /** How long the fleet runs after all-ready while memory is sampled (scrapes, first queries, rule evaluations). */
 const HOLD_MS = Number(process.env.THANOS_FLEET_BENCH_HOLD_MS ?? 20_000);
-const SAMPLE_MS = 200;
-
-const quiet: Reporter = { step: () => () => {}, info: () => {}, verbose: () => {} };
-
-/** Samples the summed RSS of every process the fleet has started so far (each leads its own session). */
-function memorySampler(root: string): { stop(): Promise<number> } {
-  let peak = 0;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const state = await readState(root).catch(() => undefined);
-      if (state) peak = Math.max(peak, sessionsRss(new Set(state.processes.map((p) => p.pid))).bytes);
-      await new Promise((r) => setTimeout(r, SAMPLE_MS));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return peak;
-    },
-  };
-}
 
 export const benchmark: Benchmark = {
   name: "local",
   description: "default fleet as local processes (binaries cached)",
   runs: 3,
   async prepare() {
-    const topology = await loadTopology();
-    const plan = planLocalFleet(topology, generateCredentials(), "/tmp/bench", {
+    await requireBinaries(await loadTopology(), {
       subnet: SUBNET,
       blockDuration: "2m",
       bucketSyncInterval: "15s",
     });
-    await resolveExecutables(topology, plan.processes);
   },
   async run(): Promise<Figure[]> {
     const topology = await loadTopology();

@@ -3,23 +3,18 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { resolveExecutables } from "../src/runtimes/local/binaries.ts";
 import { createLocalRuntime } from "../src/runtimes/local/index.ts";
-import { planLocalFleet } from "../src/runtimes/local/processes.ts";
-import type { Reporter } from "../src/runtimes/runtime.ts";
-import { generateCredentials } from "../src/state/credentials.ts";
 import { loadTopology } from "../src/topology/load.ts";
 import { formatReport } from "../src/verify/report.ts";
 import { verifyFleet } from "../src/verify/verify.ts";
 import { verifyFleetUntil } from "../src/verify/wait.ts";
 import { type Benchmark, type Figure, median } from "./benchmark.ts";
+import { quiet, requireBinaries } from "./fleet.ts";
 
 const SUBNET = process.env.THANOS_FLEET_VERIFY_BENCH_SUBNET ?? "127.75";
 const TIMINGS = { blockDuration: "1m", bucketSyncInterval: "5s" };
 const VERIFIES = Number(process.env.THANOS_FLEET_BENCH_VERIFIES ?? 10);
 const GREEN_WITHIN_MS = 8 * 60_000;
-
-const quiet: Reporter = { step: () => () => {}, info: () => {}, verbose: () => {} };
 
 /** Brings a local fleet up, waits until every check passes, times `verifies` full verifies, and tears it down. */
 export async function benchVerify(verifies = VERIFIES): Promise<Figure[]> {
@@ -68,12 +63,7 @@ export const benchmark: Benchmark = {
   description: `full verify of a healthy default local fleet, ${VERIFIES} verifies per run (binaries cached)`,
   runs: 1,
   async prepare() {
-    const topology = await loadTopology();
-    const plan = planLocalFleet(topology, generateCredentials(), "/tmp/bench", {
-      subnet: SUBNET,
-      ...TIMINGS,
-    });
-    await resolveExecutables(topology, plan.processes);
+    await requireBinaries(await loadTopology(), { subnet: SUBNET, ...TIMINGS });
   },
   run: () => benchVerify(),
 };
