@@ -41,7 +41,7 @@ export const benchmark: Benchmark = {
       return [
         { name: "up → all ready", value: ready / 1000, unit: "s", target: 20 },
         { name: "down", value: down / 1000, unit: "s" },
-        { name: "peak fleet RSS", value: peak / 2 ** 20, unit: "MiB", target: 2048 },
+        { name: "peak fleet RSS", value: peak.rss / 2 ** 20, unit: "MiB", target: 2048 },
       ];
     } finally {
       await sampler.stop();
