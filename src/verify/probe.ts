@@ -70,6 +70,8 @@ function excerpt(body: string): string {
 
 /** Query health-checks its endpoints every 5 s: a view checked since verify began comes within about that long. */
 export const CURRENT_VIEW_WAIT_MS = 12_000;
+/** How often the view is read again meanwhile: verify ends this soon after query's check, whatever the fleet's size. */
+const CURRENT_VIEW_POLL_MS = 100;
 
 export class Probe {
   private readonly memo = new Map<string, Promise<unknown>>();
@@ -175,7 +177,7 @@ export class Probe {
       const deadline = Date.now() + this.currentViewWaitMs;
       let entries = await read();
       while (this.currentViewWaitMs > 0 && entries.some(checkedBefore) && Date.now() < deadline) {
-        await sleep(500);
+        await sleep(CURRENT_VIEW_POLL_MS);
         entries = await read();
       }
       return this.currentViewWaitMs > 0

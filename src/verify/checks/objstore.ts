@@ -206,8 +206,8 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
     return fail(OBJSTORE, [bucketProblem(probe, error)]);
   }
   const now = probe.now().getTime();
-  const replicas = await replicaBlocks(probe, bucket);
-  const scope = await scopeProblems(probe);
+  // The key's scope is proved while the replicas' blocks wait for query's current view of its stores.
+  const [replicas, scope] = await Promise.all([replicaBlocks(probe, bucket), scopeProblems(probe)]);
   const problems: CheckProblem[] = [...scope.problems];
   const waiting: Waiting[] = [];
   const blockLen = formatDuration(await blockDurationMs(probe));
