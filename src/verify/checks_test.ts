@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type Recording, readRecording, replayClient } from "../../testing/verify/replay.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
+import { globalSection } from "./checks/sidecars.ts";
 import type { CheckStatus, Report } from "./types.ts";
 import { verifyFleet } from "./verify.ts";
 
@@ -204,4 +205,28 @@ describe("checks against recorded fleets", () => {
       assert.equal(report.ok, !failing);
     });
   }
+});
+
+describe("the global block of a Prometheus configuration", () => {
+  const yaml = [
+    "global:",
+    "  scrape_interval: 15s",
+    "  external_labels:",
+    "    cluster: biz3",
+    "  scrape_protocols:",
+    "  - OpenMetricsText1.0.0",
+    "",
+    "runtime:",
+    "  gogc: 75",
+    "scrape_configs:",
+    "- job_name: prometheus",
+  ].join("\n");
+
+  it("is everything up to the next top-level key, its lists and blank lines included", () => {
+    assert.equal(globalSection(yaml), yaml.split("\nruntime:")[0]);
+  });
+
+  it("is empty when the configuration has none", () => {
+    assert.equal(globalSection("scrape_configs:\n- job_name: x\n"), "");
+  });
 });

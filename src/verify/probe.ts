@@ -4,7 +4,7 @@ import type { FleetEndpoints, Target } from "../endpoints.ts";
 import { type HttpClient, HttpError, join } from "../net/http.ts";
 import { S3Client } from "../net/s3.ts";
 import type { Topology } from "../topology/topology.ts";
-import { parseMetrics, type Sample } from "./metrics.ts";
+import { metricValue, parseMetrics, type Sample } from "./metrics.ts";
 
 /** An HTTP answer that is not what the API promises. */
 export class ApiError extends Error {
@@ -67,6 +67,12 @@ function excerpt(body: string): string {
   const flat = body.replace(/\s+/g, " ").trim();
   return flat.length > 200 ? `${flat.slice(0, 200)}…` : flat;
 }
+
+/**
+ * Metrics pages are read uncompressed: on loopback or a cluster network, gzip only costs CPU on both sides, and a
+ * big fleet's verify reads dozens of them at once.
+ */
+const UNCOMPRESSED = { "accept-encoding": "identity" };
 
 /** Query health-checks its endpoints every 5 s: a view checked since verify began comes within about that long. */
 export const CURRENT_VIEW_WAIT_MS = 12_000;
@@ -138,7 +144,14 @@ export class Probe {
 
   metrics(target: Target): Promise<Sample[]> {
     const url = join(target.url, "/metrics");
-    return this.once(`metrics ${url}`, async () => parseMetrics(await this.text(url)));
+    return this.once(`metrics ${url}`, async () => parseMetrics(await this.text(url, UNCOMPRESSED)));
+  }
+
+  /** One metric of a target, without parsing the rest of its page (a sidecar's is about 125 KB). */
+  async metric(target: Target, name: string): Promise<number | undefined> {
+    const text = await this.text(join(target.url, "/metrics"), UNCOMPRESSED);
+    const lines = text.split("\n").filter((l) => l.startsWith(name));
+    return metricValue(parseMetrics(lines.join("\n")), name);
   }
 
   /**

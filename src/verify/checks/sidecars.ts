@@ -3,7 +3,6 @@
 import { parse } from "yaml";
 import { prometheusLabels } from "../../components/thanos/sidecar.ts";
 import { describeLabels, inspectHint, sameLabels, target } from "../expect.ts";
-import { metricValue } from "../metrics.ts";
 import type { Probe } from "../probe.ts";
 import { type CheckInfo, type CheckProblem, downCause, fail, pass, plural, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";
@@ -11,13 +10,28 @@ import { readStores } from "./stores.ts";
 
 export const SIDECARS: CheckInfo = { id: "sidecars", title: "sidecars see Prometheus, labels as configured" };
 
+/**
+ * The top-level `global:` block of a Prometheus configuration as Prometheus prints it (top-level keys at column 0):
+ * parsing only it, not every scrape config, keeps verify's time per replica small in a big fleet.
+ */
+export function globalSection(yaml: string): string {
+  const lines = yaml.split("\n");
+  const start = lines.findIndex((l) => /^global:/.test(l));
+  if (start < 0) return "";
+  let end = start + 1;
+  while (end < lines.length && /^(\s|#|$)/.test(lines[end] as string)) end++;
+  return lines.slice(start, end).join("\n");
+}
+
 /** External labels from Prometheus's own /api/v1/status/config, or those the sidecar advertises to query. */
 async function externalLabels(probe: Probe, cluster: string, pod: string, sidecarGrpc?: string) {
   const prom = target(probe.endpoints, cluster, "prometheus", pod);
   if (prom) {
     const { yaml } = await probe.api<{ yaml: string }>(prom.url, "/api/v1/status/config");
-    const config = parse(yaml) as { global?: { external_labels?: Record<string, string> } };
-    return { labels: config.global?.external_labels ?? {}, from: "Prometheus config" };
+    const config = parse(globalSection(yaml)) as {
+      global?: { external_labels?: Record<string, string> };
+    } | null;
+    return { labels: config?.global?.external_labels ?? {}, from: "Prometheus config" };
   }
   const { views } = await readStores(probe);
   const entry = views.flatMap((v) => v.entries).find((s) => s.name === sidecarGrpc && s.labelSets.length > 0);
@@ -44,7 +58,7 @@ export async function checkSidecars(probe: Probe): Promise<CheckResult> {
           return;
         }
         try {
-          const up = metricValue(await probe.metrics(t), "thanos_sidecar_prometheus_up");
+          const up = await probe.metric(t, "thanos_sidecar_prometheus_up");
           if (up !== 1) {
             problems.push({
               what: `sidecar ${name} reports its Prometheus ${up === undefined ? "unknown (no thanos_sidecar_prometheus_up)" : "down"}`,
