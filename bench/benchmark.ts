@@ -8,9 +8,6 @@ export interface Figure {
   target?: number;
 }
 
-/** A benchmark's own options as given on the command line (`--sizes 2,4` gives `{ sizes: "2,4" }`). */
-export type BenchOptions = Record<string, string>;
-
 export interface Benchmark {
   name: string;
   description: string;
@@ -18,12 +15,15 @@ export interface Benchmark {
   runs: number;
   /** Runs only when named (`npm run bench -- NAME`): too long for every `npm run bench`. */
   onlyWhenNamed?: boolean;
-  /** Options it takes as `--name value`, by name, with what each sets (shown by `--list`). */
-  options?: Record<string, string>;
+  /** Options of its own it takes after its name (`--series 5000`): name without dashes → what it sets. */
+  options?: Readonly<Record<string, string>>;
   /** Once before the runs: check preconditions (binaries cached, ports free) and fail with a fix. */
-  prepare?(options: BenchOptions): Promise<void>;
-  run(index: number, options: BenchOptions): Promise<Figure[]>;
+  prepare?(options: Options): Promise<void>;
+  run(index: number, options: Options): Promise<Figure[]>;
 }
+
+/** A benchmark's own options as given on the command line, by name without dashes. */
+export type Options = Readonly<Record<string, string>>;
 
 export function median(values: number[]): number {
   if (values.length === 0) throw new Error("median of no values");

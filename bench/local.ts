@@ -6,7 +6,7 @@ import { createLocalRuntime } from "../src/runtimes/local/index.ts";
 import { localRoot } from "../src/runtimes/local/processes.ts";
 import { loadTopology } from "../src/topology/load.ts";
 import type { Benchmark, Figure } from "./benchmark.ts";
-import { memorySampler, quiet, requireBinaries } from "./fleet.ts";
+import { memorySampler, quiet, requireBinaries } from "./lib/fleet.ts";
 
 const SUBNET = process.env.THANOS_FLEET_LOCAL_SUBNET ?? "127.76";
 /** How long the fleet runs after all-ready while memory is sampled (scrapes, first queries, rule evaluations). */

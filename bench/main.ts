@@ -1,10 +1,10 @@
-// `npm run bench [-- NAME… --runs N --list --OPTION VALUE]`: runs the benchmark modules in bench/ and prints the median of each figure.
+// `npm run bench [-- NAME… --runs N --list --OPTION VALUE…]`: runs every benchmark module in bench/ and prints the
+// median of each figure; other options go to the benchmarks that declare them.
 import { readdir } from "node:fs/promises";
 import { table } from "../src/ui/table.ts";
-import { type Benchmark, type BenchOptions, type Figure, formatValue, median } from "./benchmark.ts";
+import { type Benchmark, type Figure, formatValue, median, type Options } from "./benchmark.ts";
 
-/** Modules of bench/ that are not benchmarks: the runner, the contract and the helpers benchmarks share. */
-const NOT_MODULES = new Set(["main.ts", "benchmark.ts", "fleet.ts"]);
+const NOT_MODULES = new Set(["main.ts", "benchmark.ts"]);
 
 async function discover(): Promise<Benchmark[]> {
   const dir = new URL("./", import.meta.url);
@@ -20,40 +20,28 @@ async function discover(): Promise<Benchmark[]> {
   return out;
 }
 
-interface Args {
-  names: string[];
-  runs?: number;
-  list: boolean;
-  /** Options of the benchmarks themselves, by name. */
-  options: BenchOptions;
-}
-
 const USAGE = "usage: npm run bench -- [NAME…] [--runs N] [--list] [--OPTION VALUE…]";
 
-/** `known`: the options some benchmark takes; each is `--name value` or `--name=value`. */
-function parseArgs(argv: string[], known: ReadonlySet<string>): Args {
+function parseArgs(argv: string[]): { names: string[]; runs?: number; list: boolean; options: Options } {
   const names: string[] = [];
-  const options: BenchOptions = {};
+  const options: Record<string, string> = {};
   let runs: number | undefined;
   let list = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
-    const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a];
     if (a === "--list") list = true;
-    else if (flag === "--runs") {
-      const v = inline ?? argv[++i];
+    else if (a === "--runs" || a.startsWith("--runs=")) {
+      const v = a.includes("=") ? a.slice("--runs=".length) : argv[++i];
       runs = Number(v);
       if (!Number.isInteger(runs) || runs < 1)
         throw new Error(`--runs ${v}: give a whole number of runs, 1 or more`);
-    } else if (flag.startsWith("--") && known.has(flag.slice(2))) {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value; ${USAGE}`);
-      options[flag.slice(2)] = v;
-    } else if (a.startsWith("-")) {
-      const more =
-        known.size > 0 ? ` (benchmark options: ${[...known].map((k) => `--${k}`).join(", ")})` : "";
-      throw new Error(`unknown option ${a}; ${USAGE}${more}`);
-    } else names.push(a);
+    } else if (a.startsWith("--") && a.length > 2) {
+      const [name, inline] = a.slice(2).split(/=(.*)/s) as [string, string | undefined];
+      const value = inline ?? argv[++i];
+      if (value === undefined) throw new Error(`--${name} needs a value; ${USAGE}`);
+      options[name] = value;
+    } else if (a.startsWith("-")) throw new Error(`unknown option ${a}; ${USAGE}`);
+    else names.push(a);
   }
   return { names, runs, list, options };
 }
@@ -79,13 +67,12 @@ function report(runs: Figure[][]): string {
 }
 
 async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
   const all = await discover();
-  const args = parseArgs(process.argv.slice(2), new Set(all.flatMap((b) => Object.keys(b.options ?? {}))));
   if (args.list) {
     for (const b of all) {
-      const when = b.onlyWhenNamed ? ", only when named" : "";
-      process.stdout.write(`${b.name}: ${b.description} (${b.runs} runs${when})\n`);
-      for (const [k, what] of Object.entries(b.options ?? {})) process.stdout.write(`  --${k}: ${what}\n`);
+      process.stdout.write(`${b.name}: ${b.description} (${b.runs} runs)\n`);
+      for (const [o, what] of Object.entries(b.options ?? {})) process.stdout.write(`  --${o}: ${what}\n`);
     }
     return 0;
   }
@@ -96,18 +83,20 @@ async function main(): Promise<number> {
     args.names.length > 0
       ? all.filter((b) => args.names.includes(b.name))
       : all.filter((b) => !b.onlyWhenNamed);
-  const unused = Object.keys(args.options).filter((k) => !chosen.some((b) => b.options?.[k] !== undefined));
-  if (unused.length > 0) {
-    const owners = all.filter((b) => unused.some((k) => b.options?.[k] !== undefined)).map((b) => b.name);
-    throw new Error(`${unused.map((k) => `--${k}`).join(", ")} belongs to ${owners.join(", ")}: name it too`);
+  for (const o of Object.keys(args.options)) {
+    if (!chosen.some((b) => b.options?.[o] !== undefined))
+      throw new Error(`no chosen benchmark takes --${o}; npm run bench -- --list shows each one's options`);
   }
   for (const b of chosen) {
     const count = args.runs ?? b.runs;
     process.stdout.write(`\n${b.name}: ${b.description}, median of ${count} run(s)\n`);
-    await b.prepare?.(args.options);
+    const options = Object.fromEntries(
+      Object.entries(args.options).filter(([o]) => b.options?.[o] !== undefined),
+    );
+    await b.prepare?.(options);
     const runs: Figure[][] = [];
     for (let i = 0; i < count; i++) {
-      const figures = await b.run(i, args.options);
+      const figures = await b.run(i, options);
       process.stdout.write(
         `  run ${i + 1}: ${figures.map((f) => `${f.name} ${formatValue(f.value, f.unit)}`).join(", ")}\n`,
       );

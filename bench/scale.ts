@@ -15,8 +15,8 @@ import { table } from "../src/ui/table.ts";
 import { formatReport } from "../src/verify/report.ts";
 import { verifyFleet } from "../src/verify/verify.ts";
 import { verifyFleetUntil } from "../src/verify/wait.ts";
-import { type Benchmark, type BenchOptions, type Figure, formatValue, median } from "./benchmark.ts";
-import { memorySampler, quiet, requireBinaries } from "./fleet.ts";
+import { type Benchmark, type Figure, formatValue, median, type Options } from "./benchmark.ts";
+import { memorySampler, quiet, requireBinaries } from "./lib/fleet.ts";
 
 const SUBNET = process.env.THANOS_FLEET_SCALE_BENCH_SUBNET ?? "127.73";
 /** 1-minute blocks: every check passes (a block in the bucket, loaded by the store gateway) sooner. */
@@ -257,15 +257,15 @@ function growthFigures(results: SizeResult[]): Figure[] {
 
 export const benchmark: Benchmark = {
   name: "scale",
-  description: `local fleets of ${DEFAULT_SIZES} (--sizes) workload clusters, ${REPLICAS} Prometheus replicas each (binaries cached)`,
+  description: `local fleets of ${DEFAULT_SIZES} (--sizes) workload clusters, ${REPLICAS} Prometheus replicas each (binaries cached; runs only when named)`,
   runs: 1,
   onlyWhenNamed: true,
   options: { sizes: `workload cluster counts to bring up, one fleet at a time (default ${DEFAULT_SIZES})` },
-  async prepare(options: BenchOptions) {
+  async prepare(options: Options) {
     parseSizes(options.sizes ?? DEFAULT_SIZES);
     await requireBinaries(await loadTopology(), { subnet: SUBNET, ...TIMINGS } satisfies LocalOptions);
   },
-  async run(_index: number, options: BenchOptions): Promise<Figure[]> {
+  async run(_index: number, options: Options): Promise<Figure[]> {
     const results: SizeResult[] = [];
     for (const n of parseSizes(options.sizes ?? DEFAULT_SIZES)) {
       let r: SizeResult;

@@ -9,7 +9,7 @@ import { formatReport } from "../src/verify/report.ts";
 import { verifyFleet } from "../src/verify/verify.ts";
 import { verifyFleetUntil } from "../src/verify/wait.ts";
 import { type Benchmark, type Figure, median } from "./benchmark.ts";
-import { quiet, requireBinaries } from "./fleet.ts";
+import { quiet, requireBinaries } from "./lib/fleet.ts";
 
 const SUBNET = process.env.THANOS_FLEET_VERIFY_BENCH_SUBNET ?? "127.75";
 const TIMINGS = { blockDuration: "1m", bucketSyncInterval: "5s" };

@@ -1,12 +1,12 @@
 // What the benchmarks that run a real local fleet share: a silent reporter, the binaries check, fleet memory sampling.
 import { readFileSync } from "node:fs";
-import { resolveExecutables } from "../src/runtimes/local/binaries.ts";
-import { sessionMembers, sessionsRss } from "../src/runtimes/local/proc.ts";
-import { type LocalOptions, planLocalFleet } from "../src/runtimes/local/processes.ts";
-import { readState } from "../src/runtimes/local/state.ts";
-import type { Reporter } from "../src/runtimes/runtime.ts";
-import { generateCredentials } from "../src/state/credentials.ts";
-import type { Topology } from "../src/topology/topology.ts";
+import { resolveExecutables } from "../../src/runtimes/local/binaries.ts";
+import { sessionMembers, sessionsRss } from "../../src/runtimes/local/proc.ts";
+import { type LocalOptions, planLocalFleet } from "../../src/runtimes/local/processes.ts";
+import { readState } from "../../src/runtimes/local/state.ts";
+import type { Reporter } from "../../src/runtimes/runtime.ts";
+import { generateCredentials } from "../../src/state/credentials.ts";
+import type { Topology } from "../../src/topology/topology.ts";
 
 const SAMPLE_MS = 200;
 
