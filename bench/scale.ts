@@ -18,7 +18,7 @@ import { verifyFleetUntil } from "../src/verify/wait.ts";
 import { type Benchmark, type Figure, formatValue, median, type Options } from "./benchmark.ts";
 import { memorySampler, quiet, requireBinaries } from "./lib/fleet.ts";
 
-const SUBNET = process.env.THANOS_FLEET_SCALE_BENCH_SUBNET ?? "127.73";
+const SUBNET = process.env.THANOS_FLEET_SCALE_BENCH_SUBNET ?? "127.84";
 /** 1-minute blocks: every check passes (a block in the bucket, loaded by the store gateway) sooner. */
 const TIMINGS = { blockDuration: "1m", bucketSyncInterval: "15s" };
 const DEFAULT_SIZES = "2,4,8,16";
