@@ -94,10 +94,13 @@ async function measure(config: Configuration, q: Query, warm: number): Promise<v
     const resolution = resolutionsRead(await storeLines());
     const warmAnswers: Answer[] = [];
     for (let i = 0; i < warm; i++) warmAnswers.push(await ask(config.url, q, endS));
+    // query-frontend passes the engine's stats on only with --query-frontend.force-query-stats (which makes every
+    // query compute them): behind it, ask query itself once more, untimed, with the same parameters.
+    const samples = cold.samples ?? (await ask(config.queryUrl, q, endS)).samples;
     const m = measured.get(key(config.name, q)) ?? { cold: [], warm: [] };
     m.cold.push(cold.ms);
     m.warm.push(...warmAnswers.map((a) => a.ms));
-    Object.assign(m, { samples: cold.samples, resolution, series: cold.series, total: cold.total });
+    Object.assign(m, { samples, resolution, series: cold.series, total: cold.total });
     measured.set(key(config.name, q), m);
   } finally {
     await running.stop();

@@ -21,6 +21,16 @@ export const SUBNET = process.env.THANOS_FLEET_BENCH_QUERY_SUBNET ?? "127.79";
 /** What production runs (the Kubernetes defaults): 2 h blocks, the bucket re-read every 3 min. */
 const OPTIONS = { subnet: SUBNET, blockDuration: "2h", bucketSyncInterval: "3m" };
 
+/** What the benchmark runs of the fleet: its storage, the load balancers, and the observer's bucket readers. */
+const USED: ProcessPlan["component"][] = [
+  "load-balancer",
+  "object-store",
+  "store",
+  "query",
+  "query-frontend",
+  "compact",
+];
+
 export interface BenchFleet {
   topology: Topology;
   creds: Credentials;
@@ -33,7 +43,8 @@ export async function planBenchFleet(dir: string): Promise<BenchFleet> {
   const topology = await loadTopology();
   const creds = await loadOrCreateCredentials(dir);
   const plan = planLocalFleet(topology, creds, dir, OPTIONS);
-  const executables = await resolveExecutables(topology, plan.processes);
+  const used = plan.processes.filter((p) => USED.includes(p.component));
+  const executables = await resolveExecutables(topology, used);
   return { topology, creds, plan, executables: executables as Map<string, string> };
 }
 

@@ -3,7 +3,7 @@
 // replica's external labels (the sidecar's shipper), then compacted and downsampled by the fleet's own compactor.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync } from "node:fs";
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { binaryPath, ensureBuilt, type GoBuild } from "../../scripts/kind-host/gobuild.ts";
@@ -13,7 +13,7 @@ import { prometheusLabels } from "../../src/components/thanos.ts";
 import { fetchClient } from "../../src/net/http.ts";
 import { S3Client } from "../../src/net/s3.ts";
 import type { ProcessPlan } from "../../src/runtimes/local/plan.ts";
-import { logTail, spawnDetached } from "../../src/runtimes/local/supervisor.ts";
+import { logTail } from "../../src/runtimes/local/supervisor.ts";
 import { type BenchFleet, objstoreFile, observerProcess, planBenchFleet, startStorage } from "./fleet.ts";
 
 export const SCRAPE_INTERVAL_S = 30;
@@ -183,7 +183,7 @@ export function oneCompactorPass(p: ProcessPlan): ProcessPlan {
   return { ...p, args, log: join(dirname(p.log), "compact-once.log") };
 }
 
-/** Runs a planned process to its end; rejects with the tail of its log unless it exits 0. */
+/** Runs a planned process to its end, its output in its log; rejects with the log's tail unless it exits 0. */
 async function runOnce(fleet: BenchFleet, p: ProcessPlan): Promise<void> {
   for (const d of p.dirs) await mkdir(d, { recursive: true, mode: 0o700 });
   for (const f of p.files) {
@@ -191,9 +191,19 @@ async function runOnce(fleet: BenchFleet, p: ProcessPlan): Promise<void> {
     await writeFile(f.path, f.content, { mode: 0o600 });
   }
   const executable = fleet.executables.get(p.binary) as string;
-  const spawned = await spawnDetached({ ...p, executable });
-  const how = await spawned.exited;
-  if (how !== "exited with code 0") throw new Error(`${p.id} ${how}${logTail(p.log)}`);
+  const log = openSync(p.log, "a", 0o600);
+  try {
+    const how = await new Promise<string>((resolve, reject) => {
+      const child = spawn(executable, p.args, { cwd: p.cwd, env: p.env, stdio: ["ignore", log, log] });
+      child.on("error", reject);
+      child.on("exit", (code, signal) =>
+        resolve(signal ? `was killed by ${signal}` : `exited with code ${code}`),
+      );
+    });
+    if (how !== "exited with code 0") throw new Error(`${p.id} ${how}${logTail(p.log)}`);
+  } finally {
+    closeSync(log);
+  }
 }
 
 /** Runs a command to its end; resolves to its stdout, rejects with its stderr's tail. */
