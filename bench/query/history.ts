@@ -81,31 +81,40 @@ function log(line: string): void {
   process.stdout.write(`  ${line}\n`);
 }
 
-/** The cached history for these parameters, made first if it is not there. */
-export async function prepareHistory(params: HistoryParams): Promise<History> {
+interface Generated {
+  start: number;
+  end: number;
+  made: { labels: Record<string, string>; series: number; samples: number; blocks: number; bytes: number }[];
+  seconds: number;
+}
+
+/** The cache directory for these parameters, and tsdbgen built. */
+async function locate(params: HistoryParams): Promise<{ generator: string; dir: string }> {
   const generator = await buildTsdbgen();
   // A first plan (in a scratch dir) only to learn the compactor's args and the sources for the cache key.
   const probe = await planBenchFleet(join(dirname(binCacheDir()), "bench", "plan-probe"));
-  const dir = await cacheDir(params, generator, probe);
-  const file = join(dir, HISTORY_FILE);
-  if (existsSync(file)) {
-    const history = JSON.parse(await readFile(file, "utf8")) as History;
-    log(`history cached in ${dir} (made ${history.madeAt})`);
-    return history;
-  }
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  return { generator, dir: await cacheDir(params, generator, probe) };
+}
+
+/**
+ * Writes each replica's blocks into `<dir>/generated/<n>` with tsdbgen, two at a time; kept until the history is
+ * complete, so that an interrupted preparation resumes. Starts no fleet process.
+ */
+export async function generateBlocks(params: HistoryParams): Promise<Generated> {
+  const { generator, dir } = await locate(params);
+  const blocksDir = join(dir, "generated");
+  const doneFile = join(blocksDir, "done.json");
+  if (existsSync(doneFile)) return JSON.parse(await readFile(doneFile, "utf8")) as Generated;
+  await rm(blocksDir, { recursive: true, force: true });
+  await mkdir(blocksDir, { recursive: true, mode: 0o700 });
   const fleet = await planBenchFleet(dir);
   const t0 = performance.now();
   const end = Math.floor((Date.now() - 30 * 60_000) / BLOCK_MS) * BLOCK_MS;
   const start = end - params.days * DAY_MS;
-  const blocksDir = join(dir, "generated");
-
   log(`writing ${params.days} d of ${params.series} series for ${sources(fleet).length} replicas …`);
   const made = await inParallel(sources(fleet), 2, async (labels, i) => {
-    const out = join(blocksDir, String(i));
     const summary = await runTool(generator, [
-      `--out=${out}`,
+      `--out=${join(blocksDir, String(i))}`,
       `--series=${params.series}`,
       `--start=${start}`,
       `--end=${end}`,
@@ -115,6 +124,26 @@ export async function prepareHistory(params: HistoryParams): Promise<History> {
     const s = JSON.parse(summary) as { series: number; samples: number; blocks: number; bytes: number };
     return { labels, ...s };
   });
+  const generated: Generated = { start, end, made, seconds: (performance.now() - t0) / 1000 };
+  await writeFile(doneFile, JSON.stringify(generated));
+  return generated;
+}
+
+/** The cached history for these parameters, made first if it is not there. */
+export async function prepareHistory(params: HistoryParams): Promise<History> {
+  const { dir } = await locate(params);
+  const file = join(dir, HISTORY_FILE);
+  if (existsSync(file)) {
+    const history = JSON.parse(await readFile(file, "utf8")) as History;
+    log(`history cached in ${dir} (made ${history.madeAt})`);
+    return history;
+  }
+  const { start, end, made, seconds } = await generateBlocks(params);
+  const blocksDir = join(dir, "generated");
+  // A bucket from an interrupted preparation is started afresh.
+  const fleet = await planBenchFleet(dir);
+  await rm(fleet.plan.root, { recursive: true, force: true });
+  const t0 = performance.now() - seconds * 1000;
   const t1 = performance.now();
 
   const storage = await startStorage(fleet);
@@ -130,6 +159,8 @@ export async function prepareHistory(params: HistoryParams): Promise<History> {
       `uploading ${made.reduce((n, s) => n + s.blocks, 0)} blocks with thanos tools bucket upload-blocks …`,
     );
     await inParallel(made, 2, async (s, i) => {
+      // The shipper skips what its record says it uploaded: a fresh bucket needs every block.
+      await rm(join(blocksDir, String(i), "thanos.shipper.json"), { force: true });
       await runTool(thanos, [
         "tools",
         "bucket",
