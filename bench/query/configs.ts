@@ -2,8 +2,8 @@
 // (thanos query alone over a store gateway with Thanos's defaults) and thanos-fleet's (query-frontend → query →
 // store gateway, each with the args its component spec gives it).
 import { dirname, join } from "node:path";
-import { HTTP_PORT } from "../../src/components/thanos.ts";
-import type { ProcessPlan } from "../../src/runtimes/local/plan.ts";
+import { HTTP_PORT } from "../../src/components/thanos/common.ts";
+import type { ProcessPlan } from "../../src/runtimes/local/processes.ts";
 import { type BenchFleet, observerProcess, storeOnlyEndpoints } from "./fleet.ts";
 
 export interface Configuration {

@@ -3,11 +3,12 @@
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SCOPE_CHECK_BUCKET } from "../../src/components/objstore.ts";
-import { ENDPOINTS_FILE, GRPC_PORT, WORKLOAD } from "../../src/components/thanos.ts";
+import { GRPC_PORT, WORKLOAD } from "../../src/components/thanos/common.ts";
+import { ENDPOINTS_FILE } from "../../src/components/thanos/query.ts";
 import type { ComponentKind } from "../../src/components/types.ts";
 import { resolveExecutables } from "../../src/runtimes/local/binaries.ts";
 import { prepareBuckets } from "../../src/runtimes/local/bucket.ts";
-import { type LocalPlan, type ProcessPlan, planLocalFleet } from "../../src/runtimes/local/plan.ts";
+import { type LocalPlan, type ProcessPlan, planLocalFleet } from "../../src/runtimes/local/processes.ts";
 import type { ProcessRecord } from "../../src/runtimes/local/state.ts";
 import { startProcess, stopProcesses } from "../../src/runtimes/local/supervisor.ts";
 import { type Credentials, loadOrCreateCredentials } from "../../src/state/credentials.ts";

@@ -9,10 +9,10 @@ import { dirname, join } from "node:path";
 import { binaryPath, ensureBuilt, type GoBuild } from "../../scripts/kind-host/gobuild.ts";
 import { binCacheDir } from "../../src/binaries/cache.ts";
 import { TOOLS_DIR } from "../../src/binaries/catalog.ts";
-import { prometheusLabels } from "../../src/components/thanos.ts";
+import { prometheusLabels } from "../../src/components/thanos/sidecar.ts";
 import { fetchClient } from "../../src/net/http.ts";
 import { S3Client } from "../../src/net/s3.ts";
-import type { ProcessPlan } from "../../src/runtimes/local/plan.ts";
+import type { ProcessPlan } from "../../src/runtimes/local/processes.ts";
 import { logTail } from "../../src/runtimes/local/supervisor.ts";
 import { type BenchFleet, objstoreFile, observerProcess, planBenchFleet, startStorage } from "./fleet.ts";
 
