@@ -41,9 +41,6 @@ export function queryFrontend(topology: Topology, ctx: SpecContext): ComponentSp
     `--http-address=${listen(ctx, HTTP_PORT)}`,
     `--query-frontend.downstream-url=http://${downstream}`,
     "--query-range.split-interval=24h",
-    // Two queries per split, each over half of the label groups of a shardable aggregation (by cluster, by le),
-    // so both cores work on one panel; measured with the Thanos engine in query (alone: 30 d 19.1 s, 7 d 11.8 s).
-    "--query-frontend.vertical-shards=2",
     `--query-range.response-cache-config-file=${ctx.configDir(NAME, FACTS.container)}/${QFE_CACHE_FILE}`,
     "--query-frontend.log-queries-longer-than=10s",
   ];

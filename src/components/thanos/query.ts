@@ -68,10 +68,6 @@ export function query(topology: Topology, ctx: SpecContext, stores: StoreApiServ
     ...listenArgs(ctx),
     ...REPLICA_LABELS.map((l) => `--query.replica-label=${l}`),
     "--query.auto-downsampling",
-    // Thanos's own PromQL engine: vectorised, it evaluates the parts of a query side by side. With the
-    // query-frontend's vertical shards (bench query, cold, sum of three panels): 30 d 20.8 s → 7.7 s, 7 d 11.7 s →
-    // 5.6 s; alone 19.7 s and 10.2 s, within the machine's noise.
-    "--query.promql-engine=thanos",
     `--endpoint.sd-config-file=${ctx.configDir(NAME, FACTS.container)}/${ENDPOINTS_FILE}`,
     "--endpoint.sd-config-reload-interval=30s",
   ];
