@@ -210,6 +210,8 @@ export const benchmark: Benchmark = {
   description:
     "1, 7 and 30 d dashboards over cached history (2 clusters × 2 replicas), guide vs thanos-fleet configuration",
   runs: 3,
+  // Its first run makes the history (about 15 min on 2 cores); every run restarts the configurations 20 times.
+  onlyWhenNamed: true,
   options: {
     series: `series per Prometheus replica (default ${DEFAULTS.series}; or THANOS_FLEET_BENCH_QUERY_SERIES)`,
     days: `days of history (default ${DEFAULTS.days}; or THANOS_FLEET_BENCH_QUERY_DAYS)`,
