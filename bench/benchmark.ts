@@ -3,9 +3,10 @@
 export interface Figure {
   name: string;
   value: number;
-  unit: "s" | "ms" | "MiB";
-  /** What the figure should stay under; printed next to the median, never asserted. */
+  unit: "s" | "ms" | "MiB" | "×";
+  /** What the figure should stay under (at least, with `atLeast`); printed next to the median, never asserted. */
   target?: number;
+  atLeast?: boolean;
 }
 
 export interface Benchmark {
@@ -20,6 +21,8 @@ export interface Benchmark {
   /** Once before the runs: check preconditions (binaries cached, ports free) and fail with a fix. */
   prepare?(options: Options): Promise<void>;
   run(index: number, options: Options): Promise<Figure[]>;
+  /** After the runs: more than medians can say (tables of its own), printed below the figures. */
+  summary?(): string;
 }
 
 /** A benchmark's own options as given on the command line, by name without dashes. */
@@ -37,5 +40,6 @@ export function median(values: number[]): number {
 export function formatValue(value: number, unit: Figure["unit"]): string {
   if (unit === "MiB") return value >= 1024 ? `${(value / 1024).toFixed(2)} GiB` : `${Math.round(value)} MiB`;
   if (unit === "s") return `${value.toFixed(1)} s`;
+  if (unit === "×") return `${value.toFixed(1)}×`;
   return `${Math.round(value)} ms`;
 }

@@ -51,15 +51,16 @@ function report(runs: Figure[][]): string {
   const rows = names.map((name) => {
     const figures = runs.flatMap((r) => r.filter((f) => f.name === name));
     const values = figures.map((f) => f.value);
-    const { unit, target } = figures[0] as Figure;
+    const { unit, target, atLeast } = figures[0] as Figure;
     const m = median(values);
-    const verdict = target === undefined ? "" : m <= target ? "met" : "MISSED";
+    const met = atLeast ? m >= (target ?? 0) : m <= (target ?? 0);
+    const verdict = target === undefined ? "" : met ? "met" : "MISSED";
     return [
       name,
       formatValue(m, unit),
       formatValue(Math.min(...values), unit),
       formatValue(Math.max(...values), unit),
-      target === undefined ? "-" : `≤ ${formatValue(target, unit)}`,
+      target === undefined ? "-" : `${atLeast ? "≥" : "≤"} ${formatValue(target, unit)}`,
       verdict,
     ];
   });
@@ -103,6 +104,8 @@ async function main(): Promise<number> {
       runs.push(figures);
     }
     process.stdout.write(`\n${report(runs)}`);
+    const summary = b.summary?.();
+    if (summary) process.stdout.write(`\n${summary}`);
   }
   return 0;
 }

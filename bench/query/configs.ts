@@ -1,0 +1,91 @@
+// The two configurations the query benchmark compares, on the same addresses and the same bucket: the guide's
+// (thanos query alone over a store gateway with Thanos's defaults) and thanos-fleet's (query-frontend → query →
+// store gateway, each with the args its component spec gives it).
+import { dirname, join } from "node:path";
+import { HTTP_PORT } from "../../src/components/thanos/common.ts";
+import type { ProcessPlan } from "../../src/runtimes/local/processes.ts";
+import { type BenchFleet, observerProcess, storeOnlyEndpoints } from "./fleet.ts";
+
+export interface Configuration {
+  name: string;
+  /** Started in order, each ready before the next. */
+  processes: ProcessPlan[];
+  /** Base URL of the Prometheus query API a dashboard would use. */
+  url: string;
+  /** Base URL of thanos query itself. */
+  queryUrl: string;
+  /** The store gateway's log, where it names the resolution of the blocks it read (at debug level). */
+  storeLog: string;
+}
+
+/** The store gateway names the resolution of each block set it reads only at debug level: the signal we read. */
+function debugLog(p: ProcessPlan): ProcessPlan {
+  return { ...p, args: p.args.map((a) => (a === "--log.level=info" ? "--log.level=debug" : a)) };
+}
+
+function withStoreOnlyEndpoints(fleet: BenchFleet, p: ProcessPlan): ProcessPlan {
+  const endpoints = storeOnlyEndpoints(fleet);
+  return { ...p, files: p.files.map((f) => (f.path === endpoints.path ? endpoints : f)) };
+}
+
+/** The planned args that say where a process listens and which bucket or endpoints it reads: wiring, not tuning. */
+function wiring(p: ProcessPlan, names: string[]): string[] {
+  return p.args.filter((a) => names.some((n) => a.startsWith(`--${n}=`)));
+}
+
+export function fleetConfiguration(fleet: BenchFleet): Configuration {
+  const store = debugLog(observerProcess(fleet, "store"));
+  const query = withStoreOnlyEndpoints(fleet, observerProcess(fleet, "query"));
+  const frontend = observerProcess(fleet, "query-frontend");
+  return {
+    name: "thanos-fleet",
+    processes: [store, query, frontend],
+    url: `http://${frontend.ip}:${HTTP_PORT}`,
+    queryUrl: `http://${query.ip}:${HTTP_PORT}`,
+    storeLog: store.log,
+  };
+}
+
+/**
+ * The guide's commands: `thanos store --data-dir … --objstore.config-file …` and `thanos query` with its store
+ * endpoint and replica labels, everything else at Thanos's defaults (the store's default in-memory index cache of
+ * 250 MB included), no query-frontend, no downsampling asked for.
+ */
+export function guideConfiguration(fleet: BenchFleet): Configuration {
+  const fleetStore = observerProcess(fleet, "store");
+  const fleetQuery = withStoreOnlyEndpoints(fleet, observerProcess(fleet, "query"));
+  const storeData = join(dirname(fleetStore.log), "guide-store");
+  const store: ProcessPlan = {
+    ...fleetStore,
+    id: `${fleetStore.id} (guide)`,
+    args: [
+      "store",
+      ...wiring(fleetStore, ["grpc-address", "http-address", "objstore.config-file"]),
+      `--data-dir=${storeData}`,
+      "--log.level=debug",
+    ],
+    dirs: [...fleetStore.dirs, storeData],
+    log: join(dirname(fleetStore.log), "guide-store.log"),
+  };
+  const query: ProcessPlan = {
+    ...fleetQuery,
+    id: `${fleetQuery.id} (guide)`,
+    args: [
+      "query",
+      ...wiring(fleetQuery, [
+        "grpc-address",
+        "http-address",
+        "query.replica-label",
+        "endpoint.sd-config-file",
+      ]),
+    ],
+    log: join(dirname(fleetQuery.log), "guide-query.log"),
+  };
+  return {
+    name: "guide",
+    processes: [store, query],
+    url: `http://${query.ip}:${HTTP_PORT}`,
+    queryUrl: `http://${query.ip}:${HTTP_PORT}`,
+    storeLog: store.log,
+  };
+}
