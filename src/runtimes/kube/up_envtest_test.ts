@@ -409,7 +409,7 @@ function plannedNodePorts(topology: Topology, cluster: string): number[] {
   assert.ok(c);
   if (c.role === "observer") {
     const p = c.nodePorts;
-    return [p.queryFrontend, p.query, p.bucketWeb, p.alertmanager];
+    return [p.queryFrontend, p.query, p.bucketWeb, p.alertmanager, p.compactor];
   }
   if (c.role === "storage") return [c.nodePorts.api, c.nodePorts.console];
   const p = c.nodePorts;
