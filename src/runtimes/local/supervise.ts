@@ -20,6 +20,16 @@ import {
 } from "./state.ts";
 import { type Spawned, spawnDetached } from "./supervisor.ts";
 
+/**
+ * How a process this supervisor started ended. /proc can show it gone a moment before Node has reaped it and
+ * fired its exit event, so that event gets a second; a process started by another supervisor was found gone.
+ */
+async function howItEnded(child: Spawned | undefined): Promise<string> {
+  const found = "was found gone";
+  if (!child) return found;
+  return child.exit() ?? (await Promise.race([child.exited, sleep(1000, found)]));
+}
+
 /** A kubelet's container restart back-off: the first restart at once, then 10 s doubling up to 5 min. */
 export const BACKOFF = { initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 };
 
@@ -69,7 +79,7 @@ export async function supervise(root: string, opts: SuperviseOptions): Promise<v
         const ran = now() - Date.parse(r.startedAt);
         const n = ran >= BACKOFF.resetAfterMs ? 1 : (crashes.get(r.id) ?? 0) + 1;
         crashes.set(r.id, n);
-        r.lastExit = spawned.get(r.id)?.exit() ?? "was found gone";
+        r.lastExit = await howItEnded(spawned.get(r.id));
         const delay = restartDelay(n);
         r.nextStartAt = new Date(now() + delay).toISOString();
         changed = true;
