@@ -5,6 +5,8 @@ export interface ProcStat {
   pid: number;
   state: string;
   session: number;
+  /** Threads not yet released: a zombie leader with more still has threads exiting, and its files open. */
+  threads: number;
   /** Start time in clock ticks since boot: with the pid, it identifies one process across pid reuse. */
   startTicks: number;
 }
@@ -18,10 +20,17 @@ export function parseStat(text: string): ProcStat | undefined {
   // rest[0] is field 3 (state); field n is rest[n - 3].
   const state = rest[0];
   const session = Number(rest[6 - 3]);
+  const threads = Number(rest[20 - 3]);
   const startTicks = Number(rest[22 - 3]);
-  if (!state || !Number.isInteger(pid) || !Number.isFinite(session) || !Number.isFinite(startTicks))
+  if (
+    !state ||
+    !Number.isInteger(pid) ||
+    !Number.isFinite(session) ||
+    !Number.isFinite(threads) ||
+    !Number.isFinite(startTicks)
+  )
     return undefined;
-  return { pid, state, session, startTicks };
+  return { pid, state, session, threads, startTicks };
 }
 
 export function readStat(pid: number): ProcStat | undefined {
@@ -55,12 +64,14 @@ export function isSameProcess(id: Identity): boolean {
 }
 
 /**
- * True once the process is gone (or a zombie): its sockets and files are closed. Not the same as
- * `!isSameProcess`: an exiting process loses its cmdline before it closes its files.
+ * True once the process is gone, or a zombie whose other threads are gone too: only then are its sockets and files
+ * closed (a multi-threaded process's leader turns zombie while its other threads still exit, holding the files they
+ * share). Not the same as `!isSameProcess`: an exiting process loses its cmdline before it closes its files.
  */
 export function hasExited(id: Omit<Identity, "executable">): boolean {
   const stat = readStat(id.pid);
-  return !stat || stat.state === "Z" || stat.state === "X" || stat.startTicks !== id.startTicks;
+  if (!stat || stat.state === "X" || stat.startTicks !== id.startTicks) return true;
+  return stat.state === "Z" && stat.threads <= 1;
 }
 
 function rssKiB(pid: number): number {

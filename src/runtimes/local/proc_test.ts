@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { test } from "node:test";
-import { isSameProcess, parseStat, readArgv0, readStat, sessionsRss } from "./proc.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+import { freePort } from "../../../testing/net.ts";
+import { hasExited, isSameProcess, parseStat, readArgv0, readStat, sessionsRss } from "./proc.ts";
+import { tcpOpen } from "./supervisor.ts";
 
 for (const [name, comm] of [
   ["plain", "thanos"],
@@ -10,9 +13,9 @@ for (const [name, comm] of [
   ["with parentheses", "x) (y"],
 ] as const) {
   test(`parseStat: a command name ${name}`, () => {
-    // Fields after the name: state(3) ppid pgrp session(6) … starttime(22).
+    // Fields after the name: state(3) ppid pgrp session(6) … num_threads(20) itrealvalue starttime(22).
     const stat = parseStat(`4242 (${comm}) S 1 4242 4240 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 3 0 555 100 10`);
-    assert.deepEqual(stat, { pid: 4242, state: "S", session: 4240, startTicks: 555 });
+    assert.deepEqual(stat, { pid: 4242, state: "S", session: 4240, threads: 3, startTicks: 555 });
   });
 }
 
@@ -48,4 +51,33 @@ test("isSameProcess: false once the process has exited; its session's memory is 
   await once(child, "exit");
   assert.equal(isSameProcess(id), false);
   assert.equal(sessionsRss(new Set([pid])).processes, 0);
+});
+
+// The main thread ends (pthread_exit) while a second thread still runs: the leader is a zombie, the socket open.
+const LINGERING_THREAD = `
+import ctypes, socket, sys, threading, time
+s = socket.socket()
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen()
+threading.Thread(target=lambda: time.sleep(2)).start()
+print("listening", flush=True)
+ctypes.CDLL(None).pthread_exit(None)
+`;
+
+test("hasExited: not while a zombie leader's other threads still hold its socket, only once they are gone", async () => {
+  const host = "127.0.0.1";
+  const port = await freePort(host);
+  const child = spawn("python3", ["-c", LINGERING_THREAD, host, String(port)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await once(child.stdout, "data");
+  const pid = child.pid as number;
+  const start = readStat(pid)?.startTicks as number;
+  while (readStat(pid)?.state !== "Z") await sleep(20);
+  assert.ok((readStat(pid)?.threads ?? 0) > 1, "the leader is a zombie, its thread still runs");
+  assert.equal(hasExited({ pid, startTicks: start }), false);
+  assert.equal(await tcpOpen(`${host}:${port}`), true, "the socket is still open");
+  await once(child, "exit");
+  assert.equal(hasExited({ pid, startTicks: start }), true);
+  assert.equal(await tcpOpen(`${host}:${port}`), false);
 });
