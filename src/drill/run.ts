@@ -101,10 +101,15 @@ class Fleet {
     return { result: body.data.result, warnings: body.warnings ?? [] };
   }
 
-  /** Deduplicated series with a sample in the last two scrape intervals. */
+  /**
+   * Deduplicated series with a sample in the last two scrape intervals. Counted over the window, not from the
+   * instant value: after one replica's gap, Thanos's penalty deduplication may evaluate an instant on an older
+   * sample for up to about a minute while newer ones are in the view (thanos-io/thanos#981), which is not a
+   * missing series.
+   */
   async freshSeries(): Promise<{ count: number; warnings: string[] }> {
     const seconds = Math.round((2 * this.scrapeMs) / 1000) + 5;
-    const { result, warnings } = await this.query(`count(timestamp(up) > time() - ${seconds})`);
+    const { result, warnings } = await this.query(`count(count_over_time(up[${seconds}s]))`);
     return { count: Number(result[0]?.value?.[1] ?? 0), warnings };
   }
 
