@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { LocalFleetHarness } from "../../testing/verify/harness.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
 import { loadTopology } from "../topology/load.ts";
+import { QUERY_ENDPOINT_CHECK_MS } from "./probe.ts";
 import { formatReport } from "./report.ts";
 import type { CheckResult, Report } from "./types.ts";
 import { verifyFleet } from "./verify.ts";
@@ -131,6 +132,17 @@ step("Alertmanager down: ruler fails, the watchdog cannot arrive", 60_000, async
 
 step("a sidecar stopped: stores and sidecars fail, naming it", 120_000, async () => {
   await fleet.stop("biz1", "sidecar", REPLICA_1);
+  // The promise: once an endpoint has been dead for one of query's check intervals, the next verify says so. The
+  // extra seconds are the sidecar's own shutdown after SIGTERM and a check on a busy machine.
+  await sleep(QUERY_ENDPOINT_CHECK_MS + 3000);
+  const first = await verifyFleet(topology, await fleet.endpoints());
+  assert.ok(
+    failing(
+      "stores",
+      new RegExp(`sidecar biz1/${REPLICA_1} .*(unhealthy on|missing from|last checked at)`),
+    )(first),
+    `the first verify one check interval after the sidecar stopped:\n${formatReport(first)}`,
+  );
   const report = await until(
     "the sidecar to be missed",
     90_000,

@@ -25,7 +25,7 @@ export interface StoreEntry {
   name: string;
   lastCheck?: string;
   lastError: string | null;
-  /** Query had not checked it again since verify began, within the wait for a current view. */
+  /** Query's last check of it is older than one endpoint check interval (plus slack), even after the wait. */
   stale?: boolean;
   labelSets: Record<string, string>[];
   minTime: number;
@@ -74,7 +74,15 @@ function excerpt(body: string): string {
  */
 const UNCOMPRESSED = { "accept-encoding": "identity" };
 
-/** Query health-checks its endpoints every 5 s: a view checked since verify began comes within about that long. */
+/**
+ * Query checks every endpoint this often (Thanos's `--endpoint.info-timeout`, 5 s by default, which fleet.yaml does
+ * not change) and stamps lastCheck on each success: a view whose every lastCheck is younger than this is current,
+ * and an endpoint that died more than this long ago either carries lastError or has an older lastCheck.
+ */
+export const QUERY_ENDPOINT_CHECK_MS = 5000;
+/** Room for the check itself on a busy machine, and for query's clock and ours to differ by a little. */
+const CHECK_SLACK_MS = 1000;
+/** How long `stores` waits for a view that is not current (query's check of an endpoint hangs until its timeout). */
 export const CURRENT_VIEW_WAIT_MS = 12_000;
 /** How often the view is read again meanwhile: verify ends this soon after query's check, whatever the fleet's size. */
 const CURRENT_VIEW_POLL_MS = 100;
@@ -82,18 +90,16 @@ const CURRENT_VIEW_POLL_MS = 100;
 export class Probe {
   private readonly memo = new Map<string, Promise<unknown>>();
   readonly s3: S3Client;
-  private readonly startedAt: number;
 
   constructor(
     readonly topology: Topology,
     readonly endpoints: FleetEndpoints,
     readonly http: HttpClient,
     readonly now: () => Date,
-    /** How long `stores` waits for query's view to be checked after this probe began; 0 takes the first answer. */
+    /** How long `stores` waits for a current view of query's endpoints; 0 takes the first answer as it is. */
     private readonly currentViewWaitMs = 0,
   ) {
     this.s3 = new S3Client(endpoints.objectStore, http, now);
-    this.startedAt = now().getTime();
   }
 
   private once<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -155,8 +161,8 @@ export class Probe {
   }
 
   /**
-   * Every StoreAPI a query replica knows, flattened over its types, as query checked it after this probe began:
-   * a view from before (a sidecar that died since still "healthy") is asked again until it is current.
+   * Every StoreAPI a query replica knows, flattened over its types, as query checked it within its last check
+   * interval: an endpoint not checked since (a sidecar that died since still "healthy") is asked again until it is.
    */
   stores(query: Target): Promise<StoreEntry[]> {
     return this.once(`stores ${query.url}`, async () => {
@@ -184,17 +190,19 @@ export class Probe {
           })),
         );
       };
-      // Query's clock and ours may differ by a little: half a second of slack.
-      const checkedBefore = (e: StoreEntry) =>
-        e.lastCheck !== undefined && Date.parse(e.lastCheck) < this.startedAt - 500;
+      // An endpoint whose last check failed is current: query stamps lastCheck on success only.
+      const notCurrent = (e: StoreEntry) =>
+        !e.lastError &&
+        e.lastCheck !== undefined &&
+        Date.parse(e.lastCheck) < this.now().getTime() - QUERY_ENDPOINT_CHECK_MS - CHECK_SLACK_MS;
       const deadline = Date.now() + this.currentViewWaitMs;
       let entries = await read();
-      while (this.currentViewWaitMs > 0 && entries.some(checkedBefore) && Date.now() < deadline) {
+      while (this.currentViewWaitMs > 0 && entries.some(notCurrent) && Date.now() < deadline) {
         await sleep(CURRENT_VIEW_POLL_MS);
         entries = await read();
       }
       return this.currentViewWaitMs > 0
-        ? entries.map((e) => (checkedBefore(e) ? { ...e, stale: true } : e))
+        ? entries.map((e) => (notCurrent(e) ? { ...e, stale: true } : e))
         : entries;
     });
   }

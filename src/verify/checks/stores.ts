@@ -11,7 +11,7 @@ import {
   sameLabels,
   target,
 } from "../expect.ts";
-import type { Probe, StoreEntry } from "../probe.ts";
+import { type Probe, QUERY_ENDPOINT_CHECK_MS, type StoreEntry } from "../probe.ts";
 import {
   type CheckInfo,
   type CheckProblem,
@@ -106,7 +106,7 @@ export function compareStores(probe: Probe, queryPod: string, entries: StoreEntr
     if (!best && candidates.every((c) => !c.lastError)) {
       const first = candidates[0] as StoreEntry;
       problems.push({
-        what: `${where} on ${queryPod} was last checked at ${first.lastCheck ?? "?"}, before this verify began`,
+        what: `${where} on ${queryPod} was last checked at ${first.lastCheck ?? "?"}, more than one check interval (${QUERY_ENDPOINT_CHECK_MS / 1000} s) ago`,
         cause: "query no longer health-checks it: the endpoint hangs, or query itself is overloaded",
         fix: hint,
       });
