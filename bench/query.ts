@@ -2,8 +2,8 @@
 // and thanos-fleet's, on the same bucket: cold (first ask after a start) and warm (asked again), side by side.
 import { table } from "../src/ui/table.ts";
 import type { Benchmark, Figure, Options } from "./benchmark.ts";
+import { type BenchFleet, planBenchFleet, Running, startStorage } from "./lib/fleet.ts";
 import { type Configuration, fleetConfiguration, guideConfiguration } from "./query/configs.ts";
-import { type BenchFleet, planBenchFleet, Running, startStorage } from "./query/fleet.ts";
 import { diskBytes, type History, prepareHistory } from "./query/history.ts";
 import { type Answer, ask, dashboard, follow, type Query, resolutionsRead } from "./query/queries.ts";
 

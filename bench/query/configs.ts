@@ -4,7 +4,7 @@
 import { dirname, join } from "node:path";
 import { HTTP_PORT } from "../../src/components/thanos/common.ts";
 import type { ProcessPlan } from "../../src/runtimes/local/processes.ts";
-import { type BenchFleet, observerProcess, storeOnlyEndpoints } from "./fleet.ts";
+import { type BenchFleet, observerProcess, storeOnlyEndpoints } from "../lib/fleet.ts";
 
 export interface Configuration {
   name: string;

@@ -14,7 +14,13 @@ import { fetchClient } from "../../src/net/http.ts";
 import { S3Client } from "../../src/net/s3.ts";
 import type { ProcessPlan } from "../../src/runtimes/local/processes.ts";
 import { logTail } from "../../src/runtimes/local/supervisor.ts";
-import { type BenchFleet, objstoreFile, observerProcess, planBenchFleet, startStorage } from "./fleet.ts";
+import {
+  type BenchFleet,
+  objstoreFile,
+  observerProcess,
+  planBenchFleet,
+  startStorage,
+} from "../lib/fleet.ts";
 
 export const SCRAPE_INTERVAL_S = 30;
 const DAY_MS = 86_400_000;
