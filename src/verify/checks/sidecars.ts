@@ -57,6 +57,9 @@ export async function checkSidecars(probe: Probe): Promise<CheckResult> {
           });
           return;
         }
+        // Prometheus's labels are read while the sidecar's metrics page is: used only if the sidecar sees it up.
+        const labels = externalLabels(probe, w.name, pod, t.grpc);
+        labels.catch(() => {});
         try {
           const up = await probe.metric(t, "thanos_sidecar_prometheus_up");
           if (up !== 1) {
@@ -77,7 +80,7 @@ export async function checkSidecars(probe: Probe): Promise<CheckResult> {
         }
         const want = prometheusLabels(w, pod);
         try {
-          const got = await externalLabels(probe, w.name, pod, t.grpc);
+          const got = await labels;
           if (!got) return;
           sources.add(got.from);
           checked++;
