@@ -2,7 +2,7 @@
 import { PROMETHEUS_NAME, type Topology, type Workload } from "../topology/topology.ts";
 import { stringify } from "../yaml.ts";
 import { ALERTMANAGER_PORT, ALERTMANAGER_WORKLOAD } from "./alertmanager.ts";
-import type { SpecContext } from "./context.ts";
+import type { Addresses, SpecContext } from "./context.ts";
 import { DEMO_PORT, DEMO_WORKLOAD } from "./demo.ts";
 import { resourcesFor, type Sizing } from "./resources.ts";
 import { storageScrapeJob } from "./storage.ts";
@@ -24,6 +24,17 @@ export function peerScrapeJobs(target: (index: number, port: number) => string, 
   return [
     { job_name: "prometheus", static_configs: [{ targets: all(PROMETHEUS_PORT) }] },
     { job_name: "thanos-sidecar", static_configs: [{ targets: all(HTTP_PORT) }] },
+  ];
+}
+
+/**
+ * What every workload cluster's Prometheus scrapes outside its cluster, on every runtime: the storage server and
+ * mgmt's compactor (mgmt runs no Prometheus).
+ */
+export function fleetScrapeJobs(topology: Topology, addresses: Addresses): Record<string, unknown>[] {
+  return [
+    ...(topology.storage ? [storageScrapeJob(topology.storage, addresses)] : []),
+    compactorScrapeJob(topology, addresses),
   ];
 }
 
@@ -59,8 +70,7 @@ export function prometheusConfig(topology: Topology, workload: Workload, ctx: Sp
       static_configs: [{ targets: [addresses.service(workload.name, DEMO_WORKLOAD, DEMO_PORT)] }],
     });
   }
-  if (topology.storage) scrape.push(storageScrapeJob(topology.storage, addresses));
-  scrape.push(compactorScrapeJob(topology, addresses));
+  scrape.push(...fleetScrapeJobs(topology, addresses));
   return stringify({
     global: {
       scrape_interval: workload.prometheus.scrapeInterval,

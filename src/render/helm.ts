@@ -4,10 +4,8 @@ import { alertmanagerNodePort } from "../components/alertmanager.ts";
 import { type GrpcTls, NAMESPACE, type SpecContext } from "../components/context.ts";
 import { GRAFANA_SIZING, grafanaNodePort } from "../components/grafana.ts";
 import { OBJSTORE_FILE } from "../components/objstore.ts";
-import { kubePeerScrapeJobs, PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
+import { fleetScrapeJobs, kubePeerScrapeJobs, PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import { resourcesFor } from "../components/resources.ts";
-import { storageScrapeJob } from "../components/storage.ts";
-import { compactorScrapeJob } from "../components/thanos/compact.ts";
 import { queryFrontendAddress } from "../components/thanos/query-frontend.ts";
 import type { Container, PodSpec } from "../components/types.ts";
 import { fleetPath, type Topology, type Workload } from "../topology/topology.ts";
@@ -140,11 +138,7 @@ function fleetValues(
   const alertmanager = container(pods.alertmanager, "alertmanager");
   const thanos = imageParts(sidecar.image);
   const prom = imageParts(prometheus.image);
-  const scrape = [
-    ...kubePeerScrapeJobs(w, NAMESPACE),
-    ...(topology.storage ? [storageScrapeJob(topology.storage, ctx.addresses)] : []),
-    compactorScrapeJob(topology, ctx.addresses),
-  ];
+  const scrape = [...kubePeerScrapeJobs(w, NAMESPACE), ...fleetScrapeJobs(topology, ctx.addresses)];
   if (pods.prometheus.name !== PROMETHEUS_WORKLOAD) {
     throw new Error(
       `the chart names Prometheus ${PROMETHEUS_WORKLOAD}, the spec says ${pods.prometheus.name}`,
