@@ -3,7 +3,7 @@
 export interface Figure {
   name: string;
   value: number;
-  unit: "s" | "ms" | "MiB" | "×";
+  unit: "s" | "ms" | "MiB" | "×" | "cores";
   /** What the figure should stay under (at least, with `atLeast`); printed next to the median, never asserted. */
   target?: number;
   atLeast?: boolean;
@@ -41,5 +41,6 @@ export function formatValue(value: number, unit: Figure["unit"]): string {
   if (unit === "MiB") return value >= 1024 ? `${(value / 1024).toFixed(2)} GiB` : `${Math.round(value)} MiB`;
   if (unit === "s") return `${value.toFixed(1)} s`;
   if (unit === "×") return `${value.toFixed(1)}×`;
+  if (unit === "cores") return `${value.toFixed(2)} cores`;
   return `${Math.round(value)} ms`;
 }

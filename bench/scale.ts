@@ -17,7 +17,7 @@ import { formatReport } from "../src/verify/report.ts";
 import { verifyFleet } from "../src/verify/verify.ts";
 import { verifyFleetUntil } from "../src/verify/wait.ts";
 import { type Benchmark, type Figure, formatValue, median, type Options } from "./benchmark.ts";
-import { memorySampler, quiet, requireBinaries } from "./lib/fleet.ts";
+import { memorySampler, quiet, requireBinaries, sessionsCpuSeconds } from "./lib/fleet.ts";
 
 const SUBNET = process.env.THANOS_FLEET_SCALE_BENCH_SUBNET ?? "127.84";
 /** 1-minute blocks: every check passes (a block in the bucket, loaded by the store gateway) sooner. */
@@ -25,7 +25,7 @@ const TIMINGS = { blockDuration: "1m", bucketSyncInterval: "15s" };
 const DEFAULT_SIZES = "2,4,8,16";
 const REPLICAS = 2;
 const VERIFIES = Number(process.env.THANOS_FLEET_BENCH_VERIFIES ?? 9);
-const QUERIES = 10;
+const QUERIES = 20;
 /** How long each fleet keeps running after its queries while memory is sampled (scrapes, rule evaluations). */
 const HOLD_MS = Number(process.env.THANOS_FLEET_BENCH_HOLD_MS ?? 20_000);
 const GREEN_WITHIN_MS = 8 * 60_000;
@@ -70,6 +70,10 @@ interface SizeResult {
   /** Verify's checks alone, without any wait for a current view of query's endpoints. */
   verifyWorkMs: number;
   queryMs: number;
+  /** CPU that query and query-frontend spend on one cross-cluster query (their CPU at rest taken out). */
+  queryCpuMs: number;
+  /** CPU the whole fleet uses while nothing asks it anything (scrapes, rules, health checks), in cores. */
+  restCores: number;
 }
 
 /** Median latency of the cross-cluster instant query through query-frontend; checks every cluster answered. */
@@ -137,9 +141,23 @@ async function measure(workloads: number): Promise<SizeResult> {
       work.push(performance.now() - t);
       if (!report.ok) throw new Error(`verify ${i + 1} of ${VERIFIES} failed:\n${formatReport(report)}`);
     }
+    // CPU of the query path (query and query-frontend) during the queries, less its CPU at rest (its endpoint health
+    // checks) measured over the hold that follows, while the whole fleet's CPU at rest is measured too.
+    const records = (await readState(localRoot(stateDir)))?.processes ?? [];
+    const sessions = (kinds: string[]) =>
+      new Set(records.filter((p) => kinds.length === 0 || kinds.includes(p.component)).map((p) => p.pid));
+    const queryPath = sessions(["query", "query-frontend"]);
+    const everything = sessions([]);
+    const q0 = { cpu: sessionsCpuSeconds(queryPath), at: performance.now() };
     const queryMs = await queryLatency((await endpoints()).queryFrontend, topology, QUERIES);
+    const q1 = { cpu: sessionsCpuSeconds(queryPath), at: performance.now() };
+    const fleet0 = sessionsCpuSeconds(everything);
     await new Promise((r) => setTimeout(r, HOLD_MS));
-    const processes = (await readState(localRoot(stateDir)))?.processes.length ?? 0;
+    const q2 = { cpu: sessionsCpuSeconds(queryPath), at: performance.now() };
+    const restCores = (sessionsCpuSeconds(everything) - fleet0) / ((q2.at - q1.at) / 1000);
+    const queryRestCores = (q2.cpu - q1.cpu) / ((q2.at - q1.at) / 1000);
+    const queryCpuMs = ((q1.cpu - q0.cpu - queryRestCores * ((q1.at - q0.at) / 1000)) * 1000) / QUERIES;
+    const processes = records.length;
     const peak = await sampler.stop();
     return {
       workloads,
@@ -151,6 +169,8 @@ async function measure(workloads: number): Promise<SizeResult> {
       verifySlowestMs: Math.max(...verifies),
       verifyWorkMs: median(work),
       queryMs,
+      queryCpuMs,
+      restCores,
     };
   } finally {
     await sampler.stop();
@@ -181,6 +201,8 @@ function report(results: SizeResult[]): string {
       "VERIFY (MEDIAN)",
       "CHECKS ALONE",
       "QUERY-FRONTEND (MEDIAN)",
+      "ITS CPU PER QUERY",
+      "FLEET CPU AT REST",
     ],
     results.map((r) => [
       String(r.workloads),
@@ -191,6 +213,8 @@ function report(results: SizeResult[]): string {
       `${formatValue(r.verifyMs, "ms")} (≤ ${TARGET.verifyMs} ms: ${mark(r.verifyMs <= TARGET.verifyMs)})`,
       formatValue(r.verifyWorkMs, "ms"),
       formatValue(r.queryMs, "ms"),
+      formatValue(r.queryCpuMs, "ms"),
+      formatValue(r.restCores, "cores"),
     ]),
   );
   if (results.length < 2) return `${sizes}(one size only: give two or more with --sizes to see the growth)\n`;
@@ -212,6 +236,8 @@ function report(results: SizeResult[]): string {
       `${per((x) => x.verifyMs).toFixed(1)} ms`,
       `${per((x) => x.verifyWorkMs).toFixed(1)} ms`,
       `${per((x) => x.queryMs).toFixed(1)} ms`,
+      `${per((x) => x.queryCpuMs).toFixed(1)} ms`,
+      `${per((x) => x.restCores).toFixed(3)} cores`,
     ];
   });
   const growth = table(
@@ -223,6 +249,8 @@ function report(results: SizeResult[]): string {
       "VERIFY",
       "CHECKS ALONE",
       "QUERY-FRONTEND",
+      "ITS CPU",
+      "FLEET CPU AT REST",
     ],
     steps,
   );
@@ -250,6 +278,12 @@ function growthFigures(results: SizeResult[]): Figure[] {
     { name: "verify time per added workload cluster", value: fit((r) => r.verifyMs), unit: "ms" },
     { name: "verify checks alone per added workload cluster", value: fit((r) => r.verifyWorkMs), unit: "ms" },
     { name: "query-frontend latency per added workload cluster", value: fit((r) => r.queryMs), unit: "ms" },
+    {
+      name: "query path CPU per query per added workload cluster",
+      value: fit((r) => r.queryCpuMs),
+      unit: "ms",
+    },
+    { name: "fleet CPU at rest per added workload cluster", value: fit((r) => r.restCores), unit: "cores" },
   ];
 }
 
@@ -280,7 +314,8 @@ export const benchmark: Benchmark = {
         `  ${n} workload clusters (${r.processes} processes): all ready ${formatValue(r.readyS, "s")}, ` +
           `peak RSS ${formatValue(r.peakRssMiB, "MiB")} (PSS ${formatValue(r.peakPssMiB, "MiB")}), ` +
           `verify ${formatValue(r.verifyMs, "ms")} (slowest ${formatValue(r.verifySlowestMs, "ms")}; ` +
-          `checks alone ${formatValue(r.verifyWorkMs, "ms")}), query-frontend ${formatValue(r.queryMs, "ms")}\n`,
+          `checks alone ${formatValue(r.verifyWorkMs, "ms")}), query-frontend ${formatValue(r.queryMs, "ms")} ` +
+          `(query path CPU ${formatValue(r.queryCpuMs, "ms")}), fleet CPU at rest ${formatValue(r.restCores, "cores")}\n`,
       );
       results.push(r);
     }
@@ -294,6 +329,8 @@ export const benchmark: Benchmark = {
         { name: name(r, "verify"), value: r.verifyMs, unit: "ms", target: TARGET.verifyMs },
         { name: name(r, "verify checks alone"), value: r.verifyWorkMs, unit: "ms" },
         { name: name(r, "query-frontend instant query"), value: r.queryMs, unit: "ms" },
+        { name: name(r, "query path CPU per query"), value: r.queryCpuMs, unit: "ms" },
+        { name: name(r, "fleet CPU at rest"), value: r.restCores, unit: "cores" },
       ]),
       ...growthFigures(results),
     ];

@@ -8,7 +8,7 @@ import { ENDPOINTS_FILE } from "../../src/components/thanos/query.ts";
 import type { ComponentKind } from "../../src/components/types.ts";
 import { resolveExecutables } from "../../src/runtimes/local/binaries.ts";
 import { prepareBuckets } from "../../src/runtimes/local/bucket.ts";
-import { sessionMembers, sessionsRss } from "../../src/runtimes/local/proc.ts";
+import { readStat, sessionMembers, sessionsRss, TICKS_PER_SECOND } from "../../src/runtimes/local/proc.ts";
 import {
   type LocalOptions,
   type LocalPlan,
@@ -80,6 +80,12 @@ export function memorySampler(root: string): { stop(): Promise<MemoryPeak> } {
       return peak;
     },
   };
+}
+
+/** CPU time, in seconds, used so far by the live processes of the given sessions (each fleet process leads its own). */
+export function sessionsCpuSeconds(sessions: ReadonlySet<number>): number {
+  const ticks = sessionMembers(sessions).reduce((sum, pid) => sum + (readStat(pid)?.cpuTicks ?? 0), 0);
+  return ticks / TICKS_PER_SECOND;
 }
 
 /** The query benchmark's own loopback subnet, so that it runs beside a fleet on the default one. */

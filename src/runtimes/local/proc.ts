@@ -9,7 +9,12 @@ export interface ProcStat {
   threads: number;
   /** Start time in clock ticks since boot: with the pid, it identifies one process across pid reuse. */
   startTicks: number;
+  /** CPU time used so far, user and system, in clock ticks (USER_HZ). */
+  cpuTicks: number;
 }
+
+/** Clock ticks per second of /proc's times: USER_HZ, 100 on every Linux architecture Node runs on. */
+export const TICKS_PER_SECOND = 100;
 
 /** Parses /proc/<pid>/stat; the command name (field 2) may hold spaces and parentheses. */
 export function parseStat(text: string): ProcStat | undefined {
@@ -22,15 +27,17 @@ export function parseStat(text: string): ProcStat | undefined {
   const session = Number(rest[6 - 3]);
   const threads = Number(rest[20 - 3]);
   const startTicks = Number(rest[22 - 3]);
+  const cpuTicks = Number(rest[14 - 3]) + Number(rest[15 - 3]);
   if (
     !state ||
     !Number.isInteger(pid) ||
     !Number.isFinite(session) ||
     !Number.isFinite(threads) ||
-    !Number.isFinite(startTicks)
+    !Number.isFinite(startTicks) ||
+    !Number.isFinite(cpuTicks)
   )
     return undefined;
-  return { pid, state, session, threads, startTicks };
+  return { pid, state, session, threads, startTicks, cpuTicks };
 }
 
 export function readStat(pid: number): ProcStat | undefined {

@@ -13,15 +13,32 @@ for (const [name, comm] of [
   ["with parentheses", "x) (y"],
 ] as const) {
   test(`parseStat: a command name ${name}`, () => {
-    // Fields after the name: state(3) ppid pgrp session(6) … num_threads(20) itrealvalue starttime(22).
+    // Fields after the name: state(3) ppid pgrp session(6) … utime(14) stime(15) … num_threads(20) itrealvalue
+    // starttime(22).
     const stat = parseStat(`4242 (${comm}) S 1 4242 4240 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 3 0 555 100 10`);
-    assert.deepEqual(stat, { pid: 4242, state: "S", session: 4240, threads: 3, startTicks: 555 });
+    assert.deepEqual(stat, {
+      pid: 4242,
+      state: "S",
+      session: 4240,
+      threads: 3,
+      startTicks: 555,
+      cpuTicks: 3,
+    });
   });
 }
 
 test("parseStat: garbage is undefined", () => {
   assert.equal(parseStat("nonsense"), undefined);
   assert.equal(parseStat("1 (x) S 1"), undefined);
+});
+
+test("readStat: the CPU time of this process grows while it computes", () => {
+  const before = readStat(process.pid)?.cpuTicks;
+  assert.ok(before !== undefined);
+  const until = performance.now() + 100;
+  while (performance.now() < until) Math.sqrt(Math.random());
+  const after = readStat(process.pid)?.cpuTicks;
+  assert.ok(after !== undefined && after > before, `cpu ticks ${before} → ${after}`);
 });
 
 test("isSameProcess: the live process itself, not after its start time or executable changes", () => {
