@@ -216,59 +216,69 @@ async function instantQuery(base: string, query: string, dedup: boolean): Promis
   return body.data;
 }
 
-/** The cross-cluster promise: one query, series of every workload cluster, each cluster's replicas deduplicated. */
-async function crossClusterQuery(topology: Topology, queryFrontend: string): Promise<void> {
-  const want = topology.workloads.map((w) => w.name).sort();
+/**
+ * Asks `attempt` every 5 s for up to 3 min until what it saw is right, and logs that; else fails with `what` and
+ * what it saw last.
+ */
+async function pollRight(
+  what: string,
+  attempt: () => Promise<{ right: boolean; seen: string }>,
+): Promise<void> {
   const deadline = Date.now() + 3 * 60_000;
   let last = "";
   for (;;) {
     try {
-      const merged = await instantQuery(queryFrontend, "count by (cluster) (up)", true);
-      const got = [...new Set(merged?.result.map((r) => r.metric.cluster ?? ""))].sort();
-      const raw = await instantQuery(queryFrontend, "count by (cluster, prometheus_replica) (up)", false);
-      const replicas = new Map<string, number>();
-      for (const r of raw?.result ?? []) {
-        const c = r.metric.cluster ?? "";
-        replicas.set(c, (replicas.get(c) ?? 0) + 1);
-      }
-      const deduplicated = merged?.result.length === want.length;
-      const everyReplica = topology.workloads.every((w) => replicas.get(w.name) === w.prometheus.replicas);
-      if (want.every((c) => got.includes(c)) && deduplicated && everyReplica) {
-        log(
-          `cross-cluster query through query-frontend: ${got.join(", ")} deduplicated; without dedup ` +
-            [...replicas].map(([c, n]) => `${c}×${n}`).join(", "),
-        );
+      const { right, seen } = await attempt();
+      if (right) {
+        log(seen);
         return;
       }
-      last = `clusters ${got.join(", ") || "none"} (want ${want.join(", ")}); replicas ${[...replicas].map(([c, n]) => `${c}×${n}`).join(", ")}`;
+      last = seen;
     } catch (error) {
       last = (error as Error).message;
     }
-    if (Date.now() > deadline) throw new Error(`the cross-cluster query did not come right: ${last}`);
+    if (Date.now() > deadline) throw new Error(`${what}: ${last}`);
     await sleep(5000);
   }
+}
+
+/** The cross-cluster promise: one query, series of every workload cluster, each cluster's replicas deduplicated. */
+async function crossClusterQuery(topology: Topology, queryFrontend: string): Promise<void> {
+  const want = topology.workloads.map((w) => w.name).sort();
+  await pollRight("the cross-cluster query did not come right", async () => {
+    const merged = await instantQuery(queryFrontend, "count by (cluster) (up)", true);
+    const got = [...new Set(merged?.result.map((r) => r.metric.cluster ?? ""))].sort();
+    const raw = await instantQuery(queryFrontend, "count by (cluster, prometheus_replica) (up)", false);
+    const replicas = new Map<string, number>();
+    for (const r of raw?.result ?? []) {
+      const c = r.metric.cluster ?? "";
+      replicas.set(c, (replicas.get(c) ?? 0) + 1);
+    }
+    const deduplicated = merged?.result.length === want.length;
+    const everyReplica = topology.workloads.every((w) => replicas.get(w.name) === w.prometheus.replicas);
+    const counts = [...replicas].map(([c, n]) => `${c}×${n}`).join(", ");
+    return want.every((c) => got.includes(c)) && deduplicated && everyReplica
+      ? {
+          right: true,
+          seen: `cross-cluster query through query-frontend: ${got.join(", ")} deduplicated; without dedup ${counts}`,
+        }
+      : {
+          right: false,
+          seen: `clusters ${got.join(", ") || "none"} (want ${want.join(", ")}); replicas ${counts}`,
+        };
+  });
 }
 
 /** mgmt runs no Prometheus: the compactor's metrics reach the global view through each workload cluster's scrape. */
 async function compactorInGlobalView(topology: Topology, queryFrontend: string): Promise<void> {
   const want = topology.workloads.map((w) => w.name).sort();
-  const deadline = Date.now() + 3 * 60_000;
-  let last = "";
-  for (;;) {
-    try {
-      const halted = await instantQuery(queryFrontend, 'thanos_compact_halted{job="thanos-compact"}', true);
-      const got = (halted?.result ?? []).map((r) => r.metric.cluster ?? "").sort();
-      if (got.join() === want.join()) {
-        log(`the compactor's thanos_compact_halted arrives from ${got.join(", ")}`);
-        return;
-      }
-      last = `from ${got.join(", ") || "no cluster"} (want ${want.join(", ")})`;
-    } catch (error) {
-      last = (error as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`thanos_compact_halted is not in the global view: ${last}`);
-    await sleep(5000);
-  }
+  await pollRight("thanos_compact_halted is not in the global view", async () => {
+    const halted = await instantQuery(queryFrontend, 'thanos_compact_halted{job="thanos-compact"}', true);
+    const got = (halted?.result ?? []).map((r) => r.metric.cluster ?? "").sort();
+    return got.join() === want.join()
+      ? { right: true, seen: `the compactor's thanos_compact_halted arrives from ${got.join(", ")}` }
+      : { right: false, seen: `from ${got.join(", ") || "no cluster"} (want ${want.join(", ")})` };
+  });
 }
 
 /** Clusters made beforehand for the existing-clusters mode: plain kind clusters, images loaded as a user would. */
