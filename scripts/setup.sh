@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v haproxy >/dev/null || missing+=(haproxy)
 command -v openssl >/dev/null || missing+=(openssl)
+# The tests only: a real multi-threaded process whose main thread exits first (src/runtimes/local/proc_test.ts).
+command -v python3 >/dev/null || missing+=(python3)
 if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${missing[*]}; install them with: sudo apt-get install -y ${missing[*]}" >&2
