@@ -201,7 +201,7 @@ function report(results: SizeResult[]): string {
       "VERIFY (MEDIAN)",
       "CHECKS ALONE",
       "QUERY-FRONTEND (MEDIAN)",
-      "ITS CPU PER QUERY",
+      "QUERY PATH CPU PER QUERY",
       "FLEET CPU AT REST",
     ],
     results.map((r) => [
@@ -249,7 +249,7 @@ function report(results: SizeResult[]): string {
       "VERIFY",
       "CHECKS ALONE",
       "QUERY-FRONTEND",
-      "ITS CPU",
+      "QUERY PATH CPU",
       "FLEET CPU AT REST",
     ],
     steps,
