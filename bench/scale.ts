@@ -25,7 +25,7 @@ const TIMINGS = { blockDuration: "1m", bucketSyncInterval: "15s" };
 const DEFAULT_SIZES = "2,4,8,16";
 const REPLICAS = 2;
 const VERIFIES = Number(process.env.THANOS_FLEET_BENCH_VERIFIES ?? 9);
-const QUERIES = 20;
+const QUERIES = 50;
 /** How long each fleet keeps running after its queries while memory is sampled (scrapes, rule evaluations). */
 const HOLD_MS = Number(process.env.THANOS_FLEET_BENCH_HOLD_MS ?? 20_000);
 const GREEN_WITHIN_MS = 8 * 60_000;
@@ -72,6 +72,8 @@ interface SizeResult {
   queryMs: number;
   /** CPU that query and query-frontend spend on one cross-cluster query (their CPU at rest taken out). */
   queryCpuMs: number;
+  /** CPU the whole fleet spends on one cross-cluster query (its CPU at rest taken out): sidecars and Prometheus too. */
+  fleetCpuMs: number;
   /** CPU the whole fleet uses while nothing asks it anything (scrapes, rules, health checks), in cores. */
   restCores: number;
 }
@@ -141,22 +143,31 @@ async function measure(workloads: number): Promise<SizeResult> {
       work.push(performance.now() - t);
       if (!report.ok) throw new Error(`verify ${i + 1} of ${VERIFIES} failed:\n${formatReport(report)}`);
     }
-    // CPU of the query path (query and query-frontend) during the queries, less its CPU at rest (its endpoint health
-    // checks) measured over the hold that follows, while the whole fleet's CPU at rest is measured too.
+    // CPU of the query path (query and query-frontend) and of the whole fleet during the queries, less their CPU at
+    // rest (health checks, scrapes, rules) measured over the hold that follows.
     const records = (await readState(localRoot(stateDir)))?.processes ?? [];
     const sessions = (kinds: string[]) =>
       new Set(records.filter((p) => kinds.length === 0 || kinds.includes(p.component)).map((p) => p.pid));
     const queryPath = sessions(["query", "query-frontend"]);
     const everything = sessions([]);
-    const q0 = { cpu: sessionsCpuSeconds(queryPath), at: performance.now() };
+    const cpuNow = () => ({
+      query: sessionsCpuSeconds(queryPath),
+      fleet: sessionsCpuSeconds(everything),
+      at: performance.now() / 1000,
+    });
+    const c0 = cpuNow();
     const queryMs = await queryLatency((await endpoints()).queryFrontend, topology, QUERIES);
-    const q1 = { cpu: sessionsCpuSeconds(queryPath), at: performance.now() };
-    const fleet0 = sessionsCpuSeconds(everything);
+    const c1 = cpuNow();
     await new Promise((r) => setTimeout(r, HOLD_MS));
-    const q2 = { cpu: sessionsCpuSeconds(queryPath), at: performance.now() };
-    const restCores = (sessionsCpuSeconds(everything) - fleet0) / ((q2.at - q1.at) / 1000);
-    const queryRestCores = (q2.cpu - q1.cpu) / ((q2.at - q1.at) / 1000);
-    const queryCpuMs = ((q1.cpu - q0.cpu - queryRestCores * ((q1.at - q0.at) / 1000)) * 1000) / QUERIES;
+    const c2 = cpuNow();
+    const restCores = (c2.fleet - c1.fleet) / (c2.at - c1.at);
+    /** CPU ms per query of `which`, less its rate at rest over the time the queries took. */
+    const perQuery = (which: "query" | "fleet") => {
+      const atRest = ((c2[which] - c1[which]) / (c2.at - c1.at)) * (c1.at - c0.at);
+      return ((c1[which] - c0[which] - atRest) * 1000) / QUERIES;
+    };
+    const queryCpuMs = perQuery("query");
+    const fleetCpuMs = perQuery("fleet");
     const processes = records.length;
     const peak = await sampler.stop();
     return {
@@ -170,6 +181,7 @@ async function measure(workloads: number): Promise<SizeResult> {
       verifyWorkMs: median(work),
       queryMs,
       queryCpuMs,
+      fleetCpuMs,
       restCores,
     };
   } finally {
@@ -202,6 +214,7 @@ function report(results: SizeResult[]): string {
       "CHECKS ALONE",
       "QUERY-FRONTEND (MEDIAN)",
       "QUERY PATH CPU PER QUERY",
+      "FLEET CPU PER QUERY",
       "FLEET CPU AT REST",
     ],
     results.map((r) => [
@@ -214,6 +227,7 @@ function report(results: SizeResult[]): string {
       formatValue(r.verifyWorkMs, "ms"),
       formatValue(r.queryMs, "ms"),
       formatValue(r.queryCpuMs, "ms"),
+      formatValue(r.fleetCpuMs, "ms"),
       formatValue(r.restCores, "cores"),
     ]),
   );
@@ -237,6 +251,7 @@ function report(results: SizeResult[]): string {
       `${per((x) => x.verifyWorkMs).toFixed(1)} ms`,
       `${per((x) => x.queryMs).toFixed(1)} ms`,
       `${per((x) => x.queryCpuMs).toFixed(1)} ms`,
+      `${per((x) => x.fleetCpuMs).toFixed(1)} ms`,
       `${per((x) => x.restCores).toFixed(3)} cores`,
     ];
   });
@@ -250,6 +265,7 @@ function report(results: SizeResult[]): string {
       "CHECKS ALONE",
       "QUERY-FRONTEND",
       "QUERY PATH CPU",
+      "FLEET CPU",
       "FLEET CPU AT REST",
     ],
     steps,
@@ -283,6 +299,7 @@ function growthFigures(results: SizeResult[]): Figure[] {
       value: fit((r) => r.queryCpuMs),
       unit: "ms",
     },
+    { name: "fleet CPU per query per added workload cluster", value: fit((r) => r.fleetCpuMs), unit: "ms" },
     { name: "fleet CPU at rest per added workload cluster", value: fit((r) => r.restCores), unit: "cores" },
   ];
 }
@@ -315,7 +332,7 @@ export const benchmark: Benchmark = {
           `peak RSS ${formatValue(r.peakRssMiB, "MiB")} (PSS ${formatValue(r.peakPssMiB, "MiB")}), ` +
           `verify ${formatValue(r.verifyMs, "ms")} (slowest ${formatValue(r.verifySlowestMs, "ms")}; ` +
           `checks alone ${formatValue(r.verifyWorkMs, "ms")}), query-frontend ${formatValue(r.queryMs, "ms")} ` +
-          `(query path CPU ${formatValue(r.queryCpuMs, "ms")}), fleet CPU at rest ${formatValue(r.restCores, "cores")}\n`,
+          `(CPU per query: query path ${formatValue(r.queryCpuMs, "ms")}, fleet ${formatValue(r.fleetCpuMs, "ms")}), fleet CPU at rest ${formatValue(r.restCores, "cores")}\n`,
       );
       results.push(r);
     }
@@ -330,6 +347,7 @@ export const benchmark: Benchmark = {
         { name: name(r, "verify checks alone"), value: r.verifyWorkMs, unit: "ms" },
         { name: name(r, "query-frontend instant query"), value: r.queryMs, unit: "ms" },
         { name: name(r, "query path CPU per query"), value: r.queryCpuMs, unit: "ms" },
+        { name: name(r, "fleet CPU per query"), value: r.fleetCpuMs, unit: "ms" },
         { name: name(r, "fleet CPU at rest"), value: r.restCores, unit: "cores" },
       ]),
       ...growthFigures(results),
