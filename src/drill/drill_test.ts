@@ -5,7 +5,7 @@ import { formatReport, formatResult } from "../commands/drill.ts";
 import { HA_ALERTS } from "../components/thanos/rule.ts";
 import { loadTopology, parseFleetYaml } from "../topology/load.ts";
 import type { BlockMeta } from "../verify/probe.ts";
-import { lostBlocks } from "./run.ts";
+import { lostBlocks, seriesOfPods } from "./run.ts";
 import { scenarios } from "./scenarios.ts";
 
 const topology = await loadTopology();
@@ -55,6 +55,17 @@ const block = (ulid: string, minTime: number, maxTime: number, replica = "a"): B
   level: 1,
   resolution: 0,
   uploadedAt: maxTime,
+});
+
+test("the series of a removed pod are those with its cluster and pod name, not a namesake's in another cluster", () => {
+  const gone = seriesOfPods([{ cluster: "biz1", pod: "prometheus-1" }]);
+  assert.equal(gone({ cluster: "biz1", pod: "prometheus-1", job: "prometheus" }), true);
+  assert.equal(gone({ cluster: "biz2", pod: "prometheus-1", job: "prometheus" }), false);
+  assert.equal(
+    gone({ cluster: "biz1", job: "prometheus", instance: "prometheus-1.prometheus-operated:9090" }),
+    false,
+  );
+  assert.equal(seriesOfPods([])({ cluster: "biz1", pod: "prometheus-1" }), false);
 });
 
 test("lost blocks: kept by ULID or covered by a compacted block of the same series; else lost", () => {

@@ -182,9 +182,11 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
     const gone = podsBefore.filter((p) => !left.some((q) => q.name === p.name)).map((p) => p.name);
     const whole =
       v.component === "sidecar" ? " (the sidecar is a container of that pod: its Prometheus went too)" : "";
+    const pods = gone.map((pod) => ({ cluster: v.cluster, pod }));
     return {
       what: `${describeRef(t.scale)} in ${t.rc.cluster}: replicas ${before} → ${after}, pod ${gone.join(", ")} gone${whole}`,
-      brokenPods: gone.map((pod) => ({ cluster: v.cluster, pod })),
+      brokenPods: pods,
+      removedPods: pods,
       async lift() {
         await restore();
         if (!signal.aborted) await readyAgain(t, before);
@@ -200,9 +202,11 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
     if (victims.length === 0)
       throw new Error(`${s.id}: ${describeRef(t.workload)} in ${t.rc.cluster} runs no pod`);
     for (const p of victims) await t.api.delete(podRef(p.name));
+    const pods = victims.map((p) => ({ cluster: v.cluster, pod: p.name }));
     return {
       what: `deleted pod ${victims.map((p) => p.name).join(", ")} in ${t.rc.cluster} (its ${t.workload.kind} starts it again)`,
-      brokenPods: victims.map((p) => ({ cluster: v.cluster, pod: p.name })),
+      brokenPods: pods,
+      removedPods: pods,
       async lift() {
         if (!signal.aborted) await readyAgain(t, replicasOf(live), victims);
       },

@@ -232,6 +232,8 @@ describe("drill faults on Kubernetes", () => {
     const prefix = "prometheus-kube-prometheus-stack-prometheus-";
     assert.deepEqual(podNames(api("kind-biz1"), prefix), [`${prefix}0`]);
     assert.match(fault.what, /replicas 2 → 1, pod prometheus-kube-prometheus-stack-prometheus-1 gone/);
+    // Discovery drops the removed pod's own targets: the view leaves their series out.
+    assert.deepEqual(fault.removedPods, [{ cluster: "biz1", pod: `${prefix}1` }]);
     await fault.lift();
     assert.deepEqual(podNames(api("kind-biz1"), prefix), [`${prefix}0`, `${prefix}1`]);
   });

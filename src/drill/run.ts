@@ -15,6 +15,11 @@ export interface Fault {
   what: string;
   /** The pods that are down or unreachable: warnings may name these and no others. */
   brokenPods: { cluster: string; pod: string }[];
+  /**
+   * The pods the fault deleted (Kubernetes): their series as discovery found them end, and a pod made again gets new
+   * ones, so the view's count and gaps leave them out.
+   */
+  removedPods?: { cluster: string; pod: string }[];
   /** Ends the fault and waits until whatever was broken runs again. */
   lift(): Promise<void>;
 }
@@ -76,6 +81,18 @@ async function getJson<T>(url: string, signal: AbortSignal): Promise<T> {
   return JSON.parse(text) as T;
 }
 
+/** Whether a series (by its labels) belongs to a pod the fault removed. */
+type Gone = (labels: Record<string, string>) => boolean;
+
+/**
+ * The series of the pods a fault removes, as Kubernetes discovery finds them (labels `cluster` and `pod`): discovery
+ * drops a deleted pod's targets, and a pod made again gets a new address, so its series end and new ones begin.
+ * They describe what was removed; the peer jobs' `up == 0` at fixed addresses is what reports it, and stays in.
+ */
+export function seriesOfPods(pods: { cluster: string; pod: string }[]): Gone {
+  return (labels) => pods.some((p) => labels.cluster === p.cluster && labels.pod === p.pod);
+}
+
 class Fleet {
   readonly scrapeMs: number;
   readonly blockMs: number;
@@ -102,23 +119,24 @@ class Fleet {
   }
 
   /**
-   * Deduplicated series with a sample in the last two scrape intervals. Counted over the window, not from the
-   * instant value: after one replica's gap, Thanos's penalty deduplication may evaluate an instant on an older
-   * sample for up to about a minute while newer ones are in the view (thanos-io/thanos#981), which is not a
+   * The labels of the deduplicated series with a sample in the last two scrape intervals. Taken over the window,
+   * not from the instant value: after one replica's gap, Thanos's penalty deduplication may evaluate an instant on
+   * an older sample for up to about a minute while newer ones are in the view (thanos-io/thanos#981), which is not a
    * missing series.
    */
-  async freshSeries(): Promise<{ count: number; warnings: string[] }> {
+  async freshSeries(): Promise<{ series: Record<string, string>[]; warnings: string[] }> {
     const seconds = Math.round((2 * this.scrapeMs) / 1000) + 5;
-    const { result, warnings } = await this.query(`count(count_over_time(up[${seconds}s]))`);
-    return { count: Number(result[0]?.value?.[1] ?? 0), warnings };
+    const { result, warnings } = await this.query(`count_over_time(up[${seconds}s])`);
+    return { series: result.map((s) => s.metric), warnings };
   }
 
   /**
    * The widest gap in [from, to] between samples of one series, taken from every replica together (what
-   * deduplication draws from), among series that had a sample before `since`. Thanos's deduplication itself may
-   * show a gap of up to two scrape intervals plus the replicas' offset where it switches replica.
+   * deduplication draws from), among series that had a sample before `since` and are not of the `gone` pods.
+   * Thanos's deduplication itself may show a gap of up to two scrape intervals plus the replicas' offset where it
+   * switches replica.
    */
-  async maxGap(from: number, to: number, since: number): Promise<number> {
+  async maxGap(from: number, to: number, since: number, gone: Gone): Promise<number> {
     const seconds = Math.ceil((to - from) / 1000);
     const params = new URLSearchParams({
       query: `up[${seconds}s]`,
@@ -132,6 +150,7 @@ class Fleet {
     );
     const merged = new Map<string, number[]>();
     for (const s of body.data.result) {
+      if (gone(s.metric)) continue;
       const { prometheus_replica: _, ...labels } = s.metric;
       const key = JSON.stringify(Object.entries(labels).sort());
       merged.set(key, [...(merged.get(key) ?? []), ...(s.values ?? []).map(([t]) => t * 1000)]);
@@ -207,10 +226,13 @@ async function runScenario(
 ): Promise<ScenarioResult> {
   const progress = opts.onProgress ?? (() => {});
   const result: ScenarioResult = { id: s.id, title: s.title, ok: false };
-  const before = await fleet.freshSeries();
+  const seriesBefore = (await fleet.freshSeries()).series;
   const blocksBefore = await fleet.blocks();
   const start = Date.now();
   const fault = await faults.inject(s);
+  const gone = seriesOfPods(fault.removedPods ?? []);
+  const count = (series: Record<string, string>[]) => series.filter((labels) => !gone(labels)).length;
+  const before = count(seriesBefore);
   result.broken = fault.what;
   progress(`${s.id}: ${fault.what}`);
   // With the bucket gone, the store gateway is the StoreAPI that fails: its warnings are the right ones.
@@ -235,8 +257,8 @@ async function runScenario(
       if (now - start > 6000) {
         const during = await fleet
           .freshSeries()
-          .catch(() => ({ count: 0, warnings: ["query-frontend did not answer"] }));
-        duringMin = Math.min(duringMin, during.count);
+          .catch(() => ({ series: [], warnings: ["query-frontend did not answer"] }));
+        duringMin = Math.min(duringMin, count(during.series));
         for (const w of during.warnings) warnings.add(w);
       }
       if (s.alert && firedAt === undefined && (await fleet.firing(s.alert.name, s.alert.labels))) {
@@ -262,16 +284,16 @@ async function runScenario(
   // The range across the outage, once the samples of its end have arrived.
   const end = Math.max(Date.now(), liftedAt + 2 * fleet.scrapeMs);
   await sleep(Math.max(0, end - Date.now()), undefined, { signal: opts.signal });
-  const gap = await fleet.maxGap(start - 60_000, end, start);
-  const after = await fleet.freshSeries();
+  const gap = await fleet.maxGap(start - 60_000, end, start, gone);
+  const after = count((await fleet.freshSeries()).series);
   const allowed = 2 * fleet.scrapeMs + 2000;
-  const duringOk = !s.completeDuring || duringMin >= before.count;
+  const duringOk = !s.completeDuring || duringMin >= before;
   result.view = {
-    ok: duringOk && gap <= allowed && after.count >= before.count,
+    ok: duringOk && gap <= allowed && after >= before,
     promised: s.completeDuring ? "complete" : "complete after recovery",
-    seriesBefore: before.count,
-    seriesDuringMin: duringMin === Number.POSITIVE_INFINITY ? before.count : duringMin,
-    seriesAfter: after.count,
+    seriesBefore: before,
+    seriesDuringMin: duringMin === Number.POSITIVE_INFINITY ? before : duringMin,
+    seriesAfter: after,
     maxGapSeconds: Math.round(gap / 100) / 10,
     allowedGapSeconds: allowed / 1000,
   };
