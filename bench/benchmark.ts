@@ -3,7 +3,7 @@
 export interface Figure {
   name: string;
   value: number;
-  unit: "s" | "ms" | "MiB" | "×" | "cores";
+  unit: "s" | "ms" | "MiB" | "×" | "cores" | "count";
   /** What the figure should stay under (at least, with `atLeast`); printed next to the median, never asserted. */
   target?: number;
   atLeast?: boolean;
@@ -42,5 +42,6 @@ export function formatValue(value: number, unit: Figure["unit"]): string {
   if (unit === "s") return `${value.toFixed(1)} s`;
   if (unit === "×") return `${value.toFixed(1)}×`;
   if (unit === "cores") return `${value.toFixed(2)} cores`;
+  if (unit === "count") return String(Math.round(value));
   return `${Math.round(value)} ms`;
 }

@@ -2,7 +2,7 @@
 import type { Topology } from "../../topology/topology.ts";
 import type { SpecContext } from "../context.ts";
 import { OBJSTORE_FILE, objstoreConfig } from "../objstore.ts";
-import { resourcesFor, type Sizing } from "../resources.ts";
+import { goMemLimit, memoryLimitMiB, resourcesFor, type Sizing } from "../resources.ts";
 import type {
   ComponentKind,
   ComponentSpec,
@@ -107,13 +107,21 @@ export function mgmtComponent(
   },
 ): ComponentSpec {
   const { args, container, ports, storeLabels } = spec;
+  // Each mgmt process keeps its heap under its memory limit (goMemLimit), on both runtimes. Not the sidecars: the
+  // Prometheus Operator builds their containers on Kubernetes, from chart values that carry no environment.
+  const env = {
+    GOMEMLIMIT: goMemLimit(memoryLimitMiB(facts.sizing, topology.fleet.profile)),
+    ...container.env,
+  };
   const pod: PodSpec = {
     cluster: topology.observer.name,
     name: facts.name,
     replicas: facts.replicas?.(topology) ?? 1,
     stateful: facts.stateful,
     stage: facts.stage,
-    containers: [thanosContainer(topology, facts.container, facts.component, facts.sizing, args, container)],
+    containers: [
+      thanosContainer(topology, facts.container, facts.component, facts.sizing, args, { ...container, env }),
+    ],
     ...(storeLabels ? { storeLabels } : {}),
   };
   return { pods: [pod], services: [mgmtService(topology, facts.name, ports, facts.headless)] };

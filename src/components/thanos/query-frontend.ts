@@ -15,6 +15,16 @@ import {
 } from "./common.ts";
 
 export const QFE_CACHE_FILE = "query-range-cache.yaml";
+export const QFE_DOWNSTREAM_FILE = "downstream-tripper.yaml";
+
+/**
+ * How long query-frontend waits for query to start answering one request: queued at query's gate
+ * (queryMaxConcurrent) plus evaluated (at most QUERY_TIMEOUT_S = 15 s). Thanos has no queue limit of its own, so this
+ * is what bounds the queue: a request still waiting after 20 s is refused, and query, seeing it go, drops it from
+ * its gate. 20 s leaves 10 s of the 30 s a request may take end to end for the client's side and a loaded machine.
+ * The same in every profile: it is what a person waits, not a capacity.
+ */
+export const QUERY_FRONTEND_WAIT_S = 20;
 const FACTS: MgmtFacts = {
   name: WORKLOAD.queryFrontend,
   container: "thanos-query-frontend",
@@ -36,6 +46,12 @@ export function queryFrontend(topology: Topology, ctx: SpecContext): ComponentSp
   const mgmt = topology.observer;
   const downstream = ctx.addresses.service(mgmt.name, WORKLOAD.query, HTTP_PORT);
   const cache = stringify({ type: "IN-MEMORY", config: { max_size: "128MB", validity: "10m" } });
+  const tripper = stringify({
+    response_header_timeout: `${QUERY_FRONTEND_WAIT_S}s`,
+    // Keeps connections to query for reuse; Thanos's flag text recommends at least 100 for a nearby downstream.
+    max_idle_conns_per_host: 100,
+  });
+  const dir = ctx.configDir(NAME, FACTS.container);
   const args = [
     "query-frontend",
     `--http-address=${listen(ctx, HTTP_PORT)}`,
@@ -48,12 +64,24 @@ export function queryFrontend(topology: Topology, ctx: SpecContext): ComponentSp
     "--query-range.min-split-interval=24h",
     "--query-range.max-split-interval=360h",
     "--query-range.horizontal-shards=7",
-    `--query-range.response-cache-config-file=${ctx.configDir(NAME, FACTS.container)}/${QFE_CACHE_FILE}`,
+    `--query-range.response-cache-config-file=${dir}/${QFE_CACHE_FILE}`,
+    `--query-frontend.downstream-tripper-config-file=${dir}/${QFE_DOWNSTREAM_FILE}`,
+    // One try, no retries (Thanos retries a 5xx up to 5 times): under overload a retry is more of the load that
+    // failed, and a refused request should reach its client at once.
+    "--query-range.max-retries-per-request=1",
+    "--query.max-retries-per-request=1",
+    "--labels.max-retries-per-request=1",
     "--query-frontend.log-queries-longer-than=10s",
   ];
   return mgmtComponent(topology, FACTS, {
     args,
-    container: { ports: HTTP_ONLY, files: [{ name: QFE_CACHE_FILE, content: cache }] },
+    container: {
+      ports: HTTP_ONLY,
+      files: [
+        { name: QFE_CACHE_FILE, content: cache },
+        { name: QFE_DOWNSTREAM_FILE, content: tripper },
+      ],
+    },
     ports: { http: { nodePort: mgmt.nodePorts.queryFrontend } },
   });
 }

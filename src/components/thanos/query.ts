@@ -3,6 +3,7 @@ import { REPLICA_LABELS } from "../../topology/semantics.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { stringify } from "../../yaml.ts";
 import type { SpecContext } from "../context.ts";
+import { type Profile, scale } from "../resources.ts";
 import type { ComponentSpec, ConfigFile, Opening, StoreApiServer } from "../types.ts";
 import { START_STAGE } from "../types.ts";
 import { listenArgs, type MgmtFacts, mgmtComponent, mgmtOpening, TLS_FILES, WORKLOAD } from "./common.ts";
@@ -18,6 +19,26 @@ const FACTS: MgmtFacts = {
   stage: START_STAGE.mgmtQuery,
 };
 const NAME = FACTS.name;
+
+/**
+ * How many queries one query replica evaluates at once; the others wait at its gate until query-frontend stops
+ * waiting for them (QUERY_FRONTEND_WAIT in query-frontend.ts). Thanos's default of 20 let 200 heavy queries grow each
+ * replica from about 100 MB to 1.37 GB (about 60 MB per query in flight). The small profile's limit is 512 MiB and
+ * GOMEMLIMIT 80 % of it, 409 MiB: 409 − 100 MiB at rest = 309 MiB for queries, / 64 MiB ≈ 4.8, so 4. A bigger profile
+ * has proportionally more memory and CPU: 16 (medium), 64 (large).
+ */
+export function queryMaxConcurrent(profile: Profile): number {
+  return 4 * scale(profile);
+}
+
+/**
+ * How long one query may be evaluated before query gives up with 503 ("query timed out"), instead of Thanos's 2 min:
+ * a query 40 times slower than the heavy query the overload benchmark sends (0.35 s alone) is not answered but
+ * refused, and its memory and CPU go to the next one. The same in every profile: it is what a person waits, not a
+ * capacity.
+ */
+export const QUERY_TIMEOUT_S = 15;
+
 const QUERY_CLIENT_FILES = { cert: "grpc-client.crt", key: "grpc-client.key" } as const;
 
 /** Pod names of the query replicas, as verify asks each of them for its stores. */
@@ -70,6 +91,8 @@ export function query(topology: Topology, ctx: SpecContext, stores: StoreApiServ
     "--query.auto-downsampling",
     `--endpoint.sd-config-file=${ctx.configDir(NAME, FACTS.container)}/${ENDPOINTS_FILE}`,
     "--endpoint.sd-config-reload-interval=30s",
+    `--query.max-concurrent=${queryMaxConcurrent(topology.fleet.profile)}`,
+    `--query.timeout=${QUERY_TIMEOUT_S}s`,
   ];
   return mgmtComponent(topology, FACTS, {
     args,

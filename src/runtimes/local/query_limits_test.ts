@@ -1,0 +1,132 @@
+// With real processes: the observer's query path (its HAProxy, both query replicas, query-frontend), started as the
+// local runtime plans them from the component specs, gets more CPU-heavy queries at once than it may evaluate. Each
+// query replica evaluates at most its --query.max-concurrent of them at a time, and every request comes back
+// answered or refused with a 5xx status rather than left waiting: nothing hangs, nothing dies.
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { HTTP_PORT } from "../../components/thanos/common.ts";
+import { ENDPOINTS_FILE, queryMaxConcurrent } from "../../components/thanos/query.ts";
+import { generateCredentials } from "../../state/credentials.ts";
+import { loadTopology } from "../../topology/load.ts";
+import { resolveExecutables } from "./binaries.ts";
+import { hasExited } from "./proc.ts";
+import { planLocalFleet } from "./processes.ts";
+import type { ProcessRecord } from "./state.ts";
+import { startProcess, stopProcesses } from "./supervisor.ts";
+
+const SUBNET = process.env.THANOS_FLEET_LOCAL_SUBNET ?? "127.73";
+/** Three times what the two query replicas may evaluate at once. */
+const LOAD_FACTOR = 3;
+/**
+ * CPU-heavy without any data: one series of 3.6 million points (an hour at 1 ms), about 60 MB while it is evaluated,
+ * seconds of CPU each.
+ */
+const HEAVY = "sum_over_time(vector(1)[1h:1ms])";
+/** Far beyond what the query path lets anything wait (20 s): a request still open then was left queued. */
+const CLIENT_TIMEOUT_MS = 180_000;
+
+const topology = await loadTopology();
+const stateDir = await mkdtemp(join(tmpdir(), "fleet-query-limits-"));
+const plan = planLocalFleet(topology, generateCredentials(), stateDir, {
+  subnet: SUBNET,
+  blockDuration: "2h",
+  bucketSyncInterval: "3m",
+});
+const mgmt = topology.observer.name;
+const wanted = plan.processes.filter(
+  (p) =>
+    p.cluster === mgmt && (["load-balancer", "query", "query-frontend"] as string[]).includes(p.component),
+);
+const records: ProcessRecord[] = [];
+let failed = false;
+after(async () => {
+  await stopProcesses(records);
+  if (!failed) await rm(stateDir, { recursive: true, force: true });
+  else process.stderr.write(`query limits: logs kept in ${stateDir}\n`);
+});
+
+/** The in-flight gauge of query's concurrency gate. */
+async function inFlight(url: string): Promise<number> {
+  const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) });
+  const m = /^thanos_query_concurrent_gate_queries_in_flight ([0-9.e+]+)$/m.exec(await res.text());
+  if (!m) throw new Error(`${url}/metrics has no thanos_query_concurrent_gate_queries_in_flight`);
+  return Number(m[1]);
+}
+
+test(
+  "the query path evaluates at most its limit at once and answers or refuses everything else",
+  { timeout: 600_000 },
+  async () => {
+    try {
+      const executables = await resolveExecutables(topology, wanted);
+      // No StoreAPI server: the heavy query needs no data, only CPU.
+      for (const p of wanted) {
+        const file = p.files.find((f) => f.path.endsWith(`/${ENDPOINTS_FILE}`));
+        if (file) file.content = "endpoints: []\n";
+      }
+      for (const p of [...wanted].sort((a, b) => a.stage - b.stage)) {
+        await startProcess(p, executables.get(p.binary) as string, {
+          signal: new AbortController().signal,
+          readyTimeoutMs: 180_000,
+          onStarted: async (r) => {
+            records.push(r);
+          },
+        });
+      }
+      const queries = wanted.filter((p) => p.component === "query").map((p) => `http://${p.ip}:${HTTP_PORT}`);
+      const frontend = wanted.find((p) => p.component === "query-frontend");
+      assert.ok(frontend && queries.length > 0, "the plan has query-frontend and query");
+      const limit = queryMaxConcurrent(topology.fleet.profile);
+      const n = LOAD_FACTOR * limit * queries.length;
+
+      let loading = true;
+      let peak = 0;
+      const sampling = (async () => {
+        while (loading) {
+          for (const q of queries) peak = Math.max(peak, await inFlight(q).catch(() => 0));
+          await sleep(100);
+        }
+      })();
+      const end = Math.floor(Date.now() / 1000);
+      const url = `http://${frontend.ip}:${HTTP_PORT}/api/v1/query_range?${new URLSearchParams({
+        query: HEAVY,
+        start: String(end - 60),
+        end: String(end),
+        step: "60s",
+      })}`;
+      const outcomes = await Promise.all(
+        Array.from({ length: n }, async () => {
+          try {
+            const res = await fetch(url, { signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) });
+            return { status: res.status, body: (await res.text()).slice(0, 200) };
+          } catch (error) {
+            return { status: 0, body: `no answer: ${String((error as Error).cause ?? error)}` };
+          }
+        }),
+      );
+      loading = false;
+      await sampling;
+
+      const summary = outcomes.map((o) => `${o.status} ${o.body}`).join("\n");
+      assert.ok(peak <= limit, `a query replica evaluated ${peak} queries at once; its limit is ${limit}`);
+      assert.ok(peak > 0, "no query replica was ever seen evaluating a query: the load never reached them");
+      for (const o of outcomes) {
+        assert.ok(
+          o.status === 200 || o.status >= 500,
+          `every request is answered (200) or refused (5xx); one got:\n${o.status} ${o.body}\nall:\n${summary}`,
+        );
+      }
+      for (const r of records) assert.ok(!hasExited(r), `${r.id} died under the load; see ${r.log}`);
+      process.stdout.write(
+        `# ${n} at once: ${[...new Set(outcomes.map((o) => o.status))].map((s) => `${s}×${outcomes.filter((o) => o.status === s).length}`).join(", ")}; peak in flight per replica ${peak}\n`,
+      );
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  },
+);
