@@ -121,9 +121,12 @@ test(
         );
       }
       for (const r of records) assert.ok(!hasExited(r), `${r.id} died under the load; see ${r.log}`);
-      process.stdout.write(
-        `# ${n} at once: ${[...new Set(outcomes.map((o) => o.status))].map((s) => `${s}×${outcomes.filter((o) => o.status === s).length}`).join(", ")}; peak in flight per replica ${peak}\n`,
-      );
+      const seen = new Map<number, { n: number; body: string }>();
+      for (const o of outcomes) seen.set(o.status, { n: (seen.get(o.status)?.n ?? 0) + 1, body: o.body });
+      for (const [status, s] of seen) {
+        process.stdout.write(`# ${status} ×${s.n}: ${s.body.replace(/\s+/g, " ").slice(0, 160)}\n`);
+      }
+      process.stdout.write(`# ${n} at once; peak in flight per query replica ${peak}\n`);
     } catch (error) {
       failed = true;
       throw error;
