@@ -57,6 +57,14 @@ export function isFrontendGaveUp(o: Outcome): boolean {
   return o.status === 500 && /timeout awaiting response headers/.test(o.body);
 }
 
+/**
+ * Refused by query when the evaluation outlived --query.timeout: Thanos v0.42 answers 503 when the engine notices,
+ * and 422 "context deadline exceeded" when the deadline passes while it still gathers series from the stores.
+ */
+export function isQueryTimedOut(o: Outcome): boolean {
+  return o.status === 422 && /context deadline exceeded/.test(o.body);
+}
+
 export function rangeQueryUrl(queryFrontend: string, now = Date.now()): string {
   const end = Math.floor(now / 1000);
   const params = new URLSearchParams({
@@ -187,6 +195,7 @@ export async function benchOverload(concurrency: number): Promise<Figure[]> {
     const answered = outcomes.filter((o) => o.status === 200);
     const refused = outcomes.filter(isRefused);
     const gaveUp = outcomes.filter(isFrontendGaveUp);
+    const timedOut = outcomes.filter(isQueryTimedOut);
     const times = outcomes.map((o) => o.ms / 1000);
     const slowest = Math.max(...times);
     const byStatus = new Map<string, { n: number; body: string; max: number }>();
@@ -219,9 +228,10 @@ export async function benchOverload(concurrency: number): Promise<Figure[]> {
       { name: "answered (200)", value: answered.length, unit: "count" },
       { name: "refused (429/503)", value: refused.length, unit: "count" },
       { name: "refused, 500 (query-frontend stopped waiting)", value: gaveUp.length, unit: "count" },
+      { name: "refused, 422 (query timed out)", value: timedOut.length, unit: "count" },
       {
         name: "other errors or no answer",
-        value: concurrency - answered.length - refused.length - gaveUp.length,
+        value: concurrency - answered.length - refused.length - gaveUp.length - timedOut.length,
         unit: "count",
         target: 0,
       },

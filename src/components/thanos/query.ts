@@ -32,7 +32,8 @@ export function queryMaxConcurrent(profile: Profile): number {
 }
 
 /**
- * How long one query may be evaluated before query gives up with 503 ("query timed out"), instead of Thanos's 2 min:
+ * How long one query may be evaluated before query gives up, instead of Thanos's 2 min: 503 "query timed out", or
+ * 422 "context deadline exceeded" when the deadline passes while it still reads series from the stores. So
  * a query 40 times slower than the heavy query the overload benchmark sends (0.35 s alone) is not answered but
  * refused, and its memory and CPU go to the next one. The same in every profile: it is what a person waits, not a
  * capacity.
