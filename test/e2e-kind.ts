@@ -7,7 +7,7 @@
 // deduplicated query through query-frontend from the host, the compactor's metrics in the global view, a second `up`
 // that changes nothing, and `down` leaving no container or network it created.
 //   default   the default four-cluster fleet
-//   tls       the same with tls.grpc: true
+//   plaintext the same with tls.grpc: false (the guide's plaintext StoreAPI)
 //   existing  clusters created beforehand and named by `context:` (the existing-clusters mode)
 // Environment: E2E_MODES (comma list, default all three), E2E_KPS_CHART (required), E2E_IMAGES (an archive from
 // `thanos-fleet images save`; made and cached when absent), E2E_NODE_IMAGE (default kindest/node:v1.36.1),
@@ -36,7 +36,7 @@ const verbose = process.env.E2E_VERBOSE === "1";
 const keepAlways = process.env.E2E_KEEP === "1";
 const keepOnFailure = process.env.E2E_KEEP_ON_FAILURE === "1";
 const NODE_IMAGE = process.env.E2E_NODE_IMAGE ?? "kindest/node:v1.36.1";
-const MODES = ["default", "tls", "existing"] as const;
+const MODES = ["default", "plaintext", "existing"] as const;
 type Mode = (typeof MODES)[number];
 const CLI = resolve(import.meta.dirname, "../src/cli.ts");
 const log = (line: string) => process.stderr.write(`e2e: ${line}\n`);
@@ -116,7 +116,7 @@ function fleetYaml(mode: Mode, chart: string, images: string, contexts: Record<s
     },
     versions: { kindNodeImage: NODE_IMAGE },
     blocks: { duration: "2m", syncInterval: "15s" },
-    tls: { grpc: mode === "tls" },
+    tls: { grpc: mode !== "plaintext" },
     clusters: [
       cluster("mgmt", "observer"),
       cluster("biz1", "workload"),

@@ -67,10 +67,11 @@ blocks: {}
 #   region: eu-west-1
 #   credentialsFile: s3-credentials.yaml  # access_key and secret_key, kept out of this file
 
-# Mutual TLS on the StoreAPI gRPC between clusters (query to sidecars, store gateway, rulers). A fleet CA and
-# certificates are generated once into the state dir; plaintext clients are refused.
+# Mutual TLS on the StoreAPI gRPC between clusters (query to sidecars, store gateway, rulers), on by default. A
+# fleet CA and certificates are generated once into the state dir; plaintext clients are refused. false gives the
+# guide's plaintext, anonymous StoreAPI (up warns).
 tls:
-  grpc: false
+  grpc: true
 
 # Grafana in each workload cluster. false: no Grafana (bring your own); the chart still renders the "Thanos"
 # datasource as a ConfigMap labelled grafana_datasource: "1", which Grafana's sidecar picks up.

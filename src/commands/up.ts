@@ -58,6 +58,12 @@ export async function upCommand(runtime: Runtime, topology: Topology, opts: UpCo
       { exitCode: 2 },
     );
   }
+  if (!topology.fleet.tls.grpc) {
+    process.stderr.write(
+      "warning: tls.grpc is false: the StoreAPI gRPC between clusters is plaintext and anyone who reaches a " +
+        "NodePort can read every series; remove 'grpc: false' from fleet.yaml to have mutual TLS\n",
+    );
+  }
   await runtime.up(topology, {
     stateDir: opts.stateDir,
     verbose: opts.verbose,

@@ -270,8 +270,8 @@ describe("grafana: false in the rendered Secrets", () => {
       render(t)
         .clusters.find((c) => c.cluster === "biz1")
         ?.secrets.map((s) => s.metadata.name);
-    assert.deepEqual(names(defaultTopology()), ["thanos-objstore", "grafana-admin"]);
-    assert.deepEqual(names(fleet("grafana: false")), ["thanos-objstore"]);
+    assert.deepEqual(names(defaultTopology()), ["thanos-objstore", "grafana-admin", "thanos-grpc-tls"]);
+    assert.deepEqual(names(fleet("grafana: false")), ["thanos-objstore", "thanos-grpc-tls"]);
   });
 });
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { renderFleet } from "./render.ts";
-import { defaultTopology, FAKE_CREDENTIALS, kindAddresses } from "./testdata/fixtures.ts";
+import { defaultTopology, fakeRenderOptions, kindAddresses } from "./testdata/fixtures.ts";
 import type { KubeObject } from "./types.ts";
 
 type Template = { spec: { template: { metadata: { annotations?: Record<string, string> } } } };
@@ -11,7 +11,7 @@ function renderWithMinioAt(ip: string) {
   const topology = defaultTopology();
   const discovered = kindAddresses(topology);
   discovered.nodeIP.minio = ip;
-  return renderFleet(topology, { credentials: FAKE_CREDENTIALS, discovered, outDir: "out" });
+  return renderFleet(topology, { ...fakeRenderOptions(topology), discovered, outDir: "out" });
 }
 
 function podAnnotations(objects: KubeObject[], name: string): Record<string, string> {

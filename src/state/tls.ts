@@ -1,6 +1,6 @@
 // The fleet's own CA and StoreAPI certificates, made once with openssl and kept in the state dir (keys 0600).
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -91,32 +91,104 @@ async function tlsOf(read: (file: string) => string | Promise<string>): Promise<
   };
 }
 
+/** A problem with TLS material a person can fix from the message alone: exit 2, nothing started or removed. */
+export class TlsMaterialError extends Error {
+  readonly exitCode = 2;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** What is wrong with complete material on disk (expired, not signed by the CA, a key for another certificate). */
+async function problems(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  const check = async (args: string[], problem: string) => {
+    try {
+      await run("openssl", args, { cwd: dir });
+    } catch {
+      found.push(problem);
+    }
+  };
+  for (const cert of [FILES.ca, FILES.cert, FILES.clientCert]) {
+    await check(
+      ["x509", "-in", cert, "-noout", "-checkend", "0"],
+      `${cert} has expired or is not a certificate`,
+    );
+  }
+  await check(
+    ["verify", "-CAfile", FILES.ca, FILES.cert, FILES.clientCert],
+    `${FILES.cert} or ${FILES.clientCert} is not signed by ${FILES.ca}`,
+  );
+  const pairs: [string, string][] = [
+    [FILES.ca, FILES.caKey],
+    [FILES.cert, FILES.key],
+    [FILES.clientCert, FILES.clientKey],
+  ];
+  for (const [cert, key] of pairs) {
+    const pub = async (args: string[]) => (await run("openssl", args, { cwd: dir })).stdout;
+    try {
+      const [a, b] = await Promise.all([
+        pub(["x509", "-in", cert, "-noout", "-pubkey"]),
+        pub(["pkey", "-in", key, "-pubout"]),
+      ]);
+      if (a !== b) found.push(`${key} is not the key of ${cert}`);
+    } catch {
+      found.push(`${key} or ${cert} cannot be read as PEM`);
+    }
+  }
+  return found;
+}
+
 /** The fleet's gRPC TLS material from the state dir, or new material that `save()` writes there (else a no-op). */
 export async function loadGrpcTls(stateDir: string): Promise<{ tls: GrpcTls; save: () => Promise<void> }> {
   const dir = join(stateDir, TLS_DIR);
-  try {
-    return { tls: await readAll(dir), save: async () => {} };
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code !== "ENOENT") {
-      throw new Error(`TLS material in ${dir} is unreadable; delete the directory to generate it anew`, {
-        cause,
-      });
+  const present = new Set(await readdir(dir).catch(() => [] as string[]));
+  const ours = Object.values(FILES);
+  const missing = ours.filter((f) => !present.has(f));
+  if (missing.length === 0) {
+    const wrong = await problems(dir);
+    if (wrong.length > 0) {
+      throw new TlsMaterialError(
+        `the fleet's TLS material in ${dir} cannot be used: ${wrong.join("; ")}.\n` +
+          "  fix: restore the files from a backup, or move the directory away to have a new CA made " +
+          "(every cluster then gets the new certificates at the next up)",
+      );
     }
+    return { tls: await readAll(dir), save: async () => {} };
+  }
+  if (missing.length < ours.length) {
+    throw new TlsMaterialError(
+      `the fleet's TLS material in ${dir} is incomplete: ${missing.join(", ")} missing ` +
+        `(${ours.filter((f) => present.has(f)).join(", ")} present). Nothing was changed.\n` +
+        "  fix: restore the missing files, or move the directory away to have a new CA made",
+    );
   }
   // Made in a private temporary directory and held in memory: the state dir is written only by save().
   const scratch = await mkdtemp(join(tmpdir(), "thanos-fleet-tls-"));
   const files = new Map<string, string>();
   try {
     await makeGrpcTls(scratch);
-    for (const f of Object.values(FILES)) files.set(f, await readFile(join(scratch, f), "utf8"));
+    for (const f of ours) files.set(f, await readFile(join(scratch, f), "utf8"));
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
   const save = async () => {
-    // A half-made directory (interrupted run) is made again from scratch.
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    for (const [f, text] of files) await writeFile(join(dir, f), text, { mode: 0o600 });
+    // A new directory is filled aside and renamed into place, so the set appears whole or not at all. In a
+    // directory that exists (made by hand, holding other files) the files are written beside what is there,
+    // each renamed into place after all are written, and nothing there is removed.
+    const fresh = present.size === 0 && !(await exists(dir));
+    if (fresh) await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    const target = fresh ? await mkdtemp(join(stateDir, `.${TLS_DIR}-`)) : dir;
+    for (const [f, text] of files) await writeFile(join(target, `.${f}.part`), text, { mode: 0o600 });
+    for (const f of files.keys()) await rename(join(target, `.${f}.part`), join(target, f));
+    if (fresh) {
+      await chmod(target, 0o700);
+      await rename(target, dir);
+    }
   };
   return { tls: await tlsOf((f) => files.get(f) as string), save };
 }

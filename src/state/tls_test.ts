@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { GRPC_SERVER_NAME, loadOrCreateGrpcTls, TLS_DIR } from "./tls.ts";
+import { GRPC_SERVER_NAME, loadGrpcTls, loadOrCreateGrpcTls, TLS_DIR } from "./tls.ts";
 
 test("the fleet's gRPC certificates chain to its CA, keys are private, and a second run reuses them", async () => {
   const stateDir = await mkdtemp(join(tmpdir(), "fleet-tls-state-"));
@@ -34,6 +34,103 @@ test("the fleet's gRPC certificates chain to its CA, keys are private, and a sec
       assert.equal((await stat(join(dir, key))).mode & 0o777, 0o600, key);
     }
     assert.deepEqual(await loadOrCreateGrpcTls(stateDir), first);
+  } finally {
+    await rm(stateDir, { recursive: true, force: true });
+  }
+});
+
+test("a partly filled TLS dir is refused, naming what is missing, and nothing in it is removed or replaced", async () => {
+  const stateDir = await mkdtemp(join(tmpdir(), "fleet-tls-state-"));
+  try {
+    await loadOrCreateGrpcTls(stateDir);
+    const dir = join(stateDir, TLS_DIR);
+    await rm(join(dir, "grpc-client.key"));
+    await writeFile(join(dir, "notes.txt"), "mine");
+    const before = await readdir(dir);
+    const caBefore = await readFile(join(dir, "ca.crt"), "utf8");
+    await assert.rejects(loadGrpcTls(stateDir), (e: Error & { exitCode?: number }) => {
+      assert.equal(e.exitCode, 2);
+      assert.match(e.message, /incomplete: grpc-client\.key missing/);
+      assert.match(e.message, /fix: /);
+      return true;
+    });
+    assert.deepEqual(await readdir(dir), before);
+    assert.equal(await readFile(join(dir, "ca.crt"), "utf8"), caBefore);
+    assert.equal(await readFile(join(dir, "notes.txt"), "utf8"), "mine");
+  } finally {
+    await rm(stateDir, { recursive: true, force: true });
+  }
+});
+
+test("complete material that does not fit together is refused: a key of another certificate, a foreign CA", async () => {
+  const stateDir = await mkdtemp(join(tmpdir(), "fleet-tls-state-"));
+  const other = await mkdtemp(join(tmpdir(), "fleet-tls-other-"));
+  try {
+    await loadOrCreateGrpcTls(stateDir);
+    await loadOrCreateGrpcTls(other);
+    const dir = join(stateDir, TLS_DIR);
+    const serverKey = await readFile(join(dir, "grpc-server.key"));
+    await copyFile(join(other, TLS_DIR, "grpc-server.key"), join(dir, "grpc-server.key"));
+    await assert.rejects(loadGrpcTls(stateDir), /grpc-server\.key is not the key of grpc-server\.crt/);
+    await writeFile(join(dir, "grpc-server.key"), serverKey);
+    for (const f of ["ca.crt", "ca.key"]) await copyFile(join(other, TLS_DIR, f), join(dir, f));
+    await assert.rejects(loadGrpcTls(stateDir), /is not signed by ca\.crt/);
+  } finally {
+    await rm(stateDir, { recursive: true, force: true });
+    await rm(other, { recursive: true, force: true });
+  }
+});
+
+test("an expired certificate is refused before anything starts", async () => {
+  const stateDir = await mkdtemp(join(tmpdir(), "fleet-tls-state-"));
+  try {
+    await loadOrCreateGrpcTls(stateDir);
+    const dir = join(stateDir, TLS_DIR);
+    const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, encoding: "utf8" });
+    // A server certificate from the same CA and key that expired yesterday.
+    openssl("req", "-new", "-key", "grpc-server.key", "-subj", `/CN=${GRPC_SERVER_NAME}`, "-out", "s.csr");
+    await writeFile(join(dir, "s.ext"), `subjectAltName=DNS:${GRPC_SERVER_NAME}\n`);
+    const yesterday = new Date(Date.now() - 86_400_000);
+    const stamp = (d: Date) => `${d.toISOString().replace(/[-:T]/g, "").slice(0, 14)}Z`;
+    // `openssl ca` is the one openssl 3.0 command that sets both dates of a certificate.
+    await writeFile(
+      join(dir, "ca.cnf"),
+      "[ca]\ndefault_ca=c\n[c]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n",
+    );
+    await writeFile(join(dir, "index.txt"), "");
+    await writeFile(join(dir, "serial"), "1000\n");
+    openssl(
+      ...[
+        "ca",
+        "-batch",
+        "-notext",
+        "-config",
+        "ca.cnf",
+        "-cert",
+        "ca.crt",
+        "-keyfile",
+        "ca.key",
+        "-in",
+        "s.csr",
+      ],
+      ...["-startdate", stamp(new Date(yesterday.getTime() - 86_400_000)), "-enddate", stamp(yesterday)],
+      ...["-extfile", "s.ext", "-out", "grpc-server.crt"],
+    );
+    await assert.rejects(loadGrpcTls(stateDir), /grpc-server\.crt has expired/);
+  } finally {
+    await rm(stateDir, { recursive: true, force: true });
+  }
+});
+
+test("a TLS dir made by hand with other files gets the material beside them", async () => {
+  const stateDir = await mkdtemp(join(tmpdir(), "fleet-tls-state-"));
+  try {
+    await mkdir(join(stateDir, TLS_DIR));
+    await writeFile(join(stateDir, TLS_DIR, "README"), "mine");
+    const tls = await loadOrCreateGrpcTls(stateDir);
+    assert.equal(await readFile(join(stateDir, TLS_DIR, "README"), "utf8"), "mine");
+    assert.deepEqual(await loadOrCreateGrpcTls(stateDir), tls);
+    assert.deepEqual((await readdir(stateDir)).sort(), [TLS_DIR]);
   } finally {
     await rm(stateDir, { recursive: true, force: true });
   }

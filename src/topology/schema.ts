@@ -174,7 +174,7 @@ export const Fleet = z.strictObject({
     })
     .prefault({}),
   /** Mutual TLS on the StoreAPI gRPC that crosses clusters (query to sidecars, store gateway, rulers). */
-  tls: z.strictObject({ grpc: z.boolean().default(false) }).prefault({}),
+  tls: z.strictObject({ grpc: z.boolean().default(true) }).prefault({}),
   /** Grafana in each workload cluster; without it the Thanos datasource is still rendered for a Grafana of your own. */
   grafana: z.boolean().default(true),
   /** kube-prometheus-stack from a local chart directory or .tgz instead of its Helm repository. */

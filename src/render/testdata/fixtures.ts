@@ -2,10 +2,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Credentials } from "../../state/credentials.ts";
+import { GRPC_SERVER_NAME, type GrpcTls } from "../../state/tls.ts";
 import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet, parseFleetYaml } from "../../topology/load.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { DiscoveredAddresses } from "../addresses.ts";
-import { renderFleet } from "../render.ts";
+import { type RenderOptions, renderFleet } from "../render.ts";
 import type { RenderedFleet } from "../types.ts";
 
 export const FAKE_CREDENTIALS: Credentials = {
@@ -13,6 +14,21 @@ export const FAKE_CREDENTIALS: Credentials = {
   thanos: { accessKey: "fake-thanos-access-key", secretKey: "fake-thanos-secret-key-4567" },
   grafana: { user: "fake-grafana-admin", password: "fake-grafana-password-89ab" },
 };
+
+/** Stand-in gRPC TLS material (fleets have mutual TLS by default); the real material is made by openssl. */
+export const FAKE_GRPC_TLS: GrpcTls = {
+  ca: "fake-ca-pem",
+  cert: "fake-server-cert-pem",
+  key: "fake-server-key-pem",
+  clientCert: "fake-client-cert-pem",
+  clientKey: "fake-client-key-pem",
+  serverName: GRPC_SERVER_NAME,
+};
+
+/** What render needs besides the topology, as the tests give it. */
+export function fakeRenderOptions(topology: Topology): Pick<RenderOptions, "credentials" | "grpcTls"> {
+  return { credentials: FAKE_CREDENTIALS, ...(topology.fleet.tls.grpc ? { grpcTls: FAKE_GRPC_TLS } : {}) };
+}
 
 /** Every credential string, for "appears nowhere but in a Secret" checks. */
 export const CREDENTIAL_STRINGS = [
@@ -42,7 +58,7 @@ export function kindAddresses(topology: Topology): DiscoveredAddresses {
 
 export function render(topology: Topology, discovered = true): RenderedFleet {
   return renderFleet(topology, {
-    credentials: FAKE_CREDENTIALS,
+    ...fakeRenderOptions(topology),
     discovered: discovered ? kindAddresses(topology) : undefined,
     outDir: "out",
   });

@@ -18,7 +18,7 @@ import { PreflightError, preflight } from "./preflight.ts";
 import {
   assertGolden,
   defaultTopology,
-  FAKE_CREDENTIALS,
+  fakeRenderOptions,
   harness,
   recordingReporter,
 } from "./testdata/fixtures.ts";
@@ -106,7 +106,7 @@ describe("up --images: the archive goes into every kind node before anything is 
       assert.ok(load < lines.findIndex((l) => l.startsWith("$ helm upgrade")));
       // Each node holds what its cluster runs, and nothing else of the archive.
       const all = await archiveImages(archive);
-      const used = fleetImages(topology, renderFleet(topology, { credentials: FAKE_CREDENTIALS }).clusters);
+      const used = fleetImages(topology, renderFleet(topology, { ...fakeRenderOptions(topology) }).clusters);
       for (const [cluster, nodes] of h.world.kindClusters) {
         const runs = used
           .filter((i) => !i.kindNode && i.usedBy.some((u) => u.cluster === cluster))
@@ -180,7 +180,7 @@ describe("up --images: the archive goes into every kind node before anything is 
 
 describe("preflight names a missing image or chart before anything is created", () => {
   const check = async (topology: Topology, world: FakeWorld, imagesArchive?: string) => {
-    const fleet = renderFleet(topology, { credentials: FAKE_CREDENTIALS });
+    const fleet = renderFleet(topology, { ...fakeRenderOptions(topology) });
     try {
       await preflight(topology, fleet.clusters, {
         exec: world.exec,

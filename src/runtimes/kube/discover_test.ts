@@ -4,7 +4,7 @@ import type { V1Node, V1Service } from "@kubernetes/client-node";
 import { FakeWorld, nodeObject } from "../../../testing/kube/fake-world.ts";
 import { renderFleet } from "../../render/render.ts";
 import { discoverAddresses, loadBalancerAddresses, nodeAddress } from "./discover.ts";
-import { addCloudClusters, defaultTopology, FAKE_CREDENTIALS, topologyOf } from "./testdata/fixtures.ts";
+import { addCloudClusters, defaultTopology, fakeRenderOptions, topologyOf } from "./testdata/fixtures.ts";
 import { fakeClock } from "./wait.ts";
 
 function dualStack(name: string, v6: string, v4: string): V1Node {
@@ -84,7 +84,7 @@ describe("one node address per cluster, from the Node objects", () => {
     const world = new FakeWorld();
     for (const name of ["mgmt", "biz1", "biz2", "minio"])
       await world.exec.run("kind", ["create", "cluster", "--name", name]);
-    const fleet = renderFleet(defaultTopology(), { credentials: FAKE_CREDENTIALS });
+    const fleet = renderFleet(defaultTopology(), { ...fakeRenderOptions(defaultTopology()) });
     const discover = () =>
       discoverAddresses({
         clusters: fleet.clusters,
@@ -134,7 +134,7 @@ describe("load-balancer addresses, from the Services once assigned", () => {
     const world = new FakeWorld();
     addCloudClusters(world, ["cloud-mgmt", "cloud-us1"]);
     const topology = await topologyOf("load-balancer.yaml");
-    const fleet = renderFleet(topology, { credentials: FAKE_CREDENTIALS });
+    const fleet = renderFleet(topology, { ...fakeRenderOptions(topology) });
     for (const rc of fleet.clusters) {
       const api = world.fakeApi(rc.context);
       api.loadBalancerIngress = { ip: rc.cluster === "mgmt" ? "203.0.113.10" : "203.0.113.20" };

@@ -7,10 +7,10 @@ import { renderFleet } from "../../render/render.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { FIELD_MANAGER, MANAGED_BY_LABEL } from "./api.ts";
 import { memoryNeeded, PreflightError, parseQuantity, parseVersion, preflight } from "./preflight.ts";
-import { addCloudClusters, defaultTopology, FAKE_CREDENTIALS, topologyOf } from "./testdata/fixtures.ts";
+import { addCloudClusters, defaultTopology, fakeRenderOptions, topologyOf } from "./testdata/fixtures.ts";
 
 function run(world: FakeWorld, topology: Topology, platform: NodeJS.Platform = "linux") {
-  const fleet = renderFleet(topology, { credentials: FAKE_CREDENTIALS });
+  const fleet = renderFleet(topology, { ...fakeRenderOptions(topology) });
   return preflight(topology, fleet.clusters, {
     exec: world.exec,
     api: world.api,
@@ -277,7 +277,7 @@ describe("what the fleet needs", () => {
   it("memory grows with the workload clusters and their replicas", async () => {
     const small = defaultTopology();
     const four = await topologyOf("four-workloads.yaml");
-    const need = (t: Topology) => memoryNeeded(t, renderFleet(t, { credentials: FAKE_CREDENTIALS }).clusters);
+    const need = (t: Topology) => memoryNeeded(t, renderFleet(t, { ...fakeRenderOptions(t) }).clusters);
     assert.ok(need(four) > need(small));
     // Four kind clusters of two nodes each, before any workload.
     assert.ok(need(small) > 4 * (600 + 200) * 1024 ** 2);

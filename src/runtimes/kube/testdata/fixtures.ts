@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { CREDENTIALS_FILE, type Credentials } from "../../../state/credentials.ts";
 import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet, parseFleetYaml } from "../../../topology/load.ts";
 import type { Topology } from "../../../topology/topology.ts";
+import type { GrpcTls } from "../../../state/tls.ts";
+import { FAKE_GRPC_TLS } from "../../../render/testdata/fixtures.ts";
 import type { Reporter } from "../../runtime.ts";
 import { type KubeDeps, realDeps } from "../run-context.ts";
 import { createKubeRuntime, type KubeRuntime } from "../index.ts";
@@ -22,6 +24,11 @@ export const FAKE_CREDENTIALS: Credentials = {
   thanos: { accessKey: "fake-thanos-access", secretKey: "fake-thanos-secret" },
   grafana: { user: "fake-grafana-admin", password: "fake-grafana-password" },
 };
+
+/** What render needs besides the topology, as the tests give it: the fake credentials and stand-in TLS material. */
+export function fakeRenderOptions(topology: Topology): { credentials: Credentials; grpcTls?: GrpcTls } {
+  return { credentials: FAKE_CREDENTIALS, ...(topology.fleet.tls.grpc ? { grpcTls: FAKE_GRPC_TLS } : {}) };
+}
 
 export function defaultTopology(): Topology {
   return parseFleet(DEFAULT_FLEET, DEFAULT_SOURCE);
