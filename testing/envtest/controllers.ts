@@ -1,6 +1,6 @@
 // Stands in for the parts of a cluster that finish a deletion, which a bare control plane lacks: the garbage collector
 // (a foreground deletion waits for its dependents, then its finalizer goes; dependents of a deleted owner are
-// deleted), the namespace controller (a deleted namespace's content is deleted, then the namespace finalized) and a
+// deleted), PVC protection (a deleted claim goes once no pod uses it), the namespace controller (a deleted namespace's content is deleted, then the namespace finalized) and a
 // slow kubelet (a pod bound to a node is only marked as being deleted until the kubelet confirms, here `kubeletDelayMs`
 // later). Nothing here keeps time promises: it only makes deletions end the way a real cluster ends them, later.
 
@@ -30,6 +30,7 @@ const KINDS: [string, string][] = [
 ];
 
 const FOREGROUND = "foregroundDeletion";
+const PVC_PROTECTION = "kubernetes.io/pvc-protection";
 
 export interface DeletionControllers {
   /** "Kind namespace/name" of every object whose deletion this finished (pods, foreground owners, namespaces). */
@@ -55,6 +56,24 @@ export function startDeletionControllers(
     if (code !== 404 && code !== 409) throw err;
   };
 
+  /** Removes one finalizer: the API server deletes the object once none is left. */
+  const dropFinalizer = async (o: KubernetesObject, finalizer: string) => {
+    const { name, namespace, finalizers = [] } = o.metadata ?? {};
+    const rest = finalizers.filter((f) => f !== finalizer);
+    await objects
+      .patch(
+        { apiVersion: o.apiVersion, kind: o.kind, metadata: { name, namespace, finalizers: rest } },
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        PatchStrategy.MergePatch,
+      )
+      .then(() => {
+        if (rest.length === 0) finished.push(named(o));
+      }, gone);
+  };
+
   const listAll = async (): Promise<KubernetesObject[]> => {
     const all: KubernetesObject[] = [];
     for (const [apiVersion, kind] of KINDS) {
@@ -77,23 +96,20 @@ export function startDeletionControllers(
         for (const d of dependents.filter((x) => !x.metadata?.deletionTimestamp)) {
           await objects.delete(d, undefined, undefined, undefined, undefined, "Background").catch(gone);
         }
-        if (dependents.length === 0) {
-          const finalizers = meta.finalizers.filter((f) => f !== FOREGROUND);
-          await objects
-            .patch(
-              {
-                apiVersion: o.apiVersion,
-                kind: o.kind,
-                metadata: { name: meta.name, namespace: meta.namespace, finalizers },
-              },
-              undefined,
-              undefined,
-              undefined,
-              undefined,
-              PatchStrategy.MergePatch,
-            )
-            .then(() => finished.push(named(o)), gone);
-        }
+        if (dependents.length === 0) await dropFinalizer(o, FOREGROUND);
+        continue;
+      }
+      // PVC protection: a claim being deleted loses its finalizer once no pod uses it.
+      if (deleting && o.kind === "PersistentVolumeClaim" && meta.finalizers?.includes(PVC_PROTECTION)) {
+        const used = all.some(
+          (p) =>
+            p.kind === "Pod" &&
+            p.metadata?.namespace === meta.namespace &&
+            (
+              p as { spec?: { volumes?: { persistentVolumeClaim?: { claimName?: string } }[] } }
+            ).spec?.volumes?.some((v) => v.persistentVolumeClaim?.claimName === meta.name),
+        );
+        if (!used) await dropFinalizer(o, PVC_PROTECTION);
         continue;
       }
       // Garbage collector: what every owner of is gone goes too.
