@@ -138,6 +138,10 @@ program
   .addOption(stateOption())
   .addOption(runtimeOption())
   .option("--purge", "also delete data and state")
+  .option(
+    "--wait <duration>",
+    "on existing Kubernetes clusters: how long to wait until what down deleted is gone (default 5m)",
+  )
   .option("-v, --verbose", "stream the output of every tool run")
   .action(async (opts) => {
     const topology = await loadTopology(opts.config);
@@ -149,6 +153,7 @@ program
         verbose: Boolean(opts.verbose),
         signal,
         purge: Boolean(opts.purge),
+        ...(opts.wait === undefined ? {} : { wait: opts.wait }),
       }),
     );
   });

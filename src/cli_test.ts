@@ -43,6 +43,10 @@ describe("after up --runtime local, the verbs without --runtime act on the local
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stderr, /no local fleet is recorded in .*: nothing to stop/);
 
+    const badWait = await cli("down", "--wait", "5 minutes");
+    assert.equal(badWait.code, 2, badWait.stderr);
+    assert.match(badWait.stderr, /^--wait '5 minutes' is not a duration/);
+
     const same = await cli("status", "--json", "--runtime", "local");
     assert.deepEqual(JSON.parse(same.stdout), { runtime: "local", processes: [] });
   });

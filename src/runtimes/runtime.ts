@@ -36,6 +36,13 @@ export interface UpOptions {
   images?: string;
 }
 
+export interface DownOptions extends UpOptions {
+  /** Also delete data and state. */
+  purge: boolean;
+  /** How long to wait until what was deleted from existing Kubernetes clusters is gone (default 5 min). */
+  waitMs?: number;
+}
+
 export interface ProcessStatus {
   cluster: string;
   component: string;
@@ -59,7 +66,7 @@ export interface Runtime {
   /** Brings the fleet up; a second call on a running fleet reports it and changes nothing. */
   up(topology: Topology, opts: UpOptions): Promise<void>;
   /** Stops or deletes what up created and nothing else; idempotent. */
-  down(topology: Topology, opts: UpOptions & { purge: boolean }): Promise<void>;
+  down(topology: Topology, opts: DownOptions): Promise<void>;
   status(topology: Topology, opts: { stateDir: string }): Promise<ProcessStatus[]>;
   endpoints(topology: Topology, opts: { stateDir: string }): Promise<FleetEndpoints>;
 }

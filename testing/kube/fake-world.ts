@@ -17,6 +17,7 @@ import {
   KubeApiError,
   MANAGED_BY_LABEL,
   type ObjectRef,
+  type Propagation,
   type ProxyResponse,
   refOf,
 } from "../../src/runtimes/kube/api.ts";
@@ -314,15 +315,38 @@ export class FakeKubeApi implements KubeApi {
       .map((o) => this.withStatus(o));
   }
 
-  async delete(ref: ObjectRef): Promise<boolean> {
+  async delete(ref: ObjectRef, opts: { propagation?: Propagation } = {}): Promise<boolean> {
     await Promise.resolve();
     const key = this.key(ref);
+    const how = opts.propagation === "Foreground" ? " (foreground)" : "";
+    const stored = this.objects.get(key);
+    if (stored && this.markDeleting(stored)) {
+      this.record(`delete ${ref.apiVersion} ${describeRef(ref)}${how} → being deleted, held by a finalizer`);
+      return true;
+    }
     const existed = this.objects.delete(key);
-    this.record(`delete ${ref.apiVersion} ${describeRef(ref)} → ${existed ? "deleted" : "not found"}`);
-    if (existed && ref.kind === "Namespace") {
-      for (const [k, s] of this.objects) if (s.obj.metadata.namespace === ref.name) this.objects.delete(k);
+    this.record(`delete ${ref.apiVersion} ${describeRef(ref)}${how} → ${existed ? "deleted" : "not found"}`);
+    if (existed && stored && ref.kind === "Namespace") {
+      // As the namespace controller does: what a finalizer holds stays, and so does the namespace, terminating.
+      let held = false;
+      for (const [k, s] of this.objects) {
+        if (s.obj.metadata.namespace !== ref.name) continue;
+        if (this.markDeleting(s)) held = true;
+        else this.objects.delete(k);
+      }
+      if (held) {
+        stored.obj.metadata.deletionTimestamp = "2026-12-07T03:00:00Z";
+        this.objects.set(key, stored);
+      }
     }
     return existed;
+  }
+
+  /** An object a finalizer holds is only marked as being deleted: true when that is so. */
+  private markDeleting(stored: Stored): boolean {
+    if (((stored.obj.metadata.finalizers as string[] | undefined) ?? []).length === 0) return false;
+    stored.obj.metadata.deletionTimestamp ??= "2026-12-07T03:00:00Z";
+    return true;
   }
 
   async mergePatch(ref: ObjectRef, patch: Record<string, unknown>): Promise<KubeObject> {

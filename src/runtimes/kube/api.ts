@@ -26,6 +26,9 @@ export interface ObjectRef {
   namespace?: string;
 }
 
+/** How a delete treats the object's dependents (pods of a StatefulSet, ReplicaSets of a Deployment). */
+export type Propagation = "Background" | "Foreground";
+
 export interface ProxyTarget {
   resource: "pods" | "services";
   namespace: string;
@@ -59,8 +62,11 @@ export interface KubeApi {
     kind: string,
     opts?: { namespace?: string; labelSelector?: string },
   ): Promise<KubeObject[]>;
-  /** Deletes in the background; false when it did not exist. */
-  delete(ref: ObjectRef): Promise<boolean>;
+  /**
+   * Deletes the object, its dependents in the background (by default) or in the foreground: then the object stays,
+   * marked as being deleted, until the garbage collector has deleted everything it owns. False when it did not exist.
+   */
+  delete(ref: ObjectRef, opts?: { propagation?: Propagation }): Promise<boolean>;
   /**
    * A JSON merge patch (RFC 7386: a null removes a key), fieldManager thanos-fleet: the object as stored afterwards.
    * An object that does not exist is an error.
@@ -226,9 +232,10 @@ export function createKubeApi(opts: KubeApiOptions): KubeApi {
         );
         return list.items.map((item) => ({ ...item, apiVersion, kind }) as KubeObject);
       }),
-    delete: async (ref) =>
+    delete: async (ref, o = {}) =>
       (await absentOn404(`delete ${describeRef(ref)}`, async () => {
-        await objects.delete(header(ref), undefined, undefined, undefined, undefined, "Background");
+        const propagation = o.propagation ?? "Background";
+        await objects.delete(header(ref), undefined, undefined, undefined, undefined, propagation);
         return true;
       })) ?? false,
     mergePatch: (ref, patch) =>

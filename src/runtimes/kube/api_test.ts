@@ -228,6 +228,15 @@ describe("createKubeApi against an HTTP API server", () => {
       del?.url ?? "",
       /^\/api\/v1\/namespaces\/monitoring\/configmaps\/a\?propagationPolicy=Background$/,
     );
+    seen.length = 0;
+    await api.delete(
+      { apiVersion: "v1", kind: "ConfigMap", namespace: "monitoring", name: "a" },
+      { propagation: "Foreground" },
+    );
+    assert.match(
+      seen.find((s) => s.method === "DELETE")?.url ?? "",
+      /^\/api\/v1\/namespaces\/monitoring\/configmaps\/a\?propagationPolicy=Foreground$/,
+    );
   });
 
   it("proxies a request to a pod port, with the kubeconfig's credentials", async () => {

@@ -101,6 +101,95 @@ describe("down deletes the kind clusters thanos-fleet created and nothing else",
     }
   });
 
+  /** A pod of thanos-store that nothing deletes: a finalizer holds it, or its node no longer answers. */
+  const heldPod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      name: "thanos-store-0",
+      namespace: "monitoring",
+      labels: { "app.kubernetes.io/managed-by": "thanos-fleet" },
+      finalizers: ["example.com/hold"],
+      deletionTimestamp: "2026-12-07T03:00:00Z",
+    },
+  };
+
+  it("on existing clusters: past the deadline, fails naming what is left and what to do; the state keeps the cluster", async () => {
+    const world = new FakeWorld();
+    addCloudClusters(world, ["prod-mgmt", "prod-eu1"]);
+    const h = await harness(await topologyOf("existing.yaml"), world);
+    try {
+      await h.up();
+      world.fakeApi("prod-mgmt").put(heldPod);
+      const lines: string[] = [];
+      const reporter = { step: () => () => {}, info: (l: string) => lines.push(l), verbose: () => {} };
+      const opts = { stateDir: h.stateDir, reporter, verbose: false, purge: true, waitMs: 90_000 };
+      const down = h.runtime.down(h.topology, { ...opts, signal: new AbortController().signal });
+      await assert.rejects(down, (err: Error) => {
+        assert.match(
+          err.message,
+          /^after 1m30s, what down deleted is still there: mgmt \(context prod-mgmt\): /,
+        );
+        assert.match(err.message, /Pod monitoring\/thanos-store-0 \(finalizers: example\.com\/hold\)/);
+        assert.match(err.message, /Namespace monitoring/);
+        assert.match(err.message, /run 'thanos-fleet down' again/);
+        assert.match(err.message, /'kubectl --context prod-mgmt -n monitoring get all,pvc'/);
+        assert.doesNotMatch(err.message, /eu1/, "eu1's objects are gone: it is not named");
+        return true;
+      });
+      assert.match(lines.join("\n"), /2 still being deleted: mgmt: Pod monitoring\/thanos-store-0/);
+      assert.deepEqual(
+        Object.keys((await readState(h.stateDir)).clusters),
+        ["mgmt"],
+        "the cluster whose objects are still there stays recorded, and --purge did not drop the state",
+      );
+      assert.equal(await recordedRuntime(h.stateDir), "kubernetes");
+
+      // Whatever held the pod lets go: the next down finds nothing left and finishes.
+      world.fakeApi("prod-mgmt").objects.clear();
+      await h.runtime.down(h.topology, { ...opts, signal: new AbortController().signal });
+      assert.deepEqual((await readState(h.stateDir)).clusters, {});
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("on existing clusters: interrupted while waiting, says what may remain; a second down finishes", async () => {
+    const world = new FakeWorld();
+    addCloudClusters(world, ["prod-mgmt", "prod-eu1"]);
+    const h = await harness(await topologyOf("existing.yaml"), world);
+    try {
+      await h.up();
+      world.fakeApi("prod-mgmt").put(heldPod);
+      const ctrl = new AbortController();
+      // Ctrl-C as the first progress line is printed.
+      const reporter = {
+        step: () => () => {},
+        info: () => ctrl.abort(new Error("interrupted")),
+        verbose: () => {},
+      };
+      const opts = { stateDir: h.stateDir, reporter, verbose: false, purge: false };
+      await assert.rejects(h.runtime.down(h.topology, { ...opts, signal: ctrl.signal }), (err: Error) => {
+        assert.match(err.message, /^interrupted while waiting for what down deleted to be gone/);
+        assert.match(err.message, /may remain: mgmt \(context prod-mgmt\): Pod monitoring\/thanos-store-0/);
+        assert.match(err.message, /run 'thanos-fleet down' again to finish/);
+        return true;
+      });
+      assert.deepEqual(Object.keys((await readState(h.stateDir)).clusters), ["mgmt"]);
+      world.fakeApi("prod-mgmt").objects.clear();
+      const mark = world.recorder.mark();
+      await h.runtime.down(h.topology, { ...opts, signal: new AbortController().signal });
+      assert.ok(
+        world.recorder.since(mark).some((l) => l.includes("helm uninstall") && l.includes("prod-mgmt")) ===
+          false,
+        "mgmt has no Helm release",
+      );
+      assert.deepEqual((await readState(h.stateDir)).clusters, {});
+    } finally {
+      await h.cleanup();
+    }
+  });
+
   it("never touches a cluster when the state dir records nothing (a fleet up from another state dir)", async () => {
     const world = new FakeWorld();
     await world.exec.run("kind", ["create", "cluster", "--name", "mgmt"]);

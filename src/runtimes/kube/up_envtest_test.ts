@@ -18,8 +18,11 @@ import {
   type KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
 } from "@kubernetes/client-node";
 import { parse } from "yaml";
+import { type DeletionControllers, startDeletionControllers } from "../../../testing/envtest/controllers.ts";
 import { envtestSkip, startControlPlanes } from "../../../testing/envtest/controlplane.ts";
 import { kindNodeNames, registerKindNodes } from "../../../testing/envtest/nodes.ts";
 import { removeAtExit } from "../../../testing/envtest/process.ts";
@@ -286,7 +289,13 @@ async function runOperator(kc: KubeConfig, namespace: string, release: string): 
   }
   for (const { kind, app } of OPERATED) {
     const name = `${release}-${app}`;
-    const resource = { apiVersion: "monitoring.coreos.com/v1", kind, metadata: { name, namespace } };
+    // Helm marks every object of a release so; the pods the operator makes are found through them.
+    const annotations = { "meta.helm.sh/release-name": release, "meta.helm.sh/release-namespace": namespace };
+    const resource = {
+      apiVersion: "monitoring.coreos.com/v1",
+      kind,
+      metadata: { name, namespace, annotations },
+    };
     // The CRD serves once established: a moment after it is created.
     let created: KubernetesObject | undefined;
     for (let attempt = 0; !created; attempt++) {
@@ -380,6 +389,55 @@ async function claimAsTheController(k: CoreV1Api, objects: KubeObject[]): Promis
   return made;
 }
 
+/**
+ * A pod for each StatefulSet, Deployment and Job in the namespace, thanos-fleet's and the operator's, as their
+ * controllers (which do not run here) would make it: owned by it, with its template's labels, bound to a node (so
+ * that a delete only marks it as being deleted until the kubelet confirms). `hold` adds a finalizer to one of them.
+ */
+async function podsAsTheControllers(
+  kc: KubeConfig,
+  node: string,
+  hold?: { owner: string; finalizer: string },
+): Promise<string[]> {
+  const objects = KubernetesObjectApi.makeApiClient(kc);
+  const core = kc.makeApiClient(CoreV1Api);
+  const made: string[] = [];
+  for (const [apiVersion, kind] of [
+    ["apps/v1", "StatefulSet"],
+    ["apps/v1", "Deployment"],
+    ["batch/v1", "Job"],
+  ] as const) {
+    for (const owner of (await objects.list(apiVersion, kind, NAMESPACE)).items as KubeObject[]) {
+      const template = (owner.spec as { template: { metadata?: { labels?: Record<string, string> } } })
+        .template;
+      const name = `${owner.metadata.name}-0`;
+      await core.createNamespacedPod({
+        namespace: NAMESPACE,
+        body: {
+          metadata: {
+            name,
+            labels: template.metadata?.labels ?? {},
+            ...(hold?.owner === owner.metadata.name ? { finalizers: [hold.finalizer] } : {}),
+            ownerReferences: [
+              {
+                apiVersion,
+                kind,
+                name: owner.metadata.name,
+                uid: String(owner.metadata.uid),
+                controller: true,
+                blockOwnerDeletion: true,
+              },
+            ],
+          },
+          spec: { nodeName: node, containers: [{ name: "main", image: "registry.invalid/main" }] },
+        },
+      });
+      made.push(`Pod ${NAMESPACE}/${name}`);
+    }
+  }
+  return made;
+}
+
 const key = (o: KubeObject): string => `${o.kind} ${o.metadata.namespace ?? ""}/${o.metadata.name}`;
 
 /** Every watched object in a cluster, by key: resourceVersion and uid. */
@@ -458,7 +516,16 @@ for (const c of CASES) {
     let creds: Credentials;
     const clusterOf = (name: string) => fleet.clusters.find((rc) => rc.cluster === name) as RenderedCluster;
     const api = (rc: RenderedCluster) => apis.get(rc.context) as KubeApi;
-    const core = (rc: RenderedCluster) => (configs.get(rc.context) as KubeConfig).makeApiClient(CoreV1Api);
+    const kc = (rc: RenderedCluster) => configs.get(rc.context) as KubeConfig;
+    const core = (rc: RenderedCluster) => kc(rc).makeApiClient(CoreV1Api);
+    const nodeOf = async (rc: RenderedCluster) => (await api(rc).listNodes())[0]?.metadata?.name ?? "";
+    /** The garbage collector, namespace controller and a kubelet that confirms a pod gone a second later. */
+    const startControllers = (): DeletionControllers[] =>
+      fleet.clusters.map((rc) => startDeletionControllers(kc(rc), { kubeletDelayMs: 1000 }));
+    const stopControllers = async (list: DeletionControllers[]) => {
+      const stopped = await Promise.allSettled(list.map((x) => x.stop()));
+      for (const r of stopped) if (r.status === "rejected") throw r.reason;
+    };
 
     const opts = (): UpOptions => ({
       stateDir,
@@ -865,23 +932,40 @@ for (const c of CASES) {
       let claims = 0;
       for (const rc of fleet.clusters) claims += await claimAsTheController(core(rc), rendered(rc));
       assert.equal(claims, 1, "the storage server's data volume");
+      const made = new Map<string, string[]>();
+      for (const rc of fleet.clusters)
+        made.set(rc.cluster, await podsAsTheControllers(kc(rc), await nodeOf(rc)));
+      assert.ok(
+        made.get(topology.workloads[0]?.name ?? "")?.some((p) => p.includes("prometheus-kube")),
+        "the pods of the operator's StatefulSets, which are the Helm release's",
+      );
       const mark = world.recorder.mark();
-      await runtime.down(topology, { ...opts(), purge: false });
+      const controllers = startControllers();
+      try {
+        await runtime.down(topology, { ...opts(), purge: false });
+      } finally {
+        await stopControllers(controllers);
+      }
       for (const [i, rc] of fleet.clusters.entries()) {
+        // Each pod was there until the kubelet confirmed it gone, and down returned only after that.
+        const finished = new Set(controllers.flatMap((x) => x.finished));
+        for (const pod of made.get(rc.cluster) ?? []) assert.ok(finished.has(pod), `${rc.cluster}: ${pod}`);
+        const pods = (await core(rc).listNamespacedPod({ namespace: NAMESPACE })).items;
+        assert.deepEqual(
+          pods.map((p) => p.metadata?.name),
+          [],
+          `${rc.cluster}: pods left in ${NAMESPACE} when down returned`,
+        );
         for (const [apiVersion, kind] of WATCHED) {
           const left = await api(rc).list(apiVersion, kind, { labelSelector: MANAGED_BY_SELECTOR });
           // A namespace that was there before up stays, without the labels up gave it.
-          const notDeleted = left.filter((o) => !o.metadata.deletionTimestamp).map(key);
-          assert.deepEqual(notDeleted, [], `${rc.cluster}: ${kind} left by down`);
+          assert.deepEqual(left.map(key), [], `${rc.cluster}: ${kind} left by down`);
         }
         const ns = await api(rc).get({ apiVersion: "v1", kind: "Namespace", name: NAMESPACE });
         const theirs = rc.cluster === c.preexistingNamespace;
-        // No namespace controller runs here: a deleted namespace stays Terminating instead of disappearing.
-        assert.equal(
-          ns !== undefined && !ns.metadata.deletionTimestamp,
-          theirs,
-          `${rc.cluster}: namespace ${NAMESPACE}`,
-        );
+        // The namespace it created is gone when down returns; one that was there before stays.
+        assert.equal(ns !== undefined, theirs, `${rc.cluster}: namespace ${NAMESPACE}`);
+        if (ns) assert.equal(ns.metadata.deletionTimestamp, undefined);
         if (theirs) {
           const labels = Object.keys(ns?.metadata.labels ?? {}).filter((l) =>
             l.startsWith("app.kubernetes.io/"),
@@ -928,6 +1012,68 @@ for (const c of CASES) {
         reporter.lines.some((l) => l.includes("nothing to remove")),
         reporter.lines.join("\n"),
       );
+    });
+
+    test("a pod a finalizer holds: down fails at its deadline naming it; let go, a second down finishes", async () => {
+      await runtime.up(topology, opts());
+      const observer = clusterOf(topology.observer.name);
+      const hold = { owner: "thanos-store", finalizer: "thanos-fleet.test/hold" };
+      for (const rc of fleet.clusters) {
+        await podsAsTheControllers(kc(rc), await nodeOf(rc), rc === observer ? hold : undefined);
+      }
+      const controllers = startControllers();
+      try {
+        reporter.lines.length = 0;
+        // The other clusters' pods go a second after they are deleted; mgmt's held pod never does.
+        let message = "";
+        await assert.rejects(
+          runtime.down(topology, { ...opts(), purge: true, waitMs: 10_000 }),
+          (err: Error) => {
+            message = err.message;
+            return true;
+          },
+        );
+        assert.match(message, /^after 10s, what down deleted is still there: /);
+        const named = message.split("; ").find((part) => part.includes(`(context ${observer.context})`));
+        assert.ok(named, message);
+        assert.match(named, /Pod monitoring\/thanos-store-0 \(finalizers: thanos-fleet\.test\/hold\)/);
+        assert.match(named, /StatefulSet monitoring\/thanos-store[,.]/, "its owner waits for it");
+        assert.match(
+          message,
+          new RegExp(`'kubectl --context ${observer.context} -n monitoring get all,pvc'`),
+        );
+        assert.match(message, /run 'thanos-fleet down' again/);
+        assert.ok(
+          reporter.lines.some((l) => /^ {2}\d+ still being deleted: .*\bmgmt: /.test(l)),
+          reporter.lines.join("\n"),
+        );
+        // What the state dir still records is exactly what the message names; --purge kept the state.
+        const recorded = Object.keys((await readState(stateDir)).clusters);
+        assert.ok(recorded.includes(observer.cluster));
+        for (const rc of fleet.clusters) {
+          assert.equal(
+            message.includes(`${rc.cluster} (context ${rc.context})`),
+            recorded.includes(rc.cluster),
+            `${rc.cluster}: named in the error as recorded in the state`,
+          );
+        }
+        await core(observer).patchNamespacedPod(
+          { name: "thanos-store-0", namespace: NAMESPACE, body: { metadata: { finalizers: null } } },
+          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+        );
+        await runtime.down(topology, { ...opts(), purge: true });
+      } finally {
+        await stopControllers(controllers);
+      }
+      for (const rc of fleet.clusters) {
+        const pods = (await core(rc).listNamespacedPod({ namespace: NAMESPACE })).items;
+        assert.deepEqual(
+          pods.map((p) => p.metadata?.name),
+          [],
+          `${rc.cluster}: pods left`,
+        );
+      }
+      assert.deepEqual((await readState(stateDir)).clusters, {});
     });
   });
 }

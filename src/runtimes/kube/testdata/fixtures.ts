@@ -58,6 +58,7 @@ export function recordingReporter(recorder: Recorder): Reporter {
 
 export interface Harness {
   world: FakeWorld;
+  topology: Topology;
   stateDir: string;
   runtime: KubeRuntime;
   deps: KubeDeps;
@@ -83,6 +84,7 @@ export async function harness(topology: Topology, world = new FakeWorld()): Prom
   const signal = new AbortController().signal;
   return {
     world,
+    topology,
     stateDir,
     runtime,
     deps,
