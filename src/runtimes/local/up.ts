@@ -289,6 +289,8 @@ export async function upLocal(
 ): Promise<void> {
   requireLinux();
   checkLocalConfig(topology);
+  // The block timings of the environment are checked before the supervisor is paused (the fleet's own are read later).
+  resolveLocalOptions(given, process.env, topology.fleet.blocks);
   const { reporter, signal } = opts;
   const root = localRoot(opts.stateDir);
   const supervisor = await supervisorRunning(root);
