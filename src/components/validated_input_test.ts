@@ -107,3 +107,27 @@ describe("external label values in the ruler's alert labels", { skip }, () => {
     });
   }
 });
+
+describe("the bucket sync interval", { skip }, () => {
+  test("0s is refused by fleet.yaml: the real store gateway panics on it", async () => {
+    assert.equal(accepted({ blocks: { syncInterval: "0s" } }), false);
+    assert.equal(accepted({ blocks: { syncInterval: "1s" } }), true);
+    const bucket = join(dir, "sync-bucket.yml");
+    await writeFile(bucket, `type: FILESYSTEM\nconfig:\n  directory: ${join(dir, "sync-objects")}\n`);
+    // It exits by itself once its first sync starts the ticker; the timeout only bounds a hang.
+    const r = spawnSync(
+      thanos,
+      [
+        "store",
+        `--data-dir=${join(dir, "store")}`,
+        `--objstore.config-file=${bucket}`,
+        "--sync-block-duration=0s",
+        "--http-address=127.0.0.1:0",
+        "--grpc-address=127.0.0.1:0",
+      ],
+      { encoding: "utf8", timeout: 120_000 },
+    );
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /non-positive interval for NewTicker/);
+  });
+});
