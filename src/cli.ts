@@ -4,7 +4,7 @@ import { setMaxListeners } from "node:events";
 import { constants } from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import { runtimeFor, runtimeNames } from "./runtimes/index.ts";
-import { defaultStateDir } from "./state/dir.ts";
+import { checkStateDir, defaultStateDir } from "./state/dir.ts";
 import { chooseRuntime } from "./state/runtime.ts";
 import { ConfigError } from "./topology/errors.ts";
 import { loadTopology } from "./topology/load.ts";
@@ -14,6 +14,12 @@ const program = new Command("thanos-fleet")
   .version("0.1.0")
   .showHelpAfterError()
   .exitOverride();
+
+// Every verb with a state dir refuses one that others may read or write before it reads or writes anything there.
+program.hook("preAction", async (_program, action) => {
+  const { stateDir } = action.opts() as { stateDir?: string };
+  if (stateDir !== undefined) await checkStateDir(stateDir);
+});
 
 const configOption = () =>
   new Option("-c, --config <file>", "fleet.yaml (default: the built-in four-cluster fleet)");

@@ -11,8 +11,12 @@ const UNIT_MS: Record<string, number> = {
   w: 7 * DAY,
   y: 365 * DAY,
 };
-const WHOLE = /^(\d+(ms|s|m|h|d|w|y))+$/;
+// Prometheus's own grammar (model.ParseDuration): each unit at most once, largest first; "1h1h" or "30m1h" is refused.
+const WHOLE = /^(?=\d)(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$/;
 const PART = /(\d+)(ms|s|m|h|d|w|y)/g;
+
+/** The longest duration Go (and so Prometheus and Thanos) can hold: 2^63-1 ns, about 292 years. */
+export const MAX_DURATION_MS = 9_223_372_036_854;
 
 /** Whether text is a duration parseDuration accepts, as Prometheus writes them: no spaces, no fractions. */
 export function isDuration(text: string): boolean {

@@ -45,6 +45,7 @@ describe("isDuration", () => {
     assert.equal(parseDuration("1y"), 365 * 86_400_000);
   });
   it("refuses what Prometheus refuses", () => {
-    for (const text of ["", "5", "1.5h", "5 m", "5min", "-1s"]) assert.ok(!isDuration(text), text);
+    for (const text of ["", "5", "1.5h", "5 m", "5min", "-1s", "1h1h", "30m1h", "5s1m"])
+      assert.ok(!isDuration(text), text);
   });
 });

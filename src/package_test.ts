@@ -1,7 +1,7 @@
 // What `npm publish` would ship: the built product and the tools it builds binaries from, no test code.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
@@ -37,8 +37,18 @@ test(
       cwd: ROOT,
       maxBuffer: 64 * 1024 * 1024,
     });
-    const files = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
+    const listed = (JSON.parse(stdout) as { files: { path: string; mode: number }[] }[])[0]?.files ?? [];
+    const files = listed.map((f) => f.path);
     assert.ok(files.includes("dist/cli.js") && files.includes("dist/index.js"), files.join("\n"));
+    // `npx thanos-fleet` runs the bin itself: without its exec bit, "Permission denied".
+    const cliMode = listed.find((f) => f.path === "dist/cli.js")?.mode ?? 0;
+    assert.equal(cliMode & 0o111, 0o111, `dist/cli.js is packed with mode ${cliMode.toString(8)}`);
+    assert.equal(
+      statSync(join(ROOT, "dist", "cli.js")).mode & 0o111,
+      0o111,
+      "npm run build left dist/cli.js without its exec bit",
+    );
+    assert.match(readFileSync(join(ROOT, "dist", "cli.js"), "utf8"), /^#!\/usr\/bin\/env node\n/);
     assert.deepEqual(files.filter(isTestPath), []);
 
     const product = new Set(

@@ -13,6 +13,10 @@ export const PINNED = {
   /** SeaweedFS, the default storage server: the release its pinned source reports (`weed version`), image by that tag. */
   seaweedfs: "4.53",
   seaweedfsImage: "chrislusf/seaweedfs:4.53",
-  minio: "RELEASE.2025-10-15T17-29-55Z",
-  minioImage: "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z",
+  /**
+   * MinIO (server: minio, Kubernetes only): the image quay.io/minio/minio:<this>. The last release that has an image;
+   * later ones (RELEASE.2025-10-15T17-29-55Z) are source only.
+   */
+  minio: "RELEASE.2025-09-07T16-13-09Z",
+  minioImage: "quay.io/minio/minio",
 } as const;

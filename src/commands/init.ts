@@ -9,7 +9,9 @@ function workload(name: string): string {
     serviceType: NodePort
     # External labels of this cluster's Prometheus; \`cluster: <name>\` is added unless set here. Each workload
     # cluster needs its own label set: the compactor halts on overlapping blocks from identical ones.
-    # prometheus_replica is set per replica by the Prometheus Operator; do not set it.
+    # prometheus_replica is set per replica by the Prometheus Operator; do not set it. Names the fleet's alerts and
+    # rules use (severity, alertname, job, instance, __*) are refused, and so is "{{" in a value: alert labels
+    # are Go templates.
     externalLabels: {}
     prometheus:
       replicas: 2               # at least 2 for HA: query deduplicates them on prometheus_replica
@@ -45,9 +47,10 @@ versions:
   kubePrometheusStack: ${PINNED.kubePrometheusStack}          # Helm chart of each workload cluster (no leading v)
   kindNodeImage: ${PINNED.kindNodeImage}
   seaweedfs: "${PINNED.seaweedfs}"           # storage server by default: image chrislusf/seaweedfs:<this>; built for the local runtime
-  minio: ${PINNED.minio}   # only with server: minio (Kubernetes); never built here
+  minio: ${PINNED.minio}   # only with server: minio (Kubernetes): image ${PINNED.minioImage}:<this>, the last one published; never built here
 
-# How long the compactor keeps each resolution in the bucket.
+# How long the compactor keeps each resolution in the bucket; 0d keeps it for ever. The compactor downsamples
+# raw data after 40h and 5m data after 10d, so raw is at least 40h and fiveMinutes at least 10d (or 0d).
 retention:
   raw: 30d
   fiveMinutes: 90d
@@ -100,7 +103,9 @@ images: {}
 #   prometheusOperator: { admissionWebhooks: { enabled: false }, tls: { enabled: false } }
 kubePrometheusStackValues: {}
 
-# Local runtime only: binaries to run instead of the cached builds, by name, e.g. thanos: /usr/local/bin/thanos
+# Local runtime only: programs to run instead of the pinned builds: thanos, prometheus, alertmanager, weed or
+# haproxy, e.g. thanos: /usr/local/bin/thanos (relative paths are relative to this file). The local runtime runs the
+# pinned releases of versions above; another release of one needs its binary here.
 binaries: {}
 
 # The clusters. A cluster without \`context:\` is created with kind; with \`context: <kube context>\` an existing

@@ -6,6 +6,7 @@ import { DEFAULT_OUT } from "../render/runbook.ts";
 import type { PlanStep } from "../render/types.ts";
 import { GRPC_SERVER_NAME } from "../state/tls.ts";
 import type { Topology } from "../topology/topology.ts";
+import { checkRenderInputs } from "./inputs.ts";
 
 /** The plan depends on the topology, never on credentials: these stand in for them and appear in no step. */
 const STAND_IN = {
@@ -29,6 +30,7 @@ export async function planCommand(
   opts: { stateDir: string; stdout?: NodeJS.WritableStream },
 ): Promise<PlanStep[]> {
   const stdout = opts.stdout ?? process.stdout;
+  await checkRenderInputs(topology);
   // Reads what `up` discovered, if anything; creates nothing (no state dir, no credentials).
   const discovered = await readDiscoveredAddresses(opts.stateDir);
   const grpcTls = topology.fleet.tls.grpc ? STAND_IN_TLS : undefined;

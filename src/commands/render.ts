@@ -7,9 +7,10 @@ import { renderFleet } from "../render/render.ts";
 import { FILES } from "../render/runbook.ts";
 import { CREDENTIALS_FILE } from "../state/credentials.ts";
 import { ensureStateDir } from "../state/dir.ts";
-import { fleetCredentials } from "../state/fleet-credentials.ts";
+import { loadFleetCredentials } from "../state/fleet-credentials.ts";
 import { loadOrCreateGrpcTls } from "../state/tls.ts";
 import type { Topology } from "../topology/topology.ts";
+import { checkRenderInputs } from "./inputs.ts";
 
 /** Writes through a temporary file, so that secrets.yaml never exists with wider permissions than 0600. */
 async function writeAtomically(path: string, content: string, mode: number): Promise<void> {
@@ -25,9 +26,12 @@ export async function renderCommand(
   opts: { out: string; stateDir: string; stdout?: NodeJS.WritableStream },
 ): Promise<RenderedFile[]> {
   const stdout = opts.stdout ?? process.stdout;
+  await checkRenderInputs(topology);
   const discovered = await readDiscoveredAddresses(opts.stateDir);
+  // The credentials file of an external object store is read before the state dir is made or written.
+  const { credentials, save } = await loadFleetCredentials(topology, opts.stateDir);
   await ensureStateDir(opts.stateDir);
-  const credentials = await fleetCredentials(topology, opts.stateDir);
+  await save();
   const grpcTls = topology.fleet.tls.grpc ? await loadOrCreateGrpcTls(opts.stateDir) : undefined;
   const fleet = renderFleet(topology, { credentials, discovered, outDir: opts.out, grpcTls });
   const files = fleetFiles(topology, fleet, opts.out);

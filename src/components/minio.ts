@@ -22,7 +22,7 @@ export function minio(topology: Topology, ctx: SpecContext, root: MinioRoot): Co
     {
       name: "minio",
       binary: "minio",
-      image: PINNED.minioImage,
+      image: `${PINNED.minioImage}:${topology.fleet.versions.minio}`,
       args: [
         "server",
         ctx.dataDir(MINIO_WORKLOAD, "minio"),

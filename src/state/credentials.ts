@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { parse } from "yaml";
+import { parseDocument } from "yaml";
 import { z } from "zod";
 import { stringify } from "../yaml.ts";
 
@@ -45,14 +45,32 @@ export async function loadCredentials(
   stateDir: string,
 ): Promise<{ credentials: Credentials; save: () => Promise<void> }> {
   const file = join(stateDir, CREDENTIALS_FILE);
+  let text: string | undefined;
   try {
-    return { credentials: Credentials.parse(parse(await readFile(file, "utf8"))), save: async () => {} };
+    text = await readFile(file, "utf8");
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code !== "ENOENT") {
-      throw new Error(`credentials in ${file} are unreadable; delete the file to generate new ones`, {
-        cause,
-      });
+      throw new Error(
+        `credentials in ${file} are unreadable; check its permissions, or delete it to generate new ones`,
+        {
+          cause,
+        },
+      );
     }
+  }
+  if (text !== undefined) {
+    // The file holds secrets: what is wrong with it is said without the parser's excerpt of it.
+    const doc = parseDocument(text, { prettyErrors: true });
+    const line = doc.errors[0]?.linePos?.[0]?.line;
+    const parsed =
+      doc.errors.length === 0 ? Credentials.safeParse(doc.toJS({ maxAliasCount: 10 })) : undefined;
+    if (parsed?.success) return { credentials: parsed.data, save: async () => {} };
+    const what = parsed
+      ? `lacks ${parsed.error.issues.map((i) => i.path.join(".")).join(", ")}`
+      : `is not valid YAML${line === undefined ? "" : ` at line ${line}`}`;
+    throw new Error(
+      `credentials in ${file} are damaged: it ${what} (its content is secret and not shown); delete the file to generate new ones`,
+    );
   }
   const credentials = generateCredentials();
   const save = async () => {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { ConfigError } from "./errors.ts";
-import { DEFAULT_FLEET, loadTopology, parseFleet, parseFleetYaml } from "./load.ts";
+import { DEFAULT_FLEET, firstInvalidUtf8, loadTopology, parseFleet, parseFleetYaml } from "./load.ts";
 
 /** A valid fleet with one line changed is what users write; each case below is the default fleet plus one mistake. */
 const MINIO = "  - name: minio\n    role: storage\n";
@@ -280,6 +280,136 @@ const cases: Case[] = [
       { field: "kubePrometheusStackValues", line: 1, message: /expected record/, fix: /correct the value/ },
     ],
   },
+  {
+    name: "durations a process ticks or waits on set to 0s (a store gateway panics on a 0s sync interval)",
+    yaml: `blocks:\n  syncInterval: 0s\n  duration: 0m\nclusters:\n${MGMT}${BIZ1}    prometheus: {scrapeInterval: 0s, retention: 0d}\n${MINIO}`,
+    problems: [
+      {
+        field: "blocks.duration",
+        line: 3,
+        message: /"0m" must be longer than 0s/,
+        fix: /use a value such as 2h/,
+      },
+      {
+        field: "blocks.syncInterval",
+        line: 2,
+        message: /"0s" must be longer than 0s/,
+        fix: /use a value such as 3m/,
+      },
+      {
+        field: "clusters[1].prometheus.retention",
+        line: 9,
+        message: /"0d" must be longer than 0s/,
+        fix: /5d/,
+      },
+      {
+        field: "clusters[1].prometheus.scrapeInterval",
+        line: 9,
+        message: /"0s" must be longer than 0s/,
+        fix: /use a value such as 15s/,
+      },
+    ],
+  },
+  {
+    name: "durations Prometheus and Go refuse: units out of order or repeated, longer than 292y",
+    yaml: `blocks:\n  syncInterval: 30s1m\n  duration: 1h1h\nretention:\n  oneHour: 300y\nclusters:\n${MGMT}${BIZ1}${MINIO}`,
+    problems: [
+      { field: "retention.oneHour", line: 5, message: /"300y" must be at most 292y/, fix: /1y/ },
+      { field: "blocks.duration", line: 3, message: /"1h1h" must be a Prometheus duration/, fix: /2h/ },
+      { field: "blocks.syncInterval", line: 2, message: /"30s1m" must be a Prometheus duration/, fix: /3m/ },
+    ],
+  },
+  {
+    name: "bucket retention too short for the compactor to downsample (it refuses to start)",
+    yaml: `retention:\n  raw: 1d\n  fiveMinutes: 9d\n  oneHour: 0d\nclusters:\n${MGMT}${BIZ1}${MINIO}`,
+    problems: [
+      {
+        field: "retention.raw",
+        line: 2,
+        message: /1d is shorter than 40h.*refuses to start/,
+        fix: /40h or more, or 0d to keep it for ever/,
+      },
+      { field: "retention.fiveMinutes", line: 3, message: /9d is shorter than 10d/, fix: /10d or more/ },
+    ],
+  },
+  {
+    name: "external labels that end up in the fleet's alert templates or override its own labels",
+    yaml: `clusters:\n${MGMT}${BIZ1}    externalLabels:\n      region: "{{ broken"\n      severity: none\n      job: x\n      __tenant: y\n      cluster: "a{{.}}"\n${MINIO}`,
+    problems: [
+      {
+        field: "clusters[1].externalLabels.region",
+        line: 7,
+        message: /"\{\{ broken" holds "\{\{": .*Go templates/,
+        fix: /remove "\{\{" from the value/,
+      },
+      {
+        field: "clusters[1].externalLabels.severity",
+        line: 8,
+        message: /is a label of the fleet's own \(the fleet's alerts carry their own severity/,
+        fix: /rename it/,
+      },
+      {
+        field: "clusters[1].externalLabels.job",
+        line: 9,
+        message: /label of the fleet's own/,
+        fix: /rename it/,
+      },
+      { field: "clusters[1].externalLabels.__tenant", line: 10, message: /reserved/, fix: /rename it/ },
+      {
+        field: "clusters[1].externalLabels.cluster",
+        line: 11,
+        message: /"a\{\{\.\}\}" holds "\{\{"/,
+        fix: /remove/,
+      },
+    ],
+  },
+  {
+    name: "binaries the local runtime does not run",
+    yaml: `binaries:\n  thanos: /opt/thanos\n  unknownbin: /bin/true\n  minio: /opt/minio\nclusters:\n${MGMT}${BIZ1}${MINIO}`,
+    problems: [
+      {
+        field: "binaries.unknownbin",
+        line: 3,
+        message: /is not a program the local runtime runs/,
+        fix: /binaries names thanos, prometheus, alertmanager, weed, haproxy/,
+      },
+      { field: "binaries.minio", line: 4, message: /never runs MinIO/, fix: /server: seaweedfs/ },
+    ],
+  },
+  {
+    name: "a MinIO release later than the last one published as an image",
+    yaml: `versions:\n  minio: RELEASE.2025-10-15T17-29-55Z\nclusters:\n${MGMT}${BIZ1}  - name: minio\n    role: storage\n    server: minio\n`,
+    problems: [
+      {
+        field: "versions.minio",
+        line: 2,
+        message: /later than RELEASE\.2025-09-07T16-13-09Z, the last MinIO release published as an image/,
+        fix: /use a value such as RELEASE\.2025-09-07T16-13-09Z/,
+      },
+    ],
+  },
+  {
+    name: "an empty file",
+    yaml: "",
+    problems: [{ field: "", line: 1, message: /is empty/, fix: /thanos-fleet init/ }],
+  },
+  {
+    name: "a file of comments only",
+    yaml: "# nothing yet\n\n",
+    problems: [{ field: "", line: 1, message: /is empty/, fix: /thanos-fleet init/ }],
+  },
+  {
+    name: "a billion laughs: aliases of aliases expanding without end",
+    yaml: `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\nclusters:\n${MGMT}${BIZ1}${MINIO}`,
+    problems: [
+      {
+        field: "",
+        line: 3,
+        message: /expands its aliases .* more than 100 copies/,
+        fix: /write the values out/,
+      },
+    ],
+  },
 ];
 
 function problemsOf(yaml: string): ConfigError {
@@ -372,6 +502,103 @@ describe("bad config on the command line", () => {
       assert.equal(r.stdout, "");
       assert.equal(existsSync(out), false, "--out was created");
       assert.equal(existsSync(state), false, "the state dir was created");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("input a careless or hostile user gives", () => {
+  test("a 100 KB value or key is named by its start and length, not echoed whole", () => {
+    const big = "a".repeat(100_000);
+    const error = problemsOf(`bucket: ${big}\nclusters:\n${MGMT}${BIZ1}${MINIO}? ${big}\n: 1\n`);
+    assert.equal(error.problems.length, 2, error.message);
+    assert.ok(error.message.length < 800, `message of ${error.message.length} characters`);
+    assert.match(
+      error.message,
+      /bad\.yaml:1: bucket: "a{10,}… \(100000 characters\) must be an S3 bucket name/,
+    );
+    assert.match(error.message, /bad\.yaml:10: \["a{10,}… \(100000 characters\)\]: is not a known key/);
+  });
+
+  test("a huge external label value is clipped in the duplicate-label-set message", () => {
+    const big = "v".repeat(50_000);
+    const error = problemsOf(
+      `clusters:\n${MGMT}${BIZ1}    externalLabels: {cluster: ${big}}\n  - name: biz2\n    role: workload\n    externalLabels: {cluster: ${big}}\n${MINIO}`,
+    );
+    assert.ok(error.message.length < 800, `message of ${error.message.length} characters`);
+    assert.match(error.message, /same external labels .*characters\)\}/);
+  });
+
+  test("bytes that are not UTF-8 are refused with their line and offset, not replaced", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "thanos-fleet-utf8-"));
+    try {
+      const file = join(dir, "fleet.yaml");
+      const good = Buffer.from(`clusters:\n${MGMT}`);
+      await writeFile(
+        file,
+        Buffer.concat([
+          good,
+          Buffer.from("  - name: biz1\n    role: workload\n    externalLabels: {team: caf"),
+          Buffer.from([0xe9]),
+          Buffer.from("}\n"),
+        ]),
+      );
+      await assert.rejects(loadTopology(file), (e: ConfigError) => {
+        assert.equal(e.exitCode, 2);
+        const offset =
+          good.length + "  - name: biz1\n    role: workload\n    externalLabels: {team: caf".length;
+        assert.equal(
+          e.message,
+          `${file}:6: is not UTF-8: byte ${offset} (0xe9) starts no UTF-8 character; save the file as UTF-8`,
+        );
+        return true;
+      });
+      // A UTF-16 file (what some editors save) is refused at its first byte.
+      await writeFile(file, Buffer.from(`\ufeffclusters: []\n`, "utf16le"));
+      await assert.rejects(loadTopology(file), /:1: is not UTF-8: byte 0 \(0xff\)/);
+      // Well-formed UTF-8, a BOM and characters of every length included, is read as written.
+      await writeFile(
+        file,
+        `\ufeffclusters:\n${MGMT}${BIZ1}    externalLabels: {team: "café ✓ 𝄞"}\n${MINIO}`,
+      );
+      const t = await loadTopology(file);
+      assert.equal(t.workloads[0]?.labels.team, "café ✓ 𝄞");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("firstInvalidUtf8 finds overlong, surrogate, truncated and stray bytes", () => {
+    const at = (...bytes: number[]) => firstInvalidUtf8(Uint8Array.from(bytes));
+    assert.equal(at(0x61, 0x62), 2);
+    assert.equal(at(0x61, 0xc0, 0x80), 1, "overlong");
+    assert.equal(at(0xed, 0xa0, 0x80), 0, "surrogate");
+    assert.equal(at(0x61, 0xe2, 0x82), 1, "truncated");
+    assert.equal(at(0x80), 0, "stray continuation byte");
+    assert.equal(at(0xf0, 0x9d, 0x84, 0x9e, 0xff), 4);
+  });
+
+  test("-c on a directory, a device or a huge file says what it is, and reads no more than the limit", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "thanos-fleet-notfile-"));
+    try {
+      await assert.rejects(loadTopology(dir), (e: ConfigError) => {
+        assert.equal(e.exitCode, 2);
+        assert.equal(
+          e.message,
+          `${dir}: is a directory, not a fleet.yaml; pass the file itself, e.g. -c ${join(dir, "fleet.yaml")}`,
+        );
+        return true;
+      });
+      await assert.rejects(
+        loadTopology("/dev/zero"),
+        /\/dev\/zero: is larger than 4194304 bytes, far more than a fleet\.yaml holds; check that -c names your fleet\.yaml$/,
+      );
+      await writeFile(join(dir, "file"), "x");
+      await assert.rejects(
+        loadTopology(join(dir, "file", "fleet.yaml")),
+        /cannot be read \(ENOTDIR\); a part of its path is a file/,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

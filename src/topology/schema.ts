@@ -1,10 +1,14 @@
 // The fleet.yaml schema: what a user may say about their fleet, with every default in one place.
 import { z } from "zod";
-import { isDuration } from "../duration.ts";
+import { isDuration, MAX_DURATION_MS, parseDuration } from "../duration.ts";
 import { PINNED } from "../versions.ts";
 
 export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** The programs the local runtime runs, which `binaries:` may name. */
+export const LOCAL_BINARIES = ["thanos", "prometheus", "alertmanager", "weed", "haproxy"] as const;
+export type LocalBinary = (typeof LOCAL_BINARIES)[number];
 
 export const NODE_PORT_MIN = 30000;
 export const NODE_PORT_MAX = 32767;
@@ -21,7 +25,24 @@ const nodePort = z
   .int()
   .min(NODE_PORT_MIN, `must be a NodePort in ${NODE_PORT_MIN}-${NODE_PORT_MAX}`)
   .max(NODE_PORT_MAX, `must be a NodePort in ${NODE_PORT_MIN}-${NODE_PORT_MAX}`);
-const duration = z.string().refine(isDuration, "must be a Prometheus duration such as 15s, 2h or 30d");
+/**
+ * A Prometheus duration, at most what Go holds (2^63-1 ns, about 292 years); `positive`: one a process waits, ticks or
+ * keeps data for, where 0s would stop it (a ticker panics on it).
+ */
+const durationOf = (positive: boolean) =>
+  z.string().superRefine((text, ctx) => {
+    const problem = !isDuration(text)
+      ? "must be a Prometheus duration such as 15s, 2h or 30d"
+      : positive && parseDuration(text) === 0
+        ? "must be longer than 0s"
+        : parseDuration(text) > MAX_DURATION_MS
+          ? "must be at most 292y, the longest duration Go holds"
+          : undefined;
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+const duration = durationOf(true);
+/** The bucket's retention, where Thanos reads 0 (0s, 0d) as "keep for ever". */
+const retention = durationOf(false);
 const semver = (what: string) =>
   z.string().regex(/^v[0-9]+\.[0-9]+\.[0-9]+$/, `must be a ${what} release tag such as v1.2.3`);
 
@@ -149,16 +170,21 @@ export const Fleet = z.strictObject({
         .string()
         .regex(
           /^RELEASE\.[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}-[0-9]{2}-[0-9]{2}Z$/,
-          "must be a MinIO release such as RELEASE.2025-10-15T17-29-55Z",
+          `must be a MinIO release such as ${PINNED.minio}`,
+        )
+        // The tags sort as their dates do.
+        .refine(
+          (release) => release <= PINNED.minio,
+          `is later than ${PINNED.minio}, the last MinIO release published as an image (later ones are source only)`,
         )
         .default(PINNED.minio),
     })
     .prefault({}),
   retention: z
     .strictObject({
-      raw: duration.default("30d"),
-      fiveMinutes: duration.default("90d"),
-      oneHour: duration.default("1y"),
+      raw: retention.default("30d"),
+      fiveMinutes: retention.default("90d"),
+      oneHour: retention.default("1y"),
     })
     .prefault({}),
   objectStore: ExternalObjectStore.optional(),
@@ -195,8 +221,10 @@ export const Fleet = z.strictObject({
     .prefault({}),
   /** kube-prometheus-stack values of your own for every workload cluster, merged over the rendered ones. */
   kubePrometheusStackValues: chartValues,
-  /** Paths of binaries for the local runtime, used instead of the cached builds. */
-  binaries: z.record(z.string(), z.string().min(1)).default({}),
+  /** Paths of binaries for the local runtime, used instead of the cached builds; relative to fleet.yaml's directory. */
+  binaries: z
+    .strictObject(Object.fromEntries(LOCAL_BINARIES.map((name) => [name, z.string().min(1).optional()])))
+    .default({}),
   clusters: z.array(Cluster).min(1, "must list at least the observer and one workload cluster"),
 });
 

@@ -1,10 +1,23 @@
 // Rules that span fields: one observer, unique names and label sets, NodePorts that do not collide.
+import { parseDuration } from "../duration.ts";
 import type { ConfigProblem } from "./errors.ts";
-import { fieldPath } from "./errors.ts";
+import { echo, fieldPath } from "./errors.ts";
 import { type ClusterConfig, type FleetConfig, NODE_PORT_MAX, NODE_PORT_MIN } from "./schema.ts";
 import { refusedValues } from "./values.ts";
 
 export const REPLICA_LABELS = ["prometheus_replica", "ruler_replica"] as const;
+
+/**
+ * Label names the fleet's own alerts, rules and checks rely on. An external label is set over every series' own
+ * label of that name (the sidecar does so) and over the fleet's alert labels, so none of these may be one.
+ */
+export const FLEET_LABELS: Record<string, string> = {
+  severity: "the fleet's alerts carry their own severity (critical, warning, none), which it would override",
+  alertname: "alerts are named by it",
+  job: "the fleet's rules and checks select series by job, and the sidecar would set it over every series' own",
+  instance:
+    "the fleet's alerts name the failed process by instance, and the sidecar would set it over every series' own",
+};
 
 type PathProblem = ConfigProblem & { path: PropertyKey[] };
 
@@ -17,6 +30,7 @@ export function semanticProblems(fleet: FleetConfig): PathProblem[] {
     ...roleProblems(fleet),
     ...nameProblems(fleet),
     ...labelProblems(fleet),
+    ...retentionProblems(fleet),
     ...nodePortProblems(fleet),
     ...valuesProblems(fleet),
   ];
@@ -122,6 +136,31 @@ function labelProblems(fleet: FleetConfig): PathProblem[] {
   const seen = new Map<string, number>();
   fleet.clusters.forEach((c, i) => {
     if (c.role !== "workload") return;
+    for (const [name, value] of Object.entries(c.externalLabels)) {
+      const path = ["clusters", i, "externalLabels", name];
+      if (name.startsWith("__")) {
+        out.push(
+          problem(path, "is reserved: label names starting with __ are Prometheus's own", "rename it"),
+        );
+      } else if (FLEET_LABELS[name]) {
+        out.push(
+          problem(
+            path,
+            `is a label of the fleet's own (${FLEET_LABELS[name]})`,
+            `rename it, e.g. ${name}_label or tier`,
+          ),
+        );
+      }
+      if (value.includes("{{")) {
+        out.push(
+          problem(
+            path,
+            `${echo(value)} holds "{{": the fleet's alerts carry this label, and Prometheus and Thanos read alert label values as Go templates`,
+            'remove "{{" from the value',
+          ),
+        );
+      }
+    }
     for (const reserved of REPLICA_LABELS) {
       if (reserved in c.externalLabels) {
         out.push(
@@ -140,12 +179,42 @@ function labelProblems(fleet: FleetConfig): PathProblem[] {
       out.push(
         problem(
           ["clusters", i, "externalLabels"],
-          `gives the same external labels {${key}} as clusters[${first}], so the compactor would halt on overlapping blocks`,
+          `gives the same external labels {${clip(key)}} as clusters[${first}], so the compactor would halt on overlapping blocks`,
           "give each workload cluster a distinct cluster label",
         ),
       );
     }
   });
+  return out;
+}
+
+/** A label set as messages show it: at most a few lines' worth. */
+function clip(text: string): string {
+  return text.length <= 200 ? text : `${text.slice(0, 200)}… (${text.length} characters)`;
+}
+
+/** The least raw and 5m retention with which Thanos's compactor starts at all (it downsamples at 40h and 10d). */
+const DOWNSAMPLE_AFTER = {
+  raw: { ms: 40 * 3_600_000, text: "40h" },
+  fiveMinutes: { ms: 10 * 86_400_000, text: "10d" },
+};
+
+/** The compactor refuses to start when raw or 5m data would be deleted before it is downsampled; 0 keeps for ever. */
+function retentionProblems(fleet: FleetConfig): PathProblem[] {
+  const out: PathProblem[] = [];
+  for (const key of ["raw", "fiveMinutes"] as const) {
+    const ms = parseDuration(fleet.retention[key]);
+    const least = DOWNSAMPLE_AFTER[key];
+    if (ms !== 0 && ms < least.ms) {
+      out.push(
+        problem(
+          ["retention", key],
+          `${fleet.retention[key]} is shorter than ${least.text}, after which the compactor downsamples ${key === "raw" ? "raw data to 5m" : "5m data to 1h"}: Thanos's compactor refuses to start with it`,
+          `set it to ${least.text} or more, or 0d to keep it for ever`,
+        ),
+      );
+    }
+  }
   return out;
 }
 

@@ -2,6 +2,7 @@
 
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { z } from "zod";
+import { ConfigError, fieldPath } from "./errors.ts";
 import type {
   ExternalObjectStore,
   FleetConfig,
@@ -26,6 +27,8 @@ export interface Topology {
   workloads: Workload[];
   storage?: StorageConfig;
   objectStore?: z.output<typeof ExternalObjectStore>;
+  /** The line of fleet.yaml a field (by path) stands in, for problems found after loading (files it names). */
+  lineOf: (path: readonly PropertyKey[]) => number | undefined;
 }
 
 /** The Prometheus CR kube-prometheus-stack creates for release `kube-prometheus-stack`. */
@@ -40,7 +43,11 @@ export function rulerReplicaName(i: number): string {
   return `thanos-ruler-${i}`;
 }
 
-export function toTopology(fleet: FleetConfig, source: string): Topology {
+export function toTopology(
+  fleet: FleetConfig,
+  source: string,
+  lineOf: Topology["lineOf"] = () => undefined,
+): Topology {
   const observer = fleet.clusters.find((c) => c.role === "observer") as ObserverConfig;
   const storage = fleet.clusters.find((c) => c.role === "storage") as StorageConfig | undefined;
   const workloads = fleet.clusters
@@ -50,10 +57,26 @@ export function toTopology(fleet: FleetConfig, source: string): Topology {
       labels: clusterLabels(c),
       replicaNames: Array.from({ length: c.prometheus.replicas }, (_, i) => prometheusReplicaName(i)),
     }));
-  return { source, fleet, observer, workloads, storage, objectStore: fleet.objectStore };
+  return { source, fleet, observer, workloads, storage, objectStore: fleet.objectStore, lineOf };
 }
 
 /** A file fleet.yaml names: a relative path is relative to fleet.yaml's directory (the working directory for the default fleet). */
 export function fleetPath(topology: Topology, file: string): string {
   return isAbsolute(file) ? file : resolve(dirname(topology.source), file);
+}
+
+/** A problem with a file or a value fleet.yaml names, found after loading: exit 2, at the field's line. */
+export function topologyError(
+  topology: Topology,
+  path: PropertyKey[],
+  message: string,
+  fix: string,
+): ConfigError {
+  return new ConfigError(topology.source, [
+    { field: fieldPath(path), ...lineField(topology.lineOf(path)), message, fix },
+  ]);
+}
+
+function lineField(line: number | undefined): { line?: number } {
+  return line === undefined ? {} : { line };
 }

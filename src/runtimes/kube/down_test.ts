@@ -89,8 +89,8 @@ describe("down deletes the kind clusters thanos-fleet created and nothing else",
       assert.equal(await exists(join(h.stateDir, "addresses.json")), false);
       assert.equal(
         await exists(join(h.stateDir, "credentials.yaml")),
-        true,
-        "credentials are not the runtime's to delete",
+        false,
+        "--purge deletes the credentials thanos-fleet generated once no fleet is recorded",
       );
 
       const again = h.world.recorder.mark();

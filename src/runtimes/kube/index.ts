@@ -8,6 +8,7 @@ import { ADDRESSES_FILE, readDiscoveredAddresses } from "../../render/addresses.
 import type { RenderedFleet } from "../../render/types.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { fleetCredentials, loadFleetCredentials } from "../../state/fleet-credentials.ts";
+import { describePurged, purgeSecrets } from "../../state/purge.ts";
 import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
 import { loadGrpcTls } from "../../state/tls.ts";
 import { fleetPath, type Topology } from "../../topology/topology.ts";
@@ -117,6 +118,8 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
         await removeState(opts.stateDir);
         await rm(join(opts.stateDir, ADDRESSES_FILE), { force: true });
         await forgetRuntime(opts.stateDir, "kubernetes");
+        const purged = await purgeSecrets(opts.stateDir);
+        if (purged.deleted.length > 0) opts.reporter.info(describePurged(opts.stateDir, purged));
       }
     },
 

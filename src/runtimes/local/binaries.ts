@@ -5,14 +5,16 @@ import { isExecutableFile } from "../../binaries/cache.ts";
 import { type BinaryName, isBinaryName } from "../../binaries/catalog.ts";
 import { progressPrinter } from "../../binaries/progress.ts";
 import { resolveBinary } from "../../binaries/resolve.ts";
+import type { LocalBinary } from "../../topology/schema.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { ProcessPlan } from "./processes.ts";
+import { configuredBinary } from "./supported.ts";
 
 export type Executables = Map<ProcessPlan["binary"], string>;
 
 /** HAProxy from the config's `binaries:` map, else PATH, else the sbin directories Debian installs it to. */
 export function findHaproxy(topology: Topology, env: NodeJS.ProcessEnv = process.env): string {
-  const configured = topology.fleet.binaries.haproxy;
+  const configured = configuredBinary(topology, "haproxy");
   if (configured !== undefined) {
     if (isExecutableFile(configured)) return configured;
     throw new Error(
@@ -78,7 +80,7 @@ export async function resolveExecutables(topology: Topology, processes: ProcessP
       if (name === "node") out.set(name, process.execPath);
       else if (name === "haproxy") out.set(name, findHaproxy(topology));
       else {
-        const configuredPath = topology.fleet.binaries[name];
+        const configuredPath = configuredBinary(topology, name as LocalBinary);
         out.set(
           name,
           await resolveBinary(name as BinaryName, configuredPath === undefined ? {} : { configuredPath }),

@@ -1,7 +1,8 @@
 // `down` on the local runtime: the supervisor first, then every recorded process, then a check that none of the
-// fleet's addresses is left open; `--purge` also deletes data, logs and state.
+// fleet's addresses is left open; `--purge` also deletes data, logs and state, and the generated credentials.
 import { rm } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
+import { describePurged, purgeSecrets } from "../../state/purge.ts";
 import { forgetRuntime } from "../../state/runtime.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { step } from "../../ui/reporter.ts";
@@ -67,5 +68,7 @@ export async function downLocal(
       rm(root, { recursive: true, force: true }),
     );
     await forgetRuntime(opts.stateDir, "local");
+    const purged = await purgeSecrets(opts.stateDir);
+    if (purged.deleted.length > 0) reporter.info(describePurged(opts.stateDir, purged));
   }
 }

@@ -1,6 +1,6 @@
 // How the local fleet runs: its subnet and block timings (from code, the environment, fleet.yaml or the running
 // fleet) and how long one process may take to start or to stop.
-import { isDuration } from "../../duration.ts";
+import { isDuration, parseDuration } from "../../duration.ts";
 import { DEFAULT_SUBNET, parseSubnet, SUBNET_ENV } from "./network.ts";
 import type { LocalOptions } from "./processes.ts";
 
@@ -26,9 +26,14 @@ export function timeouts(given: LocalRuntimeOptions): { readyTimeoutMs: number; 
   return { readyTimeoutMs: given.readyTimeoutMs ?? 60_000, stopGraceMs: given.stopGraceMs ?? 10_000 };
 }
 
+/** A block length or sync interval: a duration longer than 0s (a store gateway's ticker panics on 0s). */
 function duration(value: string, source: string): string {
-  if (!isDuration(value))
-    throw new Error(`${source}=${JSON.stringify(value)} is not a duration such as 2m or 2h`);
+  if (!isDuration(value) || parseDuration(value) === 0) {
+    throw Object.assign(
+      new Error(`${source}=${JSON.stringify(value)} is not a duration longer than 0s, such as 2m or 2h`),
+      { exitCode: 2 },
+    );
+  }
   return value;
 }
 

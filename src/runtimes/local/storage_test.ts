@@ -1,6 +1,7 @@
 // The local runtime's storage server: SeaweedFS by default; MinIO refused, with or without a binary of the user's.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { ConfigError } from "../../topology/errors.ts";
 import { parseFleet } from "../../topology/load.ts";
 import { checkLocalStorage } from "./supported.ts";
 
@@ -24,17 +25,24 @@ describe("the local runtime's storage server", () => {
     assert.doesNotThrow(() => checkLocalStorage(topology));
   });
 
-  it("refuses server: minio, naming the field and the fix", () => {
+  it("refuses server: minio, naming the field and the fix, exit 2", () => {
     assert.throws(
       () => checkLocalStorage(fleet({ server: "minio" })),
-      /^Error: clusters\[2\]\.server in fleet\.yaml: the local runtime does not run MinIO: .*Set server: seaweedfs/,
+      (e: ConfigError) => {
+        assert.equal(e.exitCode, 2);
+        assert.match(
+          e.message,
+          /^fleet\.yaml: clusters\[2\]\.server: the local runtime does not run MinIO: .*madmin-go \(AGPL\).*; set server: seaweedfs/,
+        );
+        return true;
+      },
     );
   });
 
-  it("refuses server: minio with binaries.minio too: the scoped key would need madmin-go", () => {
+  it("refuses binaries.minio when fleet.yaml is read: the local runtime never runs MinIO", () => {
     assert.throws(
-      () => checkLocalStorage(fleet({ server: "minio" }, { minio: "/opt/minio/bin/minio" })),
-      /binaries\.minio is set, but .*madmin-go \(AGPL\)/,
+      () => fleet({ server: "minio" }, { minio: "/opt/minio/bin/minio" }),
+      /binaries\.minio: is not a program the local runtime runs: it never runs MinIO/,
     );
   });
 

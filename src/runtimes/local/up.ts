@@ -41,7 +41,7 @@ import {
 } from "./state.ts";
 import { startSupervisor, supervisorRunning } from "./supervise.ts";
 import { startProcess, stopProcesses } from "./supervisor.ts";
-import { checkLocalStorage, requireLinux } from "./supported.ts";
+import { checkLocalConfig, requireLinux } from "./supported.ts";
 
 /** What the steps of a local `up` share: the plan, what runs already, and the state being written. */
 export interface LocalUpContext extends StepContext {
@@ -288,7 +288,9 @@ export async function upLocal(
   given: LocalRuntimeOptions = {},
 ): Promise<void> {
   requireLinux();
-  checkLocalStorage(topology);
+  checkLocalConfig(topology);
+  // The block timings of the environment are checked before the supervisor is paused (the fleet's own are read later).
+  resolveLocalOptions(given, process.env, topology.fleet.blocks);
   const { reporter, signal } = opts;
   const root = localRoot(opts.stateDir);
   const supervisor = await supervisorRunning(root);
