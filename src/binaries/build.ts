@@ -23,7 +23,7 @@ import {
   type ReleaseTable,
 } from "./release.ts";
 import { readVersion, versionMatches } from "./resolve.ts";
-import { extractMember } from "./untar.ts";
+import { extractMember } from "../tar.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 

@@ -6,7 +6,7 @@ import { describe, test } from "node:test";
 import { tgzOf, writeImageArchive } from "../../testing/tar.ts";
 import { tempDir } from "../../testing/tempdir.ts";
 import { archiveImages, writeArchiveSubset } from "./archive.ts";
-import { readTarEntry, readTgzEntry } from "./tar.ts";
+import { readTarEntry, readTgzEntry } from "../tar.ts";
 
 describe("reading one file out of a tar", () => {
   test("an archive made by tar itself, with a long GNU name before the wanted file", async () => {

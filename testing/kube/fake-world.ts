@@ -8,7 +8,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { V1Node, V1Service } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import { archiveImages } from "../../src/images/archive.ts";
-import { readTgzEntry } from "../../src/images/tar.ts";
+import { readTgzEntry } from "../../src/tar.ts";
 import { normalizeImage } from "../../src/render/images.ts";
 import type { KubeObject } from "../../src/render/types.ts";
 import {

@@ -4,7 +4,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { archiveImages } from "../../images/archive.ts";
-import { readTgzEntry } from "../../images/tar.ts";
+import { readTgzEntry } from "../../tar.ts";
 import { chartSource, RELEASE } from "../../render/helm.ts";
 import { fleetImages, normalizeImage } from "../../render/images.ts";
 import type { RenderedCluster } from "../../render/types.ts";
