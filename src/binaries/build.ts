@@ -1,9 +1,10 @@
-// Puts each missing pinned binary into the cache: its official release archive where one is pinned and reachable,
-// else a build with the machine's Go, one at a time.
+// Puts each missing pinned binary into the cache: its official release archive where one is published and
+// reachable, checked against a pinned or published sum; else a build with the machine's Go.
 
 import { spawn } from "node:child_process";
-import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join } from "node:path";
+import { extractMember } from "../tar.ts";
 import { binCacheDir, cachedBinaryPath, isExecutableFile, srcCacheDir, writeAtomically } from "./cache.ts";
 import {
   BINARY_NAMES,
@@ -14,6 +15,7 @@ import {
   toolModuleDir,
 } from "./catalog.ts";
 import { DownloadError, download } from "./download.ts";
+import { lockFilePath, readLock, recordSum } from "./lock.ts";
 import {
   currentPlatform,
   MIRROR_ENV,
@@ -21,9 +23,9 @@ import {
   type Platform,
   pinnedAsset,
   type ReleaseTable,
+  sumFromChecksumFile,
 } from "./release.ts";
 import { readVersion, versionMatches } from "./resolve.ts";
-import { extractMember } from "../tar.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -42,8 +44,23 @@ export type BuildEvent =
       /** Milliseconds since the download started. */
       elapsedMs: number;
     }
-  | { kind: "downloaded"; name: BinaryName; version: string; seconds: number; path: string; sha256: string }
+  | {
+      kind: "downloaded";
+      name: BinaryName;
+      version: string;
+      seconds: number;
+      path: string;
+      sha256: string;
+      /** Where the sum it was checked against came from. */
+      trust: Trust;
+    }
   | { kind: "fallback"; name: BinaryName; version: string; reason: string };
+
+/**
+ * The sum a download is checked against: pinned in the source; read from the release's checksum file at the first
+ * download on this machine (and recorded); or recorded by such a download earlier.
+ */
+export type Trust = "pinned" | "checksum-file" | "recorded";
 
 /** Where binaries come from: the release archive, else Go (auto); only one of them; or only Go. */
 export type From = "auto" | "release" | "source";
@@ -134,8 +151,15 @@ export function formatEvent(e: BuildEvent): string {
       const eta = rate > 0 ? `, ${Math.ceil((e.total - e.bytes) / rate)} s left` : "";
       return `${what}: ${pct}% of ${megabytes(e.total)} (${speed}${eta})`;
     }
-    case "downloaded":
-      return `${what} downloaded, SHA-256 ${e.sha256.slice(0, 12)}… verified, in ${e.seconds} s`;
+    case "downloaded": {
+      const against =
+        e.trust === "checksum-file"
+          ? " against the release's checksum file (recorded: later downloads must match it)"
+          : e.trust === "recorded"
+            ? " against the sum recorded at its first download"
+            : "";
+      return `${what} downloaded, SHA-256 ${e.sha256.slice(0, 12)}… verified${against}, in ${e.seconds} s`;
+    }
     case "fallback":
       return `${what}: ${e.reason}; building from source with Go`;
   }
@@ -157,7 +181,7 @@ export function checkMirror(env: Env): void {
 
 /**
  * Puts each named binary the cache lacks into it, in order, one at a time (Go already uses every core; one
- * download at a time keeps the progress readable). Where a release archive is pinned for this platform it is
+ * download at a time keeps the progress readable). Where a release archive is published for this platform it is
  * downloaded and verified; with `from: "auto"` a failed download is reported in one event and Go builds it.
  */
 export async function ensureBinaries(
@@ -212,8 +236,12 @@ async function obtain(
     } else {
       asset = pinned;
       try {
-        await writeAtomically(path, (tmp) => fetcher.fetch(s, pinned, tmp));
-        emit({ kind: "downloaded", name, version, seconds: elapsed(), path, sha256: pinned.sha256 });
+        let sum: ExpectedSum | undefined;
+        await writeAtomically(path, async (tmp) => {
+          sum = await fetcher.fetch(s, pinned, tmp);
+        });
+        const { sha256, trust } = sum as ExpectedSum;
+        emit({ kind: "downloaded", name, version, seconds: elapsed(), path, sha256, trust });
         return { name, version, path, status: "downloaded", seconds: elapsed() };
       } catch (err) {
         if (opts.signal?.aborted || !(err instanceof DownloadError)) throw err;
@@ -274,13 +302,22 @@ function neitherWay(
   return new BinaryError(lines.join("\n"), s.name, { cause });
 }
 
+/** The SHA-256 an archive must have, where it came from, and the words that say so on a mismatch. */
+interface ExpectedSum {
+  sha256: string;
+  trust: Trust;
+  source?: string;
+}
+
 /**
  * Downloads release archives into a private directory in the cache, each at most once per run (prometheus and
- * promtool share one), and takes binaries out of them. A host that could not be reached is not tried again.
+ * promtool share one), and takes binaries out of them. A host that could not be reached is not tried again. The
+ * sum an archive must have is the pinned one, else the one recorded in the lock file, else its release's checksum
+ * file's, recorded once the archive has been checked against it.
  */
 class ReleaseFetcher {
   private dir: string | undefined;
-  private readonly archives = new Map<string, Promise<string>>();
+  private readonly archives = new Map<string, Promise<{ file: string; sum: ExpectedSum }>>();
   private readonly unreachable = new Map<string, DownloadError>();
 
   constructor(
@@ -289,8 +326,9 @@ class ReleaseFetcher {
     private readonly emit: (e: BuildEvent) => void,
   ) {}
 
-  async fetch(s: BinarySpec, asset: PinnedAsset, out: string): Promise<void> {
-    const archive = await this.archive(s, asset);
+  /** Puts the asset's binary at `out`; resolves to the sum the archive was checked against. */
+  async fetch(s: BinarySpec, asset: PinnedAsset, out: string): Promise<ExpectedSum> {
+    const { file: archive, sum } = await this.archive(s, asset);
     if (asset.member) {
       await extractMember(archive, asset.member, out).catch((err: Error) => {
         throw new DownloadError(err.message, "content", { cause: err });
@@ -299,7 +337,7 @@ class ReleaseFetcher {
       await copyFile(archive, out);
       await chmod(out, 0o755);
     }
-    // The pinned sum vouches for the bytes; running it proves it is the pinned version and runs here.
+    // The sum vouches for the bytes; running it proves it is the pinned version and runs here.
     const reported = await readVersion(out, s);
     if (!versionMatches(reported, s)) {
       const said = reported?.split("\n", 1)[0]?.trim() || "nothing";
@@ -308,9 +346,17 @@ class ReleaseFetcher {
         "content",
       );
     }
+    if (sum.trust === "checksum-file" && asset.checksums) {
+      await recordSum(
+        asset.url,
+        { sha256: sum.sha256, from: asset.checksums.url, recordedAt: new Date().toISOString() },
+        this.env,
+      );
+    }
+    return sum;
   }
 
-  private archive(s: BinarySpec, asset: PinnedAsset): Promise<string> {
+  private archive(s: BinarySpec, asset: PinnedAsset): Promise<{ file: string; sum: ExpectedSum }> {
     let pending = this.archives.get(asset.from);
     if (!pending) {
       pending = this.download(s, asset);
@@ -321,19 +367,84 @@ class ReleaseFetcher {
     return pending;
   }
 
-  private async download(s: BinarySpec, asset: PinnedAsset): Promise<string> {
+  private async workDir(): Promise<string> {
+    this.dir ??= await mkdtemp(join(await ensureDir(binCacheDir(this.env)), ".download-"));
+    return this.dir;
+  }
+
+  /** The sum the archive must have: pinned, recorded, or read from the release's checksum file. */
+  private async expected(s: BinarySpec, asset: PinnedAsset): Promise<ExpectedSum> {
+    if (asset.sha256) return { sha256: asset.sha256, trust: "pinned" };
+    const recorded = (await readLock(this.env))[asset.url];
+    if (recorded) {
+      return {
+        sha256: recorded.sha256,
+        trust: "recorded",
+        source: `recorded in ${lockFilePath(this.env)} at its first download (${recorded.recordedAt}, from ${recorded.from}); if upstream really published new bytes, delete that entry`,
+      };
+    }
+    const checksums = asset.checksums;
+    if (!checksums) throw new Error(`${s.name}: neither a pinned SHA-256 nor a checksum file`);
+    const file = join(
+      await this.workDir(),
+      `${this.archives.size}-${checksums.from.split("/").pop() ?? "sums"}`,
+    );
+    try {
+      await download(checksums.from, file, this.downloadOptions());
+    } catch (err) {
+      if (!(err instanceof DownloadError)) throw err;
+      if (err.reason === "network") this.unreachable.set(new URL(checksums.from).host, err);
+      throw new DownloadError(
+        `no SHA-256 is pinned for it, and its release's checksum file could not be had: ${err.message}`,
+        err.reason === "http" ? "checksum" : err.reason,
+        { cause: err },
+      );
+    }
+    let sha256: string | undefined;
+    try {
+      sha256 = sumFromChecksumFile(await readFile(file, "utf8"), checksums.format, asset.url);
+    } catch (err) {
+      throw new DownloadError(
+        `${checksums.from} is not a checksum file: ${(err as Error).message}`,
+        "checksum",
+        {
+          cause: err,
+        },
+      );
+    }
+    if (!sha256) {
+      const name = new URL(asset.url).pathname.split("/").pop();
+      throw new DownloadError(
+        `no SHA-256 is pinned for it, and its release's checksum file ${checksums.from} lists no ${name}: refused`,
+        "checksum",
+      );
+    }
+    return { sha256, trust: "checksum-file", source: `from ${checksums.from}` };
+  }
+
+  private downloadOptions() {
+    return {
+      ...(this.opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: this.opts.idleTimeoutMs } : {}),
+      ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+    };
+  }
+
+  private async download(s: BinarySpec, asset: PinnedAsset): Promise<{ file: string; sum: ExpectedSum }> {
     const host = new URL(asset.from).host;
     const known = this.unreachable.get(host);
     if (known) throw known;
-    this.dir ??= await mkdtemp(join(await ensureDir(binCacheDir(this.env)), ".download-"));
-    const file = join(this.dir, `${this.archives.size}-${asset.from.split("/").pop() ?? "archive"}`);
-    const started = Date.now();
     this.emit({ kind: "download", name: s.name, version: s.version, url: asset.from });
+    const sum = await this.expected(s, asset);
+    const file = join(
+      await this.workDir(),
+      `${this.archives.size}-${asset.from.split("/").pop() ?? "archive"}`,
+    );
+    const started = Date.now();
     try {
       await download(asset.from, file, {
-        sha256: asset.sha256,
-        ...(this.opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: this.opts.idleTimeoutMs } : {}),
-        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+        ...this.downloadOptions(),
+        sha256: sum.sha256,
+        ...(sum.source !== undefined ? { sumSource: sum.source } : {}),
         onProgress: (bytes, total) =>
           this.emit({
             kind: "progress",
@@ -349,7 +460,7 @@ class ReleaseFetcher {
       if (err instanceof DownloadError && err.reason === "network") this.unreachable.set(host, err);
       throw err;
     }
-    return file;
+    return { file, sum };
   }
 
   async cleanup(): Promise<void> {

@@ -11,9 +11,12 @@ const USAGE = `usage: npm run binaries -- [--list] [--force] [--from auto|releas
 
 Puts the pinned binaries into ${binCacheDir()}
 (set THANOS_FLEET_CACHE to move it). NAME is one of: ${BINARY_NAMES.join(", ")}; default all.
-  --from auto     the official release archive where a SHA-256 is pinned for this platform, checked against it;
-                  if it cannot be downloaded, a Go build from source (default)
-  --from release  release archives only: fail rather than build
+  --from auto     the official release archive, checked against the SHA-256 pinned for this platform, else
+                  against its release's checksum file (sha256sums.txt) at the first download, the sum then
+                  recorded in the cache's sums.lock.json for later downloads; if it cannot be downloaded, a Go
+                  build from source (default)
+  --from release  release archives only: fail rather than build, and where neither a sum is pinned nor a
+                  checksum file published
   --from source   Go builds only (Go 1.26 or later on PATH)
   --list          print each binary's version, cache path, whether it is there, and its release archive
   --force         download or rebuild even what the cache holds
@@ -26,7 +29,12 @@ function list(names: readonly BinaryName[]): void {
     const s = CATALOG[n];
     const path = cachedBinaryPath(s);
     const asset = pinnedAsset(n, platform);
-    const release = "none" in asset ? `source only: ${asset.none}` : asset.from;
+    const release =
+      "none" in asset
+        ? `source only: ${asset.none}`
+        : asset.sha256
+          ? `${asset.from} (pinned sum)`
+          : `${asset.from} (sum from ${asset.checksums?.from.split("/").pop()})`;
     return [n, s.version, isExecutableFile(path) ? "yes" : "no", path, release];
   });
   const table = [["NAME", "VERSION", "CACHED", "PATH", "RELEASE ARCHIVE"], ...rows];

@@ -46,6 +46,7 @@ test("on a terminal: one bar line redrawn in place with bytes, rate and ETA", ()
     seconds: 8,
     path: "/p",
     sha256: "ab".repeat(32),
+    trust: "pinned",
   });
   assert.equal(
     text(),
