@@ -1,16 +1,26 @@
-// `npm run binaries [-- NAME…] [--list] [--force] [--from auto|release|source]`: puts the pinned binaries into
-// the cache, from their official release archives or built with Go.
+// `npm run binaries [-- NAME…] [--for fleet|tests] [--list] [--force] [--from auto|release|source]`: puts the pinned
+// binaries into the cache, from their official release archives or built with Go.
 
 import { BinaryError, checkMirror, ensureBinaries, FROM_CHOICES, type From } from "./build.ts";
 import { binCacheDir, cachedBinaryPath, isExecutableFile } from "./cache.ts";
-import { BINARY_NAMES, type BinaryName, CATALOG, isBinaryName } from "./catalog.ts";
+import {
+  BINARY_NAMES,
+  BINARY_USE,
+  type BinaryName,
+  type BinaryUse,
+  binariesFor,
+  CATALOG,
+  isBinaryName,
+} from "./catalog.ts";
 import { progressPrinter } from "./progress.ts";
 import { currentPlatform, MIRROR_ENV, pinnedAsset } from "./release.ts";
 
-const USAGE = `usage: npm run binaries -- [--list] [--force] [--from auto|release|source] [NAME…]
+const USAGE = `usage: npm run binaries -- [--list] [--force] [--from auto|release|source] [--for fleet|tests] [NAME…]
 
 Puts the pinned binaries into ${binCacheDir()}
 (set THANOS_FLEET_CACHE to move it). NAME is one of: ${BINARY_NAMES.join(", ")}; default all.
+  --for fleet     the binaries the fleet runs: ${binariesFor("fleet").join(", ")} (npm run setup)
+  --for tests     the binaries only the tests use: ${binariesFor("tests").join(", ")} (npm test, first)
   --from auto     the official release archive, checked against the SHA-256 pinned for this platform, else
                   against its release's checksum file (sha256sums.txt) at the first download, the sum then
                   recorded in the cache's sums.lock.json for later downloads; if it cannot be downloaded, a Go
@@ -44,27 +54,37 @@ function list(names: readonly BinaryName[]): void {
   }
 }
 
-function parseFrom(argv: string[]): { from: From; rest: string[] } | string {
-  let from: From = "auto";
-  const rest: string[] = [];
+const USES: readonly BinaryUse[] = [...new Set(Object.values(BINARY_USE))];
+
+interface Parsed {
+  from: From;
+  use?: BinaryUse;
+  rest: string[];
+}
+
+/** `--from X`, `--from=X`, `--for X` and `--for=X`; the other arguments as they are. */
+function parseOptions(argv: string[]): Parsed | string {
+  const parsed: Parsed = { from: "auto", rest: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
-    const value =
-      a === "--from" ? argv[++i] : a.startsWith("--from=") ? a.slice("--from=".length) : undefined;
-    if (value === undefined && a !== "--from") {
-      rest.push(a);
+    const flag = ["--from", "--for"].find((f) => a === f || a.startsWith(`${f}=`));
+    if (!flag) {
+      parsed.rest.push(a);
       continue;
     }
-    if (!FROM_CHOICES.includes(value as From)) {
-      return `--from takes one of ${FROM_CHOICES.join(", ")}, not ${value === undefined ? "nothing" : JSON.stringify(value)}`;
+    const value = a === flag ? argv[++i] : a.slice(flag.length + 1);
+    const choices: readonly string[] = flag === "--from" ? FROM_CHOICES : USES;
+    if (value === undefined || !choices.includes(value)) {
+      return `${flag} takes one of ${choices.join(", ")}, not ${value === undefined ? "nothing" : JSON.stringify(value)}`;
     }
-    from = value as From;
+    if (flag === "--from") parsed.from = value as From;
+    else parsed.use = value as BinaryUse;
   }
-  return { from, rest };
+  return parsed;
 }
 
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseFrom(argv);
+  const parsed = parseOptions(argv);
   if (typeof parsed === "string") {
     console.error(`${parsed}\n${USAGE}`);
     return 2;
@@ -92,7 +112,15 @@ async function main(argv: string[]): Promise<number> {
     console.error((err as Error).message);
     return 2;
   }
-  const names = args.length > 0 ? (args as BinaryName[]) : [...BINARY_NAMES];
+  if (parsed.use && args.length > 0) {
+    console.error(`name binaries or give --for, not both\n${USAGE}`);
+    return 2;
+  }
+  const names = parsed.use
+    ? binariesFor(parsed.use)
+    : args.length > 0
+      ? (args as BinaryName[])
+      : [...BINARY_NAMES];
   if (flags.includes("--list")) {
     list(names);
     return 0;
