@@ -5,7 +5,15 @@ import { spawn } from "node:child_process";
 import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join } from "node:path";
 import { extractMember } from "../tar.ts";
-import { binCacheDir, cachedBinaryPath, isExecutableFile, srcCacheDir, writeAtomically } from "./cache.ts";
+import {
+  binCacheDir,
+  cachedBinaryPath,
+  isExecutableFile,
+  lastBuildSeconds,
+  recordBuildSeconds,
+  srcCacheDir,
+  writeAtomically,
+} from "./cache.ts";
 import {
   BINARY_NAMES,
   type BinaryName,
@@ -30,8 +38,9 @@ import { readVersion, versionMatches } from "./resolve.ts";
 type Env = Readonly<Record<string, string | undefined>>;
 
 export type BuildEvent =
-  | { kind: "start"; name: BinaryName; version: string }
-  | { kind: "heartbeat"; name: BinaryName; version: string; seconds: number }
+  /** `expected`: how long its last build here took, when one was recorded. */
+  | { kind: "start"; name: BinaryName; version: string; expected?: number }
+  | { kind: "heartbeat"; name: BinaryName; version: string; seconds: number; expected?: number }
   | { kind: "built"; name: BinaryName; version: string; seconds: number; path: string }
   | { kind: "cached"; name: BinaryName; version: string; path: string }
   | { kind: "download"; name: BinaryName; version: string; url: string }
@@ -134,9 +143,11 @@ export function formatEvent(e: BuildEvent): string {
   const what = `${e.name} ${e.version}`;
   switch (e.kind) {
     case "start":
-      return `building ${what} …`;
+      return e.expected === undefined
+        ? `building ${what} …`
+        : `building ${what} … (its last build here took ${e.expected} s)`;
     case "heartbeat":
-      return `still building ${what} (${e.seconds} s)`;
+      return `still building ${what} (${e.seconds} s${eta(e.seconds, e.expected)})`;
     case "built":
       return `${what} built in ${e.seconds} s`;
     case "cached":
@@ -163,6 +174,13 @@ export function formatEvent(e: BuildEvent): string {
     case "fallback":
       return `${what}: ${e.reason}; building from source with Go`;
   }
+}
+
+/** `, ETA 23 s` from the last build's duration; past it, that it is taking longer. */
+export function eta(seconds: number, expected: number | undefined): string {
+  if (expected === undefined) return "";
+  const left = expected - seconds;
+  return left > 0 ? `, ETA ${left} s` : `, longer than the last build's ${expected} s`;
 }
 
 /** A mirror base URL in the environment must be an http(s) URL. */
@@ -257,11 +275,24 @@ async function obtain(
     emit({ kind: "fallback", name, version, reason: whyNot });
   }
 
-  emit({ kind: "start", name, version });
+  const expected = await lastBuildSeconds(s, env);
+  const last = expected === undefined ? {} : { expected };
+  emit({ kind: "start", name, version, ...last });
+  const building = Date.now();
   const heartbeatMs = opts.heartbeatMs ?? 30_000;
   const timer =
     heartbeatMs > 0
-      ? setInterval(() => emit({ kind: "heartbeat", name, version, seconds: elapsed() }), heartbeatMs)
+      ? setInterval(
+          () =>
+            emit({
+              kind: "heartbeat",
+              name,
+              version,
+              seconds: Math.round((Date.now() - building) / 1000),
+              ...last,
+            }),
+          heartbeatMs,
+        )
       : undefined;
   try {
     await writeAtomically(path, (tmp) => goBuild(s, tmp, env));
@@ -271,6 +302,7 @@ async function obtain(
   } finally {
     clearInterval(timer);
   }
+  await recordBuildSeconds(s, Math.max(1, Math.round((Date.now() - building) / 1000)), env);
   emit({ kind: "built", name, version, seconds: elapsed(), path });
   return { name, version, path, status: "built", seconds: elapsed() };
 }

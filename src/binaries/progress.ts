@@ -1,7 +1,7 @@
-// Shows what ensureBinaries does: on a terminal a live bar (bytes, rate, ETA) and a rewritten build line;
-// elsewhere plain lines, a download reported at every 10%.
+// Shows what ensureBinaries does: on a terminal a live bar (bytes, rate, ETA) and one rewritten line per build (time
+// so far, ETA from that build's last recorded duration); elsewhere plain lines, a download reported at every 10%.
 
-import { type BuildEvent, formatEvent } from "./build.ts";
+import { type BuildEvent, eta, formatEvent } from "./build.ts";
 
 const BAR_WIDTH = 24;
 
@@ -50,7 +50,7 @@ export function progressPrinter(
         return;
       }
       case "heartbeat":
-        out.write(`\r\x1b[2Kbuilding ${e.name} ${e.version} … ${e.seconds} s`);
+        out.write(`\r\x1b[2Kbuilding ${e.name} ${e.version} … ${e.seconds} s${eta(e.seconds, e.expected)}`);
         return;
       case "start":
         out.write(formatEvent(e));

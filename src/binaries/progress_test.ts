@@ -55,3 +55,18 @@ test("on a terminal: one bar line redrawn in place with bytes, rate and ETA", ()
       "\r\x1b[2Kprometheus v3.14.0 downloaded, SHA-256 abababababab… verified, in 8 s\n",
   );
 });
+
+test("on a terminal: one line per build, rewritten with its time and the ETA from its last build", () => {
+  const { print, text } = capture(true);
+  print({ kind: "start", name: "thanos", version: "v0.42.4", expected: 172 });
+  print({ kind: "heartbeat", name: "thanos", version: "v0.42.4", seconds: 40, expected: 172 });
+  print({ kind: "heartbeat", name: "thanos", version: "v0.42.4", seconds: 180, expected: 172 });
+  print({ kind: "built", name: "thanos", version: "v0.42.4", seconds: 181, path: "/t" });
+  assert.equal(
+    text(),
+    "building thanos v0.42.4 … (its last build here took 172 s)" +
+      "\r\x1b[2Kbuilding thanos v0.42.4 … 40 s, ETA 132 s" +
+      "\r\x1b[2Kbuilding thanos v0.42.4 … 180 s, longer than the last build's 172 s" +
+      "\r\x1b[2Kthanos v0.42.4 built in 181 s\n",
+  );
+});
