@@ -178,3 +178,41 @@ test("a build's ETA comes from its last recorded duration here, and each build r
   assert.match(formatEvent(beat), /^still building etcd v3\.6\.16 \(\d+ s, ETA \d+ s\)$/);
   assert.notEqual(JSON.parse(await readFile(buildTimesPath(env), "utf8"))["etcd-v3.6.16"], 600);
 });
+
+test("Go builds run two at a time; a failed one lets the other finish and is the error", async () => {
+  const { env, root } = await fakeGo(
+    `echo "start $out" >> "$ORDER"; sleep 1; case "$out" in *prometheus*) echo "end fail" >> "$ORDER"; exit 1;; esac; echo "end" >> "$ORDER"; ${WRITE_BINARY}`,
+  );
+  const order = join(root, "order");
+  const withOrder = { ...env, ORDER: order };
+  await ensureBinaries(["thanos", "etcd"], { env: withOrder, from: "source", heartbeatMs: 0 });
+  const steps = async () =>
+    (await readFile(order, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" ")[0]);
+  assert.deepEqual(await steps(), ["start", "start", "end", "end"], "both builds ran at once");
+
+  await writeFile(order, "");
+  await ensureBinaries(["thanos", "etcd"], {
+    env: withOrder,
+    from: "source",
+    force: true,
+    heartbeatMs: 0,
+    parallelBuilds: 1,
+  });
+  assert.deepEqual(await steps(), ["start", "end", "start", "end"]);
+
+  await writeFile(order, "");
+  await assert.rejects(
+    ensureBinaries(["prometheus", "weed", "alertmanager"], {
+      env: withOrder,
+      from: "source",
+      heartbeatMs: 0,
+    }),
+    (err: unknown) => err instanceof BuildError && err.binary === "prometheus",
+  );
+  const lines = (await readFile(order, "utf8")).trim().split("\n");
+  assert.equal(lines.filter((l) => l.startsWith("start")).length, 2, "no build starts after a failure");
+  assert.deepEqual(await readdir(join(root, "cache", "bin", "weed-4.53")), ["weed"], "weed finished");
+});

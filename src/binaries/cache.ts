@@ -78,11 +78,21 @@ export async function lastBuildSeconds(
   return typeof seconds === "number" && seconds > 0 ? seconds : undefined;
 }
 
-export async function recordBuildSeconds(
+/** Builds running at once record one after another, each reading what the one before wrote. */
+let recording: Promise<void> = Promise.resolve();
+
+export function recordBuildSeconds(
   s: Pick<BinarySpec, "name" | "version">,
   seconds: number,
   env: Env = process.env,
 ): Promise<void> {
-  const times = { ...(await readBuildTimes(env)), [buildKey(s)]: seconds };
-  await writeAtomically(buildTimesPath(env), (tmp) => writeFile(tmp, `${JSON.stringify(times, null, 2)}\n`));
+  recording = recording
+    .catch(() => {})
+    .then(async () => {
+      const times = { ...(await readBuildTimes(env)), [buildKey(s)]: seconds };
+      await writeAtomically(buildTimesPath(env), (tmp) =>
+        writeFile(tmp, `${JSON.stringify(times, null, 2)}\n`),
+      );
+    });
+  return recording;
 }
