@@ -1,7 +1,9 @@
 // `up` on the local runtime as an ordered list of steps, run like the Kubernetes runtime's (src/runtimes/steps.ts):
 // pause the supervisor, fetch and find the binaries, stop what left the plan, check the addresses, then start the
-// fleet stage by stage, the state saved after each step and each process, and start the supervisor again.
+// fleet's stages, each once those it waits for are ready (independent ones at once), the state saved after each
+// step and each process, and start the supervisor again.
 import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
+import { START_AFTER } from "../../components/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { loadFleetCredentials } from "../../state/fleet-credentials.ts";
@@ -11,7 +13,7 @@ import type { Topology } from "../../topology/topology.ts";
 import { waitProgress } from "../../ui/progress.ts";
 import { table } from "../../ui/table.ts";
 import type { CloseVerify, UpOptions } from "../runtime.ts";
-import { runSteps, type Step, type StepContext } from "../steps.ts";
+import { type GraphStep, runStepGraph, runSteps, type Step, type StepContext } from "../steps.ts";
 import { type Executables, fetchBinaries, missingBinaries, resolveExecutables } from "./binaries.ts";
 import { prepareBuckets } from "./bucket.ts";
 import { convergeActions, formatActions, type ProcessAction } from "./converge.ts";
@@ -181,10 +183,28 @@ const buckets: LocalStep = {
   },
 };
 
-/** The stages with processes to start, in order; the storage stage is followed by its buckets. */
-function startSteps(ctx: LocalUpContext): LocalStep[] {
+/**
+ * The stages with processes to start, each started once the stages it waits for are ready (START_AFTER, the load
+ * balancers first): stages that do not wait for each other start at the same time. The storage stage's buckets
+ * come with it. A stage with nothing to start is not waited for: what runs already is ready.
+ */
+function startGraph(ctx: LocalUpContext): GraphStep<LocalUpContext>[] {
   const stages = [...new Set(ctx.toStart.map((p) => p.stage))].sort((a, b) => a - b);
-  return stages.flatMap((stage) => [startStage(stage), ...(stage === STAGE.storage ? [buckets] : [])]);
+  const steps = new Map(stages.map((stage) => [stage, startStage(stage)]));
+  const graph: GraphStep<LocalUpContext>[] = [];
+  const lb = steps.get(STAGE.loadBalancer);
+  const ready = (stage: number): LocalStep | undefined =>
+    stage === STAGE.storage ? buckets : steps.get(stage);
+  for (const stage of stages) {
+    const step = steps.get(stage) as LocalStep;
+    const after =
+      stage === STAGE.loadBalancer
+        ? []
+        : [...(lb ? [lb] : []), ...(START_AFTER[stage] ?? []).flatMap((s) => ready(s) ?? [])];
+    graph.push({ step, after });
+    if (stage === STAGE.storage) graph.push({ step: buckets, after: [step] });
+  }
+  return graph;
 }
 
 const superviseAgain = (title: string): LocalStep => ({
@@ -332,7 +352,7 @@ export async function upLocal(
   ctx.state = state;
   await ctx.persist();
   try {
-    await runSteps(ctx, startSteps(ctx));
+    await runStepGraph(ctx, startGraph(ctx));
     state.complete = true;
     await ctx.persist();
   } catch (error) {
