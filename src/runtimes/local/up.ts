@@ -2,6 +2,7 @@
 // pause the supervisor, fetch and find the binaries, stop what left the plan, check the addresses, then start the
 // fleet's stages, each once those it waits for are ready (independent ones at once), the state saved after each
 // step and each process, and start the supervisor again.
+import { setTimeout as sleep } from "node:timers/promises";
 import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
 import { START_AFTER } from "../../components/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
@@ -41,7 +42,13 @@ import {
   writeHolds,
   writeState,
 } from "./state.ts";
-import { startSupervisor, supervisorRunning } from "./supervise.ts";
+import {
+  type StartingSupervisor,
+  spawnSupervisor,
+  startSupervisor,
+  supervisorRunning,
+  supervisorStarted,
+} from "./supervise.ts";
 import { startProcess, stopProcesses } from "./supervisor.ts";
 import { checkLocalStorage, requireLinux } from "./supported.ts";
 
@@ -207,10 +214,12 @@ function startGraph(ctx: LocalUpContext): GraphStep<LocalUpContext>[] {
   return graph;
 }
 
-const superviseAgain = (title: string): LocalStep => ({
+const superviseAgain = (title: string, early?: StartingSupervisor): LocalStep => ({
   title: () => title,
   async execute(ctx) {
-    const supervisor = await startSupervisor(ctx.stateDir, ctx.signal);
+    const supervisor = early
+      ? await supervisorStarted(early, ctx.signal)
+      : await startSupervisor(ctx.stateDir, ctx.signal);
     ctx.reporter.verbose(`supervisor pid ${supervisor.pid}, log ${supervisor.log}`);
   },
 });
@@ -351,15 +360,18 @@ export async function upLocal(
   const state = newState(ctx, fresh);
   ctx.state = state;
   await ctx.persist();
+  // A fresh fleet's supervisor starts now, its start-up overlapping the fleet's; it watches nothing until the
+  // fleet is complete. A converge keeps the supervisor paused until it is done, as before.
+  const early = fresh ? await spawnSupervisor(ctx.stateDir, { afterUp: true }) : undefined;
   try {
     await runStepGraph(ctx, startGraph(ctx));
     state.complete = true;
     await ctx.persist();
   } catch (error) {
     await ctx.persist().catch(() => {});
-    throw await undo(ctx, fresh, error);
+    throw await undo(ctx, fresh, error, early);
   }
-  await runSteps(ctx, [superviseAgain("start the supervisor (restarts any process that dies)")]);
+  await runSteps(ctx, [superviseAgain("start the supervisor (restarts any process that dies)", early)]);
   if (fresh) {
     reporter.info(`the local fleet is up: ${state.processes.length} processes, state in ${root}`);
   } else {
@@ -373,11 +385,34 @@ export async function upLocal(
   }
 }
 
+/** Stops a supervisor started early and waits for it to be gone. */
+async function stopSupervisorChild(early: StartingSupervisor, graceMs: number): Promise<void> {
+  const { child } = early;
+  if (child.exit()) return;
+  try {
+    process.kill(child.pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  const ended = await Promise.race([child.exited, sleep(graceMs, undefined)]);
+  if (ended === undefined) {
+    try {
+      process.kill(child.pid, "SIGKILL");
+    } catch {}
+    await child.exited;
+  }
+}
+
 /**
  * `up` failed or was interrupted while starting processes. A fleet that ran before stays up under the supervisor: a
  * failed converge loses nothing that worked. A fresh one is stopped and its state removed. Returns the error to throw.
  */
-async function undo(ctx: LocalUpContext, fresh: boolean, error: unknown): Promise<Error> {
+async function undo(
+  ctx: LocalUpContext,
+  fresh: boolean,
+  error: unknown,
+  early?: StartingSupervisor,
+): Promise<Error> {
   const what = ctx.signal.aborted ? "interrupted" : "the local fleet did not come up";
   if (!fresh) {
     const restarted = await startSupervisor(ctx.stateDir, new AbortController().signal).catch(
@@ -391,6 +426,8 @@ async function undo(ctx: LocalUpContext, fresh: boolean, error: unknown): Promis
   }
   const stopped = await stopProcesses(ctx.state?.processes ?? [], ctx.stopGraceMs).catch((e: Error) => e);
   await removeState(ctx.root);
+  // The supervisor started early exits once the state is gone; it is stopped too, should it not have loaded yet.
+  if (early) await stopSupervisorChild(early, ctx.stopGraceMs);
   const how =
     stopped instanceof Error
       ? `stopping what was started failed too: ${stopped.message}`
