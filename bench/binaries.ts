@@ -1,11 +1,13 @@
 // What a user with internet access gets from `npm run binaries`: the local fleet's binaries downloaded from
 // release archives, verified and unpacked into an empty cache. The archives are made here, laid out as on the
-// release pages, from the binaries built here, and served by a loopback mirror (THANOS_FLEET_RELEASE_MIRROR);
-// their sums are the ones computed here, since the official archives cannot be fetched on this machine.
+// release pages, from the binaries built here, and served by a loopback mirror (THANOS_FLEET_RELEASE_MIRROR) with
+// a sha256sums.txt beside them, as promu publishes it: no sum is pinned, so each archive is checked against its
+// release's checksum file, as thanos and alertmanager are on a user's machine. The official archives cannot be
+// fetched on this machine.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -36,6 +38,7 @@ async function prepare(): Promise<void> {
     archives.set(url, [...(archives.get(url) ?? []), name]);
   }
   const table: Record<string, unknown> = {};
+  const sums = new Map<string, string[]>();
   let bytes = 0;
   for (const [url, names] of archives) {
     const file = join(dir, new URL(url).pathname);
@@ -52,8 +55,15 @@ async function prepare(): Promise<void> {
       .update(await readFile(file))
       .digest("hex");
     bytes += (await stat(file)).size;
-    for (const name of names) table[name] = { ...RELEASES[name], sha256: { [platform]: sum } };
+    for (const name of names) {
+      table[name] = { ...RELEASES[name], sha256: {} };
+      const sumsUrl = RELEASES[name]?.checksums?.(platform)?.url;
+      if (!sumsUrl) throw new Error(`${name}: its release has no checksum file`);
+      const line = `${sum}  ${basename(file)}\n`;
+      if (!sums.get(sumsUrl)?.includes(line)) sums.set(sumsUrl, [...(sums.get(sumsUrl) ?? []), line]);
+    }
   }
+  for (const [url, lines] of sums) await writeFile(join(dir, new URL(url).pathname), lines.join(""));
   await rm(join(dir, "work"), { recursive: true, force: true });
   const server = createServer((req, res) => {
     const file = join(dir, decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname));
@@ -98,7 +108,7 @@ async function run(): Promise<Figure[]> {
 
 export const benchmark: Benchmark = {
   name: "binaries",
-  description: `${NAMES.join(", ")}: download, SHA-256 check and unpack from release archives on a loopback mirror`,
+  description: `${NAMES.join(", ")}: download, SHA-256 check against sha256sums.txt and unpack from release archives on a loopback mirror`,
   runs: 3,
   prepare,
   run,

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs what thanos-fleet's local runtime and tests need on a Debian machine: packages, npm modules,
-# and the pinned binaries (cached under ~/.cache/thanos-fleet/bin, so a second run takes seconds): official
-# release archives where a SHA-256 is pinned and the host is reachable, else Go builds from source.
+# Installs what thanos-fleet's local runtime needs on a Debian machine: packages, npm modules, and the pinned
+# binaries the fleet runs (cached under ~/.cache/thanos-fleet/bin, so a second run takes seconds): official
+# release archives where the host is reachable, checked against a pinned SHA-256 or the release's checksum
+# file, else Go builds from source. The binaries only the tests use (promtool, etcd, kube-apiserver) are
+# installed by `npm test` itself (its pretest script), not here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,4 +23,4 @@ if ((${#missing[@]})); then
 fi
 
 npm ci --no-audit --no-fund
-npm run binaries
+npm run binaries -- --for fleet

@@ -226,9 +226,10 @@ program
 program
   .command("supervise", { hidden: true })
   .addOption(stateOption())
+  .option("--after-up", "started by up before the fleet: watch nothing until up marks the fleet complete")
   .action(async (opts) => {
     const { superviseCommand } = await import("./runtimes/local/supervise.ts");
-    await superviseCommand(opts.stateDir);
+    await superviseCommand(opts.stateDir, { afterUp: Boolean(opts.afterUp) });
   });
 
 export async function main(argv: string[]): Promise<number> {

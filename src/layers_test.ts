@@ -17,6 +17,7 @@ const LAYERS: Record<string, number> = {
   "yaml.ts": 0,
   "versions.ts": 0,
   "duration.ts": 0,
+  "tar.ts": 0,
   net: 0,
   ui: 0,
   binaries: 0,

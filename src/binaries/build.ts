@@ -1,10 +1,19 @@
-// Puts each missing pinned binary into the cache: its official release archive where one is pinned and reachable,
-// else a build with the machine's Go, one at a time.
+// Puts each missing pinned binary into the cache: its official release archive where one is published and
+// reachable, checked against a pinned or published sum; else a build with the machine's Go.
 
 import { spawn } from "node:child_process";
-import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join } from "node:path";
-import { binCacheDir, cachedBinaryPath, isExecutableFile, srcCacheDir, writeAtomically } from "./cache.ts";
+import { extractMember } from "../tar.ts";
+import {
+  binCacheDir,
+  cachedBinaryPath,
+  isExecutableFile,
+  lastBuildSeconds,
+  recordBuildSeconds,
+  srcCacheDir,
+  writeAtomically,
+} from "./cache.ts";
 import {
   BINARY_NAMES,
   type BinaryName,
@@ -14,6 +23,7 @@ import {
   toolModuleDir,
 } from "./catalog.ts";
 import { DownloadError, download } from "./download.ts";
+import { lockFilePath, readLock, recordSum } from "./lock.ts";
 import {
   currentPlatform,
   MIRROR_ENV,
@@ -21,15 +31,16 @@ import {
   type Platform,
   pinnedAsset,
   type ReleaseTable,
+  sumFromChecksumFile,
 } from "./release.ts";
 import { readVersion, versionMatches } from "./resolve.ts";
-import { extractMember } from "./untar.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 export type BuildEvent =
-  | { kind: "start"; name: BinaryName; version: string }
-  | { kind: "heartbeat"; name: BinaryName; version: string; seconds: number }
+  /** `expected`: how long its last build here took, when one was recorded. */
+  | { kind: "start"; name: BinaryName; version: string; expected?: number }
+  | { kind: "heartbeat"; name: BinaryName; version: string; seconds: number; expected?: number }
   | { kind: "built"; name: BinaryName; version: string; seconds: number; path: string }
   | { kind: "cached"; name: BinaryName; version: string; path: string }
   | { kind: "download"; name: BinaryName; version: string; url: string }
@@ -42,8 +53,29 @@ export type BuildEvent =
       /** Milliseconds since the download started. */
       elapsedMs: number;
     }
-  | { kind: "downloaded"; name: BinaryName; version: string; seconds: number; path: string; sha256: string }
+  | {
+      kind: "downloaded";
+      name: BinaryName;
+      version: string;
+      seconds: number;
+      path: string;
+      sha256: string;
+      /** Where the sum it was checked against came from. */
+      trust: Trust;
+    }
   | { kind: "fallback"; name: BinaryName; version: string; reason: string };
+
+/**
+ * The sum a download is checked against: pinned in the source; read from the release's checksum file at the first
+ * download on this machine (and recorded); or recorded by such a download earlier.
+ */
+export type Trust = "pinned" | "checksum-file" | "recorded";
+
+/**
+ * Go builds at once. Two builds from a cold cache on 2 loaded cores took 468 s at once against 804 s one after
+ * the other (alertmanager and promtool; see the README): one build leaves cores idle while it links.
+ */
+export const PARALLEL_BUILDS = 2;
 
 /** Where binaries come from: the release archive, else Go (auto); only one of them; or only Go. */
 export type From = "auto" | "release" | "source";
@@ -64,6 +96,8 @@ export interface EnsureOptions {
   platform?: Platform | undefined;
   /** A download gives up when no byte arrives for this long. Default 30 s. */
   idleTimeoutMs?: number;
+  /** Go builds run at once. Default PARALLEL_BUILDS. */
+  parallelBuilds?: number;
   /** Specs to use instead of the catalog's, by name. */
   specs?: Partial<Record<BinaryName, BinarySpec>>;
   signal?: AbortSignal;
@@ -117,9 +151,11 @@ export function formatEvent(e: BuildEvent): string {
   const what = `${e.name} ${e.version}`;
   switch (e.kind) {
     case "start":
-      return `building ${what} …`;
+      return e.expected === undefined
+        ? `building ${what} …`
+        : `building ${what} … (its last build here took ${e.expected} s)`;
     case "heartbeat":
-      return `still building ${what} (${e.seconds} s)`;
+      return `still building ${what} (${e.seconds} s${eta(e.seconds, e.expected)})`;
     case "built":
       return `${what} built in ${e.seconds} s`;
     case "cached":
@@ -134,11 +170,25 @@ export function formatEvent(e: BuildEvent): string {
       const eta = rate > 0 ? `, ${Math.ceil((e.total - e.bytes) / rate)} s left` : "";
       return `${what}: ${pct}% of ${megabytes(e.total)} (${speed}${eta})`;
     }
-    case "downloaded":
-      return `${what} downloaded, SHA-256 ${e.sha256.slice(0, 12)}… verified, in ${e.seconds} s`;
+    case "downloaded": {
+      const against =
+        e.trust === "checksum-file"
+          ? " against the release's checksum file (recorded: later downloads must match it)"
+          : e.trust === "recorded"
+            ? " against the sum recorded at its first download"
+            : "";
+      return `${what} downloaded, SHA-256 ${e.sha256.slice(0, 12)}… verified${against}, in ${e.seconds} s`;
+    }
     case "fallback":
       return `${what}: ${e.reason}; building from source with Go`;
   }
+}
+
+/** `, ETA 23 s` from the last build's duration; past it, that it is taking longer. */
+export function eta(seconds: number, expected: number | undefined): string {
+  if (expected === undefined) return "";
+  const left = expected - seconds;
+  return left > 0 ? `, ETA ${left} s` : `, longer than the last build's ${expected} s`;
 }
 
 /** A mirror base URL in the environment must be an http(s) URL. */
@@ -156,9 +206,9 @@ export function checkMirror(env: Env): void {
 }
 
 /**
- * Puts each named binary the cache lacks into it, in order, one at a time (Go already uses every core; one
- * download at a time keeps the progress readable). Where a release archive is pinned for this platform it is
- * downloaded and verified; with `from: "auto"` a failed download is reported in one event and Go builds it.
+ * Puts each named binary the cache lacks into it. Where a release archive is published for this platform it is
+ * downloaded and verified, one download at a time; with `from: "auto"` a failed download is reported in one event
+ * and Go builds it. Builds run PARALLEL_BUILDS at a time, once the downloads are done.
  */
 export async function ensureBinaries(
   names: readonly BinaryName[] = BINARY_NAMES,
@@ -168,6 +218,7 @@ export async function ensureBinaries(
   checkMirror(env);
   const emit = opts.onProgress ?? (() => {});
   const results: BuildResult[] = [];
+  const builds: { index: number; run: () => Promise<BuildResult> }[] = [];
   const fetcher = new ReleaseFetcher(env, opts, emit);
   try {
     for (const name of new Set(names)) {
@@ -178,62 +229,136 @@ export async function ensureBinaries(
         results.push({ name, version: s.version, path, status: "cached", seconds: 0 });
         continue;
       }
-      results.push(await obtain(s, path, fetcher, env, opts, emit));
+      const started = Date.now();
+      const got = await fromRelease(s, path, fetcher, env, opts, emit, started);
+      if ("result" in got) {
+        results.push(got.result);
+        continue;
+      }
+      const index = results.length;
+      results.push(undefined as unknown as BuildResult);
+      builds.push({ index, run: () => build(s, path, env, opts, emit, got, started) });
     }
   } finally {
     await fetcher.cleanup();
   }
+  const built = await atMost(opts.parallelBuilds ?? PARALLEL_BUILDS, builds);
+  for (const [i, b] of builds.entries()) results[b.index] = built[i] as BuildResult;
   return results;
 }
 
-async function obtain(
+/**
+ * Runs the tasks, at most `n` at a time, in order; after a failure no task starts, those running finish, and the
+ * failure of the first task in order is thrown.
+ */
+async function atMost<T>(n: number, tasks: { run: () => Promise<T> }[]): Promise<T[]> {
+  const out: T[] = [];
+  const failures: { index: number; error: unknown }[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (failures.length === 0 && next < tasks.length) {
+      const index = next++;
+      try {
+        out[index] = await (tasks[index] as { run: () => Promise<T> }).run();
+      } catch (error) {
+        failures.push({ index, error });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, n) }, worker));
+  if (failures.length > 0) throw failures.sort((a, b) => a.index - b.index)[0]?.error;
+  return out;
+}
+
+/** Why a binary is built rather than downloaded, and the release asset that could not be had, if there was one. */
+interface BuildReason {
+  whyNot: string | undefined;
+  asset: PinnedAsset | undefined;
+}
+
+/**
+ * Downloads the binary's release archive where there is one (from: auto or release): the result; else why not, for
+ * the build. With `from: "release"` a binary that cannot be downloaded is an error.
+ */
+async function fromRelease(
   s: BinarySpec,
   path: string,
   fetcher: ReleaseFetcher,
   env: Env,
   opts: EnsureOptions,
   emit: (e: BuildEvent) => void,
-): Promise<BuildResult> {
+  started: number,
+): Promise<{ result: BuildResult } | BuildReason> {
   const { name, version } = s;
   const from = opts.from ?? "auto";
-  const started = Date.now();
   const elapsed = () => Math.round((Date.now() - started) / 1000);
-  let whyNot: string | undefined;
+  if (from === "source") return { whyNot: undefined, asset: undefined };
+  let whyNot: string;
   let asset: PinnedAsset | undefined;
-  if (from !== "source") {
-    const pinned = pinnedAsset(
-      name,
-      "platform" in opts ? opts.platform : currentPlatform(),
-      opts.releases,
-      env,
-    );
-    if ("none" in pinned) {
-      whyNot = pinned.none;
-    } else {
-      asset = pinned;
-      try {
-        await writeAtomically(path, (tmp) => fetcher.fetch(s, pinned, tmp));
-        emit({ kind: "downloaded", name, version, seconds: elapsed(), path, sha256: pinned.sha256 });
-        return { name, version, path, status: "downloaded", seconds: elapsed() };
-      } catch (err) {
-        if (opts.signal?.aborted || !(err instanceof DownloadError)) throw err;
-        whyNot = `download failed: ${err.message}`;
-      }
+  const pinned = pinnedAsset(
+    name,
+    "platform" in opts ? opts.platform : currentPlatform(),
+    opts.releases,
+    env,
+  );
+  if ("none" in pinned) {
+    whyNot = pinned.none;
+  } else {
+    asset = pinned;
+    try {
+      let sum: ExpectedSum | undefined;
+      await writeAtomically(path, async (tmp) => {
+        sum = await fetcher.fetch(s, pinned, tmp);
+      });
+      const { sha256, trust } = sum as ExpectedSum;
+      emit({ kind: "downloaded", name, version, seconds: elapsed(), path, sha256, trust });
+      return { result: { name, version, path, status: "downloaded", seconds: elapsed() } };
+    } catch (err) {
+      if (opts.signal?.aborted || !(err instanceof DownloadError)) throw err;
+      whyNot = `download failed: ${err.message}`;
     }
-    if (from === "release") {
-      throw new BinaryError(
-        `${name} ${version}: ${whyNot}. Run with --from source to build it with Go, or --from auto to fall back to Go.`,
-        name,
-      );
-    }
-    emit({ kind: "fallback", name, version, reason: whyNot });
   }
+  if (from === "release") {
+    throw new BinaryError(
+      `${name} ${version}: ${whyNot}. Run with --from source to build it with Go, or --from auto to fall back to Go.`,
+      name,
+    );
+  }
+  emit({ kind: "fallback", name, version, reason: whyNot });
+  return { whyNot, asset };
+}
 
-  emit({ kind: "start", name, version });
+/** Builds the binary with Go into the cache, reporting its start, heartbeats with an ETA, and its end. */
+async function build(
+  s: BinarySpec,
+  path: string,
+  env: Env,
+  opts: EnsureOptions,
+  emit: (e: BuildEvent) => void,
+  { whyNot, asset }: BuildReason,
+  started: number,
+): Promise<BuildResult> {
+  const { name, version } = s;
+  opts.signal?.throwIfAborted();
+  const elapsed = () => Math.round((Date.now() - started) / 1000);
+  const expected = await lastBuildSeconds(s, env);
+  const last = expected === undefined ? {} : { expected };
+  emit({ kind: "start", name, version, ...last });
+  const building = Date.now();
   const heartbeatMs = opts.heartbeatMs ?? 30_000;
   const timer =
     heartbeatMs > 0
-      ? setInterval(() => emit({ kind: "heartbeat", name, version, seconds: elapsed() }), heartbeatMs)
+      ? setInterval(
+          () =>
+            emit({
+              kind: "heartbeat",
+              name,
+              version,
+              seconds: Math.round((Date.now() - building) / 1000),
+              ...last,
+            }),
+          heartbeatMs,
+        )
       : undefined;
   try {
     await writeAtomically(path, (tmp) => goBuild(s, tmp, env));
@@ -243,6 +368,7 @@ async function obtain(
   } finally {
     clearInterval(timer);
   }
+  await recordBuildSeconds(s, Math.max(1, Math.round((Date.now() - building) / 1000)), env);
   emit({ kind: "built", name, version, seconds: elapsed(), path });
   return { name, version, path, status: "built", seconds: elapsed() };
 }
@@ -274,13 +400,22 @@ function neitherWay(
   return new BinaryError(lines.join("\n"), s.name, { cause });
 }
 
+/** The SHA-256 an archive must have, where it came from, and the words that say so on a mismatch. */
+interface ExpectedSum {
+  sha256: string;
+  trust: Trust;
+  source?: string;
+}
+
 /**
  * Downloads release archives into a private directory in the cache, each at most once per run (prometheus and
- * promtool share one), and takes binaries out of them. A host that could not be reached is not tried again.
+ * promtool share one), and takes binaries out of them. A host that could not be reached is not tried again. The
+ * sum an archive must have is the pinned one, else the one recorded in the lock file, else its release's checksum
+ * file's, recorded once the archive has been checked against it.
  */
 class ReleaseFetcher {
   private dir: string | undefined;
-  private readonly archives = new Map<string, Promise<string>>();
+  private readonly archives = new Map<string, Promise<{ file: string; sum: ExpectedSum }>>();
   private readonly unreachable = new Map<string, DownloadError>();
 
   constructor(
@@ -289,8 +424,9 @@ class ReleaseFetcher {
     private readonly emit: (e: BuildEvent) => void,
   ) {}
 
-  async fetch(s: BinarySpec, asset: PinnedAsset, out: string): Promise<void> {
-    const archive = await this.archive(s, asset);
+  /** Puts the asset's binary at `out`; resolves to the sum the archive was checked against. */
+  async fetch(s: BinarySpec, asset: PinnedAsset, out: string): Promise<ExpectedSum> {
+    const { file: archive, sum } = await this.archive(s, asset);
     if (asset.member) {
       await extractMember(archive, asset.member, out).catch((err: Error) => {
         throw new DownloadError(err.message, "content", { cause: err });
@@ -299,7 +435,7 @@ class ReleaseFetcher {
       await copyFile(archive, out);
       await chmod(out, 0o755);
     }
-    // The pinned sum vouches for the bytes; running it proves it is the pinned version and runs here.
+    // The sum vouches for the bytes; running it proves it is the pinned version and runs here.
     const reported = await readVersion(out, s);
     if (!versionMatches(reported, s)) {
       const said = reported?.split("\n", 1)[0]?.trim() || "nothing";
@@ -308,9 +444,17 @@ class ReleaseFetcher {
         "content",
       );
     }
+    if (sum.trust === "checksum-file" && asset.checksums) {
+      await recordSum(
+        asset.url,
+        { sha256: sum.sha256, from: asset.checksums.url, recordedAt: new Date().toISOString() },
+        this.env,
+      );
+    }
+    return sum;
   }
 
-  private archive(s: BinarySpec, asset: PinnedAsset): Promise<string> {
+  private archive(s: BinarySpec, asset: PinnedAsset): Promise<{ file: string; sum: ExpectedSum }> {
     let pending = this.archives.get(asset.from);
     if (!pending) {
       pending = this.download(s, asset);
@@ -321,19 +465,84 @@ class ReleaseFetcher {
     return pending;
   }
 
-  private async download(s: BinarySpec, asset: PinnedAsset): Promise<string> {
+  private async workDir(): Promise<string> {
+    this.dir ??= await mkdtemp(join(await ensureDir(binCacheDir(this.env)), ".download-"));
+    return this.dir;
+  }
+
+  /** The sum the archive must have: pinned, recorded, or read from the release's checksum file. */
+  private async expected(s: BinarySpec, asset: PinnedAsset): Promise<ExpectedSum> {
+    if (asset.sha256) return { sha256: asset.sha256, trust: "pinned" };
+    const recorded = (await readLock(this.env))[asset.url];
+    if (recorded) {
+      return {
+        sha256: recorded.sha256,
+        trust: "recorded",
+        source: `recorded in ${lockFilePath(this.env)} at its first download (${recorded.recordedAt}, from ${recorded.from}); if upstream really published new bytes, delete that entry`,
+      };
+    }
+    const checksums = asset.checksums;
+    if (!checksums) throw new Error(`${s.name}: neither a pinned SHA-256 nor a checksum file`);
+    const file = join(
+      await this.workDir(),
+      `${this.archives.size}-${checksums.from.split("/").pop() ?? "sums"}`,
+    );
+    try {
+      await download(checksums.from, file, this.downloadOptions());
+    } catch (err) {
+      if (!(err instanceof DownloadError)) throw err;
+      if (err.reason === "network") this.unreachable.set(new URL(checksums.from).host, err);
+      throw new DownloadError(
+        `no SHA-256 is pinned for it, and its release's checksum file could not be had: ${err.message}`,
+        err.reason === "http" ? "checksum" : err.reason,
+        { cause: err },
+      );
+    }
+    let sha256: string | undefined;
+    try {
+      sha256 = sumFromChecksumFile(await readFile(file, "utf8"), checksums.format, asset.url);
+    } catch (err) {
+      throw new DownloadError(
+        `${checksums.from} is not a checksum file: ${(err as Error).message}`,
+        "checksum",
+        {
+          cause: err,
+        },
+      );
+    }
+    if (!sha256) {
+      const name = new URL(asset.url).pathname.split("/").pop();
+      throw new DownloadError(
+        `no SHA-256 is pinned for it, and its release's checksum file ${checksums.from} lists no ${name}: refused`,
+        "checksum",
+      );
+    }
+    return { sha256, trust: "checksum-file", source: `from ${checksums.from}` };
+  }
+
+  private downloadOptions() {
+    return {
+      ...(this.opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: this.opts.idleTimeoutMs } : {}),
+      ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+    };
+  }
+
+  private async download(s: BinarySpec, asset: PinnedAsset): Promise<{ file: string; sum: ExpectedSum }> {
     const host = new URL(asset.from).host;
     const known = this.unreachable.get(host);
     if (known) throw known;
-    this.dir ??= await mkdtemp(join(await ensureDir(binCacheDir(this.env)), ".download-"));
-    const file = join(this.dir, `${this.archives.size}-${asset.from.split("/").pop() ?? "archive"}`);
-    const started = Date.now();
     this.emit({ kind: "download", name: s.name, version: s.version, url: asset.from });
+    const sum = await this.expected(s, asset);
+    const file = join(
+      await this.workDir(),
+      `${this.archives.size}-${asset.from.split("/").pop() ?? "archive"}`,
+    );
+    const started = Date.now();
     try {
       await download(asset.from, file, {
-        sha256: asset.sha256,
-        ...(this.opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: this.opts.idleTimeoutMs } : {}),
-        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+        ...this.downloadOptions(),
+        sha256: sum.sha256,
+        ...(sum.source !== undefined ? { sumSource: sum.source } : {}),
         onProgress: (bytes, total) =>
           this.emit({
             kind: "progress",
@@ -349,7 +558,7 @@ class ReleaseFetcher {
       if (err instanceof DownloadError && err.reason === "network") this.unreachable.set(host, err);
       throw err;
     }
-    return file;
+    return { file, sum };
   }
 
   async cleanup(): Promise<void> {

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { tempDir } from "../../testing/tempdir.ts";
 import { BuildError, type BuildEvent, ensureBinaries, formatEvent } from "./build.ts";
-import { cachedBinaryPath } from "./cache.ts";
+import { buildTimesPath, cachedBinaryPath } from "./cache.ts";
 import { CATALOG, toolModuleDir } from "./catalog.ts";
 
 // A stand-in `go` on PATH: logs how it was called, then runs the given shell body.
@@ -147,4 +147,72 @@ test("a module that lacks generated files is built from a copy of its source wit
 
   // A second (forced) build starts from a fresh copy although the first left it read-only upstream.
   await ensureBinaries(["alertmanager"], { env, from: "source", heartbeatMs: 0, force: true });
+});
+
+test("a build's ETA comes from its last recorded duration here, and each build records its own", async () => {
+  const { env } = await fakeGo(`sleep 0.5; ${WRITE_BINARY}`);
+  const events: BuildEvent[] = [];
+  await ensureBinaries(["etcd"], { env, from: "source", onProgress: (e) => events.push(e), heartbeatMs: 0 });
+  assert.equal(
+    formatEvent(events[0] as BuildEvent),
+    "building etcd v3.6.16 …",
+    "no ETA before a first build",
+  );
+  const recorded = JSON.parse(await readFile(buildTimesPath(env), "utf8"));
+  assert.equal(typeof recorded["etcd-v3.6.16"], "number");
+
+  await writeFile(buildTimesPath(env), JSON.stringify({ "etcd-v3.6.16": 600 }));
+  const again: BuildEvent[] = [];
+  await ensureBinaries(["etcd"], {
+    env,
+    from: "source",
+    force: true,
+    onProgress: (e) => again.push(e),
+    heartbeatMs: 100,
+  });
+  assert.equal(
+    formatEvent(again[0] as BuildEvent),
+    "building etcd v3.6.16 … (its last build here took 600 s)",
+  );
+  const beat = again.find((e) => e.kind === "heartbeat") as BuildEvent;
+  assert.match(formatEvent(beat), /^still building etcd v3\.6\.16 \(\d+ s, ETA \d+ s\)$/);
+  assert.notEqual(JSON.parse(await readFile(buildTimesPath(env), "utf8"))["etcd-v3.6.16"], 600);
+});
+
+test("Go builds run two at a time; a failed one lets the other finish and is the error", async () => {
+  const { env, root } = await fakeGo(
+    `echo "start $out" >> "$ORDER"; sleep 1; case "$out" in *prometheus*) echo "end fail" >> "$ORDER"; exit 1;; esac; echo "end" >> "$ORDER"; ${WRITE_BINARY}`,
+  );
+  const order = join(root, "order");
+  const withOrder = { ...env, ORDER: order };
+  await ensureBinaries(["thanos", "etcd"], { env: withOrder, from: "source", heartbeatMs: 0 });
+  const steps = async () =>
+    (await readFile(order, "utf8"))
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" ")[0]);
+  assert.deepEqual(await steps(), ["start", "start", "end", "end"], "both builds ran at once");
+
+  await writeFile(order, "");
+  await ensureBinaries(["thanos", "etcd"], {
+    env: withOrder,
+    from: "source",
+    force: true,
+    heartbeatMs: 0,
+    parallelBuilds: 1,
+  });
+  assert.deepEqual(await steps(), ["start", "end", "start", "end"]);
+
+  await writeFile(order, "");
+  await assert.rejects(
+    ensureBinaries(["prometheus", "weed", "alertmanager"], {
+      env: withOrder,
+      from: "source",
+      heartbeatMs: 0,
+    }),
+    (err: unknown) => err instanceof BuildError && err.binary === "prometheus",
+  );
+  const lines = (await readFile(order, "utf8")).trim().split("\n");
+  assert.equal(lines.filter((l) => l.startsWith("start")).length, 2, "no build starts after a failure");
+  assert.deepEqual(await readdir(join(root, "cache", "bin", "weed-4.53")), ["weed"], "weed finished");
 });

@@ -16,6 +16,26 @@ export const BINARY_NAMES = [
 
 export type BinaryName = (typeof BINARY_NAMES)[number];
 
+/**
+ * What each binary is for: the fleet `up` runs (installed by `npm run setup`), or only the tests (promtool's rule
+ * unit tests, the envtest control plane; installed by `npm test` before it runs them).
+ */
+export const BINARY_USE: Readonly<Record<BinaryName, "fleet" | "tests">> = {
+  thanos: "fleet",
+  prometheus: "fleet",
+  alertmanager: "fleet",
+  weed: "fleet",
+  promtool: "tests",
+  etcd: "tests",
+  "kube-apiserver": "tests",
+};
+
+export type BinaryUse = (typeof BINARY_USE)[BinaryName];
+
+export function binariesFor(use: BinaryUse): BinaryName[] {
+  return BINARY_NAMES.filter((n) => BINARY_USE[n] === use);
+}
+
 export interface BinarySpec {
   name: BinaryName;
   /** The version the binary reports; also names its cache directory. */

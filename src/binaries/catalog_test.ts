@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { BINARY_NAMES, CATALOG, goBuildArgs, isBinaryName, toolModuleDir } from "./catalog.ts";
+import { BINARY_NAMES, binariesFor, CATALOG, goBuildArgs, isBinaryName, toolModuleDir } from "./catalog.ts";
 
 test("every catalog entry is keyed by its own name", () => {
   assert.deepEqual(Object.keys(CATALOG).sort(), [...BINARY_NAMES].sort());
@@ -68,4 +68,22 @@ test("go build arguments carry trimpath, stripped ldflags, tags and the package"
   assert.equal(args[args.indexOf("-tags") + 1], "netgo,remove_all_sd");
   assert.equal(args.at(-1), "github.com/prometheus/prometheus/cmd/prometheus");
   assert.ok(!goBuildArgs(CATALOG.etcd, "/tmp/out").includes("-tags"));
+});
+
+test("npm run setup installs the fleet's binaries; npm test installs the tests' own before it runs them", () => {
+  const root = join(import.meta.dirname, "..", "..");
+  const scripts = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).scripts as Record<
+    string,
+    string
+  >;
+  assert.equal(scripts.pretest, "npm run -s binaries -- --for tests");
+  const setup = readFileSync(join(root, "scripts", "setup.sh"), "utf8");
+  const installs = setup.split("\n").filter((l) => l.startsWith("npm run binaries"));
+  assert.deepEqual(installs, ["npm run binaries -- --for fleet"]);
+  assert.deepEqual(binariesFor("tests").sort(), ["etcd", "kube-apiserver", "promtool"]);
+  assert.deepEqual(
+    [...binariesFor("fleet"), ...binariesFor("tests")].sort(),
+    [...BINARY_NAMES].sort(),
+    "every binary is installed by one of them",
+  );
 });

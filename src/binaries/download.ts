@@ -1,5 +1,5 @@
 // Downloads one file over HTTP(S) to a given path: resumed after a cut connection, timed out when the server
-// goes silent, and checked against a pinned SHA-256 before anyone uses it.
+// goes silent, and checked against the SHA-256 expected of it before anyone uses it.
 
 import { createHash } from "node:crypto";
 import { open } from "node:fs/promises";
@@ -19,7 +19,10 @@ export class DownloadError extends Error {
 }
 
 export interface DownloadOptions {
-  sha256: string;
+  /** The SHA-256 the bytes must have; without one, anything whole is taken (a checksum file). */
+  sha256?: string;
+  /** Where the expected sum comes from, for the message on a mismatch; default "the pinned". */
+  sumSource?: string;
   /** Give up when no byte arrives for this long (connecting included). Default 30 s. */
   idleTimeoutMs?: number;
   /** Requests in all, the first included, when the connection is cut mid-way. Default 5. */
@@ -28,8 +31,11 @@ export interface DownloadOptions {
   onProgress?: (bytes: number, total: number | undefined) => void;
 }
 
-/** Downloads `url` into `dest` (created or overwritten); rejects with a DownloadError unless its SHA-256 matches. */
-export async function download(url: string, dest: string, opts: DownloadOptions): Promise<void> {
+/**
+ * Downloads `url` into `dest` (created or overwritten); rejects with a DownloadError unless its SHA-256 matches.
+ * Resolves to the SHA-256 of what was downloaded.
+ */
+export async function download(url: string, dest: string, opts: DownloadOptions): Promise<string> {
   const idleMs = opts.idleTimeoutMs ?? 30_000;
   const attempts = opts.attempts ?? 5;
   const host = new URL(url).host;
@@ -127,12 +133,12 @@ export async function download(url: string, dest: string, opts: DownloadOptions)
       }
     }
     const digest = hash.digest("hex");
-    if (digest !== opts.sha256) {
-      throw new DownloadError(
-        `SHA-256 of ${url} is ${digest}, not the pinned ${opts.sha256}: refused`,
-        "checksum",
-      );
+    if (opts.sha256 !== undefined && digest !== opts.sha256) {
+      const expected =
+        opts.sumSource === undefined ? `the pinned ${opts.sha256}` : `${opts.sha256} ${opts.sumSource}`;
+      throw new DownloadError(`SHA-256 of ${url} is ${digest}, not ${expected}: refused`, "checksum");
     }
+    return digest;
   } finally {
     await file.close();
   }

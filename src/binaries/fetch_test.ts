@@ -15,6 +15,7 @@ import { tempDir } from "../../testing/tempdir.ts";
 import { BinaryError, type BuildEvent, ensureBinaries, formatEvent } from "./build.ts";
 import { cachedBinaryPath, isExecutableFile } from "./cache.ts";
 import { type BinaryName, type BinarySpec, CATALOG } from "./catalog.ts";
+import { lockFilePath } from "./lock.ts";
 import { MIRROR_ENV, type Platform, RELEASES, type ReleaseTable } from "./release.ts";
 import { readVersion } from "./resolve.ts";
 
@@ -553,4 +554,233 @@ test("a mirror that is not an http(s) URL is refused before anything is fetched"
     /THANOS_FLEET_RELEASE_MIRROR=mirror\.internal\/tools is not an http:\/\/ or https:\/\/ URL/,
   );
   assert.deepEqual(await readdir(root), []);
+});
+
+/** RELEASES without any pinned sum: each archive is checked against its release's checksum file. */
+function unpinned(...names: BinaryName[]): ReleaseTable {
+  const table: Record<string, unknown> = {};
+  for (const name of names) table[name] = { ...RELEASES[name], sha256: {} };
+  return table as ReleaseTable;
+}
+
+/** The checksum file promu writes (`sha256sum` lines), at its official path. */
+function sumsPath(name: BinaryName): string {
+  const sums = RELEASES[name]?.checksums?.(PLATFORM);
+  assert.ok(sums);
+  return new URL(sums.url).pathname;
+}
+
+function sumsFile(entries: Record<string, string>): Buffer {
+  return Buffer.from(
+    Object.entries(entries)
+      .map(([file, sum]) => `${sum}  ${file}\n`)
+      .join(""),
+  );
+}
+
+test("checksum file: an archive with no pinned sum is checked against its release's sha256sums.txt, the sum recorded, later downloads checked against it", async () => {
+  const server = await releaseServer();
+  const { root, env } = await sandbox(server.base);
+  const alertmanager = await tarball(join(root, "work"), "alertmanager-0.34.2.linux-amd64", {
+    alertmanager: await binaryFor("alertmanager", join(root, "standins")),
+  });
+  server.files.set(pathOf("alertmanager"), { body: alertmanager, behaviour: "whole" });
+  server.files.set(sumsPath("alertmanager"), {
+    body: sumsFile({
+      "alertmanager-0.34.2.darwin-arm64.tar.gz": "1".repeat(64),
+      "alertmanager-0.34.2.linux-amd64.tar.gz": sha256(alertmanager),
+    }),
+    behaviour: "whole",
+  });
+  const events: BuildEvent[] = [];
+  const [r] = await ensureBinaries(["alertmanager"], {
+    env,
+    platform: PLATFORM,
+    releases: unpinned("alertmanager"),
+    from: "release",
+    onProgress: (e) => events.push(e),
+  });
+  assert.equal(r?.status, "downloaded");
+  assert.deepEqual(
+    server.requests.map((q) => q.path),
+    [sumsPath("alertmanager"), pathOf("alertmanager")],
+  );
+  assert.match(
+    formatEvent(events.find((e) => e.kind === "downloaded") as BuildEvent),
+    new RegExp(
+      `^alertmanager v0\\.34\\.2 downloaded, SHA-256 ${sha256(alertmanager).slice(0, 12)}… verified against the release's checksum file \\(recorded: later downloads must match it\\), in \\d+ s$`,
+    ),
+  );
+  const lock = JSON.parse(await readFile(lockFilePath(env), "utf8"));
+  const official = RELEASES.alertmanager?.asset(PLATFORM)?.url ?? "";
+  assert.equal(lock.archives[official].sha256, sha256(alertmanager));
+  assert.equal(lock.archives[official].from, `https://github.com${sumsPath("alertmanager")}`);
+
+  // Later, on this machine: the recorded sum is used, the checksum file is not asked for again.
+  server.requests.length = 0;
+  const later: BuildEvent[] = [];
+  const [again] = await ensureBinaries(["alertmanager"], {
+    env,
+    platform: PLATFORM,
+    releases: unpinned("alertmanager"),
+    from: "release",
+    force: true,
+    onProgress: (e) => later.push(e),
+  });
+  assert.equal(again?.status, "downloaded");
+  assert.deepEqual(
+    server.requests.map((q) => q.path),
+    [pathOf("alertmanager")],
+  );
+  assert.match(
+    formatEvent(later.find((e) => e.kind === "downloaded") as BuildEvent),
+    / verified against the sum recorded at its first download, in \d+ s$/,
+  );
+});
+
+test("checksum file: a pinned sum wins over the checksum file, which is not even asked for", async () => {
+  const server = await releaseServer();
+  const { env } = await sandbox(server.base);
+  const { sum } = await thanosArchive(server, "whole");
+  server.files.set(sumsPath("thanos"), {
+    body: sumsFile({ "thanos-0.42.4.linux-amd64.tar.gz": "2".repeat(64) }),
+    behaviour: "whole",
+  });
+  const [r] = await ensureBinaries(["thanos"], {
+    env,
+    platform: PLATFORM,
+    releases: pinned({ thanos: sum }),
+    from: "release",
+  });
+  assert.equal(r?.status, "downloaded");
+  assert.deepEqual(
+    server.requests.map((q) => q.path),
+    [pathOf("thanos")],
+  );
+  assert.equal(existsSync(lockFilePath(env)), false, "a pinned sum is not recorded");
+});
+
+test("checksum file: an archive that does not match it is refused, nothing cached or recorded", async () => {
+  const server = await releaseServer();
+  const { env } = await sandbox(server.base);
+  const { sum } = await thanosArchive(server, "whole");
+  const listed = "3".repeat(64);
+  server.files.set(sumsPath("thanos"), {
+    body: sumsFile({ "thanos-0.42.4.linux-amd64.tar.gz": listed }),
+    behaviour: "whole",
+  });
+  await assert.rejects(
+    ensureBinaries(["thanos"], { env, platform: PLATFORM, releases: unpinned("thanos"), from: "release" }),
+    (err: Error) => {
+      assert.ok(err instanceof BinaryError);
+      assert.ok(
+        err.message.includes(
+          `SHA-256 of ${server.base}${pathOf("thanos")} is ${sum}, not ${listed} from ${server.base}${sumsPath("thanos")}: refused`,
+        ),
+        err.message,
+      );
+      return true;
+    },
+  );
+  assert.deepEqual(await cacheEntries(env), ["thanos-v0.42.4"], "an empty directory, no binary");
+});
+
+test("checksum file: a missing one is refused with --from release, naming the file; nothing cached", async () => {
+  const server = await releaseServer();
+  const { env } = await sandbox(server.base);
+  await thanosArchive(server, "whole");
+  await assert.rejects(
+    ensureBinaries(["thanos"], { env, platform: PLATFORM, releases: unpinned("thanos"), from: "release" }),
+    (err: Error) => {
+      assert.ok(err instanceof BinaryError);
+      assert.equal(
+        err.message.split(". Run with")[0],
+        `thanos v0.42.4: download failed: no SHA-256 is pinned for it, and its release's checksum file could not be had: ${server.base}${sumsPath("thanos")} answered HTTP 404 Not Found`,
+      );
+      return true;
+    },
+  );
+  assert.deepEqual(
+    server.requests.map((q) => q.path),
+    [sumsPath("thanos")],
+    "the archive is not downloaded without a sum to check it against",
+  );
+  assert.deepEqual(await cacheEntries(env), ["thanos-v0.42.4"], "an empty directory, no binary");
+  // A release with neither a pinned sum nor a checksum file: nothing to ask for.
+  const bare = { thanos: { ...(RELEASES.thanos as NonNullable<typeof RELEASES.thanos>), sha256: {} } };
+  delete (bare.thanos as { checksums?: unknown }).checksums;
+  await assert.rejects(
+    ensureBinaries(["thanos"], { env, platform: PLATFORM, releases: bare, from: "release" }),
+    /^BinaryError: thanos v0\.42\.4: no SHA-256 is pinned for its linux-amd64 release archive, and its release has no checksum file\. Run with --from source/,
+  );
+});
+
+test("checksum file: one that lists other names is refused, and so is one that is no checksum file", async () => {
+  const server = await releaseServer();
+  const { env } = await sandbox(server.base);
+  await thanosArchive(server, "whole");
+  server.files.set(sumsPath("thanos"), {
+    body: sumsFile({
+      "thanos-0.42.4.linux-arm64.tar.gz": "4".repeat(64),
+      "thanos-0.42.4.darwin-amd64.tar.gz": "5".repeat(64),
+    }),
+    behaviour: "whole",
+  });
+  await assert.rejects(
+    ensureBinaries(["thanos"], { env, platform: PLATFORM, releases: unpinned("thanos"), from: "release" }),
+    new RegExp(
+      `no SHA-256 is pinned for it, and its release's checksum file ${server.base}${sumsPath("thanos")} lists no thanos-0\\.42\\.4\\.linux-amd64\\.tar\\.gz: refused`,
+    ),
+  );
+  server.files.set(sumsPath("thanos"), { body: Buffer.from("<html>Moved</html>\n"), behaviour: "whole" });
+  await assert.rejects(
+    ensureBinaries(["thanos"], { env, platform: PLATFORM, releases: unpinned("thanos"), from: "release" }),
+    /sha256sums\.txt is not a checksum file: line 1 is not "<sha256> {2}<file>"/,
+  );
+  assert.deepEqual(await cacheEntries(env), ["thanos-v0.42.4"], "an empty directory, no binary");
+});
+
+test("checksum file: a recorded sum that a later download does not match is refused, saying where it was recorded", async () => {
+  const server = await releaseServer();
+  const { env } = await sandbox(server.base);
+  const { sum } = await thanosArchive(server, "whole");
+  const official = RELEASES.thanos?.asset(PLATFORM)?.url ?? "";
+  const recorded = "6".repeat(64);
+  await mkdir(join(env.THANOS_FLEET_CACHE, "bin"), { recursive: true });
+  await writeFile(
+    lockFilePath(env),
+    JSON.stringify({
+      version: 1,
+      archives: {
+        [official]: {
+          sha256: recorded,
+          from: "https://github.com/thanos-io/thanos/releases/download/v0.42.4/sha256sums.txt",
+          recordedAt: "2026-11-01T10:00:00.000Z",
+        },
+      },
+    }),
+  );
+  // The checksum file now agrees with the archive: the recorded sum still wins.
+  server.files.set(sumsPath("thanos"), {
+    body: sumsFile({ "thanos-0.42.4.linux-amd64.tar.gz": sum }),
+    behaviour: "whole",
+  });
+  await assert.rejects(
+    ensureBinaries(["thanos"], { env, platform: PLATFORM, releases: unpinned("thanos"), from: "release" }),
+    (err: Error) => {
+      assert.ok(
+        err.message.includes(
+          `is ${sum}, not ${recorded} recorded in ${lockFilePath(env)} at its first download (2026-11-01T10:00:00.000Z, from https://github.com/thanos-io/thanos/releases/download/v0.42.4/sha256sums.txt); if upstream really published new bytes, delete that entry: refused`,
+        ),
+        err.message,
+      );
+      return true;
+    },
+  );
+  assert.deepEqual(
+    server.requests.map((q) => q.path),
+    [pathOf("thanos")],
+  );
+  assert.equal(JSON.parse(await readFile(lockFilePath(env), "utf8")).archives[official].sha256, recorded);
+  assert.deepEqual(await cacheEntries(env), ["sums.lock.json", "thanos-v0.42.4"]);
 });

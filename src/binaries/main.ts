@@ -1,19 +1,32 @@
-// `npm run binaries [-- NAME…] [--list] [--force] [--from auto|release|source]`: puts the pinned binaries into
-// the cache, from their official release archives or built with Go.
+// `npm run binaries [-- NAME…] [--for fleet|tests] [--list] [--force] [--from auto|release|source]`: puts the pinned
+// binaries into the cache, from their official release archives or built with Go.
 
 import { BinaryError, checkMirror, ensureBinaries, FROM_CHOICES, type From } from "./build.ts";
 import { binCacheDir, cachedBinaryPath, isExecutableFile } from "./cache.ts";
-import { BINARY_NAMES, type BinaryName, CATALOG, isBinaryName } from "./catalog.ts";
+import {
+  BINARY_NAMES,
+  BINARY_USE,
+  type BinaryName,
+  type BinaryUse,
+  binariesFor,
+  CATALOG,
+  isBinaryName,
+} from "./catalog.ts";
 import { progressPrinter } from "./progress.ts";
 import { currentPlatform, MIRROR_ENV, pinnedAsset } from "./release.ts";
 
-const USAGE = `usage: npm run binaries -- [--list] [--force] [--from auto|release|source] [NAME…]
+const USAGE = `usage: npm run binaries -- [--list] [--force] [--from auto|release|source] [--for fleet|tests] [NAME…]
 
 Puts the pinned binaries into ${binCacheDir()}
 (set THANOS_FLEET_CACHE to move it). NAME is one of: ${BINARY_NAMES.join(", ")}; default all.
-  --from auto     the official release archive where a SHA-256 is pinned for this platform, checked against it;
-                  if it cannot be downloaded, a Go build from source (default)
-  --from release  release archives only: fail rather than build
+  --for fleet     the binaries the fleet runs: ${binariesFor("fleet").join(", ")} (npm run setup)
+  --for tests     the binaries only the tests use: ${binariesFor("tests").join(", ")} (npm test, first)
+  --from auto     the official release archive, checked against the SHA-256 pinned for this platform, else
+                  against its release's checksum file (sha256sums.txt) at the first download, the sum then
+                  recorded in the cache's sums.lock.json for later downloads; if it cannot be downloaded, a Go
+                  build from source (default)
+  --from release  release archives only: fail rather than build, and where neither a sum is pinned nor a
+                  checksum file published
   --from source   Go builds only (Go 1.26 or later on PATH)
   --list          print each binary's version, cache path, whether it is there, and its release archive
   --force         download or rebuild even what the cache holds
@@ -26,7 +39,12 @@ function list(names: readonly BinaryName[]): void {
     const s = CATALOG[n];
     const path = cachedBinaryPath(s);
     const asset = pinnedAsset(n, platform);
-    const release = "none" in asset ? `source only: ${asset.none}` : asset.from;
+    const release =
+      "none" in asset
+        ? `source only: ${asset.none}`
+        : asset.sha256
+          ? `${asset.from} (pinned sum)`
+          : `${asset.from} (sum from ${asset.checksums?.from.split("/").pop()})`;
     return [n, s.version, isExecutableFile(path) ? "yes" : "no", path, release];
   });
   const table = [["NAME", "VERSION", "CACHED", "PATH", "RELEASE ARCHIVE"], ...rows];
@@ -36,27 +54,37 @@ function list(names: readonly BinaryName[]): void {
   }
 }
 
-function parseFrom(argv: string[]): { from: From; rest: string[] } | string {
-  let from: From = "auto";
-  const rest: string[] = [];
+const USES: readonly BinaryUse[] = [...new Set(Object.values(BINARY_USE))];
+
+interface Parsed {
+  from: From;
+  use?: BinaryUse;
+  rest: string[];
+}
+
+/** `--from X`, `--from=X`, `--for X` and `--for=X`; the other arguments as they are. */
+function parseOptions(argv: string[]): Parsed | string {
+  const parsed: Parsed = { from: "auto", rest: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
-    const value =
-      a === "--from" ? argv[++i] : a.startsWith("--from=") ? a.slice("--from=".length) : undefined;
-    if (value === undefined && a !== "--from") {
-      rest.push(a);
+    const flag = ["--from", "--for"].find((f) => a === f || a.startsWith(`${f}=`));
+    if (!flag) {
+      parsed.rest.push(a);
       continue;
     }
-    if (!FROM_CHOICES.includes(value as From)) {
-      return `--from takes one of ${FROM_CHOICES.join(", ")}, not ${value === undefined ? "nothing" : JSON.stringify(value)}`;
+    const value = a === flag ? argv[++i] : a.slice(flag.length + 1);
+    const choices: readonly string[] = flag === "--from" ? FROM_CHOICES : USES;
+    if (value === undefined || !choices.includes(value)) {
+      return `${flag} takes one of ${choices.join(", ")}, not ${value === undefined ? "nothing" : JSON.stringify(value)}`;
     }
-    from = value as From;
+    if (flag === "--from") parsed.from = value as From;
+    else parsed.use = value as BinaryUse;
   }
-  return { from, rest };
+  return parsed;
 }
 
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseFrom(argv);
+  const parsed = parseOptions(argv);
   if (typeof parsed === "string") {
     console.error(`${parsed}\n${USAGE}`);
     return 2;
@@ -84,7 +112,15 @@ async function main(argv: string[]): Promise<number> {
     console.error((err as Error).message);
     return 2;
   }
-  const names = args.length > 0 ? (args as BinaryName[]) : [...BINARY_NAMES];
+  if (parsed.use && args.length > 0) {
+    console.error(`name binaries or give --for, not both\n${USAGE}`);
+    return 2;
+  }
+  const names = parsed.use
+    ? binariesFor(parsed.use)
+    : args.length > 0
+      ? (args as BinaryName[])
+      : [...BINARY_NAMES];
   if (flags.includes("--list")) {
     list(names);
     return 0;

@@ -1,7 +1,7 @@
-// Shows what ensureBinaries does: on a terminal a live bar (bytes, rate, ETA) and a rewritten build line;
-// elsewhere plain lines, a download reported at every 10%.
+// Shows what ensureBinaries does: on a terminal a live bar (bytes, rate, ETA) and one rewritten line per build (time
+// so far, ETA from that build's last recorded duration); elsewhere plain lines, a download reported at every 10%.
 
-import { type BuildEvent, formatEvent } from "./build.ts";
+import { type BuildEvent, eta, formatEvent } from "./build.ts";
 
 const BAR_WIDTH = 24;
 
@@ -38,28 +38,33 @@ export function progressPrinter(
       out.write(`${formatEvent(e)}\n`);
     };
   }
-  // On a terminal the bar and the build heartbeat rewrite one line; at most ten redraws a second.
+  // On a terminal one line shows what runs (a download's bar, each build's time and ETA), rewritten in place at
+  // most ten times a second; what ends gets a line of its own.
+  const live = new Map<string, string>();
+  const draw = () => out.write(`\r\x1b[2K${[...live.values()].join(" · ")}`);
   let lastDraw = 0;
   return (e) => {
     switch (e.kind) {
       case "progress": {
         const now = Date.now();
+        live.set(e.name, progressBar(e));
         if (now - lastDraw < 100 && e.bytes !== e.total) return;
         lastDraw = now;
-        out.write(`\r\x1b[2K${progressBar(e)}`);
+        draw();
         return;
       }
       case "heartbeat":
-        out.write(`\r\x1b[2Kbuilding ${e.name} ${e.version} … ${e.seconds} s`);
+        live.set(e.name, `building ${e.name} ${e.version} … ${e.seconds} s${eta(e.seconds, e.expected)}`);
+        draw();
         return;
       case "start":
-        out.write(formatEvent(e));
-        return;
-      case "download":
-        out.write(`${formatEvent(e)}\n`);
+        live.set(e.name, formatEvent(e));
+        draw();
         return;
       default:
+        live.delete(e.name);
         out.write(`\r\x1b[2K${formatEvent(e)}\n`);
+        if (live.size > 0) draw();
     }
   };
 }

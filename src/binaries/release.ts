@@ -1,4 +1,5 @@
-// Where each pinned binary's official release archive lives, and the SHA-256 pinned for it per platform.
+// Where each pinned binary's official release archive lives, the SHA-256 pinned for it per platform, and the
+// checksum file its release publishes beside it (read when no sum is pinned).
 
 import { type BinaryName, CATALOG } from "./catalog.ts";
 
@@ -22,8 +23,19 @@ export interface Release {
   version: string;
   /** The asset for a platform, or undefined where upstream publishes none in a form read here. */
   asset(platform: Platform): ReleaseAsset | undefined;
-  /** SHA-256 of each platform's asset, from upstream's published sums. A platform without one is never downloaded. */
+  /** SHA-256 of each platform's asset, from upstream's published sums; where there is none, the checksum file's. */
   sha256: Readonly<Partial<Record<Platform, string>>>;
+  /** The official URL of the checksum file published beside a platform's asset, and how it is written. */
+  checksums?(platform: Platform): ChecksumFile | undefined;
+}
+
+/**
+ * `sums`: `<sha256>  <file name>` lines (promu's sha256sums.txt, etcd's SHA256SUMS); `bare`: the asset's sum
+ * alone (Kubernetes's `<binary>.sha256`).
+ */
+export interface ChecksumFile {
+  url: string;
+  format: "sums" | "bare";
 }
 
 export type ReleaseTable = Readonly<Partial<Record<BinaryName, Release>>>;
@@ -44,6 +56,14 @@ function promu(repo: string, project: string, version: string, binary: string) {
   };
 }
 
+/** promu's `checksum` command writes sha256sums.txt beside the archives of every release. */
+function promuSums(repo: string, version: string) {
+  return (): ChecksumFile => ({
+    url: `https://github.com/${repo}/releases/download/${version}/sha256sums.txt`,
+    format: "sums",
+  });
+}
+
 // Published in prometheus/prometheus v3.14.0's sha256sums.txt (promu checksum), shared by prometheus and promtool.
 const PROMETHEUS_SHA256 = {
   "linux-amd64": "f665c6da19eb7ba399c915d30c7d9793c9b417bf8a749b504bc470678631478d",
@@ -53,8 +73,9 @@ const PROMETHEUS_SHA256 = {
 } as const;
 
 /**
- * One entry per binary with an official release. A binary absent here, or a platform without a sum, is
- * built from source. Sums not yet pinned (their published sums could not be read when pinning) are empty.
+ * One entry per binary with an official release. A binary absent here, or a platform with neither a pinned sum
+ * nor a checksum file, is built from source. Sums not pinned (their published sums could not be read when pinning)
+ * are empty: the release's checksum file is read instead, and the sum it gave recorded in the cache's lock file.
  * SeaweedFS is absent: its pinned source is a Go pseudo-version that no release tag could be matched to,
  * and its release assets (`linux_amd64.tar.gz`, made by go-release-action) come with an MD5 only.
  */
@@ -63,24 +84,28 @@ export const RELEASES: ReleaseTable = {
     version: CATALOG.thanos.version,
     asset: promu("thanos-io/thanos", "thanos", CATALOG.thanos.version, "thanos"),
     sha256: {},
+    checksums: promuSums("thanos-io/thanos", CATALOG.thanos.version),
   },
   prometheus: {
     version: CATALOG.prometheus.version,
     asset: promu("prometheus/prometheus", "prometheus", CATALOG.prometheus.version, "prometheus"),
     sha256: PROMETHEUS_SHA256,
+    checksums: promuSums("prometheus/prometheus", CATALOG.prometheus.version),
   },
   promtool: {
     version: CATALOG.promtool.version,
     asset: promu("prometheus/prometheus", "prometheus", CATALOG.promtool.version, "promtool"),
     sha256: PROMETHEUS_SHA256,
+    checksums: promuSums("prometheus/prometheus", CATALOG.promtool.version),
   },
   alertmanager: {
     version: CATALOG.alertmanager.version,
     asset: promu("prometheus/alertmanager", "alertmanager", CATALOG.alertmanager.version, "alertmanager"),
     sha256: {},
+    checksums: promuSums("prometheus/alertmanager", CATALOG.alertmanager.version),
   },
   // etcd's scripts/build-binary.sh: etcd-<version>-linux-<arch>.tar.gz holding etcd-<version>-linux-<arch>/etcd;
-  // darwin builds are .zip files, not read here.
+  // darwin builds are .zip files, not read here. scripts/release.sh publishes SHA256SUMS beside them.
   etcd: {
     version: CATALOG.etcd.version,
     asset: (p) => {
@@ -92,6 +117,10 @@ export const RELEASES: ReleaseTable = {
       };
     },
     sha256: {},
+    checksums: () => ({
+      url: `https://github.com/etcd-io/etcd/releases/download/${CATALOG.etcd.version}/SHA256SUMS`,
+      format: "sums",
+    }),
   },
   // Kubernetes publishes server binaries bare, for Linux only, each with a .sha256 beside it.
   "kube-apiserver": {
@@ -104,6 +133,13 @@ export const RELEASES: ReleaseTable = {
       };
     },
     sha256: {},
+    checksums: (p) =>
+      p.startsWith("linux-")
+        ? {
+            url: `https://dl.k8s.io/release/${CATALOG["kube-apiserver"].version}/bin/linux/${p.slice("linux-".length)}/kube-apiserver.sha256`,
+            format: "bare",
+          }
+        : undefined,
   },
 };
 
@@ -118,14 +154,17 @@ export function currentPlatform(
 }
 
 export interface PinnedAsset extends ReleaseAsset {
-  sha256: string;
   /** Where it is fetched from: the official URL, or the same path under the mirror. */
   from: string;
+  /** The SHA-256 pinned in the source; absent when the release's checksum file is to be read instead. */
+  sha256?: string;
+  /** The checksum file to read when no sum is pinned, and where it is fetched from. */
+  checksums?: ChecksumFile & { from: string };
 }
 
 /**
- * The release asset to download for a binary on a platform, with its pinned sum; or why there is none
- * (then the binary is built from source).
+ * The release asset to download for a binary on a platform, with its pinned sum or else its release's checksum
+ * file; or why there is none (then the binary is built from source).
  */
 export function pinnedAsset(
   name: BinaryName,
@@ -138,16 +177,49 @@ export function pinnedAsset(
   if (!release) return { none: "it has no official release archive" };
   if (!platform) return { none: `no release archive is published for ${process.platform}/${process.arch}` };
   const asset = release.asset(platform);
-  const sha256 = release.sha256[platform];
   if (!asset) return { none: `no release archive for ${platform} in a form read here` };
-  if (release.version !== version || !sha256) {
-    return { none: `no SHA-256 is pinned for its ${platform} release archive` };
+  if (release.version !== version) {
+    return { none: `its release table is for ${release.version}, not ${version}` };
   }
-  return { ...asset, sha256, from: mirrored(asset.url, env[MIRROR_ENV]) };
+  const from = mirrored(asset.url, env[MIRROR_ENV]);
+  const sha256 = release.sha256[platform];
+  if (sha256) return { ...asset, sha256, from };
+  const checksums = release.checksums?.(platform);
+  if (!checksums) {
+    return {
+      none: `no SHA-256 is pinned for its ${platform} release archive, and its release has no checksum file`,
+    };
+  }
+  return { ...asset, from, checksums: { ...checksums, from: mirrored(checksums.url, env[MIRROR_ENV]) } };
 }
 
 /** The official URL, or its path under the mirror base URL. */
 export function mirrored(url: string, mirror: string | undefined): string {
   if (!mirror) return url;
   return `${mirror.replace(/\/+$/, "")}${new URL(url).pathname}`;
+}
+
+/**
+ * The sum a checksum file gives for the asset at `url` (its last path segment); undefined when the file names
+ * no such asset. Throws when the file is not a checksum file at all.
+ */
+export function sumFromChecksumFile(
+  text: string,
+  format: ChecksumFile["format"],
+  url: string,
+): string | undefined {
+  const file = new URL(url).pathname.split("/").pop() ?? "";
+  if (format === "bare") {
+    const sum = text.trim().split(/\s+/)[0]?.toLowerCase() ?? "";
+    if (!/^[0-9a-f]{64}$/.test(sum)) throw new Error("it does not start with a SHA-256");
+    return sum;
+  }
+  for (const [i, line] of text.split("\n").entries()) {
+    if (line.trim() === "") continue;
+    // sha256sum's output: the sum, a space, then a space (text) or * (binary), then the name.
+    const m = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(line.trimEnd());
+    if (!m) throw new Error(`line ${i + 1} is not "<sha256>  <file>"`);
+    if ((m[2] as string).replace(/^\.\//, "") === file) return (m[1] as string).toLowerCase();
+  }
+  return undefined;
 }

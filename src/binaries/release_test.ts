@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BINARY_NAMES, CATALOG } from "./catalog.ts";
-import { currentPlatform, MIRROR_ENV, mirrored, PLATFORMS, pinnedAsset, RELEASES } from "./release.ts";
+import {
+  currentPlatform,
+  MIRROR_ENV,
+  mirrored,
+  PLATFORMS,
+  pinnedAsset,
+  RELEASES,
+  sumFromChecksumFile,
+} from "./release.ts";
 
 test("promu archives: <name>-<version>.<os>-<arch>.tar.gz on the GitHub release, the binary in a directory of that name", () => {
   assert.deepEqual(RELEASES.thanos?.asset("linux-amd64"), {
@@ -49,8 +57,21 @@ test("a pinned asset comes with its sum and where it is fetched from; otherwise 
   assert.equal(asset.from, asset.url);
   assert.equal(asset.sha256, "f665c6da19eb7ba399c915d30c7d9793c9b417bf8a749b504bc470678631478d");
 
-  assert.deepEqual(pinnedAsset("thanos", "linux-amd64", RELEASES, {}), {
-    none: "no SHA-256 is pinned for its linux-amd64 release archive",
+  // No sum pinned: the release's checksum file is read instead, from the mirror where one is set.
+  assert.deepEqual(pinnedAsset("thanos", "linux-amd64", RELEASES, { [MIRROR_ENV]: "http://127.0.0.1:9" }), {
+    url: "https://github.com/thanos-io/thanos/releases/download/v0.42.4/thanos-0.42.4.linux-amd64.tar.gz",
+    member: "thanos-0.42.4.linux-amd64/thanos",
+    from: "http://127.0.0.1:9/thanos-io/thanos/releases/download/v0.42.4/thanos-0.42.4.linux-amd64.tar.gz",
+    checksums: {
+      url: "https://github.com/thanos-io/thanos/releases/download/v0.42.4/sha256sums.txt",
+      format: "sums",
+      from: "http://127.0.0.1:9/thanos-io/thanos/releases/download/v0.42.4/sha256sums.txt",
+    },
+  });
+  const noChecksums = { thanos: { ...(RELEASES.thanos as NonNullable<typeof RELEASES.thanos>) } };
+  delete noChecksums.thanos.checksums;
+  assert.deepEqual(pinnedAsset("thanos", "linux-amd64", noChecksums, {}), {
+    none: "no SHA-256 is pinned for its linux-amd64 release archive, and its release has no checksum file",
   });
   assert.deepEqual(pinnedAsset("etcd", "darwin-arm64", RELEASES, {}), {
     none: "no release archive for darwin-arm64 in a form read here",
@@ -65,6 +86,27 @@ test("a pinned asset comes with its sum and where it is fetched from; otherwise 
     prometheus: { ...(RELEASES.prometheus as NonNullable<typeof RELEASES.prometheus>), version: "v3.13.0" },
   };
   assert.ok("none" in pinnedAsset("prometheus", "linux-amd64", stale, {}));
+});
+
+test("a checksum file: sha256sum lines, the asset found by its file name; Kubernetes's bare .sha256", () => {
+  const url =
+    "https://github.com/prometheus/alertmanager/releases/download/v0.34.2/alertmanager-0.34.2.linux-amd64.tar.gz";
+  const a = "a".repeat(64);
+  const b = "B".repeat(64);
+  const sums = `${a}  alertmanager-0.34.2.darwin-amd64.tar.gz\n${b} *alertmanager-0.34.2.linux-amd64.tar.gz\n\n`;
+  assert.equal(sumFromChecksumFile(sums, "sums", url), "b".repeat(64));
+  assert.equal(sumFromChecksumFile(`${a}  other.tar.gz\n`, "sums", url), undefined);
+  assert.throws(
+    () => sumFromChecksumFile("<html></html>", "sums", url),
+    /line 1 is not "<sha256> {2}<file>"/,
+  );
+  assert.equal(sumFromChecksumFile(`${a}\n`, "bare", "https://dl.k8s.io/x/kube-apiserver"), a);
+  assert.throws(() => sumFromChecksumFile("Not Found", "bare", url), /does not start with a SHA-256/);
+  assert.deepEqual(RELEASES["kube-apiserver"]?.checksums?.("linux-arm64"), {
+    url: "https://dl.k8s.io/release/v1.36.3/bin/linux/arm64/kube-apiserver.sha256",
+    format: "bare",
+  });
+  assert.equal(RELEASES.etcd?.checksums?.("linux-amd64")?.url.endsWith("/v3.6.16/SHA256SUMS"), true);
 });
 
 test("a mirror serves each archive at its official URL's path", () => {

@@ -75,7 +75,7 @@ export interface PodSpec {
   replicas: number;
   /** Keeps data or needs stable replica names: a StatefulSet on Kubernetes, else a Deployment (random pod names). */
   stateful: boolean;
-  /** Start order (START_STAGE): every pod of a lower stage is ready before the next stage starts. */
+  /** Start stage (START_STAGE): a pod starts once the stages its stage waits for (START_AFTER) are ready. */
   stage: number;
   containers: Container[];
   /** The StoreAPI external labels of replica `pod`, for the containers that serve one. */
@@ -101,6 +101,23 @@ export const START_STAGE = {
   /** Query-frontend, in front of query. */
   mgmtFrontend: 5,
 } as const;
+
+/**
+ * The stages each stage waits for (the runtime's own first, such as load balancers, aside): a stage whose processes
+ * cannot start well without another's is started once that one is ready; stages that do not wait for each other
+ * start at the same time. The storage stage includes its buckets.
+ */
+export const START_AFTER: Readonly<Record<number, readonly number[]>> = {
+  [START_STAGE.storage]: [],
+  // Prometheus and its sidecar need nothing else: the sidecar retries its uploads until the bucket answers.
+  [START_STAGE.workload]: [],
+  // The store gateway's first bucket sync must find the bucket, or it retries only after 10 s.
+  [START_STAGE.mgmtBackends]: [START_STAGE.storage],
+  // Query dials the store gateway, the ruler Alertmanager; the compactor and bucket web read the bucket.
+  [START_STAGE.mgmtQuery]: [START_STAGE.mgmtBackends],
+  // Query-frontend checks query once at start, then only every 10 s.
+  [START_STAGE.mgmtFrontend]: [START_STAGE.mgmtQuery],
+};
 
 export interface ServicePort {
   name: string;

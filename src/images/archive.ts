@@ -1,6 +1,6 @@
 // An image archive as `docker save` writes it: which images it holds, read from its manifest.json.
 import { normalizeImage } from "../render/images.ts";
-import { copyTarEntries, readTarEntry } from "./tar.ts";
+import { copyTarEntries, NotTarError, readTarEntry } from "../tar.ts";
 
 interface ManifestEntry {
   Config: string;
@@ -13,6 +13,12 @@ async function readManifest(file: string): Promise<ManifestEntry[]> {
   try {
     manifest = await readTarEntry(file, (name) => name === "manifest.json");
   } catch (cause) {
+    if (cause instanceof NotTarError) {
+      throw new Error(
+        `${file} is not an image archive (${cause.message}); make it with 'thanos-fleet images save ${file}'`,
+        { cause },
+      );
+    }
     const code = (cause as NodeJS.ErrnoException).code;
     throw new Error(
       `image archive ${file} cannot be read (${code ?? String(cause)}); make it with 'thanos-fleet images save ${file}'`,

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { tgzOf, writeImageArchive } from "../../testing/tar.ts";
 import { tempDir } from "../../testing/tempdir.ts";
+import { readTarEntry, readTgzEntry } from "../tar.ts";
 import { archiveImages, writeArchiveSubset } from "./archive.ts";
-import { readTarEntry, readTgzEntry } from "./tar.ts";
 
 describe("reading one file out of a tar", () => {
   test("an archive made by tar itself, with a long GNU name before the wanted file", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { recordingReporter } from "../../testing/reporter.ts";
-import { runSteps, type Step, type StepContext, StepError } from "./steps.ts";
+import { runStepGraph, runSteps, type Step, type StepContext, StepError } from "./steps.ts";
 
 interface Ctx extends StepContext {
   lines: string[];
@@ -81,5 +81,82 @@ describe("runSteps", () => {
     };
     await assert.rejects(runSteps(ctx, [abort, add(5)]), { message: "interrupted" });
     assert.equal(ctx.value, 0);
+  });
+});
+
+describe("runStepGraph", () => {
+  /** A step that records when it starts and ends, and ends when told. */
+  function gated(name: string, log: string[]) {
+    let open: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const step: Step<Ctx> = {
+      title: () => name,
+      execute: async () => {
+        log.push(`start ${name}`);
+        await gate;
+        log.push(`end ${name}`);
+      },
+    };
+    return { step, open };
+  }
+  const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("starts every step whose steps before it are done, at once; a step waits only for its own", async () => {
+    const ctx = context();
+    const log: string[] = [];
+    const lb = gated("lb", log);
+    const storage = gated("storage", log);
+    const workload = gated("workload", log);
+    const store = gated("store", log);
+    const done = runStepGraph(ctx, [
+      { step: lb.step, after: [] },
+      { step: storage.step, after: [lb.step] },
+      { step: workload.step, after: [lb.step] },
+      { step: store.step, after: [storage.step] },
+    ]);
+    await tick();
+    assert.deepEqual(log, ["start lb"]);
+    lb.open();
+    await tick();
+    await tick();
+    assert.deepEqual(
+      log.slice(1),
+      ["end lb", "start storage", "start workload"],
+      "independent steps at once",
+    );
+    storage.open();
+    await tick();
+    await tick();
+    assert.deepEqual(log.slice(4), ["end storage", "start store"], "store does not wait for workload");
+    store.open();
+    workload.open();
+    await done;
+    assert.equal(ctx.lines.filter((l) => l.startsWith("✓")).length, 4);
+  });
+
+  it("a step waiting for one outside the graph starts at once; after a failure nothing starts, the first error is thrown", async () => {
+    const ctx = context();
+    const outside = add(100);
+    const fails: Step<Ctx> = {
+      title: () => "storage",
+      execute: async () => {
+        throw new Error("weed did not become ready");
+      },
+    };
+    const log: string[] = [];
+    const slow = gated("workload", log);
+    const after: Step<Ctx> = { title: () => "store", execute: async () => assert.fail("must not start") };
+    const done = runStepGraph(ctx, [
+      { step: fails, after: [outside] },
+      { step: slow.step, after: [] },
+      { step: after, after: [fails] },
+    ]);
+    await tick();
+    slow.open();
+    await assert.rejects(done, (err: Error) => err instanceof StepError && err.step === "storage");
+    assert.deepEqual(log, ["start workload", "end workload"], "the running step was let finish");
+    assert.ok(ctx.lines.includes("✓ workload"));
   });
 });

@@ -22,22 +22,32 @@ export function createReporter(
   const write = (line: string) => {
     if (!opts.quiet) out.write(`${line}\n`);
   };
+  // Steps may run at the same time: one spinner line shows every running step, each ends on a line of its own.
+  const running = new Map<number, { title: string; start: number }>();
+  let nextId = 0;
+  let frame = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const draw = () => {
+    const now = Date.now();
+    const titles = [...running.values()].map((r) => `${r.title} ${seconds(now - r.start)}`).join(" · ");
+    out.write(`\r\x1b[2K${FRAMES[frame++ % FRAMES.length]} ${titles}`);
+  };
   return {
     step(title) {
+      const id = nextId++;
       const start = Date.now();
-      let frame = 0;
-      const timer = tty
-        ? setInterval(
-            () => out.write(`\r${FRAMES[frame++ % FRAMES.length]} ${title} ${seconds(Date.now() - start)}`),
-            100,
-          )
-        : undefined;
-      timer?.unref();
+      running.set(id, { title, start });
+      if (tty && !timer) {
+        timer = setInterval(draw, 100);
+        timer.unref();
+      }
       if (!tty) write(`… ${title}`);
       return (error) => {
-        if (timer) {
+        running.delete(id);
+        if (tty) out.write("\r\x1b[2K");
+        if (timer && running.size === 0) {
           clearInterval(timer);
-          out.write("\r\x1b[2K");
+          timer = undefined;
         }
         const took = seconds(Date.now() - start);
         write(error ? `✗ ${title} (${took}): ${error.message}` : `✓ ${title} (${took})`);

@@ -8,7 +8,6 @@ import { isDeepStrictEqual } from "node:util";
 import type { V1Node, V1Service } from "@kubernetes/client-node";
 import { parse } from "yaml";
 import { archiveImages } from "../../src/images/archive.ts";
-import { readTgzEntry } from "../../src/images/tar.ts";
 import { normalizeImage } from "../../src/render/images.ts";
 import type { KubeObject } from "../../src/render/types.ts";
 import {
@@ -28,6 +27,7 @@ import {
   type RunOptions,
   type RunResult,
 } from "../../src/runtimes/kube/exec.ts";
+import { readTgzEntry } from "../../src/tar.ts";
 import { writeImageArchive } from "../tar.ts";
 
 /** One line per call, in call order: what the golden files pin. */

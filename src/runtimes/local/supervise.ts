@@ -116,7 +116,12 @@ export async function supervise(root: string, opts: SuperviseOptions): Promise<v
 }
 
 /** `thanos-fleet supervise`: records itself, supervises until SIGTERM, then removes its record. */
-export async function superviseCommand(stateDir: string): Promise<void> {
+/**
+ * The supervisor's process. With `afterUp`, it was started while `up` still starts the fleet (it takes a moment to
+ * load): it records itself at once, then waits until `up` marks the fleet complete before it watches anything;
+ * should `up` fail and remove the fleet's state, it exits.
+ */
+export async function superviseCommand(stateDir: string, opts: { afterUp?: boolean } = {}): Promise<void> {
   const root = localRoot(resolve(stateDir));
   const controller = new AbortController();
   for (const s of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.once(s, () => controller.abort());
@@ -128,11 +133,23 @@ export async function superviseCommand(stateDir: string): Promise<void> {
     startedAt: new Date().toISOString(),
   });
   try {
+    if (opts.afterUp && !(await fleetCompleted(root, controller.signal))) return;
     await supervise(root, { signal: controller.signal });
   } finally {
     const record = await readSupervisor(root).catch(() => undefined);
     if (record?.pid === process.pid) await removeSupervisor(root);
   }
+}
+
+/** Waits until `up` has marked the fleet complete: true; false when its state is gone or the signal aborts. */
+async function fleetCompleted(root: string, signal: AbortSignal): Promise<boolean> {
+  while (!signal.aborted) {
+    const state = await readState(root).catch(() => undefined);
+    if (!state) return false;
+    if (state.complete) return true;
+    await sleep(50, undefined, { signal }).catch(() => {});
+  }
+  return false;
 }
 
 /** The CLI to run the supervisor with: the compiled .js in dist, the .ts source when run from the repository. */
@@ -149,23 +166,48 @@ export async function supervisorRunning(root: string): Promise<SupervisorRecord 
   return record && isSameProcess(record) ? record : undefined;
 }
 
-/** Starts the supervisor detached and waits until it has recorded itself. */
-export async function startSupervisor(
+/** A supervisor process just started, not yet known to have recorded itself. */
+export interface StartingSupervisor {
+  child: Spawned;
+  log: string;
+  root: string;
+}
+
+/**
+ * Starts the supervisor detached, without waiting. With `afterUp` it watches nothing until `up` marks the fleet
+ * complete (see superviseCommand): `up` starts it before the fleet, so that its start-up overlaps the fleet's.
+ */
+export async function spawnSupervisor(
   stateDir: string,
-  signal: AbortSignal,
-  timeoutMs = 20_000,
-): Promise<SupervisorRecord> {
+  opts: { afterUp?: boolean } = {},
+): Promise<StartingSupervisor> {
   const root = localRoot(resolve(stateDir));
   const cli = cliScript();
   const log = join(root, "supervisor.log");
   const child = await spawnDetached({
     id: "supervisor",
     executable: process.execPath,
-    args: [...cli.nodeArgs, cli.path, "supervise", "--state-dir", resolve(stateDir)],
+    args: [
+      ...cli.nodeArgs,
+      cli.path,
+      "supervise",
+      "--state-dir",
+      resolve(stateDir),
+      ...(opts.afterUp ? ["--after-up"] : []),
+    ],
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: root },
     cwd: root,
     log,
   });
+  return { child, log, root };
+}
+
+/** Waits until a started supervisor has recorded itself. */
+export async function supervisorStarted(
+  { child, log, root }: StartingSupervisor,
+  signal: AbortSignal,
+  timeoutMs = 20_000,
+): Promise<SupervisorRecord> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const record = await readSupervisor(root).catch(() => undefined);
@@ -176,8 +218,17 @@ export async function startSupervisor(
         `the supervisor (pid ${child.pid}) ${exit ?? `did not start within ${timeoutMs / 1000} s`}; see ${log}`,
       );
     }
-    await sleep(100, undefined, { signal });
+    await sleep(50, undefined, { signal });
   }
+}
+
+/** Starts the supervisor detached and waits until it has recorded itself. */
+export async function startSupervisor(
+  stateDir: string,
+  signal: AbortSignal,
+  timeoutMs = 20_000,
+): Promise<SupervisorRecord> {
+  return supervisorStarted(await spawnSupervisor(stateDir), signal, timeoutMs);
 }
 
 /** What `status` says of a process beyond running or not: waiting for its next start, or held down. */

@@ -7,8 +7,16 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { hasExited } from "./proc.ts";
-import { type FleetState, type ProcessRecord, readState, writeHolds, writeState } from "./state.ts";
-import { BACKOFF, processState, restartDelay, supervise } from "./supervise.ts";
+import {
+  type FleetState,
+  type ProcessRecord,
+  readState,
+  readSupervisor,
+  removeState,
+  writeHolds,
+  writeState,
+} from "./state.ts";
+import { BACKOFF, processState, restartDelay, supervise, superviseCommand } from "./supervise.ts";
 import { spawnDetached, stopProcesses } from "./supervisor.ts";
 
 const root = await mkdtemp(join(tmpdir(), "fleet-supervise-"));
@@ -135,4 +143,54 @@ test("a held process stays down until the hold is lifted, then starts at once", 
     return r && r.pid !== b.pid && !hasExited(r) ? r : undefined;
   });
   assert.equal(back.restarts, 1);
+});
+
+test("a supervisor started before the fleet is up records itself, watches nothing until up marks the fleet complete, and leaves when up removes the fleet", async () => {
+  const stateDir = await mkdtemp(join(tmpdir(), "fleet-supervise-early-"));
+  const fleetRoot = join(stateDir, "local");
+  const dead = await record("early/dead");
+  await stopProcesses([dead], 1000);
+  const state: FleetState = {
+    version: 1,
+    runtime: "local",
+    startedAt: new Date().toISOString(),
+    complete: false,
+    options: { subnet: "127.1", blockDuration: "2m", bucketSyncInterval: "15s" },
+    processes: [dead],
+    listen: [],
+    urls: [],
+    endpoints: { targets: [], grpc: [] } as unknown as FleetState["endpoints"],
+  };
+  try {
+    await writeState(fleetRoot, state);
+    const first = superviseCommand(stateDir, { afterUp: true });
+    await until("its record", async () => (await readSupervisor(fleetRoot).catch(() => undefined))?.pid);
+    await sleep(300);
+    assert.equal(
+      (await readState(fleetRoot))?.processes[0]?.restarts,
+      0,
+      "nothing restarted before complete",
+    );
+    await writeState(fleetRoot, { ...state, complete: true });
+    const restarted = await until("the dead process started again", async () => {
+      const r = (await readState(fleetRoot))?.processes[0];
+      return r && r.restarts > 0 ? r : undefined;
+    });
+    process.emit("SIGTERM");
+    await first;
+    await stopProcesses([restarted], 1000);
+    assert.equal(await readSupervisor(fleetRoot).catch(() => undefined), undefined, "its record is removed");
+
+    // up failed: the state it had written is gone, and the supervisor started early goes too.
+    await writeState(fleetRoot, { ...state, complete: false });
+    const second = superviseCommand(stateDir, { afterUp: true });
+    await until("its record", async () => (await readSupervisor(fleetRoot).catch(() => undefined))?.pid);
+    await removeState(fleetRoot);
+    await second;
+    assert.equal(await readSupervisor(fleetRoot).catch(() => undefined), undefined);
+  } finally {
+    const left = await readState(fleetRoot).catch(() => undefined);
+    if (left) await stopProcesses(left.processes, 1000);
+    await rm(stateDir, { recursive: true, force: true });
+  }
 });

@@ -1,7 +1,10 @@
 // `up` on the local runtime as an ordered list of steps, run like the Kubernetes runtime's (src/runtimes/steps.ts):
 // pause the supervisor, fetch and find the binaries, stop what left the plan, check the addresses, then start the
-// fleet stage by stage, the state saved after each step and each process, and start the supervisor again.
+// fleet's stages, each once those it waits for are ready (independent ones at once), the state saved after each
+// step and each process, and start the supervisor again.
+import { setTimeout as sleep } from "node:timers/promises";
 import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
+import { START_AFTER } from "../../components/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { loadFleetCredentials } from "../../state/fleet-credentials.ts";
@@ -11,7 +14,7 @@ import type { Topology } from "../../topology/topology.ts";
 import { waitProgress } from "../../ui/progress.ts";
 import { table } from "../../ui/table.ts";
 import type { CloseVerify, UpOptions } from "../runtime.ts";
-import { runSteps, type Step, type StepContext } from "../steps.ts";
+import { type GraphStep, runStepGraph, runSteps, type Step, type StepContext } from "../steps.ts";
 import { type Executables, fetchBinaries, missingBinaries, resolveExecutables } from "./binaries.ts";
 import { prepareBuckets } from "./bucket.ts";
 import { convergeActions, formatActions, type ProcessAction } from "./converge.ts";
@@ -39,7 +42,13 @@ import {
   writeHolds,
   writeState,
 } from "./state.ts";
-import { startSupervisor, supervisorRunning } from "./supervise.ts";
+import {
+  type StartingSupervisor,
+  spawnSupervisor,
+  startSupervisor,
+  supervisorRunning,
+  supervisorStarted,
+} from "./supervise.ts";
 import { startProcess, stopProcesses } from "./supervisor.ts";
 import { checkLocalConfig, requireLinux } from "./supported.ts";
 
@@ -181,16 +190,36 @@ const buckets: LocalStep = {
   },
 };
 
-/** The stages with processes to start, in order; the storage stage is followed by its buckets. */
-function startSteps(ctx: LocalUpContext): LocalStep[] {
+/**
+ * The stages with processes to start, each started once the stages it waits for are ready (START_AFTER, the load
+ * balancers first): stages that do not wait for each other start at the same time. The storage stage's buckets
+ * come with it. A stage with nothing to start is not waited for: what runs already is ready.
+ */
+function startGraph(ctx: LocalUpContext): GraphStep<LocalUpContext>[] {
   const stages = [...new Set(ctx.toStart.map((p) => p.stage))].sort((a, b) => a - b);
-  return stages.flatMap((stage) => [startStage(stage), ...(stage === STAGE.storage ? [buckets] : [])]);
+  const steps = new Map(stages.map((stage) => [stage, startStage(stage)]));
+  const graph: GraphStep<LocalUpContext>[] = [];
+  const lb = steps.get(STAGE.loadBalancer);
+  const ready = (stage: number): LocalStep | undefined =>
+    stage === STAGE.storage ? buckets : steps.get(stage);
+  for (const stage of stages) {
+    const step = steps.get(stage) as LocalStep;
+    const after =
+      stage === STAGE.loadBalancer
+        ? []
+        : [...(lb ? [lb] : []), ...(START_AFTER[stage] ?? []).flatMap((s) => ready(s) ?? [])];
+    graph.push({ step, after });
+    if (stage === STAGE.storage) graph.push({ step: buckets, after: [step] });
+  }
+  return graph;
 }
 
-const superviseAgain = (title: string): LocalStep => ({
+const superviseAgain = (title: string, early?: StartingSupervisor): LocalStep => ({
   title: () => title,
   async execute(ctx) {
-    const supervisor = await startSupervisor(ctx.stateDir, ctx.signal);
+    const supervisor = early
+      ? await supervisorStarted(early, ctx.signal)
+      : await startSupervisor(ctx.stateDir, ctx.signal);
     ctx.reporter.verbose(`supervisor pid ${supervisor.pid}, log ${supervisor.log}`);
   },
 });
@@ -333,15 +362,18 @@ export async function upLocal(
   const state = newState(ctx, fresh);
   ctx.state = state;
   await ctx.persist();
+  // A fresh fleet's supervisor starts now, its start-up overlapping the fleet's; it watches nothing until the
+  // fleet is complete. A converge keeps the supervisor paused until it is done, as before.
+  const early = fresh ? await spawnSupervisor(ctx.stateDir, { afterUp: true }) : undefined;
   try {
-    await runSteps(ctx, startSteps(ctx));
+    await runStepGraph(ctx, startGraph(ctx));
     state.complete = true;
     await ctx.persist();
   } catch (error) {
     await ctx.persist().catch(() => {});
-    throw await undo(ctx, fresh, error);
+    throw await undo(ctx, fresh, error, early);
   }
-  await runSteps(ctx, [superviseAgain("start the supervisor (restarts any process that dies)")]);
+  await runSteps(ctx, [superviseAgain("start the supervisor (restarts any process that dies)", early)]);
   if (fresh) {
     reporter.info(`the local fleet is up: ${state.processes.length} processes, state in ${root}`);
   } else {
@@ -355,11 +387,34 @@ export async function upLocal(
   }
 }
 
+/** Stops a supervisor started early and waits for it to be gone. */
+async function stopSupervisorChild(early: StartingSupervisor, graceMs: number): Promise<void> {
+  const { child } = early;
+  if (child.exit()) return;
+  try {
+    process.kill(child.pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  const ended = await Promise.race([child.exited, sleep(graceMs, undefined)]);
+  if (ended === undefined) {
+    try {
+      process.kill(child.pid, "SIGKILL");
+    } catch {}
+    await child.exited;
+  }
+}
+
 /**
  * `up` failed or was interrupted while starting processes. A fleet that ran before stays up under the supervisor: a
  * failed converge loses nothing that worked. A fresh one is stopped and its state removed. Returns the error to throw.
  */
-async function undo(ctx: LocalUpContext, fresh: boolean, error: unknown): Promise<Error> {
+async function undo(
+  ctx: LocalUpContext,
+  fresh: boolean,
+  error: unknown,
+  early?: StartingSupervisor,
+): Promise<Error> {
   const what = ctx.signal.aborted ? "interrupted" : "the local fleet did not come up";
   if (!fresh) {
     const restarted = await startSupervisor(ctx.stateDir, new AbortController().signal).catch(
@@ -373,6 +428,8 @@ async function undo(ctx: LocalUpContext, fresh: boolean, error: unknown): Promis
   }
   const stopped = await stopProcesses(ctx.state?.processes ?? [], ctx.stopGraceMs).catch((e: Error) => e);
   await removeState(ctx.root);
+  // The supervisor started early exits once the state is gone; it is stopped too, should it not have loaded yet.
+  if (early) await stopSupervisorChild(early, ctx.stopGraceMs);
   const how =
     stopped instanceof Error
       ? `stopping what was started failed too: ${stopped.message}`

@@ -3,8 +3,8 @@ import { execFileSync } from "node:child_process";
 import { mkdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { tempDir } from "../../testing/tempdir.ts";
-import { extractMember } from "./untar.ts";
+import { tempDir } from "../testing/tempdir.ts";
+import { extractMember } from "./tar.ts";
 
 /** A .tar.gz of `dir` under `root`, made by tar in the given format. */
 function tar(root: string, dir: string, format: string): string {
@@ -47,4 +47,14 @@ test("a missing member and a link in its place are errors", async () => {
     extractMember(archive, "etcd-v3.6.16-linux-amd64/etcd", join(root, "out")),
     /etcd-v3\.6\.16-linux-amd64\/etcd in .* is not a regular file \(tar type "2"\)/,
   );
+});
+
+test("a file that is not gzip, and one that is not there, are errors", async () => {
+  const root = await tempDir("tf-untar-");
+  const notGzip = join(root, "thanos.tar.gz");
+  await writeFile(notGzip, "<html>rate limited</html>\n");
+  await assert.rejects(extractMember(notGzip, "thanos", join(root, "out")), /incorrect header check/);
+  await assert.rejects(extractMember(join(root, "gone.tar.gz"), "thanos", join(root, "out")), {
+    code: "ENOENT",
+  });
 });
