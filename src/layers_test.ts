@@ -20,6 +20,8 @@ const LAYERS: Record<string, number> = {
   net: 0,
   ui: 0,
   binaries: 0,
+  // What any Thanos shows of itself (its APIs, metrics and bucket), read without knowing who made it.
+  probes: 0,
   // fleet.yaml, validated.
   topology: 1,
   // Credentials, TLS material and the runtime record in the state dir.
