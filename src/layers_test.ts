@@ -36,6 +36,8 @@ const LAYERS: Record<string, number> = {
   runtimes: 5,
   // What the running system must show.
   verify: 6,
+  // What any Thanos shows, judged without knowing what was meant: the known misconfigurations.
+  doctor: 6,
   drill: 7,
   commands: 8,
   "cli.ts": 9,

@@ -1,6 +1,6 @@
 // What any Thanos shows of itself, read without knowing who made it: the shapes of its APIs' answers and the
 // bucket's blocks. verify's Probe and doctor both read through these.
-import { HttpError } from "../net/http.ts";
+import { type HttpClient, HttpError, join } from "../net/http.ts";
 import type { S3Client } from "../net/s3.ts";
 
 /** An HTTP answer that is not what the API promises. */
@@ -40,6 +40,8 @@ export interface BlockMeta {
   source?: string;
   /** When it reached the bucket (ms); from meta.json, else the block ULID's own time. */
   uploadedAt: number;
+  /** The raw blocks it was compacted from (its own ULID for a block as Prometheus wrote it). */
+  sources?: string[];
 }
 
 export interface Bucket {
@@ -97,4 +99,79 @@ export async function readBucket(s3: S3Client): Promise<Bucket> {
   await Promise.all(Array.from({ length: Math.min(META_CONCURRENCY, ulids.length) }, worker));
   blocks.sort((a, b) => a.minTime - b.minTime);
   return { blocks, unreadable };
+}
+
+/** The body of a 2xx answer to a GET; ApiError otherwise. */
+export async function getText(http: HttpClient, url: string): Promise<string> {
+  const res = await http(url);
+  if (res.status < 200 || res.status > 299) {
+    throw new ApiError(url, res.status, `${url} answered ${res.status}: ${excerpt(res.body)}`);
+  }
+  return res.body;
+}
+
+/** `data` of a Prometheus-style API answer `{status: "success", data}`. */
+export async function apiData<T>(http: HttpClient, base: string, path: string): Promise<T> {
+  const url = join(base, path);
+  const body = await getText(http, url);
+  let parsed: { status?: string; data?: T; error?: string };
+  try {
+    parsed = JSON.parse(body);
+  } catch (cause) {
+    throw new ApiError(url, 200, `${url} did not answer JSON: ${excerpt(body)}`, { cause });
+  }
+  if (parsed.status !== "success" || parsed.data === undefined) {
+    throw new ApiError(
+      url,
+      200,
+      `${url} answered status ${parsed.status ?? "?"}: ${parsed.error ?? "no data"}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** Every StoreAPI a query knows (`/api/v1/stores`), flattened over the types it sorts them under. */
+export async function readStores(http: HttpClient, queryUrl: string): Promise<StoreEntry[]> {
+  const data = await apiData<Record<string, Omit<StoreEntry, "type">[] | null>>(
+    http,
+    queryUrl,
+    "/api/v1/stores",
+  );
+  return Object.entries(data).flatMap(([type, entries]) =>
+    (entries ?? []).map((e) => ({
+      ...e,
+      type,
+      labelSets: e.labelSets ?? [],
+      lastError: e.lastError ?? null,
+    })),
+  );
+}
+
+/**
+ * A component's command-line flags (`/api/v1/status/flags`: Prometheus, and the Thanos components that serve a web
+ * UI); undefined when it does not serve them.
+ */
+export async function readFlags(http: HttpClient, base: string): Promise<Record<string, string> | undefined> {
+  try {
+    return await apiData<Record<string, string>>(http, base, "/api/v1/status/flags");
+  } catch (error) {
+    if (error instanceof ApiError) return undefined;
+    throw error;
+  }
+}
+
+export interface InstantSample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+/** An instant query; `params` adds Thanos's own (`dedup`, `partial_response`, …). */
+export function instantQuery(
+  http: HttpClient,
+  base: string,
+  expr: string,
+  params: Record<string, string> = {},
+): Promise<{ resultType: string; result: InstantSample[] }> {
+  const q = new URLSearchParams({ query: expr, ...params });
+  return apiData(http, base, `/api/v1/query?${q}`);
 }
