@@ -88,6 +88,25 @@ describe("doctor's checks", () => {
     assert.equal(overlaps([block("A", 10, 8), block("B", 8, 6)]).length, 0);
   });
 
+  it("names raw blocks a compactor should have merged a day ago", () => {
+    const day = 24 * HOUR;
+    const window = Math.floor((NOW - 3 * day) / (8 * HOUR)) * 8 * HOUR;
+    const raw = (ulid: string, start: number): BlockMeta => ({
+      ...block(ulid, 0, 0),
+      minTime: start,
+      maxTime: start + 2 * HOUR,
+    });
+    const old = observation({
+      bucket: { name: "s3://b", blocks: [raw("A", window), raw("B", window + 2 * HOUR)] },
+    });
+    assert.deepEqual(ids(old), ["warning blocks-uncompacted"]);
+    const recent = NOW - 4 * HOUR;
+    const fresh = observation({
+      bucket: { name: "s3://b", blocks: [raw("A", recent), raw("B", recent + 2 * HOUR)] },
+    });
+    assert.deepEqual(ids(fresh), []);
+  });
+
   it("names a sidecar that stopped uploading long ago and has no block at all", () => {
     const sidecar: StoreEntry = {
       type: "sidecar",

@@ -1,7 +1,7 @@
 // doctor: reads any Thanos it can reach, changes nothing, and names the known misconfigurations it finds, each with
 // what it read and the fix.
 import type { HttpClient } from "../net/http.ts";
-import { overlappingBlocks, uploadGaps } from "./checks/bucket.ts";
+import { overlappingBlocks, uncompactedBlocks, uploadGaps } from "./checks/bucket.ts";
 import { compactorHalted, compactorsShareBucket, retentionTooShort } from "./checks/compactor.ts";
 import {
   clockSkew,
@@ -40,6 +40,7 @@ export function diagnose(o: Observation): Finding[] {
     // A halted compactor's finding already names the overlaps that halted it.
     ...overlappingBlocks(o, halted.length > 0),
     ...uploadGaps(o),
+    ...uncompactedBlocks(o),
     ...noAutoDownsampling(o),
     ...timeoutsUndoEachOther(o),
     ...unreachable(o),

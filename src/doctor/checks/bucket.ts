@@ -94,3 +94,38 @@ export function uploadGaps(o: Observation): Finding[] {
   }
   return findings;
 }
+
+/** The compactor's first range: 2 h raw blocks are merged into 8 h ones once their 8 h window has passed. */
+const FIRST_RANGE_MS = 8 * 3_600_000;
+/** How long after its window a compactor that runs at all has merged it. */
+const COMPACTION_LAG_MS = 24 * 3_600_000;
+
+export function uncompactedBlocks(o: Observation): Finding[] {
+  const bucket = o.bucket;
+  if (!bucket || bucket.error) return [];
+  const stale: string[] = [];
+  for (const [stream, blocks] of groupBy(
+    bucket.blocks.filter((b) => b.resolution === 0 && b.level === 1),
+    (b) => labelKey(b.labels),
+  )) {
+    for (const [start, inWindow] of groupBy(blocks, (b) => String(Math.floor(b.minTime / FIRST_RANGE_MS)))) {
+      const end = (Number(start) + 1) * FIRST_RANGE_MS;
+      if (inWindow.length > 1 && end < o.now - COMPACTION_LAG_MS && overlaps(inWindow).length === 0) {
+        stale.push(
+          `${bucket.name}: ${inWindow.length} level-1 blocks of ${stream} in the 8h window ending ${iso(end)}`,
+        );
+      }
+    }
+  }
+  if (stale.length === 0) return [];
+  return [
+    {
+      id: "blocks-uncompacted",
+      severity: "warning",
+      title:
+        "raw blocks left uncompacted for more than a day after their 8h window: no compactor runs on this bucket, or it lags",
+      evidence: stale.slice(0, 10),
+      fix: "run one `thanos compact --wait` on this bucket; if it runs, read its thanos_compact_iterations_total and log",
+    },
+  ];
+}

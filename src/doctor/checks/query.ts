@@ -6,7 +6,8 @@ import { compactors, retentions } from "./compactor.ts";
 /** Query itself and every query given with --metrics, with their flags. */
 function queries(o: Observation): Component[] {
   const all = [o.query, ...o.components.filter((c) => c.kind === "query" && c.url !== o.query.url)];
-  return all.filter((c) => c.kind === "query" && c.flags);
+  // A query-frontend answers /api/v1/status/flags with its downstream query's flags.
+  return all.filter((c) => (c.kind === "query" || c.kind === "query-frontend") && c.flags);
 }
 
 export function noAutoDownsampling(o: Observation): Finding[] {
