@@ -75,8 +75,12 @@ export async function readComponent(http: HttpClient, url: string): Promise<Comp
   }
 }
 
+/**
+ * The values of one label on `up`, which every scraping Prometheus has: a sidecar refuses a selector of external
+ * labels alone, and a selector of every series would be heavy on a large installation.
+ */
 async function labelValues(http: HttpClient, query: string, label: string, dedup: boolean) {
-  const expr = `count by (${label}) ({${label}!=""})`;
+  const expr = `count by (${label}) (up{${label}!=""})`;
   const data = await instantQuery(http, query, expr, { dedup: String(dedup) });
   const values = data.result.map((r) => r.metric[label]).filter((v): v is string => v !== undefined);
   return { expr, values: [...new Set(values)].sort() };

@@ -44,7 +44,7 @@ export interface Component {
 /** A label name and the values it keeps in query's answers, with deduplication off and on. */
 export interface DedupProbe {
   label: string;
-  /** `count by (label) ({label!=""})` as sent. */
+  /** `count by (label) (up{label!=""})` as sent. */
   expr: string;
   rawValues: string[];
   dedupValues: string[];
