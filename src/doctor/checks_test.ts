@@ -1,8 +1,10 @@
 // The checks on observations no local layout can produce (a second Thanos version, a clock off, Thanos versions that
 // accepted short retentions), and the usage errors that stop doctor before it reads anything.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { doctorCommand } from "../commands/doctor.ts";
 import { nodeClient, readOnlyClient } from "../net/https.ts";
@@ -188,5 +190,21 @@ describe("doctor's inputs", () => {
       /--bucket \/nonexistent/,
     );
     assert.match((await usage({ query: "http://q", context: ["kind-a"] })).err, /--context/);
+  });
+
+  it("is a verb of the CLI: a query that does not answer exits 2 and says why", async () => {
+    const cli = join(import.meta.dirname, "..", "cli.ts");
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        ["--import", "tsx", cli, "doctor", "--query", "http://127.106.0.250:10902"],
+        (error, _stdout, stderr) => resolve({ code: error ? (error as { code: number }).code : 0, stderr }),
+      );
+    });
+    assert.equal(result.code, 2);
+    assert.match(
+      result.stderr,
+      /doctor could not read query at http:\/\/127\.106\.0\.250:10902: connection refused/,
+    );
   });
 });
