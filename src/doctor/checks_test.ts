@@ -122,6 +122,19 @@ describe("doctor's checks", () => {
     assert.deepEqual(ids(o), ["error uploads-stalled"]);
   });
 
+  it("names a sidecar that serves no external labels (older sidecars started without them)", () => {
+    const entry = (name: string, labels: Record<string, string>): StoreEntry => ({
+      type: "sidecar",
+      name,
+      lastError: null,
+      labelSets: [labels],
+      minTime: NOW - HOUR,
+      maxTime: NOW,
+    });
+    const o = observation({}, [entry("a:10901", { cluster: "a" }), entry("b:10901", {})]);
+    assert.deepEqual(ids(o), ["error sidecar-no-external-labels"]);
+  });
+
   it("tells component kinds by the metrics only they expose", () => {
     const sample = (name: string) => ({ name, labels: {}, value: 1 });
     assert.equal(kindOf([sample("thanos_build_info"), sample("thanos_compact_halted")]), "compact");
