@@ -26,6 +26,18 @@ export interface DoctorOptions {
   timeoutMs?: number;
 }
 
+/** The fleet's components doctor reads: Thanos's and Prometheus (not the object store, Alertmanager or the demo). */
+const READ_KINDS = new Set<string>([
+  "sidecar",
+  "query",
+  "query-frontend",
+  "store",
+  "compact",
+  "rule",
+  "bucket-web",
+  "prometheus",
+]);
+
 /** Doctor could not run: exit 2 with this message. */
 export class DoctorUsageError extends Error {
   readonly exitCode = 2;
@@ -119,7 +131,9 @@ export async function doctorCommand(
     if (deps.fleet) {
       const fleet = await deps.fleet();
       bucket ??= fleet.objectStore;
-      if (metrics.length === 0) metrics.push(...fleet.targets.map((t) => t.url));
+      if (metrics.length === 0) {
+        metrics.push(...fleet.targets.filter((t) => READ_KINDS.has(t.component)).map((t) => t.url));
+      }
     }
     const report = await runDoctor(http, {
       query,

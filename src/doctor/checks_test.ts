@@ -135,6 +135,22 @@ describe("doctor's checks", () => {
     assert.deepEqual(ids(o), ["error sidecar-no-external-labels"]);
   });
 
+  it("asks a cluster label of what Prometheus scraped, not of a ruler evaluating over the global view", () => {
+    const entry = (type: string, name: string, labels: Record<string, string>): StoreEntry => ({
+      type,
+      name,
+      lastError: null,
+      labelSets: [labels],
+      minTime: NOW - HOUR,
+      maxTime: NOW,
+    });
+    const ruler = entry("rule", "r:10901", { ruler_replica: "thanos-ruler-0" });
+    const sidecar = entry("sidecar", "s:10901", { cluster: "a", prometheus_replica: "0" });
+    assert.deepEqual(ids(observation({}, [sidecar, ruler])), []);
+    const bare = entry("sidecar", "x:10901", { prometheus_replica: "1" });
+    assert.deepEqual(ids(observation({}, [sidecar, ruler, bare])), ["error no-cluster-label"]);
+  });
+
   it("tells component kinds by the metrics only they expose", () => {
     const sample = (name: string) => ({ name, labels: {}, value: 1 });
     assert.equal(kindOf([sample("thanos_build_info"), sample("thanos_compact_halted")]), "compact");

@@ -339,12 +339,21 @@ describe("doctor on hand-made layouts", { timeout: 120_000 }, () => {
     // Pointed at a thanos-fleet state dir: the fleet's bucket key and its components, when none are given.
     const fleet = async () => ({
       runtime: "local" as const,
-      targets: [STORE, COMPACT].map((h) => ({
-        cluster: "mgmt",
-        component: "store" as const,
-        pod: "p",
-        url: layout.http(h),
-      })),
+      targets: [
+        ...[STORE, COMPACT].map((h) => ({
+          cluster: "mgmt",
+          component: "store" as const,
+          pod: "p",
+          url: layout.http(h),
+        })),
+        // Not a component doctor reads: the S3 API answers /metrics with 403.
+        {
+          cluster: "storage",
+          component: "object-store" as const,
+          pod: "s",
+          url: layout.s3("base", KEYS.reader).url,
+        },
+      ],
       queryFrontend: layout.http(QUERY),
       objectStore: layout.s3("base", KEYS.reader),
     });

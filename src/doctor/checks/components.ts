@@ -14,9 +14,9 @@ export function unreachable(o: Observation): Finding[] {
     {
       id: "component-unreachable",
       severity: "error",
-      title: `${down.length} component(s) given with --metrics do not answer`,
+      title: `${down.length} component(s) given with --metrics cannot be read`,
       evidence: down.map((c) => `${c.url}: ${c.error}`),
-      fix: "start the component, or correct its HTTP address (its --http-address)",
+      fix: "start the component, or give its HTTP address (its --http-address), where /metrics answers",
     },
   ];
 }

@@ -138,12 +138,14 @@ export function missingClusterLabel(o: Observation): Finding[] {
       fix: "set global.external_labels in that Prometheus's config: {cluster: <name>, prometheus_replica: <pod>}",
     });
   }
-  // The labels that name a source, once replica labels and what query deduplicates on are set aside.
+  // The labels that name a source, once replica labels and what query deduplicates on are set aside. Rulers are
+  // left out: they evaluate over the global view, and their series belong to no one cluster.
   const dedup = dedupLabels(o);
+  const scraped = live.filter((e) => e.type !== "rule");
   const identity = (e: StoreEntry) =>
     e.labelSets.flatMap((s) => Object.keys(s)).filter((k) => !dedup.has(k) && !replicaLike(k));
-  const named = live.filter((e) => identity(e).length > 0);
-  const unnamed = live.filter((e) => identity(e).length === 0 && !bare.includes(e));
+  const named = scraped.filter((e) => identity(e).length > 0);
+  const unnamed = scraped.filter((e) => identity(e).length === 0 && !bare.includes(e));
   if (named.length > 0 && unnamed.length > 0) {
     const counts = groupBy(named.flatMap(identity), (k) => k);
     const label = [...counts].sort((a, b) => b[1].length - a[1].length)[0]?.[0] ?? "cluster";
