@@ -197,7 +197,10 @@ program
   .requiredOption("--query <url>", "HTTP address of Thanos query (or query-frontend)")
   .option("--bucket <objstore.yml>", "Thanos's objstore.yml of the bucket (S3) to read blocks from")
   .option("--metrics <url...>", "HTTP addresses of other components (sidecars, store, compactor, …) to read")
-  .option("--context <kubecontext...>", "kube contexts to read Thanos objects from (not supported yet)")
+  .option(
+    "--context <kubecontext...>",
+    "kube contexts whose Deployments and StatefulSets to read (KUBECONFIG or ~/.kube/config)",
+  )
   .option("--ca-file <file>", "CA that signed the servers' certificates")
   .option("--cert-file <file>", "client certificate, for servers that ask for one")
   .option("--key-file <file>", "the client certificate's key")

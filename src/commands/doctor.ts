@@ -3,6 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { parse } from "yaml";
 import { runDoctor } from "../doctor/doctor.ts";
+import type { KubeReader } from "../doctor/kube.ts";
 import { s3AccessFrom } from "../doctor/observe.ts";
 import { formatDoctorReport } from "../doctor/report.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
@@ -10,6 +11,7 @@ import { fetchClient, type HttpClient, HttpError } from "../net/http.ts";
 import { nodeClient, readOnlyClient, type TlsMaterial } from "../net/https.ts";
 import type { S3Access } from "../net/s3.ts";
 import { ApiError } from "../probes/thanos.ts";
+import { createKubeApi } from "../runtimes/kube/index.ts";
 import type { CommandIO } from "./verify.ts";
 
 export interface DoctorOptions {
@@ -114,18 +116,27 @@ async function bucketAccess(file: string): Promise<S3Access> {
 /** Exit 0 when nothing is above warning, 1 when errors are found, 2 when doctor could not run. */
 export async function doctorCommand(
   opts: DoctorOptions,
-  deps: { io?: CommandIO; fleet?: () => Promise<FleetEndpoints> } = {},
+  deps: {
+    io?: CommandIO;
+    fleet?: () => Promise<FleetEndpoints>;
+    /** The API of one kube context (default: from KUBECONFIG or ~/.kube/config). */
+    kubeApi?: (context: string) => KubeReader;
+  } = {},
 ): Promise<number> {
   const io = deps.io ?? process;
   try {
-    if (opts.context && opts.context.length > 0) {
-      throw new DoctorUsageError(
-        "--context: doctor does not read Kubernetes objects yet; point --query and --metrics at the components' HTTP addresses (kubectl port-forward)",
-      );
-    }
     const query = checkUrl(opts.query, "--query");
     const metrics = (opts.metrics ?? []).map((m) => checkUrl(m, "--metrics"));
     const http = await doctorClient(opts);
+    const kube = (opts.context ?? []).map((context) => {
+      try {
+        const api = (deps.kubeApi ?? ((c: string) => createKubeApi({ context: c })))(context);
+        // Only list: doctor changes nothing on the API server.
+        return { context: api.context, list: api.list.bind(api) } satisfies KubeReader;
+      } catch (cause) {
+        throw new DoctorUsageError(`--context ${context}: ${(cause as Error).message}`, { cause });
+      }
+    });
     let bucket = opts.bucket ? await bucketAccess(opts.bucket) : undefined;
     // A thanos-fleet fleet: its own bucket key and the components it runs, unless given.
     if (deps.fleet) {
@@ -138,6 +149,7 @@ export async function doctorCommand(
     const report = await runDoctor(http, {
       query,
       metrics,
+      ...(kube.length > 0 ? { kube } : {}),
       ...(bucket ? { bucket: { ...bucket }, bucketHttp: readOnlyClient(fetchClient(15_000)) } : {}),
     });
     io.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatDoctorReport(report));

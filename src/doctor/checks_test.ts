@@ -218,7 +218,10 @@ describe("doctor's inputs", () => {
       (await usage({ query: "http://q", bucket: "/nonexistent/o.yml" })).err,
       /--bucket \/nonexistent/,
     );
-    assert.match((await usage({ query: "http://q", context: ["kind-a"] })).err, /--context/);
+    assert.match(
+      (await usage({ query: "http://q", context: ["no-such-context"] })).err,
+      /--context no-such-context/,
+    );
   });
 
   it("is a verb of the CLI: a query that does not answer exits 2 and says why", async () => {

@@ -43,3 +43,8 @@ export function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[
   }
   return out;
 }
+
+/** Where a component's flags were read: its flags API, or its Kubernetes object's args. */
+export function flagsAt(c: { url: string; source?: "kube" }): string {
+  return c.source === "kube" ? `${c.url} args` : `${c.url}/api/v1/status/flags`;
+}

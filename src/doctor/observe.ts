@@ -5,6 +5,7 @@ import { join } from "../net/http.ts";
 import { type S3Access, S3Client } from "../net/s3.ts";
 import { parseMetrics, type Sample } from "../probes/metrics.ts";
 import { getText, instantQuery, readBucket, readFlags, readStores } from "../probes/thanos.ts";
+import { type KubeReader, kubeComponents } from "./kube.ts";
 import type { BucketView, Component, ComponentKind, DedupProbe, Observation } from "./types.ts";
 
 /** Labels HA setups put on replicas: query should deduplicate on each it finds in the data. */
@@ -135,6 +136,8 @@ export interface ObserveOptions {
   bucket?: S3Access;
   /** For the bucket: the S3 endpoint may need another client (its own CA) than the components. */
   bucketHttp?: HttpClient;
+  /** API servers whose Deployments and StatefulSets to read. */
+  kube?: KubeReader[];
 }
 
 /** Everything doctor judges; throws only when query itself cannot be read (doctor cannot run then). */
@@ -148,10 +151,17 @@ export async function observe(http: HttpClient, opts: ObserveOptions): Promise<O
   const queryComponent = await readComponent(http, opts.query);
   const labels = new Set(REPLICA_LABELS);
   for (const s of stores) for (const set of s.labelSets) for (const k of Object.keys(set)) labels.add(k);
-  const [dedup, components, bucket] = await Promise.all([
+  const [dedup, components, kube, bucket] = await Promise.all([
     dedupProbes(http, opts.query, [...labels].sort()),
     Promise.all(opts.metrics.map((url) => readComponent(http, url))),
+    Promise.all((opts.kube ?? []).map(kubeComponents)),
     opts.bucket ? readBucketView(opts.bucketHttp ?? http, opts.bucket) : Promise.resolve(undefined),
   ]);
-  return { now, query: { ...queryComponent, stores }, dedup, components, ...(bucket ? { bucket } : {}) };
+  return {
+    now,
+    query: { ...queryComponent, stores },
+    dedup,
+    components: [...components, ...kube.flat()],
+    ...(bucket ? { bucket } : {}),
+  };
 }

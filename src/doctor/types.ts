@@ -39,6 +39,10 @@ export interface Component {
   version?: string;
   /** Its clock minus ours (ms), from the Date header of its answer; undefined without one. */
   clockSkewMs?: number;
+  /** Read from a Kubernetes object (flags from its args, version from its image) rather than from its HTTP address. */
+  source?: "kube";
+  /** The replicas its Deployment or StatefulSet asks for. */
+  replicas?: number;
 }
 
 /** A label name and the values it keeps in query's answers, with deduplication off and on. */

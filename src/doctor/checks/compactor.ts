@@ -1,7 +1,7 @@
 // The compactor: halted, sharing a bucket with another, or keeping raw data too briefly for downsampling.
 import { durationOr, formatDuration } from "../../duration.ts";
 import { metricValue } from "../../probes/metrics.ts";
-import { groupBy } from "../labels.ts";
+import { flagsAt, groupBy } from "../labels.ts";
 import type { Component, Finding, Observation } from "../types.ts";
 import { overlaps, showOverlap } from "./bucket.ts";
 
@@ -45,18 +45,31 @@ function bucketOf(c: Component): string | undefined {
 }
 
 export function compactorsShareBucket(o: Observation): Finding[] {
-  const named = compactors(o).filter((c) => bucketOf(c) !== undefined);
-  return [...groupBy(named, (c) => bucketOf(c) as string)]
-    .filter(([, cs]) => cs.length > 1)
-    .map(([bucket, cs]) => ({
+  // A compactor Deployment or StatefulSet with more than one replica: each replica works on the same bucket.
+  const scaled: Finding[] = compactors(o)
+    .filter((c) => (c.replicas ?? 1) > 1)
+    .map((c) => ({
       id: "compactors-share-bucket",
       severity: "error",
-      title: `${cs.length} compactors work on the bucket ${bucket}: they compact the same blocks and make overlaps`,
-      evidence: cs.map(
-        (c) => `${c.url}/metrics: thanos_objstore_bucket_operations_total{bucket="${bucket}"}`,
-      ),
-      fix: "run one compactor per bucket; to split the work, give each a disjoint --selector.relabel-config",
+      title: `the compactor runs ${c.replicas} replicas on one bucket: they compact the same blocks and make overlaps`,
+      evidence: [`${c.url}: spec.replicas ${c.replicas}`],
+      fix: "spec.replicas: 1 on the compactor (it is not made to scale out; to split the work, run a second one with a disjoint --selector.relabel-config)",
     }));
+  const named = compactors(o).filter((c) => bucketOf(c) !== undefined);
+  return [
+    ...scaled,
+    ...[...groupBy(named, (c) => bucketOf(c) as string)]
+      .filter(([, cs]) => cs.length > 1)
+      .map(([bucket, cs]) => ({
+        id: "compactors-share-bucket",
+        severity: "error" as const,
+        title: `${cs.length} compactors work on the bucket ${bucket}: they compact the same blocks and make overlaps`,
+        evidence: cs.map(
+          (c) => `${c.url}/metrics: thanos_objstore_bucket_operations_total{bucket="${bucket}"}`,
+        ),
+        fix: "run one compactor per bucket; to split the work, give each a disjoint --selector.relabel-config",
+      })),
+  ];
 }
 
 /** The compactor's retention per resolution (0: forever), from its flags. */
@@ -80,9 +93,7 @@ export function retentionTooShort(o: Observation): Finding[] {
         id: "retention-raw-short",
         severity: "error",
         title: `raw data is kept ${formatDuration(r.raw)}, less than the 40h a block must span before it is downsampled to 5m: no 5m data will ever exist`,
-        evidence: [
-          `${c.url}/api/v1/status/flags: retention.resolution-raw=${c.flags?.["retention.resolution-raw"]}`,
-        ],
+        evidence: [`${flagsAt(c)}: retention.resolution-raw=${c.flags?.["retention.resolution-raw"]}`],
         fix: "--retention.resolution-raw=40h at least (the same as or more than the 5m retention is usual)",
       });
     }
@@ -91,9 +102,7 @@ export function retentionTooShort(o: Observation): Finding[] {
         id: "retention-5m-short",
         severity: "error",
         title: `5m data is kept ${formatDuration(r.fiveM)}, less than the 10 days it must span before it is downsampled to 1h: no 1h data will ever exist`,
-        evidence: [
-          `${c.url}/api/v1/status/flags: retention.resolution-5m=${c.flags?.["retention.resolution-5m"]}`,
-        ],
+        evidence: [`${flagsAt(c)}: retention.resolution-5m=${c.flags?.["retention.resolution-5m"]}`],
         fix: "--retention.resolution-5m=10d at least",
       });
     }

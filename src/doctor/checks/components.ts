@@ -1,7 +1,7 @@
 // Each component given with --metrics: reachable, on one Thanos version, on time, a store gateway with limits, a
 // sidecar that uploads.
 import { metricValue } from "../../probes/metrics.ts";
-import { groupBy } from "../labels.ts";
+import { flagsAt, groupBy } from "../labels.ts";
 import type { Component, Finding, Observation } from "../types.ts";
 
 /** Clocks further apart than this break block time ranges and sidecars' min-time checks. */
@@ -76,7 +76,7 @@ export function storeWithoutLimits(o: Observation): Finding[] {
       severity: "warning",
       title: "a store gateway without series or sample limits: one wide query can take all its memory",
       evidence: open.map(
-        (c) => `${c.url}/api/v1/status/flags: store.limits.request-series=0, store.limits.request-samples=0`,
+        (c) => `${flagsAt(c)}: store.limits.request-series=0, store.limits.request-samples=0`,
       ),
       fix: "--store.limits.request-series and --store.limits.request-samples on the store gateway (e.g. 1000000 and 100000000)",
     },
@@ -85,7 +85,12 @@ export function storeWithoutLimits(o: Observation): Finding[] {
 
 export function sidecarsNotUploading(o: Observation): Finding[] {
   const sidecars = o.components.filter((c) => c.kind === "sidecar" && !c.error);
-  const noShipper = sidecars.filter((c) => !c.samples.some((s) => s.name.startsWith("thanos_shipper_")));
+  // Read from its metrics, a sidecar without a bucket has no shipper; read from its object, no objstore flag.
+  const noShipper = sidecars.filter((c) =>
+    c.source === "kube"
+      ? !c.flags?.["objstore.config"] && !c.flags?.["objstore.config-file"]
+      : !c.samples.some((s) => s.name.startsWith("thanos_shipper_")),
+  );
   const failing = sidecars.filter(
     (c) => (metricValue(c.samples, "thanos_shipper_upload_failures_total") ?? 0) > 0,
   );
@@ -96,7 +101,11 @@ export function sidecarsNotUploading(o: Observation): Finding[] {
       severity: "error",
       title:
         "a sidecar uploads nothing: it has no bucket, and its Prometheus's data is lost at its retention",
-      evidence: noShipper.map((c) => `${c.url}/metrics: no thanos_shipper_* metrics (no --objstore.config)`),
+      evidence: noShipper.map((c) =>
+        c.source === "kube"
+          ? `${c.url} args: no --objstore.config or --objstore.config-file`
+          : `${c.url}/metrics: no thanos_shipper_* metrics (no --objstore.config)`,
+      ),
       fix: "give the sidecar --objstore.config-file with the bucket the store gateway and compactor read",
     });
   }

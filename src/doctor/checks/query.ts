@@ -1,5 +1,6 @@
 // Query's own settings: downsampling over long ranges, and timeouts that undo each other.
 import { durationOr, formatDuration } from "../../duration.ts";
+import { flagsAt } from "../labels.ts";
 import type { Component, Finding, Observation } from "../types.ts";
 import { compactors, retentions } from "./compactor.ts";
 
@@ -26,10 +27,10 @@ export function noAutoDownsampling(o: Observation): Finding[] {
           ? `query reads only raw data, which is kept ${formatDuration(short[0]?.r?.raw ?? 0)}: ranges older than that show no data`
           : "query reads raw data for every range: long ranges are slow and heavy though downsampled data exists for them",
       evidence: [
-        ...off.map((c) => `${c.url}/api/v1/status/flags: query.auto-downsampling=false`),
+        ...off.map((c) => `${flagsAt(c)}: query.auto-downsampling=false`),
         ...short.map(
           ({ c }) =>
-            `${c.url}/api/v1/status/flags: retention.resolution-raw=${c.flags?.["retention.resolution-raw"]}, retention.resolution-5m=${c.flags?.["retention.resolution-5m"]}`,
+            `${flagsAt(c)}: retention.resolution-raw=${c.flags?.["retention.resolution-raw"]}, retention.resolution-5m=${c.flags?.["retention.resolution-5m"]}`,
         ),
       ],
       fix: "--query.auto-downsampling on query (and --query-range.request-downsampled on query-frontend)",
@@ -48,7 +49,7 @@ export function timeoutsUndoEachOther(o: Observation): Finding[] {
         severity: "error",
         title: `query gives up on a whole query after ${formatDuration(query)}, before its ${formatDuration(store)} wait for one store: a slow store fails every query instead of being left out`,
         evidence: [
-          `${c.url}/api/v1/status/flags: query.timeout=${c.flags?.["query.timeout"]}, store.response-timeout=${c.flags?.["store.response-timeout"]}`,
+          `${flagsAt(c)}: query.timeout=${c.flags?.["query.timeout"]}, store.response-timeout=${c.flags?.["store.response-timeout"]}`,
         ],
         fix: "make --store.response-timeout shorter than --query.timeout (e.g. 30s against 2m), so partial responses can leave a slow store out",
       });
