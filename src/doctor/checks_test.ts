@@ -11,6 +11,7 @@ import { nodeClient, readOnlyClient } from "../net/https.ts";
 import type { BlockMeta, StoreEntry } from "../probes/thanos.ts";
 import { overlaps } from "./checks/bucket.ts";
 import { diagnose } from "./doctor.ts";
+import { parseArgs } from "./kube.ts";
 import { kindOf, s3AccessFrom } from "./observe.ts";
 import type { Component, Observation } from "./types.ts";
 
@@ -174,6 +175,30 @@ describe("doctor's inputs", () => {
       /o\.yml: config\.endpoint/,
     );
     assert.throws(() => s3AccessFrom({ type: "GCS", config: {} }, "o.yml"), /S3 buckets only/);
+  });
+
+  it("reads a container's args as the flags API shows them", () => {
+    assert.deepEqual(
+      parseArgs([
+        "query",
+        "--query.timeout=1m",
+        "--store.response-timeout",
+        "30s",
+        "--no-query.auto-downsampling",
+        "--query.replica-label=a",
+        "--query.replica-label=b",
+        "--log.format=json",
+        "--web.disable-cors",
+      ]),
+      {
+        "query.timeout": "1m",
+        "store.response-timeout": "30s",
+        "query.auto-downsampling": "false",
+        "query.replica-label": "a,b",
+        "log.format": "json",
+        "web.disable-cors": "true",
+      },
+    );
   });
 
   it("refuses every method but GET and HEAD", async () => {
