@@ -19,6 +19,7 @@ const COMPONENTS: Record<string, ComponentKind> = {
 /** Thanos's defaults for the flags doctor judges, where a flag left out means something. */
 const DEFAULTS: Partial<Record<ComponentKind, Record<string, string>>> = {
   query: { "query.auto-downsampling": "false", "query.timeout": "2m", "store.response-timeout": "0ms" },
+  "query-frontend": { "query-range.request-downsampled": "false" },
   store: { "store.limits.request-series": "0", "store.limits.request-samples": "0" },
   compact: {
     "retention.resolution-raw": "0d",

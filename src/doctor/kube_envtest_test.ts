@@ -54,6 +54,11 @@ const correct = {
     "--query.auto-downsampling",
     "--endpoint=dnssrv+_grpc._tcp.thanos-store.monitoring.svc",
   ]),
+  frontend: workload("Deployment", "thanos-query-frontend", [
+    "query-frontend",
+    "--query-frontend.downstream-url=http://thanos-query.monitoring.svc:9090",
+    "--query-range.request-downsampled",
+  ]),
 };
 
 describe("doctor reads Thanos objects from a real API server", { skip, timeout: 300_000 }, () => {
@@ -95,6 +100,7 @@ describe("doctor reads Thanos objects from a real API server", { skip, timeout: 
     const { ids, report } = await withPlanted({});
     assert.deepEqual(ids, [], JSON.stringify(report.findings, null, 2));
     assert.deepEqual(report.read.slice(1).sort(), [
+      `kube:doctor/${NS}/Deployment/thanos-query-frontend/thanos: query-frontend 0.42.4`,
       `kube:doctor/${NS}/Deployment/thanos-query/thanos: query 0.42.4`,
       `kube:doctor/${NS}/StatefulSet/thanos-compact/thanos: compact 0.42.4`,
       `kube:doctor/${NS}/StatefulSet/thanos-store/thanos: store 0.42.4`,
@@ -117,6 +123,16 @@ describe("doctor reads Thanos objects from a real API server", { skip, timeout: 
       id: "no-auto-downsampling",
       planted: {
         query: workload("Deployment", "thanos-query", ["query", "--query.replica-label=prometheus_replica"]),
+      },
+    },
+    {
+      mistake: "a query-frontend that does not ask for downsampled data",
+      id: "no-auto-downsampling",
+      planted: {
+        frontend: workload("Deployment", "thanos-query-frontend", [
+          "query-frontend",
+          "--query-frontend.downstream-url=http://thanos-query.monitoring.svc:9090",
+        ]),
       },
     },
     {

@@ -13,7 +13,11 @@ function queries(o: Observation): Component[] {
 
 export function noAutoDownsampling(o: Observation): Finding[] {
   const off = queries(o).filter((c) => c.flags?.["query.auto-downsampling"] === "false");
-  if (off.length === 0) return [];
+  // A query-frontend's own flags are read from its Kubernetes object only (its flags API answers with its query's).
+  const frontends = o.components.filter(
+    (c) => c.kind === "query-frontend" && c.flags?.["query-range.request-downsampled"] === "false",
+  );
+  if (off.length === 0 && frontends.length === 0) return [];
   // Raw data kept for less than the downsampled: past it, long ranges read raw data that is gone, and show nothing.
   const short = compactors(o)
     .map((c) => ({ c, r: retentions(c) }))
@@ -28,6 +32,7 @@ export function noAutoDownsampling(o: Observation): Finding[] {
           : "query reads raw data for every range: long ranges are slow and heavy though downsampled data exists for them",
       evidence: [
         ...off.map((c) => `${flagsAt(c)}: query.auto-downsampling=false`),
+        ...frontends.map((c) => `${flagsAt(c)}: query-range.request-downsampled=false`),
         ...short.map(
           ({ c }) =>
             `${flagsAt(c)}: retention.resolution-raw=${c.flags?.["retention.resolution-raw"]}, retention.resolution-5m=${c.flags?.["retention.resolution-5m"]}`,
