@@ -7,12 +7,13 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { doctorCommand } from "../commands/doctor.ts";
+import { fetchClient } from "../net/http.ts";
 import { nodeClient, readOnlyClient } from "../net/https.ts";
 import type { BlockMeta, StoreEntry } from "../probes/thanos.ts";
 import { overlaps } from "./checks/bucket.ts";
 import { diagnose } from "./doctor.ts";
 import { parseArgs } from "./kube.ts";
-import { kindOf, s3AccessFrom } from "./observe.ts";
+import { kindOf, readComponent, s3AccessFrom } from "./observe.ts";
 import type { Component, Observation } from "./types.ts";
 
 const NOW = Date.parse("2026-12-01T12:00:00Z");
@@ -150,6 +151,24 @@ describe("doctor's checks", () => {
     assert.deepEqual(ids(observation({}, [sidecar, ruler])), []);
     const bare = entry("sidecar", "x:10901", { prometheus_replica: "1" });
     assert.deepEqual(ids(observation({}, [sidecar, ruler, bare])), ["error no-cluster-label"]);
+  });
+
+  it("reads a component's clock from the Date header of its answer", async () => {
+    const server = createServer((_req, res) => {
+      // A host whose clock runs 2 minutes ahead.
+      res.setHeader("date", new Date(Date.now() + 120_000).toUTCString());
+      res.end('thanos_build_info{version="0.42.4"} 1\nthanos_compact_halted 0\n');
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const c = await readComponent(fetchClient(5_000), `http://127.0.0.1:${port}`);
+      assert.equal(c.kind, "compact");
+      assert.ok(Math.abs((c.clockSkewMs ?? 0) - 120_000) < 2_000, String(c.clockSkewMs));
+      assert.deepEqual(ids(observation({ components: [c] })), ["warning clock-skew"]);
+    } finally {
+      server.close();
+    }
   });
 
   it("tells component kinds by the metrics only they expose", () => {
