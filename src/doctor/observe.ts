@@ -150,7 +150,10 @@ export async function observe(http: HttpClient, opts: ObserveOptions): Promise<O
   const stores = await readStores(http, opts.query);
   const queryComponent = await readComponent(http, opts.query);
   const labels = new Set(REPLICA_LABELS);
-  for (const s of stores) for (const set of s.labelSets) for (const k of Object.keys(set)) labels.add(k);
+  // Names a selector takes unquoted: a label name outside them (UTF-8 names) is left out of the probes.
+  const plain = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+  for (const s of stores)
+    for (const set of s.labelSets) for (const k of Object.keys(set)) if (plain.test(k)) labels.add(k);
   const [dedup, components, kube, bucket] = await Promise.all([
     dedupProbes(http, opts.query, [...labels].sort()),
     Promise.all(opts.metrics.map((url) => readComponent(http, url))),
