@@ -201,6 +201,54 @@ program
   });
 
 program
+  .command("doctor")
+  .description(
+    "find the known Thanos misconfigurations in any installation, reading only (also one thanos-fleet did not make)",
+  )
+  .requiredOption("--query <url>", "HTTP address of Thanos query (or query-frontend)")
+  .option("--bucket <objstore.yml>", "Thanos's objstore.yml of the bucket (S3) to read blocks from")
+  .option("--metrics <url...>", "HTTP addresses of other components (sidecars, store, compactor, …) to read")
+  .option(
+    "--context <kubecontext...>",
+    "kube contexts whose Deployments and StatefulSets to read (KUBECONFIG or ~/.kube/config)",
+  )
+  .option("--ca-file <file>", "CA that signed the servers' certificates")
+  .option("--cert-file <file>", "client certificate, for servers that ask for one")
+  .option("--key-file <file>", "the client certificate's key")
+  .option("--basic-auth-file <file>", "a file holding user:password")
+  .option("--bearer-token-file <file>", "a file holding a bearer token")
+  .option("--state-dir <dir>", "a thanos-fleet state dir: use that fleet's bucket key and components")
+  .addOption(configOption())
+  .addOption(runtimeOption())
+  .option("--json", "machine-readable result")
+  .action(async (opts) => {
+    const { doctorCommand } = await import("./commands/doctor.ts");
+    const stateDir: string | undefined = opts.stateDir;
+    const fleet = stateDir
+      ? async () => {
+          const topology = await loadTopology(opts.config);
+          const runtime = await chosenRuntime({ runtime: opts.runtime, stateDir });
+          return runtime.endpoints(topology, { stateDir });
+        }
+      : undefined;
+    process.exitCode = await doctorCommand(
+      {
+        query: opts.query,
+        bucket: opts.bucket,
+        metrics: opts.metrics,
+        context: opts.context,
+        json: Boolean(opts.json),
+        caFile: opts.caFile,
+        certFile: opts.certFile,
+        keyFile: opts.keyFile,
+        basicAuthFile: opts.basicAuthFile,
+        bearerTokenFile: opts.bearerTokenFile,
+      },
+      fleet ? { fleet } : {},
+    );
+  });
+
+program
   .command("drill")
   .description("break one thing at a time on the running fleet and prove each failure is survived")
   .argument("[scenario...]", "scenarios to run (default: all)")

@@ -21,6 +21,8 @@ const LAYERS: Record<string, number> = {
   net: 0,
   ui: 0,
   binaries: 0,
+  // What any Thanos shows of itself (its APIs, metrics and bucket), read without knowing who made it.
+  probes: 0,
   // fleet.yaml, validated.
   topology: 1,
   // Credentials, TLS material and the runtime record in the state dir.
@@ -35,6 +37,8 @@ const LAYERS: Record<string, number> = {
   runtimes: 5,
   // What the running system must show.
   verify: 6,
+  // What any Thanos shows, judged without knowing what was meant: the known misconfigurations.
+  doctor: 6,
   drill: 7,
   commands: 8,
   "cli.ts": 9,

@@ -1,7 +1,7 @@
 // The `compactor` check: the one compactor runs and has not halted (it halts, silently, on overlapping blocks).
 import { WORKLOAD } from "../../components/thanos/common.ts";
+import { metricValue } from "../../probes/metrics.ts";
 import { inspectHint, target } from "../expect.ts";
-import { metricValue } from "../metrics.ts";
 import type { Probe } from "../probe.ts";
 import { type CheckInfo, downCause, fail, pass, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";

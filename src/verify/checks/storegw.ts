@@ -2,9 +2,9 @@
 // cover the blocks.
 
 import { STORE_GATEWAY_POD } from "../../components/thanos/store.ts";
+import { metricValue } from "../../probes/metrics.ts";
 import { labelSetKey } from "../../topology/semantics.ts";
 import { inspectHint, target } from "../expect.ts";
-import { metricValue } from "../metrics.ts";
 import type { Bucket, Probe, StoreEntry } from "../probe.ts";
 import { type CheckInfo, type CheckProblem, fail, pass, pending, plural, shortGrpcError } from "../result.ts";
 import type { CheckResult } from "../types.ts";

@@ -1,4 +1,4 @@
-// Reads the few numbers verify needs from a component's Prometheus text exposition (/metrics).
+// Reads the numbers verify and doctor need from a component's Prometheus text exposition (/metrics).
 
 export interface Sample {
   name: string;

@@ -1,0 +1,125 @@
+// Each component given with --metrics: reachable, on one Thanos version, on time, a store gateway with limits, a
+// sidecar that uploads.
+import { metricValue } from "../../probes/metrics.ts";
+import { flagsAt, groupBy } from "../labels.ts";
+import type { Component, Finding, Observation } from "../types.ts";
+
+/** Clocks further apart than this break block time ranges and sidecars' min-time checks. */
+export const CLOCK_SKEW_MS = 30_000;
+
+export function unreachable(o: Observation): Finding[] {
+  const down = o.components.filter((c) => c.error);
+  if (down.length === 0) return [];
+  return [
+    {
+      id: "component-unreachable",
+      severity: "error",
+      title: `${down.length} component(s) given with --metrics cannot be read`,
+      evidence: down.map((c) => `${c.url}: ${c.error}`),
+      fix: "start the component, or give its HTTP address (its --http-address), where /metrics answers",
+    },
+  ];
+}
+
+function all(o: Observation): Component[] {
+  return [o.query, ...o.components.filter((c) => c.url !== o.query.url)].filter((c) => !c.error);
+}
+
+/** major.minor of a version: patch releases may differ. */
+function minor(version: string): string {
+  return version.split(".").slice(0, 2).join(".");
+}
+
+export function versionSkew(o: Observation): Finding[] {
+  const thanos = all(o).filter((c) => c.kind !== "prometheus" && c.version);
+  const byMinor = groupBy(thanos, (c) => minor(c.version as string));
+  if (byMinor.size < 2) return [];
+  return [
+    {
+      id: "version-skew",
+      severity: "warning",
+      title: `Thanos components run ${byMinor.size} different versions: ${[...byMinor.keys()].join(", ")}`,
+      evidence: thanos.map((c) => `${c.url}/metrics: thanos_build_info{version="${c.version}"} (${c.kind})`),
+      fix: "run one Thanos version everywhere; upgrade the oldest components first as Thanos's release notes say",
+    },
+  ];
+}
+
+export function clockSkew(o: Observation): Finding[] {
+  const off = all(o).filter((c) => c.clockSkewMs !== undefined && Math.abs(c.clockSkewMs) > CLOCK_SKEW_MS);
+  if (off.length === 0) return [];
+  return [
+    {
+      id: "clock-skew",
+      severity: "warning",
+      title: "components' clocks differ from this machine's by more than 30 s",
+      evidence: off.map(
+        (c) => `${c.url}: Date header ${Math.round((c.clockSkewMs ?? 0) / 1000)} s from here`,
+      ),
+      fix: "run NTP (chrony, systemd-timesyncd) on every host",
+    },
+  ];
+}
+
+export function storeWithoutLimits(o: Observation): Finding[] {
+  const open = o.components.filter(
+    (c) =>
+      c.kind === "store" &&
+      c.flags &&
+      (c.flags["store.limits.request-series"] ?? "0") === "0" &&
+      (c.flags["store.limits.request-samples"] ?? "0") === "0",
+  );
+  if (open.length === 0) return [];
+  return [
+    {
+      id: "store-no-limits",
+      severity: "warning",
+      title: "a store gateway without series or sample limits: one wide query can take all its memory",
+      evidence: open.map(
+        (c) => `${flagsAt(c)}: store.limits.request-series=0, store.limits.request-samples=0`,
+      ),
+      fix: "--store.limits.request-series and --store.limits.request-samples on the store gateway (e.g. 1000000 and 100000000)",
+    },
+  ];
+}
+
+export function sidecarsNotUploading(o: Observation): Finding[] {
+  const sidecars = o.components.filter((c) => c.kind === "sidecar" && !c.error);
+  // Read from its metrics, a sidecar without a bucket has no shipper; read from its object, no objstore flag.
+  const noShipper = sidecars.filter((c) =>
+    c.source === "kube"
+      ? !c.flags?.["objstore.config"] && !c.flags?.["objstore.config-file"]
+      : !c.samples.some((s) => s.name.startsWith("thanos_shipper_")),
+  );
+  const failing = sidecars.filter(
+    (c) => (metricValue(c.samples, "thanos_shipper_upload_failures_total") ?? 0) > 0,
+  );
+  const findings: Finding[] = [];
+  if (noShipper.length > 0) {
+    findings.push({
+      id: "sidecar-not-uploading",
+      severity: "error",
+      title:
+        "a sidecar uploads nothing: it has no bucket, and its Prometheus's data is lost at its retention",
+      evidence: noShipper.map((c) =>
+        c.source === "kube"
+          ? `${c.url} args: no --objstore.config or --objstore.config-file`
+          : `${c.url}/metrics: no thanos_shipper_* metrics (no --objstore.config)`,
+      ),
+      fix: "give the sidecar --objstore.config-file with the bucket the store gateway and compactor read",
+    });
+  }
+  if (failing.length > 0) {
+    findings.push({
+      id: "sidecar-upload-failures",
+      severity: "error",
+      title: "a sidecar fails to upload blocks",
+      evidence: failing.map(
+        (c) =>
+          `${c.url}/metrics: thanos_shipper_upload_failures_total ${metricValue(c.samples, "thanos_shipper_upload_failures_total")}`,
+      ),
+      fix: "read the sidecar's log for the upload error; check its key may write the bucket",
+    });
+  }
+  return findings;
+}

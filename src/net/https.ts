@@ -1,0 +1,91 @@
+// An HttpClient over node:http and node:https, for endpoints that fetch cannot reach as they are: behind a private CA,
+// asking for a client certificate, or behind basic auth or a bearer token.
+import http from "node:http";
+import https from "node:https";
+import { type HttpClient, HttpError, type HttpErrorKind } from "./http.ts";
+
+export interface TlsMaterial {
+  /** PEM: the CA that signed the servers' certificates (else the system's). */
+  ca?: string;
+  /** PEM: a client certificate and its key, for servers that ask for one. */
+  cert?: string;
+  key?: string;
+}
+
+export interface ClientOptions {
+  timeoutMs: number;
+  tls?: TlsMaterial;
+  /** The Authorization header sent with every request (`Basic …` or `Bearer …`). */
+  authorization?: string;
+}
+
+const KINDS: Record<string, HttpErrorKind> = {
+  ECONNREFUSED: "refused",
+  EHOSTUNREACH: "unreachable",
+  ENETUNREACH: "unreachable",
+  ENOTFOUND: "unreachable",
+  EAI_AGAIN: "unreachable",
+  EADDRNOTAVAIL: "unreachable",
+};
+
+export function nodeClient(opts: ClientOptions): HttpClient {
+  const agent = new https.Agent({ ...opts.tls, keepAlive: true });
+  const plain = new http.Agent({ keepAlive: true });
+  return (url, req = {}) => {
+    const timeoutMs = req.timeoutMs ?? opts.timeoutMs;
+    const target = new URL(url);
+    const secure = target.protocol === "https:";
+    const headers = { ...req.headers };
+    if (opts.authorization) headers.authorization = opts.authorization;
+    return new Promise((resolve, reject) => {
+      const request = (secure ? https : http).request(
+        target,
+        { method: req.method ?? "GET", headers, agent: secure ? agent : plain },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("error", (error) => reject(new HttpError(url, "other", `reading ${url}: ${error.message}`)));
+          res.on("end", () => {
+            clearTimeout(timer);
+            const out: Record<string, string> = {};
+            for (const [k, v] of Object.entries(res.headers)) {
+              if (v !== undefined) out[k] = Array.isArray(v) ? v.join(", ") : v;
+            }
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: out,
+              body: Buffer.concat(chunks).toString("utf8"),
+            });
+          });
+        },
+      );
+      const timer = setTimeout(() => {
+        request.destroy();
+        reject(new HttpError(url, "timeout", `no answer from ${url} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      request.on("error", (error: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        const kind = KINDS[error.code ?? ""] ?? "other";
+        const what =
+          kind === "refused"
+            ? `connection refused at ${url}`
+            : kind === "unreachable"
+              ? `${url} is unreachable (${error.code})`
+              : `request to ${url} failed: ${error.message}`;
+        reject(new HttpError(url, kind, what, { cause: error }));
+      });
+      request.end();
+    });
+  };
+}
+
+/** A client that refuses anything but GET and HEAD, for tools that promise to change nothing. */
+export function readOnlyClient(inner: HttpClient): HttpClient {
+  return (url, req = {}) => {
+    const method = req.method ?? "GET";
+    if (method !== "GET" && method !== "HEAD") {
+      return Promise.reject(new Error(`refusing ${method} ${url}: this client only reads`));
+    }
+    return inner(url, req);
+  };
+}
