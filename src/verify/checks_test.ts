@@ -2,7 +2,8 @@
 // v0.34.2, MinIO), healthy and broken in one way each; see testdata/*.json for the scenario of each recording.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type Recording, readRecording, replayClient } from "../../testing/verify/replay.ts";
+import { type Recording, readRecording, replayClient, replayOptions } from "../../testing/verify/replay.ts";
+import type { FleetEndpoints } from "../endpoints.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
 import { globalSection } from "./checks/sidecars.ts";
 import type { CheckStatus, Report } from "./types.ts";
@@ -14,8 +15,7 @@ const REPLICA_1 = "prometheus-kube-prometheus-stack-prometheus-1";
 const recording = readRecording;
 
 function replay(rec: Recording): Promise<Report> {
-  const now = new Date(rec.now);
-  return verifyFleet(topology, rec.endpoints, { http: replayClient(rec.responses), now: () => now });
+  return verifyFleet(topology, rec.endpoints, replayOptions(rec));
 }
 
 type Expect = CheckStatus | [CheckStatus, RegExp, RegExp?];
@@ -228,5 +228,55 @@ describe("the global block of a Prometheus configuration", () => {
 
   it("is empty when the configuration has none", () => {
     assert.equal(globalSection("scrape_configs:\n- job_name: x\n"), "");
+  });
+});
+
+describe("the supervisor check, and fix texts true for the supervisor as it is", () => {
+  const rec = recording("sidecar-stopped");
+  const run = (supervisor: FleetEndpoints["supervisor"]) => {
+    const now = new Date(rec.now);
+    return verifyFleet(
+      topology,
+      { ...rec.endpoints, ...(supervisor ? { supervisor } : {}) },
+      { http: replayClient(rec.responses), now: () => now, skip: ["gaps"] },
+    );
+  };
+  const byId = (r: Report, id: string) => r.checks.find((c) => c.id === id);
+
+  it("supervisor dead: the check fails, and no fix says the supervisor restarts anything", async () => {
+    const report = await run({ running: false, held: [] });
+    const s = byId(report, "supervisor");
+    assert.equal(s?.status, "fail");
+    assert.match(s?.detail ?? "", /the local fleet's supervisor is not running/);
+    assert.match(s?.fix ?? "", /`thanos-fleet up --runtime local`: it starts the supervisor again/);
+    const sidecars = byId(report, "sidecars");
+    assert.equal(sidecars?.status, "fail");
+    assert.match(sidecars?.fix ?? "", /nothing restarts a dead process by itself now/);
+    for (const c of report.checks) assert.doesNotMatch(c.fix ?? "", /does so by itself/, c.id);
+  });
+
+  it("supervisor running: the check passes and names what it holds down; that process's fix says it is held", async () => {
+    const held = [
+      {
+        cluster: "biz1",
+        pod: REPLICA_1,
+        container: "thanos-sidecar",
+        component: "sidecar",
+      },
+    ];
+    const report = await run({ running: true, pid: 4242, held });
+    const s = byId(report, "supervisor");
+    assert.equal(s?.status, "pass");
+    assert.match(
+      s?.detail ?? "",
+      new RegExp(`pid 4242: .*1 process held down on purpose: biz1/${REPLICA_1} sidecar`),
+    );
+    assert.match(byId(report, "sidecars")?.fix ?? "", /held down on purpose/);
+    assert.doesNotMatch(byId(report, "sidecars")?.fix ?? "", /does so by itself/);
+  });
+
+  it("Kubernetes, or a recording without it: no supervisor check", async () => {
+    const report = await run(undefined);
+    assert.equal(byId(report, "supervisor"), undefined);
   });
 });
