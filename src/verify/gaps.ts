@@ -44,6 +44,16 @@ export function allowedGapMs(scrapeMs: number): number {
   return 2 * scrapeMs + 2000;
 }
 
+/**
+ * The longest stretch without a sample, of every replica's samples merged, that loses nothing: while any replica
+ * scrapes, merged samples come at least once a scrape interval (a restart of one replica included); beyond one and
+ * a half intervals, every replica lost at least one scrape at the same time. (The drill allows the deduplicated
+ * answer more, allowedGapMs, for where deduplication switches replica.)
+ */
+export function lostScrapeMs(scrapeMs: number): number {
+  return Math.round(1.5 * scrapeMs);
+}
+
 /** Each series with its replicas' samples merged, leaving out the series `skip` names. */
 export function mergeReplicas(
   series: RawSeries[],

@@ -1,7 +1,7 @@
 // Holes in the global view from raw samples: replicas merged, stretches beyond the allowance, what counts.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { allowedGapMs, holesOf, mergeReplicas, type RawSeries, unionHoles, widestGap } from "./gaps.ts";
+import { holesOf, lostScrapeMs, mergeReplicas, type RawSeries, unionHoles, widestGap } from "./gaps.ts";
 
 /** Samples every `step` s from `from` to `to` (inclusive), seconds. */
 function every(step: number, from: number, to: number): [number, string][] {
@@ -36,7 +36,7 @@ describe("mergeReplicas", () => {
 });
 
 describe("holes", () => {
-  const allowed = allowedGapMs(15_000);
+  const allowed = lostScrapeMs(15_000);
 
   it("one replica down, the other scraping: no hole", () => {
     const [s] = mergeReplicas([replica("p-0", every(15, 0, 600)), replica("p-1", every(15, 7, 300))]);
@@ -51,9 +51,18 @@ describe("holes", () => {
     assert.deepEqual(holesOf(s?.times ?? [], allowed), [{ from: 300_000, to: 345_000 }]);
   });
 
-  it("a stretch of exactly two intervals and two seconds is bridged; one more second is a hole", () => {
-    assert.deepEqual(holesOf([0, 32_000], allowed), []);
-    assert.deepEqual(holesOf([0, 33_000], allowed), [{ from: 0, to: 33_000 }]);
+  it("one and a half intervals without a sample lose nothing; longer is a hole", () => {
+    assert.deepEqual(holesOf([0, 22_500], allowed), []);
+    assert.deepEqual(holesOf([0, 23_500], allowed), [{ from: 0, to: 23_500 }]);
+  });
+
+  it("both replicas killed and restarted at once, each missing about 30 s two seconds apart (the issue's case): a hole", () => {
+    // Replica 0 samples at 0 and 30 (15 missed), replica 1 at 2 and 32 (17 missed): 28 s with no sample from either.
+    const [s] = mergeReplicas([
+      replica("p-0", [...every(15, -300, 0), ...every(15, 30, 300)]),
+      replica("p-1", [...every(15, -298, 2), ...every(15, 32, 302)]),
+    ]);
+    assert.deepEqual(holesOf(s?.times ?? [], allowed), [{ from: 2_000, to: 30_000 }]);
   });
 
   it("holes of several series join where they overlap", () => {

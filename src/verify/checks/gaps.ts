@@ -1,14 +1,15 @@
 // The `gaps` check: no workload cluster's global view lost samples recently. Every replica of a cluster down at once
 // (both Prometheus killed together, say) leaves a stretch that deduplication cannot fill, even when everything runs
-// again by the time verify looks: the deduplicated `up` of the peer job is read over the last 15 minutes, and a
-// stretch with no sample from any replica beyond two scrape intervals is a hole, named with its cluster and times.
+// again by the time verify looks: every replica's `up` of the peer job is read over the last 15 minutes, merged as
+// deduplication draws from it, and a stretch with no sample from any replica beyond one and a half scrape intervals
+// (every replica lost a scrape at once) is a hole, named with its cluster and times.
 import { durationOr } from "../../duration.ts";
 import type { Workload } from "../../topology/topology.ts";
 import { describeLabels } from "../expect.ts";
 import {
-  allowedGapMs,
   type Hole,
   holesOf,
+  lostScrapeMs,
   mergeReplicas,
   type RawSeries,
   rawSamplesUrl,
@@ -70,7 +71,7 @@ export async function checkGaps(probe: Probe): Promise<CheckResult> {
   const problems: CheckProblem[] = [];
   let read = 0;
   for (const w of topology.workloads) {
-    const allowed = allowedGapMs(durationOr(w.prometheus.scrapeInterval, 15_000));
+    const allowed = lostScrapeMs(durationOr(w.prometheus.scrapeInterval, 15_000));
     const mine = mergeReplicas(series.filter((s) => belongsTo(w, s.metric)));
     read += mine.length;
     const holes = unionHoles(mine.flatMap((s) => holesOf(s.times, allowed)).filter((h) => h.from >= since));
@@ -78,8 +79,8 @@ export async function checkGaps(probe: Probe): Promise<CheckResult> {
     problems.push({
       what:
         `the global view of ${w.name} ${describeLabels(w.labels)} has ${plural(holes.length, "hole")}: no sample of ` +
-        `${GAPS_SELECTOR} from any replica ${holes.map(describeHole).join(", ")}, over the ${allowed / 1000} s ` +
-        "deduplication bridges",
+        `${GAPS_SELECTOR} from any replica ${holes.map(describeHole).join(", ")} ` +
+        `(more than ${allowed / 1000} s: every replica missed a scrape at once)`,
       cause: `every Prometheus replica of ${w.name} was down or not scraping at once (killed or restarted together, or all unreachable from their targets): deduplication had nothing to fill the hole with, and those samples are lost`,
       fix:
         "nothing brings the lost samples back; if the cluster is whole again (see check query), find why its replicas stopped together: " +
