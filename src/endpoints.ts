@@ -40,6 +40,21 @@ export interface FleetEndpoints {
   blockDuration?: string;
   /** How often store gateway and compactor re-read the bucket (the SpecContext's bucketSyncInterval); else read from the store's flags. */
   bucketSyncInterval?: string;
+  /**
+   * When the fleet was last brought up from nothing (ISO time): a hole in the global view that began before it is
+   * the time the fleet was down, not a fault of the running fleet. Absent: every hole in the window counts.
+   */
+  upSince?: string;
+  /** The local runtime's supervisor as found when the endpoints were read (absent on Kubernetes). */
+  supervisor?: LocalSupervision;
+}
+
+/** Whether the local supervisor runs (it starts a process that dies again) and the processes it holds down. */
+export interface LocalSupervision {
+  running: boolean;
+  pid?: number;
+  /** Processes held down on purpose (a drill's fault): the supervisor leaves them dead until `up`. */
+  held: { cluster: string; pod: string; container: string; component: string }[];
 }
 
 export interface GrafanaDatasourceConfigMap {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type Recording, readRecording, replayClient } from "../../testing/verify/replay.ts";
+import { type Recording, readRecording, replayOptions } from "../../testing/verify/replay.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
 import type { Runtime } from "../runtimes/runtime.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
@@ -22,7 +22,7 @@ async function run(rec: Recording, opts: { json?: boolean; wait?: string } = {})
     runtimeWith(async () => rec.endpoints),
     topology,
     { stateDir: "/nonexistent", json: Boolean(opts.json), wait: opts.wait },
-    { io, http: replayClient(rec.responses), now: () => new Date(rec.now), intervalMs: 1 },
+    { io, ...replayOptions(rec), intervalMs: 1 },
   );
   return { code, out: out.join(""), err: err.join("") };
 }

@@ -88,11 +88,21 @@ export function localFaults(topology: Topology, stateDir: string): Faults {
         brokenPods: victims.map((r) => ({ cluster: r.cluster, pod: r.pod })),
         async lift() {
           if (s.mode === "down") {
+            // A held victim that runs again was started during its hold: the fault did not last as measured.
+            const early = (await current(root)).filter(
+              (r) => victims.some((v) => v.id === r.id && v.pid !== r.pid) && !hasExited(r),
+            );
             const ids = new Set(victims.map((r) => r.id));
             await writeHolds(
               root,
               (await readHolds(root)).filter((id) => !ids.has(id)),
             );
+            if (early.length > 0) {
+              throw new Error(
+                `${early.map((r) => `${r.id} (pid ${r.pid})`).join(", ")} ran again while held down: ` +
+                  "the supervisor started it during the fault",
+              );
+            }
           }
           await restarted(root, victims, 120_000);
         },

@@ -2,7 +2,7 @@
 // kube-prometheus-stack 88.5.3's templates/grafana/configmaps-datasources.yaml renders with the fleet's values.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { readRecording, replayClient } from "../../testing/verify/replay.ts";
+import { readRecording, replayOptions } from "../../testing/verify/replay.ts";
 import type { GrafanaDatasourceConfigMap } from "../endpoints.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
 import { verifyFleet } from "./verify.ts";
@@ -60,10 +60,7 @@ async function check(per: Partial<GrafanaDatasourceConfigMap>[]) {
       ...p,
     })),
   };
-  const report = await verifyFleet(topology, endpoints, {
-    http: replayClient(rec.responses),
-    now: () => now,
-  });
+  const report = await verifyFleet(topology, endpoints, { ...replayOptions(rec), now: () => now });
   const result = report.checks.find((c) => c.id === "grafana-datasource");
   assert.ok(result, "the datasource check is reported");
   assert.ok(!report.checks.some((c) => c.id === "grafana"), "no Grafana check without Grafana");

@@ -67,7 +67,18 @@ step("a fresh fleet: nothing fails, what needs data is pending", 90_000, async (
   const report = await until("no failure", 60_000, (r) => r.ok);
   assert.deepEqual(
     report.checks.map((c) => c.id),
-    ["stores", "duplicates", "query", "objstore", "store-gateway", "compactor", "ruler", "sidecars"],
+    [
+      "stores",
+      "duplicates",
+      "query",
+      "gaps",
+      "objstore",
+      "store-gateway",
+      "compactor",
+      "ruler",
+      "sidecars",
+      "supervisor",
+    ],
   );
   for (const c of report.checks) assert.notEqual(c.status, "fail", `${c.id}: ${c.detail}`);
 });
@@ -109,6 +120,53 @@ step("a healthy fleet: all green once blocks are in the bucket and served", 420_
   assert.equal(report.ok, true);
   fleet.log.push(formatReport(report));
 });
+
+step(
+  "both Prometheus of biz1 killed and held down 30 s: gaps names biz1 and the interval",
+  240_000,
+  async () => {
+    const { killedAt, backAt } = await fleet.killAndHold("biz1", "prometheus", 30_000);
+    fleet.log.push(
+      `biz1's Prometheus killed at ${new Date(killedAt).toISOString()}, back at ${new Date(backAt).toISOString()}`,
+    );
+    const scrapeMs = 15_000;
+    // Everything runs again: every other check is green (the issue's verify said nothing); gaps names the hole.
+    const report = await until(
+      "the hole to show, everything else green",
+      120_000,
+      (r) =>
+        byId(r, "gaps").status === "fail" && r.checks.every((c) => c.id === "gaps" || c.status === "pass"),
+    );
+    const gaps = byId(report, "gaps");
+    assert.match(
+      gaps.detail,
+      /the global view of biz1 \{cluster="biz1"\} has 1 hole: no sample of up\{job="prometheus"\}/,
+    );
+    assert.doesNotMatch(gaps.detail, /biz2/);
+    const m = /(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) to (\d\d:\d\d:\d\d) UTC \((\d+) s\)/.exec(gaps.detail);
+    assert.ok(m, gaps.detail);
+    const from = Date.parse(`${m[1]}T${m[2]}Z`);
+    const to = Date.parse(`${m[1]}T${m[3]}Z`);
+    // The hole runs from the last sample before the kill to the first after the restart, to the second.
+    assert.ok(
+      from <= killedAt && from >= killedAt - scrapeMs - 2000,
+      `hole starts ${m[2]}, killed at ${new Date(killedAt).toISOString()}`,
+    );
+    assert.ok(
+      to >= killedAt + 30_000 && to <= backAt + scrapeMs + 2000,
+      `hole ends ${m[3]}, back at ${new Date(backAt).toISOString()}`,
+    );
+    assert.ok(Number(m[4]) >= 30, gaps.detail);
+    assert.match(gaps.cause ?? "", /every Prometheus replica of biz1 was down or not scraping at once/);
+    if (process.env.THANOS_FLEET_RECORD_TESTDATA) {
+      await fleet.record(
+        "prometheus-hole",
+        "both Prometheus of biz1 SIGKILLed together and held down 30 s, then started again by the supervisor; everything runs",
+        (r) => byId(r, "gaps").status === "fail",
+      );
+    }
+  },
+);
 
 step("compactor stopped: compactor fails", 60_000, async () => {
   await fleet.stop("mgmt", "compact");
@@ -188,17 +246,47 @@ step("store gateway stopped: store-gateway fails", 60_000, async () => {
 });
 
 step(
+  "supervisor killed: supervisor fails, and no fix says the supervisor restarts anything",
+  60_000,
+  async () => {
+    await fleet.killSupervisor();
+    const report = await until(
+      "the supervisor to be missed",
+      30_000,
+      failing("supervisor", /the local fleet's supervisor is not running/),
+    );
+    assert.match(
+      byId(report, "supervisor").fix ?? "",
+      /`thanos-fleet up --runtime local`: it starts the supervisor again/,
+    );
+    assert.equal(byId(report, "sidecars").status, "fail");
+    assert.match(byId(report, "sidecars").fix ?? "", /nothing restarts a dead process by itself now/);
+    for (const c of report.checks) assert.doesNotMatch(c.fix ?? "", /does so by itself/, `${c.id}: ${c.fix}`);
+  },
+);
+
+step(
   "the fix every failing check gave (up --runtime local) brings the fleet back to green",
   400_000,
   async () => {
     const before = await verifyFleet(topology, await fleet.endpoints());
-    const fixes = new Set(before.checks.filter((c) => c.status === "fail").map((c) => c.fix ?? ""));
+    // gaps names what is lost for good: no command repairs it, and its fix says so.
+    const repairable = before.checks.filter((c) => c.status === "fail" && c.id !== "gaps");
+    const fixes = new Set(repairable.map((c) => c.fix ?? ""));
     assert.ok(fixes.size > 0, "the fleet is broken before the fix");
     for (const fix of fixes) assert.match(fix, /`thanos-fleet up --runtime local`/, fix);
+    assert.match(byId(before, "gaps").fix ?? "", /nothing brings the lost samples back/);
     await fleet.converge();
-    const report = await until("every check to pass after up", 360_000, (r) =>
-      r.checks.every((c) => c.status !== "fail"),
+    // Once biz2's Prometheus scrape again, the stretch they were stopped is a hole between two samples: gaps names it
+    // (and biz1's, if not 15 minutes old yet).
+    const report = await until(
+      "every check but gaps to pass after up, and gaps to name biz2's hole",
+      360_000,
+      (r) =>
+        r.checks.every((c) => c.status !== "fail" || c.id === "gaps") &&
+        byId(r, "query").status === "pass" &&
+        /global view of biz2 \{cluster="biz2"\} has 1 hole/.test(byId(r, "gaps").detail),
     );
-    assert.equal(report.ok, true);
+    assert.equal(byId(report, "supervisor").status, "pass", byId(report, "supervisor").detail);
   },
 );

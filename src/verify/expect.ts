@@ -96,6 +96,26 @@ export function expectedRuleGroups(): ExpectedRuleGroup[] {
   }));
 }
 
+/**
+ * The local runtime's hint, true when it is printed: the supervisor restarts a dead process only while it runs and
+ * the process is not held down.
+ */
+function localHint(endpoints: FleetEndpoints, cluster: string, pod: string, container?: string): string {
+  const up =
+    "run `thanos-fleet up --runtime local`: it starts again what is dead and replaces what differs from fleet.yaml";
+  const status = "`thanos-fleet status --runtime local` shows RESTARTS, STATE and a crash loop's log";
+  const s = endpoints.supervisor;
+  if (!s) return `${up}; ${status}`;
+  if (!s.running)
+    return `${up}, and the supervisor, which is not running: nothing restarts a dead process by itself now; ${status}`;
+  const held = s.held.some(
+    (h) => h.cluster === cluster && h.pod === pod && (container === undefined || h.container === container),
+  );
+  if (held)
+    return `${up}; it is held down on purpose (a drill's fault): the supervisor leaves it dead until \`up\` or the drill lifts the hold; ${status}`;
+  return `${up} (the supervisor does so by itself within its back-off); ${status}`;
+}
+
 /** Where a user looks next when a process misbehaves, in the words of the runtime it runs on. */
 export function inspectHint(
   topology: Topology,
@@ -104,9 +124,7 @@ export function inspectHint(
   pod: string,
   container?: string,
 ): string {
-  if (endpoints.runtime === "local") {
-    return "run `thanos-fleet up --runtime local`: it starts again what is dead and replaces what differs from fleet.yaml (the supervisor does so by itself within its back-off; `thanos-fleet status --runtime local` shows RESTARTS, STATE and a crash loop's log)";
-  }
+  if (endpoints.runtime === "local") return localHint(endpoints, cluster, pod, container);
   const context = topology.fleet.clusters.find((c) => c.name === cluster)?.context ?? `kind-${cluster}`;
   const kubectl = `kubectl --context ${context} -n ${NAMESPACE}`;
   const c = container ? ` -c ${container}` : "";

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import type { SpecContext } from "../components/context.ts";
 import { buildFleet, queryEndpoints } from "../components/fleet.ts";
 import { podNames } from "../components/types.ts";
-import type { FleetEndpoints } from "../endpoints.ts";
+import type { FleetEndpoints, LocalSupervision } from "../endpoints.ts";
 import { generateCredentials } from "../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
 import { labelSetKey } from "../topology/semantics.ts";
@@ -135,6 +135,33 @@ describe("inspectHint", () => {
     assert.match(
       inspectHint(topology, { runtime: "local" } as FleetEndpoints, "biz1", "x"),
       /thanos-fleet status --runtime local/,
+    );
+  });
+
+  // Each fix is true when printed: the supervisor restarts a dead process only while it runs, and not one held down.
+  const local = (running: boolean, held: LocalSupervision["held"] = []) =>
+    ({ runtime: "local", supervisor: { running, held } }) as FleetEndpoints;
+  const sidecar = ["biz1", "prometheus-0", "thanos-sidecar"] as const;
+  it("local, supervisor running: says it restarts the process by itself", () => {
+    const hint = inspectHint(topology, local(true), ...sidecar);
+    assert.match(hint, /the supervisor does so by itself within its back-off/);
+  });
+  it("local, supervisor dead: never claims it restarts anything, and says up starts it", () => {
+    const hint = inspectHint(topology, local(false), ...sidecar);
+    assert.doesNotMatch(hint, /does so by itself/);
+    assert.match(hint, /the supervisor, which is not running: nothing restarts a dead process by itself now/);
+  });
+  it("local, the process held down: says so instead of a restart that will not come", () => {
+    const held = [
+      { cluster: "biz1", pod: "prometheus-0", container: "thanos-sidecar", component: "sidecar" },
+    ];
+    const hint = inspectHint(topology, local(true, held), ...sidecar);
+    assert.doesNotMatch(hint, /does so by itself/);
+    assert.match(hint, /held down on purpose/);
+    // Its Prometheus, in the same pod, is not held.
+    assert.match(
+      inspectHint(topology, local(true, held), "biz1", "prometheus-0", "prometheus"),
+      /does so by itself/,
     );
   });
 });

@@ -1,13 +1,124 @@
 // What checks read from the fleet, fetched once per verify and shared: checks ask, the probe remembers.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FleetEndpoints, Target } from "../endpoints.ts";
-import { type HttpClient, join } from "../net/http.ts";
+import { type HttpClient, HttpError, join } from "../net/http.ts";
 import { S3Client } from "../net/s3.ts";
 import { metricValue, parseMetrics, type Sample } from "../probes/metrics.ts";
 import { ApiError, type Bucket, excerpt, readBucket, type StoreEntry } from "../probes/thanos.ts";
 import type { Topology } from "../topology/topology.ts";
 
 export { ApiError, type BlockMeta, type Bucket, type StoreEntry, ulidTime } from "../probes/thanos.ts";
+
+/**
+ * Why a process gave no usable answer, told apart as a person must act on it: `down` (nothing listens: start it),
+ * `overloaded` (it runs and refused the request with 429/503, or answers its health check but not the request in
+ * time: wait, do not restart it), `hung` (not even its health check answers in time), `unreachable` (no route from
+ * here), `failing` (it answers with another error).
+ */
+export type Unavailability = "down" | "overloaded" | "hung" | "unreachable" | "failing";
+
+export interface Unavailable {
+  kind: Unavailability;
+  /** The cause, in the user's terms, naming the process. */
+  cause: string;
+  /** What to do when it differs from the check's own hint (a process that runs must not be restarted). */
+  fix?: string;
+}
+
+/** How long the health check that tells a saturated process from a hung one may take. */
+export const HEALTH_TIMEOUT_MS = 2000;
+
+/** The fix for a process that runs but is saturated: true whatever runtime it runs on. */
+export function overloadedFix(what: string): string {
+  return (
+    `${what} runs: do not restart it. Verify again once the load has passed (\`thanos-fleet verify --wait 2m\`); ` +
+    "if it stays saturated, find the heavy queries in query-frontend's log, or give the fleet a bigger `profile` in fleet.yaml"
+  );
+}
+
+/** What an HTTP status says of a process that answered it, or undefined when it says nothing of its load. */
+function byStatus(status: number, what: string): Unavailable | undefined {
+  if (status === 429)
+    return {
+      kind: "overloaded",
+      cause: `${what} is overloaded: it runs and refused the request with HTTP 429 (too many requests at once)`,
+      fix: overloadedFix(what),
+    };
+  if (status === 503)
+    return {
+      kind: "overloaded",
+      cause: `${what} runs but refused the request with HTTP 503: it is overloaded, or not ready yet`,
+      fix: overloadedFix(what),
+    };
+  if (status === 504)
+    return {
+      kind: "overloaded",
+      cause: `${what} runs but gave up waiting for what it asks behind it (HTTP 504): that is overloaded or hangs`,
+      fix: overloadedFix(what),
+    };
+  return undefined;
+}
+
+/**
+ * What a failed request says of the process at once, without asking it anything more: a timeout is `hung` here
+ * (see unavailable, which asks its health check to tell a saturated process from a hung one).
+ */
+export function classifyFailure(error: unknown, what: string, notRunning = `${what} is down`): Unavailable {
+  if (error instanceof HttpError) {
+    if (error.kind === "refused")
+      return { kind: "down", cause: `${notRunning}: nothing listens at its address (connection refused)` };
+    if (error.kind === "timeout")
+      return {
+        kind: "hung",
+        cause: `${what} accepts connections but does not answer in time: it hangs, or it or the machine is overloaded`,
+      };
+    if (error.kind === "unreachable")
+      return { kind: "unreachable", cause: `${what}'s address is not reachable from here` };
+    // A connection reset: the process died with the connection open, or whatever relays to it found nothing behind.
+    return { kind: "down", cause: `${notRunning}: ${error.message}` };
+  }
+  if (error instanceof ApiError && error.status !== 200) {
+    return (
+      byStatus(error.status, what) ?? {
+        kind: "failing",
+        cause: `${what} answers, but not as expected (HTTP ${error.status}): another process at its address, or what it asks behind it fails`,
+      }
+    );
+  }
+  const message = (error as Error)?.message ?? String(error);
+  return { kind: "failing", cause: `${what} answers, but not as expected: ${message}` };
+}
+
+/**
+ * Like classifyFailure, but a request that timed out is followed by the process's own health check (`/-/healthy`,
+ * which Thanos and Prometheus answer outside their query path): answered, the process runs and is saturated;
+ * unanswered too, it hangs (or the machine is overloaded); refused, it died meanwhile.
+ */
+export async function unavailable(
+  probe: Probe,
+  base: string,
+  error: unknown,
+  what: string,
+  notRunning?: string,
+): Promise<Unavailable> {
+  const first = classifyFailure(error, what, notRunning);
+  if (first.kind !== "hung") return first;
+  try {
+    const res = await probe.http(join(base, "/-/healthy"), { timeoutMs: HEALTH_TIMEOUT_MS });
+    if (res.status === 200) {
+      return {
+        kind: "overloaded",
+        cause: `${what} is overloaded: it runs and answers its health check, but not this request in time (requests queue behind others)`,
+        fix: overloadedFix(what),
+      };
+    }
+    return byStatus(res.status, what) ?? first;
+  } catch (again) {
+    if (again instanceof HttpError && again.kind === "refused")
+      return classifyFailure(again, what, notRunning);
+    return first;
+  }
+}
 
 /**
  * Metrics pages are read uncompressed: on loopback or a cluster network, gzip only costs CPU on both sides, and a

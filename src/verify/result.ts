@@ -55,19 +55,6 @@ export function reason(error: unknown): string {
   return (error as Error)?.message ?? String(error);
 }
 
-/** Why a process did not answer, from how the request failed: not running, hanging, or not reachable. */
-export function downCause(error: unknown, what: string, notRunning = `${what} is not running`): string {
-  if (error instanceof HttpError) {
-    if (error.kind === "timeout")
-      return `${what} does not answer in time: it hangs or the machine is overloaded`;
-    if (error.kind === "unreachable") return `${what}'s address is not reachable from here`;
-    if (error.kind === "refused") return notRunning;
-  }
-  if (error instanceof ApiError)
-    return `${what} answers, but not as expected (HTTP ${error.status}): another process at its address?`;
-  return notRunning;
-}
-
 /** `dial tcp 127.0.1.1:10901: connect: connection refused` out of gRPC's nested error text. */
 export function shortGrpcError(text: string): string {
   const dial = /(dial tcp [^"\\]*?: [^"\\]+)/.exec(text);

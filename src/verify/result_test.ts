@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { HttpError } from "../net/http.ts";
-import { downCause, fail, shortGrpcError } from "./result.ts";
+import { ApiError, classifyFailure } from "./probe.ts";
+import { fail, shortGrpcError } from "./result.ts";
 
 describe("shortGrpcError", () => {
   // lastError texts as Thanos v0.42.4's /api/v1/stores shows them.
@@ -19,14 +20,32 @@ describe("shortGrpcError", () => {
   for (const [text, want] of cases) it(want, () => assert.equal(shortGrpcError(text), want));
 });
 
-describe("downCause", () => {
-  const cases: [unknown, RegExp][] = [
-    [new HttpError("http://x", "refused", "refused"), /^the sidecar is not running$/],
-    [new HttpError("http://x", "timeout", "timeout"), /does not answer in time/],
-    [new HttpError("http://x", "unreachable", "unreachable"), /address is not reachable from here/],
+describe("classifyFailure", () => {
+  const cases: [unknown, string, RegExp][] = [
+    [new HttpError("http://x", "refused", "refused"), "down", /^the sidecar is down: nothing listens/],
+    [new HttpError("http://x", "timeout", "timeout"), "hung", /does not answer in time/],
+    [
+      new HttpError("http://x", "unreachable", "unreachable"),
+      "unreachable",
+      /address is not reachable from here/,
+    ],
+    [
+      new ApiError("http://x", 429, "429"),
+      "overloaded",
+      /overloaded: it runs and refused the request with HTTP 429/,
+    ],
+    [new ApiError("http://x", 503, "503"), "overloaded", /runs but refused the request with HTTP 503/],
+    [new ApiError("http://x", 500, "500"), "failing", /answers, but not as expected \(HTTP 500\)/],
+    [new Error("answered error: bad_data"), "failing", /answers, but not as expected: answered error/],
   ];
-  for (const [error, want] of cases) {
-    it(`${(error as HttpError).kind} → ${want}`, () => assert.match(downCause(error, "the sidecar"), want));
+  for (const [error, kind, want] of cases) {
+    it(`${(error as Error).message} → ${kind}`, () => {
+      const got = classifyFailure(error, "the sidecar");
+      assert.equal(got.kind, kind);
+      assert.match(got.cause, want);
+      // Only a process that runs gets a fix of its own (not to restart it); the others get their check's hint.
+      assert.equal(got.fix !== undefined, kind === "overloaded");
+    });
   }
 });
 

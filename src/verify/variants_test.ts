@@ -2,7 +2,7 @@
 // healthy fleet (the shapes stay real); and Grafana, which only the Kubernetes runtime runs, from its API's shapes.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type Recording, readRecording, replayClient } from "../../testing/verify/replay.ts";
+import { type Recording, readRecording, replayOptions } from "../../testing/verify/replay.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
 import type { CheckResult } from "./types.ts";
 import { verifyFleet } from "./verify.ts";
@@ -13,8 +13,7 @@ const topology = parseFleet(DEFAULT_FLEET, "default");
 const recording = readRecording;
 
 function replay(rec: Recording) {
-  const now = new Date(rec.now);
-  return verifyFleet(topology, rec.endpoints, { http: replayClient(rec.responses), now: () => now });
+  return verifyFleet(topology, rec.endpoints, replayOptions(rec));
 }
 
 function edited(...edits: Edit[]): Recording {

@@ -1,17 +1,25 @@
 // A local fleet to break on purpose, for verify's end-to-end test and for recording its testdata: up, stop one
 // process, add a query that registers a sidecar twice, down. Only processes this harness started are touched.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { resolveBinary } from "../../src/binaries/resolve.ts";
 import type { FleetEndpoints } from "../../src/endpoints.ts";
+import { fetchClient } from "../../src/net/http.ts";
 import { createLocalRuntime } from "../../src/runtimes/local/index.ts";
+import { hasExited, isSameProcess } from "../../src/runtimes/local/proc.ts";
 import { localRoot } from "../../src/runtimes/local/processes.ts";
 import { readHolds, readState, writeHolds } from "../../src/runtimes/local/state.ts";
+import { supervisorRunning } from "../../src/runtimes/local/supervise.ts";
+import { isReady } from "../../src/runtimes/local/supervisor.ts";
 import type { Reporter } from "../../src/runtimes/runtime.ts";
 import type { Topology } from "../../src/topology/topology.ts";
+import { formatReport } from "../../src/verify/report.ts";
+import type { Report } from "../../src/verify/types.ts";
+import { verifyFleet } from "../../src/verify/verify.ts";
+import { type Recording, recordingClient } from "./replay.ts";
 
 /** Short blocks and fast bucket syncs, so that blocks exist and are served within minutes. */
 export const FAST_TIMINGS = { blockDuration: "1m", bucketSyncInterval: "5s" };
@@ -67,6 +75,95 @@ export class LocalFleetHarness {
     await writeHolds(root, [...(await readHolds(root)), ...records.map((r) => r.id)]);
     for (const r of records) process.kill(r.pid, "SIGTERM");
     return records.length;
+  }
+
+  /**
+   * Verifies until `ready` holds (or fails after timeoutMs), then records that last verify as
+   * src/verify/testdata/<name>.json, the keys redacted and this machine's paths made `/state`; returns its table.
+   */
+  async record(
+    name: string,
+    scenario: string,
+    ready: (r: Report) => boolean,
+    endpoints?: FleetEndpoints,
+    timeoutMs = 120_000,
+  ): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const e = endpoints ?? (await this.endpoints());
+      const responses: Recording["responses"] = {};
+      const now = new Date();
+      const report = await verifyFleet(this.topology, e, {
+        http: recordingClient(fetchClient(5000), responses),
+        now: () => now,
+      });
+      if (ready(report)) {
+        // Paths of this machine (the rulers report their rule file's) become `/state`.
+        for (const r of Object.values(responses))
+          if ("body" in r) r.body = r.body.replaceAll(this.stateDir, "/state");
+        const redacted: FleetEndpoints = {
+          ...e,
+          objectStore: { ...e.objectStore, accessKey: "thanos-EXAMPLEKEY", secretKey: "example-secret-key" },
+        };
+        const rec: Recording = { scenario, now: now.toISOString(), endpoints: redacted, responses };
+        await writeFile(
+          new URL(`../../src/verify/testdata/${name}.json`, import.meta.url),
+          `${JSON.stringify(rec, null, 1)}\n`,
+        );
+        return formatReport(report);
+      }
+      if (Date.now() > deadline)
+        throw new Error(`${name}: not reached in ${timeoutMs / 1000}s:\n${formatReport(report)}`);
+      await sleep(1000);
+    }
+  }
+
+  /**
+   * SIGKILLs every process of one component in a cluster at once (both Prometheus replicas, say), keeps them down for
+   * `holdMs` through the supervisor's holds, as the drill does, then lifts the hold and waits until the supervisor has
+   * started each again and it is ready. Returns when they died and when they were back (ms).
+   */
+  async killAndHold(
+    cluster: string,
+    component: string,
+    holdMs: number,
+  ): Promise<{ killedAt: number; backAt: number }> {
+    const root = localRoot(this.stateDir);
+    const records = ((await readState(root))?.processes ?? []).filter(
+      (p) => p.cluster === cluster && p.component === component,
+    );
+    if (records.length === 0) throw new Error(`the local fleet runs no ${component} in ${cluster}`);
+    const ids = new Set(records.map((r) => r.id));
+    await writeHolds(root, [...(await readHolds(root)), ...ids]);
+    const killedAt = Date.now();
+    for (const r of records) process.kill(-r.pid, "SIGKILL");
+    await sleep(holdMs);
+    await writeHolds(
+      root,
+      (await readHolds(root)).filter((id) => !ids.has(id)),
+    );
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const now = ((await readState(root))?.processes ?? []).filter((p) => ids.has(p.id));
+      const back = await Promise.all(
+        now.map(async (n) => {
+          const before = records.find((r) => r.id === n.id);
+          return n.pid !== before?.pid && !hasExited(n) && (await isReady(n.readiness));
+        }),
+      );
+      if (back.length === records.length && back.every(Boolean)) return { killedAt, backAt: Date.now() };
+      if (Date.now() > deadline)
+        throw new Error(`${[...ids].join(", ")} not back 120 s after the hold was lifted`);
+      await sleep(250);
+    }
+  }
+
+  /** SIGKILLs the local fleet's supervisor: nothing restarts a process that dies until `up` starts it again. */
+  async killSupervisor(): Promise<void> {
+    const supervisor = await supervisorRunning(localRoot(this.stateDir));
+    if (!supervisor) throw new Error("the local fleet's supervisor is not running");
+    process.kill(supervisor.pid, "SIGKILL");
+    while (isSameProcess(supervisor)) await sleep(50);
   }
 
   /**

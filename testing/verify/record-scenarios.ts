@@ -1,17 +1,11 @@
 // Dev tool: brings up a local fleet, breaks it one way after another, and records what verify reads in each
 // state into src/verify/testdata/<scenario>.json (the fixtures of checks_test.ts). Takes about five minutes.
 // Usage: node --import tsx testing/verify/record-scenarios.ts [--subnet 127.78]
-import { writeFile } from "node:fs/promises";
-import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import type { FleetEndpoints } from "../../src/endpoints.ts";
-import { fetchClient } from "../../src/net/http.ts";
 import { loadTopology } from "../../src/topology/load.ts";
-import { formatReport } from "../../src/verify/report.ts";
 import type { Report } from "../../src/verify/types.ts";
-import { verifyFleet } from "../../src/verify/verify.ts";
 import { LocalFleetHarness } from "./harness.ts";
-import { type Recording, recordingClient } from "./replay.ts";
 
 const REPLICA_1 = "prometheus-kube-prometheus-stack-prometheus-1";
 
@@ -19,14 +13,7 @@ const { values } = parseArgs({ options: { subnet: { type: "string", default: "12
 const topology = await loadTopology();
 const fleet = new LocalFleetHarness(topology, values.subnet as string);
 
-function redact(e: FleetEndpoints): FleetEndpoints {
-  return {
-    ...e,
-    objectStore: { ...e.objectStore, accessKey: "thanos-EXAMPLEKEY", secretKey: "example-secret-key" },
-  };
-}
-
-/** Verifies until `ready` holds (or fails after timeoutMs), then records that last verify as src/verify/testdata/<name>.json. */
+/** Verifies until `ready` holds, then records that verify as src/verify/testdata/<name>.json. */
 async function record(
   name: string,
   scenario: string,
@@ -34,31 +21,9 @@ async function record(
   endpoints?: FleetEndpoints,
   timeoutMs = 120_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const e = endpoints ?? (await fleet.endpoints());
-    const responses: Recording["responses"] = {};
-    const now = new Date();
-    const report = await verifyFleet(topology, e, {
-      http: recordingClient(fetchClient(5000), responses),
-      now: () => now,
-    });
-    if (ready(report)) {
-      // Paths of this machine (the rulers report their rule file's) become `/state`.
-      for (const r of Object.values(responses))
-        if ("body" in r) r.body = r.body.replaceAll(fleet.stateDir, "/state");
-      const rec: Recording = { scenario, now: now.toISOString(), endpoints: redact(e), responses };
-      await writeFile(
-        new URL(`../../src/verify/testdata/${name}.json`, import.meta.url),
-        `${JSON.stringify(rec, null, 1)}\n`,
-      );
-      process.stdout.write(`\n${name}: ${scenario}\n${formatReport(report)}`);
-      return;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`${name}: not reached in ${timeoutMs / 1000}s:\n${formatReport(report)}`);
-    await sleep(1000);
-  }
+  process.stdout.write(
+    `\n${name}: ${scenario}\n${await fleet.record(name, scenario, ready, endpoints, timeoutMs)}`,
+  );
 }
 
 const status = (r: Report, id: string) => r.checks.find((c) => c.id === id)?.status;

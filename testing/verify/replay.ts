@@ -10,6 +10,8 @@ export interface Recording {
   scenario: string;
   /** When it was recorded: the clock the checks run with on replay. */
   now: string;
+  /** Checks it holds no answers for (added to verify after it was recorded): replays leave them out. */
+  skip?: string[];
   endpoints: FleetEndpoints;
   responses: Record<string, Recorded>;
 }
@@ -53,6 +55,16 @@ export function replayClient(responses: Record<string, Recorded>): HttpClient {
     if ("error" in r) throw new HttpError(url, r.error, r.message);
     return { status: r.status, headers: {}, body: r.body };
   };
+}
+
+/** What verifyFleet needs to replay a recording: its answers, its clock, and the checks it cannot answer. */
+export function replayOptions(rec: Recording): {
+  http: HttpClient;
+  now: () => Date;
+  skip?: string[];
+} {
+  const now = new Date(rec.now);
+  return { http: replayClient(rec.responses), now: () => now, ...(rec.skip ? { skip: rec.skip } : {}) };
 }
 
 /** A recording from src/verify/testdata/ by name, e.g. `healthy`. */

@@ -54,7 +54,19 @@ export async function localEndpoints(
       `no local fleet is recorded in ${root}; start one with 'thanos-fleet up --runtime local'`,
     );
   }
-  return state.endpoints;
+  const holds = new Set(await readHolds(root));
+  const supervisor = await supervisorRunning(root);
+  return {
+    ...state.endpoints,
+    upSince: state.startedAt,
+    supervisor: {
+      running: supervisor !== undefined,
+      ...(supervisor ? { pid: supervisor.pid } : {}),
+      held: state.processes
+        .filter((r) => holds.has(r.id))
+        .map((r) => ({ cluster: r.cluster, pod: r.pod, container: r.container, component: r.component })),
+    },
+  };
 }
 
 async function statusOf(

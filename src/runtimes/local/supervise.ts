@@ -61,12 +61,15 @@ export async function supervise(root: string, opts: SuperviseOptions): Promise<v
   await log(`supervising ${state.processes.length} processes`);
 
   while (!opts.signal.aborted) {
-    const holds = new Set(await readHolds(root).catch(() => []));
     let changed = false;
     for (const r of state.processes) {
       if (opts.signal.aborted) break;
       // An exiting process loses its command line before it closes its sockets: wait until it is gone.
       if (!hasExited(r)) continue;
+      // The holds are read after the death is seen, never before: whoever holds a process down writes the hold
+      // before killing it, so a death seen here comes with its hold. Read once per tick, a hold written after that
+      // read and a kill seen later in the same tick would be missed, and the held process started again.
+      const holds = new Set(await readHolds(root).catch(() => []));
       if (holds.has(r.id)) {
         if (r.nextStartAt !== undefined || crashes.has(r.id)) {
           delete r.nextStartAt;

@@ -1,6 +1,7 @@
 // The supervisor's loop against real processes: a killed process starts again from its record with its restart
 // counted, a second death in a row waits out the back-off, a held process stays down until released.
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { hasExited } from "./proc.ts";
 import {
   type FleetState,
+  HOLDS_FILE,
   type ProcessRecord,
   readState,
   readSupervisor,
@@ -143,6 +145,68 @@ test("a held process stays down until the hold is lifted, then starts at once", 
     return r && r.pid !== b.pid && !hasExited(r) ? r : undefined;
   });
   assert.equal(back.restarts, 1);
+});
+
+test("a hold written and its process killed while the supervisor is mid-tick is kept: the held process stays down", async () => {
+  // Its own fleet and loop: the clock the loop reads is the seam that puts the hold and the kill mid-tick.
+  const dir = await mkdtemp(join(tmpdir(), "fleet-supervise-hold-"));
+  const first = await record("first");
+  const held = await record("held");
+  for (const r of [first, held]) r.log = join(dir, `${r.id}.log`);
+  const state: FleetState = {
+    version: 1,
+    runtime: "local",
+    startedAt: new Date().toISOString(),
+    complete: true,
+    options: { subnet: "127.1", blockDuration: "2m", bucketSyncInterval: "15s" },
+    processes: [first, held],
+    listen: [],
+    urls: [],
+    endpoints: { targets: [], grpc: [] } as unknown as FleetState["endpoints"],
+  };
+  await writeState(dir, state);
+  let armed = false;
+  let fired = false;
+  // Called by the loop as it handles the dead `first`, after the tick began: the drill's order, hold then kill.
+  const now = () => {
+    if (armed && hasExited(first)) {
+      armed = false;
+      writeFileSync(join(dir, HOLDS_FILE), JSON.stringify(["held"]));
+      process.kill(held.pid, "SIGKILL");
+      const deadline = Date.now() + 5000;
+      while (!hasExited(held) && Date.now() < deadline) {}
+      fired = true;
+    }
+    return Date.now();
+  };
+  const stop = new AbortController();
+  const loop = supervise(dir, { signal: stop.signal, tickMs: 100, now });
+  try {
+    armed = true;
+    process.kill(first.pid, "SIGKILL");
+    const restarted = await until("first restarted", async () => {
+      const r = (await readState(dir))?.processes.find((x) => x.id === "first");
+      return r && r.pid !== first.pid && !hasExited(r) ? r : undefined;
+    });
+    assert.ok(fired, "the hold and the kill happened while the loop handled the dead process");
+    // A few more ticks: the held process is never started again.
+    await sleep(1000);
+    const after = (await readState(dir))?.processes.find((x) => x.id === "held");
+    assert.equal(
+      after?.pid,
+      held.pid,
+      `held stays down, not started again (supervisor log: ${await readFile(join(dir, "supervisor.log"), "utf8")})`,
+    );
+    assert.ok(after && hasExited(after));
+    assert.equal(after.restarts, 0);
+    assert.equal(restarted.restarts, 1);
+  } finally {
+    stop.abort();
+    await loop;
+    const left = await readState(dir);
+    if (left) await stopProcesses(left.processes, 1000);
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test("a supervisor started before the fleet is up records itself, watches nothing until up marks the fleet complete, and leaves when up removes the fleet", async () => {

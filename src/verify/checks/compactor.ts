@@ -2,8 +2,8 @@
 import { WORKLOAD } from "../../components/thanos/common.ts";
 import { metricValue } from "../../probes/metrics.ts";
 import { inspectHint, target } from "../expect.ts";
-import type { Probe } from "../probe.ts";
-import { type CheckInfo, downCause, fail, pass, reason } from "../result.ts";
+import { type Probe, unavailable } from "../probe.ts";
+import { type CheckInfo, fail, pass, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";
 
 export const COMPACTOR: CheckInfo = { id: "compactor", title: "compactor running, not halted" };
@@ -27,11 +27,12 @@ export async function checkCompactor(probe: Probe): Promise<CheckResult> {
   try {
     samples = await probe.metrics(t);
   } catch (error) {
+    const why = await unavailable(probe, t.url, error, "the compactor", "the compactor is not running");
     return fail(COMPACTOR, [
       {
         what: `${pod} unreachable at ${t.url}: ${reason(error)}`,
-        cause: `${downCause(error, "the compactor")}: blocks are neither compacted, downsampled nor deleted after retention`,
-        fix: hint,
+        cause: `${why.cause}: blocks are neither compacted, downsampled nor deleted after retention`,
+        fix: why.fix ?? hint,
       },
     ]);
   }

@@ -6,7 +6,7 @@ import { durationOr } from "../../duration.ts";
 import { join } from "../../net/http.ts";
 import type { Workload } from "../../topology/topology.ts";
 import { describeLabels, inspectHint, sameLabels, target } from "../expect.ts";
-import type { Probe } from "../probe.ts";
+import { type Probe, unavailable } from "../probe.ts";
 import { type CheckInfo, type CheckProblem, fail, pass, pending, reason, shortGrpcError } from "../result.ts";
 import type { CheckResult } from "../types.ts";
 import { readStores } from "./stores.ts";
@@ -64,11 +64,14 @@ export async function checkQuery(probe: Probe): Promise<CheckResult> {
   try {
     [deduped, raw] = await Promise.all([instant(probe, q, true), instant(probe, q, false)]);
   } catch (error) {
+    const why = await unavailable(probe, endpoints.queryFrontend, error, "query-frontend");
     return fail(QUERY, [
       {
         what: `query-frontend at ${endpoints.queryFrontend} did not answer: ${reason(error)}`,
-        cause: "query-frontend is down, or query behind it is down",
-        fix: `check thanos-query-frontend and thanos-query in ${topology.observer.name} with \`thanos-fleet status\``,
+        cause: why.kind === "failing" ? `${why.cause} (query behind it down?)` : why.cause,
+        fix:
+          why.fix ??
+          `check thanos-query-frontend and thanos-query in ${topology.observer.name} with \`thanos-fleet status\``,
       },
     ]);
   }

@@ -7,8 +7,8 @@ import { HttpError, join } from "../../net/http.ts";
 import { metricValue } from "../../probes/metrics.ts";
 import { rulerReplicaName } from "../../topology/topology.ts";
 import { expectedRuleGroups, inspectHint, target, WATCHDOG_ALERT } from "../expect.ts";
-import type { Probe } from "../probe.ts";
-import { type CheckInfo, type CheckProblem, downCause, fail, pass, pending, reason } from "../result.ts";
+import { classifyFailure, type Probe, unavailable } from "../probe.ts";
+import { type CheckInfo, type CheckProblem, fail, pass, pending, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";
 
 export const RULER: CheckInfo = { id: "ruler", title: "rulers evaluate; watchdog reaches Alertmanager" };
@@ -90,10 +90,11 @@ export async function checkRuler(probe: Probe): Promise<CheckResult> {
       try {
         loaded = (await probe.api<{ groups: GroupState[] }>(t.url, "/api/v1/rules")).groups ?? [];
       } catch (error) {
+        const why = await unavailable(probe, t.url, error, pod);
         problems.push({
           what: `${pod} did not answer /api/v1/rules at ${t.url}: ${reason(error)}`,
-          cause: downCause(error, pod, `${pod} is down`),
-          fix: hint,
+          cause: why.cause,
+          fix: why.fix ?? hint,
         });
         return;
       }
@@ -224,9 +225,9 @@ export async function checkRuler(probe: Probe): Promise<CheckResult> {
         what: `${mgmt} Alertmanager unreachable at ${am.url}: ${reason(error)}${errors ? `; ${errors}` : ""}`,
         cause:
           error instanceof HttpError
-            ? "Alertmanager in mgmt is down: the rulers' alerts are dropped"
+            ? `${classifyFailure(error, `Alertmanager in ${mgmt}`).cause}: the rulers' alerts are dropped`
             : "the process at the Alertmanager address does not answer like Alertmanager",
-        fix: amHint,
+        fix: classifyFailure(error, `Alertmanager in ${mgmt}`).fix ?? amHint,
       });
     }
   }

@@ -3,8 +3,8 @@
 import { parse } from "yaml";
 import { prometheusLabels } from "../../components/thanos/sidecar.ts";
 import { describeLabels, inspectHint, sameLabels, target } from "../expect.ts";
-import type { Probe } from "../probe.ts";
-import { type CheckInfo, type CheckProblem, downCause, fail, pass, plural, reason } from "../result.ts";
+import { type Probe, unavailable } from "../probe.ts";
+import { type CheckInfo, type CheckProblem, fail, pass, plural, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";
 import { readStores } from "./stores.ts";
 
@@ -71,10 +71,11 @@ export async function checkSidecars(probe: Probe): Promise<CheckResult> {
             return;
           }
         } catch (error) {
+          const why = await unavailable(probe, t.url, error, "the sidecar", "the sidecar is down");
           problems.push({
             what: `sidecar ${name} unreachable at ${t.url}: ${reason(error)}`,
-            cause: downCause(error, "the sidecar", "the sidecar is down"),
-            fix: hint,
+            cause: why.cause,
+            fix: why.fix ?? hint,
           });
           return;
         }
@@ -93,10 +94,14 @@ export async function checkSidecars(probe: Probe): Promise<CheckResult> {
             });
           }
         } catch (error) {
+          const prom = target(endpoints, w.name, "prometheus", pod);
+          const why = prom
+            ? await unavailable(probe, prom.url, error, "Prometheus", "Prometheus is down")
+            : { cause: "Prometheus is down", fix: undefined };
           problems.push({
             what: `Prometheus ${name} did not answer /api/v1/status/config: ${reason(error)}`,
-            cause: downCause(error, "Prometheus", "Prometheus is down"),
-            fix: inspectHint(topology, endpoints, w.name, pod, "prometheus"),
+            cause: why.cause,
+            fix: why.fix ?? inspectHint(topology, endpoints, w.name, pod, "prometheus"),
           });
         }
       }),

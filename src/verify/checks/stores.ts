@@ -11,17 +11,8 @@ import {
   sameLabels,
   target,
 } from "../expect.ts";
-import { type Probe, QUERY_ENDPOINT_CHECK_MS, type StoreEntry } from "../probe.ts";
-import {
-  type CheckInfo,
-  type CheckProblem,
-  downCause,
-  fail,
-  pass,
-  plural,
-  reason,
-  shortGrpcError,
-} from "../result.ts";
+import { type Probe, QUERY_ENDPOINT_CHECK_MS, type StoreEntry, unavailable } from "../probe.ts";
+import { type CheckInfo, type CheckProblem, fail, pass, plural, reason, shortGrpcError } from "../result.ts";
 import type { CheckResult } from "../types.ts";
 
 export const STORES: CheckInfo = { id: "stores", title: "query sees every StoreAPI" };
@@ -60,14 +51,17 @@ export async function readStores(
       try {
         views.push({ pod: q.pod, entries: await probe.stores(q.target) });
       } catch (error) {
+        const why = await unavailable(
+          probe,
+          q.target.url,
+          error,
+          `the query process ${q.pod}`,
+          `the query process ${q.pod} is down or not ready`,
+        );
         problems.push({
           what: `${q.pod} did not answer /api/v1/stores at ${q.target.url}: ${reason(error)}`,
-          cause: downCause(
-            error,
-            `the query process ${q.pod}`,
-            `the query process ${q.pod} is down or not ready`,
-          ),
-          fix: inspectHint(probe.topology, probe.endpoints, mgmt, q.pod, "thanos-query"),
+          cause: why.cause,
+          fix: why.fix ?? inspectHint(probe.topology, probe.endpoints, mgmt, q.pod, "thanos-query"),
         });
       }
     }),
