@@ -5,6 +5,7 @@ import { generateCredentials } from "../state/credentials.ts";
 import { parseFleet } from "../topology/load.ts";
 import { Fleet } from "../topology/schema.ts";
 import { renderFleet } from "./render.ts";
+import { fakeRenderOptions } from "./testdata/fixtures.ts";
 
 /** A valid release of each key other than the pinned one, and what must then appear in the rendered fleet. */
 const OTHER: Record<string, { value: string; shows: string }> = {
@@ -29,7 +30,13 @@ function rendered(versions: Record<string, string>, server: "seaweedfs" | "minio
     },
     "fleet.yaml",
   );
-  return JSON.stringify(renderFleet(topology, { credentials: generateCredentials(), outDir: "out" }));
+  return JSON.stringify(
+    renderFleet(topology, {
+      ...fakeRenderOptions(topology),
+      credentials: generateCredentials(),
+      outDir: "out",
+    }),
+  );
 }
 
 describe("versions", () => {

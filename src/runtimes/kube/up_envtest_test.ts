@@ -34,6 +34,7 @@ import { fleetFiles } from "../../render/files.ts";
 import { renderFleet } from "../../render/render.ts";
 import type { KubeObject, RenderedCluster, RenderedFleet } from "../../render/types.ts";
 import { type Credentials, loadOrCreateCredentials } from "../../state/credentials.ts";
+import { loadGrpcTls, loadOrCreateGrpcTls } from "../../state/tls.ts";
 import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet, parseFleetYaml } from "../../topology/load.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { Reporter, UpOptions } from "../runtime.ts";
@@ -557,14 +558,18 @@ for (const c of CASES) {
       const discovered = await readDiscoveredAddresses(stateDir);
       assert.ok(discovered, "up wrote the discovered addresses");
       creds = await loadOrCreateCredentials(stateDir);
-      return { fleet: renderFleet(t, { credentials: creds, discovered }), discovered };
+      const grpcTls = t.fleet.tls.grpc ? { grpcTls: (await loadGrpcTls(stateDir)).tls } : {};
+      return { fleet: renderFleet(t, { credentials: creds, discovered, ...grpcTls }), discovered };
     }
 
     before(async () => {
       stateDir = await mkdtemp(join(tmpdir(), "thanos-fleet-envtest-state-"));
       removeAtExit(stateDir);
       // Render names every cluster's context even before any address is known.
-      fleet = renderFleet(topology, { credentials: await loadOrCreateCredentials(stateDir) });
+      fleet = renderFleet(topology, {
+        credentials: await loadOrCreateCredentials(stateDir),
+        ...(topology.fleet.tls.grpc ? { grpcTls: await loadOrCreateGrpcTls(stateDir) } : {}),
+      });
       const planes = await startControlPlanes(fleet.clusters.map((rc) => rc.context));
       stopPlanes = () => planes.stop();
       for (const rc of fleet.clusters) {
