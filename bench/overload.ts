@@ -12,17 +12,14 @@ import { type ProcessRecord, readState } from "../src/runtimes/local/state.ts";
 import { loadTopology } from "../src/topology/load.ts";
 import type { Topology } from "../src/topology/topology.ts";
 import { table } from "../src/ui/table.ts";
-import { formatReport } from "../src/verify/report.ts";
 import type { CheckResult } from "../src/verify/types.ts";
 import { verifyFleet } from "../src/verify/verify.ts";
-import { verifyFleetUntil } from "../src/verify/wait.ts";
 import type { Benchmark, Figure, Options } from "./benchmark.ts";
-import { quiet, requireBinaries } from "./lib/fleet.ts";
+import { QUICK_TIMINGS, quiet, requireBinaries, upUntilGreen } from "./lib/fleet.ts";
 
 const SUBNET =
   process.env.THANOS_FLEET_OVERLOAD_BENCH_SUBNET ?? process.env.THANOS_FLEET_LOCAL_SUBNET ?? "127.74";
-const TIMINGS = { blockDuration: "1m", bucketSyncInterval: "5s" };
-const GREEN_WITHIN_MS = 8 * 60_000;
+const TIMINGS = QUICK_TIMINGS;
 /** The heavy query of the adversarial run: every series of the fleet, counted over the last hour. */
 export const HEAVY_QUERY = 'count({__name__=~".+"})';
 const RANGE_S = 3600;
@@ -160,14 +157,7 @@ export async function benchOverload(concurrency: number): Promise<Figure[]> {
   const runtime = createLocalRuntime({ subnet: SUBNET, ...TIMINGS });
   const opts = { stateDir, reporter: quiet, signal: new AbortController().signal, verbose: false };
   try {
-    await runtime.up(topology, opts);
-    const endpoints = { ...TIMINGS, ...(await runtime.endpoints(topology, { stateDir })) };
-    const green = await verifyFleetUntil(topology, endpoints, { waitMs: GREEN_WITHIN_MS, intervalMs: 2000 });
-    if (!green.checks.every((c) => c.status === "pass")) {
-      throw new Error(
-        `the fleet was not all green within ${GREEN_WITHIN_MS / 60_000} min:\n${formatReport(green)}`,
-      );
-    }
+    const endpoints = await upUntilGreen(runtime, topology, stateDir);
     const before = await readState(localRoot(stateDir));
     if (!before) throw new Error(`no fleet state in ${stateDir} after up`);
     const path = queryPath(before.processes, topology);

@@ -7,14 +7,12 @@ import { createLocalRuntime } from "../src/runtimes/local/index.ts";
 import { loadTopology } from "../src/topology/load.ts";
 import { formatReport } from "../src/verify/report.ts";
 import { verifyFleet } from "../src/verify/verify.ts";
-import { verifyFleetUntil } from "../src/verify/wait.ts";
 import { type Benchmark, type Figure, median } from "./benchmark.ts";
-import { quiet, requireBinaries } from "./lib/fleet.ts";
+import { QUICK_TIMINGS, quiet, requireBinaries, upUntilGreen } from "./lib/fleet.ts";
 
 const SUBNET = process.env.THANOS_FLEET_VERIFY_BENCH_SUBNET ?? "127.75";
-const TIMINGS = { blockDuration: "1m", bucketSyncInterval: "5s" };
+const TIMINGS = QUICK_TIMINGS;
 const VERIFIES = Number(process.env.THANOS_FLEET_BENCH_VERIFIES ?? 10);
-const GREEN_WITHIN_MS = 8 * 60_000;
 
 /** Brings a local fleet up, waits until every check passes, times `verifies` full verifies, and tears it down. */
 export async function benchVerify(verifies = VERIFIES): Promise<Figure[]> {
@@ -24,14 +22,7 @@ export async function benchVerify(verifies = VERIFIES): Promise<Figure[]> {
   const opts = { stateDir, reporter: quiet, signal: new AbortController().signal, verbose: false };
   try {
     const t0 = performance.now();
-    await runtime.up(topology, opts);
-    const endpoints = { ...TIMINGS, ...(await runtime.endpoints(topology, { stateDir })) };
-    const green = await verifyFleetUntil(topology, endpoints, { waitMs: GREEN_WITHIN_MS, intervalMs: 2000 });
-    if (!green.checks.every((c) => c.status === "pass")) {
-      throw new Error(
-        `the fleet was not all green within ${GREEN_WITHIN_MS / 60_000} min:\n${formatReport(green)}`,
-      );
-    }
+    const endpoints = await upUntilGreen(runtime, topology, stateDir);
     const toGreen = performance.now() - t0;
     const times: number[] = [];
     for (let i = 0; i < verifies; i++) {

@@ -6,6 +6,7 @@ import { SCOPE_CHECK_BUCKET } from "../../src/components/objstore.ts";
 import { GRPC_PORT, WORKLOAD } from "../../src/components/thanos/common.ts";
 import { ENDPOINTS_FILE } from "../../src/components/thanos/query.ts";
 import type { ComponentKind } from "../../src/components/types.ts";
+import type { FleetEndpoints } from "../../src/endpoints.ts";
 import { resolveExecutables } from "../../src/runtimes/local/binaries.ts";
 import { prepareBuckets } from "../../src/runtimes/local/bucket.ts";
 import { readStat, sessionMembers, sessionsRss, TICKS_PER_SECOND } from "../../src/runtimes/local/proc.ts";
@@ -17,7 +18,7 @@ import {
 } from "../../src/runtimes/local/processes.ts";
 import { type ProcessRecord, readState } from "../../src/runtimes/local/state.ts";
 import { startProcess, stopProcesses } from "../../src/runtimes/local/supervisor.ts";
-import type { Reporter } from "../../src/runtimes/runtime.ts";
+import type { Reporter, Runtime } from "../../src/runtimes/runtime.ts";
 import {
   type Credentials,
   generateCredentials,
@@ -25,6 +26,8 @@ import {
 } from "../../src/state/credentials.ts";
 import { loadTopology } from "../../src/topology/load.ts";
 import type { Topology } from "../../src/topology/topology.ts";
+import { formatReport } from "../../src/verify/report.ts";
+import { verifyFleetUntil } from "../../src/verify/wait.ts";
 import { stringify } from "../../src/yaml.ts";
 
 const SAMPLE_MS = 200;
@@ -36,6 +39,32 @@ export const quiet: Reporter = { step: () => () => {}, info: () => {}, verbose: 
 export async function requireBinaries(topology: Topology, options: LocalOptions): Promise<void> {
   const plan = planLocalFleet(topology, generateCredentials(), "/tmp/bench", options);
   await resolveExecutables(topology, plan.processes);
+}
+
+/** Short blocks and a quick bucket sync: a benchmark's fleet ships and serves its first blocks within minutes. */
+export const QUICK_TIMINGS = { blockDuration: "1m", bucketSyncInterval: "5s" };
+const GREEN_WITHIN_MS = 8 * 60_000;
+
+/** Brings a local fleet up in `stateDir` and waits until every check passes; returns its endpoints. */
+export async function upUntilGreen(
+  runtime: Runtime,
+  topology: Topology,
+  stateDir: string,
+): Promise<FleetEndpoints> {
+  await runtime.up(topology, {
+    stateDir,
+    reporter: quiet,
+    signal: new AbortController().signal,
+    verbose: false,
+  });
+  const endpoints = { ...QUICK_TIMINGS, ...(await runtime.endpoints(topology, { stateDir })) };
+  const green = await verifyFleetUntil(topology, endpoints, { waitMs: GREEN_WITHIN_MS, intervalMs: 2000 });
+  if (!green.checks.every((c) => c.status === "pass")) {
+    throw new Error(
+      `the fleet was not all green within ${GREEN_WITHIN_MS / 60_000} min:\n${formatReport(green)}`,
+    );
+  }
+  return endpoints;
 }
 
 /** Proportional set size (bytes): shared pages, such as one binary's code in 32 sidecars, split among their users. */
