@@ -2,6 +2,9 @@
 // the default fleet the query benchmark starts on its own (storage, load balancers, the observer's Thanos processes),
 // planned by the local runtime from the component specs, started and stopped by its supervisor.
 import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { SCOPE_CHECK_BUCKET } from "../../src/components/objstore.ts";
 import { GRPC_PORT, WORKLOAD } from "../../src/components/thanos/common.ts";
 import { ENDPOINTS_FILE } from "../../src/components/thanos/query.ts";
@@ -24,6 +27,7 @@ import {
   generateCredentials,
   loadOrCreateCredentials,
 } from "../../src/state/credentials.ts";
+import { loadOrCreateGrpcTls } from "../../src/state/tls.ts";
 import { loadTopology } from "../../src/topology/load.ts";
 import type { Topology } from "../../src/topology/topology.ts";
 import { formatReport } from "../../src/verify/report.ts";
@@ -37,8 +41,15 @@ export const quiet: Reporter = { step: () => () => {}, info: () => {}, verbose: 
 
 /** Fails with the command that fetches or builds them when a binary the fleet runs is not cached. */
 export async function requireBinaries(topology: Topology, options: LocalOptions): Promise<void> {
-  const plan = planLocalFleet(topology, generateCredentials(), "/tmp/bench", options);
-  await resolveExecutables(topology, plan.processes);
+  // Which binaries run does not depend on the fleet's TLS material: a throwaway set is made only to plan.
+  const scratch = await mkdtemp(join(tmpdir(), "fleet-bench-plan-"));
+  try {
+    const tls = topology.fleet.tls.grpc ? await loadOrCreateGrpcTls(scratch) : undefined;
+    const plan = planLocalFleet(topology, generateCredentials(), "/tmp/bench", options, tls);
+    await resolveExecutables(topology, plan.processes);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
 /** Short blocks and a quick bucket sync: a benchmark's fleet ships and serves its first blocks within minutes. */
@@ -144,7 +155,8 @@ export interface BenchFleet {
 export async function planBenchFleet(dir: string): Promise<BenchFleet> {
   const topology = await loadTopology();
   const creds = await loadOrCreateCredentials(dir);
-  const plan = planLocalFleet(topology, creds, dir, QUERY_OPTIONS);
+  const tls = topology.fleet.tls.grpc ? await loadOrCreateGrpcTls(dir) : undefined;
+  const plan = planLocalFleet(topology, creds, dir, QUERY_OPTIONS, tls);
   const used = plan.processes.filter((p) => QUERY_BENCH_COMPONENTS.includes(p.component));
   const executables = await resolveExecutables(topology, used);
   return { topology, creds, plan, executables: executables as Map<string, string> };

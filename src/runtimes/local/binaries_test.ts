@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { tempDir } from "../../../testing/tempdir.ts";
 import { binariesFor, isBinaryName } from "../../binaries/catalog.ts";
 import { binaryPath } from "../../binaries/resolve.ts";
+import { FAKE_GRPC_TLS } from "../../render/testdata/fixtures.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import { missingBinaries } from "./binaries.ts";
 import { type ProcessPlan, planLocalFleet } from "./processes.ts";
@@ -34,7 +35,8 @@ test("what `npm run setup` installs (--for fleet) is what the local fleet runs; 
   const options = { subnet: "127.77", blockDuration: "1m", bucketSyncInterval: "5s" };
   const run = new Set<string>();
   const topology = parseFleet(DEFAULT_FLEET, "test");
-  for (const p of planLocalFleet(topology, creds, "/state", options).processes) run.add(p.binary);
+  for (const p of planLocalFleet(topology, creds, "/state", options, FAKE_GRPC_TLS).processes)
+    run.add(p.binary);
   const pinned = [...run].filter(isBinaryName).sort();
   assert.deepEqual(pinned, binariesFor("fleet").sort());
   for (const name of binariesFor("tests")) assert.ok(!run.has(name), name);

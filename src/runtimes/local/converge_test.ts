@@ -1,6 +1,7 @@
 // What `up` does to each process of a fleet that already runs: start the dead, replace the changed, keep the rest.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { FAKE_GRPC_TLS } from "../../render/testdata/fixtures.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import type { Executables } from "./binaries.ts";
@@ -15,11 +16,17 @@ const creds: Credentials = {
   grafana: { user: "admin", password: "grafana-test" },
 };
 const topology = parseFleet(DEFAULT_FLEET, "test");
-const plan = planLocalFleet(topology, creds, "/state", {
-  subnet: "127.77",
-  blockDuration: "1m",
-  bucketSyncInterval: "5s",
-});
+const plan = planLocalFleet(
+  topology,
+  creds,
+  "/state",
+  {
+    subnet: "127.77",
+    blockDuration: "1m",
+    bucketSyncInterval: "5s",
+  },
+  FAKE_GRPC_TLS,
+);
 const executables: Executables = new Map(plan.processes.map((p) => [p.binary, `/bin/${p.binary}`]));
 
 /** A record of a process that runs now (this test's own pid) or is gone (a pid that never lives this long). */

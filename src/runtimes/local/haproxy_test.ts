@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { FAKE_GRPC_TLS } from "../../render/testdata/fixtures.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import { findHaproxy } from "./binaries.ts";
@@ -15,11 +16,17 @@ const creds: Credentials = {
   grafana: { user: "admin", password: "grafana-test" },
 };
 const topology = parseFleet(DEFAULT_FLEET, "test");
-const plan = planLocalFleet(topology, creds, "/state", {
-  subnet: "127.77",
-  blockDuration: "1m",
-  bucketSyncInterval: "5s",
-});
+const plan = planLocalFleet(
+  topology,
+  creds,
+  "/state",
+  {
+    subnet: "127.77",
+    blockDuration: "1m",
+    bucketSyncInterval: "5s",
+  },
+  FAKE_GRPC_TLS,
+);
 const configOf = (cluster: string) => {
   const lb = plan.processes.find((p) => p.cluster === cluster && p.component === "load-balancer");
   assert.ok(lb, `no load balancer in ${cluster}`);

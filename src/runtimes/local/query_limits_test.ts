@@ -11,6 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { HTTP_PORT } from "../../components/thanos/common.ts";
 import { ENDPOINTS_FILE, queryMaxConcurrent } from "../../components/thanos/query.ts";
 import { generateCredentials } from "../../state/credentials.ts";
+import { loadOrCreateGrpcTls } from "../../state/tls.ts";
 import { loadTopology } from "../../topology/load.ts";
 import { resolveExecutables } from "./binaries.ts";
 import { hasExited } from "./proc.ts";
@@ -31,11 +32,17 @@ const CLIENT_TIMEOUT_MS = 180_000;
 
 const topology = await loadTopology();
 const stateDir = await mkdtemp(join(tmpdir(), "fleet-query-limits-"));
-const plan = planLocalFleet(topology, generateCredentials(), stateDir, {
-  subnet: SUBNET,
-  blockDuration: "2h",
-  bucketSyncInterval: "3m",
-});
+const plan = planLocalFleet(
+  topology,
+  generateCredentials(),
+  stateDir,
+  {
+    subnet: SUBNET,
+    blockDuration: "2h",
+    bucketSyncInterval: "3m",
+  },
+  await loadOrCreateGrpcTls(stateDir),
+);
 const mgmt = topology.observer.name;
 const wanted = plan.processes.filter(
   (p) =>
