@@ -15,6 +15,7 @@ import { readHolds, readState, writeHolds } from "../../src/runtimes/local/state
 import { supervisorRunning } from "../../src/runtimes/local/supervise.ts";
 import { isReady } from "../../src/runtimes/local/supervisor.ts";
 import type { Reporter } from "../../src/runtimes/runtime.ts";
+import { GRPC_SERVER_NAME, TLS_DIR } from "../../src/state/tls.ts";
 import type { Topology } from "../../src/topology/topology.ts";
 import { formatReport } from "../../src/verify/report.ts";
 import type { Report } from "../../src/verify/types.ts";
@@ -188,6 +189,7 @@ export class LocalFleetHarness {
         "--query.replica-label=prometheus_replica",
         "--query.replica-label=ruler_replica",
         ...[...stores, direct].map((s) => `--endpoint=${s}`),
+        ...this.grpcClientTls(),
       ],
       { stdio: "ignore" },
     );
@@ -210,6 +212,19 @@ export class LocalFleetHarness {
         ),
       },
     };
+  }
+
+  /** A hand-made query's client flags for the fleet's mutual TLS (the default), from the state dir's material. */
+  private grpcClientTls(): string[] {
+    if (!this.topology.fleet.tls.grpc) return [];
+    const dir = join(this.stateDir, TLS_DIR);
+    return [
+      "--grpc-client-tls-secure",
+      `--grpc-client-tls-ca=${join(dir, "ca.crt")}`,
+      `--grpc-client-tls-cert=${join(dir, "grpc-client.crt")}`,
+      `--grpc-client-tls-key=${join(dir, "grpc-client.key")}`,
+      `--grpc-client-server-name=${GRPC_SERVER_NAME}`,
+    ];
   }
 
   stopDuplicateQuery(): void {
