@@ -15,7 +15,7 @@ import { table } from "../src/ui/table.ts";
 import type { CheckResult } from "../src/verify/types.ts";
 import { verifyFleet } from "../src/verify/verify.ts";
 import type { Benchmark, Figure, Options } from "./benchmark.ts";
-import { QUICK_TIMINGS, quiet, requireBinaries, upUntilGreen } from "./lib/fleet.ts";
+import { QUICK_TIMINGS, quiet, requireBinaries, sampleUntilStopped, upUntilGreen } from "./lib/fleet.ts";
 
 const SUBNET =
   process.env.THANOS_FLEET_OVERLOAD_BENCH_SUBNET ?? process.env.THANOS_FLEET_LOCAL_SUBNET ?? "127.74";
@@ -31,7 +31,6 @@ const TARGET_S = 30;
 const TARGET_RSS_MIB = 1024;
 /** The processes on a query's way: query-frontend, the query replicas, the store gateway. */
 const QUERY_PATH: ProcessRecord["component"][] = ["query-frontend", "query", "store"];
-const SAMPLE_MS = 200;
 /** What a failing check says when it claims that a component is not running. */
 const SAYS_DOWN = /\bdown\b|not listening|connection refused|ECONNREFUSED/i;
 
@@ -126,17 +125,12 @@ function queryPath(processes: ProcessRecord[], topology: Topology): ProcessRecor
 function rssSampler(pids: number[]): { stop(): Promise<number> } {
   const sessions = new Set(pids);
   let peak = 0;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      peak = Math.max(peak, sessionsRss(sessions).bytes);
-      await new Promise((r) => setTimeout(r, SAMPLE_MS));
-    }
-  })();
+  const sampler = sampleUntilStopped(() => {
+    peak = Math.max(peak, sessionsRss(sessions).bytes);
+  });
   return {
     async stop() {
-      running = false;
-      await loop;
+      await sampler.stop();
       return peak;
     },
   };

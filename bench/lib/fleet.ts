@@ -95,21 +95,12 @@ export interface MemoryPeak {
   pss: number;
 }
 
-/** Samples the summed RSS and PSS of every process the fleet has started so far (each leads its own session). */
-export function memorySampler(root: string): { stop(): Promise<MemoryPeak> } {
-  const peak: MemoryPeak = { rss: 0, pss: 0 };
+/** Calls `sample` every SAMPLE_MS until stop(), which waits for the last call to end. */
+export function sampleUntilStopped(sample: () => Promise<void> | void): { stop(): Promise<void> } {
   let running = true;
   const loop = (async () => {
     while (running) {
-      const state = await readState(root).catch(() => undefined);
-      if (state) {
-        const sessions = new Set(state.processes.map((p) => p.pid));
-        peak.rss = Math.max(peak.rss, sessionsRss(sessions).bytes);
-        peak.pss = Math.max(
-          peak.pss,
-          sessionMembers(sessions).reduce((sum, pid) => sum + pssBytes(pid), 0),
-        );
-      }
+      await sample();
       await new Promise((r) => setTimeout(r, SAMPLE_MS));
     }
   })();
@@ -117,6 +108,26 @@ export function memorySampler(root: string): { stop(): Promise<MemoryPeak> } {
     async stop() {
       running = false;
       await loop;
+    },
+  };
+}
+
+/** Samples the summed RSS and PSS of every process the fleet has started so far (each leads its own session). */
+export function memorySampler(root: string): { stop(): Promise<MemoryPeak> } {
+  const peak: MemoryPeak = { rss: 0, pss: 0 };
+  const sampler = sampleUntilStopped(async () => {
+    const state = await readState(root).catch(() => undefined);
+    if (!state) return;
+    const sessions = new Set(state.processes.map((p) => p.pid));
+    peak.rss = Math.max(peak.rss, sessionsRss(sessions).bytes);
+    peak.pss = Math.max(
+      peak.pss,
+      sessionMembers(sessions).reduce((sum, pid) => sum + pssBytes(pid), 0),
+    );
+  });
+  return {
+    async stop() {
+      await sampler.stop();
       return peak;
     },
   };
