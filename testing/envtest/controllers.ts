@@ -4,7 +4,6 @@
 // slow kubelet (a pod bound to a node is only marked as being deleted until the kubelet confirms, here `kubeletDelayMs`
 // later). Nothing here keeps time promises: it only makes deletions end the way a real cluster ends them, later.
 
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   CoreV1Api,
   type KubeConfig,
@@ -12,6 +11,7 @@ import {
   KubernetesObjectApi,
   PatchStrategy,
 } from "@kubernetes/client-node";
+import { repeatUntilStopped } from "./status.ts";
 
 /** The kinds whose deletions this finishes: what thanos-fleet, the chart and the test put in a cluster. */
 const KINDS: [string, string][] = [
@@ -50,7 +50,6 @@ export function startDeletionControllers(
   const finished: string[] = [];
   /** When the kubelet first saw each pod being deleted, by uid. */
   const seenDeleting = new Map<string, number>();
-  let running = true;
   const gone = (err: unknown) => {
     const code = (err as { code?: number }).code;
     if (code !== 404 && code !== 409) throw err;
@@ -141,24 +140,7 @@ export function startDeletionControllers(
     }
   };
 
-  let failure: unknown;
-  const loop = (async () => {
-    while (running) {
-      try {
-        await round();
-      } catch (err) {
-        if (running) failure = err;
-      }
-      if (running) await sleep(opts.intervalMs ?? 100);
-    }
-  })();
+  const loop = repeatUntilStopped(round, opts.intervalMs ?? 100, "the deletion controllers");
 
-  return {
-    finished,
-    async stop() {
-      running = false;
-      await loop;
-      if (failure) throw new Error("the deletion controllers failed", { cause: failure });
-    },
-  };
+  return { finished, stop: loop.stop };
 }

@@ -48,7 +48,6 @@ export function startStatusReporter(kc: KubeConfig, opts: StatusReporterOptions 
   const core = kc.makeApiClient(CoreV1Api);
   let nextAddress = 1;
   const reported: string[] = [];
-  let running = true;
   const ignoreConflict = (err: unknown) => {
     const code = (err as { code?: number }).code;
     if (code !== 409 && code !== 404) throw err;
@@ -116,26 +115,38 @@ export function startStatusReporter(kc: KubeConfig, opts: StatusReporterOptions 
     }
   };
 
+  const loop = repeatUntilStopped(round, opts.intervalMs ?? 100, "the status reporter");
+
+  return { reported, stop: loop.stop };
+}
+
+/**
+ * Runs `round` every `intervalMs` until stop(). A round that fails is kept for stop() to report, and tried again: a
+ * write the API server refuses shows up as a wait that never ends, so the cause must come out. Errors after stop()
+ * (the control plane going away) do not count.
+ */
+export function repeatUntilStopped(
+  round: () => Promise<void>,
+  intervalMs: number,
+  what: string,
+): { stop(): Promise<void> } {
+  let running = true;
   let failure: unknown;
   const loop = (async () => {
     while (running) {
       try {
         await round();
       } catch (err) {
-        // Kept for stop() to report, and tried again: a status the API server refuses shows up as a wait that
-        // never ends, so the cause must come out. Errors after stop() (the control plane going away) do not count.
         if (running) failure = err;
       }
-      if (running) await sleep(opts.intervalMs ?? 100);
+      if (running) await sleep(intervalMs);
     }
   })();
-
   return {
-    reported,
     async stop() {
       running = false;
       await loop;
-      if (failure) throw new Error("the status reporter failed", { cause: failure });
+      if (failure) throw new Error(`${what} failed`, { cause: failure });
     },
   };
 }
