@@ -102,8 +102,12 @@ export async function readBucket(s3: S3Client): Promise<Bucket> {
 }
 
 /** The body of a 2xx answer to a GET; ApiError otherwise. */
-export async function getText(http: HttpClient, url: string): Promise<string> {
-  const res = await http(url);
+export async function getText(
+  http: HttpClient,
+  url: string,
+  headers?: Record<string, string>,
+): Promise<string> {
+  const res = await http(url, { headers });
   if (res.status < 200 || res.status > 299) {
     throw new ApiError(url, res.status, `${url} answered ${res.status}: ${excerpt(res.body)}`);
   }
@@ -113,7 +117,11 @@ export async function getText(http: HttpClient, url: string): Promise<string> {
 /** `data` of a Prometheus-style API answer `{status: "success", data}`. */
 export async function apiData<T>(http: HttpClient, base: string, path: string): Promise<T> {
   const url = join(base, path);
-  const body = await getText(http, url);
+  return parseApiData<T>(url, await getText(http, url));
+}
+
+/** `data` of the body of a Prometheus-style API answer from `url`; ApiError when it is not JSON or not a success. */
+export function parseApiData<T>(url: string, body: string): T {
   let parsed: { status?: string; data?: T; error?: string };
   try {
     parsed = JSON.parse(body);

@@ -4,7 +4,16 @@ import type { FleetEndpoints, Target } from "../endpoints.ts";
 import { type HttpClient, HttpError, join } from "../net/http.ts";
 import { S3Client } from "../net/s3.ts";
 import { metricValue, parseMetrics, type Sample } from "../probes/metrics.ts";
-import { ApiError, type Bucket, excerpt, readBucket, type StoreEntry } from "../probes/thanos.ts";
+import {
+  ApiError,
+  type Bucket,
+  excerpt,
+  getText,
+  parseApiData,
+  readBucket,
+  readStores,
+  type StoreEntry,
+} from "../probes/thanos.ts";
 import type { Topology } from "../topology/topology.ts";
 
 export { ApiError, type BlockMeta, type Bucket, type StoreEntry, ulidTime } from "../probes/thanos.ts";
@@ -169,12 +178,8 @@ export class Probe {
   }
 
   /** Like text, but asks again each time. */
-  private async fetchText(url: string, headers?: Record<string, string>): Promise<string> {
-    const res = await this.http(url, { headers });
-    if (res.status < 200 || res.status > 299) {
-      throw new ApiError(url, res.status, `${url} answered ${res.status}: ${excerpt(res.body)}`);
-    }
-    return res.body;
+  private fetchText(url: string, headers?: Record<string, string>): Promise<string> {
+    return getText(this.http, url, headers);
   }
 
   async json<T>(url: string, headers?: Record<string, string>): Promise<T> {
@@ -189,15 +194,7 @@ export class Probe {
   /** `data` of a Prometheus-style API answer `{status: "success", data}`. */
   async api<T>(base: string, path: string): Promise<T> {
     const url = join(base, path);
-    const body = await this.json<{ status?: string; data?: T; error?: string }>(url);
-    if (body.status !== "success" || body.data === undefined) {
-      throw new ApiError(
-        url,
-        200,
-        `${url} answered status ${body.status ?? "?"}: ${body.error ?? "no data"}`,
-      );
-    }
-    return body.data;
+    return parseApiData<T>(url, await this.text(url));
   }
 
   metrics(target: Target): Promise<Sample[]> {
@@ -218,30 +215,7 @@ export class Probe {
    */
   stores(query: Target): Promise<StoreEntry[]> {
     return this.once(`stores ${query.url}`, async () => {
-      const url = join(query.url, "/api/v1/stores");
-      const read = async () => {
-        const body = await this.fetchText(url);
-        const parsed = JSON.parse(body) as {
-          status?: string;
-          data?: Record<string, Omit<StoreEntry, "type">[] | null>;
-          error?: string;
-        };
-        if (parsed.status !== "success" || parsed.data === undefined) {
-          throw new ApiError(
-            url,
-            200,
-            `${url} answered status ${parsed.status ?? "?"}: ${parsed.error ?? "no data"}`,
-          );
-        }
-        return Object.entries(parsed.data).flatMap(([type, entries]) =>
-          (entries ?? []).map((e) => ({
-            ...e,
-            type,
-            labelSets: e.labelSets ?? [],
-            lastError: e.lastError ?? null,
-          })),
-        );
-      };
+      const read = () => readStores(this.http, query.url);
       // An endpoint whose last check failed is current: query stamps lastCheck on success only.
       const notCurrent = (e: StoreEntry) =>
         !e.lastError &&
