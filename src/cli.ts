@@ -218,6 +218,11 @@ program
   .option("--basic-auth-file <file>", "a file holding user:password")
   .option("--bearer-token-file <file>", "a file holding a bearer token")
   .option("--state-dir <dir>", "a thanos-fleet state dir: use that fleet's bucket key and components")
+  .option(
+    "--watch <duration>",
+    "how long to watch query's StoreAPI endpoints for flapping (read every second); 0s reads them once",
+    "5s",
+  )
   .addOption(configOption())
   .addOption(runtimeOption())
   .option("--json", "machine-readable result")
@@ -243,6 +248,7 @@ program
         keyFile: opts.keyFile,
         basicAuthFile: opts.basicAuthFile,
         bearerTokenFile: opts.bearerTokenFile,
+        watch: opts.watch,
       },
       fleet ? { fleet } : {},
     );

@@ -6,6 +6,7 @@ import { runDoctor } from "../doctor/doctor.ts";
 import type { KubeReader } from "../doctor/kube.ts";
 import { s3AccessFrom } from "../doctor/observe.ts";
 import { formatDoctorReport } from "../doctor/report.ts";
+import { parseDuration } from "../duration.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
 import { fetchClient, type HttpClient, HttpError } from "../net/http.ts";
 import { nodeClient, readOnlyClient, type TlsMaterial } from "../net/https.ts";
@@ -26,6 +27,8 @@ export interface DoctorOptions {
   basicAuthFile?: string;
   bearerTokenFile?: string;
   timeoutMs?: number;
+  /** How long query's endpoints are watched for flapping, e.g. `5s` (the CLI's default); `0s` or none reads them once. */
+  watch?: string;
 }
 
 /** The fleet's components doctor reads: Thanos's and Prometheus (not the object store, Alertmanager or the demo). */
@@ -127,6 +130,12 @@ export async function doctorCommand(
   try {
     const query = checkUrl(opts.query, "--query");
     const metrics = (opts.metrics ?? []).map((m) => checkUrl(m, "--metrics"));
+    let storesWindowMs = 0;
+    try {
+      storesWindowMs = opts.watch ? parseDuration(opts.watch, "--watch") : 0;
+    } catch (cause) {
+      throw new DoctorUsageError((cause as Error).message, { cause });
+    }
     const http = await doctorClient(opts);
     const kube = (opts.context ?? []).map((context) => {
       try {
@@ -149,6 +158,7 @@ export async function doctorCommand(
     const report = await runDoctor(http, {
       query,
       metrics,
+      storesWindowMs,
       ...(kube.length > 0 ? { kube } : {}),
       ...(bucket ? { bucket: { ...bucket }, bucketHttp: readOnlyClient(fetchClient(15_000)) } : {}),
     });

@@ -153,6 +153,33 @@ describe("doctor's checks", () => {
     assert.deepEqual(ids(observation({}, [sidecar, ruler, bare])), ["error no-cluster-label"]);
   });
 
+  it("calls an endpoint flapping after two changes in the window, and one change by its last state", () => {
+    const entry = (lastError: string | null): StoreEntry => ({
+      type: "sidecar",
+      name: "s:10901",
+      lastError,
+      labelSets: [{ cluster: "a" }],
+      minTime: 0,
+      maxTime: 0,
+    });
+    const sampled = (...states: (string | null)[]) => {
+      const storeSamples = states.map((e, i) => ({ at: NOW + i * 1000, entries: [entry(e)] }));
+      return observation({
+        query: {
+          ...component("http://q", "query"),
+          stores: storeSamples.at(-1)?.entries ?? [],
+          storeSamples,
+        },
+      });
+    };
+    assert.deepEqual(ids(sampled(null, "deadline exceeded", null)), ["error store-flapping"]);
+    assert.deepEqual(ids(sampled(null, "deadline exceeded", null, "deadline exceeded")), [
+      "error store-flapping",
+    ]);
+    assert.deepEqual(ids(sampled(null, null, "connection refused")), ["error store-unhealthy"]);
+    assert.deepEqual(ids(sampled(null, null, null)), []);
+  });
+
   it("reads a component's clock from the Date header of its answer", async () => {
     const server = createServer((_req, res) => {
       // A host whose clock runs 2 minutes ahead.

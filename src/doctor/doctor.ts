@@ -10,10 +10,12 @@ import {
   unreachable,
   versionSkew,
 } from "./checks/components.ts";
+import { frontendCacheBypassed, frontendUnaligned } from "./checks/frontend.ts";
 import { noAutoDownsampling, timeoutsUndoEachOther } from "./checks/query.ts";
 import {
   dedupAcrossClusters,
   duplicateLabelSets,
+  flappingStores,
   missingClusterLabel,
   replicasNotDeduplicated,
   storesListedTwice,
@@ -29,6 +31,7 @@ export function diagnose(o: Observation): Finding[] {
   const halted = compactorHalted(o);
   const findings = [
     ...unhealthyStores(o),
+    ...flappingStores(o),
     ...storesListedTwice(o),
     ...duplicateLabelSets(o),
     ...replicasNotDeduplicated(o),
@@ -43,6 +46,8 @@ export function diagnose(o: Observation): Finding[] {
     ...uncompactedBlocks(o),
     ...noAutoDownsampling(o),
     ...timeoutsUndoEachOther(o),
+    ...frontendCacheBypassed(o),
+    ...frontendUnaligned(o),
     ...unreachable(o),
     ...versionSkew(o),
     ...clockSkew(o),

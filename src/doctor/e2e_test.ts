@@ -21,7 +21,7 @@ const run = promisify(execFile);
 const HOUR = 3_600_000;
 const http = readOnlyClient(fetchClient(15_000));
 
-// Hosts of the layout on 127.106.1.x.
+// Hosts of the layout on <subnet>.1.x.
 const WEED = 2;
 const PROM = { a0: 10, a1: 12, b0: 14, x: 17 };
 const SIDECAR = { a0: 11, a1: 13, b0: 15, b0Again: 16, x: 18 };
@@ -41,8 +41,12 @@ const Q = {
   listedTwice: 36,
   sameLabels: 37,
   noClusterLabel: 38,
+  flapping: 39,
   tls: 40,
 };
+/** A query with no endpoints of its own, one of Q.flapping's endpoints: paused and resumed, it flaps. */
+const FLAPPER = 41;
+const QF = { ok: 50, unaligned: 51, freshness: 52 };
 
 const layout = new Layout(1, await tempDir("doctor-layout-"));
 const files: Record<string, string> = {};
@@ -52,13 +56,38 @@ function named(report: DoctorReport): string[] {
   return report.findings.filter((f) => f.severity !== "info").map((f) => f.id);
 }
 
-/** Doctor on one query, reading these components (hosts, or URLs) and this bucket with the read-only key. */
-function doctor(query: number, opts: { bucket?: string; metrics?: (number | string)[] } = {}) {
+/**
+ * Doctor on one query, reading these components (hosts, or URLs) and this bucket with the read-only key, watching
+ * query's endpoints for watchMs.
+ */
+function doctor(
+  query: number,
+  opts: { bucket?: string; metrics?: (number | string)[]; watchMs?: number } = {},
+) {
   return runDoctor(http, {
     query: layout.http(query),
     metrics: (opts.metrics ?? []).map((h) => (typeof h === "number" ? layout.http(h) : h)),
     ...(opts.bucket ? { bucket: layout.s3(opts.bucket, KEYS.reader) } : {}),
+    ...(opts.watchMs ? { storesWindowMs: opts.watchMs, storesIntervalMs: 500 } : {}),
   });
+}
+
+/**
+ * Pauses and resumes a process every 3 s while `during` runs, and leaves it running: query's check of a paused
+ * endpoint fails once its 1 s timeout has passed, about 2 s into the pause.
+ */
+async function flapping<T>(name: string, during: () => Promise<T>): Promise<T> {
+  let paused = false;
+  const timer = setInterval(() => {
+    paused = !paused;
+    layout.signal(name, paused ? "SIGSTOP" : "SIGCONT");
+  }, 3000);
+  try {
+    return await during();
+  } finally {
+    clearInterval(timer);
+    layout.signal(name, "SIGCONT");
+  }
 }
 
 async function waitFor(what: string, ok: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
@@ -188,6 +217,26 @@ before(
       ]),
       query(Q.sameLabels, "query-same-labels", baseQueryArgs([...BASE_ENDPOINTS, SIDECAR.b0Again])),
       query(Q.noClusterLabel, "query-no-cluster-label", baseQueryArgs([...BASE_ENDPOINTS, SIDECAR.x])),
+      query(FLAPPER, "flapper", []),
+    ]);
+    // Query checks its endpoints every --endpoint.info-timeout (5 s unless set): every second here, so a process
+    // paused for 3 s fails a check, and answers the next one once resumed.
+    await query(Q.flapping, "query-flapping", [
+      ...baseQueryArgs([...BASE_ENDPOINTS, FLAPPER]),
+      "--endpoint.info-timeout=1s",
+    ]);
+    const cacheFile = join(layout.dir, "frontend-cache.yml");
+    await writeFile(cacheFile, "type: IN-MEMORY\nconfig:\n  max_size: 64MB\n");
+    const frontend = (host: number, name: string, args: string[]) =>
+      layout.thanos(host, name, "query-frontend", [
+        `--query-frontend.downstream-url=${layout.http(QUERY)}`,
+        `--query-range.response-cache-config-file=${cacheFile}`,
+        ...args,
+      ]);
+    await Promise.all([
+      frontend(QF.ok, "frontend", []),
+      frontend(QF.unaligned, "frontend-unaligned", ["--no-query-range.align-range-with-step"]),
+      frontend(QF.freshness, "frontend-freshness", ["--query-range.response-cache-max-freshness=6h"]),
     ]);
     await Promise.all([
       settled(QUERY, 4),
@@ -199,6 +248,7 @@ before(
       settled(Q.listedTwice, 4),
       settled(Q.sameLabels, 5),
       settled(Q.noClusterLabel, 5),
+      settled(Q.flapping, 4),
       // A sidecar reports its Prometheus's oldest sample once its shipper has looked (every 30 s), else year 1.
       waitFor("the sidecars to report their oldest sample", async () => {
         const stores = await readStores(http, layout.http(QUERY));
@@ -216,15 +266,16 @@ before(
 after(() => layout.stop());
 
 describe("doctor on hand-made layouts", { timeout: 120_000 }, () => {
-  it("finds nothing on the correct layout", async () => {
+  it("finds nothing on the correct layout, watching its endpoints for 3 s", async () => {
     const report = await doctor(QUERY, {
       bucket: "base",
       metrics: [PROM.a0, PROM.a1, PROM.b0]
         .map((h) => `http://${layout.ip(h)}:9090`)
-        .concat([SIDECAR.a0, SIDECAR.a1, SIDECAR.b0, STORE, COMPACT].map((h) => layout.http(h))),
+        .concat([SIDECAR.a0, SIDECAR.a1, SIDECAR.b0, STORE, COMPACT, QF.ok].map((h) => layout.http(h))),
+      watchMs: 3000,
     });
     assert.deepEqual(named(report), [], JSON.stringify(report.findings, null, 2));
-    assert.equal(report.read.length, 1 + 8 + 1, report.read.join("\n"));
+    assert.equal(report.read.length, 1 + 9 + 1, report.read.join("\n"));
   });
 
   const cases: { mistake: string; id: string; run: () => Promise<DoctorReport> }[] = [
@@ -303,6 +354,21 @@ describe("doctor on hand-made layouts", { timeout: 120_000 }, () => {
       id: "store-listed-twice",
       run: () => doctor(Q.listedTwice),
     },
+    {
+      mistake: "an endpoint that answers, fails and answers again while doctor watches",
+      id: "store-flapping",
+      run: () => flapping("flapper", () => doctor(Q.flapping, { watchMs: 12_000 })),
+    },
+    {
+      mistake: "a query-frontend that caches range queries without aligning them to their step",
+      id: "frontend-unaligned-cache",
+      run: () => doctor(QUERY, { metrics: [QF.unaligned] }),
+    },
+    {
+      mistake: "a query-frontend whose results cache max freshness leaves nothing cacheable",
+      id: "frontend-cache-bypassed",
+      run: () => doctor(QUERY, { metrics: [QF.freshness] }),
+    },
   ];
   for (const c of cases) {
     it(`names ${c.id}: ${c.mistake}`, async () => {
@@ -369,7 +435,7 @@ describe("doctor on hand-made layouts", { timeout: 120_000 }, () => {
       `s3://base at ${layout.s3("base", KEYS.reader).url}: 0 block(s)`,
     ]);
     assert.equal(await doctorCommand({ query: layout.http(98) }, { io }), 2);
-    assert.match(out.at(-1) ?? "", /doctor could not read query at http:\/\/127\.106\.1\.98:10902/);
+    assert.ok((out.at(-1) ?? "").includes(`doctor could not read query at ${layout.http(98)}`), out.at(-1));
   });
 });
 

@@ -19,7 +19,11 @@ const COMPONENTS: Record<string, ComponentKind> = {
 /** Thanos's defaults for the flags doctor judges, where a flag left out means something. */
 const DEFAULTS: Partial<Record<ComponentKind, Record<string, string>>> = {
   query: { "query.auto-downsampling": "false", "query.timeout": "2m", "store.response-timeout": "0ms" },
-  "query-frontend": { "query-range.request-downsampled": "false" },
+  "query-frontend": {
+    "query-range.request-downsampled": "true",
+    "query-range.align-range-with-step": "true",
+    "query-range.response-cache-max-freshness": "1m",
+  },
   store: { "store.limits.request-series": "0", "store.limits.request-samples": "0" },
   compact: {
     "retention.resolution-raw": "0d",

@@ -1,12 +1,21 @@
 // Reads what doctor judges, and only reads: query's stores and flags, what deduplication does to the data, each
 // component's metrics and flags, the bucket's blocks. Every request is a GET.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { HttpClient } from "../net/http.ts";
 import { join } from "../net/http.ts";
 import { type S3Access, S3Client } from "../net/s3.ts";
-import { parseMetrics, type Sample } from "../probes/metrics.ts";
-import { getText, instantQuery, readBucket, readFlags, readStores } from "../probes/thanos.ts";
+import { metricValue, parseMetrics, type Sample } from "../probes/metrics.ts";
+import { apiData, getText, instantQuery, readBucket, readFlags, readStores } from "../probes/thanos.ts";
 import { type KubeReader, kubeComponents } from "./kube.ts";
-import type { BucketView, Component, ComponentKind, DedupProbe, Observation } from "./types.ts";
+import type {
+  BucketView,
+  Component,
+  ComponentKind,
+  DedupProbe,
+  FrontendProbe,
+  Observation,
+  StoreSample,
+} from "./types.ts";
 
 /** Labels HA setups put on replicas: query should deduplicate on each it finds in the data. */
 export const REPLICA_LABELS = [
@@ -98,6 +107,88 @@ async function dedupProbes(http: HttpClient, query: string, labels: string[]): P
   );
 }
 
+const HOUR = 3_600_000;
+/** The frontend probe's range: the hour that began this long ago; a results cache of sane freshness keeps it. */
+export const FRONTEND_PROBE_AGE_MS = 3 * HOUR;
+const FRONTEND_PROBE_STEP_S = 60;
+/** Seconds past a step boundary the probe's start is: an aligning frontend moves it back onto the boundary. */
+const FRONTEND_PROBE_OFFSET_S = 7;
+
+function cacheCounters(samples: Sample[]): { fetched: number; hits: number } | undefined {
+  const range = { tripperware: "query_range" };
+  const fetched = metricValue(samples, "cortex_cache_fetched_keys_total", range);
+  if (fetched === undefined) return undefined;
+  return { fetched, hits: metricValue(samples, "cortex_cache_hits_total", range) ?? 0 };
+}
+
+/**
+ * Asks a query-frontend the same small range query twice (`vector(1)`, which touches no store) and reads its
+ * results cache's counters around it: the only way to learn its split, alignment and cache settings over HTTP, as its
+ * flags API answers with its downstream query's flags.
+ */
+export async function probeFrontend(http: HttpClient, c: Component, now: number): Promise<FrontendProbe> {
+  const step = FRONTEND_PROBE_STEP_S;
+  const startS = Math.floor((now - FRONTEND_PROBE_AGE_MS) / 1000 / step) * step + FRONTEND_PROBE_OFFSET_S;
+  const q = new URLSearchParams({
+    query: "vector(1)",
+    start: String(startS),
+    end: String(startS + HOUR / 1000),
+    step: String(step),
+  });
+  const path = `/api/v1/query_range?${q}`;
+  const url = join(c.url, path);
+  try {
+    let first: number | undefined;
+    for (let i = 0; i < 2; i++) {
+      const data = await apiData<{ result: { values: [number, string][] }[] }>(http, c.url, path);
+      first = data.result[0]?.values[0]?.[0];
+    }
+    const before = cacheCounters(c.samples);
+    const after = before
+      ? cacheCounters(parseMetrics(await getText(http, join(c.url, "/metrics"))))
+      : undefined;
+    return {
+      url,
+      start: startS * 1000,
+      ...(first === undefined ? {} : { firstTimestamp: Math.round(first * 1000) }),
+      ...(before && after
+        ? {
+            cache: {
+              fetchedBefore: before.fetched,
+              fetchedAfter: after.fetched,
+              hitsBefore: before.hits,
+              hitsAfter: after.hits,
+            },
+          }
+        : {}),
+    };
+  } catch (error) {
+    return { url, start: startS * 1000, error: messageOf(error) };
+  }
+}
+
+/** Adds the frontend probe to each query-frontend read over HTTP. */
+async function withFrontendProbe(http: HttpClient, c: Component, now: number): Promise<Component> {
+  if (c.kind !== "query-frontend" || c.error || c.source === "kube") return c;
+  return { ...c, frontend: await probeFrontend(http, c, now) };
+}
+
+/** Query's view of its endpoints, read every intervalMs until windowMs has passed since the first (given) read. */
+async function sampleStores(
+  http: HttpClient,
+  query: string,
+  first: StoreSample,
+  windowMs: number,
+  intervalMs: number,
+): Promise<StoreSample[]> {
+  const samples = [first];
+  while (Date.now() + intervalMs <= first.at + windowMs) {
+    await sleep(intervalMs);
+    samples.push({ at: Date.now(), entries: await readStores(http, query) });
+  }
+  return samples;
+}
+
 /** Parses an objstore.yml of type S3 into what the S3 client needs; throws naming the field that is wrong. */
 export function s3AccessFrom(config: unknown, file: string): S3Access {
   const doc = (config ?? {}) as { type?: unknown; config?: Record<string, unknown> };
@@ -138,6 +229,9 @@ export interface ObserveOptions {
   bucketHttp?: HttpClient;
   /** API servers whose Deployments and StatefulSets to read. */
   kube?: KubeReader[];
+  /** How long query's endpoints are watched for flapping (read every storesIntervalMs); 0 reads them once. */
+  storesWindowMs?: number;
+  storesIntervalMs?: number;
 }
 
 /** Everything doctor judges; throws only when query itself cannot be read (doctor cannot run then). */
@@ -147,22 +241,33 @@ export async function observe(http: HttpClient, opts: ObserveOptions): Promise<O
   await getText(http, join(opts.query, "/api/v1/status/buildinfo")).catch(async () => {
     await getText(http, join(opts.query, "/-/ready"));
   });
-  const stores = await readStores(http, opts.query);
-  const queryComponent = await readComponent(http, opts.query);
+  const first: StoreSample = { at: Date.now(), entries: await readStores(http, opts.query) };
+  const stores = first.entries;
+  const sampling = sampleStores(
+    http,
+    opts.query,
+    first,
+    opts.storesWindowMs ?? 0,
+    opts.storesIntervalMs ?? 1000,
+  );
+  const queryComponent = await withFrontendProbe(http, await readComponent(http, opts.query), now);
   const labels = new Set(REPLICA_LABELS);
   // Names a selector takes unquoted: a label name outside them (UTF-8 names) is left out of the probes.
   const plain = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
   for (const s of stores)
     for (const set of s.labelSets) for (const k of Object.keys(set)) if (plain.test(k)) labels.add(k);
-  const [dedup, components, kube, bucket] = await Promise.all([
+  const [dedup, components, kube, bucket, storeSamples] = await Promise.all([
     dedupProbes(http, opts.query, [...labels].sort()),
-    Promise.all(opts.metrics.map((url) => readComponent(http, url))),
+    Promise.all(
+      opts.metrics.map(async (url) => withFrontendProbe(http, await readComponent(http, url), now)),
+    ),
     Promise.all((opts.kube ?? []).map(kubeComponents)),
     opts.bucket ? readBucketView(opts.bucketHttp ?? http, opts.bucket) : Promise.resolve(undefined),
+    sampling,
   ]);
   return {
     now,
-    query: { ...queryComponent, stores },
+    query: { ...queryComponent, stores: storeSamples.at(-1)?.entries ?? stores, storeSamples },
     dedup,
     components: [...components, ...kube.flat()],
     ...(bucket ? { bucket } : {}),

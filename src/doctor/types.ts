@@ -43,6 +43,30 @@ export interface Component {
   source?: "kube";
   /** The replicas its Deployment or StatefulSet asks for. */
   replicas?: number;
+  /** A query-frontend's answer to doctor's range query, asked twice. */
+  frontend?: FrontendProbe;
+}
+
+/**
+ * What a query-frontend does with one small range query (`vector(1)` over the hour that began three hours ago, its
+ * start off the step), asked twice: whether it aligned the range to the step, and whether its results cache was asked.
+ */
+export interface FrontendProbe {
+  /** The request as sent. */
+  url: string;
+  /** The start asked, and the answer's first timestamp (ms). */
+  start: number;
+  firstTimestamp?: number;
+  /** Its results cache's counters (`cortex_cache_fetched_keys_total`, `cortex_cache_hits_total`) before and after. */
+  cache?: { fetchedBefore: number; fetchedAfter: number; hitsBefore: number; hitsAfter: number };
+  /** Why the probe could not be made; the rest is empty then. */
+  error?: string;
+}
+
+/** Query's view of its endpoints at one moment of doctor's sampling window. */
+export interface StoreSample {
+  at: number;
+  entries: StoreEntry[];
 }
 
 /** A label name and the values it keeps in query's answers, with deduplication off and on. */
@@ -65,7 +89,8 @@ export interface BucketView {
 export interface Observation {
   /** ms since the epoch, when doctor started reading. */
   now: number;
-  query: Component & { stores: StoreEntry[] };
+  /** Its stores as last read; storeSamples holds every read of the sampling window, oldest first. */
+  query: Component & { stores: StoreEntry[]; storeSamples?: StoreSample[] };
   dedup: DedupProbe[];
   components: Component[];
   bucket?: BucketView;

@@ -1,6 +1,7 @@
 // Hand-made Thanos layouts for doctor's tests, started straight from the pinned binaries with their own flags: not
 // through the fleet's component specs, so doctor is proven on installations thanos-fleet did not make. One process
-// per loopback address (127.106.<net>.<host>), each with the usual Thanos ports.
+// per loopback address (<subnet>.<net>.<host>, the subnet 127.106 unless THANOS_FLEET_DOCTOR_SUBNET says another), each
+// with the usual Thanos ports.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, openSync } from "node:fs";
@@ -21,6 +22,7 @@ export const GRPC_PORT = 10901;
 const S3_PORT = 8333;
 /** weed names a Unix socket in /tmp after each gRPC port: ports no fleet of this machine uses (those are 40000-41023). */
 const WEED_GRPC_BASE = 41424;
+const SUBNET = process.env.THANOS_FLEET_DOCTOR_SUBNET ?? "127.106";
 
 export interface Key {
   accessKey: string;
@@ -45,13 +47,13 @@ export class Layout {
   private weedHost = "";
 
   constructor(
-    /** The third octet of this layout's addresses: 127.106.<net>.x. */
+    /** The third octet of this layout's addresses: <subnet>.<net>.x. */
     readonly net: number,
     readonly dir: string,
   ) {}
 
   ip(host: number): string {
-    return `127.106.${this.net}.${host}`;
+    return `${SUBNET}.${this.net}.${host}`;
   }
 
   http(host: number): string {
@@ -101,11 +103,20 @@ export class Layout {
       this.procs.map(async ({ child }) => {
         if (child.exitCode !== null || child.signalCode !== null) return;
         const exited = new Promise((r) => child.once("exit", r));
+        // A stopped process cannot act on SIGTERM.
+        child.kill("SIGCONT");
         child.kill("SIGTERM");
         const killed = await Promise.race([exited.then(() => true), sleep(5_000).then(() => false)]);
         if (!killed) child.kill("SIGKILL");
       }),
     );
+  }
+
+  /** Sends a signal to one process it started, by its handle (SIGSTOP and SIGCONT make an endpoint flap). */
+  signal(name: string, signal: NodeJS.Signals): void {
+    const p = this.procs.find((x) => x.name === name);
+    if (!p) throw new Error(`no process ${name} in this layout`);
+    p.child.kill(signal);
   }
 
   /** One SeaweedFS server (master, volume, filer, S3) with the three test identities. */

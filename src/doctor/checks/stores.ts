@@ -17,8 +17,51 @@ function configuredEndpoints(o: Observation): string[] {
     .filter(Boolean);
 }
 
+/** An endpoint's state in one read of query's stores: not listed, answering, or failing. */
+function stateIn(entries: StoreEntry[], name: string): "absent" | "healthy" | "failing" {
+  const e = entries.find((x) => x.name === name);
+  return !e ? "absent" : e.lastError ? "failing" : "healthy";
+}
+
+/**
+ * Endpoints whose state changed at least twice within doctor's sampling window (up, down and up again; listed, gone
+ * and listed again), with their states in order. One change is a process that came or went: the last read tells it.
+ */
+export function flapping(o: Observation): { name: string; type: string; states: string[] }[] {
+  const samples = o.query.storeSamples ?? [];
+  const names = [...new Set(samples.flatMap((s) => s.entries.map((e) => `${e.type} ${e.name}`)))];
+  const out: { name: string; type: string; states: string[] }[] = [];
+  for (const key of names) {
+    const [type, name] = key.split(" ") as [string, string];
+    const states = samples.map((s) => stateIn(s.entries, name));
+    const changes = states.filter((st, i) => i > 0 && st !== states[i - 1]).length;
+    if (changes >= 2) out.push({ name, type, states });
+  }
+  return out;
+}
+
+export function flappingStores(o: Observation): Finding[] {
+  const found = flapping(o);
+  if (found.length === 0) return [];
+  const samples = o.query.storeSamples ?? [];
+  const window = ((samples.at(-1)?.at ?? 0) - (samples[0]?.at ?? 0)) / 1000;
+  return [
+    {
+      id: "store-flapping",
+      severity: "error",
+      title: `${found.length} StoreAPI endpoint(s) flap between answering and failing: their data comes and goes from one query to the next`,
+      evidence: found.map(
+        (f) =>
+          `${o.query.url}/api/v1/stores read ${samples.length} times in ${window.toFixed(0)} s: ${f.name} (${f.type}) ${f.states.join(" → ")}`,
+      ),
+      fix: "find why the process behind it stops answering (restarts, OOM kills, CPU throttling, a load balancer rotating replicas behind one address): its log and restarts; give each replica its own --endpoint",
+    },
+  ];
+}
+
 export function unhealthyStores(o: Observation): Finding[] {
-  const bad = o.query.stores.filter((e) => e.lastError);
+  const flaps = new Set(flapping(o).map((f) => f.name));
+  const bad = o.query.stores.filter((e) => e.lastError && !flaps.has(e.name));
   const seen = new Set(o.query.stores.map((e) => e.name));
   // Query lists an endpoint only once it has answered; a plain address it never reached is not in the list at all.
   const never = configuredEndpoints(o).filter((a) => !a.includes("+") && !seen.has(a));
