@@ -57,9 +57,16 @@ const correct = {
   frontend: workload("Deployment", "thanos-query-frontend", [
     "query-frontend",
     "--query-frontend.downstream-url=http://thanos-query.monitoring.svc:9090",
-    "--query-range.request-downsampled",
+    "--query-range.response-cache-config-file=/etc/thanos/cache.yml",
   ]),
 };
+
+/** The correct query-frontend with these args added. */
+const frontendWith = (...args: string[]) =>
+  workload("Deployment", "thanos-query-frontend", [
+    ...(correct.frontend.spec.template.spec.containers[0]?.args ?? []),
+    ...args,
+  ]);
 
 describe("doctor reads Thanos objects from a real API server", { skip, timeout: 300_000 }, () => {
   let cp: ControlPlane;
@@ -128,12 +135,17 @@ describe("doctor reads Thanos objects from a real API server", { skip, timeout: 
     {
       mistake: "a query-frontend that does not ask for downsampled data",
       id: "no-auto-downsampling",
-      planted: {
-        frontend: workload("Deployment", "thanos-query-frontend", [
-          "query-frontend",
-          "--query-frontend.downstream-url=http://thanos-query.monitoring.svc:9090",
-        ]),
-      },
+      planted: { frontend: frontendWith("--no-query-range.request-downsampled") },
+    },
+    {
+      mistake: "a query-frontend that caches range queries without aligning them to their step",
+      id: "frontend-unaligned-cache",
+      planted: { frontend: frontendWith("--no-query-range.align-range-with-step") },
+    },
+    {
+      mistake: "a query-frontend whose results cache max freshness leaves nothing cacheable",
+      id: "frontend-cache-bypassed",
+      planted: { frontend: frontendWith("--query-range.response-cache-max-freshness=6h") },
     },
     {
       mistake: "a query on another Thanos minor version",
