@@ -180,6 +180,25 @@ describe("doctor's checks", () => {
     assert.deepEqual(ids(sampled(null, null, null)), []);
   });
 
+  it("names a store gateway at its GOMEMLIMIT with the bucket's index sizes, not one without a limit", () => {
+    const store = (limit: number, rss: number) =>
+      component("http://s", "store", {
+        samples: [
+          { name: "go_gc_gomemlimit_bytes", labels: {}, value: limit },
+          { name: "process_resident_memory_bytes", labels: {}, value: rss },
+        ],
+      });
+    const bucket = { name: "s3://b", blocks: [{ ...block("A", 4, 2), indexBytes: 3 * 2 ** 20 }] };
+    const over = diagnose(observation({ components: [store(100 * 2 ** 20, 95 * 2 ** 20)], bucket }));
+    assert.deepEqual(
+      over.map((f) => f.id),
+      ["store-memory-over-limit"],
+    );
+    assert.match(over[0]?.evidence.at(-1) ?? "", /1 block\(s\) with 3 MiB of index files/);
+    assert.deepEqual(ids(observation({ components: [store(100 * 2 ** 20, 50 * 2 ** 20)] })), []);
+    assert.deepEqual(ids(observation({ components: [store(2 ** 63, 500 * 2 ** 20)] })), []);
+  });
+
   it("reads a component's clock from the Date header of its answer", async () => {
     const server = createServer((_req, res) => {
       // A host whose clock runs 2 minutes ahead.

@@ -6,6 +6,7 @@ import { compactorHalted, compactorsShareBucket, retentionTooShort } from "./che
 import {
   clockSkew,
   sidecarsNotUploading,
+  storeMemoryOverLimit,
   storeWithoutLimits,
   unreachable,
   versionSkew,
@@ -52,6 +53,7 @@ export function diagnose(o: Observation): Finding[] {
     ...versionSkew(o),
     ...clockSkew(o),
     ...storeWithoutLimits(o),
+    ...storeMemoryOverLimit(o),
     ...sidecarsNotUploading(o),
   ];
   return findings.sort((a, b) => RANK[a.severity] - RANK[b.severity]);

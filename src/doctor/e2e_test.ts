@@ -32,6 +32,7 @@ const STORE_NO_LIMITS = 23;
 const COMPACT_SECOND = 24;
 const COMPACT_OVERLAP = 25;
 const COMPACT_RETENTION = 26;
+const STORE_MEMORY = 27;
 const Q = {
   noReplicaLabel: 30,
   dedupOnCluster: 31,
@@ -156,15 +157,28 @@ before(
       layout.sidecar(SIDECAR.b0, "sidecar-b0", PROM.b0, files.base),
       layout.sidecar(SIDECAR.b0Again, "sidecar-b0-again", PROM.b0),
       layout.sidecar(SIDECAR.x, "sidecar-x", PROM.x),
-      layout.thanos(STORE, "store", "store", [
-        `--data-dir=${join(layout.dir, "store")}`,
-        `--objstore.config-file=${files.base}`,
-        ...LIMITS,
-      ]),
+      // The correct store gateway has a GOMEMLIMIT its memory is far from.
+      layout.thanos(
+        STORE,
+        "store",
+        "store",
+        [`--data-dir=${join(layout.dir, "store")}`, `--objstore.config-file=${files.base}`, ...LIMITS],
+        `${layout.http(STORE)}/-/ready`,
+        { GOMEMLIMIT: "1GiB" },
+      ),
       layout.thanos(STORE_NO_LIMITS, "store-no-limits", "store", [
         `--data-dir=${join(layout.dir, "store-no-limits")}`,
         `--objstore.config-file=${files.base}`,
       ]),
+      // A store gateway's resident memory alone (about 60 MiB here) is beyond a GOMEMLIMIT of 32 MiB.
+      layout.thanos(
+        STORE_MEMORY,
+        "store-memory",
+        "store",
+        [`--data-dir=${join(layout.dir, "store-memory")}`, `--objstore.config-file=${files.base}`, ...LIMITS],
+        `${layout.http(STORE_MEMORY)}/-/ready`,
+        { GOMEMLIMIT: "32MiB" },
+      ),
       ...(
         [
           [COMPACT, "compact", "base", []],
@@ -343,6 +357,11 @@ describe("doctor on hand-made layouts", { timeout: 120_000 }, () => {
       mistake: "a store gateway without limits",
       id: "store-no-limits",
       run: () => doctor(QUERY, { metrics: [STORE_NO_LIMITS] }),
+    },
+    {
+      mistake: "a store gateway whose memory has outgrown its GOMEMLIMIT",
+      id: "store-memory-over-limit",
+      run: () => doctor(QUERY, { metrics: [STORE_MEMORY] }),
     },
     {
       mistake: "an endpoint nothing answers at",

@@ -42,6 +42,8 @@ export interface BlockMeta {
   uploadedAt: number;
   /** The raw blocks it was compacted from (its own ULID for a block as Prometheus wrote it). */
   sources?: string[];
+  /** Size of its index file, as meta.json lists its files (a store gateway's index header is made from it). */
+  indexBytes?: number;
 }
 
 export interface Bucket {
@@ -80,6 +82,8 @@ export async function readBucket(s3: S3Client): Promise<Bucket> {
       const ulid = ulids[next++] as string;
       try {
         const meta = JSON.parse(await s3.get(`${ulid}/meta.json`));
+        const files: { rel_path?: string; size_in_bytes?: number }[] = meta.thanos?.files ?? [];
+        const indexBytes = files.find((f) => f.rel_path === "index")?.size_in_bytes;
         blocks.push({
           ulid,
           minTime: meta.minTime,
@@ -89,6 +93,7 @@ export async function readBucket(s3: S3Client): Promise<Bucket> {
           resolution: meta.thanos?.downsample?.resolution ?? 0,
           source: meta.thanos?.source,
           uploadedAt: Date.parse(meta.thanos?.upload_time ?? "") || ulidTime(ulid),
+          ...(typeof indexBytes === "number" ? { indexBytes } : {}),
         });
       } catch (error) {
         if (error instanceof HttpError) throw error;

@@ -71,10 +71,15 @@ export class Layout {
     args: string[],
     ready: string | (() => Promise<boolean>),
     timeoutMs = 90_000,
+    env: Record<string, string> = {},
   ): Promise<void> {
     const log = join(this.dir, `${name}.log`);
     const fd = openSync(log, "a");
-    const child = spawn(binary, args, { stdio: ["ignore", fd, fd], cwd: this.dir });
+    const child = spawn(binary, args, {
+      stdio: ["ignore", fd, fd],
+      cwd: this.dir,
+      env: { ...process.env, ...env },
+    });
     closeSync(fd);
     let spawnError: Error | undefined;
     child.on("error", (error) => {
@@ -261,13 +266,14 @@ export class Layout {
     );
   }
 
-  /** `thanos <component>` on its own address with the usual ports. */
+  /** `thanos <component>` on its own address with the usual ports, and these environment variables added. */
   thanos(
     host: number,
     name: string,
     component: string,
     args: string[],
     ready: string | (() => Promise<boolean>) = `${this.http(host)}/-/ready`,
+    env: Record<string, string> = {},
   ): Promise<void> {
     return this.start(
       name,
@@ -281,6 +287,8 @@ export class Layout {
         ...args,
       ],
       ready,
+      90_000,
+      env,
     );
   }
 

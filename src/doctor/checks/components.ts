@@ -83,6 +83,54 @@ export function storeWithoutLimits(o: Observation): Finding[] {
   ];
 }
 
+/** Resident memory at this share of GOMEMLIMIT or more leaves no room: the next blocks' index headers do not fit. */
+export const MEMORY_LIMIT_SHARE = 0.9;
+/** go_gc_gomemlimit_bytes when no limit is set (math.MaxInt64), or anything that large. */
+const NO_MEMORY_LIMIT = 2 ** 62;
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+}
+
+/**
+ * A store gateway whose resident memory has reached its GOMEMLIMIT. Its index headers are memory-mapped files: they
+ * count in its resident memory but not in what GOMEMLIMIT bounds, so the Go heap is squeezed into what is left (the
+ * GC runs without pause) and a container limit set near GOMEMLIMIT kills it.
+ */
+export function storeMemoryOverLimit(o: Observation): Finding[] {
+  const evidence: string[] = [];
+  for (const c of o.components.filter((x) => x.kind === "store" && !x.error && x.source !== "kube")) {
+    const limit = metricValue(c.samples, "go_gc_gomemlimit_bytes");
+    const rss = metricValue(c.samples, "process_resident_memory_bytes");
+    if (limit === undefined || rss === undefined || limit >= NO_MEMORY_LIMIT) continue;
+    if (rss < MEMORY_LIMIT_SHARE * limit) continue;
+    const heap = metricValue(c.samples, "go_memstats_heap_inuse_bytes") ?? 0;
+    const blocks = metricValue(c.samples, "thanos_bucket_store_blocks_loaded") ?? 0;
+    const lazy = c.flags?.["store.enable-index-header-lazy-reader"] === "true";
+    evidence.push(
+      `${c.url}/metrics: process_resident_memory_bytes ${mib(rss)} against go_gc_gomemlimit_bytes ${mib(limit)}; go_memstats_heap_inuse_bytes ${mib(heap)} (the rest is outside the Go heap: the mmapped index headers of its ${blocks} loaded block(s)${lazy ? "" : ", all loaded at start as --store.enable-index-header-lazy-reader is off"})`,
+    );
+  }
+  if (evidence.length === 0) return [];
+  const indexes = (o.bucket?.blocks ?? []).filter((b) => b.indexBytes !== undefined);
+  if (indexes.length > 0) {
+    const total = indexes.reduce((sum, b) => sum + (b.indexBytes ?? 0), 0);
+    evidence.push(
+      `${o.bucket?.name}: ${indexes.length} block(s) with ${mib(total)} of index files, which the index headers are made from`,
+    );
+  }
+  return [
+    {
+      id: "store-memory-over-limit",
+      severity: "error",
+      title:
+        "a store gateway's memory has outgrown its GOMEMLIMIT: its index headers (mapped outside the Go heap) leave the heap no room, the GC runs without pause, and a container limit near GOMEMLIMIT kills it",
+      evidence,
+      fix: "give the store gateway more memory (GOMEMLIMIT about 90% of its container limit, leaving room for the index headers), load index headers only for queried blocks (--store.enable-index-header-lazy-reader), or share the blocks among store gateways (--selector.relabel-config)",
+    },
+  ];
+}
+
 export function sidecarsNotUploading(o: Observation): Finding[] {
   const sidecars = o.components.filter((c) => c.kind === "sidecar" && !c.error);
   // Read from its metrics, a sidecar without a bucket has no shipper; read from its object, no objstore flag.
