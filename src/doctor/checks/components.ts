@@ -93,9 +93,9 @@ function mib(bytes: number): string {
 }
 
 /**
- * A store gateway whose resident memory has reached its GOMEMLIMIT. Its index headers are memory-mapped files: they
- * count in its resident memory but not in what GOMEMLIMIT bounds, so the Go heap is squeezed into what is left (the
- * GC runs without pause) and a container limit set near GOMEMLIMIT kills it.
+ * A store gateway whose resident memory has reached its GOMEMLIMIT. GOMEMLIMIT bounds the Go heap only; the index
+ * headers are memory-mapped files that count in resident memory beside it, and grow with the bucket. A container limit
+ * set near GOMEMLIMIT (as GOMEMLIMIT is meant to be) then kills the store gateway.
  */
 export function storeMemoryOverLimit(o: Observation): Finding[] {
   const evidence: string[] = [];
@@ -107,8 +107,12 @@ export function storeMemoryOverLimit(o: Observation): Finding[] {
     const heap = metricValue(c.samples, "go_memstats_heap_inuse_bytes") ?? 0;
     const blocks = metricValue(c.samples, "thanos_bucket_store_blocks_loaded") ?? 0;
     const lazy = c.flags?.["store.enable-index-header-lazy-reader"] === "true";
+    const headers =
+      blocks > 0
+        ? `; the index headers of its ${blocks} loaded block(s) are mapped outside the Go heap${lazy ? "" : " (all of them, as --store.enable-index-header-lazy-reader is off)"}`
+        : "";
     evidence.push(
-      `${c.url}/metrics: process_resident_memory_bytes ${mib(rss)} against go_gc_gomemlimit_bytes ${mib(limit)}; go_memstats_heap_inuse_bytes ${mib(heap)} (the rest is outside the Go heap: the mmapped index headers of its ${blocks} loaded block(s)${lazy ? "" : ", all loaded at start as --store.enable-index-header-lazy-reader is off"})`,
+      `${c.url}/metrics: process_resident_memory_bytes ${mib(rss)} against go_gc_gomemlimit_bytes ${mib(limit)}, of which go_memstats_heap_inuse_bytes ${mib(heap)}${headers}`,
     );
   }
   if (evidence.length === 0) return [];
@@ -124,7 +128,7 @@ export function storeMemoryOverLimit(o: Observation): Finding[] {
       id: "store-memory-over-limit",
       severity: "error",
       title:
-        "a store gateway's memory has outgrown its GOMEMLIMIT: its index headers (mapped outside the Go heap) leave the heap no room, the GC runs without pause, and a container limit near GOMEMLIMIT kills it",
+        "a store gateway uses more memory than its GOMEMLIMIT: GOMEMLIMIT bounds only the Go heap, not the index headers it maps from disk, so a container limit near GOMEMLIMIT kills it as the bucket grows",
       evidence,
       fix: "give the store gateway more memory (GOMEMLIMIT about 90% of its container limit, leaving room for the index headers), load index headers only for queried blocks (--store.enable-index-header-lazy-reader), or share the blocks among store gateways (--selector.relabel-config)",
     },

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { testFleet } from "../../../testing/local/fleet.ts";
+import { doctorCommand } from "../../commands/doctor.ts";
 import type { FleetEndpoints } from "../../endpoints.ts";
 import { recordedRuntime } from "../../state/runtime.ts";
 import { loadTopology } from "../../topology/load.ts";
@@ -162,6 +163,37 @@ step(
     });
     for (const s of halted)
       assert.equal(s.value?.[1], "0", `${s.metric.cluster}: the compactor reports a halt`);
+  },
+);
+
+step(
+  "doctor --state-dir on the default fleet reports nothing above warning, watching its endpoints for 3 s",
+  120_000,
+  async () => {
+    const out: string[] = [];
+    const io = {
+      stdout: { write: (t: string) => out.push(t) },
+      stderr: { write: (t: string) => out.push(t) },
+    };
+    const code = await doctorCommand(
+      { query: endpoints.queryFrontend, json: true, watch: "3s" },
+      { io, fleet: async () => endpoints },
+    );
+    const report = JSON.parse(out.join(""));
+    const shown = JSON.stringify({ read: report.read, findings: report.findings }, null, 2);
+    assert.equal(code, 0, shown);
+    assert.equal(report.summary.error, 0, shown);
+    // It read every Thanos component, Prometheus and the bucket the fleet's state names.
+    assert.deepEqual(
+      report.read.filter((l: string) => l.includes("not read")),
+      [],
+      shown,
+    );
+    assert.ok(
+      report.read.some((l: string) => / query-frontend /.test(l)),
+      shown,
+    );
+    assert.ok(report.read.at(-1).startsWith("s3://"), shown);
   },
 );
 
