@@ -142,6 +142,8 @@ before(
       block + HOUR,
       block + 2 * HOUR - 60_000,
     );
+    // A block of a source no sidecar here serves: the store memory case reads its index size from its meta.json.
+    await layout.uploadBlocks("elsewhere", files.retention as string, z, block, block + 2 * HOUR - 60_000);
     const b0 = { cluster: "b", prometheus_replica: "0" };
     await layout.uploadBlocks("gap", files.gap as string, b0, block, block + 2 * HOUR - 60_000);
 
@@ -361,7 +363,11 @@ describe("doctor on hand-made layouts", { timeout: 120_000 }, () => {
     {
       mistake: "a store gateway whose memory has outgrown its GOMEMLIMIT",
       id: "store-memory-over-limit",
-      run: () => doctor(QUERY, { metrics: [STORE_MEMORY] }),
+      run: async () => {
+        const report = await doctor(QUERY, { bucket: "retention", metrics: [STORE_MEMORY] });
+        assert.match(report.findings[0]?.evidence.at(-1) ?? "", /1 block\(s\) with \d+ [KM]iB of index files/);
+        return report;
+      },
     },
     {
       mistake: "an endpoint nothing answers at",

@@ -82,8 +82,8 @@ export async function readBucket(s3: S3Client): Promise<Bucket> {
       const ulid = ulids[next++] as string;
       try {
         const meta = JSON.parse(await s3.get(`${ulid}/meta.json`));
-        const files: { rel_path?: string; size_in_bytes?: number }[] = meta.thanos?.files ?? [];
-        const indexBytes = files.find((f) => f.rel_path === "index")?.size_in_bytes;
+        const files: { rel_path?: string; size_bytes?: number }[] = meta.thanos?.files ?? [];
+        const indexBytes = files.find((f) => f.rel_path === "index")?.size_bytes;
         blocks.push({
           ulid,
           minTime: meta.minTime,
