@@ -89,6 +89,7 @@ export const MEMORY_LIMIT_SHARE = 0.9;
 const NO_MEMORY_LIMIT = 2 ** 62;
 
 function mib(bytes: number): string {
+  if (bytes < 2 ** 10) return `${bytes} B`;
   return bytes < 2 ** 20 ? `${(bytes / 2 ** 10).toFixed(0)} KiB` : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 }
 
