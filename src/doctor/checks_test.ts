@@ -13,7 +13,7 @@ import type { BlockMeta, StoreEntry } from "../probes/thanos.ts";
 import { overlaps } from "./checks/bucket.ts";
 import { diagnose } from "./doctor.ts";
 import { parseArgs } from "./kube.ts";
-import { kindOf, readComponent, s3AccessFrom } from "./observe.ts";
+import { kindOf, readComponent, s3AccessFrom, sampleStores } from "./observe.ts";
 import type { Component, Observation } from "./types.ts";
 
 const NOW = Date.parse("2026-12-01T12:00:00Z");
@@ -197,6 +197,21 @@ describe("doctor's checks", () => {
     assert.match(over[0]?.evidence.at(-1) ?? "", /1 block\(s\) with 3 MiB of index files/);
     assert.deepEqual(ids(observation({ components: [store(100 * 2 ** 20, 50 * 2 ** 20)] })), []);
     assert.deepEqual(ids(observation({ components: [store(2 ** 63, 500 * 2 ** 20)] })), []);
+  });
+
+  it("watches query's endpoints over its window, and keeps what it read when a later read fails", async () => {
+    let reads = 0;
+    const http = async () => {
+      reads++;
+      if (reads > 2) throw new Error("connection reset");
+      return { status: 200, headers: {}, body: JSON.stringify({ status: "success", data: { sidecar: [] } }) };
+    };
+    const first = { at: Date.now(), entries: [] };
+    const samples = await sampleStores(http, "http://q", first, 400, 50);
+    assert.equal(samples.length, 3);
+    assert.equal(samples[0], first);
+    const once = await sampleStores(http, "http://q", first, 0, 50);
+    assert.deepEqual(once, [first]);
   });
 
   it("reads a component's clock from the Date header of its answer", async () => {

@@ -173,8 +173,11 @@ async function withFrontendProbe(http: HttpClient, c: Component, now: number): P
   return { ...c, frontend: await probeFrontend(http, c, now) };
 }
 
-/** Query's view of its endpoints, read every intervalMs until windowMs has passed since the first (given) read. */
-async function sampleStores(
+/**
+ * Query's view of its endpoints, read every intervalMs until windowMs has passed since the first (given) read. A read
+ * that fails ends the window early: what was read is judged, and doctor still runs.
+ */
+export async function sampleStores(
   http: HttpClient,
   query: string,
   first: StoreSample,
@@ -184,7 +187,11 @@ async function sampleStores(
   const samples = [first];
   while (Date.now() + intervalMs <= first.at + windowMs) {
     await sleep(intervalMs);
-    samples.push({ at: Date.now(), entries: await readStores(http, query) });
+    try {
+      samples.push({ at: Date.now(), entries: await readStores(http, query) });
+    } catch {
+      break;
+    }
   }
   return samples;
 }
