@@ -327,6 +327,10 @@ describe("doctor's inputs", () => {
       (await usage({ query: "http://q", context: ["no-such-context"] })).err,
       /--context no-such-context/,
     );
+    assert.match(
+      (await usage({ query: "http://q", watch: "5" })).err,
+      /--watch '5' is not a duration: use a number with a unit/,
+    );
   });
 
   it("is a verb of the CLI: a query that does not answer exits 2 and says why", async () => {

@@ -95,8 +95,8 @@ function mib(bytes: number): string {
 
 /**
  * A store gateway whose resident memory has reached its GOMEMLIMIT. GOMEMLIMIT bounds the Go heap only; the index
- * headers are memory-mapped files that count in resident memory beside it, and grow with the bucket. A container limit
- * set near GOMEMLIMIT (as GOMEMLIMIT is meant to be) then kills the store gateway.
+ * headers are memory-mapped files that count in resident memory beside it, and grow with the bucket. Under a container
+ * limit set near GOMEMLIMIT (as GOMEMLIMIT is meant to be) they are evicted and read again, or the process is killed.
  */
 export function storeMemoryOverLimit(o: Observation): Finding[] {
   const evidence: string[] = [];
@@ -129,7 +129,7 @@ export function storeMemoryOverLimit(o: Observation): Finding[] {
       id: "store-memory-over-limit",
       severity: "error",
       title:
-        "a store gateway uses more memory than its GOMEMLIMIT: GOMEMLIMIT bounds only the Go heap, not the index headers it maps from disk, so a container limit near GOMEMLIMIT kills it as the bucket grows",
+        "a store gateway uses more memory than its GOMEMLIMIT: GOMEMLIMIT bounds only the Go heap, and the index headers it maps from disk come on top; under a container limit near GOMEMLIMIT they are evicted and read again on every query, or the store gateway is killed",
       evidence,
       fix: "give the store gateway more memory (GOMEMLIMIT about 90% of its container limit, leaving room for the index headers), load index headers only for queried blocks (--store.enable-index-header-lazy-reader), or share the blocks among store gateways (--selector.relabel-config)",
     },
