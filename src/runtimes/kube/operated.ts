@@ -204,3 +204,24 @@ export async function waitOperated(
     throw await explain(api, namespace, last, `not ready in context ${api.context} after ${waited}:`);
   }
 }
+
+/**
+ * When the cluster's Prometheus was last made from nothing: the creation time of the newest StatefulSet the operator
+ * owns for a Prometheus resource in namespace (ISO), or undefined when there is none. Pods restarted or killed keep
+ * it (a hole they leave is a fault); `down` and `up` again, or the operator replacing its StatefulSet, move it (a hole
+ * before it is the time the cluster had no Prometheus).
+ */
+export async function prometheusMadeAt(api: KubeApi, namespace: string): Promise<string | undefined> {
+  const resources = await api.list(GROUP_VERSION, "Prometheus", { namespace });
+  const statefulSets = await api.list("apps/v1", "StatefulSet", { namespace });
+  const owned = statefulSets.filter((s) =>
+    (s.metadata.ownerReferences as { kind: string; name: string }[] | undefined)?.some(
+      (o) => o.kind === "Prometheus" && resources.some((r) => r.metadata.name === o.name),
+    ),
+  );
+  const times = owned
+    .map((s) => (s.metadata as { creationTimestamp?: string }).creationTimestamp)
+    .filter((t): t is string => typeof t === "string" && !Number.isNaN(Date.parse(t)))
+    .sort((a, b) => Date.parse(a) - Date.parse(b));
+  return times.at(-1);
+}
