@@ -207,7 +207,7 @@ export async function waitOperated(
 
 /**
  * When the cluster's Prometheus was last made from nothing: the creation time of the newest StatefulSet the operator
- * owns for a Prometheus resource in namespace (ISO), or undefined when there is none. Pods restarted or killed keep
+ * owns for a Prometheus resource in namespace (ISO 8601, UTC), or undefined when there is none. Pods restarted or killed keep
  * it (a hole they leave is a fault); `down` and `up` again, or the operator replacing its StatefulSet, move it (a hole
  * before it is the time the cluster had no Prometheus).
  */
@@ -219,9 +219,12 @@ export async function prometheusMadeAt(api: KubeApi, namespace: string): Promise
       (o) => o.kind === "Prometheus" && resources.some((r) => r.metadata.name === o.name),
     ),
   );
+  // The client hands the time over as a Date; a fake or a raw answer as its RFC 3339 text.
   const times = owned
-    .map((s) => (s.metadata as { creationTimestamp?: string }).creationTimestamp)
-    .filter((t): t is string => typeof t === "string" && !Number.isNaN(Date.parse(t)))
-    .sort((a, b) => Date.parse(a) - Date.parse(b));
-  return times.at(-1);
+    .map((s) => (s.metadata as { creationTimestamp?: unknown }).creationTimestamp)
+    .map((t) => (t instanceof Date || typeof t === "string" ? new Date(t).getTime() : Number.NaN))
+    .filter((t) => !Number.isNaN(t))
+    .sort((a, b) => a - b);
+  const newest = times.at(-1);
+  return newest === undefined ? undefined : new Date(newest).toISOString();
 }

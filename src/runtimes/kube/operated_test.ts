@@ -228,14 +228,29 @@ describe("when a workload cluster's Prometheus was last made (verify's gaps chec
     // Alertmanager's StatefulSet, and one of a Prometheus resource that is gone, say nothing of it.
     made(api, "alertmanager-x", "2026-12-07T06:00:00Z", "kube-prometheus-stack-alertmanager");
     made(api, "prometheus-old-shard", "2026-12-07T06:30:00Z", "a-deleted-prometheus");
-    assert.equal(await prometheusMadeAt(api, NS), "2026-12-07T05:00:00Z");
+    assert.equal(await prometheusMadeAt(api, NS), "2026-12-07T05:00:00.000Z");
   });
 
   it("the newest of several (a second shard made later)", async () => {
     const api = cluster();
     made(api, STS, "2026-12-07T05:00:00Z");
     made(api, `${STS}-shard-1`, "2026-12-07T05:10:00Z");
-    assert.equal(await prometheusMadeAt(api, NS), "2026-12-07T05:10:00Z");
+    assert.equal(await prometheusMadeAt(api, NS), "2026-12-07T05:10:00.000Z");
+  });
+
+  it("the client's Date as well as the API's text", async () => {
+    const api = cluster();
+    api.put({
+      apiVersion: "apps/v1",
+      kind: "StatefulSet",
+      metadata: {
+        name: STS,
+        namespace: NS,
+        creationTimestamp: new Date("2026-12-07T05:20:00Z"),
+        ownerReferences: [{ kind: "Prometheus", name: "kube-prometheus-stack-prometheus", uid: "uid-prom" }],
+      },
+    });
+    assert.equal(await prometheusMadeAt(api, NS), "2026-12-07T05:20:00.000Z");
   });
 
   it("is unknown where the operator has made nothing", async () => {

@@ -777,9 +777,11 @@ for (const c of CASES) {
       for (const rc of fleet.clusters.filter((x) => x.role === "workload")) {
         const sets = await api(rc).list("apps/v1", "StatefulSet", { namespace: NAMESPACE });
         const prometheus = sets.find((s) => s.metadata.name.startsWith("prometheus-"));
-        const made = (prometheus?.metadata as { creationTimestamp?: string } | undefined)?.creationTimestamp;
+        // The client hands it over as a Date.
+        const made = (prometheus?.metadata as { creationTimestamp?: Date | string } | undefined)
+          ?.creationTimestamp;
         assert.ok(made, `${rc.cluster}: the API server gave the operator's StatefulSet a creation time`);
-        want[rc.cluster] = made;
+        want[rc.cluster] = new Date(made).toISOString();
       }
       assert.deepEqual(ep.clusterUpSince, want);
       assert.deepEqual(Object.keys(want).sort(), topology.workloads.map((w) => w.name).sort());
