@@ -44,8 +44,8 @@ const NAME = FACTS.name;
  * one more per evaluation slot each second; a request beyond that is refused at once with 429 Too Many Requests
  * instead of waiting at query's gate until query-frontend gives up on it (QUERY_FRONTEND_WAIT_S) with a 500.
  * Measured with `npm run bench -- overload` (200 heavy queries at once, small profile: 2 replicas × 2 = 4 evaluating,
- * burst 16, one every 250 ms; 2-core machine, 2026-12-07, load average 12-15 from other work): 15 answered within
- * 18.3 s, 185 refused with 429 within 2.2 s, none left to time out. Without it (the same 4 evaluating, load average
+ * burst 16, one every 250 ms; 2-core machine, 2026-12-07, load average 12-15 from other work; three runs): 15, 8 and
+ * 15 answered within 21 s, 185-186 refused with 429 within 2.2 s, 0, 6 and 0 refused after query-frontend's wait. Without it (the same 4 evaluating, load average
  * 12-16): all 200 taken in, 12 answered, 188 refused with a 500 after 21 s. With burst 16 before query's concurrency
  * was halved (8 evaluating): 10 answered, 6 refused after the wait. The query path's memory does not move with it
  * (888 MiB with, 889 without: it goes with the queries evaluated, see queryMaxConcurrent). A rate, not a count of requests in flight (exporter-toolkit has no other): a dashboard opening
