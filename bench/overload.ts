@@ -121,17 +121,23 @@ function queryPath(processes: ProcessRecord[], topology: Topology): ProcessRecor
   return processes.filter((p) => p.cluster === topology.observer.name && QUERY_PATH.includes(p.component));
 }
 
-/** Peak summed RSS of the query path's processes (and their children), sampled from /proc. */
-function rssSampler(pids: number[]): { stop(): Promise<number> } {
-  const sessions = new Set(pids);
-  let peak = 0;
+/** Peak summed RSS of the query path's processes (and their children), and each one's own peak, sampled from /proc. */
+function rssSampler(path: ProcessRecord[]): {
+  stop(): Promise<{ total: number; each: Map<string, number> }>;
+} {
+  const sessions = new Set(path.map((p) => p.pid));
+  let total = 0;
+  const each = new Map<string, number>();
   const sampler = sampleUntilStopped(() => {
-    peak = Math.max(peak, sessionsRss(sessions).bytes);
+    total = Math.max(total, sessionsRss(sessions).bytes);
+    for (const p of path) {
+      each.set(p.pod, Math.max(each.get(p.pod) ?? 0, sessionsRss(new Set([p.pid])).bytes));
+    }
   });
   return {
     async stop() {
       await sampler.stop();
-      return peak;
+      return { total, each };
     },
   };
 }
@@ -159,7 +165,7 @@ export async function benchOverload(concurrency: number): Promise<Figure[]> {
     const alone = await ask(rangeQueryUrl(endpoints.queryFrontend));
     if (alone.status !== 200) throw new Error(`the heavy query alone failed: ${alone.status} ${alone.body}`);
 
-    const sampler = rssSampler(path.map((p) => p.pid));
+    const sampler = rssSampler(path);
     let loading = true;
     const verifying = verifyWhile(topology, endpoints, () => loading);
     const t0 = performance.now();
@@ -169,7 +175,7 @@ export async function benchOverload(concurrency: number): Promise<Figure[]> {
     const wall = performance.now() - t0;
     loading = false;
     const verified = await verifying;
-    const peak = await sampler.stop();
+    const { total: peak, each: peaks } = await sampler.stop();
 
     const after = await readState(localRoot(stateDir));
     const restarted = (after?.processes ?? []).filter((p) => {
@@ -199,7 +205,7 @@ export async function benchOverload(concurrency: number): Promise<Figure[]> {
         ["STATUS", "REQUESTS", "SLOWEST", "FIRST BODY"],
         [...byStatus].map(([k, e]) => [k, String(e.n), `${e.max.toFixed(1)} s`, e.body.replace(/\s+/g, " ")]),
       ),
-      `query path (${path.map((p) => p.pod).join(", ")}): peak RSS ${Math.round(peak / 2 ** 20)} MiB`,
+      `query path: peak RSS ${Math.round(peak / 2 ** 20)} MiB in total; each at its own peak: ${[...peaks].map(([pod, b]) => `${pod} ${Math.round(b / 2 ** 20)} MiB`).join(", ")}`,
       `processes restarted or replaced during the load: ${restarted.length === 0 ? "none" : restarted.map((p) => `${p.id} (${p.lastExit ?? "restarted"})`).join(", ")}`,
       `verify during the load: ${verified.runs} run(s); said "down": ${verified.saidDown.length === 0 ? "never" : ""}`,
       ...verified.saidDown.map((d) => `  ${d.check}: ${d.text}`),

@@ -45,6 +45,12 @@ export interface FleetEndpoints {
    * the time the fleet was down, not a fault of the running fleet. Absent: every hole in the window counts.
    */
   upSince?: string;
+  /**
+   * Per workload cluster, when its Prometheus was last made from nothing (ISO time; the Kubernetes runtime reads it from
+   * the cluster): a hole in that cluster's view that began before it is not a fault either. Where both are given, the
+   * later of this and upSince counts.
+   */
+  clusterUpSince?: Record<string, string>;
   /** The local runtime's supervisor as found when the endpoints were read (absent on Kubernetes). */
   supervisor?: LocalSupervision;
 }

@@ -47,9 +47,9 @@ export interface Container {
   secretEnv?: Record<string, string>;
   files: ConfigFile[];
   ports: Port[];
-  /** HTTP GET on this port and path answers 200 when the process is ready. */
+  /** HTTP GET on this port and path answers 200 (or, without a path, the port accepts) when the process is ready. */
   readiness: Probe;
-  /** HTTP GET on this port and path answers 200 while the process is alive (Kubernetes restarts it otherwise). */
+  /** Likewise while the process is alive (Kubernetes restarts it otherwise). */
   liveness: Probe;
   /** Requests and limits for the fleet's resource profile. */
   resources: Resources;
@@ -87,7 +87,8 @@ export interface PodSpec {
 export interface Probe {
   /** A port name of the container. */
   port: string;
-  path: string;
+  /** HTTP GET on this path answers 200; absent: the port accepts a TCP connection (Kubernetes `tcpSocket`). */
+  path?: string;
 }
 
 /** Start order of the fleet: the bucket, the workload clusters, then mgmt in dependency order. */

@@ -80,15 +80,20 @@ function checkFile(pod: PodSpec, file: { name: string; content: string }): void 
   }
 }
 
+/** An HTTP GET where the spec gives a path, else a TCP connect. */
+function probeAction(p: Container["readiness"]): IProbe {
+  return p.path === undefined ? { tcpSocket: { port: p.port } } : { httpGet: { path: p.path, port: p.port } };
+}
+
 function probes(c: Container): { readinessProbe: IProbe; livenessProbe: IProbe } {
   return {
     readinessProbe: {
-      httpGet: { path: c.readiness.path, port: c.readiness.port },
+      ...probeAction(c.readiness),
       periodSeconds: 5,
       failureThreshold: 3,
     },
     livenessProbe: {
-      httpGet: { path: c.liveness.path, port: c.liveness.port },
+      ...probeAction(c.liveness),
       initialDelaySeconds: 10,
       periodSeconds: 10,
       failureThreshold: 6,

@@ -275,6 +275,31 @@ describe("a hole in the global view", () => {
     );
     assert.equal(report.checks.find((c) => c.id === "gaps")?.status, "fail");
   });
+  it("per cluster (the Kubernetes runtime's clusterUpSince): only the cluster made after the hole began is spared", async () => {
+    const report = await verifyFleet(
+      topology,
+      { ...rec.endpoints, clusterUpSince: { biz1: "2026-12-07T03:49:30Z", biz2: "2026-12-07T03:00:00Z" } },
+      replayOptions(rec),
+    );
+    const gaps = report.checks.find((c) => c.id === "gaps");
+    assert.equal(gaps?.status, "pass", gaps?.detail);
+    const older = await verifyFleet(
+      topology,
+      { ...rec.endpoints, clusterUpSince: { biz1: "2026-12-07T03:49:00Z", biz2: "2026-12-07T03:55:00Z" } },
+      replayOptions(rec),
+    );
+    const failed = older.checks.find((c) => c.id === "gaps");
+    assert.equal(failed?.status, "fail");
+    assert.match(JSON.stringify(failed), /global view of biz1/);
+  });
+  it("the later of the fleet's and the cluster's time counts", async () => {
+    const report = await verifyFleet(
+      topology,
+      { ...rec.endpoints, upSince: "2026-12-07T03:49:30Z", clusterUpSince: { biz1: "2026-12-07T03:00:00Z" } },
+      replayOptions(rec),
+    );
+    assert.equal(report.checks.find((c) => c.id === "gaps")?.status, "pass");
+  });
 });
 
 describe("the supervisor check, and fix texts true for the supervisor as it is", () => {

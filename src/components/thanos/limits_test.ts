@@ -48,10 +48,10 @@ function flag(c: Container | undefined, name: string): string | undefined {
 }
 
 const PROFILES = [
-  { profile: "small", concurrent: "4", series: "8", query: "409MiB", frontend: "204MiB", store: "819MiB" },
+  { profile: "small", concurrent: "2", series: "8", query: "409MiB", frontend: "204MiB", store: "819MiB" },
   {
     profile: "medium",
-    concurrent: "16",
+    concurrent: "8",
     series: "32",
     query: "1638MiB",
     frontend: "819MiB",
@@ -59,7 +59,7 @@ const PROFILES = [
   },
   {
     profile: "large",
-    concurrent: "64",
+    concurrent: "32",
     series: "128",
     query: "6553MiB",
     frontend: "3276MiB",
@@ -97,6 +97,35 @@ describe("the query path's limits, per profile", () => {
       response_header_timeout: "20s",
       max_idle_conns_per_host: 100,
     });
+  });
+
+  test("query-frontend refuses beyond its rate limit with 429, sized by profile, in its --http.config file", () => {
+    const want = {
+      small: { interval: "250ms", burst: 16 },
+      medium: { interval: "63ms", burst: 64 },
+      large: { interval: "16ms", burst: 256 },
+    };
+    for (const [profile, rateLimit] of Object.entries(want)) {
+      const frontend = containers(profile).get("thanos-query-frontend");
+      const path = flag(frontend, "http.config");
+      assert.equal(path, "/cfg/thanos-query-frontend/thanos-query-frontend/web-config.yaml", profile);
+      const file = frontend?.files.find((f) => path?.endsWith(`/${f.name}`));
+      assert.equal(file?.secret, undefined, "a rate limit is no secret: a ConfigMap on Kubernetes");
+      assert.deepEqual(parse(file?.content ?? ""), { rate_limit: rateLimit }, profile);
+    }
+  });
+
+  test("query-frontend is probed by TCP connect: its rate limit answers /-/ready and /-/healthy with 429 too", () => {
+    const c = containers("small");
+    const frontend = c.get("thanos-query-frontend");
+    assert.deepEqual(frontend?.readiness, { port: "http" });
+    assert.deepEqual(frontend?.liveness, { port: "http" });
+    // No other HTTP server of the fleet has a rate limit: they keep their HTTP probes.
+    for (const other of c.values()) {
+      if (other === frontend) continue;
+      assert.equal(flag(other, "http.config"), undefined, other.name);
+      assert.ok(other.readiness.path, `${other.name} keeps its HTTP readiness probe`);
+    }
   });
 
   test("every mgmt Thanos process gets GOMEMLIMIT at 80 % of its memory limit", () => {

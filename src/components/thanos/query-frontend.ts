@@ -13,6 +13,8 @@ import {
   mgmtOpening,
   WORKLOAD,
 } from "./common.ts";
+import { queryMaxConcurrent } from "./query.ts";
+import { type RateLimit, webConfigFile } from "./web-config.ts";
 
 export const QFE_CACHE_FILE = "query-range-cache.yaml";
 export const QFE_DOWNSTREAM_FILE = "downstream-tripper.yaml";
@@ -36,6 +38,26 @@ const FACTS: MgmtFacts = {
 };
 const NAME = FACTS.name;
 
+/**
+ * query-frontend's rate limit, the `rate_limit` of its --http.config (exporter-toolkit's token bucket; Thanos v0.42
+ * has no queue limit of its own): it takes in at once 4 times the queries the query replicas evaluate together, and
+ * one more per evaluation slot each second; a request beyond that is refused at once with 429 Too Many Requests
+ * instead of waiting at query's gate until query-frontend gives up on it (QUERY_FRONTEND_WAIT_S) with a 500.
+ * Measured with `npm run bench -- overload` (200 heavy queries at once, small profile: 2 replicas × 2 = 4 evaluating,
+ * burst 16, one every 250 ms; 2-core machine, 2026-12-07, load average 12-15 from other work; three runs): 15, 8 and
+ * 15 answered within 21 s, 185-186 refused with 429 within 2.2 s, 0, 6 and 0 refused after query-frontend's wait. Without it (the same 4 evaluating, load average
+ * 12-16): all 200 taken in, 12 answered, 188 refused with a 500 after 21 s. With burst 16 before query's concurrency
+ * was halved (8 evaluating): 10 answered, 6 refused after the wait. The query path's memory does not move with it
+ * (888 MiB with, 889 without: it goes with the queries evaluated, see queryMaxConcurrent). A rate, not a count of requests in flight (exporter-toolkit has no other): a dashboard opening
+ * with 16 panels is taken in whole, its light queries (well under a second each) at one a second per slot are never
+ * refused, a steady stream of heavy ones beyond that is. The same arithmetic in every profile (medium 64 and one
+ * every 63 ms, large 256 and one every 16 ms). It applies to every path, the health checks too: see the probes below.
+ */
+export function queryFrontendRateLimit(topology: Topology): RateLimit {
+  const evaluating = queryMaxConcurrent(topology.fleet.profile) * topology.observer.queryReplicas;
+  return { interval: `${Math.round(1000 / evaluating)}ms`, burst: 4 * evaluating };
+}
+
 /** mgmt's query-frontend as the other clusters (Grafana) and verify reach it: mgmt's node address and NodePort. */
 export function queryFrontendAddress(topology: Topology, addresses: Addresses): string {
   const mgmt = topology.observer;
@@ -52,6 +74,7 @@ export function queryFrontend(topology: Topology, ctx: SpecContext): ComponentSp
     max_idle_conns_per_host: 100,
   });
   const dir = ctx.configDir(NAME, FACTS.container);
+  const web = webConfigFile(ctx, NAME, FACTS.container, { rateLimit: queryFrontendRateLimit(topology) });
   const args = [
     "query-frontend",
     `--http-address=${listen(ctx, HTTP_PORT)}`,
@@ -72,6 +95,7 @@ export function queryFrontend(topology: Topology, ctx: SpecContext): ComponentSp
     "--query.max-retries-per-request=1",
     "--labels.max-retries-per-request=1",
     "--query-frontend.log-queries-longer-than=10s",
+    ...web.args,
   ];
   return mgmtComponent(topology, FACTS, {
     args,
@@ -80,7 +104,13 @@ export function queryFrontend(topology: Topology, ctx: SpecContext): ComponentSp
       files: [
         { name: QFE_CACHE_FILE, content: cache },
         { name: QFE_DOWNSTREAM_FILE, content: tripper },
+        ...web.files,
       ],
+      // The rate limit answers every path, /-/ready and /-/healthy too, with 429 once its tokens are spent: a probe
+      // that took that for a failure would take the only query-frontend out of its Service (readiness; the load then
+      // meets "connection refused" instead of a 429) or restart it (liveness). It is probed by TCP connect instead.
+      readiness: { port: "http" },
+      liveness: { port: "http" },
     },
     ports: { http: { nodePort: mgmt.nodePorts.queryFrontend } },
   });

@@ -21,14 +21,19 @@ const FACTS: MgmtFacts = {
 const NAME = FACTS.name;
 
 /**
- * How many queries one query replica evaluates at once; the others wait at its gate until query-frontend stops
- * waiting for them (QUERY_FRONTEND_WAIT in query-frontend.ts). Thanos's default of 20 let 200 heavy queries grow each
- * replica from about 100 MB to 1.37 GB (about 60 MB per query in flight). The small profile's limit is 512 MiB and
- * GOMEMLIMIT 80 % of it, 409 MiB: 409 − 100 MiB at rest = 309 MiB for queries, / 64 MiB ≈ 4.8, so 4. A bigger profile
- * has proportionally more memory and CPU: 16 (medium), 64 (large).
+ * How many queries one query replica evaluates at once; query-frontend takes in only a few more (its rate limit,
+ * queryFrontendRateLimit) and refuses the rest with 429, and what it takes in beyond these waits at query's gate.
+ * Thanos's default of 20 let 200 heavy queries grow each replica from about 100 MB to 1.37 GB. Measured with
+ * `npm run bench -- overload` (200 heavy queries at once, small profile, 2 replicas; 2-core machine, 2026-12-07, load
+ * average 9-16 from other work), peak RSS of the query path: 4 per replica 1.34 GiB (store gateway 531 MiB, the
+ * replicas 402 and 371, query-frontend 72; 10 answered), 2 per replica 888, 1010 and 878 MiB in three runs (store
+ * gateway 318-449 MiB, each replica 245-270, query-frontend 72; 8-15 answered).
+ * The memory goes with the queries evaluated at once, in query and in the Series calls they make to the store
+ * gateway, and 2 cores finish no more with 8 in flight than with 4. A bigger profile has proportionally more memory
+ * and CPU: 8 (medium), 32 (large).
  */
 export function queryMaxConcurrent(profile: Profile): number {
-  return 4 * scale(profile);
+  return 2 * scale(profile);
 }
 
 /**

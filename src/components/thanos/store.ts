@@ -26,8 +26,9 @@ const FACTS: MgmtFacts = {
 const NAME = FACTS.name;
 
 /**
- * The store gateway's limits. Series calls in flight: 8 in the small profile (Thanos's default is 20), for the default
- * 2 query replicas × queryMaxConcurrent (4) queries each; more wait at the store's gate, within the query's timeout.
+ * The store gateway's limits. Series calls in flight: 8 in the small profile (Thanos's default is 20): the default
+ * 2 query replicas × queryMaxConcurrent (2) queries each, and as many again for the ruler's rules and what asks query
+ * directly; more wait at the store's gate, within the query's timeout.
  * One Series call may touch at most 100,000 series and 36,000,000 samples (Thanos: no limit), so that 8 of them fit
  * in half the memory its GOMEMLIMIT allows (1024 MiB × 0.8 / 2 = 410 MiB, 51 MiB each): about 500 bytes of labels and
  * postings per series (100,000 → 48 MiB), about 170 bytes per chunk of up to 120 samples (36,000,000 samples =

@@ -15,6 +15,7 @@ import type { RenderedCluster, RenderedFleet } from "../../render/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { KubeApi, ProxyTarget } from "./api.ts";
+import { prometheusMadeAt } from "./operated.ts";
 import type { EndpointProxy } from "./proxy.ts";
 import { exposedUrl } from "./urls.ts";
 
@@ -190,7 +191,26 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
     },
     grafana,
     ...(topology.fleet.grafana ? {} : { grafanaDatasources: await datasourceConfigMaps(input, addresses) }),
+    clusterUpSince: await clusterUpSince(input),
   };
+}
+
+/**
+ * Each workload cluster's Prometheus, when it was last made (prometheusMadeAt). A cluster where that cannot be read
+ * (no operator's StatefulSet yet, the API unreachable) is left out: verify then counts every hole, and its other
+ * checks name what is missing.
+ */
+async function clusterUpSince(input: EndpointsInput): Promise<Record<string, string>> {
+  const { topology, fleet } = input;
+  const entries = await Promise.all(
+    topology.workloads.map(async (w) => {
+      const rc = fleet.clusters.find((c) => c.cluster === w.name);
+      if (!rc) return [];
+      const made = await prometheusMadeAt(input.api(rc.context), NAMESPACE).catch(() => undefined);
+      return made ? [[w.name, made] as const] : [];
+    }),
+  );
+  return Object.fromEntries(entries.flat());
 }
 
 /** Without Grafana, the chart's datasource ConfigMap in each workload cluster stands for it: read it as it is. */

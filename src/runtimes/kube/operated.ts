@@ -204,3 +204,27 @@ export async function waitOperated(
     throw await explain(api, namespace, last, `not ready in context ${api.context} after ${waited}:`);
   }
 }
+
+/**
+ * When the cluster's Prometheus was last made from nothing: the creation time of the newest StatefulSet the operator
+ * owns for a Prometheus resource in namespace (ISO 8601, UTC), or undefined when there is none. Pods restarted or killed keep
+ * it (a hole they leave is a fault); `down` and `up` again, or the operator replacing its StatefulSet, move it (a hole
+ * before it is the time the cluster had no Prometheus).
+ */
+export async function prometheusMadeAt(api: KubeApi, namespace: string): Promise<string | undefined> {
+  const resources = await api.list(GROUP_VERSION, "Prometheus", { namespace });
+  const statefulSets = await api.list("apps/v1", "StatefulSet", { namespace });
+  const owned = statefulSets.filter((s) =>
+    (s.metadata.ownerReferences as { kind: string; name: string }[] | undefined)?.some(
+      (o) => o.kind === "Prometheus" && resources.some((r) => r.metadata.name === o.name),
+    ),
+  );
+  // The client hands the time over as a Date; a fake or a raw answer as its RFC 3339 text.
+  const times = owned
+    .map((s) => (s.metadata as { creationTimestamp?: unknown }).creationTimestamp)
+    .map((t) => (t instanceof Date || typeof t === "string" ? new Date(t).getTime() : Number.NaN))
+    .filter((t) => !Number.isNaN(t))
+    .sort((a, b) => a - b);
+  const newest = times.at(-1);
+  return newest === undefined ? undefined : new Date(newest).toISOString();
+}

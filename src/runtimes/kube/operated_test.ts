@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { FakeKubeApi, Recorder, readyPod } from "../../../testing/kube/fake-world.ts";
 import type { KubeObject } from "../../render/types.ts";
-import { waitOperated } from "./operated.ts";
+import { prometheusMadeAt, waitOperated } from "./operated.ts";
 import { fakeClock } from "./wait.ts";
 
 const NS = "monitoring";
@@ -206,5 +206,55 @@ describe("up waits for the Prometheus and Alertmanager the operator runs", () =>
       );
       return true;
     });
+  });
+});
+
+describe("when a workload cluster's Prometheus was last made (verify's gaps check spares holes before it)", () => {
+  const made = (api: FakeKubeApi, name: string, at: string, owner = "kube-prometheus-stack-prometheus") =>
+    api.put({
+      apiVersion: "apps/v1",
+      kind: "StatefulSet",
+      metadata: {
+        name,
+        namespace: NS,
+        creationTimestamp: at,
+        ownerReferences: [{ kind: "Prometheus", name: owner, uid: "uid-prom" }],
+      },
+    });
+
+  it("is the creation time of the StatefulSet the operator owns for the Prometheus resource", async () => {
+    const api = cluster();
+    made(api, STS, "2026-12-07T05:00:00Z");
+    // Alertmanager's StatefulSet, and one of a Prometheus resource that is gone, say nothing of it.
+    made(api, "alertmanager-x", "2026-12-07T06:00:00Z", "kube-prometheus-stack-alertmanager");
+    made(api, "prometheus-old-shard", "2026-12-07T06:30:00Z", "a-deleted-prometheus");
+    assert.equal(await prometheusMadeAt(api, NS), "2026-12-07T05:00:00.000Z");
+  });
+
+  it("the newest of several (a second shard made later)", async () => {
+    const api = cluster();
+    made(api, STS, "2026-12-07T05:00:00Z");
+    made(api, `${STS}-shard-1`, "2026-12-07T05:10:00Z");
+    assert.equal(await prometheusMadeAt(api, NS), "2026-12-07T05:10:00.000Z");
+  });
+
+  it("the client's Date as well as the API's text", async () => {
+    const api = cluster();
+    api.put({
+      apiVersion: "apps/v1",
+      kind: "StatefulSet",
+      metadata: {
+        name: STS,
+        namespace: NS,
+        creationTimestamp: new Date("2026-12-07T05:20:00Z"),
+        ownerReferences: [{ kind: "Prometheus", name: "kube-prometheus-stack-prometheus", uid: "uid-prom" }],
+      },
+    });
+    assert.equal(await prometheusMadeAt(api, NS), "2026-12-07T05:20:00.000Z");
+  });
+
+  it("is unknown where the operator has made nothing", async () => {
+    const api = new FakeKubeApi("kind-biz1", new Recorder());
+    assert.equal(await prometheusMadeAt(api, NS), undefined);
   });
 });

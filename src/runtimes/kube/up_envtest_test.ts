@@ -771,6 +771,22 @@ for (const c of CASES) {
       }
     });
 
+    test("endpoints tell verify when each workload cluster's Prometheus was made: its StatefulSet's creation time", async () => {
+      const ep = await runtime.endpoints(topology, { stateDir });
+      const want: Record<string, string> = {};
+      for (const rc of fleet.clusters.filter((x) => x.role === "workload")) {
+        const sets = await api(rc).list("apps/v1", "StatefulSet", { namespace: NAMESPACE });
+        const prometheus = sets.find((s) => s.metadata.name.startsWith("prometheus-"));
+        // The client hands it over as a Date.
+        const made = (prometheus?.metadata as { creationTimestamp?: Date | string } | undefined)
+          ?.creationTimestamp;
+        assert.ok(made, `${rc.cluster}: the API server gave the operator's StatefulSet a creation time`);
+        want[rc.cluster] = new Date(made).toISOString();
+      }
+      assert.deepEqual(ep.clusterUpSince, want);
+      assert.deepEqual(Object.keys(want).sort(), topology.workloads.map((w) => w.name).sort());
+    });
+
     test("NodePorts end up as planned, the chart's included; ClusterIPs come from the service range", async () => {
       for (const rc of fleet.clusters) {
         const services = (await core(rc).listNamespacedService({ namespace: NAMESPACE })).items;

@@ -9,7 +9,8 @@ export interface Backend {
   ip: string;
   /** Where HAProxy checks readiness, like a readiness probe gating Service endpoints. */
   checkPort: number;
-  checkPath: string;
+  /** Absent: a TCP connect check (the readiness probe gives no path). */
+  checkPath?: string;
 }
 
 /** The pods a Service selects, each with the readiness probe of the container serving targetPort. */
@@ -41,7 +42,7 @@ export function serviceBackends(
       pod: name,
       ip: network.podIp(svc.cluster, name),
       checkPort: probe.port,
-      checkPath: container.readiness.path,
+      ...(container.readiness.path === undefined ? {} : { checkPath: container.readiness.path }),
     }));
 }
 
@@ -78,12 +79,17 @@ export function haproxyConfig(
       lines.push(`frontend ${name}`, `  bind ${network.serviceIp(cluster, svc.name)}:${port.port}`);
       if (port.nodePort !== undefined) lines.push(`  bind ${network.nodeIp(cluster)}:${port.nodePort}`);
       lines.push(`  default_backend ${name}`, "");
+      const path = backends[0]?.checkPath;
       lines.push(
         `backend ${name}`,
         "  balance roundrobin",
-        "  option httpchk",
-        `  http-check send meth GET uri ${backends[0]?.checkPath ?? "/"} ver HTTP/1.1 hdr Host localhost`,
-        "  http-check expect status 200",
+        ...(path === undefined
+          ? []
+          : [
+              "  option httpchk",
+              `  http-check send meth GET uri ${path} ver HTTP/1.1 hdr Host localhost`,
+              "  http-check expect status 200",
+            ]),
         ...backends.map((b) => `  server ${b.pod} ${b.ip}:${port.targetPort} check port ${b.checkPort}`),
         "",
       );

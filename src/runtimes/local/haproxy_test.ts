@@ -87,6 +87,15 @@ describe("haproxy.cfg", () => {
     });
   }
 
+  test("query-frontend's backend checks by TCP connect (its rate limit answers /-/ready with 429), the others by HTTP", () => {
+    const section = (config: string, name: string) =>
+      config.split("\n\n").find((b) => b.startsWith(`backend ${name}\n`)) ?? "";
+    const frontend = section(configOf("mgmt"), "thanos-query-frontend_http");
+    assert.match(frontend, /server thanos-query-frontend-0 \S+:10902 check port 10902/);
+    assert.doesNotMatch(frontend, /httpchk|http-check/);
+    assert.match(section(configOf("mgmt"), "thanos-query_http"), /http-check send meth GET uri \/-\/ready /);
+  });
+
   test("a sidecar's Service selects only its own replica, on the replica's readiness port", () => {
     const lines = backends(configOf("biz1")).get("thanos-sidecar-1_grpc") ?? [];
     const ip = plan.network.podIp("biz1", "prometheus-kube-prometheus-stack-prometheus-1");

@@ -235,7 +235,10 @@ function containerProcess(
     cwd: r.podDir,
     log: join(r.podDir, `${c.name}.log`),
     ports: c.ports,
-    readiness: { kind: "http", url: `http://${r.ip}:${port.port}${c.readiness.path}` },
+    readiness:
+      c.readiness.path === undefined
+        ? { kind: "tcp", addresses: [`${r.ip}:${port.port}`] }
+        : { kind: "http", url: `http://${r.ip}:${port.port}${c.readiness.path}` },
     stage: pod.stage,
   };
 }

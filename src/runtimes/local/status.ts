@@ -85,7 +85,7 @@ async function statusOf(
     for (const u of exposed.filter((x) => x.cluster === r.cluster)) urls[u.what] = u.url;
   }
   const address =
-    r.readiness.kind === "tcp"
+    r.component === "load-balancer" && r.readiness.kind === "tcp"
       ? `${r.ip} (${r.readiness.addresses.length} frontends)`
       : `${r.ip}:${r.ports.map((p) => p.port).join(",")}`;
   return {

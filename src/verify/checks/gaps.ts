@@ -66,14 +66,21 @@ export async function checkGaps(probe: Probe): Promise<CheckResult> {
       },
     ]);
   }
-  // A hole that began before the fleet was last brought up from nothing is the time it was down, not a fault.
-  const since = endpoints.upSince ? Date.parse(endpoints.upSince) : Number.NEGATIVE_INFINITY;
+  // A hole that began before the fleet (or the cluster's Prometheus) was last brought up from nothing is the time it
+  // was down, not a fault.
+  const sinceOf = (cluster: string) =>
+    Math.max(
+      ...[endpoints.upSince, endpoints.clusterUpSince?.[cluster]].map((t) =>
+        t ? Date.parse(t) : Number.NEGATIVE_INFINITY,
+      ),
+    );
   const problems: CheckProblem[] = [];
   let read = 0;
   for (const w of topology.workloads) {
     const allowed = lostScrapeMs(durationOr(w.prometheus.scrapeInterval, 15_000));
     const mine = mergeReplicas(series.filter((s) => belongsTo(w, s.metric)));
     read += mine.length;
+    const since = sinceOf(w.name);
     const holes = unionHoles(mine.flatMap((s) => holesOf(s.times, allowed)).filter((h) => h.from >= since));
     if (holes.length === 0) continue;
     problems.push({
