@@ -101,7 +101,7 @@ describe("the query path's limits, per profile", () => {
 
   test("query-frontend refuses beyond its rate limit with 429, sized by profile, in its --http.config file", () => {
     const want = {
-      small: { interval: "250ms", burst: 16 },
+      small: { interval: "250ms", burst: 64 },
       medium: { interval: "63ms", burst: 64 },
       large: { interval: "16ms", burst: 256 },
     };
