@@ -67,6 +67,13 @@ export async function upCommand(runtime: Runtime, topology: Topology, opts: UpCo
         "NodePort can read every series; remove 'grpc: false' from fleet.yaml to have mutual TLS\n",
     );
   }
+  if (!topology.fleet.tls.http) {
+    process.stderr.write(
+      "warning: tls.http is false: every HTTP API exposed outside its cluster (query-frontend, query, Alertmanager, " +
+        "Prometheus with /-/quit) is plaintext and anonymous; remove 'http: false' from fleet.yaml to have HTTPS " +
+        "with the fleet's client certificate\n",
+    );
+  }
   await runtime.up(topology, {
     stateDir: opts.stateDir,
     verbose: opts.verbose,

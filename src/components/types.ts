@@ -88,6 +88,8 @@ export interface Probe {
   /** A port name of the container. */
   port: string;
   path: string;
+  /** HTTPS, answered only to a client with the fleet's client certificate (`tls.http` on a port that leaves the cluster). */
+  tls?: boolean;
 }
 
 /** Start order of the fleet: the bucket, the workload clusters, then mgmt in dependency order. */

@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { durationOr } from "../duration.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
-import { fetchClient } from "../net/http.ts";
+import { fleetClient } from "../net/https.ts";
 import type { Topology } from "../topology/topology.ts";
 import { GAPS } from "../verify/checks/gaps.ts";
 import { allowedGapMs, mergeReplicas, type RawSeries, rawSamplesUrl, widestGap } from "../verify/gaps.ts";
@@ -171,7 +171,12 @@ class Fleet {
   }
 
   async blocks(): Promise<BlockMeta[]> {
-    const probe = new Probe(this.topology, this.endpoints, fetchClient(10_000), () => new Date());
+    const probe = new Probe(
+      this.topology,
+      this.endpoints,
+      fleetClient(10_000, this.endpoints.httpTls),
+      () => new Date(),
+    );
     return (await probe.bucket()).blocks;
   }
 

@@ -1,6 +1,7 @@
 // verifyFleet: every check at once against a running fleet, from its topology and the endpoints its runtime reports.
 import type { FleetEndpoints } from "../endpoints.ts";
-import { fetchClient, type HttpClient } from "../net/http.ts";
+import type { HttpClient } from "../net/http.ts";
+import { fleetClient } from "../net/https.ts";
 import type { Topology } from "../topology/topology.ts";
 import { COMPACTOR, checkCompactor } from "./checks/compactor.ts";
 import { checkGaps, GAPS } from "./checks/gaps.ts";
@@ -79,7 +80,13 @@ export async function verifyFleet(
   // A live fleet: wait for query's current view of its stores; a recorded one answers as it was recorded.
   const probe = opts.http
     ? new Probe(topology, endpoints, opts.http, now)
-    : new Probe(topology, endpoints, fetchClient(opts.timeoutMs ?? 5000), now, CURRENT_VIEW_WAIT_MS);
+    : new Probe(
+        topology,
+        endpoints,
+        fleetClient(opts.timeoutMs ?? 5000, endpoints.httpTls),
+        now,
+        CURRENT_VIEW_WAIT_MS,
+      );
   const chosen = CHECKS.filter(([info]) => !opts.skip?.includes(info?.id ?? "grafana"));
   const results = await Promise.all(chosen.map(([info, run]) => guarded(info, run, probe)));
   const checks = results

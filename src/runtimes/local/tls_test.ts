@@ -7,10 +7,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { testFleet } from "../../../testing/local/fleet.ts";
 import type { GrpcTls, SpecContext } from "../../components/context.ts";
 import { queryEndpoints } from "../../components/fleet.ts";
+import { fleetClient as httpClientOf } from "../../net/https.ts";
 import { loadOrCreateGrpcTls } from "../../state/tls.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 
-const SUBNET = "127.74";
+const SUBNET = process.env.THANOS_FLEET_LOCAL_SUBNET ?? "127.74";
 /** queryEndpoints only counts addresses here. */
 const shapeContext = {
   addresses: { service: () => "", pod: () => "", exposed: () => "" },
@@ -47,6 +48,8 @@ test(
       await runtime.up(topology, upOptions);
       const endpoints = await runtime.endpoints(topology, { stateDir });
       const tls: GrpcTls = await loadOrCreateGrpcTls(stateDir);
+      // query-frontend and query serve HTTPS with the fleet's client certificates (tls.http, the default).
+      const http = httpClientOf(10_000, endpoints.httpTls);
 
       // Query reaches each workload cluster only through its sidecars: an answer per cluster proves the TLS path.
       const want = topology.workloads.map((w) => w.name).sort();
@@ -54,9 +57,9 @@ test(
       const deadline = Date.now() + 120_000;
       while (Date.now() < deadline) {
         const url = `${endpoints.queryFrontend}/api/v1/query?${new URLSearchParams({ query: "count by (cluster) (fleet_demo_requests_total)" })}`;
-        const r = await fetch(url, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
-        if (r?.ok) {
-          const body = (await r.json()) as { data: { result: { metric: { cluster: string } }[] } };
+        const r = await http(url).catch(() => undefined);
+        if (r && r.status === 200) {
+          const body = JSON.parse(r.body) as { data: { result: { metric: { cluster: string } }[] } };
           got = body.data.result.map((s) => s.metric.cluster).sort();
           if (got.join() === want.join()) break;
         }
@@ -70,8 +73,8 @@ test(
       const wantStores = queryEndpoints(topology, shapeContext).length;
       let healthy: string[] = [];
       for (const until = Date.now() + 60_000; Date.now() < until; await sleep(1000)) {
-        const r = await fetch(`${query}/api/v1/stores`, { signal: AbortSignal.timeout(10_000) });
-        const body = (await r.json()) as {
+        const r = await http(`${query}/api/v1/stores`);
+        const body = JSON.parse(r.body) as {
           data: Record<string, { name: string; lastError: string | null }[]>;
         };
         const all = Object.values(body.data).flat();
