@@ -130,3 +130,9 @@ export function fleetClient(timeoutMs: number, tls?: TlsFiles): HttpClient {
   }
   return nodeClient({ timeoutMs, tls: material });
 }
+
+/** A client that trusts the fleet CA but presents no certificate: what anyone on the network can send. */
+export function anonymousClient(timeoutMs: number, tls?: TlsFiles): HttpClient {
+  if (!tls) return fetchClient(timeoutMs);
+  return nodeClient({ timeoutMs, tls: { ca: readFileSync(tls.ca, "utf8"), servername: tls.serverName } });
+}
