@@ -132,19 +132,8 @@ describe("component specs", () => {
   test("the ruler queries the query Service and alerts an Alertmanager that exists in mgmt", () => {
     const { fleet } = fleetOf(DEFAULT_FLEET);
     const args = argsOf(fleet, "thanos-ruler");
-    const file = (name: string) =>
-      parse(
-        fleet.pods.find((p) => p.name === "thanos-ruler")?.containers[0]?.files.find((f) => f.name === name)
-          ?.content ?? "",
-      );
-    assert.ok(args.includes("--query.config-file=/cfg/thanos-ruler/thanos-ruler/query.yaml"));
-    assert.deepEqual(file("query.yaml"), [
-      { scheme: "http", static_configs: ["svc.thanos-query.mgmt:10902"] },
-    ]);
-    assert.ok(args.includes("--alertmanagers.config-file=/cfg/thanos-ruler/thanos-ruler/alertmanagers.yaml"));
-    assert.deepEqual(file("alertmanagers.yaml").alertmanagers[0].static_configs, [
-      "svc.alertmanager.mgmt:9093",
-    ]);
+    assert.ok(args.includes("--query=http://svc.thanos-query.mgmt:10902"));
+    assert.ok(args.includes("--alertmanagers.url=http://svc.alertmanager.mgmt:9093"));
     assert.ok(fleet.services.some((s) => s.cluster === "mgmt" && s.name === "alertmanager"));
     assert.ok(fleet.pods.some((p) => p.cluster === "mgmt" && p.name === "alertmanager"));
     assert.ok(args.includes('--label=ruler_replica="$(POD_NAME)"'));
@@ -320,6 +309,7 @@ describe("HTTPS on the HTTP ports that leave a cluster (tls.http)", () => {
     );
     assert.deepEqual(fileOf("thanos-query-frontend", "downstream-tripper.yaml").tls_config, clientTls);
     assert.equal(fileOf("thanos-ruler", "query.yaml")[0].scheme, "https");
+    assert.deepEqual(fileOf("thanos-ruler", "query.yaml")[0].static_configs, ["svc.thanos-query.mgmt:10902"]);
     assert.equal(fileOf("thanos-ruler", "alertmanagers.yaml").alertmanagers[0].scheme, "https");
     assert.ok(container("thanos-sidecar")?.args.some((a) => a.startsWith("--prometheus.url=https://")));
     const prom = fileOf("prometheus", "prometheus.yml");

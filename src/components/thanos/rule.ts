@@ -166,32 +166,53 @@ export function ruler(topology: Topology, ctx: SpecContext): ComponentSpec {
   // Query and mgmt's Alertmanager are exposed: with `tls.http` the ruler reaches them over HTTPS, with its client
   // certificate.
   const client = webClient(ctx, dir);
-  const httpConfig = client.tlsConfig ? { http_config: { tls_config: client.tlsConfig } } : {};
-  const queryConfig = stringify([
-    {
-      ...httpConfig,
-      scheme: client.scheme,
-      static_configs: [ctx.addresses.service(mgmt, WORKLOAD.query, HTTP_PORT)],
-    },
-  ]);
-  const alertmanagersConfig = stringify({
-    alertmanagers: [
-      {
-        ...httpConfig,
-        scheme: client.scheme,
-        static_configs: [ctx.addresses.service(mgmt, WORKLOAD.alertmanager, ALERTMANAGER_PORT)],
-        api_version: "v2",
-      },
-    ],
-  });
+  const queryAddress = ctx.addresses.service(mgmt, WORKLOAD.query, HTTP_PORT);
+  const alertmanagerAddress = ctx.addresses.service(mgmt, WORKLOAD.alertmanager, ALERTMANAGER_PORT);
+  // Without it, the guide's flags, unchanged.
+  const targets = client.tlsConfig
+    ? {
+        args: [
+          `--query.config-file=${dir}/${RULER_QUERY_FILE}`,
+          `--alertmanagers.config-file=${dir}/${RULER_ALERTMANAGERS_FILE}`,
+        ],
+        files: [
+          {
+            name: RULER_QUERY_FILE,
+            content: stringify([
+              {
+                http_config: { tls_config: client.tlsConfig },
+                scheme: client.scheme,
+                static_configs: [queryAddress],
+              },
+            ]),
+          },
+          {
+            name: RULER_ALERTMANAGERS_FILE,
+            content: stringify({
+              alertmanagers: [
+                {
+                  http_config: { tls_config: client.tlsConfig },
+                  scheme: client.scheme,
+                  static_configs: [alertmanagerAddress],
+                  api_version: "v2",
+                },
+              ],
+            }),
+          },
+          ...client.files,
+        ],
+      }
+    : {
+        args: [`--query=http://${queryAddress}`, `--alertmanagers.url=http://${alertmanagerAddress}`],
+        files: [],
+      };
   const args = [
     "rule",
     ...listenArgs(ctx),
     `--data-dir=${ctx.dataDir(NAME, FACTS.container)}`,
     store.arg,
     `--rule-file=${ctx.configDir(NAME, FACTS.container)}/${RULES_FILE}`,
-    `--query.config-file=${dir}/${RULER_QUERY_FILE}`,
-    `--alertmanagers.config-file=${dir}/${RULER_ALERTMANAGERS_FILE}`,
+    ...targets.args,
     ...Object.entries(labels).map(([k, v]) => `--label=${k}="${v}"`),
     "--alert.label-drop=ruler_replica",
     "--eval-interval=15s",
@@ -204,10 +225,8 @@ export function ruler(topology: Topology, ctx: SpecContext): ComponentSpec {
       files: [
         store.file,
         { name: RULES_FILE, content: fleetRules({ topology, blockDuration: ctx.blockDuration }) },
-        { name: RULER_QUERY_FILE, content: queryConfig },
-        { name: RULER_ALERTMANAGERS_FILE, content: alertmanagersConfig },
         ...tls.files,
-        ...client.files,
+        ...targets.files,
       ],
       dataDir: ctx.dataDir(NAME, FACTS.container),
     },
