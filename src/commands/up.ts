@@ -1,7 +1,9 @@
 // `thanos-fleet up`: brings the fleet up on a runtime and ends with verify on the endpoints that runtime reports.
+
 import type { CloseVerify, Runtime } from "../runtimes/runtime.ts";
 import type { Topology } from "../topology/topology.ts";
 import { createReporter } from "../ui/reporter.ts";
+import { EXPOSURE } from "../verify/checks/exposure.ts";
 import { GAPS } from "../verify/checks/gaps.ts";
 import { formatReport } from "../verify/report.ts";
 import type { VerifyOptions } from "../verify/verify.ts";
@@ -28,8 +30,9 @@ export function closingVerify(
   return async (topology, opts) => {
     const report = await verifyFleetUntil(topology, opts.endpoints, {
       ...deps,
-      // A hole in the view that happened before `up` is history up cannot repair; `verify` reports it.
-      skip: [...(deps.skip ?? []), GAPS.id],
+      // A hole in the view that happened before `up` is history up cannot repair; `verify` reports it. Open HTTP
+      // ports with `tls.http: false` are what the user asked for (up warned): `verify` lists them.
+      skip: [...(deps.skip ?? []), GAPS.id, ...(topology.fleet.tls.http ? [] : [EXPOSURE.id])],
       waitMs,
       signal: opts.signal,
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
