@@ -2,14 +2,17 @@
 // plaintext gRPC client as well as a TLS client without a fleet certificate.
 import assert from "node:assert/strict";
 import { connect } from "node:http2";
+import { request as httpsRequest } from "node:https";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { testFleet } from "../../../testing/local/fleet.ts";
 import type { GrpcTls, SpecContext } from "../../components/context.ts";
 import { queryEndpoints } from "../../components/fleet.ts";
-import { fleetClient as httpClientOf } from "../../net/https.ts";
+import { anonymousClient, fleetClient as httpClientOf } from "../../net/https.ts";
 import { loadOrCreateGrpcTls } from "../../state/tls.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
+import { checkExposure } from "../../verify/checks/exposure.ts";
+import { Probe } from "../../verify/probe.ts";
 
 const SUBNET = process.env.THANOS_FLEET_LOCAL_SUBNET ?? "127.74";
 /** queryEndpoints only counts addresses here. */
@@ -103,6 +106,29 @@ test(
         "ok",
         "a client without a certificate is refused",
       );
+
+      // tls.http: every HTTP port outside its cluster refuses anonymous and plaintext requests and answers the
+      // fleet's client certificate (verify's exposure check, on the real servers); an anonymous POST /-/quit to a
+      // Prometheus NodePort never reaches Prometheus, which still answers.
+      const probe = new Probe(topology, endpoints, http, () => new Date());
+      probe.anonymous = anonymousClient(10_000, endpoints.httpTls);
+      const exposure = await checkExposure(probe);
+      assert.equal(exposure?.status, "pass", exposure?.detail);
+      assert.match(exposure?.detail ?? "", /^15 endpoints: 15 refuse anonymous and plaintext/);
+      const prometheus = endpoints.exposedHttp?.find((e) => e.component === "prometheus");
+      assert.ok(prometheus, "a Prometheus NodePort is reported");
+      const quit = await new Promise<string>((resolve) => {
+        const req = httpsRequest(
+          new URL("/-/quit", prometheus.url),
+          { method: "POST", ca: tls.ca, servername: endpoints.httpTls?.serverName },
+          (res) => resolve(`HTTP ${res.statusCode}`),
+        );
+        req.on("error", (e) => resolve(`error: ${e.message}`));
+        req.end();
+      });
+      assert.match(quit, /^error: .*certificate required/, "anonymous /-/quit is refused in the handshake");
+      await sleep(1000);
+      assert.equal((await http(new URL("/-/healthy", prometheus.url).toString())).status, 200);
     } catch (error) {
       fleet.failed = true;
       throw error;
