@@ -11,7 +11,9 @@ export async function statusCommand(
 ): Promise<number> {
   const rows = await runtime.status(topology, { stateDir: opts.stateDir });
   // Where the fleet's credentials are, never what they are.
-  const credentials = topology.fleet.tls.http ? httpClientFiles(opts.stateDir) : undefined;
+  // Kubernetes does not realise tls.http yet.
+  const credentials =
+    topology.fleet.tls.http && runtime.name === "local" ? httpClientFiles(opts.stateDir) : undefined;
   if (opts.json) {
     process.stdout.write(
       `${JSON.stringify({ runtime: runtime.name, processes: rows, ...(credentials ? { httpClientCertificate: credentials } : {}) }, null, 2)}\n`,
@@ -48,7 +50,9 @@ export async function statusCommand(
       credentials
         ? `\nHTTPS: every HTTP port outside its cluster answers only the fleet's client certificate ${credentials.cert} ` +
             `(key ${credentials.key}), and presents a certificate for ${credentials.serverName} from the CA ${credentials.ca}\n`
-        : "\ntls.http is false: every HTTP port outside its cluster is plaintext and anonymous\n",
+        : topology.fleet.tls.http
+          ? "\ntls.http is realised by the local runtime only: on Kubernetes every HTTP port outside its cluster is plaintext and anonymous\n"
+          : "\ntls.http is false: every HTTP port outside its cluster is plaintext and anonymous\n",
     );
     // A crash loop is shown with how the process last ended and the end of its log.
     for (const r of rows.filter((x) => x.logTail !== undefined)) {

@@ -87,3 +87,13 @@ test("status says where the fleet's client certificate and CA are, and prints no
     serverName: "thanos-fleet-http",
   });
 });
+
+test("on Kubernetes, where tls.http is not realised yet, status says the HTTP ports are plaintext", async () => {
+  const runtime = { name: "kubernetes", status: async () => [row({})] } as unknown as Runtime;
+  const { out } = await capture(() => statusCommand(runtime, topology, { stateDir: "/st", json: false }));
+  assert.match(
+    out,
+    /tls\.http is realised by the local runtime only: on Kubernetes .* plaintext and anonymous/,
+  );
+  assert.doesNotMatch(out, /http-client\.crt/);
+});
