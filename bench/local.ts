@@ -38,6 +38,16 @@ function slowestStep(): [string, number] | undefined {
   return medians.sort((a, b) => b[1] - a[1])[0];
 }
 
+/**
+ * The default fleet; with BENCH_TLS_HTTP=false, the same with `tls.http: false`: the two runs side by side are what
+ * HTTPS on the exposed HTTP ports costs.
+ */
+async function benchTopology() {
+  const loaded = await loadTopology();
+  if (process.env.BENCH_TLS_HTTP !== "false") return loaded;
+  return { ...loaded, fleet: { ...loaded.fleet, tls: { ...loaded.fleet.tls, http: false } } };
+}
+
 export const benchmark: Benchmark = {
   name: "local",
   description: "default fleet as local processes (binaries cached)",
@@ -50,7 +60,7 @@ export const benchmark: Benchmark = {
     });
   },
   async run(): Promise<Figure[]> {
-    const topology = await loadTopology();
+    const topology = await benchTopology();
     const stateDir = await mkdtemp(join(tmpdir(), "fleet-bench-"));
     const runtime = createLocalRuntime({ subnet: SUBNET });
     const opts = {

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FleetEndpoints } from "../src/endpoints.ts";
+import { fleetClient, type TlsFiles } from "../src/net/https.ts";
 import { createLocalRuntime } from "../src/runtimes/local/index.ts";
 import { sessionsRss } from "../src/runtimes/local/proc.ts";
 import { localRoot } from "../src/runtimes/local/processes.ts";
@@ -72,12 +73,12 @@ export function rangeQueryUrl(queryFrontend: string, now = Date.now()): string {
   return `${queryFrontend.replace(/\/$/, "")}/api/v1/query_range?${params}`;
 }
 
-async function ask(url: string): Promise<Outcome> {
+/** One heavy query, with the fleet's client certificate when query-frontend asks for it (`tls.http`). */
+async function ask(url: string, tls?: TlsFiles): Promise<Outcome> {
   const t0 = performance.now();
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) });
-    const body = await res.text();
-    return { status: res.status, ms: performance.now() - t0, body: body.slice(0, 200) };
+    const res = await fleetClient(CLIENT_TIMEOUT_MS, tls)(url);
+    return { status: res.status, ms: performance.now() - t0, body: res.body.slice(0, 200) };
   } catch (error) {
     return { status: "no answer", ms: performance.now() - t0, body: String((error as Error).cause ?? error) };
   }
@@ -162,7 +163,7 @@ export async function benchOverload(concurrency: number): Promise<Figure[]> {
     if (!before) throw new Error(`no fleet state in ${stateDir} after up`);
     const path = queryPath(before.processes, topology);
 
-    const alone = await ask(rangeQueryUrl(endpoints.queryFrontend));
+    const alone = await ask(rangeQueryUrl(endpoints.queryFrontend), endpoints.httpTls);
     if (alone.status !== 200) throw new Error(`the heavy query alone failed: ${alone.status} ${alone.body}`);
 
     const sampler = rssSampler(path);
@@ -170,7 +171,9 @@ export async function benchOverload(concurrency: number): Promise<Figure[]> {
     const verifying = verifyWhile(topology, endpoints, () => loading);
     const t0 = performance.now();
     const outcomes = await Promise.all(
-      Array.from({ length: concurrency }, () => ask(rangeQueryUrl(endpoints.queryFrontend))),
+      Array.from({ length: concurrency }, () =>
+        ask(rangeQueryUrl(endpoints.queryFrontend), endpoints.httpTls),
+      ),
     );
     const wall = performance.now() - t0;
     loading = false;

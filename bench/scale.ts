@@ -5,7 +5,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { verifyCommand } from "../src/commands/verify.ts";
-import { fetchClient, join as urlJoin } from "../src/net/http.ts";
+import { join as urlJoin } from "../src/net/http.ts";
+import { fleetClient, type TlsFiles } from "../src/net/https.ts";
 import { createLocalRuntime } from "../src/runtimes/local/index.ts";
 import { type LocalOptions, localRoot } from "../src/runtimes/local/processes.ts";
 import { readState } from "../src/runtimes/local/state.ts";
@@ -79,8 +80,13 @@ interface SizeResult {
 }
 
 /** Median latency of the cross-cluster instant query through query-frontend; checks every cluster answered. */
-async function queryLatency(frontend: string, topology: Topology, times: number): Promise<number> {
-  const http = fetchClient(30_000);
+async function queryLatency(
+  frontend: string,
+  topology: Topology,
+  times: number,
+  tls?: TlsFiles,
+): Promise<number> {
+  const http = fleetClient(30_000, tls);
   const params = new URLSearchParams({ query: CROSS_CLUSTER_QUERY, dedup: "true" });
   const url = urlJoin(frontend, `/api/v1/query?${params}`);
   const latencies: number[] = [];
@@ -139,7 +145,8 @@ async function measure(workloads: number): Promise<SizeResult> {
     const work: number[] = [];
     for (let i = 0; i < VERIFIES; i++) {
       const t = performance.now();
-      const report = await verifyFleet(topology, await endpoints(), { http: fetchClient(5000) });
+      const e = await endpoints();
+      const report = await verifyFleet(topology, e, { http: fleetClient(5000, e.httpTls) });
       work.push(performance.now() - t);
       if (!report.ok) throw new Error(`verify ${i + 1} of ${VERIFIES} failed:\n${formatReport(report)}`);
     }
@@ -156,7 +163,8 @@ async function measure(workloads: number): Promise<SizeResult> {
       at: performance.now() / 1000,
     });
     const c0 = cpuNow();
-    const queryMs = await queryLatency((await endpoints()).queryFrontend, topology, QUERIES);
+    const e = await endpoints();
+    const queryMs = await queryLatency(e.queryFrontend, topology, QUERIES, e.httpTls);
     const c1 = cpuNow();
     await new Promise((r) => setTimeout(r, HOLD_MS));
     const c2 = cpuNow();

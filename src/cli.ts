@@ -217,7 +217,10 @@ program
   .option("--key-file <file>", "the client certificate's key")
   .option("--basic-auth-file <file>", "a file holding user:password")
   .option("--bearer-token-file <file>", "a file holding a bearer token")
-  .option("--state-dir <dir>", "a thanos-fleet state dir: use that fleet's bucket key and components")
+  .option(
+    "--state-dir <dir>",
+    "a thanos-fleet state dir: use that fleet's client certificate, bucket key and components",
+  )
   .option(
     "--watch <duration>",
     "how long to watch query's StoreAPI endpoints for flapping (read every second); 0s reads them once",

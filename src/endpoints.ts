@@ -51,8 +51,26 @@ export interface FleetEndpoints {
    * later of this and upSince counts.
    */
   clusterUpSince?: Record<string, string>;
+  /**
+   * With `tls.http`: the fleet's client certificate, its key and the CA, as files in the state dir; every request
+   * thanos-fleet sends to an HTTPS server of the fleet presents them.
+   */
+  httpTls?: { ca: string; cert: string; key: string; serverName: string };
+  /** Every HTTP port that leaves its cluster (a NodePort), as reached from here: verify's exposure check dials each. */
+  exposedHttp?: ExposedHttp[];
   /** The local runtime's supervisor as found when the endpoints were read (absent on Kubernetes). */
   supervisor?: LocalSupervision;
+}
+
+export interface ExposedHttp {
+  cluster: string;
+  /** `<Service>/<port>`, e.g. `thanos-query-frontend/http`. */
+  name: string;
+  component: ComponentKind;
+  /** Base URL on the node address and NodePort, `https://` when it serves TLS. */
+  url: string;
+  /** Serves HTTPS and asks for the fleet's client certificate (`tls.http`). */
+  tls: boolean;
 }
 
 /** Whether the local supervisor runs (it starts a process that dies again) and the processes it holds down. */

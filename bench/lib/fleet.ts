@@ -27,7 +27,7 @@ import {
   generateCredentials,
   loadOrCreateCredentials,
 } from "../../src/state/credentials.ts";
-import { loadOrCreateGrpcTls } from "../../src/state/tls.ts";
+import { loadOrCreateFleetTls } from "../../src/state/tls.ts";
 import { loadTopology } from "../../src/topology/load.ts";
 import type { Topology } from "../../src/topology/topology.ts";
 import { formatReport } from "../../src/verify/report.ts";
@@ -44,8 +44,15 @@ export async function requireBinaries(topology: Topology, options: LocalOptions)
   // Which binaries run does not depend on the fleet's TLS material: a throwaway set is made only to plan.
   const scratch = await mkdtemp(join(tmpdir(), "fleet-bench-plan-"));
   try {
-    const tls = topology.fleet.tls.grpc ? await loadOrCreateGrpcTls(scratch) : undefined;
-    const plan = planLocalFleet(topology, generateCredentials(), "/tmp/bench", options, tls);
+    const tls = await loadOrCreateFleetTls(scratch);
+    const plan = planLocalFleet(
+      topology,
+      generateCredentials(),
+      "/tmp/bench",
+      options,
+      topology.fleet.tls.grpc ? tls.grpc : undefined,
+      topology.fleet.tls.http ? tls.http : undefined,
+    );
     await resolveExecutables(topology, plan.processes);
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -164,10 +171,19 @@ export interface BenchFleet {
 
 /** Plans the default fleet with its state (credentials, bucket data, store data) in `dir`. */
 export async function planBenchFleet(dir: string): Promise<BenchFleet> {
-  const topology = await loadTopology();
+  const loaded = await loadTopology();
+  // The query benchmark measures query's work on its pod addresses, as its history records it: plain HTTP. What
+  // HTTPS costs is `bench -- local`'s figure.
+  const topology = { ...loaded, fleet: { ...loaded.fleet, tls: { ...loaded.fleet.tls, http: false } } };
   const creds = await loadOrCreateCredentials(dir);
-  const tls = topology.fleet.tls.grpc ? await loadOrCreateGrpcTls(dir) : undefined;
-  const plan = planLocalFleet(topology, creds, dir, QUERY_OPTIONS, tls);
+  const tls = await loadOrCreateFleetTls(dir);
+  const plan = planLocalFleet(
+    topology,
+    creds,
+    dir,
+    QUERY_OPTIONS,
+    topology.fleet.tls.grpc ? tls.grpc : undefined,
+  );
   const used = plan.processes.filter((p) => QUERY_BENCH_COMPONENTS.includes(p.component));
   const executables = await resolveExecutables(topology, used);
   return { topology, creds, plan, executables: executables as Map<string, string> };

@@ -9,7 +9,7 @@ import { formatDoctorReport } from "../doctor/report.ts";
 import { parseDuration } from "../duration.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
 import { fetchClient, type HttpClient, HttpError } from "../net/http.ts";
-import { nodeClient, readOnlyClient, type TlsMaterial } from "../net/https.ts";
+import { fleetClient, nodeClient, readOnlyClient, type TlsMaterial } from "../net/https.ts";
 import type { S3Access } from "../net/s3.ts";
 import { ApiError } from "../probes/thanos.ts";
 import { createKubeApi } from "../runtimes/kube/index.ts";
@@ -68,8 +68,11 @@ function checkUrl(url: string, flag: string): string {
   }
 }
 
-/** The client doctor reads through: TLS material and credentials from files, GETs only. */
-export async function doctorClient(opts: DoctorOptions): Promise<HttpClient> {
+/**
+ * The client doctor reads through: TLS material and credentials from files, GETs only. Given none, a fleet thanos-fleet
+ * made (`--state-dir`) is read with its own client certificate.
+ */
+export async function doctorClient(opts: DoctorOptions, fleet?: FleetEndpoints): Promise<HttpClient> {
   if (opts.basicAuthFile && opts.bearerTokenFile) {
     throw new DoctorUsageError("--basic-auth-file and --bearer-token-file exclude each other: give one");
   }
@@ -93,6 +96,7 @@ export async function doctorClient(opts: DoctorOptions): Promise<HttpClient> {
   }
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const plain = !opts.caFile && !opts.certFile && !authorization;
+  if (plain && fleet?.httpTls) return readOnlyClient(fleetClient(timeoutMs, fleet.httpTls));
   return readOnlyClient(
     plain
       ? fetchClient(timeoutMs)
@@ -136,7 +140,9 @@ export async function doctorCommand(
     } catch (cause) {
       throw new DoctorUsageError((cause as Error).message, { cause });
     }
-    const http = await doctorClient(opts);
+    // A thanos-fleet fleet: its own client certificate, bucket key and the components it runs, unless given.
+    const fleet = deps.fleet ? await deps.fleet() : undefined;
+    const http = await doctorClient(opts, fleet);
     const kube = (opts.context ?? []).map((context) => {
       try {
         const api = (deps.kubeApi ?? ((c: string) => createKubeApi({ context: c })))(context);
@@ -147,9 +153,7 @@ export async function doctorCommand(
       }
     });
     let bucket = opts.bucket ? await bucketAccess(opts.bucket) : undefined;
-    // A thanos-fleet fleet: its own bucket key and the components it runs, unless given.
-    if (deps.fleet) {
-      const fleet = await deps.fleet();
+    if (fleet) {
       bucket ??= fleet.objectStore;
       if (metrics.length === 0) {
         metrics.push(...fleet.targets.filter((t) => READ_KINDS.has(t.component)).map((t) => t.url));

@@ -73,8 +73,13 @@ blocks: {}
 # Mutual TLS on the StoreAPI gRPC between clusters (query to sidecars, store gateway, rulers), on by default. A
 # fleet CA and certificates are generated once into the state dir; plaintext clients are refused. false gives the
 # guide's plaintext, anonymous StoreAPI (up warns).
+# HTTPS on every HTTP server whose port leaves its cluster (query-frontend, query, bucket web, compactor,
+# Alertmanager, each Prometheus), on by default: the server certificate is signed by the fleet CA and only clients
+# with the fleet's client certificate get in (state dir: tls/ca.crt, tls/http-client.crt, tls/http-client.key).
+# false gives the guide's plaintext, anonymous HTTP APIs (up warns).
 tls:
   grpc: true
+  http: true
 
 # Grafana in each workload cluster. false: no Grafana (bring your own); the chart still renders the "Thanos"
 # datasource as a ConfigMap labelled grafana_datasource: "1", which Grafana's sidecar picks up.

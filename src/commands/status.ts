@@ -1,5 +1,6 @@
 // `thanos-fleet status`: one row per process or pod, or JSON with every endpoint URL.
 import type { Runtime } from "../runtimes/runtime.ts";
+import { httpClientFiles } from "../state/tls.ts";
 import type { Topology } from "../topology/topology.ts";
 import { table } from "../ui/table.ts";
 
@@ -9,8 +10,14 @@ export async function statusCommand(
   opts: { stateDir: string; json: boolean },
 ): Promise<number> {
   const rows = await runtime.status(topology, { stateDir: opts.stateDir });
+  // Where the fleet's credentials are, never what they are.
+  // Kubernetes does not realise tls.http yet.
+  const credentials =
+    topology.fleet.tls.http && runtime.name === "local" ? httpClientFiles(opts.stateDir) : undefined;
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ runtime: runtime.name, processes: rows }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ runtime: runtime.name, processes: rows, ...(credentials ? { httpClientCertificate: credentials } : {}) }, null, 2)}\n`,
+    );
   } else if (rows.length === 0) {
     process.stdout.write(`no fleet is running (runtime ${runtime.name}); start one with 'thanos-fleet up'\n`);
   } else {
@@ -38,6 +45,14 @@ export async function statusCommand(
           ...(withState ? [r.state ?? ""] : []),
         ]),
       ),
+    );
+    process.stdout.write(
+      credentials
+        ? `\nHTTPS: every HTTP port outside its cluster answers only the fleet's client certificate ${credentials.cert} ` +
+            `(key ${credentials.key}), and presents a certificate for ${credentials.serverName} from the CA ${credentials.ca}\n`
+        : topology.fleet.tls.http
+          ? "\ntls.http is realised by the local runtime only: on Kubernetes every HTTP port outside its cluster is plaintext and anonymous\n"
+          : "\ntls.http is false: every HTTP port outside its cluster is plaintext and anonymous\n",
     );
     // A crash loop is shown with how the process last ended and the end of its log.
     for (const r of rows.filter((x) => x.logTail !== undefined)) {

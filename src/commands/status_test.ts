@@ -67,3 +67,33 @@ test("--json carries restarts", async () => {
   assert.equal(code, 0);
   assert.equal(JSON.parse(out).processes[0].restarts, 2);
 });
+
+test("status says where the fleet's client certificate and CA are, and prints no key or certificate", async () => {
+  const { out } = await capture(() =>
+    statusCommand(runtimeWith([row({})]), topology, { stateDir: "/st", json: false }),
+  );
+  assert.match(
+    out,
+    /client certificate \/st\/tls\/http-client\.crt \(key \/st\/tls\/http-client\.key\).*CA \/st\/tls\/ca\.crt/,
+  );
+  assert.doesNotMatch(out, /BEGIN/);
+  const json = await capture(() =>
+    statusCommand(runtimeWith([row({})]), topology, { stateDir: "/st", json: true }),
+  );
+  assert.deepEqual(JSON.parse(json.out).httpClientCertificate, {
+    ca: "/st/tls/ca.crt",
+    cert: "/st/tls/http-client.crt",
+    key: "/st/tls/http-client.key",
+    serverName: "thanos-fleet-http",
+  });
+});
+
+test("on Kubernetes, where tls.http is not realised yet, status says the HTTP ports are plaintext", async () => {
+  const runtime = { name: "kubernetes", status: async () => [row({})] } as unknown as Runtime;
+  const { out } = await capture(() => statusCommand(runtime, topology, { stateDir: "/st", json: false }));
+  assert.match(
+    out,
+    /tls\.http is realised by the local runtime only: on Kubernetes .* plaintext and anonymous/,
+  );
+  assert.doesNotMatch(out, /http-client\.crt/);
+});

@@ -1,7 +1,9 @@
 // `thanos-fleet up`: brings the fleet up on a runtime and ends with verify on the endpoints that runtime reports.
+
 import type { CloseVerify, Runtime } from "../runtimes/runtime.ts";
 import type { Topology } from "../topology/topology.ts";
 import { createReporter } from "../ui/reporter.ts";
+import { EXPOSURE } from "../verify/checks/exposure.ts";
 import { GAPS } from "../verify/checks/gaps.ts";
 import { formatReport } from "../verify/report.ts";
 import type { VerifyOptions } from "../verify/verify.ts";
@@ -28,8 +30,9 @@ export function closingVerify(
   return async (topology, opts) => {
     const report = await verifyFleetUntil(topology, opts.endpoints, {
       ...deps,
-      // A hole in the view that happened before `up` is history up cannot repair; `verify` reports it.
-      skip: [...(deps.skip ?? []), GAPS.id],
+      // A hole in the view that happened before `up` is history up cannot repair; `verify` reports it. Open HTTP
+      // ports with `tls.http: false` are what the user asked for (up warned): `verify` lists them.
+      skip: [...(deps.skip ?? []), GAPS.id, ...(topology.fleet.tls.http ? [] : [EXPOSURE.id])],
       waitMs,
       signal: opts.signal,
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
@@ -65,6 +68,19 @@ export async function upCommand(runtime: Runtime, topology: Topology, opts: UpCo
     process.stderr.write(
       "warning: tls.grpc is false: the StoreAPI gRPC between clusters is plaintext and anyone who reaches a " +
         "NodePort can read every series; remove 'grpc: false' from fleet.yaml to have mutual TLS\n",
+    );
+  }
+  if (topology.fleet.tls.http && runtime.name === "kubernetes") {
+    process.stderr.write(
+      "warning: tls.http is realised by the local runtime only in this version: on Kubernetes the HTTP ports outside " +
+        "their clusters (query-frontend, query, Alertmanager, each Prometheus) stay plaintext and anonymous; keep " +
+        "their NodePorts on a network you trust\n",
+    );
+  } else if (!topology.fleet.tls.http) {
+    process.stderr.write(
+      "warning: tls.http is false: every HTTP API exposed outside its cluster (query-frontend, query, Alertmanager, " +
+        "Prometheus with /-/quit) is plaintext and anonymous; remove 'http: false' from fleet.yaml to have HTTPS " +
+        "with the fleet's client certificate\n",
     );
   }
   await runtime.up(topology, {

@@ -78,4 +78,33 @@ describe("upCommand", () => {
     });
     assert.equal(calls.length, 0);
   });
+
+  it("warns in one line when HTTP is plaintext: tls.http false anywhere, tls.http on Kubernetes (not realised there)", async () => {
+    const stderr = async (name: Runtime["name"], http: boolean) => {
+      const { runtime } = recordingRuntime(name);
+      const write = process.stderr.write.bind(process.stderr);
+      let out = "";
+      process.stderr.write = ((chunk: string) => {
+        out += chunk;
+        return true;
+      }) as typeof process.stderr.write;
+      try {
+        await upCommand(runtime, parseFleet({ ...DEFAULT_FLEET, tls: { http } }, "t"), {
+          ...base,
+          verify: false,
+        });
+      } finally {
+        process.stderr.write = write;
+      }
+      return out;
+    };
+    assert.equal(await stderr("local", true), "");
+    const off = await stderr("local", false);
+    assert.equal(off.split("\n").filter(Boolean).length, 1);
+    assert.match(off, /^warning: tls\.http is false: .*plaintext and anonymous; remove 'http: false'/);
+    assert.match(
+      await stderr("kubernetes", true),
+      /^warning: tls\.http is realised by the local runtime only/,
+    );
+  });
 });

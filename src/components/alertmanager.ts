@@ -5,6 +5,7 @@ import { stringify } from "../yaml.ts";
 import type { SpecContext } from "./context.ts";
 import { resourcesFor, type Sizing } from "./resources.ts";
 import { type ComponentSpec, type Opening, START_STAGE } from "./types.ts";
+import { webServer } from "./web.ts";
 
 export const ALERTMANAGER_PORT = 9093;
 export const ALERTMANAGER_WORKLOAD = "alertmanager";
@@ -34,6 +35,9 @@ export function alertmanagerNodePort(topology: Topology, cluster: string): numbe
 export function alertmanager(topology: Topology, cluster: string, ctx: SpecContext): ComponentSpec {
   const name = ALERTMANAGER_WORKLOAD;
   const mgmt = cluster === topology.observer.name;
+  // Its port is on a NodePort: HTTPS with the fleet's client certificates (with `tls.http`), silences included.
+  const web = webServer(ctx, ctx.configDir(name, "alertmanager"), "--web.config.file");
+  const probeTls = ctx.httpTls ? { tls: true } : {};
   return {
     pods: [
       {
@@ -55,11 +59,12 @@ export function alertmanager(topology: Topology, cluster: string, ctx: SpecConte
               `--web.listen-address=${ctx.listenHost}:${ALERTMANAGER_PORT}`,
               // A single replica: no gossip cluster to join.
               "--cluster.listen-address=",
+              ...web.args,
             ],
-            files: [{ name: "alertmanager.yml", content: alertmanagerConfig() }],
+            files: [{ name: "alertmanager.yml", content: alertmanagerConfig() }, ...web.files],
             ports: [{ name: "http", port: ALERTMANAGER_PORT, protocol: "http" }],
-            readiness: { port: "http", path: "/-/ready" },
-            liveness: { port: "http", path: "/-/healthy" },
+            readiness: { port: "http", path: "/-/ready", ...probeTls },
+            liveness: { port: "http", path: "/-/healthy", ...probeTls },
             resources: resourcesFor(ALERTMANAGER_SIZING, topology.fleet.profile),
             dataDir: ctx.dataDir(name, "alertmanager"),
           },

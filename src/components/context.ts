@@ -1,7 +1,7 @@
 // What a runtime hands the component specs: where things listen and live, and how clusters reach each other.
-import type { GrpcTls } from "../state/tls.ts";
+import type { GrpcTls, HttpTls } from "../state/tls.ts";
 
-export type { GrpcTls };
+export type { GrpcTls, HttpTls };
 
 /** Kubernetes-style placeholder for the pod's own IP; the local runtime substitutes the pod's loopback address. */
 export const POD_IP = "$(POD_IP)";
@@ -46,6 +46,8 @@ export interface SpecContext {
   seaweedfsGrpcBase?: number;
   /** Set when fleet.yaml says `tls: { grpc: true }`. */
   grpcTls?: GrpcTls;
+  /** Set when fleet.yaml says `tls: { http: true }` (the default): HTTPS on the HTTP ports that leave a cluster. */
+  httpTls?: HttpTls;
 }
 
 /** Addresses that only record shape: the fleet built with them tells which pods and Services exist. */

@@ -17,7 +17,15 @@ import { queryFrontend, queryFrontendOpenings } from "./thanos/query-frontend.ts
 import { ruler, rulerStoreApis } from "./thanos/rule.ts";
 import { sidecarStoreApis } from "./thanos/sidecar.ts";
 import { storeGateway, storeGatewayStoreApis } from "./thanos/store.ts";
-import type { ComponentSpec, Opening, PodSpec, RuntimeName, ServiceSpec, StoreApiServer } from "./types.ts";
+import type {
+  ComponentKind,
+  ComponentSpec,
+  Opening,
+  PodSpec,
+  RuntimeName,
+  ServiceSpec,
+  StoreApiServer,
+} from "./types.ts";
 
 export { objectStoreAccess };
 
@@ -90,6 +98,44 @@ export function buildFleet(topology: Topology, ctx: SpecContext, creds: Credenti
     alertmanager(topology, mgmt, ctx),
   );
   return { pods: parts.flatMap((p) => p.pods), services: parts.flatMap((p) => p.services) };
+}
+
+/** An HTTP port of the fleet that leaves its cluster on a NodePort. */
+export interface ExposedHttpPort {
+  cluster: string;
+  service: string;
+  port: string;
+  nodePort: number;
+  component: ComponentKind;
+  /** HTTPS that asks for the fleet's client certificate (`tls.http`). */
+  tls: boolean;
+}
+
+/**
+ * Every HTTP port of the fleet on a NodePort, as the component specs declare it, but the storage cluster's (its S3
+ * API and metrics are the object store's business: the objstore check).
+ */
+export function exposedHttpPorts(fleet: FleetSpec): ExposedHttpPort[] {
+  const out: ExposedHttpPort[] = [];
+  for (const svc of fleet.services) {
+    const pod = fleet.pods.find((p) => p.cluster === svc.cluster && p.name === svc.selector.workload);
+    for (const port of svc.ports) {
+      if (port.nodePort === undefined || !pod) continue;
+      const container = pod.containers.find((c) =>
+        c.ports.some((p) => p.port === port.targetPort && p.protocol === "http"),
+      );
+      if (!container || container.component === "object-store") continue;
+      out.push({
+        cluster: svc.cluster,
+        service: svc.name,
+        port: port.name,
+        nodePort: port.nodePort,
+        component: container.component,
+        tls: container.readiness.tls === true,
+      });
+    }
+  }
+  return out;
 }
 
 /** No credentials: the fleet's shape needs none. */

@@ -1,11 +1,20 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
+import { FAKE_HTTP_TLS } from "../render/testdata/fixtures.ts";
 import type { Credentials } from "../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
 import { POD_IP, type SpecContext } from "./context.ts";
-import { buildFleet, deploymentWorkloads, objectStoreAccess, openings, storeApiServers } from "./fleet.ts";
+import {
+  buildFleet,
+  deploymentWorkloads,
+  exposedHttpPorts,
+  objectStoreAccess,
+  openings,
+  storeApiServers,
+} from "./fleet.ts";
 import { podNames } from "./types.ts";
+import { WEB_CONFIG_FILE } from "./web.ts";
 
 const creds: Credentials = {
   minioRoot: { user: "root-test", password: "root-password-test" },
@@ -235,4 +244,81 @@ describe("the facts each component module states agree with its pods and Service
       ]);
     });
   }
+});
+
+describe("HTTPS on the HTTP ports that leave a cluster (tls.http)", () => {
+  const topology = parseFleet(DEFAULT_FLEET, "test");
+  const ctx: SpecContext = { ...context(topology), httpTls: FAKE_HTTP_TLS };
+  const fleet = buildFleet(topology, ctx, creds);
+  const plain = buildFleet(topology, context(topology), creds);
+
+  test("every HTTP NodePort but the storage cluster's serves HTTPS asking for the fleet's client certificate", () => {
+    const exposed = exposedHttpPorts(fleet);
+    assert.deepEqual([...new Set(exposed.map((e) => e.component))].sort(), [
+      "alertmanager",
+      "bucket-web",
+      "compact",
+      "prometheus",
+      "query",
+      "query-frontend",
+      "sidecar",
+    ]);
+    assert.ok(
+      exposed.every((e) => e.tls),
+      JSON.stringify(exposed.filter((e) => !e.tls)),
+    );
+    for (const e of exposed) {
+      const pod = fleet.pods.find(
+        (p) => p.cluster === e.cluster && p.containers.some((c) => c.component === e.component),
+      );
+      const c = pod?.containers.find((x) => x.component === e.component);
+      assert.ok(c, `${e.cluster}/${e.component}`);
+      const web = c.files.find((f) => f.name === WEB_CONFIG_FILE);
+      assert.ok(web, `${e.cluster}/${c.name} has no web config`);
+      const config = parse(web.content);
+      assert.equal(config.tls_server_config.client_auth_type, "RequireAndVerifyClientCert");
+      assert.ok(
+        c.args.some((a) => /^--(http\.config|web\.config\.file)=.*web-config\.yaml$/.test(a)),
+        c.name,
+      );
+      assert.equal(c.readiness.tls, true);
+      assert.equal(c.files.find((f) => f.name === "http-tls.key")?.secret, true);
+    }
+    // Without tls.http, the guide's layout: no web config anywhere, the same ports exposed.
+    assert.ok(exposedHttpPorts(plain).every((e) => !e.tls));
+    assert.equal(exposedHttpPorts(plain).length, exposed.length);
+    assert.ok(
+      plain.pods.every((p) => p.containers.every((c) => !c.files.some((f) => f.name === WEB_CONFIG_FILE))),
+    );
+  });
+
+  test("the fleet's own clients of those ports use HTTPS with the fleet's client certificate", () => {
+    const container = (name: string) => fleet.pods.flatMap((p) => p.containers).find((c) => c.name === name);
+    const fileOf = (name: string, file: string) =>
+      parse(container(name)?.files.find((f) => f.name === file)?.content ?? "");
+    const clientTls = {
+      ca_file: "/cfg/thanos-query-frontend/thanos-query-frontend/http-ca.crt",
+      cert_file: "/cfg/thanos-query-frontend/thanos-query-frontend/http-client.crt",
+      key_file: "/cfg/thanos-query-frontend/thanos-query-frontend/http-client.key",
+      server_name: "thanos-fleet-http",
+    };
+    assert.ok(
+      container("thanos-query-frontend")?.args.includes(
+        "--query-frontend.downstream-url=https://svc.thanos-query.mgmt:10902",
+      ),
+    );
+    assert.deepEqual(fileOf("thanos-query-frontend", "downstream-tripper.yaml").tls_config, clientTls);
+    assert.equal(fileOf("thanos-ruler", "query.yaml")[0].scheme, "https");
+    assert.deepEqual(fileOf("thanos-ruler", "query.yaml")[0].static_configs, ["svc.thanos-query.mgmt:10902"]);
+    assert.equal(fileOf("thanos-ruler", "alertmanagers.yaml").alertmanagers[0].scheme, "https");
+    assert.ok(container("thanos-sidecar")?.args.some((a) => a.startsWith("--prometheus.url=https://")));
+    const prom = fileOf("prometheus", "prometheus.yml");
+    for (const job of prom.scrape_configs.filter((j: { job_name: string }) =>
+      ["prometheus", "thanos-sidecar", "alertmanager", "thanos-compact"].includes(j.job_name),
+    )) {
+      assert.equal(job.scheme, "https", job.job_name);
+      assert.equal(job.tls_config.server_name, "thanos-fleet-http", job.job_name);
+    }
+    assert.equal(prom.alerting.alertmanagers[0].scheme, "https");
+  });
 });

@@ -1,4 +1,5 @@
 // Prometheus replicas of a workload cluster, each with its sidecar, as the Prometheus Operator runs them.
+
 import { PROMETHEUS_NAME, type Topology, type Workload } from "../topology/topology.ts";
 import { stringify } from "../yaml.ts";
 import { ALERTMANAGER_PORT, ALERTMANAGER_WORKLOAD } from "./alertmanager.ts";
@@ -10,6 +11,7 @@ import { HTTP_PORT } from "./thanos/common.ts";
 import { compactorScrapeJob } from "./thanos/compact.ts";
 import { prometheusLabels, sidecarContainer, sidecarService } from "./thanos/sidecar.ts";
 import { type ComponentSpec, type Container, type Opening, POD_NAME, START_STAGE } from "./types.ts";
+import { uniqueFiles, webClient, webServer } from "./web.ts";
 
 export const PROMETHEUS_PORT = 9090;
 export const PROMETHEUS_WORKLOAD = `prometheus-${PROMETHEUS_NAME}`;
@@ -19,22 +21,37 @@ export const PROMETHEUS_SIZING: Sizing = { memory: 256, limit: 1024, cpu: 100 };
  * Every replica scrapes every replica and its sidecar at fixed addresses: a dead one is an `up == 0` its peer still
  * reports (discovery would drop the target of a pod that is gone). The HA alerts read these two jobs.
  */
-export function peerScrapeJobs(target: (index: number, port: number) => string, replicas: number) {
+export function peerScrapeJobs(
+  target: (index: number, port: number) => string,
+  replicas: number,
+  tls: ScrapeTls = {},
+) {
   const all = (port: number) => Array.from({ length: replicas }, (_, i) => target(i, port));
   return [
-    { job_name: "prometheus", static_configs: [{ targets: all(PROMETHEUS_PORT) }] },
-    { job_name: "thanos-sidecar", static_configs: [{ targets: all(HTTP_PORT) }] },
+    { job_name: "prometheus", ...tls, static_configs: [{ targets: all(PROMETHEUS_PORT) }] },
+    { job_name: "thanos-sidecar", ...tls, static_configs: [{ targets: all(HTTP_PORT) }] },
   ];
+}
+
+/** How a Prometheus job reaches an exposed HTTP server: with `tls.http`, HTTPS and the fleet's client certificate. */
+export type ScrapeTls = { scheme?: "https"; tls_config?: Record<string, string> };
+
+export function scrapeTls(client: { tlsConfig?: Record<string, string> }): ScrapeTls {
+  return client.tlsConfig ? { scheme: "https", tls_config: client.tlsConfig } : {};
 }
 
 /**
  * What every workload cluster's Prometheus scrapes outside its cluster, on every runtime: the storage server and
  * mgmt's compactor (mgmt runs no Prometheus).
  */
-export function fleetScrapeJobs(topology: Topology, addresses: Addresses): Record<string, unknown>[] {
+export function fleetScrapeJobs(
+  topology: Topology,
+  addresses: Addresses,
+  tls: ScrapeTls = {},
+): Record<string, unknown>[] {
   return [
     ...(topology.storage ? [storageScrapeJob(topology.storage, addresses)] : []),
-    compactorScrapeJob(topology, addresses),
+    compactorScrapeJob(topology, addresses, tls),
   ];
 }
 
@@ -52,13 +69,16 @@ export function kubePeerScrapeJobs(workload: Workload, namespace: string) {
 
 export function prometheusConfig(topology: Topology, workload: Workload, ctx: SpecContext): string {
   const { addresses } = ctx;
+  const tls = scrapeTls(webClient(ctx, ctx.configDir(PROMETHEUS_WORKLOAD, "prometheus")));
   const scrape: Record<string, unknown>[] = [
     ...peerScrapeJobs(
       (i, port) => addresses.pod(workload.name, PROMETHEUS_WORKLOAD, i, port),
       workload.replicaNames.length,
+      tls,
     ),
     {
       job_name: "alertmanager",
+      ...tls,
       static_configs: [
         { targets: [addresses.service(workload.name, ALERTMANAGER_WORKLOAD, ALERTMANAGER_PORT)] },
       ],
@@ -70,7 +90,7 @@ export function prometheusConfig(topology: Topology, workload: Workload, ctx: Sp
       static_configs: [{ targets: [addresses.service(workload.name, DEMO_WORKLOAD, DEMO_PORT)] }],
     });
   }
-  scrape.push(...fleetScrapeJobs(topology, addresses));
+  scrape.push(...fleetScrapeJobs(topology, addresses, tls));
   return stringify({
     global: {
       scrape_interval: workload.prometheus.scrapeInterval,
@@ -80,6 +100,7 @@ export function prometheusConfig(topology: Topology, workload: Workload, ctx: Sp
     alerting: {
       alertmanagers: [
         {
+          ...tls,
           static_configs: [
             { targets: [addresses.service(workload.name, ALERTMANAGER_WORKLOAD, ALERTMANAGER_PORT)] },
           ],
@@ -102,6 +123,12 @@ function prometheusNodePort(workload: Workload, i: number): number {
 export function prometheus(topology: Topology, workload: Workload, ctx: SpecContext): ComponentSpec {
   const name = PROMETHEUS_WORKLOAD;
   const configDir = ctx.configDir(name, "prometheus");
+  // Its port is on a NodePort: with `tls.http`, HTTPS and only the fleet's client certificates get in, so /-/quit,
+  // /-/reload and the TSDB admin API are closed to anyone else. It reaches its peers, its sidecar's peers,
+  // Alertmanager and the compactor the same way.
+  const web = webServer(ctx, configDir, "--web.config.file");
+  const client = webClient(ctx, configDir);
+  const probeTls = ctx.httpTls ? { tls: true } : {};
   const container: Container = {
     name: "prometheus",
     component: "prometheus",
@@ -117,11 +144,16 @@ export function prometheus(topology: Topology, workload: Workload, ctx: SpecCont
       `--web.listen-address=${ctx.listenHost}:${PROMETHEUS_PORT}`,
       "--web.enable-lifecycle",
       "--log.level=info",
+      ...web.args,
     ],
-    files: [{ name: "prometheus.yml", content: prometheusConfig(topology, workload, ctx) }],
+    files: uniqueFiles([
+      { name: "prometheus.yml", content: prometheusConfig(topology, workload, ctx) },
+      ...web.files,
+      ...client.files,
+    ]),
     ports: [{ name: "web", port: PROMETHEUS_PORT, protocol: "http" }],
-    readiness: { port: "web", path: "/-/ready" },
-    liveness: { port: "web", path: "/-/healthy" },
+    readiness: { port: "web", path: "/-/ready", ...probeTls },
+    liveness: { port: "web", path: "/-/healthy", ...probeTls },
     resources: resourcesFor(PROMETHEUS_SIZING, topology.fleet.profile),
     dataDir: ctx.dataDir(name, "prometheus"),
   };

@@ -89,6 +89,8 @@ export interface Probe {
   port: string;
   /** HTTP GET on this path answers 200; absent: the port accepts a TCP connection (Kubernetes `tcpSocket`). */
   path?: string;
+  /** HTTPS, answered only to a client with the fleet's client certificate (`tls.http` on a port that leaves the cluster). */
+  tls?: boolean;
 }
 
 /** Start order of the fleet: the bucket, the workload clusters, then mgmt in dependency order. */

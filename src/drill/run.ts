@@ -4,7 +4,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { durationOr } from "../duration.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
-import { fetchClient } from "../net/http.ts";
+import type { HttpClient } from "../net/http.ts";
+import { fleetClient } from "../net/https.ts";
 import type { Topology } from "../topology/topology.ts";
 import { GAPS } from "../verify/checks/gaps.ts";
 import { allowedGapMs, mergeReplicas, type RawSeries, rawSamplesUrl, widestGap } from "../verify/gaps.ts";
@@ -76,11 +77,22 @@ interface Sample {
   values?: [number, string][];
 }
 
-async function getJson<T>(url: string, signal: AbortSignal): Promise<T> {
-  const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(15_000)]) });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${text.slice(0, 200)}`);
-  return JSON.parse(text) as T;
+/** GET through the fleet's client (its client certificate with `tls.http`); ends early when the drill is stopped. */
+async function getJson<T>(http: HttpClient, url: string, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted();
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    const res = await Promise.race([http(url, { timeoutMs: 15_000 }), aborted]);
+    if (res.status < 200 || res.status > 299)
+      throw new Error(`GET ${url}: ${res.status} ${res.body.slice(0, 200)}`);
+    return JSON.parse(res.body) as T;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
 }
 
 /** Whether a series (by its labels) belongs to a pod the fault removed. */
@@ -98,6 +110,7 @@ export function seriesOfPods(pods: { cluster: string; pod: string }[]): Gone {
 class Fleet {
   readonly scrapeMs: number;
   readonly blockMs: number;
+  readonly http: HttpClient;
   constructor(
     readonly topology: Topology,
     readonly endpoints: FleetEndpoints,
@@ -108,12 +121,14 @@ class Fleet {
       1000,
     );
     this.blockMs = durationOr(endpoints.blockDuration, 2 * 3600_000);
+    this.http = fleetClient(15_000, endpoints.httpTls);
   }
 
   async query(q: string, time?: number): Promise<{ result: Sample[]; warnings: string[] }> {
     const params = new URLSearchParams({ query: q, dedup: "true", partial_response: "true" });
     if (time !== undefined) params.set("time", String(time / 1000));
     const body = await getJson<{ status: string; data: { result: Sample[] }; warnings?: string[] }>(
+      this.http,
       `${this.endpoints.queryFrontend}/api/v1/query?${params}`,
       this.signal,
     );
@@ -140,6 +155,7 @@ class Fleet {
    */
   async maxGap(from: number, to: number, since: number, gone: Gone): Promise<number> {
     const body = await getJson<{ data: { result: RawSeries[] } }>(
+      this.http,
       rawSamplesUrl(this.endpoints.queryFrontend, "up", from, to),
       this.signal,
     );
@@ -153,6 +169,7 @@ class Fleet {
         type Alert = { labels: Record<string, string>; state: string };
         // Prometheus names the list `alerts`; Thanos's ruler `Alerts`.
         const body = await getJson<{ data: { alerts?: Alert[]; Alerts?: Alert[] } }>(
+          this.http,
           `${r.url}/api/v1/alerts`,
           this.signal,
         );
@@ -171,7 +188,7 @@ class Fleet {
   }
 
   async blocks(): Promise<BlockMeta[]> {
-    const probe = new Probe(this.topology, this.endpoints, fetchClient(10_000), () => new Date());
+    const probe = new Probe(this.topology, this.endpoints, this.http, () => new Date());
     return (await probe.bucket()).blocks;
   }
 

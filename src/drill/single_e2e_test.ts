@@ -12,7 +12,7 @@ import { localFaults } from "./local.ts";
 import { runDrill } from "./run.ts";
 import { scenarios } from "./scenarios.ts";
 
-const SUBNET = "127.83";
+const SUBNET = process.env.THANOS_FLEET_LOCAL_SUBNET ?? "127.83";
 const topology = parseFleetYaml(defaultFleetYaml().replaceAll("replicas: 2 ", "replicas: 1 "), "fleet.yaml");
 const fleet = await testFleet(topology, { subnet: SUBNET, name: "drill-single" });
 

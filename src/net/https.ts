@@ -1,8 +1,10 @@
 // An HttpClient over node:http and node:https, for endpoints that fetch cannot reach as they are: behind a private CA,
 // asking for a client certificate, or behind basic auth or a bearer token.
+
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
-import { type HttpClient, HttpError, type HttpErrorKind } from "./http.ts";
+import { fetchClient, type HttpClient, HttpError, type HttpErrorKind } from "./http.ts";
 
 export interface TlsMaterial {
   /** PEM: the CA that signed the servers' certificates (else the system's). */
@@ -10,6 +12,8 @@ export interface TlsMaterial {
   /** PEM: a client certificate and its key, for servers that ask for one. */
   cert?: string;
   key?: string;
+  /** The name the server certificate is verified against, whatever address is dialled. */
+  servername?: string;
 }
 
 export interface ClientOptions {
@@ -40,7 +44,12 @@ export function nodeClient(opts: ClientOptions): HttpClient {
     return new Promise((resolve, reject) => {
       const request = (secure ? https : http).request(
         target,
-        { method: req.method ?? "GET", headers, agent: secure ? agent : plain },
+        {
+          method: req.method ?? "GET",
+          headers,
+          agent: secure ? agent : plain,
+          ...(secure && opts.tls?.servername ? { servername: opts.tls.servername } : {}),
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
@@ -88,4 +97,42 @@ export function readOnlyClient(inner: HttpClient): HttpClient {
     }
     return inner(url, req);
   };
+}
+
+/** The fleet's client certificate, its key and the CA, as files (`FleetEndpoints.httpTls`). */
+export interface TlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+  serverName: string;
+}
+
+/**
+ * The client thanos-fleet talks to its fleet with: with `tls.http`, one that presents the fleet's client certificate
+ * and trusts only the fleet CA (read once, here); else Node's fetch.
+ */
+export function fleetClient(timeoutMs: number, tls?: TlsFiles): HttpClient {
+  if (!tls) return fetchClient(timeoutMs);
+  let material: TlsMaterial;
+  try {
+    material = {
+      ca: readFileSync(tls.ca, "utf8"),
+      cert: readFileSync(tls.cert, "utf8"),
+      key: readFileSync(tls.key, "utf8"),
+      servername: tls.serverName,
+    };
+  } catch (cause) {
+    throw new Error(
+      `the fleet's client certificate (${tls.cert}, ${tls.key}, ${tls.ca}) cannot be read: ` +
+        "run `thanos-fleet up` again to restore it",
+      { cause },
+    );
+  }
+  return nodeClient({ timeoutMs, tls: material });
+}
+
+/** A client that trusts the fleet CA but presents no certificate: what anyone on the network can send. */
+export function anonymousClient(timeoutMs: number, tls?: TlsFiles): HttpClient {
+  if (!tls) return fetchClient(timeoutMs);
+  return nodeClient({ timeoutMs, tls: { ca: readFileSync(tls.ca, "utf8"), servername: tls.serverName } });
 }

@@ -18,7 +18,23 @@ export interface GrpcTls {
   serverName: string;
 }
 
+/**
+ * PEM material for HTTPS on every HTTP server whose port leaves its cluster: servers present `cert` and accept only
+ * clients with a certificate from the fleet CA; every client of the fleet presents `clientCert`.
+ */
+export interface HttpTls {
+  ca: string;
+  cert: string;
+  key: string;
+  clientCert: string;
+  clientKey: string;
+  /** The name clients verify the server certificate against, whatever address they dial. */
+  serverName: string;
+}
+
 export const TLS_DIR = "tls";
+/** HTTPS clients verify the server certificate against this name (also valid: localhost, 127.0.0.1). */
+export const HTTP_SERVER_NAME = "thanos-fleet-http";
 /** Clients verify the server certificate against this name, not the address they dial. */
 export const GRPC_SERVER_NAME = "thanos-fleet-grpc";
 const DAYS = "3650";
@@ -31,6 +47,33 @@ const FILES = {
   clientCert: "grpc-client.crt",
   clientKey: "grpc-client.key",
 } as const;
+
+/** The HTTP leaves, signed by the same CA; a tls dir made before them gets them added at the next up. */
+export const HTTP_FILES = {
+  cert: "http-server.crt",
+  key: "http-server.key",
+  clientCert: "http-client.crt",
+  clientKey: "http-client.key",
+} as const;
+
+/** The fleet's client certificate, its key and the CA, as files: how thanos-fleet reaches a server with `tls.http`. */
+export interface HttpClientFiles {
+  ca: string;
+  cert: string;
+  key: string;
+  /** The name the server certificate is verified against. */
+  serverName: string;
+}
+
+export function httpClientFiles(stateDir: string): HttpClientFiles {
+  const dir = join(stateDir, TLS_DIR);
+  return {
+    ca: join(dir, FILES.ca),
+    cert: join(dir, HTTP_FILES.clientCert),
+    key: join(dir, HTTP_FILES.clientKey),
+    serverName: HTTP_SERVER_NAME,
+  };
+}
 
 async function openssl(args: string[], cwd: string): Promise<void> {
   try {
@@ -76,10 +119,6 @@ async function issue(dir: string, name: string, subject: string, ext: string): P
   await rm(join(dir, extFile));
 }
 
-function readAll(dir: string): Promise<GrpcTls> {
-  return tlsOf((f) => readFile(join(dir, f), "utf8"));
-}
-
 async function tlsOf(read: (file: string) => string | Promise<string>): Promise<GrpcTls> {
   return {
     ca: await read(FILES.ca),
@@ -104,7 +143,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** What is wrong with complete material on disk (expired, not signed by the CA, a key for another certificate). */
-async function problems(dir: string): Promise<string[]> {
+async function problems(dir: string, leaves: { cert: string; key: string }[]): Promise<string[]> {
   const found: string[] = [];
   const check = async (args: string[], problem: string) => {
     try {
@@ -113,20 +152,20 @@ async function problems(dir: string): Promise<string[]> {
       found.push(problem);
     }
   };
-  for (const cert of [FILES.ca, FILES.cert, FILES.clientCert]) {
+  for (const cert of [FILES.ca, ...leaves.map((l) => l.cert)]) {
     await check(
       ["x509", "-in", cert, "-noout", "-checkend", "0"],
       `${cert} has expired or is not a certificate`,
     );
   }
+  const certs = leaves.map((l) => l.cert);
   await check(
-    ["verify", "-CAfile", FILES.ca, FILES.cert, FILES.clientCert],
-    `${FILES.cert} or ${FILES.clientCert} is not signed by ${FILES.ca}`,
+    ["verify", "-CAfile", FILES.ca, ...certs],
+    `${certs.join(" or ")} is not signed by ${FILES.ca}`,
   );
   const pairs: [string, string][] = [
     [FILES.ca, FILES.caKey],
-    [FILES.cert, FILES.key],
-    [FILES.clientCert, FILES.clientKey],
+    ...leaves.map((l): [string, string] => [l.cert, l.key]),
   ];
   for (const [cert, key] of pairs) {
     const pub = async (args: string[]) => (await run("openssl", args, { cwd: dir })).stdout;
@@ -143,54 +182,119 @@ async function problems(dir: string): Promise<string[]> {
   return found;
 }
 
-/** The fleet's gRPC TLS material from the state dir, or new material that `save()` writes there (else a no-op). */
-export async function loadGrpcTls(stateDir: string): Promise<{ tls: GrpcTls; save: () => Promise<void> }> {
-  const dir = join(stateDir, TLS_DIR);
-  const present = new Set(await readdir(dir).catch(() => [] as string[]));
-  const ours = Object.values(FILES);
-  const missing = ours.filter((f) => !present.has(f));
-  if (missing.length === 0) {
-    const wrong = await problems(dir);
-    if (wrong.length > 0) {
-      throw new TlsMaterialError(
-        `the fleet's TLS material in ${dir} cannot be used: ${wrong.join("; ")}.\n` +
-          "  fix: restore the files from a backup, or move the directory away to have a new CA made " +
-          "(every cluster then gets the new certificates at the next up)",
-      );
-    }
-    return { tls: await readAll(dir), save: async () => {} };
-  }
-  if (missing.length < ours.length) {
-    throw new TlsMaterialError(
-      `the fleet's TLS material in ${dir} is incomplete: ${missing.join(", ")} missing ` +
-        `(${ours.filter((f) => present.has(f)).join(", ")} present). Nothing was changed.\n` +
-        "  fix: restore the missing files, or move the directory away to have a new CA made",
-    );
-  }
-  // Made in a private temporary directory and held in memory: the state dir is written only by save().
+const GRPC_LEAVES = [
+  { cert: FILES.cert, key: FILES.key },
+  { cert: FILES.clientCert, key: FILES.clientKey },
+];
+const HTTP_LEAVES = [
+  { cert: HTTP_FILES.cert, key: HTTP_FILES.key },
+  { cert: HTTP_FILES.clientCert, key: HTTP_FILES.clientKey },
+];
+
+function unusable(dir: string, wrong: string[]): TlsMaterialError {
+  return new TlsMaterialError(
+    `the fleet's TLS material in ${dir} cannot be used: ${wrong.join("; ")}.\n` +
+      "  fix: restore the files from a backup, or move the directory away to have a new CA made " +
+      "(every cluster then gets the new certificates at the next up)",
+  );
+}
+
+function incomplete(dir: string, set: readonly string[], present: Set<string>): TlsMaterialError {
+  const missing = set.filter((f) => !present.has(f));
+  return new TlsMaterialError(
+    `the fleet's TLS material in ${dir} is incomplete: ${missing.join(", ")} missing ` +
+      `(${set.filter((f) => present.has(f)).join(", ")} present). Nothing was changed.\n` +
+      "  fix: restore the missing files, or move the directory away to have a new CA made",
+  );
+}
+
+/** Runs `make` in a private temporary directory holding `given`, and returns the files `keep` it made. */
+async function inScratch(
+  given: Map<string, string>,
+  make: (dir: string) => Promise<void>,
+  keep: readonly string[],
+): Promise<Map<string, string>> {
   const scratch = await mkdtemp(join(tmpdir(), "thanos-fleet-tls-"));
-  const files = new Map<string, string>();
   try {
-    await makeGrpcTls(scratch);
-    for (const f of ours) files.set(f, await readFile(join(scratch, f), "utf8"));
+    for (const [f, text] of given) await writeFile(join(scratch, f), text, { mode: 0o600 });
+    await make(scratch);
+    const out = new Map<string, string>();
+    for (const f of keep) out.set(f, await readFile(join(scratch, f), "utf8"));
+    return out;
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * The fleet's TLS material from the state dir: the CA with the gRPC leaves (one set, made together) and the HTTP
+ * leaves (added beside a set made before them). What is missing is made in memory; `save()` writes it (else a no-op).
+ */
+export async function loadFleetTls(
+  stateDir: string,
+): Promise<{ grpc: GrpcTls; http: HttpTls; save: () => Promise<void> }> {
+  const dir = join(stateDir, TLS_DIR);
+  const present = new Set(await readdir(dir).catch(() => [] as string[]));
+  const core = Object.values(FILES);
+  const http = Object.values(HTTP_FILES);
+  const coreMissing = core.filter((f) => !present.has(f));
+  const httpMissing = http.filter((f) => !present.has(f));
+  if (coreMissing.length > 0 && coreMissing.length < core.length) throw incomplete(dir, core, present);
+  if (httpMissing.length > 0 && httpMissing.length < http.length) throw incomplete(dir, http, present);
+  if (coreMissing.length === core.length && httpMissing.length < http.length) {
+    throw incomplete(dir, [...core, ...http], present);
+  }
+  const wrong = [
+    ...(coreMissing.length === 0 ? await problems(dir, GRPC_LEAVES) : []),
+    ...(coreMissing.length === 0 && httpMissing.length === 0 ? await problems(dir, HTTP_LEAVES) : []),
+  ];
+  if (wrong.length > 0) throw unusable(dir, [...new Set(wrong)]);
+
+  // What is missing is made in a private temporary directory and held in memory: the state dir is written only by
+  // save().
+  const made = new Map<string, string>();
+  if (coreMissing.length > 0) {
+    for (const [f, text] of await inScratch(new Map(), makeGrpcTls, core)) made.set(f, text);
+  }
+  const read = async (f: string) => made.get(f) ?? (await readFile(join(dir, f), "utf8"));
+  if (httpMissing.length > 0) {
+    const ca = new Map([
+      [FILES.ca, await read(FILES.ca)],
+      [FILES.caKey, await read(FILES.caKey)],
+    ]);
+    for (const [f, text] of await inScratch(ca, makeHttpLeaves, http)) made.set(f, text);
+  }
   const save = async () => {
+    if (made.size === 0) return;
     // A new directory is filled aside and renamed into place, so the set appears whole or not at all. In a
     // directory that exists (made by hand, holding other files) the files are written beside what is there,
     // each renamed into place after all are written, and nothing there is removed.
     const fresh = present.size === 0 && !(await exists(dir));
     if (fresh) await mkdir(stateDir, { recursive: true, mode: 0o700 });
     const target = fresh ? await mkdtemp(join(stateDir, `.${TLS_DIR}-`)) : dir;
-    for (const [f, text] of files) await writeFile(join(target, `.${f}.part`), text, { mode: 0o600 });
-    for (const f of files.keys()) await rename(join(target, `.${f}.part`), join(target, f));
+    for (const [f, text] of made) await writeFile(join(target, `.${f}.part`), text, { mode: 0o600 });
+    for (const f of made.keys()) await rename(join(target, `.${f}.part`), join(target, f));
     if (fresh) {
       await chmod(target, 0o700);
       await rename(target, dir);
     }
   };
-  return { tls: await tlsOf((f) => files.get(f) as string), save };
+  const grpc = await tlsOf(read);
+  const httpTls: HttpTls = {
+    ca: grpc.ca,
+    cert: await read(HTTP_FILES.cert),
+    key: await read(HTTP_FILES.key),
+    clientCert: await read(HTTP_FILES.clientCert),
+    clientKey: await read(HTTP_FILES.clientKey),
+    serverName: HTTP_SERVER_NAME,
+  };
+  return { grpc, http: httpTls, save };
+}
+
+/** The fleet's gRPC TLS material from the state dir, or new material that `save()` writes there (else a no-op). */
+export async function loadGrpcTls(stateDir: string): Promise<{ tls: GrpcTls; save: () => Promise<void> }> {
+  const { grpc, save } = await loadFleetTls(stateDir);
+  return { tls: grpc, save };
 }
 
 /** Reads the fleet's gRPC TLS material, creating the CA and certificates on first use. */
@@ -198,6 +302,26 @@ export async function loadOrCreateGrpcTls(stateDir: string): Promise<GrpcTls> {
   const { tls, save } = await loadGrpcTls(stateDir);
   await save();
   return tls;
+}
+
+/** Reads the fleet's TLS material, gRPC and HTTP, creating what is missing. */
+export async function loadOrCreateFleetTls(stateDir: string): Promise<{ grpc: GrpcTls; http: HttpTls }> {
+  const { grpc, http, save } = await loadFleetTls(stateDir);
+  await save();
+  return { grpc, http };
+}
+
+/** The HTTP server's certificate (for HTTP_SERVER_NAME, localhost and 127.0.0.1) and the fleet's client one. */
+async function makeHttpLeaves(dir: string): Promise<void> {
+  const common = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n";
+  await issue(
+    dir,
+    "http-server",
+    `/CN=${HTTP_SERVER_NAME}`,
+    `${common}extendedKeyUsage=serverAuth\nsubjectAltName=DNS:${HTTP_SERVER_NAME},DNS:localhost,IP:127.0.0.1\n`,
+  );
+  await issue(dir, "http-client", "/CN=thanos-fleet", `${common}extendedKeyUsage=clientAuth\n`);
+  await rm(join(dir, "ca.srl"), { force: true });
 }
 
 /** A fleet CA, a server certificate for GRPC_SERVER_NAME and query's client certificate, in `dir`. */

@@ -4,7 +4,15 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { GRPC_SERVER_NAME, loadGrpcTls, loadOrCreateGrpcTls, TLS_DIR } from "./tls.ts";
+import {
+  GRPC_SERVER_NAME,
+  HTTP_SERVER_NAME,
+  loadFleetTls,
+  loadGrpcTls,
+  loadOrCreateFleetTls,
+  loadOrCreateGrpcTls,
+  TLS_DIR,
+} from "./tls.ts";
 
 test("the fleet's gRPC certificates chain to its CA, keys are private, and a second run reuses them", async () => {
   const stateDir = await mkdtemp(join(tmpdir(), "fleet-tls-state-"));
@@ -131,6 +139,43 @@ test("a TLS dir made by hand with other files gets the material beside them", as
     assert.equal(await readFile(join(stateDir, TLS_DIR, "README"), "utf8"), "mine");
     assert.deepEqual(await loadOrCreateGrpcTls(stateDir), tls);
     assert.deepEqual((await readdir(stateDir)).sort(), [TLS_DIR]);
+  } finally {
+    await rm(stateDir, { recursive: true, force: true });
+  }
+});
+
+test("the HTTP leaves chain to the fleet CA; a tls dir made before them gets them beside its CA; a part of them is refused", async () => {
+  const stateDir = await mkdtemp(join(tmpdir(), "fleet-tls-state-"));
+  try {
+    const dir = join(stateDir, TLS_DIR);
+    await loadOrCreateFleetTls(stateDir);
+    const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, encoding: "utf8" });
+    // As a tls dir from before the HTTP leaves: only the CA and the gRPC set.
+    for (const f of ["http-server.crt", "http-server.key", "http-client.crt", "http-client.key"]) {
+      await rm(join(dir, f));
+    }
+    const caBefore = await readFile(join(dir, "ca.crt"), "utf8");
+    const { http } = await loadOrCreateFleetTls(stateDir);
+    assert.equal(http.ca, caBefore);
+    assert.match(
+      openssl("verify", "-CAfile", "ca.crt", "http-server.crt", "http-client.crt"),
+      /server.crt: OK\n.*client.crt: OK/,
+    );
+    const server = openssl("x509", "-in", "http-server.crt", "-noout", "-ext", "subjectAltName");
+    assert.match(server, new RegExp(`DNS:${HTTP_SERVER_NAME}, DNS:localhost, IP Address:127.0.0.1`));
+    for (const key of ["http-server.key", "http-client.key"]) {
+      assert.equal((await stat(join(dir, key))).mode & 0o777, 0o600, key);
+    }
+    assert.deepEqual((await loadOrCreateFleetTls(stateDir)).http, http);
+
+    await rm(join(dir, "http-client.key"));
+    const before = await readdir(dir);
+    await assert.rejects(loadFleetTls(stateDir), (e: Error & { exitCode?: number }) => {
+      assert.equal(e.exitCode, 2);
+      assert.match(e.message, /incomplete: http-client\.key missing/);
+      return true;
+    });
+    assert.deepEqual(await readdir(dir), before);
   } finally {
     await rm(stateDir, { recursive: true, force: true });
   }

@@ -151,6 +151,11 @@ const CURRENT_VIEW_POLL_MS = 100;
 export class Probe {
   private readonly memo = new Map<string, Promise<unknown>>();
   readonly s3: S3Client;
+  /**
+   * A client without the fleet's credentials (trusting the fleet CA, presenting no certificate): the exposure check
+   * asks with it what anyone on the network would get. The same as `http` unless verify is given one.
+   */
+  anonymous: HttpClient;
 
   constructor(
     readonly topology: Topology,
@@ -161,6 +166,7 @@ export class Probe {
     private readonly currentViewWaitMs = 0,
   ) {
     this.s3 = new S3Client(endpoints.objectStore, http, now);
+    this.anonymous = http;
   }
 
   private once<T>(key: string, fn: () => Promise<T>): Promise<T> {

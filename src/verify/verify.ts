@@ -1,8 +1,10 @@
 // verifyFleet: every check at once against a running fleet, from its topology and the endpoints its runtime reports.
 import type { FleetEndpoints } from "../endpoints.ts";
-import { fetchClient, type HttpClient } from "../net/http.ts";
+import type { HttpClient } from "../net/http.ts";
+import { anonymousClient, fleetClient } from "../net/https.ts";
 import type { Topology } from "../topology/topology.ts";
 import { COMPACTOR, checkCompactor } from "./checks/compactor.ts";
+import { checkExposure, EXPOSURE } from "./checks/exposure.ts";
 import { checkGaps, GAPS } from "./checks/gaps.ts";
 import { checkGrafana, checkGrafanaDatasources, GRAFANA_DATASOURCE } from "./checks/grafana.ts";
 import { checkObjectStore, OBJSTORE } from "./checks/objstore.ts";
@@ -21,6 +23,8 @@ export interface VerifyOptions {
   timeoutMs?: number;
   /** The network seam; tests hand in recorded answers. */
   http?: HttpClient;
+  /** The client without the fleet's credentials the exposure check asks with (else one made from the endpoints). */
+  anonymousHttp?: HttpClient;
   /** The clock; tests pin it to when answers were recorded. */
   now?: () => Date;
   /** Ids of checks not to run (the drill's recovery leaves out `gaps`: it measures the outage's hole itself). */
@@ -40,6 +44,7 @@ const CHECKS: Check[] = [
   [RULER, checkRuler],
   [SIDECARS, checkSidecars],
   [SUPERVISOR, checkSupervisor],
+  [EXPOSURE, checkExposure],
   [undefined, checkGrafana],
   [GRAFANA_DATASOURCE, checkGrafanaDatasources],
 ];
@@ -77,9 +82,12 @@ export async function verifyFleet(
   const started = now();
   const t0 = performance.now();
   // A live fleet: wait for query's current view of its stores; a recorded one answers as it was recorded.
+  const timeoutMs = opts.timeoutMs ?? 5000;
   const probe = opts.http
     ? new Probe(topology, endpoints, opts.http, now)
-    : new Probe(topology, endpoints, fetchClient(opts.timeoutMs ?? 5000), now, CURRENT_VIEW_WAIT_MS);
+    : new Probe(topology, endpoints, fleetClient(timeoutMs, endpoints.httpTls), now, CURRENT_VIEW_WAIT_MS);
+  if (opts.anonymousHttp) probe.anonymous = opts.anonymousHttp;
+  else if (!opts.http) probe.anonymous = anonymousClient(timeoutMs, endpoints.httpTls);
   const chosen = CHECKS.filter(([info]) => !opts.skip?.includes(info?.id ?? "grafana"));
   const results = await Promise.all(chosen.map(([info, run]) => guarded(info, run, probe)));
   const checks = results

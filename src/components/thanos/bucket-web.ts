@@ -43,7 +43,7 @@ export function bucketWeb(topology: Topology, ctx: SpecContext): ComponentSpec {
     `--timeout=${halfOf(ctx.bucketSyncInterval)}`,
     "--label=cluster",
   ];
-  return mgmtComponent(topology, FACTS, {
+  return mgmtComponent(topology, ctx, FACTS, {
     args,
     container: { ports: HTTP_ONLY, files: [store.file] },
     ports: { http: { nodePort: topology.observer.nodePorts.bucketWeb } },

@@ -13,6 +13,7 @@ import type {
   ServicePort,
   ServiceSpec,
 } from "../types.ts";
+import { type WebSections, webServer } from "../web.ts";
 
 export const GRPC_PORT = 10901;
 export const HTTP_PORT = 10902;
@@ -97,6 +98,7 @@ export interface MgmtPorts {
 /** A mgmt component: one workload of one Thanos container, and its Service. */
 export function mgmtComponent(
   topology: Topology,
+  ctx: SpecContext,
   facts: MgmtFacts,
   spec: {
     args: string[];
@@ -104,9 +106,18 @@ export function mgmtComponent(
     container: Partial<Container>;
     ports: MgmtPorts;
     storeLabels?: PodSpec["storeLabels"];
+    /** Sections of its web config besides TLS (merged by webConfig). */
+    web?: WebSections;
   },
 ): ComponentSpec {
-  const { args, container, ports, storeLabels } = spec;
+  const { container, ports, storeLabels } = spec;
+  // An HTTP port on a NodePort leaves the cluster: HTTPS with the fleet's client certificates (with `tls.http`).
+  const exposed = ports.http.nodePort !== undefined;
+  const web = exposed
+    ? webServer(ctx, ctx.configDir(facts.name, facts.container), "--http.config", spec.web)
+    : { args: [], files: [] };
+  const args = [...spec.args, ...web.args];
+  const probeTls = exposed && ctx.httpTls ? { tls: true } : {};
   // Each mgmt process keeps its heap under its memory limit (goMemLimit), on both runtimes. Not the sidecars: the
   // Prometheus Operator builds their containers on Kubernetes, from chart values that carry no environment.
   const env = {
@@ -120,7 +131,13 @@ export function mgmtComponent(
     stateful: facts.stateful,
     stage: facts.stage,
     containers: [
-      thanosContainer(topology, facts.container, facts.component, facts.sizing, args, { ...container, env }),
+      thanosContainer(topology, facts.container, facts.component, facts.sizing, args, {
+        ...container,
+        files: [...(container.files ?? []), ...web.files],
+        readiness: { port: "http", path: "/-/ready", ...probeTls },
+        liveness: { port: "http", path: "/-/healthy", ...probeTls },
+        env,
+      }),
     ],
     ...(storeLabels ? { storeLabels } : {}),
   };

@@ -31,7 +31,7 @@ export function compactor(topology: Topology, ctx: SpecContext): ComponentSpec {
     `--retention.resolution-1h=${retention.oneHour}`,
     "--compact.concurrency=1",
   ];
-  return mgmtComponent(topology, FACTS, {
+  return mgmtComponent(topology, ctx, FACTS, {
     args,
     container: { ports: HTTP_ONLY, files: [store.file], dataDir: ctx.dataDir(NAME, FACTS.container) },
     // On a NodePort: no Prometheus runs in mgmt, so the workload clusters' Prometheus scrape it (compactorScrapeJob).
@@ -45,10 +45,15 @@ export const COMPACTOR_JOB = "thanos-compact";
  * The compactor's metrics in the global view: each workload cluster's Prometheus scrapes it through mgmt's NodePort,
  * so `thanos_compact_halted` reaches the ruler (a halted compactor stops silently, on overlapping blocks).
  */
-export function compactorScrapeJob(topology: Topology, addresses: Addresses): Record<string, unknown> {
+export function compactorScrapeJob(
+  topology: Topology,
+  addresses: Addresses,
+  tls: Record<string, unknown> = {},
+): Record<string, unknown> {
   const mgmt = topology.observer;
   return {
     job_name: COMPACTOR_JOB,
+    ...tls,
     static_configs: [{ targets: [addresses.exposed(mgmt.name, mgmt.nodePorts.compactor)] }],
   };
 }

@@ -1,9 +1,11 @@
 // The query-frontend: splits and caches range queries in front of query; what Grafana and a person query.
+
 import type { Topology } from "../../topology/topology.ts";
 import { stringify } from "../../yaml.ts";
 import type { Addresses, SpecContext } from "../context.ts";
 import type { ComponentSpec, Opening } from "../types.ts";
 import { START_STAGE } from "../types.ts";
+import { type RateLimit, webClient } from "../web.ts";
 import {
   HTTP_ONLY,
   HTTP_PORT,
@@ -14,7 +16,6 @@ import {
   WORKLOAD,
 } from "./common.ts";
 import { queryMaxConcurrent } from "./query.ts";
-import { type RateLimit, webConfigFile } from "./web-config.ts";
 
 export const QFE_CACHE_FILE = "query-range-cache.yaml";
 export const QFE_DOWNSTREAM_FILE = "downstream-tripper.yaml";
@@ -77,18 +78,20 @@ export function queryFrontendAddress(topology: Topology, addresses: Addresses): 
 export function queryFrontend(topology: Topology, ctx: SpecContext): ComponentSpec {
   const mgmt = topology.observer;
   const downstream = ctx.addresses.service(mgmt.name, WORKLOAD.query, HTTP_PORT);
+  const dir = ctx.configDir(NAME, FACTS.container);
+  // Query is exposed: with `tls.http` query-frontend reaches it over HTTPS, with the fleet's client certificate.
+  const client = webClient(ctx, dir);
   const cache = stringify({ type: "IN-MEMORY", config: { max_size: "128MB", validity: "10m" } });
   const tripper = stringify({
     response_header_timeout: `${QUERY_FRONTEND_WAIT_S}s`,
     // Keeps connections to query for reuse; Thanos's flag text recommends at least 100 for a nearby downstream.
     max_idle_conns_per_host: 100,
+    ...(client.tlsConfig ? { tls_config: client.tlsConfig } : {}),
   });
-  const dir = ctx.configDir(NAME, FACTS.container);
-  const web = webConfigFile(ctx, NAME, FACTS.container, { rateLimit: queryFrontendRateLimit(topology) });
   const args = [
     "query-frontend",
     `--http-address=${listen(ctx, HTTP_PORT)}`,
-    `--query-frontend.downstream-url=http://${downstream}`,
+    `--query-frontend.downstream-url=${client.scheme}://${downstream}`,
     // Ranges above a day go out as 7 equal parallel requests, ranges above 15 days as 15-day requests: measured with
     // `npm run bench -- query` (2 cores, 30 d × 1,000 series × 4 replicas), against splitting into days the 30 d
     // dashboard cold went from 8.1 s to 4.2 s (every day split looked every series up again) and the 7 d one
@@ -105,16 +108,15 @@ export function queryFrontend(topology: Topology, ctx: SpecContext): ComponentSp
     "--query.max-retries-per-request=1",
     "--labels.max-retries-per-request=1",
     "--query-frontend.log-queries-longer-than=10s",
-    ...web.args,
   ];
-  return mgmtComponent(topology, FACTS, {
+  return mgmtComponent(topology, ctx, FACTS, {
     args,
     container: {
       ports: HTTP_ONLY,
       files: [
         { name: QFE_CACHE_FILE, content: cache },
         { name: QFE_DOWNSTREAM_FILE, content: tripper },
-        ...web.files,
+        ...client.files,
       ],
       // The rate limit answers every path, /-/ready and /-/healthy too, with 429 once its tokens are spent: a probe
       // that took that for a failure would take the only query-frontend out of its Service (readiness; the load then
@@ -123,6 +125,7 @@ export function queryFrontend(topology: Topology, ctx: SpecContext): ComponentSp
       liveness: { port: "http" },
     },
     ports: { http: { nodePort: mgmt.nodePorts.queryFrontend } },
+    web: { rate_limit: queryFrontendRateLimit(topology) },
   });
 }
 

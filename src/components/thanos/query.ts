@@ -100,7 +100,7 @@ export function query(topology: Topology, ctx: SpecContext, stores: StoreApiServ
     `--query.max-concurrent=${queryMaxConcurrent(topology.fleet.profile)}`,
     `--query.timeout=${QUERY_TIMEOUT_S}s`,
   ];
-  return mgmtComponent(topology, FACTS, {
+  return mgmtComponent(topology, ctx, FACTS, {
     args,
     container: {
       files: [{ name: ENDPOINTS_FILE, content: endpointsConfig(stores, ctx) }, ...queryClientTlsFiles(ctx)],

@@ -1,5 +1,6 @@
 // The ruler: evaluates the fleet's rules and HA alerts through query, sends alerts to mgmt's Alertmanager, and
 // serves what it records over the StoreAPI.
+
 import { parseDuration } from "../../duration.ts";
 import type { Topology, Workload } from "../../topology/topology.ts";
 import { rulerReplicaName } from "../../topology/topology.ts";
@@ -8,6 +9,7 @@ import { ALERTMANAGER_PORT } from "../alertmanager.ts";
 import type { SpecContext } from "../context.ts";
 import type { ComponentSpec, StoreApiServer } from "../types.ts";
 import { POD_NAME, START_STAGE } from "../types.ts";
+import { webClient } from "../web.ts";
 import {
   GRPC_PORT,
   grpcServerTls,
@@ -152,32 +154,79 @@ export function rulerLabels(_topology: Topology, pod: string): Record<string, st
   return { ruler_replica: pod };
 }
 
+const RULER_QUERY_FILE = "query.yaml";
+const RULER_ALERTMANAGERS_FILE = "alertmanagers.yaml";
+
 export function ruler(topology: Topology, ctx: SpecContext): ComponentSpec {
   const mgmt = topology.observer.name;
   const store = objstore(ctx, NAME, FACTS.container);
   const tls = grpcServerTls(ctx, NAME, FACTS.container);
   const labels = rulerLabels(topology, POD_NAME);
+  const dir = ctx.configDir(NAME, FACTS.container);
+  // Query and mgmt's Alertmanager are exposed: with `tls.http` the ruler reaches them over HTTPS, with its client
+  // certificate.
+  const client = webClient(ctx, dir);
+  const queryAddress = ctx.addresses.service(mgmt, WORKLOAD.query, HTTP_PORT);
+  const alertmanagerAddress = ctx.addresses.service(mgmt, WORKLOAD.alertmanager, ALERTMANAGER_PORT);
+  // Without it, the guide's flags, unchanged.
+  const targets = client.tlsConfig
+    ? {
+        args: [
+          `--query.config-file=${dir}/${RULER_QUERY_FILE}`,
+          `--alertmanagers.config-file=${dir}/${RULER_ALERTMANAGERS_FILE}`,
+        ],
+        files: [
+          {
+            name: RULER_QUERY_FILE,
+            content: stringify([
+              {
+                http_config: { tls_config: client.tlsConfig },
+                scheme: client.scheme,
+                static_configs: [queryAddress],
+              },
+            ]),
+          },
+          {
+            name: RULER_ALERTMANAGERS_FILE,
+            content: stringify({
+              alertmanagers: [
+                {
+                  http_config: { tls_config: client.tlsConfig },
+                  scheme: client.scheme,
+                  static_configs: [alertmanagerAddress],
+                  api_version: "v2",
+                },
+              ],
+            }),
+          },
+          ...client.files,
+        ],
+      }
+    : {
+        args: [`--query=http://${queryAddress}`, `--alertmanagers.url=http://${alertmanagerAddress}`],
+        files: [],
+      };
   const args = [
     "rule",
     ...listenArgs(ctx),
     `--data-dir=${ctx.dataDir(NAME, FACTS.container)}`,
     store.arg,
     `--rule-file=${ctx.configDir(NAME, FACTS.container)}/${RULES_FILE}`,
-    `--query=http://${ctx.addresses.service(mgmt, WORKLOAD.query, HTTP_PORT)}`,
-    `--alertmanagers.url=http://${ctx.addresses.service(mgmt, WORKLOAD.alertmanager, ALERTMANAGER_PORT)}`,
+    ...targets.args,
     ...Object.entries(labels).map(([k, v]) => `--label=${k}="${v}"`),
     "--alert.label-drop=ruler_replica",
     "--eval-interval=15s",
     `--tsdb.block-duration=${ctx.blockDuration}`,
     ...tls.args,
   ];
-  return mgmtComponent(topology, FACTS, {
+  return mgmtComponent(topology, ctx, FACTS, {
     args,
     container: {
       files: [
         store.file,
         { name: RULES_FILE, content: fleetRules({ topology, blockDuration: ctx.blockDuration }) },
         ...tls.files,
+        ...targets.files,
       ],
       dataDir: ctx.dataDir(NAME, FACTS.container),
     },

@@ -1,11 +1,15 @@
 // The Thanos sidecar next to each Prometheus replica: its args, its per-replica Service on NodePorts the other
 // clusters dial, and the StoreAPI it serves.
+
 import type { Topology, Workload } from "../../topology/topology.ts";
+import { stringify } from "../../yaml.ts";
 import { POD_IP, type SpecContext } from "../context.ts";
 import type { Sizing } from "../resources.ts";
 import type { Container, ServiceSpec, StoreApiServer } from "../types.ts";
+import { uniqueFiles, webClient, webServer } from "../web.ts";
 import { GRPC_PORT, grpcServerTls, HTTP_PORT, listenArgs, objstore, thanosContainer } from "./common.ts";
 
+const PROMETHEUS_CLIENT_FILE = "prometheus-http-client.yaml";
 export const SIDECAR_SIZING: Sizing = { memory: 64, limit: 256, cpu: 25 };
 
 /** The labels a workload cluster's replica serves over the StoreAPI. */
@@ -31,6 +35,15 @@ function sidecarHttpNodePort(w: Workload, i: number): number {
 export function sidecarContainer(topology: Topology, ctx: SpecContext, workload: string): Container {
   const store = objstore(ctx, workload, "thanos-sidecar");
   const tls = grpcServerTls(ctx, workload, "thanos-sidecar");
+  const dir = ctx.configDir(workload, "thanos-sidecar");
+  // Its HTTP port is on a NodePort (with `tls.http`: HTTPS, the fleet's client certificates), and so is Prometheus's:
+  // the sidecar reaches Prometheus over HTTPS with the fleet's client certificate.
+  const web = webServer(ctx, dir, "--http.config");
+  const client = webClient(ctx, dir);
+  const promClient = client.tlsConfig
+    ? [`--prometheus.http-client-file=${dir}/${PROMETHEUS_CLIENT_FILE}`]
+    : [];
+  const probeTls = ctx.httpTls ? { tls: true } : {};
   return thanosContainer(
     topology,
     "thanos-sidecar",
@@ -38,13 +51,27 @@ export function sidecarContainer(topology: Topology, ctx: SpecContext, workload:
     SIDECAR_SIZING,
     [
       "sidecar",
-      `--prometheus.url=http://${ctx.listenHost === "0.0.0.0" ? "localhost" : POD_IP}:9090`,
+      `--prometheus.url=${client.scheme}://${ctx.listenHost === "0.0.0.0" ? "localhost" : POD_IP}:9090`,
+      ...promClient,
       `--tsdb.path=${ctx.dataDir(workload, "prometheus")}`,
       ...listenArgs(ctx),
       store.arg,
       ...tls.args,
+      ...web.args,
     ],
-    { files: [store.file, ...tls.files] },
+    {
+      files: uniqueFiles([
+        store.file,
+        ...tls.files,
+        ...web.files,
+        ...client.files,
+        ...(client.tlsConfig
+          ? [{ name: PROMETHEUS_CLIENT_FILE, content: stringify({ tls_config: client.tlsConfig }) }]
+          : []),
+      ]),
+      readiness: { port: "http", path: "/-/ready", ...probeTls },
+      liveness: { port: "http", path: "/-/healthy", ...probeTls },
+    },
   );
 }
 

@@ -63,7 +63,7 @@ export function storeGateway(topology: Topology, ctx: SpecContext): ComponentSpe
     `--store.limits.request-samples=${limits.requestSamples}`,
     ...tls.args,
   ];
-  return mgmtComponent(topology, FACTS, {
+  return mgmtComponent(topology, ctx, FACTS, {
     args,
     container: { files: [store.file, ...tls.files], dataDir: ctx.dataDir(NAME, FACTS.container) },
     ports: { grpc: {}, http: {} },

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Credentials } from "../../state/credentials.ts";
-import { GRPC_SERVER_NAME, type GrpcTls } from "../../state/tls.ts";
+import { GRPC_SERVER_NAME, type GrpcTls, HTTP_SERVER_NAME, type HttpTls } from "../../state/tls.ts";
 import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet, parseFleetYaml } from "../../topology/load.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { DiscoveredAddresses } from "../addresses.ts";
@@ -23,6 +23,16 @@ export const FAKE_GRPC_TLS: GrpcTls = {
   clientCert: "fake-client-cert-pem",
   clientKey: "fake-client-key-pem",
   serverName: GRPC_SERVER_NAME,
+};
+
+/** Stand-in HTTP TLS material (fleets have HTTPS on their exposed HTTP ports by default). */
+export const FAKE_HTTP_TLS: HttpTls = {
+  ca: "fake-ca-pem",
+  cert: "fake-http-server-cert-pem",
+  key: "fake-http-server-key-pem",
+  clientCert: "fake-http-client-cert-pem",
+  clientKey: "fake-http-client-key-pem",
+  serverName: HTTP_SERVER_NAME,
 };
 
 /** What render needs besides the topology, as the tests give it. */

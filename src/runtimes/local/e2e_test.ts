@@ -1,5 +1,6 @@
 // End to end, with real processes: the default fleet comes up locally, answers deduplicated queries across
 // clusters, ships blocks that the store gateway serves with every sidecar stopped, and goes down without a trace.
+
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -8,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { testFleet } from "../../../testing/local/fleet.ts";
 import { doctorCommand } from "../../commands/doctor.ts";
 import type { FleetEndpoints } from "../../endpoints.ts";
+import { fleetClient } from "../../net/https.ts";
 import { recordedRuntime } from "../../state/runtime.ts";
 import { loadTopology } from "../../topology/load.ts";
 import { hasExited, sessionMembers } from "./proc.ts";
@@ -54,11 +56,11 @@ async function poll<T>(what: string, timeoutMs: number, fn: () => Promise<T | un
   }
 }
 
+/** GET with the fleet's client certificate (its HTTP ports ask for it with tls.http, the default). */
 async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  const body = await res.text();
-  if (!res.ok) throw new Error(`GET ${url}: ${res.status} ${body.slice(0, 300)}`);
-  return JSON.parse(body) as T;
+  const res = await fleetClient(10_000, endpoints.httpTls)(url);
+  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${res.body.slice(0, 300)}`);
+  return JSON.parse(res.body) as T;
 }
 
 interface Series {

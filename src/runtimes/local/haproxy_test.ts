@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
-import { FAKE_GRPC_TLS } from "../../render/testdata/fixtures.ts";
+import { FAKE_GRPC_TLS, FAKE_HTTP_TLS } from "../../render/testdata/fixtures.ts";
 import type { Credentials } from "../../state/credentials.ts";
+import { loadOrCreateFleetTls } from "../../state/tls.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import { findHaproxy } from "./binaries.ts";
 import { planLocalFleet } from "./processes.ts";
@@ -26,6 +27,7 @@ const plan = planLocalFleet(
     bucketSyncInterval: "5s",
   },
   FAKE_GRPC_TLS,
+  FAKE_HTTP_TLS,
 );
 const configOf = (cluster: string) => {
   const lb = plan.processes.find((p) => p.cluster === cluster && p.component === "load-balancer");
@@ -53,9 +55,15 @@ describe("haproxy.cfg", () => {
     const haproxy = findHaproxy(topology);
     const dir = await mkdtemp(join(tmpdir(), "fleet-haproxy-"));
     try {
+      // The checks' CA and client certificate, real, where the plan (state dir /state) says they are.
+      const stateDir = join(dir, "state");
+      const tls = await loadOrCreateFleetTls(stateDir);
       for (const cluster of ["mgmt", "biz1", "biz2", "minio"]) {
         const file = join(dir, `${cluster}.cfg`);
-        await writeFile(file, configOf(cluster));
+        const pem = join(stateDir, "local", cluster, "haproxy", "check-client.pem");
+        await mkdir(dirname(pem), { recursive: true });
+        await writeFile(pem, `${tls.http.clientCert}${tls.http.clientKey}`);
+        await writeFile(file, configOf(cluster).replaceAll(" /state/", ` ${stateDir}/`));
         const out = await new Promise<string>((resolve, reject) =>
           execFile(haproxy, ["-c", "-f", file], (err, stdout, stderr) =>
             err
@@ -83,7 +91,12 @@ describe("haproxy.cfg", () => {
       const lines = backends(configOf(cluster)).get(backend);
       assert.ok(lines, `no backend ${backend}`);
       assert.equal(lines.length, servers);
-      for (const l of lines) assert.match(l, /^server \S+ 127\.77\.[0-9]+\.[0-9]+:[0-9]+ check port [0-9]+$/);
+      for (const l of lines) {
+        assert.match(
+          l,
+          /^server \S+ 127\.77\.[0-9]+\.[0-9]+:[0-9]+ check port [0-9]+( check-ssl verify required ca-file \S+ crt \S+ check-sni thanos-fleet-http verifyhost thanos-fleet-http)?$/,
+        );
+      }
     });
   }
 
@@ -100,7 +113,9 @@ describe("haproxy.cfg", () => {
     const lines = backends(configOf("biz1")).get("thanos-sidecar-1_grpc") ?? [];
     const ip = plan.network.podIp("biz1", "prometheus-kube-prometheus-stack-prometheus-1");
     assert.deepEqual(lines, [
-      `server prometheus-kube-prometheus-stack-prometheus-1 ${ip}:10901 check port 10902`,
+      `server prometheus-kube-prometheus-stack-prometheus-1 ${ip}:10901 check port 10902 check-ssl verify required ` +
+        "ca-file /state/tls/ca.crt crt /state/local/biz1/haproxy/check-client.pem check-sni thanos-fleet-http " +
+        "verifyhost thanos-fleet-http",
     ]);
   });
 

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   type GrpcTls,
+  type HttpTls,
   type ObjectStoreAccess,
   POD_IP,
   type SpecContext,
@@ -14,12 +15,15 @@ import { buildFleet, type FleetSpec, objectStoreAccess } from "../../components/
 import type { Binary, ComponentKind, Container, PodSpec, Port, ServiceSpec } from "../../components/types.ts";
 import { POD_NAME, podNames, START_STAGE } from "../../components/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
+import { type HttpClientFiles, httpClientFiles } from "../../state/tls.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { haproxyConfig } from "./haproxy.ts";
 import { type Network, planNetwork } from "./network.ts";
 
 /** The local runtime's own placeholder: the pod's directory, `<state>/local/<cluster>/<pod>`. */
 export const POD_DIR = "$(FLEET_POD_DIR)";
+/** The fleet's client certificate and key in one PEM, for HAProxy's HTTPS checks. */
+const CHECK_PEM = "check-client.pem";
 
 export interface LocalOptions {
   /** TSDB block length of Prometheus and the rulers. */
@@ -30,7 +34,9 @@ export interface LocalOptions {
   subnet: string;
 }
 
-export type Readiness = { kind: "http"; url: string } | { kind: "tcp"; addresses: string[] };
+export type Readiness =
+  | { kind: "http"; url: string; tls?: HttpClientFiles }
+  | { kind: "tcp"; addresses: string[] };
 
 /** One process to run: a container of one replica, or a cluster's load balancer. */
 export interface ProcessPlan {
@@ -65,6 +71,8 @@ export interface LocalPlan {
   processes: ProcessPlan[];
   /** Each cluster's HAProxy stats socket, by cluster name. */
   statsSockets: Map<string, string>;
+  /** With `tls.http`: the files of the fleet's client certificate, which the runtime's own requests present. */
+  httpTls?: HttpClientFiles;
 }
 
 /** Start stages: the load balancers first, then the components' own (START_STAGE). */
@@ -88,6 +96,7 @@ export function localContext(
   options: LocalOptions,
   addresses: SpecContext["addresses"],
   grpcTls?: GrpcTls,
+  httpTls?: HttpTls,
 ): SpecContext {
   return {
     listenHost: POD_IP,
@@ -100,6 +109,7 @@ export function localContext(
     demoScript: demoScript().path,
     seaweedfsGrpcBase: seaweedfsGrpcBase(options.subnet),
     ...(grpcTls ? { grpcTls } : {}),
+    ...(httpTls ? { httpTls } : {}),
   };
 }
 
@@ -125,17 +135,29 @@ export function planLocalFleet(
   options: LocalOptions,
   /** The fleet's TLS material; required when fleet.yaml says `tls: { grpc: true }`. */
   grpcTls?: GrpcTls,
+  /** The fleet's HTTP TLS material; required when fleet.yaml says `tls: { http: true }`. */
+  httpTls?: HttpTls,
 ): LocalPlan {
   if (topology.fleet.tls.grpc && !grpcTls) {
     throw new Error(
       "fleet.yaml sets tls.grpc but no TLS material was given: load it with loadOrCreateGrpcTls",
     );
   }
+  if (topology.fleet.tls.http && !httpTls) {
+    throw new Error(
+      "fleet.yaml sets tls.http but no HTTP TLS material was given: load it with loadOrCreateFleetTls",
+    );
+  }
+  const clientTls = httpTls ? httpClientFiles(stateDir) : undefined;
   const root = localRoot(stateDir);
   // Pass one learns which pods and Services exist; pass two builds them with their real addresses.
-  const shape = buildFleet(topology, localContext(topology, creds, options, shapeAddresses, grpcTls), creds);
+  const shape = buildFleet(
+    topology,
+    localContext(topology, creds, options, shapeAddresses, grpcTls, httpTls),
+    creds,
+  );
   const network = planNetwork(topology, shape, options.subnet);
-  const ctx = localContext(topology, creds, options, network.addresses, grpcTls);
+  const ctx = localContext(topology, creds, options, network.addresses, grpcTls, httpTls);
   const fleet = buildFleet(topology, ctx, creds);
   const demo = demoScript();
 
@@ -147,7 +169,7 @@ export function planLocalFleet(
       const podDir = join(root, pod.cluster, podName);
       const vars = { [POD_NAME]: podName, [POD_IP]: ip, [POD_DIR]: podDir };
       for (const c of pod.containers) {
-        processes.push(containerProcess(pod, c, { podName, ip, podDir, vars, ctx, demo }));
+        processes.push(containerProcess(pod, c, { podName, ip, podDir, vars, ctx, demo, clientTls }));
       }
     }
   }
@@ -177,8 +199,20 @@ export function planLocalFleet(
       files: [
         {
           path: join(dir, "haproxy.cfg"),
-          content: haproxyConfig(cluster.name, services, fleet.pods, network, socket),
+          content: haproxyConfig(
+            cluster.name,
+            services,
+            fleet.pods,
+            network,
+            socket,
+            httpTls && clientTls
+              ? { pem: join(dir, CHECK_PEM), ca: clientTls.ca, serverName: clientTls.serverName }
+              : undefined,
+          ),
         },
+        ...(httpTls
+          ? [{ path: join(dir, CHECK_PEM), content: `${httpTls.clientCert}${httpTls.clientKey}` }]
+          : []),
       ],
       dirs: [dir],
       cwd: dir,
@@ -188,7 +222,16 @@ export function planLocalFleet(
       stage: STAGE.loadBalancer,
     });
   }
-  return { root, options, network, fleet, objectStore: ctx.objectStore, processes, statsSockets };
+  return {
+    root,
+    options,
+    network,
+    fleet,
+    objectStore: ctx.objectStore,
+    processes,
+    statsSockets,
+    ...(clientTls ? { httpTls: clientTls } : {}),
+  };
 }
 
 function containerProcess(
@@ -201,6 +244,7 @@ function containerProcess(
     vars: Record<string, string>;
     ctx: SpecContext;
     demo: { nodeArgs: string[] };
+    clientTls?: HttpClientFiles;
   },
 ): ProcessPlan {
   const sub = (s: string) => substitute(s, r.vars);
@@ -238,7 +282,9 @@ function containerProcess(
     readiness:
       c.readiness.path === undefined
         ? { kind: "tcp", addresses: [`${r.ip}:${port.port}`] }
-        : { kind: "http", url: `http://${r.ip}:${port.port}${c.readiness.path}` },
+        : c.readiness.tls && r.clientTls
+          ? { kind: "http", url: `https://${r.ip}:${port.port}${c.readiness.path}`, tls: r.clientTls }
+          : { kind: "http", url: `http://${r.ip}:${port.port}${c.readiness.path}` },
     stage: pod.stage,
   };
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
-import { FAKE_GRPC_TLS } from "../../render/testdata/fixtures.ts";
+import { FAKE_GRPC_TLS, FAKE_HTTP_TLS } from "../../render/testdata/fixtures.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import { type LocalPlan, listenAddresses, planLocalFleet, STAGE } from "./processes.ts";
@@ -24,7 +24,7 @@ const threeWorkloads = {
 
 function planOf(input: unknown): { plan: LocalPlan; topology: ReturnType<typeof parseFleet> } {
   const topology = parseFleet(input, "test");
-  return { topology, plan: planLocalFleet(topology, creds, "/state", options, FAKE_GRPC_TLS) };
+  return { topology, plan: planLocalFleet(topology, creds, "/state", options, FAKE_GRPC_TLS, FAKE_HTTP_TLS) };
 }
 
 const IP = /127\.77\.([0-9]+)\.([0-9]+)/g;
@@ -113,7 +113,24 @@ for (const [name, input] of [
         (p) => p.component !== "load-balancer" && p.ports.some((x) => x.protocol === "http"),
       );
       assert.equal(endpoints.targets.length, http.length);
-      for (const t of endpoints.targets) assert.match(t.url, /^http:\/\/127\.77\.[0-9]+\.[0-9]+:[0-9]+$/);
+      for (const t of endpoints.targets) assert.match(t.url, /^https?:\/\/127\.77\.[0-9]+\.[0-9]+:[0-9]+$/);
+      // With tls.http, what leaves a cluster is HTTPS; the store gateway and the ruler stay inside mgmt, plain.
+      const scheme = (component: string) =>
+        new Set(endpoints.targets.filter((t) => t.component === component).map((t) => t.url.split(":")[0]));
+      for (const c of [
+        "query-frontend",
+        "query",
+        "prometheus",
+        "sidecar",
+        "alertmanager",
+        "compact",
+        "bucket-web",
+      ]) {
+        assert.deepEqual(scheme(c), new Set(["https"]), c);
+      }
+      for (const c of ["store", "rule"]) assert.deepEqual(scheme(c), new Set(["http"]), c);
+      assert.ok(endpoints.httpTls?.cert.endsWith("/state/tls/http-client.crt"));
+      assert.ok(endpoints.exposedHttp?.every((e) => e.tls && e.url.startsWith("https://127.77.")));
       const query = plan.processes.find((p) => p.component === "query");
       const file = query?.files.find((f) => f.path.endsWith("endpoints.yaml"));
       const dialed = (parse(file?.content ?? "") as { endpoints: { address: string }[] }).endpoints.map(
@@ -127,7 +144,7 @@ for (const [name, input] of [
         sidecars.length,
         topology.workloads.reduce((n, w) => n + w.replicaNames.length, 0),
       );
-      assert.match(endpoints.queryFrontend, /^http:\/\/127\.77\.0\.1:30900$/);
+      assert.match(endpoints.queryFrontend, /^https:\/\/127\.77\.0\.1:30900$/);
       assert.equal(endpoints.objectStore.accessKey, creds.thanos.accessKey);
     });
 
@@ -147,7 +164,11 @@ for (const [name, input] of [
         whats.some((x) => x.endsWith("SeaweedFS API (S3)")) &&
           whats.some((x) => x.endsWith("SeaweedFS metrics")),
       );
-      for (const r of rows) assert.match(r.url, /^http:\/\/127\.77\.[0-9]+\.1:3[0-9]{4}$/);
+      for (const r of rows) {
+        // The storage cluster's S3 API and metrics are the object store's (plain here); every other is HTTPS.
+        const scheme = r.what.startsWith("SeaweedFS") || r.what.startsWith("MinIO") ? "http" : "https";
+        assert.match(r.url, new RegExp(`^${scheme}://127\\.77\\.[0-9]+\\.1:3[0-9]{4}$`), r.what);
+      }
     });
   });
 }
@@ -155,5 +176,8 @@ for (const [name, input] of [
 test("a state dir too long for HAProxy's stats socket is refused, naming it", () => {
   const topology = parseFleet(DEFAULT_FLEET, "test");
   const long = `/tmp/${"x".repeat(90)}`;
-  assert.throws(() => planLocalFleet(topology, creds, long, options, FAKE_GRPC_TLS), /too long.*--state-dir/);
+  assert.throws(
+    () => planLocalFleet(topology, creds, long, options, FAKE_GRPC_TLS, FAKE_HTTP_TLS),
+    /too long.*--state-dir/,
+  );
 });

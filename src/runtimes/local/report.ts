@@ -1,6 +1,6 @@
 // What the running local fleet reports: every target's URL (for verify and `status --json`) and the URL table `up` prints.
 
-import { openings, storeApiOf } from "../../components/fleet.ts";
+import { exposedHttpPorts, openings, storeApiOf } from "../../components/fleet.ts";
 import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
 import { queryFrontendAddress } from "../../components/thanos/query-frontend.ts";
 import type { FleetEndpoints, Target } from "../../endpoints.ts";
@@ -16,21 +16,32 @@ export function fleetEndpoints(topology: Topology, plan: LocalPlan): FleetEndpoi
     if (!http) continue;
     // The gRPC address the query replicas dial, as the component specs wire it.
     const grpc = storeApiOf(topology, p)?.address(plan.network.addresses);
+    const secure = p.readiness.kind === "http" && p.readiness.tls !== undefined;
     targets.push({
       cluster: p.cluster,
       component: p.component,
       pod: p.pod,
-      url: `http://${p.ip}:${http.port}`,
+      url: `${secure ? "https" : "http"}://${p.ip}:${http.port}`,
       ...(grpc ? { grpc } : {}),
     });
   }
   const store = plan.objectStore;
+  const tls = plan.httpTls;
+  const exposedHttp = exposedHttpPorts(plan.fleet).map((e) => ({
+    cluster: e.cluster,
+    name: `${e.service}/${e.port}`,
+    component: e.component,
+    url: `${e.tls ? "https" : "http"}://${plan.network.addresses.exposed(e.cluster, e.nodePort)}`,
+    tls: e.tls,
+  }));
   return {
     runtime: "local",
     targets,
     blockDuration: plan.options.blockDuration,
     bucketSyncInterval: plan.options.bucketSyncInterval,
-    queryFrontend: `http://${queryFrontendAddress(topology, plan.network.addresses)}`,
+    queryFrontend: `${tls ? "https" : "http"}://${queryFrontendAddress(topology, plan.network.addresses)}`,
+    ...(tls ? { httpTls: tls } : {}),
+    exposedHttp,
     objectStore: {
       url: `${store.insecure ? "http" : "https"}://${store.endpoint}`,
       bucket: store.bucket,
@@ -50,7 +61,13 @@ export function urlTable(topology: Topology, plan: LocalPlan): UrlRow[] {
     .map((o) => ({
       what: o.title,
       cluster: o.cluster,
-      url: `http://${plan.network.addresses.exposed(o.cluster, o.nodePort)}`,
+      url: `${exposedScheme(plan, o.cluster, o.nodePort)}://${plan.network.addresses.exposed(o.cluster, o.nodePort)}`,
     }))
     .sort((a, b) => order(a.cluster) - order(b.cluster));
+}
+
+/** `https` for a NodePort that serves TLS (`tls.http`), else `http`. */
+function exposedScheme(plan: LocalPlan, cluster: string, nodePort: number): "http" | "https" {
+  const e = exposedHttpPorts(plan.fleet).find((x) => x.cluster === cluster && x.nodePort === nodePort);
+  return e?.tls ? "https" : "http";
 }

@@ -78,7 +78,8 @@ async function statusOf(
   const state = processState(r, holds);
   const urls: Record<string, string> = {};
   for (const p of r.ports) {
-    urls[p.name] = p.protocol === "http" ? `http://${r.ip}:${p.port}` : `${r.ip}:${p.port}`;
+    const scheme = r.readiness.kind === "http" && r.readiness.tls ? "https" : "http";
+    urls[p.name] = p.protocol === "http" ? `${scheme}://${r.ip}:${p.port}` : `${r.ip}:${p.port}`;
   }
   // A cluster's load balancer serves its NodePorts: the URLs a person opens.
   if (r.component === "load-balancer") {

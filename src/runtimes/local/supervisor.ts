@@ -5,9 +5,11 @@ import { createHash } from "node:crypto";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { request } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { HttpClientFiles } from "../../state/tls.ts";
 import { hasExited, type Identity, isSameProcess, readStat, sessionMembers } from "./proc.ts";
 import type { ProcessPlan, Readiness } from "./processes.ts";
 import type { ProcessRecord } from "./state.ts";
@@ -40,9 +42,15 @@ export function logTail(log: string, lines = LOG_TAIL_LINES): string {
 }
 
 /** One HTTP GET; true on 200. A fresh connection each time, so no socket outlives the check. */
-export function httpReady(url: string, timeoutMs = 1000): Promise<boolean> {
+export function httpReady(url: string, timeoutMs = 1000, tls?: HttpClientFiles): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request(url, { method: "GET", agent: false, timeout: timeoutMs }, (res) => {
+    const secure = tls ? httpsOptions(tls) : undefined;
+    if (tls && !secure) {
+      resolve(false);
+      return;
+    }
+    const send = secure ? httpsRequest : request;
+    const req = send(url, { method: "GET", agent: false, timeout: timeoutMs, ...secure }, (res) => {
       res.resume();
       resolve(res.statusCode === 200);
     });
@@ -50,6 +58,20 @@ export function httpReady(url: string, timeoutMs = 1000): Promise<boolean> {
     req.on("error", () => resolve(false));
     req.end();
   });
+}
+
+/** The client certificate's TLS options, read at each probe (small files); undefined while they cannot be read. */
+function httpsOptions(tls: HttpClientFiles) {
+  try {
+    return {
+      ca: readFileSync(tls.ca),
+      cert: readFileSync(tls.cert),
+      key: readFileSync(tls.key),
+      servername: tls.serverName,
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /** True when something accepts TCP connections on host:port. */
@@ -74,7 +96,7 @@ export function tcpOpen(address: string, timeoutMs = 1000): Promise<boolean> {
 }
 
 export async function isReady(r: Readiness): Promise<boolean> {
-  if (r.kind === "http") return httpReady(r.url);
+  if (r.kind === "http") return httpReady(r.url, 1000, r.tls);
   const open = await Promise.all(r.addresses.map((a) => tcpOpen(a)));
   return open.every(Boolean);
 }

@@ -2,15 +2,19 @@
 // plaintext gRPC client as well as a TLS client without a fleet certificate.
 import assert from "node:assert/strict";
 import { connect } from "node:http2";
+import { request as httpsRequest } from "node:https";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { testFleet } from "../../../testing/local/fleet.ts";
 import type { GrpcTls, SpecContext } from "../../components/context.ts";
 import { queryEndpoints } from "../../components/fleet.ts";
+import { anonymousClient, fleetClient as httpClientOf } from "../../net/https.ts";
 import { loadOrCreateGrpcTls } from "../../state/tls.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
+import { checkExposure } from "../../verify/checks/exposure.ts";
+import { Probe } from "../../verify/probe.ts";
 
-const SUBNET = "127.74";
+const SUBNET = process.env.THANOS_FLEET_LOCAL_SUBNET ?? "127.74";
 /** queryEndpoints only counts addresses here. */
 const shapeContext = {
   addresses: { service: () => "", pod: () => "", exposed: () => "" },
@@ -47,6 +51,8 @@ test(
       await runtime.up(topology, upOptions);
       const endpoints = await runtime.endpoints(topology, { stateDir });
       const tls: GrpcTls = await loadOrCreateGrpcTls(stateDir);
+      // query-frontend and query serve HTTPS with the fleet's client certificates (tls.http, the default).
+      const http = httpClientOf(10_000, endpoints.httpTls);
 
       // Query reaches each workload cluster only through its sidecars: an answer per cluster proves the TLS path.
       const want = topology.workloads.map((w) => w.name).sort();
@@ -54,9 +60,9 @@ test(
       const deadline = Date.now() + 120_000;
       while (Date.now() < deadline) {
         const url = `${endpoints.queryFrontend}/api/v1/query?${new URLSearchParams({ query: "count by (cluster) (fleet_demo_requests_total)" })}`;
-        const r = await fetch(url, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
-        if (r?.ok) {
-          const body = (await r.json()) as { data: { result: { metric: { cluster: string } }[] } };
+        const r = await http(url).catch(() => undefined);
+        if (r && r.status === 200) {
+          const body = JSON.parse(r.body) as { data: { result: { metric: { cluster: string } }[] } };
           got = body.data.result.map((s) => s.metric.cluster).sort();
           if (got.join() === want.join()) break;
         }
@@ -70,8 +76,8 @@ test(
       const wantStores = queryEndpoints(topology, shapeContext).length;
       let healthy: string[] = [];
       for (const until = Date.now() + 60_000; Date.now() < until; await sleep(1000)) {
-        const r = await fetch(`${query}/api/v1/stores`, { signal: AbortSignal.timeout(10_000) });
-        const body = (await r.json()) as {
+        const r = await http(`${query}/api/v1/stores`);
+        const body = JSON.parse(r.body) as {
           data: Record<string, { name: string; lastError: string | null }[]>;
         };
         const all = Object.values(body.data).flat();
@@ -100,6 +106,29 @@ test(
         "ok",
         "a client without a certificate is refused",
       );
+
+      // tls.http: every HTTP port outside its cluster refuses anonymous and plaintext requests and answers the
+      // fleet's client certificate (verify's exposure check, on the real servers); an anonymous POST /-/quit to a
+      // Prometheus NodePort never reaches Prometheus, which still answers.
+      const probe = new Probe(topology, endpoints, http, () => new Date());
+      probe.anonymous = anonymousClient(10_000, endpoints.httpTls);
+      const exposure = await checkExposure(probe);
+      assert.equal(exposure?.status, "pass", exposure?.detail);
+      assert.match(exposure?.detail ?? "", /^15 endpoints: 15 refuse anonymous and plaintext/);
+      const prometheus = endpoints.exposedHttp?.find((e) => e.component === "prometheus");
+      assert.ok(prometheus, "a Prometheus NodePort is reported");
+      const quit = await new Promise<string>((resolve) => {
+        const req = httpsRequest(
+          new URL("/-/quit", prometheus.url),
+          { method: "POST", ca: tls.ca, servername: endpoints.httpTls?.serverName },
+          (res) => resolve(`HTTP ${res.statusCode}`),
+        );
+        req.on("error", (e) => resolve(`error: ${e.message}`));
+        req.end();
+      });
+      assert.match(quit, /^error: .*certificate required/, "anonymous /-/quit is refused in the handshake");
+      await sleep(1000);
+      assert.equal((await http(new URL("/-/healthy", prometheus.url).toString())).status, 200);
     } catch (error) {
       fleet.failed = true;
       throw error;

@@ -9,7 +9,7 @@ import type { Credentials } from "../../state/credentials.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { loadFleetCredentials } from "../../state/fleet-credentials.ts";
 import { recordRuntime } from "../../state/runtime.ts";
-import { loadGrpcTls } from "../../state/tls.ts";
+import { loadFleetTls } from "../../state/tls.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { waitProgress } from "../../ui/progress.ts";
 import { table } from "../../ui/table.ts";
@@ -260,7 +260,8 @@ async function newLocalUpContext(
   if (existing) await writeHolds(root, []);
   const options = resolveLocalOptions(given, process.env, topology.fleet.blocks, existing?.options);
   const { credentials, save: saveCredentials } = await loadFleetCredentials(topology, opts.stateDir);
-  const tls = topology.fleet.tls.grpc ? await loadGrpcTls(opts.stateDir) : undefined;
+  const fleetTls = topology.fleet.tls.grpc || topology.fleet.tls.http;
+  const tls = fleetTls ? await loadFleetTls(opts.stateDir) : undefined;
   let written: string | undefined;
   // Processes start concurrently and each is recorded: writes go one after another, the latest state last.
   let writing: Promise<void> = Promise.resolve();
@@ -272,7 +273,14 @@ async function newLocalUpContext(
     signal: opts.signal,
     ...timeouts(given),
     ...(existing ? { existing } : {}),
-    plan: planLocalFleet(topology, credentials, opts.stateDir, options, tls?.tls),
+    plan: planLocalFleet(
+      topology,
+      credentials,
+      opts.stateDir,
+      options,
+      topology.fleet.tls.grpc ? tls?.grpc : undefined,
+      topology.fleet.tls.http ? tls?.http : undefined,
+    ),
     credentials,
     executables: new Map(),
     actions: [],

@@ -1,0 +1,108 @@
+// The `exposure` check: every HTTP port that leaves its cluster refuses an anonymous request and a plaintext one, and
+// answers a request with the fleet's client certificate. With `tls.http: false` it fails, naming each open port.
+import type { ExposedHttp } from "../../endpoints.ts";
+import { HttpError, type HttpResponse } from "../../net/http.ts";
+import type { Probe } from "../probe.ts";
+import { type CheckInfo, type CheckProblem, fail, pass, plural, reason } from "../result.ts";
+import type { CheckResult } from "../types.ts";
+
+export const EXPOSURE: CheckInfo = {
+  id: "exposure",
+  title: "HTTP ports outside their cluster need the fleet's certificate",
+};
+
+/** The path asked on every port: each server has it (Thanos, Prometheus, Alertmanager). */
+const PATH = "/-/healthy";
+
+type Outcome = { answered: HttpResponse } | { error: unknown };
+
+async function attempt(send: () => Promise<HttpResponse>): Promise<Outcome> {
+  try {
+    return { answered: await send() };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** No connection at all (down, not listening): neither refused nor let in, the port cannot be judged. */
+function unreachable(o: Outcome): boolean {
+  return (
+    "error" in o &&
+    o.error instanceof HttpError &&
+    ["refused", "timeout", "unreachable"].includes(o.error.kind)
+  );
+}
+
+/**
+ * Refused: the TLS handshake failed (no client certificate), the connection was closed, or the server said 401/403.
+ * For a plaintext request to a TLS server, Go answers 400 ("Client sent an HTTP request to an HTTPS server").
+ */
+function refused(o: Outcome, plaintext: boolean): boolean {
+  if ("error" in o) return !unreachable(o);
+  const s = o.answered.status;
+  return s === 401 || s === 403 || (plaintext && s === 400);
+}
+
+function verb(n: number, one: string, many: string): string {
+  return n === 1 ? one : many;
+}
+
+function where(e: ExposedHttp): string {
+  return `${e.cluster} ${e.name} (${new URL(e.url).host})`;
+}
+
+export async function checkExposure(probe: Probe): Promise<CheckResult | undefined> {
+  const exposed = probe.endpoints.exposedHttp;
+  if (!exposed || exposed.length === 0) return undefined;
+  const results = await Promise.all(
+    exposed.map(async (e) => {
+      const url = new URL(PATH, e.url);
+      const plainUrl = new URL(url);
+      plainUrl.protocol = "http:";
+      const [anonymous, plaintext, fleet] = await Promise.all([
+        attempt(() => probe.anonymous(url.toString())),
+        attempt(() => probe.anonymous(plainUrl.toString())),
+        attempt(() => probe.http(url.toString())),
+      ]);
+      return { e, anonymous, plaintext, fleet };
+    }),
+  );
+  const problems: CheckProblem[] = [];
+  const open = results.filter((r) => !refused(r.anonymous, false) && !unreachable(r.anonymous));
+  const plain = results.filter((r) => !refused(r.plaintext, true) && !unreachable(r.plaintext));
+  if (open.length > 0) {
+    problems.push({
+      what: `${plural(open.length, "endpoint")} ${verb(open.length, "answers", "answer")} anonymous requests: ${open.map((r) => where(r.e)).join(", ")}`,
+      cause: open.every((r) => !r.e.tls)
+        ? "the fleet runs with tls.http: false (the guide's layout): anyone who reaches a NodePort is let in, /-/quit and silences included"
+        : "a server runs without its web config (started by hand, or an older fleet)",
+      fix: "remove 'http: false' under tls in fleet.yaml and run `thanos-fleet up`",
+    });
+  }
+  if (plain.length > 0) {
+    problems.push({
+      what: `${plural(plain.length, "endpoint")} ${verb(plain.length, "answers", "answer")} plaintext HTTP: ${plain.map((r) => where(r.e)).join(", ")}`,
+      cause: "their traffic, queries and answers, crosses the network unencrypted",
+      fix: "remove 'http: false' under tls in fleet.yaml and run `thanos-fleet up`",
+    });
+  }
+  const shut = results.filter((r) => "error" in r.fleet || r.fleet.answered.status !== 200);
+  if (shut.length > 0) {
+    problems.push({
+      what: `${plural(shut.length, "endpoint")} ${verb(shut.length, "does", "do")} not answer the fleet's client certificate: ${shut
+        .map(
+          (r) =>
+            `${where(r.e)}: ${"error" in r.fleet ? reason(r.fleet.error) : `HTTP ${r.fleet.answered.status}`}`,
+        )
+        .join(", ")}`,
+      cause: "the process is down, or its certificate is not the fleet's (tls dir replaced since it started)",
+      fix: "run `thanos-fleet status` to see which process is down, then `thanos-fleet up`",
+    });
+  }
+  const n = results.length;
+  if (problems.length > 0) return fail(EXPOSURE, problems, `${plural(n, "endpoint")} outside their cluster`);
+  return pass(
+    EXPOSURE,
+    `${plural(n, "endpoint")}: ${n} refuse anonymous and plaintext, ${n} answer the fleet's client certificate`,
+  );
+}
