@@ -134,8 +134,8 @@ export function mgmtComponent(
       thanosContainer(topology, facts.container, facts.component, facts.sizing, args, {
         ...container,
         files: [...(container.files ?? []), ...web.files],
-        readiness: { port: "http", path: "/-/ready", ...probeTls },
-        liveness: { port: "http", path: "/-/healthy", ...probeTls },
+        readiness: { ...(container.readiness ?? { port: "http", path: "/-/ready" }), ...probeTls },
+        liveness: { ...(container.liveness ?? { port: "http", path: "/-/healthy" }), ...probeTls },
         env,
       }),
     ],
