@@ -10,10 +10,11 @@ export async function statusCommand(
   opts: { stateDir: string; json: boolean },
 ): Promise<number> {
   const rows = await runtime.status(topology, { stateDir: opts.stateDir });
-  // Where the fleet's credentials are, never what they are.
-  // Kubernetes does not realise tls.http yet.
+  // Where the credentials of a running fleet are, never what they are. Kubernetes does not realise tls.http yet.
   const credentials =
-    topology.fleet.tls.http && runtime.name === "local" ? httpClientFiles(opts.stateDir) : undefined;
+    topology.fleet.tls.http && runtime.name === "local" && rows.length > 0
+      ? httpClientFiles(opts.stateDir)
+      : undefined;
   if (opts.json) {
     process.stdout.write(
       `${JSON.stringify({ runtime: runtime.name, processes: rows, ...(credentials ? { httpClientCertificate: credentials } : {}) }, null, 2)}\n`,

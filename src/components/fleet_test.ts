@@ -284,11 +284,16 @@ describe("HTTPS on the HTTP ports that leave a cluster (tls.http)", () => {
       assert.equal(c.readiness.tls, true);
       assert.equal(c.files.find((f) => f.name === "http-tls.key")?.secret, true);
     }
-    // Without tls.http, the guide's layout: no web config anywhere, the same ports exposed.
+    // Without tls.http, the guide's layout: no TLS in any web config (query-frontend's keeps its rate limit alone), the
+    // same ports exposed.
     assert.ok(exposedHttpPorts(plain).every((e) => !e.tls));
     assert.equal(exposedHttpPorts(plain).length, exposed.length);
-    assert.ok(
-      plain.pods.every((p) => p.containers.every((c) => !c.files.some((f) => f.name === WEB_CONFIG_FILE))),
+    const plainWeb = plain.pods.flatMap((p) =>
+      p.containers.flatMap((c) => c.files.filter((f) => f.name === WEB_CONFIG_FILE).map((f) => [c.name, f])),
+    );
+    assert.deepEqual(
+      plainWeb.map(([name, f]) => [name, parse((f as { content: string }).content)]),
+      [["thanos-query-frontend", { rate_limit: { interval: "250ms", burst: 64 } }]],
     );
   });
 

@@ -36,7 +36,8 @@ export interface LocalOptions {
 
 export type Readiness =
   | { kind: "http"; url: string; tls?: HttpClientFiles }
-  | { kind: "tcp"; addresses: string[] };
+  /** `tls`: the port speaks HTTPS (its URL is https); a TCP connect needs no certificate. */
+  | { kind: "tcp"; addresses: string[]; tls?: HttpClientFiles };
 
 /** One process to run: a container of one replica, or a cluster's load balancer. */
 export interface ProcessPlan {
@@ -281,7 +282,11 @@ function containerProcess(
     ports: c.ports,
     readiness:
       c.readiness.path === undefined
-        ? { kind: "tcp", addresses: [`${r.ip}:${port.port}`] }
+        ? {
+            kind: "tcp",
+            addresses: [`${r.ip}:${port.port}`],
+            ...(c.readiness.tls && r.clientTls ? { tls: r.clientTls } : {}),
+          }
         : c.readiness.tls && r.clientTls
           ? { kind: "http", url: `https://${r.ip}:${port.port}${c.readiness.path}`, tls: r.clientTls }
           : { kind: "http", url: `http://${r.ip}:${port.port}${c.readiness.path}` },

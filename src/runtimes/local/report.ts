@@ -16,7 +16,7 @@ export function fleetEndpoints(topology: Topology, plan: LocalPlan): FleetEndpoi
     if (!http) continue;
     // The gRPC address the query replicas dial, as the component specs wire it.
     const grpc = storeApiOf(topology, p)?.address(plan.network.addresses);
-    const secure = p.readiness.kind === "http" && p.readiness.tls !== undefined;
+    const secure = p.readiness.tls !== undefined;
     targets.push({
       cluster: p.cluster,
       component: p.component,

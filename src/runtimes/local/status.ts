@@ -78,7 +78,7 @@ async function statusOf(
   const state = processState(r, holds);
   const urls: Record<string, string> = {};
   for (const p of r.ports) {
-    const scheme = r.readiness.kind === "http" && r.readiness.tls ? "https" : "http";
+    const scheme = r.readiness.tls ? "https" : "http";
     urls[p.name] = p.protocol === "http" ? `${scheme}://${r.ip}:${p.port}` : `${r.ip}:${p.port}`;
   }
   // A cluster's load balancer serves its NodePorts: the URLs a person opens.
