@@ -105,7 +105,7 @@ async function blockLabels(bucket: string): Promise<{ labels: Record<string, str
   const out: { labels: Record<string, string>; level: number }[] = [];
   for (const ulid of await readdir(bucket)) {
     const dir = join(bucket, ulid);
-    const files = await readdir(dir).catch(() => []);
+    const files: string[] = await readdir(dir).catch(() => []);
     if (!files.includes("meta.json") || files.includes("deletion-mark.json")) continue;
     const meta = JSON.parse(await readFile(join(dir, "meta.json"), "utf8"));
     out.push({ labels: meta.thanos.labels, level: meta.compaction.level });
