@@ -89,6 +89,7 @@ export async function readBucket(s3: S3Client): Promise<Bucket> {
           resolution: meta.thanos?.downsample?.resolution ?? 0,
           source: meta.thanos?.source,
           uploadedAt: Date.parse(meta.thanos?.upload_time ?? "") || ulidTime(ulid),
+          sources: meta.compaction?.sources ?? [ulid],
         });
       } catch (error) {
         if (error instanceof HttpError) throw error;
