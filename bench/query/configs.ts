@@ -1,6 +1,7 @@
-// The two configurations the query benchmark compares, on the same addresses and the same bucket: the guide's
-// (thanos query alone over a store gateway with Thanos's defaults) and thanos-fleet's (query-frontend → query →
-// store gateway, each with the args its component spec gives it).
+// The setups the query benchmark compares, on the same addresses, each over its own bucket made from the same
+// generated history: the guide's (its compactor with Thanos's defaults, no deduplication; thanos query alone over a
+// store gateway with Thanos's defaults) and thanos-fleet's (its compactor, which deduplicates HA pairs offline;
+// query-frontend → query → store gateway, each with the args its component spec gives it).
 import { dirname, join } from "node:path";
 import { HTTP_PORT } from "../../src/components/thanos/common.ts";
 import type { ProcessPlan } from "../../src/runtimes/local/processes.ts";
@@ -31,6 +32,22 @@ function withStoreOnlyEndpoints(fleet: BenchFleet, p: ProcessPlan): ProcessPlan 
 /** The planned args that say where a process listens and which bucket or endpoints it reads: wiring, not tuning. */
 function wiring(p: ProcessPlan, names: string[]): string[] {
   return p.args.filter((a) => names.some((n) => a.startsWith(`--${n}=`)));
+}
+
+/**
+ * The guide's compactor: `thanos compact --data-dir … --objstore.config-file … --wait`, everything else at Thanos's
+ * defaults: no retention, downsampling on, no deduplication.
+ */
+export function guideCompactor(fleetCompactor: ProcessPlan): ProcessPlan {
+  return {
+    ...fleetCompactor,
+    id: `${fleetCompactor.id} (guide)`,
+    args: [
+      "compact",
+      "--wait",
+      ...wiring(fleetCompactor, ["http-address", "data-dir", "objstore.config-file", "wait-interval"]),
+    ],
+  };
 }
 
 export function fleetConfiguration(fleet: BenchFleet): Configuration {
