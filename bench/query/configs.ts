@@ -24,8 +24,8 @@ function debugLog(p: ProcessPlan): ProcessPlan {
   return { ...p, args: p.args.map((a) => (a === "--log.level=info" ? "--log.level=debug" : a)) };
 }
 
-function withStoreOnlyEndpoints(fleet: BenchFleet, p: ProcessPlan): ProcessPlan {
-  const endpoints = storeOnlyEndpoints(fleet);
+function withStoreOnlyEndpoints(fleet: BenchFleet, p: ProcessPlan, keepTls: boolean): ProcessPlan {
+  const endpoints = storeOnlyEndpoints(fleet, keepTls);
   return { ...p, files: p.files.map((f) => (f.path === endpoints.path ? endpoints : f)) };
 }
 
@@ -52,7 +52,7 @@ export function guideCompactor(fleetCompactor: ProcessPlan): ProcessPlan {
 
 export function fleetConfiguration(fleet: BenchFleet): Configuration {
   const store = debugLog(observerProcess(fleet, "store"));
-  const query = withStoreOnlyEndpoints(fleet, observerProcess(fleet, "query"));
+  const query = withStoreOnlyEndpoints(fleet, observerProcess(fleet, "query"), true);
   const frontend = observerProcess(fleet, "query-frontend");
   return {
     name: "thanos-fleet",
@@ -70,7 +70,7 @@ export function fleetConfiguration(fleet: BenchFleet): Configuration {
  */
 export function guideConfiguration(fleet: BenchFleet): Configuration {
   const fleetStore = observerProcess(fleet, "store");
-  const fleetQuery = withStoreOnlyEndpoints(fleet, observerProcess(fleet, "query"));
+  const fleetQuery = withStoreOnlyEndpoints(fleet, observerProcess(fleet, "query"), false);
   const storeData = join(dirname(fleetStore.log), "guide-store");
   const store: ProcessPlan = {
     ...fleetStore,
