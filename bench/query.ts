@@ -1,10 +1,19 @@
-// Long-range dashboard queries over weeks of history from two workload clusters, against the guide's configuration
-// and thanos-fleet's, on the same bucket: cold (first ask after a start) and warm (asked again), side by side.
+// Long-range dashboard queries over weeks of history from two workload clusters, against the guide's whole setup
+// and thanos-fleet's, each on its own bucket made by its own compactor from the same generated history: cold (first
+// ask after a start) and warm (asked again), side by side, with each bucket's size and each answer's verdict.
 import { table } from "../src/ui/table.ts";
 import type { Benchmark, Figure, Options } from "./benchmark.ts";
 import { type BenchFleet, planBenchFleet, Running, startStorage } from "./lib/fleet.ts";
+import { compareAnswers, type Series, toleranceFor, type Verdict } from "./query/compare.ts";
 import { type Configuration, fleetConfiguration, guideConfiguration } from "./query/configs.ts";
-import { diskBytes, type History, prepareHistory } from "./query/history.ts";
+import {
+  compactorOf,
+  diskBytes,
+  dropGenerated,
+  type History,
+  prepareHistory,
+  type Setup,
+} from "./query/history.ts";
 import { type Answer, ask, dashboard, follow, type Query, resolutionsRead } from "./query/queries.ts";
 
 const DEFAULTS = { series: 1000, days: 30, warm: 3 };
@@ -17,10 +26,16 @@ interface Measured {
   resolution?: string;
   series?: number;
   total?: number;
+  /** The last cold answer. */
+  result?: Series[];
+  /** Behind query-frontend: query's own answer to the same request, to hold the frontend's splitting to. */
+  direct?: Series[];
+  directResolution?: string;
 }
 
+/** Each setup's history (its bucket) and the fleet planned on it. */
+const setups = new Map<Setup, { history: History; fleet: BenchFleet }>();
 let history: History | undefined;
-let fleet: BenchFleet | undefined;
 const measured = new Map<string, Measured>();
 
 function numberOption(options: Options, name: keyof typeof DEFAULTS, env: string): number {
@@ -39,23 +54,43 @@ function mib(bytes: number): string {
   return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 }
 
+function bucketTotals(h: History): { bytes: number; objects: number; blocks: number } {
+  return h.bucket.reduce(
+    (t, b) => ({
+      bytes: t.bytes + b.bytes,
+      objects: t.objects + (b.objects ?? 0),
+      blocks: t.blocks + b.blocks,
+    }),
+    { bytes: 0, objects: 0, blocks: 0 },
+  );
+}
+
 async function prepare(options: Options): Promise<void> {
   const series = numberOption(options, "series", "THANOS_FLEET_BENCH_QUERY_SERIES");
   const days = numberOption(options, "days", "THANOS_FLEET_BENCH_QUERY_DAYS");
-  history = await prepareHistory({ series, days });
-  fleet = await planBenchFleet(history.dir);
-  const h = history;
+  for (const setup of ["guide", "fleet"] as const) {
+    const h = await prepareHistory({ series, days }, setup);
+    setups.set(setup, { history: h, fleet: await planBenchFleet(h.dir) });
+  }
+  await dropGenerated({ series, days });
+  const h = setups.get("fleet")?.history as History;
+  history = h;
   const samples = h.sources.reduce((n, s) => n + s.samples, 0);
   process.stdout.write(
     `  history: ${h.days} d × ${h.sources[0]?.series} series × ${h.sources.length} replicas ` +
       `(${h.sources.map((s) => `${s.labels.cluster}/${s.labels.prometheus_replica}`).join(", ")}), ` +
-      `${(samples / 1e6).toFixed(0)} M samples at 30 s\n` +
-      `  made in ${h.seconds.total.toFixed(0)} s (write ${h.seconds.generate.toFixed(0)} s, upload ${h.seconds.upload.toFixed(0)} s, ` +
-      `compact and downsample ${h.seconds.compact.toFixed(0)} s) on ${h.madeAt}\n` +
-      `  written ${mib(h.writtenBytes)} in ${h.sources.reduce((n, s) => n + s.blocks, 0)} blocks; bucket now: ` +
-      `${h.bucket.map((b) => `${b.resolution} ${b.blocks} blocks ${mib(b.bytes)}`).join(", ")}; ` +
-      `cache on disk ${mib(await diskBytes(h.dir))}\n`,
+      `${(samples / 1e6).toFixed(0)} M samples at 30 s, written ${mib(h.writtenBytes)} in ` +
+      `${h.sources.reduce((n, s) => n + s.blocks, 0)} blocks\n`,
   );
+  for (const [setup, { history: x }] of setups) {
+    const t = bucketTotals(x);
+    process.stdout.write(
+      `  ${setup}'s bucket (its compactor, made ${x.madeAt} in ${x.seconds.compact.toFixed(0)} s): ` +
+        `${mib(t.bytes)} in ${t.objects} objects, ${t.blocks} blocks ` +
+        `(${x.bucket.map((b) => `${b.resolution} ${b.blocks} blocks ${mib(b.bytes)}`).join(", ")}); ` +
+        `cache on disk ${mib(await diskBytes(x.dir))}\n`,
+    );
+  }
 }
 
 function key(config: string, q: Query): string {
@@ -82,8 +117,8 @@ async function storeDiscovered(queryUrl: string, start: number): Promise<void> {
 }
 
 /** One query, cold then `warm` times again, on a configuration started for it alone (empty caches). */
-async function measure(config: Configuration, q: Query, warm: number): Promise<void> {
-  if (!fleet || !history) throw new Error("prepare did not run");
+async function measure(fleet: BenchFleet, config: Configuration, q: Query, warm: number): Promise<void> {
+  if (!history) throw new Error("prepare did not run");
   const running = new Running(fleet);
   try {
     await running.start(config.processes);
@@ -96,11 +131,22 @@ async function measure(config: Configuration, q: Query, warm: number): Promise<v
     for (let i = 0; i < warm; i++) warmAnswers.push(await ask(config.url, q, endS));
     // query-frontend passes the engine's stats on only with --query-frontend.force-query-stats (which makes every
     // query compute them): behind it, ask query itself once more, untimed, with the same parameters.
-    const samples = cold.samples ?? (await ask(config.queryUrl, q, endS)).samples;
+    const directLines = await follow(config.storeLog);
+    const direct = config.queryUrl === config.url ? undefined : await ask(config.queryUrl, q, endS);
+    const directResolution = direct ? resolutionsRead(await directLines()) : undefined;
+    const samples = cold.samples ?? direct?.samples;
     const m = measured.get(key(config.name, q)) ?? { cold: [], warm: [] };
     m.cold.push(cold.ms);
     m.warm.push(...warmAnswers.map((a) => a.ms));
-    Object.assign(m, { samples, resolution, series: cold.series, total: cold.total });
+    Object.assign(m, {
+      samples,
+      resolution,
+      series: cold.series,
+      total: cold.total,
+      result: cold.result,
+      direct: direct?.result,
+      directResolution,
+    });
     measured.set(key(config.name, q), m);
   } finally {
     await running.stop();
@@ -120,18 +166,25 @@ function p90(xs: number[]): number {
 }
 
 async function run(_index: number, options: Options): Promise<Figure[]> {
-  if (!fleet || !history) throw new Error("prepare did not run");
+  const guide = setups.get("guide");
+  const own = setups.get("fleet");
+  if (!guide || !own || !history) throw new Error("prepare did not run");
   const warm = numberOption(options, "warm", "THANOS_FLEET_BENCH_QUERY_WARM");
   const queries = dashboard(rangesFor(history.days));
-  const configs = [guideConfiguration(fleet), fleetConfiguration(fleet)];
+  const runs = [
+    { fleet: guide.fleet, config: guideConfiguration(guide.fleet) },
+    { fleet: own.fleet, config: fleetConfiguration(own.fleet) },
+  ];
+  const configs = runs.map((r) => r.config);
   const before = new Map([...measured].map(([k, m]) => [k, { cold: m.cold.length, warm: m.warm.length }]));
-  const storage = await startStorage(fleet);
-  try {
-    for (const config of configs) {
-      for (const q of queries) await measure(config, q, warm);
+  // One setup after the other, each on its own storage (its bucket), the same addresses.
+  for (const r of runs) {
+    const storage = await startStorage(r.fleet);
+    try {
+      for (const q of queries) await measure(r.fleet, r.config, q, warm);
+    } finally {
+      await storage.stop();
     }
-  } finally {
-    await storage.stop();
   }
   // This run's figures: each range's dashboard (its three panels one after another), cold and warm.
   const thisRun = (config: string, q: Query, which: "cold" | "warm") => {
@@ -147,7 +200,7 @@ async function run(_index: number, options: Options): Promise<Figure[]> {
         number,
         number,
       ];
-      const target = d === 30 ? (which === "cold" ? 5 : 20) : d === 7 && which === "cold" ? 3 : undefined;
+      const target = d === 30 ? (which === "cold" ? 8 : 20) : which === "warm" ? 20 : d === 7 ? 3 : 1;
       figures.push(
         { name: `${d} d dashboard ${which}, guide`, value: a / 1000, unit: "s" },
         { name: `${d} d dashboard ${which}, thanos-fleet`, value: b / 1000, unit: "s" },
@@ -160,7 +213,49 @@ async function run(_index: number, options: Options): Promise<Figure[]> {
       );
     }
   }
+  const [g, f] = [guide, own].map((x) => bucketTotals(x.history)) as [
+    ReturnType<typeof bucketTotals>,
+    ReturnType<typeof bucketTotals>,
+  ];
+  figures.push(
+    { name: "bucket bytes, guide", value: g.bytes / 2 ** 20, unit: "MiB" },
+    { name: "bucket bytes, thanos-fleet", value: f.bytes / 2 ** 20, unit: "MiB" },
+    {
+      name: "bucket bytes: thanos-fleet ÷ guide",
+      value: f.bytes / g.bytes,
+      unit: "×",
+      target: 0.6,
+      atLeast: false,
+    },
+    { name: "bucket objects, guide", value: g.objects, unit: "count" },
+    { name: "bucket objects, thanos-fleet", value: f.objects, unit: "count" },
+  );
   return figures;
+}
+
+/** The fleet's answer against the guide's (its bucket not deduplicated), at the tolerance for what both read. */
+function versusGuide(a: Measured, b: Measured): Verdict {
+  if (!a.result || !b.result) return { same: false, text: "no answer kept" };
+  const tolerance = toleranceFor([a.resolution ?? "raw", b.resolution ?? "raw"], fleetDeduplicates());
+  return compareAnswers(a.result, b.result, tolerance);
+}
+
+/** query-frontend's split and merged answer against query's own over the same bucket. */
+function frontendVersusQuery(b: Measured): Verdict {
+  if (!b.result || !b.direct) return { same: true, text: "-" };
+  return compareAnswers(
+    b.direct,
+    b.result,
+    toleranceFor([b.resolution ?? "raw", b.directResolution ?? "raw"], false),
+  );
+}
+
+/** Whether the fleet's compactor deduplicates HA pairs offline (its bucket then holds one stream per cluster). */
+function fleetDeduplicates(): boolean {
+  const own = setups.get("fleet");
+  return own
+    ? compactorOf(own.fleet, "fleet").args.some((a) => a.startsWith("--deduplication.replica-label="))
+    : false;
 }
 
 function ms(x: number): string {
@@ -190,25 +285,61 @@ function summary(): string {
     const a = get("guide", q);
     const b = get("thanos-fleet", q);
     if (!a || !b) return [];
-    const agree =
-      a.series === b.series && Math.abs((a.total ?? 0) - (b.total ?? 0)) <= 0.05 * Math.abs(a.total ?? 0)
-        ? "yes"
-        : `no: ${a.series} vs ${b.series} series, sums ${a.total?.toPrecision(4)} vs ${b.total?.toPrecision(4)}`;
     const n = (x?: number) => (x === undefined ? "-" : x >= 1e6 ? `${(x / 1e6).toFixed(1)} M` : String(x));
-    return [[q.name, n(a.samples), n(b.samples), a.resolution ?? "-", b.resolution ?? "-", agree]];
+    return [
+      [
+        q.name,
+        n(a.samples),
+        n(b.samples),
+        a.resolution ?? "-",
+        b.resolution ?? "-",
+        versusGuide(a, b).text,
+        frontendVersusQuery(b).text,
+      ],
+    ];
+  });
+  const tolerances = [
+    ...new Set(
+      queries.flatMap((q) => {
+        const a = get("guide", q);
+        const b = get("thanos-fleet", q);
+        if (!a || !b) return [];
+        const t = toleranceFor([a.resolution ?? "raw", b.resolution ?? "raw"], fleetDeduplicates());
+        return [`${t.relative.toExponential(0)}: ${t.why}`];
+      }),
+    ),
+  ];
+  const storage = [...setups].map(([setup, { history: h }]) => {
+    const t = bucketTotals(h);
+    return [setup, mib(t.bytes), String(t.objects), String(t.blocks)];
   });
   return [
+    "Storage per setup (each its own bucket and compactor, from the same generated blocks):",
+    table(["SETUP", "BUCKET BYTES", "OBJECTS", "BLOCKS"], storage),
     "Latency per query, median / p90 (cold: first ask after a start, one per run; warm: asked again):",
     table(["QUERY", "GUIDE COLD", "FLEET COLD", "COLD ×", "GUIDE WARM", "FLEET WARM", "WARM ×"], latency),
-    "What each cold query read (samples: the engine's totalQueryableSamples; resolution: the blocks the store gateway read):",
-    table(["QUERY", "GUIDE SAMPLES", "FLEET SAMPLES", "GUIDE RES", "FLEET RES", "SAME ANSWER (±5%)"], read),
+    "What each cold query read (samples: the engine's totalQueryableSamples; resolution: the blocks the store " +
+      "gateway read) and the verdicts: the fleet's answer against the guide's, and query-frontend's against its query's:",
+    table(
+      [
+        "QUERY",
+        "GUIDE SAMPLES",
+        "FLEET SAMPLES",
+        "GUIDE RES",
+        "FLEET RES",
+        "SAME AS GUIDE",
+        "FRONTEND = QUERY",
+      ],
+      read,
+    ),
+    `Tolerances (relative): ${tolerances.join("; ")}; raw on both sides ${(1e-9).toExponential(0)}.`,
   ].join("\n");
 }
 
 export const benchmark: Benchmark = {
   name: "query",
   description:
-    "1, 7 and 30 d dashboards over cached history (2 clusters × 2 replicas), guide vs thanos-fleet configuration",
+    "1, 7 and 30 d dashboards over cached history (2 clusters × 2 replicas), the guide's whole setup vs thanos-fleet's, each on its own bucket",
   runs: 3,
   // Its first run makes the history (about 15 min on 2 cores); every run restarts the configurations 20 times.
   onlyWhenNamed: true,

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse } from "yaml";
 import { SCOPE_CHECK_BUCKET } from "../../src/components/objstore.ts";
 import { GRPC_PORT, WORKLOAD } from "../../src/components/thanos/common.ts";
 import { ENDPOINTS_FILE } from "../../src/components/thanos/query.ts";
@@ -208,14 +209,18 @@ export function objstoreFile(fleet: BenchFleet): { path: string; content: string
 
 /**
  * The query's endpoint file with only the store gateway: the benchmark's history is all in the bucket, and no
- * sidecar or ruler runs.
+ * sidecar or ruler runs. With `keepTls`, the planned file's client TLS settings stay (the fleet's store gateway
+ * requires query's client certificate); without, query dials it in plaintext (the guide's store serves no TLS).
  */
-export function storeOnlyEndpoints(fleet: BenchFleet): { path: string; content: string } {
+export function storeOnlyEndpoints(fleet: BenchFleet, keepTls: boolean): { path: string; content: string } {
   const query = observerProcess(fleet, "query");
   const file = query.files.find((f) => f.path.endsWith(`/${ENDPOINTS_FILE}`));
   if (!file) throw new Error(`the query's planned files have no ${ENDPOINTS_FILE}`);
   const store = fleet.plan.network.addresses.service(fleet.topology.observer.name, WORKLOAD.store, GRPC_PORT);
-  return { path: file.path, content: stringify({ endpoints: [{ address: store }] }) };
+  const planned = parse(file.content) as { default_client_config?: unknown };
+  const tls =
+    keepTls && planned.default_client_config ? { default_client_config: planned.default_client_config } : {};
+  return { path: file.path, content: stringify({ ...tls, endpoints: [{ address: store }] }) };
 }
 
 /** Processes started by one `Running`, stopped together. */

@@ -1,6 +1,7 @@
-// The two configurations the query benchmark compares, on the same addresses and the same bucket: the guide's
-// (thanos query alone over a store gateway with Thanos's defaults) and thanos-fleet's (query-frontend → query →
-// store gateway, each with the args its component spec gives it).
+// The setups the query benchmark compares, on the same addresses, each over its own bucket made from the same
+// generated history: the guide's (its compactor with Thanos's defaults, no deduplication; thanos query alone over a
+// store gateway with Thanos's defaults) and thanos-fleet's (its compactor, which deduplicates HA pairs offline;
+// query-frontend → query → store gateway, each with the args its component spec gives it).
 import { dirname, join } from "node:path";
 import { HTTP_PORT } from "../../src/components/thanos/common.ts";
 import type { ProcessPlan } from "../../src/runtimes/local/processes.ts";
@@ -23,8 +24,8 @@ function debugLog(p: ProcessPlan): ProcessPlan {
   return { ...p, args: p.args.map((a) => (a === "--log.level=info" ? "--log.level=debug" : a)) };
 }
 
-function withStoreOnlyEndpoints(fleet: BenchFleet, p: ProcessPlan): ProcessPlan {
-  const endpoints = storeOnlyEndpoints(fleet);
+function withStoreOnlyEndpoints(fleet: BenchFleet, p: ProcessPlan, keepTls: boolean): ProcessPlan {
+  const endpoints = storeOnlyEndpoints(fleet, keepTls);
   return { ...p, files: p.files.map((f) => (f.path === endpoints.path ? endpoints : f)) };
 }
 
@@ -33,9 +34,25 @@ function wiring(p: ProcessPlan, names: string[]): string[] {
   return p.args.filter((a) => names.some((n) => a.startsWith(`--${n}=`)));
 }
 
+/**
+ * The guide's compactor: `thanos compact --data-dir … --objstore.config-file … --wait`, everything else at Thanos's
+ * defaults: no retention, downsampling on, no deduplication.
+ */
+export function guideCompactor(fleetCompactor: ProcessPlan): ProcessPlan {
+  return {
+    ...fleetCompactor,
+    id: `${fleetCompactor.id} (guide)`,
+    args: [
+      "compact",
+      "--wait",
+      ...wiring(fleetCompactor, ["http-address", "data-dir", "objstore.config-file", "wait-interval"]),
+    ],
+  };
+}
+
 export function fleetConfiguration(fleet: BenchFleet): Configuration {
   const store = debugLog(observerProcess(fleet, "store"));
-  const query = withStoreOnlyEndpoints(fleet, observerProcess(fleet, "query"));
+  const query = withStoreOnlyEndpoints(fleet, observerProcess(fleet, "query"), true);
   const frontend = observerProcess(fleet, "query-frontend");
   return {
     name: "thanos-fleet",
@@ -53,7 +70,7 @@ export function fleetConfiguration(fleet: BenchFleet): Configuration {
  */
 export function guideConfiguration(fleet: BenchFleet): Configuration {
   const fleetStore = observerProcess(fleet, "store");
-  const fleetQuery = withStoreOnlyEndpoints(fleet, observerProcess(fleet, "query"));
+  const fleetQuery = withStoreOnlyEndpoints(fleet, observerProcess(fleet, "query"), false);
   const storeData = join(dirname(fleetStore.log), "guide-store");
   const store: ProcessPlan = {
     ...fleetStore,

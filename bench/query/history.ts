@@ -1,6 +1,7 @@
-// Weeks of history in the fleet's bucket, made once per set of parameters and kept in the cache: TSDB blocks written
-// by tools/tsdbgen for each Prometheus replica of each workload cluster, shipped by Thanos's bucket tool with the
-// replica's external labels (the sidecar's shipper), then compacted and downsampled by the fleet's own compactor.
+// Weeks of history in a setup's own bucket, made once per set of parameters and kept in the cache: TSDB blocks written
+// by tools/tsdbgen for each Prometheus replica of each workload cluster (once, shared by every setup), shipped by
+// Thanos's bucket tool with the replica's external labels (the sidecar's shipper), then compacted and downsampled by
+// the setup's own compactor: the guide's (no deduplication) or the fleet's (offline deduplication of HA pairs).
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, openSync } from "node:fs";
@@ -21,6 +22,16 @@ import {
   planBenchFleet,
   startStorage,
 } from "../lib/fleet.ts";
+import { guideCompactor } from "./configs.ts";
+
+/** Whose compactor made the bucket: each setup has its own bucket, from the same generated blocks. */
+export type Setup = "guide" | "fleet";
+
+/** The compactor a setup runs over its bucket. */
+export function compactorOf(fleet: BenchFleet, setup: Setup): ProcessPlan {
+  const p = observerProcess(fleet, "compact");
+  return setup === "fleet" ? p : guideCompactor(p);
+}
 
 export const SCRAPE_INTERVAL_S = 30;
 const DAY_MS = 86_400_000;
@@ -33,6 +44,7 @@ export interface HistoryParams {
 }
 
 export interface History extends HistoryParams {
+  setup: Setup;
   /** The cache directory: the fleet's state dir, SeaweedFS's data with the bucket in it. */
   dir: string;
   /** The data's time range, Unix ms; its end is at least 30 min before it was made. */
@@ -41,8 +53,8 @@ export interface History extends HistoryParams {
   sources: { labels: Record<string, string>; series: number; samples: number; blocks: number }[];
   /** Size of the blocks as written, before compaction. */
   writtenBytes: number;
-  /** The bucket after compaction and downsampling: blocks by resolution, and their size. */
-  bucket: { resolution: string; blocks: number; bytes: number }[];
+  /** The bucket after compaction and downsampling: blocks by resolution, their size and object count. */
+  bucket: { resolution: string; blocks: number; bytes: number; objects: number }[];
   seconds: { generate: number; upload: number; compact: number; total: number };
   madeAt: string;
 }
@@ -64,19 +76,32 @@ export async function buildTsdbgen(): Promise<string> {
   return binaryPath(build, "tsdbgen");
 }
 
-/** Where history with these parameters is kept: a change of generator, compactor or Thanos makes a new one. */
-async function cacheDir(params: HistoryParams, generator: string, fleet: BenchFleet): Promise<string> {
+/** Where a setup's history is kept: a change of generator, its compactor or Thanos makes a new one. */
+async function cacheDir(
+  params: HistoryParams,
+  generator: string,
+  fleet: BenchFleet,
+  setup: Setup,
+): Promise<string> {
   const h = createHash("sha256").update(
     JSON.stringify({
       ...params,
       interval: SCRAPE_INTERVAL_S,
       generator,
       thanos: fleet.topology.fleet.versions.thanos,
-      compact: observerProcess(fleet, "compact").args.map((a) => a.replaceAll(fleet.plan.root, "")),
+      compact: compactorOf(fleet, setup).args.map((a) => a.replaceAll(fleet.plan.root, "")),
       sources: sources(fleet),
     }),
   );
-  return join(dirname(binCacheDir()), "bench", `query-${h.digest("hex").slice(0, 12)}`);
+  return join(dirname(binCacheDir()), "bench", `query-${setup}-${h.digest("hex").slice(0, 12)}`);
+}
+
+/** Where the generated blocks wait until every setup's bucket is made from them. */
+function generatedDir(params: HistoryParams, generator: string, fleet: BenchFleet): string {
+  const h = createHash("sha256").update(
+    JSON.stringify({ ...params, interval: SCRAPE_INTERVAL_S, generator, sources: sources(fleet) }),
+  );
+  return join(dirname(binCacheDir()), "bench", `query-generated-${h.digest("hex").slice(0, 12)}`);
 }
 
 function sources(fleet: BenchFleet): Record<string, string>[] {
@@ -94,26 +119,38 @@ interface Generated {
   seconds: number;
 }
 
-/** The cache directory for these parameters, and tsdbgen built. */
-async function locate(params: HistoryParams): Promise<{ generator: string; dir: string }> {
+/** The setup's cache directory for these parameters, the generated blocks' directory, and tsdbgen built. */
+async function locate(
+  params: HistoryParams,
+  setup: Setup,
+): Promise<{ generator: string; dir: string; blocksDir: string }> {
   const generator = await buildTsdbgen();
   // A first plan (in a scratch dir) only to learn the compactor's args and the sources for the cache key.
   const probe = await planBenchFleet(join(dirname(binCacheDir()), "bench", "plan-probe"));
-  return { generator, dir: await cacheDir(params, generator, probe) };
+  return {
+    generator,
+    dir: await cacheDir(params, generator, probe, setup),
+    blocksDir: generatedDir(params, generator, probe),
+  };
+}
+
+/** Removes the generated blocks once every setup's history is made from them. */
+export async function dropGenerated(params: HistoryParams): Promise<void> {
+  const { blocksDir } = await locate(params, "fleet");
+  await rm(blocksDir, { recursive: true, force: true });
 }
 
 /**
- * Writes each replica's blocks into `<dir>/generated/<n>` with tsdbgen, two at a time; kept until the history is
- * complete, so that an interrupted preparation resumes. Starts no fleet process.
+ * Writes each replica's blocks into `<generated dir>/<n>` with tsdbgen, two at a time; kept until every setup's
+ * history is complete, so that an interrupted preparation resumes. Starts no fleet process.
  */
 export async function generateBlocks(params: HistoryParams): Promise<Generated> {
-  const { generator, dir } = await locate(params);
-  const blocksDir = join(dir, "generated");
+  const { generator, blocksDir } = await locate(params, "fleet");
   const doneFile = join(blocksDir, "done.json");
   if (existsSync(doneFile)) return JSON.parse(await readFile(doneFile, "utf8")) as Generated;
   await rm(blocksDir, { recursive: true, force: true });
   await mkdir(blocksDir, { recursive: true, mode: 0o700 });
-  const fleet = await planBenchFleet(dir);
+  const fleet = await planBenchFleet(blocksDir);
   const t0 = performance.now();
   const end = Math.floor((Date.now() - 30 * 60_000) / BLOCK_MS) * BLOCK_MS;
   const start = end - params.days * DAY_MS;
@@ -135,17 +172,16 @@ export async function generateBlocks(params: HistoryParams): Promise<Generated> 
   return generated;
 }
 
-/** The cached history for these parameters, made first if it is not there. */
-export async function prepareHistory(params: HistoryParams): Promise<History> {
-  const { dir } = await locate(params);
+/** The setup's cached history for these parameters, made first if it is not there. */
+export async function prepareHistory(params: HistoryParams, setup: Setup): Promise<History> {
+  const { dir, blocksDir } = await locate(params, setup);
   const file = join(dir, HISTORY_FILE);
   if (existsSync(file)) {
     const history = JSON.parse(await readFile(file, "utf8")) as History;
-    log(`history cached in ${dir} (made ${history.madeAt})`);
+    log(`${setup}: history cached in ${dir} (made ${history.madeAt})`);
     return history;
   }
   const { start, end, made, seconds } = await generateBlocks(params);
-  const blocksDir = join(dir, "generated");
   // A bucket from an interrupted preparation is started afresh.
   const fleet = await planBenchFleet(dir);
   await rm(fleet.plan.root, { recursive: true, force: true });
@@ -177,12 +213,13 @@ export async function prepareHistory(params: HistoryParams): Promise<History> {
       ]);
     });
     t2 = performance.now();
-    log("compacting and downsampling with the fleet's compactor (one pass) …");
-    await runOnce(fleet, oneCompactorPass(observerProcess(fleet, "compact")));
+    log(`compacting and downsampling with the ${setup}'s compactor (one pass) …`);
+    await runOnce(fleet, oneCompactorPass(compactorOf(fleet, setup)));
     t3 = performance.now();
     const bucket = await bucketSummary(fleet);
     const history: History = {
       ...params,
+      setup,
       dir,
       start,
       end,
@@ -197,7 +234,6 @@ export async function prepareHistory(params: HistoryParams): Promise<History> {
       },
       madeAt: new Date().toISOString(),
     };
-    await rm(blocksDir, { recursive: true, force: true });
     await writeFile(file, `${JSON.stringify(history, null, 2)}\n`);
     return history;
   } finally {
@@ -293,21 +329,23 @@ async function bucketSummary(fleet: BenchFleet): Promise<History["bucket"]> {
     fetchClient(30_000),
   );
   const keys = await listAll(s3);
-  const byBlock = new Map<string, number>();
+  const byBlock = new Map<string, { bytes: number; objects: number }>();
   for (const k of keys) {
     const block = k.key.split("/")[0] as string;
-    byBlock.set(block, (byBlock.get(block) ?? 0) + (k.size ?? 0));
+    const b = byBlock.get(block) ?? { bytes: 0, objects: 0 };
+    byBlock.set(block, { bytes: b.bytes + (k.size ?? 0), objects: b.objects + 1 });
   }
-  const out = new Map<string, { blocks: number; bytes: number }>();
-  for (const [block, bytes] of byBlock) {
+  const out = new Map<string, { blocks: number; bytes: number; objects: number }>();
+  for (const [block, { bytes, objects }] of byBlock) {
     if (!keys.some((k) => k.key === `${block}/meta.json`)) continue;
     const meta = JSON.parse(await s3.get(`${block}/meta.json`)) as {
       thanos?: { downsample?: { resolution?: number } };
     };
     const res = RESOLUTIONS[meta.thanos?.downsample?.resolution ?? 0] ?? "other";
-    const row = out.get(res) ?? { blocks: 0, bytes: 0 };
+    const row = out.get(res) ?? { blocks: 0, bytes: 0, objects: 0 };
     row.blocks++;
     row.bytes += bytes;
+    row.objects += objects;
     out.set(res, row);
   }
   return [...out].map(([resolution, r]) => ({ resolution, ...r }));

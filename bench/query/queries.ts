@@ -1,6 +1,7 @@
 // The dashboard the query benchmark opens: three panels over 1, 7 and 30 days, and one instant query over all
 // series; each call timed, with the samples the engine touched and the block resolutions the store gateway read.
 import { open, stat } from "node:fs/promises";
+import type { Series } from "./compare.ts";
 
 const DAY_S = 86_400;
 const SCRAPE_S = 30;
@@ -62,13 +63,15 @@ export interface Answer {
   total: number;
   /** `samples.totalQueryableSamples` of the answer's stats. */
   samples: number | undefined;
+  /** The answer itself, each series with its points (an instant answer's one value as its one point). */
+  result: Series[];
 }
 
 interface ApiAnswer {
   status: string;
   error?: string;
   data?: {
-    result: { values?: [number, string][]; value?: [number, string] }[];
+    result: { metric?: Record<string, string>; values?: [number, string][]; value?: [number, string] }[];
     stats?: { samples?: { totalQueryableSamples?: number } };
   };
 }
@@ -105,6 +108,10 @@ export async function ask(url: string, q: Query, endS: number): Promise<Answer> 
     series: body.data.result.length,
     total,
     samples: body.data.stats?.samples?.totalQueryableSamples,
+    result: body.data.result.map((s) => ({
+      metric: s.metric ?? {},
+      values: s.values ?? (s.value ? [s.value] : []),
+    })),
   };
 }
 

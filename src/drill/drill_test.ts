@@ -110,3 +110,24 @@ test("a verdict names what was broken and each measurement; the summary counts b
     /1 of 1 scenario\(s\) broke their promise/,
   );
 });
+
+test("lost blocks: an HA pair's blocks merged by offline deduplication are kept, another cluster's are not", () => {
+  const before = [block("A", 0, 10), block("B", 0, 10, "b"), block("C", 10, 20), block("D", 10, 20, "b")];
+  const deduplicated = (ulid: string, minTime: number, maxTime: number, sources: string[]): BlockMeta => ({
+    ...block(ulid, minTime, maxTime),
+    labels: { cluster: "biz1" },
+    level: 2,
+    sources,
+  });
+  // X lists A and B as its sources; Y covers C and D's time without the replica label; Z is another cluster's.
+  const after = [
+    deduplicated("X", 0, 10, ["A", "B"]),
+    deduplicated("Y", 10, 20, ["P", "Q"]),
+    { ...deduplicated("Z", 0, 20, ["A"]), labels: { cluster: "biz2" }, sources: [] },
+  ];
+  assert.deepEqual(lostBlocks(before, after), []);
+  assert.deepEqual(
+    lostBlocks(before, [after[2] as BlockMeta]).map((b) => b.ulid),
+    ["A", "B", "C", "D"],
+  );
+});

@@ -2,6 +2,7 @@
 // it: the global view stays complete, warnings name the broken store, the right alert fires, the fleet recovers
 // once the fault is lifted, and no block is lost.
 import { setTimeout as sleep } from "node:timers/promises";
+import { DEDUP_REPLICA_LABEL } from "../components/thanos/compact.ts";
 import { durationOr } from "../duration.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
 import type { HttpClient } from "../net/http.ts";
@@ -205,13 +206,26 @@ class Fleet {
   }
 }
 
-/** Blocks before that are neither still there nor covered by a compacted block of the same series. */
+/**
+ * Blocks before that are neither still there nor compacted into a block after: one that lists them among its sources,
+ * or covers their time with their labels, or with their labels but the replica label (the compactor's offline
+ * deduplication merges an HA pair's blocks into one stream without it).
+ */
 export function lostBlocks(before: BlockMeta[], after: BlockMeta[]): BlockMeta[] {
   const key = (l: Record<string, string>) => JSON.stringify(Object.entries(l).sort());
+  const withoutReplica = (l: Record<string, string>) => {
+    const { [DEDUP_REPLICA_LABEL]: _, ...rest } = l;
+    return key(rest);
+  };
   return before.filter(
     (b) =>
-      !after.some((a) => a.ulid === b.ulid) &&
-      !after.some((a) => key(a.labels) === key(b.labels) && a.minTime <= b.minTime && a.maxTime >= b.maxTime),
+      !after.some((a) => a.ulid === b.ulid || a.sources?.includes(b.ulid)) &&
+      !after.some(
+        (a) =>
+          (key(a.labels) === key(b.labels) || key(a.labels) === withoutReplica(b.labels)) &&
+          a.minTime <= b.minTime &&
+          a.maxTime >= b.maxTime,
+      ),
   );
 }
 
@@ -341,7 +355,11 @@ async function recover(fleet: Fleet, opts: DrillOptions): Promise<{ ok: boolean;
   }
 }
 
-/** Each sidecar has shipped a block that reaches past the fault's start: what it cut meanwhile was not dropped. */
+/**
+ * Each sidecar has shipped a block that reaches past the fault's start: what it cut meanwhile was not dropped. A
+ * replica's block merged by the compactor's deduplication stays listed under its own labels for the compactor's
+ * delete delay (48 h), far longer than this wait.
+ */
 async function uploadsCaughtUp(
   fleet: Fleet,
   start: number,

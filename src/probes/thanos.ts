@@ -94,6 +94,7 @@ export async function readBucket(s3: S3Client): Promise<Bucket> {
           source: meta.thanos?.source,
           uploadedAt: Date.parse(meta.thanos?.upload_time ?? "") || ulidTime(ulid),
           ...(typeof indexBytes === "number" ? { indexBytes } : {}),
+          sources: meta.compaction?.sources ?? [ulid],
         });
       } catch (error) {
         if (error instanceof HttpError) throw error;

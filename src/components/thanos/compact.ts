@@ -16,6 +16,20 @@ const FACTS: MgmtFacts = {
 };
 const NAME = FACTS.name;
 
+/** The label that tells a workload's Prometheus HA replicas apart, which offline deduplication ignores. */
+export const DEDUP_REPLICA_LABEL = "prometheus_replica";
+
+// Offline deduplication of each workload's HA pair: with the replica label ignored, both replicas' blocks form one
+// stream, so the compactor compacts the overlapping blocks vertically into one (setting a replica label turns vertical
+// compaction on; the flag that does so alone is hidden). `penalty` is the merge Thanos documents for "the same
+// application scraped from two different Prometheis" (docs/components/compact.md v0.42.4, "Vertical Compaction Use
+// Cases"); the default, one-to-one, only drops samples with equal timestamps and values, which two scrapers never
+// write. The page's "Vertical Compaction Risks" apply: it cannot be undone (README, "Offline deduplication").
+export const DEDUPLICATION_ARGS = [
+  `--deduplication.replica-label=${DEDUP_REPLICA_LABEL}`,
+  "--deduplication.func=penalty",
+];
+
 export function compactor(topology: Topology, ctx: SpecContext): ComponentSpec {
   const store = objstore(ctx, NAME, FACTS.container);
   const { retention } = topology.fleet;
@@ -30,6 +44,7 @@ export function compactor(topology: Topology, ctx: SpecContext): ComponentSpec {
     `--retention.resolution-5m=${retention.fiveMinutes}`,
     `--retention.resolution-1h=${retention.oneHour}`,
     "--compact.concurrency=1",
+    ...DEDUPLICATION_ARGS,
   ];
   return mgmtComponent(topology, ctx, FACTS, {
     args,

@@ -1,5 +1,5 @@
 // The `objstore` check: the bucket answers Thanos's key, and every workload replica's blocks are in it with the right
-// labels.
+// labels: its own, or merged by the compactor into its workload's deduplicated blocks.
 import { prometheusLabels } from "../../components/thanos/sidecar.ts";
 import { formatDuration } from "../../duration.ts";
 import { HttpError } from "../../net/http.ts";
@@ -137,17 +137,37 @@ export async function replicaBlocks(probe: Probe, bucket: Bucket): Promise<Repli
   );
 }
 
-async function uploadFailures(probe: Probe, workload: string, pod: string): Promise<string> {
+/**
+ * A workload's deduplicated blocks: the compactor merged its replicas' blocks into them (DEDUPLICATION_ARGS), so they
+ * carry the workload's labels without the replica label.
+ */
+export function deduplicatedBlocks(w: Probe["topology"]["workloads"][number], bucket: Bucket): BlockMeta[] {
+  return bucket.blocks.filter((b) => sameLabels(b.labels, w.labels));
+}
+
+/** What the replica's sidecar says of its uploads; undefined when its metrics cannot be read. */
+async function shipperCounts(
+  probe: Probe,
+  workload: string,
+  pod: string,
+): Promise<{ uploads: number; failures: number } | undefined> {
   const t = target(probe.endpoints, workload, "sidecar", pod);
-  if (!t) return "";
+  if (!t) return undefined;
   try {
     const samples = await probe.metrics(t);
-    const failures = metricValue(samples, "thanos_shipper_upload_failures_total") ?? 0;
-    const uploads = metricValue(samples, "thanos_shipper_uploads_total") ?? 0;
-    return failures > 0 ? ` (its sidecar reports ${failures} failed and ${uploads} successful uploads)` : "";
+    return {
+      failures: metricValue(samples, "thanos_shipper_upload_failures_total") ?? 0,
+      uploads: metricValue(samples, "thanos_shipper_uploads_total") ?? 0,
+    };
   } catch {
-    return "";
+    return undefined;
   }
+}
+
+function uploadFailures(counts: { uploads: number; failures: number } | undefined): string {
+  return counts && counts.failures > 0
+    ? ` (its sidecar reports ${counts.failures} failed and ${counts.uploads} successful uploads)`
+    : "";
 }
 
 interface Waiting {
@@ -217,8 +237,13 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
   for (const w of topology.workloads) {
     const mine = replicas.filter((r) => r.workload === w.name);
     const withBlocks = mine.filter((r) => r.blocks.length > 0);
+    const merged = deduplicatedBlocks(w, bucket).length > 0;
     for (const r of mine) {
       if (r.blocks.length > 0) continue;
+      // Its blocks may all have been merged into the deduplicated ones (and deleted after the compactor's delete
+      // delay); those do not say which replica they came from, its sidecar's upload count does.
+      const shipped = merged ? await shipperCounts(probe, w.name, r.pod) : undefined;
+      if (shipped && shipped.uploads > 0 && shipped.failures === 0) continue;
       if (r.due !== undefined && now < r.due) {
         waiting.push({
           workload: w.name,
@@ -238,7 +263,7 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
       }
       const age = r.dataSince === undefined ? "" : ` after ${formatDuration(now - r.dataSince)} of data`;
       problems.push({
-        what: `no block from ${w.name}/${r.pod} ${describeLabels(r.labels)}${age}${await uploadFailures(probe, w.name, r.pod)}`,
+        what: `no block from ${w.name}/${r.pod} ${describeLabels(r.labels)}${age}${uploadFailures(shipped ?? (await shipperCounts(probe, w.name, r.pod)))}`,
         cause: `its sidecar cannot upload to the bucket: a wrong key or endpoint in its objstore config, or the object store is unreachable from ${w.name}`,
         fix: inspectHint(topology, endpoints, w.name, r.pod, "thanos-sidecar"),
       });
@@ -246,7 +271,7 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
   }
 
   // Blocks that claim a workload cluster but carry labels no replica of it has: dedup and compaction would mix them up.
-  const expected = replicas.map((r) => r.labels);
+  const expected = [...replicas.map((r) => r.labels), ...topology.workloads.map((w) => w.labels)];
   const strays = bucket.blocks.filter(
     (b) => workloadOf(topology, b.labels) && !expected.some((l) => sameLabels(l, b.labels)),
   );
@@ -264,18 +289,26 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
     problems.push({
       what: `blocks ${o.a} and ${o.b} of ${o.labels} overlap in time`,
       cause:
-        "two Prometheus upload under one external label set (a copy of a replica, or a replica label that is not unique): the compactor halts on overlapping blocks",
+        "two Prometheus upload under one external label set (a copy of a replica, or a replica label that is not unique): the compactor halts on overlapping blocks, or with vertical compaction merges them into one series for good",
       fix: "give every Prometheus its own external labels, then mark the extra blocks with `thanos tools bucket mark --marker=deletion-mark.json` and restart the compactor",
     });
   }
 
-  const others = bucket.blocks.length - replicas.reduce((n, r) => n + r.blocks.length, 0) - strays.length;
+  const perWorkload = topology.workloads.map((w) => {
+    const own = replicas.filter((r) => r.workload === w.name).reduce((n, r) => n + r.blocks.length, 0);
+    const deduplicated = deduplicatedBlocks(w, bucket).length;
+    return { name: w.name, own, deduplicated };
+  });
+  const others =
+    bucket.blocks.length - perWorkload.reduce((n, w) => n + w.own + w.deduplicated, 0) - strays.length;
+  // Per replica until the compactor merges them (the replicas' blocks stay listed for its delete delay), then one
+  // deduplicated stream per workload.
   const summary =
     `bucket ${endpoints.objectStore.bucket}: ${plural(bucket.blocks.length, "block")}; ` +
-    topology.workloads
+    perWorkload
       .map(
         (w) =>
-          `${w.name} ${replicas.filter((r) => r.workload === w.name).reduce((n, r) => n + r.blocks.length, 0)}`,
+          `${w.name} ${w.own + w.deduplicated}${w.deduplicated > 0 ? ` (${w.deduplicated} deduplicated)` : ""}`,
       )
       .join(", ") +
     (others > 0 ? `, others (rulers) ${others}` : "");

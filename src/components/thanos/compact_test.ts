@@ -1,0 +1,55 @@
+// The compactor deduplicates each workload's HA pair offline, with the merge Thanos documents for Prometheus replicas.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { test } from "node:test";
+import { promisify } from "node:util";
+import { resolveBinary } from "../../binaries/resolve.ts";
+import type { Credentials } from "../../state/credentials.ts";
+import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
+import { POD_IP, type SpecContext } from "../context.ts";
+import { objectStoreAccess } from "../fleet.ts";
+import { compactor, DEDUP_REPLICA_LABEL } from "./compact.ts";
+import { prometheusLabels } from "./sidecar.ts";
+
+const creds: Credentials = {
+  minioRoot: { user: "root-test", password: "root-password-test" },
+  thanos: { accessKey: "thanos-test", secretKey: "thanos-secret-test" },
+  grafana: { user: "admin", password: "grafana-test" },
+};
+const addresses = {
+  service: (c: string, s: string, p: number) => `svc.${s}.${c}:${p}`,
+  pod: (c: string, w: string, i: number, p: number) => `pod.${w}-${i}.${c}:${p}`,
+  exposed: (c: string, p: number) => `node.${c}:${p}`,
+};
+const topology = parseFleet(DEFAULT_FLEET, "test");
+const ctx: SpecContext = {
+  listenHost: POD_IP,
+  configDir: (w, c) => `/cfg/${w}/${c}`,
+  dataDir: (w, c) => `/data/${w}/${c}`,
+  addresses,
+  objectStore: objectStoreAccess(topology, creds, addresses),
+  blockDuration: "2h",
+  bucketSyncInterval: "3m",
+  demoScript: "demo.js",
+};
+const args = compactor(topology, ctx).pods.flatMap((p) => p.containers.flatMap((c) => c.args));
+
+test("the compactor ignores the HA replica label and merges with penalty, the label the sidecars set", () => {
+  assert.ok(args.includes(`--deduplication.replica-label=${DEDUP_REPLICA_LABEL}`), args.join(" "));
+  assert.ok(args.includes("--deduplication.func=penalty"), args.join(" "));
+  const w = topology.workloads[0];
+  assert.ok(w);
+  const labels = prometheusLabels(w, w.replicaNames[0] as string);
+  assert.ok(DEDUP_REPLICA_LABEL in labels, "the sidecars' external labels carry the replica label");
+  const { [DEDUP_REPLICA_LABEL]: _, ...rest } = labels;
+  assert.deepEqual(rest, w.labels, "without it, the replicas' labels are one stream: the workload's");
+});
+
+test("the pinned thanos compact knows both flags, and penalty as a deduplication function", async () => {
+  const thanos = await resolveBinary("thanos");
+  const { stdout, stderr } = await promisify(execFile)(thanos, ["compact", "--help"]);
+  const help = (stdout + stderr).replace(/\s+/g, " ");
+  assert.match(help, /--deduplication\.replica-label=/);
+  assert.match(help, /--deduplication\.func=/);
+  assert.match(help, /Possible values are: "", "penalty"/);
+});
