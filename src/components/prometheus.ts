@@ -8,6 +8,7 @@ import { resourcesFor, type Sizing } from "./resources.ts";
 import { storageScrapeJob } from "./storage.ts";
 import { HTTP_PORT } from "./thanos/common.ts";
 import { compactorScrapeJob } from "./thanos/compact.ts";
+import { remoteWrite } from "./thanos/receive.ts";
 import { prometheusLabels, sidecarContainer, sidecarService } from "./thanos/sidecar.ts";
 import { type ComponentSpec, type Container, type Opening, POD_NAME, START_STAGE } from "./types.ts";
 
@@ -19,11 +20,18 @@ export const PROMETHEUS_SIZING: Sizing = { memory: 256, limit: 1024, cpu: 100 };
  * Every replica scrapes every replica and its sidecar at fixed addresses: a dead one is an `up == 0` its peer still
  * reports (discovery would drop the target of a pod that is gone). The HA alerts read these two jobs.
  */
-export function peerScrapeJobs(target: (index: number, port: number) => string, replicas: number) {
+export function peerScrapeJobs(
+  target: (index: number, port: number) => string,
+  replicas: number,
+  mode: Workload["mode"] = "sidecar",
+) {
   const all = (port: number) => Array.from({ length: replicas }, (_, i) => target(i, port));
   return [
     { job_name: "prometheus", static_configs: [{ targets: all(PROMETHEUS_PORT) }] },
-    { job_name: "thanos-sidecar", static_configs: [{ targets: all(HTTP_PORT) }] },
+    // A receive-mode cluster runs no sidecar.
+    ...(mode === "sidecar"
+      ? [{ job_name: "thanos-sidecar", static_configs: [{ targets: all(HTTP_PORT) }] }]
+      : []),
   ];
 }
 
@@ -47,15 +55,25 @@ export function kubePeerScrapeJobs(workload: Workload, namespace: string) {
     (i, port) =>
       `${PROMETHEUS_WORKLOAD}-${i}.${OPERATOR_GOVERNING_SERVICE}.${namespace}.svc.cluster.local:${port}`,
     workload.replicaNames.length,
+    workload.mode,
   );
 }
 
 export function prometheusConfig(topology: Topology, workload: Workload, ctx: SpecContext): string {
+  return stringify(prometheusConfigObject(topology, workload, ctx));
+}
+
+function prometheusConfigObject(
+  topology: Topology,
+  workload: Workload,
+  ctx: SpecContext,
+): Record<string, unknown> {
   const { addresses } = ctx;
   const scrape: Record<string, unknown>[] = [
     ...peerScrapeJobs(
       (i, port) => addresses.pod(workload.name, PROMETHEUS_WORKLOAD, i, port),
       workload.replicaNames.length,
+      workload.mode,
     ),
     {
       job_name: "alertmanager",
@@ -71,7 +89,15 @@ export function prometheusConfig(topology: Topology, workload: Workload, ctx: Sp
     });
   }
   scrape.push(...fleetScrapeJobs(topology, addresses));
-  return stringify({
+  const write =
+    workload.mode === "receive"
+      ? {
+          remote_write: [
+            remoteWrite(topology, workload, ctx, ctx.configDir(PROMETHEUS_WORKLOAD, "prometheus")).config,
+          ],
+        }
+      : {};
+  return {
     global: {
       scrape_interval: workload.prometheus.scrapeInterval,
       evaluation_interval: workload.prometheus.scrapeInterval,
@@ -87,7 +113,8 @@ export function prometheusConfig(topology: Topology, workload: Workload, ctx: Sp
       ],
     },
     scrape_configs: scrape,
-  });
+    ...write,
+  };
 }
 
 /** The NodePort of replica i's web UI. */
@@ -102,6 +129,8 @@ function prometheusNodePort(workload: Workload, i: number): number {
 export function prometheus(topology: Topology, workload: Workload, ctx: SpecContext): ComponentSpec {
   const name = PROMETHEUS_WORKLOAD;
   const configDir = ctx.configDir(name, "prometheus");
+  const receiveMode = workload.mode === "receive";
+  const writeFiles = receiveMode ? remoteWrite(topology, workload, ctx, configDir).files : [];
   const container: Container = {
     name: "prometheus",
     component: "prometheus",
@@ -118,7 +147,7 @@ export function prometheus(topology: Topology, workload: Workload, ctx: SpecCont
       "--web.enable-lifecycle",
       "--log.level=info",
     ],
-    files: [{ name: "prometheus.yml", content: prometheusConfig(topology, workload, ctx) }],
+    files: [{ name: "prometheus.yml", content: prometheusConfig(topology, workload, ctx) }, ...writeFiles],
     ports: [{ name: "web", port: PROMETHEUS_PORT, protocol: "http" }],
     readiness: { port: "web", path: "/-/ready" },
     liveness: { port: "web", path: "/-/healthy" },
@@ -133,13 +162,14 @@ export function prometheus(topology: Topology, workload: Workload, ctx: SpecCont
         replicas: workload.prometheus.replicas,
         stateful: true,
         stage: START_STAGE.workload,
-        containers: [container, sidecarContainer(topology, ctx, name)],
+        // A receive-mode cluster's replicas remote-write and run no sidecar.
+        containers: receiveMode ? [container] : [container, sidecarContainer(topology, ctx, name)],
         storeLabels: (pod) => prometheusLabels(workload, pod),
         chart: "kube-prometheus-stack",
       },
     ],
     services: workload.replicaNames.flatMap((pod, i) => [
-      sidecarService(workload, i, name, pod),
+      ...(receiveMode ? [] : [sidecarService(workload, i, name, pod)]),
       {
         cluster: workload.name,
         name: `prometheus-${i}`,

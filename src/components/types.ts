@@ -11,6 +11,8 @@ export type ComponentKind =
   | "compact"
   | "rule"
   | "bucket-web"
+  | "receive-router"
+  | "receive-ingester"
   | "prometheus"
   | "alertmanager"
   | "object-store"
@@ -148,7 +150,7 @@ export interface ComponentSpec {
 /** A StoreAPI server query fans out to, and verify expects in query's store list. */
 export interface StoreApiServer {
   /** The type query lists it under in /api/v1/stores. */
-  type: "sidecar" | "store" | "rule";
+  type: "sidecar" | "store" | "rule" | "receive";
   component: ComponentKind;
   cluster: string;
   pod: string;

@@ -1,5 +1,6 @@
 // The compactor: compacts, downsamples and applies retention to the bucket. Exactly one per bucket: two would
 // compact the same blocks.
+import { RECEIVE_REPLICA_LABEL, usesReceive } from "../../topology/semantics.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { Addresses, SpecContext } from "../context.ts";
 import type { ComponentSpec } from "../types.ts";
@@ -30,6 +31,7 @@ export function compactor(topology: Topology, ctx: SpecContext): ComponentSpec {
     `--retention.resolution-5m=${retention.fiveMinutes}`,
     `--retention.resolution-1h=${retention.oneHour}`,
     "--compact.concurrency=1",
+    ...receiveDedup(topology),
   ];
   return mgmtComponent(topology, FACTS, {
     args,
@@ -37,6 +39,18 @@ export function compactor(topology: Topology, ctx: SpecContext): ComponentSpec {
     // On a NodePort: no Prometheus runs in mgmt, so the workload clusters' Prometheus scrape it (compactorScrapeJob).
     ports: { http: { nodePort: topology.observer.nodePorts.compactor } },
   });
+}
+
+/**
+ * With receive, each ingester uploads its own copy of every block (replication factor copies, one per
+ * receive_replica). Thanos's compactor documentation (docs/components/compact.md, "Vertical Compaction Use Cases")
+ * names this case: receive replication copies samples exactly, so the default one-to-one merge is the right one, with
+ * `--deduplication.replica-label` naming the label that tells the copies apart (which also turns vertical compaction
+ * on). The copies become one block instead of three streams of the same samples. Nothing without
+ * receive.
+ */
+function receiveDedup(topology: Topology): string[] {
+  return usesReceive(topology.fleet) ? [`--deduplication.replica-label=${RECEIVE_REPLICA_LABEL}`] : [];
 }
 
 export const COMPACTOR_JOB = "thanos-compact";

@@ -5,7 +5,8 @@ import { formatDuration } from "../../duration.ts";
 import { HttpError } from "../../net/http.ts";
 import { S3Error } from "../../net/s3.ts";
 import { metricValue } from "../../probes/metrics.ts";
-import { describeLabels, inspectHint, sameLabels, target, workloadOf } from "../expect.ts";
+import { TENANT_LABEL } from "../../topology/semantics.ts";
+import { describeLabels, inspectHint, sameLabels, sidecarWorkloads, target, workloadOf } from "../expect.ts";
 import type { BlockMeta, Bucket, Probe } from "../probe.ts";
 import { type CheckInfo, type CheckProblem, fail, pass, pending, plural, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";
@@ -121,7 +122,7 @@ export async function replicaBlocks(probe: Probe, bucket: Bucket): Promise<Repli
   const now = probe.now().getTime();
   const { views } = await readStores(probe);
   const blockMs = await blockDurationMs(probe);
-  return probe.topology.workloads.flatMap((w) =>
+  return sidecarWorkloads(probe.topology).flatMap((w) =>
     w.replicaNames.map((pod) => {
       const labels = prometheusLabels(w, pod);
       const since = dataSince(views, labels, now);
@@ -160,7 +161,7 @@ interface Waiting {
 /** `biz1, biz2: first block due by 04:10` — a workload by name when all its replicas wait alike, else each replica. */
 function groupWaiting(topology: Probe["topology"], waiting: Waiting[]): string {
   const byNote = new Map<string, string[]>();
-  for (const w of topology.workloads) {
+  for (const w of sidecarWorkloads(topology)) {
     const mine = waiting.filter((x) => x.workload === w.name);
     const notes = new Set(mine.map((x) => x.note));
     const names =
@@ -214,7 +215,7 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
   const waiting: Waiting[] = [];
   const blockLen = formatDuration(await blockDurationMs(probe));
 
-  for (const w of topology.workloads) {
+  for (const w of sidecarWorkloads(topology)) {
     const mine = replicas.filter((r) => r.workload === w.name);
     const withBlocks = mine.filter((r) => r.blocks.length > 0);
     for (const r of mine) {
@@ -269,13 +270,22 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
     });
   }
 
-  const others = bucket.blocks.length - replicas.reduce((n, r) => n + r.blocks.length, 0) - strays.length;
+  // A receive-mode cluster's blocks come from the ingesters, labelled with its tenant (the receive check's).
+  const tenantBlocks = (w: { name: string }) =>
+    bucket.blocks.filter((b) => b.labels[TENANT_LABEL] === w.name);
+  const received = topology.workloads.filter((w) => w.mode === "receive");
+  const others =
+    bucket.blocks.length -
+    replicas.reduce((n, r) => n + r.blocks.length, 0) -
+    received.reduce((n, w) => n + tenantBlocks(w).length, 0) -
+    strays.length;
   const summary =
     `bucket ${endpoints.objectStore.bucket}: ${plural(bucket.blocks.length, "block")}; ` +
     topology.workloads
-      .map(
-        (w) =>
-          `${w.name} ${replicas.filter((r) => r.workload === w.name).reduce((n, r) => n + r.blocks.length, 0)}`,
+      .map((w) =>
+        w.mode === "receive"
+          ? `${w.name} ${tenantBlocks(w).length} (from the ingesters)`
+          : `${w.name} ${replicas.filter((r) => r.workload === w.name).reduce((n, r) => n + r.blocks.length, 0)}`,
       )
       .join(", ") +
     (others > 0 ? `, others (rulers) ${others}` : "");
