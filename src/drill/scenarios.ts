@@ -1,5 +1,6 @@
 // The failures a drill injects, each with the promise the fleet makes about it.
 import { WORKLOAD } from "../components/thanos/common.ts";
+import { ingesterPodNames, receiveWorkloads } from "../components/thanos/receive.ts";
 import { HA_ALERTS } from "../components/thanos/rule.ts";
 import type { ComponentKind } from "../components/types.ts";
 import { rulerReplicaName, type Topology } from "../topology/topology.ts";
@@ -32,6 +33,8 @@ export interface Scenario {
   hold: { blockDurations: number } | { ms: number };
   /** After the fault, each sidecar's uploads must reach past its start (nothing waits forever in a sidecar). */
   uploadsCatchUp?: boolean;
+  /** No remote write to receive fails while the fault lasts (the write quorum holds). */
+  noFailedWrites?: boolean;
 }
 
 /**
@@ -118,12 +121,31 @@ export function scenarios(topology: Topology): Scenario[] {
       hold: { ms: 0 },
     },
   ];
+  out.push(...receiveScenarios(topology));
   if (w.replicaNames.length < 2) {
     // Without a peer nothing scrapes the dead replica: no alert can name it, and the view loses its series.
     const first = out[0] as Scenario;
     delete first.alert;
   }
   return out;
+}
+
+/** With receive-mode clusters: one ingester killed and held down, which replication factor 3 survives. */
+function receiveScenarios(topology: Topology): Scenario[] {
+  if (receiveWorkloads(topology).length === 0) return [];
+  const ingesters = ingesterPodNames(topology);
+  const last = ingesters[ingesters.length - 1] as string;
+  return [
+    {
+      id: "ingester",
+      title: `one receive ingester down (${last}), replication factor ${topology.observer.receive.replicationFactor}`,
+      mode: "down",
+      victims: [{ cluster: topology.observer.name, component: "receive-ingester", pod: last }],
+      completeDuring: true,
+      hold: { ms: 60_000 },
+      noFailedWrites: true,
+    },
+  ];
 }
 
 export function scenarioIds(topology: Topology): string[] {
