@@ -65,8 +65,16 @@ const INGESTER: MgmtFacts = {
 /** The workload names of the routers and the ingesters. */
 export const RECEIVE_WORKLOAD = { router: ROUTER.name, ingester: INGESTER.name } as const;
 
-/** How long an ingester keeps a tenant's TSDB after its last sample: its blocks are in the bucket long before. */
-const INGESTER_RETENTION = "1d";
+/**
+ * An ingester's local TSDB is bounded by size, not by time. A time retention turns on receive's tenant pruning,
+ * which in v0.42.4 runs once as the process starts and dereferences the TSDB the ingester is still opening (nil):
+ * the ingester panics whenever it starts in a minute that is a multiple of twice its block length (every other
+ * minute with the local runtime's 1m blocks; thanos-io/thanos#8990, merged after v0.42.4, skips such tenants). A
+ * retention of 0 turns pruning off; the blocks are in the bucket within a minute of being cut, and the size bound
+ * (80 % of the 10Gi claim) deletes the oldest local ones. What pruning did besides, flushing a tenant that stopped
+ * writing, is lost until the pin moves past the fix: such a tenant's last head is uploaded when it writes again.
+ */
+const INGESTER_RETENTION = { time: "0d", bytes: "8GB" } as const;
 
 const CLIENT_FILES = { cert: "remote-write-client.crt", key: "remote-write-client.key" } as const;
 
@@ -198,7 +206,8 @@ function ingesters(topology: Topology, ctx: SpecContext): ComponentSpec {
     "receive",
     ...receiveListenArgs(ctx),
     `--tsdb.path=${dataDir}`,
-    `--tsdb.retention=${INGESTER_RETENTION}`,
+    `--tsdb.retention=${INGESTER_RETENTION.time}`,
+    `--tsdb.max-retention-bytes=${INGESTER_RETENTION.bytes}`,
     // Blocks as long as Prometheus's (hidden flags, 2h by default), so they reach the bucket as soon.
     `--tsdb.min-block-duration=${ctx.blockDuration}`,
     `--tsdb.max-block-duration=${ctx.blockDuration}`,

@@ -140,6 +140,9 @@ describe("receive on the observer", () => {
     assert.deepEqual(flags(i, "label"), ['receive_replica="$(POD_NAME)"']);
     assert.deepEqual(flags(i, "tsdb.path"), ["/data/thanos-receive-ingester/thanos-receive-ingester"]);
     assert.equal(flags(i, "objstore.config-file").length, 1);
+    // Size-bounded, not time-bounded: a time retention makes v0.42.4's ingester panic at start (see receive.ts).
+    assert.deepEqual(flags(i, "tsdb.retention"), ["0d"]);
+    assert.deepEqual(flags(i, "tsdb.max-retention-bytes"), ["8GB"]);
     assert.deepEqual(ingester.storeLabels?.("thanos-receive-ingester-1"), {
       receive_replica: "thanos-receive-ingester-1",
     });
