@@ -1,7 +1,7 @@
 // The `stores` and `duplicates` checks: each query replica sees exactly the fleet's StoreAPIs, and no label set comes
 // from two addresses.
 import type { Target } from "../../endpoints.ts";
-import { labelSetKey } from "../../topology/semantics.ts";
+import { labelSetKey, usesReceive } from "../../topology/semantics.ts";
 import {
   describeLabels,
   type ExpectedStore,
@@ -229,6 +229,6 @@ export async function checkDuplicates(probe: Probe): Promise<CheckResult> {
   );
   return pass(
     DUPLICATES,
-    `${plural(producers.size, "sidecar or ruler endpoint")}, each with its own label set`,
+    `${plural(producers.size, usesReceive(probe.topology.fleet) ? "sidecar, ruler or ingester endpoint" : "sidecar or ruler endpoint")}, each with its own label set`,
   );
 }
