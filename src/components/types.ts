@@ -176,6 +176,8 @@ export interface Opening {
   /** What it is, in words, e.g. `query UI`, `SeaweedFS metrics`. */
   title: string;
   nodePort: number;
+  /** How it is reached when not plain HTTP at `/`: e.g. receive's remote write, HTTPS at /api/v1/receive. */
+  url?: { scheme: "https"; path: string };
   /** The runtimes that run it behind this NodePort. */
   runtimes: readonly RuntimeName[];
   /**

@@ -4,7 +4,7 @@
 import { RECEIVE_REPLICA_LABEL, TENANT_LABEL, usesReceive } from "../../topology/semantics.ts";
 import type { Topology, Workload } from "../../topology/topology.ts";
 import type { Addresses, SpecContext } from "../context.ts";
-import type { ComponentSpec, ConfigFile, Port, ServiceSpec, StoreApiServer } from "../types.ts";
+import type { ComponentSpec, ConfigFile, Opening, Port, ServiceSpec, StoreApiServer } from "../types.ts";
 import { POD_NAME, START_STAGE } from "../types.ts";
 import {
   GRPC_AND_HTTP,
@@ -259,11 +259,15 @@ export function remoteWriteUrl(topology: Topology, addresses: Addresses): string
 }
 
 /** The remote-write endpoint, for `status`'s list of what is exposed. */
-export function receiveOpenings(topology: Topology) {
+export function receiveOpenings(topology: Topology): Opening[] {
   if (!usesReceive(topology.fleet)) return [];
-  return [
-    mgmtOpening(topology, "receive", "remote write (HTTPS, mutual TLS)", topology.observer.receive.nodePort),
-  ];
+  const opening = mgmtOpening(
+    topology,
+    "receive",
+    "remote write (mutual TLS)",
+    topology.observer.receive.nodePort,
+  );
+  return [{ ...opening, url: { scheme: "https", path: REMOTE_WRITE_PATH } }];
 }
 
 /** The files and remote_write entry a receive-mode Prometheus gets: its tenant header and client certificate. */
