@@ -1,6 +1,6 @@
 // The failures a drill injects, each with the promise the fleet makes about it.
 import { WORKLOAD } from "../components/thanos/common.ts";
-import { ingesterPodNames, receiveWorkloads } from "../components/thanos/receive.ts";
+import { ingesterPodNames, receiveWorkloads, routerPodNames } from "../components/thanos/receive.ts";
 import { HA_ALERTS } from "../components/thanos/rule.ts";
 import type { ComponentKind } from "../components/types.ts";
 import { rulerReplicaName, type Topology } from "../topology/topology.ts";
@@ -17,7 +17,10 @@ export type FaultMode =
   | "down"
   /** Killed once; whatever runs it starts it again (kubelet, the local supervisor). */
   | "restart"
-  /** The cluster's sidecars unreachable from the others (a load-balancer backend disabled), everything runs. */
+  /**
+   * The victims unreachable through their cluster's load balancer, everything runs: a cluster's sidecars from the
+   * others, or mgmt's receive routers from the clusters that write to them.
+   */
   | "cut-off";
 
 export interface Scenario {
@@ -135,6 +138,9 @@ function receiveScenarios(topology: Topology): Scenario[] {
   if (receiveWorkloads(topology).length === 0) return [];
   const ingesters = ingesterPodNames(topology);
   const last = ingesters[ingesters.length - 1] as string;
+  const routers = routerPodNames(topology);
+  const lastRouter = routers[routers.length - 1] as string;
+  const mgmt = topology.observer.name;
   return [
     {
       id: "ingester",
@@ -143,6 +149,26 @@ function receiveScenarios(topology: Topology): Scenario[] {
       victims: [{ cluster: topology.observer.name, component: "receive-ingester", pod: last }],
       completeDuring: true,
       hold: { ms: 60_000 },
+      noFailedWrites: true,
+    },
+    {
+      id: "router",
+      title: `one receive router down (${lastRouter})`,
+      mode: "down",
+      victims: [{ cluster: mgmt, component: "receive-router", pod: lastRouter }],
+      completeDuring: true,
+      hold: { ms: 45_000 },
+      // A write the killed router had in flight is retried by Prometheus on the other one: nothing is dropped.
+      noFailedWrites: true,
+    },
+    {
+      id: "receive-cut-off",
+      title: `the receive-mode clusters cut off from ${mgmt}'s remote-write endpoint for 2 minutes`,
+      mode: "cut-off",
+      victims: [{ cluster: mgmt, component: "receive-router" }],
+      // Their recent samples wait in each Prometheus's WAL while cut off; after, the range across the outage is whole.
+      completeDuring: false,
+      hold: { ms: 120_000 },
       noFailedWrites: true,
     },
   ];
