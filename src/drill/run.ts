@@ -255,7 +255,10 @@ async function runScenario(
   let duringMin = Number.POSITIVE_INFINITY;
   const warnings = new Set<string>();
   let firedAt: number | undefined;
-  const holdMs = "ms" in s.hold ? s.hold.ms : s.hold.blockDurations * fleet.blockMs;
+  const holdMs =
+    "ms" in s.hold
+      ? Math.min(s.hold.ms, (s.hold.atMostBlockDurations ?? Number.POSITIVE_INFINITY) * fleet.blockMs)
+      : s.hold.blockDurations * fleet.blockMs;
   const alertDeadline = start + Math.max(holdMs, opts.alertTimeoutMs ?? 180_000);
   let lifted = false;
   try {
