@@ -32,6 +32,9 @@ export function formatResult(r: ScenarioResult): string[] {
         : `NOT recovered: ${(r.recovery.failing ?? []).join("; ")}`
       : "",
     r.uploads ? `uploads ${mark(r.uploads.ok)}: ${r.uploads.detail}` : "",
+    r.writes
+      ? `writes ${mark(r.writes.ok)} (${r.writes.failedSamples} samples and ${r.writes.failedRequests} requests failed)`
+      : "",
     r.blocks
       ? `blocks ${mark(r.blocks.ok)} (${r.blocks.before} before, ${r.blocks.after} after${r.blocks.missing.length > 0 ? `, lost ${r.blocks.missing.join(", ")}` : ""})`
       : "",

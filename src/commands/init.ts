@@ -7,6 +7,10 @@ function workload(name: string): string {
   return `  - name: ${name}
     role: workload
     serviceType: NodePort
+    # sidecar: query dials a Thanos sidecar beside each Prometheus replica (its NodePorts below). receive: each
+    # replica remote-writes (HTTPS, mutual TLS, tenant = this cluster's name) to mgmt's Thanos Receive and runs no
+    # sidecar; nothing dials into this cluster. One fleet may mix both.
+    mode: sidecar
     # External labels of this cluster's Prometheus; \`cluster: <name>\` is added unless set here. Each workload
     # cluster needs its own label set: the compactor halts on overlapping blocks from identical ones.
     # prometheus_replica is set per replica by the Prometheus Operator; do not set it. Names the fleet's alerts and
@@ -130,6 +134,13 @@ clusters:
       query: 30904
       bucketWeb: 30905
       compactor: 30906          # the compactor's metrics, scraped by the workload clusters (its halted alert)
+    # Thanos Receive, run only when a workload cluster has mode: receive: stateless routers behind one
+    # remote-write endpoint, ingesters that keep a TSDB each and upload its blocks (a static ketama hashring).
+    receive:
+      replicationFactor: 3      # copies of each series; a write needs a majority: odd, at most ingesters
+      routers: 2                # at least 2
+      ingesters: 3              # at least 3
+      nodePort: 30907           # the remote-write endpoint (HTTPS, client certificates from the fleet CA)
 
   # Workload clusters, as many as you like: Prometheus replicas with a Thanos sidecar each, Grafana
   # (with a "Thanos" datasource pointing at mgmt's query-frontend) and an Alertmanager.

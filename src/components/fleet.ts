@@ -14,6 +14,7 @@ import { bucketWeb, bucketWebOpenings } from "./thanos/bucket-web.ts";
 import { compactor } from "./thanos/compact.ts";
 import { query, queryOpenings } from "./thanos/query.ts";
 import { queryFrontend, queryFrontendOpenings } from "./thanos/query-frontend.ts";
+import { ingesterStoreApis, receive, receiveOpenings } from "./thanos/receive.ts";
 import { ruler, rulerStoreApis } from "./thanos/rule.ts";
 import { sidecarStoreApis } from "./thanos/sidecar.ts";
 import { storeGateway, storeGatewayStoreApis } from "./thanos/store.ts";
@@ -34,9 +35,17 @@ export interface FleetSpec {
   services: ServiceSpec[];
 }
 
-/** Every StoreAPI server of the fleet, in the order query is given them: each sidecar, the store gateway, each ruler. */
+/**
+ * Every StoreAPI server of the fleet, in the order query is given them: each sidecar, the store gateway, each ruler,
+ * each receive ingester.
+ */
 export function storeApiServers(topology: Topology): StoreApiServer[] {
-  return [...sidecarStoreApis(topology), ...storeGatewayStoreApis(topology), ...rulerStoreApis(topology)];
+  return [
+    ...sidecarStoreApis(topology),
+    ...storeGatewayStoreApis(topology),
+    ...rulerStoreApis(topology),
+    ...ingesterStoreApis(topology),
+  ];
 }
 
 /** The gRPC address query dials for each StoreAPI server. */
@@ -64,6 +73,7 @@ export function openings(topology: Topology, runtime: RuntimeName): Opening[] {
     ...queryFrontendOpenings(topology),
     ...queryOpenings(topology),
     ...bucketWebOpenings(topology),
+    ...receiveOpenings(topology),
     ...alertmanagerOpenings(topology, mgmt),
     ...topology.workloads.flatMap((w) => [
       ...grafanaOpenings(topology, w),
@@ -96,6 +106,7 @@ export function buildFleet(topology: Topology, ctx: SpecContext, creds: Credenti
     compactor(topology, ctx),
     bucketWeb(topology, ctx),
     alertmanager(topology, mgmt, ctx),
+    receive(topology, ctx),
   );
   return { pods: parts.flatMap((p) => p.pods), services: parts.flatMap((p) => p.services) };
 }

@@ -9,6 +9,7 @@ import { resourcesFor, type Sizing } from "./resources.ts";
 import { storageScrapeJob } from "./storage.ts";
 import { HTTP_PORT } from "./thanos/common.ts";
 import { compactorScrapeJob } from "./thanos/compact.ts";
+import { remoteWrite } from "./thanos/receive.ts";
 import { prometheusLabels, sidecarContainer, sidecarService } from "./thanos/sidecar.ts";
 import { type ComponentSpec, type Container, type Opening, POD_NAME, START_STAGE } from "./types.ts";
 import { uniqueFiles, webClient, webServer } from "./web.ts";
@@ -25,11 +26,15 @@ export function peerScrapeJobs(
   target: (index: number, port: number) => string,
   replicas: number,
   tls: ScrapeTls = {},
+  mode: Workload["mode"] = "sidecar",
 ) {
   const all = (port: number) => Array.from({ length: replicas }, (_, i) => target(i, port));
   return [
     { job_name: "prometheus", ...tls, static_configs: [{ targets: all(PROMETHEUS_PORT) }] },
-    { job_name: "thanos-sidecar", ...tls, static_configs: [{ targets: all(HTTP_PORT) }] },
+    // A receive-mode cluster runs no sidecar.
+    ...(mode === "sidecar"
+      ? [{ job_name: "thanos-sidecar", ...tls, static_configs: [{ targets: all(HTTP_PORT) }] }]
+      : []),
   ];
 }
 
@@ -64,10 +69,20 @@ export function kubePeerScrapeJobs(workload: Workload, namespace: string) {
     (i, port) =>
       `${PROMETHEUS_WORKLOAD}-${i}.${OPERATOR_GOVERNING_SERVICE}.${namespace}.svc.cluster.local:${port}`,
     workload.replicaNames.length,
+    {},
+    workload.mode,
   );
 }
 
 export function prometheusConfig(topology: Topology, workload: Workload, ctx: SpecContext): string {
+  return stringify(prometheusConfigObject(topology, workload, ctx));
+}
+
+function prometheusConfigObject(
+  topology: Topology,
+  workload: Workload,
+  ctx: SpecContext,
+): Record<string, unknown> {
   const { addresses } = ctx;
   const tls = scrapeTls(webClient(ctx, ctx.configDir(PROMETHEUS_WORKLOAD, "prometheus")));
   const scrape: Record<string, unknown>[] = [
@@ -75,6 +90,7 @@ export function prometheusConfig(topology: Topology, workload: Workload, ctx: Sp
       (i, port) => addresses.pod(workload.name, PROMETHEUS_WORKLOAD, i, port),
       workload.replicaNames.length,
       tls,
+      workload.mode,
     ),
     {
       job_name: "alertmanager",
@@ -91,7 +107,15 @@ export function prometheusConfig(topology: Topology, workload: Workload, ctx: Sp
     });
   }
   scrape.push(...fleetScrapeJobs(topology, addresses, tls));
-  return stringify({
+  const write =
+    workload.mode === "receive"
+      ? {
+          remote_write: [
+            remoteWrite(topology, workload, ctx, ctx.configDir(PROMETHEUS_WORKLOAD, "prometheus")).config,
+          ],
+        }
+      : {};
+  return {
     global: {
       scrape_interval: workload.prometheus.scrapeInterval,
       evaluation_interval: workload.prometheus.scrapeInterval,
@@ -108,7 +132,8 @@ export function prometheusConfig(topology: Topology, workload: Workload, ctx: Sp
       ],
     },
     scrape_configs: scrape,
-  });
+    ...write,
+  };
 }
 
 /** The NodePort of replica i's web UI. */
@@ -129,6 +154,8 @@ export function prometheus(topology: Topology, workload: Workload, ctx: SpecCont
   const web = webServer(ctx, configDir, "--web.config.file");
   const client = webClient(ctx, configDir);
   const probeTls = ctx.httpTls ? { tls: true } : {};
+  const receiveMode = workload.mode === "receive";
+  const writeFiles = receiveMode ? remoteWrite(topology, workload, ctx, configDir).files : [];
   const container: Container = {
     name: "prometheus",
     component: "prometheus",
@@ -150,6 +177,7 @@ export function prometheus(topology: Topology, workload: Workload, ctx: SpecCont
       { name: "prometheus.yml", content: prometheusConfig(topology, workload, ctx) },
       ...web.files,
       ...client.files,
+      ...writeFiles,
     ]),
     ports: [{ name: "web", port: PROMETHEUS_PORT, protocol: "http" }],
     readiness: { port: "web", path: "/-/ready", ...probeTls },
@@ -165,13 +193,14 @@ export function prometheus(topology: Topology, workload: Workload, ctx: SpecCont
         replicas: workload.prometheus.replicas,
         stateful: true,
         stage: START_STAGE.workload,
-        containers: [container, sidecarContainer(topology, ctx, name)],
+        // A receive-mode cluster's replicas remote-write and run no sidecar.
+        containers: receiveMode ? [container] : [container, sidecarContainer(topology, ctx, name)],
         storeLabels: (pod) => prometheusLabels(workload, pod),
         chart: "kube-prometheus-stack",
       },
     ],
     services: workload.replicaNames.flatMap((pod, i) => [
-      sidecarService(workload, i, name, pod),
+      ...(receiveMode ? [] : [sidecarService(workload, i, name, pod)]),
       {
         cluster: workload.name,
         name: `prometheus-${i}`,

@@ -11,6 +11,8 @@ export type ComponentKind =
   | "compact"
   | "rule"
   | "bucket-web"
+  | "receive-router"
+  | "receive-ingester"
   | "prometheus"
   | "alertmanager"
   | "object-store"
@@ -151,7 +153,7 @@ export interface ComponentSpec {
 /** A StoreAPI server query fans out to, and verify expects in query's store list. */
 export interface StoreApiServer {
   /** The type query lists it under in /api/v1/stores. */
-  type: "sidecar" | "store" | "rule";
+  type: "sidecar" | "store" | "rule" | "receive";
   component: ComponentKind;
   cluster: string;
   pod: string;
@@ -177,6 +179,8 @@ export interface Opening {
   /** What it is, in words, e.g. `query UI`, `SeaweedFS metrics`. */
   title: string;
   nodePort: number;
+  /** How it is reached when not plain HTTP at `/`: e.g. receive's remote write, HTTPS at /api/v1/receive. */
+  url?: { scheme: "https"; path: string };
   /** The runtimes that run it behind this NodePort. */
   runtimes: readonly RuntimeName[];
   /**

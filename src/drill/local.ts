@@ -118,12 +118,14 @@ async function cutOff(
   s: Scenario,
   records: ProcessRecord[],
 ): Promise<Fault> {
-  const cluster = s.victims[0]?.cluster as string;
-  const workload = topology.workloads.find((w) => w.name === cluster);
-  if (!workload) throw new Error(`${s.id}: ${cluster} is not a workload cluster`);
+  const victim = s.victims[0];
+  if (!victim) throw new Error(`${s.id}: a cut-off names no victim`);
+  const { cluster, component } = victim;
+  if (!topology.fleet.clusters.some((c) => c.name === cluster))
+    throw new Error(`${s.id}: ${cluster} is not a cluster of ${topology.source}`);
   const socket = join(root, cluster, "haproxy", "haproxy.sock");
   const pods = new Set(
-    records.filter((r) => r.cluster === cluster && r.component === "sidecar").map((r) => r.pod),
+    records.filter((r) => r.cluster === cluster && r.component === component).map((r) => r.pod),
   );
   const servers = [...(await serverStates(socket)).keys()].filter((k) => pods.has(k.split("/")[1] ?? ""));
   if (servers.length === 0)

@@ -3,10 +3,12 @@
 // once the fault is lifted, and no block is lost.
 import { setTimeout as sleep } from "node:timers/promises";
 import { DEDUP_REPLICA_LABEL } from "../components/thanos/compact.ts";
+import { receiveWorkloads } from "../components/thanos/receive.ts";
 import { durationOr } from "../duration.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
 import type { HttpClient } from "../net/http.ts";
 import { fleetClient } from "../net/https.ts";
+import { metricValue, parseMetrics } from "../probes/metrics.ts";
 import type { Topology } from "../topology/topology.ts";
 import { GAPS } from "../verify/checks/gaps.ts";
 import { allowedGapMs, mergeReplicas, type RawSeries, rawSamplesUrl, widestGap } from "../verify/gaps.ts";
@@ -52,6 +54,8 @@ export interface ScenarioResult {
   alert?: { name: string; ok: boolean; firedAfterSeconds?: number };
   recovery?: { ok: boolean; seconds?: number; failing?: string[] };
   uploads?: { ok: boolean; detail: string };
+  /** Remote writes to receive that failed while the fault lasted: samples Prometheus gave up on, 5xx at the routers. */
+  writes?: { ok: boolean; failedSamples: number; failedRequests: number };
   blocks?: { ok: boolean; before: number; after: number; missing: string[] };
   error?: string;
 }
@@ -188,6 +192,30 @@ class Fleet {
     return false;
   }
 
+  /**
+   * Remote writes that failed so far: samples the receive-mode Prometheus replicas dropped
+   * (prometheus_remote_storage_samples_failed_total) and requests the routers answered with 5xx (a write quorum not
+   * met). Counters, so a fault's are the difference across it; a process that restarted counts from zero again.
+   */
+  async failedWrites(): Promise<{ samples: number; requests: number }> {
+    const read = async (url: string) => parseMetrics((await this.http(`${url}/metrics`)).body);
+    const writers = new Set(receiveWorkloads(this.topology).map((w) => w.name));
+    let samples = 0;
+    let requests = 0;
+    for (const t of this.endpoints.targets) {
+      if (t.component === "prometheus" && writers.has(t.cluster)) {
+        samples += metricValue(await read(t.url), "prometheus_remote_storage_samples_failed_total") ?? 0;
+      }
+      if (t.component === "receive-router") {
+        requests += (await read(t.url))
+          .filter((s) => s.name === "http_requests_total" && s.labels.handler === "receive")
+          .filter((s) => (s.labels.code ?? "").startsWith("5"))
+          .reduce((n, s) => n + s.value, 0);
+      }
+    }
+    return { samples, requests };
+  }
+
   async blocks(): Promise<BlockMeta[]> {
     const probe = new Probe(this.topology, this.endpoints, this.http, () => new Date());
     return (await probe.bucket()).blocks;
@@ -239,6 +267,7 @@ async function runScenario(
   const result: ScenarioResult = { id: s.id, title: s.title, ok: false };
   const seriesBefore = (await fleet.freshSeries()).series;
   const blocksBefore = await fleet.blocks();
+  const writesBefore = s.noFailedWrites ? await fleet.failedWrites() : undefined;
   const start = Date.now();
   const fault = await faults.inject(s);
   const gone = seriesOfPods(fault.removedPods ?? []);
@@ -257,7 +286,10 @@ async function runScenario(
   let duringMin = Number.POSITIVE_INFINITY;
   const warnings = new Set<string>();
   let firedAt: number | undefined;
-  const holdMs = "ms" in s.hold ? s.hold.ms : s.hold.blockDurations * fleet.blockMs;
+  const holdMs =
+    "ms" in s.hold
+      ? Math.min(s.hold.ms, (s.hold.atMostBlockDurations ?? Number.POSITIVE_INFINITY) * fleet.blockMs)
+      : s.hold.blockDurations * fleet.blockMs;
   const alertDeadline = start + Math.max(holdMs, opts.alertTimeoutMs ?? 180_000);
   let lifted = false;
   try {
@@ -291,6 +323,12 @@ async function runScenario(
     ? { ok: true, seconds: Math.round((Date.now() - liftedAt) / 1000) }
     : { ok: false, failing: recovery.failing };
   if (s.uploadsCatchUp) result.uploads = await uploadsCaughtUp(fleet, start, opts.signal);
+  if (writesBefore) {
+    const now = await fleet.failedWrites();
+    const failedSamples = Math.max(0, now.samples - writesBefore.samples);
+    const failedRequests = Math.max(0, now.requests - writesBefore.requests);
+    result.writes = { ok: failedSamples === 0 && failedRequests === 0, failedSamples, failedRequests };
+  }
 
   // The range across the outage, once the samples of its end have arrived.
   const end = Math.max(Date.now(), liftedAt + 2 * fleet.scrapeMs);
@@ -335,6 +373,7 @@ async function runScenario(
     (result.alert?.ok ?? true) &&
     result.recovery.ok &&
     (result.uploads?.ok ?? true) &&
+    (result.writes?.ok ?? true) &&
     result.blocks.ok;
   return result;
 }

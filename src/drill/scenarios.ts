@@ -1,5 +1,6 @@
 // The failures a drill injects, each with the promise the fleet makes about it.
 import { WORKLOAD } from "../components/thanos/common.ts";
+import { ingesterPodNames, receiveWorkloads, routerPodNames } from "../components/thanos/receive.ts";
 import { HA_ALERTS } from "../components/thanos/rule.ts";
 import type { ComponentKind } from "../components/types.ts";
 import { rulerReplicaName, type Topology } from "../topology/topology.ts";
@@ -16,7 +17,10 @@ export type FaultMode =
   | "down"
   /** Killed once; whatever runs it starts it again (kubelet, the local supervisor). */
   | "restart"
-  /** The cluster's sidecars unreachable from the others (a load-balancer backend disabled), everything runs. */
+  /**
+   * The victims unreachable through their cluster's load balancer, everything runs: a cluster's sidecars from the
+   * others, or mgmt's receive routers from the clusters that write to them.
+   */
   | "cut-off";
 
 export interface Scenario {
@@ -29,9 +33,11 @@ export interface Scenario {
   /** An alert the ruler must fire while the fault lasts, with labels it must carry. */
   alert?: { name: string; labels: Record<string, string> };
   /** How long the fault lasts at least, in block durations (object store) or ms. */
-  hold: { blockDurations: number } | { ms: number };
+  hold: { blockDurations: number } | { ms: number; atMostBlockDurations?: number };
   /** After the fault, each sidecar's uploads must reach past its start (nothing waits forever in a sidecar). */
   uploadsCatchUp?: boolean;
+  /** No remote write to receive fails while the fault lasts (the write quorum holds). */
+  noFailedWrites?: boolean;
 }
 
 /**
@@ -118,12 +124,57 @@ export function scenarios(topology: Topology): Scenario[] {
       hold: { ms: 0 },
     },
   ];
+  out.push(...receiveScenarios(topology));
   if (w.replicaNames.length < 2) {
     // Without a peer nothing scrapes the dead replica: no alert can name it, and the view loses its series.
     const first = out[0] as Scenario;
     delete first.alert;
   }
   return out;
+}
+
+/** With receive-mode clusters: one ingester killed and held down, which replication factor 3 survives. */
+function receiveScenarios(topology: Topology): Scenario[] {
+  if (receiveWorkloads(topology).length === 0) return [];
+  const ingesters = ingesterPodNames(topology);
+  const last = ingesters[ingesters.length - 1] as string;
+  const routers = routerPodNames(topology);
+  const lastRouter = routers[routers.length - 1] as string;
+  const mgmt = topology.observer.name;
+  return [
+    {
+      id: "ingester",
+      title: `one receive ingester down (${last}), replication factor ${topology.observer.receive.replicationFactor}`,
+      mode: "down",
+      victims: [{ cluster: topology.observer.name, component: "receive-ingester", pod: last }],
+      completeDuring: true,
+      hold: { ms: 60_000 },
+      noFailedWrites: true,
+    },
+    {
+      id: "router",
+      title: `one receive router down (${lastRouter})`,
+      mode: "down",
+      victims: [{ cluster: mgmt, component: "receive-router", pod: lastRouter }],
+      completeDuring: true,
+      hold: { ms: 45_000 },
+      // A write the killed router had in flight is retried by Prometheus on the other one: nothing is dropped.
+      noFailedWrites: true,
+    },
+    {
+      id: "receive-cut-off",
+      title: `the receive-mode clusters cut off from ${mgmt}'s remote-write endpoint for 2 minutes (less with short blocks)`,
+      mode: "cut-off",
+      victims: [{ cluster: mgmt, component: "receive-router" }],
+      // Their recent samples wait in each Prometheus's WAL while cut off; after, the range across the outage is whole.
+      completeDuring: false,
+      // An ingester's head keeps the last half block at least: a sample resent from the WAL after longer is out of
+      // bounds and dropped (409). 2 minutes with the 2h blocks of production; 0.4 block with the local runtime's
+      // minute-long ones.
+      hold: { ms: 120_000, atMostBlockDurations: 0.4 },
+      noFailedWrites: true,
+    },
+  ];
 }
 
 export function scenarioIds(topology: Topology): string[] {

@@ -10,7 +10,7 @@ import { SEAWEEDFS_WORKLOAD } from "../components/seaweedfs.ts";
 import type { PodSpec, ServiceSpec } from "../components/types.ts";
 import type { Credentials } from "../state/credentials.ts";
 import type { ClusterConfig } from "../topology/schema.ts";
-import type { Topology } from "../topology/topology.ts";
+import { type Topology, topologyError } from "../topology/topology.ts";
 import {
   type DiscoveredAddresses,
   kubeAddresses,
@@ -38,7 +38,23 @@ export interface RenderOptions {
   grpcTls?: GrpcTls;
 }
 
+/**
+ * Receive runs on the local runtime only, so far: the chart's values give every workload cluster's Prometheus a
+ * sidecar and no remote write. Refused with the field to change, before anything is rendered or created.
+ */
+export function refuseReceive(topology: Topology): void {
+  const index = topology.fleet.clusters.findIndex((c) => c.role === "workload" && c.mode === "receive");
+  if (index < 0) return;
+  throw topologyError(
+    topology,
+    ["clusters", index, "mode"],
+    "is receive, which the Kubernetes runtime does not deploy yet (its Prometheus would get a sidecar and no remote write)",
+    "run this fleet with --runtime local, or set mode: sidecar for Kubernetes",
+  );
+}
+
 export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFleet {
+  refuseReceive(topology);
   const addresses = kubeAddresses(topology, opts.discovered);
   if (topology.fleet.tls.grpc && !opts.grpcTls) {
     throw new Error(

@@ -389,6 +389,69 @@ const cases: Case[] = [
     ],
   },
   {
+    name: "receive: more copies than ingesters, an even replication factor, and its NodePort taken",
+    yaml: `clusters:\n${MGMT}    receive:\n      replicationFactor: 4\n      ingesters: 3\n      nodePort: 30904\n${BIZ1}    mode: receive\n${MINIO}`,
+    problems: [
+      {
+        field: "clusters[0].receive.replicationFactor",
+        line: 5,
+        message: /4 copies of each series need 4 ingesters, but receive.ingesters is 3/,
+        fix: /set receive.ingesters to 4 or more/,
+      },
+      {
+        field: "clusters[0].receive.replicationFactor",
+        line: 5,
+        message: /4 is even: a write needs 3 of 4 copies, so it survives 1 lost ingester/,
+        fix: /set it to 5 \(or 3\)/,
+      },
+      {
+        field: "clusters[0].receive.nodePort",
+        line: 7,
+        message: /NodePort 30904, already used by query in cluster mgmt/,
+        fix: /choose a free port/,
+      },
+    ],
+  },
+  {
+    name: "receive: a remote-write endpoint that would leave its cluster without mutual TLS",
+    yaml: `tls:\n  grpc: false\nclusters:\n${MGMT}${BIZ1}    mode: receive\n${MINIO}`,
+    problems: [
+      {
+        field: "clusters[1].mode",
+        line: 8,
+        message: /is receive while tls.grpc is false: the remote-write endpoint leaves the cluster/,
+        fix: /remove tls.grpc: false, or set this cluster's mode to sidecar/,
+      },
+    ],
+  },
+  {
+    name: "receive: fewer routers or ingesters than survive one loss, an unknown mode, its labels set by hand",
+    yaml: `clusters:\n${MGMT}    receive: {routers: 1, ingesters: 2}\n${BIZ1}    mode: push\n  - name: biz2\n    role: workload\n    mode: receive\n    externalLabels: {tenant_id: x, receive_replica: y}\n${MINIO}`,
+    problems: [
+      { field: "clusters[0].receive.routers", line: 4, message: /at least 2/, fix: /./ },
+      { field: "clusters[0].receive.ingesters", line: 4, message: /at least 3/, fix: /./ },
+      { field: "clusters[1].mode", line: 7, message: /must be sidecar or receive/, fix: /./ },
+    ],
+  },
+  {
+    name: "receive: the tenant and receive replica labels are the fleet's",
+    yaml: `clusters:\n${MGMT}${BIZ1}    mode: receive\n    externalLabels: {tenant_id: x, receive_replica: y}\n${MINIO}`,
+    problems: [
+      {
+        field: "clusters[1].externalLabels.tenant_id",
+        line: 7,
+        message: /set by Thanos Receive to the cluster's tenant/,
+        fix: /remove tenant_id from externalLabels/,
+      },
+      {
+        field: "clusters[1].externalLabels.receive_replica",
+        line: 7,
+        message: /set by thanos-fleet for deduplication/,
+        fix: /remove receive_replica/,
+      },
+    ],
+  },
+  {
     name: "an empty file",
     yaml: "",
     problems: [{ field: "", line: 1, message: /is empty/, fix: /thanos-fleet init/ }],

@@ -70,6 +70,30 @@ export const ObserverCluster = z.strictObject({
       compactor: nodePort.default(30906),
     })
     .prefault({}),
+  /**
+   * Thanos Receive, run here when a workload cluster has `mode: receive`: stateless routers behind one remote-write
+   * endpoint, and ingesters that each keep a TSDB and upload its blocks. Ignored while every cluster uses sidecars.
+   */
+  receive: z
+    .strictObject({
+      /** Copies of every series across the ingesters; a write succeeds once a majority of them is stored. */
+      replicationFactor: z.number().int().min(1).max(9).default(3),
+      routers: z
+        .number()
+        .int()
+        .min(2, "must be at least 2, so one router down stops no write")
+        .max(10)
+        .default(2),
+      ingesters: z
+        .number()
+        .int()
+        .min(3, "must be at least 3, so one ingester down loses no write at replication factor 3")
+        .max(20)
+        .default(3),
+      /** The remote-write endpoint (HTTPS, mutual TLS) the receive-mode clusters write to. */
+      nodePort: nodePort.default(30907),
+    })
+    .prefault({}),
 });
 
 export const WorkloadCluster = z.strictObject({
@@ -77,6 +101,11 @@ export const WorkloadCluster = z.strictObject({
   role: z.literal("workload"),
   context,
   serviceType,
+  /**
+   * How the global view gets this cluster's metrics: `sidecar` (query dials a Thanos sidecar beside each Prometheus
+   * replica) or `receive` (each replica remote-writes to the observer's Thanos Receive; nothing dials in).
+   */
+  mode: z.enum(["sidecar", "receive"], { error: "must be sidecar or receive" }).default("sidecar"),
   /** External labels of this cluster's Prometheus; `cluster` defaults to the cluster's name. */
   externalLabels: z
     .record(z.string().regex(LABEL_NAME, "must be a Prometheus label name"), z.string().min(1))

@@ -6,6 +6,15 @@ import { type ClusterConfig, type FleetConfig, NODE_PORT_MAX, NODE_PORT_MIN } fr
 import { refusedValues } from "./values.ts";
 
 export const REPLICA_LABELS = ["prometheus_replica", "ruler_replica"] as const;
+/** The label each Thanos Receive ingester adds to what it stores: query deduplicates on it when receive is used. */
+export const RECEIVE_REPLICA_LABEL = "receive_replica";
+/** The label Thanos Receive puts on each tenant's series; a receive-mode cluster is its own tenant. */
+export const TENANT_LABEL = "tenant_id";
+
+/** Whether any workload cluster remote-writes to Thanos Receive, so the observer runs it. */
+export function usesReceive(fleet: { clusters: readonly { role: string; mode?: string }[] }): boolean {
+  return fleet.clusters.some((c) => c.role === "workload" && c.mode === "receive");
+}
 
 /**
  * Label names the fleet's own alerts, rules and checks rely on. An external label is set over every series' own
@@ -33,7 +42,65 @@ export function semanticProblems(fleet: FleetConfig): PathProblem[] {
     ...retentionProblems(fleet),
     ...nodePortProblems(fleet),
     ...valuesProblems(fleet),
+    ...receiveProblems(fleet),
   ];
+}
+
+/**
+ * Receive's settings that cannot work: more copies than ingesters to hold them; an even replication factor, whose
+ * write quorum (RF/2 + 1, Thanos's) tolerates no more lost ingesters than the odd factor below it; a remote-write
+ * endpoint that would leave its cluster without mutual TLS.
+ */
+function receiveProblems(fleet: FleetConfig): PathProblem[] {
+  if (!usesReceive(fleet)) return [];
+  const index = fleet.clusters.findIndex((c) => c.role === "observer");
+  const observer = fleet.clusters[index];
+  if (!observer || observer.role !== "observer") return [];
+  const out: PathProblem[] = [];
+  const { replicationFactor: rf, ingesters } = observer.receive;
+  const base = ["clusters", index, "receive"];
+  if (rf > ingesters) {
+    out.push(
+      problem(
+        [...base, "replicationFactor"],
+        `${rf} copies of each series need ${rf} ingesters, but receive.ingesters is ${ingesters}`,
+        `set receive.ingesters to ${rf} or more, or lower replicationFactor`,
+      ),
+    );
+  }
+  if (rf % 2 === 0) {
+    const quorum = Math.floor(rf / 2) + 1;
+    out.push(
+      problem(
+        [...base, "replicationFactor"],
+        `${rf} is even: a write needs ${quorum} of ${rf} copies, so it survives ${rf - quorum} lost ingester(s), no more than replication factor ${rf - 1} at more cost`,
+        `set it to ${rf + 1} (or ${rf - 1})`,
+      ),
+    );
+  }
+  const tlsGrpcOff = !fleet.tls.grpc;
+  if (tlsGrpcOff) {
+    const first = fleet.clusters.findIndex((c) => c.role === "workload" && c.mode === "receive");
+    out.push(
+      problem(
+        ["clusters", first, "mode"],
+        "is receive while tls.grpc is false: the remote-write endpoint leaves the cluster and is served only with mutual TLS, from the fleet CA tls.grpc makes",
+        "remove tls.grpc: false, or set this cluster's mode to sidecar",
+      ),
+    );
+  }
+  const ports = clusterNodePorts(observer);
+  const clash = ports.find((p) => p.port === observer.receive.nodePort);
+  if (clash) {
+    out.push(
+      problem(
+        [...base, "nodePort"],
+        `uses NodePort ${observer.receive.nodePort}, already used by ${clash.key} in cluster ${observer.name}`,
+        "choose a free port",
+      ),
+    );
+  }
+  return out;
 }
 
 /** kubePrometheusStackValues may not set what the fleet depends on: each such key names the field to use instead. */
@@ -161,7 +228,16 @@ function labelProblems(fleet: FleetConfig): PathProblem[] {
         );
       }
     }
-    for (const reserved of REPLICA_LABELS) {
+    if (c.mode === "receive" && TENANT_LABEL in c.externalLabels) {
+      out.push(
+        problem(
+          ["clusters", i, "externalLabels", TENANT_LABEL],
+          "is set by Thanos Receive to the cluster's tenant (its name), over this value",
+          `remove ${TENANT_LABEL} from externalLabels`,
+        ),
+      );
+    }
+    for (const reserved of [...REPLICA_LABELS, RECEIVE_REPLICA_LABEL]) {
       if (reserved in c.externalLabels) {
         out.push(
           problem(
@@ -221,15 +297,19 @@ function retentionProblems(fleet: FleetConfig): PathProblem[] {
 /** Every NodePort a cluster exposes, with replica ranges expanded. */
 export function clusterNodePorts(c: ClusterConfig): { key: string; port: number }[] {
   if (c.role !== "workload") return Object.entries(c.nodePorts).map(([key, port]) => ({ key, port }));
+  // A receive-mode cluster runs no sidecar: nothing listens on the sidecar NodePorts.
+  const unused = c.mode === "receive" ? ["sidecarGrpc", "sidecarHttp"] : [];
   const { replicas } = c.prometheus;
-  return Object.entries(c.nodePorts).flatMap(([key, port]) =>
-    ["sidecarGrpc", "sidecarHttp", "prometheus"].includes(key)
-      ? Array.from({ length: replicas }, (_, r) => ({
-          key: replicas > 1 ? `${key}+${r}` : key,
-          port: port + r,
-        }))
-      : [{ key, port }],
-  );
+  return Object.entries(c.nodePorts)
+    .filter(([key]) => !unused.includes(key))
+    .flatMap(([key, port]) =>
+      ["sidecarGrpc", "sidecarHttp", "prometheus"].includes(key)
+        ? Array.from({ length: replicas }, (_, r) => ({
+            key: replicas > 1 ? `${key}+${r}` : key,
+            port: port + r,
+          }))
+        : [{ key, port }],
+    );
 }
 
 function nodePortProblems(fleet: FleetConfig): PathProblem[] {

@@ -5,7 +5,7 @@ import { NAMESPACE } from "../components/context.ts";
 import { deploymentWorkloads, storeApiServers } from "../components/fleet.ts";
 import { queryPodNames } from "../components/thanos/query.ts";
 import { fleetRules } from "../components/thanos/rule.ts";
-import type { ComponentKind } from "../components/types.ts";
+import type { ComponentKind, StoreApiServer } from "../components/types.ts";
 import { durationOr } from "../duration.ts";
 import type { FleetEndpoints, Target } from "../endpoints.ts";
 import { labelSetKey } from "../topology/semantics.ts";
@@ -13,7 +13,7 @@ import type { Topology } from "../topology/topology.ts";
 
 export interface ExpectedStore {
   /** The type query lists it under in /api/v1/stores. */
-  type: "sidecar" | "store" | "rule";
+  type: StoreApiServer["type"];
   cluster: string;
   pod: string;
   /** Its external labels; the store gateway's follow its blocks, so none are expected. */
@@ -42,6 +42,11 @@ export function expectedStores(topology: Topology): ExpectedStore[] {
       unreachable,
     }),
   );
+}
+
+/** The workload clusters query dials sidecars in; the others remote-write to receive. */
+export function sidecarWorkloads(topology: Topology): Topology["workloads"] {
+  return topology.workloads.filter((w) => w.mode === "sidecar");
 }
 
 export function queryPods(topology: Topology): string[] {

@@ -2,6 +2,7 @@
 // replica of a series merged (what deduplication draws from), and the stretches with none for longer than
 // deduplication can bridge.
 import { join } from "../net/http.ts";
+import { RECEIVE_REPLICA_LABEL } from "../topology/semantics.ts";
 
 /** The label that tells the Prometheus replicas of one cluster apart (query deduplicates on it). */
 export const REPLICA_LABEL = "prometheus_replica";
@@ -62,7 +63,8 @@ export function mergeReplicas(
   const merged = new Map<string, MergedSeries>();
   for (const s of series) {
     if (skip(s.metric)) continue;
-    const { [REPLICA_LABEL]: _, ...labels } = s.metric;
+    // A receive ingester's copy is one more replica of the same samples: any copy of any replica fills the view.
+    const { [REPLICA_LABEL]: _, [RECEIVE_REPLICA_LABEL]: __, ...labels } = s.metric;
     const key = JSON.stringify(Object.entries(labels).sort());
     const entry = merged.get(key) ?? { labels, times: [] };
     entry.times.push(...(s.values ?? []).map(([t]) => t * 1000));

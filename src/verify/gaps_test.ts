@@ -30,6 +30,21 @@ describe("mergeReplicas", () => {
     assert.equal(merged[0]?.labels.prometheus_replica, undefined);
   });
 
+  it("joins the receive ingesters' copies too: one ingester down leaves no hole while another holds the samples", () => {
+    const copy = (pod: string, ingester: string, values: [number, string][]) => {
+      const s = replica(pod, values);
+      return { ...s, metric: { ...s.metric, receive_replica: ingester } };
+    };
+    const merged = mergeReplicas([
+      copy("p-0", "ing-0", every(15, 0, 600)),
+      copy("p-0", "ing-2", [...every(15, 0, 150), ...every(15, 300, 600)]),
+      copy("p-1", "ing-1", every(15, 7, 600)),
+    ]);
+    assert.equal(merged.length, 1);
+    assert.equal(merged[0]?.labels.receive_replica, undefined);
+    assert.deepEqual(holesOf(merged[0]?.times ?? [], lostScrapeMs(15_000)), []);
+  });
+
   it("leaves out the series it is told to skip", () => {
     assert.equal(mergeReplicas([replica("p-0", [[1, "1"]])], (l) => l.cluster === "biz1").length, 0);
   });

@@ -9,6 +9,7 @@ import { checkGaps, GAPS } from "./checks/gaps.ts";
 import { checkGrafana, checkGrafanaDatasources, GRAFANA_DATASOURCE } from "./checks/grafana.ts";
 import { checkObjectStore, OBJSTORE } from "./checks/objstore.ts";
 import { checkQuery, QUERY } from "./checks/query.ts";
+import { checkReceive, RECEIVE } from "./checks/receive.ts";
 import { checkRuler, RULER } from "./checks/ruler.ts";
 import { checkSidecars, SIDECARS } from "./checks/sidecars.ts";
 import { checkStoreGateway, STORE_GATEWAY } from "./checks/storegw.ts";
@@ -43,6 +44,7 @@ const CHECKS: Check[] = [
   [COMPACTOR, checkCompactor],
   [RULER, checkRuler],
   [SIDECARS, checkSidecars],
+  [RECEIVE, checkReceive],
   [SUPERVISOR, checkSupervisor],
   [EXPOSURE, checkExposure],
   [undefined, checkGrafana],

@@ -18,7 +18,7 @@ export interface Recording {
 
 /** Metric families the checks read; the rest of each /metrics page is dropped from recordings. */
 const KEPT_METRICS =
-  /^(process_start_time_seconds|thanos_(compact_halted|compact_iterations_total|compact_todo_compactions|sidecar_prometheus_up|shipper_upload|shipper_uploads_total|blocks_meta_sync_failures_total|bucket_store_block_load_failures_total|bucket_store_blocks_loaded|alert_sender_))/;
+  /^(process_start_time_seconds|http_requests_total\{[^}]*handler="receive"|prometheus_remote_storage_samples_failed_total|thanos_(receive_hashring_nodes|receive_replications_total|compact_halted|compact_iterations_total|compact_todo_compactions|sidecar_prometheus_up|shipper_upload|shipper_uploads_total|blocks_meta_sync_failures_total|bucket_store_block_load_failures_total|bucket_store_blocks_loaded|alert_sender_))/;
 
 function trim(url: string, body: string): string {
   if (!url.endsWith("/metrics")) return body;

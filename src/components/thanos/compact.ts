@@ -1,5 +1,6 @@
 // The compactor: compacts, downsamples and applies retention to the bucket. Exactly one per bucket: two would
 // compact the same blocks.
+import { RECEIVE_REPLICA_LABEL, usesReceive } from "../../topology/semantics.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { Addresses, SpecContext } from "../context.ts";
 import type { ComponentSpec } from "../types.ts";
@@ -45,6 +46,7 @@ export function compactor(topology: Topology, ctx: SpecContext): ComponentSpec {
     `--retention.resolution-1h=${retention.oneHour}`,
     "--compact.concurrency=1",
     ...DEDUPLICATION_ARGS,
+    ...receiveDedup(topology),
   ];
   return mgmtComponent(topology, ctx, FACTS, {
     args,
@@ -52,6 +54,18 @@ export function compactor(topology: Topology, ctx: SpecContext): ComponentSpec {
     // On a NodePort: no Prometheus runs in mgmt, so the workload clusters' Prometheus scrape it (compactorScrapeJob).
     ports: { http: { nodePort: topology.observer.nodePorts.compactor } },
   });
+}
+
+/**
+ * With receive, each ingester uploads its own copy of every block (replication factor copies, one per
+ * receive_replica). Thanos's compactor documentation (docs/components/compact.md, "Vertical Compaction Use Cases")
+ * names this case: receive replication copies samples exactly, and `--deduplication.replica-label` names the label
+ * that tells the copies apart. The copies become one block instead of three streams of the same samples. The one
+ * merge function the compactor takes is the HA pairs' `penalty` (DEDUPLICATION_ARGS): on exact copies it keeps the
+ * same samples the default one-to-one merge keeps. Nothing without receive.
+ */
+function receiveDedup(topology: Topology): string[] {
+  return usesReceive(topology.fleet) ? [`--deduplication.replica-label=${RECEIVE_REPLICA_LABEL}`] : [];
 }
 
 export const COMPACTOR_JOB = "thanos-compact";

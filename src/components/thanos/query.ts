@@ -1,5 +1,5 @@
 // Thanos query: fans out to every StoreAPI server of the fleet and deduplicates the Prometheus replicas.
-import { REPLICA_LABELS } from "../../topology/semantics.ts";
+import { RECEIVE_REPLICA_LABEL, REPLICA_LABELS, usesReceive } from "../../topology/semantics.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { stringify } from "../../yaml.ts";
 import type { SpecContext } from "../context.ts";
@@ -87,13 +87,18 @@ function queryClientTlsFiles(ctx: SpecContext): ConfigFile[] {
   ];
 }
 
+/** The labels query deduplicates on: each HA pair's, each ruler's, and each receive ingester's when receive is used. */
+export function replicaLabels(topology: Topology): string[] {
+  return [...REPLICA_LABELS, ...(usesReceive(topology.fleet) ? [RECEIVE_REPLICA_LABEL] : [])];
+}
+
 /** Query, given every StoreAPI server of the fleet (storeApiServers). */
 export function query(topology: Topology, ctx: SpecContext, stores: StoreApiServer[]): ComponentSpec {
   const mgmt = topology.observer;
   const args = [
     "query",
     ...listenArgs(ctx),
-    ...REPLICA_LABELS.map((l) => `--query.replica-label=${l}`),
+    ...replicaLabels(topology).map((l) => `--query.replica-label=${l}`),
     "--query.auto-downsampling",
     `--endpoint.sd-config-file=${ctx.configDir(NAME, FACTS.container)}/${ENDPOINTS_FILE}`,
     "--endpoint.sd-config-reload-interval=30s",

@@ -90,19 +90,21 @@ export function sidecarService(w: Workload, i: number, workload: string, pod: st
 
 /** Every sidecar replica of every workload cluster, dialled on its own NodePort. */
 export function sidecarStoreApis(topology: Topology): StoreApiServer[] {
-  return topology.workloads.flatMap((w) =>
-    w.replicaNames.map(
-      (pod, i): StoreApiServer => ({
-        type: "sidecar",
-        component: "sidecar",
-        cluster: w.name,
-        pod,
-        labels: prometheusLabels(w, pod),
-        container: "thanos-sidecar",
-        title: "sidecar",
-        unreachable: `the sidecar is down or its NodePort is unreachable from ${topology.observer.name}`,
-        address: (addresses) => addresses.exposed(w.name, sidecarGrpcNodePort(w, i)),
-      }),
-    ),
-  );
+  return topology.workloads
+    .filter((w) => w.mode === "sidecar")
+    .flatMap((w) =>
+      w.replicaNames.map(
+        (pod, i): StoreApiServer => ({
+          type: "sidecar",
+          component: "sidecar",
+          cluster: w.name,
+          pod,
+          labels: prometheusLabels(w, pod),
+          container: "thanos-sidecar",
+          title: "sidecar",
+          unreachable: `the sidecar is down or its NodePort is unreachable from ${topology.observer.name}`,
+          address: (addresses) => addresses.exposed(w.name, sidecarGrpcNodePort(w, i)),
+        }),
+      ),
+    );
 }

@@ -181,3 +181,36 @@ test("a state dir too long for HAProxy's stats socket is refused, naming it", ()
     /too long.*--state-dir/,
   );
 });
+
+test("local plan with biz2 on receive: its processes follow from the spec, the endpoint in the URL table is HTTPS", () => {
+  const { plan, topology } = planOf({
+    ...DEFAULT_FLEET,
+    clusters: [
+      { name: "mgmt", role: "observer" },
+      { name: "biz1", role: "workload" },
+      { name: "biz2", role: "workload", mode: "receive" },
+      { name: "minio", role: "storage" },
+    ],
+  });
+  const count = (cluster: string, component: string) =>
+    plan.processes.filter((p) => p.cluster === cluster && p.component === component).length;
+  assert.equal(count("mgmt", "receive-router"), 2);
+  assert.equal(count("mgmt", "receive-ingester"), 3);
+  assert.equal(count("biz2", "sidecar"), 0);
+  // Every receive process listens on its own address: no 0.0.0.0 default left (remote write, Cap'n Proto).
+  for (const p of plan.processes.filter((x) => x.component.startsWith("receive-"))) {
+    for (const flag of [
+      "grpc-address",
+      "http-address",
+      "remote-write.address",
+      "receive.capnproto-address",
+    ]) {
+      assert.ok(
+        p.args.some((a) => a.startsWith(`--${flag}=${p.ip}:`)),
+        `${p.id}: --${flag}`,
+      );
+    }
+  }
+  const row = urlTable(topology, plan).find((r) => r.what.startsWith("remote write"));
+  assert.equal(row?.url, "https://127.77.0.1:30907/api/v1/receive");
+});

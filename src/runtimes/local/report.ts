@@ -61,7 +61,7 @@ export function urlTable(topology: Topology, plan: LocalPlan): UrlRow[] {
     .map((o) => ({
       what: o.title,
       cluster: o.cluster,
-      url: `${exposedScheme(plan, o.cluster, o.nodePort)}://${plan.network.addresses.exposed(o.cluster, o.nodePort)}`,
+      url: `${o.url?.scheme ?? exposedScheme(plan, o.cluster, o.nodePort)}://${plan.network.addresses.exposed(o.cluster, o.nodePort)}${o.url?.path ?? ""}`,
     }))
     .sort((a, b) => order(a.cluster) - order(b.cluster));
 }

@@ -5,7 +5,8 @@ import { formatDuration } from "../../duration.ts";
 import { HttpError } from "../../net/http.ts";
 import { S3Error } from "../../net/s3.ts";
 import { metricValue } from "../../probes/metrics.ts";
-import { describeLabels, inspectHint, sameLabels, target, workloadOf } from "../expect.ts";
+import { TENANT_LABEL } from "../../topology/semantics.ts";
+import { describeLabels, inspectHint, sameLabels, sidecarWorkloads, target, workloadOf } from "../expect.ts";
 import type { BlockMeta, Bucket, Probe } from "../probe.ts";
 import { type CheckInfo, type CheckProblem, fail, pass, pending, plural, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";
@@ -121,7 +122,7 @@ export async function replicaBlocks(probe: Probe, bucket: Bucket): Promise<Repli
   const now = probe.now().getTime();
   const { views } = await readStores(probe);
   const blockMs = await blockDurationMs(probe);
-  return probe.topology.workloads.flatMap((w) =>
+  return sidecarWorkloads(probe.topology).flatMap((w) =>
     w.replicaNames.map((pod) => {
       const labels = prometheusLabels(w, pod);
       const since = dataSince(views, labels, now);
@@ -180,7 +181,7 @@ interface Waiting {
 /** `biz1, biz2: first block due by 04:10` — a workload by name when all its replicas wait alike, else each replica. */
 function groupWaiting(topology: Probe["topology"], waiting: Waiting[]): string {
   const byNote = new Map<string, string[]>();
-  for (const w of topology.workloads) {
+  for (const w of sidecarWorkloads(topology)) {
     const mine = waiting.filter((x) => x.workload === w.name);
     const notes = new Set(mine.map((x) => x.note));
     const names =
@@ -234,7 +235,7 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
   const waiting: Waiting[] = [];
   const blockLen = formatDuration(await blockDurationMs(probe));
 
-  for (const w of topology.workloads) {
+  for (const w of sidecarWorkloads(topology)) {
     const mine = replicas.filter((r) => r.workload === w.name);
     const withBlocks = mine.filter((r) => r.blocks.length > 0);
     const merged = deduplicatedBlocks(w, bucket).length > 0;
@@ -294,10 +295,15 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
     });
   }
 
+  // A receive-mode cluster's blocks come from the ingesters, labelled with its tenant (the receive check's).
+  const tenantBlocks = (w: { name: string }) =>
+    bucket.blocks.filter((b) => b.labels[TENANT_LABEL] === w.name);
   const perWorkload = topology.workloads.map((w) => {
+    if (w.mode === "receive")
+      return { name: w.name, own: tenantBlocks(w).length, deduplicated: 0, receive: true };
     const own = replicas.filter((r) => r.workload === w.name).reduce((n, r) => n + r.blocks.length, 0);
     const deduplicated = deduplicatedBlocks(w, bucket).length;
-    return { name: w.name, own, deduplicated };
+    return { name: w.name, own, deduplicated, receive: false };
   });
   const others =
     bucket.blocks.length - perWorkload.reduce((n, w) => n + w.own + w.deduplicated, 0) - strays.length;
@@ -306,9 +312,10 @@ export async function checkObjectStore(probe: Probe): Promise<CheckResult> {
   const summary =
     `bucket ${endpoints.objectStore.bucket}: ${plural(bucket.blocks.length, "block")}; ` +
     perWorkload
-      .map(
-        (w) =>
-          `${w.name} ${w.own + w.deduplicated}${w.deduplicated > 0 ? ` (${w.deduplicated} deduplicated)` : ""}`,
+      .map((w) =>
+        w.receive
+          ? `${w.name} ${w.own} (from the ingesters)`
+          : `${w.name} ${w.own + w.deduplicated}${w.deduplicated > 0 ? ` (${w.deduplicated} deduplicated)` : ""}`,
       )
       .join(", ") +
     (others > 0 ? `, others (rulers) ${others}` : "");

@@ -110,6 +110,12 @@ export async function checkQuery(probe: Probe): Promise<CheckResult> {
         };
       }
     }
+    if (w.mode === "receive") {
+      return {
+        cause: `Prometheus ${w.name}/${pod} runs, but none of its series written through receive is recent (see check receive)`,
+        fix: `${inspectHint(topology, endpoints, w.name, pod, "prometheus")}; its log names failed remote-write sends`,
+      };
+    }
     const sidecarHint = inspectHint(topology, endpoints, w.name, pod, "thanos-sidecar");
     const broken = entries.find((e) => e.lastError);
     if (entries.length === 0 || (broken && entries.every((e) => e.lastError))) {

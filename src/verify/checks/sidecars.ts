@@ -2,7 +2,7 @@
 // fleet.yaml gives it.
 import { parse } from "yaml";
 import { prometheusLabels } from "../../components/thanos/sidecar.ts";
-import { describeLabels, inspectHint, sameLabels, target } from "../expect.ts";
+import { describeLabels, inspectHint, sameLabels, sidecarWorkloads, target } from "../expect.ts";
 import { type Probe, unavailable } from "../probe.ts";
 import { type CheckInfo, type CheckProblem, fail, pass, plural, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";
@@ -44,7 +44,7 @@ export async function checkSidecars(probe: Probe): Promise<CheckResult> {
   let checked = 0;
   const sources = new Set<string>();
   await Promise.all(
-    topology.workloads.flatMap((w) =>
+    sidecarWorkloads(topology).flatMap((w) =>
       w.replicaNames.map(async (pod) => {
         const hint = inspectHint(topology, endpoints, w.name, pod, "thanos-sidecar");
         const t = target(endpoints, w.name, "sidecar", pod);
@@ -108,7 +108,7 @@ export async function checkSidecars(probe: Probe): Promise<CheckResult> {
     ),
   );
   if (problems.length > 0) return fail(SIDECARS, problems);
-  const total = topology.workloads.reduce((n, w) => n + w.replicaNames.length, 0);
+  const total = sidecarWorkloads(topology).reduce((n, w) => n + w.replicaNames.length, 0);
   return pass(
     SIDECARS,
     `${plural(total, "sidecar")} see Prometheus up; external labels as configured (${checked} checked in ${[...sources].join(" and ") || "nothing"})`,

@@ -1,7 +1,7 @@
 // The `stores` and `duplicates` checks: each query replica sees exactly the fleet's StoreAPIs, and no label set comes
 // from two addresses.
 import type { Target } from "../../endpoints.ts";
-import { labelSetKey } from "../../topology/semantics.ts";
+import { labelSetKey, usesReceive } from "../../topology/semantics.ts";
 import {
   describeLabels,
   type ExpectedStore,
@@ -70,6 +70,16 @@ export async function readStores(
   return { views, problems };
 }
 
+/**
+ * Whether a label set query lists for a StoreAPI server is the one expected: the same labels, or for a receive
+ * ingester its own labels with each tenant's (`tenant_id`, one label set per tenant TSDB it holds).
+ */
+function servesLabels(e: ExpectedStore, labels: Record<string, string>): boolean {
+  const want = e.labels ?? {};
+  if (e.type !== "receive") return sameLabels(labels, want);
+  return Object.entries(want).every(([k, v]) => labels[k] === v);
+}
+
 /** Matches one query replica's entries against the expectations; returns the problems. */
 export function compareStores(probe: Probe, queryPod: string, entries: StoreEntry[]): CheckProblem[] {
   const { topology, endpoints } = probe;
@@ -78,7 +88,7 @@ export function compareStores(probe: Probe, queryPod: string, entries: StoreEntr
   for (const e of expectedStores(topology)) {
     const t = target(endpoints, e.cluster, e.component, e.pod);
     const byLabels = e.labels
-      ? entries.filter((s) => s.type === e.type && s.labelSets.some((l) => sameLabels(l, e.labels ?? {})))
+      ? entries.filter((s) => s.type === e.type && s.labelSets.some((l) => servesLabels(e, l)))
       : [];
     const byAddress = entries.filter((s) => t?.grpc !== undefined && s.name === t.grpc);
     const byType =
@@ -168,7 +178,8 @@ export async function checkStores(probe: Probe): Promise<CheckResult> {
   return pass(
     STORES,
     `${views.map((v) => v.pod).join(", ")} each see ${plural(count("sidecar"), "sidecar")}, ` +
-      `${plural(count("store"), "store gateway")}, ${plural(count("rule"), "ruler")}, all healthy`,
+      `${plural(count("store"), "store gateway")}, ${plural(count("rule"), "ruler")}` +
+      `${count("receive") > 0 ? `, ${plural(count("receive"), "receive ingester")}` : ""}, all healthy`,
   );
 }
 
@@ -218,6 +229,6 @@ export async function checkDuplicates(probe: Probe): Promise<CheckResult> {
   );
   return pass(
     DUPLICATES,
-    `${plural(producers.size, "sidecar or ruler endpoint")}, each with its own label set`,
+    `${plural(producers.size, usesReceive(probe.topology.fleet) ? "sidecar, ruler or ingester endpoint" : "sidecar or ruler endpoint")}, each with its own label set`,
   );
 }

@@ -1,0 +1,67 @@
+// Verify on a fleet with biz2 on receive, against answers recorded from a real local fleet (Thanos v0.42.4): healthy,
+// and with one ingester killed and held down by the ingester drill.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { readRecording, replayOptions } from "../../testing/verify/replay.ts";
+import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
+import type { Report } from "./types.ts";
+import { verifyFleet } from "./verify.ts";
+
+const topology = parseFleet(
+  {
+    ...DEFAULT_FLEET,
+    clusters: [
+      { name: "mgmt", role: "observer" },
+      { name: "biz1", role: "workload" },
+      { name: "biz2", role: "workload", mode: "receive" },
+      { name: "minio", role: "storage" },
+    ],
+  },
+  "fleet.yaml",
+);
+
+function replay(name: string): Promise<Report> {
+  const rec = readRecording(name);
+  return verifyFleet(topology, rec.endpoints, replayOptions(rec));
+}
+
+function check(report: Report, id: string) {
+  const c = report.checks.find((x) => x.id === id);
+  assert.ok(c, `no check ${id}`);
+  return c;
+}
+
+describe("verify with a receive-mode cluster", () => {
+  it("healthy: every check passes; receive counts the ingesters' copies, writes and shipped blocks", async () => {
+    const report = await replay("receive-healthy");
+    assert.deepEqual(
+      report.checks.filter((c) => c.status !== "pass").map((c) => `${c.id}: ${c.detail}`),
+      [],
+    );
+    assert.match(
+      check(report, "receive").detail,
+      /^biz2: every replica on 3 of 3 ready ingesters; \d+ writes, none failed; \d+ blocks shipped/,
+    );
+    assert.match(check(report, "stores").detail, /3 receive ingesters, all healthy/);
+    // biz2 runs no sidecar: the sidecars check counts biz1's, objstore counts biz2's blocks by tenant.
+    assert.match(check(report, "sidecars").detail, /^2 sidecars see Prometheus up/);
+    assert.match(check(report, "objstore").detail, /biz2 \d+ \(from the ingesters\)/);
+  });
+
+  it("one ingester held down: receive and stores name it; the view stays complete", async () => {
+    const report = await replay("receive-ingester-down");
+    const receive = check(report, "receive");
+    assert.equal(receive.status, "fail");
+    assert.match(
+      receive.detail,
+      /ingester mgmt\/thanos-receive-ingester-2 is not ready at http:\/\/[0-9.]+:10902: connection refused/,
+    );
+    assert.match(receive.cause ?? "", /one more lost ingester stops writes at replication factor 3/);
+    assert.match(receive.fix ?? "", /held down on purpose/);
+    const stores = check(report, "stores");
+    assert.equal(stores.status, "fail");
+    assert.match(stores.detail, /receive ingester mgmt\/thanos-receive-ingester-2 .* unhealthy/);
+    for (const id of ["query", "gaps", "objstore", "sidecars"])
+      assert.equal(check(report, id).status, "pass", id);
+  });
+});
