@@ -9,7 +9,7 @@ import { formatDoctorReport } from "../doctor/report.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
 import { fetchClient, type HttpClient, HttpError } from "../net/http.ts";
 import { nodeClient, readOnlyClient, type TlsMaterial } from "../net/https.ts";
-import type { S3Access } from "../net/s3.ts";
+import { type S3Access, s3HttpClient } from "../net/s3.ts";
 import { ApiError } from "../probes/thanos.ts";
 import { createKubeApi } from "../runtimes/kube/index.ts";
 import type { CommandIO } from "./verify.ts";
@@ -137,7 +137,9 @@ export async function doctorCommand(
         throw new DoctorUsageError(`--context ${context}: ${(cause as Error).message}`, { cause });
       }
     });
-    let bucket = opts.bucket ? await bucketAccess(opts.bucket) : undefined;
+    let bucket: (S3Access & { ca?: string; serverName?: string }) | undefined = opts.bucket
+      ? await bucketAccess(opts.bucket)
+      : undefined;
     // A thanos-fleet fleet: its own bucket key and the components it runs, unless given.
     if (deps.fleet) {
       const fleet = await deps.fleet();
@@ -150,7 +152,8 @@ export async function doctorCommand(
       query,
       metrics,
       ...(kube.length > 0 ? { kube } : {}),
-      ...(bucket ? { bucket: { ...bucket }, bucketHttp: readOnlyClient(fetchClient(15_000)) } : {}),
+      // The fleet's own bucket on the storage cluster's HTTPS is read with the fleet CA.
+      ...(bucket ? { bucket: { ...bucket }, bucketHttp: readOnlyClient(s3HttpClient(bucket, 15_000)) } : {}),
     });
     io.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatDoctorReport(report));
     return report.summary.error > 0 ? 1 : 0;

@@ -72,9 +72,11 @@ blocks: {}
 
 # Mutual TLS on the StoreAPI gRPC between clusters (query to sidecars, store gateway, rulers), on by default. A
 # fleet CA and certificates are generated once into the state dir; plaintext clients are refused. false gives the
-# guide's plaintext, anonymous StoreAPI (up warns).
+# guide's plaintext, anonymous StoreAPI (up warns). s3: HTTPS to the storage cluster's S3 API, its certificate
+# from the fleet CA, which every Thanos objstore config verifies; false gives the guide's plain HTTP (up warns).
 tls:
   grpc: true
+  s3: true
 
 # Grafana in each workload cluster. false: no Grafana (bring your own); the chart still renders the "Thanos"
 # datasource as a ConfigMap labelled grafana_datasource: "1", which Grafana's sidecar picks up.

@@ -1,7 +1,7 @@
 // What a runtime hands the component specs: where things listen and live, and how clusters reach each other.
-import type { GrpcTls } from "../state/tls.ts";
+import type { GrpcTls, S3Tls } from "../state/tls.ts";
 
-export type { GrpcTls };
+export type { GrpcTls, S3Tls };
 
 /** Kubernetes-style placeholder for the pod's own IP; the local runtime substitutes the pod's loopback address. */
 export const POD_IP = "$(POD_IP)";
@@ -46,6 +46,13 @@ export interface SpecContext {
   seaweedfsGrpcBase?: number;
   /** Set when fleet.yaml says `tls: { grpc: true }`. */
   grpcTls?: GrpcTls;
+  /** Set when the fleet has a storage cluster and fleet.yaml says `tls: { s3: true }`. */
+  s3Tls?: S3Tls;
+  /**
+   * Where the runtime puts the fleet CA for every Thanos objstore config, when one path for all (Kubernetes: the
+   * objstore Secret is shared); else each container has it beside its objstore.yml.
+   */
+  objstoreCaFile?: string;
 }
 
 /** Addresses that only record shape: the fleet built with them tells which pods and Services exist. */

@@ -31,9 +31,13 @@ export function peerScrapeJobs(target: (index: number, port: number) => string, 
  * What every workload cluster's Prometheus scrapes outside its cluster, on every runtime: the storage server and
  * mgmt's compactor (mgmt runs no Prometheus).
  */
-export function fleetScrapeJobs(topology: Topology, addresses: Addresses): Record<string, unknown>[] {
+export function fleetScrapeJobs(
+  topology: Topology,
+  addresses: Addresses,
+  s3Tls?: { ca: string; serverName: string },
+): Record<string, unknown>[] {
   return [
-    ...(topology.storage ? [storageScrapeJob(topology.storage, addresses)] : []),
+    ...(topology.storage ? [storageScrapeJob(topology.storage, addresses, s3Tls)] : []),
     compactorScrapeJob(topology, addresses),
   ];
 }
@@ -70,7 +74,7 @@ export function prometheusConfig(topology: Topology, workload: Workload, ctx: Sp
       static_configs: [{ targets: [addresses.service(workload.name, DEMO_WORKLOAD, DEMO_PORT)] }],
     });
   }
-  scrape.push(...fleetScrapeJobs(topology, addresses));
+  scrape.push(...fleetScrapeJobs(topology, addresses, ctx.s3Tls));
   return stringify({
     global: {
       scrape_interval: workload.prometheus.scrapeInterval,

@@ -88,6 +88,8 @@ export interface Probe {
   /** A port name of the container. */
   port: string;
   path: string;
+  /** The port serves HTTPS (the check does not verify the certificate, as a kubelet's does not). */
+  https?: boolean;
 }
 
 /** Start order of the fleet: the bucket, the workload clusters, then mgmt in dependency order. */

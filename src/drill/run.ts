@@ -5,6 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { durationOr } from "../duration.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
 import { fetchClient } from "../net/http.ts";
+import { s3HttpClient } from "../net/s3.ts";
 import type { Topology } from "../topology/topology.ts";
 import { GAPS } from "../verify/checks/gaps.ts";
 import { allowedGapMs, mergeReplicas, type RawSeries, rawSamplesUrl, widestGap } from "../verify/gaps.ts";
@@ -171,7 +172,14 @@ class Fleet {
   }
 
   async blocks(): Promise<BlockMeta[]> {
-    const probe = new Probe(this.topology, this.endpoints, fetchClient(10_000), () => new Date());
+    const probe = new Probe(
+      this.topology,
+      this.endpoints,
+      fetchClient(10_000),
+      () => new Date(),
+      0,
+      s3HttpClient(this.endpoints.objectStore, 10_000),
+    );
     return (await probe.bucket()).blocks;
   }
 

@@ -15,6 +15,7 @@ import { NAMESPACE, POD_IP, type SpecContext } from "../components/context.ts";
 import { OBJSTORE_FILE } from "../components/objstore.ts";
 import { PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import { type Container, POD_NAME, type PodSpec, type ServiceSpec } from "../components/types.ts";
+import { S3_CA_CONFIGMAP, S3_CA_MOUNT } from "./addresses.ts";
 import type { KubeObject } from "./types.ts";
 
 export const OBJSTORE_SECRET = "thanos-objstore";
@@ -83,12 +84,20 @@ function checkFile(pod: PodSpec, file: { name: string; content: string }): void 
 function probes(c: Container): { readinessProbe: IProbe; livenessProbe: IProbe } {
   return {
     readinessProbe: {
-      httpGet: { path: c.readiness.path, port: c.readiness.port },
+      httpGet: {
+        path: c.readiness.path,
+        port: c.readiness.port,
+        ...(c.readiness.https ? { scheme: "HTTPS" as const } : {}),
+      },
       periodSeconds: 5,
       failureThreshold: 3,
     },
     livenessProbe: {
-      httpGet: { path: c.liveness.path, port: c.liveness.port },
+      httpGet: {
+        path: c.liveness.path,
+        port: c.liveness.port,
+        ...(c.liveness.https ? { scheme: "HTTPS" as const } : {}),
+      },
       initialDelaySeconds: 10,
       periodSeconds: 10,
       failureThreshold: 6,
@@ -165,6 +174,12 @@ export function realisePod(pod: PodSpec, ctx: SpecContext, objstoreContent: stri
       // A projected volume, not subPath mounts: Kubernetes updates its files in place, and query re-reads its endpoints.
       volumes.push({ name: volume, projected: { sources } });
       mounts.push({ name: volume, mountPath: ctx.configDir(pod.name, c.name), readOnly: true });
+    }
+    if (ctx.s3Tls && ctx.objstoreCaFile && c.files.some((f) => f.name === OBJSTORE_FILE)) {
+      // objstore.yml names the fleet CA at one path in every container (the objstore Secret is shared).
+      const volume = `${c.name}-s3-ca`;
+      volumes.push({ name: volume, configMap: { name: S3_CA_CONFIGMAP } });
+      mounts.push({ name: volume, mountPath: S3_CA_MOUNT, readOnly: true });
     }
     if (c.dataDir) {
       const volume = `${c.name}-data`;

@@ -145,6 +145,14 @@ async function problems(dir: string): Promise<string[]> {
 
 /** The fleet's gRPC TLS material from the state dir, or new material that `save()` writes there (else a no-op). */
 export async function loadGrpcTls(stateDir: string): Promise<{ tls: GrpcTls; save: () => Promise<void> }> {
+  const { tls, save } = await loadCore(stateDir);
+  return { tls, save };
+}
+
+/** The CA and gRPC material, with the CA's key (to sign further leaves with). */
+async function loadCore(
+  stateDir: string,
+): Promise<{ tls: GrpcTls; caKey: () => Promise<string>; save: () => Promise<void> }> {
   const dir = join(stateDir, TLS_DIR);
   const present = new Set(await readdir(dir).catch(() => [] as string[]));
   const ours = Object.values(FILES);
@@ -158,7 +166,11 @@ export async function loadGrpcTls(stateDir: string): Promise<{ tls: GrpcTls; sav
           "(every cluster then gets the new certificates at the next up)",
       );
     }
-    return { tls: await readAll(dir), save: async () => {} };
+    return {
+      tls: await readAll(dir),
+      caKey: () => readFile(join(dir, FILES.caKey), "utf8"),
+      save: async () => {},
+    };
   }
   if (missing.length < ours.length) {
     throw new TlsMaterialError(
@@ -176,21 +188,166 @@ export async function loadGrpcTls(stateDir: string): Promise<{ tls: GrpcTls; sav
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
-  const save = async () => {
-    // A new directory is filled aside and renamed into place, so the set appears whole or not at all. In a
-    // directory that exists (made by hand, holding other files) the files are written beside what is there,
-    // each renamed into place after all are written, and nothing there is removed.
-    const fresh = present.size === 0 && !(await exists(dir));
-    if (fresh) await mkdir(stateDir, { recursive: true, mode: 0o700 });
-    const target = fresh ? await mkdtemp(join(stateDir, `.${TLS_DIR}-`)) : dir;
-    for (const [f, text] of files) await writeFile(join(target, `.${f}.part`), text, { mode: 0o600 });
-    for (const f of files.keys()) await rename(join(target, `.${f}.part`), join(target, f));
-    if (fresh) {
-      await chmod(target, 0o700);
-      await rename(target, dir);
-    }
+  const save = () => writeFiles(stateDir, present.size === 0, files);
+  return {
+    tls: await tlsOf((f) => files.get(f) as string),
+    caKey: async () => files.get(FILES.caKey) as string,
+    save,
   };
-  return { tls: await tlsOf((f) => files.get(f) as string), save };
+}
+
+async function writeFiles(stateDir: string, empty: boolean, files: Map<string, string>): Promise<void> {
+  const dir = join(stateDir, TLS_DIR);
+  // A new directory is filled aside and renamed into place, so the set appears whole or not at all. In a
+  // directory that exists (made by hand, holding other files) the files are written beside what is there,
+  // each renamed into place after all are written, and nothing there is removed.
+  const fresh = empty && !(await exists(dir));
+  if (fresh) await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const target = fresh ? await mkdtemp(join(stateDir, `.${TLS_DIR}-`)) : dir;
+  for (const [f, text] of files) await writeFile(join(target, `.${f}.part`), text, { mode: 0o600 });
+  for (const f of files.keys()) await rename(join(target, `.${f}.part`), join(target, f));
+  if (fresh) {
+    await chmod(target, 0o700);
+    await rename(target, dir);
+  }
+}
+
+/**
+ * The storage cluster's TLS material, from the fleet CA: the S3 API's server certificate, and SeaweedFS's own
+ * certificate (server and client) for the mutual TLS between its master, volume server, filer and S3 gateway.
+ */
+export interface S3Tls {
+  ca: string;
+  cert: string;
+  key: string;
+  internalCert: string;
+  internalKey: string;
+  /** The name clients verify the S3 certificate against, whatever address they dial. */
+  serverName: string;
+}
+
+/** Clients of the storage cluster's S3 API verify its certificate against this name. */
+export const S3_SERVER_NAME = "thanos-fleet-s3";
+const SEAWEEDFS_NAME = "thanos-fleet-seaweedfs";
+
+const S3_FILES = {
+  cert: "s3-server.crt",
+  key: "s3-server.key",
+  internalCert: "seaweedfs.crt",
+  internalKey: "seaweedfs.key",
+} as const;
+
+/**
+ * The names the S3 certificate carries: the fixed name clients verify, the storage Service's names in its cluster
+ * (MinIO's setup Job dials it), and loopback. Node addresses change with the nodes; clients verify the fixed name.
+ */
+function s3Names(service: string, namespace: string): string {
+  const dns = [
+    S3_SERVER_NAME,
+    service,
+    `${service}.${namespace}`,
+    `${service}.${namespace}.svc`,
+    `${service}.${namespace}.svc.cluster.local`,
+    "localhost",
+  ];
+  return [...dns.map((d) => `DNS:${d}`), "IP:127.0.0.1"].join(",");
+}
+
+/**
+ * The storage cluster's TLS material from the state dir, or new leaves signed by the fleet CA (made with the gRPC
+ * material when there is none yet); `save()` writes what is new.
+ */
+export async function loadS3Tls(
+  stateDir: string,
+  service: { name: string; namespace: string },
+): Promise<{ tls: S3Tls; save: () => Promise<void> }> {
+  const core = await loadCore(stateDir);
+  const dir = join(stateDir, TLS_DIR);
+  const present = new Set(await readdir(dir).catch(() => [] as string[]));
+  const ours = Object.values(S3_FILES);
+  const missing = ours.filter((f) => !present.has(f));
+  const of = (read: (f: string) => string) => ({
+    ca: core.tls.ca,
+    cert: read(S3_FILES.cert),
+    key: read(S3_FILES.key),
+    internalCert: read(S3_FILES.internalCert),
+    internalKey: read(S3_FILES.internalKey),
+    serverName: S3_SERVER_NAME,
+  });
+  if (missing.length === 0) {
+    const wrong = await leafProblems(dir, [
+      [S3_FILES.cert, S3_FILES.key],
+      [S3_FILES.internalCert, S3_FILES.internalKey],
+    ]);
+    if (wrong.length > 0) {
+      throw new TlsMaterialError(
+        `the storage cluster's TLS material in ${dir} cannot be used: ${wrong.join("; ")}.\n` +
+          `  fix: restore the files from a backup, or move ${ours.join(", ")} away to have new ones made`,
+      );
+    }
+    const texts = new Map<string, string>();
+    for (const f of ours) texts.set(f, await readFile(join(dir, f), "utf8"));
+    return { tls: of((f) => texts.get(f) as string), save: core.save };
+  }
+  if (missing.length < ours.length) {
+    throw new TlsMaterialError(
+      `the storage cluster's TLS material in ${dir} is incomplete: ${missing.join(", ")} missing ` +
+        `(${ours.filter((f) => present.has(f)).join(", ")} present). Nothing was changed.\n` +
+        "  fix: restore the missing files, or move the present ones away to have new ones made",
+    );
+  }
+  const scratch = await mkdtemp(join(tmpdir(), "thanos-fleet-tls-"));
+  const files = new Map<string, string>();
+  try {
+    await writeFile(join(scratch, FILES.ca), core.tls.ca, { mode: 0o600 });
+    await writeFile(join(scratch, FILES.caKey), await core.caKey(), { mode: 0o600 });
+    const common = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n";
+    await issue(
+      scratch,
+      "s3-server",
+      `/CN=${S3_SERVER_NAME}`,
+      `${common}extendedKeyUsage=serverAuth\nsubjectAltName=${s3Names(service.name, service.namespace)}\n`,
+    );
+    await issue(
+      scratch,
+      "seaweedfs",
+      `/CN=${SEAWEEDFS_NAME}`,
+      `${common}extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:${SEAWEEDFS_NAME},DNS:localhost,IP:127.0.0.1\n`,
+    );
+    for (const f of ours) files.set(f, await readFile(join(scratch, f), "utf8"));
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  const save = async () => {
+    await core.save();
+    await writeFiles(stateDir, false, files);
+  };
+  return { tls: of((f) => files.get(f) as string), save };
+}
+
+/** What is wrong with leaves on disk: expired, not signed by the fleet CA, or a key for another certificate. */
+async function leafProblems(dir: string, pairs: [string, string][]): Promise<string[]> {
+  const found: string[] = [];
+  const ok = (args: string[]) =>
+    run("openssl", args, { cwd: dir }).then(
+      (r) => r.stdout,
+      () => undefined,
+    );
+  for (const [cert, key] of pairs) {
+    if ((await ok(["x509", "-in", cert, "-noout", "-checkend", "0"])) === undefined) {
+      found.push(`${cert} has expired or is not a certificate`);
+      continue;
+    }
+    if ((await ok(["verify", "-CAfile", FILES.ca, cert])) === undefined) {
+      found.push(`${cert} is not signed by ${FILES.ca}`);
+    }
+    const [a, b] = await Promise.all([
+      ok(["x509", "-in", cert, "-noout", "-pubkey"]),
+      ok(["pkey", "-in", key, "-pubout"]),
+    ]);
+    if (a === undefined || a !== b) found.push(`${key} is not the key of ${cert}`);
+  }
+  return found;
 }
 
 /** Reads the fleet's gRPC TLS material, creating the CA and certificates on first use. */

@@ -1,6 +1,8 @@
 // verifyFleet: every check at once against a running fleet, from its topology and the endpoints its runtime reports.
 import type { FleetEndpoints } from "../endpoints.ts";
 import { fetchClient, type HttpClient } from "../net/http.ts";
+import { nodeClient } from "../net/https.ts";
+import { s3HttpClient } from "../net/s3.ts";
 import type { Topology } from "../topology/topology.ts";
 import { COMPACTOR, checkCompactor } from "./checks/compactor.ts";
 import { checkGaps, GAPS } from "./checks/gaps.ts";
@@ -9,6 +11,7 @@ import { checkObjectStore, OBJSTORE } from "./checks/objstore.ts";
 import { checkQuery, QUERY } from "./checks/query.ts";
 import { checkRuler, RULER } from "./checks/ruler.ts";
 import { checkSidecars, SIDECARS } from "./checks/sidecars.ts";
+import { checkStorageDoors, STORAGE_DOORS } from "./checks/storage-doors.ts";
 import { checkStoreGateway, STORE_GATEWAY } from "./checks/storegw.ts";
 import { checkDuplicates, checkStores, DUPLICATES, STORES } from "./checks/stores.ts";
 import { checkSupervisor, SUPERVISOR } from "./checks/supervisor.ts";
@@ -35,6 +38,7 @@ const CHECKS: Check[] = [
   [QUERY, checkQuery],
   [GAPS, checkGaps],
   [OBJSTORE, checkObjectStore],
+  [STORAGE_DOORS, checkStorageDoors],
   [STORE_GATEWAY, checkStoreGateway],
   [COMPACTOR, checkCompactor],
   [RULER, checkRuler],
@@ -79,7 +83,15 @@ export async function verifyFleet(
   // A live fleet: wait for query's current view of its stores; a recorded one answers as it was recorded.
   const probe = opts.http
     ? new Probe(topology, endpoints, opts.http, now)
-    : new Probe(topology, endpoints, fetchClient(opts.timeoutMs ?? 5000), now, CURRENT_VIEW_WAIT_MS);
+    : new Probe(
+        topology,
+        endpoints,
+        fetchClient(opts.timeoutMs ?? 5000),
+        now,
+        CURRENT_VIEW_WAIT_MS,
+        s3HttpClient(endpoints.objectStore, opts.timeoutMs ?? 5000),
+        nodeClient({ timeoutMs: opts.timeoutMs ?? 5000, tls: { insecure: true } }),
+      );
   const chosen = CHECKS.filter(([info]) => !opts.skip?.includes(info?.id ?? "grafana"));
   const results = await Promise.all(chosen.map(([info, run]) => guarded(info, run, probe)));
   const checks = results

@@ -44,7 +44,7 @@ export function sidecarContainer(topology: Topology, ctx: SpecContext, workload:
       store.arg,
       ...tls.args,
     ],
-    { files: [store.file, ...tls.files] },
+    { files: [...store.files, ...tls.files] },
   );
 }
 

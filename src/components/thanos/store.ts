@@ -64,7 +64,7 @@ export function storeGateway(topology: Topology, ctx: SpecContext): ComponentSpe
   ];
   return mgmtComponent(topology, FACTS, {
     args,
-    container: { files: [store.file, ...tls.files], dataDir: ctx.dataDir(NAME, FACTS.container) },
+    container: { files: [...store.files, ...tls.files], dataDir: ctx.dataDir(NAME, FACTS.container) },
     ports: { grpc: {}, http: {} },
     storeLabels: () => ({}),
   });

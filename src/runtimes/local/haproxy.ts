@@ -10,6 +10,8 @@ export interface Backend {
   /** Where HAProxy checks readiness, like a readiness probe gating Service endpoints. */
   checkPort: number;
   checkPath: string;
+  /** The check speaks TLS (not verified, as a kubelet's is not). */
+  checkTls: boolean;
 }
 
 /** The pods a Service selects, each with the readiness probe of the container serving targetPort. */
@@ -42,6 +44,7 @@ export function serviceBackends(
       ip: network.podIp(svc.cluster, name),
       checkPort: probe.port,
       checkPath: container.readiness.path,
+      checkTls: container.readiness.https === true,
     }));
 }
 
@@ -84,7 +87,10 @@ export function haproxyConfig(
         "  option httpchk",
         `  http-check send meth GET uri ${backends[0]?.checkPath ?? "/"} ver HTTP/1.1 hdr Host localhost`,
         "  http-check expect status 200",
-        ...backends.map((b) => `  server ${b.pod} ${b.ip}:${port.targetPort} check port ${b.checkPort}`),
+        ...backends.map(
+          (b) =>
+            `  server ${b.pod} ${b.ip}:${port.targetPort} check port ${b.checkPort}${b.checkTls ? " check-ssl verify none" : ""}`,
+        ),
         "",
       );
     }

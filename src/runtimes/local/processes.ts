@@ -7,6 +7,7 @@ import {
   type GrpcTls,
   type ObjectStoreAccess,
   POD_IP,
+  type S3Tls,
   type SpecContext,
   shapeAddresses,
 } from "../../components/context.ts";
@@ -62,6 +63,8 @@ export interface LocalPlan {
   network: Network;
   fleet: FleetSpec;
   objectStore: ObjectStoreAccess;
+  /** With the storage cluster's HTTPS: the CA and name its S3 certificate is verified with. */
+  objectStoreTls?: { ca: string; serverName: string };
   processes: ProcessPlan[];
   /** Each cluster's HAProxy stats socket, by cluster name. */
   statsSockets: Map<string, string>;
@@ -88,6 +91,7 @@ export function localContext(
   options: LocalOptions,
   addresses: SpecContext["addresses"],
   grpcTls?: GrpcTls,
+  s3Tls?: S3Tls,
 ): SpecContext {
   return {
     listenHost: POD_IP,
@@ -100,6 +104,7 @@ export function localContext(
     demoScript: demoScript().path,
     seaweedfsGrpcBase: seaweedfsGrpcBase(options.subnet),
     ...(grpcTls ? { grpcTls } : {}),
+    ...(s3Tls && topology.storage ? { s3Tls } : {}),
   };
 }
 
@@ -125,17 +130,26 @@ export function planLocalFleet(
   options: LocalOptions,
   /** The fleet's TLS material; required when fleet.yaml says `tls: { grpc: true }`. */
   grpcTls?: GrpcTls,
+  /** The storage cluster's TLS material; required when the fleet has one and fleet.yaml says `tls: { s3: true }`. */
+  s3Tls?: S3Tls,
 ): LocalPlan {
   if (topology.fleet.tls.grpc && !grpcTls) {
     throw new Error(
       "fleet.yaml sets tls.grpc but no TLS material was given: load it with loadOrCreateGrpcTls",
     );
   }
+  if (topology.storage && topology.fleet.tls.s3 && !s3Tls) {
+    throw new Error("fleet.yaml sets tls.s3 but no TLS material was given: load it with loadS3Tls");
+  }
   const root = localRoot(stateDir);
   // Pass one learns which pods and Services exist; pass two builds them with their real addresses.
-  const shape = buildFleet(topology, localContext(topology, creds, options, shapeAddresses, grpcTls), creds);
+  const shape = buildFleet(
+    topology,
+    localContext(topology, creds, options, shapeAddresses, grpcTls, s3Tls),
+    creds,
+  );
   const network = planNetwork(topology, shape, options.subnet);
-  const ctx = localContext(topology, creds, options, network.addresses, grpcTls);
+  const ctx = localContext(topology, creds, options, network.addresses, grpcTls, s3Tls);
   const fleet = buildFleet(topology, ctx, creds);
   const demo = demoScript();
 
@@ -188,7 +202,16 @@ export function planLocalFleet(
       stage: STAGE.loadBalancer,
     });
   }
-  return { root, options, network, fleet, objectStore: ctx.objectStore, processes, statsSockets };
+  return {
+    root,
+    options,
+    network,
+    fleet,
+    objectStore: ctx.objectStore,
+    ...(ctx.s3Tls ? { objectStoreTls: { ca: ctx.s3Tls.ca, serverName: ctx.s3Tls.serverName } } : {}),
+    processes,
+    statsSockets,
+  };
 }
 
 function containerProcess(
@@ -235,7 +258,10 @@ function containerProcess(
     cwd: r.podDir,
     log: join(r.podDir, `${c.name}.log`),
     ports: c.ports,
-    readiness: { kind: "http", url: `http://${r.ip}:${port.port}${c.readiness.path}` },
+    readiness: {
+      kind: "http",
+      url: `${c.readiness.https ? "https" : "http"}://${r.ip}:${port.port}${c.readiness.path}`,
+    },
     stage: pod.stage,
   };
 }

@@ -37,9 +37,26 @@ export function fleetEndpoints(topology: Topology, plan: LocalPlan): FleetEndpoi
       accessKey: store.accessKey,
       secretKey: store.secretKey,
       ...(store.region ? { region: store.region } : {}),
+      ...(plan.objectStoreTls ?? {}),
+      ...(topology.storage ? { doors: storageDoors(topology.storage.name, plan) } : {}),
       ...(topology.storage ? { scopeCheckBucket: SCOPE_CHECK_BUCKET } : {}),
     },
   };
+}
+
+/** Every port of the storage cluster: each of its processes' ports on the pod address, and its NodePorts. */
+function storageDoors(cluster: string, plan: LocalPlan): string[] {
+  const doors = new Set<string>();
+  for (const p of plan.processes) {
+    if (p.cluster !== cluster || p.component === "load-balancer") continue;
+    for (const port of p.ports) doors.add(`${p.ip}:${port.port}`);
+  }
+  for (const s of plan.fleet.services.filter((s) => s.cluster === cluster)) {
+    for (const port of s.ports) {
+      if (port.nodePort !== undefined) doors.add(`${plan.network.nodeIp(cluster)}:${port.nodePort}`);
+    }
+  }
+  return [...doors];
 }
 
 /** The table `up` ends with: every port a person opens in a browser, mgmt's first, then each cluster's in fleet.yaml order. */

@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { request } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -42,7 +43,10 @@ export function logTail(log: string, lines = LOG_TAIL_LINES): string {
 /** One HTTP GET; true on 200. A fresh connection each time, so no socket outlives the check. */
 export function httpReady(url: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request(url, { method: "GET", agent: false, timeout: timeoutMs }, (res) => {
+    const secure = url.startsWith("https:");
+    // A readiness check, like a kubelet's: the certificate is not what it proves.
+    const options = { method: "GET", agent: false, timeout: timeoutMs, rejectUnauthorized: false } as const;
+    const req = (secure ? httpsRequest : request)(url, options, (res) => {
       res.resume();
       resolve(res.statusCode === 200);
     });

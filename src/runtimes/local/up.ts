@@ -4,12 +4,13 @@
 // step and each process, and start the supervisor again.
 import { setTimeout as sleep } from "node:timers/promises";
 import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
+import { storageService } from "../../components/storage.ts";
 import { START_AFTER } from "../../components/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { loadFleetCredentials } from "../../state/fleet-credentials.ts";
 import { recordRuntime } from "../../state/runtime.ts";
-import { loadGrpcTls } from "../../state/tls.ts";
+import { loadGrpcTls, loadS3Tls } from "../../state/tls.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { waitProgress } from "../../ui/progress.ts";
 import { table } from "../../ui/table.ts";
@@ -183,6 +184,7 @@ const buckets: LocalStep = {
         objectStore: ctx.plan.objectStore,
         admin: { accessKey: ctx.credentials.minioRoot.user, secretKey: ctx.credentials.minioRoot.password },
         extraBuckets: [SCOPE_CHECK_BUCKET],
+        ...(ctx.plan.objectStoreTls ? { tls: ctx.plan.objectStoreTls } : {}),
       },
       ctx.signal,
     );
@@ -261,6 +263,10 @@ async function newLocalUpContext(
   const options = resolveLocalOptions(given, process.env, topology.fleet.blocks, existing?.options);
   const { credentials, save: saveCredentials } = await loadFleetCredentials(topology, opts.stateDir);
   const tls = topology.fleet.tls.grpc ? await loadGrpcTls(opts.stateDir) : undefined;
+  const s3 =
+    topology.storage && topology.fleet.tls.s3
+      ? await loadS3Tls(opts.stateDir, storageService(topology))
+      : undefined;
   let written: string | undefined;
   // Processes start concurrently and each is recorded: writes go one after another, the latest state last.
   let writing: Promise<void> = Promise.resolve();
@@ -272,7 +278,7 @@ async function newLocalUpContext(
     signal: opts.signal,
     ...timeouts(given),
     ...(existing ? { existing } : {}),
-    plan: planLocalFleet(topology, credentials, opts.stateDir, options, tls?.tls),
+    plan: planLocalFleet(topology, credentials, opts.stateDir, options, tls?.tls, s3?.tls),
     credentials,
     executables: new Map(),
     actions: [],
@@ -291,6 +297,7 @@ async function newLocalUpContext(
   const save = async () => {
     await saveCredentials();
     await tls?.save();
+    await s3?.save();
   };
   return { ctx, save };
 }
