@@ -114,8 +114,8 @@ export function kubeSpecContext(topology: Topology, addresses: Addresses, creds:
   };
 }
 
-/** The fleet CA in every cluster that runs Thanos (a ConfigMap: a CA certificate is no secret), for objstore.yml. */
-export const S3_CA_CONFIGMAP = "thanos-fleet-s3-ca";
+/** The fleet CA in every cluster that runs Thanos, for objstore.yml (a Secret applied with objstore.yml's). */
+export const S3_CA_SECRET = "thanos-fleet-s3-ca";
 export const S3_CA_KEY = "ca.crt";
 export const S3_CA_MOUNT = "/etc/thanos-fleet/s3-ca";
 

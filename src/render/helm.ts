@@ -10,7 +10,7 @@ import { queryFrontendAddress } from "../components/thanos/query-frontend.ts";
 import type { Container, PodSpec } from "../components/types.ts";
 import { fleetPath, type Topology, type Workload } from "../topology/topology.ts";
 import { mergeValues } from "../topology/values.ts";
-import { S3_CA_CONFIGMAP, S3_CA_MOUNT } from "./addresses.ts";
+import { S3_CA_MOUNT, S3_CA_SECRET } from "./addresses.ts";
 import { mirrorChartImages } from "./chart-images.ts";
 import type { KubeObject } from "./types.ts";
 import { OBJSTORE_SECRET, secret } from "./workloads.ts";
@@ -59,8 +59,8 @@ export function grpcTlsSecret(tls: GrpcTls): KubeObject {
 function sidecarTls(ctx: SpecContext) {
   const s3 = ctx.s3Tls
     ? {
-        prometheusSpec: { configMaps: [S3_CA_CONFIGMAP] },
-        mounts: [{ name: `configmap-${S3_CA_CONFIGMAP}`, mountPath: S3_CA_MOUNT, readOnly: true }],
+        prometheusSpec: { secrets: [S3_CA_SECRET] },
+        mounts: [{ name: `secret-${S3_CA_SECRET}`, mountPath: S3_CA_MOUNT, readOnly: true }],
       }
     : { prometheusSpec: {}, mounts: [] };
   if (!ctx.grpcTls) {
@@ -70,7 +70,7 @@ function sidecarTls(ctx: SpecContext) {
     };
   }
   return {
-    prometheusSpec: { secrets: [GRPC_TLS_SECRET], ...s3.prometheusSpec },
+    prometheusSpec: { secrets: [GRPC_TLS_SECRET, ...(ctx.s3Tls ? [S3_CA_SECRET] : [])] },
     thanos: {
       volumeMounts: [
         { name: `secret-${GRPC_TLS_SECRET}`, mountPath: GRPC_TLS_MOUNT, readOnly: true },

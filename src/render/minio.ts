@@ -6,7 +6,7 @@ import { MINIO_API_PORT, MINIO_WORKLOAD } from "../components/minio.ts";
 import { SCOPE_CHECK_BUCKET } from "../components/objstore.ts";
 import type { PodSpec } from "../components/types.ts";
 import type { Credentials } from "../state/credentials.ts";
-import { S3_CA_CONFIGMAP } from "./addresses.ts";
+import { S3_CA_SECRET } from "./addresses.ts";
 import type { KubeObject } from "./types.ts";
 import { credentialSecretName, metadata, secret } from "./workloads.ts";
 
@@ -140,7 +140,7 @@ export function setupObjects(
           volumes: [
             { name: "setup", configMap: { name: SETUP_JOB } },
             { name: "tmp", emptyDir: {} },
-            ...(tls ? [{ name: "s3-ca", configMap: { name: S3_CA_CONFIGMAP } }] : []),
+            ...(tls ? [{ name: "s3-ca", secret: { secretName: S3_CA_SECRET } }] : []),
           ],
         },
       },

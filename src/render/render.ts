@@ -1,6 +1,5 @@
 // `render`: the whole fleet as what the Kubernetes runtime applies, per cluster, built only from the component specs.
 
-import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { ALERTMANAGER_PORT, ALERTMANAGER_WORKLOAD } from "../components/alertmanager.ts";
 import type { GrpcTls, S3Tls, SpecContext } from "../components/context.ts";
 import { buildFleet } from "../components/fleet.ts";
@@ -19,8 +18,8 @@ import {
   kubeSpecContext,
   openAddresses,
   placeholder,
-  S3_CA_CONFIGMAP,
   S3_CA_KEY,
+  S3_CA_SECRET,
 } from "./addresses.ts";
 import { GRAFANA_SECRET, grpcTlsSecret, kubePrometheusStackValues } from "./helm.ts";
 import { mirrorImage } from "./images.ts";
@@ -29,7 +28,7 @@ import { setupObjects } from "./minio.ts";
 import { DEFAULT_OUT, planSteps } from "./runbook.ts";
 import { seaweedfsSetupObjects, seaweedfsSetupSecret } from "./seaweedfs.ts";
 import type { KubeObject, RenderedCluster, RenderedFleet } from "./types.ts";
-import { metadata, namespace, OBJSTORE_SECRET, realisePod, realiseService, secret } from "./workloads.ts";
+import { namespace, OBJSTORE_SECRET, realisePod, realiseService, secret } from "./workloads.ts";
 
 export interface RenderOptions {
   credentials: Credentials;
@@ -65,17 +64,11 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
       ? { caFile: ctx.objstoreCaFile, serverName: ctx.s3Tls.serverName }
       : undefined,
   );
-  /** The fleet CA that objstore.yml names, in a cluster running Thanos. */
-  const s3Ca = (): KubeObject[] => {
-    if (!ctx.s3Tls) return [];
-    const cm: IConfigMap & KubeObject = {
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: metadata(S3_CA_CONFIGMAP),
-      data: { [S3_CA_KEY]: ctx.s3Tls.ca },
-    };
-    return [cm];
-  };
+  /**
+   * The fleet CA that objstore.yml names, in a cluster running Thanos: a Secret, applied before the chart and the
+   * pods that mount it (the CA is no secret, but it goes with objstore.yml).
+   */
+  const s3Ca = (): KubeObject[] => (ctx.s3Tls ? [secret(S3_CA_SECRET, { [S3_CA_KEY]: ctx.s3Tls.ca })] : []);
   // A registry mirror renames every image the fleet runs, the chart's included (helm.ts).
   const mirror = topology.fleet.images.registry;
   const pods = new Set(
@@ -114,7 +107,7 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
 
     if (c.role === "observer") {
       secrets.push(secret(OBJSTORE_SECRET, { "objstore.yml": objstore }));
-      configs.push(...s3Ca());
+      secrets.push(...s3Ca());
       addPods(take(pods, c.name));
       for (const s of take(services, c.name)) serviceObjects.push(...realiseService(s, serviceTypeOf(c)));
     } else if (c.role === "workload") {
@@ -126,7 +119,7 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
       if (!prometheus || !alertmanager)
         throw new Error(`workload cluster ${c.name} has no Prometheus or Alertmanager spec`);
       secrets.push(secret(OBJSTORE_SECRET, { "objstore.yml": objstore }));
-      configs.push(...s3Ca());
+      secrets.push(...s3Ca());
       if (topology.fleet.grafana) {
         secrets.push(
           secret(GRAFANA_SECRET, {
@@ -170,7 +163,7 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
         opts.credentials,
         ctx.s3Tls !== undefined,
       );
-      configs.push(...s3Ca());
+      secrets.push(...s3Ca());
       secrets.push(...setup.secrets);
       workloads.push(...setup.manifests);
     }

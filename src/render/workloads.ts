@@ -15,7 +15,7 @@ import { NAMESPACE, POD_IP, type SpecContext } from "../components/context.ts";
 import { OBJSTORE_FILE } from "../components/objstore.ts";
 import { PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import { type Container, POD_NAME, type PodSpec, type ServiceSpec } from "../components/types.ts";
-import { S3_CA_CONFIGMAP, S3_CA_MOUNT } from "./addresses.ts";
+import { S3_CA_MOUNT, S3_CA_SECRET } from "./addresses.ts";
 import type { KubeObject } from "./types.ts";
 
 export const OBJSTORE_SECRET = "thanos-objstore";
@@ -178,7 +178,7 @@ export function realisePod(pod: PodSpec, ctx: SpecContext, objstoreContent: stri
     if (ctx.s3Tls && ctx.objstoreCaFile && c.files.some((f) => f.name === OBJSTORE_FILE)) {
       // objstore.yml names the fleet CA at one path in every container (the objstore Secret is shared).
       const volume = `${c.name}-s3-ca`;
-      volumes.push({ name: volume, configMap: { name: S3_CA_CONFIGMAP } });
+      volumes.push({ name: volume, secret: { secretName: S3_CA_SECRET } });
       mounts.push({ name: volume, mountPath: S3_CA_MOUNT, readOnly: true });
     }
     if (c.dataDir) {

@@ -144,15 +144,20 @@ async function problems(dir: string): Promise<string[]> {
 }
 
 /** The fleet's gRPC TLS material from the state dir, or new material that `save()` writes there (else a no-op). */
-export async function loadGrpcTls(stateDir: string): Promise<{ tls: GrpcTls; save: () => Promise<void> }> {
-  const { tls, save } = await loadCore(stateDir);
-  return { tls, save };
+export async function loadGrpcTls(stateDir: string): Promise<FleetCa> {
+  return loadCore(stateDir);
+}
+
+/** The fleet CA's material as loaded (or made): pass it to loadS3Tls so that one CA signs every leaf. */
+export interface FleetCa {
+  tls: GrpcTls;
+  /** The CA's key, to sign further leaves with. */
+  caKey: () => Promise<string>;
+  save: () => Promise<void>;
 }
 
 /** The CA and gRPC material, with the CA's key (to sign further leaves with). */
-async function loadCore(
-  stateDir: string,
-): Promise<{ tls: GrpcTls; caKey: () => Promise<string>; save: () => Promise<void> }> {
+async function loadCore(stateDir: string): Promise<FleetCa> {
   const dir = join(stateDir, TLS_DIR);
   const present = new Set(await readdir(dir).catch(() => [] as string[]));
   const ours = Object.values(FILES);
@@ -255,13 +260,15 @@ function s3Names(service: string, namespace: string): string {
 
 /**
  * The storage cluster's TLS material from the state dir, or new leaves signed by the fleet CA (made with the gRPC
- * material when there is none yet); `save()` writes what is new.
+ * material when there is none yet); `save()` writes what is new. Given `ca` (what loadGrpcTls returned), its save
+ * must run first: this one then writes only the storage cluster's leaves.
  */
 export async function loadS3Tls(
   stateDir: string,
   service: { name: string; namespace: string },
+  ca?: FleetCa,
 ): Promise<{ tls: S3Tls; save: () => Promise<void> }> {
-  const core = await loadCore(stateDir);
+  const core = ca ?? (await loadCore(stateDir));
   const dir = join(stateDir, TLS_DIR);
   const present = new Set(await readdir(dir).catch(() => [] as string[]));
   const ours = Object.values(S3_FILES);
@@ -287,7 +294,7 @@ export async function loadS3Tls(
     }
     const texts = new Map<string, string>();
     for (const f of ours) texts.set(f, await readFile(join(dir, f), "utf8"));
-    return { tls: of((f) => texts.get(f) as string), save: core.save };
+    return { tls: of((f) => texts.get(f) as string), save: ca ? async () => {} : core.save };
   }
   if (missing.length < ours.length) {
     throw new TlsMaterialError(
@@ -319,7 +326,7 @@ export async function loadS3Tls(
     await rm(scratch, { recursive: true, force: true });
   }
   const save = async () => {
-    await core.save();
+    if (!ca) await core.save();
     await writeFiles(stateDir, false, files);
   };
   return { tls: of((f) => files.get(f) as string), save };

@@ -13,8 +13,8 @@ import {
   type DiscoveredAddresses,
   kubeAddresses,
   kubeSpecContext,
-  S3_CA_CONFIGMAP,
   S3_CA_KEY,
+  S3_CA_SECRET,
 } from "../../render/addresses.ts";
 import { GRAFANA_DATASOURCE_CONFIGMAP, RELEASE } from "../../render/helm.ts";
 import type { RenderedCluster, RenderedFleet } from "../../render/types.ts";
@@ -105,9 +105,9 @@ function hostMapped(
 /** The fleet CA as rendered for objstore.yml, when S3 to the storage cluster is HTTPS. */
 function renderedS3Ca(fleet: RenderedFleet): string | undefined {
   for (const c of fleet.clusters) {
-    for (const o of c.manifests) {
-      const cm = o as { kind?: string; metadata?: { name?: string }; data?: Record<string, string> };
-      if (cm.kind === "ConfigMap" && cm.metadata?.name === S3_CA_CONFIGMAP) return cm.data?.[S3_CA_KEY];
+    for (const o of c.secrets) {
+      const s = o as { kind?: string; metadata?: { name?: string }; stringData?: Record<string, string> };
+      if (s.kind === "Secret" && s.metadata?.name === S3_CA_SECRET) return s.stringData?.[S3_CA_KEY];
     }
   }
   return undefined;

@@ -51,7 +51,7 @@ async function withGrpcTls(
   const grpc = topology.fleet.tls.grpc ? await loadGrpcTls(stateDir) : undefined;
   const s3 =
     topology.storage && topology.fleet.tls.s3
-      ? await loadS3Tls(stateDir, storageService(topology))
+      ? await loadS3Tls(stateDir, storageService(topology), grpc)
       : undefined;
   if (!grpc && !s3) return { deps, save: async () => {} };
   const tls = { ...(grpc ? { grpcTls: grpc.tls } : {}), ...(s3 ? { s3Tls: s3.tls } : {}) };

@@ -265,7 +265,7 @@ async function newLocalUpContext(
   const tls = topology.fleet.tls.grpc ? await loadGrpcTls(opts.stateDir) : undefined;
   const s3 =
     topology.storage && topology.fleet.tls.s3
-      ? await loadS3Tls(opts.stateDir, storageService(topology))
+      ? await loadS3Tls(opts.stateDir, storageService(topology), tls)
       : undefined;
   let written: string | undefined;
   // Processes start concurrently and each is recorded: writes go one after another, the latest state last.
