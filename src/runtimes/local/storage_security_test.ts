@@ -35,7 +35,7 @@ test(
       process.stderr.write(`storage-doors: ${doors?.status} ${doors?.detail}\n`);
       process.stderr.write(`objstore: ${checks.find((c) => c.id === "objstore")?.detail}\n`);
       assert.equal(doors?.status, "pass", doors?.detail);
-      assert.match(doors?.detail ?? "", /ports × 20 anonymous requests: all refused/);
+      assert.match(doors?.detail ?? "", /ports × 22 anonymous requests: all refused/);
       assert.equal(checks.find((c) => c.id === "objstore")?.status, "pass");
     } catch (error) {
       fleet.failed = true;

@@ -20,7 +20,7 @@ interface Attempt {
   path: string;
 }
 
-/** List, read, write and delete, as S3 and as SeaweedFS's filer name them. */
+/** List, read, write and delete, as S3 and as SeaweedFS's filer name them; a write token from SeaweedFS's master. */
 export function attempts(bucket: string, scopeCheckBucket: string): Attempt[] {
   const object = (b: string) => `${b}/${ANONYMOUS_OBJECT}`;
   return [
@@ -34,6 +34,8 @@ export function attempts(bucket: string, scopeCheckBucket: string): Attempt[] {
     { method: "PUT", path: `/buckets/${object(scopeCheckBucket)}` },
     { method: "GET", path: `/buckets/${object(scopeCheckBucket)}` },
     { method: "DELETE", path: `/buckets/${object(scopeCheckBucket)}` },
+    // SeaweedFS's master hands out a write token for a volume server to whoever asks.
+    { method: "GET", path: "/dir/assign" },
   ];
 }
 
