@@ -1,11 +1,13 @@
 // The local fleets the benchmarks run: a silent reporter, the binaries check, fleet memory sampling, and the pieces of
 // the default fleet the query benchmark starts on its own (storage, load balancers, the observer's Thanos processes),
 // planned by the local runtime from the component specs, started and stopped by its supervisor.
+
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SCOPE_CHECK_BUCKET } from "../../src/components/objstore.ts";
+import { storageService } from "../../src/components/storage.ts";
 import { GRPC_PORT, WORKLOAD } from "../../src/components/thanos/common.ts";
 import { ENDPOINTS_FILE } from "../../src/components/thanos/query.ts";
 import type { ComponentKind } from "../../src/components/types.ts";
@@ -27,7 +29,7 @@ import {
   generateCredentials,
   loadOrCreateCredentials,
 } from "../../src/state/credentials.ts";
-import { loadOrCreateGrpcTls } from "../../src/state/tls.ts";
+import { loadOrCreateGrpcTls, loadS3Tls } from "../../src/state/tls.ts";
 import { loadTopology } from "../../src/topology/load.ts";
 import type { Topology } from "../../src/topology/topology.ts";
 import { formatReport } from "../../src/verify/report.ts";
@@ -45,7 +47,11 @@ export async function requireBinaries(topology: Topology, options: LocalOptions)
   const scratch = await mkdtemp(join(tmpdir(), "fleet-bench-plan-"));
   try {
     const tls = topology.fleet.tls.grpc ? await loadOrCreateGrpcTls(scratch) : undefined;
-    const plan = planLocalFleet(topology, generateCredentials(), "/tmp/bench", options, tls);
+    const s3 =
+      topology.storage && topology.fleet.tls.s3
+        ? await loadS3Tls(scratch, storageService(topology))
+        : undefined;
+    const plan = planLocalFleet(topology, generateCredentials(), "/tmp/bench", options, tls, s3?.tls);
     await resolveExecutables(topology, plan.processes);
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -167,7 +173,10 @@ export async function planBenchFleet(dir: string): Promise<BenchFleet> {
   const topology = await loadTopology();
   const creds = await loadOrCreateCredentials(dir);
   const tls = topology.fleet.tls.grpc ? await loadOrCreateGrpcTls(dir) : undefined;
-  const plan = planLocalFleet(topology, creds, dir, QUERY_OPTIONS, tls);
+  const s3 =
+    topology.storage && topology.fleet.tls.s3 ? await loadS3Tls(dir, storageService(topology)) : undefined;
+  await s3?.save();
+  const plan = planLocalFleet(topology, creds, dir, QUERY_OPTIONS, tls, s3?.tls);
   const used = plan.processes.filter((p) => QUERY_BENCH_COMPONENTS.includes(p.component));
   const executables = await resolveExecutables(topology, used);
   return { topology, creds, plan, executables: executables as Map<string, string> };

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { FAKE_GRPC_TLS } from "../../render/testdata/fixtures.ts";
+import { FAKE_GRPC_TLS, FAKE_S3_TLS } from "../../render/testdata/fixtures.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import { findHaproxy } from "./binaries.ts";
@@ -26,6 +26,7 @@ const plan = planLocalFleet(
     bucketSyncInterval: "5s",
   },
   FAKE_GRPC_TLS,
+  FAKE_S3_TLS,
 );
 const configOf = (cluster: string) => {
   const lb = plan.processes.find((p) => p.cluster === cluster && p.component === "load-balancer");
@@ -83,7 +84,11 @@ describe("haproxy.cfg", () => {
       const lines = backends(configOf(cluster)).get(backend);
       assert.ok(lines, `no backend ${backend}`);
       assert.equal(lines.length, servers);
-      for (const l of lines) assert.match(l, /^server \S+ 127\.77\.[0-9]+\.[0-9]+:[0-9]+ check port [0-9]+$/);
+      // The S3 API serves HTTPS (the fleet CA): its check speaks TLS, as a kubelet's HTTPS probe does.
+      const tls = backend === "seaweedfs_api" ? " check-ssl verify none" : "";
+      for (const l of lines) {
+        assert.match(l, new RegExp(`^server \\S+ 127\\.77\\.[0-9]+\\.[0-9]+:[0-9]+ check port [0-9]+${tls}$`));
+      }
     });
   }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
-import { FAKE_GRPC_TLS } from "../../render/testdata/fixtures.ts";
+import { FAKE_GRPC_TLS, FAKE_S3_TLS } from "../../render/testdata/fixtures.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import { type LocalPlan, listenAddresses, planLocalFleet, STAGE } from "./processes.ts";
@@ -24,7 +24,7 @@ const threeWorkloads = {
 
 function planOf(input: unknown): { plan: LocalPlan; topology: ReturnType<typeof parseFleet> } {
   const topology = parseFleet(input, "test");
-  return { topology, plan: planLocalFleet(topology, creds, "/state", options, FAKE_GRPC_TLS) };
+  return { topology, plan: planLocalFleet(topology, creds, "/state", options, FAKE_GRPC_TLS, FAKE_S3_TLS) };
 }
 
 const IP = /127\.77\.([0-9]+)\.([0-9]+)/g;
@@ -155,5 +155,8 @@ for (const [name, input] of [
 test("a state dir too long for HAProxy's stats socket is refused, naming it", () => {
   const topology = parseFleet(DEFAULT_FLEET, "test");
   const long = `/tmp/${"x".repeat(90)}`;
-  assert.throws(() => planLocalFleet(topology, creds, long, options, FAKE_GRPC_TLS), /too long.*--state-dir/);
+  assert.throws(
+    () => planLocalFleet(topology, creds, long, options, FAKE_GRPC_TLS, FAKE_S3_TLS),
+    /too long.*--state-dir/,
+  );
 });

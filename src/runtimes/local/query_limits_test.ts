@@ -2,16 +2,18 @@
 // local runtime plans them from the component specs, gets more CPU-heavy queries at once than it may evaluate. Each
 // query replica evaluates at most its --query.max-concurrent of them at a time, and every request comes back
 // answered or refused with a 5xx status rather than left waiting: nothing hangs, nothing dies.
+
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { storageService } from "../../components/storage.ts";
 import { HTTP_PORT } from "../../components/thanos/common.ts";
 import { ENDPOINTS_FILE, queryMaxConcurrent } from "../../components/thanos/query.ts";
 import { generateCredentials } from "../../state/credentials.ts";
-import { loadOrCreateGrpcTls } from "../../state/tls.ts";
+import { loadOrCreateGrpcTls, loadS3Tls } from "../../state/tls.ts";
 import { loadTopology } from "../../topology/load.ts";
 import { resolveExecutables } from "./binaries.ts";
 import { hasExited } from "./proc.ts";
@@ -42,6 +44,7 @@ const plan = planLocalFleet(
     bucketSyncInterval: "3m",
   },
   await loadOrCreateGrpcTls(stateDir),
+  (await loadS3Tls(stateDir, storageService(topology))).tls,
 );
 const mgmt = topology.observer.name;
 const wanted = plan.processes.filter(
