@@ -73,6 +73,7 @@ export function storageOpenings(topology: Topology): Opening[] {
   const s = topology.storage;
   if (!s) return [];
   const minio = s.server === "minio";
+  const https = topology.fleet.tls.s3;
   return [
     {
       cluster: s.name,
@@ -80,6 +81,7 @@ export function storageOpenings(topology: Topology): Opening[] {
       title: minio ? "MinIO API (S3)" : "SeaweedFS API (S3)",
       nodePort: s.nodePorts.api,
       runtimes: ["kubernetes", "local"],
+      ...(https ? { https } : {}),
     },
     {
       cluster: s.name,
@@ -87,6 +89,8 @@ export function storageOpenings(topology: Topology): Opening[] {
       title: minio ? "MinIO console" : "SeaweedFS metrics",
       nodePort: s.nodePorts.console,
       runtimes: ["kubernetes", "local"],
+      // MinIO serves its console with the API's certificate.
+      ...(https && minio ? { https } : {}),
     },
   ];
 }

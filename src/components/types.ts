@@ -178,6 +178,8 @@ export interface Opening {
   nodePort: number;
   /** The runtimes that run it behind this NodePort. */
   runtimes: readonly RuntimeName[];
+  /** It serves HTTPS (the storage cluster's S3 API, certificate from the fleet CA). */
+  https?: boolean;
   /**
    * Not running (Grafana with `grafana: false`), but kind keeps its host port: a kind cluster's port mappings are
    * fixed when it is created.

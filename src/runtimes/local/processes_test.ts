@@ -147,7 +147,11 @@ for (const [name, input] of [
         whats.some((x) => x.endsWith("SeaweedFS API (S3)")) &&
           whats.some((x) => x.endsWith("SeaweedFS metrics")),
       );
-      for (const r of rows) assert.match(r.url, /^http:\/\/127\.77\.[0-9]+\.1:3[0-9]{4}$/);
+      // The S3 API is HTTPS (the fleet CA); every other opening plain HTTP.
+      for (const r of rows) {
+        const scheme = r.what.endsWith("SeaweedFS API (S3)") ? "https" : "http";
+        assert.match(r.url, new RegExp(`^${scheme}://127\\.77\\.[0-9]+\\.1:3[0-9]{4}$`));
+      }
     });
   });
 }

@@ -67,7 +67,7 @@ export function urlTable(topology: Topology, plan: LocalPlan): UrlRow[] {
     .map((o) => ({
       what: o.title,
       cluster: o.cluster,
-      url: `http://${plan.network.addresses.exposed(o.cluster, o.nodePort)}`,
+      url: `${o.https ? "https" : "http"}://${plan.network.addresses.exposed(o.cluster, o.nodePort)}`,
     }))
     .sort((a, b) => order(a.cluster) - order(b.cluster));
 }
