@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { verifyCommand } from "../src/commands/verify.ts";
 import { fetchClient, join as urlJoin } from "../src/net/http.ts";
+import { s3HttpClient } from "../src/net/s3.ts";
 import { createLocalRuntime } from "../src/runtimes/local/index.ts";
 import { type LocalOptions, localRoot } from "../src/runtimes/local/processes.ts";
 import { readState } from "../src/runtimes/local/state.ts";
@@ -139,7 +140,11 @@ async function measure(workloads: number): Promise<SizeResult> {
     const work: number[] = [];
     for (let i = 0; i < VERIFIES; i++) {
       const t = performance.now();
-      const report = await verifyFleet(topology, await endpoints(), { http: fetchClient(5000) });
+      const found = await endpoints();
+      const report = await verifyFleet(topology, found, {
+        http: fetchClient(5000),
+        s3Http: s3HttpClient(found.objectStore, 5000),
+      });
       work.push(performance.now() - t);
       if (!report.ok) throw new Error(`verify ${i + 1} of ${VERIFIES} failed:\n${formatReport(report)}`);
     }

@@ -24,6 +24,8 @@ export interface VerifyOptions {
   timeoutMs?: number;
   /** The network seam; tests hand in recorded answers. */
   http?: HttpClient;
+  /** With `http`: the client for the object store (else `http`), e.g. `s3HttpClient` for the fleet CA. */
+  s3Http?: HttpClient;
   /** The clock; tests pin it to when answers were recorded. */
   now?: () => Date;
   /** Ids of checks not to run (the drill's recovery leaves out `gaps`: it measures the outage's hole itself). */
@@ -82,7 +84,7 @@ export async function verifyFleet(
   const t0 = performance.now();
   // A live fleet: wait for query's current view of its stores; a recorded one answers as it was recorded.
   const probe = opts.http
-    ? new Probe(topology, endpoints, opts.http, now)
+    ? new Probe(topology, endpoints, opts.http, now, 0, opts.s3Http ?? opts.http)
     : new Probe(
         topology,
         endpoints,
