@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { verifyCommand } from "../src/commands/verify.ts";
 import { join as urlJoin } from "../src/net/http.ts";
 import { fleetClient, type TlsFiles } from "../src/net/https.ts";
+import { s3HttpClient } from "../src/net/s3.ts";
 import { createLocalRuntime } from "../src/runtimes/local/index.ts";
 import { type LocalOptions, localRoot } from "../src/runtimes/local/processes.ts";
 import { readState } from "../src/runtimes/local/state.ts";
@@ -146,7 +147,10 @@ async function measure(workloads: number): Promise<SizeResult> {
     for (let i = 0; i < VERIFIES; i++) {
       const t = performance.now();
       const e = await endpoints();
-      const report = await verifyFleet(topology, e, { http: fleetClient(5000, e.httpTls) });
+      const report = await verifyFleet(topology, e, {
+        http: fleetClient(5000, e.httpTls),
+        s3Http: s3HttpClient(e.objectStore, 5000),
+      });
       work.push(performance.now() - t);
       if (!report.ok) throw new Error(`verify ${i + 1} of ${VERIFIES} failed:\n${formatReport(report)}`);
     }

@@ -24,6 +24,11 @@ export interface FleetEndpoints {
     accessKey: string;
     secretKey: string;
     region?: string;
+    /** With the storage cluster's HTTPS: the fleet CA (PEM) and the name the S3 certificate is verified against. */
+    ca?: string;
+    serverName?: string;
+    /** Every host:port of the storage cluster reachable from here (a storage cluster the runtime runs). */
+    doors?: string[];
     /**
      * A bucket other than the fleet's, made by the storage cluster's admin identity: verify proves with it that
      * Thanos's key may not read or delete other buckets. Absent for an external object store.

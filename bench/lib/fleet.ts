@@ -1,12 +1,14 @@
 // The local fleets the benchmarks run: a silent reporter, the binaries check, fleet memory sampling, and the pieces of
 // the default fleet the query benchmark starts on its own (storage, load balancers, the observer's Thanos processes),
 // planned by the local runtime from the component specs, started and stopped by its supervisor.
+
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { SCOPE_CHECK_BUCKET } from "../../src/components/objstore.ts";
+import { storageService } from "../../src/components/storage.ts";
 import { GRPC_PORT, WORKLOAD } from "../../src/components/thanos/common.ts";
 import { ENDPOINTS_FILE } from "../../src/components/thanos/query.ts";
 import type { ComponentKind } from "../../src/components/types.ts";
@@ -28,7 +30,7 @@ import {
   generateCredentials,
   loadOrCreateCredentials,
 } from "../../src/state/credentials.ts";
-import { loadOrCreateFleetTls } from "../../src/state/tls.ts";
+import { loadOrCreateFleetTls, loadS3Tls } from "../../src/state/tls.ts";
 import { loadTopology } from "../../src/topology/load.ts";
 import type { Topology } from "../../src/topology/topology.ts";
 import { formatReport } from "../../src/verify/report.ts";
@@ -46,6 +48,10 @@ export async function requireBinaries(topology: Topology, options: LocalOptions)
   const scratch = await mkdtemp(join(tmpdir(), "fleet-bench-plan-"));
   try {
     const tls = await loadOrCreateFleetTls(scratch);
+    const s3 =
+      topology.storage && topology.fleet.tls.s3
+        ? await loadS3Tls(scratch, storageService(topology))
+        : undefined;
     const plan = planLocalFleet(
       topology,
       generateCredentials(),
@@ -53,6 +59,7 @@ export async function requireBinaries(topology: Topology, options: LocalOptions)
       options,
       topology.fleet.tls.grpc ? tls.grpc : undefined,
       topology.fleet.tls.http ? tls.http : undefined,
+      s3?.tls,
     );
     await resolveExecutables(topology, plan.processes);
   } finally {
@@ -178,12 +185,17 @@ export async function planBenchFleet(dir: string): Promise<BenchFleet> {
   const topology = { ...loaded, fleet: { ...loaded.fleet, tls: { ...loaded.fleet.tls, http: false } } };
   const creds = await loadOrCreateCredentials(dir);
   const tls = await loadOrCreateFleetTls(dir);
+  const s3 =
+    topology.storage && topology.fleet.tls.s3 ? await loadS3Tls(dir, storageService(topology)) : undefined;
+  await s3?.save();
   const plan = planLocalFleet(
     topology,
     creds,
     dir,
     QUERY_OPTIONS,
     topology.fleet.tls.grpc ? tls.grpc : undefined,
+    undefined,
+    s3?.tls,
   );
   const used = plan.processes.filter((p) => QUERY_BENCH_COMPONENTS.includes(p.component));
   const executables = await resolveExecutables(topology, used);

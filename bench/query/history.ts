@@ -11,8 +11,7 @@ import { binaryPath, ensureBuilt, type GoBuild } from "../../scripts/kind-host/g
 import { binCacheDir } from "../../src/binaries/cache.ts";
 import { TOOLS_DIR } from "../../src/binaries/catalog.ts";
 import { prometheusLabels } from "../../src/components/thanos/sidecar.ts";
-import { fetchClient } from "../../src/net/http.ts";
-import { S3Client } from "../../src/net/s3.ts";
+import { S3Client, s3HttpClient } from "../../src/net/s3.ts";
 import type { ProcessPlan } from "../../src/runtimes/local/processes.ts";
 import { logTail } from "../../src/runtimes/local/supervisor.ts";
 import {
@@ -321,12 +320,12 @@ async function bucketSummary(fleet: BenchFleet): Promise<History["bucket"]> {
   const { objectStore } = fleet.plan;
   const s3 = new S3Client(
     {
-      url: `http://${objectStore.endpoint}`,
+      url: `${fleet.plan.objectStoreTls ? "https" : "http"}://${objectStore.endpoint}`,
       bucket: objectStore.bucket,
       accessKey: objectStore.accessKey,
       secretKey: objectStore.secretKey,
     },
-    fetchClient(30_000),
+    s3HttpClient(fleet.plan.objectStoreTls ?? {}, 30_000),
   );
   const keys = await listAll(s3);
   const byBlock = new Map<string, { bytes: number; objects: number }>();

@@ -10,7 +10,7 @@ import { parseDuration } from "../duration.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
 import { fetchClient, type HttpClient, HttpError } from "../net/http.ts";
 import { fleetClient, nodeClient, readOnlyClient, type TlsMaterial } from "../net/https.ts";
-import type { S3Access } from "../net/s3.ts";
+import { type S3Access, s3HttpClient } from "../net/s3.ts";
 import { ApiError } from "../probes/thanos.ts";
 import { createKubeApi } from "../runtimes/kube/index.ts";
 import type { CommandIO } from "./verify.ts";
@@ -152,7 +152,9 @@ export async function doctorCommand(
         throw new DoctorUsageError(`--context ${context}: ${(cause as Error).message}`, { cause });
       }
     });
-    let bucket = opts.bucket ? await bucketAccess(opts.bucket) : undefined;
+    let bucket: (S3Access & { ca?: string; serverName?: string }) | undefined = opts.bucket
+      ? await bucketAccess(opts.bucket)
+      : undefined;
     if (fleet) {
       bucket ??= fleet.objectStore;
       if (metrics.length === 0) {
@@ -164,7 +166,8 @@ export async function doctorCommand(
       metrics,
       storesWindowMs,
       ...(kube.length > 0 ? { kube } : {}),
-      ...(bucket ? { bucket: { ...bucket }, bucketHttp: readOnlyClient(fetchClient(15_000)) } : {}),
+      // The fleet's own bucket on the storage cluster's HTTPS is read with the fleet CA.
+      ...(bucket ? { bucket: { ...bucket }, bucketHttp: readOnlyClient(s3HttpClient(bucket, 15_000)) } : {}),
     });
     io.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatDoctorReport(report));
     return report.summary.error > 0 ? 1 : 0;

@@ -81,9 +81,12 @@ blocks: {}
 # Alertmanager, each Prometheus), on by default: the server certificate is signed by the fleet CA and only clients
 # with the fleet's client certificate get in (state dir: tls/ca.crt, tls/http-client.crt, tls/http-client.key).
 # false gives the guide's plaintext, anonymous HTTP APIs (up warns).
+# s3: HTTPS to the storage cluster's S3 API, its certificate from the fleet CA, which every Thanos objstore config
+# verifies; false gives the guide's plain HTTP (up warns).
 tls:
   grpc: true
   http: true
+  s3: true
 
 # Grafana in each workload cluster. false: no Grafana (bring your own); the chart still renders the "Thanos"
 # datasource as a ConfigMap labelled grafana_datasource: "1", which Grafana's sidecar picks up.

@@ -4,7 +4,7 @@ import { readDiscoveredAddresses } from "../render/addresses.ts";
 import { renderFleet } from "../render/render.ts";
 import { DEFAULT_OUT } from "../render/runbook.ts";
 import type { PlanStep } from "../render/types.ts";
-import { GRPC_SERVER_NAME } from "../state/tls.ts";
+import { GRPC_SERVER_NAME, S3_SERVER_NAME } from "../state/tls.ts";
 import type { Topology } from "../topology/topology.ts";
 import { checkRenderInputs } from "./inputs.ts";
 
@@ -24,6 +24,14 @@ const STAND_IN_TLS = {
   clientKey: "plan",
   serverName: GRPC_SERVER_NAME,
 };
+const STAND_IN_S3_TLS = {
+  ca: "plan",
+  cert: "plan",
+  key: "plan",
+  internalCert: "plan",
+  internalKey: "plan",
+  serverName: S3_SERVER_NAME,
+};
 
 export async function planCommand(
   topology: Topology,
@@ -34,7 +42,14 @@ export async function planCommand(
   // Reads what `up` discovered, if anything; creates nothing (no state dir, no credentials).
   const discovered = await readDiscoveredAddresses(opts.stateDir);
   const grpcTls = topology.fleet.tls.grpc ? STAND_IN_TLS : undefined;
-  const fleet = renderFleet(topology, { credentials: STAND_IN, discovered, outDir: DEFAULT_OUT, grpcTls });
+  const s3Tls = topology.storage && topology.fleet.tls.s3 ? STAND_IN_S3_TLS : undefined;
+  const fleet = renderFleet(topology, {
+    credentials: STAND_IN,
+    discovered,
+    outDir: DEFAULT_OUT,
+    grpcTls,
+    s3Tls,
+  });
   const out: string[] = [
     `${fleet.plan.length} steps for ${topology.source} (${fleet.clusters.map((c) => `${c.cluster}: ${c.role}`).join(", ")})`,
     "",

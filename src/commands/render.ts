@@ -1,6 +1,8 @@
 // `thanos-fleet render --out DIR`: writes every artifact the Kubernetes runtime applies, and PLAN.md, then says what it wrote.
+
 import { chmod, mkdir, readdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { storageService } from "../components/storage.ts";
 import { ADDRESSES_FILE, placeholder, readDiscoveredAddresses } from "../render/addresses.ts";
 import { fleetFiles, type RenderedFile } from "../render/files.ts";
 import { renderFleet } from "../render/render.ts";
@@ -8,7 +10,7 @@ import { FILES } from "../render/runbook.ts";
 import { CREDENTIALS_FILE } from "../state/credentials.ts";
 import { ensureStateDir } from "../state/dir.ts";
 import { loadFleetCredentials } from "../state/fleet-credentials.ts";
-import { loadOrCreateGrpcTls } from "../state/tls.ts";
+import { loadOrCreateGrpcTls, loadS3Tls } from "../state/tls.ts";
 import type { Topology } from "../topology/topology.ts";
 import { checkRenderInputs } from "./inputs.ts";
 
@@ -33,7 +35,12 @@ export async function renderCommand(
   await ensureStateDir(opts.stateDir);
   await save();
   const grpcTls = topology.fleet.tls.grpc ? await loadOrCreateGrpcTls(opts.stateDir) : undefined;
-  const fleet = renderFleet(topology, { credentials, discovered, outDir: opts.out, grpcTls });
+  const s3 =
+    topology.storage && topology.fleet.tls.s3
+      ? await loadS3Tls(opts.stateDir, storageService(topology))
+      : undefined;
+  await s3?.save();
+  const fleet = renderFleet(topology, { credentials, discovered, outDir: opts.out, grpcTls, s3Tls: s3?.tls });
   const files = fleetFiles(topology, fleet, opts.out);
   for (const f of files) {
     try {

@@ -83,6 +83,12 @@ export async function upCommand(runtime: Runtime, topology: Topology, opts: UpCo
         "with the fleet's client certificate\n",
     );
   }
+  if (!topology.fleet.tls.s3 && topology.storage) {
+    process.stderr.write(
+      "warning: tls.s3 is false: S3 to the storage cluster is plain HTTP and its keys and blocks cross the " +
+        "network readable; remove 's3: false' from fleet.yaml to have HTTPS\n",
+    );
+  }
   await runtime.up(topology, {
     stateDir: opts.stateDir,
     verbose: opts.verbose,

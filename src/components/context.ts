@@ -1,7 +1,7 @@
 // What a runtime hands the component specs: where things listen and live, and how clusters reach each other.
-import type { GrpcTls, HttpTls } from "../state/tls.ts";
+import type { GrpcTls, HttpTls, S3Tls } from "../state/tls.ts";
 
-export type { GrpcTls, HttpTls };
+export type { GrpcTls, HttpTls, S3Tls };
 
 /** Kubernetes-style placeholder for the pod's own IP; the local runtime substitutes the pod's loopback address. */
 export const POD_IP = "$(POD_IP)";
@@ -48,6 +48,13 @@ export interface SpecContext {
   grpcTls?: GrpcTls;
   /** Set when fleet.yaml says `tls: { http: true }` (the default): HTTPS on the HTTP ports that leave a cluster. */
   httpTls?: HttpTls;
+  /** Set when the fleet has a storage cluster and fleet.yaml says `tls: { s3: true }`. */
+  s3Tls?: S3Tls;
+  /**
+   * Where the runtime puts the fleet CA for every Thanos objstore config, when one path for all (Kubernetes: the
+   * objstore Secret is shared); else each container has it beside its objstore.yml.
+   */
+  objstoreCaFile?: string;
 }
 
 /** Addresses that only record shape: the fleet built with them tells which pods and Services exist. */

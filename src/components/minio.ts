@@ -15,7 +15,12 @@ export interface MinioRoot {
   password: string;
 }
 
+/** MinIO's names for its server certificate and key in `--certs-dir`. */
+export const MINIO_TLS_FILES = { cert: "public.crt", key: "private.key" } as const;
+
 export function minio(topology: Topology, ctx: SpecContext, root: MinioRoot): ComponentSpec {
+  const tls = ctx.s3Tls;
+  const config = ctx.configDir(MINIO_WORKLOAD, "minio");
   return objectStore(
     topology,
     MINIO_WORKLOAD,
@@ -28,16 +33,23 @@ export function minio(topology: Topology, ctx: SpecContext, root: MinioRoot): Co
         ctx.dataDir(MINIO_WORKLOAD, "minio"),
         `--address=${ctx.listenHost}:${MINIO_API_PORT}`,
         `--console-address=${ctx.listenHost}:${MINIO_CONSOLE_PORT}`,
+        // With the fleet CA: HTTPS on the API and the console, with the certificate in this directory.
+        ...(tls ? [`--certs-dir=${config}`] : []),
       ],
       env: { MINIO_PROMETHEUS_AUTH_TYPE: "public", MINIO_BROWSER_REDIRECT: "off" },
       secretEnv: { MINIO_ROOT_USER: root.user, MINIO_ROOT_PASSWORD: root.password },
-      files: [],
+      files: tls
+        ? [
+            { name: MINIO_TLS_FILES.cert, content: tls.cert },
+            { name: MINIO_TLS_FILES.key, content: tls.key, secret: true },
+          ]
+        : [],
       ports: [
         { name: "api", port: MINIO_API_PORT, protocol: "http" },
         { name: "console", port: MINIO_CONSOLE_PORT, protocol: "http" },
       ],
-      readiness: { port: "api", path: "/minio/health/ready" },
-      liveness: { port: "api", path: "/minio/health/live" },
+      readiness: { port: "api", path: "/minio/health/ready", ...(tls ? { https: true } : {}) },
+      liveness: { port: "api", path: "/minio/health/live", ...(tls ? { https: true } : {}) },
       dataDir: ctx.dataDir(MINIO_WORKLOAD, "minio"),
     },
     { api: MINIO_API_PORT, console: { name: "console", port: MINIO_CONSOLE_PORT } },

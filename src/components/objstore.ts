@@ -4,6 +4,8 @@ import { stringify } from "../yaml.ts";
 import type { ObjectStoreAccess } from "./context.ts";
 
 export const OBJSTORE_FILE = "objstore.yml";
+/** The fleet CA, beside objstore.yml, for the storage cluster's HTTPS. */
+export const S3_CA_FILE = "s3-ca.crt";
 
 /**
  * A second bucket in the storage cluster, made by the admin identity and left empty: verify proves with it that
@@ -11,7 +13,11 @@ export const OBJSTORE_FILE = "objstore.yml";
  */
 export const SCOPE_CHECK_BUCKET = "thanos-fleet-scope-check";
 
-export function objstoreConfig(store: ObjectStoreAccess): string {
+/** With `tls` (the storage cluster's HTTPS), Thanos verifies the server's certificate against the fleet CA. */
+export function objstoreConfig(
+  store: ObjectStoreAccess,
+  tls?: { caFile: string; serverName: string },
+): string {
   return stringify({
     type: "S3",
     config: {
@@ -22,6 +28,14 @@ export function objstoreConfig(store: ObjectStoreAccess): string {
       secret_key: store.secretKey,
       insecure: store.insecure,
       signature_version2: false,
+      ...(tls
+        ? {
+            http_config: {
+              insecure_skip_verify: false,
+              tls_config: { ca_file: tls.caFile, server_name: tls.serverName, insecure_skip_verify: false },
+            },
+          }
+        : {}),
     },
   });
 }

@@ -53,9 +53,10 @@ export function fleetScrapeJobs(
   topology: Topology,
   addresses: Addresses,
   tls: ScrapeTls = {},
+  s3Tls?: { ca: string; serverName: string },
 ): Record<string, unknown>[] {
   return [
-    ...(topology.storage ? [storageScrapeJob(topology.storage, addresses)] : []),
+    ...(topology.storage ? [storageScrapeJob(topology.storage, addresses, s3Tls)] : []),
     compactorScrapeJob(topology, addresses, tls),
   ];
 }
@@ -106,7 +107,7 @@ function prometheusConfigObject(
       static_configs: [{ targets: [addresses.service(workload.name, DEMO_WORKLOAD, DEMO_PORT)] }],
     });
   }
-  scrape.push(...fleetScrapeJobs(topology, addresses, tls));
+  scrape.push(...fleetScrapeJobs(topology, addresses, tls, ctx.s3Tls));
   const write =
     workload.mode === "receive"
       ? {

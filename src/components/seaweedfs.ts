@@ -1,5 +1,9 @@
 // SeaweedFS, the storage cluster's default S3 endpoint: one `weed server` process (master, volume server, filer and
 // S3 gateway), its identities in a config file: an admin for thanos-fleet, and Thanos's own, allowed only its bucket.
+// Only the S3 API answers anonymous strangers, and it asks for a key: the filer and volume server refuse requests
+// without a JWT signed with the fleet's keys, and (with the fleet CA) the master's HTTP and every gRPC port ask for
+// SeaweedFS's own client certificate.
+import { createHmac } from "node:crypto";
 import type { Topology } from "../topology/topology.ts";
 import type { SpecContext } from "./context.ts";
 import { objectStore } from "./storage.ts";
@@ -12,6 +16,51 @@ export const SEAWEEDFS_MASTER_PORT = 9333;
 const VOLUME_PORT = 8080;
 const FILER_PORT = 8888;
 export const S3_CONFIG_FILE = "s3.json";
+
+/** The files of the storage cluster's TLS material in SeaweedFS's config dir. */
+export const SEAWEEDFS_TLS_FILES = {
+  ca: "ca.crt",
+  s3Cert: "s3-server.crt",
+  s3Key: "s3-server.key",
+  cert: "seaweedfs.crt",
+  key: "seaweedfs.key",
+} as const;
+
+/**
+ * SeaweedFS's JWT signing keys (`security.toml`'s jwt.signing, jwt.filer_signing and their read keys, given as
+ * WEED_ variables): the volume server and filer refuse any read or write without a token signed with them. Derived
+ * from the admin secret, so they change with it and are kept nowhere else.
+ */
+export function seaweedfsJwtEnv(admin: S3Identity): Record<string, string> {
+  const key = (use: string) => createHmac("sha256", admin.secretKey).update(`seaweedfs ${use}`).digest("hex");
+  return {
+    WEED_JWT_SIGNING_KEY: key("jwt.signing"),
+    WEED_JWT_SIGNING_READ_KEY: key("jwt.signing.read"),
+    WEED_JWT_FILER_SIGNING_KEY: key("jwt.filer_signing"),
+    WEED_JWT_FILER_SIGNING_READ_KEY: key("jwt.filer_signing.read"),
+  };
+}
+
+/**
+ * SeaweedFS's mutual TLS (security.toml's grpc and https.master, as WEED_ variables naming files in `dir`): every gRPC
+ * port (master, volume server, filer, S3 gateway) and the master's HTTP accept only SeaweedFS's own certificate, and
+ * weed presents it as a client. `weed shell` needs the same variables.
+ */
+export function seaweedfsTlsEnv(dir: string): Record<string, string> {
+  const cert = `${dir}/${SEAWEEDFS_TLS_FILES.cert}`;
+  const key = `${dir}/${SEAWEEDFS_TLS_FILES.key}`;
+  const env: Record<string, string> = { WEED_GRPC_CA: `${dir}/${SEAWEEDFS_TLS_FILES.ca}` };
+  for (const side of ["MASTER", "VOLUME", "FILER", "S3", "CLIENT"]) {
+    env[`WEED_GRPC_${side}_CERT`] = cert;
+    env[`WEED_GRPC_${side}_KEY`] = key;
+  }
+  return {
+    ...env,
+    WEED_HTTPS_MASTER_CERT: cert,
+    WEED_HTTPS_MASTER_KEY: key,
+    WEED_HTTPS_MASTER_CA: `${dir}/${SEAWEEDFS_TLS_FILES.ca}`,
+  };
+}
 
 /** The identities' actions: Thanos reads, writes, lists and tags objects of its bucket, nothing else. */
 export function thanosActions(bucket: string): string[] {
@@ -73,6 +122,7 @@ export function seaweedfs(
   const data = ctx.dataDir(SEAWEEDFS_WORKLOAD, "seaweedfs");
   const config = ctx.configDir(SEAWEEDFS_WORKLOAD, "seaweedfs");
   const grpc = seaweedfsGrpcPorts(ctx.seaweedfsGrpcBase);
+  const tls = ctx.s3Tls;
   const ports: Port[] = [
     { name: "api", port: SEAWEEDFS_S3_PORT, protocol: "http" },
     { name: "metrics", port: SEAWEEDFS_METRICS_PORT, protocol: "http" },
@@ -119,18 +169,35 @@ export function seaweedfs(
         "-s3.port.lance=0",
         `-s3.localSocket=${data}/s3.sock`,
         `-s3.config=${config}/${S3_CONFIG_FILE}`,
+        ...(tls
+          ? [
+              `-s3.cert.file=${config}/${SEAWEEDFS_TLS_FILES.s3Cert}`,
+              `-s3.key.file=${config}/${SEAWEEDFS_TLS_FILES.s3Key}`,
+            ]
+          : []),
         `-metricsPort=${SEAWEEDFS_METRICS_PORT}`,
       ],
+      ...(tls ? { env: seaweedfsTlsEnv(config) } : {}),
+      secretEnv: seaweedfsJwtEnv(admin),
       files: [
         {
           name: S3_CONFIG_FILE,
           content: s3Config(topology.fleet.bucket, admin, thanos),
           secret: true,
         },
+        ...(tls
+          ? [
+              { name: SEAWEEDFS_TLS_FILES.ca, content: tls.ca },
+              { name: SEAWEEDFS_TLS_FILES.s3Cert, content: tls.cert },
+              { name: SEAWEEDFS_TLS_FILES.s3Key, content: tls.key, secret: true },
+              { name: SEAWEEDFS_TLS_FILES.cert, content: tls.internalCert },
+              { name: SEAWEEDFS_TLS_FILES.key, content: tls.internalKey, secret: true },
+            ]
+          : []),
       ],
       ports,
-      readiness: { port: "api", path: "/healthz" },
-      liveness: { port: "api", path: "/healthz" },
+      readiness: { port: "api", path: "/healthz", ...(tls ? { https: true } : {}) },
+      liveness: { port: "api", path: "/healthz", ...(tls ? { https: true } : {}) },
       dataDir: data,
     },
     {

@@ -4,7 +4,7 @@
 import type { Credentials } from "../state/credentials.ts";
 import type { StorageConfig } from "../topology/schema.ts";
 import type { Topology } from "../topology/topology.ts";
-import type { Addresses, ObjectStoreAccess } from "./context.ts";
+import { type Addresses, NAMESPACE, type ObjectStoreAccess } from "./context.ts";
 import { resourcesFor, type Sizing } from "./resources.ts";
 import { type ComponentSpec, type Container, type Opening, type ServicePort, START_STAGE } from "./types.ts";
 
@@ -73,6 +73,7 @@ export function storageOpenings(topology: Topology): Opening[] {
   const s = topology.storage;
   if (!s) return [];
   const minio = s.server === "minio";
+  const https = topology.fleet.tls.s3;
   return [
     {
       cluster: s.name,
@@ -80,6 +81,7 @@ export function storageOpenings(topology: Topology): Opening[] {
       title: minio ? "MinIO API (S3)" : "SeaweedFS API (S3)",
       nodePort: s.nodePorts.api,
       runtimes: ["kubernetes", "local"],
+      ...(https ? { https } : {}),
     },
     {
       cluster: s.name,
@@ -87,8 +89,17 @@ export function storageOpenings(topology: Topology): Opening[] {
       title: minio ? "MinIO console" : "SeaweedFS metrics",
       nodePort: s.nodePorts.console,
       runtimes: ["kubernetes", "local"],
+      // MinIO serves its console with the API's certificate.
+      ...(https && minio ? { https } : {}),
     },
   ];
+}
+
+/** The storage server's Service (named after its workload, `seaweedfs` or `minio`), whose names its certificate carries. */
+export function storageService(topology: Topology): { name: string; namespace: string } {
+  const storage = topology.storage;
+  if (!storage) throw new Error("the topology has no storage cluster");
+  return { name: storage.server, namespace: NAMESPACE };
 }
 
 /** Where every cluster reaches the bucket, with Thanos's own bucket-scoped key. */
@@ -106,21 +117,28 @@ export function objectStoreAccess(
   if (!storage) throw new Error("the topology has neither a storage cluster nor an objectStore");
   return {
     endpoint: addresses.exposed(storage.name, storage.nodePorts.api),
-    insecure: true,
+    insecure: !topology.fleet.tls.s3,
     bucket: topology.fleet.bucket,
     ...keys,
   };
 }
 
 /** The storage server's metrics, scraped by each workload cluster's Prometheus (the guide's MinIO job). */
-export function storageScrapeJob(storage: StorageConfig, addresses: Addresses): Record<string, unknown> {
+export function storageScrapeJob(
+  storage: StorageConfig,
+  addresses: Addresses,
+  /** With the storage cluster's HTTPS: MinIO's metrics are on its HTTPS API, verified against the fleet CA. */
+  s3Tls?: { ca: string; serverName: string },
+): Record<string, unknown> {
   if (storage.server === "seaweedfs") {
     return {
       job_name: "seaweedfs-metrics",
       static_configs: [{ targets: [addresses.exposed(storage.name, storage.nodePorts.console)] }],
     };
   }
-  return minioScrapeJob(addresses.exposed(storage.name, storage.nodePorts.api));
+  const job = minioScrapeJob(addresses.exposed(storage.name, storage.nodePorts.api));
+  if (!s3Tls) return job;
+  return { ...job, scheme: "https", tls_config: { ca: s3Tls.ca, server_name: s3Tls.serverName } };
 }
 
 /** The MinIO metrics job the guide adds to each workload cluster's Prometheus. */

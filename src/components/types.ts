@@ -93,6 +93,8 @@ export interface Probe {
   path?: string;
   /** HTTPS, answered only to a client with the fleet's client certificate (`tls.http` on a port that leaves the cluster). */
   tls?: boolean;
+  /** The port serves HTTPS to any client (the check does not verify the certificate, as a kubelet's does not). */
+  https?: boolean;
 }
 
 /** Start order of the fleet: the bucket, the workload clusters, then mgmt in dependency order. */
@@ -183,6 +185,8 @@ export interface Opening {
   url?: { scheme: "https"; path: string };
   /** The runtimes that run it behind this NodePort. */
   runtimes: readonly RuntimeName[];
+  /** It serves HTTPS (the storage cluster's S3 API, certificate from the fleet CA). */
+  https?: boolean;
   /**
    * Not running (Grafana with `grafana: false`), but kind keeps its host port: a kind cluster's port mappings are
    * fixed when it is created.

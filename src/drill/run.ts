@@ -8,6 +8,7 @@ import { durationOr } from "../duration.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
 import type { HttpClient } from "../net/http.ts";
 import { fleetClient } from "../net/https.ts";
+import { s3HttpClient } from "../net/s3.ts";
 import { metricValue, parseMetrics } from "../probes/metrics.ts";
 import type { Topology } from "../topology/topology.ts";
 import { GAPS } from "../verify/checks/gaps.ts";
@@ -217,7 +218,14 @@ class Fleet {
   }
 
   async blocks(): Promise<BlockMeta[]> {
-    const probe = new Probe(this.topology, this.endpoints, this.http, () => new Date());
+    const probe = new Probe(
+      this.topology,
+      this.endpoints,
+      this.http,
+      () => new Date(),
+      0,
+      s3HttpClient(this.endpoints.objectStore, 10_000),
+    );
     return (await probe.bucket()).blocks;
   }
 

@@ -12,8 +12,10 @@ export interface TlsMaterial {
   /** PEM: a client certificate and its key, for servers that ask for one. */
   cert?: string;
   key?: string;
-  /** The name the server certificate is verified against, whatever address is dialled. */
+  /** The name the server's certificate is verified against, whatever address is dialled. */
   servername?: string;
+  /** Do not verify the server's certificate (only for probes that prove a server refuses). */
+  insecure?: boolean;
 }
 
 export interface ClientOptions {
@@ -33,7 +35,12 @@ const KINDS: Record<string, HttpErrorKind> = {
 };
 
 export function nodeClient(opts: ClientOptions): HttpClient {
-  const agent = new https.Agent({ ...opts.tls, keepAlive: true });
+  const { insecure, ...tls } = opts.tls ?? {};
+  const agent = new https.Agent({
+    ...tls,
+    ...(insecure ? { rejectUnauthorized: false } : {}),
+    keepAlive: true,
+  });
   const plain = new http.Agent({ keepAlive: true });
   return (url, req = {}) => {
     const timeoutMs = req.timeoutMs ?? opts.timeoutMs;

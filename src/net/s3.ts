@@ -1,6 +1,7 @@
 // The S3 calls verify and the local bucket setup make, path-style and SigV4-signed: HeadBucket, ListObjectsV2 and
 // GetObject to read the bucket; CreateBucket and DeleteBucket to make buckets, or to prove a key may not.
-import { type HttpClient, join } from "./http.ts";
+import { fetchClient, type HttpClient, join } from "./http.ts";
+import { nodeClient } from "./https.ts";
 import { signV4, uriEncode } from "./sigv4.ts";
 
 export interface S3Access {
@@ -10,6 +11,18 @@ export interface S3Access {
   accessKey: string;
   secretKey: string;
   region?: string;
+}
+
+/**
+ * The HTTP client for an S3 endpoint: with `ca`, one that verifies the server against that CA and `serverName` (the
+ * storage cluster's HTTPS); else the system's trust.
+ */
+export function s3HttpClient(store: { ca?: string; serverName?: string }, timeoutMs: number): HttpClient {
+  if (!store.ca) return fetchClient(timeoutMs);
+  return nodeClient({
+    timeoutMs,
+    tls: { ca: store.ca, ...(store.serverName ? { servername: store.serverName } : {}) },
+  });
 }
 
 /** S3 answered, with an error. */

@@ -110,8 +110,14 @@ export function kubeSpecContext(topology: Topology, addresses: Addresses, creds:
     objectStore: objectStoreAccess(topology, creds, addresses),
     blockDuration: topology.fleet.blocks.duration ?? "2h",
     bucketSyncInterval: topology.fleet.blocks.syncInterval ?? "3m",
+    objstoreCaFile: `${S3_CA_MOUNT}/${S3_CA_KEY}`,
   };
 }
+
+/** The fleet CA in every cluster that runs Thanos, for objstore.yml (a Secret applied with objstore.yml's). */
+export const S3_CA_SECRET = "thanos-fleet-s3-ca";
+export const S3_CA_KEY = "ca.crt";
+export const S3_CA_MOUNT = "/etc/thanos-fleet/s3-ca";
 
 /** Addresses the Kubernetes runtime discovered after creating the clusters; undefined before the first `up`. */
 export function readDiscoveredAddresses(stateDir: string): Promise<DiscoveredAddresses | undefined> {

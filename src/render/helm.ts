@@ -10,6 +10,7 @@ import { queryFrontendAddress } from "../components/thanos/query-frontend.ts";
 import type { Container, PodSpec } from "../components/types.ts";
 import { fleetPath, type Topology, type Workload } from "../topology/topology.ts";
 import { mergeValues } from "../topology/values.ts";
+import { S3_CA_MOUNT, S3_CA_SECRET } from "./addresses.ts";
 import { mirrorChartImages } from "./chart-images.ts";
 import type { KubeObject } from "./types.ts";
 import { OBJSTORE_SECRET, secret } from "./workloads.ts";
@@ -51,13 +52,30 @@ export function grpcTlsSecret(tls: GrpcTls): KubeObject {
   return secret(GRPC_TLS_SECRET, { "ca.crt": tls.ca, "tls.crt": tls.cert, "tls.key": tls.key });
 }
 
-/** With `tls.grpc`: the Secret in the Prometheus pods, mounted into the sidecar, and the operator's TLS flags. */
+/**
+ * With `tls.grpc`: the Secret in the Prometheus pods, mounted into the sidecar, and the operator's TLS flags. With the
+ * storage cluster's HTTPS: the fleet CA that objstore.yml names, mounted into the sidecar.
+ */
 function sidecarTls(ctx: SpecContext) {
-  if (!ctx.grpcTls) return { prometheusSpec: {}, thanos: {} };
+  const s3 = ctx.s3Tls
+    ? {
+        prometheusSpec: { secrets: [S3_CA_SECRET] },
+        mounts: [{ name: `secret-${S3_CA_SECRET}`, mountPath: S3_CA_MOUNT, readOnly: true }],
+      }
+    : { prometheusSpec: {}, mounts: [] };
+  if (!ctx.grpcTls) {
+    return {
+      prometheusSpec: s3.prometheusSpec,
+      thanos: s3.mounts.length > 0 ? { volumeMounts: s3.mounts } : {},
+    };
+  }
   return {
-    prometheusSpec: { secrets: [GRPC_TLS_SECRET] },
+    prometheusSpec: { secrets: [GRPC_TLS_SECRET, ...(ctx.s3Tls ? [S3_CA_SECRET] : [])] },
     thanos: {
-      volumeMounts: [{ name: `secret-${GRPC_TLS_SECRET}`, mountPath: GRPC_TLS_MOUNT, readOnly: true }],
+      volumeMounts: [
+        { name: `secret-${GRPC_TLS_SECRET}`, mountPath: GRPC_TLS_MOUNT, readOnly: true },
+        ...s3.mounts,
+      ],
       // The operator turns these into --grpc-server-tls-cert/-key/-client-ca.
       grpcServerTlsConfig: {
         caFile: `${GRPC_TLS_MOUNT}/ca.crt`,
@@ -138,7 +156,10 @@ function fleetValues(
   const alertmanager = container(pods.alertmanager, "alertmanager");
   const thanos = imageParts(sidecar.image);
   const prom = imageParts(prometheus.image);
-  const scrape = [...kubePeerScrapeJobs(w, NAMESPACE), ...fleetScrapeJobs(topology, ctx.addresses)];
+  const scrape = [
+    ...kubePeerScrapeJobs(w, NAMESPACE),
+    ...fleetScrapeJobs(topology, ctx.addresses, {}, ctx.s3Tls),
+  ];
   if (pods.prometheus.name !== PROMETHEUS_WORKLOAD) {
     throw new Error(
       `the chart names Prometheus ${PROMETHEUS_WORKLOAD}, the spec says ${pods.prometheus.name}`,

@@ -6,6 +6,7 @@ import { MINIO_API_PORT, MINIO_WORKLOAD } from "../components/minio.ts";
 import { SCOPE_CHECK_BUCKET } from "../components/objstore.ts";
 import type { PodSpec } from "../components/types.ts";
 import type { Credentials } from "../state/credentials.ts";
+import { S3_CA_SECRET } from "./addresses.ts";
 import type { KubeObject } from "./types.ts";
 import { credentialSecretName, metadata, secret } from "./workloads.ts";
 
@@ -43,6 +44,8 @@ export function bucketPolicy(bucket: string): Record<string, unknown> {
  * starts with "-" for a flag. Only sh, sleep and mc are used: the MinIO image (ubi-micro) has no grep.
  */
 export const SETUP_SCRIPT = `set -eu
+# With the fleet CA mounted, mc trusts MinIO's certificate through it ($HOME is the Job's own emptyDir).
+if [ -f /s3-ca/ca.crt ]; then mkdir -p "$HOME/.mc/certs/CAs" && cp /s3-ca/ca.crt "$HOME/.mc/certs/CAs/fleet-ca.crt"; fi
 tries=0
 until printf '%s\\n%s\\n' "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" | mc alias set fleet "$MINIO_URL" >/dev/null 2>&1; do
   tries=$((tries + 1))
@@ -67,6 +70,8 @@ export function setupObjects(
   addresses: Addresses,
   bucket: string,
   creds: Credentials,
+  /** MinIO serves HTTPS with a certificate from the fleet CA (the CA's ConfigMap is in the cluster). */
+  tls = false,
 ): { secrets: KubeObject[]; manifests: KubeObject[] } {
   const image = minio.containers[0]?.image;
   if (!image) throw new Error(`${minio.cluster}/${minio.name} has no container`);
@@ -109,7 +114,7 @@ export function setupObjects(
                 { name: "HOME", value: "/tmp" },
                 {
                   name: "MINIO_URL",
-                  value: `http://${addresses.service(minio.cluster, MINIO_WORKLOAD, MINIO_API_PORT)}`,
+                  value: `${tls ? "https" : "http"}://${addresses.service(minio.cluster, MINIO_WORKLOAD, MINIO_API_PORT)}`,
                 },
                 { name: "BUCKET", value: bucket },
                 { name: "SCOPE_CHECK_BUCKET", value: SCOPE_CHECK_BUCKET },
@@ -128,12 +133,14 @@ export function setupObjects(
               volumeMounts: [
                 { name: "setup", mountPath: "/setup", readOnly: true },
                 { name: "tmp", mountPath: "/tmp" },
+                ...(tls ? [{ name: "s3-ca", mountPath: "/s3-ca", readOnly: true }] : []),
               ],
             },
           ],
           volumes: [
             { name: "setup", configMap: { name: SETUP_JOB } },
             { name: "tmp", emptyDir: {} },
+            ...(tls ? [{ name: "s3-ca", secret: { secretName: S3_CA_SECRET } }] : []),
           ],
         },
       },

@@ -1,7 +1,7 @@
 // `render`: the whole fleet as what the Kubernetes runtime applies, per cluster, built only from the component specs.
 
 import { ALERTMANAGER_PORT, ALERTMANAGER_WORKLOAD } from "../components/alertmanager.ts";
-import type { GrpcTls, SpecContext } from "../components/context.ts";
+import type { GrpcTls, S3Tls, SpecContext } from "../components/context.ts";
 import { buildFleet } from "../components/fleet.ts";
 import { MINIO_WORKLOAD } from "../components/minio.ts";
 import { objstoreConfig } from "../components/objstore.ts";
@@ -18,13 +18,15 @@ import {
   kubeSpecContext,
   openAddresses,
   placeholder,
+  S3_CA_KEY,
+  S3_CA_SECRET,
 } from "./addresses.ts";
 import { GRAFANA_SECRET, grpcTlsSecret, kubePrometheusStackValues } from "./helm.ts";
 import { mirrorImage } from "./images.ts";
 import { hostPorts, kindConfig } from "./kind.ts";
 import { setupObjects } from "./minio.ts";
 import { DEFAULT_OUT, planSteps } from "./runbook.ts";
-import { seaweedfsSetupObjects } from "./seaweedfs.ts";
+import { seaweedfsSetupObjects, seaweedfsSetupSecret } from "./seaweedfs.ts";
 import type { KubeObject, RenderedCluster, RenderedFleet } from "./types.ts";
 import { namespace, OBJSTORE_SECRET, realisePod, realiseService, secret } from "./workloads.ts";
 
@@ -36,6 +38,8 @@ export interface RenderOptions {
   outDir?: string;
   /** The fleet's gRPC TLS material (`loadOrCreateGrpcTls`); required when fleet.yaml sets `tls.grpc`. */
   grpcTls?: GrpcTls;
+  /** The storage cluster's TLS material (`loadS3Tls`); required with a storage cluster and `tls.s3`. */
+  s3Tls?: S3Tls;
 }
 
 /**
@@ -61,12 +65,26 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
       "fleet.yaml sets tls.grpc but render was given no TLS material: load it with loadOrCreateGrpcTls",
     );
   }
+  if (topology.storage && topology.fleet.tls.s3 && !opts.s3Tls) {
+    throw new Error("fleet.yaml sets tls.s3 but render was given no TLS material: load it with loadS3Tls");
+  }
   const ctx: SpecContext = {
     ...kubeSpecContext(topology, addresses, opts.credentials),
     ...(opts.grpcTls ? { grpcTls: opts.grpcTls } : {}),
+    ...(opts.s3Tls && topology.storage ? { s3Tls: opts.s3Tls } : {}),
   };
   const spec = buildFleet(topology, ctx, opts.credentials);
-  const objstore = objstoreConfig(ctx.objectStore);
+  const objstore = objstoreConfig(
+    ctx.objectStore,
+    ctx.s3Tls && ctx.objstoreCaFile
+      ? { caFile: ctx.objstoreCaFile, serverName: ctx.s3Tls.serverName }
+      : undefined,
+  );
+  /**
+   * The fleet CA that objstore.yml names, in a cluster running Thanos: a Secret, applied before the chart and the
+   * pods that mount it (the CA is no secret, but it goes with objstore.yml).
+   */
+  const s3Ca = (): KubeObject[] => (ctx.s3Tls ? [secret(S3_CA_SECRET, { [S3_CA_KEY]: ctx.s3Tls.ca })] : []);
   // A registry mirror renames every image the fleet runs, the chart's included (helm.ts).
   const mirror = topology.fleet.images.registry;
   const pods = new Set(
@@ -105,6 +123,7 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
 
     if (c.role === "observer") {
       secrets.push(secret(OBJSTORE_SECRET, { "objstore.yml": objstore }));
+      secrets.push(...s3Ca());
       addPods(take(pods, c.name));
       for (const s of take(services, c.name)) serviceObjects.push(...realiseService(s, serviceTypeOf(c)));
     } else if (c.role === "workload") {
@@ -116,6 +135,7 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
       if (!prometheus || !alertmanager)
         throw new Error(`workload cluster ${c.name} has no Prometheus or Alertmanager spec`);
       secrets.push(secret(OBJSTORE_SECRET, { "objstore.yml": objstore }));
+      secrets.push(...s3Ca());
       if (topology.fleet.grafana) {
         secrets.push(
           secret(GRAFANA_SECRET, {
@@ -145,13 +165,21 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
       if (!seaweedfs) throw new Error(`storage cluster ${c.name} has no SeaweedFS spec`);
       addPods([seaweedfs]);
       for (const s of take(services, c.name)) serviceObjects.push(...realiseService(s, serviceTypeOf(c)));
-      workloads.push(...seaweedfsSetupObjects(seaweedfs, addresses, topology.fleet.bucket));
+      workloads.push(...seaweedfsSetupObjects(seaweedfs, addresses, topology.fleet.bucket, ctx.s3Tls));
+      if (ctx.s3Tls) secrets.push(seaweedfsSetupSecret(ctx.s3Tls));
     } else {
       const [minio] = take(pods, c.name, (p) => p.name === MINIO_WORKLOAD);
       if (!minio) throw new Error(`storage cluster ${c.name} has no MinIO spec`);
       addPods([minio]);
       for (const s of take(services, c.name)) serviceObjects.push(...realiseService(s, serviceTypeOf(c)));
-      const setup = setupObjects(minio, addresses, topology.fleet.bucket, opts.credentials);
+      const setup = setupObjects(
+        minio,
+        addresses,
+        topology.fleet.bucket,
+        opts.credentials,
+        ctx.s3Tls !== undefined,
+      );
+      secrets.push(...s3Ca());
       secrets.push(...setup.secrets);
       workloads.push(...setup.manifests);
     }

@@ -3,12 +3,17 @@
 // step: SeaweedFS reads them from its config file, a Secret.
 import type { IJob } from "kubernetes-models/batch/v1/Job";
 import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
-import type { Addresses } from "../components/context.ts";
+import type { Addresses, S3Tls } from "../components/context.ts";
 import { SCOPE_CHECK_BUCKET } from "../components/objstore.ts";
-import { SEAWEEDFS_MASTER_PORT, SEAWEEDFS_WORKLOAD } from "../components/seaweedfs.ts";
+import {
+  SEAWEEDFS_MASTER_PORT,
+  SEAWEEDFS_TLS_FILES,
+  SEAWEEDFS_WORKLOAD,
+  seaweedfsTlsEnv,
+} from "../components/seaweedfs.ts";
 import type { PodSpec } from "../components/types.ts";
 import type { KubeObject } from "./types.ts";
-import { metadata } from "./workloads.ts";
+import { metadata, secret } from "./workloads.ts";
 
 export const SEAWEEDFS_SETUP_JOB = "seaweedfs-setup";
 
@@ -33,10 +38,15 @@ done
 echo "buckets $BUCKET and $SCOPE_CHECK_BUCKET are ready; the Thanos key may use only $BUCKET"
 `;
 
+/** With the fleet CA: SeaweedFS's own certificate, which `weed shell` presents to the master's and filer's gRPC. */
+export const SEAWEEDFS_SETUP_TLS_SECRET = "seaweedfs-setup-tls";
+const SETUP_TLS_MOUNT = "/tls";
+
 export function seaweedfsSetupObjects(
   seaweedfs: PodSpec,
   addresses: Addresses,
   bucket: string,
+  tls?: S3Tls,
 ): KubeObject[] {
   const image = seaweedfs.containers[0]?.image;
   if (!image) throw new Error(`${seaweedfs.cluster}/${seaweedfs.name} has no container`);
@@ -78,6 +88,10 @@ export function seaweedfsSetupObjects(
                 },
                 { name: "BUCKET", value: bucket },
                 { name: "SCOPE_CHECK_BUCKET", value: SCOPE_CHECK_BUCKET },
+                ...Object.entries(tls ? seaweedfsTlsEnv(SETUP_TLS_MOUNT) : {}).map(([name, value]) => ({
+                  name,
+                  value,
+                })),
               ],
               resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
               securityContext: {
@@ -88,16 +102,27 @@ export function seaweedfsSetupObjects(
               volumeMounts: [
                 { name: "setup", mountPath: "/setup", readOnly: true },
                 { name: "tmp", mountPath: "/tmp" },
+                ...(tls ? [{ name: "tls", mountPath: SETUP_TLS_MOUNT, readOnly: true }] : []),
               ],
             },
           ],
           volumes: [
             { name: "setup", configMap: { name: SEAWEEDFS_SETUP_JOB } },
             { name: "tmp", emptyDir: {} },
+            ...(tls ? [{ name: "tls", secret: { secretName: SEAWEEDFS_SETUP_TLS_SECRET } }] : []),
           ],
         },
       },
     },
   };
   return [config, job];
+}
+
+/** The Secret the setup Job mounts with the fleet CA (the Job's `weed shell` presents SeaweedFS's certificate). */
+export function seaweedfsSetupSecret(tls: S3Tls): KubeObject {
+  return secret(SEAWEEDFS_SETUP_TLS_SECRET, {
+    [SEAWEEDFS_TLS_FILES.ca]: tls.ca,
+    [SEAWEEDFS_TLS_FILES.cert]: tls.internalCert,
+    [SEAWEEDFS_TLS_FILES.key]: tls.internalKey,
+  });
 }

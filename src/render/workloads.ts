@@ -15,6 +15,7 @@ import { NAMESPACE, POD_IP, type SpecContext } from "../components/context.ts";
 import { OBJSTORE_FILE } from "../components/objstore.ts";
 import { PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import { type Container, POD_NAME, type PodSpec, type ServiceSpec } from "../components/types.ts";
+import { S3_CA_MOUNT, S3_CA_SECRET } from "./addresses.ts";
 import type { KubeObject } from "./types.ts";
 
 export const OBJSTORE_SECRET = "thanos-objstore";
@@ -82,7 +83,8 @@ function checkFile(pod: PodSpec, file: { name: string; content: string }): void 
 
 /** An HTTP GET where the spec gives a path, else a TCP connect. */
 function probeAction(p: Container["readiness"]): IProbe {
-  return p.path === undefined ? { tcpSocket: { port: p.port } } : { httpGet: { path: p.path, port: p.port } };
+  if (p.path === undefined) return { tcpSocket: { port: p.port } };
+  return { httpGet: { path: p.path, port: p.port, ...(p.https ? { scheme: "HTTPS" as const } : {}) } };
 }
 
 function probes(c: Container): { readinessProbe: IProbe; livenessProbe: IProbe } {
@@ -170,6 +172,12 @@ export function realisePod(pod: PodSpec, ctx: SpecContext, objstoreContent: stri
       // A projected volume, not subPath mounts: Kubernetes updates its files in place, and query re-reads its endpoints.
       volumes.push({ name: volume, projected: { sources } });
       mounts.push({ name: volume, mountPath: ctx.configDir(pod.name, c.name), readOnly: true });
+    }
+    if (ctx.s3Tls && ctx.objstoreCaFile && c.files.some((f) => f.name === OBJSTORE_FILE)) {
+      // objstore.yml names the fleet CA at one path in every container (the objstore Secret is shared).
+      const volume = `${c.name}-s3-ca`;
+      volumes.push({ name: volume, secret: { secretName: S3_CA_SECRET } });
+      mounts.push({ name: volume, mountPath: S3_CA_MOUNT, readOnly: true });
     }
     if (c.dataDir) {
       const volume = `${c.name}-data`;

@@ -232,7 +232,7 @@ async function inScratch(
  */
 export async function loadFleetTls(
   stateDir: string,
-): Promise<{ grpc: GrpcTls; http: HttpTls; save: () => Promise<void> }> {
+): Promise<{ grpc: GrpcTls; http: HttpTls; caKey: () => Promise<string>; save: () => Promise<void> }> {
   const dir = join(stateDir, TLS_DIR);
   const present = new Set(await readdir(dir).catch(() => [] as string[]));
   const core = Object.values(FILES);
@@ -265,19 +265,7 @@ export async function loadFleetTls(
     for (const [f, text] of await inScratch(ca, makeHttpLeaves, http)) made.set(f, text);
   }
   const save = async () => {
-    if (made.size === 0) return;
-    // A new directory is filled aside and renamed into place, so the set appears whole or not at all. In a
-    // directory that exists (made by hand, holding other files) the files are written beside what is there,
-    // each renamed into place after all are written, and nothing there is removed.
-    const fresh = present.size === 0 && !(await exists(dir));
-    if (fresh) await mkdir(stateDir, { recursive: true, mode: 0o700 });
-    const target = fresh ? await mkdtemp(join(stateDir, `.${TLS_DIR}-`)) : dir;
-    for (const [f, text] of made) await writeFile(join(target, `.${f}.part`), text, { mode: 0o600 });
-    for (const f of made.keys()) await rename(join(target, `.${f}.part`), join(target, f));
-    if (fresh) {
-      await chmod(target, 0o700);
-      await rename(target, dir);
-    }
+    if (made.size > 0) await writeFiles(stateDir, present.size === 0, made);
   };
   const grpc = await tlsOf(read);
   const httpTls: HttpTls = {
@@ -288,13 +276,152 @@ export async function loadFleetTls(
     clientKey: await read(HTTP_FILES.clientKey),
     serverName: HTTP_SERVER_NAME,
   };
-  return { grpc, http: httpTls, save };
+  return { grpc, http: httpTls, caKey: () => read(FILES.caKey), save };
+}
+
+/** The fleet CA's material as loaded (or made): pass it to loadS3Tls so that one CA signs every leaf. */
+export interface FleetCa {
+  tls: GrpcTls;
+  /** The CA's key, to sign further leaves with. */
+  caKey: () => Promise<string>;
+  save: () => Promise<void>;
 }
 
 /** The fleet's gRPC TLS material from the state dir, or new material that `save()` writes there (else a no-op). */
-export async function loadGrpcTls(stateDir: string): Promise<{ tls: GrpcTls; save: () => Promise<void> }> {
-  const { grpc, save } = await loadFleetTls(stateDir);
-  return { tls: grpc, save };
+export async function loadGrpcTls(stateDir: string): Promise<FleetCa> {
+  const { grpc, caKey, save } = await loadFleetTls(stateDir);
+  return { tls: grpc, caKey, save };
+}
+
+async function writeFiles(stateDir: string, empty: boolean, files: Map<string, string>): Promise<void> {
+  const dir = join(stateDir, TLS_DIR);
+  // A new directory is filled aside and renamed into place, so the set appears whole or not at all. In a
+  // directory that exists (made by hand, holding other files) the files are written beside what is there,
+  // each renamed into place after all are written, and nothing there is removed.
+  const fresh = empty && !(await exists(dir));
+  if (fresh) await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const target = fresh ? await mkdtemp(join(stateDir, `.${TLS_DIR}-`)) : dir;
+  for (const [f, text] of files) await writeFile(join(target, `.${f}.part`), text, { mode: 0o600 });
+  for (const f of files.keys()) await rename(join(target, `.${f}.part`), join(target, f));
+  if (fresh) {
+    await chmod(target, 0o700);
+    await rename(target, dir);
+  }
+}
+
+/**
+ * The storage cluster's TLS material, from the fleet CA: the S3 API's server certificate, and SeaweedFS's own
+ * certificate (server and client) for the mutual TLS between its master, volume server, filer and S3 gateway.
+ */
+export interface S3Tls {
+  ca: string;
+  cert: string;
+  key: string;
+  internalCert: string;
+  internalKey: string;
+  /** The name clients verify the S3 certificate against, whatever address they dial. */
+  serverName: string;
+}
+
+/** Clients of the storage cluster's S3 API verify its certificate against this name. */
+export const S3_SERVER_NAME = "thanos-fleet-s3";
+const SEAWEEDFS_NAME = "thanos-fleet-seaweedfs";
+
+const S3_FILES = {
+  cert: "s3-server.crt",
+  key: "s3-server.key",
+  internalCert: "seaweedfs.crt",
+  internalKey: "seaweedfs.key",
+} as const;
+
+/**
+ * The names the S3 certificate carries: the fixed name clients verify, the storage Service's names in its cluster
+ * (MinIO's setup Job dials it), and loopback. Node addresses change with the nodes; clients verify the fixed name.
+ */
+function s3Names(service: string, namespace: string): string {
+  const dns = [
+    S3_SERVER_NAME,
+    service,
+    `${service}.${namespace}`,
+    `${service}.${namespace}.svc`,
+    `${service}.${namespace}.svc.cluster.local`,
+    "localhost",
+  ];
+  return [...dns.map((d) => `DNS:${d}`), "IP:127.0.0.1"].join(",");
+}
+
+/**
+ * The storage cluster's TLS material from the state dir, or new leaves signed by the fleet CA (made with the gRPC
+ * material when there is none yet); `save()` writes what is new. Given `ca` (what loadGrpcTls returned), its save
+ * must run first: this one then writes only the storage cluster's leaves.
+ */
+export async function loadS3Tls(
+  stateDir: string,
+  service: { name: string; namespace: string },
+  ca?: FleetCa,
+): Promise<{ tls: S3Tls; save: () => Promise<void> }> {
+  const core = ca ?? (await loadGrpcTls(stateDir));
+  const dir = join(stateDir, TLS_DIR);
+  const present = new Set(await readdir(dir).catch(() => [] as string[]));
+  const ours = Object.values(S3_FILES);
+  const missing = ours.filter((f) => !present.has(f));
+  const of = (read: (f: string) => string) => ({
+    ca: core.tls.ca,
+    cert: read(S3_FILES.cert),
+    key: read(S3_FILES.key),
+    internalCert: read(S3_FILES.internalCert),
+    internalKey: read(S3_FILES.internalKey),
+    serverName: S3_SERVER_NAME,
+  });
+  if (missing.length === 0) {
+    const wrong = await problems(dir, [
+      { cert: S3_FILES.cert, key: S3_FILES.key },
+      { cert: S3_FILES.internalCert, key: S3_FILES.internalKey },
+    ]);
+    if (wrong.length > 0) {
+      throw new TlsMaterialError(
+        `the storage cluster's TLS material in ${dir} cannot be used: ${wrong.join("; ")}.\n` +
+          `  fix: restore the files from a backup, or move ${ours.join(", ")} away to have new ones made`,
+      );
+    }
+    const texts = new Map<string, string>();
+    for (const f of ours) texts.set(f, await readFile(join(dir, f), "utf8"));
+    return { tls: of((f) => texts.get(f) as string), save: ca ? async () => {} : core.save };
+  }
+  if (missing.length < ours.length) {
+    throw new TlsMaterialError(
+      `the storage cluster's TLS material in ${dir} is incomplete: ${missing.join(", ")} missing ` +
+        `(${ours.filter((f) => present.has(f)).join(", ")} present). Nothing was changed.\n` +
+        "  fix: restore the missing files, or move the present ones away to have new ones made",
+    );
+  }
+  const scratch = await mkdtemp(join(tmpdir(), "thanos-fleet-tls-"));
+  const files = new Map<string, string>();
+  try {
+    await writeFile(join(scratch, FILES.ca), core.tls.ca, { mode: 0o600 });
+    await writeFile(join(scratch, FILES.caKey), await core.caKey(), { mode: 0o600 });
+    const common = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n";
+    await issue(
+      scratch,
+      "s3-server",
+      `/CN=${S3_SERVER_NAME}`,
+      `${common}extendedKeyUsage=serverAuth\nsubjectAltName=${s3Names(service.name, service.namespace)}\n`,
+    );
+    await issue(
+      scratch,
+      "seaweedfs",
+      `/CN=${SEAWEEDFS_NAME}`,
+      `${common}extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:${SEAWEEDFS_NAME},DNS:localhost,IP:127.0.0.1\n`,
+    );
+    for (const f of ours) files.set(f, await readFile(join(scratch, f), "utf8"));
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  const save = async () => {
+    if (!ca) await core.save();
+    await writeFiles(stateDir, false, files);
+  };
+  return { tls: of((f) => files.get(f) as string), save };
 }
 
 /** Reads the fleet's gRPC TLS material, creating the CA and certificates on first use. */

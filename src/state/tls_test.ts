@@ -11,6 +11,8 @@ import {
   loadGrpcTls,
   loadOrCreateFleetTls,
   loadOrCreateGrpcTls,
+  loadS3Tls,
+  S3_SERVER_NAME,
   TLS_DIR,
 } from "./tls.ts";
 
@@ -176,6 +178,53 @@ test("the HTTP leaves chain to the fleet CA; a tls dir made before them gets the
       return true;
     });
     assert.deepEqual(await readdir(dir), before);
+  } finally {
+    await rm(stateDir, { recursive: true, force: true });
+  }
+});
+
+test("the storage cluster's leaves are signed by the one fleet CA, loaded with the gRPC material or alone", async () => {
+  const stateDir = await mkdtemp(join(tmpdir(), "fleet-tls-state-"));
+  const service = { name: "seaweedfs", namespace: "monitoring" };
+  try {
+    // As up does: the gRPC material first, its CA handed on; both saved, the gRPC material first.
+    const grpc = await loadGrpcTls(stateDir);
+    const s3 = await loadS3Tls(stateDir, service, grpc);
+    await grpc.save();
+    await s3.save();
+    const dir = join(stateDir, TLS_DIR);
+    const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, encoding: "utf8" });
+    assert.equal(s3.tls.ca, grpc.tls.ca);
+    assert.match(
+      openssl("verify", "-CAfile", "ca.crt", "grpc-server.crt", "s3-server.crt", "seaweedfs.crt"),
+      /grpc-server.crt: OK\n.*s3-server.crt: OK\n.*seaweedfs.crt: OK/,
+    );
+    const sans = openssl("x509", "-in", "s3-server.crt", "-noout", "-ext", "subjectAltName");
+    for (const name of [
+      S3_SERVER_NAME,
+      "seaweedfs.monitoring.svc",
+      "seaweedfs.monitoring.svc.cluster.local",
+    ]) {
+      assert.match(sans, new RegExp(`DNS:${name.replaceAll(".", "\\.")}(,|\\n)`));
+    }
+    assert.match(
+      openssl("x509", "-in", "seaweedfs.crt", "-noout", "-ext", "extendedKeyUsage"),
+      /Server Authentication, TLS Web Client Authentication|Client Authentication/,
+    );
+    for (const key of ["s3-server.key", "seaweedfs.key"]) {
+      assert.equal((await stat(join(dir, key))).mode & 0o777, 0o600, key);
+    }
+    // A second run, alone, reads the same material.
+    assert.deepEqual((await loadS3Tls(stateDir, service)).tls, s3.tls);
+    // Half of it gone: refused, nothing replaced.
+    await rm(join(dir, "seaweedfs.key"));
+    const caBefore = await readFile(join(dir, "ca.crt"), "utf8");
+    await assert.rejects(loadS3Tls(stateDir, service), (e: Error & { exitCode?: number }) => {
+      assert.equal(e.exitCode, 2);
+      assert.match(e.message, /incomplete: seaweedfs\.key missing/);
+      return true;
+    });
+    assert.equal(await readFile(join(dir, "ca.crt"), "utf8"), caBefore);
   } finally {
     await rm(stateDir, { recursive: true, force: true });
   }

@@ -229,10 +229,17 @@ export const Fleet = z.strictObject({
     })
     .prefault({}),
   /**
-   * Mutual TLS on the StoreAPI gRPC that crosses clusters (query to sidecars, store gateway, rulers), and HTTPS with
-   * client certificates on every HTTP server whose port leaves its cluster.
+   * Mutual TLS on the StoreAPI gRPC that crosses clusters (query to sidecars, store gateway, rulers); HTTPS with
+   * client certificates on every HTTP server whose port leaves its cluster; HTTPS to the storage cluster's S3 API,
+   * verified against the fleet CA.
    */
-  tls: z.strictObject({ grpc: z.boolean().default(true), http: z.boolean().default(true) }).prefault({}),
+  tls: z
+    .strictObject({
+      grpc: z.boolean().default(true),
+      http: z.boolean().default(true),
+      s3: z.boolean().default(true),
+    })
+    .prefault({}),
   /** Grafana in each workload cluster; without it the Thanos datasource is still rendered for a Grafana of your own. */
   grafana: z.boolean().default(true),
   /** kube-prometheus-stack from a local chart directory or .tgz instead of its Helm repository. */

@@ -73,6 +73,7 @@ step("a fresh fleet: nothing fails, what needs data is pending", 90_000, async (
       "query",
       "gaps",
       "objstore",
+      "storage-doors",
       "store-gateway",
       "compactor",
       "ruler",
@@ -94,6 +95,20 @@ step("wrong S3 credentials: objstore fails, naming the key", 30_000, async () =>
   assert.match(c.detail, new RegExp(`rejected the secret key of ${e.objectStore.accessKey}`));
   assert.match(c.cause ?? "", /wrong secret key/);
   assert.equal(report.ok, false);
+});
+
+step("S3 without the fleet CA is refused; a plain-HTTP S3 address fails storage-doors", 60_000, async () => {
+  const e = await fleet.endpoints();
+  assert.match(e.objectStore.url, /^https:/);
+  const { ca: _ca, ...untrusted } = e.objectStore;
+  const objstore = byId(await verifyFleet(topology, { ...e, objectStore: untrusted }), "objstore");
+  assert.equal(objstore.status, "fail", objstore.detail);
+  const plain = { ...e.objectStore, url: e.objectStore.url.replace(/^https:/, "http:") };
+  const doors = byId(await verifyFleet(topology, { ...e, objectStore: plain }), "storage-doors");
+  assert.equal(doors.status, "fail", doors.detail);
+  assert.match(doors.detail, /is plain HTTP/);
+  // The ports themselves still refuse: the only problem named is the plain address.
+  assert.doesNotMatch(doors.detail, /were let through/);
 });
 
 step("the same sidecar registered twice: duplicates fails, naming both addresses", 90_000, async () => {

@@ -164,8 +164,12 @@ export class Probe {
     readonly now: () => Date,
     /** How long `stores` waits for a current view of query's endpoints; 0 takes the first answer as it is. */
     private readonly currentViewWaitMs = 0,
+    /** The client for the object store, when it is not `http` (the storage cluster's HTTPS: `s3HttpClient`). */
+    readonly s3Http: HttpClient = http,
+    /** Anonymous requests to any port, certificates not verified (the storage-doors check). */
+    readonly anonymousHttp: HttpClient = http,
   ) {
-    this.s3 = new S3Client(endpoints.objectStore, http, now);
+    this.s3 = new S3Client(endpoints.objectStore, s3Http, now);
     this.anonymous = http;
   }
 

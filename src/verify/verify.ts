@@ -1,7 +1,8 @@
 // verifyFleet: every check at once against a running fleet, from its topology and the endpoints its runtime reports.
 import type { FleetEndpoints } from "../endpoints.ts";
 import type { HttpClient } from "../net/http.ts";
-import { anonymousClient, fleetClient } from "../net/https.ts";
+import { anonymousClient, fleetClient, nodeClient } from "../net/https.ts";
+import { s3HttpClient } from "../net/s3.ts";
 import type { Topology } from "../topology/topology.ts";
 import { COMPACTOR, checkCompactor } from "./checks/compactor.ts";
 import { checkExposure, EXPOSURE } from "./checks/exposure.ts";
@@ -12,6 +13,7 @@ import { checkQuery, QUERY } from "./checks/query.ts";
 import { checkReceive, RECEIVE } from "./checks/receive.ts";
 import { checkRuler, RULER } from "./checks/ruler.ts";
 import { checkSidecars, SIDECARS } from "./checks/sidecars.ts";
+import { checkStorageDoors, STORAGE_DOORS } from "./checks/storage-doors.ts";
 import { checkStoreGateway, STORE_GATEWAY } from "./checks/storegw.ts";
 import { checkDuplicates, checkStores, DUPLICATES, STORES } from "./checks/stores.ts";
 import { checkSupervisor, SUPERVISOR } from "./checks/supervisor.ts";
@@ -26,6 +28,8 @@ export interface VerifyOptions {
   http?: HttpClient;
   /** The client without the fleet's credentials the exposure check asks with (else one made from the endpoints). */
   anonymousHttp?: HttpClient;
+  /** With `http`: the client for the object store (else `http`), e.g. `s3HttpClient` for the fleet CA. */
+  s3Http?: HttpClient;
   /** The clock; tests pin it to when answers were recorded. */
   now?: () => Date;
   /** Ids of checks not to run (the drill's recovery leaves out `gaps`: it measures the outage's hole itself). */
@@ -40,6 +44,7 @@ const CHECKS: Check[] = [
   [QUERY, checkQuery],
   [GAPS, checkGaps],
   [OBJSTORE, checkObjectStore],
+  [STORAGE_DOORS, checkStorageDoors],
   [STORE_GATEWAY, checkStoreGateway],
   [COMPACTOR, checkCompactor],
   [RULER, checkRuler],
@@ -86,8 +91,16 @@ export async function verifyFleet(
   // A live fleet: wait for query's current view of its stores; a recorded one answers as it was recorded.
   const timeoutMs = opts.timeoutMs ?? 5000;
   const probe = opts.http
-    ? new Probe(topology, endpoints, opts.http, now)
-    : new Probe(topology, endpoints, fleetClient(timeoutMs, endpoints.httpTls), now, CURRENT_VIEW_WAIT_MS);
+    ? new Probe(topology, endpoints, opts.http, now, 0, opts.s3Http ?? opts.http)
+    : new Probe(
+        topology,
+        endpoints,
+        fleetClient(timeoutMs, endpoints.httpTls),
+        now,
+        CURRENT_VIEW_WAIT_MS,
+        s3HttpClient(endpoints.objectStore, timeoutMs),
+        nodeClient({ timeoutMs, tls: { insecure: true } }),
+      );
   if (opts.anonymousHttp) probe.anonymous = opts.anonymousHttp;
   else if (!opts.http) probe.anonymous = anonymousClient(timeoutMs, endpoints.httpTls);
   const chosen = CHECKS.filter(([info]) => !opts.skip?.includes(info?.id ?? "grafana"));

@@ -45,7 +45,7 @@ export function bucketWeb(topology: Topology, ctx: SpecContext): ComponentSpec {
   ];
   return mgmtComponent(topology, ctx, FACTS, {
     args,
-    container: { ports: HTTP_ONLY, files: [store.file] },
+    container: { ports: HTTP_ONLY, files: store.files },
     ports: { http: { nodePort: topology.observer.nodePorts.bucketWeb } },
   });
 }

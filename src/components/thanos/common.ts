@@ -1,7 +1,7 @@
 // What every Thanos component shares: its ports, the container template, objstore and gRPC TLS files, its Service.
 import type { Topology } from "../../topology/topology.ts";
 import type { SpecContext } from "../context.ts";
-import { OBJSTORE_FILE, objstoreConfig } from "../objstore.ts";
+import { OBJSTORE_FILE, objstoreConfig, S3_CA_FILE } from "../objstore.ts";
 import { goMemLimit, memoryLimitMiB, resourcesFor, type Sizing } from "../resources.ts";
 import type {
   ComponentKind,
@@ -149,11 +149,15 @@ export function mgmtOpening(topology: Topology, name: string, title: string, nod
   return { cluster: topology.observer.name, name, title, nodePort, runtimes: ["kubernetes", "local"] };
 }
 
+/** objstore.yml, and with the storage cluster's HTTPS the fleet CA it verifies the S3 certificate with. */
 export function objstore(ctx: SpecContext, workload: string, container: string) {
-  return {
-    arg: `--objstore.config-file=${ctx.configDir(workload, container)}/${OBJSTORE_FILE}`,
-    file: { name: OBJSTORE_FILE, content: objstoreConfig(ctx.objectStore), secret: true },
-  };
+  const dir = ctx.configDir(workload, container);
+  const tls = ctx.s3Tls;
+  const caFile = ctx.objstoreCaFile ?? `${dir}/${S3_CA_FILE}`;
+  const config = objstoreConfig(ctx.objectStore, tls ? { caFile, serverName: tls.serverName } : undefined);
+  const file = { name: OBJSTORE_FILE, content: config, secret: true };
+  const ca = tls && !ctx.objstoreCaFile ? [{ name: S3_CA_FILE, content: tls.ca }] : [];
+  return { arg: `--objstore.config-file=${dir}/${OBJSTORE_FILE}`, file, files: [file, ...ca] };
 }
 
 /**

@@ -50,7 +50,7 @@ export function compactor(topology: Topology, ctx: SpecContext): ComponentSpec {
   ];
   return mgmtComponent(topology, ctx, FACTS, {
     args,
-    container: { ports: HTTP_ONLY, files: [store.file], dataDir: ctx.dataDir(NAME, FACTS.container) },
+    container: { ports: HTTP_ONLY, files: store.files, dataDir: ctx.dataDir(NAME, FACTS.container) },
     // On a NodePort: no Prometheus runs in mgmt, so the workload clusters' Prometheus scrape it (compactorScrapeJob).
     ports: { http: { nodePort: topology.observer.nodePorts.compactor } },
   });

@@ -223,7 +223,7 @@ export function ruler(topology: Topology, ctx: SpecContext): ComponentSpec {
     args,
     container: {
       files: [
-        store.file,
+        ...store.files,
         { name: RULES_FILE, content: fleetRules({ topology, blockDuration: ctx.blockDuration }) },
         ...tls.files,
         ...targets.files,

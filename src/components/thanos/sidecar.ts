@@ -61,7 +61,7 @@ export function sidecarContainer(topology: Topology, ctx: SpecContext, workload:
     ],
     {
       files: uniqueFiles([
-        store.file,
+        ...store.files,
         ...tls.files,
         ...web.files,
         ...client.files,

@@ -65,7 +65,7 @@ export function storeGateway(topology: Topology, ctx: SpecContext): ComponentSpe
   ];
   return mgmtComponent(topology, ctx, FACTS, {
     args,
-    container: { files: [store.file, ...tls.files], dataDir: ctx.dataDir(NAME, FACTS.container) },
+    container: { files: [...store.files, ...tls.files], dataDir: ctx.dataDir(NAME, FACTS.container) },
     ports: { grpc: {}, http: {} },
     storeLabels: () => ({}),
   });

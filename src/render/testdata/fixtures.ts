@@ -2,7 +2,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Credentials } from "../../state/credentials.ts";
-import { GRPC_SERVER_NAME, type GrpcTls, HTTP_SERVER_NAME, type HttpTls } from "../../state/tls.ts";
+import {
+  GRPC_SERVER_NAME,
+  type GrpcTls,
+  HTTP_SERVER_NAME,
+  type HttpTls,
+  S3_SERVER_NAME,
+  type S3Tls,
+} from "../../state/tls.ts";
 import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet, parseFleetYaml } from "../../topology/load.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { DiscoveredAddresses } from "../addresses.ts";
@@ -35,9 +42,23 @@ export const FAKE_HTTP_TLS: HttpTls = {
   serverName: HTTP_SERVER_NAME,
 };
 
+/** Stand-in storage cluster TLS material (S3 over HTTPS by default). */
+export const FAKE_S3_TLS: S3Tls = {
+  ca: "fake-ca-pem",
+  cert: "fake-s3-server-cert-pem",
+  key: "fake-s3-server-key-pem",
+  internalCert: "fake-seaweedfs-cert-pem",
+  internalKey: "fake-seaweedfs-key-pem",
+  serverName: S3_SERVER_NAME,
+};
+
 /** What render needs besides the topology, as the tests give it. */
-export function fakeRenderOptions(topology: Topology): Pick<RenderOptions, "credentials" | "grpcTls"> {
-  return { credentials: FAKE_CREDENTIALS, ...(topology.fleet.tls.grpc ? { grpcTls: FAKE_GRPC_TLS } : {}) };
+export function fakeRenderOptions(topology: Topology): Pick<RenderOptions, "credentials" | "grpcTls" | "s3Tls"> {
+  return {
+    credentials: FAKE_CREDENTIALS,
+    ...(topology.fleet.tls.grpc ? { grpcTls: FAKE_GRPC_TLS } : {}),
+    ...(topology.storage && topology.fleet.tls.s3 ? { s3Tls: FAKE_S3_TLS } : {}),
+  };
 }
 
 /** Every credential string, for "appears nowhere but in a Secret" checks. */

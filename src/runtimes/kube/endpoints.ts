@@ -9,10 +9,17 @@ import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
 import { queryFrontendAddress } from "../../components/thanos/query-frontend.ts";
 import type { PodSpec, ServiceSpec } from "../../components/types.ts";
 import type { FleetEndpoints, GrafanaDatasourceConfigMap, Target } from "../../endpoints.ts";
-import { type DiscoveredAddresses, kubeAddresses, kubeSpecContext } from "../../render/addresses.ts";
+import {
+  type DiscoveredAddresses,
+  kubeAddresses,
+  kubeSpecContext,
+  S3_CA_KEY,
+  S3_CA_SECRET,
+} from "../../render/addresses.ts";
 import { GRAFANA_DATASOURCE_CONFIGMAP, RELEASE } from "../../render/helm.ts";
 import type { RenderedCluster, RenderedFleet } from "../../render/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
+import { S3_SERVER_NAME } from "../../state/tls.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { KubeApi, ProxyTarget } from "./api.ts";
 import { prometheusMadeAt } from "./operated.ts";
@@ -96,6 +103,17 @@ function hostMapped(
   return undefined;
 }
 
+/** The fleet CA as rendered for objstore.yml, when S3 to the storage cluster is HTTPS. */
+function renderedS3Ca(fleet: RenderedFleet): string | undefined {
+  for (const c of fleet.clusters) {
+    for (const o of c.secrets) {
+      const s = o as { kind?: string; metadata?: { name?: string }; stringData?: Record<string, string> };
+      if (s.kind === "Secret" && s.metadata?.name === S3_CA_SECRET) return s.stringData?.[S3_CA_KEY];
+    }
+  }
+  return undefined;
+}
+
 export interface EndpointsInput {
   topology: Topology;
   fleet: RenderedFleet;
@@ -165,8 +183,17 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
   const store = ctx.objectStore;
   let objectStoreUrl: string | undefined;
   const s3 = opened.find((o) => o.name === "minio-api");
+  // The storage cluster's HTTPS: the fleet CA is in the ConfigMap rendered beside objstore.yml.
+  const ca = topology.storage ? renderedS3Ca(fleet) : undefined;
+  const doors: string[] = [];
   if (s3) {
     objectStoreUrl = exposedUrl(clusterOf(s3.cluster), s3.name, s3.nodePort, discovered);
+    if (objectStoreUrl && ca) objectStoreUrl = objectStoreUrl.replace(/^http:/, "https:");
+    // What the storage cluster exposes outside itself: its NodePorts (the rest is reachable only inside it).
+    for (const o of opened.filter((x) => x.cluster === s3.cluster)) {
+      const url = exposedUrl(clusterOf(o.cluster), o.name, o.nodePort, discovered);
+      if (url) doors.push(new URL(url).host);
+    }
   } else {
     objectStoreUrl = `${store.insecure ? "http" : "https"}://${store.endpoint}`;
   }
@@ -187,7 +214,8 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
       accessKey: store.accessKey,
       secretKey: store.secretKey,
       ...(store.region ? { region: store.region } : {}),
-      ...(topology.storage ? { scopeCheckBucket: SCOPE_CHECK_BUCKET } : {}),
+      ...(topology.storage ? { scopeCheckBucket: SCOPE_CHECK_BUCKET, doors } : {}),
+      ...(ca ? { ca, serverName: S3_SERVER_NAME } : {}),
     },
     grafana,
     ...(topology.fleet.grafana ? {} : { grafanaDatasources: await datasourceConfigMaps(input, addresses) }),

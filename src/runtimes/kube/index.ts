@@ -1,8 +1,10 @@
 // The Kubernetes runtime: kind clusters (or existing kube contexts) brought up by the steps in up.ts, torn down by
 // down.ts, and reported to verify through endpoints.ts.
+
 import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { NAMESPACE } from "../../components/context.ts";
+import { storageService } from "../../components/storage.ts";
 import type { FleetEndpoints } from "../../endpoints.ts";
 import { ADDRESSES_FILE, readDiscoveredAddresses } from "../../render/addresses.ts";
 import { refuseReceive } from "../../render/render.ts";
@@ -11,7 +13,7 @@ import { ensureStateDir } from "../../state/dir.ts";
 import { fleetCredentials, loadFleetCredentials } from "../../state/fleet-credentials.ts";
 import { describePurged, purgeSecrets } from "../../state/purge.ts";
 import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
-import { loadGrpcTls } from "../../state/tls.ts";
+import { loadGrpcTls, loadS3Tls } from "../../state/tls.ts";
 import { fleetPath, type Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
 import { runSteps } from "../steps.ts";
@@ -47,9 +49,18 @@ async function withGrpcTls(
   topology: Topology,
   stateDir: string,
 ): Promise<{ deps: KubeDeps; save: () => Promise<void> }> {
-  if (!topology.fleet.tls.grpc) return { deps, save: async () => {} };
-  const { tls: grpcTls, save } = await loadGrpcTls(stateDir);
-  return { deps: { ...deps, render: (t, opts) => deps.render(t, { ...opts, grpcTls }) }, save };
+  const grpc = topology.fleet.tls.grpc ? await loadGrpcTls(stateDir) : undefined;
+  const s3 =
+    topology.storage && topology.fleet.tls.s3
+      ? await loadS3Tls(stateDir, storageService(topology), grpc)
+      : undefined;
+  if (!grpc && !s3) return { deps, save: async () => {} };
+  const tls = { ...(grpc ? { grpcTls: grpc.tls } : {}), ...(s3 ? { s3Tls: s3.tls } : {}) };
+  const save = async () => {
+    await grpc?.save();
+    await s3?.save();
+  };
+  return { deps: { ...deps, render: (t, opts) => deps.render(t, { ...opts, ...tls }) }, save };
 }
 
 /** `up --images FILE` (relative to the working directory), else fleet.yaml's images.archive (relative to fleet.yaml). */

@@ -43,7 +43,8 @@ export function hostUrls(
   return openings(topology, "kubernetes").flatMap((o) => {
     if (o.reserved) return [];
     const rc = clusters.find((c) => c.cluster === o.cluster);
-    const url = rc && exposedUrl(rc, o.name, o.nodePort, discovered);
+    const found = rc && exposedUrl(rc, o.name, o.nodePort, discovered);
+    const url = found && o.https ? found.replace(/^http:/, "https:") : found;
     return url ? [{ cluster: o.cluster, name: o.name, title: o.title, url }] : [];
   });
 }

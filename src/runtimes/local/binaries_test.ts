@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { tempDir } from "../../../testing/tempdir.ts";
 import { binariesFor, isBinaryName } from "../../binaries/catalog.ts";
 import { binaryPath } from "../../binaries/resolve.ts";
-import { FAKE_GRPC_TLS, FAKE_HTTP_TLS } from "../../render/testdata/fixtures.ts";
+import { FAKE_GRPC_TLS, FAKE_HTTP_TLS, FAKE_S3_TLS } from "../../render/testdata/fixtures.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import { missingBinaries } from "./binaries.ts";
 import { type ProcessPlan, planLocalFleet } from "./processes.ts";
@@ -35,7 +35,15 @@ test("what `npm run setup` installs (--for fleet) is what the local fleet runs; 
   const options = { subnet: "127.77", blockDuration: "1m", bucketSyncInterval: "5s" };
   const run = new Set<string>();
   const topology = parseFleet(DEFAULT_FLEET, "test");
-  for (const p of planLocalFleet(topology, creds, "/state", options, FAKE_GRPC_TLS, FAKE_HTTP_TLS).processes)
+  for (const p of planLocalFleet(
+    topology,
+    creds,
+    "/state",
+    options,
+    FAKE_GRPC_TLS,
+    FAKE_HTTP_TLS,
+    FAKE_S3_TLS,
+  ).processes)
     run.add(p.binary);
   const pinned = [...run].filter(isBinaryName).sort();
   assert.deepEqual(pinned, binariesFor("fleet").sort());

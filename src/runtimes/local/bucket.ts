@@ -3,8 +3,8 @@
 // SeaweedFS's config file, written before it started.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ObjectStoreAccess } from "../../components/context.ts";
-import { fetchClient, HttpError } from "../../net/http.ts";
-import { S3Client, S3Error } from "../../net/s3.ts";
+import { HttpError } from "../../net/http.ts";
+import { S3Client, S3Error, s3HttpClient } from "../../net/s3.ts";
 
 export interface BucketSetup {
   /** host:port of the S3 API as the other clusters reach it. */
@@ -13,6 +13,8 @@ export interface BucketSetup {
   admin: { accessKey: string; secretKey: string };
   /** Buckets to create besides the fleet's. */
   extraBuckets: string[];
+  /** With the storage cluster's HTTPS: the CA and name its certificate is verified with. */
+  tls?: { ca: string; serverName: string };
 }
 
 /** Creates the buckets (a second run finds them); resolves to a line per bucket, or rejects with the last answer. */
@@ -22,8 +24,12 @@ export async function prepareBuckets(
   timeoutMs = 60_000,
 ): Promise<string[]> {
   const admin = new S3Client(
-    { url: `http://${setup.endpoint}`, bucket: setup.objectStore.bucket, ...setup.admin },
-    fetchClient(5_000),
+    {
+      url: `${setup.tls ? "https" : "http"}://${setup.endpoint}`,
+      bucket: setup.objectStore.bucket,
+      ...setup.admin,
+    },
+    s3HttpClient(setup.tls ?? {}, 5_000),
   );
   const lines: string[] = [];
   const deadline = Date.now() + timeoutMs;

@@ -1,7 +1,7 @@
 // What `up` does to each process of a fleet that already runs: start the dead, replace the changed, keep the rest.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { FAKE_GRPC_TLS, FAKE_HTTP_TLS } from "../../render/testdata/fixtures.ts";
+import { FAKE_GRPC_TLS, FAKE_HTTP_TLS, FAKE_S3_TLS } from "../../render/testdata/fixtures.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import type { Executables } from "./binaries.ts";
@@ -27,6 +27,7 @@ const plan = planLocalFleet(
   },
   FAKE_GRPC_TLS,
   FAKE_HTTP_TLS,
+  FAKE_S3_TLS,
 );
 const executables: Executables = new Map(plan.processes.map((p) => [p.binary, `/bin/${p.binary}`]));
 

@@ -13,6 +13,8 @@ export interface Backend {
   checkPath?: string;
   /** The HTTP check is HTTPS with the fleet's client certificate (the container's port has `tls.http`). */
   checkTls: boolean;
+  /** The HTTP check speaks TLS to a server that asks no certificate (not verified, as a kubelet's is not). */
+  checkHttps: boolean;
 }
 
 /** How HAProxy's checks present the fleet's client certificate: a PEM of certificate and key, and the CA. */
@@ -53,6 +55,7 @@ export function serviceBackends(
       checkPort: probe.port,
       ...(container.readiness.path === undefined ? {} : { checkPath: container.readiness.path }),
       checkTls: container.readiness.tls === true,
+      checkHttps: container.readiness.https === true,
     }));
 }
 
@@ -104,7 +107,9 @@ export function haproxyConfig(
         ...backends.map((b) => {
           const server = `  server ${b.pod} ${b.ip}:${port.targetPort} check port ${b.checkPort}`;
           // A TCP connect check needs no TLS.
-          if (!b.checkTls || path === undefined) return server;
+          if (path === undefined) return server;
+          if (b.checkHttps) return `${server} check-ssl verify none`;
+          if (!b.checkTls) return server;
           if (!checkTls)
             throw new Error(`${b.pod}: its readiness is HTTPS but HAProxy was given no client certificate`);
           // Traffic passes through untouched (mode tcp); only the check speaks TLS, as the fleet's client.

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
-import { FAKE_GRPC_TLS, FAKE_HTTP_TLS } from "../../render/testdata/fixtures.ts";
+import { FAKE_GRPC_TLS, FAKE_HTTP_TLS, FAKE_S3_TLS } from "../../render/testdata/fixtures.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { loadOrCreateFleetTls } from "../../state/tls.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
@@ -28,6 +28,7 @@ const plan = planLocalFleet(
   },
   FAKE_GRPC_TLS,
   FAKE_HTTP_TLS,
+  FAKE_S3_TLS,
 );
 const configOf = (cluster: string) => {
   const lb = plan.processes.find((p) => p.cluster === cluster && p.component === "load-balancer");
@@ -91,10 +92,15 @@ describe("haproxy.cfg", () => {
       const lines = backends(configOf(cluster)).get(backend);
       assert.ok(lines, `no backend ${backend}`);
       assert.equal(lines.length, servers);
+      // The S3 API serves HTTPS (the fleet CA): its check speaks TLS, unverified, as a kubelet's HTTPS probe does.
+      const tls =
+        backend === "seaweedfs_api"
+          ? " check-ssl verify none"
+          : "( check-ssl verify required ca-file \\S+ crt \\S+ check-sni thanos-fleet-http verifyhost thanos-fleet-http)?";
       for (const l of lines) {
         assert.match(
           l,
-          /^server \S+ 127\.77\.[0-9]+\.[0-9]+:[0-9]+ check port [0-9]+( check-ssl verify required ca-file \S+ crt \S+ check-sni thanos-fleet-http verifyhost thanos-fleet-http)?$/,
+          new RegExp(`^server \\S+ 127\\.77\\.[0-9]+\\.[0-9]+:[0-9]+ check port [0-9]+${tls}$`),
         );
       }
     });

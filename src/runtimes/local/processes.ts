@@ -8,6 +8,7 @@ import {
   type HttpTls,
   type ObjectStoreAccess,
   POD_IP,
+  type S3Tls,
   type SpecContext,
   shapeAddresses,
 } from "../../components/context.ts";
@@ -39,6 +40,11 @@ export type Readiness =
   /** `tls`: the port speaks HTTPS (its URL is https); a TCP connect needs no certificate. */
   | { kind: "tcp"; addresses: string[]; tls?: HttpClientFiles };
 
+/** Whether the port a readiness check reaches serves HTTPS (its URLs are https). */
+export function speaksHttps(r: Readiness): boolean {
+  return r.tls !== undefined || (r.kind === "http" && r.url.startsWith("https:"));
+}
+
 /** One process to run: a container of one replica, or a cluster's load balancer. */
 export interface ProcessPlan {
   /** `cluster/pod/container`, how messages name it. */
@@ -69,6 +75,8 @@ export interface LocalPlan {
   network: Network;
   fleet: FleetSpec;
   objectStore: ObjectStoreAccess;
+  /** With the storage cluster's HTTPS: the CA and name its S3 certificate is verified with. */
+  objectStoreTls?: { ca: string; serverName: string };
   processes: ProcessPlan[];
   /** Each cluster's HAProxy stats socket, by cluster name. */
   statsSockets: Map<string, string>;
@@ -98,6 +106,7 @@ export function localContext(
   addresses: SpecContext["addresses"],
   grpcTls?: GrpcTls,
   httpTls?: HttpTls,
+  s3Tls?: S3Tls,
 ): SpecContext {
   return {
     listenHost: POD_IP,
@@ -111,6 +120,7 @@ export function localContext(
     seaweedfsGrpcBase: seaweedfsGrpcBase(options.subnet),
     ...(grpcTls ? { grpcTls } : {}),
     ...(httpTls ? { httpTls } : {}),
+    ...(s3Tls && topology.storage ? { s3Tls } : {}),
   };
 }
 
@@ -138,6 +148,8 @@ export function planLocalFleet(
   grpcTls?: GrpcTls,
   /** The fleet's HTTP TLS material; required when fleet.yaml says `tls: { http: true }`. */
   httpTls?: HttpTls,
+  /** The storage cluster's TLS material; required when the fleet has one and fleet.yaml says `tls: { s3: true }`. */
+  s3Tls?: S3Tls,
 ): LocalPlan {
   if (topology.fleet.tls.grpc && !grpcTls) {
     throw new Error(
@@ -149,16 +161,19 @@ export function planLocalFleet(
       "fleet.yaml sets tls.http but no HTTP TLS material was given: load it with loadOrCreateFleetTls",
     );
   }
+  if (topology.storage && topology.fleet.tls.s3 && !s3Tls) {
+    throw new Error("fleet.yaml sets tls.s3 but no TLS material was given: load it with loadS3Tls");
+  }
   const clientTls = httpTls ? httpClientFiles(stateDir) : undefined;
   const root = localRoot(stateDir);
   // Pass one learns which pods and Services exist; pass two builds them with their real addresses.
   const shape = buildFleet(
     topology,
-    localContext(topology, creds, options, shapeAddresses, grpcTls, httpTls),
+    localContext(topology, creds, options, shapeAddresses, grpcTls, httpTls, s3Tls),
     creds,
   );
   const network = planNetwork(topology, shape, options.subnet);
-  const ctx = localContext(topology, creds, options, network.addresses, grpcTls, httpTls);
+  const ctx = localContext(topology, creds, options, network.addresses, grpcTls, httpTls, s3Tls);
   const fleet = buildFleet(topology, ctx, creds);
   const demo = demoScript();
 
@@ -229,6 +244,7 @@ export function planLocalFleet(
     network,
     fleet,
     objectStore: ctx.objectStore,
+    ...(ctx.s3Tls ? { objectStoreTls: { ca: ctx.s3Tls.ca, serverName: ctx.s3Tls.serverName } } : {}),
     processes,
     statsSockets,
     ...(clientTls ? { httpTls: clientTls } : {}),
@@ -289,7 +305,10 @@ function containerProcess(
           }
         : c.readiness.tls && r.clientTls
           ? { kind: "http", url: `https://${r.ip}:${port.port}${c.readiness.path}`, tls: r.clientTls }
-          : { kind: "http", url: `http://${r.ip}:${port.port}${c.readiness.path}` },
+          : {
+              kind: "http",
+              url: `${c.readiness.https ? "https" : "http"}://${r.ip}:${port.port}${c.readiness.path}`,
+            },
     stage: pod.stage,
   };
 }

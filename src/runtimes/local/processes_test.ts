@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
-import { FAKE_GRPC_TLS, FAKE_HTTP_TLS } from "../../render/testdata/fixtures.ts";
+import { FAKE_GRPC_TLS, FAKE_HTTP_TLS, FAKE_S3_TLS } from "../../render/testdata/fixtures.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import { type LocalPlan, listenAddresses, planLocalFleet, STAGE } from "./processes.ts";
@@ -24,7 +24,10 @@ const threeWorkloads = {
 
 function planOf(input: unknown): { plan: LocalPlan; topology: ReturnType<typeof parseFleet> } {
   const topology = parseFleet(input, "test");
-  return { topology, plan: planLocalFleet(topology, creds, "/state", options, FAKE_GRPC_TLS, FAKE_HTTP_TLS) };
+  return {
+    topology,
+    plan: planLocalFleet(topology, creds, "/state", options, FAKE_GRPC_TLS, FAKE_HTTP_TLS, FAKE_S3_TLS),
+  };
 }
 
 const IP = /127\.77\.([0-9]+)\.([0-9]+)/g;
@@ -165,8 +168,12 @@ for (const [name, input] of [
           whats.some((x) => x.endsWith("SeaweedFS metrics")),
       );
       for (const r of rows) {
-        // The storage cluster's S3 API and metrics are the object store's (plain here); every other is HTTPS.
-        const scheme = r.what.startsWith("SeaweedFS") || r.what.startsWith("MinIO") ? "http" : "https";
+        // The storage cluster's S3 API is HTTPS asking no certificate, its metrics plain; every other is HTTPS.
+        const scheme = r.what.endsWith("SeaweedFS API (S3)")
+          ? "https"
+          : r.what.startsWith("SeaweedFS") || r.what.startsWith("MinIO")
+            ? "http"
+            : "https";
         assert.match(r.url, new RegExp(`^${scheme}://127\\.77\\.[0-9]+\\.1:3[0-9]{4}$`), r.what);
       }
     });
@@ -177,7 +184,7 @@ test("a state dir too long for HAProxy's stats socket is refused, naming it", ()
   const topology = parseFleet(DEFAULT_FLEET, "test");
   const long = `/tmp/${"x".repeat(90)}`;
   assert.throws(
-    () => planLocalFleet(topology, creds, long, options, FAKE_GRPC_TLS, FAKE_HTTP_TLS),
+    () => planLocalFleet(topology, creds, long, options, FAKE_GRPC_TLS, FAKE_HTTP_TLS, FAKE_S3_TLS),
     /too long.*--state-dir/,
   );
 });

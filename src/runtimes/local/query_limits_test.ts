@@ -10,11 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { storageService } from "../../components/storage.ts";
 import { HTTP_PORT } from "../../components/thanos/common.ts";
 import { ENDPOINTS_FILE, queryMaxConcurrent } from "../../components/thanos/query.ts";
 import { queryFrontendRateLimit } from "../../components/thanos/query-frontend.ts";
 import { generateCredentials } from "../../state/credentials.ts";
-import { loadOrCreateGrpcTls } from "../../state/tls.ts";
+import { loadOrCreateGrpcTls, loadS3Tls } from "../../state/tls.ts";
 import { loadTopology } from "../../topology/load.ts";
 import { resolveExecutables } from "./binaries.ts";
 import { serverStates } from "./haproxy.ts";
@@ -53,6 +54,8 @@ const plan = planLocalFleet(
     bucketSyncInterval: "3m",
   },
   await loadOrCreateGrpcTls(stateDir),
+  undefined,
+  (await loadS3Tls(stateDir, storageService(topology))).tls,
 );
 const mgmt = topology.observer.name;
 const wanted = plan.processes.filter(

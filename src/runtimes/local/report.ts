@@ -5,7 +5,7 @@ import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
 import { queryFrontendAddress } from "../../components/thanos/query-frontend.ts";
 import type { FleetEndpoints, Target } from "../../endpoints.ts";
 import type { Topology } from "../../topology/topology.ts";
-import type { LocalPlan } from "./processes.ts";
+import { type LocalPlan, speaksHttps } from "./processes.ts";
 import type { UrlRow } from "./state.ts";
 
 export function fleetEndpoints(topology: Topology, plan: LocalPlan): FleetEndpoints {
@@ -16,7 +16,7 @@ export function fleetEndpoints(topology: Topology, plan: LocalPlan): FleetEndpoi
     if (!http) continue;
     // The gRPC address the query replicas dial, as the component specs wire it.
     const grpc = storeApiOf(topology, p)?.address(plan.network.addresses);
-    const secure = p.readiness.tls !== undefined;
+    const secure = speaksHttps(p.readiness);
     targets.push({
       cluster: p.cluster,
       component: p.component,
@@ -48,9 +48,26 @@ export function fleetEndpoints(topology: Topology, plan: LocalPlan): FleetEndpoi
       accessKey: store.accessKey,
       secretKey: store.secretKey,
       ...(store.region ? { region: store.region } : {}),
+      ...(plan.objectStoreTls ?? {}),
+      ...(topology.storage ? { doors: storageDoors(topology.storage.name, plan) } : {}),
       ...(topology.storage ? { scopeCheckBucket: SCOPE_CHECK_BUCKET } : {}),
     },
   };
+}
+
+/** Every port of the storage cluster: each of its processes' ports on the pod address, and its NodePorts. */
+function storageDoors(cluster: string, plan: LocalPlan): string[] {
+  const doors = new Set<string>();
+  for (const p of plan.processes) {
+    if (p.cluster !== cluster || p.component === "load-balancer") continue;
+    for (const port of p.ports) doors.add(`${p.ip}:${port.port}`);
+  }
+  for (const s of plan.fleet.services.filter((s) => s.cluster === cluster)) {
+    for (const port of s.ports) {
+      if (port.nodePort !== undefined) doors.add(`${plan.network.nodeIp(cluster)}:${port.nodePort}`);
+    }
+  }
+  return [...doors];
 }
 
 /** The table `up` ends with: every port a person opens in a browser, mgmt's first, then each cluster's in fleet.yaml order. */
@@ -61,7 +78,7 @@ export function urlTable(topology: Topology, plan: LocalPlan): UrlRow[] {
     .map((o) => ({
       what: o.title,
       cluster: o.cluster,
-      url: `${o.url?.scheme ?? exposedScheme(plan, o.cluster, o.nodePort)}://${plan.network.addresses.exposed(o.cluster, o.nodePort)}${o.url?.path ?? ""}`,
+      url: `${o.url?.scheme ?? (o.https ? "https" : exposedScheme(plan, o.cluster, o.nodePort))}://${plan.network.addresses.exposed(o.cluster, o.nodePort)}${o.url?.path ?? ""}`,
     }))
     .sort((a, b) => order(a.cluster) - order(b.cluster));
 }

@@ -4,7 +4,7 @@ import type { FleetEndpoints } from "../../endpoints.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { ProcessStatus } from "../runtime.ts";
 import { hasExited } from "./proc.ts";
-import { localRoot } from "./processes.ts";
+import { localRoot, speaksHttps } from "./processes.ts";
 import { type ProcessRecord, readHolds, readState, type UrlRow } from "./state.ts";
 import { processState, supervisorRunning } from "./supervise.ts";
 import { isReady, logTail } from "./supervisor.ts";
@@ -78,7 +78,7 @@ async function statusOf(
   const state = processState(r, holds);
   const urls: Record<string, string> = {};
   for (const p of r.ports) {
-    const scheme = r.readiness.tls ? "https" : "http";
+    const scheme = speaksHttps(r.readiness) ? "https" : "http";
     urls[p.name] = p.protocol === "http" ? `${scheme}://${r.ip}:${p.port}` : `${r.ip}:${p.port}`;
   }
   // A cluster's load balancer serves its NodePorts: the URLs a person opens.

@@ -44,7 +44,13 @@ export function logTail(log: string, lines = LOG_TAIL_LINES): string {
 /** One HTTP GET; true on 200. A fresh connection each time, so no socket outlives the check. */
 export function httpReady(url: string, timeoutMs = 1000, tls?: HttpClientFiles): Promise<boolean> {
   return new Promise((resolve) => {
-    const secure = tls ? httpsOptions(tls) : undefined;
+    // With the fleet's client certificate where the server asks for one; otherwise a readiness check, like a
+    // kubelet's: the certificate is not what it proves.
+    const secure = tls
+      ? httpsOptions(tls)
+      : url.startsWith("https:")
+        ? { rejectUnauthorized: false }
+        : undefined;
     if (tls && !secure) {
       resolve(false);
       return;

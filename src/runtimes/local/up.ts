@@ -4,12 +4,13 @@
 // step and each process, and start the supervisor again.
 import { setTimeout as sleep } from "node:timers/promises";
 import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
+import { storageService } from "../../components/storage.ts";
 import { START_AFTER } from "../../components/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { loadFleetCredentials } from "../../state/fleet-credentials.ts";
 import { recordRuntime } from "../../state/runtime.ts";
-import { loadFleetTls } from "../../state/tls.ts";
+import { loadFleetTls, loadS3Tls } from "../../state/tls.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { waitProgress } from "../../ui/progress.ts";
 import { table } from "../../ui/table.ts";
@@ -183,6 +184,7 @@ const buckets: LocalStep = {
         objectStore: ctx.plan.objectStore,
         admin: { accessKey: ctx.credentials.minioRoot.user, secretKey: ctx.credentials.minioRoot.password },
         extraBuckets: [SCOPE_CHECK_BUCKET],
+        ...(ctx.plan.objectStoreTls ? { tls: ctx.plan.objectStoreTls } : {}),
       },
       ctx.signal,
     );
@@ -262,6 +264,14 @@ async function newLocalUpContext(
   const { credentials, save: saveCredentials } = await loadFleetCredentials(topology, opts.stateDir);
   const fleetTls = topology.fleet.tls.grpc || topology.fleet.tls.http;
   const tls = fleetTls ? await loadFleetTls(opts.stateDir) : undefined;
+  const s3 =
+    topology.storage && topology.fleet.tls.s3
+      ? await loadS3Tls(
+          opts.stateDir,
+          storageService(topology),
+          tls ? { tls: tls.grpc, caKey: tls.caKey, save: tls.save } : undefined,
+        )
+      : undefined;
   let written: string | undefined;
   // Processes start concurrently and each is recorded: writes go one after another, the latest state last.
   let writing: Promise<void> = Promise.resolve();
@@ -280,6 +290,7 @@ async function newLocalUpContext(
       options,
       topology.fleet.tls.grpc ? tls?.grpc : undefined,
       topology.fleet.tls.http ? tls?.http : undefined,
+      s3?.tls,
     ),
     credentials,
     executables: new Map(),
@@ -299,6 +310,7 @@ async function newLocalUpContext(
   const save = async () => {
     await saveCredentials();
     await tls?.save();
+    await s3?.save();
   };
   return { ctx, save };
 }
