@@ -29,6 +29,18 @@ export function listImages(topology: Topology): FleetImage[] {
           },
         }
       : {}),
+    ...(topology.storage && topology.fleet.tls.s3
+      ? {
+          s3Tls: {
+            ca: STAND_IN,
+            cert: STAND_IN,
+            key: STAND_IN,
+            internalCert: STAND_IN,
+            internalKey: STAND_IN,
+            serverName: STAND_IN,
+          },
+        }
+      : {}),
   });
   return fleetImages(topology, fleet.clusters);
 }

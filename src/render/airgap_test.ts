@@ -270,8 +270,17 @@ describe("grafana: false in the rendered Secrets", () => {
       render(t)
         .clusters.find((c) => c.cluster === "biz1")
         ?.secrets.map((s) => s.metadata.name);
-    assert.deepEqual(names(defaultTopology()), ["thanos-objstore", "grafana-admin", "thanos-grpc-tls"]);
-    assert.deepEqual(names(fleet("grafana: false")), ["thanos-objstore", "thanos-grpc-tls"]);
+    assert.deepEqual(names(defaultTopology()), [
+      "thanos-objstore",
+      "thanos-fleet-s3-ca",
+      "grafana-admin",
+      "thanos-grpc-tls",
+    ]);
+    assert.deepEqual(names(fleet("grafana: false")), [
+      "thanos-objstore",
+      "thanos-fleet-s3-ca",
+      "thanos-grpc-tls",
+    ]);
   });
 });
 
