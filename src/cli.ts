@@ -189,6 +189,10 @@ program
   .addOption(runtimeOption())
   .option("--json", "machine-readable result")
   .option("--wait <duration>", "poll until green or this deadline, e.g. 5m")
+  .option(
+    "--skip <check...>",
+    "leave these checks out (e.g. exposure storage-doors on a fleet open on purpose)",
+  )
   .action(async (opts) => {
     const topology = await loadTopology(opts.config);
     const runtime = await chosenRuntime(opts);
@@ -197,6 +201,7 @@ program
       stateDir: opts.stateDir,
       json: Boolean(opts.json),
       wait: opts.wait,
+      ...(opts.skip ? { skip: opts.skip } : {}),
     });
   });
 

@@ -7,7 +7,8 @@
 // deduplicated query through query-frontend from the host, the compactor's metrics in the global view, a second `up`
 // that changes nothing, and `down` leaving no container or network it created.
 //   default   the default four-cluster fleet
-//   plaintext the same with tls.grpc: false (the guide's plaintext StoreAPI)
+//   plaintext the same with TLS off (tls: { grpc: false, http: false, s3: false }): the guide's plaintext layout;
+//             verify leaves exposure and storage-doors out to go green, then proves it names the plain S3
 //   existing  clusters created beforehand and named by `context:` (the existing-clusters mode)
 // Environment: E2E_MODES (comma list, default all three), E2E_KPS_CHART (required), E2E_IMAGES (an archive from
 // `thanos-fleet images save`; made and cached when absent), E2E_NODE_IMAGE (default kindest/node:v1.36.1),
@@ -30,6 +31,7 @@ import { ensureStateDir } from "../src/state/dir.ts";
 import { loadTopology } from "../src/topology/load.ts";
 import type { Topology } from "../src/topology/topology.ts";
 import { createReporter } from "../src/ui/reporter.ts";
+import type { Report } from "../src/verify/types.ts";
 
 const run = promisify(execFile);
 const verbose = process.env.E2E_VERBOSE === "1";
@@ -96,6 +98,31 @@ function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; signal?: AbortSign
   });
 }
 
+/** verify, run whole on the TLS-off fleet, fails storage-doors naming the storage cluster's plain S3. */
+async function plainS3Reported(
+  configFile: string,
+  stateDir: string,
+  env: NodeJS.ProcessEnv,
+  signal: AbortSignal,
+): Promise<void> {
+  const { stdout } = await run(
+    process.execPath,
+    ["--import", "tsx", CLI, "verify", "--json", "-c", configFile, "--state-dir", stateDir],
+    {
+      env: { ...process.env, ...env },
+      signal,
+    },
+  ).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? "" }));
+  const report = JSON.parse(stdout) as Report;
+  const doors = report.checks.find((c) => c.id === "storage-doors");
+  if (doors?.status !== "fail" || !doors.detail.includes("plain HTTP")) {
+    throw new Error(
+      `with tls.s3 false, verify's storage-doors should fail naming the plain S3: ${JSON.stringify(doors)}`,
+    );
+  }
+  log(`verify names the plain S3: ${doors.detail}`);
+}
+
 /** The fleet.yaml of one run: the offline machine's settings plus what the mode adds. */
 function fleetYaml(mode: Mode, chart: string, images: string, contexts: Record<string, string>): string {
   const cluster = (name: string, role: string) => ({
@@ -116,7 +143,7 @@ function fleetYaml(mode: Mode, chart: string, images: string, contexts: Record<s
     },
     versions: { kindNodeImage: NODE_IMAGE },
     blocks: { duration: "2m", syncInterval: "15s" },
-    tls: { grpc: mode !== "plaintext" },
+    tls: mode === "plaintext" ? { grpc: false, http: false, s3: false } : {},
     clusters: [
       cluster("mgmt", "observer"),
       cluster("biz1", "workload"),
@@ -393,13 +420,16 @@ async function runMode(mode: Mode, chart: string, signal: AbortSignal): Promise<
     log(`[${mode}] up took ${result.upSeconds}s`);
 
     // The CLI's verify, as a user runs it: live progress, exit 0 only when every check passes.
+    // With TLS off, what the user chose open is left out of the wait for green, then checked to be reported.
+    const open = mode === "plaintext" ? ["--skip", "exposure", "storage-doors"] : [];
     const verifyStarted = Date.now();
-    const code = await cli(["verify", "--wait", "12m", "-c", configFile, "--state-dir", stateDir], {
+    const code = await cli(["verify", "--wait", "12m", "-c", configFile, "--state-dir", stateDir, ...open], {
       env,
       signal,
     });
     if (code !== 0) throw new Error(`'thanos-fleet verify --wait 12m' exited ${code}`);
     result.firstGreenVerifySeconds = Math.round((Date.now() - verifyStarted) / 1000);
+    if (mode === "plaintext") await plainS3Reported(configFile, stateDir, env, signal);
 
     const endpoints = await runtime.endpoints(topology, { stateDir });
     await crossClusterQuery(topology, endpoints.queryFrontend);

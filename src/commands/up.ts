@@ -5,6 +5,7 @@ import type { Topology } from "../topology/topology.ts";
 import { createReporter } from "../ui/reporter.ts";
 import { EXPOSURE } from "../verify/checks/exposure.ts";
 import { GAPS } from "../verify/checks/gaps.ts";
+import { STORAGE_DOORS } from "../verify/checks/storage-doors.ts";
 import { formatReport } from "../verify/report.ts";
 import type { VerifyOptions } from "../verify/verify.ts";
 import { verifyFleetUntil } from "../verify/wait.ts";
@@ -31,8 +32,14 @@ export function closingVerify(
     const report = await verifyFleetUntil(topology, opts.endpoints, {
       ...deps,
       // A hole in the view that happened before `up` is history up cannot repair; `verify` reports it. Open HTTP
-      // ports with `tls.http: false` are what the user asked for (up warned): `verify` lists them.
-      skip: [...(deps.skip ?? []), GAPS.id, ...(topology.fleet.tls.http ? [] : [EXPOSURE.id])],
+      // ports with `tls.http: false` and plain S3 with `tls.s3: false` are what the user asked for (up warned):
+      // `verify` lists them.
+      skip: [
+        ...(deps.skip ?? []),
+        GAPS.id,
+        ...(topology.fleet.tls.http ? [] : [EXPOSURE.id]),
+        ...(topology.fleet.tls.s3 ? [] : [STORAGE_DOORS.id]),
+      ],
       waitMs,
       signal: opts.signal,
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),

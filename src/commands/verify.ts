@@ -6,7 +6,7 @@ import type { Topology } from "../topology/topology.ts";
 import { waitProgress } from "../ui/progress.ts";
 import { formatReport } from "../verify/report.ts";
 import type { Report } from "../verify/types.ts";
-import { type VerifyOptions, verifyFleet } from "../verify/verify.ts";
+import { CHECK_IDS, type VerifyOptions, verifyFleet } from "../verify/verify.ts";
 import { verifyFleetUntil } from "../verify/wait.ts";
 
 export interface CommandIO {
@@ -18,7 +18,7 @@ export interface CommandIO {
 export async function verifyCommand(
   runtime: Runtime,
   topology: Topology,
-  opts: { stateDir: string; json: boolean; wait?: string },
+  opts: { stateDir: string; json: boolean; wait?: string; skip?: string[] },
   deps: VerifyOptions & { io?: CommandIO; intervalMs?: number } = {},
 ): Promise<number> {
   const io = deps.io ?? process;
@@ -30,14 +30,20 @@ export async function verifyCommand(
     io.stderr.write(`${error.message}\n`);
     return error.exitCode;
   }
+  const unknown = (opts.skip ?? []).filter((id) => !CHECK_IDS.includes(id));
+  if (unknown.length > 0) {
+    io.stderr.write(`--skip ${unknown.join(", ")}: no such check; the checks are ${CHECK_IDS.join(", ")}\n`);
+    return 2;
+  }
+  const options = opts.skip?.length ? { ...deps, skip: [...(deps.skip ?? []), ...opts.skip] } : deps;
   const endpoints = () => runtime.endpoints(topology, { stateDir: opts.stateDir });
   let report: Report;
   if (waitMs === undefined) {
-    report = await verifyFleet(topology, await endpoints(), deps);
+    report = await verifyFleet(topology, await endpoints(), options);
   } else {
     const progress = waitProgress(io.stderr);
     try {
-      report = await verifyFleetUntil(topology, endpoints, { ...deps, waitMs, onProgress: progress });
+      report = await verifyFleetUntil(topology, endpoints, { ...options, waitMs, onProgress: progress });
     } finally {
       progress.done();
     }

@@ -14,14 +14,14 @@ function runtimeWith(endpoints: () => Promise<FleetEndpoints>): Runtime {
   return { name: "local", up: none, down: none, status: none, endpoints };
 }
 
-async function run(rec: Recording, opts: { json?: boolean; wait?: string } = {}) {
+async function run(rec: Recording, opts: { json?: boolean; wait?: string; skip?: string[] } = {}) {
   const out: string[] = [];
   const err: string[] = [];
   const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => err.push(t) } };
   const code = await verifyCommand(
     runtimeWith(async () => rec.endpoints),
     topology,
-    { stateDir: "/nonexistent", json: Boolean(opts.json), wait: opts.wait },
+    { stateDir: "/nonexistent", json: Boolean(opts.json), wait: opts.wait, skip: opts.skip },
     { io, ...replayOptions(rec), intervalMs: 1 },
   );
   return { code, out: out.join(""), err: err.join("") };
@@ -45,6 +45,17 @@ describe("verifyCommand", () => {
       assert.match(out, new RegExp(`^${id} +pass `, "m"));
     }
     assert.match(out, /ok: 8 pass, 0 fail, 0 pending \(local runtime/);
+  });
+
+  it("--skip leaves a failing check out; an unknown check is refused with the list (exit 2)", async () => {
+    const failing = await run(readRecording("compactor-stopped"));
+    assert.equal(failing.code, 1);
+    const skipped = await run(readRecording("compactor-stopped"), { skip: ["compactor"] });
+    assert.doesNotMatch(skipped.out, /^compactor /m);
+    assert.equal(skipped.code, 0, skipped.out);
+    const bad = await run(readRecording("healthy"), { skip: ["compacter"] });
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--skip compacter: no such check; the checks are stores, .*compactor/);
   });
 
   it("exits 0 when checks are only pending", async () => {

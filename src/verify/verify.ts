@@ -56,6 +56,9 @@ const CHECKS: Check[] = [
   [GRAFANA_DATASOURCE, checkGrafanaDatasources],
 ];
 
+/** Every check's id, as `verify --skip` takes them. */
+export const CHECK_IDS: readonly string[] = CHECKS.map(([info]) => info?.id ?? "grafana");
+
 /** A check that threw is a failure of verify itself, reported as such rather than hiding the other results. */
 async function guarded(
   info: CheckInfo | undefined,
