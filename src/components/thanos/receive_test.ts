@@ -166,10 +166,10 @@ describe("receive on the observer", () => {
     for (const s of ingesters) assert.ok(endpoints.endpoints.some((e) => e.address === s.address(addresses)));
   });
 
-  test("the compactor merges the ingesters' copies of a block (one-to-one, on receive_replica)", () => {
+  test("the compactor merges the ingesters' copies of a block on receive_replica, beside the HA pairs' merge", () => {
     const c = only(pod(fleet.pods, "mgmt", "thanos-compact"));
-    assert.deepEqual(flags(c, "deduplication.replica-label"), ["receive_replica"]);
-    assert.deepEqual(flags(c, "deduplication.func"), []);
+    assert.deepEqual(flags(c, "deduplication.replica-label"), ["prometheus_replica", "receive_replica"]);
+    assert.deepEqual(flags(c, "deduplication.func"), ["penalty"]);
   });
 });
 
@@ -226,7 +226,7 @@ test("a fleet of sidecars only has no receive, and query and compactor are as be
   const q = only(pod(fleet.pods, "mgmt", "thanos-query"));
   assert.deepEqual(flags(q, "query.replica-label"), ["prometheus_replica", "ruler_replica"]);
   const c = only(pod(fleet.pods, "mgmt", "thanos-compact"));
-  assert.deepEqual(flags(c, "deduplication.replica-label"), []);
+  assert.deepEqual(flags(c, "deduplication.replica-label"), ["prometheus_replica"]);
   assert.ok(!openings(topology, "kubernetes").some((o) => o.name === "receive"));
 });
 
