@@ -31,6 +31,8 @@ interface Measured {
   /** Behind query-frontend: query's own answer to the same request, to hold the frontend's splitting to. */
   direct?: Series[];
   directResolution?: string;
+  /** Why query alone gave no answer to compare with (a partial answer, say). */
+  directError?: string;
 }
 
 /** Each setup's history (its bucket) and the fleet planned on it. */
@@ -132,7 +134,14 @@ async function measure(fleet: BenchFleet, config: Configuration, q: Query, warm:
     // query-frontend passes the engine's stats on only with --query-frontend.force-query-stats (which makes every
     // query compute them): behind it, ask query itself once more, untimed, with the same parameters.
     const directLines = await follow(config.storeLog);
-    const direct = config.queryUrl === config.url ? undefined : await ask(config.queryUrl, q, endS);
+    let directError: string | undefined;
+    const direct =
+      config.queryUrl === config.url
+        ? undefined
+        : await ask(config.queryUrl, q, endS).catch((error: Error) => {
+            directError = error.message;
+            return undefined;
+          });
     const directResolution = direct ? resolutionsRead(await directLines()) : undefined;
     const samples = cold.samples ?? direct?.samples;
     const m = measured.get(key(config.name, q)) ?? { cold: [], warm: [] };
@@ -146,6 +155,7 @@ async function measure(fleet: BenchFleet, config: Configuration, q: Query, warm:
       result: cold.result,
       direct: direct?.result,
       directResolution,
+      directError,
     });
     measured.set(key(config.name, q), m);
   } finally {
@@ -242,6 +252,7 @@ function versusGuide(a: Measured, b: Measured): Verdict {
 
 /** query-frontend's split and merged answer against query's own over the same bucket. */
 function frontendVersusQuery(b: Measured): Verdict {
+  if (b.directError) return { same: false, text: `query alone: ${b.directError}` };
   if (!b.result || !b.direct) return { same: true, text: "-" };
   return compareAnswers(
     b.direct,

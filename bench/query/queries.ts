@@ -70,6 +70,8 @@ export interface Answer {
 interface ApiAnswer {
   status: string;
   error?: string;
+  /** Set on a partial answer: a store failed (a limit, say) and query answered with what the others gave. */
+  warnings?: string[];
   data?: {
     result: { metric?: Record<string, string>; values?: [number, string][]; value?: [number, string] }[];
     stats?: { samples?: { totalQueryableSamples?: number } };
@@ -95,6 +97,9 @@ export async function ask(url: string, q: Query, endS: number): Promise<Answer> 
     throw new Error(
       `${q.name} at ${url}: HTTP ${res.status} ${body.error ?? JSON.stringify(body).slice(0, 300)}`,
     );
+  }
+  if (body.warnings && body.warnings.length > 0) {
+    throw new Error(`${q.name} at ${url}: a partial answer: ${body.warnings.join("; ").slice(0, 300)}`);
   }
   let total = 0;
   for (const s of body.data.result) {
