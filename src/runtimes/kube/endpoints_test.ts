@@ -81,12 +81,18 @@ describe("endpoints on kind: host ports where a NodePort maps one pod, the pod p
           `${t.pod} goes through the proxy`,
         );
       }
-      assert.deepEqual(ep.objectStore, {
-        url: "http://127.0.0.1:20300",
+      // S3 over HTTPS (tls.s3): verified against the fleet CA under its fixed name; every storage port is a door
+      // verify's storage-doors check tries.
+      const { ca, ...store } = ep.objectStore;
+      assert.match(ca ?? "", /^-----BEGIN CERTIFICATE-----/);
+      assert.deepEqual(store, {
+        url: "https://127.0.0.1:20300",
         bucket: "thanos",
         accessKey: "fake-thanos-access",
         secretKey: "fake-thanos-secret",
         scopeCheckBucket: "thanos-fleet-scope-check",
+        serverName: "thanos-fleet-s3",
+        doors: ["127.0.0.1:20300", "127.0.0.1:20301"],
       });
       assert.deepEqual(ep.grafana, [
         {
