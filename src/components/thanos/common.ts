@@ -157,7 +157,7 @@ export function objstore(ctx: SpecContext, workload: string, container: string) 
   const config = objstoreConfig(ctx.objectStore, tls ? { caFile, serverName: tls.serverName } : undefined);
   const file = { name: OBJSTORE_FILE, content: config, secret: true };
   const ca = tls && !ctx.objstoreCaFile ? [{ name: S3_CA_FILE, content: tls.ca }] : [];
-  return { arg: `--objstore.config-file=${dir}/${OBJSTORE_FILE}`, file, files: [file, ...ca] };
+  return { arg: `--objstore.config-file=${dir}/${OBJSTORE_FILE}`, files: [file, ...ca] };
 }
 
 /**

@@ -220,7 +220,7 @@ function ingesters(topology: Topology, ctx: SpecContext): ComponentSpec {
   ];
   return mgmtComponent(topology, ctx, INGESTER, {
     args,
-    container: { ports: RECEIVE_PORTS, files: [store.file, ...tls.files], dataDir, persistent: true },
+    container: { ports: RECEIVE_PORTS, files: [...store.files, ...tls.files], dataDir, persistent: true },
     ports: { grpc: {}, http: {} },
     storeLabels: (pod) => ingesterLabels(pod),
   });
