@@ -79,6 +79,7 @@ step("a fresh fleet: nothing fails, what needs data is pending", 90_000, async (
       "ruler",
       "sidecars",
       "supervisor",
+      "exposure",
     ],
   );
   for (const c of report.checks) assert.notEqual(c.status, "fail", `${c.id}: ${c.detail}`);
