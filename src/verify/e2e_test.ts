@@ -199,7 +199,7 @@ step("Alertmanager down: ruler fails, the watchdog cannot arrive", 60_000, async
   const report = await until(
     "the Alertmanager to be missed",
     30_000,
-    failing("ruler", /mgmt Alertmanager unreachable at http:/),
+    failing("ruler", /mgmt Alertmanager unreachable at https?:/),
   );
   assert.match(byId(report, "ruler").cause ?? "", /Alertmanager in mgmt is down/);
 });
@@ -247,7 +247,7 @@ step("a workload cluster with no data: query fails for it", 120_000, async () =>
   // The cause names what is down: both Prometheus of biz2, not "no data" in general.
   assert.match(
     byId(report, "query").cause ?? "",
-    /Prometheus biz2\/\S+-0 does not answer at http:\S+: .*; Prometheus biz2\/\S+-1 does not answer/,
+    /Prometheus biz2\/\S+-0 does not answer at https?:\S+: .*; Prometheus biz2\/\S+-1 does not answer/,
   );
 });
 
