@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parse } from "yaml";
 import { FAKE_HTTP_TLS } from "../render/testdata/fixtures.ts";
-import type { Credentials } from "../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
 import { POD_IP, type SpecContext } from "./context.ts";
 import {
@@ -13,20 +12,12 @@ import {
   openings,
   storeApiServers,
 } from "./fleet.ts";
+import { TEST_ADDRESSES, TEST_CREDENTIALS } from "./testdata/spec.ts";
 import { podNames } from "./types.ts";
 import { WEB_CONFIG_FILE } from "./web.ts";
 
-const creds: Credentials = {
-  minioRoot: { user: "root-test", password: "root-password-test" },
-  thanos: { accessKey: "thanos-test", secretKey: "thanos-secret-test" },
-  grafana: { user: "admin", password: "grafana-test" },
-};
-
-const addresses = {
-  service: (c: string, s: string, p: number) => `svc.${s}.${c}:${p}`,
-  pod: (c: string, w: string, i: number, p: number) => `pod.${w}-${i}.${c}:${p}`,
-  exposed: (c: string, p: number) => `node.${c}:${p}`,
-};
+const creds = TEST_CREDENTIALS;
+const addresses = TEST_ADDRESSES;
 
 function context(topology = parseFleet(DEFAULT_FLEET, "test")): SpecContext {
   return {

@@ -11,8 +11,8 @@ import { isExecutableFile } from "../../src/binaries/cache.ts";
 import { binaryPath } from "../../src/binaries/resolve.ts";
 import { POD_IP, type SpecContext } from "../../src/components/context.ts";
 import { buildFleet, objectStoreAccess } from "../../src/components/fleet.ts";
+import { TEST_ADDRESSES, TEST_CREDENTIALS } from "../../src/components/testdata/spec.ts";
 import { prometheusLabels } from "../../src/components/thanos/sidecar.ts";
-import type { Credentials } from "../../src/state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../src/topology/load.ts";
 import { tempDir } from "../tempdir.ts";
 
@@ -23,16 +23,8 @@ const skip = isExecutableFile(thanos)
 const SUBNET = process.env.THANOS_FLEET_LOCAL_SUBNET ?? "127.86";
 const HOUR = 3_600_000;
 
-const creds: Credentials = {
-  minioRoot: { user: "root-test", password: "root-password-test" },
-  thanos: { accessKey: "thanos-test", secretKey: "thanos-secret-test" },
-  grafana: { user: "admin", password: "grafana-test" },
-};
-const addresses = {
-  service: (c: string, s: string, p: number) => `svc.${s}.${c}:${p}`,
-  pod: (c: string, w: string, i: number, p: number) => `pod.${w}-${i}.${c}:${p}`,
-  exposed: (c: string, p: number) => `node.${c}:${p}`,
-};
+const creds = TEST_CREDENTIALS;
+const addresses = TEST_ADDRESSES;
 const topology = parseFleet(DEFAULT_FLEET, "test");
 
 /** The compactor's args as the fleet's spec gives them to both runtimes. */

@@ -4,23 +4,15 @@ import { execFile } from "node:child_process";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { resolveBinary } from "../../binaries/resolve.ts";
-import type { Credentials } from "../../state/credentials.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import { POD_IP, type SpecContext } from "../context.ts";
 import { objectStoreAccess } from "../fleet.ts";
+import { TEST_ADDRESSES, TEST_CREDENTIALS } from "../testdata/spec.ts";
 import { compactor, DEDUP_REPLICA_LABEL } from "./compact.ts";
 import { prometheusLabels } from "./sidecar.ts";
 
-const creds: Credentials = {
-  minioRoot: { user: "root-test", password: "root-password-test" },
-  thanos: { accessKey: "thanos-test", secretKey: "thanos-secret-test" },
-  grafana: { user: "admin", password: "grafana-test" },
-};
-const addresses = {
-  service: (c: string, s: string, p: number) => `svc.${s}.${c}:${p}`,
-  pod: (c: string, w: string, i: number, p: number) => `pod.${w}-${i}.${c}:${p}`,
-  exposed: (c: string, p: number) => `node.${c}:${p}`,
-};
+const creds = TEST_CREDENTIALS;
+const addresses = TEST_ADDRESSES;
 const topology = parseFleet(DEFAULT_FLEET, "test");
 const ctx: SpecContext = {
   listenHost: POD_IP,
