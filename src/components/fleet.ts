@@ -136,6 +136,10 @@ export function exposedHttpPorts(fleet: FleetSpec): ExposedHttpPort[] {
         c.ports.some((p) => p.port === port.targetPort && p.protocol === "http"),
       );
       if (!container || container.component === "object-store") continue;
+      // The web config serves the port the probes use. A port with a TLS of its own (receive's remote write: mutual
+      // TLS with the gRPC material) is not the web config's; its refusals are proven by its own tests.
+      const served = container.ports.find((p) => p.port === port.targetPort);
+      if (served?.name !== container.readiness.port) continue;
       out.push({
         cluster: svc.cluster,
         service: svc.name,

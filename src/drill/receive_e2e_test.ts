@@ -1,11 +1,17 @@
 // One real local fleet with biz2 on Thanos Receive (biz1 on sidecars): it comes up, verify is green with the receive
 // check, biz2's series come out of query-frontend one per series, and one ingester held down loses no write.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import { join } from "node:path";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { testFleet } from "../../testing/local/fleet.ts";
 import { formatResult } from "../commands/drill.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
+import { fleetClient } from "../net/https.ts";
+import { GRPC_SERVER_NAME, TLS_DIR } from "../state/tls.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
 import { formatReport } from "../verify/report.ts";
 import type { Report } from "../verify/types.ts";
@@ -60,8 +66,11 @@ interface Series {
 
 async function series(query: string, dedup: boolean): Promise<Series[]> {
   const params = new URLSearchParams({ query, dedup: String(dedup) });
-  const res = await fetch(`${endpoints.queryFrontend}/api/v1/query?${params}`);
-  const body = (await res.json()) as { status: string; data: { result: Series[] } };
+  const res = await fleetClient(
+    15_000,
+    endpoints.httpTls,
+  )(`${endpoints.queryFrontend}/api/v1/query?${params}`);
+  const body = JSON.parse(res.body) as { status: string; data: { result: Series[] } };
   assert.equal(body.status, "success");
   return body.data.result;
 }
@@ -115,6 +124,36 @@ step(
     assert.equal(copies.size, 6);
   },
 );
+
+/** An empty remote write to biz2's tenant: `HTTP <status>`, or `error: …` when no HTTP answer came (TLS refused). */
+function emptyWrite(url: string, tls: https.RequestOptions = {}): Promise<string> {
+  return new Promise((resolve) => {
+    const options = { method: "POST", headers: { "THANOS-TENANT": "biz2" }, timeout: 10_000, ...tls };
+    const req = (url.startsWith("https:") ? https : http).request(url, options, (res) => {
+      res.resume();
+      resolve(`HTTP ${res.statusCode}`);
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", (e) => resolve(`error: ${e.message}`));
+    req.end();
+  });
+}
+
+step("the remote-write endpoint answers only the fleet's client certificate, over TLS", 60_000, async () => {
+  const host = new URL(endpoints.queryFrontend).hostname;
+  const path = `${host}:${topology.observer.receive.nodePort}/api/v1/receive`;
+  const file = (name: string) => readFileSync(join(stateDir, TLS_DIR, name));
+  const trust = { ca: file("ca.crt"), servername: GRPC_SERVER_NAME };
+  const anonymous = await emptyWrite(`https://${path}`, trust);
+  assert.match(anonymous, /^error: /, "a write without a client certificate is refused in the TLS handshake");
+  assert.equal(await emptyWrite(`http://${path}`), "HTTP 400", "plaintext meets Go's TLS-only answer");
+  const fleetWrite = await emptyWrite(`https://${path}`, {
+    ...trust,
+    cert: file("grpc-client.crt"),
+    key: file("grpc-client.key"),
+  });
+  assert.match(fleetWrite, /^HTTP /, "the fleet's client certificate gets through to the handler");
+});
 
 step("drill ingester, router, receive-cut-off: no failed write, no gap", 1_500_000, async () => {
   const chosen = scenarios(topology).filter((s) => ["ingester", "router", "receive-cut-off"].includes(s.id));
