@@ -29,12 +29,13 @@ import { removeAtExit } from "../../../testing/envtest/process.ts";
 import { type StatusReporter, startStatusReporter } from "../../../testing/envtest/status.ts";
 import { exitWith, FakeWorld } from "../../../testing/kube/fake-world.ts";
 import { NAMESPACE } from "../../components/context.ts";
+import { storageService } from "../../components/storage.ts";
 import { type DiscoveredAddresses, readDiscoveredAddresses } from "../../render/addresses.ts";
 import { fleetFiles } from "../../render/files.ts";
 import { renderFleet } from "../../render/render.ts";
 import type { KubeObject, RenderedCluster, RenderedFleet } from "../../render/types.ts";
 import { type Credentials, loadOrCreateCredentials } from "../../state/credentials.ts";
-import { loadGrpcTls, loadOrCreateGrpcTls } from "../../state/tls.ts";
+import { loadGrpcTls, loadOrCreateGrpcTls, loadS3Tls, type S3Tls } from "../../state/tls.ts";
 import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet, parseFleetYaml } from "../../topology/load.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { Reporter, UpOptions } from "../runtime.ts";
@@ -559,7 +560,16 @@ for (const c of CASES) {
       assert.ok(discovered, "up wrote the discovered addresses");
       creds = await loadOrCreateCredentials(stateDir);
       const grpcTls = t.fleet.tls.grpc ? { grpcTls: (await loadGrpcTls(stateDir)).tls } : {};
-      return { fleet: renderFleet(t, { credentials: creds, discovered, ...grpcTls }), discovered };
+      const s3Tls = await s3Material(t);
+      return { fleet: renderFleet(t, { credentials: creds, discovered, ...grpcTls, ...s3Tls }), discovered };
+    }
+
+    /** The storage cluster's TLS material as up makes and keeps it in the state dir. */
+    async function s3Material(t: Topology): Promise<{ s3Tls?: S3Tls }> {
+      if (!t.storage || !t.fleet.tls.s3) return {};
+      const s3 = await loadS3Tls(stateDir, storageService(t));
+      await s3.save();
+      return { s3Tls: s3.tls };
     }
 
     before(async () => {
@@ -569,6 +579,7 @@ for (const c of CASES) {
       fleet = renderFleet(topology, {
         credentials: await loadOrCreateCredentials(stateDir),
         ...(topology.fleet.tls.grpc ? { grpcTls: await loadOrCreateGrpcTls(stateDir) } : {}),
+        ...(await s3Material(topology)),
       });
       const planes = await startControlPlanes(fleet.clusters.map((rc) => rc.context));
       stopPlanes = () => planes.stop();
