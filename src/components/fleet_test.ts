@@ -3,16 +3,9 @@ import { describe, test } from "node:test";
 import { parse } from "yaml";
 import { FAKE_HTTP_TLS } from "../render/testdata/fixtures.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
-import { POD_IP, type SpecContext } from "./context.ts";
-import {
-  buildFleet,
-  deploymentWorkloads,
-  exposedHttpPorts,
-  objectStoreAccess,
-  openings,
-  storeApiServers,
-} from "./fleet.ts";
-import { TEST_ADDRESSES, TEST_CREDENTIALS } from "./testdata/spec.ts";
+import type { SpecContext } from "./context.ts";
+import { buildFleet, deploymentWorkloads, exposedHttpPorts, openings, storeApiServers } from "./fleet.ts";
+import { TEST_ADDRESSES, TEST_CREDENTIALS, testContext } from "./testdata/spec.ts";
 import { podNames } from "./types.ts";
 import { WEB_CONFIG_FILE } from "./web.ts";
 
@@ -20,16 +13,7 @@ const creds = TEST_CREDENTIALS;
 const addresses = TEST_ADDRESSES;
 
 function context(topology = parseFleet(DEFAULT_FLEET, "test")): SpecContext {
-  return {
-    listenHost: POD_IP,
-    configDir: (w, c) => `/cfg/${w}/${c}`,
-    dataDir: (w, c) => `/data/${w}/${c}`,
-    addresses,
-    objectStore: objectStoreAccess(topology, creds, addresses),
-    blockDuration: "2h",
-    bucketSyncInterval: "3m",
-    demoScript: "demo.js",
-  };
+  return testContext(topology, { demoScript: "demo.js" });
 }
 
 function fleetOf(input: unknown) {

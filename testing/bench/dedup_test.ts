@@ -9,9 +9,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { buildTsdbgen, runTool } from "../../bench/query/history.ts";
 import { isExecutableFile } from "../../src/binaries/cache.ts";
 import { binaryPath } from "../../src/binaries/resolve.ts";
-import { POD_IP, type SpecContext } from "../../src/components/context.ts";
-import { buildFleet, objectStoreAccess } from "../../src/components/fleet.ts";
-import { TEST_ADDRESSES, TEST_CREDENTIALS } from "../../src/components/testdata/spec.ts";
+import type { SpecContext } from "../../src/components/context.ts";
+import { buildFleet } from "../../src/components/fleet.ts";
+import { TEST_ADDRESSES, TEST_CREDENTIALS, testContext } from "../../src/components/testdata/spec.ts";
 import { prometheusLabels } from "../../src/components/thanos/sidecar.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../src/topology/load.ts";
 import { tempDir } from "../tempdir.ts";
@@ -24,21 +24,12 @@ const SUBNET = process.env.THANOS_FLEET_LOCAL_SUBNET ?? "127.86";
 const HOUR = 3_600_000;
 
 const creds = TEST_CREDENTIALS;
-const addresses = TEST_ADDRESSES;
+const _addresses = TEST_ADDRESSES;
 const topology = parseFleet(DEFAULT_FLEET, "test");
 
 /** The compactor's args as the fleet's spec gives them to both runtimes. */
 function fleetCompactorArgs(): string[] {
-  const ctx: SpecContext = {
-    listenHost: POD_IP,
-    configDir: (w, c) => `/cfg/${w}/${c}`,
-    dataDir: (w, c) => `/data/${w}/${c}`,
-    addresses,
-    objectStore: objectStoreAccess(topology, creds, addresses),
-    blockDuration: "2h",
-    bucketSyncInterval: "3m",
-    demoScript: "demo.js",
-  };
+  const ctx: SpecContext = testContext(topology, { demoScript: "demo.js" });
   const fleet = buildFleet(topology, ctx, creds);
   const c = fleet.pods.flatMap((p) => p.containers).find((x) => x.name === "thanos-compact");
   assert.ok(c, "the fleet has a compactor");

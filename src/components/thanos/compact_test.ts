@@ -5,25 +5,15 @@ import { test } from "node:test";
 import { promisify } from "node:util";
 import { resolveBinary } from "../../binaries/resolve.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
-import { POD_IP, type SpecContext } from "../context.ts";
-import { objectStoreAccess } from "../fleet.ts";
-import { TEST_ADDRESSES, TEST_CREDENTIALS } from "../testdata/spec.ts";
+import type { SpecContext } from "../context.ts";
+import { TEST_ADDRESSES, TEST_CREDENTIALS, testContext } from "../testdata/spec.ts";
 import { compactor, DEDUP_REPLICA_LABEL } from "./compact.ts";
 import { prometheusLabels } from "./sidecar.ts";
 
-const creds = TEST_CREDENTIALS;
-const addresses = TEST_ADDRESSES;
+const _creds = TEST_CREDENTIALS;
+const _addresses = TEST_ADDRESSES;
 const topology = parseFleet(DEFAULT_FLEET, "test");
-const ctx: SpecContext = {
-  listenHost: POD_IP,
-  configDir: (w, c) => `/cfg/${w}/${c}`,
-  dataDir: (w, c) => `/data/${w}/${c}`,
-  addresses,
-  objectStore: objectStoreAccess(topology, creds, addresses),
-  blockDuration: "2h",
-  bucketSyncInterval: "3m",
-  demoScript: "demo.js",
-};
+const ctx: SpecContext = testContext(topology, { demoScript: "demo.js" });
 const args = compactor(topology, ctx).pods.flatMap((p) => p.containers.flatMap((c) => c.args));
 
 test("the compactor ignores the HA replica label and merges with penalty, the label the sidecars set", () => {

@@ -6,26 +6,17 @@ import { promisify } from "node:util";
 import { parse } from "yaml";
 import { resolveBinary } from "../../binaries/resolve.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
-import { POD_IP, type SpecContext } from "../context.ts";
-import { buildFleet, objectStoreAccess } from "../fleet.ts";
-import { TEST_ADDRESSES, TEST_CREDENTIALS } from "../testdata/spec.ts";
+import type { SpecContext } from "../context.ts";
+import { buildFleet } from "../fleet.ts";
+import { TEST_ADDRESSES, TEST_CREDENTIALS, testContext } from "../testdata/spec.ts";
 import type { Container } from "../types.ts";
 
 const creds = TEST_CREDENTIALS;
-const addresses = TEST_ADDRESSES;
+const _addresses = TEST_ADDRESSES;
 
 function containers(profile: string): Map<string, Container> {
   const topology = parseFleet({ ...DEFAULT_FLEET, profile }, "test");
-  const ctx: SpecContext = {
-    listenHost: POD_IP,
-    configDir: (w, c) => `/cfg/${w}/${c}`,
-    dataDir: (w, c) => `/data/${w}/${c}`,
-    addresses,
-    objectStore: objectStoreAccess(topology, creds, addresses),
-    blockDuration: "2h",
-    bucketSyncInterval: "3m",
-    demoScript: "demo.js",
-  };
+  const ctx: SpecContext = testContext(topology, { demoScript: "demo.js" });
   const fleet = buildFleet(topology, ctx, creds);
   const out = new Map<string, Container>();
   for (const pod of fleet.pods.filter((p) => p.cluster === topology.observer.name)) {

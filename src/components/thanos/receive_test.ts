@@ -8,9 +8,9 @@ import { parse } from "yaml";
 import { resolveBinary } from "../../binaries/resolve.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import type { FleetInput } from "../../topology/schema.ts";
-import { POD_IP, type SpecContext } from "../context.ts";
-import { buildFleet, objectStoreAccess, openings, storeApiServers } from "../fleet.ts";
-import { TEST_ADDRESSES, TEST_CREDENTIALS } from "../testdata/spec.ts";
+import type { SpecContext } from "../context.ts";
+import { buildFleet, openings, storeApiServers } from "../fleet.ts";
+import { TEST_ADDRESSES, TEST_CREDENTIALS, testContext } from "../testdata/spec.ts";
 import type { Container, PodSpec } from "../types.ts";
 
 const creds = TEST_CREDENTIALS;
@@ -39,16 +39,7 @@ function receiveFleet(receive: Record<string, unknown> = {}): FleetInput {
 
 function build(input: FleetInput) {
   const topology = parseFleet(input, "test");
-  const ctx: SpecContext = {
-    listenHost: POD_IP,
-    configDir: (w, c) => `/cfg/${w}/${c}`,
-    dataDir: (w, c) => `/data/${w}/${c}`,
-    addresses,
-    objectStore: objectStoreAccess(topology, creds, addresses),
-    blockDuration: "2h",
-    bucketSyncInterval: "3m",
-    grpcTls,
-  };
+  const ctx: SpecContext = testContext(topology, { grpcTls });
   return { topology, fleet: buildFleet(topology, ctx, creds) };
 }
 
