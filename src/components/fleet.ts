@@ -123,8 +123,8 @@ export interface ExposedHttpPort {
 }
 
 /**
- * Every HTTP port of the fleet on a NodePort, as the component specs declare it, but the storage cluster's (its S3
- * API and metrics are the object store's business: the objstore check).
+ * Every HTTP port of the fleet on a NodePort, as the component specs declare it, but the storage cluster's S3 API
+ * and MinIO's console (the object store's business: the objstore and storage-doors checks).
  */
 export function exposedHttpPorts(fleet: FleetSpec): ExposedHttpPort[] {
   const out: ExposedHttpPort[] = [];
@@ -135,11 +135,17 @@ export function exposedHttpPorts(fleet: FleetSpec): ExposedHttpPort[] {
       const container = pod.containers.find((c) =>
         c.ports.some((p) => p.port === port.targetPort && p.protocol === "http"),
       );
-      if (!container || container.component === "object-store") continue;
-      // The web config serves the port the probes use. A port with a TLS of its own (receive's remote write: mutual
-      // TLS with the gRPC material) is not the web config's; its refusals are proven by its own tests.
+      if (!container) continue;
       const served = container.ports.find((p) => p.port === port.targetPort);
-      if (served?.name !== container.readiness.port) continue;
+      if (container.component === "object-store") {
+        // Its S3 API and MinIO's console are the storage-doors check's. SeaweedFS's own metrics leave the cluster
+        // only without `tls.http` (with it, the Prometheus in its pod serves them): an open port to report.
+        if (served?.name !== "metrics") continue;
+      } else if (served?.name !== container.readiness.port) {
+        // The web config serves the port the probes use. A port with a TLS of its own (receive's remote write: mutual
+        // TLS with the gRPC material) is not the web config's; its refusals are proven by its own tests.
+        continue;
+      }
       out.push({
         cluster: svc.cluster,
         service: svc.name,

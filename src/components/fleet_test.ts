@@ -227,7 +227,7 @@ describe("HTTPS on the HTTP ports that leave a cluster (tls.http)", () => {
   const fleet = buildFleet(topology, ctx, creds);
   const plain = buildFleet(topology, context(topology), creds);
 
-  test("every HTTP NodePort but the storage cluster's serves HTTPS asking for the fleet's client certificate", () => {
+  test("every HTTP NodePort but the storage cluster's S3 API serves HTTPS asking for the fleet's client certificate", () => {
     const exposed = exposedHttpPorts(fleet);
     assert.deepEqual([...new Set(exposed.map((e) => e.component))].sort(), [
       "alertmanager",
@@ -237,6 +237,7 @@ describe("HTTPS on the HTTP ports that leave a cluster (tls.http)", () => {
       "query",
       "query-frontend",
       "sidecar",
+      "storage-metrics",
     ]);
     assert.ok(
       exposed.every((e) => e.tls),

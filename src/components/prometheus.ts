@@ -12,7 +12,7 @@ import { compactorScrapeJob } from "./thanos/compact.ts";
 import { remoteWrite } from "./thanos/receive.ts";
 import { prometheusLabels, sidecarContainer, sidecarService } from "./thanos/sidecar.ts";
 import { type ComponentSpec, type Container, type Opening, POD_NAME, START_STAGE } from "./types.ts";
-import { uniqueFiles, webClient, webServer } from "./web.ts";
+import { type ScrapeTls, scrapeTls, uniqueFiles, webClient, webServer } from "./web.ts";
 
 export const PROMETHEUS_PORT = 9090;
 export const PROMETHEUS_WORKLOAD = `prometheus-${PROMETHEUS_NAME}`;
@@ -38,13 +38,6 @@ export function peerScrapeJobs(
   ];
 }
 
-/** How a Prometheus job reaches an exposed HTTP server: with `tls.http`, HTTPS and the fleet's client certificate. */
-export type ScrapeTls = { scheme?: "https"; tls_config?: Record<string, string> };
-
-export function scrapeTls(client: { tlsConfig?: Record<string, string> }): ScrapeTls {
-  return client.tlsConfig ? { scheme: "https", tls_config: client.tlsConfig } : {};
-}
-
 /**
  * What every workload cluster's Prometheus scrapes outside its cluster, on every runtime: the storage server and
  * mgmt's compactor (mgmt runs no Prometheus).
@@ -56,7 +49,7 @@ export function fleetScrapeJobs(
   s3Tls?: { ca: string; serverName: string },
 ): Record<string, unknown>[] {
   return [
-    ...(topology.storage ? [storageScrapeJob(topology.storage, addresses, s3Tls)] : []),
+    ...(topology.storage ? [storageScrapeJob(topology.storage, addresses, tls, s3Tls)] : []),
     compactorScrapeJob(topology, addresses, tls),
   ];
 }

@@ -5,13 +5,19 @@
 // SeaweedFS's own client certificate.
 import { createHmac } from "node:crypto";
 import type { Topology } from "../topology/topology.ts";
-import type { SpecContext } from "./context.ts";
-import { objectStore } from "./storage.ts";
-import type { ComponentSpec, Port } from "./types.ts";
+import { stringify } from "../yaml.ts";
+import { POD_IP, type SpecContext } from "./context.ts";
+import { resourcesFor, type Sizing } from "./resources.ts";
+import { objectStore, SEAWEEDFS_METRICS_JOB } from "./storage.ts";
+import type { ComponentSpec, Container, Port } from "./types.ts";
+import { webServer } from "./web.ts";
 
 export const SEAWEEDFS_WORKLOAD = "seaweedfs";
 export const SEAWEEDFS_S3_PORT = 8333;
 export const SEAWEEDFS_METRICS_PORT = 9327;
+/** The Prometheus that serves SeaweedFS's metrics over HTTPS (with `tls.http`). */
+export const SEAWEEDFS_METRICS_FRONT_PORT = 9328;
+const METRICS_FRONT_SIZING: Sizing = { memory: 64, limit: 256, cpu: 20 };
 export const SEAWEEDFS_MASTER_PORT = 9333;
 const VOLUME_PORT = 8080;
 const FILER_PORT = 8888;
@@ -123,9 +129,10 @@ export function seaweedfs(
   const config = ctx.configDir(SEAWEEDFS_WORKLOAD, "seaweedfs");
   const grpc = seaweedfsGrpcPorts(ctx.seaweedfsGrpcBase);
   const tls = ctx.s3Tls;
+  const front = ctx.httpTls ? metricsFront(topology, ctx) : undefined;
   const ports: Port[] = [
     { name: "api", port: SEAWEEDFS_S3_PORT, protocol: "http" },
-    { name: "metrics", port: SEAWEEDFS_METRICS_PORT, protocol: "http" },
+    { name: front ? "weed-metrics" : "metrics", port: SEAWEEDFS_METRICS_PORT, protocol: "http" },
     { name: "master", port: SEAWEEDFS_MASTER_PORT, protocol: "http" },
     { name: "volume", port: VOLUME_PORT, protocol: "http" },
     { name: "filer", port: FILER_PORT, protocol: "http" },
@@ -176,6 +183,8 @@ export function seaweedfs(
             ]
           : []),
         `-metricsPort=${SEAWEEDFS_METRICS_PORT}`,
+        // weed serves its metrics in plain HTTP only: with a front, they stay inside the pod.
+        ...(front ? [`-metricsIp=${front.metricsHost}`] : []),
       ],
       ...(tls ? { env: seaweedfsTlsEnv(config) } : {}),
       secretEnv: seaweedfsJwtEnv(admin),
@@ -202,12 +211,62 @@ export function seaweedfs(
     },
     {
       api: SEAWEEDFS_S3_PORT,
-      console: { name: "metrics", port: SEAWEEDFS_METRICS_PORT },
+      console: front
+        ? { name: "metrics", port: SEAWEEDFS_METRICS_FRONT_PORT }
+        : { name: "metrics", port: SEAWEEDFS_METRICS_PORT },
       internal: [
         // In the cluster only: `weed shell` (the bucket setup Job) dials the master's gRPC.
         { name: "master", port: SEAWEEDFS_MASTER_PORT, targetPort: SEAWEEDFS_MASTER_PORT },
         { name: "master-grpc", port: grpc.master, targetPort: grpc.master },
       ],
     },
+    front ? [front.container] : [],
   );
+}
+
+/**
+ * With `tls.http`, SeaweedFS's metrics leave the storage cluster only through a small Prometheus in its pod: weed
+ * serves them in plain HTTP, without authentication, so it serves them on the pod's loopback (locally, the pod's own
+ * address); this Prometheus scrapes them and serves `/federate` with HTTPS to the fleet's client certificate alone,
+ * like every other HTTP port that leaves its cluster. It keeps an hour: the workload clusters' Prometheus keep the rest.
+ */
+function metricsFront(topology: Topology, ctx: SpecContext): { container: Container; metricsHost: string } {
+  const name = "metrics-front";
+  const dir = ctx.configDir(SEAWEEDFS_WORKLOAD, name);
+  // A pod's containers share its network: the loopback in a pod; locally the pod's address is its own.
+  const metricsHost = ctx.listenHost === "0.0.0.0" ? "127.0.0.1" : POD_IP;
+  const config = {
+    global: { scrape_interval: "15s" },
+    scrape_configs: [
+      {
+        job_name: SEAWEEDFS_METRICS_JOB,
+        static_configs: [
+          { targets: [`${metricsHost}:${SEAWEEDFS_METRICS_PORT}`], labels: { instance: SEAWEEDFS_WORKLOAD } },
+        ],
+      },
+    ],
+  };
+  const web = webServer(ctx, dir, "--web.config.file");
+  return {
+    metricsHost,
+    container: {
+      name,
+      component: "storage-metrics",
+      binary: "prometheus",
+      image: `quay.io/prometheus/prometheus:${topology.fleet.versions.prometheus}`,
+      args: [
+        `--config.file=${dir}/prometheus.yml`,
+        `--storage.tsdb.path=${ctx.dataDir(SEAWEEDFS_WORKLOAD, name)}`,
+        "--storage.tsdb.retention.time=1h",
+        `--web.listen-address=${ctx.listenHost}:${SEAWEEDFS_METRICS_FRONT_PORT}`,
+        ...web.args,
+      ],
+      files: [{ name: "prometheus.yml", content: stringify(config) }, ...web.files],
+      ports: [{ name: "metrics", port: SEAWEEDFS_METRICS_FRONT_PORT, protocol: "http" }],
+      readiness: { port: "metrics", path: "/-/ready", tls: true },
+      liveness: { port: "metrics", path: "/-/healthy", tls: true },
+      resources: resourcesFor(METRICS_FRONT_SIZING, topology.fleet.profile),
+      dataDir: ctx.dataDir(SEAWEEDFS_WORKLOAD, name),
+    },
+  };
 }

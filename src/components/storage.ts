@@ -7,6 +7,7 @@ import type { Topology } from "../topology/topology.ts";
 import { type Addresses, NAMESPACE, type ObjectStoreAccess } from "./context.ts";
 import { resourcesFor, type Sizing } from "./resources.ts";
 import { type ComponentSpec, type Container, type Opening, type ServicePort, START_STAGE } from "./types.ts";
+import type { ScrapeTls } from "./web.ts";
 
 /** One small replica is plenty for a fleet's blocks (the official MinIO chart asks 16Gi per pod). */
 const OBJECT_STORE_SIZING: Sizing = { memory: 256, limit: 1024, cpu: 50 };
@@ -27,6 +28,8 @@ export function objectStore(
   workload: string,
   container: ServerContainer,
   ports: { api: number; console: { name: string; port: number }; internal?: ServicePort[] },
+  /** Containers beside the server in its pod, such as the one that serves SeaweedFS's metrics over HTTPS. */
+  companions: Container[] = [],
 ): ComponentSpec {
   const storage = topology.storage;
   if (!storage) throw new Error(`${workload} needs a storage cluster to run in`);
@@ -47,7 +50,7 @@ export function objectStore(
     stage: START_STAGE.storage,
   };
   return {
-    pods: [{ ...pod, containers: [server] }],
+    pods: [{ ...pod, containers: [server, ...companions] }],
     services: [
       {
         cluster: storage.name,
@@ -127,19 +130,33 @@ export function objectStoreAccess(
 export function storageScrapeJob(
   storage: StorageConfig,
   addresses: Addresses,
+  /** With `tls.http`: SeaweedFS's metrics are federated from the Prometheus in its pod, over HTTPS. */
+  webTls: ScrapeTls,
   /** With the storage cluster's HTTPS: MinIO's metrics are on its HTTPS API, verified against the fleet CA. */
   s3Tls?: { ca: string; serverName: string },
 ): Record<string, unknown> {
   if (storage.server === "seaweedfs") {
-    return {
-      job_name: "seaweedfs-metrics",
+    const target = {
       static_configs: [{ targets: [addresses.exposed(storage.name, storage.nodePorts.console)] }],
+    };
+    if (!webTls.scheme) return { job_name: SEAWEEDFS_METRICS_JOB, ...target };
+    return {
+      job_name: SEAWEEDFS_METRICS_JOB,
+      metrics_path: "/federate",
+      params: { "match[]": [`{job="${SEAWEEDFS_METRICS_JOB}"}`] },
+      // The series keep the job and instance the front gave them.
+      honor_labels: true,
+      ...webTls,
+      ...target,
     };
   }
   const job = minioScrapeJob(addresses.exposed(storage.name, storage.nodePorts.api));
   if (!s3Tls) return job;
   return { ...job, scheme: "https", tls_config: { ca: s3Tls.ca, server_name: s3Tls.serverName } };
 }
+
+/** The job SeaweedFS's metrics are scraped under, by the workload clusters or by the Prometheus in its pod. */
+export const SEAWEEDFS_METRICS_JOB = "seaweedfs-metrics";
 
 /** The MinIO metrics job the guide adds to each workload cluster's Prometheus. */
 export function minioScrapeJob(target: string): Record<string, unknown> {

@@ -16,6 +16,7 @@ export type ComponentKind =
   | "prometheus"
   | "alertmanager"
   | "object-store"
+  | "storage-metrics"
   | "demo";
 
 export type Binary = "thanos" | "prometheus" | "alertmanager" | "weed" | "minio" | "node";

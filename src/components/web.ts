@@ -113,6 +113,13 @@ export function webClient(
   };
 }
 
+/** How a Prometheus job reaches an exposed HTTP server: with `tls.http`, HTTPS and the fleet's client certificate. */
+export type ScrapeTls = { scheme?: "https"; tls_config?: Record<string, string> };
+
+export function scrapeTls(client: { tlsConfig?: Record<string, string> }): ScrapeTls {
+  return client.tlsConfig ? { scheme: "https", tls_config: client.tlsConfig } : {};
+}
+
 function clientTlsFiles(tls: HttpTls): ConfigFile[] {
   return [
     { name: HTTP_TLS_FILES.ca, content: tls.ca },

@@ -168,12 +168,8 @@ for (const [name, input] of [
           whats.some((x) => x.endsWith("SeaweedFS metrics")),
       );
       for (const r of rows) {
-        // The storage cluster's S3 API is HTTPS asking no certificate, its metrics plain; every other is HTTPS.
-        const scheme = r.what.endsWith("SeaweedFS API (S3)")
-          ? "https"
-          : r.what.startsWith("SeaweedFS") || r.what.startsWith("MinIO")
-            ? "http"
-            : "https";
+        // Every one is HTTPS: the storage cluster's S3 API asking no certificate, the others the fleet's.
+        const scheme = "https";
         assert.match(r.url, new RegExp(`^${scheme}://127\\.77\\.[0-9]+\\.1:3[0-9]{4}$`), r.what);
       }
     });

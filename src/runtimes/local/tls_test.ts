@@ -114,7 +114,22 @@ test(
       probe.anonymous = anonymousClient(10_000, endpoints.httpTls);
       const exposure = await checkExposure(probe);
       assert.equal(exposure?.status, "pass", exposure?.detail);
-      assert.match(exposure?.detail ?? "", /^15 endpoints: 15 refuse anonymous and plaintext/);
+      // 16 with the storage cluster's metrics: weed serves them plain, so a Prometheus in its pod serves them.
+      assert.match(exposure?.detail ?? "", /^16 endpoints: 16 refuse anonymous and plaintext/);
+      const storageMetrics = endpoints.exposedHttp?.find((e) => e.component === "storage-metrics");
+      assert.ok(storageMetrics, "the storage cluster's metrics NodePort is reported");
+      // Federated through it, SeaweedFS's own metrics reach the global view from every workload cluster.
+      let clusters: string[] = [];
+      for (const until = Date.now() + 90_000; Date.now() < until; await sleep(2000)) {
+        const own = '{job="seaweedfs-metrics", __name__!="up", __name__!~"scrape_.*"}';
+        const q = new URLSearchParams({ query: `count by (cluster) (${own})` });
+        const r = await http(`${endpoints.queryFrontend}/api/v1/query?${q}`).catch(() => undefined);
+        if (r?.status !== 200) continue;
+        const body = JSON.parse(r.body) as { data: { result: { metric: { cluster: string } }[] } };
+        clusters = body.data.result.map((x) => x.metric.cluster).sort();
+        if (clusters.join() === want.join()) break;
+      }
+      assert.deepEqual(clusters, want, "SeaweedFS's metrics, federated, are in the global view");
       const prometheus = endpoints.exposedHttp?.find((e) => e.component === "prometheus");
       assert.ok(prometheus, "a Prometheus NodePort is reported");
       const quit = await new Promise<string>((resolve) => {
