@@ -21,6 +21,7 @@ import { storeGateway, storeGatewayStoreApis } from "./thanos/store.ts";
 import type {
   ComponentKind,
   ComponentSpec,
+  ExposureRequest,
   Opening,
   PodSpec,
   RuntimeName,
@@ -118,8 +119,10 @@ export interface ExposedHttpPort {
   port: string;
   nodePort: number;
   component: ComponentKind;
-  /** HTTPS that asks for the fleet's client certificate (`tls.http`). */
+  /** HTTPS that asks for the fleet's client certificate (`tls.http`, or the port's own TLS). */
   tls: boolean;
+  /** How the port is asked, when not with GET /-/healthy under the web config. */
+  request?: ExposureRequest;
 }
 
 /**
@@ -137,16 +140,18 @@ export function exposedHttpPorts(fleet: FleetSpec): ExposedHttpPort[] {
       );
       if (!container || container.component === "object-store") continue;
       // The web config serves the port the probes use. A port with a TLS of its own (receive's remote write: mutual
-      // TLS with the gRPC material) is not the web config's; its refusals are proven by its own tests.
+      // TLS with the gRPC material) says how it is asked; one that says nothing is not counted.
       const served = container.ports.find((p) => p.port === port.targetPort);
-      if (served?.name !== container.readiness.port) continue;
+      const own = served?.exposure;
+      if (served?.name !== container.readiness.port && !own) continue;
       out.push({
         cluster: svc.cluster,
         service: svc.name,
         port: port.name,
         nodePort: port.nodePort,
         component: container.component,
-        tls: container.readiness.tls === true,
+        tls: own ? own.serverName !== undefined : container.readiness.tls === true,
+        ...(own ? { request: own } : {}),
       });
     }
   }
