@@ -187,6 +187,6 @@ step(
     }
     // The rollout replaced every ingester, each ready again before the next was stopped.
     const rollout = report.scenarios.find((r) => r.id === "ingester-rollout");
-    assert.equal(rollout?.broken?.match(/ready again/g)?.length, 3, text);
+    assert.equal(rollout?.broken?.match(/ready again \d+ s later/g)?.length, 3, text);
   },
 );
