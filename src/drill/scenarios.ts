@@ -176,8 +176,9 @@ function receiveScenarios(topology: Topology): Scenario[] {
     // last is ready (`/-/ready`: its TSDB open and serving); a graceful stop (SIGTERM), so no forward hangs on a
     // dead peer until its 5 s timeout. The window left: a router that saw an ingester fail skips it for up to 5 s
     // (its hidden `--receive-forward-max-backoff`) after it is back, so one stopped within that window can leave a
-    // series 1 copy (a 503 that Prometheus retries). On Kubernetes that is what the ingesters' StatefulSet's
-    // `minReadySeconds` above 5 s closes; here every ingester was ready within 1-11 s and no write failed.
+    // series 1 copy (a 503 that Prometheus retries, counted here). On Kubernetes a `minReadySeconds` above 5 s on
+    // the ingesters' StatefulSet would close it; on the local runtime, with every ingester ready within 1-11 s, no
+    // write failed and none was resent.
     {
       id: "ingester-rollout",
       title: `every receive ingester replaced one at a time, as an upgrade does (${rollout.join(", ")})`,
