@@ -71,9 +71,9 @@ function loadOf(options: Options): Load {
     return n;
   };
   return {
-    series: Math.round(num("series", 20_000)),
+    series: Math.round(num("series", 50_000)),
     intervalS: num("interval", 2),
-    durationS: num("duration", 120),
+    durationS: num("duration", 90),
     concurrency: Math.round(num("concurrency", 8)),
   };
 }
@@ -374,13 +374,13 @@ export async function benchReceive(load: Load): Promise<Figure[]> {
 export const benchmark: Benchmark = {
   name: "receive",
   description:
-    "sustained remote-write ingest: the fleet's receive path beside one Prometheus taking the same stream (binaries cached)",
+    "sustained remote-write ingest: the fleet's receive path beside one Prometheus taking the same stream (binaries cached; runs only when named)",
   runs: 1,
   onlyWhenNamed: true,
   options: {
-    series: "active series (default 20000)",
+    series: "active series (default 50000)",
     interval: "seconds between two samples of a series (default 2)",
-    duration: "seconds of load on each side (default 120)",
+    duration: "seconds of load on each side (default 90)",
     concurrency: "requests in flight at most (default 8)",
   },
   async prepare(options) {
