@@ -1,5 +1,5 @@
 // What a running fleet reports about itself, whatever the runtime: the only thing `verify` needs besides the topology.
-import type { ComponentKind } from "./components/types.ts";
+import type { ComponentKind, ExposureRequest } from "./components/types.ts";
 
 export interface Target {
   cluster: string;
@@ -76,6 +76,11 @@ export interface ExposedHttp {
   url: string;
   /** Serves HTTPS and asks for the fleet's client certificate (`tls.http`). */
   tls: boolean;
+  /**
+   * How the port is asked when it is not a web config's (receive's remote write): the request, and the name its own
+   * certificate is verified against. Absent: GET /-/healthy.
+   */
+  request?: ExposureRequest;
 }
 
 /** Whether the local supervisor runs (it starts a process that dies again) and the processes it holds down. */

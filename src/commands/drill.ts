@@ -33,7 +33,8 @@ export function formatResult(r: ScenarioResult): string[] {
       : "",
     r.uploads ? `uploads ${mark(r.uploads.ok)}: ${r.uploads.detail}` : "",
     r.writes
-      ? `writes ${mark(r.writes.ok)} (${r.writes.failedSamples} samples and ${r.writes.failedRequests} requests failed)`
+      ? `writes ${mark(r.writes.ok)} (${r.writes.failedSamples} samples and ${r.writes.failedRequests} requests failed; ` +
+        `${r.writes.retriedSamples} samples resent, ${r.writes.replicationErrors} ingester copies not stored)`
       : "",
     r.blocks
       ? `blocks ${mark(r.blocks.ok)} (${r.blocks.before} before, ${r.blocks.after} after${r.blocks.missing.length > 0 ? `, lost ${r.blocks.missing.join(", ")}` : ""})`

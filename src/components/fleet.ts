@@ -21,6 +21,7 @@ import { storeGateway, storeGatewayStoreApis } from "./thanos/store.ts";
 import type {
   ComponentKind,
   ComponentSpec,
+  ExposureRequest,
   Opening,
   PodSpec,
   RuntimeName,
@@ -118,8 +119,10 @@ export interface ExposedHttpPort {
   port: string;
   nodePort: number;
   component: ComponentKind;
-  /** HTTPS that asks for the fleet's client certificate (`tls.http`). */
+  /** HTTPS that asks for the fleet's client certificate (`tls.http`, or the port's own TLS). */
   tls: boolean;
+  /** How the port is asked, when not with GET /-/healthy under the web config. */
+  request?: ExposureRequest;
 }
 
 /**
@@ -141,18 +144,20 @@ export function exposedHttpPorts(fleet: FleetSpec): ExposedHttpPort[] {
         // Its S3 API and MinIO's console are the storage-doors check's. SeaweedFS's own metrics leave the cluster
         // only without `tls.http` (with it, the Prometheus in its pod serves them): an open port to report.
         if (served?.name !== "metrics") continue;
-      } else if (served?.name !== container.readiness.port) {
+      } else if (served?.name !== container.readiness.port && !served?.exposure) {
         // The web config serves the port the probes use. A port with a TLS of its own (receive's remote write: mutual
-        // TLS with the gRPC material) is not the web config's; its refusals are proven by its own tests.
+        // TLS with the gRPC material) says how it is asked; one that says nothing is not counted.
         continue;
       }
+      const own = served?.exposure;
       out.push({
         cluster: svc.cluster,
         service: svc.name,
         port: port.name,
         nodePort: port.nodePort,
         component: container.component,
-        tls: container.readiness.tls === true,
+        tls: own ? own.serverName !== undefined : container.readiness.tls === true,
+        ...(own ? { request: own } : {}),
       });
     }
   }

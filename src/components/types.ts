@@ -28,6 +28,21 @@ export interface Port {
   name: string;
   port: number;
   protocol: "http" | "grpc";
+  /** An HTTP port outside the web config, with a TLS of its own: how `verify` proves it lets only the fleet in. */
+  exposure?: ExposureRequest;
+}
+
+/**
+ * The request that proves a port's own TLS lets the fleet's client certificate through to its handler (a 2xx), where
+ * an anonymous or plaintext one is refused: it must change nothing.
+ */
+export interface ExposureRequest {
+  method: "POST";
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  /** The name the port's certificate is issued for; absent when it serves plaintext. */
+  serverName?: string;
 }
 
 export interface ConfigFile {

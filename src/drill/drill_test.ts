@@ -131,3 +131,33 @@ test("lost blocks: an HA pair's blocks merged by offline deduplication are kept,
     ["A", "B", "C", "D"],
   );
 });
+
+test("with a receive-mode cluster: the ingester rollout replaces every ingester, highest ordinal first", () => {
+  const input = parseFleetYaml(
+    "clusters:\n  - { name: mgmt, role: observer }\n  - { name: biz1, role: workload }\n  - { name: biz2, role: workload, mode: receive }\n  - { name: minio, role: storage }\n",
+    "fleet.yaml",
+  );
+  const byId = new Map(scenarios(input).map((s) => [s.id, s]));
+  const rollout = byId.get("ingester-rollout");
+  assert.equal(rollout?.mode, "rollout");
+  assert.deepEqual(
+    rollout?.victims.map((v) => `${v.cluster}/${v.component}/${v.pod}`),
+    [
+      "mgmt/receive-ingester/thanos-receive-ingester-2",
+      "mgmt/receive-ingester/thanos-receive-ingester-1",
+      "mgmt/receive-ingester/thanos-receive-ingester-0",
+    ],
+  );
+  assert.equal(rollout?.completeDuring, true);
+  assert.equal(rollout?.noFailedWrites, true);
+  const row = formatResult({
+    id: "ingester-rollout",
+    title: "",
+    ok: true,
+    writes: { ok: true, failedSamples: 0, failedRequests: 0, retriedSamples: 12, replicationErrors: 40 },
+  });
+  assert.match(
+    row[2] as string,
+    /writes ok \(0 samples and 0 requests failed; 12 samples resent, 40 ingester copies not stored\)/,
+  );
+});

@@ -363,6 +363,8 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
 
     async inject(s: Scenario): Promise<Fault> {
       if (s.mode === "cut-off") return cutOff(s);
+      if (s.mode === "rollout")
+        throw new Error(`${s.id}: a rollout is drilled on the local runtime only so far`);
       const v = s.victims[0];
       if (!v || s.victims.length !== 1)
         throw new Error(`${s.id}: a Kubernetes fault breaks exactly one workload`);

@@ -1,5 +1,5 @@
-// Real faults on the local runtime: SIGKILL, held down through the supervisor (like a pod scaled to zero), and
-// HAProxy backends disabled over the stats socket to cut a cluster off.
+// Real faults on the local runtime: SIGKILL, held down through the supervisor (like a pod scaled to zero), HAProxy
+// backends disabled over the stats socket to cut a cluster off, and a rollout (SIGTERM, restart, ready, next).
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { haproxyCommands, serverStates } from "../runtimes/local/haproxy.ts";
@@ -7,7 +7,7 @@ import { hasExited } from "../runtimes/local/proc.ts";
 import { localRoot } from "../runtimes/local/processes.ts";
 import { type ProcessRecord, readHolds, readState, writeHolds } from "../runtimes/local/state.ts";
 import { supervisorRunning } from "../runtimes/local/supervise.ts";
-import { isReady } from "../runtimes/local/supervisor.ts";
+import { isReady, stopProcesses } from "../runtimes/local/supervisor.ts";
 import type { Topology } from "../topology/topology.ts";
 import type { Fault, Faults } from "./run.ts";
 import type { Scenario, Victim } from "./scenarios.ts";
@@ -72,6 +72,7 @@ export function localFaults(topology: Topology, stateDir: string): Faults {
     async inject(s: Scenario): Promise<Fault> {
       const records = await current(root);
       if (s.mode === "cut-off") return cutOff(topology, root, s, records);
+      if (s.mode === "rollout") return rollout(topology, root, s, records);
       const victims = records.filter((r) => s.victims.some((v) => matches(topology, r, v)));
       if (victims.length === 0) {
         throw new Error(`${s.id}: no process of the fleet matches ${JSON.stringify(s.victims)}`);
@@ -107,6 +108,49 @@ export function localFaults(topology: Topology, stateDir: string): Faults {
           await restarted(root, victims, 120_000);
         },
       };
+    },
+  };
+}
+
+/** How long a stopped process may take to exit before SIGKILL: a kubelet's default termination grace period. */
+const GRACE_MS = 30_000;
+
+/**
+ * Replaces each victim in turn as an upgrade replaces a StatefulSet's pods: SIGTERM and its graceful shutdown (SIGKILL
+ * after the grace period), the supervisor starts it again at once, and the next waits until it is ready.
+ */
+function rollout(topology: Topology, root: string, s: Scenario, records: ProcessRecord[]): Fault {
+  const order = s.victims.map((v) => {
+    const r = records.find((x) => matches(topology, x, v));
+    if (!r) throw new Error(`${s.id}: no process of the fleet matches ${JSON.stringify(v)}`);
+    return r;
+  });
+  const stopped = new AbortController();
+  const steps: string[] = [];
+  const course = (async () => {
+    for (const victim of order) {
+      if (stopped.signal.aborted) break;
+      // The supervisor may have restarted it since the records were read: stop the one that runs.
+      const r = (await current(root)).find((x) => x.id === victim.id) ?? victim;
+      const t0 = Date.now();
+      const { killed } = await stopProcesses([r], GRACE_MS);
+      const down = Date.now();
+      await restarted(root, [r], 120_000);
+      steps.push(
+        `${r.pod} stopped in ${Math.round((down - t0) / 1000)} s${killed.length > 0 ? " (SIGKILL after the grace period)" : ""}, ` +
+          `ready again ${Math.round((Date.now() - down) / 1000)} s later`,
+      );
+    }
+    return steps.join("; ");
+  })();
+  return {
+    what: `SIGTERM each of ${order.map((r) => r.id).join(", ")} in turn, the next once it is ready again`,
+    brokenPods: order.map((r) => ({ cluster: r.cluster, pod: r.pod })),
+    course,
+    async lift() {
+      // Stopped early (Ctrl-C): the process being replaced is left to the supervisor, which starts it again.
+      stopped.abort();
+      await course.catch(() => {});
     },
   };
 }

@@ -100,6 +100,16 @@ step(
     assert.equal(receive?.status, "pass", formatReport(report));
     assert.match(receive?.detail ?? "", /biz2: every replica on 3 of 3 ready ingesters/);
     assert.match(receive?.detail ?? "", /none failed/);
+    // The remote-write endpoint is counted among the exposed ports, asked with an empty write.
+    const exposure = report.checks.find((c) => c.id === "exposure");
+    const n = endpoints.exposedHttp?.length ?? 0;
+    assert.ok(endpoints.exposedHttp?.some((e) => e.name === "thanos-receive-router/remote-write"));
+    assert.match(
+      exposure?.detail ?? "",
+      new RegExp(
+        `^${n} endpoints: ${n} refuse .* \\(mgmt thanos-receive-router/remote-write with an empty write\\)$`,
+      ),
+    );
     process.stderr.write(`${formatReport(report)}\n`);
   },
 );
@@ -155,20 +165,28 @@ step("the remote-write endpoint answers only the fleet's client certificate, ove
   assert.match(fleetWrite, /^HTTP /, "the fleet's client certificate gets through to the handler");
 });
 
-step("drill ingester, router, receive-cut-off: no failed write, no gap", 1_500_000, async () => {
-  const chosen = scenarios(topology).filter((s) => ["ingester", "router", "receive-cut-off"].includes(s.id));
-  assert.equal(chosen.length, 3);
-  const report = await runDrill(topology, endpoints, localFaults(topology, stateDir), chosen, {
-    signal: new AbortController().signal,
-    onProgress: (line) => lines.push(line),
-  });
-  const text = report.scenarios.map((s) => formatResult(s).join("  ")).join("\n");
-  process.stderr.write(`${text}\n`);
-  for (const result of report.scenarios) {
-    assert.ok(result.writes, text);
-    assert.equal(result.writes.failedSamples, 0, text);
-    assert.equal(result.writes.failedRequests, 0, text);
-    assert.ok(result.view?.ok, text);
-    assert.ok(result.ok, text);
-  }
-});
+step(
+  "drill ingester, ingester-rollout, router, receive-cut-off: no failed write, no gap",
+  1_800_000,
+  async () => {
+    const ids = ["ingester", "ingester-rollout", "router", "receive-cut-off"];
+    const chosen = scenarios(topology).filter((s) => ids.includes(s.id));
+    assert.equal(chosen.length, 4);
+    const report = await runDrill(topology, endpoints, localFaults(topology, stateDir), chosen, {
+      signal: new AbortController().signal,
+      onProgress: (line) => lines.push(line),
+    });
+    const text = report.scenarios.map((s) => formatResult(s).join("  ")).join("\n");
+    process.stderr.write(`${text}\n`);
+    for (const result of report.scenarios) {
+      assert.ok(result.writes, text);
+      assert.equal(result.writes.failedSamples, 0, text);
+      assert.equal(result.writes.failedRequests, 0, text);
+      assert.ok(result.view?.ok, text);
+      assert.ok(result.ok, text);
+    }
+    // The rollout replaced every ingester, each ready again before the next was stopped.
+    const rollout = report.scenarios.find((r) => r.id === "ingester-rollout");
+    assert.equal(rollout?.broken?.match(/ready again \d+ s later/g)?.length, 3, text);
+  },
+);

@@ -27,6 +27,11 @@ export interface Fault {
    * ones, so the view's count and gaps leave them out.
    */
   removedPods?: { cluster: string; pod: string }[];
+  /**
+   * A fault that runs its own course (a rollout): settles when it is over, with what it did in words. The hold lasts
+   * until then; a course that failed fails the scenario when the fault is lifted.
+   */
+  course?: Promise<string>;
   /** Ends the fault and waits until whatever was broken runs again. */
   lift(): Promise<void>;
 }
@@ -55,8 +60,18 @@ export interface ScenarioResult {
   alert?: { name: string; ok: boolean; firedAfterSeconds?: number };
   recovery?: { ok: boolean; seconds?: number; failing?: string[] };
   uploads?: { ok: boolean; detail: string };
-  /** Remote writes to receive that failed while the fault lasted: samples Prometheus gave up on, 5xx at the routers. */
-  writes?: { ok: boolean; failedSamples: number; failedRequests: number };
+  /**
+   * Remote writes to receive while the fault lasted: samples Prometheus gave up on and 5xx at the routers (failed
+   * writes); samples Prometheus sent again (a write that failed once, then succeeded); copies the routers could not
+   * store on one ingester although the write's quorum held (`thanos_receive_replications_total{result="error"}`).
+   */
+  writes?: {
+    ok: boolean;
+    failedSamples: number;
+    failedRequests: number;
+    retriedSamples: number;
+    replicationErrors: number;
+  };
   blocks?: { ok: boolean; before: number; after: number; missing: string[] };
   error?: string;
 }
@@ -111,6 +126,13 @@ type Gone = (labels: Record<string, string>) => boolean;
  */
 export function seriesOfPods(pods: { cluster: string; pod: string }[]): Gone {
   return (labels) => pods.some((p) => labels.cluster === p.cluster && labels.pod === p.pod);
+}
+
+interface WriteCounters {
+  samples: number;
+  requests: number;
+  retried: number;
+  replicationErrors: number;
 }
 
 class Fleet {
@@ -198,23 +220,28 @@ class Fleet {
    * (prometheus_remote_storage_samples_failed_total) and requests the routers answered with 5xx (a write quorum not
    * met). Counters, so a fault's are the difference across it; a process that restarted counts from zero again.
    */
-  async failedWrites(): Promise<{ samples: number; requests: number }> {
+  async failedWrites(): Promise<WriteCounters> {
     const read = async (url: string) => parseMetrics((await this.http(`${url}/metrics`)).body);
     const writers = new Set(receiveWorkloads(this.topology).map((w) => w.name));
-    let samples = 0;
-    let requests = 0;
+    const out: WriteCounters = { samples: 0, requests: 0, retried: 0, replicationErrors: 0 };
     for (const t of this.endpoints.targets) {
       if (t.component === "prometheus" && writers.has(t.cluster)) {
-        samples += metricValue(await read(t.url), "prometheus_remote_storage_samples_failed_total") ?? 0;
+        const page = await read(t.url);
+        out.samples += metricValue(page, "prometheus_remote_storage_samples_failed_total") ?? 0;
+        out.retried += metricValue(page, "prometheus_remote_storage_samples_retried_total") ?? 0;
       }
       if (t.component === "receive-router") {
-        requests += (await read(t.url))
+        const page = await read(t.url);
+        out.requests += page
           .filter((s) => s.name === "http_requests_total" && s.labels.handler === "receive")
           .filter((s) => (s.labels.code ?? "").startsWith("5"))
           .reduce((n, s) => n + s.value, 0);
+        out.replicationErrors += page
+          .filter((s) => s.name === "thanos_receive_replications_total" && s.labels.result === "error")
+          .reduce((n, s) => n + s.value, 0);
       }
     }
-    return { samples, requests };
+    return out;
   }
 
   async blocks(): Promise<BlockMeta[]> {
@@ -278,6 +305,17 @@ async function runScenario(
   const writesBefore = s.noFailedWrites ? await fleet.failedWrites() : undefined;
   const start = Date.now();
   const fault = await faults.inject(s);
+  let courseOver = fault.course === undefined;
+  let courseSaid: string | undefined;
+  fault.course?.then(
+    (said) => {
+      courseSaid = said;
+      courseOver = true;
+    },
+    () => {
+      courseOver = true;
+    },
+  );
   const gone = seriesOfPods(fault.removedPods ?? []);
   const count = (series: Record<string, string>[]) => series.filter((labels) => !gone(labels)).length;
   const before = count(seriesBefore);
@@ -316,12 +354,18 @@ async function runScenario(
         firedAt = now;
         progress(`${s.id}: ${s.alert.name} fired after ${Math.round((now - start) / 1000)} s`);
       }
-      const held = now - start >= holdMs && duringMin !== Number.POSITIVE_INFINITY;
+      const held = now - start >= holdMs && duringMin !== Number.POSITIVE_INFINITY && courseOver;
       if (held && (!s.alert || firedAt !== undefined || now > alertDeadline)) break;
     }
   } finally {
     const liftedAt = Date.now();
     await fault.lift();
+    if (fault.course) {
+      // A course cut short (Ctrl-C) or failed: its error, after the lift undid what it could.
+      await fault.course;
+      result.broken = `${fault.what}: ${courseSaid}`;
+      progress(`${s.id}: ${courseSaid}`);
+    }
     lifted = true;
     progress(`${s.id}: fault lifted; back after ${Math.round((Date.now() - liftedAt) / 1000)} s`);
   }
@@ -335,7 +379,13 @@ async function runScenario(
     const now = await fleet.failedWrites();
     const failedSamples = Math.max(0, now.samples - writesBefore.samples);
     const failedRequests = Math.max(0, now.requests - writesBefore.requests);
-    result.writes = { ok: failedSamples === 0 && failedRequests === 0, failedSamples, failedRequests };
+    result.writes = {
+      ok: failedSamples === 0 && failedRequests === 0,
+      failedSamples,
+      failedRequests,
+      retriedSamples: Math.max(0, now.retried - writesBefore.retried),
+      replicationErrors: Math.max(0, now.replicationErrors - writesBefore.replicationErrors),
+    };
   }
 
   // The range across the outage, once the samples of its end have arrived.

@@ -1,9 +1,12 @@
 // The one seam between verify and the network: plain HTTP GETs with a deadline, errors named by URL and kind.
 
 export interface HttpRequest {
-  method?: "GET" | "HEAD" | "PUT" | "DELETE";
+  method?: "GET" | "HEAD" | "PUT" | "DELETE" | "POST";
   headers?: Record<string, string>;
+  body?: string;
   timeoutMs?: number;
+  /** The name the server's certificate is verified against, when not the client's own (node clients only). */
+  servername?: string;
 }
 
 export interface HttpResponse {
@@ -71,6 +74,7 @@ export function fetchClient(defaultTimeoutMs: number): HttpClient {
       const res = await fetch(url, {
         method: req.method ?? "GET",
         headers: req.headers,
+        ...(req.body !== undefined ? { body: req.body } : {}),
         redirect: "manual",
         signal: limit.signal,
       });

@@ -35,7 +35,8 @@ const KINDS: Record<string, HttpErrorKind> = {
 };
 
 export function nodeClient(opts: ClientOptions): HttpClient {
-  const { insecure, ...tls } = opts.tls ?? {};
+  // The server name goes with each request: an agent's own options override a request's.
+  const { insecure, servername: _, ...tls } = opts.tls ?? {};
   const agent = new https.Agent({
     ...tls,
     ...(insecure ? { rejectUnauthorized: false } : {}),
@@ -55,7 +56,9 @@ export function nodeClient(opts: ClientOptions): HttpClient {
           method: req.method ?? "GET",
           headers,
           agent: secure ? agent : plain,
-          ...(secure && opts.tls?.servername ? { servername: opts.tls.servername } : {}),
+          ...(secure && (req.servername ?? opts.tls?.servername)
+            ? { servername: req.servername ?? opts.tls?.servername }
+            : {}),
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -90,7 +93,7 @@ export function nodeClient(opts: ClientOptions): HttpClient {
               : `request to ${url} failed: ${error.message}`;
         reject(new HttpError(url, kind, what, { cause: error }));
       });
-      request.end();
+      request.end(req.body);
     });
   };
 }

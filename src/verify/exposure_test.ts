@@ -18,7 +18,25 @@ import { Probe } from "./probe.ts";
 const topology = parseFleet(DEFAULT_FLEET, "test");
 const servers: (http.Server | https.Server)[] = [];
 let stateDir = "";
-const urls: Record<"mutual" | "anonymousTls" | "plain", string> = { mutual: "", anonymousTls: "", plain: "" };
+const urls: Record<"mutual" | "anonymousTls" | "plain" | "remoteWrite", string> = {
+  mutual: "",
+  anonymousTls: "",
+  plain: "",
+  remoteWrite: "",
+};
+let grpcServerName = "";
+
+/** As receive's write handler: an empty write (the one byte 0) to its path is taken, anything else is not. */
+function remoteWrite(req: http.IncomingMessage, res: http.ServerResponse) {
+  const chunks: Buffer[] = [];
+  req.on("data", (c: Buffer) => chunks.push(c));
+  req.on("end", () => {
+    const empty = Buffer.concat(chunks).equals(Buffer.from([0]));
+    const ok =
+      req.method === "POST" && req.url === "/api/v1/receive" && empty && req.headers["thanos-tenant"];
+    res.writeHead(ok ? 200 : 400).end(ok ? "" : "snappy decode error\n");
+  });
+}
 
 function answer(_req: http.IncomingMessage, res: http.ServerResponse) {
   res.writeHead(200).end("Healthy.\n");
@@ -32,7 +50,16 @@ async function listen(server: http.Server | https.Server, scheme: string): Promi
 
 before(async () => {
   stateDir = await mkdtemp(join(tmpdir(), "fleet-exposure-"));
-  const { http: tls } = await loadOrCreateFleetTls(stateDir);
+  const { http: tls, grpc } = await loadOrCreateFleetTls(stateDir);
+  grpcServerName = grpc.serverName;
+  // Receive's remote write: mutual TLS with the gRPC server certificate, the same fleet CA.
+  urls.remoteWrite = await listen(
+    https.createServer(
+      { cert: grpc.cert, key: grpc.key, ca: grpc.ca, requestCert: true, rejectUnauthorized: true },
+      remoteWrite,
+    ),
+    "https",
+  );
   const serverTls = { cert: tls.cert, key: tls.key, ca: tls.ca };
   // As exporter-toolkit's RequireAndVerifyClientCert: no certificate from the fleet CA, no answer.
   urls.mutual = await listen(
@@ -112,6 +139,29 @@ describe("exposure", () => {
       r?.detail ?? "",
       /1 endpoint does not answer the fleet's client certificate: .*connection refused/,
     );
+  });
+
+  test("a port with its own TLS is asked with its declared request and server name, and counted", async () => {
+    const request = {
+      method: "POST" as const,
+      path: "/api/v1/receive",
+      headers: { "THANOS-TENANT": "thanos-fleet-verify", "content-encoding": "snappy" },
+      body: "\u0000",
+      serverName: grpcServerName,
+    };
+    const writes = { ...port("thanos-receive-router/remote-write", urls.remoteWrite, true), request };
+    const r = await run([port("thanos-query/http", urls.mutual, true), writes]);
+    assert.equal(r?.status, "pass", r?.detail);
+    assert.equal(
+      r?.detail,
+      "2 endpoints: 2 refuse anonymous and plaintext, 2 answer the fleet's client certificate " +
+        "(mgmt thanos-receive-router/remote-write with an empty write)",
+    );
+    // Asked as a web port (GET /-/healthy, the HTTP server name), it would not let the fleet in.
+    const { request: _, ...asWeb } = writes;
+    const wrong = await run([asWeb]);
+    assert.equal(wrong?.status, "fail");
+    assert.match(wrong?.detail ?? "", /1 endpoint does not answer the fleet's client certificate/);
   });
 
   test("no exposed ports reported (a recorded fleet), no check", async () => {

@@ -48,6 +48,31 @@ describe("verify with a receive-mode cluster", () => {
     assert.match(check(report, "objstore").detail, /biz2 \d+ \(from the ingesters\)/);
   });
 
+  it("an ingester restarted a minute ago has shipped nothing since: pending, not failing", async () => {
+    const rec = readRecording("receive-healthy");
+    const target = rec.endpoints.targets.find((t) => t.pod === "thanos-receive-ingester-2");
+    const url = `${target?.url}/metrics`;
+    const page = rec.responses[url];
+    assert.ok(page && "body" in page);
+    const started = (Date.parse(rec.now) - 60_000) / 1000;
+    page.body = page.body
+      .replace(/^process_start_time_seconds .*$/m, `process_start_time_seconds ${started}`)
+      .replace(
+        /^thanos_shipper_uploads_total\{tenant="biz2"\} .*$/m,
+        'thanos_shipper_uploads_total{tenant="biz2"} 0',
+      );
+    // The ingesters hold data from 10 minutes ago, long enough for a first block to be overdue (1m blocks).
+    const tenMinutesAgo = Date.parse(rec.now) - 600_000;
+    for (const [u, r] of Object.entries(rec.responses)) {
+      if (u.endsWith("/api/v1/stores") && "body" in r)
+        r.body = r.body.replaceAll('"minTime":1796626493042', `"minTime":${tenMinutesAgo}`);
+    }
+    const report = await verifyFleet(topology, rec.endpoints, replayOptions(rec));
+    const receive = check(report, "receive");
+    assert.equal(receive.status, "pending", receive.detail);
+    assert.match(receive.detail, /first blocks due .*thanos-receive-ingester-2\/biz2/);
+  });
+
   it("one ingester held down: receive and stores name it; the view stays complete", async () => {
     const report = await replay("receive-ingester-down");
     const receive = check(report, "receive");

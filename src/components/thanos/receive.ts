@@ -38,6 +38,32 @@ const RECEIVE_PORTS: Port[] = [
   { name: "capnproto", port: CAPNPROTO_PORT, protocol: "grpc" },
 ];
 
+/**
+ * How verify proves the routers' remote-write endpoint lets the fleet in: an empty write request (a snappy-compressed
+ * WriteRequest of no series is the one byte 0), which the handler answers 200 and stores nothing from.
+ */
+function remoteWriteExposure(ctx: SpecContext): Port[] {
+  return RECEIVE_PORTS.map((p) =>
+    p.port !== REMOTE_WRITE_PORT
+      ? p
+      : {
+          ...p,
+          exposure: {
+            method: "POST",
+            path: REMOTE_WRITE_PATH,
+            headers: {
+              "content-encoding": "snappy",
+              "content-type": "application/x-protobuf",
+              "x-prometheus-remote-write-version": "0.1.0",
+              [TENANT_HEADER]: "thanos-fleet-verify",
+            },
+            body: "\u0000",
+            ...(ctx.grpcTls ? { serverName: ctx.grpcTls.serverName } : {}),
+          },
+        },
+  );
+}
+
 const ROUTER: MgmtFacts = {
   name: "thanos-receive-router",
   container: "thanos-receive-router",
@@ -166,7 +192,7 @@ function routers(topology: Topology, ctx: SpecContext): ComponentSpec {
   const spec = mgmtComponent(topology, ctx, ROUTER, {
     args,
     container: {
-      ports: RECEIVE_PORTS,
+      ports: remoteWriteExposure(ctx),
       files: [
         { name: HASHRINGS_FILE, content: hashringsConfig(topology, ctx.addresses) },
         ...tls.files,

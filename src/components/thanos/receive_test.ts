@@ -9,7 +9,7 @@ import { resolveBinary } from "../../binaries/resolve.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import type { FleetInput } from "../../topology/schema.ts";
 import type { SpecContext } from "../context.ts";
-import { buildFleet, openings, storeApiServers } from "../fleet.ts";
+import { buildFleet, exposedHttpPorts, openings, storeApiServers } from "../fleet.ts";
 import { TEST_ADDRESSES, TEST_CREDENTIALS, testContext } from "../testdata/spec.ts";
 import type { Container, PodSpec } from "../types.ts";
 
@@ -250,4 +250,28 @@ test("a flag thanos does not know fails the flag check above", async () => {
     promisify(execFile)(thanos, ["receive", "--receive.no-such-flag=1", "--help"]),
     (e: { stderr?: string }) => /unknown long flag '--receive\.no-such-flag'/.test(e.stderr ?? ""),
   );
+});
+
+test("the remote-write NodePort is among the exposed HTTP ports, asked with an empty write over the gRPC TLS", () => {
+  const { topology, fleet } = build(receiveFleet());
+  const writes = exposedHttpPorts(fleet).filter((e) => e.component === "receive-router");
+  assert.deepEqual(
+    writes.map((e) => ({ service: e.service, port: e.port, nodePort: e.nodePort, tls: e.tls })),
+    [
+      {
+        service: "thanos-receive-router",
+        port: "remote-write",
+        nodePort: topology.observer.receive.nodePort,
+        tls: true,
+      },
+    ],
+  );
+  const request = writes[0]?.request;
+  assert.equal(request?.method, "POST");
+  assert.equal(request?.path, "/api/v1/receive");
+  assert.equal(request?.serverName, "thanos-fleet-grpc");
+  assert.equal(request?.headers["content-encoding"], "snappy");
+  assert.ok(request?.headers["THANOS-TENANT"]);
+  // A WriteRequest with no series, snappy-compressed: its length (0) as a varint, nothing after.
+  assert.deepEqual([...Buffer.from(request?.body ?? "")], [0]);
 });

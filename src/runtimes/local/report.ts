@@ -33,6 +33,7 @@ export function fleetEndpoints(topology: Topology, plan: LocalPlan): FleetEndpoi
     component: e.component,
     url: `${e.tls ? "https" : "http"}://${plan.network.addresses.exposed(e.cluster, e.nodePort)}`,
     tls: e.tls,
+    ...(e.request ? { request: e.request } : {}),
   }));
   return {
     runtime: "local",

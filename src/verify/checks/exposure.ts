@@ -1,7 +1,9 @@
 // The `exposure` check: every HTTP port that leaves its cluster refuses an anonymous request and a plaintext one, and
 // answers a request with the fleet's client certificate. With `tls.http: false` it fails, naming each open port.
+// Receive's remote-write endpoint has a TLS of its own (the gRPC material): it is asked with the request its
+// component declares (an empty write), so "answers" means the write handler took it.
 import type { ExposedHttp } from "../../endpoints.ts";
-import { HttpError, type HttpResponse } from "../../net/http.ts";
+import { HttpError, type HttpRequest, type HttpResponse } from "../../net/http.ts";
 import type { Probe } from "../probe.ts";
 import { type CheckInfo, type CheckProblem, fail, pass, plural, reason } from "../result.ts";
 import type { CheckResult } from "../types.ts";
@@ -56,13 +58,21 @@ export async function checkExposure(probe: Probe): Promise<CheckResult | undefin
   if (!exposed || exposed.length === 0) return undefined;
   const results = await Promise.all(
     exposed.map(async (e) => {
-      const url = new URL(PATH, e.url);
+      const url = new URL(e.request?.path ?? PATH, e.url);
       const plainUrl = new URL(url);
       plainUrl.protocol = "http:";
+      const req: HttpRequest = e.request
+        ? {
+            method: e.request.method,
+            headers: e.request.headers,
+            body: e.request.body,
+            ...(e.request.serverName ? { servername: e.request.serverName } : {}),
+          }
+        : {};
       const [anonymous, plaintext, fleet] = await Promise.all([
-        attempt(() => probe.anonymous(url.toString())),
-        attempt(() => probe.anonymous(plainUrl.toString())),
-        attempt(() => probe.http(url.toString())),
+        attempt(() => probe.anonymous(url.toString(), req)),
+        attempt(() => probe.anonymous(plainUrl.toString(), req)),
+        attempt(() => probe.http(url.toString(), req)),
       ]);
       return { e, anonymous, plaintext, fleet };
     }),
@@ -86,7 +96,11 @@ export async function checkExposure(probe: Probe): Promise<CheckResult | undefin
       fix: "remove 'http: false' under tls in fleet.yaml and run `thanos-fleet up`",
     });
   }
-  const shut = results.filter((r) => "error" in r.fleet || r.fleet.answered.status !== 200);
+  // A declared request is answered by its handler with any 2xx (remote write: 200 or 204).
+  const letIn = (r: (typeof results)[number]) =>
+    "answered" in r.fleet &&
+    (r.e.request ? Math.floor(r.fleet.answered.status / 100) === 2 : r.fleet.answered.status === 200);
+  const shut = results.filter((r) => !letIn(r));
   if (shut.length > 0) {
     problems.push({
       what: `${plural(shut.length, "endpoint")} ${verb(shut.length, "does", "do")} not answer the fleet's client certificate: ${shut
@@ -101,8 +115,10 @@ export async function checkExposure(probe: Probe): Promise<CheckResult | undefin
   }
   const n = results.length;
   if (problems.length > 0) return fail(EXPOSURE, problems, `${plural(n, "endpoint")} outside their cluster`);
+  const own = results.filter((r) => r.e.request).map((r) => `${r.e.cluster} ${r.e.name}`);
   return pass(
     EXPOSURE,
-    `${plural(n, "endpoint")}: ${n} refuse anonymous and plaintext, ${n} answer the fleet's client certificate`,
+    `${plural(n, "endpoint")}: ${n} refuse anonymous and plaintext, ${n} answer the fleet's client certificate` +
+      (own.length > 0 ? ` (${own.join(", ")} with an empty write)` : ""),
   );
 }

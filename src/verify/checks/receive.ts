@@ -225,7 +225,12 @@ export async function checkReceive(probe: Probe): Promise<CheckResult | undefine
         )
         .map((e) => e.minTime)
         .filter((t) => t > 0 && t <= now);
-      const since = times.length > 0 ? Math.min(...times) : undefined;
+      // The shipper counts from zero again when the ingester restarts (a drill, an upgrade): its first block since
+      // is due a block after it started, whatever data its TSDB already held.
+      const startedS = metricValue(samples, "process_start_time_seconds");
+      const oldest = times.length > 0 ? Math.min(...times) : undefined;
+      const since =
+        oldest === undefined || startedS === undefined ? oldest : Math.max(oldest, startedS * 1000);
       const due = since === undefined ? undefined : firstBlockDue(since, blockMs);
       if (due === undefined || now < due) {
         waiting.push(`${pod}/${w.name}`);
