@@ -27,7 +27,7 @@ import { hostPorts, kindConfig } from "./kind.ts";
 import { setupObjects } from "./minio.ts";
 import { DEFAULT_OUT, planSteps } from "./runbook.ts";
 import { seaweedfsSetupObjects, seaweedfsSetupSecret } from "./seaweedfs.ts";
-import type { KubeObject, RenderedCluster, RenderedFleet } from "./types.ts";
+import type { ChartPod, KubeObject, RenderedCluster, RenderedFleet } from "./types.ts";
 import { namespace, OBJSTORE_SECRET, realisePod, realiseService, secret } from "./workloads.ts";
 
 export interface RenderOptions {
@@ -96,6 +96,7 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
     const workloads: KubeObject[] = [];
     const serviceObjects: KubeObject[] = [];
     let helmValues: Record<string, unknown> | undefined;
+    let chartPods: ChartPod[] | undefined;
     const addPods = (list: PodSpec[]) => {
       for (const pod of list) {
         const r = realisePod(pod, ctx, objstore);
@@ -133,6 +134,11 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
       }
       if (!receiveMode && ctx.grpcTls) secrets.push(grpcTlsSecret(ctx.grpcTls));
       helmValues = kubePrometheusStackValues(topology, w, ctx, { prometheus, alertmanager });
+      chartPods = [prometheus, alertmanager].map((p) => ({
+        name: p.name,
+        replicas: p.replicas,
+        memoryRequests: p.containers.map((x) => x.resources.requests.memory),
+      }));
       // One Service per replica (the chart's thanosService selects every replica): query must see each one.
       for (const s of take(services, c.name, (s) => s.selector.pod !== undefined)) {
         serviceObjects.push(...realiseService(s, serviceTypeOf(c)));
@@ -178,6 +184,7 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
       context: kubeContext(topology, c.name),
       ...(kind ? { kindConfig: kind } : {}),
       ...(helmValues ? { helmValues } : {}),
+      ...(chartPods ? { chartPods } : {}),
       secrets,
       manifests: [...manifests, ...configs, ...serviceObjects, ...workloads],
       hostPorts: hostPorts(topology, c.name),

@@ -1,11 +1,8 @@
 // Checks, before anything is created, that this machine can run the fleet: each failure says how to fix it.
 
-import { ALERTMANAGER_SIZING } from "../../components/alertmanager.ts";
 import { NAMESPACE } from "../../components/context.ts";
 import { GRAFANA_SIZING } from "../../components/grafana.ts";
-import { PROMETHEUS_SIZING } from "../../components/prometheus.ts";
 import { resourcesFor, type Sizing } from "../../components/resources.ts";
-import { SIDECAR_SIZING } from "../../components/thanos/sidecar.ts";
 import { RELEASE } from "../../render/helm.ts";
 import type { KubeObject, RenderedCluster } from "../../render/types.ts";
 import { fieldPath } from "../../topology/errors.ts";
@@ -140,11 +137,12 @@ export function memoryNeeded(topology: Topology, clusters: RenderedCluster[]): n
       0,
     );
     total += manifestMemory(c.manifests);
-    const w = topology.workloads.find((x) => x.name === c.cluster);
-    if (w) {
-      // The chart's pods: not among the manifests.
-      total += w.prometheus.replicas * (mem(PROMETHEUS_SIZING) + mem(SIDECAR_SIZING));
-      total += (topology.fleet.grafana ? mem(GRAFANA_SIZING) : 0) + mem(ALERTMANAGER_SIZING) + CHART_EXTRAS;
+    if (c.chartPods) {
+      // The chart's pods: not among the manifests; Prometheus with or without its sidecar, as the spec gives it.
+      for (const p of c.chartPods) {
+        total += p.replicas * p.memoryRequests.reduce((sum, q) => sum + parseQuantity(q), 0);
+      }
+      total += (topology.fleet.grafana ? mem(GRAFANA_SIZING) : 0) + CHART_EXTRAS;
     }
   }
   return total;

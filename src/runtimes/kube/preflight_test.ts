@@ -2,8 +2,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { FakeWorld } from "../../../testing/kube/fake-world.ts";
 import { NAMESPACE } from "../../components/context.ts";
+import { resourcesFor } from "../../components/resources.ts";
+import { SIDECAR_SIZING } from "../../components/thanos/sidecar.ts";
 import { RELEASE } from "../../render/helm.ts";
 import { renderFleet } from "../../render/render.ts";
+import { receiveTopology } from "../../render/testdata/fixtures.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { FIELD_MANAGER, MANAGED_BY_LABEL } from "./api.ts";
 import { memoryNeeded, PreflightError, parseQuantity, parseVersion, preflight } from "./preflight.ts";
@@ -281,6 +284,21 @@ describe("what the fleet needs", () => {
     assert.ok(need(four) > need(small));
     // Four kind clusters of two nodes each, before any workload.
     assert.ok(need(small) > 4 * (600 + 200) * 1024 ** 2);
+  });
+
+  it("a receive-mode cluster's chart pods count no sidecar: the component spec, not a list, says what runs", async () => {
+    const sidecars = defaultTopology();
+    const receive = receiveTopology();
+    const need = (t: Topology) => memoryNeeded(t, renderFleet(t, { ...fakeRenderOptions(t) }).clusters);
+    const workload = (t: Topology, name: string) => {
+      const rc = renderFleet(t, { ...fakeRenderOptions(t) }).clusters.find((c) => c.cluster === name);
+      assert.ok(rc);
+      return memoryNeeded(t, [rc]);
+    };
+    const sidecarMiB = parseQuantity(resourcesFor(SIDECAR_SIZING, "small").requests.memory);
+    // biz2's two replicas lose their sidecars; mgmt gains the routers and ingesters.
+    assert.equal(workload(sidecars, "biz2") - workload(receive, "biz2"), 2 * sidecarMiB);
+    assert.ok(need(receive) > need(sidecars));
   });
 
   it("parses Kubernetes quantities and tool versions", () => {
