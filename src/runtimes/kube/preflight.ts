@@ -6,7 +6,7 @@ import { resourcesFor, type Sizing } from "../../components/resources.ts";
 import { RELEASE } from "../../render/helm.ts";
 import type { KubeObject, RenderedCluster } from "../../render/types.ts";
 import { fieldPath } from "../../topology/errors.ts";
-import { clusterNodePorts } from "../../topology/semantics.ts";
+import { fleetNodePorts } from "../../topology/semantics.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { imageArchiveFindings, localChartFindings } from "./airgap.ts";
 import { FIELD_MANAGER, type KubeApi, MANAGED_BY_LABEL } from "./api.ts";
@@ -408,11 +408,12 @@ async function takenNodePorts(
     for (const p of ports)
       if (p.nodePort) holders.set(p.nodePort, `${s.metadata.namespace}/${s.metadata.name}`);
   }
-  const problems = clusterNodePorts(config).flatMap(({ key, port }): PreflightProblem[] => {
+  const problems = fleetNodePorts(topology.fleet, config).flatMap((planned): PreflightProblem[] => {
+    const { key, port } = planned;
     const holder = holders.get(port);
     if (!holder) return [];
-    const [name, replica] = key.split("+");
-    const field = fieldPath(["clusters", index, "nodePorts", name as string]);
+    const replica = key.split("+")[1];
+    const field = fieldPath(["clusters", index, ...planned.field]);
     return [
       {
         check: "nodeports",

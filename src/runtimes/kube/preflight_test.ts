@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { FakeWorld } from "../../../testing/kube/fake-world.ts";
 import { NAMESPACE } from "../../components/context.ts";
@@ -7,10 +9,17 @@ import { SIDECAR_SIZING } from "../../components/thanos/sidecar.ts";
 import { RELEASE } from "../../render/helm.ts";
 import { renderFleet } from "../../render/render.ts";
 import { receiveTopology } from "../../render/testdata/fixtures.ts";
+import { parseFleetYaml } from "../../topology/load.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { FIELD_MANAGER, MANAGED_BY_LABEL } from "./api.ts";
 import { memoryNeeded, PreflightError, parseQuantity, parseVersion, preflight } from "./preflight.ts";
-import { addCloudClusters, defaultTopology, fakeRenderOptions, topologyOf } from "./testdata/fixtures.ts";
+import {
+  addCloudClusters,
+  defaultTopology,
+  fakeRenderOptions,
+  TESTDATA,
+  topologyOf,
+} from "./testdata/fixtures.ts";
 
 function run(world: FakeWorld, topology: Topology, platform: NodeJS.Platform = "linux") {
   const fleet = renderFleet(topology, { ...fakeRenderOptions(topology) });
@@ -231,6 +240,34 @@ describe("preflight for existing clusters", () => {
         [
           "cluster us1: NodePort 30300 (clusters[1].nodePorts.grafana) is held by Service default/their-grafana in context cloud-us1",
           "set a free port for clusters[1].nodePorts.grafana in fleet.yaml, or remove Service default/their-grafana",
+        ],
+      ],
+    );
+  });
+
+  it("with a receive-mode cluster, the remote-write endpoint's NodePort is checked too, named by its field", async () => {
+    const world = new FakeWorld();
+    addCloudClusters(world, ["cloud-mgmt", "cloud-us1"]);
+    await world
+      .fakeApi("cloud-mgmt")
+      .serverSideApply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "default" } });
+    await world.fakeApi("cloud-mgmt").serverSideApply({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { namespace: "default", name: "their-writer" },
+      spec: { type: "NodePort", ports: [{ port: 80, nodePort: 30907 }] },
+    });
+    const sidecars = await topologyOf("load-balancer.yaml");
+    // Without receive, 30907 is no port of the fleet's.
+    assert.equal(await problems(world, sidecars), undefined);
+    const text = `${await readFile(join(TESTDATA, "load-balancer.yaml"), "utf8")}    mode: receive\n`;
+    const error = await problems(world, parseFleetYaml(text, "load-balancer.yaml"));
+    assert.deepEqual(
+      error?.problems.map((p) => [p.message, p.fix]),
+      [
+        [
+          "cluster mgmt: NodePort 30907 (clusters[0].receive.nodePort) is held by Service default/their-writer in context cloud-mgmt",
+          "set a free port for clusters[0].receive.nodePort in fleet.yaml, or remove Service default/their-writer",
         ],
       ],
     );
