@@ -71,10 +71,10 @@ clusters:
 const RECEIVE = `
 bucket: thanos
 clusters:
-  - { name: mgmt, role: observer }
-  - { name: biz1, role: workload }
-  - { name: biz2, role: workload, mode: receive }
-  - { name: minio, role: storage }
+  - { name: mgmt, role: observer, context: ctx-mgmt }
+  - { name: biz1, role: workload, context: ctx-biz1 }
+  - { name: biz2, role: workload, context: ctx-biz2, mode: receive }
+  - { name: minio, role: storage, context: ctx-minio }
 `;
 
 interface Case {
@@ -98,7 +98,8 @@ const CASES: Case[] = [
     squatter: { cluster: "biz4", port: 31500, field: "clusters[4].nodePorts.sidecarGrpc" },
   },
   {
-    title: "biz2 on receive: routers and ingesters on mgmt, biz2's Prometheus remote-writing with no sidecar",
+    title:
+      "biz2 on receive, existing contexts: routers and ingesters on mgmt, biz2's Prometheus remote-writing with no sidecar",
     topology: () => parseFleetYaml(RECEIVE, "receive.yaml"),
     squatter: { cluster: "mgmt", port: 30907, field: "clusters[0].receive.nodePort" },
   },
