@@ -60,6 +60,8 @@ describe("receive on Kubernetes: the observer", () => {
         "--objstore.config-file=/etc/thanos-fleet/thanos-receive-ingester/objstore.yml",
       ),
     );
+    // objstore.yml names the fleet CA for the storage cluster's HTTPS: the ingesters mount it as the store gateway does.
+    assert.match(JSON.stringify(ingester.spec), /"secret":\{"secretName":"thanos-fleet-s3-ca"\}/);
     // Its stable DNS names come from a headless Service named as the StatefulSet's serviceName.
     const svc = object(mgmt, "Service", spec.serviceName);
     assert.equal((svc.spec as { clusterIP?: string }).clusterIP, "None");
