@@ -2,7 +2,7 @@
 // (Docker, kind, helm, kubectl, the kind node image and every fleet image in the local Docker) and the
 // kube-prometheus-stack chart assembled with its dependencies (E2E_KPS_CHART, a directory or .tgz).
 //
-// Three runs, each: `up` (four kind clusters, images loaded, storage, Helm ×2, mgmt), `verify --wait` all green
+// Four runs, each: `up` (four kind clusters, images loaded, storage, Helm ×2, mgmt), `verify --wait` all green
 // (blocks shipped and served by the store gateway: the test fleet cuts 2-minute blocks), a cross-cluster
 // deduplicated query through query-frontend from the host, the compactor's metrics in the global view, a second `up`
 // that changes nothing, and `down` leaving no container or network it created.
@@ -10,7 +10,10 @@
 //   plaintext the same with TLS off (tls: { grpc: false, http: false, s3: false }): the guide's plaintext layout;
 //             verify leaves exposure and storage-doors out to go green, then proves it names the plain S3
 //   existing  clusters created beforehand and named by `context:` (the existing-clusters mode)
-// Environment: E2E_MODES (comma list, default all three), E2E_KPS_CHART (required), E2E_IMAGES (an archive from
+//   receive   biz1 on sidecars, biz2 on receive (mode: receive): biz2's Prometheus pair remote-writes to mgmt's
+//             routers and runs no sidecar; verify's receive check green too, and biz2's series through
+//             query-frontend one per series with deduplication (2 replicas × 3 ingester copies without)
+// Environment: E2E_MODES (comma list, default all four), E2E_KPS_CHART (required), E2E_IMAGES (an archive from
 // `thanos-fleet images save`; made and cached when absent), E2E_NODE_IMAGE (default kindest/node:v1.36.1),
 // E2E_KEEP=1 keeps each fleet, E2E_KEEP_ON_FAILURE=1 only a failed one, E2E_VERBOSE=1 streams kind and helm.
 // KUBECONFIG is a file inside each run's state dir, so the user's is untouched. Results (step timings, peak
@@ -38,7 +41,7 @@ const verbose = process.env.E2E_VERBOSE === "1";
 const keepAlways = process.env.E2E_KEEP === "1";
 const keepOnFailure = process.env.E2E_KEEP_ON_FAILURE === "1";
 const NODE_IMAGE = process.env.E2E_NODE_IMAGE ?? "kindest/node:v1.36.1";
-const MODES = ["default", "plaintext", "existing"] as const;
+const MODES = ["default", "plaintext", "existing", "receive"] as const;
 type Mode = (typeof MODES)[number];
 const CLI = resolve(import.meta.dirname, "../src/cli.ts");
 const log = (line: string) => process.stderr.write(`e2e: ${line}\n`);
@@ -147,7 +150,7 @@ function fleetYaml(mode: Mode, chart: string, images: string, contexts: Record<s
     clusters: [
       cluster("mgmt", "observer"),
       cluster("biz1", "workload"),
-      cluster("biz2", "workload"),
+      { ...cluster("biz2", "workload"), ...(mode === "receive" ? { mode: "receive" } : {}) },
       cluster("minio", "storage"),
     ],
   });
@@ -221,7 +224,7 @@ function memorySampler(clusters: string[]): { stop(): Promise<number> } {
 
 interface QueryResult {
   status: string;
-  data?: { result: { metric: Record<string, string> }[] };
+  data?: { result: { metric: Record<string, string>; value?: [number, string] }[] };
 }
 
 async function instantQuery(base: string, query: string, dedup: boolean): Promise<QueryResult["data"]> {
@@ -294,6 +297,34 @@ async function crossClusterQuery(topology: Topology, queryFrontend: string): Pro
           seen: `clusters ${got.join(", ") || "none"} (want ${want.join(", ")}); replicas ${counts}`,
         };
   });
+}
+
+/**
+ * A receive-mode cluster's series through query-frontend: without deduplication each is there once per Prometheus
+ * replica and ingester copy (prometheus_replica × receive_replica), with it once.
+ */
+async function receiveDeduplicated(topology: Topology, queryFrontend: string): Promise<void> {
+  const rf = topology.observer.receive.replicationFactor;
+  for (const w of topology.workloads.filter((x) => x.mode === "receive")) {
+    const want = w.prometheus.replicas * rf;
+    await pollRight(`${w.name}'s series through receive are not deduplicated`, async () => {
+      const raw = await instantQuery(
+        queryFrontend,
+        `count by (prometheus_replica, receive_replica) (up{cluster="${w.name}"})`,
+        false,
+      );
+      const merged = await instantQuery(
+        queryFrontend,
+        `count by (job, instance) (up{cluster="${w.name}"})`,
+        true,
+      );
+      const copies = raw?.result.length ?? 0;
+      const counts = (merged?.result ?? []).map((r) => r.value?.[1] ?? "");
+      const once = counts.length > 0 && counts.every((c) => c === "1");
+      const seen = `${w.name}: ${copies} copies of each series without dedup (want ${want}), ${counts.length} series with dedup, counts ${[...new Set(counts)].join(",")}`;
+      return { right: copies === want && once, seen };
+    });
+  }
 }
 
 /** mgmt runs no Prometheus: the compactor's metrics reach the global view through each workload cluster's scrape. */
@@ -434,6 +465,7 @@ async function runMode(mode: Mode, chart: string, signal: AbortSignal): Promise<
     const endpoints = await runtime.endpoints(topology, { stateDir });
     await crossClusterQuery(topology, endpoints.queryFrontend);
     await compactorInGlobalView(topology, endpoints.queryFrontend);
+    if (mode === "receive") await receiveDeduplicated(topology, endpoints.queryFrontend);
 
     const again = Date.now();
     const mark = commands.length;

@@ -54,6 +54,9 @@ export function fleetScrapeJobs(
   ];
 }
 
+/** Where the Prometheus Operator mounts each Secret of `prometheusSpec.secrets`: `<this>/<Secret name>/<key>`. */
+export const OPERATOR_SECRETS_DIR = "/etc/prometheus/secrets";
+
 /** The operator's headless Service of every Prometheus it runs: each pod's DNS name is <pod>.<this>. */
 export const OPERATOR_GOVERNING_SERVICE = "prometheus-operated";
 

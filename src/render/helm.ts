@@ -4,9 +4,16 @@ import { alertmanagerNodePort } from "../components/alertmanager.ts";
 import { type GrpcTls, NAMESPACE, type SpecContext } from "../components/context.ts";
 import { GRAFANA_SIZING, grafanaNodePort } from "../components/grafana.ts";
 import { OBJSTORE_FILE } from "../components/objstore.ts";
-import { fleetScrapeJobs, kubePeerScrapeJobs, PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
+import {
+  fleetScrapeJobs,
+  kubePeerScrapeJobs,
+  OPERATOR_SECRETS_DIR,
+  PROMETHEUS_WORKLOAD,
+} from "../components/prometheus.ts";
 import { resourcesFor } from "../components/resources.ts";
+import { thanosImage } from "../components/thanos/common.ts";
 import { queryFrontendAddress } from "../components/thanos/query-frontend.ts";
+import { operatorRemoteWrite } from "../components/thanos/receive.ts";
 import type { Container, PodSpec } from "../components/types.ts";
 import { fleetPath, type Topology, type Workload } from "../topology/topology.ts";
 import { mergeValues } from "../topology/values.ts";
@@ -86,6 +93,64 @@ function sidecarTls(ctx: SpecContext) {
   };
 }
 
+/**
+ * What a sidecar-mode cluster's Prometheus gets: the Thanos sidecar (image, block size, objstore.yml from its
+ * Secret, TLS) and a pod annotation that rolls the pods when objstore.yml changes; Prometheus does not compact, the
+ * sidecar uploads its blocks.
+ */
+function sidecarValues(ctx: SpecContext, prometheus: PodSpec) {
+  const sidecar = container(prometheus, "thanos-sidecar");
+  const tls = sidecarTls(ctx);
+  return {
+    prometheus: {
+      // In-cluster discovery only (headless); other clusters reach each replica through its own NodePort Service.
+      thanosService: { enabled: true },
+    },
+    podMetadata: {
+      // The sidecar reads objstore.yml only at start: a changed bucket address must roll the Prometheus pods.
+      podMetadata: { annotations: { [OBJSTORE_HASH]: objstoreHash(sidecar) } },
+    },
+    compaction: {
+      // min = max block duration, as the local runtime runs it: the operator only applies thanos.blockSize with
+      // compaction disabled (otherwise, with Prometheus 3 and a recent Thanos, it delays compaction and cuts 2h blocks).
+      disableCompaction: true,
+    },
+    prometheusSpec: {
+      ...tls.prometheusSpec,
+      thanos: {
+        image: sidecar.image,
+        version: imageParts(sidecar.image).tag,
+        // The operator sets Prometheus's min and max block duration from it; the fleet's `blocks.duration`.
+        blockSize: ctx.blockDuration,
+        objectStorageConfig: { existingSecret: { name: OBJSTORE_SECRET, key: OBJSTORE_FILE } },
+        resources: sidecar.resources,
+        ...tls.thanos,
+      },
+    },
+  };
+}
+
+/**
+ * What a receive-mode cluster's Prometheus gets instead: no sidecar (nothing dials into the cluster, no block leaves it
+ * but through the observer's ingesters), and the remote write of the receive component, its TLS files from the
+ * Secret receiveWriterSecrets makes.
+ */
+function receiveWriterValues(topology: Topology, w: Workload, ctx: SpecContext) {
+  const write = operatorRemoteWrite(topology, w, ctx, OPERATOR_SECRETS_DIR);
+  return {
+    prometheus: { thanosService: { enabled: false } },
+    podMetadata: {},
+    compaction: {},
+    prometheusSpec: { secrets: [write.secret.name], remoteWrite: [write.spec] },
+  };
+}
+
+/** The Secrets a receive-mode workload cluster needs: its remote write's TLS files, and no bucket credential. */
+export function receiveWriterSecrets(topology: Topology, w: Workload, ctx: SpecContext): KubeObject[] {
+  const { name, data } = operatorRemoteWrite(topology, w, ctx, OPERATOR_SECRETS_DIR).secret;
+  return Object.keys(data).length > 0 ? [secret(name, data)] : [];
+}
+
 function objstoreHash(sidecar: Container): string {
   const file = sidecar.files.find((f) => f.name === OBJSTORE_FILE);
   if (!file) throw new Error(`the sidecar has no ${OBJSTORE_FILE}`);
@@ -152,9 +217,7 @@ function fleetValues(
 ): Record<string, unknown> {
   const serviceType = w.serviceType;
   const prometheus = container(pods.prometheus, "prometheus");
-  const sidecar = container(pods.prometheus, "thanos-sidecar");
   const alertmanager = container(pods.alertmanager, "alertmanager");
-  const thanos = imageParts(sidecar.image);
   const prom = imageParts(prometheus.image);
   const scrape = [
     ...kubePeerScrapeJobs(w, NAMESPACE),
@@ -165,30 +228,27 @@ function fleetValues(
       `the chart names Prometheus ${PROMETHEUS_WORKLOAD}, the spec says ${pods.prometheus.name}`,
     );
   }
-  const tls = sidecarTls(ctx);
+  const writer =
+    w.mode === "receive" ? receiveWriterValues(topology, w, ctx) : sidecarValues(ctx, pods.prometheus);
   return {
     // Pins the object names the per-replica Services and PROMETHEUS_WORKLOAD rely on, whatever the release is called.
     fullnameOverride: RELEASE,
     crds: { enabled: true },
     prometheusOperator: {
-      thanosImage: thanos,
+      thanosImage: imageParts(thanosImage(topology)),
     },
     prometheus: {
-      // In-cluster discovery only (headless); other clusters reach each replica through its own NodePort Service.
-      thanosService: { enabled: true },
+      ...writer.prometheus,
       prometheusSpec: {
         replicas: w.prometheus.replicas,
-        // The sidecar reads objstore.yml only at start: a changed bucket address must roll the Prometheus pods.
-        podMetadata: { annotations: { [OBJSTORE_HASH]: objstoreHash(sidecar) } },
+        ...writer.podMetadata,
         externalLabels: w.labels,
         // The operator adds this label with the pod name as value; query deduplicates on it.
         replicaExternalLabelName: "prometheus_replica",
         // Otherwise the operator adds prometheus="monitoring/kube-prometheus-stack-prometheus", the same in every
         // cluster: no use to query, and a label set other than the one fleet.yaml gives (and the local runtime runs).
         prometheusExternalLabelNameClear: true,
-        // min = max block duration, as the local runtime runs it: the operator only applies thanos.blockSize with
-        // compaction disabled (otherwise, with Prometheus 3 and a recent Thanos, it delays compaction and cuts 2h blocks).
-        disableCompaction: true,
+        ...writer.compaction,
         retention: w.prometheus.retention,
         scrapeInterval: w.prometheus.scrapeInterval,
         evaluationInterval: w.prometheus.scrapeInterval,
@@ -196,16 +256,7 @@ function fleetValues(
         version: prom.tag,
         resources: prometheus.resources,
         additionalScrapeConfigs: scrape,
-        ...tls.prometheusSpec,
-        thanos: {
-          image: sidecar.image,
-          version: thanos.tag,
-          // The operator sets Prometheus's min and max block duration from it; the fleet's `blocks.duration`.
-          blockSize: ctx.blockDuration,
-          objectStorageConfig: { existingSecret: { name: OBJSTORE_SECRET, key: OBJSTORE_FILE } },
-          resources: sidecar.resources,
-          ...tls.thanos,
-        },
+        ...writer.prometheusSpec,
       },
     },
     alertmanager: {

@@ -10,7 +10,7 @@ import { SEAWEEDFS_WORKLOAD } from "../components/seaweedfs.ts";
 import type { PodSpec, ServiceSpec } from "../components/types.ts";
 import type { Credentials } from "../state/credentials.ts";
 import type { ClusterConfig } from "../topology/schema.ts";
-import { type Topology, topologyError } from "../topology/topology.ts";
+import type { Topology } from "../topology/topology.ts";
 import {
   type DiscoveredAddresses,
   kubeAddresses,
@@ -21,13 +21,13 @@ import {
   S3_CA_KEY,
   S3_CA_SECRET,
 } from "./addresses.ts";
-import { GRAFANA_SECRET, grpcTlsSecret, kubePrometheusStackValues } from "./helm.ts";
+import { GRAFANA_SECRET, grpcTlsSecret, kubePrometheusStackValues, receiveWriterSecrets } from "./helm.ts";
 import { mirrorImage } from "./images.ts";
 import { hostPorts, kindConfig } from "./kind.ts";
 import { setupObjects } from "./minio.ts";
 import { DEFAULT_OUT, planSteps } from "./runbook.ts";
 import { seaweedfsSetupObjects, seaweedfsSetupSecret } from "./seaweedfs.ts";
-import type { KubeObject, RenderedCluster, RenderedFleet } from "./types.ts";
+import type { ChartPod, KubeObject, RenderedCluster, RenderedFleet } from "./types.ts";
 import { namespace, OBJSTORE_SECRET, realisePod, realiseService, secret } from "./workloads.ts";
 
 export interface RenderOptions {
@@ -42,23 +42,7 @@ export interface RenderOptions {
   s3Tls?: S3Tls;
 }
 
-/**
- * Receive runs on the local runtime only, so far: the chart's values give every workload cluster's Prometheus a
- * sidecar and no remote write. Refused with the field to change, before anything is rendered or created.
- */
-export function refuseReceive(topology: Topology): void {
-  const index = topology.fleet.clusters.findIndex((c) => c.role === "workload" && c.mode === "receive");
-  if (index < 0) return;
-  throw topologyError(
-    topology,
-    ["clusters", index, "mode"],
-    "is receive, which the Kubernetes runtime does not deploy yet (its Prometheus would get a sidecar and no remote write)",
-    "run this fleet with --runtime local, or set mode: sidecar for Kubernetes",
-  );
-}
-
 export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFleet {
-  refuseReceive(topology);
   const addresses = kubeAddresses(topology, opts.discovered);
   if (topology.fleet.tls.grpc && !opts.grpcTls) {
     throw new Error(
@@ -112,6 +96,7 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
     const workloads: KubeObject[] = [];
     const serviceObjects: KubeObject[] = [];
     let helmValues: Record<string, unknown> | undefined;
+    let chartPods: ChartPod[] | undefined;
     const addPods = (list: PodSpec[]) => {
       for (const pod of list) {
         const r = realisePod(pod, ctx, objstore);
@@ -129,13 +114,16 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
     } else if (c.role === "workload") {
       const w = topology.workloads.find((x) => x.name === c.name);
       if (!w) throw new Error(`workload cluster ${c.name} is missing from the topology`);
-      // The chart runs this cluster's Prometheus replicas (with their sidecars) and its Alertmanager.
+      // The chart runs this cluster's Prometheus replicas (with their sidecars, or writing to receive) and its Alertmanager.
       const [prometheus] = take(pods, c.name, (p) => p.name === PROMETHEUS_WORKLOAD);
       const [alertmanager] = take(pods, c.name, (p) => p.name === ALERTMANAGER_WORKLOAD);
       if (!prometheus || !alertmanager)
         throw new Error(`workload cluster ${c.name} has no Prometheus or Alertmanager spec`);
-      secrets.push(secret(OBJSTORE_SECRET, { "objstore.yml": objstore }));
-      secrets.push(...s3Ca());
+      // A receive-mode cluster's Prometheus writes to the observer: it gets its remote write's TLS files and no
+      // bucket credential; a sidecar-mode one gets what its sidecar uploads and serves with.
+      const receiveMode = w.mode === "receive";
+      if (receiveMode) secrets.push(...receiveWriterSecrets(topology, w, ctx));
+      else secrets.push(secret(OBJSTORE_SECRET, { "objstore.yml": objstore }), ...s3Ca());
       if (topology.fleet.grafana) {
         secrets.push(
           secret(GRAFANA_SECRET, {
@@ -144,8 +132,13 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
           }),
         );
       }
-      if (ctx.grpcTls) secrets.push(grpcTlsSecret(ctx.grpcTls));
+      if (!receiveMode && ctx.grpcTls) secrets.push(grpcTlsSecret(ctx.grpcTls));
       helmValues = kubePrometheusStackValues(topology, w, ctx, { prometheus, alertmanager });
+      chartPods = [prometheus, alertmanager].map((p) => ({
+        name: p.name,
+        replicas: p.replicas,
+        memoryRequests: p.containers.map((x) => x.resources.requests.memory),
+      }));
       // One Service per replica (the chart's thanosService selects every replica): query must see each one.
       for (const s of take(services, c.name, (s) => s.selector.pod !== undefined)) {
         serviceObjects.push(...realiseService(s, serviceTypeOf(c)));
@@ -191,6 +184,7 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
       context: kubeContext(topology, c.name),
       ...(kind ? { kindConfig: kind } : {}),
       ...(helmValues ? { helmValues } : {}),
+      ...(chartPods ? { chartPods } : {}),
       secrets,
       manifests: [...manifests, ...configs, ...serviceObjects, ...workloads],
       hostPorts: hostPorts(topology, c.name),

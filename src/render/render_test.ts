@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import { z } from "zod";
 import { PINNED } from "../versions.ts";
 import { fleetFiles } from "./files.ts";
-import { configs, defaultTopology, GOLDEN_DIR, render } from "./testdata/fixtures.ts";
+import { configs, defaultTopology, GOLDEN_DIR, receiveTopology, render } from "./testdata/fixtures.ts";
 import { validateObject } from "./testdata/validate.ts";
 import type { KubeObject, RenderedCluster } from "./types.ts";
 
@@ -219,6 +219,11 @@ describe("golden files", () => {
   test("default fleet, with the node addresses kind gives", () => {
     const t = defaultTopology();
     checkGolden(join(GOLDEN_DIR, "default"), fleetFiles(t, render(t), "out"));
+  });
+
+  test("biz2 on receive, with the node addresses kind gives", () => {
+    const t = receiveTopology();
+    checkGolden(join(GOLDEN_DIR, "receive"), fleetFiles(t, render(t), "out"));
   });
 
   test("default fleet before discovery: PLAN.md explains the placeholders", () => {

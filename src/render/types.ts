@@ -16,6 +16,13 @@ export interface HostPort {
   hostPort: number;
 }
 
+/** A workload the chart runs: its replicas and each container's memory request (a Kubernetes quantity). */
+export interface ChartPod {
+  name: string;
+  replicas: number;
+  memoryRequests: string[];
+}
+
 export interface RenderedCluster {
   cluster: string;
   role: "observer" | "workload" | "storage";
@@ -25,6 +32,11 @@ export interface RenderedCluster {
   kindConfig?: Record<string, unknown>;
   /** kube-prometheus-stack values (workload clusters); never a credential. */
   helmValues?: Record<string, unknown>;
+  /**
+   * The pods the chart runs from helmValues (workload clusters), as their component specs give them: what preflight
+   * counts for them without knowing which containers a cluster's mode puts in its Prometheus pods.
+   */
+  chartPods?: ChartPod[];
   /** Secrets, applied before anything that needs them. */
   secrets: KubeObject[];
   /** Everything else thanos-fleet applies itself, in apply order (Namespace first). */

@@ -312,6 +312,24 @@ export function clusterNodePorts(c: ClusterConfig): { key: string; port: number 
     );
 }
 
+/**
+ * Every NodePort a cluster of this fleet opens, with the fleet.yaml field under the cluster that sets it: its
+ * nodePorts, and on the observer of a fleet with receive-mode clusters the remote-write endpoint's.
+ */
+export function fleetNodePorts(
+  fleet: { clusters: readonly { role: string; mode?: string }[] },
+  c: ClusterConfig,
+): { key: string; port: number; field: string[] }[] {
+  const ports = clusterNodePorts(c).map((p) => ({
+    ...p,
+    field: ["nodePorts", p.key.split("+")[0] as string],
+  }));
+  if (c.role === "observer" && usesReceive(fleet)) {
+    ports.push({ key: "receive.nodePort", port: c.receive.nodePort, field: ["receive", "nodePort"] });
+  }
+  return ports;
+}
+
 function nodePortProblems(fleet: FleetConfig): PathProblem[] {
   const out: PathProblem[] = [];
   fleet.clusters.forEach((c, i) => {

@@ -40,6 +40,11 @@ export const GRPC_AND_HTTP: Port[] = [
 ];
 export const HTTP_ONLY: Port[] = [{ name: "http", port: HTTP_PORT, protocol: "http" }];
 
+/** The fleet's Thanos image, e.g. `quay.io/thanos/thanos:v0.42.4`. */
+export function thanosImage(topology: Topology): string {
+  return `quay.io/thanos/thanos:${topology.fleet.versions.thanos}`;
+}
+
 export function thanosContainer(
   topology: Topology,
   name: string,
@@ -48,12 +53,11 @@ export function thanosContainer(
   args: string[],
   rest: Partial<Container> = {},
 ): Container {
-  const version = topology.fleet.versions.thanos;
   return {
     name,
     component,
     binary: "thanos",
-    image: `quay.io/thanos/thanos:${version}`,
+    image: thanosImage(topology),
     args: [...args, "--log.level=info", "--log.format=logfmt"],
     files: [],
     ports: GRPC_AND_HTTP,

@@ -296,6 +296,20 @@ export function receiveOpenings(topology: Topology): Opening[] {
   return [{ ...opening, url: { scheme: "https", path: REMOTE_WRITE_PATH } }];
 }
 
+/**
+ * Prometheus's defaults, bounded for a fleet of small clusters: 10,000 samples buffered per shard, up to 10 shards of
+ * 2,000-sample requests; an outage beyond the buffers is held by the WAL and resent after it.
+ */
+const QUEUE = {
+  capacity: 10_000,
+  min_shards: 1,
+  max_shards: 10,
+  max_samples_per_send: 2_000,
+  batch_send_deadline: "5s",
+  min_backoff: "100ms",
+  max_backoff: "10s",
+} as const;
+
 /** The files and remote_write entry a receive-mode Prometheus gets: its tenant header and client certificate. */
 export function remoteWrite(
   topology: Topology,
@@ -318,17 +332,7 @@ export function remoteWrite(
             },
           }
         : {}),
-      // Prometheus's defaults, bounded for a fleet of small clusters: 10,000 samples buffered per shard, up to 10
-      // shards of 2,000-sample requests; an outage beyond the buffers is held by the WAL and resent after it.
-      queue_config: {
-        capacity: 10_000,
-        min_shards: 1,
-        max_shards: 10,
-        max_samples_per_send: 2_000,
-        batch_send_deadline: "5s",
-        min_backoff: "100ms",
-        max_backoff: "10s",
-      },
+      queue_config: QUEUE,
     },
     files: tls
       ? [
@@ -337,5 +341,43 @@ export function remoteWrite(
           { name: CLIENT_FILES.key, content: tls.clientKey, secret: true },
         ]
       : [],
+  };
+}
+
+/**
+ * On Kubernetes, the Secret with a receive-mode Prometheus's remote-write TLS files (the fleet CA and the fleet's
+ * client certificate, nothing else): the Prometheus Operator mounts it into each replica (`prometheusSpec.secrets`).
+ */
+export const REMOTE_WRITE_SECRET = "thanos-remote-write-tls";
+
+/** `max_samples_per_send` → `maxSamplesPerSend`: the operator's RemoteWriteSpec names Prometheus's fields so. */
+function camelKeys(value: unknown, path: string[] = []): unknown {
+  if (Array.isArray(value)) return value.map((v) => camelKeys(v, path));
+  if (value === null || typeof value !== "object") return value;
+  // Header names are the HTTP headers themselves.
+  if (path.at(-1) === "headers") return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [
+      k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()),
+      camelKeys(v, [...path, k]),
+    ]),
+  );
+}
+
+/**
+ * A receive-mode Prometheus run by the Prometheus Operator: the same remote_write entry as the local runtime's, as the
+ * operator's RemoteWriteSpec (`prometheusSpec.remoteWrite`), its files read from REMOTE_WRITE_SECRET where the operator
+ * mounts it (`secretsDir`), and that Secret's data.
+ */
+export function operatorRemoteWrite(
+  topology: Topology,
+  workload: Workload,
+  ctx: SpecContext,
+  secretsDir: string,
+): { spec: Record<string, unknown>; secret: { name: string; data: Record<string, string> } } {
+  const { config, files } = remoteWrite(topology, workload, ctx, `${secretsDir}/${REMOTE_WRITE_SECRET}`);
+  return {
+    spec: camelKeys(config) as Record<string, unknown>,
+    secret: { name: REMOTE_WRITE_SECRET, data: Object.fromEntries(files.map((f) => [f.name, f.content])) },
   };
 }

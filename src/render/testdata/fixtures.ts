@@ -78,6 +78,24 @@ export function defaultTopology(): Topology {
   return parseFleet(DEFAULT_FLEET, DEFAULT_SOURCE);
 }
 
+/** The default fleet with biz2 on receive (e2e:kind's `receive` mode): biz1 keeps its sidecars. */
+export const RECEIVE_FLEET_YAML = `bucket: thanos
+clusters:
+  - name: mgmt
+    role: observer
+  - name: biz1
+    role: workload
+  - name: biz2
+    role: workload
+    mode: receive
+  - name: minio
+    role: storage
+`;
+
+export function receiveTopology(): Topology {
+  return parseFleetYaml(RECEIVE_FLEET_YAML, "receive.yaml");
+}
+
 export function fourWorkloadsTopology(): Topology {
   return parseFleetYaml(readFileSync(FOUR_WORKLOADS_FILE, "utf8"), "src/render/testdata/four-workloads.yaml");
 }
@@ -100,5 +118,6 @@ export function configs(): { name: string; topology: Topology }[] {
   return [
     { name: "default fleet", topology: defaultTopology() },
     { name: "four workload clusters with three replicas", topology: fourWorkloadsTopology() },
+    { name: "biz2 on receive", topology: receiveTopology() },
   ];
 }

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type FakeKubeApi, FakeWorld } from "../../../testing/kube/fake-world.ts";
+import { ingesterPodNames, routerPodNames } from "../../components/thanos/receive.ts";
 import { readDiscoveredAddresses } from "../../render/addresses.ts";
+import { receiveTopology } from "../../render/testdata/fixtures.ts";
 import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet } from "../../topology/load.ts";
-import { expectedStores, queryPods } from "../../verify/expect.ts";
+import { expectedStores, queryPods, target } from "../../verify/expect.ts";
 import { addCloudClusters, defaultTopology, harness, topologyOf } from "./testdata/fixtures.ts";
 
 /** Pods of a Deployment as the ReplicaSet names them: random suffixes, one of them on its way out. */
@@ -24,6 +26,33 @@ async function deploymentPods(api: FakeKubeApi, app: string, names: string[], te
 }
 
 describe("endpoints on kind: host ports where a NodePort maps one pod, the pod proxy for the rest", () => {
+  it("a receive fleet: every ingester with the address query dials, every router, and no sidecar of biz2", async () => {
+    const topology = receiveTopology();
+    const h = await harness(topology);
+    try {
+      await h.up();
+      const ep = await h.runtime.endpoints(topology, { stateDir: h.stateDir });
+      for (const s of expectedStores(topology)) {
+        const t = ep.targets.find(
+          (x) => x.cluster === s.cluster && x.component === s.component && x.pod === s.pod,
+        );
+        assert.ok(t?.grpc, `a target for ${s.cluster}/${s.pod} (${s.component}) with its gRPC address`);
+      }
+      // What the receive check asks for, by the names the component gives them.
+      for (const pod of ingesterPodNames(topology)) {
+        assert.equal(
+          target(ep, "mgmt", "receive-ingester", pod)?.grpc,
+          `${pod}.thanos-receive-ingester.monitoring.svc.cluster.local:10901`,
+        );
+      }
+      for (const pod of routerPodNames(topology)) assert.ok(target(ep, "mgmt", "receive-router", pod), pod);
+      assert.ok(!ep.targets.some((t) => t.cluster === "biz2" && t.component === "sidecar"));
+      assert.equal(ep.targets.filter((t) => t.cluster === "biz2" && t.component === "prometheus").length, 2);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
   it("reports every StoreAPI verify expects with the address query dials, and each query replica", async () => {
     const topology = defaultTopology();
     const h = await harness(topology);

@@ -7,7 +7,6 @@ import { NAMESPACE } from "../../components/context.ts";
 import { storageService } from "../../components/storage.ts";
 import type { FleetEndpoints } from "../../endpoints.ts";
 import { ADDRESSES_FILE, readDiscoveredAddresses } from "../../render/addresses.ts";
-import { refuseReceive } from "../../render/render.ts";
 import type { RenderedFleet } from "../../render/types.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { fleetCredentials, loadFleetCredentials } from "../../state/fleet-credentials.ts";
@@ -95,8 +94,6 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
     name: "kubernetes",
 
     async up(topology, opts) {
-      // Before any credential, key or cluster is made.
-      refuseReceive(topology);
       const { credentials, save: saveCredentials } = await loadFleetCredentials(topology, opts.stateDir);
       const tls = await withGrpcTls(deps, topology, opts.stateDir);
       const ctx = newRunContext({

@@ -1,15 +1,12 @@
 // Checks, before anything is created, that this machine can run the fleet: each failure says how to fix it.
 
-import { ALERTMANAGER_SIZING } from "../../components/alertmanager.ts";
 import { NAMESPACE } from "../../components/context.ts";
 import { GRAFANA_SIZING } from "../../components/grafana.ts";
-import { PROMETHEUS_SIZING } from "../../components/prometheus.ts";
 import { resourcesFor, type Sizing } from "../../components/resources.ts";
-import { SIDECAR_SIZING } from "../../components/thanos/sidecar.ts";
 import { RELEASE } from "../../render/helm.ts";
 import type { KubeObject, RenderedCluster } from "../../render/types.ts";
 import { fieldPath } from "../../topology/errors.ts";
-import { clusterNodePorts } from "../../topology/semantics.ts";
+import { fleetNodePorts } from "../../topology/semantics.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { imageArchiveFindings, localChartFindings } from "./airgap.ts";
 import { FIELD_MANAGER, type KubeApi, MANAGED_BY_LABEL } from "./api.ts";
@@ -140,11 +137,12 @@ export function memoryNeeded(topology: Topology, clusters: RenderedCluster[]): n
       0,
     );
     total += manifestMemory(c.manifests);
-    const w = topology.workloads.find((x) => x.name === c.cluster);
-    if (w) {
-      // The chart's pods: not among the manifests.
-      total += w.prometheus.replicas * (mem(PROMETHEUS_SIZING) + mem(SIDECAR_SIZING));
-      total += (topology.fleet.grafana ? mem(GRAFANA_SIZING) : 0) + mem(ALERTMANAGER_SIZING) + CHART_EXTRAS;
+    if (c.chartPods) {
+      // The chart's pods: not among the manifests; Prometheus with or without its sidecar, as the spec gives it.
+      for (const p of c.chartPods) {
+        total += p.replicas * p.memoryRequests.reduce((sum, q) => sum + parseQuantity(q), 0);
+      }
+      total += (topology.fleet.grafana ? mem(GRAFANA_SIZING) : 0) + CHART_EXTRAS;
     }
   }
   return total;
@@ -410,11 +408,12 @@ async function takenNodePorts(
     for (const p of ports)
       if (p.nodePort) holders.set(p.nodePort, `${s.metadata.namespace}/${s.metadata.name}`);
   }
-  const problems = clusterNodePorts(config).flatMap(({ key, port }): PreflightProblem[] => {
+  const problems = fleetNodePorts(topology.fleet, config).flatMap((planned): PreflightProblem[] => {
+    const { key, port } = planned;
     const holder = holders.get(port);
     if (!holder) return [];
-    const [name, replica] = key.split("+");
-    const field = fieldPath(["clusters", index, "nodePorts", name as string]);
+    const replica = key.split("+")[1];
+    const field = fieldPath(["clusters", index, ...planned.field]);
     return [
       {
         check: "nodeports",

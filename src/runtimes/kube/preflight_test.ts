@@ -1,13 +1,25 @@
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { FakeWorld } from "../../../testing/kube/fake-world.ts";
 import { NAMESPACE } from "../../components/context.ts";
+import { resourcesFor } from "../../components/resources.ts";
+import { SIDECAR_SIZING } from "../../components/thanos/sidecar.ts";
 import { RELEASE } from "../../render/helm.ts";
 import { renderFleet } from "../../render/render.ts";
+import { receiveTopology } from "../../render/testdata/fixtures.ts";
+import { parseFleetYaml } from "../../topology/load.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { FIELD_MANAGER, MANAGED_BY_LABEL } from "./api.ts";
 import { memoryNeeded, PreflightError, parseQuantity, parseVersion, preflight } from "./preflight.ts";
-import { addCloudClusters, defaultTopology, fakeRenderOptions, topologyOf } from "./testdata/fixtures.ts";
+import {
+  addCloudClusters,
+  defaultTopology,
+  fakeRenderOptions,
+  TESTDATA,
+  topologyOf,
+} from "./testdata/fixtures.ts";
 
 function run(world: FakeWorld, topology: Topology, platform: NodeJS.Platform = "linux") {
   const fleet = renderFleet(topology, { ...fakeRenderOptions(topology) });
@@ -233,6 +245,34 @@ describe("preflight for existing clusters", () => {
     );
   });
 
+  it("with a receive-mode cluster, the remote-write endpoint's NodePort is checked too, named by its field", async () => {
+    const world = new FakeWorld();
+    addCloudClusters(world, ["cloud-mgmt", "cloud-us1"]);
+    await world
+      .fakeApi("cloud-mgmt")
+      .serverSideApply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "default" } });
+    await world.fakeApi("cloud-mgmt").serverSideApply({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { namespace: "default", name: "their-writer" },
+      spec: { type: "NodePort", ports: [{ port: 80, nodePort: 30907 }] },
+    });
+    const sidecars = await topologyOf("load-balancer.yaml");
+    // Without receive, 30907 is no port of the fleet's.
+    assert.equal(await problems(world, sidecars), undefined);
+    const text = `${await readFile(join(TESTDATA, "load-balancer.yaml"), "utf8")}    mode: receive\n`;
+    const error = await problems(world, parseFleetYaml(text, "load-balancer.yaml"));
+    assert.deepEqual(
+      error?.problems.map((p) => [p.message, p.fix]),
+      [
+        [
+          "cluster mgmt: NodePort 30907 (clusters[0].receive.nodePort) is held by Service default/their-writer in context cloud-mgmt",
+          "set a free port for clusters[0].receive.nodePort in fleet.yaml, or remove Service default/their-writer",
+        ],
+      ],
+    );
+  });
+
   it("a context that may not list Services gets a warning, not a failure", async () => {
     const world = new FakeWorld();
     addCloudClusters(world, ["cloud-mgmt", "cloud-us1"]);
@@ -281,6 +321,21 @@ describe("what the fleet needs", () => {
     assert.ok(need(four) > need(small));
     // Four kind clusters of two nodes each, before any workload.
     assert.ok(need(small) > 4 * (600 + 200) * 1024 ** 2);
+  });
+
+  it("a receive-mode cluster's chart pods count no sidecar: the component spec, not a list, says what runs", async () => {
+    const sidecars = defaultTopology();
+    const receive = receiveTopology();
+    const need = (t: Topology) => memoryNeeded(t, renderFleet(t, { ...fakeRenderOptions(t) }).clusters);
+    const workload = (t: Topology, name: string) => {
+      const rc = renderFleet(t, { ...fakeRenderOptions(t) }).clusters.find((c) => c.cluster === name);
+      assert.ok(rc);
+      return memoryNeeded(t, [rc]);
+    };
+    const sidecarMiB = parseQuantity(resourcesFor(SIDECAR_SIZING, "small").requests.memory);
+    // biz2's two replicas lose their sidecars; mgmt gains the routers and ingesters.
+    assert.equal(workload(sidecars, "biz2") - workload(receive, "biz2"), 2 * sidecarMiB);
+    assert.ok(need(receive) > need(sidecars));
   });
 
   it("parses Kubernetes quantities and tool versions", () => {

@@ -10,6 +10,7 @@ import { writeDiscoveredAddresses } from "../../render/addresses.ts";
 import { chartSource, RELEASE } from "../../render/helm.ts";
 import { fleetImages, normalizeImage } from "../../render/images.ts";
 import type { KubeObject, RenderedCluster } from "../../render/types.ts";
+import { COMPONENT_LABEL } from "../../render/workloads.ts";
 import { waitProgress } from "../../ui/progress.ts";
 import type { Step } from "../steps.ts";
 import { applyObjects, waitReady } from "./apply.ts";
@@ -440,8 +441,13 @@ const workloadServices = (name: string): Action => ({
 });
 
 const observerApply = (name: string): Action => ({
-  title: () =>
-    `${name}: Thanos query, query-frontend, store, compactor, ruler, bucket web and Alertmanager (server-side apply)`,
+  // What the rendered cluster runs, by each workload's component: no list of components written out here.
+  title: (ctx) => {
+    const components = renderedCluster(ctx, name)
+      .manifests.filter((o) => o.kind === "Deployment" || o.kind === "StatefulSet")
+      .map((o) => o.metadata.labels?.[COMPONENT_LABEL] ?? o.metadata.name);
+    return `${name}: ${listNames([...new Set(components)])} (server-side apply)`;
+  },
   async execute(ctx) {
     await apply(ctx, renderedCluster(ctx, name), nonNamespaces(renderedCluster(ctx, name)));
   },

@@ -37,6 +37,7 @@ import type { KubeObject, RenderedCluster, RenderedFleet } from "../../render/ty
 import { type Credentials, loadOrCreateCredentials } from "../../state/credentials.ts";
 import { loadGrpcTls, loadOrCreateGrpcTls, loadS3Tls, type S3Tls } from "../../state/tls.ts";
 import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet, parseFleetYaml } from "../../topology/load.ts";
+import { fleetNodePorts, usesReceive } from "../../topology/semantics.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { Reporter, UpOptions } from "../runtime.ts";
 import {
@@ -68,6 +69,15 @@ clusters:
   - { name: minio, role: storage, context: ctx-minio }
 `;
 
+const RECEIVE = `
+bucket: thanos
+clusters:
+  - { name: mgmt, role: observer, context: ctx-mgmt }
+  - { name: biz1, role: workload, context: ctx-biz1 }
+  - { name: biz2, role: workload, context: ctx-biz2, mode: receive }
+  - { name: minio, role: storage, context: ctx-minio }
+`;
+
 interface Case {
   title: string;
   topology: () => Topology;
@@ -87,6 +97,12 @@ const CASES: Case[] = [
     topology: () => parseFleetYaml(FOUR_WORKLOADS, "four.yaml"),
     preexistingNamespace: "biz3",
     squatter: { cluster: "biz4", port: 31500, field: "clusters[4].nodePorts.sidecarGrpc" },
+  },
+  {
+    title:
+      "biz2 on receive, existing contexts: routers and ingesters on mgmt, biz2's Prometheus remote-writing with no sidecar",
+    topology: () => parseFleetYaml(RECEIVE, "receive.yaml"),
+    squatter: { cluster: "mgmt", port: 30907, field: "clusters[0].receive.nodePort" },
   },
 ];
 
@@ -174,11 +190,17 @@ class FakeHelm {
         } catch {
           exitWith(cmd, args, `Error: create: failed to create: namespaces "${namespace}" not found`);
         }
+        const spec = values.prometheus?.prometheusSpec;
         const needed = [
-          values.prometheus?.prometheusSpec?.thanos?.objectStorageConfig?.existingSecret?.name,
+          spec?.thanos?.objectStorageConfig?.existingSecret?.name,
           values.grafana?.admin?.existingSecret,
+          // The Secrets the operator mounts into Prometheus (a receive-mode cluster's remote-write TLS files).
+          ...(spec?.secrets ?? []),
         ].filter((s): s is string => Boolean(s));
-        assert.equal(needed.length, 2, "the values reference the objstore and Grafana admin Secrets");
+        assert.ok(
+          spec?.thanos ? needed.length >= 2 : spec?.remoteWrite !== undefined && needed.length >= 2,
+          "the values reference the objstore (or remote-write TLS) and Grafana admin Secrets",
+        );
         for (const secret of needed) {
           try {
             await core.readNamespacedSecret({ name: secret, namespace });
@@ -341,7 +363,11 @@ async function runOperator(kc: KubeConfig, namespace: string, release: string): 
 
 interface ChartValues {
   prometheus?: {
-    prometheusSpec?: { thanos?: { objectStorageConfig?: { existingSecret?: { name?: string } } } };
+    prometheusSpec?: {
+      thanos?: { objectStorageConfig?: { existingSecret?: { name?: string } } };
+      secrets?: string[];
+      remoteWrite?: unknown[];
+    };
   };
   grafana?: { admin?: { existingSecret?: string }; service?: { type?: string; nodePort?: number } };
   alertmanager?: { service?: { type?: string; nodePort?: number } };
@@ -467,19 +493,9 @@ const rendered = (rc: RenderedCluster): KubeObject[] => [...rc.secrets, ...rc.ma
 function plannedNodePorts(topology: Topology, cluster: string): number[] {
   const c = topology.fleet.clusters.find((x) => x.name === cluster);
   assert.ok(c);
-  if (c.role === "observer") {
-    const p = c.nodePorts;
-    return [p.queryFrontend, p.query, p.bucketWeb, p.alertmanager, p.compactor];
-  }
-  if (c.role === "storage") return [c.nodePorts.api, c.nodePorts.console];
-  const p = c.nodePorts;
-  const perReplica = Array.from({ length: c.prometheus.replicas }, (_, i) => [
-    p.sidecarGrpc + i,
-    p.sidecarHttp + i,
-    p.prometheus + i,
-  ]).flat();
-  // Alertmanager's and Grafana's come with the chart.
-  return [...perReplica, p.alertmanager, p.grafana];
+  // fleet.yaml's ports (a receive-mode cluster's sidecar ports left out, the observer's remote-write endpoint in):
+  // the rendered Services and the chart's must open exactly these.
+  return fleetNodePorts(topology.fleet, c).map((p) => p.port);
 }
 
 /** An object as text, a Secret's data decoded: what a reader of the cluster finds in it. */
@@ -673,7 +689,7 @@ for (const c of CASES) {
           assert.match(
             text,
             new RegExp(
-              `cluster ${sq.cluster}: NodePort ${sq.port} \\(${escapeRegExp(sq.field)} \\+ 0\\) is held by Service default/squatter in context ${rc.context}`,
+              `cluster ${sq.cluster}: NodePort ${sq.port} \\(${escapeRegExp(sq.field)}( \\+ 0)?\\) is held by Service default/squatter in context ${rc.context}`,
             ),
           );
           assert.match(text, new RegExp(`fix: set a free port for ${escapeRegExp(sq.field)} in fleet.yaml`));
@@ -740,6 +756,26 @@ for (const c of CASES) {
       assert.deepEqual(Object.keys(r.discovered.loadBalancer ?? {}), lbClusters);
       for (const w of topology.workloads) {
         const sidecars = await core(clusterOf(w.name)).listNamespacedService({ namespace: NAMESPACE });
+        if (w.mode === "receive") {
+          // No sidecar to dial: its Prometheus writes to mgmt's remote-write endpoint at mgmt's discovered node.
+          assert.ok(!sidecars.items.some((x) => x.metadata?.name?.startsWith("thanos-sidecar")), w.name);
+          const release = helm.releases.get(
+            `${clusterOf(w.name).context}|${NAMESPACE}|kube-prometheus-stack`,
+          );
+          const spec = (release?.values.prometheus as { prometheusSpec: { remoteWrite: { url: string }[] } })
+            .prometheusSpec;
+          const url = `https://${nodeIPs.get(topology.observer.name)?.[0]}:${topology.observer.receive.nodePort}/api/v1/receive`;
+          assert.deepEqual(
+            spec.remoteWrite.map((x) => x.url),
+            [url],
+          );
+          const exposed = await core(mgmt).readNamespacedService({
+            name: "thanos-receive-router-exposed",
+            namespace: NAMESPACE,
+          });
+          assert.equal(exposed.spec?.ports?.[0]?.nodePort, topology.observer.receive.nodePort);
+          continue;
+        }
         w.replicaNames.forEach((_, i) => {
           const svc = sidecars.items.find((x) => x.metadata?.name === `thanos-sidecar-${i}`);
           const grpc = svc?.spec?.ports?.find((p) => p.name === "grpc");
@@ -922,9 +958,11 @@ for (const c of CASES) {
       for (const [cluster, ips] of oldIPs) {
         const now = nodeIPs.get(cluster)?.[0] as string;
         // mgmt's address is used by the workload clusters' Grafana, through the chart's values; a cluster behind
-        // load balancers is reached at their addresses, which stay.
-        const byNode = topology.fleet.clusters.find((x) => x.name === cluster)?.serviceType === "NodePort";
-        if (cluster !== topology.observer.name && byNode)
+        // load balancers is reached at their addresses, which stay; nothing dials into a receive-mode cluster.
+        const config = topology.fleet.clusters.find((x) => x.name === cluster);
+        const byNode = config?.serviceType === "NodePort";
+        const dialled = !(config?.role === "workload" && config.mode === "receive");
+        if (cluster !== topology.observer.name && byNode && dialled)
           assert.ok(used(now), `${cluster}'s new address ${now} is used`);
         for (const ip of ips) assert.ok(!used(ip), `${cluster}'s old address ${ip} is still used`);
       }
@@ -942,6 +980,13 @@ for (const c of CASES) {
           values.includes(`http://${mgmtIP}:${topology.observer.nodePorts.queryFrontend}`),
           `${rc.cluster}: Grafana → mgmt`,
         );
+        const w = topology.workloads.find((x) => x.name === rc.cluster);
+        if (w?.mode === "receive") {
+          assert.ok(
+            values.includes(`https://${mgmtIP}:${topology.observer.receive.nodePort}/api/v1/receive`),
+            `${rc.cluster}: remote write → mgmt's new address`,
+          );
+        }
       }
     });
 
@@ -963,7 +1008,9 @@ for (const c of CASES) {
       const before = await Promise.all(fleet.clusters.map((rc) => snapshot(api(rc))));
       let claims = 0;
       for (const rc of fleet.clusters) claims += await claimAsTheController(core(rc), rendered(rc));
-      assert.equal(claims, 1, "the storage server's data volume");
+      // The storage server's data volume, and with receive one per ingester.
+      const ingesters = usesReceive(topology.fleet) ? topology.observer.receive.ingesters : 0;
+      assert.equal(claims, 1 + ingesters, "the storage server's and the ingesters' data volumes");
       const made = new Map<string, string[]>();
       for (const rc of fleet.clusters)
         made.set(rc.cluster, await podsAsTheControllers(kc(rc), await nodeOf(rc)));
