@@ -275,11 +275,13 @@ describe("grafana: false in the rendered Secrets", () => {
       "thanos-fleet-s3-ca",
       "grafana-admin",
       "thanos-grpc-tls",
+      "thanos-fleet-http-tls",
     ]);
     assert.deepEqual(names(fleet("grafana: false")), [
       "thanos-objstore",
       "thanos-fleet-s3-ca",
       "thanos-grpc-tls",
+      "thanos-fleet-http-tls",
     ]);
   });
 });

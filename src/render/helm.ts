@@ -1,15 +1,29 @@
 import { createHash } from "node:crypto";
-import { alertmanagerNodePort } from "../components/alertmanager.ts";
 // kube-prometheus-stack values for a workload cluster: Prometheus HA with the sidecar, Grafana pointed at mgmt.
+import {
+  ALERTMANAGER_PORT,
+  ALERTMANAGER_WORKLOAD,
+  alertmanagerNodePort,
+} from "../components/alertmanager.ts";
 import { type GrpcTls, NAMESPACE, type SpecContext } from "../components/context.ts";
 import { GRAFANA_SIZING, grafanaNodePort } from "../components/grafana.ts";
 import { OBJSTORE_FILE } from "../components/objstore.ts";
-import { fleetScrapeJobs, kubePeerScrapeJobs, PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
+import {
+  fleetScrapeJobs,
+  kubePeerScrapeJobs,
+  PROMETHEUS_PORT,
+  PROMETHEUS_WORKLOAD,
+  type ScrapeTls,
+  scrapeTls,
+} from "../components/prometheus.ts";
 import { resourcesFor } from "../components/resources.ts";
 import { queryFrontendAddress } from "../components/thanos/query-frontend.ts";
+import { PROMETHEUS_CLIENT_FILE } from "../components/thanos/sidecar.ts";
 import type { Container, PodSpec } from "../components/types.ts";
+import { HTTP_TLS_FILES, WEB_CONFIG_FILE, webClient, webConfig } from "../components/web.ts";
 import { fleetPath, type Topology, type Workload } from "../topology/topology.ts";
 import { mergeValues } from "../topology/values.ts";
+import { stringify } from "../yaml.ts";
 import { S3_CA_MOUNT, S3_CA_SECRET } from "./addresses.ts";
 import { mirrorChartImages } from "./chart-images.ts";
 import type { KubeObject } from "./types.ts";
@@ -86,6 +100,117 @@ function sidecarTls(ctx: SpecContext) {
   };
 }
 
+/**
+ * The HTTP TLS material of a workload cluster (`tls.http`): the fleet CA, the servers' certificate and key, the fleet's
+ * client certificate and key, and the sidecar's web config and Prometheus client config that name them. The operator
+ * mounts it into the Prometheus container at HTTP_TLS_MOUNT (`prometheusSpec.secrets`); the sidecar and Grafana get
+ * it at the same path, so every file path in the values is the same in every container.
+ */
+export const HTTP_TLS_SECRET = "thanos-fleet-http-tls";
+export const HTTP_TLS_MOUNT = `/etc/prometheus/secrets/${HTTP_TLS_SECRET}`;
+
+export function httpTlsSecret(ctx: SpecContext): KubeObject {
+  const tls = ctx.httpTls;
+  if (!tls) throw new Error("httpTlsSecret needs the fleet's HTTP TLS material (tls.http)");
+  return secret(HTTP_TLS_SECRET, {
+    [HTTP_TLS_FILES.ca]: tls.ca,
+    [HTTP_TLS_FILES.cert]: tls.cert,
+    [HTTP_TLS_FILES.key]: tls.key,
+    [HTTP_TLS_FILES.clientCert]: tls.clientCert,
+    [HTTP_TLS_FILES.clientKey]: tls.clientKey,
+    [WEB_CONFIG_FILE]: stringify(webConfig(tls, HTTP_TLS_MOUNT)),
+    [PROMETHEUS_CLIENT_FILE]: stringify({ tls_config: webClient(ctx, HTTP_TLS_MOUNT).tlsConfig }),
+  });
+}
+
+/** How the fleet's Prometheus reaches an HTTPS port of the fleet: the client certificate mounted from the Secret. */
+export function kubeScrapeTls(ctx: SpecContext): ScrapeTls {
+  return scrapeTls(webClient(ctx, HTTP_TLS_MOUNT));
+}
+
+/** A TCP connect on `port`: the kubelet has no client certificate, an HTTPS GET would fail in the handshake. */
+function tcpProbe(port: number) {
+  return { tcpSocket: { port } };
+}
+
+/** The operator's web TLS (`web.tlsConfig`, for Prometheus and Alertmanager alike): from the Secret, client certs required. */
+function operatorWebTls() {
+  const ref = (key: string) => ({ name: HTTP_TLS_SECRET, key });
+  return {
+    tlsConfig: {
+      cert: { secret: ref(HTTP_TLS_FILES.cert) },
+      keySecret: ref(HTTP_TLS_FILES.key),
+      client_ca: { secret: ref(HTTP_TLS_FILES.ca) },
+      clientAuthType: "RequireAndVerifyClientCert",
+      minVersion: "TLS12",
+    },
+  };
+}
+
+/**
+ * With `tls.http`, what the chart's values add so that every HTTP port of a workload cluster on a NodePort serves
+ * HTTPS and answers only the fleet's client certificate: each Prometheus (`web.tlsConfig`), each sidecar
+ * (`--http.config`), Alertmanager. The kubelet's probes become TCP connects; Prometheus reloads its config on a signal
+ * (the config reloader has no client certificate for `/-/reload`); the sidecar reaches its Prometheus with the client
+ * certificate; Prometheus sends its alerts to Alertmanager with it. The chart's self-monitoring ServiceMonitors are
+ * left out (they would scrape the config reloaders with the same TLS settings): the fleet's own scrape jobs cover
+ * Prometheus, its sidecar and Alertmanager. Undefined without `tls.http`.
+ */
+function httpTlsValues(ctx: SpecContext) {
+  if (!ctx.httpTls) return undefined;
+  const client = webClient(ctx, HTTP_TLS_MOUNT).tlsConfig ?? {};
+  const probes = (port: number, startup: boolean) => ({
+    readinessProbe: tcpProbe(port),
+    livenessProbe: tcpProbe(port),
+    ...(startup ? { startupProbe: tcpProbe(port) } : {}),
+  });
+  return {
+    prometheusSpec: {
+      web: operatorWebTls(),
+      reloadStrategy: "ProcessSignal",
+      containers: [{ name: "prometheus", ...probes(PROMETHEUS_PORT, true) }],
+      secrets: [HTTP_TLS_SECRET],
+    },
+    thanos: {
+      volumeMounts: [{ name: `secret-${HTTP_TLS_SECRET}`, mountPath: HTTP_TLS_MOUNT, readOnly: true }],
+      additionalArgs: [
+        { name: "http.config", value: `${HTTP_TLS_MOUNT}/${WEB_CONFIG_FILE}` },
+        { name: "prometheus.http-client-file", value: `${HTTP_TLS_MOUNT}/${PROMETHEUS_CLIENT_FILE}` },
+      ],
+    },
+    prometheusServiceMonitor: { selfMonitor: false },
+    alertmanager: {
+      serviceMonitor: { selfMonitor: false },
+      alertmanagerSpec: {
+        web: operatorWebTls(),
+        containers: [{ name: "alertmanager", ...probes(ALERTMANAGER_PORT, false) }],
+        // The chart turns these two into Prometheus's alerting endpoint: alerts go with the client certificate.
+        scheme: "https",
+        tlsConfig: {
+          caFile: client.ca_file,
+          certFile: client.cert_file,
+          keyFile: client.key_file,
+          serverName: client.server_name,
+        },
+      },
+    },
+  };
+}
+
+/** The fleet's scrape job of the chart's Alertmanager (with `tls.http`, in place of the chart's ServiceMonitor). */
+function alertmanagerScrapeJob(ctx: SpecContext): Record<string, unknown>[] {
+  if (!ctx.httpTls) return [];
+  return [
+    {
+      job_name: ALERTMANAGER_WORKLOAD,
+      ...kubeScrapeTls(ctx),
+      static_configs: [
+        { targets: [`${RELEASE}-alertmanager.${NAMESPACE}.svc.cluster.local:${ALERTMANAGER_PORT}`] },
+      ],
+    },
+  ];
+}
+
 function objstoreHash(sidecar: Container): string {
   const file = sidecar.files.find((f) => f.name === OBJSTORE_FILE);
   if (!file) throw new Error(`the sidecar has no ${OBJSTORE_FILE}`);
@@ -156,9 +281,11 @@ function fleetValues(
   const alertmanager = container(pods.alertmanager, "alertmanager");
   const thanos = imageParts(sidecar.image);
   const prom = imageParts(prometheus.image);
+  const scrapeWithTls = kubeScrapeTls(ctx);
   const scrape = [
-    ...kubePeerScrapeJobs(w, NAMESPACE),
-    ...fleetScrapeJobs(topology, ctx.addresses, {}, ctx.s3Tls),
+    ...kubePeerScrapeJobs(w, NAMESPACE, scrapeWithTls),
+    ...alertmanagerScrapeJob(ctx),
+    ...fleetScrapeJobs(topology, ctx.addresses, scrapeWithTls, ctx.s3Tls),
   ];
   if (pods.prometheus.name !== PROMETHEUS_WORKLOAD) {
     throw new Error(
@@ -166,6 +293,15 @@ function fleetValues(
     );
   }
   const tls = sidecarTls(ctx);
+  const http = httpTlsValues(ctx);
+  const secrets = [
+    ...((tls.prometheusSpec as { secrets?: string[] }).secrets ?? []),
+    ...(http?.prometheusSpec.secrets ?? []),
+  ];
+  const sidecarMounts = [
+    ...((tls.thanos as { volumeMounts?: unknown[] }).volumeMounts ?? []),
+    ...(http?.thanos.volumeMounts ?? []),
+  ];
   return {
     // Pins the object names the per-replica Services and PROMETHEUS_WORKLOAD rely on, whatever the release is called.
     fullnameOverride: RELEASE,
@@ -176,6 +312,7 @@ function fleetValues(
     prometheus: {
       // In-cluster discovery only (headless); other clusters reach each replica through its own NodePort Service.
       thanosService: { enabled: true },
+      ...(http ? { serviceMonitor: http.prometheusServiceMonitor } : {}),
       prometheusSpec: {
         replicas: w.prometheus.replicas,
         // The sidecar reads objstore.yml only at start: a changed bucket address must roll the Prometheus pods.
@@ -197,6 +334,14 @@ function fleetValues(
         resources: prometheus.resources,
         additionalScrapeConfigs: scrape,
         ...tls.prometheusSpec,
+        ...(http
+          ? {
+              web: http.prometheusSpec.web,
+              reloadStrategy: http.prometheusSpec.reloadStrategy,
+              containers: http.prometheusSpec.containers,
+            }
+          : {}),
+        ...(secrets.length > 0 ? { secrets } : {}),
         thanos: {
           image: sidecar.image,
           version: thanos.tag,
@@ -205,15 +350,19 @@ function fleetValues(
           objectStorageConfig: { existingSecret: { name: OBJSTORE_SECRET, key: OBJSTORE_FILE } },
           resources: sidecar.resources,
           ...tls.thanos,
+          ...(sidecarMounts.length > 0 ? { volumeMounts: sidecarMounts } : {}),
+          ...(http ? { additionalArgs: http.thanos.additionalArgs } : {}),
         },
       },
     },
     alertmanager: {
       enabled: true,
       service: { type: serviceType, nodePort: alertmanagerNodePort(topology, w.name) },
+      ...(http ? { serviceMonitor: http.alertmanager.serviceMonitor } : {}),
       alertmanagerSpec: {
         image: imageParts(alertmanager.image),
         resources: alertmanager.resources,
+        ...http?.alertmanager.alertmanagerSpec,
       },
     },
     grafana: grafanaValues(topology, w, ctx),

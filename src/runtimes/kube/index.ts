@@ -13,7 +13,7 @@ import { ensureStateDir } from "../../state/dir.ts";
 import { fleetCredentials, loadFleetCredentials } from "../../state/fleet-credentials.ts";
 import { describePurged, purgeSecrets } from "../../state/purge.ts";
 import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
-import { loadGrpcTls, loadS3Tls } from "../../state/tls.ts";
+import { type FleetCa, loadFleetTls, loadS3Tls } from "../../state/tls.ts";
 import { fleetPath, type Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
 import { runSteps } from "../steps.ts";
@@ -41,23 +41,27 @@ export interface KubeRuntime extends Runtime {
 }
 
 /**
- * With `tls.grpc`, every render of this fleet carries its TLS material (made once, kept in the state dir): `save()`
- * writes new material there.
+ * With `tls.grpc`, `tls.http` or the storage cluster's `tls.s3`, every render of this fleet carries the fleet's TLS
+ * material (made once, kept in the state dir): `save()` writes new material there.
  */
-async function withGrpcTls(
+async function withFleetTls(
   deps: KubeDeps,
   topology: Topology,
   stateDir: string,
 ): Promise<{ deps: KubeDeps; save: () => Promise<void> }> {
-  const grpc = topology.fleet.tls.grpc ? await loadGrpcTls(stateDir) : undefined;
-  const s3 =
-    topology.storage && topology.fleet.tls.s3
-      ? await loadS3Tls(stateDir, storageService(topology), grpc)
-      : undefined;
-  if (!grpc && !s3) return { deps, save: async () => {} };
-  const tls = { ...(grpc ? { grpcTls: grpc.tls } : {}), ...(s3 ? { s3Tls: s3.tls } : {}) };
+  const { grpc: wantGrpc, http: wantHttp } = topology.fleet.tls;
+  const wantS3 = topology.storage !== undefined && topology.fleet.tls.s3;
+  if (!wantGrpc && !wantHttp && !wantS3) return { deps, save: async () => {} };
+  const fleet = await loadFleetTls(stateDir);
+  const ca: FleetCa = { tls: fleet.grpc, caKey: fleet.caKey, save: fleet.save };
+  const s3 = wantS3 ? await loadS3Tls(stateDir, storageService(topology), ca) : undefined;
+  const tls = {
+    ...(wantGrpc ? { grpcTls: fleet.grpc } : {}),
+    ...(wantHttp ? { httpTls: fleet.http } : {}),
+    ...(s3 ? { s3Tls: s3.tls } : {}),
+  };
   const save = async () => {
-    await grpc?.save();
+    await ca.save();
     await s3?.save();
   };
   return { deps: { ...deps, render: (t, opts) => deps.render(t, { ...opts, ...tls }) }, save };
@@ -81,7 +85,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       throw new Error(`no fleet is up on Kubernetes from state dir ${stateDir}; run 'thanos-fleet up' first`);
     }
     const credentials = await fleetCredentials(topology, stateDir);
-    const { render } = (await withGrpcTls(deps, topology, stateDir)).deps;
+    const { render } = (await withFleetTls(deps, topology, stateDir)).deps;
     const fleet = render(topology, { credentials, discovered });
     return { state, discovered, credentials, fleet };
   };
@@ -98,7 +102,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       // Before any credential, key or cluster is made.
       refuseReceive(topology);
       const { credentials, save: saveCredentials } = await loadFleetCredentials(topology, opts.stateDir);
-      const tls = await withGrpcTls(deps, topology, opts.stateDir);
+      const tls = await withFleetTls(deps, topology, opts.stateDir);
       const ctx = newRunContext({
         topology,
         // The verify step runs the verify `up` was handed; without one (`up --no-verify`) it is left out.
