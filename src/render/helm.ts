@@ -238,6 +238,7 @@ export function kubePrometheusStackValues(
 
 /** The Grafana values: Grafana itself, or (`grafana: false`) only the datasource ConfigMap for a Grafana elsewhere. */
 function grafanaValues(topology: Topology, w: Workload, ctx: SpecContext): Record<string, unknown> {
+  const tls = grafanaDatasourceTls(ctx);
   const datasources = [
     {
       name: "Thanos",
@@ -245,10 +246,11 @@ function grafanaValues(topology: Topology, w: Workload, ctx: SpecContext): Recor
       type: "prometheus",
       access: "proxy",
       // mgmt's query-frontend as the other clusters reach it: its node address and NodePort.
-      url: `http://${queryFrontendAddress(topology, ctx.addresses)}`,
+      url: `${ctx.httpTls ? "https" : "http"}://${queryFrontendAddress(topology, ctx.addresses)}`,
       isDefault: false,
       editable: false,
-      jsonData: { prometheusType: "Thanos", timeInterval: w.prometheus.scrapeInterval },
+      jsonData: { prometheusType: "Thanos", timeInterval: w.prometheus.scrapeInterval, ...tls?.jsonData },
+      ...(tls ? { secureJsonData: tls.secureJsonData } : {}),
     },
   ];
   if (!topology.fleet.grafana) {
@@ -262,6 +264,32 @@ function grafanaValues(topology: Topology, w: Workload, ctx: SpecContext): Recor
     service: { type: w.serviceType, nodePort: grafanaNodePort(w) },
     resources: resourcesFor(GRAFANA_SIZING, topology.fleet.profile),
     additionalDataSources: datasources,
+    ...(tls ? { extraSecretMounts: [tls.mount] } : {}),
+  };
+}
+
+/** Grafana's way to read a file when it provisions a datasource: the file's content, never in the values. */
+export function grafanaFileRef(path: string): string {
+  return `$__file{${path}}`;
+}
+
+/**
+ * With `tls.http`, the Thanos datasource reaches query-frontend over HTTPS, verifying it against the fleet CA and
+ * presenting the fleet's client certificate. Its secure fields name files (`$__file{…}`, expanded by Grafana when it
+ * provisions the datasource) in the HTTP TLS Secret, which Grafana mounts: no certificate or key is in the values or
+ * the datasource ConfigMap. A Grafana of the user's own (`grafana: false`) mounts the same Secret at HTTP_TLS_MOUNT.
+ */
+function grafanaDatasourceTls(ctx: SpecContext) {
+  const tls = ctx.httpTls;
+  if (!tls) return undefined;
+  return {
+    jsonData: { tlsAuth: true, tlsAuthWithCACert: true, serverName: tls.serverName },
+    secureJsonData: {
+      tlsCACert: grafanaFileRef(`${HTTP_TLS_MOUNT}/${HTTP_TLS_FILES.ca}`),
+      tlsClientCert: grafanaFileRef(`${HTTP_TLS_MOUNT}/${HTTP_TLS_FILES.clientCert}`),
+      tlsClientKey: grafanaFileRef(`${HTTP_TLS_MOUNT}/${HTTP_TLS_FILES.clientKey}`),
+    },
+    mount: { name: HTTP_TLS_SECRET, secretName: HTTP_TLS_SECRET, mountPath: HTTP_TLS_MOUNT, readOnly: true },
   };
 }
 

@@ -356,6 +356,40 @@ describe("tls.http on Kubernetes: the objects applied in mgmt", () => {
     }
   });
 
+  test("no projected volume names a path twice (the API server refuses it: query-frontend is server and client)", () => {
+    for (const o of mgmt?.manifests ?? []) {
+      if (o.kind !== "Deployment" && o.kind !== "StatefulSet") continue;
+      const volumes =
+        (
+          o.spec as {
+            template: {
+              spec: {
+                volumes?: {
+                  name: string;
+                  projected?: {
+                    sources: {
+                      configMap?: { items: { path: string }[] };
+                      secret?: { items?: { path: string }[] };
+                    }[];
+                  };
+                }[];
+              };
+            };
+          }
+        ).template.spec.volumes ?? [];
+      for (const v of volumes) {
+        const paths = (v.projected?.sources ?? [])
+          .flatMap((src) => [...(src.configMap?.items ?? []), ...(src.secret?.items ?? [])])
+          .map((i) => i.path);
+        assert.equal(
+          new Set(paths).size,
+          paths.length,
+          `${o.metadata.name} volume ${v.name}: ${paths.join(", ")}`,
+        );
+      }
+    }
+  });
+
   test("the server and client keys are in Secrets, never in a ConfigMap", () => {
     for (const o of mgmt?.manifests ?? []) {
       if (o.kind !== "ConfigMap") continue;

@@ -13,7 +13,7 @@ import { ensureStateDir } from "../../state/dir.ts";
 import { fleetCredentials, loadFleetCredentials } from "../../state/fleet-credentials.ts";
 import { describePurged, purgeSecrets } from "../../state/purge.ts";
 import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
-import { type FleetCa, loadFleetTls, loadS3Tls } from "../../state/tls.ts";
+import { type FleetCa, type HttpTls, httpClientFiles, loadFleetTls, loadS3Tls } from "../../state/tls.ts";
 import { fleetPath, type Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
 import { runSteps } from "../steps.ts";
@@ -48,7 +48,7 @@ async function withFleetTls(
   deps: KubeDeps,
   topology: Topology,
   stateDir: string,
-): Promise<{ deps: KubeDeps; save: () => Promise<void> }> {
+): Promise<{ deps: KubeDeps; save: () => Promise<void>; http?: HttpTls }> {
   const { grpc: wantGrpc, http: wantHttp } = topology.fleet.tls;
   const wantS3 = topology.storage !== undefined && topology.fleet.tls.s3;
   if (!wantGrpc && !wantHttp && !wantS3) return { deps, save: async () => {} };
@@ -64,7 +64,11 @@ async function withFleetTls(
     await ca.save();
     await s3?.save();
   };
-  return { deps: { ...deps, render: (t, opts) => deps.render(t, { ...opts, ...tls }) }, save };
+  return {
+    deps: { ...deps, render: (t, opts) => deps.render(t, { ...opts, ...tls }) },
+    save,
+    ...(wantHttp ? { http: fleet.http } : {}),
+  };
 }
 
 /** `up --images FILE` (relative to the working directory), else fleet.yaml's images.archive (relative to fleet.yaml). */
@@ -85,14 +89,23 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       throw new Error(`no fleet is up on Kubernetes from state dir ${stateDir}; run 'thanos-fleet up' first`);
     }
     const credentials = await fleetCredentials(topology, stateDir);
-    const { render } = (await withFleetTls(deps, topology, stateDir)).deps;
-    const fleet = render(topology, { credentials, discovered });
-    return { state, discovered, credentials, fleet };
+    const tls = await withFleetTls(deps, topology, stateDir);
+    const fleet = tls.deps.render(topology, { credentials, discovered });
+    return { state, discovered, credentials, fleet, http: tls.http };
   };
 
   const endpoints = async (topology: Topology, stateDir: string): Promise<FleetEndpoints> => {
-    const { credentials, discovered, fleet } = await load(topology, stateDir);
-    return kubeEndpoints({ topology, fleet, credentials, discovered, api: deps.api, proxy });
+    const { credentials, discovered, fleet, http } = await load(topology, stateDir);
+    return kubeEndpoints({
+      topology,
+      fleet,
+      credentials,
+      discovered,
+      api: deps.api,
+      proxy,
+      // Every request thanos-fleet sends to an HTTPS port presents the client certificate from the state dir.
+      ...(http ? { httpTls: { material: http, client: httpClientFiles(stateDir) } } : {}),
+    });
   };
 
   return {
