@@ -212,7 +212,7 @@ describe("the rendered kube-prometheus-stack values", () => {
     assert.equal(grafana.forceDeployDatasources, true);
     const [ds] = grafana.additionalDataSources as { name: string; url: string }[];
     assert.equal(ds?.name, "Thanos");
-    assert.equal(ds?.url, "http://172.18.0.2:30900");
+    assert.equal(ds?.url, "https://172.18.0.2:30900");
   });
 
   test("user values are merged: fleet-wide first, then the cluster's own, over what the fleet renders", () => {

@@ -57,6 +57,16 @@ function container(pod: PodSpec, name: string) {
 }
 
 const OBJSTORE_HASH = "thanos-fleet.io/objstore-hash";
+/**
+ * With `tls.http`, the hash of the fleet's scrape jobs: the config reloader cannot reach Prometheus without the client
+ * certificate (its signal reload first reads `/api/v1/status/runtimeinfo`, and gives up), so a changed scrape config
+ * (new node addresses) rolls the Prometheus pods instead.
+ */
+const SCRAPE_HASH = "thanos-fleet.io/scrape-hash";
+
+function scrapeHash(scrape: unknown): string {
+  return createHash("sha256").update(JSON.stringify(scrape)).digest("hex").slice(0, 16);
+}
 
 /** The sidecar's gRPC server certificate, key and client CA; the operator makes a volume `secret-<name>` of it. */
 export const GRPC_TLS_SECRET = "thanos-grpc-tls";
@@ -344,7 +354,12 @@ function fleetValues(
       prometheusSpec: {
         replicas: w.prometheus.replicas,
         // The sidecar reads objstore.yml only at start: a changed bucket address must roll the Prometheus pods.
-        podMetadata: { annotations: { [OBJSTORE_HASH]: objstoreHash(sidecar) } },
+        podMetadata: {
+          annotations: {
+            [OBJSTORE_HASH]: objstoreHash(sidecar),
+            ...(http ? { [SCRAPE_HASH]: scrapeHash(scrape) } : {}),
+          },
+        },
         externalLabels: w.labels,
         // The operator adds this label with the pod name as value; query deduplicates on it.
         replicaExternalLabelName: "prometheus_replica",

@@ -11,7 +11,15 @@ import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet } from "../topology/load.ts";
 import { PINNED } from "../versions.ts";
 import { HTTP_TLS_MOUNT, HTTP_TLS_SECRET } from "./helm.ts";
-import { configs, defaultTopology, FAKE_HTTP_TLS, render } from "./testdata/fixtures.ts";
+import { renderFleet } from "./render.ts";
+import {
+  configs,
+  defaultTopology,
+  FAKE_HTTP_TLS,
+  fakeRenderOptions,
+  kindAddresses,
+  render,
+} from "./testdata/fixtures.ts";
 import type { KubeObject, RenderedCluster } from "./types.ts";
 
 const CHART_DIR =
@@ -238,6 +246,23 @@ describe("tls.http on Kubernetes: the chart's values", () => {
       assert.deepEqual(v.prometheus.serviceMonitor, { selfMonitor: false });
       assert.deepEqual(v.alertmanager.serviceMonitor, { selfMonitor: false });
     }
+  });
+
+  test("a changed scrape config rolls the Prometheus pods (the config reloader cannot reach Prometheus)", () => {
+    const hash = (t: ReturnType<typeof defaultTopology>, addresses: Record<string, string>) => {
+      const rc = renderFleet(t, { ...fakeRenderOptions(t), discovered: { nodeIP: addresses } }).clusters.find(
+        (c) => c.cluster === "biz1",
+      );
+      assert.ok(rc);
+      return (values(rc).prometheus.prometheusSpec.podMetadata as { annotations: Record<string, string> })
+        .annotations["thanos-fleet.io/scrape-hash"];
+    };
+    const t = defaultTopology();
+    const before = kindAddresses(t).nodeIP;
+    const moved = { ...before, mgmt: "172.18.0.99" };
+    assert.ok(hash(t, before));
+    assert.notEqual(hash(t, before), hash(t, moved));
+    assert.equal(hash(t, before), hash(t, { ...before }));
   });
 
   test("no key in the values (they end up in the Helm release): only in the Secret", () => {

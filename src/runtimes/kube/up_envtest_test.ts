@@ -950,7 +950,9 @@ for (const c of CASES) {
           helm.releases.get(`${rc.context}|${NAMESPACE}|kube-prometheus-stack`)?.values,
         );
         assert.ok(
-          values.includes(`http://${mgmtIP}:${topology.observer.nodePorts.queryFrontend}`),
+          values.includes(
+            `${topology.fleet.tls.http ? "https" : "http"}://${mgmtIP}:${topology.observer.nodePorts.queryFrontend}`,
+          ),
           `${rc.cluster}: Grafana → mgmt`,
         );
       }
