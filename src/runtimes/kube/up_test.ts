@@ -406,7 +406,7 @@ describe("up ends with verify and the URLs to open", () => {
             lines.some((l) => /^> stores pass \(\d+ targets\)$/.test(l)),
             lines.slice(-20).join("\n"),
           );
-          assert.ok(lines.includes(">   query-frontend (mgmt)        http://127.0.0.1:20000"));
+          assert.ok(lines.includes(">   query-frontend (mgmt)        https://127.0.0.1:20000"));
         } else {
           await assert.rejects(run, (e: Error) => {
             assert.match((e.cause as Error).message, /verify found failures:\nCHECK STATUS\nstores FAIL/);
