@@ -99,4 +99,9 @@ export interface GrafanaDatasourceConfigMap {
   found?: { labels: Record<string, string>; datasources: string };
   /** The query-frontend URL the fleet wired into the datasource: mgmt as the other clusters reach it. */
   expectedUrl: string;
+  /**
+   * With `tls.http`: the files a Grafana mounts for the datasource's `$__file{…}` references (the CA, the client
+   * certificate and key), by path, as the cluster's Secret holds them; verify makes the datasource's request with them.
+   */
+  files?: Record<string, string>;
 }

@@ -29,6 +29,18 @@ export function listImages(topology: Topology): FleetImage[] {
           },
         }
       : {}),
+    ...(topology.fleet.tls.http
+      ? {
+          httpTls: {
+            ca: STAND_IN,
+            cert: STAND_IN,
+            key: STAND_IN,
+            clientCert: STAND_IN,
+            clientKey: STAND_IN,
+            serverName: STAND_IN,
+          },
+        }
+      : {}),
     ...(topology.storage && topology.fleet.tls.s3
       ? {
           s3Tls: {

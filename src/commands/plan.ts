@@ -4,7 +4,7 @@ import { readDiscoveredAddresses } from "../render/addresses.ts";
 import { renderFleet } from "../render/render.ts";
 import { DEFAULT_OUT } from "../render/runbook.ts";
 import type { PlanStep } from "../render/types.ts";
-import { GRPC_SERVER_NAME, S3_SERVER_NAME } from "../state/tls.ts";
+import { GRPC_SERVER_NAME, HTTP_SERVER_NAME, S3_SERVER_NAME } from "../state/tls.ts";
 import type { Topology } from "../topology/topology.ts";
 import { checkRenderInputs } from "./inputs.ts";
 
@@ -48,6 +48,7 @@ export async function planCommand(
     discovered,
     outDir: DEFAULT_OUT,
     grpcTls,
+    ...(topology.fleet.tls.http ? { httpTls: { ...STAND_IN_TLS, serverName: HTTP_SERVER_NAME } } : {}),
     s3Tls,
   });
   const out: string[] = [

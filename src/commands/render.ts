@@ -10,7 +10,7 @@ import { FILES } from "../render/runbook.ts";
 import { CREDENTIALS_FILE } from "../state/credentials.ts";
 import { ensureStateDir } from "../state/dir.ts";
 import { loadFleetCredentials } from "../state/fleet-credentials.ts";
-import { loadOrCreateGrpcTls, loadS3Tls } from "../state/tls.ts";
+import { loadOrCreateFleetTls, loadS3Tls } from "../state/tls.ts";
 import type { Topology } from "../topology/topology.ts";
 import { checkRenderInputs } from "./inputs.ts";
 
@@ -34,13 +34,25 @@ export async function renderCommand(
   const { credentials, save } = await loadFleetCredentials(topology, opts.stateDir);
   await ensureStateDir(opts.stateDir);
   await save();
-  const grpcTls = topology.fleet.tls.grpc ? await loadOrCreateGrpcTls(opts.stateDir) : undefined;
+  const fleetTls =
+    topology.fleet.tls.grpc || topology.fleet.tls.http
+      ? await loadOrCreateFleetTls(opts.stateDir)
+      : undefined;
+  const grpcTls = topology.fleet.tls.grpc ? fleetTls?.grpc : undefined;
+  const httpTls = topology.fleet.tls.http ? fleetTls?.http : undefined;
   const s3 =
     topology.storage && topology.fleet.tls.s3
       ? await loadS3Tls(opts.stateDir, storageService(topology))
       : undefined;
   await s3?.save();
-  const fleet = renderFleet(topology, { credentials, discovered, outDir: opts.out, grpcTls, s3Tls: s3?.tls });
+  const fleet = renderFleet(topology, {
+    credentials,
+    discovered,
+    outDir: opts.out,
+    grpcTls,
+    httpTls,
+    s3Tls: s3?.tls,
+  });
   const files = fleetFiles(topology, fleet, opts.out);
   for (const f of files) {
     try {

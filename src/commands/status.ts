@@ -10,11 +10,8 @@ export async function statusCommand(
   opts: { stateDir: string; json: boolean },
 ): Promise<number> {
   const rows = await runtime.status(topology, { stateDir: opts.stateDir });
-  // Where the credentials of a running fleet are, never what they are. Kubernetes does not realise tls.http yet.
-  const credentials =
-    topology.fleet.tls.http && runtime.name === "local" && rows.length > 0
-      ? httpClientFiles(opts.stateDir)
-      : undefined;
+  // Where the credentials of a running fleet are, never what they are: the same files on every runtime.
+  const credentials = topology.fleet.tls.http && rows.length > 0 ? httpClientFiles(opts.stateDir) : undefined;
   if (opts.json) {
     process.stdout.write(
       `${JSON.stringify({ runtime: runtime.name, processes: rows, ...(credentials ? { httpClientCertificate: credentials } : {}) }, null, 2)}\n`,
@@ -51,9 +48,7 @@ export async function statusCommand(
       credentials
         ? `\nHTTPS: every HTTP port outside its cluster answers only the fleet's client certificate ${credentials.cert} ` +
             `(key ${credentials.key}), and presents a certificate for ${credentials.serverName} from the CA ${credentials.ca}\n`
-        : topology.fleet.tls.http
-          ? "\ntls.http is realised by the local runtime only: on Kubernetes every HTTP port outside its cluster is plaintext and anonymous\n"
-          : "\ntls.http is false: every HTTP port outside its cluster is plaintext and anonymous\n",
+        : "\ntls.http is false: every HTTP port outside its cluster is plaintext and anonymous\n",
     );
     // A crash loop is shown with how the process last ended and the end of its log.
     for (const r of rows.filter((x) => x.logTail !== undefined)) {

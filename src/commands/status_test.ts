@@ -88,12 +88,12 @@ test("status says where the fleet's client certificate and CA are, and prints no
   });
 });
 
-test("on Kubernetes, where tls.http is not realised yet, status says the HTTP ports are plaintext", async () => {
+test("on Kubernetes too, status says where the fleet's client certificate is, never what it is", async () => {
   const runtime = { name: "kubernetes", status: async () => [row({})] } as unknown as Runtime;
   const { out } = await capture(() => statusCommand(runtime, topology, { stateDir: "/st", json: false }));
   assert.match(
     out,
-    /tls\.http is realised by the local runtime only: on Kubernetes .* plaintext and anonymous/,
+    /HTTPS: every HTTP port outside its cluster answers only the fleet's client certificate \/st\/tls\/http-client\.crt/,
   );
-  assert.doesNotMatch(out, /http-client\.crt/);
+  assert.doesNotMatch(out, /plaintext/);
 });

@@ -77,13 +77,7 @@ export async function upCommand(runtime: Runtime, topology: Topology, opts: UpCo
         "NodePort can read every series; remove 'grpc: false' from fleet.yaml to have mutual TLS\n",
     );
   }
-  if (topology.fleet.tls.http && runtime.name === "kubernetes") {
-    process.stderr.write(
-      "warning: tls.http is realised by the local runtime only in this version: on Kubernetes the HTTP ports outside " +
-        "their clusters (query-frontend, query, Alertmanager, each Prometheus) stay plaintext and anonymous; keep " +
-        "their NodePorts on a network you trust\n",
-    );
-  } else if (!topology.fleet.tls.http) {
+  if (!topology.fleet.tls.http) {
     process.stderr.write(
       "warning: tls.http is false: every HTTP API exposed outside its cluster (query-frontend, query, Alertmanager, " +
         "Prometheus with /-/quit) is plaintext and anonymous; remove 'http: false' from fleet.yaml to have HTTPS " +

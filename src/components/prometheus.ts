@@ -61,12 +61,12 @@ export const OPERATOR_SECRETS_DIR = "/etc/prometheus/secrets";
 export const OPERATOR_GOVERNING_SERVICE = "prometheus-operated";
 
 /** The peer jobs on Kubernetes: each replica by its pod's DNS name, which resolves only while that pod exists. */
-export function kubePeerScrapeJobs(workload: Workload, namespace: string) {
+export function kubePeerScrapeJobs(workload: Workload, namespace: string, tls: ScrapeTls = {}) {
   return peerScrapeJobs(
     (i, port) =>
       `${PROMETHEUS_WORKLOAD}-${i}.${OPERATOR_GOVERNING_SERVICE}.${namespace}.svc.cluster.local:${port}`,
     workload.replicaNames.length,
-    {},
+    tls,
     workload.mode,
   );
 }

@@ -64,7 +64,7 @@ describe("thanos-fleet images", () => {
         "biz2/alertmanager",
       ],
       "quay.io/prometheus/node-exporter:v1.12.1-distroless": ["biz1/node-exporter", "biz2/node-exporter"],
-      "quay.io/prometheus/prometheus:v3.14.0": ["biz1/prometheus", "biz2/prometheus"],
+      "quay.io/prometheus/prometheus:v3.14.0": ["biz1/prometheus", "biz2/prometheus", "minio/seaweedfs"],
       "quay.io/thanos/thanos:v0.42.4": [
         "mgmt/thanos-store",
         "mgmt/thanos-ruler",
@@ -212,7 +212,7 @@ describe("the rendered kube-prometheus-stack values", () => {
     assert.equal(grafana.forceDeployDatasources, true);
     const [ds] = grafana.additionalDataSources as { name: string; url: string }[];
     assert.equal(ds?.name, "Thanos");
-    assert.equal(ds?.url, "http://172.18.0.2:30900");
+    assert.equal(ds?.url, "https://172.18.0.2:30900");
   });
 
   test("user values are merged: fleet-wide first, then the cluster's own, over what the fleet renders", () => {
@@ -275,11 +275,13 @@ describe("grafana: false in the rendered Secrets", () => {
       "thanos-fleet-s3-ca",
       "grafana-admin",
       "thanos-grpc-tls",
+      "thanos-fleet-http-tls",
     ]);
     assert.deepEqual(names(fleet("grafana: false")), [
       "thanos-objstore",
       "thanos-fleet-s3-ca",
       "thanos-grpc-tls",
+      "thanos-fleet-http-tls",
     ]);
   });
 });

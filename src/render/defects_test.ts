@@ -168,7 +168,7 @@ function checkSeaweedfs(topology: Topology, storage: RenderedCluster): void {
   );
   const config = server.args?.find((a) => a.startsWith("-s3.config="));
   assert.ok(config, "SeaweedFS runs without its identities file");
-  const files = storage.secrets.find((s) => s.metadata.name === "seaweedfs-files");
+  const files = storage.secrets.find((s) => "s3.json" in ((s.stringData as object | undefined) ?? {}));
   const identities = JSON.parse((files?.stringData as Record<string, string>)["s3.json"] ?? "{}") as {
     identities: { name: string; actions: string[] }[];
   };
@@ -491,11 +491,21 @@ const DEFECTS: Defect[] = [
     title: "the ruler sends to an Alertmanager that is really installed in mgmt",
     check(_t, fleet) {
       const mgmt = observer(fleet);
-      const url = argsOf(mgmt, "StatefulSet", "thanos-ruler").find((a) =>
+      // The guide's flag, or with tls.http (HTTPS, the client certificate) the file it names, from the ConfigMap.
+      const flag = argsOf(mgmt, "StatefulSet", "thanos-ruler").find((a) =>
         a.startsWith("--alertmanagers.url="),
       );
+      const file = (find(mgmt, "ConfigMap", "thanos-ruler-config").data as Record<string, string>)[
+        "alertmanagers.yaml"
+      ];
+      const fromFile = file
+        ? (parse(file) as { alertmanagers: { scheme: string; static_configs: string[] }[] }).alertmanagers[0]
+        : undefined;
+      const url =
+        flag?.slice("--alertmanagers.url=".length) ??
+        (fromFile ? `${fromFile.scheme}://${fromFile.static_configs[0]}` : undefined);
       assert.ok(url, "the ruler has no Alertmanager");
-      const target = new URL(url.slice("--alertmanagers.url=".length));
+      const target = new URL(url);
       const svc = find(mgmt, "Service", target.hostname.split(".")[0] ?? "");
       const spec = svc.spec as { ports: { port: number }[]; selector: Record<string, string> };
       assert.ok(spec.ports.some((p) => p.port === Number(target.port)));

@@ -1,6 +1,10 @@
 import { createHash } from "node:crypto";
-import { alertmanagerNodePort } from "../components/alertmanager.ts";
 // kube-prometheus-stack values for a workload cluster: Prometheus HA with the sidecar, Grafana pointed at mgmt.
+import {
+  ALERTMANAGER_PORT,
+  ALERTMANAGER_WORKLOAD,
+  alertmanagerNodePort,
+} from "../components/alertmanager.ts";
 import { type GrpcTls, NAMESPACE, type SpecContext } from "../components/context.ts";
 import { GRAFANA_SIZING, grafanaNodePort } from "../components/grafana.ts";
 import { OBJSTORE_FILE } from "../components/objstore.ts";
@@ -8,15 +12,26 @@ import {
   fleetScrapeJobs,
   kubePeerScrapeJobs,
   OPERATOR_SECRETS_DIR,
+  PROMETHEUS_PORT,
   PROMETHEUS_WORKLOAD,
 } from "../components/prometheus.ts";
 import { resourcesFor } from "../components/resources.ts";
 import { thanosImage } from "../components/thanos/common.ts";
 import { queryFrontendAddress } from "../components/thanos/query-frontend.ts";
 import { operatorRemoteWrite } from "../components/thanos/receive.ts";
+import { PROMETHEUS_CLIENT_FILE } from "../components/thanos/sidecar.ts";
 import type { Container, PodSpec } from "../components/types.ts";
+import {
+  HTTP_TLS_FILES,
+  type ScrapeTls,
+  scrapeTls,
+  WEB_CONFIG_FILE,
+  webClient,
+  webConfig,
+} from "../components/web.ts";
 import { fleetPath, type Topology, type Workload } from "../topology/topology.ts";
 import { mergeValues } from "../topology/values.ts";
+import { stringify } from "../yaml.ts";
 import { S3_CA_MOUNT, S3_CA_SECRET } from "./addresses.ts";
 import { mirrorChartImages } from "./chart-images.ts";
 import type { KubeObject } from "./types.ts";
@@ -50,6 +65,16 @@ function container(pod: PodSpec, name: string) {
 }
 
 const OBJSTORE_HASH = "thanos-fleet.io/objstore-hash";
+/**
+ * With `tls.http`, the hash of the fleet's scrape jobs: the config reloader cannot reach Prometheus without the client
+ * certificate (its signal reload first reads `/api/v1/status/runtimeinfo`, and gives up), so a changed scrape config
+ * (new node addresses) rolls the Prometheus pods instead.
+ */
+const SCRAPE_HASH = "thanos-fleet.io/scrape-hash";
+
+function scrapeHash(scrape: unknown): string {
+  return createHash("sha256").update(JSON.stringify(scrape)).digest("hex").slice(0, 16);
+}
 
 /** The sidecar's gRPC server certificate, key and client CA; the operator makes a volume `secret-<name>` of it. */
 export const GRPC_TLS_SECRET = "thanos-grpc-tls";
@@ -66,18 +91,13 @@ export function grpcTlsSecret(tls: GrpcTls): KubeObject {
 function sidecarTls(ctx: SpecContext) {
   const s3 = ctx.s3Tls
     ? {
-        prometheusSpec: { secrets: [S3_CA_SECRET] },
+        secrets: [S3_CA_SECRET],
         mounts: [{ name: `secret-${S3_CA_SECRET}`, mountPath: S3_CA_MOUNT, readOnly: true }],
       }
-    : { prometheusSpec: {}, mounts: [] };
-  if (!ctx.grpcTls) {
-    return {
-      prometheusSpec: s3.prometheusSpec,
-      thanos: s3.mounts.length > 0 ? { volumeMounts: s3.mounts } : {},
-    };
-  }
+    : { secrets: [], mounts: [] };
+  if (!ctx.grpcTls) return { secrets: s3.secrets, thanos: { volumeMounts: s3.mounts } };
   return {
-    prometheusSpec: { secrets: [GRPC_TLS_SECRET, ...(ctx.s3Tls ? [S3_CA_SECRET] : [])] },
+    secrets: [GRPC_TLS_SECRET, ...s3.secrets],
     thanos: {
       volumeMounts: [
         { name: `secret-${GRPC_TLS_SECRET}`, mountPath: GRPC_TLS_MOUNT, readOnly: true },
@@ -93,30 +113,142 @@ function sidecarTls(ctx: SpecContext) {
   };
 }
 
+type HttpTlsValues = NonNullable<ReturnType<typeof httpTlsValues>>;
+
+/**
+ * The HTTP TLS material of a workload cluster (`tls.http`): the fleet CA, the servers' certificate and key, the fleet's
+ * client certificate and key, and the sidecar's web config and Prometheus client config that name them. The operator
+ * mounts it into the Prometheus container at HTTP_TLS_MOUNT (`prometheusSpec.secrets`); the sidecar and Grafana get
+ * it at the same path, so every file path in the values is the same in every container.
+ */
+export const HTTP_TLS_SECRET = "thanos-fleet-http-tls";
+export const HTTP_TLS_MOUNT = `/etc/prometheus/secrets/${HTTP_TLS_SECRET}`;
+
+export function httpTlsSecret(ctx: SpecContext): KubeObject {
+  const tls = ctx.httpTls;
+  if (!tls) throw new Error("httpTlsSecret needs the fleet's HTTP TLS material (tls.http)");
+  return secret(HTTP_TLS_SECRET, {
+    [HTTP_TLS_FILES.ca]: tls.ca,
+    [HTTP_TLS_FILES.cert]: tls.cert,
+    [HTTP_TLS_FILES.key]: tls.key,
+    [HTTP_TLS_FILES.clientCert]: tls.clientCert,
+    [HTTP_TLS_FILES.clientKey]: tls.clientKey,
+    [WEB_CONFIG_FILE]: stringify(webConfig(tls, HTTP_TLS_MOUNT)),
+    [PROMETHEUS_CLIENT_FILE]: stringify({ tls_config: webClient(ctx, HTTP_TLS_MOUNT).tlsConfig }),
+  });
+}
+
+/** How the fleet's Prometheus reaches an HTTPS port of the fleet: the client certificate mounted from the Secret. */
+export function kubeScrapeTls(ctx: SpecContext): ScrapeTls {
+  return scrapeTls(webClient(ctx, HTTP_TLS_MOUNT));
+}
+
+/** A TCP connect on `port`: the kubelet has no client certificate, an HTTPS GET would fail in the handshake. */
+function tcpProbe(port: number) {
+  return { tcpSocket: { port } };
+}
+
+/** The operator's web TLS (`web.tlsConfig`, for Prometheus and Alertmanager alike): from the Secret, client certs required. */
+function operatorWebTls() {
+  const ref = (key: string) => ({ name: HTTP_TLS_SECRET, key });
+  return {
+    tlsConfig: {
+      cert: { secret: ref(HTTP_TLS_FILES.cert) },
+      keySecret: ref(HTTP_TLS_FILES.key),
+      client_ca: { secret: ref(HTTP_TLS_FILES.ca) },
+      clientAuthType: "RequireAndVerifyClientCert",
+      minVersion: "TLS12",
+    },
+  };
+}
+
+/**
+ * With `tls.http`, what the chart's values add so that every HTTP port of a workload cluster on a NodePort serves
+ * HTTPS and answers only the fleet's client certificate: each Prometheus (`web.tlsConfig`), each sidecar
+ * (`--http.config`), Alertmanager. The kubelet's probes become TCP connects; Prometheus reloads its config on a signal
+ * (the config reloader has no client certificate for `/-/reload`); the sidecar reaches its Prometheus with the client
+ * certificate; Prometheus sends its alerts to Alertmanager with it. The chart's self-monitoring ServiceMonitors are
+ * left out (they would scrape the config reloaders with the same TLS settings): the fleet's own scrape jobs cover
+ * Prometheus, its sidecar and Alertmanager. Undefined without `tls.http`.
+ */
+function httpTlsValues(ctx: SpecContext) {
+  if (!ctx.httpTls) return undefined;
+  const client = webClient(ctx, HTTP_TLS_MOUNT).tlsConfig ?? {};
+  const probes = (port: number, startup: boolean) => ({
+    readinessProbe: tcpProbe(port),
+    livenessProbe: tcpProbe(port),
+    ...(startup ? { startupProbe: tcpProbe(port) } : {}),
+  });
+  return {
+    prometheusSpec: {
+      web: operatorWebTls(),
+      reloadStrategy: "ProcessSignal",
+      containers: [{ name: "prometheus", ...probes(PROMETHEUS_PORT, true) }],
+      secrets: [HTTP_TLS_SECRET],
+    },
+    thanos: {
+      volumeMounts: [{ name: `secret-${HTTP_TLS_SECRET}`, mountPath: HTTP_TLS_MOUNT, readOnly: true }],
+      additionalArgs: [
+        { name: "http.config", value: `${HTTP_TLS_MOUNT}/${WEB_CONFIG_FILE}` },
+        { name: "prometheus.http-client-file", value: `${HTTP_TLS_MOUNT}/${PROMETHEUS_CLIENT_FILE}` },
+      ],
+    },
+    prometheusServiceMonitor: { selfMonitor: false },
+    alertmanager: {
+      serviceMonitor: { selfMonitor: false },
+      alertmanagerSpec: {
+        web: operatorWebTls(),
+        containers: [{ name: "alertmanager", ...probes(ALERTMANAGER_PORT, false) }],
+        // The chart turns these two into Prometheus's alerting endpoint: alerts go with the client certificate.
+        scheme: "https",
+        tlsConfig: {
+          caFile: client.ca_file,
+          certFile: client.cert_file,
+          keyFile: client.key_file,
+          serverName: client.server_name,
+        },
+      },
+    },
+  };
+}
+
+/** The fleet's scrape job of the chart's Alertmanager (with `tls.http`, in place of the chart's ServiceMonitor). */
+function alertmanagerScrapeJob(ctx: SpecContext): Record<string, unknown>[] {
+  if (!ctx.httpTls) return [];
+  return [
+    {
+      job_name: ALERTMANAGER_WORKLOAD,
+      ...kubeScrapeTls(ctx),
+      static_configs: [
+        { targets: [`${RELEASE}-alertmanager.${NAMESPACE}.svc.cluster.local:${ALERTMANAGER_PORT}`] },
+      ],
+    },
+  ];
+}
+
 /**
  * What a sidecar-mode cluster's Prometheus gets: the Thanos sidecar (image, block size, objstore.yml from its
  * Secret, TLS) and a pod annotation that rolls the pods when objstore.yml changes; Prometheus does not compact, the
  * sidecar uploads its blocks.
  */
-function sidecarValues(ctx: SpecContext, prometheus: PodSpec) {
+function sidecarValues(ctx: SpecContext, prometheus: PodSpec, http: HttpTlsValues | undefined) {
   const sidecar = container(prometheus, "thanos-sidecar");
   const tls = sidecarTls(ctx);
+  const mounts = [...(tls.thanos.volumeMounts ?? []), ...(http?.thanos.volumeMounts ?? [])];
   return {
     prometheus: {
       // In-cluster discovery only (headless); other clusters reach each replica through its own NodePort Service.
       thanosService: { enabled: true },
     },
-    podMetadata: {
-      // The sidecar reads objstore.yml only at start: a changed bucket address must roll the Prometheus pods.
-      podMetadata: { annotations: { [OBJSTORE_HASH]: objstoreHash(sidecar) } },
-    },
+    // The sidecar reads objstore.yml only at start: a changed bucket address must roll the Prometheus pods.
+    annotations: { [OBJSTORE_HASH]: objstoreHash(sidecar) },
+    secrets: tls.secrets,
     compaction: {
       // min = max block duration, as the local runtime runs it: the operator only applies thanos.blockSize with
       // compaction disabled (otherwise, with Prometheus 3 and a recent Thanos, it delays compaction and cuts 2h blocks).
       disableCompaction: true,
     },
     prometheusSpec: {
-      ...tls.prometheusSpec,
       thanos: {
         image: sidecar.image,
         version: imageParts(sidecar.image).tag,
@@ -125,6 +257,8 @@ function sidecarValues(ctx: SpecContext, prometheus: PodSpec) {
         objectStorageConfig: { existingSecret: { name: OBJSTORE_SECRET, key: OBJSTORE_FILE } },
         resources: sidecar.resources,
         ...tls.thanos,
+        ...(mounts.length > 0 ? { volumeMounts: mounts } : {}),
+        ...(http ? { additionalArgs: http.thanos.additionalArgs } : {}),
       },
     },
   };
@@ -139,9 +273,10 @@ function receiveWriterValues(topology: Topology, w: Workload, ctx: SpecContext) 
   const write = operatorRemoteWrite(topology, w, ctx, OPERATOR_SECRETS_DIR);
   return {
     prometheus: { thanosService: { enabled: false } },
-    podMetadata: {},
+    annotations: {},
+    secrets: [write.secret.name],
     compaction: {},
-    prometheusSpec: { secrets: [write.secret.name], remoteWrite: [write.spec] },
+    prometheusSpec: { remoteWrite: [write.spec] },
   };
 }
 
@@ -178,6 +313,7 @@ export function kubePrometheusStackValues(
 
 /** The Grafana values: Grafana itself, or (`grafana: false`) only the datasource ConfigMap for a Grafana elsewhere. */
 function grafanaValues(topology: Topology, w: Workload, ctx: SpecContext): Record<string, unknown> {
+  const tls = grafanaDatasourceTls(ctx);
   const datasources = [
     {
       name: "Thanos",
@@ -185,10 +321,11 @@ function grafanaValues(topology: Topology, w: Workload, ctx: SpecContext): Recor
       type: "prometheus",
       access: "proxy",
       // mgmt's query-frontend as the other clusters reach it: its node address and NodePort.
-      url: `http://${queryFrontendAddress(topology, ctx.addresses)}`,
+      url: `${ctx.httpTls ? "https" : "http"}://${queryFrontendAddress(topology, ctx.addresses)}`,
       isDefault: false,
       editable: false,
-      jsonData: { prometheusType: "Thanos", timeInterval: w.prometheus.scrapeInterval },
+      jsonData: { prometheusType: "Thanos", timeInterval: w.prometheus.scrapeInterval, ...tls?.jsonData },
+      ...(tls ? { secureJsonData: tls.secureJsonData } : {}),
     },
   ];
   if (!topology.fleet.grafana) {
@@ -202,6 +339,32 @@ function grafanaValues(topology: Topology, w: Workload, ctx: SpecContext): Recor
     service: { type: w.serviceType, nodePort: grafanaNodePort(w) },
     resources: resourcesFor(GRAFANA_SIZING, topology.fleet.profile),
     additionalDataSources: datasources,
+    ...(tls ? { extraSecretMounts: [tls.mount] } : {}),
+  };
+}
+
+/** Grafana's way to read a file when it provisions a datasource: the file's content, never in the values. */
+export function grafanaFileRef(path: string): string {
+  return `$__file{${path}}`;
+}
+
+/**
+ * With `tls.http`, the Thanos datasource reaches query-frontend over HTTPS, verifying it against the fleet CA and
+ * presenting the fleet's client certificate. Its secure fields name files (`$__file{…}`, expanded by Grafana when it
+ * provisions the datasource) in the HTTP TLS Secret, which Grafana mounts: no certificate or key is in the values or
+ * the datasource ConfigMap. A Grafana of the user's own (`grafana: false`) mounts the same Secret at HTTP_TLS_MOUNT.
+ */
+function grafanaDatasourceTls(ctx: SpecContext) {
+  const tls = ctx.httpTls;
+  if (!tls) return undefined;
+  return {
+    jsonData: { tlsAuth: true, tlsAuthWithCACert: true, serverName: tls.serverName },
+    secureJsonData: {
+      tlsCACert: grafanaFileRef(`${HTTP_TLS_MOUNT}/${HTTP_TLS_FILES.ca}`),
+      tlsClientCert: grafanaFileRef(`${HTTP_TLS_MOUNT}/${HTTP_TLS_FILES.clientCert}`),
+      tlsClientKey: grafanaFileRef(`${HTTP_TLS_MOUNT}/${HTTP_TLS_FILES.clientKey}`),
+    },
+    mount: { name: HTTP_TLS_SECRET, secretName: HTTP_TLS_SECRET, mountPath: HTTP_TLS_MOUNT, readOnly: true },
   };
 }
 
@@ -219,17 +382,22 @@ function fleetValues(
   const prometheus = container(pods.prometheus, "prometheus");
   const alertmanager = container(pods.alertmanager, "alertmanager");
   const prom = imageParts(prometheus.image);
+  const scrapeWithTls = kubeScrapeTls(ctx);
   const scrape = [
-    ...kubePeerScrapeJobs(w, NAMESPACE),
-    ...fleetScrapeJobs(topology, ctx.addresses, {}, ctx.s3Tls),
+    ...kubePeerScrapeJobs(w, NAMESPACE, scrapeWithTls),
+    ...alertmanagerScrapeJob(ctx),
+    ...fleetScrapeJobs(topology, ctx.addresses, scrapeWithTls, ctx.s3Tls),
   ];
   if (pods.prometheus.name !== PROMETHEUS_WORKLOAD) {
     throw new Error(
       `the chart names Prometheus ${PROMETHEUS_WORKLOAD}, the spec says ${pods.prometheus.name}`,
     );
   }
+  const http = httpTlsValues(ctx);
   const writer =
-    w.mode === "receive" ? receiveWriterValues(topology, w, ctx) : sidecarValues(ctx, pods.prometheus);
+    w.mode === "receive" ? receiveWriterValues(topology, w, ctx) : sidecarValues(ctx, pods.prometheus, http);
+  const secrets = [...writer.secrets, ...(http?.prometheusSpec.secrets ?? [])];
+  const annotations = { ...writer.annotations, ...(http ? { [SCRAPE_HASH]: scrapeHash(scrape) } : {}) };
   return {
     // Pins the object names the per-replica Services and PROMETHEUS_WORKLOAD rely on, whatever the release is called.
     fullnameOverride: RELEASE,
@@ -239,9 +407,10 @@ function fleetValues(
     },
     prometheus: {
       ...writer.prometheus,
+      ...(http ? { serviceMonitor: http.prometheusServiceMonitor } : {}),
       prometheusSpec: {
         replicas: w.prometheus.replicas,
-        ...writer.podMetadata,
+        ...(Object.keys(annotations).length > 0 ? { podMetadata: { annotations } } : {}),
         externalLabels: w.labels,
         // The operator adds this label with the pod name as value; query deduplicates on it.
         replicaExternalLabelName: "prometheus_replica",
@@ -256,15 +425,25 @@ function fleetValues(
         version: prom.tag,
         resources: prometheus.resources,
         additionalScrapeConfigs: scrape,
+        ...(http
+          ? {
+              web: http.prometheusSpec.web,
+              reloadStrategy: http.prometheusSpec.reloadStrategy,
+              containers: http.prometheusSpec.containers,
+            }
+          : {}),
+        ...(secrets.length > 0 ? { secrets } : {}),
         ...writer.prometheusSpec,
       },
     },
     alertmanager: {
       enabled: true,
       service: { type: serviceType, nodePort: alertmanagerNodePort(topology, w.name) },
+      ...(http ? { serviceMonitor: http.alertmanager.serviceMonitor } : {}),
       alertmanagerSpec: {
         image: imageParts(alertmanager.image),
         resources: alertmanager.resources,
+        ...http?.alertmanager.alertmanagerSpec,
       },
     },
     grafana: grafanaValues(topology, w, ctx),

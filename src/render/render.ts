@@ -1,7 +1,7 @@
 // `render`: the whole fleet as what the Kubernetes runtime applies, per cluster, built only from the component specs.
 
 import { ALERTMANAGER_PORT, ALERTMANAGER_WORKLOAD } from "../components/alertmanager.ts";
-import type { GrpcTls, S3Tls, SpecContext } from "../components/context.ts";
+import type { GrpcTls, HttpTls, S3Tls, SpecContext } from "../components/context.ts";
 import { buildFleet } from "../components/fleet.ts";
 import { MINIO_WORKLOAD } from "../components/minio.ts";
 import { objstoreConfig } from "../components/objstore.ts";
@@ -21,7 +21,13 @@ import {
   S3_CA_KEY,
   S3_CA_SECRET,
 } from "./addresses.ts";
-import { GRAFANA_SECRET, grpcTlsSecret, kubePrometheusStackValues, receiveWriterSecrets } from "./helm.ts";
+import {
+  GRAFANA_SECRET,
+  grpcTlsSecret,
+  httpTlsSecret,
+  kubePrometheusStackValues,
+  receiveWriterSecrets,
+} from "./helm.ts";
 import { mirrorImage } from "./images.ts";
 import { hostPorts, kindConfig } from "./kind.ts";
 import { setupObjects } from "./minio.ts";
@@ -40,6 +46,8 @@ export interface RenderOptions {
   grpcTls?: GrpcTls;
   /** The storage cluster's TLS material (`loadS3Tls`); required with a storage cluster and `tls.s3`. */
   s3Tls?: S3Tls;
+  /** The fleet's HTTP TLS material (`loadFleetTls`); required when fleet.yaml sets `tls.http` (the default). */
+  httpTls?: HttpTls;
 }
 
 export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFleet {
@@ -49,12 +57,18 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
       "fleet.yaml sets tls.grpc but render was given no TLS material: load it with loadOrCreateGrpcTls",
     );
   }
+  if (topology.fleet.tls.http && !opts.httpTls) {
+    throw new Error(
+      "fleet.yaml sets tls.http but render was given no HTTP TLS material: load it with loadFleetTls",
+    );
+  }
   if (topology.storage && topology.fleet.tls.s3 && !opts.s3Tls) {
     throw new Error("fleet.yaml sets tls.s3 but render was given no TLS material: load it with loadS3Tls");
   }
   const ctx: SpecContext = {
     ...kubeSpecContext(topology, addresses, opts.credentials),
     ...(opts.grpcTls ? { grpcTls: opts.grpcTls } : {}),
+    ...(opts.httpTls && topology.fleet.tls.http ? { httpTls: opts.httpTls } : {}),
     ...(opts.s3Tls && topology.storage ? { s3Tls: opts.s3Tls } : {}),
   };
   const spec = buildFleet(topology, ctx, opts.credentials);
@@ -133,6 +147,7 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
         );
       }
       if (!receiveMode && ctx.grpcTls) secrets.push(grpcTlsSecret(ctx.grpcTls));
+      if (ctx.httpTls) secrets.push(httpTlsSecret(ctx));
       helmValues = kubePrometheusStackValues(topology, w, ctx, { prometheus, alertmanager });
       chartPods = [prometheus, alertmanager].map((p) => ({
         name: p.name,

@@ -9,7 +9,7 @@ import { ENDPOINTS_FILE } from "../components/thanos/query.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
 import { GRPC_TLS_SECRET } from "./helm.ts";
 import { renderFleet } from "./render.ts";
-import { FAKE_CREDENTIALS, FAKE_S3_TLS, kindAddresses } from "./testdata/fixtures.ts";
+import { FAKE_CREDENTIALS, FAKE_HTTP_TLS, FAKE_S3_TLS, kindAddresses } from "./testdata/fixtures.ts";
 import { validateObject } from "./testdata/validate.ts";
 import type { KubeObject } from "./types.ts";
 
@@ -33,6 +33,7 @@ const fleet = renderFleet(topology, {
   credentials: FAKE_CREDENTIALS,
   discovered: kindAddresses(topology),
   grpcTls: TLS,
+  httpTls: FAKE_HTTP_TLS,
   s3Tls: FAKE_S3_TLS,
 });
 const manifests = fleet.clusters.flatMap((c) => c.manifests);

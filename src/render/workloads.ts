@@ -81,9 +81,12 @@ function checkFile(pod: PodSpec, file: { name: string; content: string }): void 
   }
 }
 
-/** An HTTP GET where the spec gives a path, else a TCP connect. */
-function probeAction(p: Container["readiness"]): IProbe {
-  if (p.path === undefined) return { tcpSocket: { port: p.port } };
+/**
+ * An HTTP GET where the spec gives a path, else a TCP connect. A port that asks for the fleet's client certificate
+ * (`tls`) gets a TCP connect too: the kubelet has no such certificate, its GET would fail in the TLS handshake.
+ */
+export function probeAction(p: Container["readiness"]): IProbe {
+  if (p.path === undefined || p.tls) return { tcpSocket: { port: p.port } };
   return { httpGet: { path: p.path, port: p.port, ...(p.https ? { scheme: "HTTPS" as const } : {}) } };
 }
 

@@ -4,6 +4,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { Duplex } from "node:stream";
 import { isDeepStrictEqual } from "node:util";
 import type { V1Node, V1Service } from "@kubernetes/client-node";
 import { parse } from "yaml";
@@ -386,6 +387,14 @@ export class FakeKubeApi implements KubeApi {
     return (
       this.proxyAnswers.get(key) ?? { status: 404, headers: {}, body: Buffer.from("404 page not found\n") }
     );
+  }
+
+  /** The fake API server forwards no port: the connection is refused, as to a pod that is gone. */
+  async portForward(namespace: string, pod: string, port: number, socket: Duplex): Promise<void> {
+    this.record(`port-forward pods/${namespace}/${pod}:${port}`);
+    await Promise.resolve();
+    socket.destroy();
+    throw new Error(`the fake API server forwards no port (pod ${namespace}/${pod}:${port})`);
   }
 
   /** Applies that changed something since the last call. */

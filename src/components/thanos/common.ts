@@ -13,7 +13,7 @@ import type {
   ServicePort,
   ServiceSpec,
 } from "../types.ts";
-import { type WebSections, webServer } from "../web.ts";
+import { uniqueFiles, type WebSections, webServer } from "../web.ts";
 
 export const GRPC_PORT = 10901;
 export const HTTP_PORT = 10902;
@@ -137,7 +137,9 @@ export function mgmtComponent(
     containers: [
       thanosContainer(topology, facts.container, facts.component, facts.sizing, args, {
         ...container,
-        files: [...(container.files ?? []), ...web.files],
+        // A server that is also a client of the fleet's HTTPS ports (query-frontend) needs the CA once: Kubernetes
+        // refuses a projected volume with one path twice.
+        files: uniqueFiles([...(container.files ?? []), ...web.files]),
         readiness: { ...(container.readiness ?? { port: "http", path: "/-/ready" }), ...probeTls },
         liveness: { ...(container.liveness ?? { port: "http", path: "/-/healthy" }), ...probeTls },
         env,

@@ -9,7 +9,8 @@ import type { Container, ServiceSpec, StoreApiServer } from "../types.ts";
 import { uniqueFiles, webClient, webServer } from "../web.ts";
 import { GRPC_PORT, grpcServerTls, HTTP_PORT, listenArgs, objstore, thanosContainer } from "./common.ts";
 
-const PROMETHEUS_CLIENT_FILE = "prometheus-http-client.yaml";
+/** The sidecar's HTTP client config for its own Prometheus (its `tls_config`), with `tls.http`. */
+export const PROMETHEUS_CLIENT_FILE = "prometheus-http-client.yaml";
 export const SIDECAR_SIZING: Sizing = { memory: 64, limit: 256, cpu: 25 };
 
 /** The labels a workload cluster's replica serves over the StoreAPI. */

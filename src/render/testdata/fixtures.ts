@@ -53,10 +53,11 @@ export const FAKE_S3_TLS: S3Tls = {
 };
 
 /** What render needs besides the topology, as the tests give it. */
-export function fakeRenderOptions(topology: Topology): Pick<RenderOptions, "credentials" | "grpcTls" | "s3Tls"> {
+export function fakeRenderOptions(topology: Topology): Pick<RenderOptions, "credentials" | "grpcTls" | "s3Tls" | "httpTls"> {
   return {
     credentials: FAKE_CREDENTIALS,
     ...(topology.fleet.tls.grpc ? { grpcTls: FAKE_GRPC_TLS } : {}),
+    ...(topology.fleet.tls.http ? { httpTls: FAKE_HTTP_TLS } : {}),
     ...(topology.storage && topology.fleet.tls.s3 ? { s3Tls: FAKE_S3_TLS } : {}),
   };
 }

@@ -2,6 +2,7 @@
 
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest, type RequestOptions } from "node:https";
+import type { Duplex } from "node:stream";
 import {
   ApiException,
   CoreV1Api,
@@ -9,6 +10,7 @@ import {
   KubeConfig,
   KubernetesObjectApi,
   PatchStrategy,
+  PortForward,
   type V1Node,
   type V1Service,
 } from "@kubernetes/client-node";
@@ -83,6 +85,12 @@ export interface KubeApi {
   ): Promise<string | undefined>;
   /** An HTTP request through the API server's proxy to a pod or Service port. */
   proxy(target: ProxyTarget, req: ProxyRequest): Promise<ProxyResponse>;
+  /**
+   * Streams one TCP connection to a pod's port through the API server (`kubectl port-forward`): what the pod says is
+   * written to the socket, what the socket says goes to the pod. For a port that serves TLS end to end, such as one
+   * that asks for the fleet's client certificate (the API server's proxy has none to present).
+   */
+  portForward(namespace: string, pod: string, port: number, socket: Duplex): Promise<void>;
 }
 
 export function refOf(obj: KubeObject): ObjectRef {
@@ -253,6 +261,13 @@ export function createKubeApi(opts: KubeApiOptions): KubeApi {
       }
     },
     proxy: (target, req) => proxyRequest(kc, target, req, opts.proxyTimeoutMs ?? 10_000),
+    portForward: async (namespace, pod, port, socket) => {
+      try {
+        await new PortForward(kc, true).portForward(namespace, pod, [port], socket, null, socket);
+      } catch (cause) {
+        throw new KubeApiError(context, `port-forward to pod ${namespace}/${pod}:${port}`, cause);
+      }
+    },
   };
 }
 

@@ -4,11 +4,11 @@
 
 import { ALERTMANAGER_WORKLOAD } from "../../components/alertmanager.ts";
 import { NAMESPACE } from "../../components/context.ts";
-import { buildFleet, openings, storeApiOf } from "../../components/fleet.ts";
+import { buildFleet, exposedHttpPorts, openings, storeApiOf } from "../../components/fleet.ts";
 import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
 import { queryFrontendAddress } from "../../components/thanos/query-frontend.ts";
 import type { PodSpec, ServiceSpec } from "../../components/types.ts";
-import type { FleetEndpoints, GrafanaDatasourceConfigMap, Target } from "../../endpoints.ts";
+import type { ExposedHttp, FleetEndpoints, GrafanaDatasourceConfigMap, Target } from "../../endpoints.ts";
 import {
   type DiscoveredAddresses,
   kubeAddresses,
@@ -16,10 +16,10 @@ import {
   S3_CA_KEY,
   S3_CA_SECRET,
 } from "../../render/addresses.ts";
-import { GRAFANA_DATASOURCE_CONFIGMAP, RELEASE } from "../../render/helm.ts";
+import { GRAFANA_DATASOURCE_CONFIGMAP, HTTP_TLS_MOUNT, HTTP_TLS_SECRET, RELEASE } from "../../render/helm.ts";
 import type { RenderedCluster, RenderedFleet } from "../../render/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
-import { S3_SERVER_NAME } from "../../state/tls.ts";
+import { type HttpClientFiles, type HttpTls, S3_SERVER_NAME } from "../../state/tls.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { KubeApi, ProxyTarget } from "./api.ts";
 import { prometheusMadeAt } from "./operated.ts";
@@ -121,12 +121,17 @@ export interface EndpointsInput {
   discovered: DiscoveredAddresses;
   api: (context: string) => KubeApi;
   proxy: EndpointProxy;
+  /** With `tls.http`: the fleet's HTTP TLS material (which ports serve HTTPS) and its client certificate's files. */
+  httpTls?: { material: HttpTls; client: HttpClientFiles };
 }
 
 export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoints> {
   const { topology, fleet, credentials, discovered, proxy } = input;
   const addresses = kubeAddresses(topology, discovered);
-  const ctx = kubeSpecContext(topology, addresses, credentials);
+  const ctx = {
+    ...kubeSpecContext(topology, addresses, credentials),
+    ...(input.httpTls && topology.fleet.tls.http ? { httpTls: input.httpTls.material } : {}),
+  };
   const spec = buildFleet(topology, ctx, credentials);
   const mgmt = topology.observer.name;
   const opened = openings(topology, "kubernetes");
@@ -143,7 +148,7 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
     const api = input.api(rc.context);
     for (let i = 0; i < pod.replicas; i++) {
       const podName = `${pod.name}-${i}`;
-      pod.containers.forEach((c, ci) => {
+      for (const [ci, c] of pod.containers.entries()) {
         const port = httpPort(pod, ci);
         const direct = hostMapped(rc, spec.services, pod, podName, port);
         const target: () => Promise<ProxyTarget> = async () => ({
@@ -152,7 +157,12 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
           name: await resolvePod(api, rc, pod.name, i),
           port,
         });
-        const url = direct ?? proxy.add(`${pod.cluster}/${podName}/${port}`, { api, target });
+        const id = `${pod.cluster}/${podName}/${port}`;
+        // A port that asks for the fleet's client certificate: its host port as HTTPS, else a port-forward (TLS end
+        // to end); the API server's proxy would end the TLS without a certificate to present.
+        const url = c.readiness.tls
+          ? (direct?.replace(/^http:/, "https:") ?? (await proxy.forward(id, { api, target })))
+          : (direct ?? proxy.add(id, { api, target }));
         const grpc = storeApiOf(topology, {
           cluster: pod.cluster,
           component: c.component,
@@ -165,7 +175,7 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
           url,
           ...(grpc ? { grpc } : {}),
         });
-      });
+      }
     }
   }
 
@@ -202,6 +212,8 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
 
   const qfe = targets.find((t) => t.cluster === mgmt && t.component === "query-frontend");
   if (!qfe) throw new Error(`no query-frontend in cluster ${mgmt}`);
+  const exposedHttp = exposedHttpEndpoints(spec, clusterOf, discovered);
+  const https = ctx.httpTls !== undefined;
   return {
     runtime: "kubernetes",
     targets,
@@ -217,10 +229,38 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
       ...(topology.storage ? { scopeCheckBucket: SCOPE_CHECK_BUCKET, doors } : {}),
       ...(ca ? { ca, serverName: S3_SERVER_NAME } : {}),
     },
+    ...(https && input.httpTls ? { httpTls: input.httpTls.client } : {}),
+    exposedHttp,
     grafana,
-    ...(topology.fleet.grafana ? {} : { grafanaDatasources: await datasourceConfigMaps(input, addresses) }),
+    ...(topology.fleet.grafana
+      ? {}
+      : { grafanaDatasources: await datasourceConfigMaps(input, addresses, https) }),
     clusterUpSince: await clusterUpSince(input),
   };
+}
+
+/**
+ * Every HTTP port of the fleet on a NodePort (the component specs' exposedHttpPorts), as reached from here: a kind
+ * host port, the load balancer's address or the node address; `https://` where it asks for the client certificate.
+ */
+function exposedHttpEndpoints(
+  spec: ReturnType<typeof buildFleet>,
+  clusterOf: (name: string) => RenderedCluster,
+  discovered: DiscoveredAddresses,
+): ExposedHttp[] {
+  return exposedHttpPorts(spec).flatMap((e) => {
+    const url = exposedUrl(clusterOf(e.cluster), e.service, e.nodePort, discovered);
+    if (!url) return [];
+    return [
+      {
+        cluster: e.cluster,
+        name: `${e.service}/${e.port}`,
+        component: e.component,
+        url: e.tls ? url.replace(/^http:/, "https:") : url,
+        tls: e.tls,
+      },
+    ];
+  });
 }
 
 /**
@@ -245,9 +285,10 @@ async function clusterUpSince(input: EndpointsInput): Promise<Record<string, str
 async function datasourceConfigMaps(
   input: EndpointsInput,
   addresses: ReturnType<typeof kubeAddresses>,
+  https: boolean,
 ): Promise<GrafanaDatasourceConfigMap[]> {
   const { topology, fleet } = input;
-  const expectedUrl = `http://${queryFrontendAddress(topology, addresses)}`;
+  const expectedUrl = `${https ? "https" : "http"}://${queryFrontendAddress(topology, addresses)}`;
   return Promise.all(
     topology.workloads.map(async (w) => {
       const rc = fleet.clusters.find((c) => c.cluster === w.name);
@@ -259,14 +300,32 @@ async function datasourceConfigMaps(
         name: GRAFANA_DATASOURCE_CONFIGMAP,
       });
       const data = (cm?.data ?? {}) as Record<string, string>;
+      const files = https ? await mountedFiles(input.api(rc.context)) : undefined;
       return {
         cluster: w.name,
         configMap: `${NAMESPACE}/${GRAFANA_DATASOURCE_CONFIGMAP}`,
         expectedUrl,
+        ...(files ? { files } : {}),
         ...(cm
           ? { found: { labels: cm.metadata.labels ?? {}, datasources: data["datasource.yaml"] ?? "" } }
           : {}),
       };
     }),
   );
+}
+
+/** The HTTP TLS Secret as a Grafana mounts it (HTTP_TLS_MOUNT): each key's content by its path; undefined if absent. */
+async function mountedFiles(api: KubeApi): Promise<Record<string, string> | undefined> {
+  const found = (await api.get({
+    apiVersion: "v1",
+    kind: "Secret",
+    namespace: NAMESPACE,
+    name: HTTP_TLS_SECRET,
+  })) as { data?: Record<string, string>; stringData?: Record<string, string> } | undefined;
+  if (!found) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(found.data ?? {}))
+    out[`${HTTP_TLS_MOUNT}/${k}`] = Buffer.from(v, "base64").toString("utf8");
+  for (const [k, v] of Object.entries(found.stringData ?? {})) out[`${HTTP_TLS_MOUNT}/${k}`] = v;
+  return out;
 }

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { type FakeKubeApi, FakeWorld } from "../../../testing/kube/fake-world.ts";
 import { ingesterPodNames, routerPodNames } from "../../components/thanos/receive.ts";
@@ -90,20 +93,44 @@ describe("endpoints on kind: host ports where a NodePort maps one pod, the pod p
           pod,
         );
 
-      assert.equal(ep.queryFrontend, "http://127.0.0.1:20000");
-      assert.equal(ep.targets.find((t) => t.component === "bucket-web")?.url, "http://127.0.0.1:20002");
+      // tls.http: the host ports of HTTPS servers are https; the pods behind no host port of their own that ask for
+      // the client certificate are port-forwarded (TLS end to end), the others go through the API server's proxy.
+      assert.equal(ep.queryFrontend, "https://127.0.0.1:20000");
+      assert.equal(ep.targets.find((t) => t.component === "bucket-web")?.url, "https://127.0.0.1:20002");
       assert.deepEqual(
         ep.targets.filter((t) => t.component === "prometheus").map((t) => t.url),
         [
-          "http://127.0.0.1:20101",
-          "http://127.0.0.1:20102",
-          "http://127.0.0.1:20201",
-          "http://127.0.0.1:20202",
+          "https://127.0.0.1:20101",
+          "https://127.0.0.1:20102",
+          "https://127.0.0.1:20201",
+          "https://127.0.0.1:20202",
         ],
       );
-      for (const t of ep.targets.filter((x) =>
-        ["query", "store", "rule", "compact", "sidecar"].includes(x.component),
-      )) {
+      for (const t of ep.targets.filter((x) => ["query", "compact", "sidecar"].includes(x.component))) {
+        assert.match(t.url, /^https:\/\/127\.0\.0\.1:\d+$/, `${t.pod} is port-forwarded`);
+      }
+      assert.deepEqual(ep.httpTls, {
+        ca: `${h.stateDir}/tls/ca.crt`,
+        cert: `${h.stateDir}/tls/http-client.crt`,
+        key: `${h.stateDir}/tls/http-client.key`,
+        serverName: "thanos-fleet-http",
+      });
+      // verify's exposure check dials each: mgmt's five, per workload cluster two Prometheus, two sidecars and
+      // Alertmanager, and the storage cluster's metrics; every one HTTPS.
+      const exposed = ep.exposedHttp ?? [];
+      assert.equal(exposed.length, 16);
+      assert.ok(exposed.every((e) => e.tls && e.url.startsWith("https://")));
+      assert.deepEqual(
+        exposed.filter((e) => e.cluster === "mgmt").map((e) => `${e.name} ${e.url}`),
+        [
+          "thanos-query/http https://127.0.0.1:20001",
+          "thanos-query-frontend/http https://127.0.0.1:20000",
+          "thanos-compact/http https://172.18.0.2:30906",
+          "thanos-bucket-web/http https://127.0.0.1:20002",
+          "alertmanager/http https://127.0.0.1:20003",
+        ],
+      );
+      for (const t of ep.targets.filter((x) => ["store", "rule"].includes(x.component))) {
         assert.match(
           t.url,
           /^http:\/\/127\.0\.0\.1:\d+\/[a-z0-9-]+\/[a-z0-9-]+\/\d+$/,
@@ -142,8 +169,36 @@ describe("endpoints on kind: host ports where a NodePort maps one pod, the pod p
     }
   });
 
-  it("the proxy reaches replica i of a Deployment and each StatefulSet pod through the API server", async () => {
+  it("a port that asks for the client certificate is port-forwarded to the pod of the replica asked for", async () => {
     const topology = defaultTopology();
+    const h = await harness(topology);
+    try {
+      await h.up();
+      const mgmt = h.world.fakeApi("kind-mgmt");
+      await deploymentPods(mgmt, "thanos-query", ["thanos-query-7d9f8-x2k4p", "thanos-query-7d9f8-abcde"]);
+      const ep = await h.runtime.endpoints(topology, { stateDir: h.stateDir });
+      const url = ep.targets.find((t) => t.component === "query" && t.pod === "thanos-query-1")?.url;
+      assert.ok(url);
+      // The fake API server forwards nothing: the connection ends, after the forward was asked for that pod.
+      const { port } = new URL(url);
+      await new Promise<void>((resolve) => {
+        const socket = connect(Number(port), "127.0.0.1");
+        socket.on("error", () => {});
+        socket.on("close", () => resolve());
+      });
+      const asked = () => h.world.recorder.lines.filter((c) => c.includes("port-forward"));
+      assert.deepEqual(
+        asked().map((c) => c.replace(/^[^:]*: /, "")),
+        ["port-forward pods/monitoring/thanos-query-7d9f8-x2k4p:10902"],
+      );
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("the proxy reaches replica i of a Deployment and each StatefulSet pod through the API server", async () => {
+    // The guide's plaintext (tls.http: false): query's port goes through the API server's proxy too.
+    const topology = parseFleet({ ...DEFAULT_FLEET, tls: { http: false } }, DEFAULT_SOURCE);
     const h = await harness(topology);
     try {
       await h.up();
@@ -224,7 +279,7 @@ describe("endpoints on kind: host ports where a NodePort maps one pod, the pod p
         restarts: 3,
         urls: [],
       });
-      assert.equal(rows.find((r) => r.component === "query-frontend")?.urls.http, "http://127.0.0.1:20000");
+      assert.equal(rows.find((r) => r.component === "query-frontend")?.urls.http, "https://127.0.0.1:20000");
       // In mgmt only the store's pod exists; the workload clusters' pods are the operator's, ready.
       assert.equal(rows.filter((r) => r.ready && r.cluster === "mgmt").length, 1);
       assert.deepEqual(
@@ -278,7 +333,8 @@ describe("endpoints on existing clusters", () => {
           ["lab", "http://127.0.0.1:20200"],
         ],
       );
-      assert.match(ep.queryFrontend, /^http:\/\/127\.0\.0\.1:\d+\/mgmt\/thanos-query-frontend-0\/10902$/);
+      // No host port on an existing cluster: query-frontend asks for the client certificate, so it is port-forwarded.
+      assert.match(ep.queryFrontend, /^https:\/\/127\.0\.0\.1:\d+$/);
     } finally {
       await h.cleanup();
     }
@@ -306,19 +362,32 @@ describe("endpoints with grafana: false", () => {
       assert.deepEqual(ep.grafana, []);
       assert.ok(!ep.targets.some((t) => t.component === "grafana"));
       const mgmtIP = (await readDiscoveredAddresses(h.stateDir))?.nodeIP.mgmt;
-      assert.deepEqual(ep.grafanaDatasources, [
-        {
-          cluster: "biz1",
-          configMap: "monitoring/kube-prometheus-stack-grafana-datasource",
-          expectedUrl: `http://${mgmtIP}:30900`,
-          found: { labels: { grafana_datasource: "1" }, datasources: "apiVersion: 1\ndatasources: []\n" },
-        },
-        {
-          cluster: "biz2",
-          configMap: "monitoring/kube-prometheus-stack-grafana-datasource",
-          expectedUrl: `http://${mgmtIP}:30900`,
-        },
-      ]);
+      // With tls.http, each datasource comes with the files the HTTP TLS Secret of its cluster holds, by the path a
+      // Grafana mounts them at: verify makes the datasource's request with them.
+      const files = ep.grafanaDatasources?.map((d) => Object.keys(d.files ?? {}).sort());
+      const mount = "/etc/prometheus/secrets/thanos-fleet-http-tls";
+      assert.deepEqual(
+        files?.[0]?.filter((f) => /\/http-(ca|client)\./.test(f)),
+        [`${mount}/http-ca.crt`, `${mount}/http-client.crt`, `${mount}/http-client.key`],
+      );
+      const key = readFileSync(join(h.stateDir, "tls", "http-client.key"), "utf8");
+      assert.equal(ep.grafanaDatasources?.[0]?.files?.[`${mount}/http-client.key`], key);
+      assert.deepEqual(
+        ep.grafanaDatasources?.map(({ files: _, ...d }) => d),
+        [
+          {
+            cluster: "biz1",
+            configMap: "monitoring/kube-prometheus-stack-grafana-datasource",
+            expectedUrl: `https://${mgmtIP}:30900`,
+            found: { labels: { grafana_datasource: "1" }, datasources: "apiVersion: 1\ndatasources: []\n" },
+          },
+          {
+            cluster: "biz2",
+            configMap: "monitoring/kube-prometheus-stack-grafana-datasource",
+            expectedUrl: `https://${mgmtIP}:30900`,
+          },
+        ],
+      );
     } finally {
       await h.cleanup();
     }

@@ -12,7 +12,7 @@ import { ensureStateDir } from "../../state/dir.ts";
 import { fleetCredentials, loadFleetCredentials } from "../../state/fleet-credentials.ts";
 import { describePurged, purgeSecrets } from "../../state/purge.ts";
 import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
-import { loadGrpcTls, loadS3Tls } from "../../state/tls.ts";
+import { type FleetCa, type HttpTls, httpClientFiles, loadFleetTls, loadS3Tls } from "../../state/tls.ts";
 import { fleetPath, type Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
 import { runSteps } from "../steps.ts";
@@ -40,26 +40,34 @@ export interface KubeRuntime extends Runtime {
 }
 
 /**
- * With `tls.grpc`, every render of this fleet carries its TLS material (made once, kept in the state dir): `save()`
- * writes new material there.
+ * With `tls.grpc`, `tls.http` or the storage cluster's `tls.s3`, every render of this fleet carries the fleet's TLS
+ * material (made once, kept in the state dir): `save()` writes new material there.
  */
-async function withGrpcTls(
+async function withFleetTls(
   deps: KubeDeps,
   topology: Topology,
   stateDir: string,
-): Promise<{ deps: KubeDeps; save: () => Promise<void> }> {
-  const grpc = topology.fleet.tls.grpc ? await loadGrpcTls(stateDir) : undefined;
-  const s3 =
-    topology.storage && topology.fleet.tls.s3
-      ? await loadS3Tls(stateDir, storageService(topology), grpc)
-      : undefined;
-  if (!grpc && !s3) return { deps, save: async () => {} };
-  const tls = { ...(grpc ? { grpcTls: grpc.tls } : {}), ...(s3 ? { s3Tls: s3.tls } : {}) };
+): Promise<{ deps: KubeDeps; save: () => Promise<void>; http?: HttpTls }> {
+  const { grpc: wantGrpc, http: wantHttp } = topology.fleet.tls;
+  const wantS3 = topology.storage !== undefined && topology.fleet.tls.s3;
+  if (!wantGrpc && !wantHttp && !wantS3) return { deps, save: async () => {} };
+  const fleet = await loadFleetTls(stateDir);
+  const ca: FleetCa = { tls: fleet.grpc, caKey: fleet.caKey, save: fleet.save };
+  const s3 = wantS3 ? await loadS3Tls(stateDir, storageService(topology), ca) : undefined;
+  const tls = {
+    ...(wantGrpc ? { grpcTls: fleet.grpc } : {}),
+    ...(wantHttp ? { httpTls: fleet.http } : {}),
+    ...(s3 ? { s3Tls: s3.tls } : {}),
+  };
   const save = async () => {
-    await grpc?.save();
+    await ca.save();
     await s3?.save();
   };
-  return { deps: { ...deps, render: (t, opts) => deps.render(t, { ...opts, ...tls }) }, save };
+  return {
+    deps: { ...deps, render: (t, opts) => deps.render(t, { ...opts, ...tls }) },
+    save,
+    ...(wantHttp ? { http: fleet.http } : {}),
+  };
 }
 
 /** `up --images FILE` (relative to the working directory), else fleet.yaml's images.archive (relative to fleet.yaml). */
@@ -80,14 +88,23 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       throw new Error(`no fleet is up on Kubernetes from state dir ${stateDir}; run 'thanos-fleet up' first`);
     }
     const credentials = await fleetCredentials(topology, stateDir);
-    const { render } = (await withGrpcTls(deps, topology, stateDir)).deps;
-    const fleet = render(topology, { credentials, discovered });
-    return { state, discovered, credentials, fleet };
+    const tls = await withFleetTls(deps, topology, stateDir);
+    const fleet = tls.deps.render(topology, { credentials, discovered });
+    return { state, discovered, credentials, fleet, http: tls.http };
   };
 
   const endpoints = async (topology: Topology, stateDir: string): Promise<FleetEndpoints> => {
-    const { credentials, discovered, fleet } = await load(topology, stateDir);
-    return kubeEndpoints({ topology, fleet, credentials, discovered, api: deps.api, proxy });
+    const { credentials, discovered, fleet, http } = await load(topology, stateDir);
+    return kubeEndpoints({
+      topology,
+      fleet,
+      credentials,
+      discovered,
+      api: deps.api,
+      proxy,
+      // Every request thanos-fleet sends to an HTTPS port presents the client certificate from the state dir.
+      ...(http ? { httpTls: { material: http, client: httpClientFiles(stateDir) } } : {}),
+    });
   };
 
   return {
@@ -95,7 +112,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
 
     async up(topology, opts) {
       const { credentials, save: saveCredentials } = await loadFleetCredentials(topology, opts.stateDir);
-      const tls = await withGrpcTls(deps, topology, opts.stateDir);
+      const tls = await withFleetTls(deps, topology, opts.stateDir);
       const ctx = newRunContext({
         topology,
         // The verify step runs the verify `up` was handed; without one (`up --no-verify`) it is left out.

@@ -2,7 +2,12 @@
 // sidecars): a loopback HTTP server in this process forwards to the API server's pod proxy with the kubeconfig's
 // credentials, like `kubectl proxy` but without a second process to start and stop.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import {
+  type AddressInfo,
+  createServer as createTcpServer,
+  type Socket,
+  type Server as TcpServer,
+} from "node:net";
 import type { KubeApi, ProxyTarget } from "./api.ts";
 
 export interface Route {
@@ -19,6 +24,9 @@ export class EndpointProxy {
   private server?: Server;
   private base?: string;
   private readonly routes = new Map<string, Route>();
+  /** One loopback TCP listener per pod port that serves TLS end to end (`forward`). */
+  private readonly forwards = new Map<string, { server: TcpServer; url: string }>();
+  private readonly sockets = new Set<Socket>();
 
   /** Listens on 127.0.0.1 at a free port; does not keep the process alive on its own. */
   async start(): Promise<void> {
@@ -47,12 +55,44 @@ export class EndpointProxy {
     return `${this.base}/${id}`;
   }
 
+  /**
+   * A pod port that serves HTTPS and asks for the fleet's client certificate (`tls.http`): the API server's proxy
+   * would end the TLS and has no certificate to present, so each connection to a loopback port of this process is
+   * forwarded as bytes to the pod's port (port-forward), and TLS runs end to end. Returns `https://127.0.0.1:<port>`.
+   */
+  async forward(id: string, route: Route): Promise<string> {
+    const known = this.forwards.get(id);
+    if (known) return known.url;
+    const server = createTcpServer((socket) => {
+      this.sockets.add(socket);
+      socket.on("close", () => this.sockets.delete(socket));
+      socket.on("error", () => socket.destroy());
+      route
+        .target()
+        .then((t) => route.api.portForward(t.namespace, t.name, t.port, socket))
+        .catch(() => socket.destroy());
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve());
+    });
+    server.unref();
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.forwards.set(id, { server, url });
+    return url;
+  }
+
   /** Whether a URL goes through this proxy (and so lives only as long as this process). */
   owns(url: string): boolean {
+    if ([...this.forwards.values()].some((f) => url === f.url || url.startsWith(`${f.url}/`))) return true;
     return this.base !== undefined && url.startsWith(`${this.base}/`);
   }
 
   async close(): Promise<void> {
+    const forwards = [...this.forwards.values()];
+    this.forwards.clear();
+    for (const socket of this.sockets) socket.destroy();
+    await Promise.all(forwards.map((f) => new Promise<void>((resolve) => f.server.close(() => resolve()))));
     const server = this.server;
     this.server = undefined;
     this.base = undefined;

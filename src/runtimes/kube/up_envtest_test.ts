@@ -35,7 +35,7 @@ import { fleetFiles } from "../../render/files.ts";
 import { renderFleet } from "../../render/render.ts";
 import type { KubeObject, RenderedCluster, RenderedFleet } from "../../render/types.ts";
 import { type Credentials, loadOrCreateCredentials } from "../../state/credentials.ts";
-import { loadGrpcTls, loadOrCreateGrpcTls, loadS3Tls, type S3Tls } from "../../state/tls.ts";
+import { loadFleetTls, loadOrCreateFleetTls, loadS3Tls, type S3Tls } from "../../state/tls.ts";
 import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet, parseFleetYaml } from "../../topology/load.ts";
 import { fleetNodePorts, usesReceive } from "../../topology/semantics.ts";
 import type { Topology } from "../../topology/topology.ts";
@@ -575,9 +575,14 @@ for (const c of CASES) {
       const discovered = await readDiscoveredAddresses(stateDir);
       assert.ok(discovered, "up wrote the discovered addresses");
       creds = await loadOrCreateCredentials(stateDir);
-      const grpcTls = t.fleet.tls.grpc ? { grpcTls: (await loadGrpcTls(stateDir)).tls } : {};
+      const own = await loadFleetTls(stateDir);
+      const grpcTls = t.fleet.tls.grpc ? { grpcTls: own.grpc } : {};
+      const httpTls = t.fleet.tls.http ? { httpTls: own.http } : {};
       const s3Tls = await s3Material(t);
-      return { fleet: renderFleet(t, { credentials: creds, discovered, ...grpcTls, ...s3Tls }), discovered };
+      return {
+        fleet: renderFleet(t, { credentials: creds, discovered, ...grpcTls, ...httpTls, ...s3Tls }),
+        discovered,
+      };
     }
 
     /** The storage cluster's TLS material as up makes and keeps it in the state dir. */
@@ -594,7 +599,13 @@ for (const c of CASES) {
       // Render names every cluster's context even before any address is known.
       fleet = renderFleet(topology, {
         credentials: await loadOrCreateCredentials(stateDir),
-        ...(topology.fleet.tls.grpc ? { grpcTls: await loadOrCreateGrpcTls(stateDir) } : {}),
+        ...(await (async () => {
+          const own = await loadOrCreateFleetTls(stateDir);
+          return {
+            ...(topology.fleet.tls.grpc ? { grpcTls: own.grpc } : {}),
+            ...(topology.fleet.tls.http ? { httpTls: own.http } : {}),
+          };
+        })()),
         ...(await s3Material(topology)),
       });
       const planes = await startControlPlanes(fleet.clusters.map((rc) => rc.context));
@@ -977,7 +988,9 @@ for (const c of CASES) {
           helm.releases.get(`${rc.context}|${NAMESPACE}|kube-prometheus-stack`)?.values,
         );
         assert.ok(
-          values.includes(`http://${mgmtIP}:${topology.observer.nodePorts.queryFrontend}`),
+          values.includes(
+            `${topology.fleet.tls.http ? "https" : "http"}://${mgmtIP}:${topology.observer.nodePorts.queryFrontend}`,
+          ),
           `${rc.cluster}: Grafana → mgmt`,
         );
         const w = topology.workloads.find((x) => x.name === rc.cluster);

@@ -159,7 +159,7 @@ describe("up after Docker restarted: new node addresses are found and wired in",
         await readFile(join(h.stateDir, "kube", "biz1", "values-kube-prometheus-stack.yaml"), "utf8"),
       );
       const ds = values.grafana.additionalDataSources[0];
-      assert.equal(ds.url, `http://${after?.nodeIP.mgmt}:30900`);
+      assert.equal(ds.url, `https://${after?.nodeIP.mgmt}:30900`);
       assert.ok(
         lines.some(
           (l) => l.includes("helm upgrade --install kube-prometheus-stack") && l.includes("kind-biz1"),
@@ -228,7 +228,7 @@ describe("up on existing clusters with an external object store", () => {
       );
       assert.equal(
         values.grafana.additionalDataSources[0].url,
-        "http://cloud-mgmt.elb.example.internal:10902",
+        "https://cloud-mgmt.elb.example.internal:10902",
       );
     } finally {
       await h.cleanup();
@@ -406,7 +406,7 @@ describe("up ends with verify and the URLs to open", () => {
             lines.some((l) => /^> stores pass \(\d+ targets\)$/.test(l)),
             lines.slice(-20).join("\n"),
           );
-          assert.ok(lines.includes(">   query-frontend (mgmt)        http://127.0.0.1:20000"));
+          assert.ok(lines.includes(">   query-frontend (mgmt)        https://127.0.0.1:20000"));
         } else {
           await assert.rejects(run, (e: Error) => {
             assert.match((e.cause as Error).message, /verify found failures:\nCHECK STATUS\nstores FAIL/);

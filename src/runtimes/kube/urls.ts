@@ -1,7 +1,7 @@
 // Where a person on this machine opens each UI: kind's host ports on 127.0.0.1, else the node or load-balancer address.
 
 import { join } from "node:path";
-import { openings } from "../../components/fleet.ts";
+import { exposedHttpPorts, fleetShape, openings } from "../../components/fleet.ts";
 import type { DiscoveredAddresses } from "../../render/addresses.ts";
 import type { RenderedCluster } from "../../render/types.ts";
 import { CREDENTIALS_FILE } from "../../state/credentials.ts";
@@ -40,11 +40,18 @@ export function hostUrls(
   clusters: RenderedCluster[],
   discovered?: DiscoveredAddresses,
 ): HostUrl[] {
+  // With tls.http every HTTP NodePort of the fleet's servers serves HTTPS (the storage cluster's have their own flag).
+  const tlsPorts = new Set(
+    topology.fleet.tls.http
+      ? exposedHttpPorts(fleetShape(topology)).map((e) => `${e.cluster}/${e.nodePort}`)
+      : [],
+  );
   return openings(topology, "kubernetes").flatMap((o) => {
     if (o.reserved) return [];
     const rc = clusters.find((c) => c.cluster === o.cluster);
     const found = rc && exposedUrl(rc, o.name, o.nodePort, discovered);
-    const url = found && o.https ? found.replace(/^http:/, "https:") : found;
+    const https = o.https || tlsPorts.has(`${o.cluster}/${o.nodePort}`);
+    const url = found && https ? found.replace(/^http:/, "https:") : found;
     return url ? [{ cluster: o.cluster, name: o.name, title: o.title, url }] : [];
   });
 }

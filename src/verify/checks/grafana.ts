@@ -3,6 +3,7 @@
 import { parse } from "yaml";
 import type { FleetEndpoints, GrafanaDatasourceConfigMap } from "../../endpoints.ts";
 import { join } from "../../net/http.ts";
+import { nodeClient } from "../../net/https.ts";
 import { inspectHint } from "../expect.ts";
 import { ApiError, type Probe } from "../probe.ts";
 import { type CheckInfo, type CheckProblem, fail, pass, reason } from "../result.ts";
@@ -91,7 +92,84 @@ export const GRAFANA_DATASOURCE: CheckInfo = {
 /** The label Grafana's sidecar (kube-prometheus-stack's default) finds datasources by. */
 const SIDECAR_LABEL = ["grafana_datasource", "1"] as const;
 
-function checkConfigMap(probe: Probe, d: GrafanaDatasourceConfigMap): CheckProblem | undefined {
+/** The Thanos datasource as provisioned: what Grafana would send its requests with. */
+interface Datasource {
+  name?: string;
+  url?: string;
+  jsonData?: { tlsAuth?: boolean; tlsAuthWithCACert?: boolean; serverName?: string };
+  secureJsonData?: Record<string, string>;
+}
+
+const FILE_REF = /^\$__file\{(.+)\}$/;
+const QUERY = "/api/v1/query?query=1%2B1";
+const DATASOURCE_TIMEOUT_MS = 10_000;
+
+/**
+ * With `tls.http`: the request Grafana would make through the datasource, made here exactly with its settings: its
+ * URL, its CA, its client certificate and key (each `$__file{…}` read from the files the cluster's Secret holds for
+ * it), and its server name. Query-frontend must answer it, as it answers Grafana's health check.
+ */
+async function tryDatasource(
+  d: GrafanaDatasourceConfigMap,
+  ds: Datasource,
+  where: string,
+): Promise<CheckProblem | undefined> {
+  const json = ds.jsonData ?? {};
+  if (!json.tlsAuth || !json.tlsAuthWithCACert) {
+    return {
+      what: `${where}: datasource ${DATASOURCE} presents no client certificate (jsonData.tlsAuth, tlsAuthWithCACert)`,
+      cause:
+        "query-frontend asks for the fleet's client certificate (tls.http): Grafana's queries would be refused",
+      fix: "re-apply with `thanos-fleet up`",
+    };
+  }
+  const secure = ds.secureJsonData ?? {};
+  const material: Record<string, string> = {};
+  for (const field of ["tlsCACert", "tlsClientCert", "tlsClientKey"]) {
+    const value = secure[field];
+    const path = value ? FILE_REF.exec(value)?.[1] : undefined;
+    const content = path ? d.files?.[path] : value;
+    if (!content) {
+      return {
+        what: `${where}: datasource ${DATASOURCE}'s secureJsonData.${field} ${path ? `names ${path}, which the cluster's HTTP TLS Secret does not hold` : "is empty"}`,
+        cause: "the HTTP TLS Secret is missing or older than the datasource",
+        fix: "re-apply with `thanos-fleet up`",
+      };
+    }
+    material[field] = content;
+  }
+  const client = nodeClient({
+    timeoutMs: DATASOURCE_TIMEOUT_MS,
+    tls: {
+      ca: material.tlsCACert,
+      cert: material.tlsClientCert,
+      key: material.tlsClientKey,
+      ...(json.serverName ? { servername: json.serverName } : {}),
+    },
+  });
+  const url = join(ds.url ?? "", QUERY);
+  try {
+    const res = await client(url);
+    if (res.status === 200) return undefined;
+    return {
+      what: `${where}: query-frontend answered the datasource's request ${url} with HTTP ${res.status}`,
+      cause: "query-frontend is not ready, or refuses the datasource's client certificate",
+      fix: "run `thanos-fleet status`, then `thanos-fleet up`",
+    };
+  } catch (error) {
+    return {
+      what: `${where}: the datasource's request ${url} failed: ${reason(error)}`,
+      cause:
+        "query-frontend is unreachable at the datasource URL, or the TLS handshake failed (a CA or client certificate that is not the fleet's)",
+      fix: "re-apply with `thanos-fleet up`",
+    };
+  }
+}
+
+async function checkConfigMap(
+  probe: Probe,
+  d: GrafanaDatasourceConfigMap,
+): Promise<CheckProblem | undefined> {
   const where = `ConfigMap ${d.configMap} in ${d.cluster}`;
   const hint = `\`kubectl -n ${d.configMap.split("/")[0]} get configmap ${d.configMap.split("/")[1]} -o yaml\` in ${d.cluster}`;
   if (!d.found) {
@@ -110,11 +188,9 @@ function checkConfigMap(probe: Probe, d: GrafanaDatasourceConfigMap): CheckProbl
       fix: `check the grafana.sidecar.datasources.label values; ${hint}`,
     };
   }
-  let sources: { name?: string; url?: string }[] = [];
+  let sources: Datasource[] = [];
   try {
-    sources =
-      ((parse(d.found.datasources) ?? {}) as { datasources?: { name?: string; url?: string }[] })
-        .datasources ?? [];
+    sources = ((parse(d.found.datasources) ?? {}) as { datasources?: Datasource[] }).datasources ?? [];
   } catch (error) {
     return {
       what: `${where}: datasource.yaml is not YAML: ${reason(error)}`,
@@ -137,6 +213,7 @@ function checkConfigMap(probe: Probe, d: GrafanaDatasourceConfigMap): CheckProbl
       fix: "re-apply with `thanos-fleet up`",
     };
   }
+  if (d.files) return tryDatasource(d, thanos, where);
   return undefined;
 }
 
@@ -144,10 +221,13 @@ function checkConfigMap(probe: Probe, d: GrafanaDatasourceConfigMap): CheckProbl
 export async function checkGrafanaDatasources(probe: Probe): Promise<CheckResult | undefined> {
   const found = probe.endpoints.grafanaDatasources;
   if (!found || found.length === 0) return undefined;
-  const problems = found.map((d) => checkConfigMap(probe, d)).filter((p): p is CheckProblem => Boolean(p));
+  const problems = (await Promise.all(found.map((d) => checkConfigMap(probe, d)))).filter(
+    (p): p is CheckProblem => Boolean(p),
+  );
   if (problems.length > 0) return fail(GRAFANA_DATASOURCE, problems);
+  const tls = found.every((d) => d.files) ? ", answered with the datasource's CA and client certificate" : "";
   return pass(
     GRAFANA_DATASOURCE,
-    `${found.map((d) => d.cluster).join(", ")}: ${found[0]?.configMap} labelled grafana_datasource=1, datasource ${DATASOURCE} → ${found[0]?.expectedUrl}`,
+    `${found.map((d) => d.cluster).join(", ")}: ${found[0]?.configMap} labelled grafana_datasource=1, datasource ${DATASOURCE} → ${found[0]?.expectedUrl}${tls}`,
   );
 }

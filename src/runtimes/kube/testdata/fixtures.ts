@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { CREDENTIALS_FILE, type Credentials } from "../../../state/credentials.ts";
 import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet, parseFleetYaml } from "../../../topology/load.ts";
 import type { Topology } from "../../../topology/topology.ts";
-import type { GrpcTls, S3Tls } from "../../../state/tls.ts";
-import { FAKE_GRPC_TLS, FAKE_S3_TLS } from "../../../render/testdata/fixtures.ts";
+import type { GrpcTls, HttpTls, S3Tls } from "../../../state/tls.ts";
+import { FAKE_GRPC_TLS, FAKE_HTTP_TLS, FAKE_S3_TLS } from "../../../render/testdata/fixtures.ts";
 import type { Reporter } from "../../runtime.ts";
 import { type KubeDeps, realDeps } from "../run-context.ts";
 import { createKubeRuntime, type KubeRuntime } from "../index.ts";
@@ -29,11 +29,13 @@ export const FAKE_CREDENTIALS: Credentials = {
 export function fakeRenderOptions(topology: Topology): {
   credentials: Credentials;
   grpcTls?: GrpcTls;
+  httpTls?: HttpTls;
   s3Tls?: S3Tls;
 } {
   return {
     credentials: FAKE_CREDENTIALS,
     ...(topology.fleet.tls.grpc ? { grpcTls: FAKE_GRPC_TLS } : {}),
+    ...(topology.fleet.tls.http ? { httpTls: FAKE_HTTP_TLS } : {}),
     ...(topology.storage && topology.fleet.tls.s3 ? { s3Tls: FAKE_S3_TLS } : {}),
   };
 }
