@@ -13,7 +13,7 @@ export async function statusCommand(
   // Where the credentials of a running fleet are, never what they are. Kubernetes does not realise tls.http yet.
   const credentials =
     topology.fleet.tls.http && runtime.name === "local" && rows.length > 0
-      ? httpClientFiles(opts.stateDir)
+      ? httpClientFiles(opts.stateDir, "")
       : undefined;
   if (opts.json) {
     process.stdout.write(
@@ -50,7 +50,8 @@ export async function statusCommand(
     process.stdout.write(
       credentials
         ? `\nHTTPS: every HTTP port outside its cluster answers only the fleet's client certificate ${credentials.cert} ` +
-            `(key ${credentials.key}), and presents a certificate for ${credentials.serverName} from the CA ${credentials.ca}\n`
+            `(key ${credentials.key}), and presents ${credentials.serverName ? `a certificate for ${credentials.serverName}` : "its own certificate for the addresses it serves"} from the CA ${credentials.ca}; ` +
+            "`thanos-fleet certs` lists them\n"
         : topology.fleet.tls.http
           ? "\ntls.http is realised by the local runtime only: on Kubernetes every HTTP port outside its cluster is plaintext and anonymous\n"
           : "\ntls.http is false: every HTTP port outside its cluster is plaintext and anonymous\n",

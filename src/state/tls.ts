@@ -65,13 +65,17 @@ export interface HttpClientFiles {
   serverName: string;
 }
 
-export function httpClientFiles(stateDir: string): HttpClientFiles {
+/**
+ * `serverName` "": each server presents its own certificate for the addresses it serves (the local runtime's
+ * servers/ leaves), so the address dialled is what is verified.
+ */
+export function httpClientFiles(stateDir: string, serverName = HTTP_SERVER_NAME): HttpClientFiles {
   const dir = join(stateDir, TLS_DIR);
   return {
     ca: join(dir, FILES.ca),
     cert: join(dir, HTTP_FILES.clientCert),
     key: join(dir, HTTP_FILES.clientKey),
-    serverName: HTTP_SERVER_NAME,
+    serverName,
   };
 }
 
