@@ -250,3 +250,72 @@ export async function replaceFile(path: string, content: string): Promise<void> 
   await writeFile(part, content, { mode: 0o600 });
   await rename(part, path);
 }
+
+/** One certificate of the fleet, as `thanos-fleet certs` lists it. */
+export interface CertificateInfo {
+  /** Its file, relative to `<state-dir>/tls/`. */
+  file: string;
+  subject: string;
+  sans: string[];
+  /** Who presents it (or, for the CA, who trusts it). */
+  usedBy: string;
+  notAfter: string;
+  daysLeft: number;
+  isCa: boolean;
+  /** What is wrong with it, when something is: expired, not signed by the fleet CA. */
+  problem?: string;
+}
+
+/** Who uses each of the files in `<state-dir>/tls/`. */
+const USERS: Record<string, string> = {
+  "ca.crt": "the fleet CA: signs every certificate below; every server and client of the fleet trusts it",
+  "grpc-server.crt":
+    "Kubernetes: every StoreAPI server (sidecars, store gateway, rulers, receive), one for all",
+  "grpc-client.crt":
+    "query, the rulers and receive's routers towards every StoreAPI server; Prometheus → receive",
+  "http-server.crt": "Kubernetes: every HTTPS server, one for all (the local runtime uses servers/)",
+  "http-client.crt":
+    "every client of the HTTPS ports: Prometheus's scrapes and alerts, query-frontend → query, the rulers, HAProxy's checks, thanos-fleet (verify, drill, bench, curl)",
+  "s3-server.crt": "the storage cluster's S3 API (SeaweedFS's S3 gateway, MinIO)",
+  "seaweedfs.crt": "SeaweedFS's master, volume server, filer and S3 gateway among themselves (mutual TLS)",
+};
+
+/** Every certificate in `<state-dir>/tls/` and its servers/ directory, the CA first, then by file. */
+export async function listCertificates(stateDir: string, now = Date.now()): Promise<CertificateInfo[]> {
+  const dir = join(stateDir, TLS_DIR);
+  const top = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith(".crt"));
+  const servers = (await readdir(serversDir(stateDir)).catch(() => [] as string[]))
+    .filter((f) => f.endsWith(".crt"))
+    .map((f) => `${SERVERS_DIR}/${f}`);
+  const caText = top.includes("ca.crt") ? await readFile(join(dir, "ca.crt"), "utf8") : undefined;
+  const ca = caText ? new X509Certificate(caText) : undefined;
+  const out: CertificateInfo[] = [];
+  for (const file of [
+    ...top.sort((a, b) => (a === "ca.crt" ? -1 : b === "ca.crt" ? 1 : a.localeCompare(b))),
+    ...servers.sort(),
+  ]) {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(await readFile(join(dir, file), "utf8"));
+    } catch {
+      continue;
+    }
+    const left = daysLeft(cert, now);
+    const server = file.startsWith(`${SERVERS_DIR}/`)
+      ? `local: ${file.slice(SERVERS_DIR.length + 1, -".crt".length).replaceAll(".", "/")} (its gRPC and HTTPS ports)`
+      : undefined;
+    const problem =
+      left < 0 ? "expired" : ca && !cert.verify(ca.publicKey) ? "not signed by ca.crt" : undefined;
+    out.push({
+      file,
+      subject: cert.subject.replaceAll("\n", ", "),
+      sans: sansOf(cert),
+      usedBy: server ?? USERS[file] ?? "not written by thanos-fleet",
+      notAfter: new Date(Date.parse(cert.validTo)).toISOString(),
+      daysLeft: left,
+      isCa: cert.ca,
+      ...(problem ? { problem } : {}),
+    });
+  }
+  return out;
+}
