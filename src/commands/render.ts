@@ -10,7 +10,8 @@ import { FILES } from "../render/runbook.ts";
 import { CREDENTIALS_FILE } from "../state/credentials.ts";
 import { ensureStateDir } from "../state/dir.ts";
 import { loadFleetCredentials } from "../state/fleet-credentials.ts";
-import { loadOrCreateGrpcTls, loadS3Tls } from "../state/tls.ts";
+import { loadGrpcTls, loadOrCreateGrpcTls, loadS3Tls } from "../state/tls.ts";
+import { loadUserCa } from "../state/user-ca.ts";
 import type { Topology } from "../topology/topology.ts";
 import { checkRenderInputs } from "./inputs.ts";
 
@@ -29,15 +30,21 @@ export async function renderCommand(
 ): Promise<RenderedFile[]> {
   const stdout = opts.stdout ?? process.stdout;
   await checkRenderInputs(topology);
+  // The user's own CA (tls.ca) is checked before the state dir is made.
+  const userCa = await loadUserCa(topology);
   const discovered = await readDiscoveredAddresses(opts.stateDir);
   // The credentials file of an external object store is read before the state dir is made or written.
   const { credentials, save } = await loadFleetCredentials(topology, opts.stateDir);
   await ensureStateDir(opts.stateDir);
   await save();
-  const grpcTls = topology.fleet.tls.grpc ? await loadOrCreateGrpcTls(opts.stateDir) : undefined;
+  const grpcTls = topology.fleet.tls.grpc ? await loadOrCreateGrpcTls(opts.stateDir, userCa) : undefined;
   const s3 =
     topology.storage && topology.fleet.tls.s3
-      ? await loadS3Tls(opts.stateDir, storageService(topology))
+      ? await loadS3Tls(
+          opts.stateDir,
+          storageService(topology),
+          userCa && (await loadGrpcTls(opts.stateDir, userCa)),
+        )
       : undefined;
   await s3?.save();
   const fleet = renderFleet(topology, { credentials, discovered, outDir: opts.out, grpcTls, s3Tls: s3?.tls });

@@ -14,6 +14,7 @@ import { fleetCredentials, loadFleetCredentials } from "../../state/fleet-creden
 import { describePurged, purgeSecrets } from "../../state/purge.ts";
 import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
 import { loadGrpcTls, loadS3Tls } from "../../state/tls.ts";
+import { loadUserCa } from "../../state/user-ca.ts";
 import { fleetPath, type Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
 import { runSteps } from "../steps.ts";
@@ -49,10 +50,15 @@ async function withGrpcTls(
   topology: Topology,
   stateDir: string,
 ): Promise<{ deps: KubeDeps; save: () => Promise<void> }> {
-  const grpc = topology.fleet.tls.grpc ? await loadGrpcTls(stateDir) : undefined;
+  const userCa = await loadUserCa(topology);
+  const grpc = topology.fleet.tls.grpc ? await loadGrpcTls(stateDir, userCa) : undefined;
   const s3 =
     topology.storage && topology.fleet.tls.s3
-      ? await loadS3Tls(stateDir, storageService(topology), grpc)
+      ? await loadS3Tls(
+          stateDir,
+          storageService(topology),
+          grpc ?? (userCa && (await loadGrpcTls(stateDir, userCa))),
+        )
       : undefined;
   if (!grpc && !s3) return { deps, save: async () => {} };
   const tls = { ...(grpc ? { grpcTls: grpc.tls } : {}), ...(s3 ? { s3Tls: s3.tls } : {}) };

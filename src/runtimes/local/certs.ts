@@ -13,6 +13,7 @@ import {
   replaceFile,
 } from "../../state/server-certs.ts";
 import { type GrpcTls, type HttpTls, loadFleetTls, loadS3Tls } from "../../state/tls.ts";
+import { loadUserCa } from "../../state/user-ca.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { resolveLocalOptions } from "./options.ts";
 import {
@@ -90,7 +91,7 @@ export async function loadLocalPlan(
 }> {
   const { credentials, save: saveCredentials } = await loadFleetCredentials(topology, stateDir);
   const fleetTls = topology.fleet.tls.grpc || topology.fleet.tls.http;
-  const tls = fleetTls ? await loadFleetTls(stateDir) : undefined;
+  const tls = fleetTls ? await loadFleetTls(stateDir, await loadUserCa(topology)) : undefined;
   const s3 =
     topology.storage && topology.fleet.tls.s3
       ? await loadS3Tls(

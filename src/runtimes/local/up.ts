@@ -8,6 +8,7 @@ import { START_AFTER } from "../../components/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { recordRuntime } from "../../state/runtime.ts";
+import { loadUserCa } from "../../state/user-ca.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { waitProgress } from "../../ui/progress.ts";
 import { table } from "../../ui/table.ts";
@@ -325,6 +326,8 @@ export async function upLocal(
   checkLocalConfig(topology);
   // The block timings of the environment are checked before the supervisor is paused (the fleet's own are read later).
   resolveLocalOptions(given, process.env, topology.fleet.blocks);
+  // So is the user's own CA (tls.ca): a wrong one stops up before the supervisor is paused.
+  await loadUserCa(topology);
   const { reporter, signal } = opts;
   const root = localRoot(opts.stateDir);
   const supervisor = await supervisorRunning(root);
