@@ -28,7 +28,13 @@ test(
       assert.ok(ready.ok, formatReport(ready));
 
       let listed = "";
-      await certsCommand({ stateDir: fleet.stateDir, json: true, write: (t) => (listed += t) });
+      await certsCommand({
+        stateDir: fleet.stateDir,
+        json: true,
+        write: (t) => {
+          listed += t;
+        },
+      });
       const before = JSON.parse(listed) as { certificates: { file: string; sans: string[] }[] };
       const servers = before.certificates.filter((c) => c.file.startsWith("servers/"));
       assert.ok(servers.length >= 15, `a certificate per server: ${servers.map((c) => c.file).join(", ")}`);
