@@ -1,6 +1,5 @@
 // Real faults on the local runtime: SIGKILL, held down through the supervisor (like a pod scaled to zero), and
-// HAProxy backends disabled over the stats socket to cut a cluster off.
-import { X509Certificate } from "node:crypto";
+// HAProxy backends disabled over the stats socket to cut a cluster off; every server's certificate rotated in place.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
