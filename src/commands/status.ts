@@ -17,7 +17,7 @@ export async function statusCommand(
       : undefined;
   if (opts.json) {
     process.stdout.write(
-      `${JSON.stringify({ runtime: runtime.name, processes: rows, ...(credentials ? { httpClientCertificate: credentials } : {}) }, null, 2)}\n`,
+      `${JSON.stringify({ runtime: runtime.name, processes: rows, ...(credentials ? { httpClientCertificate: { ca: credentials.ca, cert: credentials.cert, key: credentials.key } } : {}) }, null, 2)}\n`,
     );
   } else if (rows.length === 0) {
     process.stdout.write(`no fleet is running (runtime ${runtime.name}); start one with 'thanos-fleet up'\n`);
