@@ -375,6 +375,12 @@ export interface S3Tls {
   serverName: string;
 }
 
+/** Every file thanos-fleet writes at the top of `<state-dir>/tls/` (its servers/ directory aside). */
+export function generatedTlsFiles(): string[] {
+  const pems = [...Object.values(FILES), ...Object.values(HTTP_FILES), ...Object.values(S3_FILES)];
+  return pems;
+}
+
 /** Clients of the storage cluster's S3 API verify its certificate against this name. */
 export const S3_SERVER_NAME = "thanos-fleet-s3";
 const SEAWEEDFS_NAME = "thanos-fleet-seaweedfs";
