@@ -182,6 +182,32 @@ program
   });
 
 program
+  .command("certs")
+  .description(
+    "every certificate of the fleet: subject, addresses, who uses it, expiry; 'certs rotate' renews every server's with no gap",
+  )
+  .argument("[action]", "rotate: renew every server's certificate and hand it to the running fleet")
+  .addOption(configOption())
+  .addOption(stateOption())
+  .addOption(runtimeOption())
+  .option("--json", "machine-readable")
+  .action(async (action: string | undefined, opts) => {
+    const { certsCommand, certsRotateCommand } = await import("./commands/certs.ts");
+    const common = { stateDir: opts.stateDir, json: Boolean(opts.json) };
+    if (action === undefined) {
+      process.exitCode = await certsCommand(common);
+      return;
+    }
+    if (action !== "rotate") {
+      throw Object.assign(new Error(`certs: unknown action '${action}'; the one action is 'rotate'`), {
+        exitCode: 2,
+      });
+    }
+    const topology = await loadTopology(opts.config);
+    process.exitCode = await certsRotateCommand(await chosenRuntime(opts), topology, common);
+  });
+
+program
   .command("verify")
   .description("check every promise of the fleet against the running components' own APIs")
   .addOption(configOption())

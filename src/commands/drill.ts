@@ -36,6 +36,10 @@ export function formatResult(r: ScenarioResult): string[] {
       ? `writes ${mark(r.writes.ok)} (${r.writes.failedSamples} samples and ${r.writes.failedRequests} requests failed; ` +
         `${r.writes.retriedSamples} samples resent, ${r.writes.replicationErrors} ingester copies not stored)`
       : "",
+    r.queries
+      ? `queries ${mark(r.queries.ok)} (${r.queries.sent} sent, each on a new connection, ${r.queries.failed} failed; longest wait for an answer ${r.queries.longestGapSeconds} s)`
+      : "",
+    r.rotation ? `rotation ${mark(r.rotation.ok)}: ${r.rotation.detail}` : "",
     r.blocks
       ? `blocks ${mark(r.blocks.ok)} (${r.blocks.before} before, ${r.blocks.after} after${r.blocks.missing.length > 0 ? `, lost ${r.blocks.missing.join(", ")}` : ""})`
       : "",
@@ -58,7 +62,7 @@ export async function drillCommand(
   topology: Topology,
   opts: { stateDir: string; json: boolean; scenarios: string[]; signal: AbortSignal },
 ): Promise<number> {
-  const all = scenarios(topology);
+  const all = scenarios(topology, { runtime: runtime.name });
   const unknown = opts.scenarios.filter((id) => !all.some((s) => s.id === id));
   if (unknown.length > 0) {
     throw new DrillUsageError(

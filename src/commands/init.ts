@@ -83,10 +83,14 @@ blocks: {}
 # false gives the guide's plaintext, anonymous HTTP APIs (up warns).
 # s3: HTTPS to the storage cluster's S3 API, its certificate from the fleet CA, which every Thanos objstore config
 # verifies; false gives the guide's plain HTTP (up warns).
+# ca: your own CA (PEM paths, relative to this file) signs the fleet's certificates instead of one thanos-fleet makes;
+# its key is read where it is, never copied. Each server gets its own 90-day certificate from it
+# ('thanos-fleet certs' lists them, 'thanos-fleet certs rotate' renews them).
 tls:
   grpc: true
   http: true
   s3: true
+  # ca: { cert: my-ca.pem, key: my-ca-key.pem }
 
 # Grafana in each workload cluster. false: no Grafana (bring your own); the chart still renders the "Thanos"
 # datasource as a ConfigMap labelled grafana_datasource: "1", which Grafana's sidecar picks up.

@@ -10,7 +10,8 @@ import { FILES } from "../render/runbook.ts";
 import { CREDENTIALS_FILE } from "../state/credentials.ts";
 import { ensureStateDir } from "../state/dir.ts";
 import { loadFleetCredentials } from "../state/fleet-credentials.ts";
-import { loadOrCreateFleetTls, loadS3Tls } from "../state/tls.ts";
+import { loadGrpcTls, loadOrCreateFleetTls, loadS3Tls } from "../state/tls.ts";
+import { loadUserCa } from "../state/user-ca.ts";
 import type { Topology } from "../topology/topology.ts";
 import { checkRenderInputs } from "./inputs.ts";
 
@@ -29,6 +30,8 @@ export async function renderCommand(
 ): Promise<RenderedFile[]> {
   const stdout = opts.stdout ?? process.stdout;
   await checkRenderInputs(topology);
+  // The user's own CA (tls.ca) is checked before the state dir is made.
+  const userCa = await loadUserCa(topology);
   const discovered = await readDiscoveredAddresses(opts.stateDir);
   // The credentials file of an external object store is read before the state dir is made or written.
   const { credentials, save } = await loadFleetCredentials(topology, opts.stateDir);
@@ -36,13 +39,17 @@ export async function renderCommand(
   await save();
   const fleetTls =
     topology.fleet.tls.grpc || topology.fleet.tls.http
-      ? await loadOrCreateFleetTls(opts.stateDir)
+      ? await loadOrCreateFleetTls(opts.stateDir, userCa)
       : undefined;
   const grpcTls = topology.fleet.tls.grpc ? fleetTls?.grpc : undefined;
   const httpTls = topology.fleet.tls.http ? fleetTls?.http : undefined;
   const s3 =
     topology.storage && topology.fleet.tls.s3
-      ? await loadS3Tls(opts.stateDir, storageService(topology))
+      ? await loadS3Tls(
+          opts.stateDir,
+          storageService(topology),
+          userCa && (await loadGrpcTls(opts.stateDir, userCa)),
+        )
       : undefined;
   await s3?.save();
   const fleet = renderFleet(topology, {

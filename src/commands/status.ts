@@ -10,11 +10,17 @@ export async function statusCommand(
   opts: { stateDir: string; json: boolean },
 ): Promise<number> {
   const rows = await runtime.status(topology, { stateDir: opts.stateDir });
-  // Where the credentials of a running fleet are, never what they are: the same files on every runtime.
-  const credentials = topology.fleet.tls.http && rows.length > 0 ? httpClientFiles(opts.stateDir) : undefined;
+  // Where the credentials of a running fleet are, never what they are: the same files on every runtime. Locally each
+  // server has its own certificate for its addresses; on Kubernetes they share one, for a pinned name.
+  const credentials =
+    topology.fleet.tls.http && rows.length > 0
+      ? runtime.name === "local"
+        ? httpClientFiles(opts.stateDir, "")
+        : httpClientFiles(opts.stateDir)
+      : undefined;
   if (opts.json) {
     process.stdout.write(
-      `${JSON.stringify({ runtime: runtime.name, processes: rows, ...(credentials ? { httpClientCertificate: credentials } : {}) }, null, 2)}\n`,
+      `${JSON.stringify({ runtime: runtime.name, processes: rows, ...(credentials ? { httpClientCertificate: { ca: credentials.ca, cert: credentials.cert, key: credentials.key } } : {}) }, null, 2)}\n`,
     );
   } else if (rows.length === 0) {
     process.stdout.write(`no fleet is running (runtime ${runtime.name}); start one with 'thanos-fleet up'\n`);
@@ -47,7 +53,8 @@ export async function statusCommand(
     process.stdout.write(
       credentials
         ? `\nHTTPS: every HTTP port outside its cluster answers only the fleet's client certificate ${credentials.cert} ` +
-            `(key ${credentials.key}), and presents a certificate for ${credentials.serverName} from the CA ${credentials.ca}\n`
+            `(key ${credentials.key}), and presents ${credentials.serverName ? `a certificate for ${credentials.serverName}` : "its own certificate for the addresses it serves"} from the CA ${credentials.ca}; ` +
+            "`thanos-fleet certs` lists them\n"
         : "\ntls.http is false: every HTTP port outside its cluster is plaintext and anonymous\n",
     );
     // A crash loop is shown with how the process last ended and the end of its log.

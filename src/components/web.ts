@@ -107,7 +107,8 @@ export function webClient(
       ca_file: `${dir}/${HTTP_TLS_FILES.ca}`,
       cert_file: `${dir}/${HTTP_TLS_FILES.clientCert}`,
       key_file: `${dir}/${HTTP_TLS_FILES.clientKey}`,
-      server_name: tls.serverName,
+      // No name: the address dialled is verified, which each server's own certificate names (local runtime).
+      ...(tls.serverName ? { server_name: tls.serverName } : {}),
     },
     files: clientTlsFiles(tls),
   };

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { formatReport, formatResult } from "../commands/drill.ts";
 import { HA_ALERTS } from "../components/thanos/rule.ts";
-import { loadTopology, parseFleetYaml } from "../topology/load.ts";
+import { DEFAULT_FLEET, loadTopology, parseFleet, parseFleetYaml } from "../topology/load.ts";
 import type { BlockMeta } from "../verify/probe.ts";
 import { lostBlocks, seriesOfPods } from "./run.ts";
 import { scenarios } from "./scenarios.ts";
@@ -160,4 +160,15 @@ test("with a receive-mode cluster: the ingester rollout replaces every ingester,
     row[2] as string,
     /writes ok \(0 samples and 0 requests failed; 12 samples resent, 40 ingester copies not stored\)/,
   );
+});
+
+test("cert-rotation is a scenario of the local runtime with TLS, on no other runtime and not with TLS off", () => {
+  const local = scenarios(topology, { runtime: "local" });
+  const rotation = local.find((s) => s.id === "cert-rotation");
+  assert.equal(rotation?.mode, "rotate-certs");
+  assert.equal(rotation?.continuousQueries, true);
+  assert.equal(rotation?.completeDuring, true);
+  assert.ok(!scenarios(topology, { runtime: "kubernetes" }).some((s) => s.id === "cert-rotation"));
+  const plain = parseFleet({ ...DEFAULT_FLEET, tls: { grpc: false, http: false, s3: false } }, "fleet.yaml");
+  assert.ok(!scenarios(plain, { runtime: "local" }).some((s) => s.id === "cert-rotation"));
 });

@@ -1,13 +1,18 @@
 // Real faults on the local runtime: SIGKILL, held down through the supervisor (like a pod scaled to zero), HAProxy
-// backends disabled over the stats socket to cut a cluster off, and a rollout (SIGTERM, restart, ready, next).
+// backends disabled over the stats socket to cut a cluster off, a rollout (SIGTERM, restart, ready, next); every
+// server's certificate rotated in place.
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { connect as tlsConnect } from "node:tls";
+import { rotateLocalCerts } from "../runtimes/local/certs.ts";
 import { haproxyCommands, serverStates } from "../runtimes/local/haproxy.ts";
 import { hasExited } from "../runtimes/local/proc.ts";
 import { localRoot } from "../runtimes/local/processes.ts";
 import { type ProcessRecord, readHolds, readState, writeHolds } from "../runtimes/local/state.ts";
 import { supervisorRunning } from "../runtimes/local/supervise.ts";
 import { isReady, stopProcesses } from "../runtimes/local/supervisor.ts";
+import { httpClientFiles } from "../state/tls.ts";
 import type { Topology } from "../topology/topology.ts";
 import type { Fault, Faults } from "./run.ts";
 import type { Scenario, Victim } from "./scenarios.ts";
@@ -73,6 +78,7 @@ export function localFaults(topology: Topology, stateDir: string): Faults {
       const records = await current(root);
       if (s.mode === "cut-off") return cutOff(topology, root, s, records);
       if (s.mode === "rollout") return rollout(topology, root, s, records);
+      if (s.mode === "rotate-certs") return rotation(topology, stateDir, root, records);
       const victims = records.filter((r) => s.victims.some((v) => matches(topology, r, v)));
       if (victims.length === 0) {
         throw new Error(`${s.id}: no process of the fleet matches ${JSON.stringify(s.victims)}`);
@@ -190,6 +196,78 @@ async function cutOff(
         const states = await serverStates(socket);
         return servers.every((k) => states.get(k) === "UP");
       });
+    },
+  };
+}
+
+/** The serial of the certificate a TLS port presents to the fleet's client, or undefined when it speaks no TLS. */
+async function presentedSerial(
+  address: { host: string; port: number; alpn: string },
+  client: { ca: string; cert: string; key: string },
+): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ ...address, ...client, ALPNProtocols: [address.alpn], timeout: 5000 });
+    const done = (serial?: string) => {
+      socket.destroy();
+      resolve(serial);
+    };
+    socket.on("secureConnect", () => done(socket.getPeerX509Certificate()?.serialNumber));
+    socket.on("error", () => done());
+    socket.on("timeout", () => done());
+  });
+}
+
+/**
+ * `certs rotate` on the running fleet. Checked once done: every renewed server presents its new certificate on each
+ * of its TLS ports (verified against the fleet CA under the address dialled), and no process was restarted.
+ */
+async function rotation(
+  topology: Topology,
+  stateDir: string,
+  root: string,
+  before: ProcessRecord[],
+): Promise<Fault> {
+  const r = await rotateLocalCerts(topology, stateDir);
+  const files = httpClientFiles(stateDir, "");
+  const client = {
+    ca: await readFile(files.ca, "utf8"),
+    cert: await readFile(files.cert, "utf8"),
+    key: await readFile(files.key, "utf8"),
+  };
+  return {
+    what: `renewed ${r.renewed.length} server certificates in ${(r.ms / 1000).toFixed(1)} s, ${r.replacedFiles} copies replaced in place`,
+    brokenPods: [],
+    async lift() {},
+    async check() {
+      const now = await current(root);
+      const restarted = before.filter((b) => {
+        const a = now.find((x) => x.id === b.id);
+        return !a || a.pid !== b.pid || hasExited(a);
+      });
+      const stale: string[] = [];
+      let ports = 0;
+      for (const renewed of r.renewed) {
+        const rec = now.find((x) => x.id === renewed.name);
+        if (!rec) continue;
+        let tls = 0;
+        for (const p of rec.ports) {
+          const alpn = p.protocol === "grpc" ? "h2" : "http/1.1";
+          const serial = await presentedSerial({ host: rec.ip, port: p.port, alpn }, client);
+          if (serial === undefined) continue;
+          tls++;
+          if (serial !== renewed.serialAfter) stale.push(`${rec.id} ${p.name} (${rec.ip}:${p.port})`);
+        }
+        if (tls === 0) stale.push(`${rec.id}: no TLS port answered`);
+        ports += tls;
+      }
+      const ok = r.renewed.length > 0 && stale.length === 0 && restarted.length === 0;
+      const detail =
+        `${r.renewed.length} servers: ${ports} TLS ports present the new certificate` +
+        (stale.length > 0 ? `; still the old or none: ${stale.join(", ")}` : "") +
+        (restarted.length > 0
+          ? `; restarted: ${restarted.map((x) => x.id).join(", ")}`
+          : `; none of ${before.length} processes restarted`);
+      return { ok, detail };
     },
   };
 }

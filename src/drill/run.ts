@@ -34,6 +34,8 @@ export interface Fault {
   course?: Promise<string>;
   /** Ends the fault and waits until whatever was broken runs again. */
   lift(): Promise<void>;
+  /** What the fault promised besides the view, checked once it is lifted (a rotation: each server presents its new certificate). */
+  check?(): Promise<{ ok: boolean; detail: string }>;
 }
 
 export interface Faults {
@@ -72,6 +74,10 @@ export interface ScenarioResult {
     retriedSamples: number;
     replicationErrors: number;
   };
+  /** The global view queried without pause, each on a new connection: how many, how many failed, the longest wait. */
+  queries?: { ok: boolean; sent: number; failed: number; longestGapSeconds: number; failures: string[] };
+  /** What the fault's own check found once lifted. */
+  rotation?: { ok: boolean; detail: string };
   blocks?: { ok: boolean; before: number; after: number; missing: string[] };
   error?: string;
 }
@@ -173,6 +179,67 @@ class Fleet {
     const seconds = Math.round((2 * this.scrapeMs) / 1000) + 5;
     const { result, warnings } = await this.query(`count_over_time(up[${seconds}s])`);
     return { series: result.map((s) => s.metric), warnings };
+  }
+
+  /**
+   * Queries the global view (freshSeries' query) one query after another until stopped, each through a new client
+   * and so a new TLS handshake with query-frontend. A query fails when it errs, answers with a warning (a store out
+   * of reach) or with fewer series than the first answer. The longest gap is the longest time between two answers
+   * that did not fail.
+   */
+  queryWithoutPause(signal: AbortSignal): { stop: () => Promise<NonNullable<ScenarioResult["queries"]>> } {
+    const seconds = Math.round((2 * this.scrapeMs) / 1000) + 5;
+    const params = new URLSearchParams({
+      query: `count_over_time(up[${seconds}s])`,
+      dedup: "true",
+      partial_response: "true",
+    });
+    const url = `${this.endpoints.queryFrontend}/api/v1/query?${params}`;
+    let stopped = false;
+    let sent = 0;
+    let baseline: number | undefined;
+    let lastOk = Date.now();
+    let longest = 0;
+    const failures: string[] = [];
+    const loop = (async () => {
+      while (!stopped && !signal.aborted) {
+        sent++;
+        try {
+          const client = fleetClient(15_000, this.endpoints.httpTls);
+          const body = await getJson<{ data: { result: Sample[] }; warnings?: string[] }>(
+            client,
+            url,
+            signal,
+          );
+          const n = body.data.result.length;
+          if ((body.warnings ?? []).length > 0) failures.push(`warnings: ${body.warnings?.join("; ")}`);
+          else if (baseline !== undefined && n < baseline) failures.push(`${n} series, ${baseline} before`);
+          else {
+            baseline ??= n;
+            const now = Date.now();
+            longest = Math.max(longest, now - lastOk);
+            lastOk = now;
+          }
+        } catch (error) {
+          if (signal.aborted) return;
+          failures.push((error as Error).message);
+        }
+        await sleep(100, undefined, { signal }).catch(() => {});
+      }
+    })();
+    return {
+      stop: async () => {
+        stopped = true;
+        await loop;
+        return {
+          ok: failures.length === 0 && sent > 0,
+          sent,
+          failed: failures.length,
+          longestGapSeconds: Math.round(longest / 100) / 10,
+          failures: failures.slice(0, 5),
+        };
+      },
+    };
   }
 
   /**
@@ -304,7 +371,11 @@ async function runScenario(
   const blocksBefore = await fleet.blocks();
   const writesBefore = s.noFailedWrites ? await fleet.failedWrites() : undefined;
   const start = Date.now();
-  const fault = await faults.inject(s);
+  const queries = s.continuousQueries ? fleet.queryWithoutPause(opts.signal) : undefined;
+  const fault = await faults.inject(s).catch(async (error) => {
+    await queries?.stop();
+    throw error;
+  });
   let courseOver = fault.course === undefined;
   let courseSaid: string | undefined;
   fault.course?.then(
@@ -370,7 +441,9 @@ async function runScenario(
     progress(`${s.id}: fault lifted; back after ${Math.round((Date.now() - liftedAt) / 1000)} s`);
   }
   const liftedAt = Date.now();
+  if (fault.check) result.rotation = await fault.check();
   const recovery = await recover(fleet, opts);
+  if (queries) result.queries = await queries.stop();
   result.recovery = recovery.ok
     ? { ok: true, seconds: Math.round((Date.now() - liftedAt) / 1000) }
     : { ok: false, failing: recovery.failing };
@@ -432,6 +505,8 @@ async function runScenario(
     result.recovery.ok &&
     (result.uploads?.ok ?? true) &&
     (result.writes?.ok ?? true) &&
+    (result.queries?.ok ?? true) &&
+    (result.rotation?.ok ?? true) &&
     result.blocks.ok;
   return result;
 }

@@ -26,7 +26,9 @@ export type FaultMode =
    * Each victim in turn, in the order given, as an upgrade replaces a StatefulSet's pods: stopped gracefully
    * (SIGTERM), started again, and ready before the next is stopped. The hold lasts until the last is ready.
    */
-  | "rollout";
+  | "rollout"
+  /** Nothing broken: every server's certificate renewed and handed to the running processes (`certs rotate`). */
+  | "rotate-certs";
 
 export interface Scenario {
   id: string;
@@ -43,13 +45,18 @@ export interface Scenario {
   uploadsCatchUp?: boolean;
   /** No remote write to receive fails while the fault lasts (the write quorum holds). */
   noFailedWrites?: boolean;
+  /**
+   * The global view queried without pause from before the fault until after it, each query on a new connection (a
+   * new TLS handshake with query-frontend): none may fail.
+   */
+  continuousQueries?: boolean;
 }
 
 /**
  * The scenarios of fleet.yaml's first workload cluster and its mgmt cluster. A replica held down is the last one:
  * scaling a StatefulSet down by one removes exactly that pod.
  */
-export function scenarios(topology: Topology): Scenario[] {
+export function scenarios(topology: Topology, opts: { runtime?: string } = {}): Scenario[] {
   const w = topology.workloads[0];
   const mgmt = topology.observer.name;
   if (!w) return [];
@@ -130,6 +137,18 @@ export function scenarios(topology: Topology): Scenario[] {
     },
   ];
   out.push(...receiveScenarios(topology));
+  // Rotation without restarts is realised by the local runtime (Kubernetes shares one certificate per kind).
+  if (opts.runtime === "local" && (topology.fleet.tls.grpc || topology.fleet.tls.http)) {
+    out.push({
+      id: "cert-rotation",
+      title: "every server's certificate rotated on the running fleet (certs rotate)",
+      mode: "rotate-certs",
+      victims: [],
+      completeDuring: true,
+      hold: { ms: 30_000 },
+      continuousQueries: true,
+    });
+  }
   if (w.replicaNames.length < 2) {
     // Without a peer nothing scrapes the dead replica: no alert can name it, and the view loses its series.
     const first = out[0] as Scenario;
@@ -204,6 +223,6 @@ function receiveScenarios(topology: Topology): Scenario[] {
   ];
 }
 
-export function scenarioIds(topology: Topology): string[] {
-  return scenarios(topology).map((s) => s.id);
+export function scenarioIds(topology: Topology, opts: { runtime?: string } = {}): string[] {
+  return scenarios(topology, opts).map((s) => s.id);
 }

@@ -129,7 +129,7 @@ export function fleetClient(timeoutMs: number, tls?: TlsFiles): HttpClient {
       ca: readFileSync(tls.ca, "utf8"),
       cert: readFileSync(tls.cert, "utf8"),
       key: readFileSync(tls.key, "utf8"),
-      servername: tls.serverName,
+      ...(tls.serverName ? { servername: tls.serverName } : {}),
     };
   } catch (cause) {
     throw new Error(
@@ -144,5 +144,6 @@ export function fleetClient(timeoutMs: number, tls?: TlsFiles): HttpClient {
 /** A client that trusts the fleet CA but presents no certificate: what anyone on the network can send. */
 export function anonymousClient(timeoutMs: number, tls?: TlsFiles): HttpClient {
   if (!tls) return fetchClient(timeoutMs);
-  return nodeClient({ timeoutMs, tls: { ca: readFileSync(tls.ca, "utf8"), servername: tls.serverName } });
+  const ca = readFileSync(tls.ca, "utf8");
+  return nodeClient({ timeoutMs, tls: { ca, ...(tls.serverName ? { servername: tls.serverName } : {}) } });
 }

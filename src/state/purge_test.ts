@@ -37,6 +37,20 @@ describe("down --purge and the state dir's secrets", () => {
     );
   });
 
+  it("deletes only the TLS files thanos-fleet wrote: a file of the user's in tls/ stays, with the directory", async () => {
+    const state = await stateDir("local");
+    await rm(join(state, "runtime.json"));
+    await mkdir(join(state, "tls", "servers"), { mode: 0o700 });
+    await writeFile(join(state, "tls", "servers", "mgmt.thanos-query-0.thanos-query.crt"), "cert");
+    await writeFile(join(state, "tls", "servers", "mgmt.thanos-query-0.thanos-query.key"), "key");
+    await writeFile(join(state, "tls", "my-ca-notes.txt"), "mine");
+    const purged = await purgeSecrets(state);
+    assert.deepEqual(await readdir(join(state, "tls")), ["my-ca-notes.txt"]);
+    assert.equal(await readFile(join(state, "tls", "my-ca-notes.txt"), "utf8"), "mine");
+    assert.deepEqual(purged.kept.sort(), ["my-notes.txt", "tls/my-ca-notes.txt"]);
+    assert.match(describePurged(state, purged), /tls\/my-ca-notes\.txt/);
+  });
+
   it("keeps them while a fleet is still recorded (it runs with them)", async () => {
     const state = await stateDir("kubernetes");
     const before = await readFile(join(state, "credentials.yaml"), "utf8");

@@ -65,13 +65,17 @@ export interface HttpClientFiles {
   serverName: string;
 }
 
-export function httpClientFiles(stateDir: string): HttpClientFiles {
+/**
+ * `serverName` "": each server presents its own certificate for the addresses it serves (the local runtime's
+ * servers/ leaves), so the address dialled is what is verified.
+ */
+export function httpClientFiles(stateDir: string, serverName = HTTP_SERVER_NAME): HttpClientFiles {
   const dir = join(stateDir, TLS_DIR);
   return {
     ca: join(dir, FILES.ca),
     cert: join(dir, HTTP_FILES.clientCert),
     key: join(dir, HTTP_FILES.clientKey),
-    serverName: HTTP_SERVER_NAME,
+    serverName,
   };
 }
 
@@ -142,8 +146,15 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** What is wrong with complete material on disk (expired, not signed by the CA, a key for another certificate). */
-async function problems(dir: string, leaves: { cert: string; key: string }[]): Promise<string[]> {
+/**
+ * What is wrong with complete material on disk (expired, not signed by the CA, a key for another certificate).
+ * `caKey` false: the CA's key is not in the dir (the user's own CA, checked where it is).
+ */
+async function problems(
+  dir: string,
+  leaves: { cert: string; key: string }[],
+  caKey = true,
+): Promise<string[]> {
   const found: string[] = [];
   const check = async (args: string[], problem: string) => {
     try {
@@ -164,7 +175,7 @@ async function problems(dir: string, leaves: { cert: string; key: string }[]): P
     `${certs.join(" or ")} is not signed by ${FILES.ca}`,
   );
   const pairs: [string, string][] = [
-    [FILES.ca, FILES.caKey],
+    ...(caKey ? [[FILES.ca, FILES.caKey] as [string, string]] : []),
     ...leaves.map((l): [string, string] => [l.cert, l.key]),
   ];
   for (const [cert, key] of pairs) {
@@ -208,6 +219,29 @@ function incomplete(dir: string, set: readonly string[], present: Set<string>): 
   );
 }
 
+/**
+ * With the user's own CA: a tls dir made from another CA (one thanos-fleet made, with its ca.key, or another
+ * ca.crt) is refused, nothing changed: its certificates would not be trusted by clients of the user's CA.
+ */
+async function refuseOtherCa(dir: string, present: Set<string>, userCert: string): Promise<void> {
+  const fix =
+    `  fix: move ${dir} away to have the fleet's certificates made from your CA (the next up hands them to every ` +
+    "server), or remove tls.ca from fleet.yaml to keep using the CA there";
+  if (present.has(FILES.caKey)) {
+    throw new TlsMaterialError(
+      `fleet.yaml names your own CA (tls.ca), but ${dir} holds a CA thanos-fleet made (${FILES.caKey}). Nothing was changed.\n${fix}`,
+    );
+  }
+  if (present.has(FILES.ca)) {
+    const there = await readFile(join(dir, FILES.ca), "utf8");
+    if (there.trim() !== userCert.trim()) {
+      throw new TlsMaterialError(
+        `fleet.yaml names your own CA (tls.ca), but ${join(dir, FILES.ca)} is another CA. Nothing was changed.\n${fix}`,
+      );
+    }
+  }
+}
+
 /** Runs `make` in a private temporary directory holding `given`, and returns the files `keep` it made. */
 async function inScratch(
   given: Map<string, string>,
@@ -232,10 +266,13 @@ async function inScratch(
  */
 export async function loadFleetTls(
   stateDir: string,
+  /** The user's own CA (fleet.yaml's tls.ca, checked by loadUserCa): it signs what is made; its key stays where it is. */
+  userCa?: { cert: string; key: string },
 ): Promise<{ grpc: GrpcTls; http: HttpTls; caKey: () => Promise<string>; save: () => Promise<void> }> {
   const dir = join(stateDir, TLS_DIR);
   const present = new Set(await readdir(dir).catch(() => [] as string[]));
-  const core = Object.values(FILES);
+  const core = Object.values(FILES).filter((f) => !userCa || f !== FILES.caKey);
+  if (userCa) await refuseOtherCa(dir, present, userCa.cert);
   const http = Object.values(HTTP_FILES);
   const coreMissing = core.filter((f) => !present.has(f));
   const httpMissing = http.filter((f) => !present.has(f));
@@ -245,18 +282,30 @@ export async function loadFleetTls(
     throw incomplete(dir, [...core, ...http], present);
   }
   const wrong = [
-    ...(coreMissing.length === 0 ? await problems(dir, GRPC_LEAVES) : []),
-    ...(coreMissing.length === 0 && httpMissing.length === 0 ? await problems(dir, HTTP_LEAVES) : []),
+    ...(coreMissing.length === 0 ? await problems(dir, GRPC_LEAVES, !userCa) : []),
+    ...(coreMissing.length === 0 && httpMissing.length === 0
+      ? await problems(dir, HTTP_LEAVES, !userCa)
+      : []),
   ];
   if (wrong.length > 0) throw unusable(dir, [...new Set(wrong)]);
 
   // What is missing is made in a private temporary directory and held in memory: the state dir is written only by
   // save().
   const made = new Map<string, string>();
+  const givenCa = new Map(
+    userCa
+      ? [
+          [FILES.ca as string, userCa.cert],
+          [FILES.caKey as string, userCa.key],
+        ]
+      : [],
+  );
   if (coreMissing.length > 0) {
-    for (const [f, text] of await inScratch(new Map(), makeGrpcTls, core)) made.set(f, text);
+    const make = userCa ? makeGrpcLeaves : makeGrpcTls;
+    for (const [f, text] of await inScratch(givenCa, make, core)) made.set(f, text);
   }
-  const read = async (f: string) => made.get(f) ?? (await readFile(join(dir, f), "utf8"));
+  const read = async (f: string) =>
+    f === FILES.caKey && userCa ? userCa.key : (made.get(f) ?? (await readFile(join(dir, f), "utf8")));
   if (httpMissing.length > 0) {
     const ca = new Map([
       [FILES.ca, await read(FILES.ca)],
@@ -288,8 +337,11 @@ export interface FleetCa {
 }
 
 /** The fleet's gRPC TLS material from the state dir, or new material that `save()` writes there (else a no-op). */
-export async function loadGrpcTls(stateDir: string): Promise<FleetCa> {
-  const { grpc, caKey, save } = await loadFleetTls(stateDir);
+export async function loadGrpcTls(
+  stateDir: string,
+  userCa?: { cert: string; key: string },
+): Promise<FleetCa> {
+  const { grpc, caKey, save } = await loadFleetTls(stateDir, userCa);
   return { tls: grpc, caKey, save };
 }
 
@@ -321,6 +373,12 @@ export interface S3Tls {
   internalKey: string;
   /** The name clients verify the S3 certificate against, whatever address they dial. */
   serverName: string;
+}
+
+/** Every file thanos-fleet writes at the top of `<state-dir>/tls/` (its servers/ directory aside). */
+export function generatedTlsFiles(): string[] {
+  const pems = [...Object.values(FILES), ...Object.values(HTTP_FILES), ...Object.values(S3_FILES)];
+  return pems;
 }
 
 /** Clients of the storage cluster's S3 API verify its certificate against this name. */
@@ -425,15 +483,21 @@ export async function loadS3Tls(
 }
 
 /** Reads the fleet's gRPC TLS material, creating the CA and certificates on first use. */
-export async function loadOrCreateGrpcTls(stateDir: string): Promise<GrpcTls> {
-  const { tls, save } = await loadGrpcTls(stateDir);
+export async function loadOrCreateGrpcTls(
+  stateDir: string,
+  userCa?: { cert: string; key: string },
+): Promise<GrpcTls> {
+  const { tls, save } = await loadGrpcTls(stateDir, userCa);
   await save();
   return tls;
 }
 
 /** Reads the fleet's TLS material, gRPC and HTTP, creating what is missing. */
-export async function loadOrCreateFleetTls(stateDir: string): Promise<{ grpc: GrpcTls; http: HttpTls }> {
-  const { grpc, http, save } = await loadFleetTls(stateDir);
+export async function loadOrCreateFleetTls(
+  stateDir: string,
+  userCa?: { cert: string; key: string },
+): Promise<{ grpc: GrpcTls; http: HttpTls }> {
+  const { grpc, http, save } = await loadFleetTls(stateDir, userCa);
   await save();
   return { grpc, http };
 }
@@ -477,6 +541,11 @@ async function makeGrpcTls(dir: string): Promise<void> {
     ],
     dir,
   );
+  await makeGrpcLeaves(dir);
+}
+
+/** The gRPC server certificate for GRPC_SERVER_NAME and query's client certificate, from the CA in `dir`. */
+async function makeGrpcLeaves(dir: string): Promise<void> {
   const common = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n";
   await issue(
     dir,

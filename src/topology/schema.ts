@@ -238,6 +238,11 @@ export const Fleet = z.strictObject({
       grpc: z.boolean().default(true),
       http: z.boolean().default(true),
       s3: z.boolean().default(true),
+      /**
+       * Your own CA (paths to PEM files, relative to fleet.yaml): it signs the fleet's certificates instead of a CA
+       * thanos-fleet makes; its key is read where it is, never copied into the state dir.
+       */
+      ca: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
     })
     .prefault({}),
   /** Grafana in each workload cluster; without it the Thanos datasource is still rendered for a Grafana of your own. */

@@ -62,7 +62,8 @@ export function endpointsConfig(stores: StoreApiServer[], ctx: SpecContext): str
   if (!tls) return stringify({ endpoints });
   const dir = ctx.configDir(NAME, FACTS.container);
   return stringify({
-    // Every endpoint is verified against the fleet CA under one name, whatever address query dials.
+    // Every endpoint is verified against the fleet CA: under one name whatever address query dials, or (no name)
+    // under the address it dials, which each server's own certificate names.
     default_client_config: {
       tls_config: {
         enabled: true,
@@ -70,7 +71,7 @@ export function endpointsConfig(stores: StoreApiServer[], ctx: SpecContext): str
         cert_file: `${dir}/${QUERY_CLIENT_FILES.cert}`,
         key_file: `${dir}/${QUERY_CLIENT_FILES.key}`,
       },
-      server_name: tls.serverName,
+      ...(tls.serverName ? { server_name: tls.serverName } : {}),
     },
     endpoints,
   });

@@ -166,7 +166,7 @@ function routers(topology: Topology, ctx: SpecContext): ComponentSpec {
           `--remote-write.client-tls-ca=${dir}/${TLS_FILES.ca}`,
           `--remote-write.client-tls-cert=${dir}/${CLIENT_FILES.cert}`,
           `--remote-write.client-tls-key=${dir}/${CLIENT_FILES.key}`,
-          `--remote-write.client-server-name=${ctx.grpcTls.serverName}`,
+          ...(ctx.grpcTls.serverName ? [`--remote-write.client-server-name=${ctx.grpcTls.serverName}`] : []),
         ],
         files: [
           { name: CLIENT_FILES.cert, content: ctx.grpcTls.clientCert },
@@ -328,7 +328,7 @@ export function remoteWrite(
               ca_file: `${configDir}/${TLS_FILES.ca}`,
               cert_file: `${configDir}/${CLIENT_FILES.cert}`,
               key_file: `${configDir}/${CLIENT_FILES.key}`,
-              server_name: tls.serverName,
+              ...(tls.serverName ? { server_name: tls.serverName } : {}),
             },
           }
         : {}),

@@ -13,6 +13,7 @@ import { fleetCredentials, loadFleetCredentials } from "../../state/fleet-creden
 import { describePurged, purgeSecrets } from "../../state/purge.ts";
 import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
 import { type FleetCa, type HttpTls, httpClientFiles, loadFleetTls, loadS3Tls } from "../../state/tls.ts";
+import { loadUserCa } from "../../state/user-ca.ts";
 import { fleetPath, type Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
 import { runSteps } from "../steps.ts";
@@ -51,7 +52,8 @@ async function withFleetTls(
   const { grpc: wantGrpc, http: wantHttp } = topology.fleet.tls;
   const wantS3 = topology.storage !== undefined && topology.fleet.tls.s3;
   if (!wantGrpc && !wantHttp && !wantS3) return { deps, save: async () => {} };
-  const fleet = await loadFleetTls(stateDir);
+  const userCa = await loadUserCa(topology);
+  const fleet = await loadFleetTls(stateDir, userCa);
   const ca: FleetCa = { tls: fleet.grpc, caKey: fleet.caKey, save: fleet.save };
   const s3 = wantS3 ? await loadS3Tls(stateDir, storageService(topology), ca) : undefined;
   const tls = {

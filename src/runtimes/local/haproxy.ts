@@ -113,9 +113,10 @@ export function haproxyConfig(
           if (!checkTls)
             throw new Error(`${b.pod}: its readiness is HTTPS but HAProxy was given no client certificate`);
           // Traffic passes through untouched (mode tcp); only the check speaks TLS, as the fleet's client.
+          // With each server's own certificate (no shared name), the check verifies its chain to the fleet CA.
           return (
             `${server} check-ssl verify required ca-file ${checkTls.ca} crt ${checkTls.pem}` +
-            ` check-sni ${checkTls.serverName} verifyhost ${checkTls.serverName}`
+            (checkTls.serverName ? ` check-sni ${checkTls.serverName} verifyhost ${checkTls.serverName}` : "")
           );
         }),
         "",

@@ -16,6 +16,7 @@ import { buildFleet, type FleetSpec, objectStoreAccess } from "../../components/
 import type { Binary, ComponentKind, Container, PodSpec, Port, ServiceSpec } from "../../components/types.ts";
 import { POD_NAME, podNames, START_STAGE } from "../../components/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
+import type { Leaf, LeafRequest } from "../../state/server-certs.ts";
 import { type HttpClientFiles, httpClientFiles } from "../../state/tls.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { haproxyConfig } from "./haproxy.ts";
@@ -59,7 +60,11 @@ export interface ProcessPlan {
   ip: string;
   args: string[];
   env: Record<string, string>;
-  files: { path: string; content: string }[];
+  /**
+   * `renewable`: a copy of a certificate that `certs rotate` (and `up`, near its expiry) replaces in place, on the
+   * same key: not part of the spec digest, so a renewal restarts nothing.
+   */
+  files: { path: string; content: string; renewable?: boolean }[];
   dirs: string[];
   cwd: string;
   log: string;
@@ -150,6 +155,11 @@ export function planLocalFleet(
   httpTls?: HttpTls,
   /** The storage cluster's TLS material; required when the fleet has one and fleet.yaml says `tls: { s3: true }`. */
   s3Tls?: S3Tls,
+  /**
+   * Each server's own certificate by process id (serverLeafRequests says which): given, every server presents its
+   * own instead of the shared one, and every client verifies the address it dials instead of one pinned name.
+   */
+  serverLeaves?: Map<string, Leaf>,
 ): LocalPlan {
   if (topology.fleet.tls.grpc && !grpcTls) {
     throw new Error(
@@ -164,16 +174,19 @@ export function planLocalFleet(
   if (topology.storage && topology.fleet.tls.s3 && !s3Tls) {
     throw new Error("fleet.yaml sets tls.s3 but no TLS material was given: load it with loadS3Tls");
   }
-  const clientTls = httpTls ? httpClientFiles(stateDir) : undefined;
+  const shared = { grpc: grpcTls, http: httpTls };
+  const grpc = grpcTls && serverLeaves ? { ...grpcTls, serverName: "" } : grpcTls;
+  const http = httpTls && serverLeaves ? { ...httpTls, serverName: "" } : httpTls;
+  const clientTls = http ? httpClientFiles(stateDir, http.serverName) : undefined;
   const root = localRoot(stateDir);
   // Pass one learns which pods and Services exist; pass two builds them with their real addresses.
   const shape = buildFleet(
     topology,
-    localContext(topology, creds, options, shapeAddresses, grpcTls, httpTls, s3Tls),
+    localContext(topology, creds, options, shapeAddresses, grpc, http, s3Tls),
     creds,
   );
   const network = planNetwork(topology, shape, options.subnet);
-  const ctx = localContext(topology, creds, options, network.addresses, grpcTls, httpTls, s3Tls);
+  const ctx = localContext(topology, creds, options, network.addresses, grpc, http, s3Tls);
   const fleet = buildFleet(topology, ctx, creds);
   const demo = demoScript();
 
@@ -237,6 +250,9 @@ export function planLocalFleet(
       readiness: { kind: "tcp", addresses: bindAddresses(services, network) },
       stage: STAGE.loadBalancer,
     });
+  }
+  if (serverLeaves) {
+    for (const p of processes) useOwnLeaf(p, shared, serverLeaves);
   }
   return {
     root,
@@ -311,6 +327,66 @@ function containerProcess(
             },
     stage: pod.stage,
   };
+}
+
+/** The shared server certificates and keys a plan is first built with (the Kubernetes files). */
+interface SharedServerTls {
+  grpc?: { cert: string; key: string };
+  http?: { cert: string; key: string };
+}
+
+function sharedCerts(shared: SharedServerTls): { certs: string[]; keys: string[] } {
+  const both = [shared.grpc, shared.http].filter((t) => t !== undefined);
+  return { certs: both.map((t) => t.cert), keys: both.map((t) => t.key) };
+}
+
+/** Whether a process serves with the fleet's server certificate (it has a copy of the shared one). */
+function servesTls(p: ProcessPlan, shared: SharedServerTls): boolean {
+  const { certs } = sharedCerts(shared);
+  return p.files.some((f) => certs.includes(f.content));
+}
+
+/** Puts the process's own certificate and key where the shared ones were, marked renewable. */
+function useOwnLeaf(p: ProcessPlan, shared: SharedServerTls, leaves: Map<string, Leaf>): void {
+  if (!servesTls(p, shared)) return;
+  const leaf = leaves.get(p.id);
+  if (!leaf)
+    throw new Error(`${p.id} serves TLS but was given no certificate of its own (serverLeafRequests)`);
+  const { certs, keys } = sharedCerts(shared);
+  p.files = p.files.map((f) =>
+    certs.includes(f.content)
+      ? { ...f, content: leaf.cert, renewable: true }
+      : keys.includes(f.content)
+        ? { ...f, content: leaf.key }
+        : f,
+  );
+}
+
+/**
+ * Every process of a plan that serves TLS, and the addresses its clients dial, each in its certificate: its own
+ * loopback address (pods and headless Services are dialled there), the IP of each Service in front of one of its
+ * ports, and its cluster's node address when one of those ports has a NodePort (the load balancer passes TLS through
+ * untouched). Not `localhost` nor 127.0.0.1: no process listens there, so no client dials them.
+ */
+export function serverLeafRequests(
+  plan: LocalPlan,
+  shared: { grpc?: { cert: string; key: string }; http?: { cert: string; key: string } },
+): LeafRequest[] {
+  const out: LeafRequest[] = [];
+  for (const p of plan.processes) {
+    if (p.component === "load-balancer" || !servesTls(p, shared)) continue;
+    const ips = new Set([p.ip]);
+    for (const s of plan.fleet.services) {
+      if (s.cluster !== p.cluster || s.headless || s.selector.workload !== p.workload) continue;
+      if (s.selector.pod !== undefined && s.selector.pod !== p.pod) continue;
+      const mine = s.ports.filter((sp) => p.ports.some((pp) => pp.port === sp.targetPort));
+      if (mine.length === 0) continue;
+      ips.add(plan.network.serviceIp(s.cluster, s.name));
+      if (mine.some((sp) => sp.nodePort !== undefined)) ips.add(plan.network.nodeIp(s.cluster));
+    }
+    out.push({ name: p.id, sans: [...ips].map((ip) => `IP:${ip}`) });
+  }
+  return out;
 }
 
 /** Every address a cluster's load balancer listens on: each Service port on the Service IP, each NodePort on the node. */

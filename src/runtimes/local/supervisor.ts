@@ -73,7 +73,7 @@ function httpsOptions(tls: HttpClientFiles) {
       ca: readFileSync(tls.ca),
       cert: readFileSync(tls.cert),
       key: readFileSync(tls.key),
-      servername: tls.serverName,
+      ...(tls.serverName ? { servername: tls.serverName } : {}),
     };
   } catch {
     return undefined;
@@ -188,7 +188,9 @@ export async function spawnDetached(spec: SpawnSpec): Promise<Spawned> {
 /** Digest of everything that makes a process what it is: a change means it must be replaced. */
 export function specHash(p: ProcessPlan, executable: string): string {
   const h = createHash("sha256");
-  h.update(JSON.stringify([executable, p.args, p.env, p.cwd, p.files, p.ip, p.ports]));
+  // A renewable certificate is replaced in place on the same key (`certs rotate`): its content is no part of the spec.
+  const files = p.files.map((f) => (f.renewable ? { path: f.path, renewable: true } : f));
+  h.update(JSON.stringify([executable, p.args, p.env, p.cwd, files, p.ip, p.ports]));
   return h.digest("hex").slice(0, 16);
 }
 

@@ -1,10 +1,12 @@
 // With `tls: { grpc: true }` the real fleet answers across clusters over mutual TLS, and a sidecar refuses a
 // plaintext gRPC client as well as a TLS client without a fleet certificate.
 import assert from "node:assert/strict";
+import type { X509Certificate } from "node:crypto";
 import { connect } from "node:http2";
 import { request as httpsRequest } from "node:https";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { TLSSocket } from "node:tls";
 import { testFleet } from "../../../testing/local/fleet.ts";
 import type { GrpcTls, SpecContext } from "../../components/context.ts";
 import { queryEndpoints } from "../../components/fleet.ts";
@@ -28,7 +30,11 @@ const { runtime, stateDir, upOptions } = fleet;
  * Opens an HTTP/2 connection (what gRPC runs on) and reports whether the server answered with its settings:
  * "ok", or the error that ended the attempt.
  */
-function h2Handshake(url: string, tls?: { ca: string; cert?: string; key?: string; servername: string }) {
+function h2Handshake(
+  url: string,
+  tls?: { ca: string; cert?: string; key?: string; servername?: string },
+  onCert?: (cert: X509Certificate) => void,
+) {
   return new Promise<string>((resolve) => {
     const session = connect(url, tls ? { ...tls, ALPNProtocols: ["h2"] } : {});
     const done = (result: string) => {
@@ -36,6 +42,11 @@ function h2Handshake(url: string, tls?: { ca: string; cert?: string; key?: strin
       session.destroy();
       resolve(result);
     };
+    session.on("connect", () => {
+      const socket = session.socket as TLSSocket;
+      const raw = socket.getPeerX509Certificate?.();
+      if (raw && onCert) onCert(raw);
+    });
     const timer = setTimeout(() => done("timeout"), 5000);
     session.on("remoteSettings", () => done("ok"));
     session.on("error", (e) => done(`error: ${e.message}`));
@@ -92,15 +103,30 @@ test(
 
       const sidecar = endpoints.targets.find((t) => t.component === "sidecar")?.grpc;
       assert.ok(sidecar, "the endpoints report a sidecar's gRPC address");
-      const fleetClient = {
-        ca: tls.ca,
-        cert: tls.clientCert,
-        key: tls.clientKey,
-        servername: tls.serverName,
-      };
-      assert.equal(await h2Handshake(`https://${sidecar}`, fleetClient), "ok", "a fleet client gets through");
+      // Each server presents its own certificate, for the addresses it is dialled at: the client verifies the
+      // address it dials (the sidecar's NodePort on its cluster's node), not a name shared by every server.
+      const fleetClient = { ca: tls.ca, cert: tls.clientCert, key: tls.clientKey };
+      let served: X509Certificate | undefined;
+      assert.equal(
+        await h2Handshake(`https://${sidecar}`, fleetClient, (c) => {
+          served = c;
+        }),
+        "ok",
+        "a fleet client gets through, verifying the address it dials",
+      );
+      const nodeIp = sidecar.slice(0, sidecar.lastIndexOf(":"));
+      assert.match(
+        served?.subjectAltName ?? "",
+        new RegExp(`IP Address:${nodeIp.replaceAll(".", "\\.")}\\b`),
+      );
+      assert.doesNotMatch(served?.subjectAltName ?? "", /thanos-fleet-grpc/, "not the shared certificate");
+      assert.notEqual(
+        await h2Handshake(`https://${sidecar}`, { ...fleetClient, servername: tls.serverName }),
+        "ok",
+        "a client verifying the name once shared by every server is refused: that name is in no server's certificate",
+      );
       assert.notEqual(await h2Handshake(`http://${sidecar}`), "ok", "a plaintext client is refused");
-      const noCert = { ca: tls.ca, servername: tls.serverName };
+      const noCert = { ca: tls.ca };
       assert.notEqual(
         await h2Handshake(`https://${sidecar}`, noCert),
         "ok",
@@ -133,10 +159,8 @@ test(
       const prometheus = endpoints.exposedHttp?.find((e) => e.component === "prometheus");
       assert.ok(prometheus, "a Prometheus NodePort is reported");
       const quit = await new Promise<string>((resolve) => {
-        const req = httpsRequest(
-          new URL("/-/quit", prometheus.url),
-          { method: "POST", ca: tls.ca, servername: endpoints.httpTls?.serverName },
-          (res) => resolve(`HTTP ${res.statusCode}`),
+        const req = httpsRequest(new URL("/-/quit", prometheus.url), { method: "POST", ca: tls.ca }, (res) =>
+          resolve(`HTTP ${res.statusCode}`),
         );
         req.on("error", (e) => resolve(`error: ${e.message}`));
         req.end();

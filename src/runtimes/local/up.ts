@@ -4,13 +4,11 @@
 // step and each process, and start the supervisor again.
 import { setTimeout as sleep } from "node:timers/promises";
 import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
-import { storageService } from "../../components/storage.ts";
 import { START_AFTER } from "../../components/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { ensureStateDir } from "../../state/dir.ts";
-import { loadFleetCredentials } from "../../state/fleet-credentials.ts";
 import { recordRuntime } from "../../state/runtime.ts";
-import { loadFleetTls, loadS3Tls } from "../../state/tls.ts";
+import { loadUserCa } from "../../state/user-ca.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { waitProgress } from "../../ui/progress.ts";
 import { table } from "../../ui/table.ts";
@@ -18,18 +16,12 @@ import type { CloseVerify, UpOptions } from "../runtime.ts";
 import { type GraphStep, runStepGraph, runSteps, type Step, type StepContext } from "../steps.ts";
 import { type Executables, fetchBinaries, missingBinaries, resolveExecutables } from "./binaries.ts";
 import { prepareBuckets } from "./bucket.ts";
+import { loadLocalPlan, refreshRunningCopies } from "./certs.ts";
 import { convergeActions, formatActions, type ProcessAction } from "./converge.ts";
 import { SUBNET_ENV } from "./network.ts";
 import { type LocalRuntimeOptions, resolveLocalOptions, timeouts } from "./options.ts";
 import { describeUnbindable, unbindable } from "./ports.ts";
-import {
-  type LocalPlan,
-  listenAddresses,
-  localRoot,
-  type ProcessPlan,
-  planLocalFleet,
-  STAGE,
-} from "./processes.ts";
+import { type LocalPlan, listenAddresses, localRoot, type ProcessPlan, STAGE } from "./processes.ts";
 import { fleetEndpoints, urlTable } from "./report.ts";
 import { byPod, stageTitle, waitForEndpoints } from "./stages.ts";
 import {
@@ -257,21 +249,16 @@ async function newLocalUpContext(
   opts: UpOptions,
   given: LocalRuntimeOptions,
   root: string,
-): Promise<{ ctx: LocalUpContext; save: () => Promise<void> }> {
+): Promise<{ ctx: LocalUpContext; save: () => Promise<void>; saveLeaves: () => Promise<void> }> {
   const existing = await readState(root);
   if (existing) await writeHolds(root, []);
   const options = resolveLocalOptions(given, process.env, topology.fleet.blocks, existing?.options);
-  const { credentials, save: saveCredentials } = await loadFleetCredentials(topology, opts.stateDir);
-  const fleetTls = topology.fleet.tls.grpc || topology.fleet.tls.http;
-  const tls = fleetTls ? await loadFleetTls(opts.stateDir) : undefined;
-  const s3 =
-    topology.storage && topology.fleet.tls.s3
-      ? await loadS3Tls(
-          opts.stateDir,
-          storageService(topology),
-          tls ? { tls: tls.grpc, caKey: tls.caKey, save: tls.save } : undefined,
-        )
-      : undefined;
+  const {
+    plan,
+    credentials,
+    own,
+    save: saveMaterial,
+  } = await loadLocalPlan(topology, opts.stateDir, options);
   let written: string | undefined;
   // Processes start concurrently and each is recorded: writes go one after another, the latest state last.
   let writing: Promise<void> = Promise.resolve();
@@ -283,15 +270,7 @@ async function newLocalUpContext(
     signal: opts.signal,
     ...timeouts(given),
     ...(existing ? { existing } : {}),
-    plan: planLocalFleet(
-      topology,
-      credentials,
-      opts.stateDir,
-      options,
-      topology.fleet.tls.grpc ? tls?.grpc : undefined,
-      topology.fleet.tls.http ? tls?.http : undefined,
-      s3?.tls,
-    ),
+    plan,
     credentials,
     executables: new Map(),
     actions: [],
@@ -308,11 +287,18 @@ async function newLocalUpContext(
     },
   };
   const save = async () => {
-    await saveCredentials();
-    await tls?.save();
-    await s3?.save();
+    await saveMaterial();
+    await saveLeaves();
   };
-  return { ctx, save };
+  // A renewed certificate reaches what runs in place (no restart: it is no part of a process's spec).
+  const saveLeaves = async () => {
+    await own.save();
+    for (const r of own.renewals) {
+      if (r.before) opts.reporter.info(`renewed ${r.name}'s certificate: ${r.why}`);
+    }
+    await refreshRunningCopies(ctx.plan);
+  };
+  return { ctx, save, saveLeaves };
 }
 
 /** The record of a fleet about to start: what keeps running, and where the whole fleet listens and answers. */
@@ -340,6 +326,8 @@ export async function upLocal(
   checkLocalConfig(topology);
   // The block timings of the environment are checked before the supervisor is paused (the fleet's own are read later).
   resolveLocalOptions(given, process.env, topology.fleet.blocks);
+  // So is the user's own CA (tls.ca): a wrong one stops up before the supervisor is paused.
+  await loadUserCa(topology);
   const { reporter, signal } = opts;
   const root = localRoot(opts.stateDir);
   const supervisor = await supervisorRunning(root);
@@ -353,7 +341,7 @@ export async function upLocal(
   };
   await runSteps(pause, [pauseSupervisor]);
 
-  const { ctx, save } = await newLocalUpContext(topology, opts, given, root);
+  const { ctx, save, saveLeaves } = await newLocalUpContext(topology, opts, given, root);
   const missing = await missingBinaries(topology, ctx.plan.processes);
   if (missing.length > 0) {
     // Not a step: the download draws its own progress bar on a terminal.
@@ -368,6 +356,7 @@ export async function upLocal(
       `a local fleet is already running (${existing.processes.length} processes, started ${existing.startedAt}); ` +
         "every process runs as planned: nothing changed",
     );
+    await saveLeaves();
     await runSteps(ctx, [superviseAgain("start the supervisor")]);
     reporter.info(formatUrls(existing.urls));
     return;

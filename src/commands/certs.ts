@@ -1,0 +1,80 @@
+// `thanos-fleet certs [--json]`: every certificate of the fleet with who uses it and when it expires;
+// `thanos-fleet certs rotate`: every server's certificate renewed on the running fleet, with no gap in the view.
+import { rotateLocalCerts } from "../runtimes/local/certs.ts";
+import type { Runtime } from "../runtimes/runtime.ts";
+import { type CertificateInfo, listCertificates, RENEW_WITHIN_DAYS } from "../state/server-certs.ts";
+import { TLS_DIR, TlsMaterialError } from "../state/tls.ts";
+import type { Topology } from "../topology/topology.ts";
+import { table } from "../ui/table.ts";
+
+export interface CertsOptions {
+  stateDir: string;
+  json: boolean;
+  write?: (text: string) => void;
+}
+
+/** Lists the certificates; exit 1 when one has a problem (expired, not from the fleet CA), else 0. */
+export async function certsCommand(opts: CertsOptions): Promise<number> {
+  const write = opts.write ?? ((t: string) => process.stdout.write(t));
+  const certs = await listCertificates(opts.stateDir);
+  if (opts.json) {
+    write(`${JSON.stringify({ dir: `${opts.stateDir}/${TLS_DIR}`, certificates: certs }, null, 2)}\n`);
+  } else if (certs.length === 0) {
+    write(`no certificates in ${opts.stateDir}/${TLS_DIR}: 'thanos-fleet up' makes them\n`);
+  } else {
+    write(
+      table(
+        ["FILE", "SUBJECT", "SANS", "NOT AFTER", "DAYS LEFT", "USED BY"],
+        certs.map((c) => [
+          c.file,
+          c.subject,
+          c.sans.join(" ") || "-",
+          c.notAfter.slice(0, 10),
+          `${c.daysLeft}${c.problem ? ` (${c.problem})` : c.daysLeft < RENEW_WITHIN_DAYS ? " (renewed at the next up)" : ""}`,
+          c.usedBy,
+        ]),
+      ),
+    );
+    write(
+      `\nin ${opts.stateDir}/${TLS_DIR}; 'thanos-fleet certs rotate' renews every server's certificate\n`,
+    );
+  }
+  return certs.some((c: CertificateInfo) => c.problem) ? 1 : 0;
+}
+
+/** Renews every server's certificate and hands it to the running fleet; Kubernetes is refused (not realised yet). */
+export async function certsRotateCommand(
+  runtime: Runtime,
+  topology: Topology,
+  opts: CertsOptions,
+): Promise<number> {
+  const write = opts.write ?? ((t: string) => process.stdout.write(t));
+  if (runtime.name !== "local") {
+    throw new TlsMaterialError(
+      `certs rotate is realised on the local runtime only: on Kubernetes every server still shares one certificate ` +
+        `(grpc-server.crt, http-server.crt in ${opts.stateDir}/${TLS_DIR}).\n` +
+        "  fix: run it against a local fleet (--runtime local), or replace the shared files by hand and run up",
+    );
+  }
+  if (!topology.fleet.tls.grpc && !topology.fleet.tls.http) {
+    throw new TlsMaterialError(
+      `${topology.source}: tls.grpc and tls.http are both false: no server of the fleet has a certificate to rotate.\n` +
+        "  fix: remove tls: { grpc: false, http: false } and run up",
+    );
+  }
+  const r = await rotateLocalCerts(topology, opts.stateDir);
+  if (opts.json) {
+    write(`${JSON.stringify(r, null, 2)}\n`);
+    return 0;
+  }
+  write(
+    `renewed ${r.renewed.length} server certificate(s) in ${opts.stateDir}/${TLS_DIR}/servers on their own keys ` +
+      `(the CA and the client certificates unchanged) in ${(r.ms / 1000).toFixed(1)} s\n`,
+  );
+  write(
+    r.running
+      ? `replaced ${r.replacedFiles} copies in the running processes in place; nothing restarted: each server presents its new certificate from its next TLS handshake\n`
+      : "no local fleet runs: the next 'thanos-fleet up' uses them\n",
+  );
+  return 0;
+}

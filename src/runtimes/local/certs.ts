@@ -1,0 +1,164 @@
+// Each local server's own certificate: which servers get one and for which addresses (from the plan), and how a
+// renewed one reaches a running process: its copies replaced in place, each in one rename, nothing restarted.
+import { X509Certificate } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { storageService } from "../../components/storage.ts";
+import type { Credentials } from "../../state/credentials.ts";
+import { loadFleetCredentials } from "../../state/fleet-credentials.ts";
+import {
+  type Leaf,
+  type LeafRequest,
+  loadServerLeaves,
+  type Renewal,
+  replaceFile,
+} from "../../state/server-certs.ts";
+import { type GrpcTls, type HttpTls, loadFleetTls, loadS3Tls } from "../../state/tls.ts";
+import { loadUserCa } from "../../state/user-ca.ts";
+import type { Topology } from "../../topology/topology.ts";
+import { resolveLocalOptions } from "./options.ts";
+import {
+  type LocalOptions,
+  type LocalPlan,
+  localRoot,
+  planLocalFleet,
+  serverLeafRequests,
+} from "./processes.ts";
+import { readState } from "./state.ts";
+
+/** The shared TLS material a first plan is built with; its servers' own leaves are made from the same CA. */
+export interface FleetServerTls {
+  grpc?: GrpcTls;
+  http?: HttpTls;
+  /** The fleet CA's key. */
+  caKey: () => Promise<string>;
+}
+
+/**
+ * The leaves of every server `plan` (built with the shared certificates) has, from `<state-dir>/tls/servers/`: made,
+ * renewed or (with `renewAll`) all renewed. `save()` writes what changed there; nothing else is written.
+ */
+export async function planServerLeaves(
+  stateDir: string,
+  plan: LocalPlan,
+  tls: FleetServerTls,
+  opts: { renewAll?: boolean } = {},
+) {
+  const requests: LeafRequest[] = serverLeafRequests(plan, tls);
+  const ca = (tls.grpc ?? tls.http)?.ca;
+  if (requests.length === 0 || !ca) {
+    return { leaves: new Map(), renewals: [] as Renewal[], save: async () => {} };
+  }
+  return loadServerLeaves(stateDir, requests, { cert: ca, key: await tls.caKey() }, opts);
+}
+
+/**
+ * Replaces, in place, every copy of a certificate a running process holds that differs from the plan's (after a
+ * renewal, or a rotation interrupted before it reached every process): one rename per file, the key unchanged, so a
+ * handshake reads the old pair or the new, never a mix. Thanos (its gRPC server checks the files' times at each
+ * handshake) and every exporter-toolkit HTTPS server (Thanos's --http.config, Prometheus, Alertmanager: the files
+ * are read at each handshake) serve the new one from their next connection, with no restart. Returns the files
+ * replaced. Files not there yet (a process not started) are left to its start.
+ */
+export async function refreshRunningCopies(plan: LocalPlan): Promise<string[]> {
+  const replaced: string[] = [];
+  for (const p of plan.processes) {
+    for (const f of p.files) {
+      if (!f.renewable) continue;
+      const now = await readFile(f.path, "utf8").catch(() => undefined);
+      if (now === undefined || now === f.content) continue;
+      await replaceFile(f.path, f.content);
+      replaced.push(f.path);
+    }
+  }
+  return replaced;
+}
+
+/**
+ * The local fleet's plan with everything it is made of: credentials, the fleet's TLS material, the storage
+ * cluster's, and each server's own certificate (made, or renewed near its expiry; all with `renewAll`). Nothing is
+ * written; `save()` writes what is new.
+ */
+export async function loadLocalPlan(
+  topology: Topology,
+  stateDir: string,
+  options: LocalOptions,
+  opts: { renewAll?: boolean } = {},
+): Promise<{
+  plan: LocalPlan;
+  credentials: Credentials;
+  own: { leaves: Map<string, Leaf>; renewals: Renewal[]; save: () => Promise<void> };
+  save: () => Promise<void>;
+}> {
+  const { credentials, save: saveCredentials } = await loadFleetCredentials(topology, stateDir);
+  const fleetTls = topology.fleet.tls.grpc || topology.fleet.tls.http;
+  const tls = fleetTls ? await loadFleetTls(stateDir, await loadUserCa(topology)) : undefined;
+  const s3 =
+    topology.storage && topology.fleet.tls.s3
+      ? await loadS3Tls(
+          stateDir,
+          storageService(topology),
+          tls ? { tls: tls.grpc, caKey: tls.caKey, save: tls.save } : undefined,
+        )
+      : undefined;
+  const grpc = topology.fleet.tls.grpc ? tls?.grpc : undefined;
+  const http = topology.fleet.tls.http ? tls?.http : undefined;
+  const plan = (leaves?: Map<string, Leaf>) =>
+    planLocalFleet(topology, credentials, stateDir, options, grpc, http, s3?.tls, leaves);
+  // Each server's own certificate, for the addresses the first plan (with the shared ones) gives it.
+  const own = tls
+    ? await planServerLeaves(
+        stateDir,
+        plan(),
+        { ...(grpc ? { grpc } : {}), ...(http ? { http } : {}), caKey: tls.caKey },
+        opts,
+      )
+    : { leaves: new Map<string, Leaf>(), renewals: [], save: async () => {} };
+  return {
+    plan: plan(tls ? own.leaves : undefined),
+    credentials,
+    own,
+    save: async () => {
+      await saveCredentials();
+      await tls?.save();
+      await s3?.save();
+    },
+  };
+}
+
+export interface Rotation {
+  /** Each renewed server's certificate: its name and serial before and after. */
+  renewed: { name: string; serialBefore?: string; serialAfter: string }[];
+  /** The copies replaced in the running processes' config directories. */
+  replacedFiles: number;
+  /** Whether a fleet runs (its processes got the new certificates) or only the state dir was renewed. */
+  running: boolean;
+  ms: number;
+}
+
+/**
+ * `certs rotate` on the local runtime: every server's certificate renewed on its own key (the CA and the client
+ * certificates unchanged), written to `<state-dir>/tls/servers/` and then into every running process's copy, one
+ * rename each. Nothing is restarted: each server presents the new one from its next handshake, and a client trusts
+ * it as it trusted the old (same CA), so queries never see a gap. A fleet that does not run gets the state dir's
+ * certificates renewed; its next `up` uses them.
+ */
+export async function rotateLocalCerts(topology: Topology, stateDir: string): Promise<Rotation> {
+  const started = Date.now();
+  const root = localRoot(stateDir);
+  const existing = await readState(root);
+  const options = resolveLocalOptions({}, process.env, topology.fleet.blocks, existing?.options);
+  const { plan, own } = await loadLocalPlan(topology, stateDir, options, { renewAll: true });
+  await own.save();
+  const replaced = existing ? await refreshRunningCopies(plan) : [];
+  const serial = (pem: string) => new X509Certificate(pem).serialNumber;
+  return {
+    renewed: own.renewals.map((r) => ({
+      name: r.name,
+      ...(r.before ? { serialBefore: serial(r.before) } : {}),
+      serialAfter: serial(r.after),
+    })),
+    replacedFiles: replaced.length,
+    running: existing !== undefined,
+    ms: Date.now() - started,
+  };
+}

@@ -1,0 +1,97 @@
+// Each local server's own certificate in the plan: which processes get one, for which addresses, where it lands,
+// and what the fleet's clients then verify (the address they dial, no shared name).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { FAKE_GRPC_TLS, FAKE_HTTP_TLS, FAKE_S3_TLS } from "../../render/testdata/fixtures.ts";
+import type { Credentials } from "../../state/credentials.ts";
+import type { Leaf } from "../../state/server-certs.ts";
+import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
+import { planLocalFleet, serverLeafRequests } from "./processes.ts";
+import { specHash } from "./supervisor.ts";
+
+const creds: Credentials = {
+  minioRoot: { user: "root-test", password: "root-password-test" },
+  thanos: { accessKey: "thanos-test", secretKey: "thanos-secret-test" },
+  grafana: { user: "admin", password: "grafana-test" },
+};
+const options = { subnet: "127.77", blockDuration: "1m", bucketSyncInterval: "5s" };
+const topology = parseFleet(DEFAULT_FLEET, "test");
+const plan = (leaves?: Map<string, Leaf>) =>
+  planLocalFleet(topology, creds, "/state", options, FAKE_GRPC_TLS, FAKE_HTTP_TLS, FAKE_S3_TLS, leaves);
+const shared = plan();
+const requests = serverLeafRequests(shared, { grpc: FAKE_GRPC_TLS, http: FAKE_HTTP_TLS });
+const leafOf = (name: string, n = 1): Leaf => ({ cert: `CERT ${name} ${n}`, key: `KEY ${name}` });
+const own = plan(new Map(requests.map((r) => [r.name, leafOf(r.name)])));
+
+test("every server of the fleet gets a certificate for the addresses its clients dial, and nothing else", () => {
+  const byName = new Map(requests.map((r) => [r.name, r.sans]));
+  const sidecar = shared.processes.find(
+    (p) => p.id === "biz1/prometheus-kube-prometheus-stack-prometheus-0/thanos-sidecar",
+  );
+  assert.ok(sidecar);
+  // Its own address, and its cluster's node (its StoreAPI and HTTP NodePorts pass through HAProxy untouched).
+  const sans = byName.get(sidecar.id) ?? [];
+  assert.ok(sans.includes(`IP:${sidecar.ip}`), sans.join(" "));
+  assert.ok(sans.includes(`IP:${shared.network.nodeIp("biz1")}`), sans.join(" "));
+  // Query is dialled by query-frontend at its Service's address.
+  const query = shared.processes.find((p) => p.id === "mgmt/thanos-query-0/thanos-query");
+  assert.ok(query);
+  assert.ok(byName.get(query.id)?.includes(`IP:${shared.network.serviceIp("mgmt", "thanos-query")}`));
+  for (const sans of byName.values()) {
+    assert.ok(
+      sans.every((s) => /^IP:127\.77\.\d+\.\d+$/.test(s)),
+      `no localhost nor a shared name: ${sans.join(" ")}`,
+    );
+  }
+  // No load balancer, demo workload or weed among them: they present no fleet server certificate (weed's S3 API has
+  // the storage cluster's own). The Prometheus that serves SeaweedFS's metrics does.
+  assert.ok(
+    !requests.some((r) => /haproxy|demo|\/seaweedfs$/.test(r.name)),
+    requests.map((r) => r.name).join(),
+  );
+  assert.ok(requests.some((r) => r.name === "minio/seaweedfs-0/metrics-front"));
+});
+
+test("with the leaves, each server holds its own certificate and key where the shared ones were, and nothing shared", () => {
+  for (const p of own.processes) {
+    for (const f of p.files) {
+      assert.ok(
+        !f.content.includes(FAKE_GRPC_TLS.cert) && !f.content.includes(FAKE_HTTP_TLS.cert),
+        `${f.path}`,
+      );
+      assert.ok(
+        !f.content.includes(FAKE_GRPC_TLS.key) && !f.content.includes(FAKE_HTTP_TLS.key),
+        `${f.path}`,
+      );
+    }
+  }
+  const query = own.processes.find((p) => p.id === "mgmt/thanos-query-0/thanos-query");
+  const certs = query?.files.filter((f) => f.renewable) ?? [];
+  assert.ok(certs.length >= 1);
+  assert.ok(certs.every((f) => f.content === "CERT mgmt/thanos-query-0/thanos-query 1"));
+  assert.ok(query?.files.some((f) => f.content === "KEY mgmt/thanos-query-0/thanos-query"));
+});
+
+test("clients verify the address they dial: no server name pinned in any config, HAProxy checks the chain", () => {
+  const all = own.processes.flatMap((p) => [...p.args, ...p.files.map((f) => f.content)]).join("\n");
+  assert.doesNotMatch(all, /server_name: thanos-fleet-(grpc|http)|client-server-name|check-sni/);
+  assert.match(all, /server_name: thanos-fleet-s3/, "S3 keeps its own name (open work)");
+  assert.equal(own.httpTls?.serverName, "");
+  // Without the leaves (the shared certificates), the names stay pinned as before.
+  const before = shared.processes.flatMap((p) => p.files.map((f) => f.content)).join("\n");
+  assert.match(before, /server_name: thanos-fleet-grpc/);
+});
+
+test("a renewed certificate is no part of a process's spec: renewal restarts nothing, a changed key does", () => {
+  const renewed = plan(new Map(requests.map((r) => [r.name, leafOf(r.name, 2)])));
+  for (const [i, p] of own.processes.entries()) {
+    const q = renewed.processes[i];
+    assert.ok(q);
+    assert.equal(specHash(p, "/bin/x"), specHash(q, "/bin/x"), p.id);
+  }
+  const rekeyed = plan(new Map(requests.map((r) => [r.name, { ...leafOf(r.name), key: "OTHER KEY" }])));
+  const q = rekeyed.processes.find((p) => p.id === "mgmt/thanos-query-0/thanos-query");
+  const p = own.processes.find((x) => x.id === "mgmt/thanos-query-0/thanos-query");
+  assert.ok(p && q);
+  assert.notEqual(specHash(p, "/bin/x"), specHash(q, "/bin/x"));
+});
