@@ -129,7 +129,11 @@ export function peerConfiguration(fleet: BenchFleet): Configuration {
     args: [
       "query-frontend",
       "--query-frontend.compress-responses",
-      ...wiring(fleetFrontend, ["http-address", "query-frontend.downstream-url"]),
+      ...wiring(fleetFrontend, ["http-address"]),
+      // kube-thanos's downstream is query's Service; here query itself, as the guide's is asked (the fleet's runs
+      // through its load balancer, which a restarted query rejoins only after its health checks: a first ask can
+      // meet a closed connection there).
+      `--query-frontend.downstream-url=http://${query.ip}:${HTTP_PORT}`,
       "--query-range.split-interval=24h",
       "--labels.split-interval=24h",
       "--query-range.max-retries-per-request=5",
