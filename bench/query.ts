@@ -1,11 +1,18 @@
-// Long-range dashboard queries over weeks of history from two workload clusters, against the guide's whole setup
-// and thanos-fleet's, each on its own bucket made by its own compactor from the same generated history: cold (first
-// ask after a start) and warm (asked again), side by side, with each bucket's size and each answer's verdict.
+// Long-range dashboard queries over weeks of history from two workload clusters, against the guide's whole setup,
+// a peer's tuned one (kube-thanos's defaults, over the guide's bucket) and thanos-fleet's, each bucket made by its own
+// compactor from the same generated history: cold (first ask after a start) and warm (asked again), side by side,
+// with each bucket's size and each answer's verdict.
 import { table } from "../src/ui/table.ts";
 import type { Benchmark, Figure, Options } from "./benchmark.ts";
 import { type BenchFleet, planBenchFleet, Running, startStorage } from "./lib/fleet.ts";
 import { compareAnswers, type Series, toleranceFor, type Verdict } from "./query/compare.ts";
-import { type Configuration, fleetConfiguration, guideConfiguration } from "./query/configs.ts";
+import {
+  type Configuration,
+  fleetConfiguration,
+  guideConfiguration,
+  KUBE_THANOS_COMMIT,
+  peerConfiguration,
+} from "./query/configs.ts";
 import {
   compactorOf,
   diskBytes,
@@ -183,6 +190,7 @@ async function run(_index: number, options: Options): Promise<Figure[]> {
   const queries = dashboard(rangesFor(history.days));
   const runs = [
     { fleet: guide.fleet, config: guideConfiguration(guide.fleet) },
+    { fleet: guide.fleet, config: peerConfiguration(guide.fleet) },
     { fleet: own.fleet, config: fleetConfiguration(own.fleet) },
   ];
   const configs = runs.map((r) => r.config);
@@ -206,19 +214,30 @@ async function run(_index: number, options: Options): Promise<Figure[]> {
   for (const d of rangesFor(history.days)) {
     const panels = queries.filter((q) => q.name.startsWith(`${d}d `));
     for (const which of ["cold", "warm"] as const) {
-      const [a, b] = configs.map((c) => panels.reduce((t, q) => t + thisRun(c.name, q, which), 0)) as [
+      const [a, p, b] = configs.map((c) => panels.reduce((t, q) => t + thisRun(c.name, q, which), 0)) as [
+        number,
         number,
         number,
       ];
       const target = d === 30 ? (which === "cold" ? 8 : 20) : which === "warm" ? 20 : d === 7 ? 3 : 1;
       figures.push(
         { name: `${d} d dashboard ${which}, guide`, value: a / 1000, unit: "s" },
+        { name: `${d} d dashboard ${which}, peer (kube-thanos)`, value: p / 1000, unit: "s" },
         { name: `${d} d dashboard ${which}, thanos-fleet`, value: b / 1000, unit: "s" },
         {
           name: `${d} d dashboard ${which}: guide ÷ thanos-fleet`,
           value: a / b,
           unit: "×",
-          ...(target ? { target, atLeast: true } : {}),
+          target,
+          atLeast: true,
+        },
+        // Never slower than the peer's tuned setup either.
+        {
+          name: `${d} d dashboard ${which}: peer ÷ thanos-fleet`,
+          value: p / b,
+          unit: "×",
+          target: 1,
+          atLeast: true,
         },
       );
     }
@@ -243,10 +262,13 @@ async function run(_index: number, options: Options): Promise<Figure[]> {
   return figures;
 }
 
-/** The fleet's answer against the guide's (its bucket not deduplicated), at the tolerance for what both read. */
-function versusGuide(a: Measured, b: Measured): Verdict {
+/**
+ * A setup's answer against the guide's, at the tolerance for what both read: `deduplicated` when the setup's bucket
+ * is the fleet's (deduplicated offline), not the guide's own.
+ */
+function versusGuide(a: Measured, b: Measured, deduplicated: boolean): Verdict {
   if (!a.result || !b.result) return { same: false, text: "no answer kept" };
-  const tolerance = toleranceFor([a.resolution ?? "raw", b.resolution ?? "raw"], fleetDeduplicates());
+  const tolerance = toleranceFor([a.resolution ?? "raw", b.resolution ?? "raw"], deduplicated);
   return compareAnswers(a.result, b.result, tolerance);
 }
 
@@ -283,28 +305,32 @@ function summary(): string {
   const get = (c: string, q: Query) => measured.get(key(c, q));
   const latency = queries.flatMap((q) => {
     const a = get("guide", q);
+    const p = get("peer", q);
     const b = get("thanos-fleet", q);
-    if (!a || !b) return [];
+    if (!a || !p || !b) return [];
     const row = (which: "cold" | "warm") => [
       `${ms(median(a[which]))} / ${ms(p90(a[which]))}`,
+      `${ms(median(p[which]))} / ${ms(p90(p[which]))}`,
       `${ms(median(b[which]))} / ${ms(p90(b[which]))}`,
       `${(median(a[which]) / median(b[which])).toFixed(1)}×`,
+      `${(median(p[which]) / median(b[which])).toFixed(1)}×`,
     ];
     return [[q.name, ...row("cold"), ...row("warm")]];
   });
+  const n = (x?: number) => (x === undefined ? "-" : x >= 1e6 ? `${(x / 1e6).toFixed(1)} M` : String(x));
   const read = queries.flatMap((q) => {
     const a = get("guide", q);
+    const p = get("peer", q);
     const b = get("thanos-fleet", q);
-    if (!a || !b) return [];
-    const n = (x?: number) => (x === undefined ? "-" : x >= 1e6 ? `${(x / 1e6).toFixed(1)} M` : String(x));
+    if (!a || !p || !b) return [];
     return [
       [
         q.name,
-        n(a.samples),
-        n(b.samples),
-        a.resolution ?? "-",
-        b.resolution ?? "-",
-        versusGuide(a, b).text,
+        `${n(a.samples)} / ${n(p.samples)} / ${n(b.samples)}`,
+        `${a.resolution ?? "-"} / ${p.resolution ?? "-"} / ${b.resolution ?? "-"}`,
+        versusGuide(a, p, false).text,
+        versusGuide(a, b, fleetDeduplicates()).text,
+        frontendVersusQuery(p).text,
         frontendVersusQuery(b).text,
       ],
     ];
@@ -313,33 +339,62 @@ function summary(): string {
     ...new Set(
       queries.flatMap((q) => {
         const a = get("guide", q);
-        const b = get("thanos-fleet", q);
-        if (!a || !b) return [];
-        const t = toleranceFor([a.resolution ?? "raw", b.resolution ?? "raw"], fleetDeduplicates());
-        return [`${t.relative.toExponential(0)}: ${t.why}`];
+        return (
+          [
+            ["peer", false],
+            ["thanos-fleet", fleetDeduplicates()],
+          ] as const
+        ).flatMap(([name, deduplicated]) => {
+          const b = get(name, q);
+          if (!a || !b) return [];
+          const t = toleranceFor([a.resolution ?? "raw", b.resolution ?? "raw"], deduplicated);
+          return [`${t.relative.toExponential(0)}: ${t.why}`];
+        });
       }),
     ),
   ];
   const storage = [...setups].map(([setup, { history: h }]) => {
     const t = bucketTotals(h);
-    return [setup, mib(t.bytes), String(t.objects), String(t.blocks)];
+    const who =
+      setup === "guide" ? "guide and peer (no deduplication)" : "thanos-fleet (offline deduplication)";
+    return [who, mib(t.bytes), String(t.objects), String(t.blocks)];
   });
   return [
-    "Storage per setup (each its own bucket and compactor, from the same generated blocks):",
-    table(["SETUP", "BUCKET BYTES", "OBJECTS", "BLOCKS"], storage),
+    "Storage per bucket (each made by its own compactor from the same generated blocks; kube-thanos's compactor " +
+      "at its defaults makes the guide's):",
+    table(["BUCKET", "BYTES", "OBJECTS", "BLOCKS"], storage),
+    `Setups: guide (thanos query over a store gateway, Thanos's defaults), peer (kube-thanos ${KUBE_THANOS_COMMIT.slice(0, 7)} ` +
+      "defaults: query-frontend split by 24 h with a 2,048-item results cache, query with auto-downsampling, store " +
+      "gateway with the default 250 MB index cache), thanos-fleet (its component specs).",
     "Latency per query, median / p90 (cold: first ask after a start, one per run; warm: asked again):",
-    table(["QUERY", "GUIDE COLD", "FLEET COLD", "COLD ×", "GUIDE WARM", "FLEET WARM", "WARM ×"], latency),
-    "What each cold query read (samples: the engine's totalQueryableSamples; resolution: the blocks the store " +
-      "gateway read) and the verdicts: the fleet's answer against the guide's, and query-frontend's against its query's:",
     table(
       [
         "QUERY",
-        "GUIDE SAMPLES",
-        "FLEET SAMPLES",
-        "GUIDE RES",
-        "FLEET RES",
-        "SAME AS GUIDE",
-        "FRONTEND = QUERY",
+        "GUIDE COLD",
+        "PEER COLD",
+        "FLEET COLD",
+        "GUIDE÷FLEET",
+        "PEER÷FLEET",
+        "GUIDE WARM",
+        "PEER WARM",
+        "FLEET WARM",
+        "GUIDE÷FLEET",
+        "PEER÷FLEET",
+      ],
+      latency,
+    ),
+    "What each cold query read (samples: the engine's totalQueryableSamples; resolution: the blocks the store " +
+      "gateway read; guide / peer / fleet) and the verdicts: each answer against the guide's, and each " +
+      "query-frontend's against its own query's:",
+    table(
+      [
+        "QUERY",
+        "SAMPLES",
+        "RESOLUTION",
+        "PEER = GUIDE",
+        "FLEET = GUIDE",
+        "PEER FRONTEND = QUERY",
+        "FLEET FRONTEND = QUERY",
       ],
       read,
     ),
@@ -350,9 +405,9 @@ function summary(): string {
 export const benchmark: Benchmark = {
   name: "query",
   description:
-    "1, 7 and 30 d dashboards over cached history (2 clusters × 2 replicas), the guide's whole setup vs thanos-fleet's, each on its own bucket",
+    "1, 7 and 30 d dashboards over cached history (2 clusters × 2 replicas): the guide's whole setup, a peer's (kube-thanos defaults) and thanos-fleet's, each on its compactor's bucket",
   runs: 3,
-  // Its first run makes the history (about 15 min on 2 cores); every run restarts the configurations 20 times.
+  // Its first run makes the history (about 35 min on 2 cores); every run restarts the configurations 30 times.
   onlyWhenNamed: true,
   options: {
     series: `series per Prometheus replica (default ${DEFAULTS.series}; or THANOS_FLEET_BENCH_QUERY_SERIES)`,

@@ -279,6 +279,8 @@ export async function startStorage(fleet: BenchFleet): Promise<Running> {
         objectStore: plan.objectStore,
         admin: { accessKey: creds.minioRoot.user, secretKey: creds.minioRoot.password },
         extraBuckets: [SCOPE_CHECK_BUCKET],
+        // The storage cluster serves S3 over HTTPS from the fleet CA: the admin client must too.
+        ...(plan.objectStoreTls ? { tls: plan.objectStoreTls } : {}),
       },
       new AbortController().signal,
     );

@@ -78,6 +78,15 @@ interface ApiAnswer {
   };
 }
 
+/**
+ * PromQL's own annotations ("PromQL info: …", "PromQL warning: …", e.g. histogram_quantile fixing buckets that are
+ * not monotonic) come among the warnings but say nothing is missing: the answer is whole. Every other warning is a
+ * store's failure (a limit, an unreachable store) that query answered around with partial response.
+ */
+export function isAnnotation(warning: string): boolean {
+  return /^PromQL (info|warning): /.test(warning);
+}
+
 /** Asks the query API at `url` at data end `endS` (Unix s); rejects on an error or a partial answer. */
 export async function ask(url: string, q: Query, endS: number): Promise<Answer> {
   const params = new URLSearchParams({ query: q.expr, stats: "all" });
@@ -98,8 +107,9 @@ export async function ask(url: string, q: Query, endS: number): Promise<Answer> 
       `${q.name} at ${url}: HTTP ${res.status} ${body.error ?? JSON.stringify(body).slice(0, 300)}`,
     );
   }
-  if (body.warnings && body.warnings.length > 0) {
-    throw new Error(`${q.name} at ${url}: a partial answer: ${body.warnings.join("; ").slice(0, 300)}`);
+  const partial = (body.warnings ?? []).filter((w) => !isAnnotation(w));
+  if (partial.length > 0) {
+    throw new Error(`${q.name} at ${url}: a partial answer: ${partial.join("; ").slice(0, 300)}`);
   }
   let total = 0;
   for (const s of body.data.result) {

@@ -18,6 +18,12 @@ test("ask rejects an answer that carries warnings, and keeps a whole one's serie
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const q = { name: "7d p90 histogram", kind: "range" as const, expr: "x", rangeS: 60, stepS: 60 };
     await assert.rejects(ask(url, q, 1000), /a partial answer: exceeded chunks limit/);
+    // PromQL's own annotation is no missing data: the answer is whole.
+    warnings = [
+      "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)",
+    ];
+    const fixed = await ask(url, q, 1000);
+    assert.equal(fixed.series, 0);
     warnings = undefined;
     const a = await ask(url, q, 1000);
     assert.deepEqual(a.result, [{ metric: { cluster: "biz1" }, values: [[1, "2"]] }]);

@@ -31,10 +31,21 @@ function flag(c: Container | undefined, name: string): string | undefined {
 }
 
 const PROFILES = [
-  { profile: "small", concurrent: "2", series: "8", query: "409MiB", frontend: "204MiB", store: "819MiB" },
+  {
+    profile: "small",
+    concurrent: "2",
+    parallelism: "4",
+    shards: "4",
+    series: "8",
+    query: "409MiB",
+    frontend: "204MiB",
+    store: "819MiB",
+  },
   {
     profile: "medium",
     concurrent: "8",
+    parallelism: "16",
+    shards: "7",
     series: "32",
     query: "1638MiB",
     frontend: "819MiB",
@@ -43,6 +54,8 @@ const PROFILES = [
   {
     profile: "large",
     concurrent: "32",
+    parallelism: "64",
+    shards: "7",
     series: "128",
     query: "6553MiB",
     frontend: "3276MiB",
@@ -59,6 +72,9 @@ describe("the query path's limits, per profile", () => {
       const store = c.get("thanos-store");
       assert.equal(flag(query, "query.max-concurrent"), want.concurrent);
       assert.equal(flag(query, "query.timeout"), "15s");
+      // query-frontend sends no more parts of a split range at once than the 2 query replicas evaluate at once.
+      assert.equal(flag(frontend, "query-range.max-query-parallelism"), want.parallelism);
+      assert.equal(flag(frontend, "query-range.horizontal-shards"), want.shards);
       assert.equal(flag(store, "store.grpc.series-max-concurrency"), want.series);
       assert.equal(flag(store, "store.limits.request-series"), "100000");
       assert.equal(flag(store, "store.limits.request-samples"), "36000000");

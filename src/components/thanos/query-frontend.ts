@@ -69,6 +69,24 @@ export function queryFrontendRateLimit(topology: Topology): RateLimit {
   };
 }
 
+/**
+ * How query-frontend splits a long range: the most parts it sends query at once (`max-query-parallelism`, Thanos's
+ * default 14) is what the query replicas evaluate at once (queryMaxConcurrent × replicas: 4 in the small profile),
+ * and a range between 1 and 15 days goes out in as many equal parts, at most 7 (a week in days). A part beyond what
+ * query evaluates at once waits at its gate, within query-frontend's 20 s wait (QUERY_FRONTEND_WAIT_S), behind its
+ * own siblings, and each part looks every series up again and fetches its chunks again from the bucket (on a cold
+ * store gateway, S3 requests over HTTPS): on two cores more parts cost more than they gain. Measured on the 7 d
+ * dashboard cold (3 panels, each on a fresh start; 30 d × 1,000 series × 4 replicas; 2-core machine shared with other
+ * work, load average 10-19, 2026-12-07), five rounds of the variants side by side: 7 parts (before) 7.1-21.6 s,
+ * median 10.4 s; 4 parts at most 4 at once 5.2-15.9 s, median 8.6 s, faster in every round (0.49-0.90×, median
+ * 0.74×); 2 parts 2.7-10.8 s, faster in 3 of 4 rounds and slower in one (1.5×); not split 6.2 and 17.3 s. A range of
+ * a day or less is not split by this (min-split-interval: at most its part before midnight and its part after).
+ */
+export function queryFrontendSplit(topology: Topology): { parallelism: number; shards: number } {
+  const parallelism = queryMaxConcurrent(topology.fleet.profile) * topology.observer.queryReplicas;
+  return { parallelism, shards: Math.min(7, parallelism) };
+}
+
 /** mgmt's query-frontend as the other clusters (Grafana) and verify reach it: mgmt's node address and NodePort. */
 export function queryFrontendAddress(topology: Topology, addresses: Addresses): string {
   const mgmt = topology.observer;
@@ -81,6 +99,7 @@ export function queryFrontend(topology: Topology, ctx: SpecContext): ComponentSp
   const dir = ctx.configDir(NAME, FACTS.container);
   // Query is exposed: with `tls.http` query-frontend reaches it over HTTPS, with the fleet's client certificate.
   const client = webClient(ctx, dir);
+  const split = queryFrontendSplit(topology);
   const cache = stringify({ type: "IN-MEMORY", config: { max_size: "128MB", validity: "10m" } });
   const tripper = stringify({
     response_header_timeout: `${QUERY_FRONTEND_WAIT_S}s`,
@@ -92,14 +111,14 @@ export function queryFrontend(topology: Topology, ctx: SpecContext): ComponentSp
     "query-frontend",
     `--http-address=${listen(ctx, HTTP_PORT)}`,
     `--query-frontend.downstream-url=${client.scheme}://${downstream}`,
-    // Ranges above a day go out as 7 equal parallel requests, ranges above 15 days as 15-day requests: measured with
-    // `npm run bench -- query` (2 cores, 30 d × 1,000 series × 4 replicas), against splitting into days the 30 d
-    // dashboard cold went from 8.1 s to 4.2 s (every day split looked every series up again) and the 7 d one
-    // stayed within noise (4.1 s, 4.4 s); two halves gave 30 d 4.0 s but 7 d 5.2 s.
+    // Ranges above a day go out in equal parallel parts (queryFrontendSplit), ranges of 30 days and more as 15-day
+    // parts: measured with `npm run bench -- query` (2 cores, 30 d × 1,000 series × 4 replicas), against splitting
+    // into days the 30 d dashboard cold went from 8.1 s to 4.2 s (every day split looked every series up again).
     "--query-range.split-interval=0",
     "--query-range.min-split-interval=24h",
     "--query-range.max-split-interval=360h",
-    "--query-range.horizontal-shards=7",
+    `--query-range.horizontal-shards=${split.shards}`,
+    `--query-range.max-query-parallelism=${split.parallelism}`,
     `--query-range.response-cache-config-file=${dir}/${QFE_CACHE_FILE}`,
     `--query-frontend.downstream-tripper-config-file=${dir}/${QFE_DOWNSTREAM_FILE}`,
     // One try, no retries (Thanos retries a 5xx up to 5 times): under overload a retry is more of the load that
