@@ -212,6 +212,16 @@ export class Probe {
     return this.once(`metrics ${url}`, async () => parseMetrics(await this.text(url, UNCOMPRESSED)));
   }
 
+  /** A live fleet, not a recorded one: a check may wait and ask again to see what changes. */
+  get live(): boolean {
+    return this.currentViewWaitMs > 0;
+  }
+
+  /** A target's metrics read again now, not the answer this probe already has. */
+  async metricsNow(target: Target): Promise<Sample[]> {
+    return parseMetrics(await this.fetchText(join(target.url, "/metrics"), UNCOMPRESSED));
+  }
+
   /** One metric of a target, without parsing the rest of its page (a sidecar's is about 125 KB). */
   async metric(target: Target, name: string): Promise<number | undefined> {
     const text = await this.text(join(target.url, "/metrics"), UNCOMPRESSED);

@@ -3,7 +3,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { readRecording, replayOptions } from "../../testing/verify/replay.ts";
+import type { HttpClient } from "../net/http.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
+import { checkReceive } from "./checks/receive.ts";
+import { Probe } from "./probe.ts";
 import type { Report } from "./types.ts";
 import { verifyFleet } from "./verify.ts";
 
@@ -71,6 +74,35 @@ describe("verify with a receive-mode cluster", () => {
     const receive = check(report, "receive");
     assert.equal(receive.status, "pending", receive.detail);
     assert.match(receive.detail, /first blocks due .*thanos-receive-ingester-2\/biz2/);
+  });
+
+  it("live: writes that failed before and fail no more pass, writes that still fail do not", async () => {
+    // The healthy fleet's routers, with 5xx answers to writes: as many on every read, or more on each.
+    const run = async (growing: boolean) => {
+      const rec = readRecording("receive-healthy");
+      const replayed = replayOptions(rec);
+      const routers = rec.endpoints.targets.filter((t) => t.component === "receive-router");
+      let reads = 0;
+      const http: HttpClient = async (url, req) => {
+        const answer = await replayed.http(url, req);
+        if (!routers.some((t) => url === `${t.url}/metrics`)) return answer;
+        reads++;
+        const failed = growing ? 10 * reads : 10;
+        const line = `http_requests_total{code="503",handler="receive",method="post"} ${failed}\n`;
+        return { ...answer, body: `${answer.body}\n${line}` };
+      };
+      // A live probe (it waits for a current view): the check reads the routers again after its window.
+      const probe = new Probe(topology, rec.endpoints, http, replayed.now, 1);
+      const result = await checkReceive(probe);
+      assert.ok(result);
+      return result;
+    };
+    const before = await run(false);
+    assert.equal(before.status, "pass", before.detail);
+    assert.match(before.detail, /none failed in the last 10s \(20 since the routers started\)/);
+    const still = await run(true);
+    assert.equal(still.status, "fail");
+    assert.match(still.detail, /remote writes failed at the routers \(HTTP 5xx\) in the last 10s/);
   });
 
   it("one ingester held down: receive and stores name it; the view stays complete", async () => {

@@ -1,5 +1,7 @@
 // The `receive` check, for fleets with receive-mode clusters: each such cluster's replicas arrive through the routers,
 // every ingester of the hashring is ready, no write failed its quorum, and the ingesters ship blocks to the bucket.
+
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   ingesterPodNames,
   RECEIVE_WORKLOAD,
@@ -63,6 +65,19 @@ function sum(samples: Sample[], name: string, match: (labels: Record<string, str
   return samples.filter((s) => s.name === name && match(s.labels)).reduce((n, s) => n + s.value, 0);
 }
 
+/** Prometheus sends a batch at least every 5 s and retries a failed one within 5 s: two rounds of sends. */
+const WRITE_WINDOW_MS = 10_000;
+
+/** A router's remote writes since it started: all, those answered 5xx, and the copies an ingester did not store. */
+function routerWrites(samples: Sample[]): { writes: number; failed: number; replicationErrors: number } {
+  const isReceive = (l: Record<string, string>) => l.handler === "receive";
+  return {
+    writes: sum(samples, "http_requests_total", isReceive),
+    failed: sum(samples, "http_requests_total", (l) => isReceive(l) && /^5/.test(l.code ?? "")),
+    replicationErrors: metricValue(samples, "thanos_receive_replications_total", { result: "error" }) ?? 0,
+  };
+}
+
 export async function checkReceive(probe: Probe): Promise<CheckResult | undefined> {
   const { topology, endpoints } = probe;
   const writers = receiveWorkloads(topology);
@@ -111,6 +126,7 @@ export async function checkReceive(probe: Probe): Promise<CheckResult | undefine
   let failedWrites = 0;
   let replicationErrors = 0;
   let writes = 0;
+  const answered: Parameters<Probe["metrics"]>[0][] = [];
   await Promise.all(
     routerPodNames(topology).map(async (pod) => {
       const hint = inspectHint(topology, endpoints, mgmt, pod, RECEIVE_WORKLOAD.router);
@@ -141,16 +157,27 @@ export async function checkReceive(probe: Probe): Promise<CheckResult | undefine
           fix: `re-apply the configuration with \`thanos-fleet up\`; ${hint}`,
         });
       }
-      const isReceive = (l: Record<string, string>) => l.handler === "receive";
-      writes += sum(m.samples, "http_requests_total", isReceive);
-      failedWrites += sum(m.samples, "http_requests_total", (l) => isReceive(l) && /^5/.test(l.code ?? ""));
-      replicationErrors +=
-        metricValue(m.samples, "thanos_receive_replications_total", { result: "error" }) ?? 0;
+      const counted = routerWrites(m.samples);
+      writes += counted.writes;
+      failedWrites += counted.failed;
+      replicationErrors += counted.replicationErrors;
+      answered.push(t);
     }),
   );
-  if (failedWrites > 0) {
+  // The counters hold every failure since the routers started, those of a start before the ingesters were ready
+  // included: on a live fleet, a failure counts only if writes fail still, over one more round of Prometheus's sends.
+  let failedNow = failedWrites;
+  if (failedWrites > 0 && probe.live) {
+    await sleep(WRITE_WINDOW_MS);
+    const again = await Promise.all(answered.map((t) => probe.metricsNow(t).catch(() => undefined)));
+    const failedLater = again.reduce((n, samples) => n + (samples ? routerWrites(samples).failed : 0), 0);
+    failedNow = Math.max(0, failedLater - failedWrites);
+  }
+  if (failedNow > 0) {
     problems.push({
-      what: `${plural(failedWrites, "remote write")} of ${writes} failed at the routers (HTTP 5xx)`,
+      what: probe.live
+        ? `${plural(failedNow, "remote write")} failed at the routers (HTTP 5xx) in the last ${formatDuration(WRITE_WINDOW_MS)} (${failedWrites} of ${writes} since they started)`
+        : `${plural(failedWrites, "remote write")} of ${writes} failed at the routers (HTTP 5xx)`,
       cause: `fewer than a quorum (${Math.floor(replicationFactor / 2) + 1} of ${replicationFactor}) of the ingesters a series hashes to took it: ingesters down or unreachable from the routers`,
       fix: "bring the ingesters back (`thanos-fleet up`); Prometheus retries what failed from its WAL",
     });
@@ -248,7 +275,9 @@ export async function checkReceive(probe: Probe): Promise<CheckResult | undefine
   if (problems.length > 0) return fail(RECEIVE, problems);
   const summary =
     `${writers.map((w) => w.name).join(", ")}: every replica on ${replicationFactor} of ${ingesterCount} ready ingesters; ` +
-    `${writes} writes, none failed` +
+    (failedWrites > 0
+      ? `${writes} writes, none failed in the last ${formatDuration(WRITE_WINDOW_MS)} (${failedWrites} since the routers started)`
+      : `${writes} writes, none failed`) +
     (replicationErrors > 0
       ? ` (${plural(replicationErrors, "replication")} to an ingester failed within quorum since the routers started)`
       : "");
