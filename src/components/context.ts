@@ -46,6 +46,11 @@ export interface SpecContext {
   seaweedfsGrpcBase?: number;
   /** Set when fleet.yaml says `tls: { grpc: true }`. */
   grpcTls?: GrpcTls;
+  /**
+   * Kubernetes: the chart's Prometheus Operator runs each workload cluster's Prometheus and its sidecar, and gives the
+   * sidecar a client config of its own for Prometheus (TLS without a client certificate).
+   */
+  operatorRunsPrometheus?: boolean;
   /** Set when fleet.yaml says `tls: { http: true }` (the default): HTTPS on the HTTP ports that leave a cluster. */
   httpTls?: HttpTls;
   /** Set when the fleet has a storage cluster and fleet.yaml says `tls: { s3: true }`. */

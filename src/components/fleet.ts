@@ -79,7 +79,7 @@ export function openings(topology: Topology, runtime: RuntimeName): Opening[] {
     ...topology.workloads.flatMap((w) => [
       ...grafanaOpenings(topology, w),
       ...alertmanagerOpenings(topology, w.name),
-      ...prometheusOpenings(w),
+      ...prometheusOpenings(topology, w),
     ]),
     ...storageOpenings(topology),
   ].filter((o) => o.runtimes.includes(runtime));

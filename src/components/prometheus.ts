@@ -27,10 +27,11 @@ export function peerScrapeJobs(
   replicas: number,
   tls: ScrapeTls = {},
   mode: Workload["mode"] = "sidecar",
+  prometheusTls: ScrapeTls = tls,
 ) {
   const all = (port: number) => Array.from({ length: replicas }, (_, i) => target(i, port));
   return [
-    { job_name: "prometheus", ...tls, static_configs: [{ targets: all(PROMETHEUS_PORT) }] },
+    { job_name: "prometheus", ...prometheusTls, static_configs: [{ targets: all(PROMETHEUS_PORT) }] },
     // A receive-mode cluster runs no sidecar.
     ...(mode === "sidecar"
       ? [{ job_name: "thanos-sidecar", ...tls, static_configs: [{ targets: all(HTTP_PORT) }] }]
@@ -68,6 +69,8 @@ export function kubePeerScrapeJobs(workload: Workload, namespace: string, tls: S
     workload.replicaNames.length,
     tls,
     workload.mode,
+    // Prometheus serves plain HTTP inside its cluster there (keptInside).
+    {},
   );
 }
 
@@ -133,6 +136,18 @@ function prometheusConfigObject(
   };
 }
 
+/**
+ * On Kubernetes with `tls.http`, each Prometheus keeps its port inside its cluster, in plain HTTP, and gets no NodePort:
+ * the operator gives its sidecar a client config of its own for Prometheus, TLS without a client certificate
+ * (prometheus-operator v0.93.1, `buildPrometheusHTTPClientConfigSecret`; it refuses `prometheus.http-client-file` in
+ * the sidecar's additional args), so a Prometheus asking for the fleet's certificate would lose its sidecar. Its
+ * `/-/quit`, `/-/reload` and TSDB admin API are then reachable from inside its cluster only; the global view and
+ * the sidecar's HTTPS NodePort are what leaves it.
+ */
+function keptInside(topology: Topology, ctx: SpecContext): boolean {
+  return topology.fleet.tls.http && ctx.operatorRunsPrometheus === true;
+}
+
 /** The NodePort of replica i's web UI. */
 function prometheusNodePort(workload: Workload, i: number): number {
   return workload.nodePorts.prometheus + i;
@@ -148,9 +163,10 @@ export function prometheus(topology: Topology, workload: Workload, ctx: SpecCont
   // Its port is on a NodePort: with `tls.http`, HTTPS and only the fleet's client certificates get in, so /-/quit,
   // /-/reload and the TSDB admin API are closed to anyone else. It reaches its peers, its sidecar's peers,
   // Alertmanager and the compactor the same way.
-  const web = webServer(ctx, configDir, "--web.config.file");
+  const inside = keptInside(topology, ctx);
+  const web = inside ? { args: [], files: [] } : webServer(ctx, configDir, "--web.config.file");
   const client = webClient(ctx, configDir);
-  const probeTls = ctx.httpTls ? { tls: true } : {};
+  const probeTls = ctx.httpTls && !inside ? { tls: true } : {};
   const receiveMode = workload.mode === "receive";
   const writeFiles = receiveMode ? remoteWrite(topology, workload, ctx, configDir).files : [];
   const container: Container = {
@@ -207,7 +223,7 @@ export function prometheus(topology: Topology, workload: Workload, ctx: SpecCont
             name: "web",
             port: PROMETHEUS_PORT,
             targetPort: PROMETHEUS_PORT,
-            nodePort: prometheusNodePort(workload, i),
+            ...(inside ? {} : { nodePort: prometheusNodePort(workload, i) }),
           },
         ],
         chart: "kube-prometheus-stack" as const,
@@ -216,12 +232,14 @@ export function prometheus(topology: Topology, workload: Workload, ctx: SpecCont
   };
 }
 
-export function prometheusOpenings(workload: Workload): Opening[] {
+export function prometheusOpenings(topology: Topology, workload: Workload): Opening[] {
+  // On Kubernetes with tls.http, Prometheus keeps its port inside its cluster (keptInside).
+  const runtimes: Opening["runtimes"] = topology.fleet.tls.http ? ["local"] : ["kubernetes", "local"];
   return workload.replicaNames.map((_, i) => ({
     cluster: workload.name,
     name: `prometheus-${i}`,
     title: `Prometheus replica ${i}`,
     nodePort: prometheusNodePort(workload, i),
-    runtimes: ["kubernetes", "local"],
+    runtimes,
   }));
 }

@@ -111,6 +111,7 @@ export function kubeSpecContext(topology: Topology, addresses: Addresses, creds:
     blockDuration: topology.fleet.blocks.duration ?? "2h",
     bucketSyncInterval: topology.fleet.blocks.syncInterval ?? "3m",
     objstoreCaFile: `${S3_CA_MOUNT}/${S3_CA_KEY}`,
+    operatorRunsPrometheus: true,
   };
 }
 

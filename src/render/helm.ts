@@ -12,14 +12,12 @@ import {
   fleetScrapeJobs,
   kubePeerScrapeJobs,
   OPERATOR_SECRETS_DIR,
-  PROMETHEUS_PORT,
   PROMETHEUS_WORKLOAD,
 } from "../components/prometheus.ts";
 import { resourcesFor } from "../components/resources.ts";
 import { thanosImage } from "../components/thanos/common.ts";
 import { queryFrontendAddress } from "../components/thanos/query-frontend.ts";
 import { operatorRemoteWrite } from "../components/thanos/receive.ts";
-import { PROMETHEUS_CLIENT_FILE } from "../components/thanos/sidecar.ts";
 import type { Container, PodSpec } from "../components/types.ts";
 import {
   HTTP_TLS_FILES,
@@ -65,17 +63,6 @@ function container(pod: PodSpec, name: string) {
 }
 
 const OBJSTORE_HASH = "thanos-fleet.io/objstore-hash";
-/**
- * With `tls.http`, the hash of the fleet's scrape jobs: the config reloader cannot reach Prometheus without the client
- * certificate (its signal reload first reads `/api/v1/status/runtimeinfo`, and gives up), so a changed scrape config
- * (new node addresses) rolls the Prometheus pods instead.
- */
-const SCRAPE_HASH = "thanos-fleet.io/scrape-hash";
-
-function scrapeHash(scrape: unknown): string {
-  return createHash("sha256").update(JSON.stringify(scrape)).digest("hex").slice(0, 16);
-}
-
 /** The sidecar's gRPC server certificate, key and client CA; the operator makes a volume `secret-<name>` of it. */
 export const GRPC_TLS_SECRET = "thanos-grpc-tls";
 const GRPC_TLS_MOUNT = "/etc/thanos-fleet/grpc-tls";
@@ -134,7 +121,6 @@ export function httpTlsSecret(ctx: SpecContext): KubeObject {
     [HTTP_TLS_FILES.clientCert]: tls.clientCert,
     [HTTP_TLS_FILES.clientKey]: tls.clientKey,
     [WEB_CONFIG_FILE]: stringify(webConfig(tls, HTTP_TLS_MOUNT)),
-    [PROMETHEUS_CLIENT_FILE]: stringify({ tls_config: webClient(ctx, HTTP_TLS_MOUNT).tlsConfig }),
   });
 }
 
@@ -164,41 +150,34 @@ function operatorWebTls() {
 
 /**
  * With `tls.http`, what the chart's values add so that every HTTP port of a workload cluster on a NodePort serves
- * HTTPS and answers only the fleet's client certificate: each Prometheus (`web.tlsConfig`), each sidecar
- * (`--http.config`), Alertmanager. The kubelet's probes become TCP connects; Prometheus reloads its config on a signal
- * (the config reloader has no client certificate for `/-/reload`); the sidecar reaches its Prometheus with the client
- * certificate; Prometheus sends its alerts to Alertmanager with it. The chart's self-monitoring ServiceMonitors are
- * left out (they would scrape the config reloaders with the same TLS settings): the fleet's own scrape jobs cover
- * Prometheus, its sidecar and Alertmanager. Undefined without `tls.http`.
+ * HTTPS and answers only the fleet's client certificate: each sidecar (`--http.config`) and Alertmanager. Prometheus
+ * itself keeps its port inside its cluster, in plain HTTP (see keptInside in components/prometheus.ts: the operator's
+ * own client config for the sidecar carries no client certificate). Alertmanager's kubelet probes become TCP connects;
+ * Prometheus sends its alerts to Alertmanager, and scrapes the sidecars, Alertmanager and mgmt's compactor, with the
+ * client certificate from the Secret it mounts. The chart's self-monitoring ServiceMonitor of Alertmanager is left
+ * out (it would scrape the config reloader with the same TLS settings): the fleet's own job covers Alertmanager.
+ * Undefined without `tls.http`.
  */
 function httpTlsValues(ctx: SpecContext) {
   if (!ctx.httpTls) return undefined;
   const client = webClient(ctx, HTTP_TLS_MOUNT).tlsConfig ?? {};
-  const probes = (port: number, startup: boolean) => ({
-    readinessProbe: tcpProbe(port),
-    livenessProbe: tcpProbe(port),
-    ...(startup ? { startupProbe: tcpProbe(port) } : {}),
-  });
   return {
-    prometheusSpec: {
-      web: operatorWebTls(),
-      reloadStrategy: "ProcessSignal",
-      containers: [{ name: "prometheus", ...probes(PROMETHEUS_PORT, true) }],
-      secrets: [HTTP_TLS_SECRET],
-    },
+    prometheusSpec: { secrets: [HTTP_TLS_SECRET] },
     thanos: {
       volumeMounts: [{ name: `secret-${HTTP_TLS_SECRET}`, mountPath: HTTP_TLS_MOUNT, readOnly: true }],
-      additionalArgs: [
-        { name: "http.config", value: `${HTTP_TLS_MOUNT}/${WEB_CONFIG_FILE}` },
-        { name: "prometheus.http-client-file", value: `${HTTP_TLS_MOUNT}/${PROMETHEUS_CLIENT_FILE}` },
-      ],
+      additionalArgs: [{ name: "http.config", value: `${HTTP_TLS_MOUNT}/${WEB_CONFIG_FILE}` }],
     },
-    prometheusServiceMonitor: { selfMonitor: false },
     alertmanager: {
       serviceMonitor: { selfMonitor: false },
       alertmanagerSpec: {
         web: operatorWebTls(),
-        containers: [{ name: "alertmanager", ...probes(ALERTMANAGER_PORT, false) }],
+        containers: [
+          {
+            name: "alertmanager",
+            readinessProbe: tcpProbe(ALERTMANAGER_PORT),
+            livenessProbe: tcpProbe(ALERTMANAGER_PORT),
+          },
+        ],
         // The chart turns these two into Prometheus's alerting endpoint: alerts go with the client certificate.
         scheme: "https",
         tlsConfig: {
@@ -397,7 +376,7 @@ function fleetValues(
   const writer =
     w.mode === "receive" ? receiveWriterValues(topology, w, ctx) : sidecarValues(ctx, pods.prometheus, http);
   const secrets = [...writer.secrets, ...(http?.prometheusSpec.secrets ?? [])];
-  const annotations = { ...writer.annotations, ...(http ? { [SCRAPE_HASH]: scrapeHash(scrape) } : {}) };
+  const annotations = writer.annotations;
   return {
     // Pins the object names the per-replica Services and PROMETHEUS_WORKLOAD rely on, whatever the release is called.
     fullnameOverride: RELEASE,
@@ -407,7 +386,6 @@ function fleetValues(
     },
     prometheus: {
       ...writer.prometheus,
-      ...(http ? { serviceMonitor: http.prometheusServiceMonitor } : {}),
       prometheusSpec: {
         replicas: w.prometheus.replicas,
         ...(Object.keys(annotations).length > 0 ? { podMetadata: { annotations } } : {}),
@@ -425,13 +403,6 @@ function fleetValues(
         version: prom.tag,
         resources: prometheus.resources,
         additionalScrapeConfigs: scrape,
-        ...(http
-          ? {
-              web: http.prometheusSpec.web,
-              reloadStrategy: http.prometheusSpec.reloadStrategy,
-              containers: http.prometheusSpec.containers,
-            }
-          : {}),
         ...(secrets.length > 0 ? { secrets } : {}),
         ...writer.prometheusSpec,
       },

@@ -11,15 +11,7 @@ import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet } from "../topology/load.ts";
 import { PINNED } from "../versions.ts";
 import { HTTP_TLS_MOUNT, HTTP_TLS_SECRET } from "./helm.ts";
-import { renderFleet } from "./render.ts";
-import {
-  configs,
-  defaultTopology,
-  FAKE_HTTP_TLS,
-  fakeRenderOptions,
-  kindAddresses,
-  render,
-} from "./testdata/fixtures.ts";
+import { configs, defaultTopology, FAKE_HTTP_TLS, render } from "./testdata/fixtures.ts";
 import type { KubeObject, RenderedCluster } from "./types.ts";
 
 const CHART_DIR =
@@ -115,7 +107,7 @@ describe("tls.http on Kubernetes: the chart's values", () => {
   const biz = workloads("default fleet");
 
   test(
-    "against the chart's CRDs: Prometheus's web TLS, probes, reload, Secrets and the sidecar's args and mounts",
+    "against the chart's CRDs: Prometheus's Secrets, Alertmanager's web TLS and probes, the sidecar's args and mounts",
     {
       skip: noChart,
     },
@@ -125,7 +117,7 @@ describe("tls.http on Kubernetes: the chart's values", () => {
       for (const rc of biz) {
         const v = values(rc);
         const spec = v.prometheus.prometheusSpec;
-        const fields = ["web", "containers", "reloadStrategy", "secrets"] as const;
+        const fields = ["secrets"] as const;
         for (const f of fields) {
           assert.ok(spec[f] !== undefined, `${rc.cluster}: prometheusSpec.${f} is set`);
           assert.deepEqual(validate(spec[f], prometheus.properties?.[f] ?? {}, `prometheusSpec.${f}`), []);
@@ -159,10 +151,10 @@ describe("tls.http on Kubernetes: the chart's values", () => {
     assert.notDeepEqual(validate("Signal", prometheus.properties?.reloadStrategy ?? {}, "r"), []);
   });
 
-  test("every Prometheus and Alertmanager asks for the fleet's client certificate, from the Secret", () => {
+  test("every Alertmanager asks for the fleet's client certificate, from the Secret; Prometheus stays inside", () => {
     for (const rc of biz) {
       const v = values(rc);
-      for (const web of [v.prometheus.prometheusSpec.web, v.alertmanager.alertmanagerSpec.web]) {
+      for (const web of [v.alertmanager.alertmanagerSpec.web]) {
         assert.deepEqual(web, {
           tlsConfig: {
             cert: { secret: { name: HTTP_TLS_SECRET, key: "http-tls.crt" } },
@@ -173,22 +165,26 @@ describe("tls.http on Kubernetes: the chart's values", () => {
           },
         });
       }
-      assert.equal(v.prometheus.prometheusSpec.reloadStrategy, "ProcessSignal");
+      // The operator's client config for the sidecar carries no client certificate: Prometheus serves plain HTTP
+      // inside its cluster, with no NodePort, and reloads over HTTP as the operator runs it.
+      assert.equal(v.prometheus.prometheusSpec.web, undefined);
+      assert.equal(v.prometheus.prometheusSpec.reloadStrategy, undefined);
       assert.ok((v.prometheus.prometheusSpec.secrets as string[]).includes(HTTP_TLS_SECRET));
+      const services = rc.manifests.filter(
+        (o) => o.kind === "Service" && /^prometheus-\d+$/.test(o.metadata.name),
+      ) as (KubeObject & { spec: { type: string; ports: { nodePort?: number }[] } })[];
+      assert.equal(services.length, 2);
+      for (const svc of services) {
+        assert.equal(svc.spec.type, "ClusterIP", svc.metadata.name);
+        assert.ok(svc.spec.ports.every((p) => p.nodePort === undefined));
+      }
     }
   });
 
-  test("the kubelet probes Prometheus and Alertmanager by TCP (it has no client certificate)", () => {
+  test("the kubelet probes Alertmanager by TCP (it has no client certificate); Prometheus's probes are the operator's", () => {
     for (const rc of biz) {
       const v = values(rc);
-      assert.deepEqual(v.prometheus.prometheusSpec.containers, [
-        {
-          name: "prometheus",
-          readinessProbe: { tcpSocket: { port: 9090 } },
-          livenessProbe: { tcpSocket: { port: 9090 } },
-          startupProbe: { tcpSocket: { port: 9090 } },
-        },
-      ]);
+      assert.equal(v.prometheus.prometheusSpec.containers, undefined);
       assert.deepEqual(v.alertmanager.alertmanagerSpec.containers, [
         {
           name: "alertmanager",
@@ -199,12 +195,12 @@ describe("tls.http on Kubernetes: the chart's values", () => {
     }
   });
 
-  test("each sidecar serves HTTPS and reaches its Prometheus with the client certificate, from the mounted Secret", () => {
+  test("each sidecar serves HTTPS from the mounted Secret; the operator keeps its client config for Prometheus", () => {
     for (const rc of biz) {
       const thanos = values(rc).prometheus.prometheusSpec.thanos;
+      // prometheus-operator v0.93.1 refuses prometheus.http-client-file in additionalArgs: it sets it itself.
       assert.deepEqual(thanos.additionalArgs, [
         { name: "http.config", value: `${HTTP_TLS_MOUNT}/web-config.yaml` },
-        { name: "prometheus.http-client-file", value: `${HTTP_TLS_MOUNT}/prometheus-http-client.yaml` },
       ]);
       assert.ok(
         (thanos.volumeMounts as { name: string; mountPath: string }[]).some(
@@ -220,10 +216,6 @@ describe("tls.http on Kubernetes: the chart's values", () => {
       };
       assert.equal(web.tls_server_config.client_auth_type, "RequireAndVerifyClientCert");
       assert.equal(web.tls_server_config.cert_file, `${HTTP_TLS_MOUNT}/http-tls.crt`);
-      const client = parseYaml(secret.stringData["prometheus-http-client.yaml"] ?? "") as {
-        tls_config: Record<string, string>;
-      };
-      assert.equal(client.tls_config.cert_file, `${HTTP_TLS_MOUNT}/http-client.crt`);
       assert.equal(secret.stringData["http-client.key"], FAKE_HTTP_TLS.clientKey);
     }
   });
@@ -232,7 +224,9 @@ describe("tls.http on Kubernetes: the chart's values", () => {
     for (const rc of biz) {
       const v = values(rc);
       const jobs = v.prometheus.prometheusSpec.additionalScrapeConfigs;
-      for (const job of ["prometheus", "thanos-sidecar", "alertmanager", "thanos-compact"]) {
+      const plain = jobs.find((x) => x.job_name === "prometheus");
+      assert.equal(plain?.scheme, undefined, "Prometheus is scraped in plain HTTP inside its cluster");
+      for (const job of ["thanos-sidecar", "alertmanager", "thanos-compact"]) {
         const j = jobs.find((x) => x.job_name === job);
         assert.ok(j, `${rc.cluster} scrapes ${job}`);
         assert.equal(j.scheme, "https", job);
@@ -243,26 +237,8 @@ describe("tls.http on Kubernetes: the chart's values", () => {
         (v.alertmanager.alertmanagerSpec.tlsConfig as Record<string, string>).certFile,
         `${HTTP_TLS_MOUNT}/http-client.crt`,
       );
-      assert.deepEqual(v.prometheus.serviceMonitor, { selfMonitor: false });
       assert.deepEqual(v.alertmanager.serviceMonitor, { selfMonitor: false });
     }
-  });
-
-  test("a changed scrape config rolls the Prometheus pods (the config reloader cannot reach Prometheus)", () => {
-    const hash = (t: ReturnType<typeof defaultTopology>, addresses: Record<string, string>) => {
-      const rc = renderFleet(t, { ...fakeRenderOptions(t), discovered: { nodeIP: addresses } }).clusters.find(
-        (c) => c.cluster === "biz1",
-      );
-      assert.ok(rc);
-      return (values(rc).prometheus.prometheusSpec.podMetadata as { annotations: Record<string, string> })
-        .annotations["thanos-fleet.io/scrape-hash"];
-    };
-    const t = defaultTopology();
-    const before = kindAddresses(t).nodeIP;
-    const moved = { ...before, mgmt: "172.18.0.99" };
-    assert.ok(hash(t, before));
-    assert.notEqual(hash(t, before), hash(t, moved));
-    assert.equal(hash(t, before), hash(t, { ...before }));
   });
 
   test("no key in the values (they end up in the Helm release): only in the Secret", () => {
@@ -306,10 +282,7 @@ describe("tls.http on Kubernetes: the chart's values", () => {
           validate(alertmanager.spec, crdSpec("crd-alertmanagers.yaml"), "Alertmanager.spec"),
           [],
         );
-        assert.equal(
-          (prometheus.spec.web as { tlsConfig: { clientAuthType: string } }).tlsConfig.clientAuthType,
-          "RequireAndVerifyClientCert",
-        );
+        assert.equal(prometheus.spec.web, undefined);
         assert.equal(
           (alertmanager.spec.web as { tlsConfig: { clientAuthType: string } }).tlsConfig.clientAuthType,
           "RequireAndVerifyClientCert",
@@ -322,7 +295,6 @@ describe("tls.http on Kubernetes: the chart's values", () => {
         assert.equal(alerting?.scheme, "https");
         assert.equal(alerting?.tlsConfig.certFile, `${HTTP_TLS_MOUNT}/http-client.crt`);
         const monitors = docs.filter((d) => d.kind === "ServiceMonitor").map((d) => d.metadata.name);
-        assert.ok(!monitors.includes("kube-prometheus-stack-prometheus"), monitors.join(", "));
         assert.ok(!monitors.includes("kube-prometheus-stack-alertmanager"), monitors.join(", "));
       } finally {
         rmSync(dir, { recursive: true, force: true });

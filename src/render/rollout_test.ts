@@ -32,7 +32,7 @@ test("a new object-store address rolls every Thanos pod that reads objstore.yml,
   assert.notEqual(values(before), values(after));
   assert.match(
     values(after),
-    /"podMetadata":\{"annotations":\{"thanos-fleet.io\/objstore-hash":"[0-9a-f]{16}","thanos-fleet.io\/scrape-hash":"[0-9a-f]{16}"\}\}/,
+    /"podMetadata":\{"annotations":\{"thanos-fleet.io\/objstore-hash":"[0-9a-f]{16}"\}\}/,
   );
 });
 
