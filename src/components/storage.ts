@@ -143,7 +143,9 @@ export function storageScrapeJob(
     return {
       job_name: SEAWEEDFS_METRICS_JOB,
       metrics_path: "/federate",
-      params: { "match[]": [`{job="${SEAWEEDFS_METRICS_JOB}"}`] },
+      // SeaweedFS's own series only: the front's `up` and `scrape_*` of them would vanish from the view whenever the
+      // storage pod is down (a hole, to the drill), where this job's own `up` says 0.
+      params: { "match[]": [`{job="${SEAWEEDFS_METRICS_JOB}",__name__!~"up|scrape_.+"}`] },
       // The series keep the job and instance the front gave them.
       honor_labels: true,
       ...webTls,

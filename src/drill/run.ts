@@ -205,7 +205,9 @@ class Fleet {
       while (!stopped && !signal.aborted) {
         sent++;
         try {
-          const client = fleetClient(15_000, this.endpoints.httpTls);
+          // A new connection each time (a fresh handshake sees the certificate of the moment), closed after its
+          // answer: thousands of idle ones would fill the load balancer's connection limit.
+          const client = fleetClient(15_000, this.endpoints.httpTls, false);
           const body = await getJson<{ data: { result: Sample[] }; warnings?: string[] }>(
             client,
             url,

@@ -23,6 +23,8 @@ export interface ClientOptions {
   tls?: TlsMaterial;
   /** The Authorization header sent with every request (`Basic …` or `Bearer …`). */
   authorization?: string;
+  /** Keep connections open for the next request (the default); false closes each after its answer. */
+  keepAlive?: boolean;
 }
 
 const KINDS: Record<string, HttpErrorKind> = {
@@ -40,9 +42,9 @@ export function nodeClient(opts: ClientOptions): HttpClient {
   const agent = new https.Agent({
     ...tls,
     ...(insecure ? { rejectUnauthorized: false } : {}),
-    keepAlive: true,
+    keepAlive: opts.keepAlive ?? true,
   });
-  const plain = new http.Agent({ keepAlive: true });
+  const plain = new http.Agent({ keepAlive: opts.keepAlive ?? true });
   return (url, req = {}) => {
     const timeoutMs = req.timeoutMs ?? opts.timeoutMs;
     const target = new URL(url);
@@ -121,7 +123,7 @@ export interface TlsFiles {
  * The client thanos-fleet talks to its fleet with: with `tls.http`, one that presents the fleet's client certificate
  * and trusts only the fleet CA (read once, here); else Node's fetch.
  */
-export function fleetClient(timeoutMs: number, tls?: TlsFiles): HttpClient {
+export function fleetClient(timeoutMs: number, tls?: TlsFiles, keepAlive = true): HttpClient {
   if (!tls) return fetchClient(timeoutMs);
   let material: TlsMaterial;
   try {
@@ -138,7 +140,7 @@ export function fleetClient(timeoutMs: number, tls?: TlsFiles): HttpClient {
       { cause },
     );
   }
-  return nodeClient({ timeoutMs, tls: material });
+  return nodeClient({ timeoutMs, tls: material, keepAlive });
 }
 
 /** A client that trusts the fleet CA but presents no certificate: what anyone on the network can send. */
