@@ -226,7 +226,9 @@ class Fleet {
           if (signal.aborted) return;
           failures.push((error as Error).message);
         }
-        await sleep(100, undefined, { signal }).catch(() => {});
+        // Two a second: under query-frontend's rate limit in every profile (4 a second in the smallest), which
+        // answers a faster stream with 429 once its burst is spent, and often enough to meet every handshake's turn.
+        await sleep(500, undefined, { signal }).catch(() => {});
       }
     })();
     return {
