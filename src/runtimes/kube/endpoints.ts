@@ -19,7 +19,7 @@ import {
 import { GRAFANA_DATASOURCE_CONFIGMAP, HTTP_TLS_MOUNT, HTTP_TLS_SECRET, RELEASE } from "../../render/helm.ts";
 import type { RenderedCluster, RenderedFleet } from "../../render/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
-import { type HttpClientFiles, type HttpTls, S3_SERVER_NAME } from "../../state/tls.ts";
+import { type GrpcTls, type HttpClientFiles, type HttpTls, S3_SERVER_NAME } from "../../state/tls.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { KubeApi, ProxyTarget } from "./api.ts";
 import { prometheusMadeAt } from "./operated.ts";
@@ -123,6 +123,8 @@ export interface EndpointsInput {
   proxy: EndpointProxy;
   /** With `tls.http`: the fleet's HTTP TLS material (which ports serve HTTPS) and its client certificate's files. */
   httpTls?: { material: HttpTls; client: HttpClientFiles };
+  /** With `tls.grpc`: the fleet's gRPC TLS material (receive's remote write serves it). */
+  grpcTls?: GrpcTls;
 }
 
 export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoints> {
@@ -131,6 +133,7 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
   const ctx = {
     ...kubeSpecContext(topology, addresses, credentials),
     ...(input.httpTls && topology.fleet.tls.http ? { httpTls: input.httpTls.material } : {}),
+    ...(input.grpcTls && topology.fleet.tls.grpc ? { grpcTls: input.grpcTls } : {}),
   };
   const spec = buildFleet(topology, ctx, credentials);
   const mgmt = topology.observer.name;
@@ -258,6 +261,8 @@ function exposedHttpEndpoints(
         component: e.component,
         url: e.tls ? url.replace(/^http:/, "https:") : url,
         tls: e.tls,
+        // Receive's remote write is asked as the port says, over its own TLS (the gRPC material).
+        ...(e.request ? { request: e.request } : {}),
       },
     ];
   });

@@ -51,6 +51,11 @@ describe("endpoints on kind: host ports where a NodePort maps one pod, the pod p
       for (const pod of routerPodNames(topology)) assert.ok(target(ep, "mgmt", "receive-router", pod), pod);
       assert.ok(!ep.targets.some((t) => t.cluster === "biz2" && t.component === "sidecar"));
       assert.equal(ep.targets.filter((t) => t.cluster === "biz2" && t.component === "prometheus").length, 2);
+      // The remote-write endpoint is asked with its own request over its own TLS (the gRPC server name).
+      const write = ep.exposedHttp?.find((e) => e.name === "thanos-receive-router/remote-write");
+      assert.equal(write?.request?.method, "POST");
+      assert.equal(write?.request?.serverName, "thanos-fleet-grpc");
+      assert.match(write?.url ?? "", /^https:/);
     } finally {
       await h.cleanup();
     }

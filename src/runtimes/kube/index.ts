@@ -12,7 +12,14 @@ import { ensureStateDir } from "../../state/dir.ts";
 import { fleetCredentials, loadFleetCredentials } from "../../state/fleet-credentials.ts";
 import { describePurged, purgeSecrets } from "../../state/purge.ts";
 import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
-import { type FleetCa, type HttpTls, httpClientFiles, loadFleetTls, loadS3Tls } from "../../state/tls.ts";
+import {
+  type FleetCa,
+  type GrpcTls,
+  type HttpTls,
+  httpClientFiles,
+  loadFleetTls,
+  loadS3Tls,
+} from "../../state/tls.ts";
 import { loadUserCa } from "../../state/user-ca.ts";
 import { fleetPath, type Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
@@ -48,7 +55,7 @@ async function withFleetTls(
   deps: KubeDeps,
   topology: Topology,
   stateDir: string,
-): Promise<{ deps: KubeDeps; save: () => Promise<void>; http?: HttpTls }> {
+): Promise<{ deps: KubeDeps; save: () => Promise<void>; http?: HttpTls; grpc?: GrpcTls }> {
   const { grpc: wantGrpc, http: wantHttp } = topology.fleet.tls;
   const wantS3 = topology.storage !== undefined && topology.fleet.tls.s3;
   if (!wantGrpc && !wantHttp && !wantS3) return { deps, save: async () => {} };
@@ -69,6 +76,7 @@ async function withFleetTls(
     deps: { ...deps, render: (t, opts) => deps.render(t, { ...opts, ...tls }) },
     save,
     ...(wantHttp ? { http: fleet.http } : {}),
+    ...(wantGrpc ? { grpc: fleet.grpc } : {}),
   };
 }
 
@@ -92,11 +100,11 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
     const credentials = await fleetCredentials(topology, stateDir);
     const tls = await withFleetTls(deps, topology, stateDir);
     const fleet = tls.deps.render(topology, { credentials, discovered });
-    return { state, discovered, credentials, fleet, http: tls.http };
+    return { state, discovered, credentials, fleet, http: tls.http, grpc: tls.grpc };
   };
 
   const endpoints = async (topology: Topology, stateDir: string): Promise<FleetEndpoints> => {
-    const { credentials, discovered, fleet, http } = await load(topology, stateDir);
+    const { credentials, discovered, fleet, http, grpc } = await load(topology, stateDir);
     return kubeEndpoints({
       topology,
       fleet,
@@ -106,6 +114,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       proxy,
       // Every request thanos-fleet sends to an HTTPS port presents the client certificate from the state dir.
       ...(http ? { httpTls: { material: http, client: httpClientFiles(stateDir) } } : {}),
+      ...(grpc ? { grpcTls: grpc } : {}),
     });
   };
 
