@@ -26,6 +26,8 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
+import type { HttpClient } from "../src/net/http.ts";
+import { fleetClient } from "../src/net/https.ts";
 import { commandLine, type Exec, realExec } from "../src/runtimes/kube/exec.ts";
 import { createKubeRuntime, realDeps } from "../src/runtimes/kube/index.ts";
 import { kindClusters } from "../src/runtimes/kube/kind.ts";
@@ -227,13 +229,20 @@ interface QueryResult {
   data?: { result: { metric: Record<string, string>; value?: [number, string] }[] };
 }
 
-async function instantQuery(base: string, query: string, dedup: boolean): Promise<QueryResult["data"]> {
+/** query-frontend as the host reaches it, with the fleet's client certificate where it asks for one (`tls.http`). */
+interface Frontend {
+  url: string;
+  http: HttpClient;
+}
+
+async function instantQuery(frontend: Frontend, query: string, dedup: boolean): Promise<QueryResult["data"]> {
   // The base may carry a path (the pod proxy's /<cluster>/<pod>/<port>): append to it, do not replace it.
-  const url = new URL(`${base.replace(/\/$/, "")}/api/v1/query`);
+  const url = new URL(`${frontend.url.replace(/\/$/, "")}/api/v1/query`);
   url.searchParams.set("query", query);
   url.searchParams.set("dedup", String(dedup));
-  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  const text = await res.text();
+  const answer = await frontend.http(url.toString(), { timeoutMs: 10_000 });
+  const res = { ok: answer.status >= 200 && answer.status < 300, status: answer.status };
+  const text = answer.body;
   // A proxy in the way answers in plain text: its words are the story, not a JSON parse error.
   let body: QueryResult | undefined;
   try {
@@ -273,7 +282,7 @@ async function pollRight(
 }
 
 /** The cross-cluster promise: one query, series of every workload cluster, each cluster's replicas deduplicated. */
-async function crossClusterQuery(topology: Topology, queryFrontend: string): Promise<void> {
+async function crossClusterQuery(topology: Topology, queryFrontend: Frontend): Promise<void> {
   const want = topology.workloads.map((w) => w.name).sort();
   await pollRight("the cross-cluster query did not come right", async () => {
     const merged = await instantQuery(queryFrontend, "count by (cluster) (up)", true);
@@ -303,7 +312,7 @@ async function crossClusterQuery(topology: Topology, queryFrontend: string): Pro
  * A receive-mode cluster's series through query-frontend: without deduplication each is there once per Prometheus
  * replica and ingester copy (prometheus_replica × receive_replica), with it once.
  */
-async function receiveDeduplicated(topology: Topology, queryFrontend: string): Promise<void> {
+async function receiveDeduplicated(topology: Topology, queryFrontend: Frontend): Promise<void> {
   const rf = topology.observer.receive.replicationFactor;
   for (const w of topology.workloads.filter((x) => x.mode === "receive")) {
     const want = w.prometheus.replicas * rf;
@@ -328,7 +337,7 @@ async function receiveDeduplicated(topology: Topology, queryFrontend: string): P
 }
 
 /** mgmt runs no Prometheus: the compactor's metrics reach the global view through each workload cluster's scrape. */
-async function compactorInGlobalView(topology: Topology, queryFrontend: string): Promise<void> {
+async function compactorInGlobalView(topology: Topology, queryFrontend: Frontend): Promise<void> {
   const want = topology.workloads.map((w) => w.name).sort();
   await pollRight("thanos_compact_halted is not in the global view", async () => {
     const halted = await instantQuery(queryFrontend, 'thanos_compact_halted{job="thanos-compact"}', true);
@@ -463,9 +472,10 @@ async function runMode(mode: Mode, chart: string, signal: AbortSignal): Promise<
     if (mode === "plaintext") await plainS3Reported(configFile, stateDir, env, signal);
 
     const endpoints = await runtime.endpoints(topology, { stateDir });
-    await crossClusterQuery(topology, endpoints.queryFrontend);
-    await compactorInGlobalView(topology, endpoints.queryFrontend);
-    if (mode === "receive") await receiveDeduplicated(topology, endpoints.queryFrontend);
+    const frontend = { url: endpoints.queryFrontend, http: fleetClient(10_000, endpoints.httpTls) };
+    await crossClusterQuery(topology, frontend);
+    await compactorInGlobalView(topology, frontend);
+    if (mode === "receive") await receiveDeduplicated(topology, frontend);
 
     const again = Date.now();
     const mark = commands.length;
