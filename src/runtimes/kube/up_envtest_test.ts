@@ -495,7 +495,10 @@ function plannedNodePorts(topology: Topology, cluster: string): number[] {
   assert.ok(c);
   // fleet.yaml's ports (a receive-mode cluster's sidecar ports left out, the observer's remote-write endpoint in):
   // the rendered Services and the chart's must open exactly these.
-  return fleetNodePorts(topology.fleet, c).map((p) => p.port);
+  // With tls.http, each Prometheus keeps its port inside its cluster on Kubernetes (no NodePort).
+  return fleetNodePorts(topology.fleet, c)
+    .filter((p) => !(topology.fleet.tls.http && p.key.startsWith("prometheus")))
+    .map((p) => p.port);
 }
 
 /** An object as text, a Secret's data decoded: what a reader of the cluster finds in it. */
