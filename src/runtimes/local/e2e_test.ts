@@ -95,14 +95,15 @@ step("up: every process of the default fleet starts and gets ready", 120_000, as
   const notReady = rows.filter((r) => !r.ready).map((r) => `${r.cluster}/${r.pod}/${r.component}`);
   assert.deepEqual(notReady, []);
   const replicas = topology.workloads.reduce((n, w) => n + w.replicaNames.length, 0);
-  // Per workload replica: Prometheus and sidecar; per workload cluster: Alertmanager and demo; mgmt; SeaweedFS; HAProxy ×4;
-  // and the supervisor that restarts them.
+  // Per workload replica: Prometheus and sidecar; per workload cluster: Alertmanager and demo; mgmt; SeaweedFS and, with
+  // tls.http (the default), the Prometheus that serves its metrics with HTTPS; HAProxy ×4; and the supervisor.
   const expected =
     2 * replicas +
     2 * topology.workloads.length +
     (topology.observer.queryReplicas + topology.observer.rulerReplicas + 5) +
-    1 +
+    2 +
     topology.fleet.clusters.length;
+  assert.equal(rows.filter((r) => r.component === "storage-metrics").length, 1);
   assert.equal(rows.filter((r) => r.component !== "supervisor").length, expected);
   assert.equal(rows.filter((r) => r.component === "supervisor").length, 1);
   endpoints = await runtime.endpoints(topology, { stateDir });
