@@ -93,6 +93,11 @@ export interface PodSpec {
   replicas: number;
   /** Keeps data or needs stable replica names: a StatefulSet on Kubernetes, else a Deployment (random pod names). */
   stateful: boolean;
+  /**
+   * How long a replaced replica stays ready before the next is replaced (a StatefulSet's `minReadySeconds`; the
+   * local runtime's rollout waits as long).
+   */
+  minReadySeconds?: number;
   /** Start stage (START_STAGE): a pod starts once the stages its stage waits for (START_AFTER) are ready. */
   stage: number;
   containers: Container[];

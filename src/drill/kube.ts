@@ -1,7 +1,8 @@
 // Faults on Kubernetes, through the API server only: a replica held down by scaling its workload down by one (a
 // Prometheus through its operator's resource, the only place its replica count may change), a whole workload scaled
-// to zero, a pod deleted for its controller to start again, and a cluster cut off by emptying its sidecar Services.
-// Lifting writes back exactly the values read before the fault.
+// to zero, a pod deleted for its controller to start again, a cluster's sidecars or mgmt's receive routers cut off by
+// emptying the Services that expose them, and a StatefulSet's pods replaced one at a time by its controller (a
+// rollout, as `kubectl rollout restart` starts one). Lifting writes back exactly the values read before the fault.
 import { NAMESPACE } from "../components/context.ts";
 import { PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import { sidecarServiceName } from "../components/thanos/sidecar.ts";
@@ -15,6 +16,17 @@ import type { Scenario, Victim } from "./scenarios.ts";
 
 /** The selector key a cut-off adds to a sidecar Service: no pod carries it, so the Service has no endpoint. */
 export const CUT_OFF_KEY = "thanos-fleet.io/drill-cut-off";
+
+/** The pod template annotation a rollout sets, the one `kubectl rollout restart` sets: a new revision, same spec. */
+export const RESTARTED_AT_KEY = "kubectl.kubernetes.io/restartedAt";
+
+interface StatefulSetStatus {
+  observedGeneration?: number;
+  currentRevision?: string;
+  updateRevision?: string;
+  updatedReplicas?: number;
+  availableReplicas?: number;
+}
 
 const PROMETHEUS_REF = {
   apiVersion: "monitoring.coreos.com/v1",
@@ -214,22 +226,51 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
   };
 
   /**
-   * The cluster's sidecar Services get a selector no pod matches: nothing outside reaches its sidecars, everything
-   * in it runs. kube-proxy keeps a TCP connection opened before through its conntrack entry, so query's pods are
-   * then restarted one at a time: the new ones can no longer connect.
+   * What a cut-off empties and whose pods it then restarts. kube-proxy keeps a TCP connection opened before through
+   * its conntrack entry, so the pods at one end of the open connections are restarted one at a time: a cluster's
+   * sidecars are cut off from query, whose new pods can no longer connect; mgmt's receive routers from the clusters
+   * that write to them, so the routers themselves are restarted (the writers are the other clusters' Prometheus,
+   * whose restart would be a fault of its own) and their writers' reconnections find no endpoint.
    */
+  const cutOffPlan = (
+    s: Scenario,
+    v: Victim,
+  ): { rc: RenderedCluster; refs: ObjectRef[]; restart: Target } => {
+    const rc = clusterOf(v.cluster);
+    const service = (name: string) => ({ apiVersion: "v1", kind: "Service", namespace: NAMESPACE, name });
+    if (v.component === "sidecar") {
+      const w = topology.workloads.find((x) => x.name === v.cluster);
+      if (!w) throw new Error(`${s.id}: ${v.cluster} is not a workload cluster`);
+      const refs = w.replicaNames.map((_, i) => service(sidecarServiceName(i)));
+      return { rc, refs, restart: target(s, { cluster: topology.observer.name, component: "query" }) };
+    }
+    const routers = target(s, v);
+    const live = rc.manifests.find(
+      (o) => o.kind === routers.workload.kind && o.metadata.name === routers.workload.name,
+    );
+    const pods = (live?.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector
+      ?.matchLabels;
+    const selects = (o: KubeObject) => {
+      const spec = o.spec as { type?: string; selector?: Record<string, string> } | undefined;
+      return (
+        (spec?.type === "NodePort" || spec?.type === "LoadBalancer") &&
+        JSON.stringify(spec.selector) === JSON.stringify(pods)
+      );
+    };
+    const refs = rc.manifests
+      .filter((o) => o.kind === "Service" && selects(o))
+      .map((o) => service(o.metadata.name));
+    if (refs.length === 0)
+      throw new Error(`${s.id}: no Service exposes ${v.component} outside ${v.cluster}: nothing to cut off`);
+    return { rc, refs, restart: routers };
+  };
+
+  /** The victim's Services get a selector no pod matches: nothing outside reaches it, everything runs. */
   const cutOff = async (s: Scenario): Promise<Fault> => {
-    const cluster = s.victims[0]?.cluster as string;
-    const w = topology.workloads.find((x) => x.name === cluster);
-    if (!w) throw new Error(`${s.id}: ${cluster} is not a workload cluster`);
-    const rc = clusterOf(cluster);
+    const v = s.victims[0];
+    if (!v || s.victims.length !== 1) throw new Error(`${s.id}: a cut-off names exactly one victim`);
+    const { rc, refs, restart } = cutOffPlan(s, v);
     const api = input.api(rc.context);
-    const refs = w.replicaNames.map((_, i) => ({
-      apiVersion: "v1",
-      kind: "Service",
-      namespace: NAMESPACE,
-      name: sidecarServiceName(i),
-    }));
     const saved = new Map<string, Record<string, string>>();
     for (const ref of refs) {
       const svc = await api.get(ref);
@@ -243,35 +284,42 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
       for (const ref of refs) await api.mergePatch(ref, { spec: { selector: { [CUT_OFF_KEY]: null } } });
     };
     for (const ref of refs) await api.mergePatch(ref, { spec: { selector: { [CUT_OFF_KEY]: "true" } } });
-    const query = target(s, { cluster: topology.observer.name, component: "query" });
     const restarted: string[] = [];
     await guarded(restore, async () => {
-      const live = await query.api.get(query.workload);
+      const live = await restart.api.get(restart.workload);
       if (!live)
-        throw new Error(`${s.id}: ${describeRef(query.workload)} is not in context ${query.rc.context}`);
+        throw new Error(`${s.id}: ${describeRef(restart.workload)} is not in context ${restart.rc.context}`);
       const replicas = replicasOf(live);
-      for (const p of await podsOf(query)) {
+      for (const p of await podsOf(restart)) {
         if (p.terminating) continue;
         signal.throwIfAborted();
-        await query.api.delete(podRef(p.name));
+        await restart.api.delete(podRef(p.name));
         restarted.push(p.name);
-        await wait(`pod ${p.name} in ${query.rc.cluster} to be replaced by a ready one`, async () => {
-          const pods = await podsOf(query);
+        await wait(`pod ${p.name} in ${restart.rc.cluster} to be replaced by a ready one`, async () => {
+          const pods = await podsOf(restart);
           const up = pods.filter((x) => !x.terminating && x.ready);
           return !pods.some((x) => x.uid === p.uid) && up.length >= replicas ? true : undefined;
         });
       }
     });
     const names = refs.map((r) => r.name).join(", ");
+    const sidecars = v.component === "sidecar";
+    const w = topology.workloads.find((x) => x.name === v.cluster);
     return {
       what:
-        `Services ${names} in ${cluster} select no pod (sidecars unreachable from ${topology.observer.name}); ` +
-        `query pods ${restarted.join(", ")} restarted to drop open connections`,
-      brokenPods: w.replicaNames.map((pod) => ({ cluster, pod })),
+        `Services ${names} in ${v.cluster} select no pod ` +
+        (sidecars
+          ? `(sidecars unreachable from ${topology.observer.name}); query pods ${restarted.join(", ")} restarted to drop open connections`
+          : `(${v.component} unreachable from outside ${v.cluster}); its pods ${restarted.join(", ")} restarted to drop open connections`),
+      // The sidecars' pods, or the routers: those replaced by the restart are new pods, the old ones gone.
+      brokenPods: sidecars
+        ? (w?.replicaNames ?? []).map((pod) => ({ cluster: v.cluster, pod }))
+        : restarted.map((pod) => ({ cluster: v.cluster, pod })),
+      ...(sidecars ? {} : { removedPods: restarted.map((pod) => ({ cluster: v.cluster, pod })) }),
       async lift() {
         await restore();
         if (signal.aborted) return;
-        await wait(`the sidecar Services of ${cluster} to select their pods again`, async () => {
+        await wait(`the Services ${names} of ${v.cluster} to select their pods again`, async () => {
           for (const ref of refs) {
             const svc = await api.get(ref);
             const selector = (svc?.spec as { selector?: Record<string, string> } | undefined)?.selector ?? {};
@@ -297,6 +345,77 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
     };
   };
 
+  /**
+   * The StatefulSet's pod template gets a new restartedAt: its controller replaces the pods one at a time, highest
+   * ordinal first, each next one once the last has been ready for the StatefulSet's minReadySeconds. The course ends
+   * when every pod is new and the StatefulSet reports the rollout done; nothing is written back (the annotation is
+   * the new revision, as after `kubectl rollout restart`). Interrupted, the controller finishes what it began.
+   */
+  const rollout = async (s: Scenario): Promise<Fault> => {
+    const first = s.victims[0];
+    if (!first || s.victims.some((v) => v.cluster !== first.cluster || v.component !== first.component))
+      throw new Error(`${s.id}: a rollout on Kubernetes replaces the pods of one workload`);
+    const t = target(s, first);
+    if (t.workload.kind !== "StatefulSet")
+      throw new Error(
+        `${s.id}: ${describeRef(t.workload)} is not a StatefulSet: only a StatefulSet rolls in order`,
+      );
+    const live = await t.api.get(t.workload);
+    if (!live) throw new Error(`${s.id}: ${describeRef(t.workload)} is not in context ${t.rc.context}`);
+    const replicas = replicasOf(live);
+    const minReady = (live.spec as { minReadySeconds?: number } | undefined)?.minReadySeconds ?? 0;
+    const before = (await podsOf(t)).filter((p) => !p.terminating);
+    const started = clock.now();
+    await t.api.mergePatch(t.workload, {
+      spec: {
+        template: { metadata: { annotations: { [RESTARTED_AT_KEY]: new Date(started).toISOString() } } },
+      },
+    });
+    const readyAt = new Map<string, number>();
+    const order = s.victims.map((v) => v.pod);
+    const course = pollUntil(
+      clock,
+      async () => {
+        for (const p of await podsOf(t)) {
+          const fresh = !p.terminating && !before.some((o) => o.uid === p.uid);
+          if (fresh && p.ready && !readyAt.has(p.name)) readyAt.set(p.name, clock.now() - started);
+        }
+        const status = ((await t.api.get(t.workload))?.status ?? {}) as StatefulSetStatus;
+        const done =
+          readyAt.size === replicas &&
+          status.updateRevision !== undefined &&
+          status.currentRevision === status.updateRevision &&
+          status.updatedReplicas === replicas &&
+          status.availableReplicas === replicas;
+        if (!done) return undefined;
+        return (
+          [...readyAt]
+            // Seen in one poll: in the order the controller replaces them, the scenario's.
+            .sort((a, b) => a[1] - b[1] || order.indexOf(a[0]) - order.indexOf(b[0]))
+            .map(([pod, ms]) => `${pod} ready again ${Math.round(ms / 1000)} s after the start`)
+            .join("; ")
+        );
+      },
+      {
+        // Each pod: its graceful stop, its start, its readiness and minReadySeconds.
+        timeoutMs: timeoutMs * Math.max(1, replicas),
+        intervalMs,
+        signal,
+        what: () => `waited for every pod of ${describeRef(t.workload)} in ${t.rc.cluster} to be replaced`,
+      },
+    );
+    return {
+      what:
+        `${describeRef(t.workload)} in ${t.rc.cluster}: a new pod template revision (${RESTARTED_AT_KEY}); its ` +
+        `controller replaces ${before.map((p) => p.name).join(", ")} one at a time, minReadySeconds ${minReady}`,
+      brokenPods: s.victims.map((v) => ({ cluster: v.cluster, pod: v.pod ?? "" })),
+      course,
+      async lift() {
+        await course.catch(() => {});
+      },
+    };
+  };
+
   return {
     /** Refuses a fleet that is already short of a replica or cut off (an earlier drill interrupted hard, say). */
     async check() {
@@ -315,20 +434,18 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
               `${w.prometheus.replicas}: ${kubectl({ rc }, `patch prometheus ${PROMETHEUS_NAME} --type merge -p '{"spec":{"replicas":${w.prometheus.replicas}}}'`)}`,
           );
         }
-        for (let i = 0; i < w.replicaNames.length; i++) {
-          const ref = {
-            apiVersion: "v1",
-            kind: "Service",
-            namespace: NAMESPACE,
-            name: sidecarServiceName(i),
-          };
+      }
+      for (const rc of fleet.clusters) {
+        const api = input.api(rc.context);
+        for (const own of rc.manifests.filter((o) => o.kind === "Service")) {
+          const ref = { apiVersion: "v1", kind: "Service", namespace: NAMESPACE, name: own.metadata.name };
           const svc = await api.get(ref);
           if (
             (svc?.spec as { selector?: Record<string, string> } | undefined)?.selector?.[CUT_OFF_KEY] !==
             undefined
           ) {
             problems.push(
-              `${describeRef(ref)} in ${w.name} is still cut off: ` +
+              `${describeRef(ref)} in ${rc.cluster} is still cut off: ` +
                 kubectl(
                   { rc },
                   `patch service ${ref.name} --type json -p '[{"op":"remove","path":"/spec/selector/${CUT_OFF_KEY.replace("/", "~1")}"}]'`,
@@ -336,9 +453,6 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
             );
           }
         }
-      }
-      for (const rc of fleet.clusters) {
-        const api = input.api(rc.context);
         for (const own of rc.manifests.filter((o) => o.kind === "StatefulSet" || o.kind === "Deployment")) {
           const live = await api.get({
             apiVersion: own.apiVersion,
@@ -363,8 +477,7 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
 
     async inject(s: Scenario): Promise<Fault> {
       if (s.mode === "cut-off") return cutOff(s);
-      if (s.mode === "rollout")
-        throw new Error(`${s.id}: a rollout is drilled on the local runtime only so far`);
+      if (s.mode === "rollout") return rollout(s);
       const v = s.victims[0];
       if (!v || s.victims.length !== 1)
         throw new Error(`${s.id}: a Kubernetes fault breaks exactly one workload`);

@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ControlPlane, envtestSkip, startControlPlane } from "../../testing/envtest/controlplane.ts";
 import { createKubeApi, type KubeApi } from "../runtimes/kube/api.ts";
-import { CUT_OFF_KEY } from "./kube.ts";
+import { CUT_OFF_KEY, RESTARTED_AT_KEY } from "./kube.ts";
 
 const NS = "monitoring";
 const skip = envtestSkip();
@@ -52,6 +52,27 @@ describe("the drill's writes against a real API server", { skip }, () => {
     await api.mergePatch(ref, { spec: { replicas: 0 } });
     const applied = await api.serverSideApply(statefulSet);
     assert.equal((applied.spec as { replicas: number }).replicas, 1);
+  });
+
+  test("a rollout's restartedAt is a new pod template revision, and `up`'s apply afterwards leaves it", async () => {
+    await api.serverSideApply(statefulSet);
+    const ref = { apiVersion: "apps/v1", kind: "StatefulSet", namespace: NS, name: "thanos-store" };
+    const before = await api.get(ref);
+    const stamp = "2026-12-07T14:00:00.000Z";
+    const rolled = await api.mergePatch(ref, {
+      spec: { template: { metadata: { annotations: { [RESTARTED_AT_KEY]: stamp } } } },
+    });
+    const template = (o: typeof rolled) =>
+      (o.spec as { template: { metadata: { labels?: unknown; annotations?: Record<string, string> } } })
+        .template;
+    assert.equal(template(rolled).metadata.annotations?.[RESTARTED_AT_KEY], stamp);
+    // A new generation: the controller rolls the pods to it.
+    assert.ok(Number(rolled.metadata.generation) > Number(before?.metadata.generation));
+    assert.deepEqual(template(rolled).metadata.labels, labels);
+    // The annotation is not a field thanos-fleet applies: a later `up` neither reverts it nor rolls again.
+    const applied = await api.serverSideApply(statefulSet);
+    assert.equal(template(applied).metadata.annotations?.[RESTARTED_AT_KEY], stamp);
+    assert.equal(applied.metadata.generation, rolled.metadata.generation);
   });
 
   test("a Prometheus resource (a custom resource: no strategic merge) takes the replica count by merge patch", async () => {

@@ -1,21 +1,25 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { type FakeKubeApi, readyPod } from "../../testing/kube/fake-world.ts";
 import { drillCommand } from "../commands/drill.ts";
+import { receiveTopology } from "../render/testdata/fixtures.ts";
 import type { KubeObject } from "../render/types.ts";
 import { defaultTopology, type Harness, harness } from "../runtimes/kube/testdata/fixtures.ts";
-import { WaitTimeoutError } from "../runtimes/kube/wait.ts";
+import { fakeClock, WaitTimeoutError } from "../runtimes/kube/wait.ts";
 import { CUT_OFF_KEY, kubeFaults } from "./kube.ts";
 import type { Faults } from "./run.ts";
 import { type Scenario, scenarios } from "./scenarios.ts";
 
 const NS = "monitoring";
 const POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name";
+const REVISION_LABEL = "controller-revision-hash";
 
 /**
  * What the controllers of a cluster do after each write, at once: StatefulSets and Deployments run as many ready pods
  * as their replicas say (the operator's StatefulSet as many as its Prometheus resource says), a deleted pod comes
- * back with a new uid, and each Service's EndpointSlice lists the ready pods its selector matches.
+ * back with a new uid, a StatefulSet whose pod template changed replaces its pods, highest ordinal first, and reports
+ * the new revision current, and each Service's EndpointSlice lists the ready pods its selector matches.
  */
 class Controllers {
   paused = false;
@@ -57,16 +61,38 @@ class Controllers {
         Object.entries(labels).every(([k, v]) => p.metadata.labels?.[k] === v),
       );
       if (w.kind === "StatefulSet") {
-        for (const p of pods) {
+        const revision = `${w.metadata.name}-${createHash("sha256")
+          .update(JSON.stringify((w.spec as { template?: unknown }).template ?? {}))
+          .digest("hex")
+          .slice(0, 8)}`;
+        const current = pods.sort((a, b) =>
+          b.metadata.name.localeCompare(a.metadata.name, undefined, { numeric: true }),
+        );
+        for (const p of current) {
           const ordinal = Number(p.metadata.name.slice(w.metadata.name.length + 1));
-          if (ordinal >= replicas) this.remove(p);
-          else p.metadata.labels = { ...p.metadata.labels, [POD_NAME_LABEL]: p.metadata.name };
+          if (ordinal >= replicas || (p.metadata.labels?.[REVISION_LABEL] ?? revision) !== revision)
+            this.remove(p);
+          else
+            p.metadata.labels = {
+              ...p.metadata.labels,
+              [POD_NAME_LABEL]: p.metadata.name,
+              [REVISION_LABEL]: revision,
+            };
         }
-        for (let i = 0; i < replicas; i++) {
+        const left = this.objects("Pod");
+        for (let i = replicas - 1; i >= 0; i--) {
           const name = `${w.metadata.name}-${i}`;
-          if (!pods.some((p) => p.metadata.name === name))
-            this.api.put(readyPod(name, NS, { ...labels, [POD_NAME_LABEL]: name }, "main"));
+          if (!left.some((p) => p.metadata.name === name))
+            this.api.put(
+              readyPod(name, NS, { ...labels, [POD_NAME_LABEL]: name, [REVISION_LABEL]: revision }, "main"),
+            );
         }
+        w.status = {
+          currentRevision: revision,
+          updateRevision: revision,
+          updatedReplicas: replicas,
+          availableReplicas: replicas,
+        };
       } else {
         const sorted = pods.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
         for (const p of sorted.slice(replicas)) this.remove(p);
@@ -340,6 +366,191 @@ describe("drill faults on Kubernetes", () => {
       );
     }
     await (await faults()).check();
+  });
+});
+
+describe("receive drill faults on Kubernetes (biz2 on receive)", () => {
+  const topology = receiveTopology();
+  let h: Harness;
+  const api = (context: string) => h.world.apis.get(context) as FakeKubeApi;
+  const byId = (id: string) => scenarios(topology).find((s) => s.id === id) as Scenario;
+  const faults = async (signal = new AbortController().signal): Promise<Faults> =>
+    kubeFaults({ topology, ...(await h.runtime.faultTarget(topology, { stateDir: h.stateDir })), signal });
+  const ingester = {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    namespace: NS,
+    name: "thanos-receive-ingester",
+  };
+
+  before(async () => {
+    h = await harness(topology);
+    await h.up();
+    for (const a of h.world.apis.values()) new Controllers(a);
+  });
+  after(() => h.cleanup());
+
+  it("a whole receive fleet passes the check, and the ingesters roll with minReadySeconds", async () => {
+    await (await faults()).check();
+    const sts = await api("kind-mgmt").get(ingester);
+    assert.equal((sts?.spec as { minReadySeconds?: number }).minReadySeconds, 10);
+  });
+
+  const expected: Record<string, { hold: (string | RegExp)[]; lift: string[]; broken: (string | RegExp)[] }> =
+    {
+      ingester: {
+        hold: [
+          'kind-mgmt: patch apps/v1 StatefulSet monitoring/thanos-receive-ingester {"spec":{"replicas":2}}',
+        ],
+        lift: [
+          'kind-mgmt: patch apps/v1 StatefulSet monitoring/thanos-receive-ingester {"spec":{"replicas":3}}',
+        ],
+        broken: ["mgmt/thanos-receive-ingester-2"],
+      },
+      router: {
+        hold: [
+          'kind-mgmt: patch apps/v1 Deployment monitoring/thanos-receive-router {"spec":{"replicas":1}}',
+        ],
+        lift: [
+          'kind-mgmt: patch apps/v1 Deployment monitoring/thanos-receive-router {"spec":{"replicas":2}}',
+        ],
+        broken: [/^mgmt\/thanos-receive-router-7f9c-\d+$/],
+      },
+      // The exposed Service alone: the routers stay reachable inside mgmt (the ruler, verify through the pod proxy).
+      "receive-cut-off": {
+        hold: [
+          `kind-mgmt: patch v1 Service monitoring/thanos-receive-router-exposed {"spec":{"selector":{"${CUT_OFF_KEY}":"true"}}}`,
+          /^kind-mgmt: delete v1 Pod monitoring\/thanos-receive-router-7f9c-\d+ → deleted$/,
+          /^kind-mgmt: delete v1 Pod monitoring\/thanos-receive-router-7f9c-\d+ → deleted$/,
+        ],
+        lift: [
+          `kind-mgmt: patch v1 Service monitoring/thanos-receive-router-exposed {"spec":{"selector":{"${CUT_OFF_KEY}":null}}}`,
+        ],
+        broken: [/^mgmt\/thanos-receive-router-7f9c-\d+$/, /^mgmt\/thanos-receive-router-7f9c-\d+$/],
+      },
+    };
+
+  const matchAll = (got: string[], want: (string | RegExp)[]) => {
+    assert.equal(got.length, want.length, got.join("\n"));
+    want.forEach((w, i) => {
+      if (typeof w === "string") assert.equal(got[i], w);
+      else assert.match(got[i] ?? "", w);
+    });
+  };
+
+  for (const [id, want] of Object.entries(expected)) {
+    it(`${id}: the fault and its lift write exactly these, and lifting brings back what was there`, async () => {
+      const snapshot = () =>
+        JSON.stringify(
+          [...api("kind-mgmt").objects.values()]
+            .map((x) => x.obj)
+            .filter((o) => ["StatefulSet", "Deployment", "Service"].includes(o.kind))
+            .map((o) => [o.kind, o.metadata.name, o.spec]),
+        );
+      const before = snapshot();
+      const mark = h.world.recorder.mark();
+      const fault = await (await faults()).inject(byId(id));
+      matchAll(writes(h, mark), want.hold);
+      matchAll(
+        fault.brokenPods.map((p) => `${p.cluster}/${p.pod}`),
+        want.broken,
+      );
+      const liftMark = h.world.recorder.mark();
+      await fault.lift();
+      assert.deepEqual(writes(h, liftMark), want.lift);
+      assert.equal(snapshot(), before, "replicas and selectors as they were");
+      await (await faults()).check();
+    });
+  }
+
+  it("receive-cut-off: the routers restarted are new pods, and a fleet left cut off is refused", async () => {
+    const fault = await (await faults()).inject(byId("receive-cut-off"));
+    assert.match(
+      fault.what,
+      /thanos-receive-router-exposed in mgmt select no pod \(receive-router unreachable/,
+    );
+    assert.deepEqual(
+      fault.removedPods?.map((p) => p.pod),
+      fault.brokenPods.map((p) => p.pod),
+    );
+    await assert.rejects(
+      (await faults()).check(),
+      /Service monitoring\/thanos-receive-router-exposed in mgmt is still cut off: kubectl --context kind-mgmt -n monitoring patch service thanos-receive-router-exposed/,
+    );
+    await fault.lift();
+    await (await faults()).check();
+  });
+
+  it("ingester-rollout: a new pod template revision; every ingester is replaced, highest ordinal first", async () => {
+    const mgmt = api("kind-mgmt");
+    const uids = () =>
+      podNames(mgmt, "thanos-receive-ingester-").map((n) =>
+        String([...mgmt.objects.values()].find((x) => x.obj.metadata.name === n)?.obj.metadata.uid),
+      );
+    const before = uids();
+    const mark = h.world.recorder.mark();
+    const fault = await (await faults()).inject(byId("ingester-rollout"));
+    matchAll(writes(h, mark), [
+      /^kind-mgmt: patch apps\/v1 StatefulSet monitoring\/thanos-receive-ingester \{"spec":\{"template":\{"metadata":\{"annotations":\{"kubectl.kubernetes.io\/restartedAt":"[0-9T:.Z-]+"\}\}\}\}\}$/,
+    ]);
+    assert.match(
+      fault.what,
+      /replaces thanos-receive-ingester-0, thanos-receive-ingester-1, thanos-receive-ingester-2 one at a time, minReadySeconds 10/,
+    );
+    assert.deepEqual(
+      fault.brokenPods.map((p) => p.pod),
+      ["thanos-receive-ingester-2", "thanos-receive-ingester-1", "thanos-receive-ingester-0"],
+    );
+    const done = await fault.course;
+    assert.match(
+      done ?? "",
+      /^thanos-receive-ingester-2 ready again \d+ s after the start; thanos-receive-ingester-1 .*; thanos-receive-ingester-0 /,
+    );
+    const liftMark = h.world.recorder.mark();
+    await fault.lift();
+    assert.deepEqual(writes(h, liftMark), []);
+    const after = uids();
+    assert.equal(after.length, 3);
+    assert.ok(
+      after.every((u) => !before.includes(u)),
+      "every ingester is a new pod",
+    );
+    await (await faults()).check();
+  });
+
+  it("ingester-rollout: a StatefulSet that never finishes its rollout fails the course, naming it", async () => {
+    const mgmt = api("kind-mgmt");
+    const original = mgmt.mergePatch.bind(mgmt);
+    // The pods are replaced, but the controller never reports the new revision current.
+    mgmt.mergePatch = async (ref, p) => {
+      const out = await original(ref, p);
+      const sts = [...mgmt.objects.values()].find(
+        (x) => x.obj.kind === "StatefulSet" && x.obj.metadata.name === ingester.name,
+      );
+      if (sts) sts.obj.status = { currentRevision: "old", updateRevision: "new" };
+      return out;
+    };
+    try {
+      const f = kubeFaults({
+        topology,
+        ...(await h.runtime.faultTarget(topology, { stateDir: h.stateDir })),
+        signal: new AbortController().signal,
+        clock: fakeClock(),
+        timeoutMs: 10_000,
+      });
+      const fault = await f.inject(byId("ingester-rollout"));
+      await assert.rejects(
+        fault.course as Promise<string>,
+        (e: Error) =>
+          e instanceof WaitTimeoutError &&
+          /every pod of StatefulSet monitoring\/thanos-receive-ingester in mgmt to be replaced/.test(
+            e.message,
+          ),
+      );
+      await fault.lift();
+    } finally {
+      mgmt.mergePatch = original;
+    }
   });
 });
 

@@ -120,12 +120,11 @@ export function localFaults(topology: Topology, stateDir: string): Faults {
 
 /** How long a stopped process may take to exit before SIGKILL: a kubelet's default termination grace period. */
 const GRACE_MS = 30_000;
-/** How long a replaced ingester stays ready before the next is stopped: above the routers' 5 s forward back-off. */
-const SETTLE_MS = 10_000;
 
 /**
  * Replaces each victim in turn as an upgrade replaces a StatefulSet's pods: SIGTERM and its graceful shutdown (SIGKILL
- * after the grace period), the supervisor starts it again at once, and the next waits until it is ready.
+ * after the grace period), the supervisor starts it again at once, and the next waits until it has been ready for the
+ * scenario's minReadyMs.
  */
 function rollout(topology: Topology, root: string, s: Scenario, records: ProcessRecord[]): Fault {
   const order = s.victims.map((v) => {
@@ -144,11 +143,8 @@ function rollout(topology: Topology, root: string, s: Scenario, records: Process
       const { killed } = await stopProcesses([r], GRACE_MS);
       const down = Date.now();
       await restarted(root, [r], 120_000);
-      // Ready is not yet back in the hashring: a router skips an ingester that failed it for up to 5 s after
-      // (Thanos v0.42.4's --receive-forward-max-backoff), and stopping the next one inside that window leaves a
-      // series one copy short of its quorum (503s, thanos-io/thanos#8727). A StatefulSet's minReadySeconds does the
-      // same.
-      await sleep(SETTLE_MS, undefined, { signal: stopped.signal }).catch(() => {});
+      // Ready, then ready for minReadySeconds, as a StatefulSet's controller waits (why: the ingester's facts).
+      await sleep(s.minReadyMs ?? 0, undefined, { signal: stopped.signal }).catch(() => {});
       steps.push(
         `${r.pod} stopped in ${Math.round((down - t0) / 1000)} s${killed.length > 0 ? " (SIGKILL after the grace period)" : ""}, ` +
           `ready again ${Math.round((Date.now() - down) / 1000)} s later`,

@@ -1,6 +1,11 @@
 // The failures a drill injects, each with the promise the fleet makes about it.
 import { WORKLOAD } from "../components/thanos/common.ts";
-import { ingesterPodNames, receiveWorkloads, routerPodNames } from "../components/thanos/receive.ts";
+import {
+  INGESTER_MIN_READY_SECONDS,
+  ingesterPodNames,
+  receiveWorkloads,
+  routerPodNames,
+} from "../components/thanos/receive.ts";
 import { HA_ALERTS } from "../components/thanos/rule.ts";
 import type { ComponentKind } from "../components/types.ts";
 import { rulerReplicaName, type Topology } from "../topology/topology.ts";
@@ -43,6 +48,8 @@ export interface Scenario {
   hold: { blockDurations: number } | { ms: number; atMostBlockDurations?: number };
   /** After the fault, each sidecar's uploads must reach past its start (nothing waits forever in a sidecar). */
   uploadsCatchUp?: boolean;
+  /** A rollout: how long each replaced victim stays ready before the next is stopped (minReadySeconds). */
+  minReadyMs?: number;
   /** No remote write to receive fails while the fault lasts (the write quorum holds). */
   noFailedWrites?: boolean;
   /**
@@ -193,11 +200,10 @@ function receiveScenarios(topology: Topology): Scenario[] {
     // What keeps writes whole while the ingesters roll (thanos-io/thanos#8727 reports 503s): replication factor 3, so a
     // write needs 2 of its 3 copies and one ingester away at a time leaves 2; the next one stopped only once the
     // last is ready (`/-/ready`: its TSDB open and serving); a graceful stop (SIGTERM), so no forward hangs on a
-    // dead peer until its 5 s timeout. The window left: a router that saw an ingester fail skips it for up to 5 s
-    // (its hidden `--receive-forward-max-backoff`) after it is back, so one stopped within that window can leave a
-    // series 1 copy (a 503 that Prometheus retries, counted here). On Kubernetes a `minReadySeconds` above 5 s on
-    // the ingesters' StatefulSet would close it; on the local runtime, with every ingester ready within 1-11 s, no
-    // write failed and none was resent.
+    // dead peer until its 5 s timeout; and each replaced ingester ready for the ingesters' minReadySeconds before the
+    // next is stopped: a router that saw an ingester fail skips it for up to 5 s (its hidden
+    // `--receive-forward-max-backoff`) after it is back, and one stopped within that window leaves a series 1 copy
+    // short (a 503 that Prometheus retries, counted here). Kubernetes's StatefulSet controller waits the same time.
     {
       id: "ingester-rollout",
       title: `every receive ingester replaced one at a time, as an upgrade does (${rollout.join(", ")})`,
@@ -205,6 +211,7 @@ function receiveScenarios(topology: Topology): Scenario[] {
       victims: rollout.map((pod) => ({ cluster: mgmt, component: "receive-ingester", pod })),
       completeDuring: true,
       hold: { ms: 0 },
+      minReadyMs: INGESTER_MIN_READY_SECONDS * 1000,
       noFailedWrites: true,
     },
     {

@@ -248,6 +248,7 @@ export function realisePod(pod: PodSpec, ctx: SpecContext, objstoreContent: stri
       spec: {
         serviceName: pod.name,
         replicas: pod.replicas,
+        ...(pod.minReadySeconds ? { minReadySeconds: pod.minReadySeconds } : {}),
         podManagementPolicy: "Parallel",
         selector,
         template,

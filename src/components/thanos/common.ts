@@ -88,6 +88,8 @@ export interface MgmtFacts {
   replicas?: (topology: Topology) => number;
   /** Keeps data or needs stable replica names (a StatefulSet). */
   stateful: boolean;
+  /** PodSpec.minReadySeconds. */
+  minReadySeconds?: number;
   stage: number;
   /** A headless Service: query dials each replica by its own address. */
   headless?: boolean;
@@ -133,6 +135,7 @@ export function mgmtComponent(
     name: facts.name,
     replicas: facts.replicas?.(topology) ?? 1,
     stateful: facts.stateful,
+    ...(facts.minReadySeconds ? { minReadySeconds: facts.minReadySeconds } : {}),
     stage: facts.stage,
     containers: [
       thanosContainer(topology, facts.container, facts.component, facts.sizing, args, {

@@ -83,10 +83,17 @@ const INGESTER: MgmtFacts = {
   replicas: (topology) => topology.observer.receive.ingesters,
   // Each keeps its TSDB, and its receive_replica label is its pod name: the names must be stable.
   stateful: true,
+  // Ready is not yet back in the hashring: a router skips an ingester that failed it for up to 5 s after (Thanos
+  // v0.42.4's hidden --receive-forward-max-backoff), and replacing the next one inside that window leaves a series
+  // one copy short of its quorum (503s while ingesters roll, thanos-io/thanos#8727). 10 s closes the window.
+  minReadySeconds: 10,
   stage: START_STAGE.mgmtBackends,
   // The routers and query dial each ingester by its own address.
   headless: true,
 };
+
+/** How long a replaced ingester stays ready before the next is replaced (both runtimes). */
+export const INGESTER_MIN_READY_SECONDS = INGESTER.minReadySeconds ?? 0;
 
 /** The workload names of the routers and the ingesters. */
 export const RECEIVE_WORKLOAD = { router: ROUTER.name, ingester: INGESTER.name } as const;
