@@ -4,6 +4,7 @@ import { setMaxListeners } from "node:events";
 import { constants } from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import { runtimeFor, runtimeNames } from "./runtimes/index.ts";
+import type { Runtime } from "./runtimes/runtime.ts";
 import { checkStateDir, defaultStateDir } from "./state/dir.ts";
 import { chooseRuntime } from "./state/runtime.ts";
 import { ConfigError } from "./topology/errors.ts";
@@ -32,8 +33,13 @@ const runtimeOption = () =>
   ).choices(runtimeNames);
 
 /** The runtime a verb acts on: the one the state dir records (a contradicting --runtime is refused), else --runtime, else Kubernetes. */
+/** The runtimes this process chose: main closes what they hold open once the command is done. */
+const chosen: Runtime[] = [];
+
 async function chosenRuntime(opts: { runtime?: string; stateDir: string }) {
-  return runtimeFor(await chooseRuntime(opts.runtime, opts.stateDir));
+  const runtime = await runtimeFor(await chooseRuntime(opts.runtime, opts.stateDir));
+  chosen.push(runtime);
+  return runtime;
 }
 
 program
@@ -343,6 +349,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`error: ${describe(error)}\n`);
     return 1;
+  } finally {
+    // A Kubernetes runtime's port-forwards hold connections open: without this the process would outlive its command.
+    await Promise.all(chosen.map((r) => r.close?.()));
   }
 }
 

@@ -63,6 +63,8 @@ export interface ProcessStatus {
 
 export interface Runtime {
   name: RuntimeName;
+  /** Releases what the runtime held open for this process (connections, listeners); the fleet is not touched. */
+  close?(): Promise<void>;
   /** Brings the fleet up; a second call on a running fleet reports it and changes nothing. */
   up(topology: Topology, opts: UpOptions): Promise<void>;
   /** Stops or deletes what up created and nothing else; idempotent. */

@@ -263,7 +263,19 @@ export function createKubeApi(opts: KubeApiOptions): KubeApi {
     proxy: (target, req) => proxyRequest(kc, target, req, opts.proxyTimeoutMs ?? 10_000),
     portForward: async (namespace, pod, port, socket) => {
       try {
-        await new PortForward(kc, true).portForward(namespace, pod, [port], socket, null, socket);
+        const opened = await new PortForward(kc, true).portForward(
+          namespace,
+          pod,
+          [port],
+          socket,
+          null,
+          socket,
+        );
+        const ws = typeof opened === "function" ? opened() : opened;
+        // The WebSocket to the API server outlives the local socket unless closed with it (it would keep the
+        // process alive after its command is done).
+        if (socket.destroyed) ws?.terminate();
+        else socket.once("close", () => ws?.terminate());
       } catch (cause) {
         throw new KubeApiError(context, `port-forward to pod ${namespace}/${pod}:${port}`, cause);
       }

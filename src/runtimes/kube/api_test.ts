@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type Duplex, PassThrough } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { stringify } from "yaml";
 import { nodeObject } from "../../../testing/kube/fake-world.ts";
@@ -253,6 +255,53 @@ describe("createKubeApi against an HTTP API server", () => {
     });
     assert.equal(seen[0]?.authorization, "Bearer t0k3n");
   });
+
+  it(
+    "a port-forward's WebSocket to the API server closes with the local connection it serves",
+    { timeout: 20_000 },
+    async () => {
+      // The API server's side: the WebSocket handshake of `pods/<pod>/portforward`, then a held connection.
+      const upgraded: { path: string; closed: Promise<void>; conn: Duplex }[] = [];
+      const onUpgrade = (req: IncomingMessage, conn: Duplex) => {
+        const accept = createHash("sha1")
+          .update(`${req.headers["sec-websocket-key"]}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+          .digest("base64");
+        const protocol = String(req.headers["sec-websocket-protocol"] ?? "")
+          .split(",")[0]
+          ?.trim();
+        conn.write(
+          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            `Sec-WebSocket-Accept: ${accept}\r\n${protocol ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : ""}\r\n`,
+        );
+        conn.on("error", () => {});
+        // Read (and drop) what the client sends, so that its end arrives.
+        conn.resume();
+        const closed = new Promise<void>((resolve) => {
+          conn.once("end", resolve);
+          conn.once("close", resolve);
+        });
+        upgraded.push({ path: req.url ?? "", closed, conn });
+      };
+      server.on("upgrade", onUpgrade);
+      try {
+        const local = new PassThrough();
+        await api.portForward("monitoring", "thanos-query-0", 10902, local);
+        assert.equal(upgraded.length, 1);
+        assert.match(
+          upgraded[0]?.path ?? "",
+          /^\/api\/v1\/namespaces\/monitoring\/pods\/thanos-query-0\/portforward\?ports=10902/,
+        );
+        // The local side goes (its client is done): the API server sees the WebSocket close; left open, it would keep
+        // the process alive after its command.
+        local.destroy();
+        await upgraded[0]?.closed;
+      } finally {
+        server.off("upgrade", onUpgrade);
+        // An upgraded connection is the test's, no longer the server's to close.
+        for (const u of upgraded) u.conn.destroy();
+      }
+    },
+  );
 
   it("an API error names the context, the verb and the object, with the server's message", async () => {
     await assert.rejects(
