@@ -13,6 +13,7 @@ import { TOOLS_DIR } from "../src/binaries/catalog.ts";
 import { SCOPE_CHECK_BUCKET } from "../src/components/objstore.ts";
 import { storageService } from "../src/components/storage.ts";
 import { remoteWriteUrl, TENANT_HEADER } from "../src/components/thanos/receive.ts";
+import { receiveTopology } from "../src/render/testdata/fixtures.ts";
 import { resolveExecutables } from "../src/runtimes/local/binaries.ts";
 import { prepareBuckets } from "../src/runtimes/local/bucket.ts";
 import { sessionsRss } from "../src/runtimes/local/proc.ts";
@@ -27,7 +28,6 @@ import {
   loadS3Tls,
   TLS_DIR,
 } from "../src/state/tls.ts";
-import { DEFAULT_FLEET, parseFleet } from "../src/topology/load.ts";
 import type { Topology } from "../src/topology/topology.ts";
 import { table } from "../src/ui/table.ts";
 import type { Benchmark, Figure, Options } from "./benchmark.ts";
@@ -39,22 +39,6 @@ const SUBNET =
 const OPTIONS = { subnet: SUBNET, blockDuration: "2h", bucketSyncInterval: "3m" };
 const TENANT = "bench";
 const ANCHOR_PORT = 19099;
-
-/** The default fleet with biz2 on receive: mgmt's 2 routers and 3 ingesters, replication factor 3. */
-export function receiveTopology(): Topology {
-  return parseFleet(
-    {
-      ...DEFAULT_FLEET,
-      clusters: [
-        { name: "mgmt", role: "observer" },
-        { name: "biz1", role: "workload" },
-        { name: "biz2", role: "workload", mode: "receive" },
-        { name: "minio", role: "storage" },
-      ],
-    },
-    "bench-receive.yaml",
-  );
-}
 
 export interface Load {
   series: number;

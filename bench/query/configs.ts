@@ -86,27 +86,29 @@ export function fleetConfiguration(fleet: BenchFleet): Configuration {
  */
 export const KUBE_THANOS_COMMIT = "55d4a7c28b2b6c8310cee030c6b319868ec9bd62";
 
-export function peerConfiguration(fleet: BenchFleet): Configuration {
-  const fleetStore = observerProcess(fleet, "store");
-  const fleetQuery = withStoreOnlyEndpoints(fleet, observerProcess(fleet, "query"), false);
-  const fleetFrontend = observerProcess(fleet, "query-frontend");
-  const storeData = join(dirname(fleetStore.log), "peer-store");
-  const store: ProcessPlan = {
+/** A setup's own store gateway beside the fleet's: the fleet's addresses and bucket, its own data dir and log. */
+function ownStore(fleetStore: ProcessPlan, setup: string, extra: string[]): ProcessPlan {
+  const storeData = join(dirname(fleetStore.log), `${setup}-store`);
+  return {
     ...fleetStore,
-    id: `${fleetStore.id} (peer)`,
+    id: `${fleetStore.id} (${setup})`,
     args: [
       "store",
       ...wiring(fleetStore, ["grpc-address", "http-address", "objstore.config-file"]),
       `--data-dir=${storeData}`,
-      "--ignore-deletion-marks-delay=24h",
+      ...extra,
       "--log.level=debug",
     ],
     dirs: [...fleetStore.dirs, storeData],
-    log: join(dirname(fleetStore.log), "peer-store.log"),
+    log: join(dirname(fleetStore.log), `${setup}-store.log`),
   };
-  const query: ProcessPlan = {
+}
+
+/** A setup's own query: the fleet's addresses, replica labels and endpoints, nothing else of the fleet's tuning. */
+function ownQuery(fleetQuery: ProcessPlan, setup: string, extra: string[]): ProcessPlan {
+  return {
     ...fleetQuery,
-    id: `${fleetQuery.id} (peer)`,
+    id: `${fleetQuery.id} (${setup})`,
     args: [
       "query",
       ...wiring(fleetQuery, [
@@ -115,10 +117,18 @@ export function peerConfiguration(fleet: BenchFleet): Configuration {
         "query.replica-label",
         "endpoint.sd-config-file",
       ]),
-      "--query.auto-downsampling",
+      ...extra,
     ],
-    log: join(dirname(fleetQuery.log), "peer-query.log"),
+    log: join(dirname(fleetQuery.log), `${setup}-query.log`),
   };
+}
+
+export function peerConfiguration(fleet: BenchFleet): Configuration {
+  const fleetStore = observerProcess(fleet, "store");
+  const fleetQuery = withStoreOnlyEndpoints(fleet, observerProcess(fleet, "query"), false);
+  const fleetFrontend = observerProcess(fleet, "query-frontend");
+  const store = ownStore(fleetStore, "peer", ["--ignore-deletion-marks-delay=24h"]);
+  const query = ownQuery(fleetQuery, "peer", ["--query.auto-downsampling"]);
   const cache = stringify({
     type: "IN-MEMORY",
     config: { max_size: "0", max_size_items: 2048, validity: "6h" },
@@ -161,33 +171,8 @@ export function peerConfiguration(fleet: BenchFleet): Configuration {
 export function guideConfiguration(fleet: BenchFleet): Configuration {
   const fleetStore = observerProcess(fleet, "store");
   const fleetQuery = withStoreOnlyEndpoints(fleet, observerProcess(fleet, "query"), false);
-  const storeData = join(dirname(fleetStore.log), "guide-store");
-  const store: ProcessPlan = {
-    ...fleetStore,
-    id: `${fleetStore.id} (guide)`,
-    args: [
-      "store",
-      ...wiring(fleetStore, ["grpc-address", "http-address", "objstore.config-file"]),
-      `--data-dir=${storeData}`,
-      "--log.level=debug",
-    ],
-    dirs: [...fleetStore.dirs, storeData],
-    log: join(dirname(fleetStore.log), "guide-store.log"),
-  };
-  const query: ProcessPlan = {
-    ...fleetQuery,
-    id: `${fleetQuery.id} (guide)`,
-    args: [
-      "query",
-      ...wiring(fleetQuery, [
-        "grpc-address",
-        "http-address",
-        "query.replica-label",
-        "endpoint.sd-config-file",
-      ]),
-    ],
-    log: join(dirname(fleetQuery.log), "guide-query.log"),
-  };
+  const store = ownStore(fleetStore, "guide", []);
+  const query = ownQuery(fleetQuery, "guide", []);
   return {
     name: "guide",
     processes: [store, query],

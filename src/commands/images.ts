@@ -10,38 +10,27 @@ import { table } from "../ui/table.ts";
 /** Images do not depend on credentials or TLS material: the listing renders with stand-ins that are never written. */
 const STAND_IN = "listing-only";
 
+/** The TLS material of a server and the fleet's client: every file a stand-in. */
+const STAND_IN_TLS = {
+  ca: STAND_IN,
+  cert: STAND_IN,
+  key: STAND_IN,
+  clientCert: STAND_IN,
+  clientKey: STAND_IN,
+  serverName: STAND_IN,
+};
+
 export function listImages(topology: Topology): FleetImage[] {
+  const { tls } = topology.fleet;
   const fleet = renderFleet(topology, {
     credentials: {
       minioRoot: { user: STAND_IN, password: STAND_IN },
       thanos: { accessKey: STAND_IN, secretKey: STAND_IN },
       grafana: { user: STAND_IN, password: STAND_IN },
     },
-    ...(topology.fleet.tls.grpc
-      ? {
-          grpcTls: {
-            ca: STAND_IN,
-            cert: STAND_IN,
-            key: STAND_IN,
-            clientCert: STAND_IN,
-            clientKey: STAND_IN,
-            serverName: STAND_IN,
-          },
-        }
-      : {}),
-    ...(topology.fleet.tls.http
-      ? {
-          httpTls: {
-            ca: STAND_IN,
-            cert: STAND_IN,
-            key: STAND_IN,
-            clientCert: STAND_IN,
-            clientKey: STAND_IN,
-            serverName: STAND_IN,
-          },
-        }
-      : {}),
-    ...(topology.storage && topology.fleet.tls.s3
+    ...(tls.grpc ? { grpcTls: STAND_IN_TLS } : {}),
+    ...(tls.http ? { httpTls: STAND_IN_TLS } : {}),
+    ...(topology.storage && tls.s3
       ? {
           s3Tls: {
             ca: STAND_IN,

@@ -7,8 +7,6 @@ import { testFleet } from "../../testing/local/fleet.ts";
 import { certsCommand } from "../commands/certs.ts";
 import { formatResult } from "../commands/drill.ts";
 import { loadTopology } from "../topology/load.ts";
-import { formatReport } from "../verify/report.ts";
-import { verifyFleetUntil } from "../verify/wait.ts";
 import { localFaults } from "./local.ts";
 import { runDrill } from "./run.ts";
 import { scenarios } from "./scenarios.ts";
@@ -22,10 +20,7 @@ test(
   { timeout: 900_000 },
   async () => {
     try {
-      await fleet.runtime.up(topology, fleet.upOptions);
-      const endpoints = await fleet.runtime.endpoints(topology, { stateDir: fleet.stateDir });
-      const ready = await verifyFleetUntil(topology, endpoints, { waitMs: 180_000 });
-      assert.ok(ready.ok, formatReport(ready));
+      const endpoints = await fleet.upGreen();
 
       let listed = "";
       await certsCommand({

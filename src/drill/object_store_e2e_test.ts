@@ -11,8 +11,6 @@ import { stillOpen } from "../runtimes/local/ports.ts";
 import { localRoot } from "../runtimes/local/processes.ts";
 import { readState } from "../runtimes/local/state.ts";
 import { loadTopology } from "../topology/load.ts";
-import { formatReport } from "../verify/report.ts";
-import { verifyFleetUntil } from "../verify/wait.ts";
 import { localFaults } from "./local.ts";
 import { runDrill } from "./run.ts";
 import { scenarios } from "./scenarios.ts";
@@ -28,10 +26,7 @@ test(
   { timeout: REPEAT * 900_000 + 600_000 },
   async () => {
     try {
-      await fleet.runtime.up(topology, fleet.upOptions);
-      const endpoints = await fleet.runtime.endpoints(topology, { stateDir: fleet.stateDir });
-      const ready = await verifyFleetUntil(topology, endpoints, { waitMs: 180_000 });
-      assert.ok(ready.ok, formatReport(ready));
+      const endpoints = await fleet.upGreen();
       const chosen = scenarios(topology).filter((s) => s.id === "object-store");
       for (let i = 1; i <= REPEAT; i++) {
         const report = await runDrill(topology, endpoints, localFaults(topology, fleet.stateDir), chosen, {

@@ -11,8 +11,8 @@ import { testFleet } from "../../testing/local/fleet.ts";
 import { formatResult } from "../commands/drill.ts";
 import type { FleetEndpoints } from "../endpoints.ts";
 import { fleetClient } from "../net/https.ts";
+import { receiveTopology } from "../render/testdata/fixtures.ts";
 import { TLS_DIR } from "../state/tls.ts";
-import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
 import { formatReport } from "../verify/report.ts";
 import type { Report } from "../verify/types.ts";
 import { verifyFleet } from "../verify/verify.ts";
@@ -21,18 +21,7 @@ import { runDrill } from "./run.ts";
 import { scenarios } from "./scenarios.ts";
 
 const SUBNET = process.env.THANOS_FLEET_LOCAL_SUBNET ?? "127.83";
-const topology = parseFleet(
-  {
-    ...DEFAULT_FLEET,
-    clusters: [
-      { name: "mgmt", role: "observer" },
-      { name: "biz1", role: "workload" },
-      { name: "biz2", role: "workload", mode: "receive" },
-      { name: "minio", role: "storage" },
-    ],
-  },
-  "receive-fleet.yaml",
-);
+const topology = receiveTopology();
 const fleet = await testFleet(topology, { subnet: SUBNET, name: "receive" });
 const { runtime, stateDir, upOptions, lines } = fleet;
 let endpoints: FleetEndpoints;

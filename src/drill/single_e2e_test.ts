@@ -6,8 +6,6 @@ import { testFleet } from "../../testing/local/fleet.ts";
 import { formatResult } from "../commands/drill.ts";
 import { defaultFleetYaml } from "../commands/init.ts";
 import { parseFleetYaml } from "../topology/load.ts";
-import { formatReport } from "../verify/report.ts";
-import { verifyFleetUntil } from "../verify/wait.ts";
 import { localFaults } from "./local.ts";
 import { runDrill } from "./run.ts";
 import { scenarios } from "./scenarios.ts";
@@ -22,10 +20,7 @@ test(
   async () => {
     try {
       assert.equal(topology.workloads[0]?.replicaNames.length, 1);
-      await fleet.runtime.up(topology, fleet.upOptions);
-      const endpoints = await fleet.runtime.endpoints(topology, { stateDir: fleet.stateDir });
-      const ready = await verifyFleetUntil(topology, endpoints, { waitMs: 180_000 });
-      assert.ok(ready.ok, formatReport(ready));
+      const endpoints = await fleet.upGreen();
       const chosen = scenarios(topology).filter((s) => s.id === "prometheus-replica");
       const report = await runDrill(topology, endpoints, localFaults(topology, fleet.stateDir), chosen, {
         signal: new AbortController().signal,

@@ -4,24 +4,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { readRecording, replayOptions } from "../../testing/verify/replay.ts";
 import type { HttpClient } from "../net/http.ts";
-import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
+import { receiveTopology } from "../render/testdata/fixtures.ts";
 import { checkReceive } from "./checks/receive.ts";
 import { Probe } from "./probe.ts";
 import type { Report } from "./types.ts";
 import { verifyFleet } from "./verify.ts";
 
-const topology = parseFleet(
-  {
-    ...DEFAULT_FLEET,
-    clusters: [
-      { name: "mgmt", role: "observer" },
-      { name: "biz1", role: "workload" },
-      { name: "biz2", role: "workload", mode: "receive" },
-      { name: "minio", role: "storage" },
-    ],
-  },
-  "fleet.yaml",
-);
+const topology = receiveTopology();
 
 function replay(name: string): Promise<Report> {
   const rec = readRecording(name);
