@@ -1,5 +1,6 @@
 // Alertmanager, one per cluster that has alerts to receive: the ruler's in mgmt, Prometheus's in each workload cluster
 // (there the chart runs it on Kubernetes).
+import { workloadNodePort } from "../topology/semantics.ts";
 import type { Topology } from "../topology/topology.ts";
 import { stringify } from "../yaml.ts";
 import type { SpecContext } from "./context.ts";
@@ -29,7 +30,7 @@ export function alertmanagerNodePort(topology: Topology, cluster: string): numbe
   const w = topology.workloads.find((x) => x.name === cluster);
   if (!w)
     throw new Error(`cluster ${cluster} runs no Alertmanager: it is neither mgmt nor a workload cluster`);
-  return w.nodePorts.alertmanager;
+  return workloadNodePort(w, "alertmanager", 0);
 }
 
 export function alertmanager(topology: Topology, cluster: string, ctx: SpecContext): ComponentSpec {

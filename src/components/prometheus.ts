@@ -1,5 +1,6 @@
 // Prometheus replicas of a workload cluster, each with its sidecar, as the Prometheus Operator runs them.
 
+import { workloadNodePort } from "../topology/semantics.ts";
 import { PROMETHEUS_NAME, type Topology, type Workload } from "../topology/topology.ts";
 import { stringify } from "../yaml.ts";
 import { ALERTMANAGER_PORT, ALERTMANAGER_WORKLOAD } from "./alertmanager.ts";
@@ -148,9 +149,9 @@ function keptInside(topology: Topology, ctx: SpecContext): boolean {
   return topology.fleet.tls.http && ctx.operatorRunsPrometheus === true;
 }
 
-/** The NodePort of replica i's web UI. */
+/** The NodePort of replica i's web UI: one per replica (WORKLOAD_NODE_PORTS). */
 function prometheusNodePort(workload: Workload, i: number): number {
-  return workload.nodePorts.prometheus + i;
+  return workloadNodePort(workload, "prometheus", i);
 }
 
 /**
