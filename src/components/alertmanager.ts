@@ -5,11 +5,14 @@ import type { Topology } from "../topology/topology.ts";
 import { stringify } from "../yaml.ts";
 import type { SpecContext } from "./context.ts";
 import { resourcesFor, type Sizing } from "./resources.ts";
-import { type ComponentSpec, type Opening, START_STAGE } from "./types.ts";
+import { type ComponentSpec, type Opening, podName, START_STAGE } from "./types.ts";
 import { webServer } from "./web.ts";
 
 export const ALERTMANAGER_PORT = 9093;
 export const ALERTMANAGER_WORKLOAD = "alertmanager";
+
+/** mgmt's Alertmanager, its only replica (a workload cluster's is the chart's, named by the Prometheus Operator). */
+export const MGMT_ALERTMANAGER_POD = podName(ALERTMANAGER_WORKLOAD, 0);
 export const ALERTMANAGER_SIZING: Sizing = { memory: 32, limit: 128, cpu: 10 };
 
 export function alertmanagerConfig(): string {

@@ -66,7 +66,7 @@ export const OPERATOR_GOVERNING_SERVICE = "prometheus-operated";
 export function kubePeerScrapeJobs(workload: Workload, namespace: string, tls: ScrapeTls = {}) {
   return peerScrapeJobs(
     (i, port) =>
-      `${PROMETHEUS_WORKLOAD}-${i}.${OPERATOR_GOVERNING_SERVICE}.${namespace}.svc.cluster.local:${port}`,
+      `${workload.replicaNames[i]}.${OPERATOR_GOVERNING_SERVICE}.${namespace}.svc.cluster.local:${port}`,
     workload.replicaNames.length,
     tls,
     workload.mode,

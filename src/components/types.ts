@@ -88,7 +88,7 @@ export interface Container {
  */
 export interface PodSpec {
   cluster: string;
-  /** Workload name; replica i is named `${name}-${i}`. */
+  /** Workload name; replica i is named podName(name, i). */
   name: string;
   replicas: number;
   /** Keeps data or needs stable replica names: a StatefulSet on Kubernetes, else a Deployment (random pod names). */
@@ -210,6 +210,14 @@ export interface Opening {
   reserved?: boolean;
 }
 
+/**
+ * The name of replica `index` of a workload: a StatefulSet's pod on Kubernetes, the local runtime's pod. The one place
+ * this rule is written; a Deployment's pods get random names on Kubernetes instead (the kube runtime resolves them).
+ */
+export function podName(workload: string, index: number): string {
+  return `${workload}-${index}`;
+}
+
 export function podNames(pod: PodSpec): string[] {
-  return Array.from({ length: pod.replicas }, (_, i) => `${pod.name}-${i}`);
+  return Array.from({ length: pod.replicas }, (_, i) => podName(pod.name, i));
 }
