@@ -231,5 +231,6 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
       discovered: opts.discovered,
     }),
     openAddresses: open,
+    spec,
   };
 }

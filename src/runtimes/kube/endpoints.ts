@@ -4,7 +4,7 @@
 
 import { ALERTMANAGER_WORKLOAD } from "../../components/alertmanager.ts";
 import { NAMESPACE } from "../../components/context.ts";
-import { buildFleet, exposedHttpPorts, openings, storeApiOf } from "../../components/fleet.ts";
+import { exposedHttpPorts, type FleetSpec, openings, storeApiOf } from "../../components/fleet.ts";
 import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
 import { queryFrontendAddress } from "../../components/thanos/query-frontend.ts";
 import { type PodSpec, podName, type ServiceSpec } from "../../components/types.ts";
@@ -140,7 +140,7 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
     ...(input.httpTls && topology.fleet.tls.http ? { httpTls: input.httpTls.material } : {}),
     ...(input.grpcTls && topology.fleet.tls.grpc ? { grpcTls: input.grpcTls } : {}),
   };
-  const spec = buildFleet(topology, ctx, credentials);
+  const { spec } = fleet;
   const mgmt = topology.observer.name;
   const opened = openings(topology, "kubernetes");
   await proxy.start();
@@ -252,7 +252,7 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
  * host port, the load balancer's address or the node address; `https://` where it asks for the client certificate.
  */
 function exposedHttpEndpoints(
-  spec: ReturnType<typeof buildFleet>,
+  spec: FleetSpec,
   clusterOf: (name: string) => RenderedCluster,
   discovered: DiscoveredAddresses,
 ): ExposedHttp[] {

@@ -1,9 +1,9 @@
 // Where a person on this machine opens each UI: kind's host ports on 127.0.0.1, else the node or load-balancer address.
 
 import { join } from "node:path";
-import { exposedHttpPorts, fleetShape, openings } from "../../components/fleet.ts";
+import { exposedHttpPorts, openings } from "../../components/fleet.ts";
 import type { DiscoveredAddresses } from "../../render/addresses.ts";
-import type { RenderedCluster } from "../../render/types.ts";
+import type { RenderedCluster, RenderedFleet } from "../../render/types.ts";
 import { CREDENTIALS_FILE } from "../../state/credentials.ts";
 import type { Topology } from "../../topology/topology.ts";
 
@@ -37,14 +37,13 @@ export function exposedUrl(
 /** Every UI of the fleet a person opens on Kubernetes, in the components' order (Grafana only when it runs). */
 export function hostUrls(
   topology: Topology,
-  clusters: RenderedCluster[],
+  fleet: RenderedFleet,
   discovered?: DiscoveredAddresses,
 ): HostUrl[] {
+  const { clusters } = fleet;
   // With tls.http every HTTP NodePort of the fleet's servers serves HTTPS (the storage cluster's have their own flag).
   const tlsPorts = new Set(
-    topology.fleet.tls.http
-      ? exposedHttpPorts(fleetShape(topology)).map((e) => `${e.cluster}/${e.nodePort}`)
-      : [],
+    topology.fleet.tls.http ? exposedHttpPorts(fleet.spec).map((e) => `${e.cluster}/${e.nodePort}`) : [],
   );
   return openings(topology, "kubernetes").flatMap((o) => {
     if (o.reserved) return [];
@@ -69,11 +68,11 @@ const SUMMARY = new Set([
 /** The lines `up` ends with: what to open, and where the Grafana password is (never the password itself). */
 export function summaryLines(
   topology: Topology,
-  clusters: RenderedCluster[],
+  fleet: RenderedFleet,
   discovered: DiscoveredAddresses | undefined,
   stateDir: string,
 ): string[] {
-  const urls = hostUrls(topology, clusters, discovered).filter((u) => SUMMARY.has(u.name));
+  const urls = hostUrls(topology, fleet, discovered).filter((u) => SUMMARY.has(u.name));
   const pick = (name: string) => urls.filter((u) => u.name === name);
   const lines = ["", "The fleet is up. Open from this machine:"];
   for (const u of urls) {
