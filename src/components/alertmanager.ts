@@ -108,6 +108,7 @@ export function alertmanagerOpenings(topology: Topology, cluster: string): Openi
       title: "Alertmanager",
       nodePort: alertmanagerNodePort(topology, cluster),
       runtimes: mgmt ? ["kubernetes", "local"] : ["local"],
+      ui: true,
     },
   ];
 }

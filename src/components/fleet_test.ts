@@ -194,6 +194,20 @@ describe("the facts each component module states agree with its pods and Service
       }
     });
 
+    test(`${name}: the pages up lists are the UIs the modules mark, not an API nor each Prometheus replica`, () => {
+      const { topology } = fleetOf(input);
+      const pages = openings(topology, "kubernetes").filter((o) => o.ui);
+      const names = [...new Set(pages.map((o) => o.name))];
+      assert.deepEqual(names, [
+        "query-frontend",
+        "query",
+        "bucket-web",
+        "alertmanager",
+        "grafana",
+        "minio-console",
+      ]);
+    });
+
     test(`${name}: every port a person opens is a NodePort of one of its cluster's Services`, () => {
       const { topology, fleet } = fleetOf(input);
       for (const runtime of ["kubernetes", "local"] as const) {

@@ -19,6 +19,7 @@ export function grafanaOpenings(topology: Topology, w: Workload): Opening[] {
       title: "Grafana",
       nodePort: grafanaNodePort(w),
       runtimes: ["kubernetes"],
+      ui: true,
       ...(topology.fleet.grafana ? {} : { reserved: true }),
     },
   ];

@@ -242,5 +242,7 @@ export function prometheusOpenings(topology: Topology, workload: Workload): Open
     title: `Prometheus replica ${i}`,
     nodePort: prometheusNodePort(workload, i),
     runtimes,
+    // A page, but one per replica: up's closing lines leave them out.
+    ui: false,
   }));
 }

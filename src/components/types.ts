@@ -19,6 +19,31 @@ export type ComponentKind =
   | "storage-metrics"
   | "demo";
 
+/** Each component as a sentence names it (step titles): the one list of them outside their modules' own titles. */
+export const COMPONENT_TITLES: Readonly<Record<ComponentKind, string>> = {
+  sidecar: "Thanos sidecar",
+  query: "query",
+  "query-frontend": "query-frontend",
+  store: "store gateway",
+  compact: "compactor",
+  rule: "ruler",
+  "bucket-web": "bucket web",
+  "receive-router": "receive router",
+  "receive-ingester": "receive ingester",
+  prometheus: "Prometheus",
+  alertmanager: "Alertmanager",
+  "object-store": "S3 server",
+  "storage-metrics": "storage metrics",
+  demo: "demo workload",
+};
+
+/** The title of a pod: that of its first container's component (a Prometheus pod's sidecar is beside it). */
+export function podTitle(pod: PodSpec): string {
+  const first = pod.containers[0];
+  if (!first) throw new Error(`${pod.cluster}/${pod.name} has no container`);
+  return COMPONENT_TITLES[first.component];
+}
+
 export type Binary = "thanos" | "prometheus" | "alertmanager" | "weed" | "minio" | "node";
 
 /** Kubernetes-style placeholder for the pod's own name; Kubernetes expands it, the local runtime substitutes it. */
@@ -201,6 +226,11 @@ export interface Opening {
   url?: { scheme: "https"; path: string };
   /** The runtimes that run it behind this NodePort. */
   runtimes: readonly RuntimeName[];
+  /**
+   * A page a person opens in a browser, listed by `up` on Kubernetes at its end; not an API (S3, remote write), nor
+   * each replica of a workload (Prometheus).
+   */
+  ui: boolean;
   /** It serves HTTPS (the storage cluster's S3 API, certificate from the fleet CA). */
   https?: boolean;
   /**

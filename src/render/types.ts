@@ -20,6 +20,8 @@ export interface HostPort {
 /** A workload the chart runs: its replicas and each container's memory request (a Kubernetes quantity). */
 export interface ChartPod {
   name: string;
+  /** What it is, in words (podTitle): `Prometheus`, `Alertmanager`. */
+  title: string;
   replicas: number;
   memoryRequests: string[];
 }

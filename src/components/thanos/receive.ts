@@ -293,7 +293,8 @@ export function receiveOpenings(topology: Topology): Opening[] {
     "remote write (mutual TLS)",
     topology.observer.receive.nodePort,
   );
-  return [{ ...opening, url: { scheme: "https", path: REMOTE_WRITE_PATH } }];
+  // An API for Prometheus to write to, not a page.
+  return [{ ...opening, ui: false, url: { scheme: "https", path: REMOTE_WRITE_PATH } }];
 }
 
 /**

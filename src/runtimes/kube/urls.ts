@@ -14,6 +14,8 @@ export interface HostUrl {
   /** What it is, in words. */
   title: string;
   url: string;
+  /** A page a person opens (Opening.ui). */
+  ui: boolean;
 }
 
 /**
@@ -51,19 +53,9 @@ export function hostUrls(
     const found = rc && exposedUrl(rc, o.name, o.nodePort, discovered);
     const https = o.https || tlsPorts.has(`${o.cluster}/${o.nodePort}`);
     const url = found && https ? found.replace(/^http:/, "https:") : found;
-    return url ? [{ cluster: o.cluster, name: o.name, title: o.title, url }] : [];
+    return url ? [{ cluster: o.cluster, name: o.name, title: o.title, url, ui: o.ui === true }] : [];
   });
 }
-
-/** What `up` lists: the UIs, not the S3 API nor each Prometheus replica. */
-const SUMMARY = new Set([
-  "query-frontend",
-  "query",
-  "bucket-web",
-  "alertmanager",
-  "grafana",
-  "minio-console",
-]);
 
 /** The lines `up` ends with: what to open, and where the Grafana password is (never the password itself). */
 export function summaryLines(
@@ -72,7 +64,8 @@ export function summaryLines(
   discovered: DiscoveredAddresses | undefined,
   stateDir: string,
 ): string[] {
-  const urls = hostUrls(topology, fleet, discovered).filter((u) => SUMMARY.has(u.name));
+  // The pages the component modules mark as UIs, not the S3 API nor each Prometheus replica.
+  const urls = hostUrls(topology, fleet, discovered).filter((u) => u.ui);
   const pick = (name: string) => urls.filter((u) => u.name === name);
   const lines = ["", "The fleet is up. Open from this machine:"];
   for (const u of urls) {
