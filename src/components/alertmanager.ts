@@ -1,14 +1,18 @@
 // Alertmanager, one per cluster that has alerts to receive: the ruler's in mgmt, Prometheus's in each workload cluster
 // (there the chart runs it on Kubernetes).
+import { workloadNodePort } from "../topology/semantics.ts";
 import type { Topology } from "../topology/topology.ts";
 import { stringify } from "../yaml.ts";
 import type { SpecContext } from "./context.ts";
 import { resourcesFor, type Sizing } from "./resources.ts";
-import { type ComponentSpec, type Opening, START_STAGE } from "./types.ts";
+import { type ComponentSpec, type Opening, podName, START_STAGE } from "./types.ts";
 import { webServer } from "./web.ts";
 
 export const ALERTMANAGER_PORT = 9093;
 export const ALERTMANAGER_WORKLOAD = "alertmanager";
+
+/** mgmt's Alertmanager, its only replica (a workload cluster's is the chart's, named by the Prometheus Operator). */
+export const MGMT_ALERTMANAGER_POD = podName(ALERTMANAGER_WORKLOAD, 0);
 export const ALERTMANAGER_SIZING: Sizing = { memory: 32, limit: 128, cpu: 10 };
 
 export function alertmanagerConfig(): string {
@@ -29,7 +33,7 @@ export function alertmanagerNodePort(topology: Topology, cluster: string): numbe
   const w = topology.workloads.find((x) => x.name === cluster);
   if (!w)
     throw new Error(`cluster ${cluster} runs no Alertmanager: it is neither mgmt nor a workload cluster`);
-  return w.nodePorts.alertmanager;
+  return workloadNodePort(w, "alertmanager", 0);
 }
 
 export function alertmanager(topology: Topology, cluster: string, ctx: SpecContext): ComponentSpec {
@@ -104,6 +108,7 @@ export function alertmanagerOpenings(topology: Topology, cluster: string): Openi
       title: "Alertmanager",
       nodePort: alertmanagerNodePort(topology, cluster),
       runtimes: mgmt ? ["kubernetes", "local"] : ["local"],
+      ui: true,
     },
   ];
 }

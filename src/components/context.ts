@@ -1,5 +1,6 @@
 // What a runtime hands the component specs: where things listen and live, and how clusters reach each other.
 import type { GrpcTls, HttpTls, S3Tls } from "../state/tls.ts";
+import { podName } from "./types.ts";
 
 export type { GrpcTls, HttpTls, S3Tls };
 
@@ -65,6 +66,6 @@ export interface SpecContext {
 /** Addresses that only record shape: the fleet built with them tells which pods and Services exist. */
 export const shapeAddresses: Addresses = {
   service: (cluster, service, port) => `${service}.${cluster}:${port}`,
-  pod: (cluster, workload, index, port) => `${workload}-${index}.${cluster}:${port}`,
+  pod: (cluster, workload, index, port) => `${podName(workload, index)}.${cluster}:${port}`,
   exposed: (cluster, nodePort) => `${cluster}:${nodePort}`,
 };

@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import { parse } from "yaml";
 import { FAKE_HTTP_TLS } from "../render/testdata/fixtures.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
+import { fleetNodePorts, usesReceive } from "../topology/semantics.ts";
 import type { SpecContext } from "./context.ts";
 import { buildFleet, deploymentWorkloads, exposedHttpPorts, openings, storeApiServers } from "./fleet.ts";
 import { TEST_ADDRESSES, TEST_CREDENTIALS, testContext } from "./testdata/spec.ts";
@@ -157,11 +158,56 @@ describe("component specs", () => {
   });
 });
 
+/** biz1 on sidecars with one replica, biz2 on receive with three. */
+const mixedModes = {
+  clusters: [
+    { name: "mgmt", role: "observer" },
+    { name: "biz1", role: "workload", prometheus: { replicas: 1 } },
+    { name: "biz2", role: "workload", mode: "receive", prometheus: { replicas: 3 } },
+    { name: "minio", role: "storage" },
+  ],
+};
+
 describe("the facts each component module states agree with its pods and Services", () => {
   for (const [name, input] of Object.entries({
     default: DEFAULT_FLEET,
     "four workload clusters": fourWorkloads,
+    "sidecar and receive clusters": mixedModes,
   })) {
+    test(`${name}: the NodePorts the Services open are those fleet.yaml's validation reserves, replica ranges included`, () => {
+      const { topology, fleet } = fleetOf(input);
+      for (const c of topology.fleet.clusters) {
+        const opened = fleet.services
+          .filter((s) => s.cluster === c.name)
+          .flatMap((s) => s.ports.flatMap((p) => (p.nodePort === undefined ? [] : [p.nodePort])));
+        // Grafana is the chart's alone: no Service of the spec stands for it.
+        const chart = openings(topology, "kubernetes")
+          .filter((o) => o.cluster === c.name && o.name === "grafana")
+          .map((o) => o.nodePort);
+        assert.deepEqual(
+          [...opened, ...chart].sort(),
+          fleetNodePorts(topology.fleet, c)
+            .map((p) => p.port)
+            .sort(),
+          c.name,
+        );
+      }
+    });
+
+    test(`${name}: the pages up lists are the UIs the modules mark, not an API nor each Prometheus replica`, () => {
+      const { topology } = fleetOf(input);
+      const pages = openings(topology, "kubernetes").filter((o) => o.ui);
+      const names = [...new Set(pages.map((o) => o.name))];
+      assert.deepEqual(names, [
+        "query-frontend",
+        "query",
+        "bucket-web",
+        "alertmanager",
+        "grafana",
+        "minio-console",
+      ]);
+    });
+
     test(`${name}: every port a person opens is a NodePort of one of its cluster's Services`, () => {
       const { topology, fleet } = fleetOf(input);
       for (const runtime of ["kubernetes", "local"] as const) {
@@ -216,6 +262,7 @@ describe("the facts each component module states agree with its pods and Service
         "thanos-bucket-web",
         "thanos-query",
         "thanos-query-frontend",
+        ...(usesReceive(topology.fleet) ? ["thanos-receive-router"] : []),
       ]);
     });
   }

@@ -1,4 +1,5 @@
 // Grafana, run by the chart in each workload cluster (Kubernetes only): its sizing and the port a person opens.
+import { workloadNodePort } from "../topology/semantics.ts";
 import type { Topology, Workload } from "../topology/topology.ts";
 import type { Sizing } from "./resources.ts";
 import type { Opening } from "./types.ts";
@@ -6,7 +7,7 @@ import type { Opening } from "./types.ts";
 export const GRAFANA_SIZING: Sizing = { memory: 128, limit: 512, cpu: 25 };
 
 export function grafanaNodePort(w: Workload): number {
-  return w.nodePorts.grafana;
+  return workloadNodePort(w, "grafana", 0);
 }
 
 /** With `grafana: false` its kind host port stays mapped (reserved): a kind cluster's port mappings are fixed at creation. */
@@ -18,6 +19,7 @@ export function grafanaOpenings(topology: Topology, w: Workload): Opening[] {
       title: "Grafana",
       nodePort: grafanaNodePort(w),
       runtimes: ["kubernetes"],
+      ui: true,
       ...(topology.fleet.grafana ? {} : { reserved: true }),
     },
   ];

@@ -1,5 +1,6 @@
 // Prometheus replicas of a workload cluster, each with its sidecar, as the Prometheus Operator runs them.
 
+import { workloadNodePort } from "../topology/semantics.ts";
 import { PROMETHEUS_NAME, type Topology, type Workload } from "../topology/topology.ts";
 import { stringify } from "../yaml.ts";
 import { ALERTMANAGER_PORT, ALERTMANAGER_WORKLOAD } from "./alertmanager.ts";
@@ -65,7 +66,7 @@ export const OPERATOR_GOVERNING_SERVICE = "prometheus-operated";
 export function kubePeerScrapeJobs(workload: Workload, namespace: string, tls: ScrapeTls = {}) {
   return peerScrapeJobs(
     (i, port) =>
-      `${PROMETHEUS_WORKLOAD}-${i}.${OPERATOR_GOVERNING_SERVICE}.${namespace}.svc.cluster.local:${port}`,
+      `${workload.replicaNames[i]}.${OPERATOR_GOVERNING_SERVICE}.${namespace}.svc.cluster.local:${port}`,
     workload.replicaNames.length,
     tls,
     workload.mode,
@@ -148,9 +149,9 @@ function keptInside(topology: Topology, ctx: SpecContext): boolean {
   return topology.fleet.tls.http && ctx.operatorRunsPrometheus === true;
 }
 
-/** The NodePort of replica i's web UI. */
+/** The NodePort of replica i's web UI: one per replica (WORKLOAD_NODE_PORTS). */
 function prometheusNodePort(workload: Workload, i: number): number {
-  return workload.nodePorts.prometheus + i;
+  return workloadNodePort(workload, "prometheus", i);
 }
 
 /**
@@ -241,5 +242,7 @@ export function prometheusOpenings(topology: Topology, workload: Workload): Open
     title: `Prometheus replica ${i}`,
     nodePort: prometheusNodePort(workload, i),
     runtimes,
+    // A page, but one per replica: up's closing lines leave them out.
+    ui: false,
   }));
 }

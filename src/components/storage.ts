@@ -71,19 +71,26 @@ export function objectStore(
   };
 }
 
+/** The storage cluster's S3 server by its name, as messages and step titles call it. */
+export function storageServerName(storage: StorageConfig): "MinIO" | "SeaweedFS" {
+  return storage.server === "minio" ? "MinIO" : "SeaweedFS";
+}
+
 /** The S3 API and the console (MinIO) or metrics (SeaweedFS). kind's host ports keep the `minio-` names for both. */
 export function storageOpenings(topology: Topology): Opening[] {
   const s = topology.storage;
   if (!s) return [];
   const minio = s.server === "minio";
+  const server = storageServerName(s);
   const https = topology.fleet.tls.s3;
   return [
     {
       cluster: s.name,
       name: "minio-api",
-      title: minio ? "MinIO API (S3)" : "SeaweedFS API (S3)",
+      title: `${server} API (S3)`,
       nodePort: s.nodePorts.api,
       runtimes: ["kubernetes", "local"],
+      ui: false,
       ...(https ? { https } : {}),
     },
     {
@@ -92,6 +99,7 @@ export function storageOpenings(topology: Topology): Opening[] {
       title: minio ? "MinIO console" : "SeaweedFS metrics",
       nodePort: s.nodePorts.console,
       runtimes: ["kubernetes", "local"],
+      ui: true,
       // MinIO serves its console with the API's certificate.
       ...(https && minio ? { https } : {}),
     },

@@ -19,6 +19,31 @@ export type ComponentKind =
   | "storage-metrics"
   | "demo";
 
+/** Each component as a sentence names it (step titles): the one list of them outside their modules' own titles. */
+export const COMPONENT_TITLES: Readonly<Record<ComponentKind, string>> = {
+  sidecar: "Thanos sidecar",
+  query: "query",
+  "query-frontend": "query-frontend",
+  store: "store gateway",
+  compact: "compactor",
+  rule: "ruler",
+  "bucket-web": "bucket web",
+  "receive-router": "receive router",
+  "receive-ingester": "receive ingester",
+  prometheus: "Prometheus",
+  alertmanager: "Alertmanager",
+  "object-store": "S3 server",
+  "storage-metrics": "storage metrics",
+  demo: "demo workload",
+};
+
+/** The title of a pod: that of its first container's component (a Prometheus pod's sidecar is beside it). */
+export function podTitle(pod: PodSpec): string {
+  const first = pod.containers[0];
+  if (!first) throw new Error(`${pod.cluster}/${pod.name} has no container`);
+  return COMPONENT_TITLES[first.component];
+}
+
 export type Binary = "thanos" | "prometheus" | "alertmanager" | "weed" | "minio" | "node";
 
 /** Kubernetes-style placeholder for the pod's own name; Kubernetes expands it, the local runtime substitutes it. */
@@ -88,7 +113,7 @@ export interface Container {
  */
 export interface PodSpec {
   cluster: string;
-  /** Workload name; replica i is named `${name}-${i}`. */
+  /** Workload name; replica i is named podName(name, i). */
   name: string;
   replicas: number;
   /** Keeps data or needs stable replica names: a StatefulSet on Kubernetes, else a Deployment (random pod names). */
@@ -206,6 +231,11 @@ export interface Opening {
   url?: { scheme: "https"; path: string };
   /** The runtimes that run it behind this NodePort. */
   runtimes: readonly RuntimeName[];
+  /**
+   * A page a person opens in a browser, listed by `up` on Kubernetes at its end; not an API (S3, remote write), nor
+   * each replica of a workload (Prometheus).
+   */
+  ui: boolean;
   /** It serves HTTPS (the storage cluster's S3 API, certificate from the fleet CA). */
   https?: boolean;
   /**
@@ -215,6 +245,14 @@ export interface Opening {
   reserved?: boolean;
 }
 
+/**
+ * The name of replica `index` of a workload: a StatefulSet's pod on Kubernetes, the local runtime's pod. The one place
+ * this rule is written; a Deployment's pods get random names on Kubernetes instead (the kube runtime resolves them).
+ */
+export function podName(workload: string, index: number): string {
+  return `${workload}-${index}`;
+}
+
 export function podNames(pod: PodSpec): string[] {
-  return Array.from({ length: pod.replicas }, (_, i) => `${pod.name}-${i}`);
+  return Array.from({ length: pod.replicas }, (_, i) => podName(pod.name, i));
 }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { type Addresses, NAMESPACE, type SpecContext } from "../components/context.ts";
 import { objectStoreAccess } from "../components/fleet.ts";
+import { podName } from "../components/types.ts";
 import type { Credentials } from "../state/credentials.ts";
 import { readJsonFile, writeJsonFile } from "../state/json-file.ts";
 import type { Topology } from "../topology/topology.ts";
@@ -40,7 +41,7 @@ export function kubeAddresses(topology: Topology, discovered?: DiscoveredAddress
     service: (_cluster, service, port) => `${service}.${NAMESPACE}.${CLUSTER_SUFFIX}:${port}`,
     // The pod's DNS name under the headless Service named like its StatefulSet.
     pod: (_cluster, workload, index, port) =>
-      `${workload}-${index}.${workload}.${NAMESPACE}.${CLUSTER_SUFFIX}:${port}`,
+      `${podName(workload, index)}.${workload}.${NAMESPACE}.${CLUSTER_SUFFIX}:${port}`,
     exposed: (cluster, nodePort) => {
       if (!serviceType.has(cluster)) throw new Error(`no cluster named '${cluster}' in ${topology.source}`);
       if (serviceType.get(cluster) === "LoadBalancer") {

@@ -18,7 +18,7 @@ import { resourcesFor } from "../components/resources.ts";
 import { thanosImage } from "../components/thanos/common.ts";
 import { queryFrontendAddress } from "../components/thanos/query-frontend.ts";
 import { operatorRemoteWrite } from "../components/thanos/receive.ts";
-import type { Container, PodSpec } from "../components/types.ts";
+import { type Container, type PodSpec, podName } from "../components/types.ts";
 import {
   HTTP_TLS_FILES,
   type ScrapeTls,
@@ -38,6 +38,13 @@ import { OBJSTORE_SECRET, secret } from "./workloads.ts";
 export const RELEASE = "kube-prometheus-stack";
 export const CHART = "prometheus-community/kube-prometheus-stack";
 export const CHART_REPO = "https://prometheus-community.github.io/helm-charts";
+/**
+ * Pod name of replica `index` of the chart's Alertmanager in a workload cluster: the chart names its Alertmanager CR
+ * `<release>-alertmanager`, and the Prometheus Operator names that CR's pods `alertmanager-<CR>-<i>`.
+ */
+export function chartAlertmanagerPodName(index: number): string {
+  return podName(`alertmanager-${RELEASE}-alertmanager`, index);
+}
 export const GRAFANA_SECRET = "grafana-admin";
 export const GRAFANA_DATASOURCE_UID = "thanos";
 /** The chart's datasource ConfigMap (`<fullname>-grafana-datasource`), labelled for Grafana's sidecar. */

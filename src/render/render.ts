@@ -7,7 +7,7 @@ import { MINIO_WORKLOAD } from "../components/minio.ts";
 import { objstoreConfig } from "../components/objstore.ts";
 import { PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import { SEAWEEDFS_WORKLOAD } from "../components/seaweedfs.ts";
-import type { PodSpec, ServiceSpec } from "../components/types.ts";
+import { type PodSpec, podTitle, type ServiceSpec } from "../components/types.ts";
 import type { Credentials } from "../state/credentials.ts";
 import type { ClusterConfig } from "../topology/schema.ts";
 import type { Topology } from "../topology/topology.ts";
@@ -151,6 +151,7 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
       helmValues = kubePrometheusStackValues(topology, w, ctx, { prometheus, alertmanager });
       chartPods = [prometheus, alertmanager].map((p) => ({
         name: p.name,
+        title: podTitle(p),
         replicas: p.replicas,
         memoryRequests: p.containers.map((x) => x.resources.requests.memory),
       }));
@@ -231,5 +232,6 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
       discovered: opts.discovered,
     }),
     openAddresses: open,
+    spec,
   };
 }

@@ -1,4 +1,5 @@
 // What `render` produces for the Kubernetes runtime, per cluster: the contract between render and the kube runtime.
+import type { FleetSpec } from "../components/fleet.ts";
 
 /** A Kubernetes object as applied by server-side apply. */
 export interface KubeObject {
@@ -19,6 +20,8 @@ export interface HostPort {
 /** A workload the chart runs: its replicas and each container's memory request (a Kubernetes quantity). */
 export interface ChartPod {
   name: string;
+  /** What it is, in words (podTitle): `Prometheus`, `Alertmanager`. */
+  title: string;
   replicas: number;
   memoryRequests: string[];
 }
@@ -59,4 +62,9 @@ export interface RenderedFleet {
   plan: PlanStep[];
   /** Address variables left as `${NAME}` placeholders because `up` has not discovered them yet. */
   openAddresses: { cluster: string; variable: string; command: string }[];
+  /**
+   * The fleet spec these objects were rendered from (images before a registry mirror renames them): what the runtime
+   * reads of the fleet's pods and Services, so it builds the fleet once per render instead of again from the topology.
+   */
+  spec: FleetSpec;
 }

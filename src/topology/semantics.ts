@@ -2,7 +2,13 @@
 import { parseDuration } from "../duration.ts";
 import type { ConfigProblem } from "./errors.ts";
 import { echo, fieldPath } from "./errors.ts";
-import { type ClusterConfig, type FleetConfig, NODE_PORT_MAX, NODE_PORT_MIN } from "./schema.ts";
+import {
+  type ClusterConfig,
+  type FleetConfig,
+  NODE_PORT_MAX,
+  NODE_PORT_MIN,
+  type WorkloadConfig,
+} from "./schema.ts";
 import { refusedValues } from "./values.ts";
 
 export const REPLICA_LABELS = ["prometheus_replica", "ruler_replica"] as const;
@@ -294,21 +300,63 @@ function retentionProblems(fleet: FleetConfig): PathProblem[] {
   return out;
 }
 
-/** Every NodePort a cluster exposes, with replica ranges expanded. */
+type WorkloadMode = WorkloadConfig["mode"];
+type WorkloadNodePortKey = keyof WorkloadConfig["nodePorts"];
+
+/** What one of a workload cluster's `nodePorts` opens. */
+interface WorkloadNodePortUse {
+  /** One port per Prometheus replica, replica i on the base + i; else the one port. */
+  perReplica: boolean;
+  /** The modes whose clusters listen on it. */
+  modes: readonly WorkloadMode[];
+}
+
+/**
+ * Each key of a workload cluster's `nodePorts`: whether it opens one port per Prometheus replica, and in which modes
+ * anything listens on it (a receive-mode cluster runs no sidecar). The one place the "+i" rule lives: validation
+ * expands these ranges (clusterNodePorts), and the component modules that own the ports compute theirs with
+ * workloadNodePort. Kept in the topology layer, below the components, because validation needs it and may not
+ * import them; a new key must be placed here (the compiler asks for it).
+ */
+export const WORKLOAD_NODE_PORTS: Readonly<Record<WorkloadNodePortKey, WorkloadNodePortUse>> = {
+  sidecarGrpc: { perReplica: true, modes: ["sidecar"] },
+  sidecarHttp: { perReplica: true, modes: ["sidecar"] },
+  prometheus: { perReplica: true, modes: ["sidecar", "receive"] },
+  alertmanager: { perReplica: false, modes: ["sidecar", "receive"] },
+  grafana: { perReplica: false, modes: ["sidecar", "receive"] },
+};
+
+/**
+ * The NodePort `key` opens for Prometheus replica `replica` of a workload cluster (0 for a key with one port). Asking
+ * for a port the cluster's mode leaves unused, or a replica it does not run, is a defect of the caller.
+ */
+export function workloadNodePort(w: WorkloadConfig, key: WorkloadNodePortKey, replica: number): number {
+  const use = WORKLOAD_NODE_PORTS[key];
+  if (!use.modes.includes(w.mode)) {
+    throw new Error(`cluster ${w.name} is in ${w.mode} mode, which opens no nodePorts.${key}`);
+  }
+  const replicas = use.perReplica ? w.prometheus.replicas : 1;
+  if (!Number.isInteger(replica) || replica < 0 || replica >= replicas) {
+    throw new Error(
+      `cluster ${w.name} opens nodePorts.${key} for ${replicas} replica(s), not for replica ${replica}`,
+    );
+  }
+  return w.nodePorts[key] + replica;
+}
+
+/** Every NodePort a cluster exposes, with replica ranges expanded; a key its mode leaves unused is left out. */
 export function clusterNodePorts(c: ClusterConfig): { key: string; port: number }[] {
   if (c.role !== "workload") return Object.entries(c.nodePorts).map(([key, port]) => ({ key, port }));
-  // A receive-mode cluster runs no sidecar: nothing listens on the sidecar NodePorts.
-  const unused = c.mode === "receive" ? ["sidecarGrpc", "sidecarHttp"] : [];
   const { replicas } = c.prometheus;
-  return Object.entries(c.nodePorts)
-    .filter(([key]) => !unused.includes(key))
-    .flatMap(([key, port]) =>
-      ["sidecarGrpc", "sidecarHttp", "prometheus"].includes(key)
+  return (Object.keys(c.nodePorts) as WorkloadNodePortKey[])
+    .filter((key) => WORKLOAD_NODE_PORTS[key].modes.includes(c.mode))
+    .flatMap((key) =>
+      WORKLOAD_NODE_PORTS[key].perReplica
         ? Array.from({ length: replicas }, (_, r) => ({
             key: replicas > 1 ? `${key}+${r}` : key,
-            port: port + r,
+            port: workloadNodePort(c, key, r),
           }))
-        : [{ key, port }],
+        : [{ key, port: workloadNodePort(c, key, 0) }],
     );
 }
 

@@ -34,11 +34,15 @@ export interface Topology {
 /** The Prometheus CR kube-prometheus-stack creates for release `kube-prometheus-stack`. */
 export const PROMETHEUS_NAME = "kube-prometheus-stack-prometheus";
 
-/** Pod name of Prometheus replica i, which the operator also sets as `prometheus_replica`. */
+/**
+ * Pod name of Prometheus replica i, which the operator also sets as `prometheus_replica`: the one place the
+ * Prometheus pods' names are made (each Workload's `replicaNames`), here because the labels validated above name them.
+ */
 export function prometheusReplicaName(i: number): string {
   return `prometheus-${PROMETHEUS_NAME}-${i}`;
 }
 
+/** @deprecated the ruler's pod names are `rulerPodNames` in components/thanos/rule.ts; kept for src/drill/scenarios.ts. */
 export function rulerReplicaName(i: number): string {
   return `thanos-ruler-${i}`;
 }

@@ -155,7 +155,14 @@ export function mgmtComponent(
 
 /** A mgmt UI a person opens, on both runtimes. */
 export function mgmtOpening(topology: Topology, name: string, title: string, nodePort: number): Opening {
-  return { cluster: topology.observer.name, name, title, nodePort, runtimes: ["kubernetes", "local"] };
+  return {
+    cluster: topology.observer.name,
+    name,
+    title,
+    nodePort,
+    runtimes: ["kubernetes", "local"],
+    ui: true,
+  };
 }
 
 /** objstore.yml, and with the storage cluster's HTTPS the fleet CA it verifies the S3 certificate with. */

@@ -4,7 +4,7 @@ import { RECEIVE_REPLICA_LABEL, usesReceive } from "../../topology/semantics.ts"
 import type { Topology } from "../../topology/topology.ts";
 import type { Addresses, SpecContext } from "../context.ts";
 import type { ComponentSpec } from "../types.ts";
-import { START_STAGE } from "../types.ts";
+import { podName, START_STAGE } from "../types.ts";
 import { HTTP_ONLY, HTTP_PORT, listen, type MgmtFacts, mgmtComponent, objstore, WORKLOAD } from "./common.ts";
 
 const FACTS: MgmtFacts = {
@@ -16,6 +16,9 @@ const FACTS: MgmtFacts = {
   stage: START_STAGE.mgmtQuery,
 };
 const NAME = FACTS.name;
+
+/** Its only replica's pod name. */
+export const COMPACTOR_POD = podName(NAME, 0);
 
 /** The label that tells a workload's Prometheus HA replicas apart, which offline deduplication ignores. */
 export const DEDUP_REPLICA_LABEL = "prometheus_replica";

@@ -5,7 +5,7 @@ import { stringify } from "../../yaml.ts";
 import type { SpecContext } from "../context.ts";
 import { type Profile, scale } from "../resources.ts";
 import type { ComponentSpec, ConfigFile, Opening, StoreApiServer } from "../types.ts";
-import { START_STAGE } from "../types.ts";
+import { podName, START_STAGE } from "../types.ts";
 import { listenArgs, type MgmtFacts, mgmtComponent, mgmtOpening, TLS_FILES, WORKLOAD } from "./common.ts";
 
 export const ENDPOINTS_FILE = "endpoints.yaml";
@@ -49,7 +49,7 @@ const QUERY_CLIENT_FILES = { cert: "grpc-client.crt", key: "grpc-client.key" } a
 
 /** Pod names of the query replicas, as verify asks each of them for its stores. */
 export function queryPodNames(topology: Topology): string[] {
-  return Array.from({ length: topology.observer.queryReplicas }, (_, i) => `${NAME}-${i}`);
+  return Array.from({ length: topology.observer.queryReplicas }, (_, i) => podName(NAME, i));
 }
 
 /**

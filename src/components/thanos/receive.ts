@@ -5,7 +5,7 @@ import { RECEIVE_REPLICA_LABEL, TENANT_LABEL, usesReceive } from "../../topology
 import type { Topology, Workload } from "../../topology/topology.ts";
 import type { Addresses, SpecContext } from "../context.ts";
 import type { ComponentSpec, ConfigFile, Opening, Port, ServiceSpec, StoreApiServer } from "../types.ts";
-import { POD_NAME, START_STAGE } from "../types.ts";
+import { POD_NAME, podName, START_STAGE } from "../types.ts";
 import {
   GRPC_AND_HTTP,
   GRPC_PORT,
@@ -113,11 +113,11 @@ const CLIENT_FILES = { cert: "remote-write-client.crt", key: "remote-write-clien
 
 /** Pod names of the ingesters, in hashring order. */
 export function ingesterPodNames(topology: Topology): string[] {
-  return Array.from({ length: topology.observer.receive.ingesters }, (_, i) => `${INGESTER.name}-${i}`);
+  return Array.from({ length: topology.observer.receive.ingesters }, (_, i) => podName(INGESTER.name, i));
 }
 
 export function routerPodNames(topology: Topology): string[] {
-  return Array.from({ length: topology.observer.receive.routers }, (_, i) => `${ROUTER.name}-${i}`);
+  return Array.from({ length: topology.observer.receive.routers }, (_, i) => podName(ROUTER.name, i));
 }
 
 /** The workload clusters that remote-write to receive. */
@@ -300,7 +300,8 @@ export function receiveOpenings(topology: Topology): Opening[] {
     "remote write (mutual TLS)",
     topology.observer.receive.nodePort,
   );
-  return [{ ...opening, url: { scheme: "https", path: REMOTE_WRITE_PATH } }];
+  // An API for Prometheus to write to, not a page.
+  return [{ ...opening, ui: false, url: { scheme: "https", path: REMOTE_WRITE_PATH } }];
 }
 
 /**

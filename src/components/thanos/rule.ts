@@ -3,12 +3,11 @@
 
 import { parseDuration } from "../../duration.ts";
 import type { Topology, Workload } from "../../topology/topology.ts";
-import { rulerReplicaName } from "../../topology/topology.ts";
 import { stringify } from "../../yaml.ts";
 import { ALERTMANAGER_PORT } from "../alertmanager.ts";
 import type { SpecContext } from "../context.ts";
 import type { ComponentSpec, StoreApiServer } from "../types.ts";
-import { POD_NAME, START_STAGE } from "../types.ts";
+import { POD_NAME, podName, START_STAGE } from "../types.ts";
 import { webClient } from "../web.ts";
 import {
   GRPC_PORT,
@@ -35,6 +34,11 @@ const FACTS: MgmtFacts = {
   headless: true,
 };
 const NAME = FACTS.name;
+
+/** Pod names of the ruler replicas; each is also that replica's ruler_replica label. */
+export function rulerPodNames(topology: Topology): string[] {
+  return Array.from({ length: topology.observer.rulerReplicas }, (_, i) => podName(NAME, i));
+}
 
 /** The group verify expects every ruler to evaluate: a watchdog that always fires and a per-cluster summary. */
 const BASE_GROUP = {
@@ -238,8 +242,7 @@ export function ruler(topology: Topology, ctx: SpecContext): ComponentSpec {
 /** Each ruler replica, dialled by its pod address. */
 export function rulerStoreApis(topology: Topology): StoreApiServer[] {
   const mgmt = topology.observer.name;
-  return Array.from({ length: topology.observer.rulerReplicas }, (_, i): StoreApiServer => {
-    const pod = rulerReplicaName(i);
+  return rulerPodNames(topology).map((pod, i): StoreApiServer => {
     return {
       type: "rule",
       component: "rule",

@@ -1,6 +1,7 @@
 // The Thanos sidecar next to each Prometheus replica: its args, its per-replica Service on NodePorts the other
 // clusters dial, and the StoreAPI it serves.
 
+import { workloadNodePort } from "../../topology/semantics.ts";
 import type { Topology, Workload } from "../../topology/topology.ts";
 import { stringify } from "../../yaml.ts";
 import { POD_IP, type SpecContext } from "../context.ts";
@@ -23,13 +24,13 @@ export function sidecarServiceName(i: number): string {
   return `thanos-sidecar-${i}`;
 }
 
-/** The NodePort of replica i's sidecar gRPC (StoreAPI): one per replica, from the cluster's `sidecarGrpc` up. */
+/** The NodePort of replica i's sidecar gRPC (StoreAPI): one per replica (WORKLOAD_NODE_PORTS). */
 export function sidecarGrpcNodePort(w: Workload, i: number): number {
-  return w.nodePorts.sidecarGrpc + i;
+  return workloadNodePort(w, "sidecarGrpc", i);
 }
 
 function sidecarHttpNodePort(w: Workload, i: number): number {
-  return w.nodePorts.sidecarHttp + i;
+  return workloadNodePort(w, "sidecarHttp", i);
 }
 
 /** The sidecar of each Prometheus replica (the `workload` pods): the args the Prometheus Operator gives it. */

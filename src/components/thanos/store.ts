@@ -3,7 +3,7 @@ import type { Topology } from "../../topology/topology.ts";
 import type { SpecContext } from "../context.ts";
 import { type Profile, scale } from "../resources.ts";
 import type { ComponentSpec, StoreApiServer } from "../types.ts";
-import { START_STAGE } from "../types.ts";
+import { podName, START_STAGE } from "../types.ts";
 import {
   GRPC_PORT,
   grpcServerTls,
@@ -46,7 +46,7 @@ export function storeLimits(profile: Profile): {
 }
 
 /** Its only replica's pod name. */
-export const STORE_GATEWAY_POD = `${NAME}-0`;
+export const STORE_GATEWAY_POD = podName(NAME, 0);
 
 export function storeGateway(topology: Topology, ctx: SpecContext): ComponentSpec {
   const store = objstore(ctx, NAME, FACTS.container);

@@ -4,10 +4,10 @@
 
 import { ALERTMANAGER_WORKLOAD } from "../../components/alertmanager.ts";
 import { NAMESPACE } from "../../components/context.ts";
-import { buildFleet, exposedHttpPorts, openings, storeApiOf } from "../../components/fleet.ts";
+import { exposedHttpPorts, type FleetSpec, openings, storeApiOf } from "../../components/fleet.ts";
 import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
 import { queryFrontendAddress } from "../../components/thanos/query-frontend.ts";
-import type { PodSpec, ServiceSpec } from "../../components/types.ts";
+import { type PodSpec, podName, type ServiceSpec } from "../../components/types.ts";
 import type { ExposedHttp, FleetEndpoints, GrafanaDatasourceConfigMap, Target } from "../../endpoints.ts";
 import {
   type DiscoveredAddresses,
@@ -16,7 +16,13 @@ import {
   S3_CA_KEY,
   S3_CA_SECRET,
 } from "../../render/addresses.ts";
-import { GRAFANA_DATASOURCE_CONFIGMAP, HTTP_TLS_MOUNT, HTTP_TLS_SECRET, RELEASE } from "../../render/helm.ts";
+import {
+  chartAlertmanagerPodName,
+  GRAFANA_DATASOURCE_CONFIGMAP,
+  HTTP_TLS_MOUNT,
+  HTTP_TLS_SECRET,
+  RELEASE,
+} from "../../render/helm.ts";
 import type { RenderedCluster, RenderedFleet } from "../../render/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { type GrpcTls, type HttpClientFiles, type HttpTls, S3_SERVER_NAME } from "../../state/tls.ts";
@@ -36,11 +42,10 @@ export function statefulPodName(
     (o) => (o.kind === "StatefulSet" || o.kind === "Deployment") && o.metadata.name === workload,
   );
   if (own?.kind === "Deployment") return undefined;
-  // The chart's Alertmanager CR is named after the release; the operator names its pods alertmanager-<CR>-<i>.
   if (!own && cluster.role === "workload" && workload === ALERTMANAGER_WORKLOAD) {
-    return `alertmanager-${RELEASE}-alertmanager-${index}`;
+    return chartAlertmanagerPodName(index);
   }
-  return `${workload}-${index}`;
+  return podName(workload, index);
 }
 
 interface LivePod {
@@ -135,7 +140,7 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
     ...(input.httpTls && topology.fleet.tls.http ? { httpTls: input.httpTls.material } : {}),
     ...(input.grpcTls && topology.fleet.tls.grpc ? { grpcTls: input.grpcTls } : {}),
   };
-  const spec = buildFleet(topology, ctx, credentials);
+  const { spec } = fleet;
   const mgmt = topology.observer.name;
   const opened = openings(topology, "kubernetes");
   await proxy.start();
@@ -150,17 +155,17 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
     const rc = clusterOf(pod.cluster);
     const api = input.api(rc.context);
     for (let i = 0; i < pod.replicas; i++) {
-      const podName = `${pod.name}-${i}`;
+      const name = podName(pod.name, i);
       for (const [ci, c] of pod.containers.entries()) {
         const port = httpPort(pod, ci);
-        const direct = hostMapped(rc, spec.services, pod, podName, port);
+        const direct = hostMapped(rc, spec.services, pod, name, port);
         const target: () => Promise<ProxyTarget> = async () => ({
           resource: "pods",
           namespace: NAMESPACE,
           name: await resolvePod(api, rc, pod.name, i),
           port,
         });
-        const id = `${pod.cluster}/${podName}/${port}`;
+        const id = `${pod.cluster}/${name}/${port}`;
         // A port that asks for the fleet's client certificate: its host port as HTTPS, else a port-forward (TLS end
         // to end); the API server's proxy would end the TLS without a certificate to present.
         const url = c.readiness.tls
@@ -169,12 +174,12 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
         const grpc = storeApiOf(topology, {
           cluster: pod.cluster,
           component: c.component,
-          pod: podName,
+          pod: name,
         })?.address(addresses);
         targets.push({
           cluster: pod.cluster,
           component: c.component,
-          pod: statefulPodName(rc, pod.name, i) ?? podName,
+          pod: statefulPodName(rc, pod.name, i) ?? name,
           url,
           ...(grpc ? { grpc } : {}),
         });
@@ -247,7 +252,7 @@ export async function kubeEndpoints(input: EndpointsInput): Promise<FleetEndpoin
  * host port, the load balancer's address or the node address; `https://` where it asks for the client certificate.
  */
 function exposedHttpEndpoints(
-  spec: ReturnType<typeof buildFleet>,
+  spec: FleetSpec,
   clusterOf: (name: string) => RenderedCluster,
   discovered: DiscoveredAddresses,
 ): ExposedHttp[] {

@@ -5,10 +5,13 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { type FakeKubeApi, FakeWorld } from "../../../testing/kube/fake-world.ts";
 import { ingesterPodNames, routerPodNames } from "../../components/thanos/receive.ts";
+import type { FleetEndpoints } from "../../endpoints.ts";
 import { readDiscoveredAddresses } from "../../render/addresses.ts";
+import { renderFleet } from "../../render/render.ts";
 import { receiveTopology } from "../../render/testdata/fixtures.ts";
 import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet } from "../../topology/load.ts";
 import { expectedStores, queryPods, target } from "../../verify/expect.ts";
+import { createKubeRuntime } from "./index.ts";
 import { addCloudClusters, defaultTopology, harness, topologyOf } from "./testdata/fixtures.ts";
 
 /** Pods of a Deployment as the ReplicaSet names them: random suffixes, one of them on its way out. */
@@ -295,6 +298,55 @@ describe("endpoints on kind: host ports where a NodePort maps one pod, the pod p
           "alertmanager alertmanager-kube-prometheus-stack-alertmanager-0 true",
         ],
       );
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it("status, endpoints and up's verify each report from one render, and read the fleet from it", async () => {
+    const topology = defaultTopology();
+    const h = await harness(topology);
+    try {
+      await h.up();
+      let renders = 0;
+      // A render whose spec leaves bucket web out: a report that built the fleet again would still list it.
+      const render: typeof renderFleet = (t, o) => {
+        renders++;
+        const fleet = renderFleet(t, o);
+        return {
+          ...fleet,
+          spec: { ...fleet.spec, pods: fleet.spec.pods.filter((p) => p.name !== "thanos-bucket-web") },
+        };
+      };
+      const runtime = createKubeRuntime({ ...h.deps, render });
+      try {
+        const bucketWeb = (ep: FleetEndpoints) => ep.targets.some((t) => t.component === "bucket-web");
+        const rows = await runtime.status(topology, { stateDir: h.stateDir });
+        assert.equal(renders, 1, "status renders once");
+        assert.ok(rows.length > 0 && !rows.some((r) => r.component === "bucket-web"));
+
+        renders = 0;
+        assert.ok(!bucketWeb(await runtime.endpoints(topology, { stateDir: h.stateDir })));
+        assert.equal(renders, 1, "endpoints renders once");
+
+        // up renders with placeholders, then with the discovered addresses; its verify reads the last render.
+        renders = 0;
+        let reported: FleetEndpoints | undefined;
+        await runtime.up(topology, {
+          stateDir: h.stateDir,
+          reporter: { step: () => () => {}, info: () => {}, verbose: () => {} },
+          signal: new AbortController().signal,
+          verbose: false,
+          verify: async (_t, opts) => {
+            reported = await opts.endpoints();
+            return { ok: true, text: "" };
+          },
+        });
+        assert.equal(renders, 2, "up renders twice: with placeholders, then with the discovered addresses");
+        assert.ok(reported && !bucketWeb(reported));
+      } finally {
+        await runtime.close();
+      }
     } finally {
       await h.cleanup();
     }

@@ -6,8 +6,9 @@ import { join, resolve } from "node:path";
 import { NAMESPACE } from "../../components/context.ts";
 import { storageService } from "../../components/storage.ts";
 import type { FleetEndpoints } from "../../endpoints.ts";
-import { ADDRESSES_FILE, readDiscoveredAddresses } from "../../render/addresses.ts";
+import { ADDRESSES_FILE, type DiscoveredAddresses, readDiscoveredAddresses } from "../../render/addresses.ts";
 import type { RenderedFleet } from "../../render/types.ts";
+import type { Credentials } from "../../state/credentials.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { fleetCredentials, loadFleetCredentials } from "../../state/fleet-credentials.ts";
 import { describePurged, purgeSecrets } from "../../state/purge.ts";
@@ -87,11 +88,20 @@ function imagesArchive(topology: Topology, flag?: string): string | undefined {
   return file ? fleetPath(topology, file) : undefined;
 }
 
+/** A fleet an earlier `up` left, rendered from the state dir, with what reporting on it needs. */
+interface Loaded {
+  credentials: Credentials;
+  discovered: DiscoveredAddresses;
+  fleet: RenderedFleet;
+  http?: HttpTls;
+  grpc?: GrpcTls;
+}
+
 export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
   const proxy = new EndpointProxy();
 
-  /** What an earlier `up` left: without it there is no fleet to report on. */
-  const load = async (topology: Topology, stateDir: string) => {
+  /** What an earlier `up` left, rendered once: without it there is no fleet to report on. */
+  const load = async (topology: Topology, stateDir: string): Promise<Loaded> => {
     const state = await readState(stateDir);
     const discovered = await readDiscoveredAddresses(stateDir);
     if (Object.keys(state.clusters).length === 0 || !discovered) {
@@ -100,11 +110,18 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
     const credentials = await fleetCredentials(topology, stateDir);
     const tls = await withFleetTls(deps, topology, stateDir);
     const fleet = tls.deps.render(topology, { credentials, discovered });
-    return { state, discovered, credentials, fleet, http: tls.http, grpc: tls.grpc };
+    return {
+      discovered,
+      credentials,
+      fleet,
+      ...(tls.http ? { http: tls.http } : {}),
+      ...(tls.grpc ? { grpc: tls.grpc } : {}),
+    };
   };
 
-  const endpoints = async (topology: Topology, stateDir: string): Promise<FleetEndpoints> => {
-    const { credentials, discovered, fleet, http, grpc } = await load(topology, stateDir);
+  /** What the fleet reports to verify, from a render the caller already has. */
+  const report = (topology: Topology, stateDir: string, loaded: Loaded): Promise<FleetEndpoints> => {
+    const { credentials, discovered, fleet, http, grpc } = loaded;
     return kubeEndpoints({
       topology,
       fleet,
@@ -117,6 +134,9 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       ...(grpc ? { grpcTls: grpc } : {}),
     });
   };
+
+  const endpoints = async (topology: Topology, stateDir: string): Promise<FleetEndpoints> =>
+    report(topology, stateDir, await load(topology, stateDir));
 
   return {
     name: "kubernetes",
@@ -135,7 +155,17 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
         state: await readState(opts.stateDir),
         credentials,
         discovered: await readDiscoveredAddresses(opts.stateDir),
-        endpoints: () => endpoints(topology, opts.stateDir),
+        // The verify that ends `up` reads the render `up` applied, with the addresses it discovered.
+        endpoints: () => {
+          if (!ctx.discovered) throw new Error("up has not discovered the node addresses yet");
+          return report(topology, opts.stateDir, {
+            credentials,
+            discovered: ctx.discovered,
+            fleet: ctx.fleet,
+            ...(tls.http ? { http: tls.http } : {}),
+            ...(tls.grpc ? { grpc: tls.grpc } : {}),
+          });
+        },
         imagesArchive: imagesArchive(topology, opts.images),
       });
       await runSteps(ctx, [preflightAction]);
@@ -145,7 +175,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       await saveCredentials();
       await tls.save();
       await runSteps(ctx, upActions(ctx));
-      for (const line of summaryLines(topology, ctx.fleet.clusters, ctx.discovered, opts.stateDir)) {
+      for (const line of summaryLines(topology, ctx.fleet, ctx.discovered, opts.stateDir)) {
         opts.reporter.info(line);
       }
       if (ctx.verifyResult) opts.reporter.info(`\n${ctx.verifyResult.text.trimEnd()}`);
@@ -166,8 +196,9 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
 
     async status(topology, opts): Promise<ProcessStatus[]> {
       if (Object.keys((await readState(opts.stateDir)).clusters).length === 0) return [];
-      const { fleet } = await load(topology, opts.stateDir);
-      const reported = await endpoints(topology, opts.stateDir);
+      const loaded = await load(topology, opts.stateDir);
+      const { fleet } = loaded;
+      const reported = await report(topology, opts.stateDir, loaded);
       const rows: ProcessStatus[] = [];
       for (const rc of fleet.clusters) {
         const api = deps.api(rc.context);

@@ -5,6 +5,8 @@ import { mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { NAMESPACE } from "../../components/context.ts";
+import { storageServerName } from "../../components/storage.ts";
+import { podTitle } from "../../components/types.ts";
 import { archiveImages, writeArchiveSubset } from "../../images/archive.ts";
 import { writeDiscoveredAddresses } from "../../render/addresses.ts";
 import { chartSource, RELEASE } from "../../render/helm.ts";
@@ -35,6 +37,9 @@ export type Action = Step<RunContext>;
 const namespaces = (rc: RenderedCluster) => rc.manifests.filter((o) => o.kind === "Namespace");
 const nonNamespaces = (rc: RenderedCluster) => rc.manifests.filter((o) => o.kind !== "Namespace");
 const listNames = (names: string[]) => names.join(", ");
+/** Words in a sentence: "A", "A and B", "A, B and C". */
+const listWords = (words: string[]) =>
+  words.length > 1 ? `${words.slice(0, -1).join(", ")} and ${words.at(-1)}` : (words[0] ?? "");
 
 async function apply(ctx: RunContext, rc: RenderedCluster, objects: KubeObject[]): Promise<void> {
   const state = clusterState(ctx.state, rc.cluster, rc.context);
@@ -313,9 +318,13 @@ const namespaceAndSecrets = (name: string): Action => ({
   },
 });
 
+/** The storage cluster's S3 server, as its component names it. */
+const serverOf = (ctx: RunContext): string =>
+  ctx.topology.storage ? storageServerName(ctx.topology.storage) : "";
+
 const storageApply = (name: string): Action => ({
   title: (ctx) =>
-    `${name}: ${ctx.topology.storage?.server === "minio" ? "MinIO" : "SeaweedFS"} and the bucket setup Job (server-side apply)`,
+    `${name}: ${serverOf(ctx)}${renderedCluster(ctx, name).manifests.some((o) => o.kind === "Job") ? " and the bucket setup Job" : ""} (server-side apply)`,
   async execute(ctx) {
     await apply(ctx, renderedCluster(ctx, name), nonNamespaces(renderedCluster(ctx, name)));
   },
@@ -323,7 +332,7 @@ const storageApply = (name: string): Action => ({
 
 const storageWait = (name: string): Action => ({
   title: (ctx) =>
-    `${name}: wait for ${ctx.topology.storage?.server === "minio" ? "MinIO" : "SeaweedFS"}, the bucket ${ctx.topology.fleet.bucket} and Thanos's bucket-scoped key`,
+    `${name}: wait for ${serverOf(ctx)}, the bucket ${ctx.topology.fleet.bucket} and Thanos's bucket-scoped key`,
   async execute(ctx) {
     await waitFor(ctx, renderedCluster(ctx, name));
   },
@@ -407,12 +416,14 @@ const helmInstall: Action = {
   },
 };
 
-/** helm --wait ends with the operator running; the Prometheus and Alertmanager it runs are waited for here. */
+/** helm --wait ends with the operator running; the pods it runs (Prometheus, Alertmanager) are waited for here. */
 const operatedWait: Action = {
   title: (ctx) => {
-    const names = ctx.fleet.clusters.filter((c) => c.role === "workload").map((c) => c.cluster);
+    const workloads = ctx.fleet.clusters.filter((c) => c.role === "workload");
+    const names = workloads.map((c) => c.cluster);
+    const what = [...new Set(workloads.flatMap((c) => (c.chartPods ?? []).map((p) => p.title)))];
     return names.length > 0
-      ? `wait for the Prometheus and Alertmanager pods the Prometheus Operator runs on ${listNames(names)}`
+      ? `wait for the ${listWords(what)} pods the Prometheus Operator runs on ${listNames(names)}`
       : undefined;
   },
   async execute(ctx) {
@@ -433,7 +444,13 @@ const operatedWait: Action = {
 const workloadServices = (name: string): Action => ({
   title: (ctx) => {
     const type = ctx.topology.fleet.clusters.find((c) => c.name === name)?.serviceType ?? "NodePort";
-    return `${name}: a ${type} Service per Prometheus replica (server-side apply)`;
+    // The pods that get a Service of their own per replica, as the spec has them.
+    const { pods, services } = ctx.fleet.spec;
+    const selected = services.filter((s) => s.cluster === name && s.selector.pod !== undefined);
+    const what = pods.filter(
+      (p) => p.cluster === name && selected.some((s) => s.selector.workload === p.name),
+    );
+    return `${name}: a ${type} Service per ${listWords([...new Set(what.map(podTitle))])} replica (server-side apply)`;
   },
   async execute(ctx) {
     await apply(ctx, renderedCluster(ctx, name), nonNamespaces(renderedCluster(ctx, name)));

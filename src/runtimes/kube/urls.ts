@@ -1,9 +1,9 @@
 // Where a person on this machine opens each UI: kind's host ports on 127.0.0.1, else the node or load-balancer address.
 
 import { join } from "node:path";
-import { exposedHttpPorts, fleetShape, openings } from "../../components/fleet.ts";
+import { exposedHttpPorts, openings } from "../../components/fleet.ts";
 import type { DiscoveredAddresses } from "../../render/addresses.ts";
-import type { RenderedCluster } from "../../render/types.ts";
+import type { RenderedCluster, RenderedFleet } from "../../render/types.ts";
 import { CREDENTIALS_FILE } from "../../state/credentials.ts";
 import type { Topology } from "../../topology/topology.ts";
 
@@ -14,6 +14,8 @@ export interface HostUrl {
   /** What it is, in words. */
   title: string;
   url: string;
+  /** A page a person opens (Opening.ui). */
+  ui: boolean;
 }
 
 /**
@@ -37,14 +39,13 @@ export function exposedUrl(
 /** Every UI of the fleet a person opens on Kubernetes, in the components' order (Grafana only when it runs). */
 export function hostUrls(
   topology: Topology,
-  clusters: RenderedCluster[],
+  fleet: RenderedFleet,
   discovered?: DiscoveredAddresses,
 ): HostUrl[] {
+  const { clusters } = fleet;
   // With tls.http every HTTP NodePort of the fleet's servers serves HTTPS (the storage cluster's have their own flag).
   const tlsPorts = new Set(
-    topology.fleet.tls.http
-      ? exposedHttpPorts(fleetShape(topology)).map((e) => `${e.cluster}/${e.nodePort}`)
-      : [],
+    topology.fleet.tls.http ? exposedHttpPorts(fleet.spec).map((e) => `${e.cluster}/${e.nodePort}`) : [],
   );
   return openings(topology, "kubernetes").flatMap((o) => {
     if (o.reserved) return [];
@@ -52,28 +53,19 @@ export function hostUrls(
     const found = rc && exposedUrl(rc, o.name, o.nodePort, discovered);
     const https = o.https || tlsPorts.has(`${o.cluster}/${o.nodePort}`);
     const url = found && https ? found.replace(/^http:/, "https:") : found;
-    return url ? [{ cluster: o.cluster, name: o.name, title: o.title, url }] : [];
+    return url ? [{ cluster: o.cluster, name: o.name, title: o.title, url, ui: o.ui === true }] : [];
   });
 }
-
-/** What `up` lists: the UIs, not the S3 API nor each Prometheus replica. */
-const SUMMARY = new Set([
-  "query-frontend",
-  "query",
-  "bucket-web",
-  "alertmanager",
-  "grafana",
-  "minio-console",
-]);
 
 /** The lines `up` ends with: what to open, and where the Grafana password is (never the password itself). */
 export function summaryLines(
   topology: Topology,
-  clusters: RenderedCluster[],
+  fleet: RenderedFleet,
   discovered: DiscoveredAddresses | undefined,
   stateDir: string,
 ): string[] {
-  const urls = hostUrls(topology, clusters, discovered).filter((u) => SUMMARY.has(u.name));
+  // The pages the component modules mark as UIs, not the S3 API nor each Prometheus replica.
+  const urls = hostUrls(topology, fleet, discovered).filter((u) => u.ui);
   const pick = (name: string) => urls.filter((u) => u.name === name);
   const lines = ["", "The fleet is up. Open from this machine:"];
   for (const u of urls) {

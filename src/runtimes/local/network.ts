@@ -1,7 +1,7 @@
 // The local runtime's address plan: a loopback IP per pod, per Service and per cluster "node", like a pod network.
 import type { Addresses } from "../../components/context.ts";
 import type { FleetSpec } from "../../components/fleet.ts";
-import { podNames } from "../../components/types.ts";
+import { podName, podNames } from "../../components/types.ts";
 import type { Topology } from "../../topology/topology.ts";
 
 export const DEFAULT_SUBNET = "127.77";
@@ -109,7 +109,7 @@ export function planNetwork(topology: Topology, shape: FleetSpec, subnet: string
     serviceIp,
     addresses: {
       service: (cluster, service, port) => `${serviceIp(cluster, service)}:${port}`,
-      pod: (cluster, workload, index, port) => `${podIp(cluster, `${workload}-${index}`)}:${port}`,
+      pod: (cluster, workload, index, port) => `${podIp(cluster, podName(workload, index))}:${port}`,
       exposed: (cluster, nodePort) => `${nodeIp(cluster)}:${nodePort}`,
     },
   };

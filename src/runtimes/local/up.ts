@@ -4,6 +4,7 @@
 // step and each process, and start the supervisor again.
 import { setTimeout as sleep } from "node:timers/promises";
 import { SCOPE_CHECK_BUCKET } from "../../components/objstore.ts";
+import { storageServerName } from "../../components/storage.ts";
 import { START_AFTER } from "../../components/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { ensureStateDir } from "../../state/dir.ts";
@@ -167,7 +168,7 @@ function started(ctx: LocalUpContext, record: ProcessRecord): Promise<void> {
 const buckets: LocalStep = {
   title: (ctx) =>
     ctx.topology.storage
-      ? `buckets ${ctx.plan.objectStore.bucket} and ${SCOPE_CHECK_BUCKET} on SeaweedFS (Thanos's key: ${ctx.plan.objectStore.bucket} only)`
+      ? `buckets ${ctx.plan.objectStore.bucket} and ${SCOPE_CHECK_BUCKET} on ${storageServerName(ctx.topology.storage)} (Thanos's key: ${ctx.plan.objectStore.bucket} only)`
       : undefined,
   async execute(ctx) {
     const lines = await prepareBuckets(

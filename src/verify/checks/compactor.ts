@@ -1,5 +1,5 @@
 // The `compactor` check: the one compactor runs and has not halted (it halts, silently, on overlapping blocks).
-import { WORKLOAD } from "../../components/thanos/common.ts";
+import { COMPACTOR_POD } from "../../components/thanos/compact.ts";
 import { metricValue } from "../../probes/metrics.ts";
 import { inspectHint, target } from "../expect.ts";
 import { type Probe, unavailable } from "../probe.ts";
@@ -11,7 +11,7 @@ export const COMPACTOR: CheckInfo = { id: "compactor", title: "compactor running
 export async function checkCompactor(probe: Probe): Promise<CheckResult> {
   const { topology, endpoints } = probe;
   const mgmt = topology.observer.name;
-  const pod = `${WORKLOAD.compact}-0`;
+  const pod = COMPACTOR_POD;
   const hint = inspectHint(topology, endpoints, mgmt, pod, "thanos-compact");
   const t = target(endpoints, mgmt, "compact", pod);
   if (!t) {

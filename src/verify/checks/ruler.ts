@@ -1,11 +1,12 @@
 // The `ruler` check: every ruler loads and evaluates the fleet's rules, and the always-firing watchdog reaches mgmt's
 // Alertmanager.
+
+import { MGMT_ALERTMANAGER_POD } from "../../components/alertmanager.ts";
 import { WORKLOAD } from "../../components/thanos/common.ts";
-import { rulerLabels } from "../../components/thanos/rule.ts";
+import { rulerLabels, rulerPodNames } from "../../components/thanos/rule.ts";
 import type { Target } from "../../endpoints.ts";
 import { HttpError, join } from "../../net/http.ts";
 import { metricValue } from "../../probes/metrics.ts";
-import { rulerReplicaName } from "../../topology/topology.ts";
 import { expectedRuleGroups, inspectHint, target, WATCHDOG_ALERT } from "../expect.ts";
 import { classifyFailure, type Probe, unavailable } from "../probe.ts";
 import { type CheckInfo, type CheckProblem, fail, pass, pending, reason } from "../result.ts";
@@ -72,7 +73,7 @@ export async function checkRuler(probe: Probe): Promise<CheckResult> {
   const problems: CheckProblem[] = [];
   const firingSince: number[] = [];
   const waiting: { text: string; until: number }[] = [];
-  const pods = Array.from({ length: topology.observer.rulerReplicas }, (_, i) => rulerReplicaName(i));
+  const pods = rulerPodNames(topology);
 
   await Promise.all(
     pods.map(async (pod) => {
@@ -170,13 +171,7 @@ export async function checkRuler(probe: Probe): Promise<CheckResult> {
   const am = target(endpoints, mgmt, "alertmanager");
   const want: Record<string, string> = { ...rulerLabels(topology, "x"), alertname: WATCHDOG_ALERT };
   delete want.ruler_replica;
-  const amHint = inspectHint(
-    topology,
-    endpoints,
-    mgmt,
-    am?.pod ?? `${WORKLOAD.alertmanager}-0`,
-    "alertmanager",
-  );
+  const amHint = inspectHint(topology, endpoints, mgmt, am?.pod ?? MGMT_ALERTMANAGER_POD, "alertmanager");
   let delivered = false;
   if (!am) {
     problems.push({
