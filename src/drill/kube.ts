@@ -6,6 +6,7 @@
 import { NAMESPACE } from "../components/context.ts";
 import { PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import { sidecarServiceName } from "../components/thanos/sidecar.ts";
+import { podName } from "../components/types.ts";
 import type { KubeObject, RenderedCluster, RenderedFleet } from "../render/types.ts";
 import { COMPONENT_LABEL } from "../render/workloads.ts";
 import { describeRef, type KubeApi, type ObjectRef } from "../runtimes/kube/api.ts";
@@ -174,10 +175,11 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
     const after = v.pod ? before - 1 : 0;
     if (before < 1)
       throw new Error(`${s.id}: ${describeRef(t.scale)} in ${t.rc.cluster} already runs no replica`);
-    if (v.pod && t.workload.kind === "StatefulSet" && v.pod !== `${t.workload.name}-${before - 1}`) {
+    const removed = podName(t.workload.name, before - 1);
+    if (v.pod && t.workload.kind === "StatefulSet" && v.pod !== removed) {
       throw new Error(
         `${s.id}: ${describeRef(t.scale)} in ${t.rc.cluster} runs ${before} replica(s), so scaling it down removes ` +
-          `${t.workload.name}-${before - 1}, not ${v.pod}; fleet.yaml and the cluster disagree: run 'thanos-fleet up'`,
+          `${removed}, not ${v.pod}; fleet.yaml and the cluster disagree: run 'thanos-fleet up'`,
       );
     }
     const podsBefore = await podsOf(t);

@@ -1,14 +1,13 @@
-// The failures a drill injects, each with the promise the fleet makes about it.
-import { WORKLOAD } from "../components/thanos/common.ts";
+import { queryPodNames } from "../components/thanos/query.ts";
 import {
   INGESTER_MIN_READY_SECONDS,
   ingesterPodNames,
   receiveWorkloads,
   routerPodNames,
 } from "../components/thanos/receive.ts";
-import { HA_ALERTS } from "../components/thanos/rule.ts";
+import { HA_ALERTS, rulerPodNames } from "../components/thanos/rule.ts";
 import type { ComponentKind } from "../components/types.ts";
-import { rulerReplicaName, type Topology } from "../topology/topology.ts";
+import type { Topology } from "../topology/topology.ts";
 
 /** One process or pod to break: by cluster and component, optionally one pod of it. */
 export interface Victim {
@@ -68,8 +67,8 @@ export function scenarios(topology: Topology, opts: { runtime?: string } = {}): 
   const mgmt = topology.observer.name;
   if (!w) return [];
   const lastReplica = w.replicaNames[w.replicaNames.length - 1] as string;
-  const lastQuery = `${WORKLOAD.query}-${topology.observer.queryReplicas - 1}`;
-  const lastRuler = rulerReplicaName(topology.observer.rulerReplicas - 1);
+  const lastQuery = queryPodNames(topology).at(-1) as string;
+  const lastRuler = rulerPodNames(topology).at(-1) as string;
   const last = topology.workloads[topology.workloads.length - 1] ?? w;
   const out: Scenario[] = [
     {

@@ -42,11 +42,6 @@ export function prometheusReplicaName(i: number): string {
   return `prometheus-${PROMETHEUS_NAME}-${i}`;
 }
 
-/** @deprecated the ruler's pod names are `rulerPodNames` in components/thanos/rule.ts; kept for src/drill/scenarios.ts. */
-export function rulerReplicaName(i: number): string {
-  return `thanos-ruler-${i}`;
-}
-
 export function toTopology(
   fleet: FleetConfig,
   source: string,
