@@ -322,15 +322,19 @@ async function receiveDeduplicated(topology: Topology, queryFrontend: Frontend):
         `count by (prometheus_replica, receive_replica) (up{cluster="${w.name}"})`,
         false,
       );
-      const merged = await instantQuery(
-        queryFrontend,
-        `count by (job, instance) (up{cluster="${w.name}"})`,
-        true,
-      );
+      // Deduplicated, each series once: no two answers alike without the replica labels (a job may scrape one
+      // instance at several paths, as the kubelet's does, so job and instance alone do not name a series).
+      const merged = await instantQuery(queryFrontend, `up{cluster="${w.name}"}`, true);
       const copies = raw?.result.length ?? 0;
-      const counts = (merged?.result ?? []).map((r) => r.value?.[1] ?? "");
-      const once = counts.length > 0 && counts.every((c) => c === "1");
-      const seen = `${w.name}: ${copies} copies of each series without dedup (want ${want}), ${counts.length} series with dedup, counts ${[...new Set(counts)].join(",")}`;
+      const series = new Map<string, number>();
+      for (const r of merged?.result ?? []) {
+        const { prometheus_replica: _p, receive_replica: _r, ...labels } = r.metric;
+        const key = JSON.stringify(Object.entries(labels).sort());
+        series.set(key, (series.get(key) ?? 0) + 1);
+      }
+      const twice = [...series].filter(([, n]) => n > 1).map(([k]) => k);
+      const once = series.size > 0 && twice.length === 0;
+      const seen = `${w.name}: ${copies} copies of each series without dedup (want ${want}), ${series.size} series with dedup${twice.length > 0 ? `, more than once: ${twice.slice(0, 3).join(" ")}` : ", each once"}`;
       return { right: copies === want && once, seen };
     });
   }
