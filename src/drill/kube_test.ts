@@ -393,7 +393,7 @@ describe("receive drill faults on Kubernetes (biz2 on receive)", () => {
   it("a whole receive fleet passes the check, and the ingesters roll with minReadySeconds", async () => {
     await (await faults()).check();
     const sts = await api("kind-mgmt").get(ingester);
-    assert.equal((sts?.spec as { minReadySeconds?: number }).minReadySeconds, 10);
+    assert.equal((sts?.spec as { minReadySeconds?: number }).minReadySeconds, 40);
   });
 
   const expected: Record<string, { hold: (string | RegExp)[]; lift: string[]; broken: (string | RegExp)[] }> =
@@ -495,7 +495,7 @@ describe("receive drill faults on Kubernetes (biz2 on receive)", () => {
     ]);
     assert.match(
       fault.what,
-      /replaces thanos-receive-ingester-0, thanos-receive-ingester-1, thanos-receive-ingester-2 one at a time, minReadySeconds 10/,
+      /replaces thanos-receive-ingester-0, thanos-receive-ingester-1, thanos-receive-ingester-2 one at a time, minReadySeconds 40/,
     );
     assert.deepEqual(
       fault.brokenPods.map((p) => p.pod),

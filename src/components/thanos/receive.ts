@@ -83,10 +83,14 @@ const INGESTER: MgmtFacts = {
   replicas: (topology) => topology.observer.receive.ingesters,
   // Each keeps its TSDB, and its receive_replica label is its pod name: the names must be stable.
   stateful: true,
-  // Ready is not yet back in the hashring: a router skips an ingester that failed it for up to 5 s after (Thanos
-  // v0.42.4's hidden --receive-forward-max-backoff), and replacing the next one inside that window leaves a series
-  // one copy short of its quorum (503s while ingesters roll, thanos-io/thanos#8727). 10 s closes the window.
-  minReadySeconds: 10,
+  // Ready is not yet back in the hashring. A router skips an ingester that failed it for up to 5 s after (Thanos
+  // v0.42.4's hidden --receive-forward-max-backoff); on Kubernetes it also dials each ingester by its DNS name through
+  // gRPC's resolver (grpc.NewClient), which resolves again at most every 30 s, so an ingester back at a new pod
+  // address may stay out of reach that long. Replacing the next one inside that window leaves a series one copy short
+  // of its quorum (503s while ingesters roll, thanos-io/thanos#8727). Measured on kind (ingester-rollout drill,
+  // 2026-12-07): 10 s gave 22 and 24 failed writes in two runs, 40 s none; the local runtime's fixed addresses needed
+  // 10 s. 40 s on both: one fact, about two minutes for a rollout of three.
+  minReadySeconds: 40,
   stage: START_STAGE.mgmtBackends,
   // The routers and query dial each ingester by its own address.
   headless: true,
