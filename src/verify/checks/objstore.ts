@@ -5,7 +5,7 @@ import { formatDuration } from "../../duration.ts";
 import { HttpError } from "../../net/http.ts";
 import { S3Error } from "../../net/s3.ts";
 import { metricValue } from "../../probes/metrics.ts";
-import { TENANT_LABEL } from "../../topology/semantics.ts";
+import { RECEIVE_REPLICA_LABEL, TENANT_LABEL } from "../../topology/semantics.ts";
 import { describeLabels, inspectHint, sameLabels, sidecarWorkloads, target, workloadOf } from "../expect.ts";
 import type { BlockMeta, Bucket, Probe } from "../probe.ts";
 import { type CheckInfo, type CheckProblem, fail, pass, pending, plural, reason } from "../result.ts";
@@ -198,11 +198,17 @@ function groupWaiting(topology: Probe["topology"], waiting: Waiting[]): string {
   return [...byNote].map(([note, names]) => `${names.join(", ")}: ${note}`).join("; ");
 }
 
-/** Uncompacted raw blocks of one label set that overlap: only two producers with the same labels make those. */
+/**
+ * Uncompacted raw blocks of one label set that overlap: only two producers with the same labels make those. Not a
+ * receive ingester's own: in Thanos v0.42.4 an ingester stopped while its periodic head compaction writes a block
+ * flushes the same head again at shutdown, and ships both (seen in the ingester-rollout drill: 15:33-15:34 and
+ * 15:33-15:35 written within a second of each other). Both hold the same samples of one producer, and the fleet's
+ * compactor, which deduplicates offline and so compacts vertically, merges them.
+ */
 export function overlaps(blocks: BlockMeta[]): { labels: string; a: string; b: string }[] {
   const byLabels = new Map<string, BlockMeta[]>();
   for (const b of blocks) {
-    if (b.level !== 1 || b.resolution !== 0) continue;
+    if (b.level !== 1 || b.resolution !== 0 || b.labels[RECEIVE_REPLICA_LABEL] !== undefined) continue;
     const key = describeLabels(b.labels);
     byLabels.set(key, [...(byLabels.get(key) ?? []), b]);
   }
