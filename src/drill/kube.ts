@@ -22,7 +22,6 @@ export const CUT_OFF_KEY = "thanos-fleet.io/drill-cut-off";
 export const RESTARTED_AT_KEY = "kubectl.kubernetes.io/restartedAt";
 
 interface StatefulSetStatus {
-  observedGeneration?: number;
   currentRevision?: string;
   updateRevision?: string;
   updatedReplicas?: number;
@@ -237,14 +236,15 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
   const cutOffPlan = (
     s: Scenario,
     v: Victim,
-  ): { rc: RenderedCluster; refs: ObjectRef[]; restart: Target } => {
+  ): { rc: RenderedCluster; refs: ObjectRef[]; restart: Target; sidecarPods?: string[] } => {
     const rc = clusterOf(v.cluster);
     const service = (name: string) => ({ apiVersion: "v1", kind: "Service", namespace: NAMESPACE, name });
     if (v.component === "sidecar") {
       const w = topology.workloads.find((x) => x.name === v.cluster);
       if (!w) throw new Error(`${s.id}: ${v.cluster} is not a workload cluster`);
       const refs = w.replicaNames.map((_, i) => service(sidecarServiceName(i)));
-      return { rc, refs, restart: target(s, { cluster: topology.observer.name, component: "query" }) };
+      const restart = target(s, { cluster: topology.observer.name, component: "query" });
+      return { rc, refs, restart, sidecarPods: w.replicaNames };
     }
     const routers = target(s, v);
     const live = rc.manifests.find(
@@ -271,7 +271,7 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
   const cutOff = async (s: Scenario): Promise<Fault> => {
     const v = s.victims[0];
     if (!v || s.victims.length !== 1) throw new Error(`${s.id}: a cut-off names exactly one victim`);
-    const { rc, refs, restart } = cutOffPlan(s, v);
+    const { rc, refs, restart, sidecarPods } = cutOffPlan(s, v);
     const api = input.api(rc.context);
     const saved = new Map<string, Record<string, string>>();
     for (const ref of refs) {
@@ -305,8 +305,7 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
       }
     });
     const names = refs.map((r) => r.name).join(", ");
-    const sidecars = v.component === "sidecar";
-    const w = topology.workloads.find((x) => x.name === v.cluster);
+    const sidecars = sidecarPods !== undefined;
     return {
       what:
         `Services ${names} in ${v.cluster} select no pod ` +
@@ -315,7 +314,7 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
           : `(${v.component} unreachable from outside ${v.cluster}); its pods ${restarted.join(", ")} restarted to drop open connections`),
       // The sidecars' pods, or the routers: those replaced by the restart are new pods, the old ones gone.
       brokenPods: sidecars
-        ? (w?.replicaNames ?? []).map((pod) => ({ cluster: v.cluster, pod }))
+        ? sidecarPods.map((pod) => ({ cluster: v.cluster, pod }))
         : restarted.map((pod) => ({ cluster: v.cluster, pod })),
       ...(sidecars ? {} : { removedPods: restarted.map((pod) => ({ cluster: v.cluster, pod })) }),
       async lift() {
