@@ -309,13 +309,17 @@ export function receiveOpenings(topology: Topology): Opening[] {
 }
 
 /**
- * Prometheus's defaults, bounded for a fleet of small clusters: 10,000 samples buffered per shard, up to 10 shards of
- * 2,000-sample requests; an outage beyond the buffers is held by the WAL and resent after it.
+ * Prometheus's defaults, bounded for a fleet of small clusters: 10,000 samples buffered per shard, 2,000-sample
+ * requests, at most 4 shards; an outage beyond the buffers is held by the WAL and resent after it. Why 4: Prometheus
+ * adds shards while it is behind, which is when the observer is busiest. On kind (two cores under eight nodes) with
+ * 10, an ingester rollout left both replicas of the receive cluster at full shards, every request fanned out three
+ * times by the routers, the routers' forwards timing out (`context deadline exceeded`, 5xx) and each retry sending
+ * again what had been stored: the cores stayed saturated for the ten minutes watched.
  */
-const QUEUE = {
+export const REMOTE_WRITE_QUEUE = {
   capacity: 10_000,
   min_shards: 1,
-  max_shards: 10,
+  max_shards: 4,
   max_samples_per_send: 2_000,
   batch_send_deadline: "5s",
   min_backoff: "100ms",
@@ -344,7 +348,7 @@ export function remoteWrite(
             },
           }
         : {}),
-      queue_config: QUEUE,
+      queue_config: REMOTE_WRITE_QUEUE,
     },
     files: tls
       ? [

@@ -10,6 +10,7 @@ import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import type { FleetInput } from "../../topology/schema.ts";
 import type { SpecContext } from "../context.ts";
 import { buildFleet, exposedHttpPorts, openings, storeApiServers } from "../fleet.ts";
+import { REMOTE_WRITE_QUEUE } from "./receive.ts";
 import { TEST_ADDRESSES, TEST_CREDENTIALS, testContext } from "../testdata/spec.ts";
 import type { Container, PodSpec } from "../types.ts";
 
@@ -192,7 +193,7 @@ describe("a receive-mode cluster", () => {
       key_file: `${dir}/remote-write-client.key`,
       server_name: "thanos-fleet-grpc",
     });
-    assert.equal((rw.queue_config as Record<string, number>).max_shards, 10);
+    assert.deepEqual(rw.queue_config, REMOTE_WRITE_QUEUE);
     assert.deepEqual(config.global.external_labels, { cluster: "biz2", prometheus_replica: "$(POD_NAME)" });
     assert.ok(!config.scrape_configs.some((j) => j.job_name === "thanos-sidecar"));
     assert.deepEqual(
