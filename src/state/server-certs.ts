@@ -166,8 +166,11 @@ function renewalReason(leaf: Leaf, req: LeafRequest, now: number): string | unde
   if (left < RENEW_WITHIN_DAYS) return left < 0 ? "expired" : `expires in ${left} day(s)`;
   const want = [...req.sans].sort();
   const have = sansOf(cert);
-  if (want.join(",") !== have.join(","))
-    return `its addresses changed (${have.join(" ")} → ${want.join(" ")})`;
+  if (want.join(",") !== have.join(",")) {
+    const gone = have.filter((x) => !want.includes(x)).map((x) => `-${x}`);
+    const added = want.filter((x) => !have.includes(x)).map((x) => `+${x}`);
+    return `its addresses changed (${[...gone, ...added].join(" ")})`;
+  }
   return undefined;
 }
 

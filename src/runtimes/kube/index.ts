@@ -13,6 +13,7 @@ import { ensureStateDir } from "../../state/dir.ts";
 import { fleetCredentials, loadFleetCredentials } from "../../state/fleet-credentials.ts";
 import { describePurged, purgeSecrets } from "../../state/purge.ts";
 import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
+import type { Leaf } from "../../state/server-certs.ts";
 import {
   type FleetCa,
   type GrpcTls,
@@ -26,6 +27,7 @@ import { fleetPath, type Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
 import { runSteps } from "../steps.ts";
 import type { KubeApi } from "./api.ts";
+import { type KubeLeaves, loadKubeLeaves } from "./certs.ts";
 import { downFleet } from "./down.ts";
 import { kubeEndpoints, resolvePod } from "./endpoints.ts";
 import { EndpointProxy } from "./proxy.ts";
@@ -50,16 +52,28 @@ export interface KubeRuntime extends Runtime {
 
 /**
  * With `tls.grpc`, `tls.http` or the storage cluster's `tls.s3`, every render of this fleet carries the fleet's TLS
- * material (made once, kept in the state dir): `save()` writes new material there.
+ * material (made once, kept in the state dir): `save()` writes new material there. Each server's own certificate
+ * comes with `serverCerts(discovered)` (which `up` calls once the addresses are known, and which writes what it made)
+ * or, for a fleet already up, `loadLeaves(discovered)` (nothing written): every render after it carries them, and
+ * its clients verify what they dial (no pinned server name).
  */
 async function withFleetTls(
   deps: KubeDeps,
   topology: Topology,
   stateDir: string,
-): Promise<{ deps: KubeDeps; save: () => Promise<void>; http?: HttpTls; grpc?: GrpcTls }> {
+  credentials: Credentials,
+): Promise<{
+  deps: KubeDeps;
+  save: () => Promise<void>;
+  http?: HttpTls;
+  grpc?: GrpcTls;
+  /** The servers' own certificates for these addresses, from the state dir (made in memory where missing). */
+  loadLeaves: (discovered: DiscoveredAddresses, flags?: { renewAll?: boolean }) => Promise<KubeLeaves>;
+}> {
+  const none = async (): Promise<KubeLeaves> => ({ leaves: new Map(), renewals: [], save: async () => {} });
   const { grpc: wantGrpc, http: wantHttp } = topology.fleet.tls;
   const wantS3 = topology.storage !== undefined && topology.fleet.tls.s3;
-  if (!wantGrpc && !wantHttp && !wantS3) return { deps, save: async () => {} };
+  if (!wantGrpc && !wantHttp && !wantS3) return { deps, save: async () => {}, loadLeaves: none };
   const userCa = await loadUserCa(topology);
   const fleet = await loadFleetTls(stateDir, userCa);
   const ca: FleetCa = { tls: fleet.grpc, caKey: fleet.caKey, save: fleet.save };
@@ -73,11 +87,39 @@ async function withFleetTls(
     await ca.save();
     await s3?.save();
   };
+  let leaves: Map<string, Leaf> | undefined;
+  const loadLeaves = async (discovered: DiscoveredAddresses, flags: { renewAll?: boolean } = {}) => {
+    if (!wantGrpc && !wantHttp) return none();
+    const loaded = await loadKubeLeaves(
+      topology,
+      stateDir,
+      { credentials, ...tls },
+      discovered,
+      { cert: fleet.grpc.ca, key: fleet.caKey },
+      flags,
+    );
+    leaves = loaded.leaves;
+    return loaded;
+  };
+  const unpinned = <T extends { serverName: string }>(t: T): T => (leaves ? { ...t, serverName: "" } : t);
   return {
-    deps: { ...deps, render: (t, opts) => deps.render(t, { ...opts, ...tls }) },
+    deps: {
+      ...deps,
+      render: (t, opts) => deps.render(t, { ...opts, ...tls, ...(leaves ? { serverLeaves: leaves } : {}) }),
+      serverCerts: async (discovered) => {
+        const loaded = await loadLeaves(discovered);
+        await loaded.save();
+        return loaded.renewals;
+      },
+    },
     save,
-    ...(wantHttp ? { http: fleet.http } : {}),
-    ...(wantGrpc ? { grpc: fleet.grpc } : {}),
+    get http() {
+      return wantHttp ? unpinned(fleet.http) : undefined;
+    },
+    get grpc() {
+      return wantGrpc ? unpinned(fleet.grpc) : undefined;
+    },
+    loadLeaves,
   };
 }
 
@@ -108,7 +150,8 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       throw new Error(`no fleet is up on Kubernetes from state dir ${stateDir}; run 'thanos-fleet up' first`);
     }
     const credentials = await fleetCredentials(topology, stateDir);
-    const tls = await withFleetTls(deps, topology, stateDir);
+    const tls = await withFleetTls(deps, topology, stateDir, credentials);
+    await tls.loadLeaves(discovered);
     const fleet = tls.deps.render(topology, { credentials, discovered });
     return {
       discovered,
@@ -130,7 +173,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       api: deps.api,
       proxy,
       // Every request thanos-fleet sends to an HTTPS port presents the client certificate from the state dir.
-      ...(http ? { httpTls: { material: http, client: httpClientFiles(stateDir) } } : {}),
+      ...(http ? { httpTls: { material: http, client: httpClientFiles(stateDir, http.serverName) } } : {}),
       ...(grpc ? { grpcTls: grpc } : {}),
     });
   };
@@ -143,7 +186,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
 
     async up(topology, opts) {
       const { credentials, save: saveCredentials } = await loadFleetCredentials(topology, opts.stateDir);
-      const tls = await withFleetTls(deps, topology, opts.stateDir);
+      const tls = await withFleetTls(deps, topology, opts.stateDir, credentials);
       const ctx = newRunContext({
         topology,
         // The verify step runs the verify `up` was handed; without one (`up --no-verify`) it is left out.
