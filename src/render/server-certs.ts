@@ -7,16 +7,9 @@ import { NAMESPACE } from "../components/context.ts";
 import type { FleetSpec } from "../components/fleet.ts";
 import { OPERATOR_GOVERNING_SERVICE, PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import { type PodSpec, podName } from "../components/types.ts";
-import type { Leaf, LeafRequest } from "../state/server-certs.ts";
+import { KUBE_LEAF_PREFIX, type Leaf, type LeafRequest } from "../state/server-certs.ts";
 import type { Topology } from "../topology/topology.ts";
 import type { DiscoveredAddresses } from "./addresses.ts";
-
-/**
- * The prefix of a Kubernetes server's leaf name, `kube@<cluster>/<workload>` (file `kube@<cluster>.<workload>.crt`):
- * a local leaf is `<cluster>/<pod>/<container>`, and a cluster name (a DNS label) never holds `@`, so the two never
- * clash in `<state-dir>/tls/servers/`.
- */
-export const KUBE_LEAF_PREFIX = "kube@";
 
 export function kubeLeafName(cluster: string, workload: string): string {
   return `${KUBE_LEAF_PREFIX}${cluster}/${workload}`;

@@ -1,12 +1,18 @@
 // The Kubernetes runtime: kind clusters (or existing kube contexts) brought up by the steps in up.ts, torn down by
 // down.ts, and reported to verify through endpoints.ts.
 
+import { X509Certificate } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { NAMESPACE } from "../../components/context.ts";
 import { storageService } from "../../components/storage.ts";
 import type { FleetEndpoints } from "../../endpoints.ts";
-import { ADDRESSES_FILE, type DiscoveredAddresses, readDiscoveredAddresses } from "../../render/addresses.ts";
+import {
+  ADDRESSES_FILE,
+  type DiscoveredAddresses,
+  kubeContext,
+  readDiscoveredAddresses,
+} from "../../render/addresses.ts";
 import type { RenderedFleet } from "../../render/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { ensureStateDir } from "../../state/dir.ts";
@@ -21,13 +27,20 @@ import {
   httpClientFiles,
   loadFleetTls,
   loadS3Tls,
+  TLS_DIR,
 } from "../../state/tls.ts";
 import { loadUserCa } from "../../state/user-ca.ts";
 import { fleetPath, type Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
 import { runSteps } from "../steps.ts";
 import type { KubeApi } from "./api.ts";
-import { type KubeLeaves, loadKubeLeaves } from "./certs.ts";
+import {
+  type KubeLeaves,
+  loadKubeLeaves,
+  presentedSerial,
+  type RotationReport,
+  rotateInCluster,
+} from "./certs.ts";
 import { downFleet } from "./down.ts";
 import { kubeEndpoints, resolvePod } from "./endpoints.ts";
 import { EndpointProxy } from "./proxy.ts";
@@ -43,6 +56,14 @@ export { type KubeDeps, realDeps } from "./run-context.ts";
 export interface KubeRuntime extends Runtime {
   /** Stops the loopback proxy that endpoints() started (it does not keep the process alive by itself). */
   close(): Promise<void>;
+  /**
+   * `certs rotate`: every server's certificate renewed on its own key, each Secret written in place, then each server
+   * pod asked until it presents the new one. A fleet that is not up gets the state dir's certificates renewed.
+   */
+  rotateCerts(
+    topology: Topology,
+    opts: { stateDir: string; progress: (line: string) => void; timeoutMs?: number },
+  ): Promise<RotationReport>;
   /** What the drill's faults act on: the fleet as rendered for this state dir, its API seam and clock. */
   faultTarget(
     topology: Topology,
@@ -272,6 +293,59 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
         }
       }
       return rows;
+    },
+
+    async rotateCerts(topology, opts) {
+      const started = Date.now();
+      const state = await readState(opts.stateDir);
+      const discovered = await readDiscoveredAddresses(opts.stateDir);
+      const credentials = await fleetCredentials(topology, opts.stateDir);
+      const tls = await withFleetTls(deps, topology, opts.stateDir, credentials);
+      const running = Object.keys(state.clusters).length > 0 && discovered !== undefined;
+      const own = await tls.loadLeaves(discovered ?? { nodeIP: {} }, { renewAll: true });
+      await own.save();
+      const serial = (pem: string) => new X509Certificate(pem).serialNumber;
+      const renewed = own.renewals.map((r) => ({
+        name: r.name,
+        ...(r.before ? { serialBefore: serial(r.before) } : {}),
+        serialAfter: serial(r.after),
+      }));
+      if (!running) return { renewed, secrets: [], pods: [], running, ms: Date.now() - started };
+      const fleet = tls.deps.render(topology, { credentials, discovered });
+      const context = (cluster: string) => kubeContext(topology, cluster);
+      const files = { ca: join(opts.stateDir, TLS_DIR, "ca.crt") };
+      const client = {
+        grpc: {
+          cert: join(opts.stateDir, TLS_DIR, "grpc-client.crt"),
+          key: join(opts.stateDir, TLS_DIR, "grpc-client.key"),
+        },
+        http: httpClientFiles(opts.stateDir, ""),
+      };
+      const inCluster = await rotateInCluster(fleet, own.renewals, {
+        writeSecret: async (cluster, secret) => {
+          await deps.api(context(cluster)).serverSideApply(secret);
+        },
+        presented: async (p) => {
+          const rc = fleet.clusters.find((c) => c.cluster === p.cluster);
+          if (!rc) return undefined;
+          const api = deps.api(rc.context);
+          const url = await proxy.forward(`${p.cluster}/${p.workload}-${p.index}/${p.port}/tls`, {
+            api,
+            target: async () => ({
+              resource: "pods",
+              namespace: NAMESPACE,
+              name: await resolvePod(api, rc, p.workload, p.index),
+              port: p.port,
+            }),
+          });
+          return presentedSerial(new URL(url), { ca: files.ca, ...client[p.client] });
+        },
+        clock: deps.clock,
+        progress: opts.progress,
+        timeoutMs: opts.timeoutMs ?? 180_000,
+        pollMs: 5_000,
+      });
+      return { renewed, ...inCluster, running, ms: Date.now() - started };
     },
 
     async faultTarget(topology, opts) {
