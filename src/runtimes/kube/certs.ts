@@ -180,13 +180,23 @@ export async function rotateInCluster(
 export async function presentedSerial(
   url: URL,
   files: { ca: string; cert: string; key: string },
+  /** `h2` for a gRPC port (grpc-go refuses a handshake without it), `http/1.1` for an HTTPS one. */
+  alpn: "h2" | "http/1.1",
   timeoutMs = 5_000,
 ): Promise<string | undefined> {
   const [ca, cert, key] = await Promise.all(
     [files.ca, files.cert, files.key].map((f) => readFile(f, "utf8")),
   );
   return new Promise((resolve) => {
-    const socket = connect({ host: url.hostname, port: Number(url.port), ca, cert, key, timeout: timeoutMs });
+    const socket = connect({
+      host: url.hostname,
+      port: Number(url.port),
+      ca,
+      cert,
+      key,
+      ALPNProtocols: [alpn],
+      timeout: timeoutMs,
+    });
     const done = (serial?: string) => {
       socket.destroy();
       resolve(serial);

@@ -3,15 +3,23 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { createServer, type Server } from "node:tls";
 import { kubeLeafRequests, renderFleet } from "../../render/render.ts";
 import { defaultTopology, fakeRenderOptions, kindAddresses } from "../../render/testdata/fixtures.ts";
 import type { KubeObject } from "../../render/types.ts";
-import { listCertificates, serversDir } from "../../state/server-certs.ts";
+import { listCertificates, serversDir, signLeaf } from "../../state/server-certs.ts";
 import { loadFleetTls } from "../../state/tls.ts";
-import { loadKubeLeaves, type PresentingPod, presentingPods, rotateInCluster } from "./certs.ts";
+import {
+  loadKubeLeaves,
+  type PresentingPod,
+  presentedSerial,
+  presentingPods,
+  rotateInCluster,
+} from "./certs.ts";
 
 /** A clock that moves only when slept on. */
 function fakeClock() {
@@ -175,4 +183,47 @@ test("each server pod is asked where it presents its certificate: gRPC port, els
   ]);
   assert.deepEqual(at("kube@biz1/alertmanager"), [[0, 9093, "http"]]);
   assert.equal(new Set(pods.map((p) => p.leaf)).size, leaves.length, "every server has a pod to ask");
+});
+
+test("the handshake that tells which certificate a server presents: its serial, verified against the fleet CA", async () => {
+  const stateDir = await mkdtemp(join(tmpdir(), "kube-certs-hs-"));
+  const servers: Server[] = [];
+  try {
+    const tls = await loadFleetTls(stateDir);
+    await tls.save();
+    const ca = { cert: tls.grpc.ca, key: await tls.caKey() };
+    const leaf = await signLeaf(ca, {
+      name: "kube@mgmt/thanos-store",
+      sans: ["IP:127.0.0.1", "DNS:thanos-store"],
+    });
+    const elsewhere = await signLeaf(ca, { name: "kube@mgmt/other", sans: ["DNS:other"] });
+    const serve = async (l: { cert: string; key: string }) => {
+      const server = createServer({
+        cert: l.cert,
+        key: l.key,
+        ca: tls.grpc.ca,
+        requestCert: true,
+        rejectUnauthorized: true,
+        ALPNProtocols: ["h2"],
+      });
+      server.on("secureConnection", (s) => s.end());
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+      servers.push(server);
+      return new URL(`https://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    };
+    const files = {
+      ca: join(stateDir, "tls", "ca.crt"),
+      cert: join(stateDir, "tls", "grpc-client.crt"),
+      key: join(stateDir, "tls", "grpc-client.key"),
+    };
+    assert.equal(
+      await presentedSerial(await serve(leaf), files, "h2"),
+      new X509Certificate(leaf.cert).serialNumber,
+    );
+    // A certificate that does not name the address dialled is no answer.
+    assert.equal(await presentedSerial(await serve(elsewhere), files, "h2"), undefined);
+  } finally {
+    for (const s of servers) s.close();
+    await rm(stateDir, { recursive: true, force: true });
+  }
 });

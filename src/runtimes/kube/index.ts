@@ -338,7 +338,11 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
               port: p.port,
             }),
           });
-          return presentedSerial(new URL(url), { ca: files.ca, ...client[p.client] });
+          return presentedSerial(
+            new URL(url),
+            { ca: files.ca, ...client[p.client] },
+            p.client === "grpc" ? "h2" : "http/1.1",
+          );
         },
         clock: deps.clock,
         progress: opts.progress,
