@@ -1,5 +1,7 @@
 // `thanos-fleet certs [--json]`: every certificate of the fleet with who uses it and when it expires;
 // `thanos-fleet certs rotate`: every server's certificate renewed on the running fleet, with no gap in the view.
+
+import type { RotationReport } from "../runtimes/kube/certs.ts";
 import { rotateLocalCerts } from "../runtimes/local/certs.ts";
 import type { Runtime } from "../runtimes/runtime.ts";
 import { type CertificateInfo, listCertificates, RENEW_WITHIN_DAYS } from "../state/server-certs.ts";
@@ -42,26 +44,29 @@ export async function certsCommand(opts: CertsOptions): Promise<number> {
   return certs.some((c: CertificateInfo) => c.problem) ? 1 : 0;
 }
 
-/** Renews every server's certificate and hands it to the running fleet; Kubernetes is refused (not realised yet). */
+/** What `certs rotate` needs of the Kubernetes runtime (KubeRuntime.rotateCerts). */
+interface RotatesCerts {
+  rotateCerts(
+    topology: Topology,
+    opts: { stateDir: string; progress: (line: string) => void; timeoutMs?: number },
+  ): Promise<RotationReport>;
+}
+
+/** Renews every server's certificate and hands it to the running fleet, on either runtime. */
 export async function certsRotateCommand(
   runtime: Runtime,
   topology: Topology,
-  opts: CertsOptions,
+  opts: CertsOptions & { timeoutMs?: number },
 ): Promise<number> {
   const write = opts.write ?? ((t: string) => process.stdout.write(t));
-  if (runtime.name !== "local") {
-    throw new TlsMaterialError(
-      `certs rotate is realised on the local runtime only: on Kubernetes every server still shares one certificate ` +
-        `(grpc-server.crt, http-server.crt in ${opts.stateDir}/${TLS_DIR}).\n` +
-        "  fix: run it against a local fleet (--runtime local), or replace the shared files by hand and run up",
-    );
-  }
   if (!topology.fleet.tls.grpc && !topology.fleet.tls.http) {
     throw new TlsMaterialError(
       `${topology.source}: tls.grpc and tls.http are both false: no server of the fleet has a certificate to rotate.\n` +
         "  fix: remove tls: { grpc: false, http: false } and run up",
     );
   }
+  if (runtime.name === "kubernetes")
+    return rotateKube(runtime as Runtime & RotatesCerts, topology, opts, write);
   const r = await rotateLocalCerts(topology, opts.stateDir);
   if (opts.json) {
     write(`${JSON.stringify(r, null, 2)}\n`);
@@ -77,4 +82,60 @@ export async function certsRotateCommand(
       : "no local fleet runs: the next 'thanos-fleet up' uses them\n",
   );
   return 0;
+}
+
+/** Kubernetes: the Secrets written in place, then each server pod asked until it presents the new certificate. */
+async function rotateKube(
+  runtime: Runtime & RotatesCerts,
+  topology: Topology,
+  opts: CertsOptions & { timeoutMs?: number },
+  write: (text: string) => void,
+): Promise<number> {
+  const progress = opts.json ? () => {} : (line: string) => write(`${line}\n`);
+  try {
+    const r = await runtime.rotateCerts(topology, {
+      stateDir: opts.stateDir,
+      progress,
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    });
+    const late = r.pods.filter((p) => !p.presented);
+    if (opts.json) {
+      write(`${JSON.stringify(r, null, 2)}\n`);
+      return late.length > 0 ? 1 : 0;
+    }
+    write(
+      `renewed ${r.renewed.length} server certificate(s) in ${opts.stateDir}/${TLS_DIR}/servers on their own keys ` +
+        "(the CA and the client certificates unchanged)\n",
+    );
+    if (!r.running) {
+      write(
+        "no fleet is up on Kubernetes from this state dir: the next 'thanos-fleet up' writes them into its Secrets\n",
+      );
+      return 0;
+    }
+    write(`wrote ${r.secrets.length} Secret(s) in place: ${r.secrets.join(", ")}; no pod restarted\n`);
+    write(
+      table(
+        ["SERVER", "POD", "PRESENTS THE NEW CERTIFICATE"],
+        r.pods.map((p) => [
+          p.server.replace(/^kube@/, ""),
+          p.pod,
+          p.presented
+            ? `yes, after ${((p.afterMs ?? 0) / 1000).toFixed(0)} s`
+            : `no (serial ${p.serial ?? "none answered"})`,
+        ]),
+      ),
+    );
+    write(`in ${(r.ms / 1000).toFixed(1)} s\n`);
+    if (late.length > 0) {
+      write(
+        `${late.length} server pod(s) still present the old certificate: the kubelet may not have synced the Secret yet; ` +
+          "run 'thanos-fleet certs rotate' again later, or restart the named pods\n",
+      );
+      return 1;
+    }
+    return 0;
+  } finally {
+    await runtime.close?.();
+  }
 }

@@ -78,6 +78,8 @@ export async function drillCommand(
           topology,
           ...(await (runtime as KubeRuntime).faultTarget(topology, { stateDir: opts.stateDir })),
           signal: opts.signal,
+          rotateCerts: (progress) =>
+            (runtime as KubeRuntime).rotateCerts(topology, { stateDir: opts.stateDir, progress }),
         });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const report = await runDrill(topology, endpoints, faults, chosen, {

@@ -7,10 +7,11 @@ import { ADDRESSES_FILE, placeholder, readDiscoveredAddresses } from "../render/
 import { fleetFiles, type RenderedFile } from "../render/files.ts";
 import { renderFleet } from "../render/render.ts";
 import { FILES } from "../render/runbook.ts";
+import { loadKubeLeaves } from "../runtimes/kube/certs.ts";
 import { CREDENTIALS_FILE } from "../state/credentials.ts";
 import { ensureStateDir } from "../state/dir.ts";
 import { loadFleetCredentials } from "../state/fleet-credentials.ts";
-import { loadGrpcTls, loadOrCreateFleetTls, loadS3Tls } from "../state/tls.ts";
+import { loadFleetTls, loadGrpcTls, loadS3Tls } from "../state/tls.ts";
 import { loadUserCa } from "../state/user-ca.ts";
 import type { Topology } from "../topology/topology.ts";
 import { checkRenderInputs } from "./inputs.ts";
@@ -39,8 +40,9 @@ export async function renderCommand(
   await save();
   const fleetTls =
     topology.fleet.tls.grpc || topology.fleet.tls.http
-      ? await loadOrCreateFleetTls(opts.stateDir, userCa)
+      ? await loadFleetTls(opts.stateDir, userCa)
       : undefined;
+  await fleetTls?.save();
   const grpcTls = topology.fleet.tls.grpc ? fleetTls?.grpc : undefined;
   const httpTls = topology.fleet.tls.http ? fleetTls?.http : undefined;
   const s3 =
@@ -52,13 +54,23 @@ export async function renderCommand(
         )
       : undefined;
   await s3?.save();
+  const tlsOpts = { credentials, grpcTls, httpTls, s3Tls: s3?.tls };
+  // Each server's own certificate, for the addresses `up` found. Before any `up` the node addresses are placeholders
+  // PLAN.md has filled in later, which no certificate can name: the shared certificates, and the one name clients
+  // verify against them, stand in until then.
+  const own =
+    fleetTls && discovered && (grpcTls || httpTls)
+      ? await loadKubeLeaves(topology, opts.stateDir, tlsOpts, discovered, {
+          cert: fleetTls.grpc.ca,
+          key: fleetTls.caKey,
+        })
+      : undefined;
+  await own?.save();
   const fleet = renderFleet(topology, {
-    credentials,
+    ...tlsOpts,
     discovered,
     outDir: opts.out,
-    grpcTls,
-    httpTls,
-    s3Tls: s3?.tls,
+    ...(own ? { serverLeaves: own.leaves } : {}),
   });
   const files = fleetFiles(topology, fleet, opts.out);
   for (const f of files) {

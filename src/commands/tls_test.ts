@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { test } from "node:test";
 import { tempDir } from "../../testing/tempdir.ts";
+import { writeDiscoveredAddresses } from "../render/addresses.ts";
 import { parseFleetYaml } from "../topology/load.ts";
 import { planCommand } from "./plan.ts";
 import { renderCommand } from "./render.ts";
@@ -23,7 +25,10 @@ test("render with tls.grpc makes the fleet's certificates once and puts the keys
   const key = await readFile(join(stateDir, "tls", "grpc-server.key"), "utf8");
   const body = key.split("\n")[1] ?? "";
   assert.ok(body.length > 20, "a PEM body");
-  assert.match(await readFile(join(out, "biz1", "secrets.yaml"), "utf8"), /thanos-grpc-tls/);
+  assert.match(
+    await readFile(join(out, "biz1", "secrets.yaml"), "utf8"),
+    /prometheus-kube-prometheus-stack-prometheus-tls/,
+  );
   const values = await readFile(join(out, "biz1", "values-kube-prometheus-stack.yaml"), "utf8");
   assert.match(values, /grpcServerTlsConfig/);
   for (const file of ["values-kube-prometheus-stack.yaml", "manifests.yaml"]) {
@@ -35,6 +40,24 @@ test("render with tls.grpc makes the fleet's certificates once and puts the keys
     key,
     "reused, not made anew",
   );
+});
+
+test("render after up found the addresses: each server's own certificate, for its node address, in its Secret", async () => {
+  const stateDir = await tempDir("thanos-fleet-tls-own-");
+  const out = join(stateDir, "out");
+  await writeDiscoveredAddresses(stateDir, {
+    nodeIP: { mgmt: "172.18.0.2", biz1: "172.18.0.3", minio: "172.18.0.4" },
+  });
+  await renderCommand(topology, { out, stateDir, stdout: quiet() });
+  const pem = await readFile(join(stateDir, "tls", "servers", "kube@mgmt.thanos-query-frontend.crt"), "utf8");
+  const cert = new X509Certificate(pem);
+  assert.match(cert.subjectAltName ?? "", /IP Address:172\.18\.0\.2/);
+  assert.match(cert.subjectAltName ?? "", /DNS:thanos-query-frontend\.monitoring\.svc\.cluster\.local/);
+  const secrets = await readFile(join(out, "mgmt", "secrets.yaml"), "utf8");
+  assert.match(secrets, /name: thanos-query-frontend-tls/);
+  assert.ok(secrets.includes(pem.split("\n")[1] ?? "-"), "the Secret holds that certificate");
+  const manifests = await readFile(join(out, "mgmt", "manifests.yaml"), "utf8");
+  assert.doesNotMatch(manifests, /server_name: thanos-fleet-(http|grpc)/, "no client pins the shared names");
 });
 
 test("plan with tls.grpc creates no certificate", async () => {

@@ -76,6 +76,11 @@ export interface ConfigFile {
   content: string;
   /** Holds credentials: a Kubernetes Secret rather than a ConfigMap, mode 0600 on disk. */
   secret?: boolean;
+  /**
+   * The server's own certificate or key (Kubernetes: in the workload's Secret of its own, renewed in place, no part
+   * of the config hash, so a renewal restarts nothing).
+   */
+  ownCert?: boolean;
 }
 
 export interface Container {

@@ -23,6 +23,7 @@ test("the default fleet gets every scenario of the drill, each with its fault an
       ["ruler-replica", "down"],
       ["object-store", "down"],
       ["compactor-restart", "restart"],
+      ["cert-rotation", "rotate-certs"],
     ],
   );
   const byId = new Map(all.map((s) => [s.id, s]));
@@ -162,13 +163,13 @@ test("with a receive-mode cluster: the ingester rollout replaces every ingester,
   );
 });
 
-test("cert-rotation is a scenario of the local runtime with TLS, on no other runtime and not with TLS off", () => {
+test("cert-rotation is a scenario of both runtimes with TLS, not with TLS off", () => {
   const local = scenarios(topology, { runtime: "local" });
   const rotation = local.find((s) => s.id === "cert-rotation");
   assert.equal(rotation?.mode, "rotate-certs");
   assert.equal(rotation?.continuousQueries, true);
   assert.equal(rotation?.completeDuring, true);
-  assert.ok(!scenarios(topology, { runtime: "kubernetes" }).some((s) => s.id === "cert-rotation"));
+  assert.ok(scenarios(topology, { runtime: "kubernetes" }).some((s) => s.id === "cert-rotation"));
   const plain = parseFleet({ ...DEFAULT_FLEET, tls: { grpc: false, http: false, s3: false } }, "fleet.yaml");
   assert.ok(!scenarios(plain, { runtime: "local" }).some((s) => s.id === "cert-rotation"));
 });

@@ -10,6 +10,7 @@ import { podName } from "../components/types.ts";
 import type { KubeObject, RenderedCluster, RenderedFleet } from "../render/types.ts";
 import { COMPONENT_LABEL } from "../render/workloads.ts";
 import { describeRef, type KubeApi, type ObjectRef } from "../runtimes/kube/api.ts";
+import type { RotationReport } from "../runtimes/kube/certs.ts";
 import { type Clock, pollUntil, realClock } from "../runtimes/kube/wait.ts";
 import { PROMETHEUS_NAME, type Topology } from "../topology/topology.ts";
 import type { Fault, Faults } from "./run.ts";
@@ -45,6 +46,8 @@ export interface KubeFaultsInput {
   /** Longest wait for pods to go or to be ready again. */
   timeoutMs?: number;
   intervalMs?: number;
+  /** `certs rotate` on this fleet (KubeRuntime.rotateCerts): the cert-rotation scenario's fault. */
+  rotateCerts?: (progress: (line: string) => void) => Promise<RotationReport>;
 }
 
 /** Where the replica count of a victim lives, and the workload whose pods run it. */
@@ -417,6 +420,57 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
     };
   };
 
+  /** Every pod of the fleet's namespace in each cluster, by name: its uid and restarts, to tell a restart. */
+  const podLives = async (): Promise<Map<string, string>> => {
+    const out = new Map<string, string>();
+    for (const rc of fleet.clusters) {
+      for (const p of await input.api(rc.context).list("v1", "Pod", { namespace: NAMESPACE })) {
+        const st = p.status as { containerStatuses?: { restartCount?: number }[] } | undefined;
+        const restarts = (st?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0);
+        out.set(`${rc.cluster}/${p.metadata.name}`, `${String(p.metadata.uid)}/${restarts}`);
+      }
+    }
+    return out;
+  };
+
+  /**
+   * `certs rotate` on the running fleet: every server's certificate renewed on its own key and written into its
+   * Secret in place, waited for until every server pod presents it. Checked once done: every pod presented its new
+   * certificate, and no pod of the fleet was made again or restarted.
+   */
+  const rotation = async (): Promise<Fault> => {
+    const rotate = input.rotateCerts;
+    if (!rotate)
+      throw new Error("cert-rotation: this fleet's runtime was given no way to rotate certificates");
+    const before = await podLives();
+    const r = await rotate(() => {});
+    const slowest = Math.max(0, ...r.pods.map((p) => p.afterMs ?? 0));
+    return {
+      what:
+        `renewed ${r.renewed.length} server certificates, wrote ${r.secrets.length} Secrets in place; ` +
+        `${r.pods.filter((p) => p.presented).length}/${r.pods.length} server pods presented the new one, the last after ` +
+        `${(slowest / 1000).toFixed(0)} s`,
+      brokenPods: [],
+      async lift() {},
+      async check() {
+        const after = await podLives();
+        const restarted = [...before]
+          .filter(([name, life]) => after.get(name) !== life)
+          .map(([name]) => name);
+        const stale = r.pods.filter((p) => !p.presented).map((p) => p.pod);
+        const ok = r.renewed.length > 0 && r.pods.length > 0 && stale.length === 0 && restarted.length === 0;
+        const detail =
+          `${r.renewed.length} servers: ${r.pods.length - stale.length}/${r.pods.length} pods present the new certificate ` +
+          `(the last after ${(slowest / 1000).toFixed(0)} s)` +
+          (stale.length > 0 ? `; still the old or none: ${stale.join(", ")}` : "") +
+          (restarted.length > 0
+            ? `; made again or restarted: ${restarted.join(", ")}`
+            : `; none of ${before.size} pods restarted`);
+        return { ok, detail };
+      },
+    };
+  };
+
   return {
     /** Refuses a fleet that is already short of a replica or cut off (an earlier drill interrupted hard, say). */
     async check() {
@@ -479,6 +533,7 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
     async inject(s: Scenario): Promise<Fault> {
       if (s.mode === "cut-off") return cutOff(s);
       if (s.mode === "rollout") return rollout(s);
+      if (s.mode === "rotate-certs") return rotation();
       const v = s.victims[0];
       if (!v || s.victims.length !== 1)
         throw new Error(`${s.id}: a Kubernetes fault breaks exactly one workload`);

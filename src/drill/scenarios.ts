@@ -62,7 +62,7 @@ export interface Scenario {
  * The scenarios of fleet.yaml's first workload cluster and its mgmt cluster. A replica held down is the last one:
  * scaling a StatefulSet down by one removes exactly that pod.
  */
-export function scenarios(topology: Topology, opts: { runtime?: string } = {}): Scenario[] {
+export function scenarios(topology: Topology, _opts: { runtime?: string } = {}): Scenario[] {
   const w = topology.workloads[0];
   const mgmt = topology.observer.name;
   if (!w) return [];
@@ -143,8 +143,9 @@ export function scenarios(topology: Topology, opts: { runtime?: string } = {}): 
     },
   ];
   out.push(...receiveScenarios(topology));
-  // Rotation without restarts is realised by the local runtime (Kubernetes shares one certificate per kind).
-  if (opts.runtime === "local" && (topology.fleet.tls.grpc || topology.fleet.tls.http)) {
+  // Rotation without restarts, in place on both runtimes (local: one rename per copy; Kubernetes: each server's
+  // Secret, which the kubelet syncs into its pods).
+  if (topology.fleet.tls.grpc || topology.fleet.tls.http) {
     out.push({
       id: "cert-rotation",
       title: "every server's certificate rotated on the running fleet (certs rotate)",

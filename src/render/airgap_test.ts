@@ -274,14 +274,16 @@ describe("grafana: false in the rendered Secrets", () => {
       "thanos-objstore",
       "thanos-fleet-s3-ca",
       "grafana-admin",
-      "thanos-grpc-tls",
+      "prometheus-kube-prometheus-stack-prometheus-tls",
       "thanos-fleet-http-tls",
+      "alertmanager-tls",
     ]);
     assert.deepEqual(names(fleet("grafana: false")), [
       "thanos-objstore",
       "thanos-fleet-s3-ca",
-      "thanos-grpc-tls",
+      "prometheus-kube-prometheus-stack-prometheus-tls",
       "thanos-fleet-http-tls",
+      "alertmanager-tls",
     ]);
   });
 });

@@ -5,7 +5,7 @@ import {
   ALERTMANAGER_WORKLOAD,
   alertmanagerNodePort,
 } from "../components/alertmanager.ts";
-import { type GrpcTls, NAMESPACE, type SpecContext } from "../components/context.ts";
+import { NAMESPACE, type SpecContext } from "../components/context.ts";
 import { GRAFANA_SIZING, grafanaNodePort } from "../components/grafana.ts";
 import { OBJSTORE_FILE } from "../components/objstore.ts";
 import {
@@ -32,6 +32,7 @@ import { mergeValues } from "../topology/values.ts";
 import { stringify } from "../yaml.ts";
 import { S3_CA_MOUNT, S3_CA_SECRET } from "./addresses.ts";
 import { mirrorChartImages } from "./chart-images.ts";
+import { CHART_ALERTMANAGER_SERVICE, SERVER_TLS_KEYS, serverTlsSecretName } from "./server-certs.ts";
 import type { KubeObject } from "./types.ts";
 import { OBJSTORE_SECRET, secret } from "./workloads.ts";
 
@@ -70,17 +71,33 @@ function container(pod: PodSpec, name: string) {
 }
 
 const OBJSTORE_HASH = "thanos-fleet.io/objstore-hash";
-/** The sidecar's gRPC server certificate, key and client CA; the operator makes a volume `secret-<name>` of it. */
-export const GRPC_TLS_SECRET = "thanos-grpc-tls";
-const GRPC_TLS_MOUNT = "/etc/thanos-fleet/grpc-tls";
 
-export function grpcTlsSecret(tls: GrpcTls): KubeObject {
-  return secret(GRPC_TLS_SECRET, { "ca.crt": tls.ca, "tls.crt": tls.cert, "tls.key": tls.key });
+/**
+ * A chart-run server's own certificate (the Prometheus pair's sidecars, Alertmanager): what its Secret holds. The
+ * Prometheus pair's Secret also holds the fleet CA, the client CA of its gRPC server.
+ */
+export interface ChartServerTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** The Prometheus pair's Secret of its own: its certificate and key, the gRPC server's client CA. */
+export const PROMETHEUS_TLS_SECRET = serverTlsSecretName(PROMETHEUS_WORKLOAD);
+/** Where the operator mounts it in the Prometheus container; the sidecar mounts it at the same path. */
+const PROMETHEUS_TLS_MOUNT = `${OPERATOR_SECRETS_DIR}/${PROMETHEUS_TLS_SECRET}`;
+/** The chart's Alertmanager's Secret of its own (the operator reads it into Alertmanager's web config). */
+export const ALERTMANAGER_TLS_SECRET = serverTlsSecretName(ALERTMANAGER_WORKLOAD);
+
+/** A chart-run server's Secret of its own: renewed in place, the operator and the kubelet carry it into the pods. */
+export function chartServerTlsSecret(name: string, tls: ChartServerTls): KubeObject {
+  return secret(name, { "ca.crt": tls.ca, [SERVER_TLS_KEYS.cert]: tls.cert, [SERVER_TLS_KEYS.key]: tls.key });
 }
 
 /**
- * With `tls.grpc`: the Secret in the Prometheus pods, mounted into the sidecar, and the operator's TLS flags. With the
- * storage cluster's HTTPS: the fleet CA that objstore.yml names, mounted into the sidecar.
+ * With `tls.grpc` or `tls.http`: the Prometheus pair's own Secret in the Prometheus pods, mounted into the sidecar,
+ * and (`tls.grpc`) the operator's TLS flags. With the storage cluster's HTTPS: the fleet CA that objstore.yml names,
+ * mounted into the sidecar.
  */
 function sidecarTls(ctx: SpecContext) {
   const s3 = ctx.s3Tls
@@ -89,20 +106,24 @@ function sidecarTls(ctx: SpecContext) {
         mounts: [{ name: `secret-${S3_CA_SECRET}`, mountPath: S3_CA_MOUNT, readOnly: true }],
       }
     : { secrets: [], mounts: [] };
-  if (!ctx.grpcTls) return { secrets: s3.secrets, thanos: { volumeMounts: s3.mounts } };
+  if (!ctx.grpcTls && !ctx.httpTls) return { secrets: s3.secrets, thanos: { volumeMounts: s3.mounts } };
   return {
-    secrets: [GRPC_TLS_SECRET, ...s3.secrets],
+    secrets: [PROMETHEUS_TLS_SECRET, ...s3.secrets],
     thanos: {
       volumeMounts: [
-        { name: `secret-${GRPC_TLS_SECRET}`, mountPath: GRPC_TLS_MOUNT, readOnly: true },
+        { name: `secret-${PROMETHEUS_TLS_SECRET}`, mountPath: PROMETHEUS_TLS_MOUNT, readOnly: true },
         ...s3.mounts,
       ],
-      // The operator turns these into --grpc-server-tls-cert/-key/-client-ca.
-      grpcServerTlsConfig: {
-        caFile: `${GRPC_TLS_MOUNT}/ca.crt`,
-        certFile: `${GRPC_TLS_MOUNT}/tls.crt`,
-        keyFile: `${GRPC_TLS_MOUNT}/tls.key`,
-      },
+      ...(ctx.grpcTls
+        ? {
+            // The operator turns these into --grpc-server-tls-cert/-key/-client-ca.
+            grpcServerTlsConfig: {
+              caFile: `${PROMETHEUS_TLS_MOUNT}/ca.crt`,
+              certFile: `${PROMETHEUS_TLS_MOUNT}/${SERVER_TLS_KEYS.cert}`,
+              keyFile: `${PROMETHEUS_TLS_MOUNT}/${SERVER_TLS_KEYS.key}`,
+            },
+          }
+        : {}),
     },
   };
 }
@@ -110,10 +131,11 @@ function sidecarTls(ctx: SpecContext) {
 type HttpTlsValues = NonNullable<ReturnType<typeof httpTlsValues>>;
 
 /**
- * The HTTP TLS material of a workload cluster (`tls.http`): the fleet CA, the servers' certificate and key, the fleet's
- * client certificate and key, and the sidecar's web config and Prometheus client config that name them. The operator
- * mounts it into the Prometheus container at HTTP_TLS_MOUNT (`prometheusSpec.secrets`); the sidecar and Grafana get
- * it at the same path, so every file path in the values is the same in every container.
+ * The HTTP TLS material of a workload cluster (`tls.http`): the fleet CA, the fleet's client certificate and key, and
+ * the sidecar's web config and Prometheus client config that name them (the sidecar's own certificate is in the
+ * Prometheus pair's Secret). The operator mounts it into the Prometheus container at HTTP_TLS_MOUNT
+ * (`prometheusSpec.secrets`); the sidecar and Grafana get it at the same path, so every file path in the values is
+ * the same in every container.
  */
 export const HTTP_TLS_SECRET = "thanos-fleet-http-tls";
 export const HTTP_TLS_MOUNT = `/etc/prometheus/secrets/${HTTP_TLS_SECRET}`;
@@ -121,13 +143,20 @@ export const HTTP_TLS_MOUNT = `/etc/prometheus/secrets/${HTTP_TLS_SECRET}`;
 export function httpTlsSecret(ctx: SpecContext): KubeObject {
   const tls = ctx.httpTls;
   if (!tls) throw new Error("httpTlsSecret needs the fleet's HTTP TLS material (tls.http)");
+  const web = webConfig(tls, HTTP_TLS_MOUNT) ?? {};
+  const server = web.tls_server_config as Record<string, unknown>;
   return secret(HTTP_TLS_SECRET, {
     [HTTP_TLS_FILES.ca]: tls.ca,
-    [HTTP_TLS_FILES.cert]: tls.cert,
-    [HTTP_TLS_FILES.key]: tls.key,
     [HTTP_TLS_FILES.clientCert]: tls.clientCert,
     [HTTP_TLS_FILES.clientKey]: tls.clientKey,
-    [WEB_CONFIG_FILE]: stringify(webConfig(tls, HTTP_TLS_MOUNT)),
+    [WEB_CONFIG_FILE]: stringify({
+      ...web,
+      tls_server_config: {
+        ...server,
+        cert_file: `${PROMETHEUS_TLS_MOUNT}/${SERVER_TLS_KEYS.cert}`,
+        key_file: `${PROMETHEUS_TLS_MOUNT}/${SERVER_TLS_KEYS.key}`,
+      },
+    }),
   });
 }
 
@@ -143,12 +172,12 @@ function tcpProbe(port: number) {
 
 /** The operator's web TLS (`web.tlsConfig`, for Prometheus and Alertmanager alike): from the Secret, client certs required. */
 function operatorWebTls() {
-  const ref = (key: string) => ({ name: HTTP_TLS_SECRET, key });
+  const own = (key: string) => ({ name: ALERTMANAGER_TLS_SECRET, key });
   return {
     tlsConfig: {
-      cert: { secret: ref(HTTP_TLS_FILES.cert) },
-      keySecret: ref(HTTP_TLS_FILES.key),
-      client_ca: { secret: ref(HTTP_TLS_FILES.ca) },
+      cert: { secret: own(SERVER_TLS_KEYS.cert) },
+      keySecret: own(SERVER_TLS_KEYS.key),
+      client_ca: { secret: { name: HTTP_TLS_SECRET, key: HTTP_TLS_FILES.ca } },
       clientAuthType: "RequireAndVerifyClientCert",
       minVersion: "TLS12",
     },
@@ -185,13 +214,15 @@ function httpTlsValues(ctx: SpecContext) {
             livenessProbe: tcpProbe(ALERTMANAGER_PORT),
           },
         ],
-        // The chart turns these two into Prometheus's alerting endpoint: alerts go with the client certificate.
+        // The chart turns these two into Prometheus's alerting endpoint: alerts go with the client certificate, to
+        // each pod's address found from the Service's endpoints, so the name verified is the Service's (in
+        // Alertmanager's own certificate).
         scheme: "https",
         tlsConfig: {
           caFile: client.ca_file,
           certFile: client.cert_file,
           keyFile: client.key_file,
-          serverName: client.server_name,
+          serverName: client.server_name ?? `${CHART_ALERTMANAGER_SERVICE}.${NAMESPACE}.svc`,
         },
       },
     },
@@ -344,7 +375,12 @@ function grafanaDatasourceTls(ctx: SpecContext) {
   const tls = ctx.httpTls;
   if (!tls) return undefined;
   return {
-    jsonData: { tlsAuth: true, tlsAuthWithCACert: true, serverName: tls.serverName },
+    // No serverName: query-frontend's own certificate names the node address Grafana dials.
+    jsonData: {
+      tlsAuth: true,
+      tlsAuthWithCACert: true,
+      ...(tls.serverName ? { serverName: tls.serverName } : {}),
+    },
     secureJsonData: {
       tlsCACert: grafanaFileRef(`${HTTP_TLS_MOUNT}/${HTTP_TLS_FILES.ca}`),
       tlsClientCert: grafanaFileRef(`${HTTP_TLS_MOUNT}/${HTTP_TLS_FILES.clientCert}`),

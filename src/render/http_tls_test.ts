@@ -151,14 +151,14 @@ describe("tls.http on Kubernetes: the chart's values", () => {
     assert.notDeepEqual(validate("Signal", prometheus.properties?.reloadStrategy ?? {}, "r"), []);
   });
 
-  test("every Alertmanager asks for the fleet's client certificate, from the Secret; Prometheus stays inside", () => {
+  test("every Alertmanager asks for the fleet's client certificate, presenting its own from its Secret; Prometheus stays inside", () => {
     for (const rc of biz) {
       const v = values(rc);
       for (const web of [v.alertmanager.alertmanagerSpec.web]) {
         assert.deepEqual(web, {
           tlsConfig: {
-            cert: { secret: { name: HTTP_TLS_SECRET, key: "http-tls.crt" } },
-            keySecret: { name: HTTP_TLS_SECRET, key: "http-tls.key" },
+            cert: { secret: { name: "alertmanager-tls", key: "tls.crt" } },
+            keySecret: { name: "alertmanager-tls", key: "tls.key" },
             client_ca: { secret: { name: HTTP_TLS_SECRET, key: "http-ca.crt" } },
             clientAuthType: "RequireAndVerifyClientCert",
             minVersion: "TLS12",
@@ -195,7 +195,7 @@ describe("tls.http on Kubernetes: the chart's values", () => {
     }
   });
 
-  test("each sidecar serves HTTPS from the mounted Secret; the operator keeps its client config for Prometheus", () => {
+  test("each sidecar serves HTTPS with the Prometheus pair's own certificate; the operator keeps its client config for Prometheus", () => {
     for (const rc of biz) {
       const thanos = values(rc).prometheus.prometheusSpec.thanos;
       // prometheus-operator v0.93.1 refuses prometheus.http-client-file in additionalArgs: it sets it itself.
@@ -215,7 +215,18 @@ describe("tls.http on Kubernetes: the chart's values", () => {
         tls_server_config: Record<string, string>;
       };
       assert.equal(web.tls_server_config.client_auth_type, "RequireAndVerifyClientCert");
-      assert.equal(web.tls_server_config.cert_file, `${HTTP_TLS_MOUNT}/http-tls.crt`);
+      assert.equal(
+        web.tls_server_config.cert_file,
+        "/etc/prometheus/secrets/prometheus-kube-prometheus-stack-prometheus-tls/tls.crt",
+      );
+      assert.ok(
+        (thanos.volumeMounts as { name: string; mountPath: string }[]).some(
+          (m) =>
+            m.name === "secret-prometheus-kube-prometheus-stack-prometheus-tls" &&
+            m.mountPath === "/etc/prometheus/secrets/prometheus-kube-prometheus-stack-prometheus-tls",
+        ),
+      );
+      assert.equal(secret.stringData["http-tls.key"], undefined, "no shared server key");
       assert.equal(secret.stringData["http-client.key"], FAKE_HTTP_TLS.clientKey);
     }
   });
@@ -395,7 +406,11 @@ describe("tls.http on Kubernetes: the objects applied in mgmt", () => {
         assert.ok(!text.includes(key), o.metadata.name);
     }
     const inSecrets = JSON.stringify(mgmt?.secrets);
-    assert.ok(inSecrets.includes(FAKE_HTTP_TLS.key) && inSecrets.includes(FAKE_HTTP_TLS.clientKey));
+    assert.ok(
+      inSecrets.includes("fake-leaf-key kube@mgmt/thanos-query") &&
+        inSecrets.includes(FAKE_HTTP_TLS.clientKey),
+    );
+    assert.ok(!inSecrets.includes(FAKE_HTTP_TLS.key), "no shared server key: each server has its own");
   });
 });
 

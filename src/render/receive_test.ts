@@ -132,7 +132,8 @@ describe("receive on Kubernetes: a receive-mode cluster", () => {
     assert.equal(more.length, 0);
     assert.equal(rw.url, "https://172.18.0.2:30907/api/v1/receive");
     assert.deepEqual(rw.headers, { "THANOS-TENANT": "biz2" });
-    assert.equal(rw.tlsConfig.serverName, "thanos-fleet-grpc");
+    // No pinned name: the router's own certificate names mgmt's node address, which Prometheus dials.
+    assert.equal(rw.tlsConfig.serverName, undefined);
     assert.equal(rw.queueConfig.maxShards, 10);
     assert.deepEqual(spec.externalLabels, { cluster: "biz2" });
     assert.equal(spec.replicaExternalLabelName, "prometheus_replica");

@@ -9,6 +9,7 @@ import { PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import { SEAWEEDFS_WORKLOAD } from "../components/seaweedfs.ts";
 import { type PodSpec, podTitle, type ServiceSpec } from "../components/types.ts";
 import type { Credentials } from "../state/credentials.ts";
+import type { Leaf, LeafRequest } from "../state/server-certs.ts";
 import type { ClusterConfig } from "../topology/schema.ts";
 import type { Topology } from "../topology/topology.ts";
 import {
@@ -22,10 +23,13 @@ import {
   S3_CA_SECRET,
 } from "./addresses.ts";
 import {
+  ALERTMANAGER_TLS_SECRET,
+  type ChartServerTls,
+  chartServerTlsSecret,
   GRAFANA_SECRET,
-  grpcTlsSecret,
   httpTlsSecret,
   kubePrometheusStackValues,
+  PROMETHEUS_TLS_SECRET,
   receiveWriterSecrets,
 } from "./helm.ts";
 import { mirrorImage } from "./images.ts";
@@ -33,6 +37,7 @@ import { hostPorts, kindConfig } from "./kind.ts";
 import { setupObjects } from "./minio.ts";
 import { DEFAULT_OUT, planSteps } from "./runbook.ts";
 import { seaweedfsSetupObjects, seaweedfsSetupSecret } from "./seaweedfs.ts";
+import { kubeServerLeafRequests, ownLeaf, type SharedServerPems, withOwnLeaf } from "./server-certs.ts";
 import type { ChartPod, KubeObject, RenderedCluster, RenderedFleet } from "./types.ts";
 import { namespace, OBJSTORE_SECRET, realisePod, realiseService, secret } from "./workloads.ts";
 
@@ -48,6 +53,37 @@ export interface RenderOptions {
   s3Tls?: S3Tls;
   /** The fleet's HTTP TLS material (`loadFleetTls`); required when fleet.yaml sets `tls.http` (the default). */
   httpTls?: HttpTls;
+  /**
+   * Each server workload's own certificate, by `kubeLeafName` (for the SANs `kubeLeafRequests` gives): every server
+   * presents its own from a Secret of its own, and every client verifies the name or address it dials instead of one
+   * pinned name. Without it, the shared certificates stand in (a render for the fleet's shape only).
+   */
+  serverLeaves?: Map<string, Leaf>;
+}
+
+/** The shared server certificates and keys the spec is built with (what each server's own replaces). */
+function sharedPems(opts: RenderOptions): SharedServerPems {
+  const both = [opts.grpcTls, opts.httpTls].filter((t) => t !== undefined);
+  return { certs: both.map((t) => t.cert), keys: both.map((t) => t.key) };
+}
+
+/** The SpecContext of a render: with its own certificates, clients verify what they dial (no pinned server name). */
+function renderContext(topology: Topology, opts: RenderOptions): SpecContext {
+  const addresses = kubeAddresses(topology, opts.discovered);
+  const unpin = <T extends { serverName: string }>(t: T): T =>
+    opts.serverLeaves ? { ...t, serverName: "" } : t;
+  return {
+    ...kubeSpecContext(topology, addresses, opts.credentials),
+    ...(opts.grpcTls ? { grpcTls: unpin(opts.grpcTls) } : {}),
+    ...(opts.httpTls && topology.fleet.tls.http ? { httpTls: unpin(opts.httpTls) } : {}),
+    ...(opts.s3Tls && topology.storage ? { s3Tls: opts.s3Tls } : {}),
+  };
+}
+
+/** Every server workload that serves TLS, and the SANs its own certificate needs, for these options' addresses. */
+export function kubeLeafRequests(topology: Topology, opts: RenderOptions): LeafRequest[] {
+  const spec = buildFleet(topology, renderContext(topology, opts), opts.credentials);
+  return kubeServerLeafRequests(topology, spec, sharedPems(opts), opts.discovered);
 }
 
 export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFleet {
@@ -65,12 +101,8 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
   if (topology.storage && topology.fleet.tls.s3 && !opts.s3Tls) {
     throw new Error("fleet.yaml sets tls.s3 but render was given no TLS material: load it with loadS3Tls");
   }
-  const ctx: SpecContext = {
-    ...kubeSpecContext(topology, addresses, opts.credentials),
-    ...(opts.grpcTls ? { grpcTls: opts.grpcTls } : {}),
-    ...(opts.httpTls && topology.fleet.tls.http ? { httpTls: opts.httpTls } : {}),
-    ...(opts.s3Tls && topology.storage ? { s3Tls: opts.s3Tls } : {}),
-  };
+  const ctx = renderContext(topology, opts);
+  const shared = sharedPems(opts);
   const spec = buildFleet(topology, ctx, opts.credentials);
   const objstore = objstoreConfig(
     ctx.objectStore,
@@ -113,7 +145,7 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
     let chartPods: ChartPod[] | undefined;
     const addPods = (list: PodSpec[]) => {
       for (const pod of list) {
-        const r = realisePod(pod, ctx, objstore);
+        const r = realisePod(withOwnLeaf(pod, shared, opts.serverLeaves), ctx, objstore);
         configs.push(...r.configMaps);
         secrets.push(...r.secrets);
         workloads.push(r.workload);
@@ -146,8 +178,22 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
           }),
         );
       }
-      if (!receiveMode && ctx.grpcTls) secrets.push(grpcTlsSecret(ctx.grpcTls));
-      if (ctx.httpTls) secrets.push(httpTlsSecret(ctx));
+      // The chart's servers' own certificates, each in a Secret of its own (the shared one stands in without them).
+      const chartLeaf = (pod: PodSpec): ChartServerTls => {
+        const leaf = opts.serverLeaves
+          ? ownLeaf(pod, opts.serverLeaves)
+          : { cert: shared.certs[0] ?? "", key: shared.keys[0] ?? "" };
+        return { ca: (ctx.grpcTls ?? ctx.httpTls)?.ca ?? "", ...leaf };
+      };
+      if (!receiveMode && (ctx.grpcTls || ctx.httpTls)) {
+        secrets.push(chartServerTlsSecret(PROMETHEUS_TLS_SECRET, chartLeaf(prometheus)));
+      }
+      if (ctx.httpTls) {
+        secrets.push(
+          httpTlsSecret(ctx),
+          chartServerTlsSecret(ALERTMANAGER_TLS_SECRET, chartLeaf(alertmanager)),
+        );
+      }
       helmValues = kubePrometheusStackValues(topology, w, ctx, { prometheus, alertmanager });
       chartPods = [prometheus, alertmanager].map((p) => ({
         name: p.name,

@@ -16,6 +16,7 @@ import { OBJSTORE_FILE } from "../components/objstore.ts";
 import { PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import { type Container, POD_NAME, type PodSpec, type ServiceSpec } from "../components/types.ts";
 import { S3_CA_MOUNT, S3_CA_SECRET } from "./addresses.ts";
+import { serverTlsSecretName } from "./server-certs.ts";
 import type { KubeObject } from "./types.ts";
 
 export const OBJSTORE_SECRET = "thanos-objstore";
@@ -130,11 +131,13 @@ export function realisePod(pod: PodSpec, ctx: SpecContext, objstoreContent: stri
   const volumes: IVolume[] = [{ name: "tmp", emptyDir: {} }];
   const claims: string[] = [];
   const hash = createHash("sha256");
+  const serverTls = new Map<string, string>();
 
   const containers: IContainer[] = pod.containers.map((c) => {
     const mounts: IVolumeMount[] = [{ name: "tmp", mountPath: "/tmp" }];
-    const plain = c.files.filter((f) => !f.secret);
-    const secretFiles = c.files.filter((f) => f.secret);
+    const plain = c.files.filter((f) => !f.secret && !f.ownCert);
+    const secretFiles = c.files.filter((f) => f.secret && !f.ownCert);
+    const ownCert = c.files.filter((f) => f.ownCert);
     for (const f of c.files) checkFile(pod, f);
     if (c.files.length > 0) {
       const sources: NonNullable<NonNullable<IVolume["projected"]>["sources"]> = [];
@@ -170,6 +173,13 @@ export function realisePod(pod: PodSpec, ctx: SpecContext, objstoreContent: stri
         const name = secretFilesName(pod, c);
         secrets.push(secret(name, Object.fromEntries(own.map((f) => [f.name, f.content]))));
         sources.push({ secret: { name, items: own.map((f) => ({ key: f.name, path: f.name })) } });
+      }
+      if (ownCert.length > 0) {
+        // The server's own certificate, in its workload's Secret of its own: renewed in place (the kubelet updates
+        // a projected volume's files), no part of the hash, so a renewal restarts no pod.
+        const name = serverTlsSecretName(pod.name);
+        for (const f of ownCert) serverTls.set(f.name, f.content);
+        sources.push({ secret: { name, items: ownCert.map((f) => ({ key: f.name, path: f.name })) } });
       }
       const volume = `${c.name}-config`;
       // A projected volume, not subPath mounts: Kubernetes updates its files in place, and query re-reads its endpoints.
@@ -211,6 +221,7 @@ export function realisePod(pod: PodSpec, ctx: SpecContext, objstoreContent: stri
     ...pod.containers.map((c) => c.secretEnv ?? {}),
   );
   if (Object.keys(credentials).length > 0) secrets.push(secret(credentialSecretName(pod), credentials));
+  if (serverTls.size > 0) secrets.push(secret(serverTlsSecretName(pod.name), Object.fromEntries(serverTls)));
 
   const uid = pod.containers[0]?.runAsUser ?? NOBODY;
   const labels = {

@@ -11,6 +11,12 @@ import { TLS_DIR, TlsMaterialError } from "./tls.ts";
 const run = promisify(execFile);
 
 export const SERVERS_DIR = "servers";
+/**
+ * The prefix of a Kubernetes server workload's leaf name, `kube@<cluster>/<workload>` (file
+ * `kube@<cluster>.<workload>.crt`): a local leaf is `<cluster>/<pod>/<container>`, and a cluster name (a DNS label)
+ * never holds `@`, so a local and a Kubernetes fleet's leaves never clash in `servers/`.
+ */
+export const KUBE_LEAF_PREFIX = "kube@";
 /** How long a server's certificate is valid. */
 export const LEAF_DAYS = 90;
 /** `up` renews a server's certificate this close to its expiry. */
@@ -166,8 +172,11 @@ function renewalReason(leaf: Leaf, req: LeafRequest, now: number): string | unde
   if (left < RENEW_WITHIN_DAYS) return left < 0 ? "expired" : `expires in ${left} day(s)`;
   const want = [...req.sans].sort();
   const have = sansOf(cert);
-  if (want.join(",") !== have.join(","))
-    return `its addresses changed (${have.join(" ")} → ${want.join(" ")})`;
+  if (want.join(",") !== have.join(",")) {
+    const gone = have.filter((x) => !want.includes(x)).map((x) => `-${x}`);
+    const added = want.filter((x) => !have.includes(x)).map((x) => `+${x}`);
+    return `its addresses changed (${[...gone, ...added].join(" ")})`;
+  }
   return undefined;
 }
 
@@ -270,15 +279,26 @@ export interface CertificateInfo {
 const USERS: Record<string, string> = {
   "ca.crt": "the fleet CA: signs every certificate below; every server and client of the fleet trusts it",
   "grpc-server.crt":
-    "Kubernetes: every StoreAPI server (sidecars, store gateway, rulers, receive), one for all",
+    "the shared StoreAPI certificate: only a render made before any up (node addresses unknown); every server has its own in servers/",
   "grpc-client.crt":
     "query, the rulers and receive's routers towards every StoreAPI server; Prometheus → receive",
-  "http-server.crt": "Kubernetes: every HTTPS server, one for all (the local runtime uses servers/)",
+  "http-server.crt":
+    "the shared HTTPS certificate: only a render made before any up (node addresses unknown); every server has its own in servers/",
   "http-client.crt":
     "every client of the HTTPS ports: Prometheus's scrapes and alerts, query-frontend → query, the rulers, HAProxy's checks, thanos-fleet (verify, drill, bench, curl)",
   "s3-server.crt": "the storage cluster's S3 API (SeaweedFS's S3 gateway, MinIO)",
   "seaweedfs.crt": "SeaweedFS's master, volume server, filer and S3 gateway among themselves (mutual TLS)",
 };
+
+/** Who presents a server's own certificate, from its file's name (without `.crt`). */
+function serverUse(base: string): string {
+  if (base.startsWith(KUBE_LEAF_PREFIX)) {
+    const [cluster, ...rest] = base.slice(KUBE_LEAF_PREFIX.length).split(".");
+    const workload = rest.join(".");
+    return `Kubernetes: ${cluster}/${workload}, every pod of it (its gRPC and HTTPS ports; Secret ${workload}-tls)`;
+  }
+  return `local: ${base.replaceAll(".", "/")} (its gRPC and HTTPS ports)`;
+}
 
 /** Every certificate in `<state-dir>/tls/` and its servers/ directory, the CA first, then by file. */
 export async function listCertificates(stateDir: string, now = Date.now()): Promise<CertificateInfo[]> {
@@ -302,7 +322,7 @@ export async function listCertificates(stateDir: string, now = Date.now()): Prom
     }
     const left = daysLeft(cert, now);
     const server = file.startsWith(`${SERVERS_DIR}/`)
-      ? `local: ${file.slice(SERVERS_DIR.length + 1, -".crt".length).replaceAll(".", "/")} (its gRPC and HTTPS ports)`
+      ? serverUse(file.slice(SERVERS_DIR.length + 1, -".crt".length))
       : undefined;
     const problem =
       left < 0 ? "expired" : ca && !cert.verify(ca.publicKey) ? "not signed by ca.crt" : undefined;

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Credentials } from "../../state/credentials.ts";
+import type { Leaf } from "../../state/server-certs.ts";
 import {
   GRPC_SERVER_NAME,
   type GrpcTls,
@@ -13,7 +14,7 @@ import {
 import { DEFAULT_FLEET, DEFAULT_SOURCE, parseFleet, parseFleetYaml } from "../../topology/load.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { DiscoveredAddresses } from "../addresses.ts";
-import { type RenderOptions, renderFleet } from "../render.ts";
+import { kubeLeafRequests, type RenderOptions, renderFleet } from "../render.ts";
 import type { RenderedFleet } from "../types.ts";
 
 export const FAKE_CREDENTIALS: Credentials = {
@@ -52,14 +53,23 @@ export const FAKE_S3_TLS: S3Tls = {
   serverName: S3_SERVER_NAME,
 };
 
-/** What render needs besides the topology, as the tests give it. */
-export function fakeRenderOptions(topology: Topology): Pick<RenderOptions, "credentials" | "grpcTls" | "s3Tls" | "httpTls"> {
-  return {
+/** Stand-in own certificates of every server workload: `fake-leaf-cert kube@mgmt/thanos-query`. */
+export function fakeServerLeaves(requests: { name: string }[]): Map<string, Leaf> {
+  return new Map(requests.map((r) => [r.name, { cert: `fake-leaf-cert ${r.name}`, key: `fake-leaf-key ${r.name}` }]));
+}
+
+/** What render needs besides the topology, as the tests give it: each server with its own (stand-in) certificate. */
+export function fakeRenderOptions(
+  topology: Topology,
+): Pick<RenderOptions, "credentials" | "grpcTls" | "s3Tls" | "httpTls" | "serverLeaves"> {
+  const base = {
     credentials: FAKE_CREDENTIALS,
     ...(topology.fleet.tls.grpc ? { grpcTls: FAKE_GRPC_TLS } : {}),
     ...(topology.fleet.tls.http ? { httpTls: FAKE_HTTP_TLS } : {}),
     ...(topology.storage && topology.fleet.tls.s3 ? { s3Tls: FAKE_S3_TLS } : {}),
   };
+  const requests = kubeLeafRequests(topology, base);
+  return { ...base, ...(requests.length > 0 ? { serverLeaves: fakeServerLeaves(requests) } : {}) };
 }
 
 /** Every credential string, for "appears nowhere but in a Secret" checks. */

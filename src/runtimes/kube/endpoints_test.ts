@@ -54,10 +54,11 @@ describe("endpoints on kind: host ports where a NodePort maps one pod, the pod p
       for (const pod of routerPodNames(topology)) assert.ok(target(ep, "mgmt", "receive-router", pod), pod);
       assert.ok(!ep.targets.some((t) => t.cluster === "biz2" && t.component === "sidecar"));
       assert.equal(ep.targets.filter((t) => t.cluster === "biz2" && t.component === "prometheus").length, 2);
-      // The remote-write endpoint is asked with its own request over its own TLS (the gRPC server name).
+      // The remote-write endpoint is asked with its own request over its own TLS: no pinned name, the routers' own
+      // certificate names the address dialled.
       const write = ep.exposedHttp?.find((e) => e.name === "thanos-receive-router/remote-write");
       assert.equal(write?.request?.method, "POST");
-      assert.equal(write?.request?.serverName, "thanos-fleet-grpc");
+      assert.equal(write?.request?.serverName, "");
       assert.match(write?.url ?? "", /^https:/);
     } finally {
       await h.cleanup();
@@ -119,7 +120,8 @@ describe("endpoints on kind: host ports where a NodePort maps one pod, the pod p
         ca: `${h.stateDir}/tls/ca.crt`,
         cert: `${h.stateDir}/tls/http-client.crt`,
         key: `${h.stateDir}/tls/http-client.key`,
-        serverName: "thanos-fleet-http",
+        // No pinned name: each server's own certificate names 127.0.0.1, where thanos-fleet reaches it.
+        serverName: "",
       });
       // verify's exposure check dials each: mgmt's five, per workload cluster two sidecars and Alertmanager, and the
       // storage cluster's metrics; every one HTTPS.

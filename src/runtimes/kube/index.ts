@@ -1,18 +1,25 @@
 // The Kubernetes runtime: kind clusters (or existing kube contexts) brought up by the steps in up.ts, torn down by
 // down.ts, and reported to verify through endpoints.ts.
 
+import { X509Certificate } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { NAMESPACE } from "../../components/context.ts";
 import { storageService } from "../../components/storage.ts";
 import type { FleetEndpoints } from "../../endpoints.ts";
-import { ADDRESSES_FILE, type DiscoveredAddresses, readDiscoveredAddresses } from "../../render/addresses.ts";
+import {
+  ADDRESSES_FILE,
+  type DiscoveredAddresses,
+  kubeContext,
+  readDiscoveredAddresses,
+} from "../../render/addresses.ts";
 import type { RenderedFleet } from "../../render/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { fleetCredentials, loadFleetCredentials } from "../../state/fleet-credentials.ts";
 import { describePurged, purgeSecrets } from "../../state/purge.ts";
 import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
+import type { Leaf } from "../../state/server-certs.ts";
 import {
   type FleetCa,
   type GrpcTls,
@@ -20,12 +27,20 @@ import {
   httpClientFiles,
   loadFleetTls,
   loadS3Tls,
+  TLS_DIR,
 } from "../../state/tls.ts";
 import { loadUserCa } from "../../state/user-ca.ts";
 import { fleetPath, type Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
 import { runSteps } from "../steps.ts";
 import type { KubeApi } from "./api.ts";
+import {
+  type KubeLeaves,
+  loadKubeLeaves,
+  presentedSerial,
+  type RotationReport,
+  rotateInCluster,
+} from "./certs.ts";
 import { downFleet } from "./down.ts";
 import { kubeEndpoints, resolvePod } from "./endpoints.ts";
 import { EndpointProxy } from "./proxy.ts";
@@ -41,6 +56,14 @@ export { type KubeDeps, realDeps } from "./run-context.ts";
 export interface KubeRuntime extends Runtime {
   /** Stops the loopback proxy that endpoints() started (it does not keep the process alive by itself). */
   close(): Promise<void>;
+  /**
+   * `certs rotate`: every server's certificate renewed on its own key, each Secret written in place, then each server
+   * pod asked until it presents the new one. A fleet that is not up gets the state dir's certificates renewed.
+   */
+  rotateCerts(
+    topology: Topology,
+    opts: { stateDir: string; progress: (line: string) => void; timeoutMs?: number },
+  ): Promise<RotationReport>;
   /** What the drill's faults act on: the fleet as rendered for this state dir, its API seam and clock. */
   faultTarget(
     topology: Topology,
@@ -50,16 +73,28 @@ export interface KubeRuntime extends Runtime {
 
 /**
  * With `tls.grpc`, `tls.http` or the storage cluster's `tls.s3`, every render of this fleet carries the fleet's TLS
- * material (made once, kept in the state dir): `save()` writes new material there.
+ * material (made once, kept in the state dir): `save()` writes new material there. Each server's own certificate
+ * comes with `serverCerts(discovered)` (which `up` calls once the addresses are known, and which writes what it made)
+ * or, for a fleet already up, `loadLeaves(discovered)` (nothing written): every render after it carries them, and
+ * its clients verify what they dial (no pinned server name).
  */
 async function withFleetTls(
   deps: KubeDeps,
   topology: Topology,
   stateDir: string,
-): Promise<{ deps: KubeDeps; save: () => Promise<void>; http?: HttpTls; grpc?: GrpcTls }> {
+  credentials: Credentials,
+): Promise<{
+  deps: KubeDeps;
+  save: () => Promise<void>;
+  http?: HttpTls;
+  grpc?: GrpcTls;
+  /** The servers' own certificates for these addresses, from the state dir (made in memory where missing). */
+  loadLeaves: (discovered: DiscoveredAddresses, flags?: { renewAll?: boolean }) => Promise<KubeLeaves>;
+}> {
+  const none = async (): Promise<KubeLeaves> => ({ leaves: new Map(), renewals: [], save: async () => {} });
   const { grpc: wantGrpc, http: wantHttp } = topology.fleet.tls;
   const wantS3 = topology.storage !== undefined && topology.fleet.tls.s3;
-  if (!wantGrpc && !wantHttp && !wantS3) return { deps, save: async () => {} };
+  if (!wantGrpc && !wantHttp && !wantS3) return { deps, save: async () => {}, loadLeaves: none };
   const userCa = await loadUserCa(topology);
   const fleet = await loadFleetTls(stateDir, userCa);
   const ca: FleetCa = { tls: fleet.grpc, caKey: fleet.caKey, save: fleet.save };
@@ -73,11 +108,39 @@ async function withFleetTls(
     await ca.save();
     await s3?.save();
   };
+  let leaves: Map<string, Leaf> | undefined;
+  const loadLeaves = async (discovered: DiscoveredAddresses, flags: { renewAll?: boolean } = {}) => {
+    if (!wantGrpc && !wantHttp) return none();
+    const loaded = await loadKubeLeaves(
+      topology,
+      stateDir,
+      { credentials, ...tls },
+      discovered,
+      { cert: fleet.grpc.ca, key: fleet.caKey },
+      flags,
+    );
+    leaves = loaded.leaves;
+    return loaded;
+  };
+  const unpinned = <T extends { serverName: string }>(t: T): T => (leaves ? { ...t, serverName: "" } : t);
   return {
-    deps: { ...deps, render: (t, opts) => deps.render(t, { ...opts, ...tls }) },
+    deps: {
+      ...deps,
+      render: (t, opts) => deps.render(t, { ...opts, ...tls, ...(leaves ? { serverLeaves: leaves } : {}) }),
+      serverCerts: async (discovered) => {
+        const loaded = await loadLeaves(discovered);
+        await loaded.save();
+        return loaded.renewals;
+      },
+    },
     save,
-    ...(wantHttp ? { http: fleet.http } : {}),
-    ...(wantGrpc ? { grpc: fleet.grpc } : {}),
+    get http() {
+      return wantHttp ? unpinned(fleet.http) : undefined;
+    },
+    get grpc() {
+      return wantGrpc ? unpinned(fleet.grpc) : undefined;
+    },
+    loadLeaves,
   };
 }
 
@@ -108,7 +171,8 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       throw new Error(`no fleet is up on Kubernetes from state dir ${stateDir}; run 'thanos-fleet up' first`);
     }
     const credentials = await fleetCredentials(topology, stateDir);
-    const tls = await withFleetTls(deps, topology, stateDir);
+    const tls = await withFleetTls(deps, topology, stateDir, credentials);
+    await tls.loadLeaves(discovered);
     const fleet = tls.deps.render(topology, { credentials, discovered });
     return {
       discovered,
@@ -130,7 +194,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       api: deps.api,
       proxy,
       // Every request thanos-fleet sends to an HTTPS port presents the client certificate from the state dir.
-      ...(http ? { httpTls: { material: http, client: httpClientFiles(stateDir) } } : {}),
+      ...(http ? { httpTls: { material: http, client: httpClientFiles(stateDir, http.serverName) } } : {}),
       ...(grpc ? { grpcTls: grpc } : {}),
     });
   };
@@ -143,7 +207,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
 
     async up(topology, opts) {
       const { credentials, save: saveCredentials } = await loadFleetCredentials(topology, opts.stateDir);
-      const tls = await withFleetTls(deps, topology, opts.stateDir);
+      const tls = await withFleetTls(deps, topology, opts.stateDir, credentials);
       const ctx = newRunContext({
         topology,
         // The verify step runs the verify `up` was handed; without one (`up --no-verify`) it is left out.
@@ -229,6 +293,63 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
         }
       }
       return rows;
+    },
+
+    async rotateCerts(topology, opts) {
+      const started = Date.now();
+      const state = await readState(opts.stateDir);
+      const discovered = await readDiscoveredAddresses(opts.stateDir);
+      const credentials = await fleetCredentials(topology, opts.stateDir);
+      const tls = await withFleetTls(deps, topology, opts.stateDir, credentials);
+      const running = Object.keys(state.clusters).length > 0 && discovered !== undefined;
+      const own = await tls.loadLeaves(discovered ?? { nodeIP: {} }, { renewAll: true });
+      await own.save();
+      const serial = (pem: string) => new X509Certificate(pem).serialNumber;
+      const renewed = own.renewals.map((r) => ({
+        name: r.name,
+        ...(r.before ? { serialBefore: serial(r.before) } : {}),
+        serialAfter: serial(r.after),
+      }));
+      if (!running) return { renewed, secrets: [], pods: [], running, ms: Date.now() - started };
+      const fleet = tls.deps.render(topology, { credentials, discovered });
+      const context = (cluster: string) => kubeContext(topology, cluster);
+      const files = { ca: join(opts.stateDir, TLS_DIR, "ca.crt") };
+      const client = {
+        grpc: {
+          cert: join(opts.stateDir, TLS_DIR, "grpc-client.crt"),
+          key: join(opts.stateDir, TLS_DIR, "grpc-client.key"),
+        },
+        http: httpClientFiles(opts.stateDir, ""),
+      };
+      const inCluster = await rotateInCluster(fleet, own.renewals, {
+        writeSecret: async (cluster, secret) => {
+          await deps.api(context(cluster)).serverSideApply(secret);
+        },
+        presented: async (p) => {
+          const rc = fleet.clusters.find((c) => c.cluster === p.cluster);
+          if (!rc) return undefined;
+          const api = deps.api(rc.context);
+          const url = await proxy.forward(`${p.cluster}/${p.workload}-${p.index}/${p.port}/tls`, {
+            api,
+            target: async () => ({
+              resource: "pods",
+              namespace: NAMESPACE,
+              name: await resolvePod(api, rc, p.workload, p.index),
+              port: p.port,
+            }),
+          });
+          return presentedSerial(
+            new URL(url),
+            { ca: files.ca, ...client[p.client] },
+            p.client === "grpc" ? "h2" : "http/1.1",
+          );
+        },
+        clock: deps.clock,
+        progress: opts.progress,
+        timeoutMs: opts.timeoutMs ?? 180_000,
+        pollMs: 5_000,
+      });
+      return { renewed, ...inCluster, running, ms: Date.now() - started };
     },
 
     async faultTarget(topology, opts) {

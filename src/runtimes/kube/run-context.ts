@@ -5,6 +5,7 @@ import type { DiscoveredAddresses } from "../../render/addresses.ts";
 import { renderFleet } from "../../render/render.ts";
 import type { RenderedCluster, RenderedFleet } from "../../render/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
+import type { Renewal } from "../../state/server-certs.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { CloseVerify, Reporter } from "../runtime.ts";
 import { createKubeApi, type KubeApi } from "./api.ts";
@@ -40,6 +41,11 @@ export interface KubeDeps {
   platform: NodeJS.Platform;
   readSysctl: (name: string) => Promise<string | undefined>;
   render: typeof renderFleet;
+  /**
+   * With TLS: makes or renews each server's own certificate for these addresses, writes it to the state dir, and has
+   * every later `render` carry it; returns what it made or renewed. Absent without TLS (and in tests that need none).
+   */
+  serverCerts?: (discovered: DiscoveredAddresses) => Promise<Renewal[]>;
   timeouts: Timeouts;
   verify?: VerifyHook;
 }

@@ -293,6 +293,16 @@ const discover: Action = {
     for (const [c, ip] of Object.entries(found.nodeIP)) ctx.reporter.verbose(`${c}: ${ip}`);
     await writeDiscoveredAddresses(ctx.stateDir, found);
     ctx.discovered = found;
+    // Each server's own certificate names the addresses just found (a load balancer's included: its Service was
+    // applied above and has its address now, before any Secret is): made, or renewed when they changed or it expires
+    // within 30 days, before the Secrets that carry it are applied.
+    const renewed = (await ctx.deps.serverCerts?.(found)) ?? [];
+    const made = renewed.filter((r) => r.why === "new").map((r) => r.name.replace(/^kube@/, ""));
+    if (made.length > 0)
+      ctx.reporter.info(`  a certificate of its own for ${count(made.length, "server")}: ${listNames(made)}`);
+    for (const r of renewed.filter((x) => x.why !== "new")) {
+      ctx.reporter.info(`  ${r.name.replace(/^kube@/, "")}: certificate renewed, ${r.why}`);
+    }
     ctx.fleet = ctx.deps.render(ctx.topology, { credentials: ctx.credentials, discovered: found });
     const open = ctx.fleet.openAddresses.map((o) => o.variable);
     if (open.length > 0) throw new Error(`addresses still unknown after discovery: ${listNames(open)}`);

@@ -49,6 +49,7 @@ import {
   MANAGED_BY_SELECTOR,
   refOf,
 } from "./api.ts";
+import { loadKubeLeaves } from "./certs.ts";
 import type { Exec, RunOptions, RunResult } from "./exec.ts";
 import { valuesFile } from "./helm.ts";
 import { createKubeRuntime, type KubeRuntime } from "./index.ts";
@@ -582,8 +583,15 @@ for (const c of CASES) {
       const grpcTls = t.fleet.tls.grpc ? { grpcTls: own.grpc } : {};
       const httpTls = t.fleet.tls.http ? { httpTls: own.http } : {};
       const s3Tls = await s3Material(t);
+      const opts = { credentials: creds, ...grpcTls, ...httpTls, ...s3Tls };
+      // Each server's own certificate, as up made it and keeps it in the state dir.
+      const leaves =
+        t.fleet.tls.grpc || t.fleet.tls.http
+          ? (await loadKubeLeaves(t, stateDir, opts, discovered, { cert: own.grpc.ca, key: own.caKey }))
+              .leaves
+          : undefined;
       return {
-        fleet: renderFleet(t, { credentials: creds, discovered, ...grpcTls, ...httpTls, ...s3Tls }),
+        fleet: renderFleet(t, { ...opts, discovered, ...(leaves ? { serverLeaves: leaves } : {}) }),
         discovered,
       };
     }
@@ -955,9 +963,10 @@ for (const c of CASES) {
         const expected = rendered(rc)
           .filter((o) => was.get(key(o)) !== JSON.stringify(o))
           .map(key);
+        const ours = new Set(rendered(rc).map(key));
         const actual = changedBetween(before[i] ?? new Map(), afterUp[i] ?? new Map()).filter(
           // The chart's objects move when helm upgrades; those are checked below.
-          (k) => !k.includes("kube-prometheus-stack-"),
+          (k) => ours.has(k) || !k.includes("kube-prometheus-stack-"),
         );
         assert.deepEqual(actual, expected.sort(), `${rc.cluster}: objects changed`);
         moved += expected.length;

@@ -1,0 +1,211 @@
+// Each Kubernetes server workload's own certificate: made, renewed and kept in `<state-dir>/tls/servers/` like the
+// local runtime's (state/server-certs.ts), for the SANs the render gives it (render/server-certs.ts).
+import { X509Certificate } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { connect } from "node:tls";
+import type { FleetSpec } from "../../components/fleet.ts";
+import { TLS_FILES } from "../../components/thanos/common.ts";
+import { type PodSpec, podName } from "../../components/types.ts";
+import { HTTP_TLS_FILES } from "../../components/web.ts";
+import type { DiscoveredAddresses } from "../../render/addresses.ts";
+import { kubeLeafRequests, type RenderOptions } from "../../render/render.ts";
+import { parseKubeLeafName, serverTlsSecretName } from "../../render/server-certs.ts";
+import type { KubeObject, RenderedFleet } from "../../render/types.ts";
+import { type Leaf, loadServerLeaves, type Renewal } from "../../state/server-certs.ts";
+import type { Topology } from "../../topology/topology.ts";
+import type { Clock } from "./wait.ts";
+
+/** What a render needs to know which servers serve TLS: the options without the servers' own certificates. */
+export type LeafRenderOptions = Omit<RenderOptions, "serverLeaves" | "discovered" | "outDir">;
+
+export interface KubeLeaves {
+  leaves: Map<string, Leaf>;
+  renewals: Renewal[];
+  /** Writes what was made or renewed to `<state-dir>/tls/servers/`. */
+  save: () => Promise<void>;
+}
+
+/**
+ * Every Kubernetes server's own certificate for these addresses, from `<state-dir>/tls/servers/`: made when missing,
+ * renewed on its own key when it expires within 30 days or its addresses changed, or (`renewAll`: `certs rotate`)
+ * every one. Nothing is written until `save()`.
+ */
+export async function loadKubeLeaves(
+  topology: Topology,
+  stateDir: string,
+  opts: LeafRenderOptions,
+  discovered: DiscoveredAddresses | undefined,
+  ca: { cert: string; key: () => Promise<string> },
+  flags: { renewAll?: boolean } = {},
+): Promise<KubeLeaves> {
+  const requests = kubeLeafRequests(topology, { ...opts, ...(discovered ? { discovered } : {}) });
+  if (requests.length === 0) return { leaves: new Map(), renewals: [], save: async () => {} };
+  return loadServerLeaves(stateDir, requests, { cert: ca.cert, key: await ca.key() }, flags);
+}
+
+/** One server pod, and the port where it presents its certificate (the gRPC port, else its HTTPS port). */
+export interface PresentingPod {
+  /** `kube@<cluster>/<workload>`. */
+  leaf: string;
+  cluster: string;
+  workload: string;
+  index: number;
+  port: number;
+  /** Which of the fleet's client certificates the port asks for. */
+  client: "grpc" | "http";
+}
+
+/** Every pod of the renewed servers, with the port where it presents its own certificate. */
+export function presentingPods(spec: FleetSpec, leaves: string[]): PresentingPod[] {
+  const out: PresentingPod[] = [];
+  for (const leaf of leaves) {
+    const at = parseKubeLeafName(leaf);
+    const pod = at && spec.pods.find((p) => p.cluster === at.cluster && p.name === at.workload);
+    if (!pod) continue;
+    const where = presentingPort(pod);
+    if (!where) continue;
+    for (let i = 0; i < pod.replicas; i++)
+      out.push({ leaf, cluster: pod.cluster, workload: pod.name, index: i, ...where });
+  }
+  return out;
+}
+
+function presentingPort(pod: PodSpec): { port: number; client: "grpc" | "http" } | undefined {
+  for (const c of pod.containers) {
+    const grpc = c.ports.find((p) => p.protocol === "grpc");
+    if (grpc && c.files.some((f) => f.name === TLS_FILES.cert)) return { port: grpc.port, client: "grpc" };
+  }
+  for (const c of pod.containers) {
+    const http = c.ports.find((p) => p.name === c.readiness.port);
+    if (http && c.files.some((f) => f.name === HTTP_TLS_FILES.cert))
+      return { port: http.port, client: "http" };
+  }
+  return undefined;
+}
+
+export interface RotationReport {
+  /** Each renewed server's certificate: its name and serial before and after. */
+  renewed: { name: string; serialBefore?: string; serialAfter: string }[];
+  /** The Secrets written in place, `<cluster>/<name>`. */
+  secrets: string[];
+  /** Each server pod: whether it presents its new certificate, and when it did (ms after the Secrets were written). */
+  pods: { server: string; pod: string; presented: boolean; afterMs?: number; serial?: string }[];
+  /** Whether a fleet is up (its Secrets were written) or only the state dir was renewed. */
+  running: boolean;
+  ms: number;
+}
+
+export interface RotateSeams {
+  /** Writes one Secret in place in a cluster (server-side apply: the same object, its data replaced). */
+  writeSecret: (cluster: string, secret: KubeObject) => Promise<void>;
+  /** The serial of the certificate one pod presents now on its port (a TLS handshake), undefined when none answered. */
+  presented: (pod: PresentingPod) => Promise<string | undefined>;
+  clock: Clock;
+  progress: (line: string) => void;
+  /** How long to wait for every pod to present its new certificate (the kubelet's sync: ~1-2 min). */
+  timeoutMs: number;
+  pollMs: number;
+}
+
+/**
+ * `certs rotate` on Kubernetes: every server's certificate renewed on its own key (already saved in the state dir:
+ * `renewals`), each server's Secret written in place, then every server pod asked, by a TLS handshake, until it
+ * presents its new certificate. Nothing restarts: the kubelet updates the projected files within its sync period
+ * and Thanos's gRPC server and every exporter-toolkit HTTPS server read them at the next handshake.
+ */
+export async function rotateInCluster(
+  fleet: RenderedFleet,
+  renewals: Renewal[],
+  seams: RotateSeams,
+): Promise<Omit<RotationReport, "renewed" | "running" | "ms">> {
+  const secrets: string[] = [];
+  for (const r of renewals) {
+    const at = parseKubeLeafName(r.name);
+    const rc = at && fleet.clusters.find((c) => c.cluster === at.cluster);
+    const secret = rc?.secrets.find((s) => s.metadata.name === serverTlsSecretName(at?.workload ?? ""));
+    if (!rc || !secret) throw new Error(`${r.name}: no Secret of its own in the rendered fleet`);
+    await seams.writeSecret(rc.cluster, secret);
+    secrets.push(`${rc.cluster}/${secret.metadata.name}`);
+  }
+  const want = new Map(renewals.map((r) => [r.name, new X509Certificate(r.after).serialNumber]));
+  const pods = presentingPods(fleet.spec, [...want.keys()]);
+  const started = seams.clock.now();
+  const done = new Map<PresentingPod, { afterMs: number; serial: string }>();
+  const last = new Map<PresentingPod, string | undefined>();
+  const label = (p: PresentingPod) => `${p.cluster}/${podName(p.workload, p.index)}:${p.port}`;
+  for (;;) {
+    for (const p of pods.filter((x) => !done.has(x))) {
+      const serial = await seams.presented(p).catch(() => undefined);
+      last.set(p, serial);
+      if (serial !== undefined && serial === want.get(p.leaf)) {
+        done.set(p, { afterMs: seams.clock.now() - started, serial });
+      }
+    }
+    const waited = seams.clock.now() - started;
+    seams.progress(
+      `  ${done.size}/${pods.length} server pods present their new certificate after ${Math.round(waited / 1000)} s` +
+        (done.size < pods.length
+          ? ` (waiting for ${pods
+              .filter((x) => !done.has(x))
+              .map(label)
+              .slice(0, 4)
+              .join(
+                ", ",
+              )}${pods.length - done.size > 4 ? ", …" : ""}: the kubelet updates a Secret's files within its sync period)`
+          : ""),
+    );
+    if (done.size === pods.length || waited >= seams.timeoutMs) break;
+    await seams.clock.sleep(seams.pollMs);
+  }
+  return {
+    secrets,
+    pods: pods.map((p) => {
+      const d = done.get(p);
+      const serial = d?.serial ?? last.get(p);
+      return {
+        server: p.leaf,
+        pod: label(p),
+        presented: d !== undefined,
+        ...(d ? { afterMs: d.afterMs } : {}),
+        ...(serial ? { serial } : {}),
+      };
+    }),
+  };
+}
+
+/**
+ * The serial of the certificate a server presents at `url` (a TLS handshake verified against the fleet CA, with the
+ * fleet's client certificate): undefined when nothing answered or the handshake failed.
+ */
+export async function presentedSerial(
+  url: URL,
+  files: { ca: string; cert: string; key: string },
+  /** `h2` for a gRPC port (grpc-go refuses a handshake without it), `http/1.1` for an HTTPS one. */
+  alpn: "h2" | "http/1.1",
+  timeoutMs = 5_000,
+): Promise<string | undefined> {
+  const [ca, cert, key] = await Promise.all(
+    [files.ca, files.cert, files.key].map((f) => readFile(f, "utf8")),
+  );
+  return new Promise((resolve) => {
+    const socket = connect({
+      host: url.hostname,
+      port: Number(url.port),
+      ca,
+      cert,
+      key,
+      ALPNProtocols: [alpn],
+      timeout: timeoutMs,
+    });
+    const done = (serial?: string) => {
+      socket.destroy();
+      resolve(serial);
+    };
+    socket.once("secureConnect", () => {
+      const peer = socket.getPeerX509Certificate();
+      done(socket.authorized && peer ? peer.serialNumber : undefined);
+    });
+    socket.once("error", () => done());
+    socket.once("timeout", () => done());
+  });
+}
