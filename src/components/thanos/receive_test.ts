@@ -10,9 +10,9 @@ import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import type { FleetInput } from "../../topology/schema.ts";
 import type { SpecContext } from "../context.ts";
 import { buildFleet, exposedHttpPorts, openings, storeApiServers } from "../fleet.ts";
-import { REMOTE_WRITE_QUEUE } from "./receive.ts";
 import { TEST_ADDRESSES, TEST_CREDENTIALS, testContext } from "../testdata/spec.ts";
 import type { Container, PodSpec } from "../types.ts";
+import { REMOTE_WRITE_QUEUE } from "./receive.ts";
 
 const creds = TEST_CREDENTIALS;
 const addresses = TEST_ADDRESSES;
