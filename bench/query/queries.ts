@@ -100,8 +100,14 @@ export async function ask(url: string, q: Query, endS: number): Promise<Answer> 
   const path = q.kind === "range" ? "/api/v1/query_range" : "/api/v1/query";
   const t0 = performance.now();
   const res = await fetch(`${url}${path}?${params}`, { signal: AbortSignal.timeout(300_000) });
-  const body = (await res.json()) as ApiAnswer;
+  const text = await res.text();
   const ms = performance.now() - t0;
+  let body: ApiAnswer;
+  try {
+    body = JSON.parse(text) as ApiAnswer;
+  } catch {
+    throw new Error(`${q.name} at ${url}: HTTP ${res.status}, not an API answer: ${text.slice(0, 300)}`);
+  }
   if (res.status !== 200 || body.status !== "success" || !body.data) {
     throw new Error(
       `${q.name} at ${url}: HTTP ${res.status} ${body.error ?? JSON.stringify(body).slice(0, 300)}`,

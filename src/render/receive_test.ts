@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { cachedChart, crdSchema, helmTemplate, structuralErrors } from "../../testing/render/chart.ts";
+import { REMOTE_WRITE_QUEUE } from "../components/thanos/receive.ts";
 import { fleetFiles } from "./files.ts";
 import { receiveTopology, render } from "./testdata/fixtures.ts";
 import type { KubeObject, RenderedCluster } from "./types.ts";
@@ -134,7 +135,7 @@ describe("receive on Kubernetes: a receive-mode cluster", () => {
     assert.deepEqual(rw.headers, { "THANOS-TENANT": "biz2" });
     // No pinned name: the router's own certificate names mgmt's node address, which Prometheus dials.
     assert.equal(rw.tlsConfig.serverName, undefined);
-    assert.equal(rw.queueConfig.maxShards, 10);
+    assert.equal(rw.queueConfig.maxShards, REMOTE_WRITE_QUEUE.max_shards);
     assert.deepEqual(spec.externalLabels, { cluster: "biz2" });
     assert.equal(spec.replicaExternalLabelName, "prometheus_replica");
   });
