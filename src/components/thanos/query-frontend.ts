@@ -128,8 +128,8 @@ export function queryFrontend(topology: Topology, ctx: SpecContext): ComponentSp
     "--labels.max-retries-per-request=1",
     "--query-frontend.log-queries-longer-than=10s",
     // Gzip for clients that ask for it (Grafana, thanos-fleet): its port leaves mgmt, and a week of a topk panel is
-    // megabytes of JSON. Also the faster warm answer: `npm run bench -- query` (2026-12-07, 2 cores), in one run the
-    // 1 d dashboard from the results cache 31× the guide's and as fast as the peer's, against 12.3× and 0.9× without.
+    // megabytes of JSON. From the results cache it answers as fast as the peer's, which gzips too: `npm run bench --
+    // query --runs 3` (2026-12-07, 2 cores, quiet), peer ÷ fleet warm 1.0× / 0.9× / 1.1× at 1 / 7 / 30 d.
     "--query-frontend.compress-responses",
   ];
   return mgmtComponent(topology, ctx, FACTS, {
