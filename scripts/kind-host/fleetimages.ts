@@ -30,6 +30,21 @@ function binaryImage(ref: string, path: string, from: string, extra: Partial<Ima
   };
 }
 
+/**
+ * A test fixture's image, not one the fleet runs: cert-manager v1.21.2's controllers for a CA issuer
+ * (tools/cert-manager), under a name of ours, since it is not upstream's image (quay.io/jetstack/cert-manager-controller),
+ * which holds every issuer and is not available offline. testing/cert-manager/manifests.ts deploys it.
+ */
+export const CERT_MANAGER_IMAGE = `thanos-fleet.local/cert-manager-controller:${BUILDS.certManager.version}`;
+
+export function certManagerImage(): ImageSpec {
+  const path = "/bin/cert-manager-controller";
+  // Numeric, so that the kubelet can check the Deployment's runAsNonRoot.
+  return binaryImage(CERT_MANAGER_IMAGE, path, binaryPath(BUILDS.certManager, "cert-manager-controller"), {
+    user: "65534",
+  });
+}
+
 /** `shell`: busybox's files, for the images whose official build has a shell the fleet's Jobs run. */
 export function fleetImages(shell: ImageFile[]): ImageSpec[] {
   return [

@@ -173,6 +173,15 @@ export const BUILDS = {
     tags: ["netgo", "remove_all_sd", "enable_kubernetes_sd"],
     ldflagsX: promVersion("3.14.0"),
   },
+  // A test fixture, not what the fleet runs: cert-manager's own controllers for a CA issuer, standing in for its
+  // controller image (tools/cert-manager says why).
+  certManager: {
+    id: "cert-manager controller v1.21.2 (CA issuer)",
+    toolDir: "cert-manager",
+    version: "v1.21.2",
+    binaries: { "cert-manager-controller": "thanos-fleet/tools/cert-manager" },
+    ldflagsX: ["github.com/cert-manager/cert-manager/pkg/util.AppVersion=v1.21.2"],
+  },
   ociCapFilter: {
     id: "oci-capfilter",
     toolDir: "oci-capfilter",

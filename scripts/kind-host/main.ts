@@ -6,7 +6,8 @@
 // repository, so a second run only checks. `up` never runs this; it uses what is there.
 //
 // Options: --no-smoke skips the one-cluster smoke test; --smoke-only runs only that (after the host checks);
-// --check-egress changes nothing and exits 0 only when the DOCKER-USER reject rule is in place.
+// --check-egress changes nothing and exits 0 only when the DOCKER-USER reject rule is in place; --build NAME…
+// builds only those Go programs (gobuild.ts BUILDS, e.g. certManager for the envtests), without root or Docker.
 
 import { createWriteStream, existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -14,7 +15,7 @@ import { dirname, join } from "node:path";
 import { ensureKpsChart, kpsChartDir } from "./chart.ts";
 import { ensureDaemonConfig, ensureDockerd, ensureHostPackages, ensureInotify } from "./docker.ts";
 import { ensureRejectRule, rejectRuleInPlace } from "./egress.ts";
-import { fleetImages, PREBUILT, prebuiltPath } from "./fleetimages.ts";
+import { certManagerImage, fleetImages, PREBUILT, prebuiltPath } from "./fleetimages.ts";
 import { BUILDS, type BuildName, ensureBuilt } from "./gobuild.ts";
 import { ensureHostBinLinks, hostBinaries } from "./hostbin.ts";
 import { ensureImage } from "./image.ts";
@@ -65,6 +66,7 @@ const BUILD_ORDER: BuildName[] = [
   "prometheusK8s",
   "operator",
   "nodeExporter",
+  "certManager",
 ];
 
 async function buildPhase(): Promise<void> {
@@ -75,6 +77,20 @@ async function buildPhase(): Promise<void> {
   const skipped: string[] = [];
   await step("kind, helm, kubectl linked", () => ensureHostBinLinks(skipped));
   for (const s of skipped) console.log(`  ${s} exists and is not ours: left alone`);
+}
+
+async function buildOnly(names: string[]): Promise<void> {
+  const known = Object.keys(BUILDS);
+  const unknown = names.filter((n) => !known.includes(n));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new Error(
+      `--build takes the names of Go builds (${known.join(", ")})${unknown.length > 0 ? `, not ${unknown.join(", ")}` : ""}`,
+    );
+  }
+  const log = await openLog("go-build");
+  console.log(`Go builds log to ${logFile("go-build")}`);
+  for (const name of names as BuildName[])
+    await step(`build ${BUILDS[name].id}`, () => ensureBuilt(BUILDS[name], log));
 }
 
 async function imagePhase(): Promise<void> {
@@ -88,7 +104,8 @@ async function imagePhase(): Promise<void> {
   await step(`node image ${NODE_IMAGE}`, () => ensureNodeImage(log));
   const work = join(kindHostDir(), "images");
   const shell = await busyboxFiles(await ensureBusybox(log));
-  for (const img of fleetImages(shell)) await step(`image ${img.ref}`, () => ensureImage(img, work));
+  for (const img of [...fleetImages(shell), certManagerImage()])
+    await step(`image ${img.ref}`, () => ensureImage(img, work));
 }
 
 async function chartPhase(): Promise<string | undefined> {
@@ -115,6 +132,10 @@ async function main(): Promise<void> {
       ok ? "DOCKER-USER rejects forwarding to the default-route interface" : "no DOCKER-USER reject rule",
     );
     process.exitCode = ok ? 0 : 1;
+    return;
+  }
+  if (args.has("--build")) {
+    await buildOnly(process.argv.slice(process.argv.indexOf("--build") + 1));
     return;
   }
   const start = Date.now();
