@@ -2,7 +2,8 @@
 // cert-manager v1.21.2's own controllers, unchanged, for a CA issuer (Issuer and ClusterIssuer readiness, the
 // approval and CA signing of CertificateRequests, and the Certificate controllers that issue, renew and report
 // readiness), wired as upstream's cmd/controller/app does it, with leader election off and no ACME, Vault,
-// Venafi, self-signed, ingress or Gateway support.
+// Venafi, self-signed, ingress or Gateway support. Upstream's main lives in its own module (cmd/controller), which
+// the Go module proxy does not serve; the controllers live in the main module, which it does.
 package main
 
 import (
