@@ -13,17 +13,23 @@
 //   receive   biz1 on sidecars, biz2 on receive (mode: receive): biz2's Prometheus pair remote-writes to mgmt's
 //             routers and runs no sidecar; verify's receive check green too, and biz2's series through
 //             query-frontend one per series with deduplication (2 replicas × 3 ingester copies without)
-// Environment: E2E_MODES (comma list, default all four), E2E_KPS_CHART (required), E2E_IMAGES (an archive from
+//   cert-manager  existing contexts, each with cert-manager's controllers (tools/cert-manager's runner) and a CA
+//             ClusterIssuer backed by one CA in every cluster: tls.issuer names it, so every server workload's
+//             certificate is a cert-manager Certificate; verify green, and query-frontend presents a certificate
+//             that CA signed
+// Environment: E2E_MODES (comma list, default all five), E2E_KPS_CHART (required), E2E_IMAGES (an archive from
 // `thanos-fleet images save`; made and cached when absent), E2E_NODE_IMAGE (default kindest/node:v1.36.1),
 // E2E_KEEP=1 keeps each fleet, E2E_KEEP_ON_FAILURE=1 only a failed one, E2E_VERBOSE=1 streams kind and helm.
 // KUBECONFIG is a file inside each run's state dir, so the user's is untouched. Results (step timings, peak
 // memory of the nodes, down time) are printed and written to e2e-kind-results.json in the working directory.
 import { execFile, spawn } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { connect as tlsConnect } from "node:tls";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
 import type { HttpClient } from "../src/net/http.ts";
@@ -37,13 +43,18 @@ import { loadTopology } from "../src/topology/load.ts";
 import type { Topology } from "../src/topology/topology.ts";
 import { createReporter } from "../src/ui/reporter.ts";
 import type { Report } from "../src/verify/types.ts";
+import {
+  CERT_MANAGER_IMAGE,
+  CONTROLLER_NAME,
+  certManagerManifests,
+} from "../testing/cert-manager/manifests.ts";
 
 const run = promisify(execFile);
 const verbose = process.env.E2E_VERBOSE === "1";
 const keepAlways = process.env.E2E_KEEP === "1";
 const keepOnFailure = process.env.E2E_KEEP_ON_FAILURE === "1";
 const NODE_IMAGE = process.env.E2E_NODE_IMAGE ?? "kindest/node:v1.36.1";
-const MODES = ["default", "plaintext", "existing", "receive"] as const;
+const MODES = ["default", "plaintext", "existing", "receive", "cert-manager"] as const;
 type Mode = (typeof MODES)[number];
 const CLI = resolve(import.meta.dirname, "../src/cli.ts");
 const log = (line: string) => process.stderr.write(`e2e: ${line}\n`);
@@ -129,7 +140,13 @@ async function plainS3Reported(
 }
 
 /** The fleet.yaml of one run: the offline machine's settings plus what the mode adds. */
-function fleetYaml(mode: Mode, chart: string, images: string, contexts: Record<string, string>): string {
+function fleetYaml(
+  mode: Mode,
+  chart: string,
+  images: string,
+  contexts: Record<string, string>,
+  issuerCa?: string,
+): string {
   const cluster = (name: string, role: string) => ({
     name,
     role,
@@ -148,7 +165,12 @@ function fleetYaml(mode: Mode, chart: string, images: string, contexts: Record<s
     },
     versions: { kindNodeImage: NODE_IMAGE },
     blocks: { duration: "2m", syncInterval: "15s" },
-    tls: mode === "plaintext" ? { grpc: false, http: false, s3: false } : {},
+    tls:
+      mode === "plaintext"
+        ? { grpc: false, http: false, s3: false }
+        : issuerCa
+          ? { issuer: { name: ISSUER, kind: "ClusterIssuer", ca: issuerCa } }
+          : {},
     clusters: [
       cluster("mgmt", "observer"),
       cluster("biz1", "workload"),
@@ -352,6 +374,115 @@ async function compactorInGlobalView(topology: Topology, queryFrontend: Frontend
   });
 }
 
+/** The CA of the cert-manager mode's ClusterIssuer: one for every cluster, as a fleet's issuers must share one. */
+const ISSUER = "fleet-ca";
+async function makeIssuerCa(stateDir: string): Promise<{ cert: string; key: string }> {
+  const dir = join(stateDir, "issuer-ca");
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const cert = join(dir, "ca.crt");
+  const key = join(dir, "ca.key");
+  await run("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    key,
+    "-out",
+    cert,
+    "-days",
+    "30",
+    "-subj",
+    "/CN=e2e cert-manager issuer CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ]);
+  return { cert, key };
+}
+
+/**
+ * What a user with cert-manager has before `up`: in each cluster cert-manager's CRDs and controllers (the runner's
+ * image loaded as kind loads any local image), the CA's Secret in cert-manager's namespace and a CA ClusterIssuer
+ * backed by it, Ready.
+ */
+async function installCertManager(
+  contexts: string[],
+  ca: { cert: string; key: string },
+  signal: AbortSignal,
+): Promise<void> {
+  const manifests = await certManagerManifests();
+  const file = join(await mkdtemp(join(tmpdir(), "thanos-fleet-e2e-cm-")), "cert-manager.yaml");
+  await writeFile(file, manifests.map((m) => stringify(m)).join("---\n"));
+  const issuer = join(dirname(file), "issuer.yaml");
+  await writeFile(
+    issuer,
+    stringify({
+      apiVersion: "cert-manager.io/v1",
+      kind: "ClusterIssuer",
+      metadata: { name: ISSUER },
+      spec: { ca: { secretName: `${ISSUER}-key` } },
+    }),
+  );
+  for (const context of contexts) {
+    const started = Date.now();
+    const kubectl = (...args: string[]) =>
+      realExec.run("kubectl", ["--context", context, ...args], { signal });
+    await realExec.run(
+      "kind",
+      ["load", "docker-image", CERT_MANAGER_IMAGE, "--name", context.replace(/^kind-/, "")],
+      {
+        signal,
+      },
+    );
+    await kubectl("apply", "--server-side", "-f", file);
+    await kubectl("wait", "--for=condition=Established", "--timeout=2m", "crd", "--all");
+    // The key goes in by file name, never on a command line.
+    await kubectl(
+      "-n",
+      "cert-manager",
+      "create",
+      "secret",
+      "tls",
+      `${ISSUER}-key`,
+      `--cert=${ca.cert}`,
+      `--key=${ca.key}`,
+    );
+    await kubectl("apply", "--server-side", "-f", issuer);
+    await kubectl("-n", "cert-manager", "rollout", "status", `deploy/${CONTROLLER_NAME}`, "--timeout=3m");
+    await kubectl("wait", "--for=condition=Ready", "--timeout=3m", `clusterissuer/${ISSUER}`);
+    log(
+      `cert-manager and ClusterIssuer ${ISSUER} ready in ${context} in ${Math.round((Date.now() - started) / 1000)}s`,
+    );
+  }
+}
+
+/** query-frontend, as the host reaches it, presents a certificate the issuer's CA signed. */
+async function issuedByCertManager(url: string, caFile: string): Promise<void> {
+  const ca = new X509Certificate(await readFile(caFile));
+  const { hostname, port } = new URL(url);
+  const presented = await new Promise<X509Certificate>((done, fail) => {
+    const socket = tlsConnect({ host: hostname, port: Number(port), rejectUnauthorized: false }, () => {
+      const peer = socket.getPeerX509Certificate();
+      socket.destroy();
+      if (peer) done(peer);
+      else fail(new Error(`${url} presented no certificate`));
+    });
+    socket.on("error", fail);
+  });
+  if (!presented.checkIssued(ca) || !presented.verify(ca.publicKey))
+    throw new Error(
+      `query-frontend at ${url} presents a certificate of ${presented.issuer}, not one the issuer's CA (${ca.subject}) signed`,
+    );
+  log(
+    `query-frontend presents a certificate cert-manager issued (${presented.subject}, until ${presented.validTo})`,
+  );
+}
+
 /** Clusters made beforehand for the existing-clusters mode: plain kind clusters, images loaded as a user would. */
 const PRE = "pre";
 async function createExistingClusters(names: string[], images: string, signal: AbortSignal): Promise<void> {
@@ -428,14 +559,18 @@ async function runMode(mode: Mode, chart: string, signal: AbortSignal): Promise<
   log(`[${mode}] state dir ${stateDir}`);
   const configFile = join(stateDir, "fleet.yaml");
   const names = ["mgmt", "biz1", "biz2", "minio"];
-  const contexts = mode === "existing" ? Object.fromEntries(names.map((n) => [n, `kind-${PRE}-${n}`])) : {};
-  const kindNames = mode === "existing" ? names.map((n) => `${PRE}-${n}`) : names;
+  const existing = mode === "existing" || mode === "cert-manager";
+  const contexts = existing ? Object.fromEntries(names.map((n) => [n, `kind-${PRE}-${n}`])) : {};
+  const kindNames = existing ? names.map((n) => `${PRE}-${n}`) : names;
+  const issuerCa = mode === "cert-manager" ? await makeIssuerCa(stateDir) : undefined;
   // The archive is made from a config without contexts (same images in every mode).
-  await writeFile(configFile, fleetYaml(mode, chart, join(stateDir, "unused.tar"), contexts), {
-    mode: 0o600,
-  });
+  await writeFile(
+    configFile,
+    fleetYaml(mode, chart, join(stateDir, "unused.tar"), contexts, issuerCa?.cert),
+    { mode: 0o600 },
+  );
   const images = await imageArchive(configFile, signal);
-  await writeFile(configFile, fleetYaml(mode, chart, images, contexts), { mode: 0o600 });
+  await writeFile(configFile, fleetYaml(mode, chart, images, contexts, issuerCa?.cert), { mode: 0o600 });
   const topology = await loadTopology(configFile);
 
   const { stdout: nets } = await run("docker", ["network", "ls", "--format", "{{.Name}}"]);
@@ -452,10 +587,11 @@ async function runMode(mode: Mode, chart: string, signal: AbortSignal): Promise<
   let failed = false;
   let created = false;
   try {
-    if (mode === "existing") {
+    if (existing) {
       created = true;
       await createExistingClusters(names, images, signal);
     }
+    if (issuerCa) await installCertManager(Object.values(contexts), issuerCa, signal);
     const reporter = recordingReporter(result.steps);
     const started = Date.now();
     created = true;
@@ -480,6 +616,7 @@ async function runMode(mode: Mode, chart: string, signal: AbortSignal): Promise<
     await crossClusterQuery(topology, frontend);
     await compactorInGlobalView(topology, frontend);
     if (mode === "receive") await receiveDeduplicated(topology, frontend);
+    if (issuerCa) await issuedByCertManager(endpoints.queryFrontend, issuerCa.cert);
 
     const again = Date.now();
     const mark = commands.length;
@@ -509,11 +646,10 @@ async function runMode(mode: Mode, chart: string, signal: AbortSignal): Promise<
         purge: true,
       });
       result.downSeconds = Math.round((Date.now() - started) / 1000);
-      const problems =
-        mode === "existing"
-          ? await existingLeftovers(Object.values(contexts))
-          : await leftBehind(kindNames, networkBefore);
-      if (mode === "existing") {
+      const problems = existing
+        ? await existingLeftovers(Object.values(contexts))
+        : await leftBehind(kindNames, networkBefore);
+      if (existing) {
         for (const name of kindNames) await realExec.run("kind", ["delete", "cluster", "--name", name]);
       }
       if (problems.length > 0) throw new Error(problems.join("; "));
