@@ -34,12 +34,15 @@ export function certificate(
 ): KubeObject {
   const dnsNames = sans.filter((s) => s.startsWith("DNS:")).map((s) => s.slice(4));
   const ipAddresses = sans.filter((s) => s.startsWith("IP:")).map((s) => s.slice(3));
+  const meta = metadata(certificateName(workload));
   return {
     apiVersion: CERTIFICATE_API,
     kind: "Certificate",
-    metadata: metadata(certificateName(workload)),
+    metadata: meta,
     spec: {
       secretName,
+      // The Secret cert-manager writes carries thanos-fleet's labels: `down` removes it as it removes our own Secrets.
+      secretTemplate: { labels: meta.labels },
       dnsNames,
       ...(ipAddresses.length > 0 ? { ipAddresses } : {}),
       duration: CERTIFICATE_DURATION,
