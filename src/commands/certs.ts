@@ -123,17 +123,27 @@ async function rotateKube(
       write(`${JSON.stringify(r, null, 2)}\n`);
       return late.length > 0 ? 1 : 0;
     }
-    write(
-      `renewed ${r.renewed.length} server certificate(s) in ${opts.stateDir}/${TLS_DIR}/servers on their own keys ` +
-        "(the CA and the client certificates unchanged)\n",
-    );
+    const issuer = topology.fleet.tls.issuer;
+    if (issuer) {
+      write(
+        `cert-manager re-issued ${r.renewed.length} Certificate(s) from ${issuer.kind} ${issuer.name} on their own keys ` +
+          "(rotationPolicy Never; the fleet CA and the client certificates unchanged); no pod restarted\n",
+      );
+    } else {
+      write(
+        `renewed ${r.renewed.length} server certificate(s) in ${opts.stateDir}/${TLS_DIR}/servers on their own keys ` +
+          "(the CA and the client certificates unchanged)\n",
+      );
+    }
     if (!r.running) {
       write(
         "no fleet is up on Kubernetes from this state dir: the next 'thanos-fleet up' writes them into its Secrets\n",
       );
       return 0;
     }
-    write(`wrote ${r.secrets.length} Secret(s) in place: ${r.secrets.join(", ")}; no pod restarted\n`);
+    if (!issuer) {
+      write(`wrote ${r.secrets.length} Secret(s) in place: ${r.secrets.join(", ")}; no pod restarted\n`);
+    }
     write(
       table(
         ["SERVER", "POD", "PRESENTS THE NEW CERTIFICATE"],
