@@ -350,6 +350,20 @@ clusters:
           h.world.recorder.lines.filter((l) => / Certificate .*→ (created|configured)/.test(l)),
           [],
         );
+        // The Secret cert-manager writes carries the Certificate's secretTemplate labels (no owner reference):
+        // down removes it with the Certificates, as it removes thanos-fleet's own Secrets.
+        const mgmt = h.world.fakeApi("cloud-mgmt");
+        const query = mgmt.objects.get("cert-manager.io/v1|Certificate|monitoring|thanos-query")?.obj;
+        const template = (query?.spec as { secretTemplate: { labels: Record<string, string> } })
+          .secretTemplate;
+        await mgmt.serverSideApply({
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name: "thanos-query-tls", namespace: "monitoring", labels: template.labels },
+        });
+        await h.down();
+        const left = [...mgmt.objects.keys()].filter((k) => /Certificate|thanos-query-tls/.test(k));
+        assert.deepEqual(left, []);
       } finally {
         await h.cleanup();
       }
