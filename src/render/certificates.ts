@@ -42,7 +42,7 @@ export function certificate(
     spec: {
       secretName,
       // The Secret cert-manager writes carries thanos-fleet's labels: `down` removes it as it removes our own Secrets.
-      secretTemplate: { labels: meta.labels },
+      secretTemplate: { labels: { ...meta.labels } },
       dnsNames,
       ...(ipAddresses.length > 0 ? { ipAddresses } : {}),
       duration: CERTIFICATE_DURATION,
