@@ -4,6 +4,7 @@ import { setMaxListeners } from "node:events";
 import { constants } from "node:os";
 import { Command, CommanderError, Option } from "commander";
 import { runtimeFor, runtimeNames } from "./runtimes/index.ts";
+import type { KubeRuntime } from "./runtimes/kube/index.ts";
 import type { Runtime } from "./runtimes/runtime.ts";
 import { checkStateDir, defaultStateDir } from "./state/dir.ts";
 import { chooseRuntime } from "./state/runtime.ts";
@@ -201,7 +202,14 @@ program
     const { certsCommand, certsRotateCommand } = await import("./commands/certs.ts");
     const common = { stateDir: opts.stateDir, json: Boolean(opts.json) };
     if (action === undefined) {
-      process.exitCode = await certsCommand(common);
+      // With a cert-manager Issuer, the servers' certificates are in the clusters, not the state dir.
+      const topology = await loadTopology(opts.config);
+      const runtime = topology.fleet.tls.issuer ? await chosenRuntime(opts) : undefined;
+      const issued =
+        runtime?.name === "kubernetes"
+          ? await (runtime as KubeRuntime).issuedCertificates(topology, { stateDir: opts.stateDir })
+          : undefined;
+      process.exitCode = await certsCommand({ ...common, ...(issued ? { issued } : {}) });
       return;
     }
     if (action !== "rotate") {

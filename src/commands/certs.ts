@@ -1,6 +1,7 @@
 // `thanos-fleet certs [--json]`: every certificate of the fleet with who uses it and when it expires;
 // `thanos-fleet certs rotate`: every server's certificate renewed on the running fleet, with no gap in the view.
 
+import type { IssuedCertificate } from "../runtimes/kube/cert-manager.ts";
 import type { RotationReport } from "../runtimes/kube/certs.ts";
 import { rotateLocalCerts } from "../runtimes/local/certs.ts";
 import type { Runtime } from "../runtimes/runtime.ts";
@@ -13,34 +14,53 @@ export interface CertsOptions {
   stateDir: string;
   json: boolean;
   write?: (text: string) => void;
+  /** With a cert-manager Issuer (Kubernetes): the servers' Certificates, which are not in the state dir. */
+  issued?: IssuedCertificate[];
 }
 
 /** Lists the certificates; exit 1 when one has a problem (expired, not from the fleet CA), else 0. */
 export async function certsCommand(opts: CertsOptions): Promise<number> {
   const write = opts.write ?? ((t: string) => process.stdout.write(t));
   const certs = await listCertificates(opts.stateDir);
+  const issued = opts.issued ?? [];
   if (opts.json) {
-    write(`${JSON.stringify({ dir: `${opts.stateDir}/${TLS_DIR}`, certificates: certs }, null, 2)}\n`);
-  } else if (certs.length === 0) {
+    const doc = {
+      dir: `${opts.stateDir}/${TLS_DIR}`,
+      certificates: certs,
+      ...(opts.issued ? { issued } : {}),
+    };
+    write(`${JSON.stringify(doc, null, 2)}\n`);
+  } else if (certs.length === 0 && issued.length === 0) {
     write(`no certificates in ${opts.stateDir}/${TLS_DIR}: 'thanos-fleet up' makes them\n`);
   } else {
     write(
       table(
         ["FILE", "SUBJECT", "SANS", "NOT AFTER", "DAYS LEFT", "USED BY"],
-        certs.map((c) => [
-          c.file,
-          c.subject,
-          c.sans.join(" ") || "-",
-          c.notAfter.slice(0, 10),
-          `${c.daysLeft}${c.problem ? ` (${c.problem})` : c.daysLeft < RENEW_WITHIN_DAYS ? " (renewed at the next up)" : ""}`,
-          c.usedBy,
-        ]),
+        [
+          ...certs.map((c) => [
+            c.file,
+            c.subject,
+            c.sans.join(" ") || "-",
+            c.notAfter.slice(0, 10),
+            `${c.daysLeft}${c.problem ? ` (${c.problem})` : c.daysLeft < RENEW_WITHIN_DAYS ? " (renewed at the next up)" : ""}`,
+            c.usedBy,
+          ]),
+          ...issued.map((c) => [
+            `Kubernetes: ${c.cluster}/${c.workload}, every pod of it (Secret ${c.secret})`,
+            "-",
+            c.sans.join(" ") || "-",
+            c.notAfter?.slice(0, 10) ?? "-",
+            c.daysLeft === undefined ? `- (${c.ready})` : String(c.daysLeft),
+            c.issuedBy,
+          ]),
+        ],
       ),
     );
     write(
       `\nin ${opts.stateDir}/${TLS_DIR}; 'thanos-fleet certs rotate' renews every server's certificate\n`,
     );
   }
+  // cert-manager renews the issued ones itself (renewBefore): their dates are information, not a problem of ours.
   return certs.some((c: CertificateInfo) => c.problem) ? 1 : 0;
 }
 
@@ -103,17 +123,27 @@ async function rotateKube(
       write(`${JSON.stringify(r, null, 2)}\n`);
       return late.length > 0 ? 1 : 0;
     }
-    write(
-      `renewed ${r.renewed.length} server certificate(s) in ${opts.stateDir}/${TLS_DIR}/servers on their own keys ` +
-        "(the CA and the client certificates unchanged)\n",
-    );
+    const issuer = topology.fleet.tls.issuer;
+    if (issuer) {
+      write(
+        `cert-manager re-issued ${r.renewed.length} Certificate(s) from ${issuer.kind} ${issuer.name} on their own keys ` +
+          "(rotationPolicy Never; the fleet CA and the client certificates unchanged); no pod restarted\n",
+      );
+    } else {
+      write(
+        `renewed ${r.renewed.length} server certificate(s) in ${opts.stateDir}/${TLS_DIR}/servers on their own keys ` +
+          "(the CA and the client certificates unchanged)\n",
+      );
+    }
     if (!r.running) {
       write(
         "no fleet is up on Kubernetes from this state dir: the next 'thanos-fleet up' writes them into its Secrets\n",
       );
       return 0;
     }
-    write(`wrote ${r.secrets.length} Secret(s) in place: ${r.secrets.join(", ")}; no pod restarted\n`);
+    if (!issuer) {
+      write(`wrote ${r.secrets.length} Secret(s) in place: ${r.secrets.join(", ")}; no pod restarted\n`);
+    }
     write(
       table(
         ["SERVER", "POD", "PRESENTS THE NEW CERTIFICATE"],

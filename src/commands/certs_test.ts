@@ -1,11 +1,14 @@
 // `certs rotate` on Kubernetes: what a person reads, and the exit code when a server does not present its new
 // certificate in time (the runtime faked: src/runtimes/kube/certs_test.ts covers what it does).
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
-import { defaultTopology } from "../render/testdata/fixtures.ts";
+import { defaultTopology, issuerTopology } from "../render/testdata/fixtures.ts";
 import type { RotationReport } from "../runtimes/kube/certs.ts";
 import type { Runtime } from "../runtimes/runtime.ts";
-import { certsRotateCommand } from "./certs.ts";
+import { certsCommand, certsRotateCommand } from "./certs.ts";
 
 function kube(report: RotationReport, progress: string[] = []): Runtime {
   return {
@@ -90,4 +93,69 @@ test("Kubernetes: a pod still presenting the old certificate fails the command (
     1,
   );
   assert.equal(JSON.parse(json).pods[0].presented, false);
+});
+
+test("Kubernetes with a cert-manager Issuer: re-issued by cert-manager, each pod presenting the new one", async () => {
+  const out: string[] = [];
+  const issued: RotationReport = { ...report, secrets: [] };
+  const code = await certsRotateCommand(kube(issued), issuerTopology(), {
+    stateDir: "/state",
+    json: false,
+    write: (t) => out.push(t),
+  });
+  assert.equal(code, 0);
+  const text = out.join("");
+  assert.match(
+    text,
+    /cert-manager re-issued 1 Certificate\(s\) from ClusterIssuer fleet-ca on their own keys/,
+  );
+  assert.doesNotMatch(text, /tls\/servers|wrote 0 Secret/);
+  assert.match(text, /mgmt\/thanos-query-1:10902 +yes, after 70 s/);
+});
+
+test("certs lists each server's Certificate as issued by the Issuer, with its not-after from the cluster", async () => {
+  const out: string[] = [];
+  const stateDir = await mkdtemp(join(tmpdir(), "certs-issued-"));
+  try {
+    const code = await certsCommand({
+      stateDir,
+      json: false,
+      write: (t) => out.push(t),
+      issued: [
+        {
+          cluster: "mgmt",
+          workload: "thanos-query",
+          secret: "thanos-query-tls",
+          sans: ["DNS:thanos-query", "IP:127.0.0.1"],
+          issuedBy: "issued by ClusterIssuer/fleet-ca (cert-manager)",
+          notAfter: "2027-03-07T21:00:00.000Z",
+          daysLeft: 89,
+          ready: "Ready=True Ready: Certificate is up to date and has not expired",
+        },
+        {
+          cluster: "biz1",
+          workload: "alertmanager",
+          secret: "alertmanager-tls",
+          sans: ["DNS:kube-prometheus-stack-alertmanager"],
+          issuedBy: "issued by ClusterIssuer/fleet-ca (cert-manager)",
+          ready: "cluster not reachable (connect ECONNREFUSED)",
+        },
+      ],
+    });
+    assert.equal(code, 0);
+    const text = out.join("");
+    assert.match(
+      text,
+      /Kubernetes: mgmt\/thanos-query, every pod of it \(Secret thanos-query-tls\) +- +DNS:thanos-query IP:127\.0\.0\.1 +2027-03-07 +89 +issued by ClusterIssuer\/fleet-ca \(cert-manager\)/,
+    );
+    assert.match(
+      text,
+      /biz1\/alertmanager.* - +- \(cluster not reachable \(connect ECONNREFUSED\)\) +issued by/,
+    );
+    out.length = 0;
+    await certsCommand({ stateDir, json: true, write: (t) => out.push(t), issued: [] });
+    assert.deepEqual(JSON.parse(out.join("")).issued, []);
+  } finally {
+    await rm(stateDir, { recursive: true, force: true });
+  }
 });

@@ -86,11 +86,15 @@ blocks: {}
 # ca: your own CA (PEM paths, relative to this file) signs the fleet's certificates instead of one thanos-fleet makes;
 # its key is read where it is, never copied. Each server gets its own 90-day certificate from it
 # ('thanos-fleet certs' lists them, 'thanos-fleet certs rotate' renews them).
+# issuer (Kubernetes only, instead of ca): a cert-manager ClusterIssuer (or Issuer) makes each server's certificate;
+# ca is the PEM certificate of the CA it signs with, which every client trusts beside the fleet CA. Every cluster
+# needs cert-manager and that issuer, signing with the same CA.
 tls:
   grpc: true
   http: true
   s3: true
   # ca: { cert: my-ca.pem, key: my-ca-key.pem }
+  # issuer: { name: fleet-ca, kind: ClusterIssuer, ca: issuer-ca.pem }
 
 # Grafana in each workload cluster. false: no Grafana (bring your own); the chart still renders the "Thanos"
 # datasource as a ConfigMap labelled grafana_datasource: "1", which Grafana's sidecar picks up.

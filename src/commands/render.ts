@@ -12,7 +12,7 @@ import { CREDENTIALS_FILE } from "../state/credentials.ts";
 import { ensureStateDir } from "../state/dir.ts";
 import { loadFleetCredentials } from "../state/fleet-credentials.ts";
 import { loadFleetTls, loadGrpcTls, loadS3Tls } from "../state/tls.ts";
-import { loadUserCa } from "../state/user-ca.ts";
+import { loadIssuerCa, loadUserCa } from "../state/user-ca.ts";
 import type { Topology } from "../topology/topology.ts";
 import { checkRenderInputs } from "./inputs.ts";
 
@@ -33,6 +33,8 @@ export async function renderCommand(
   await checkRenderInputs(topology);
   // The user's own CA (tls.ca) is checked before the state dir is made.
   const userCa = await loadUserCa(topology);
+  // So is the CA a cert-manager Issuer signs with (tls.issuer).
+  const issuerCa = await loadIssuerCa(topology);
   const discovered = await readDiscoveredAddresses(opts.stateDir);
   // The credentials file of an external object store is read before the state dir is made or written.
   const { credentials, save } = await loadFleetCredentials(topology, opts.stateDir);
@@ -58,8 +60,9 @@ export async function renderCommand(
   // Each server's own certificate, for the addresses `up` found. Before any `up` the node addresses are placeholders
   // PLAN.md has filled in later, which no certificate can name: the shared certificates, and the one name clients
   // verify against them, stand in until then.
+  // With a cert-manager Issuer, cert-manager makes them in the cluster: none is made here.
   const own =
-    fleetTls && discovered && (grpcTls || httpTls)
+    fleetTls && discovered && (grpcTls || httpTls) && !issuerCa
       ? await loadKubeLeaves(topology, opts.stateDir, tlsOpts, discovered, {
           cert: fleetTls.grpc.ca,
           key: fleetTls.caKey,
@@ -71,6 +74,7 @@ export async function renderCommand(
     discovered,
     outDir: opts.out,
     ...(own ? { serverLeaves: own.leaves } : {}),
+    ...(issuerCa ? { issuerCa } : {}),
   });
   const files = fleetFiles(topology, fleet, opts.out);
   for (const f of files) {

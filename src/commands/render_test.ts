@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, describe, test } from "node:test";
@@ -118,6 +118,103 @@ describe("thanos-fleet render", () => {
       r.stderr,
       /^error: cannot write \S+\/a-file\/out\/\S+; check that --out is a writable directory\n {2}caused by: ENOTDIR/,
     );
+  });
+});
+
+describe("thanos-fleet render with a cert-manager Issuer", () => {
+  test("writes each cluster's Certificates, no server certificate; a CA file that is not a CA stops it, exit 2", async () => {
+    const base = join(dir, "issuer");
+    await mkdir(base, { recursive: true });
+    const openssl = (...args: string[]) => spawnSync("openssl", args, { cwd: base, encoding: "utf8" });
+    openssl(
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      "ca.key",
+    ).status;
+    openssl(
+      "req",
+      "-x509",
+      "-key",
+      "ca.key",
+      "-subj",
+      "/CN=Org CA",
+      "-days",
+      "30",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-out",
+      "ca.pem",
+    );
+    openssl(
+      "req",
+      "-x509",
+      "-key",
+      "ca.key",
+      "-subj",
+      "/CN=leaf",
+      "-days",
+      "30",
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+      "-out",
+      "leaf.pem",
+    );
+    const fleet = (ca: string) =>
+      `tls:\n  issuer:\n    name: fleet-ca\n    ca: ${ca}\nclusters:\n  - {name: mgmt, role: observer}\n  - {name: biz1, role: workload}\n  - {name: minio, role: storage}\n`;
+    await writeFile(join(base, "fleet.yaml"), fleet("ca.pem"));
+    await writeFile(join(base, "bad.yaml"), fleet("leaf.pem"));
+
+    const bad = cli(
+      "render",
+      "-c",
+      join(base, "bad.yaml"),
+      "--out",
+      join(base, "bad-out"),
+      "--state-dir",
+      join(base, "bad-state"),
+    );
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, /bad\.yaml:4: tls\.issuer\.ca/s);
+    assert.match(bad.stderr, /leaf\.pem \(CN=leaf\) is not a CA certificate/);
+    assert.equal(existsSync(join(base, "bad-out")), false, "nothing written");
+    assert.equal(existsSync(join(base, "bad-state")), false, "no state dir made");
+
+    const out = join(base, "out");
+    const good = cli(
+      "render",
+      "-c",
+      join(base, "fleet.yaml"),
+      "--out",
+      out,
+      "--state-dir",
+      join(base, "state"),
+    );
+    assert.equal(good.status, 0, good.stderr);
+    const written = await files(out);
+    assert.deepEqual(
+      written.filter((f) => f.endsWith("certificates.yaml")),
+      ["biz1/certificates.yaml", "mgmt/certificates.yaml", "minio/certificates.yaml"],
+    );
+    const all = (await Promise.all(written.map((f) => readFile(join(out, f), "utf8")))).join("\n");
+    const certs = written.filter((f) => f.endsWith("certificates.yaml"));
+    for (const f of certs) assert.doesNotMatch(await readFile(join(out, f), "utf8"), /BEGIN/, f);
+    // cert-manager writes the servers' Secrets: none is rendered (the client certificates are still ours).
+    for (const f of written.filter((x) => x.endsWith("secrets.yaml"))) {
+      const text = await readFile(join(out, f), "utf8");
+      assert.doesNotMatch(text, /\n {2}name: (thanos-query|thanos-store|seaweedfs|alertmanager)-tls\n/, f);
+    }
+    assert.match(
+      await readFile(join(out, "PLAN.md"), "utf8"),
+      /wait --for=condition=Ready certificate --all/,
+    );
+    const ca = await readFile(join(base, "ca.pem"), "utf8");
+    assert.ok(all.includes(ca.trim().split("\n")[1] ?? "x"), "the issuer's CA is in the trust bundle");
   });
 });
 

@@ -16,7 +16,10 @@ export async function statusCommand(
     topology.fleet.tls.http && rows.length > 0
       ? runtime.name === "local"
         ? httpClientFiles(opts.stateDir, "")
-        : httpClientFiles(opts.stateDir)
+        : // With a cert-manager Issuer, the servers' certificates come from its CA: the bundle trusts both.
+          topology.fleet.tls.issuer
+          ? httpClientFiles(opts.stateDir, "", { bundle: true })
+          : httpClientFiles(opts.stateDir)
       : undefined;
   if (opts.json) {
     process.stdout.write(

@@ -78,9 +78,10 @@ export interface ConfigFile {
   secret?: boolean;
   /**
    * The server's own certificate or key (Kubernetes: in the workload's Secret of its own, renewed in place, no part
-   * of the config hash, so a renewal restarts nothing).
+   * of the config hash, so a renewal restarts nothing). With a cert-manager Issuer, which of the two cert-manager's
+   * Secret holds it as (`tls.crt`, `tls.key`).
    */
-  ownCert?: boolean;
+  ownCert?: "cert" | "key";
 }
 
 export interface Container {

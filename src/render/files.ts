@@ -48,6 +48,15 @@ export function clusterFiles(topology: Topology, rc: RenderedCluster): RenderedF
       yamlDocuments(rc.secrets),
     0o600,
   );
+  if (rc.certificates && rc.certificates.length > 0) {
+    add(
+      FILES.certificates,
+      header(
+        topology,
+        `cert-manager Certificates of cluster ${rc.cluster}: one per server, no key material`,
+      ) + yamlDocuments(rc.certificates),
+    );
+  }
   if (rc.helmValues) {
     add(
       FILES.values,

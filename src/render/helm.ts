@@ -95,11 +95,23 @@ export function chartServerTlsSecret(name: string, tls: ChartServerTls): KubeObj
 }
 
 /**
+ * With a cert-manager Issuer (`tls.issuer`), the Prometheus pair's own Secret is cert-manager's, whose `ca.crt` is the
+ * issuer's CA: the sidecar's gRPC server verifies the fleet's client certificates against the fleet CA from this
+ * Secret instead (the trust bundle: the fleet CA and the issuer's).
+ */
+export const CLIENT_CA_SECRET = "thanos-fleet-client-ca";
+const CLIENT_CA_MOUNT = `${OPERATOR_SECRETS_DIR}/${CLIENT_CA_SECRET}`;
+
+export function clientCaSecret(ca: string): KubeObject {
+  return secret(CLIENT_CA_SECRET, { "ca.crt": ca });
+}
+
+/**
  * With `tls.grpc` or `tls.http`: the Prometheus pair's own Secret in the Prometheus pods, mounted into the sidecar,
  * and (`tls.grpc`) the operator's TLS flags. With the storage cluster's HTTPS: the fleet CA that objstore.yml names,
  * mounted into the sidecar.
  */
-function sidecarTls(ctx: SpecContext) {
+function sidecarTls(ctx: SpecContext, issued: boolean) {
   const s3 = ctx.s3Tls
     ? {
         secrets: [S3_CA_SECRET],
@@ -107,18 +119,22 @@ function sidecarTls(ctx: SpecContext) {
       }
     : { secrets: [], mounts: [] };
   if (!ctx.grpcTls && !ctx.httpTls) return { secrets: s3.secrets, thanos: { volumeMounts: s3.mounts } };
+  const clientCa = issued && ctx.grpcTls;
   return {
-    secrets: [PROMETHEUS_TLS_SECRET, ...s3.secrets],
+    secrets: [PROMETHEUS_TLS_SECRET, ...(clientCa ? [CLIENT_CA_SECRET] : []), ...s3.secrets],
     thanos: {
       volumeMounts: [
         { name: `secret-${PROMETHEUS_TLS_SECRET}`, mountPath: PROMETHEUS_TLS_MOUNT, readOnly: true },
+        ...(clientCa
+          ? [{ name: `secret-${CLIENT_CA_SECRET}`, mountPath: CLIENT_CA_MOUNT, readOnly: true }]
+          : []),
         ...s3.mounts,
       ],
       ...(ctx.grpcTls
         ? {
             // The operator turns these into --grpc-server-tls-cert/-key/-client-ca.
             grpcServerTlsConfig: {
-              caFile: `${PROMETHEUS_TLS_MOUNT}/ca.crt`,
+              caFile: `${clientCa ? CLIENT_CA_MOUNT : PROMETHEUS_TLS_MOUNT}/ca.crt`,
               certFile: `${PROMETHEUS_TLS_MOUNT}/${SERVER_TLS_KEYS.cert}`,
               keyFile: `${PROMETHEUS_TLS_MOUNT}/${SERVER_TLS_KEYS.key}`,
             },
@@ -248,9 +264,14 @@ function alertmanagerScrapeJob(ctx: SpecContext): Record<string, unknown>[] {
  * Secret, TLS) and a pod annotation that rolls the pods when objstore.yml changes; Prometheus does not compact, the
  * sidecar uploads its blocks.
  */
-function sidecarValues(ctx: SpecContext, prometheus: PodSpec, http: HttpTlsValues | undefined) {
+function sidecarValues(
+  ctx: SpecContext,
+  prometheus: PodSpec,
+  http: HttpTlsValues | undefined,
+  issued: boolean,
+) {
   const sidecar = container(prometheus, "thanos-sidecar");
-  const tls = sidecarTls(ctx);
+  const tls = sidecarTls(ctx, issued);
   const mounts = [...(tls.thanos.volumeMounts ?? []), ...(http?.thanos.volumeMounts ?? [])];
   return {
     prometheus: {
@@ -417,7 +438,9 @@ function fleetValues(
   }
   const http = httpTlsValues(ctx);
   const writer =
-    w.mode === "receive" ? receiveWriterValues(topology, w, ctx) : sidecarValues(ctx, pods.prometheus, http);
+    w.mode === "receive"
+      ? receiveWriterValues(topology, w, ctx)
+      : sidecarValues(ctx, pods.prometheus, http, topology.fleet.tls.issuer !== undefined);
   const secrets = [...writer.secrets, ...(http?.prometheusSpec.secrets ?? [])];
   const annotations = writer.annotations;
   return {

@@ -10,6 +10,7 @@ import { SEAWEEDFS_WORKLOAD } from "../components/seaweedfs.ts";
 import { type PodSpec, podTitle, type ServiceSpec } from "../components/types.ts";
 import type { Credentials } from "../state/credentials.ts";
 import type { Leaf, LeafRequest } from "../state/server-certs.ts";
+import { trustBundle } from "../state/user-ca.ts";
 import type { ClusterConfig } from "../topology/schema.ts";
 import type { Topology } from "../topology/topology.ts";
 import {
@@ -22,10 +23,12 @@ import {
   S3_CA_KEY,
   S3_CA_SECRET,
 } from "./addresses.ts";
+import { certificate, withIssuedCert } from "./certificates.ts";
 import {
   ALERTMANAGER_TLS_SECRET,
   type ChartServerTls,
   chartServerTlsSecret,
+  clientCaSecret,
   GRAFANA_SECRET,
   httpTlsSecret,
   kubePrometheusStackValues,
@@ -37,7 +40,15 @@ import { hostPorts, kindConfig } from "./kind.ts";
 import { setupObjects } from "./minio.ts";
 import { DEFAULT_OUT, planSteps } from "./runbook.ts";
 import { seaweedfsSetupObjects, seaweedfsSetupSecret } from "./seaweedfs.ts";
-import { kubeServerLeafRequests, ownLeaf, type SharedServerPems, withOwnLeaf } from "./server-certs.ts";
+import {
+  kubeServerLeafRequests,
+  ownLeaf,
+  type SharedServerPems,
+  serverSans,
+  serverTlsSecretName,
+  servesTls,
+  withOwnLeaf,
+} from "./server-certs.ts";
 import type { ChartPod, KubeObject, RenderedCluster, RenderedFleet } from "./types.ts";
 import { namespace, OBJSTORE_SECRET, realisePod, realiseService, secret } from "./workloads.ts";
 
@@ -59,6 +70,11 @@ export interface RenderOptions {
    * pinned name. Without it, the shared certificates stand in (a render for the fleet's shape only).
    */
   serverLeaves?: Map<string, Leaf>;
+  /**
+   * The PEM certificate of the CA fleet.yaml's cert-manager Issuer signs with (`loadIssuerCa`); required with
+   * `tls.issuer`. Every client trusts it beside the fleet CA (one bundle in each `ca.crt`).
+   */
+  issuerCa?: string;
 }
 
 /** The shared server certificates and keys the spec is built with (what each server's own replaces). */
@@ -70,8 +86,12 @@ function sharedPems(opts: RenderOptions): SharedServerPems {
 /** The SpecContext of a render: with its own certificates, clients verify what they dial (no pinned server name). */
 function renderContext(topology: Topology, opts: RenderOptions): SpecContext {
   const addresses = kubeAddresses(topology, opts.discovered);
-  const unpin = <T extends { serverName: string }>(t: T): T =>
-    opts.serverLeaves ? { ...t, serverName: "" } : t;
+  // With a cert-manager Issuer every server has its own certificate too, and clients trust its CA beside the fleet's.
+  const issued = topology.fleet.tls.issuer !== undefined;
+  const unpin = <T extends { serverName: string; ca: string }>(t: T): T =>
+    opts.serverLeaves || issued
+      ? { ...t, serverName: "", ca: trustBundle(t.ca, issued ? opts.issuerCa : undefined) }
+      : t;
   return {
     ...kubeSpecContext(topology, addresses, opts.credentials),
     ...(opts.grpcTls ? { grpcTls: unpin(opts.grpcTls) } : {}),
@@ -100,6 +120,12 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
   }
   if (topology.storage && topology.fleet.tls.s3 && !opts.s3Tls) {
     throw new Error("fleet.yaml sets tls.s3 but render was given no TLS material: load it with loadS3Tls");
+  }
+  const issuer = topology.fleet.tls.issuer;
+  if (issuer && !opts.issuerCa) {
+    throw new Error(
+      "fleet.yaml sets tls.issuer but render was given no issuer CA: load it with loadIssuerCa",
+    );
   }
   const ctx = renderContext(topology, opts);
   const shared = sharedPems(opts);
@@ -143,9 +169,20 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
     const serviceObjects: KubeObject[] = [];
     let helmValues: Record<string, unknown> | undefined;
     let chartPods: ChartPod[] | undefined;
+    const certificates: KubeObject[] = [];
+    /** With a cert-manager Issuer: the server workload's Certificate, for the SANs its own leaf would have. */
+    const certify = (pod: PodSpec, secretName: string) => {
+      if (issuer && servesTls(pod, shared)) {
+        const sans = serverSans(topology, spec, pod, opts.discovered);
+        certificates.push(certificate(pod.name, secretName, sans, issuer));
+      }
+    };
     const addPods = (list: PodSpec[]) => {
       for (const pod of list) {
-        const r = realisePod(withOwnLeaf(pod, shared, opts.serverLeaves), ctx, objstore);
+        certify(pod, serverTlsSecretName(pod.name));
+        const r = issuer
+          ? realisePod(withIssuedCert(pod, shared), ctx, objstore, true)
+          : realisePod(withOwnLeaf(pod, shared, opts.serverLeaves), ctx, objstore);
         configs.push(...r.configMaps);
         secrets.push(...r.secrets);
         workloads.push(r.workload);
@@ -185,14 +222,19 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
           : { cert: shared.certs[0] ?? "", key: shared.keys[0] ?? "" };
         return { ca: (ctx.grpcTls ?? ctx.httpTls)?.ca ?? "", ...leaf };
       };
+      // With a cert-manager Issuer, it writes them (its ca.crt is the issuer's CA: the gRPC server's client CA, the
+      // fleet's, comes from a Secret of ours).
       if (!receiveMode && (ctx.grpcTls || ctx.httpTls)) {
-        secrets.push(chartServerTlsSecret(PROMETHEUS_TLS_SECRET, chartLeaf(prometheus)));
+        if (!issuer) secrets.push(chartServerTlsSecret(PROMETHEUS_TLS_SECRET, chartLeaf(prometheus)));
+        else {
+          certify(prometheus, PROMETHEUS_TLS_SECRET);
+          if (ctx.grpcTls) secrets.push(clientCaSecret(ctx.grpcTls.ca));
+        }
       }
       if (ctx.httpTls) {
-        secrets.push(
-          httpTlsSecret(ctx),
-          chartServerTlsSecret(ALERTMANAGER_TLS_SECRET, chartLeaf(alertmanager)),
-        );
+        secrets.push(httpTlsSecret(ctx));
+        if (!issuer) secrets.push(chartServerTlsSecret(ALERTMANAGER_TLS_SECRET, chartLeaf(alertmanager)));
+        else certify(alertmanager, ALERTMANAGER_TLS_SECRET);
       }
       helmValues = kubePrometheusStackValues(topology, w, ctx, { prometheus, alertmanager });
       chartPods = [prometheus, alertmanager].map((p) => ({
@@ -248,6 +290,7 @@ export function renderFleet(topology: Topology, opts: RenderOptions): RenderedFl
       ...(helmValues ? { helmValues } : {}),
       ...(chartPods ? { chartPods } : {}),
       secrets,
+      ...(certificates.length > 0 ? { certificates } : {}),
       manifests: [...manifests, ...configs, ...serviceObjects, ...workloads],
       hostPorts: hostPorts(topology, c.name),
     };

@@ -5,7 +5,14 @@ import { describe, test } from "node:test";
 import { z } from "zod";
 import { PINNED } from "../versions.ts";
 import { fleetFiles } from "./files.ts";
-import { configs, defaultTopology, GOLDEN_DIR, receiveTopology, render } from "./testdata/fixtures.ts";
+import {
+  configs,
+  defaultTopology,
+  GOLDEN_DIR,
+  issuerTopology,
+  receiveTopology,
+  render,
+} from "./testdata/fixtures.ts";
 import { validateObject } from "./testdata/validate.ts";
 import type { KubeObject, RenderedCluster } from "./types.ts";
 
@@ -65,6 +72,9 @@ describe("rendered Kubernetes objects", () => {
       test(`${variant}: every ConfigMap and Secret a pod mounts or reads is rendered in its cluster`, () => {
         for (const rc of fleet.clusters) {
           const have = new Set(objects(rc).map((o) => `${o.kind}/${o.metadata.name}`));
+          // A cert-manager Certificate's Secret is written by cert-manager.
+          for (const c of rc.certificates ?? [])
+            have.add(`Secret/${(c.spec as { secretName: string }).secretName}`);
           for (const { owner, template } of templates(rc)) {
             const text = JSON.stringify(template.spec);
             const refs = [
@@ -224,6 +234,11 @@ describe("golden files", () => {
   test("biz2 on receive, with the node addresses kind gives", () => {
     const t = receiveTopology();
     checkGolden(join(GOLDEN_DIR, "receive"), fleetFiles(t, render(t), "out"));
+  });
+
+  test("servers' certificates from a cert-manager Issuer (biz2 on receive), with the node addresses kind gives", () => {
+    const t = issuerTopology();
+    checkGolden(join(GOLDEN_DIR, "issuer"), fleetFiles(t, render(t), "out"));
   });
 
   test("default fleet before discovery: PLAN.md explains the placeholders", () => {

@@ -22,6 +22,7 @@ export const FILES = {
   secrets: "secrets.yaml",
   values: "values-kube-prometheus-stack.yaml",
   manifests: "manifests.yaml",
+  certificates: "certificates.yaml",
   plan: "PLAN.md",
 } as const;
 
@@ -113,6 +114,18 @@ export function planSteps(topology: Topology, clusters: RenderedCluster[], opts:
     commands: clusters.map((rc) => apply(rc, FILES.secrets)),
     why: "Object store config, the storage server's admin and Thanos's bucket-scoped key, Grafana's admin: never in Helm values.",
   });
+  const certified = clusters.filter((rc) => (rc.certificates ?? []).length > 0);
+  if (certified.length > 0) {
+    const issuer = topology.fleet.tls.issuer;
+    steps.push({
+      title: "Apply the servers' cert-manager Certificates and wait until each is Ready",
+      commands: certified.flatMap((rc) => [
+        apply(rc, FILES.certificates),
+        `kubectl --context ${rc.context} -n ${NAMESPACE} wait --for=condition=Ready certificate --all --timeout=5m`,
+      ]),
+      why: `cert-manager (${issuer?.kind}/${issuer?.name}) writes each server's Secret, which its pods mount: they start only once it is there.`,
+    });
+  }
 
   for (const rc of clusters.filter((c) => c.role === "storage")) {
     const seaweedfs = topology.storage?.server === "seaweedfs";

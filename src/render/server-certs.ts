@@ -140,9 +140,9 @@ export function withOwnLeaf(pod: PodSpec, shared: SharedServerPems, leaves?: Map
       ...c,
       files: c.files.map((f) =>
         shared.certs.includes(f.content)
-          ? { ...f, content: leaf?.cert ?? f.content, ownCert: true }
+          ? { ...f, content: leaf?.cert ?? f.content, ownCert: "cert" as const }
           : shared.keys.includes(f.content)
-            ? { ...f, content: leaf?.key ?? f.content, ownCert: true }
+            ? { ...f, content: leaf?.key ?? f.content, ownCert: "key" as const }
             : f,
       ),
     })),

@@ -42,6 +42,11 @@ export interface RenderedCluster {
   chartPods?: ChartPod[];
   /** Secrets, applied before anything that needs them. */
   secrets: KubeObject[];
+  /**
+   * With a cert-manager Issuer (`tls.issuer`): a cert-manager `Certificate` per server workload, applied after the
+   * Secrets and before the workloads, which mount the Secrets cert-manager writes for them.
+   */
+  certificates?: KubeObject[];
   /** Everything else thanos-fleet applies itself, in apply order (Namespace first). */
   manifests: KubeObject[];
   /** Host ports of a kind cluster (empty for an existing cluster). */

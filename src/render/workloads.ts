@@ -16,7 +16,7 @@ import { OBJSTORE_FILE } from "../components/objstore.ts";
 import { PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import { type Container, POD_NAME, type PodSpec, type ServiceSpec } from "../components/types.ts";
 import { S3_CA_MOUNT, S3_CA_SECRET } from "./addresses.ts";
-import { serverTlsSecretName } from "./server-certs.ts";
+import { SERVER_TLS_KEYS, serverTlsSecretName } from "./server-certs.ts";
 import type { KubeObject } from "./types.ts";
 
 export const OBJSTORE_SECRET = "thanos-objstore";
@@ -125,7 +125,13 @@ function env(pod: PodSpec, c: Container): IEnvVar[] {
  * Realises a PodSpec: args exactly as the spec gives them, config files from a ConfigMap (or a Secret for
  * credentials) mounted at the spec's config dir, data on an emptyDir (a PersistentVolumeClaim where it is persistent).
  */
-export function realisePod(pod: PodSpec, ctx: SpecContext, objstoreContent: string): RealisedPod {
+export function realisePod(
+  pod: PodSpec,
+  ctx: SpecContext,
+  objstoreContent: string,
+  /** Whether cert-manager writes the server's own Secret (`tls.issuer`): it is mounted, not rendered. */
+  issued = false,
+): RealisedPod {
   const configMaps: KubeObject[] = [];
   const secrets: KubeObject[] = [];
   const volumes: IVolume[] = [{ name: "tmp", emptyDir: {} }];
@@ -177,9 +183,12 @@ export function realisePod(pod: PodSpec, ctx: SpecContext, objstoreContent: stri
       if (ownCert.length > 0) {
         // The server's own certificate, in its workload's Secret of its own: renewed in place (the kubelet updates
         // a projected volume's files), no part of the hash, so a renewal restarts no pod.
+        // With cert-manager, its Secret's keys (tls.crt, tls.key) land under the names the container reads.
         const name = serverTlsSecretName(pod.name);
-        for (const f of ownCert) serverTls.set(f.name, f.content);
-        sources.push({ secret: { name, items: ownCert.map((f) => ({ key: f.name, path: f.name })) } });
+        const key = (f: (typeof ownCert)[number]) =>
+          issued && f.ownCert ? SERVER_TLS_KEYS[f.ownCert] : f.name;
+        if (!issued) for (const f of ownCert) serverTls.set(f.name, f.content);
+        sources.push({ secret: { name, items: ownCert.map((f) => ({ key: key(f), path: f.name })) } });
       }
       const volume = `${c.name}-config`;
       // A projected volume, not subPath mounts: Kubernetes updates its files in place, and query re-reads its endpoints.

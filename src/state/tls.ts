@@ -56,6 +56,21 @@ export const HTTP_FILES = {
   clientKey: "http-client.key",
 } as const;
 
+/**
+ * With a cert-manager Issuer (`tls.issuer`): the fleet CA and the issuer's, which thanos-fleet's own clients trust
+ * (`ca.crt` stays the fleet CA alone: it is checked against the CA's key, and the local runtime reads it).
+ */
+export const CA_BUNDLE_FILE = "ca-bundle.crt";
+
+/** Writes the trust bundle beside ca.crt (not secret: 0644), replacing an older one in one rename. */
+export async function writeCaBundle(stateDir: string, bundle: string): Promise<string> {
+  const path = join(stateDir, TLS_DIR, CA_BUNDLE_FILE);
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, bundle, { mode: 0o644 });
+  await rename(tmp, path);
+  return path;
+}
+
 /** The fleet's client certificate, its key and the CA, as files: how thanos-fleet reaches a server with `tls.http`. */
 export interface HttpClientFiles {
   ca: string;
@@ -69,10 +84,14 @@ export interface HttpClientFiles {
  * `serverName` "": each server presents its own certificate for the addresses it serves (the local runtime's
  * servers/ leaves), so the address dialled is what is verified.
  */
-export function httpClientFiles(stateDir: string, serverName = HTTP_SERVER_NAME): HttpClientFiles {
+export function httpClientFiles(
+  stateDir: string,
+  serverName = HTTP_SERVER_NAME,
+  opts: { bundle?: boolean } = {},
+): HttpClientFiles {
   const dir = join(stateDir, TLS_DIR);
   return {
-    ca: join(dir, FILES.ca),
+    ca: join(dir, opts.bundle ? CA_BUNDLE_FILE : FILES.ca),
     cert: join(dir, HTTP_FILES.clientCert),
     key: join(dir, HTTP_FILES.clientKey),
     serverName,
@@ -377,7 +396,12 @@ export interface S3Tls {
 
 /** Every file thanos-fleet writes at the top of `<state-dir>/tls/` (its servers/ directory aside). */
 export function generatedTlsFiles(): string[] {
-  const pems = [...Object.values(FILES), ...Object.values(HTTP_FILES), ...Object.values(S3_FILES)];
+  const pems = [
+    ...Object.values(FILES),
+    ...Object.values(HTTP_FILES),
+    ...Object.values(S3_FILES),
+    CA_BUNDLE_FILE,
+  ];
   return pems;
 }
 

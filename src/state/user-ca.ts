@@ -78,3 +78,55 @@ export async function loadUserCa(topology: Topology, now = Date.now()): Promise<
   }
   return { cert: certText, key: keyText };
 }
+
+/**
+ * fleet.yaml's `tls.issuer.ca`, checked like the user's own CA certificate: readable, a PEM certificate, a CA
+ * (basicConstraints CA:TRUE), valid now. Undefined without `tls.issuer`. Exit 2 at the field's line otherwise.
+ */
+export async function loadIssuerCa(topology: Topology, now = Date.now()): Promise<string | undefined> {
+  const issuer = topology.fleet.tls.issuer;
+  if (!issuer) return undefined;
+  const field = ["tls", "issuer", "ca"];
+  const fix = `point tls.issuer.ca at the PEM certificate of the CA your ${issuer.kind} ${issuer.name} signs with (for a CA issuer, its Secret's tls.crt)`;
+  const path = fleetPath(topology, issuer.ca);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw topologyError(
+      topology,
+      field,
+      `${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+      fix,
+    );
+  }
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(text);
+  } catch {
+    throw topologyError(topology, field, `${issuer.ca} is not a PEM certificate`, fix);
+  }
+  if (!cert.ca) {
+    throw topologyError(
+      topology,
+      field,
+      `${issuer.ca} (${cert.subject}) is not a CA certificate (no basicConstraints CA:TRUE)`,
+      fix,
+    );
+  }
+  if (Date.parse(cert.validTo) <= now || Date.parse(cert.validFrom) > now) {
+    throw topologyError(
+      topology,
+      field,
+      `${issuer.ca} (${cert.subject}) is valid from ${cert.validFrom} to ${cert.validTo}, not now`,
+      `renew the issuer's CA (and give its new certificate here), or remove tls.issuer`,
+    );
+  }
+  return text.endsWith("\n") ? text : `${text}\n`;
+}
+
+/** The CAs clients trust: the fleet CA (client certificates, S3) and, with a cert-manager Issuer, the issuer's. */
+export function trustBundle(fleetCa: string, issuerCa: string | undefined): string {
+  if (!issuerCa || fleetCa.includes(issuerCa.trim())) return fleetCa;
+  return `${fleetCa.endsWith("\n") ? fleetCa : `${fleetCa}\n`}${issuerCa}`;
+}

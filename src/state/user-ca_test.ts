@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -9,7 +9,7 @@ import { ConfigError } from "../topology/errors.ts";
 import { DEFAULT_FLEET, parseFleet } from "../topology/load.ts";
 import { loadServerLeaves } from "./server-certs.ts";
 import { loadFleetTls, loadOrCreateFleetTls, TLS_DIR } from "./tls.ts";
-import { loadUserCa } from "./user-ca.ts";
+import { loadIssuerCa, loadUserCa, trustBundle } from "./user-ca.ts";
 
 const openssl = (dir: string, ...args: string[]) =>
   execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
@@ -132,5 +132,55 @@ test("tls.ca beside a tls dir thanos-fleet made from its own CA is refused, and 
       return true;
     });
     assert.deepEqual(await readdir(join(stateDir, TLS_DIR)), before);
+  });
+});
+
+test("tls.issuer.ca: read and checked like the user's CA certificate (a CA, valid now), exit 2 at its field", async () => {
+  await withDirs(async (own) => {
+    openssl(own, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "leaf.key");
+    openssl(
+      own,
+      "req",
+      "-x509",
+      "-new",
+      "-key",
+      "leaf.key",
+      "-subj",
+      "/CN=leaf",
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+      "-days",
+      "5",
+      "-out",
+      "leaf.crt",
+    );
+    await writeFile(join(own, "junk.pem"), "not a certificate\n");
+    const issuer = (ca: string) =>
+      parseFleet({ ...DEFAULT_FLEET, tls: { issuer: { name: "fleet-ca", ca } } }, "/fleets/fleet.yaml");
+    for (const [file, why] of [
+      ["missing.pem", /cannot be read \(ENOENT\)/],
+      ["junk.pem", /is not a PEM certificate/],
+      ["leaf.crt", /is not a CA certificate/],
+    ] as const) {
+      await assert.rejects(loadIssuerCa(issuer(join(own, file))), (e: Error) => {
+        assert.ok(e instanceof ConfigError, e.message);
+        assert.equal(e.exitCode, 2);
+        assert.equal(e.problems[0]?.field, "tls.issuer.ca");
+        assert.match(e.message, why);
+        assert.match(
+          e.message,
+          /point tls\.issuer\.ca at the PEM certificate of the CA your ClusterIssuer fleet-ca/,
+        );
+        return true;
+      });
+    }
+    const good = issuer(join(own, "ca.crt"));
+    await assert.rejects(loadIssuerCa(good, Date.now() + 40 * 86_400_000), /not now/);
+    const pem = await loadIssuerCa(good);
+    assert.equal(pem, await readFile(join(own, "ca.crt"), "utf8"));
+    assert.equal(await loadIssuerCa(parseFleet(DEFAULT_FLEET, "/fleets/fleet.yaml")), undefined);
+    const bundle = trustBundle("FLEET\n", pem);
+    assert.equal(bundle, `FLEET\n${pem}`, "both CAs, the fleet's first");
+    assert.equal(trustBundle(bundle, pem), bundle, "a bundle that has it already is kept");
   });
 });

@@ -413,6 +413,26 @@ const cases: Case[] = [
     ],
   },
   {
+    name: "tls: a cert-manager Issuer beside the user's own CA, an Issuer of an unknown kind or without its CA",
+    yaml: `tls:\n  ca: {cert: ca.pem, key: ca-key.pem}\n  issuer: {name: fleet-ca, ca: issuer-ca.pem}\nclusters:\n${MGMT}${BIZ1}${MINIO}`,
+    problems: [
+      {
+        field: "tls.issuer",
+        line: 3,
+        message: /is set together with tls.ca: the servers' certificates come from one of them/,
+        fix: /remove tls.ca .* or remove tls.issuer/,
+      },
+    ],
+  },
+  {
+    name: "tls.issuer: an unknown kind, no CA",
+    yaml: `tls:\n  issuer:\n    name: fleet-ca\n    kind: Issuers\nclusters:\n${MGMT}${BIZ1}${MINIO}`,
+    problems: [
+      { field: "tls.issuer.kind", line: 4, message: /ClusterIssuer|Issuer/, fix: /./ },
+      { field: "tls.issuer.ca", message: /./, fix: /./ },
+    ],
+  },
+  {
     name: "receive: a remote-write endpoint that would leave its cluster without mutual TLS",
     yaml: `tls:\n  grpc: false\nclusters:\n${MGMT}${BIZ1}    mode: receive\n${MINIO}`,
     problems: [

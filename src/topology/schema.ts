@@ -243,6 +243,19 @@ export const Fleet = z.strictObject({
        * thanos-fleet makes; its key is read where it is, never copied into the state dir.
        */
       ca: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+      /**
+       * Kubernetes only: a cert-manager Issuer signs each server workload's certificate (a `Certificate` per
+       * workload) instead of the fleet CA; `ca` is the PEM certificate of the CA it signs with (relative to
+       * fleet.yaml), which every client trusts beside the fleet CA.
+       */
+      issuer: z
+        .strictObject({
+          name: z.string().min(1),
+          kind: z.enum(["ClusterIssuer", "Issuer"]).default("ClusterIssuer"),
+          group: z.string().min(1).default("cert-manager.io"),
+          ca: z.string().min(1),
+        })
+        .optional(),
     })
     .prefault({}),
   /** Grafana in each workload cluster; without it the Thanos datasource is still rendered for a Grafana of your own. */

@@ -49,6 +49,19 @@ export function semanticProblems(fleet: FleetConfig): PathProblem[] {
     ...nodePortProblems(fleet),
     ...valuesProblems(fleet),
     ...receiveProblems(fleet),
+    ...issuerProblems(fleet),
+  ];
+}
+
+/** A cert-manager Issuer signs the servers' certificates, the user's own CA would sign them too: one of the two. */
+function issuerProblems(fleet: FleetConfig): PathProblem[] {
+  if (!fleet.tls.issuer || !fleet.tls.ca) return [];
+  return [
+    problem(
+      ["tls", "issuer"],
+      "is set together with tls.ca: the servers' certificates come from one of them",
+      "remove tls.ca (your cert-manager Issuer signs the servers' certificates; thanos-fleet's CA still signs the client certificates) or remove tls.issuer",
+    ),
   ];
 }
 

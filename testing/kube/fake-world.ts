@@ -132,6 +132,8 @@ const CLUSTER_SCOPED = new Set([
   "ClusterRole",
   "ClusterRoleBinding",
   "PersistentVolume",
+  "CustomResourceDefinition",
+  "ClusterIssuer",
 ]);
 
 /** A Kubernetes API server in memory: server-side apply with no-op detection, namespaces that must exist first,
@@ -242,6 +244,25 @@ export class FakeKubeApi implements KubeApi {
         readyReplicas: n,
         availableReplicas: n,
       };
+    } else if (obj.kind === "Certificate") {
+      // cert-manager's controller: Ready once it has issued (after readyAfterReads reads), at the current generation.
+      obj.status = ready
+        ? {
+            conditions: [{ type: "Ready", status: "True", reason: "Ready", observedGeneration: generation }],
+            notAfter: "2027-03-07T00:00:00Z",
+            revision: 1,
+          }
+        : {
+            conditions: [
+              {
+                type: "Ready",
+                status: "False",
+                reason: "DoesNotExist",
+                message: "Issuing certificate as Secret does not exist",
+                observedGeneration: generation,
+              },
+            ],
+          };
     } else if (obj.kind === "StatefulSet") {
       obj.status = {
         observedGeneration: generation,

@@ -61,16 +61,21 @@ export function fakeServerLeaves(requests: { name: string }[]): Map<string, Leaf
 /** What render needs besides the topology, as the tests give it: each server with its own (stand-in) certificate. */
 export function fakeRenderOptions(
   topology: Topology,
-): Pick<RenderOptions, "credentials" | "grpcTls" | "s3Tls" | "httpTls" | "serverLeaves"> {
+): Pick<RenderOptions, "credentials" | "grpcTls" | "s3Tls" | "httpTls" | "serverLeaves" | "issuerCa"> {
   const base = {
     credentials: FAKE_CREDENTIALS,
     ...(topology.fleet.tls.grpc ? { grpcTls: FAKE_GRPC_TLS } : {}),
     ...(topology.fleet.tls.http ? { httpTls: FAKE_HTTP_TLS } : {}),
     ...(topology.storage && topology.fleet.tls.s3 ? { s3Tls: FAKE_S3_TLS } : {}),
   };
+  // With a cert-manager Issuer, cert-manager makes every server's certificate: no leaf of ours.
+  if (topology.fleet.tls.issuer) return { ...base, issuerCa: FAKE_ISSUER_CA };
   const requests = kubeLeafRequests(topology, base);
   return { ...base, ...(requests.length > 0 ? { serverLeaves: fakeServerLeaves(requests) } : {}) };
 }
+
+/** Stand-in certificate of the CA a cert-manager Issuer signs with. */
+export const FAKE_ISSUER_CA = "fake-issuer-ca-pem\n";
 
 /** Every credential string, for "appears nowhere but in a Secret" checks. */
 export const CREDENTIAL_STRINGS = [
@@ -107,6 +112,26 @@ export function receiveTopology(): Topology {
   return parseFleetYaml(RECEIVE_FLEET_YAML, "receive.yaml");
 }
 
+/** The default fleet with its servers' certificates from a cert-manager ClusterIssuer. */
+export const ISSUER_FLEET_YAML = `bucket: thanos
+tls:
+  issuer: {name: fleet-ca, ca: issuer-ca.pem}
+clusters:
+  - name: mgmt
+    role: observer
+  - name: biz1
+    role: workload
+  - name: biz2
+    role: workload
+    mode: receive
+  - name: minio
+    role: storage
+`;
+
+export function issuerTopology(): Topology {
+  return parseFleetYaml(ISSUER_FLEET_YAML, "issuer.yaml");
+}
+
 export function fourWorkloadsTopology(): Topology {
   return parseFleetYaml(readFileSync(FOUR_WORKLOADS_FILE, "utf8"), "src/render/testdata/four-workloads.yaml");
 }
@@ -130,5 +155,6 @@ export function configs(): { name: string; topology: Topology }[] {
     { name: "default fleet", topology: defaultTopology() },
     { name: "four workload clusters with three replicas", topology: fourWorkloadsTopology() },
     { name: "biz2 on receive", topology: receiveTopology() },
+    { name: "servers' certificates from a cert-manager Issuer", topology: issuerTopology() },
   ];
 }

@@ -73,7 +73,11 @@ export interface KubeApi {
    * A JSON merge patch (RFC 7386: a null removes a key), fieldManager thanos-fleet: the object as stored afterwards.
    * An object that does not exist is an error.
    */
-  mergePatch(ref: ObjectRef, patch: Record<string, unknown>): Promise<KubeObject>;
+  mergePatch(
+    ref: ObjectRef,
+    patch: Record<string, unknown>,
+    opts?: { subresource?: "status" },
+  ): Promise<KubeObject>;
   listNodes(): Promise<V1Node[]>;
   getService(namespace: string, name: string): Promise<V1Service | undefined>;
   /** The tail of a container's log (of its previous run when told); undefined when there is none. */
@@ -153,8 +157,12 @@ class ApplyApi extends KubernetesObjectApi {
     return (await this.requestPromise(ctx)) as KubeObject;
   }
 
-  async mergePatch(header: KubeObject, patch: Record<string, unknown>): Promise<KubeObject> {
-    const path = await this.specUriPath(header, "patch");
+  async mergePatch(
+    header: KubeObject,
+    patch: Record<string, unknown>,
+    subresource?: "status",
+  ): Promise<KubeObject> {
+    const path = `${await this.specUriPath(header, "patch")}${subresource ? `/${subresource}` : ""}`;
     const ctx = this.configuration.baseServer.makeRequestContext(path, HttpMethod.PATCH);
     ctx.setHeaderParam("Accept", "application/json");
     ctx.setHeaderParam("Content-Type", PatchStrategy.MergePatch);
@@ -246,8 +254,10 @@ export function createKubeApi(opts: KubeApiOptions): KubeApi {
         await objects.delete(header(ref), undefined, undefined, undefined, undefined, propagation);
         return true;
       })) ?? false,
-    mergePatch: (ref, patch) =>
-      call(`patch ${describeRef(ref)}`, () => objects.mergePatch(header(ref), patch)),
+    mergePatch: (ref, patch, o = {}) =>
+      call(`patch ${describeRef(ref)}${o.subresource ? ` ${o.subresource}` : ""}`, () =>
+        objects.mergePatch(header(ref), patch, o.subresource),
+      ),
     listNodes: () => call("list Nodes", async () => (await core.listNode()).items),
     getService: (namespace, name) =>
       absentOn404(`get Service ${namespace}/${name}`, () => core.readNamespacedService({ name, namespace })),

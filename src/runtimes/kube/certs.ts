@@ -128,6 +128,18 @@ export async function rotateInCluster(
     secrets.push(`${rc.cluster}/${secret.metadata.name}`);
   }
   const want = new Map(renewals.map((r) => [r.name, new X509Certificate(r.after).serialNumber]));
+  return { secrets, pods: await awaitPresented(fleet, want, seams) };
+}
+
+/**
+ * Asks every pod of the servers in `want` (by `kube@<cluster>/<workload>`), by a TLS handshake, until it presents
+ * the certificate of that serial, or the timeout; a progress line each round.
+ */
+export async function awaitPresented(
+  fleet: RenderedFleet,
+  want: Map<string, string>,
+  seams: Omit<RotateSeams, "writeSecret">,
+): Promise<RotationReport["pods"]> {
   const pods = presentingPods(fleet.spec, [...want.keys()]);
   const started = seams.clock.now();
   const done = new Map<PresentingPod, { afterMs: number; serial: string }>();
@@ -157,20 +169,17 @@ export async function rotateInCluster(
     if (done.size === pods.length || waited >= seams.timeoutMs) break;
     await seams.clock.sleep(seams.pollMs);
   }
-  return {
-    secrets,
-    pods: pods.map((p) => {
-      const d = done.get(p);
-      const serial = d?.serial ?? last.get(p);
-      return {
-        server: p.leaf,
-        pod: label(p),
-        presented: d !== undefined,
-        ...(d ? { afterMs: d.afterMs } : {}),
-        ...(serial ? { serial } : {}),
-      };
-    }),
-  };
+  return pods.map((p) => {
+    const d = done.get(p);
+    const serial = d?.serial ?? last.get(p);
+    return {
+      server: p.leaf,
+      pod: label(p),
+      presented: d !== undefined,
+      ...(d ? { afterMs: d.afterMs } : {}),
+      ...(serial ? { serial } : {}),
+    };
+  });
 }
 
 /**

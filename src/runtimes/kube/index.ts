@@ -13,6 +13,7 @@ import {
   kubeContext,
   readDiscoveredAddresses,
 } from "../../render/addresses.ts";
+import { kubeLeafName } from "../../render/server-certs.ts";
 import type { RenderedFleet } from "../../render/types.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { ensureStateDir } from "../../state/dir.ts";
@@ -21,6 +22,7 @@ import { describePurged, purgeSecrets } from "../../state/purge.ts";
 import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
 import type { Leaf } from "../../state/server-certs.ts";
 import {
+  CA_BUNDLE_FILE,
   type FleetCa,
   type GrpcTls,
   type HttpTls,
@@ -28,16 +30,21 @@ import {
   loadFleetTls,
   loadS3Tls,
   TLS_DIR,
+  writeCaBundle,
 } from "../../state/tls.ts";
-import { loadUserCa } from "../../state/user-ca.ts";
+import { loadIssuerCa, loadUserCa, trustBundle } from "../../state/user-ca.ts";
+import { ConfigError } from "../../topology/errors.ts";
 import { fleetPath, type Topology } from "../../topology/topology.ts";
 import type { ProcessStatus, Runtime } from "../runtime.ts";
 import { runSteps } from "../steps.ts";
 import type { KubeApi } from "./api.ts";
+import { type IssuedCertificate, issuedCertificates, renewIssued } from "./cert-manager.ts";
 import {
+  awaitPresented,
   type KubeLeaves,
   loadKubeLeaves,
   presentedSerial,
+  type RotateSeams,
   type RotationReport,
   rotateInCluster,
 } from "./certs.ts";
@@ -64,6 +71,11 @@ export interface KubeRuntime extends Runtime {
     topology: Topology,
     opts: { stateDir: string; progress: (line: string) => void; timeoutMs?: number },
   ): Promise<RotationReport>;
+  /**
+   * `certs` with a cert-manager Issuer: each server's Certificate, with its not-after from the cluster when it can be
+   * reached (rendered for the addresses an earlier `up` found, or without them before any `up`).
+   */
+  issuedCertificates(topology: Topology, opts: { stateDir: string }): Promise<IssuedCertificate[]>;
   /** What the drill's faults act on: the fleet as rendered for this state dir, its API seam and clock. */
   faultTarget(
     topology: Topology,
@@ -96,6 +108,8 @@ async function withFleetTls(
   const wantS3 = topology.storage !== undefined && topology.fleet.tls.s3;
   if (!wantGrpc && !wantHttp && !wantS3) return { deps, save: async () => {}, loadLeaves: none };
   const userCa = await loadUserCa(topology);
+  // With a cert-manager Issuer, its CA is checked before anything is created, and trusted beside the fleet CA.
+  const issuerCa = await loadIssuerCa(topology);
   const fleet = await loadFleetTls(stateDir, userCa);
   const ca: FleetCa = { tls: fleet.grpc, caKey: fleet.caKey, save: fleet.save };
   const s3 = wantS3 ? await loadS3Tls(stateDir, storageService(topology), ca) : undefined;
@@ -107,10 +121,12 @@ async function withFleetTls(
   const save = async () => {
     await ca.save();
     await s3?.save();
+    if (issuerCa) await writeCaBundle(stateDir, trustBundle(fleet.grpc.ca, issuerCa));
   };
   let leaves: Map<string, Leaf> | undefined;
   const loadLeaves = async (discovered: DiscoveredAddresses, flags: { renewAll?: boolean } = {}) => {
-    if (!wantGrpc && !wantHttp) return none();
+    // With a cert-manager Issuer, cert-manager makes every server's certificate in its cluster.
+    if ((!wantGrpc && !wantHttp) || issuerCa) return none();
     const loaded = await loadKubeLeaves(
       topology,
       stateDir,
@@ -122,11 +138,23 @@ async function withFleetTls(
     leaves = loaded.leaves;
     return loaded;
   };
-  const unpinned = <T extends { serverName: string }>(t: T): T => (leaves ? { ...t, serverName: "" } : t);
+  // thanos-fleet's own clients verify what they dial, and with an Issuer trust its CA too.
+  const unpinned = <T extends { serverName: string; ca: string }>(t: T): T =>
+    issuerCa
+      ? { ...t, serverName: "", ca: trustBundle(t.ca, issuerCa) }
+      : leaves
+        ? { ...t, serverName: "" }
+        : t;
   return {
     deps: {
       ...deps,
-      render: (t, opts) => deps.render(t, { ...opts, ...tls, ...(leaves ? { serverLeaves: leaves } : {}) }),
+      render: (t, opts) =>
+        deps.render(t, {
+          ...opts,
+          ...tls,
+          ...(leaves ? { serverLeaves: leaves } : {}),
+          ...(issuerCa ? { issuerCa } : {}),
+        }),
       serverCerts: async (discovered) => {
         const loaded = await loadLeaves(discovered);
         await loaded.save();
@@ -194,7 +222,16 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       api: deps.api,
       proxy,
       // Every request thanos-fleet sends to an HTTPS port presents the client certificate from the state dir.
-      ...(http ? { httpTls: { material: http, client: httpClientFiles(stateDir, http.serverName) } } : {}),
+      ...(http
+        ? {
+            httpTls: {
+              material: http,
+              client: httpClientFiles(stateDir, http.serverName, {
+                bundle: topology.fleet.tls.issuer !== undefined,
+              }),
+            },
+          }
+        : {}),
       ...(grpc ? { grpcTls: grpc } : {}),
     });
   };
@@ -296,6 +333,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
     },
 
     async rotateCerts(topology, opts) {
+      if (topology.fleet.tls.issuer) return rotateIssued(topology, opts);
       const started = Date.now();
       const state = await readState(opts.stateDir);
       const discovered = await readDiscoveredAddresses(opts.stateDir);
@@ -313,43 +351,23 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       if (!running) return { renewed, secrets: [], pods: [], running, ms: Date.now() - started };
       const fleet = tls.deps.render(topology, { credentials, discovered });
       const context = (cluster: string) => kubeContext(topology, cluster);
-      const files = { ca: join(opts.stateDir, TLS_DIR, "ca.crt") };
-      const client = {
-        grpc: {
-          cert: join(opts.stateDir, TLS_DIR, "grpc-client.crt"),
-          key: join(opts.stateDir, TLS_DIR, "grpc-client.key"),
-        },
-        http: httpClientFiles(opts.stateDir, ""),
-      };
       const inCluster = await rotateInCluster(fleet, own.renewals, {
         writeSecret: async (cluster, secret) => {
           await deps.api(context(cluster)).serverSideApply(secret);
         },
-        presented: async (p) => {
-          const rc = fleet.clusters.find((c) => c.cluster === p.cluster);
-          if (!rc) return undefined;
-          const api = deps.api(rc.context);
-          const url = await proxy.forward(`${p.cluster}/${p.workload}-${p.index}/${p.port}/tls`, {
-            api,
-            target: async () => ({
-              resource: "pods",
-              namespace: NAMESPACE,
-              name: await resolvePod(api, rc, p.workload, p.index),
-              port: p.port,
-            }),
-          });
-          return presentedSerial(
-            new URL(url),
-            { ca: files.ca, ...client[p.client] },
-            p.client === "grpc" ? "h2" : "http/1.1",
-          );
-        },
-        clock: deps.clock,
-        progress: opts.progress,
-        timeoutMs: opts.timeoutMs ?? 180_000,
-        pollMs: 5_000,
+        ...presentSeams(fleet, opts),
       });
       return { renewed, ...inCluster, running, ms: Date.now() - started };
+    },
+
+    async issuedCertificates(topology, opts) {
+      const issuer = topology.fleet.tls.issuer;
+      if (!issuer) return [];
+      const credentials = await fleetCredentials(topology, opts.stateDir);
+      const tls = await withFleetTls(deps, topology, opts.stateDir, credentials);
+      const discovered = await readDiscoveredAddresses(opts.stateDir);
+      const fleet = tls.deps.render(topology, { credentials, ...(discovered ? { discovered } : {}) });
+      return issuedCertificates(fleet.clusters, issuer, deps.api);
     },
 
     async faultTarget(topology, opts) {
@@ -359,6 +377,91 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
 
     close: () => proxy.close(),
   };
+
+  /** How `certs rotate` asks each server pod which certificate it presents (a handshake through a port-forward). */
+  function presentSeams(
+    fleet: RenderedFleet,
+    opts: { stateDir: string; progress: (line: string) => void; timeoutMs?: number },
+  ): Omit<RotateSeams, "writeSecret"> {
+    const files = {
+      ca: join(opts.stateDir, TLS_DIR, issued(fleet) ? CA_BUNDLE_FILE : "ca.crt"),
+    };
+    const client = {
+      grpc: {
+        cert: join(opts.stateDir, TLS_DIR, "grpc-client.crt"),
+        key: join(opts.stateDir, TLS_DIR, "grpc-client.key"),
+      },
+      http: httpClientFiles(opts.stateDir, ""),
+    };
+    return {
+      presented: async (p) => {
+        const rc = fleet.clusters.find((c) => c.cluster === p.cluster);
+        if (!rc) return undefined;
+        const api = deps.api(rc.context);
+        const url = await proxy.forward(`${p.cluster}/${p.workload}-${p.index}/${p.port}/tls`, {
+          api,
+          target: async () => ({
+            resource: "pods",
+            namespace: NAMESPACE,
+            name: await resolvePod(api, rc, p.workload, p.index),
+            port: p.port,
+          }),
+        });
+        return presentedSerial(
+          new URL(url),
+          { ca: files.ca, ...client[p.client] },
+          p.client === "grpc" ? "h2" : "http/1.1",
+        );
+      },
+      clock: deps.clock,
+      progress: opts.progress,
+      timeoutMs: opts.timeoutMs ?? 180_000,
+      pollMs: 5_000,
+    };
+  }
+
+  /**
+   * `certs rotate` with a cert-manager Issuer: each Certificate re-issued as `cmctl renew` asks (Issuing=True), on
+   * its own key, then every server pod asked until it presents the new certificate, as without an Issuer.
+   */
+  async function rotateIssued(
+    topology: Topology,
+    opts: { stateDir: string; progress: (line: string) => void; timeoutMs?: number },
+  ): Promise<RotationReport> {
+    const started = Date.now();
+    const state = await readState(opts.stateDir);
+    const discovered = await readDiscoveredAddresses(opts.stateDir);
+    if (Object.keys(state.clusters).length === 0 || !discovered) {
+      throw new ConfigError(topology.source, [
+        {
+          field: "tls.issuer",
+          message: "no fleet is up on Kubernetes: its certificates are cert-manager's, in the clusters",
+          fix: "run 'thanos-fleet up' first; cert-manager renews each Certificate by itself 30 days before it expires (renewBefore)",
+        },
+      ]);
+    }
+    const { fleet } = await load(topology, opts.stateDir);
+    const renewed: RotationReport["renewed"] = [];
+    const want = new Map<string, string>();
+    const timeoutMs = opts.timeoutMs ?? 180_000;
+    for (const rc of fleet.clusters) {
+      const api = deps.api(rc.context);
+      for (const certificate of rc.certificates ?? []) {
+        const name = kubeLeafName(rc.cluster, certificate.metadata.name);
+        opts.progress(`  ${rc.cluster}/${certificate.metadata.name}: re-issuance asked of cert-manager`);
+        const r = await renewIssued(api, certificate, { clock: deps.clock, timeoutMs });
+        renewed.push({ name, ...r });
+        want.set(name, r.serialAfter);
+      }
+    }
+    const pods = await awaitPresented(fleet, want, presentSeams(fleet, opts));
+    return { renewed, secrets: [], pods, running: true, ms: Date.now() - started };
+  }
+}
+
+/** Whether cert-manager writes the servers' Secrets in this fleet. */
+function issued(fleet: RenderedFleet): boolean {
+  return fleet.clusters.some((rc) => (rc.certificates ?? []).length > 0);
 }
 
 export const kubeRuntime: KubeRuntime = createKubeRuntime(realDeps());

@@ -315,6 +315,13 @@ export async function preflight(
     facts.push(...f.facts);
     warnings.push(...f.warnings);
   }
+  if (topology.fleet.tls.issuer && kindClusters.some((c) => (c.certificates ?? []).length > 0)) {
+    const { kind, name } = topology.fleet.tls.issuer;
+    warnings.push(
+      `tls.issuer: cert-manager must run in each kind cluster (${kindClusters.map((c) => c.cluster).join(", ")}) ` +
+        `with ${kind} ${name} before up reaches its Certificates; up waits for them and names what is missing`,
+    );
+  }
   // Asked at once, reported in fleet order.
   for (const found of await Promise.all(existing.map((c) => checkContext(topology, c, deps)))) {
     problems.push(...found.problems);
@@ -356,7 +363,9 @@ async function checkContext(
       }),
     ]);
     const fact = `cluster ${c.cluster}: context ${c.context} answers, ${nodes.length} nodes`;
-    return { ...(await takenNodePorts(topology, c, api)), facts: [fact] };
+    const ports = await takenNodePorts(topology, c, api);
+    const issuer = await issuerProblems(topology, c, api);
+    return { problems: [...ports.problems, ...issuer], warnings: ports.warnings, facts: [fact] };
   } catch (error) {
     return found({
       check: "context",
@@ -366,6 +375,48 @@ async function checkContext(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * With a cert-manager Issuer (`tls.issuer`), an existing cluster must serve cert-manager's Certificate and have the
+ * Issuer (a ClusterIssuer, or an Issuer in the fleet's namespace): otherwise `up` would stop at its Certificates,
+ * after creating its namespace and Secrets.
+ */
+async function issuerProblems(
+  topology: Topology,
+  c: RenderedCluster,
+  api: KubeApi,
+): Promise<PreflightProblem[]> {
+  const issuer = topology.fleet.tls.issuer;
+  if (!issuer || (c.certificates ?? []).length === 0) return [];
+  const crd = await api.get({
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    name: "certificates.cert-manager.io",
+  });
+  if (!crd) {
+    return [
+      {
+        check: "cert-manager",
+        message: `cluster ${c.cluster}: context ${c.context} has no cert-manager (no CRD certificates.cert-manager.io), which tls.issuer needs`,
+        fix: `install cert-manager there with ${issuer.kind} ${issuer.name} (signing with the CA of tls.issuer.ca), or remove tls.issuer`,
+      },
+    ];
+  }
+  const ref =
+    issuer.kind === "ClusterIssuer"
+      ? { apiVersion: `${issuer.group}/v1`, kind: issuer.kind, name: issuer.name }
+      : { apiVersion: `${issuer.group}/v1`, kind: issuer.kind, name: issuer.name, namespace: NAMESPACE };
+  if (issuer.group === "cert-manager.io" && !(await api.get(ref))) {
+    return [
+      {
+        check: "cert-manager",
+        message: `cluster ${c.cluster}: context ${c.context} has no ${issuer.kind} ${issuer.name}${issuer.kind === "Issuer" ? ` in namespace ${NAMESPACE}` : ""} (fleet.yaml's tls.issuer)`,
+        fix: `create it there (the same CA in every cluster of the fleet: tls.issuer.ca), or name another in tls.issuer`,
+      },
+    ];
+  }
+  return [];
 }
 
 function found(problem: PreflightProblem): ContextFindings {

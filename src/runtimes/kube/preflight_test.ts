@@ -245,6 +245,51 @@ describe("preflight for existing clusters", () => {
     );
   });
 
+  it("tls.issuer: a context without cert-manager, or without the Issuer, before anything is created", async () => {
+    const yaml = (await readFile(join(TESTDATA, "load-balancer.yaml"), "utf8")).replace(
+      "clusters:",
+      "tls:\n  issuer: {name: fleet-ca, ca: ca.pem}\nclusters:",
+    );
+    const topology = parseFleetYaml(yaml, join(TESTDATA, "issuer.yaml"));
+    const check = async (world: FakeWorld) => {
+      const fleet = renderFleet(topology, { ...fakeRenderOptions(topology), issuerCa: "fake-issuer-ca\n" });
+      try {
+        await preflight(topology, fleet.clusters, {
+          exec: world.exec,
+          api: world.api,
+          platform: "linux",
+          readSysctl: async (name) => world.sysctl[name],
+          contextTimeoutMs: 50,
+        });
+      } catch (error) {
+        if (error instanceof PreflightError) return error.problems.map((p) => `${p.message} | ${p.fix}`);
+        throw error;
+      }
+      return [];
+    };
+    const world = new FakeWorld();
+    addCloudClusters(world, ["cloud-mgmt", "cloud-us1"]);
+    assert.deepEqual(await check(world), [
+      "cluster mgmt: context cloud-mgmt has no cert-manager (no CRD certificates.cert-manager.io), which tls.issuer needs | install cert-manager there with ClusterIssuer fleet-ca (signing with the CA of tls.issuer.ca), or remove tls.issuer",
+      "cluster us1: context cloud-us1 has no cert-manager (no CRD certificates.cert-manager.io), which tls.issuer needs | install cert-manager there with ClusterIssuer fleet-ca (signing with the CA of tls.issuer.ca), or remove tls.issuer",
+    ]);
+    for (const context of ["cloud-mgmt", "cloud-us1"]) {
+      await world.fakeApi(context).serverSideApply({
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        metadata: { name: "certificates.cert-manager.io" },
+      });
+    }
+    await world.fakeApi("cloud-mgmt").serverSideApply({
+      apiVersion: "cert-manager.io/v1",
+      kind: "ClusterIssuer",
+      metadata: { name: "fleet-ca" },
+    });
+    assert.deepEqual(await check(world), [
+      "cluster us1: context cloud-us1 has no ClusterIssuer fleet-ca (fleet.yaml's tls.issuer) | create it there (the same CA in every cluster of the fleet: tls.issuer.ca), or name another in tls.issuer",
+    ]);
+  });
+
   it("with a receive-mode cluster, the remote-write endpoint's NodePort is checked too, named by its field", async () => {
     const world = new FakeWorld();
     addCloudClusters(world, ["cloud-mgmt", "cloud-us1"]);

@@ -20,6 +20,8 @@ export interface Timeouts {
   helm: string;
   rolloutMs: number;
   loadBalancerMs: number;
+  /** Until every cert-manager Certificate of a cluster is Ready (`tls.issuer`); default 5 minutes. */
+  certificateMs?: number;
 }
 
 export const DEFAULT_TIMEOUTS: Timeouts = {

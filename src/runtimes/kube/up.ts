@@ -16,6 +16,7 @@ import { COMPONENT_LABEL } from "../../render/workloads.ts";
 import { waitProgress } from "../../ui/progress.ts";
 import type { Step } from "../steps.ts";
 import { applyObjects, waitReady } from "./apply.ts";
+import { waitCertificatesReady } from "./cert-manager.ts";
 import { discoverAddresses, loadBalancerServices } from "./discover.ts";
 import { addRepo, releaseUpToDate, upgradeInstall, valuesFile, writeValues } from "./helm.ts";
 import { kindNodes, loadImageArchive, nodeImages } from "./images.ts";
@@ -328,6 +329,42 @@ const namespaceAndSecrets = (name: string): Action => ({
   },
 });
 
+/**
+ * With a cert-manager Issuer: the cluster's Certificates, applied after its Secrets and before anything mounts the
+ * Secrets cert-manager writes for them; then a wait until each is Ready. A re-run applies the same objects: nothing
+ * changes, and cert-manager issues nothing new.
+ */
+const certificatesReady = (name: string): Action => ({
+  title: (ctx) => {
+    const certs = renderedCluster(ctx, name).certificates ?? [];
+    const issuer = ctx.topology.fleet.tls.issuer;
+    if (certs.length === 0 || !issuer) return undefined;
+    return `${name}: ${count(certs.length, "Certificate")} from ${issuer.kind} ${issuer.name} (cert-manager), until Ready`;
+  },
+  async execute(ctx) {
+    const rc = renderedCluster(ctx, name);
+    const issuer = ctx.topology.fleet.tls.issuer;
+    const certs = rc.certificates ?? [];
+    if (!issuer || certs.length === 0) return;
+    try {
+      await apply(ctx, rc, certs);
+    } catch (error) {
+      throw new Error(
+        `${name}: the Certificates cannot be applied in context ${rc.context}; is cert-manager (its CRDs) installed there? ` +
+          `tls.issuer needs cert-manager in every cluster of the fleet, with ${issuer.kind} ${issuer.name}`,
+        { cause: error },
+      );
+    }
+    await waitCertificatesReady(ctx.deps.api(rc.context), certs, {
+      clock: ctx.deps.clock,
+      signal: ctx.signal,
+      ...(ctx.deps.timeouts.certificateMs ? { timeoutMs: ctx.deps.timeouts.certificateMs } : {}),
+      issuer,
+      progress: (line) => ctx.reporter.info(line),
+    });
+  },
+});
+
 /** The storage cluster's S3 server, as its component names it. */
 const serverOf = (ctx: RunContext): string =>
   ctx.topology.storage ? storageServerName(ctx.topology.storage) : "";
@@ -513,15 +550,18 @@ export function upActions(ctx: RunContext): Action[] {
     loadImages,
     discover,
     ...expand(perCluster("storage", namespaceAndSecrets)),
+    ...expand(perCluster("storage", certificatesReady)),
     ...expand(perCluster("storage", storageApply)),
     ...expand(perCluster("storage", storageWait)),
     ...expand(perCluster("workload", namespaceAndSecrets)),
+    ...expand(perCluster("workload", certificatesReady)),
     checkReleases,
     helmRepo,
     helmInstall,
     operatedWait,
     ...expand(perCluster("workload", workloadServices)),
     ...expand(perCluster("observer", namespaceAndSecrets)),
+    ...expand(perCluster("observer", certificatesReady)),
     ...expand(perCluster("observer", observerApply)),
     ...expand(perCluster("observer", observerWait)),
     verify,

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -9,7 +10,7 @@ import { readDiscoveredAddresses } from "../../render/addresses.ts";
 import { CREDENTIALS_FILE } from "../../state/credentials.ts";
 import { recordedRuntime } from "../../state/runtime.ts";
 import { TLS_DIR } from "../../state/tls.ts";
-import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
+import { DEFAULT_FLEET, parseFleet, parseFleetYaml } from "../../topology/load.ts";
 import { createKubeRuntime } from "./index.ts";
 import { realDeps } from "./run-context.ts";
 import { readState } from "./state.ts";
@@ -19,6 +20,7 @@ import {
   defaultTopology,
   harness,
   recordingReporter,
+  TESTDATA,
   topologyOf,
 } from "./testdata/fixtures.ts";
 import { fakeClock } from "./wait.ts";
@@ -253,6 +255,118 @@ describe("up on existing clusters with an external object store", () => {
       });
     } finally {
       await h.cleanup();
+    }
+  });
+});
+
+describe("up with a cert-manager Issuer (tls.issuer) on existing clusters", () => {
+  it("applies each cluster's Certificates after its Secrets, waits until Ready, then its workloads; makes no leaf", async () => {
+    const dir = await tempDir("issuer-fleet-");
+    {
+      execFileSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:P-256",
+          "-nodes",
+          "-keyout",
+          "ca.key",
+        ]
+          .concat(["-subj", "/CN=Org CA", "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE"])
+          .concat(["-out", "ca.pem"]),
+        { cwd: dir, stdio: "pipe" },
+      );
+      const yaml = `objectStore:
+  endpoint: s3.example.internal:9000
+  insecure: true
+  credentialsFile: ${join(TESTDATA, "s3-credentials.yaml")}
+tls:
+  issuer: {name: fleet-ca, ca: ca.pem}
+clusters:
+  - {name: mgmt, role: observer, context: cloud-mgmt}
+  - {name: us1, role: workload, context: cloud-us1}
+`;
+      await writeFile(join(dir, "fleet.yaml"), yaml);
+      const topology = parseFleetYaml(yaml, join(dir, "fleet.yaml"));
+      const world = new FakeWorld();
+      addCloudClusters(world, ["cloud-mgmt", "cloud-us1"]);
+      for (const context of ["cloud-mgmt", "cloud-us1"]) {
+        const api = world.fakeApi(context);
+        api.readyAfterReads = 2;
+        await api.serverSideApply({
+          apiVersion: "apiextensions.k8s.io/v1",
+          kind: "CustomResourceDefinition",
+          metadata: { name: "certificates.cert-manager.io" },
+        });
+        await api.serverSideApply({
+          apiVersion: "cert-manager.io/v1",
+          kind: "ClusterIssuer",
+          metadata: { name: "fleet-ca" },
+        });
+      }
+      const h = await harness(topology, world);
+      try {
+        await h.up();
+        const lines = h.world.recorder.lines;
+        const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+        const cert = at(
+          /cloud-mgmt: apply cert-manager\.io\/v1 Certificate monitoring\/thanos-query → created/,
+        );
+        assert.ok(cert > 0, "mgmt's Certificates applied");
+        assert.ok(
+          at(/cloud-mgmt: apply v1 Secret monitoring\/thanos-query-files/) < cert,
+          "after its Secrets",
+        );
+        assert.ok(cert < at(/cloud-mgmt: apply apps\/v1 Deployment monitoring\/thanos-query → created/));
+        assert.ok(
+          at(/cloud-us1: apply cert-manager\.io\/v1 Certificate monitoring\/alertmanager → created/) <
+            at(/helm upgrade --install kube-prometheus-stack .* --kube-context cloud-us1/),
+          "before the chart whose pods mount them",
+        );
+        assert.ok(
+          lines.some((l) =>
+            /mgmt: \d+ Certificates from ClusterIssuer fleet-ca \(cert-manager\), until Ready/.test(l),
+          ),
+        );
+        assert.ok(lines.some((l) => /^> +0 of \d+ Certificates Ready$/.test(l)));
+        assert.ok(lines.some((l) => /^> +(\d+) of \1 Certificates Ready$/.test(l)));
+        // cert-manager writes the servers' Secrets: thanos-fleet applies none of them, and makes no leaf.
+        assert.deepEqual(
+          lines.filter((l) => / apply v1 Secret monitoring\/(?!thanos-fleet-)[^ ]+-tls /.test(l)),
+          [],
+        );
+        assert.ok(!(await readdir(join(h.stateDir, TLS_DIR))).includes("servers"));
+        const bundle = await readFile(join(h.stateDir, TLS_DIR, "ca-bundle.crt"), "utf8");
+        const fleetCa = await readFile(join(h.stateDir, TLS_DIR, "ca.crt"), "utf8");
+        assert.equal(bundle, `${fleetCa}${await readFile(join(dir, "ca.pem"), "utf8")}`);
+        // A re-run changes nothing.
+        h.world.recorder.lines.length = 0;
+        await h.up();
+        assert.deepEqual(
+          h.world.recorder.lines.filter((l) => / Certificate .*→ (created|configured)/.test(l)),
+          [],
+        );
+        // The Secret cert-manager writes carries the Certificate's secretTemplate labels (no owner reference):
+        // down removes it with the Certificates, as it removes thanos-fleet's own Secrets.
+        const mgmt = h.world.fakeApi("cloud-mgmt");
+        const query = mgmt.objects.get("cert-manager.io/v1|Certificate|monitoring|thanos-query")?.obj;
+        const template = (query?.spec as { secretTemplate: { labels: Record<string, string> } })
+          .secretTemplate;
+        await mgmt.serverSideApply({
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name: "thanos-query-tls", namespace: "monitoring", labels: template.labels },
+        });
+        await h.down();
+        const left = [...mgmt.objects.keys()].filter((k) => /Certificate|thanos-query-tls/.test(k));
+        assert.deepEqual(left, []);
+      } finally {
+        await h.cleanup();
+      }
     }
   });
 });

@@ -24,6 +24,7 @@ import {
   serverLeafRequests,
 } from "./processes.ts";
 import { readState } from "./state.ts";
+import { checkLocalIssuer } from "./supported.ts";
 
 /** The shared TLS material a first plan is built with; its servers' own leaves are made from the same CA. */
 export interface FleetServerTls {
@@ -143,6 +144,7 @@ export interface Rotation {
  * certificates renewed; its next `up` uses them.
  */
 export async function rotateLocalCerts(topology: Topology, stateDir: string): Promise<Rotation> {
+  checkLocalIssuer(topology);
   const started = Date.now();
   const root = localRoot(stateDir);
   const existing = await readState(root);

@@ -6,6 +6,7 @@ import { FAKE_GRPC_TLS, FAKE_HTTP_TLS, FAKE_S3_TLS } from "../../render/testdata
 import type { Credentials } from "../../state/credentials.ts";
 import type { Leaf } from "../../state/server-certs.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
+import { rotateLocalCerts } from "./certs.ts";
 import { planLocalFleet, serverLeafRequests } from "./processes.ts";
 import { specHash } from "./supervisor.ts";
 
@@ -94,4 +95,19 @@ test("a renewed certificate is no part of a process's spec: renewal restarts not
   const p = own.processes.find((x) => x.id === "mgmt/thanos-query-0/thanos-query");
   assert.ok(p && q);
   assert.notEqual(specHash(p, "/bin/x"), specHash(q, "/bin/x"));
+});
+
+test("certs rotate on the local runtime refuses a cert-manager Issuer before touching the state dir (exit 2)", async () => {
+  const topology = parseFleet(
+    { ...DEFAULT_FLEET, tls: { issuer: { name: "fleet-ca", ca: "issuer-ca.pem" } } },
+    "/fleets/fleet.yaml",
+  );
+  await assert.rejects(
+    rotateLocalCerts(topology, "/nonexistent/state"),
+    (e: Error & { exitCode?: number }) => {
+      assert.equal(e.exitCode, 2);
+      assert.match(e.message, /tls\.issuer: a cert-manager Issuer needs Kubernetes/);
+      return true;
+    },
+  );
 });

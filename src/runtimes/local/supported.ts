@@ -23,6 +23,17 @@ export function checkLocalStorage(topology: Topology): void {
   );
 }
 
+/** A cert-manager Issuer runs in a Kubernetes cluster: the local runtime has none to ask for certificates. */
+export function checkLocalIssuer(topology: Topology): void {
+  if (!topology.fleet.tls.issuer) return;
+  throw topologyError(
+    topology,
+    ["tls", "issuer"],
+    "a cert-manager Issuer needs Kubernetes: the local runtime has no cert-manager to sign the servers' certificates",
+    "remove tls.issuer for the local runtime (the fleet CA, or your own with tls.ca, signs them), or use --runtime kubernetes",
+  );
+}
+
 /** The versions keys the local runtime runs a binary of, and that binary. */
 const VERSIONED: {
   key: "thanos" | "prometheus" | "alertmanager" | "seaweedfs";
@@ -40,6 +51,7 @@ const VERSIONED: {
  */
 export function checkLocalConfig(topology: Topology): void {
   checkLocalStorage(topology);
+  checkLocalIssuer(topology);
   const { versions, binaries } = topology.fleet;
   for (const { key, binary } of VERSIONED) {
     if (versions[key] === PINNED[key] || binaries[binary] !== undefined) continue;

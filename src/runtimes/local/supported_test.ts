@@ -32,6 +32,15 @@ describe("the local runtime's config checks", () => {
     assert.doesNotThrow(() => checkLocalConfig(fleet(`versions: {thanos: ${PINNED.thanos}}\n`)));
   });
 
+  it("refuses a cert-manager Issuer at its line: it needs Kubernetes", () => {
+    const e = refused("bucket: thanos\ntls:\n  issuer: {name: fleet-ca, ca: ca.pem}\n");
+    assert.equal(e.exitCode, 2);
+    assert.equal(e.problems[0]?.field, "tls.issuer");
+    assert.equal(e.problems[0]?.line, 3);
+    assert.match(e.message, /a cert-manager Issuer needs Kubernetes/);
+    assert.match(e.message, /remove tls\.issuer for the local runtime/);
+  });
+
   it("refuses a versions key it would ignore, at its line, with the fix", () => {
     for (const [key, binary] of [
       ["thanos", "thanos"],
