@@ -5,11 +5,15 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import {
+  type CertManager,
+  certManagerSkip,
+  startCertManager,
+} from "../../../testing/envtest/cert-manager.ts";
 import { type ControlPlane, envtestSkip, startControlPlane } from "../../../testing/envtest/controlplane.ts";
 import { issuerTopology, render } from "../../render/testdata/fixtures.ts";
 import { sansOf } from "../../state/server-certs.ts";
@@ -17,21 +21,7 @@ import { createKubeApi, type KubeApi, refOf } from "./api.ts";
 import { isReady, issuedSerial, renewIssued, waitCertificatesReady } from "./cert-manager.ts";
 import { pollUntil, realClock } from "./wait.ts";
 
-/** The runner of cert-manager's controllers, a test fixture of its own (loaded by path: it may not be here). */
-const RUNNER = join(import.meta.dirname, "..", "..", "..", "testing", "envtest", "cert-manager.ts");
-type Runner = {
-  certManagerSkip(): string | false;
-  startCertManager(
-    cp: ControlPlane,
-    api: KubeApi,
-  ): Promise<{ namespace: string; stop(): Promise<void>; process: { tail(n: number): Promise<string> } }>;
-};
-const runner = existsSync(RUNNER) ? ((await import(RUNNER)) as Runner) : undefined;
-const skip =
-  envtestSkip() ||
-  (runner
-    ? runner.certManagerSkip()
-    : "cert-manager's controllers: their runner (testing/envtest/cert-manager.ts) is not in this checkout");
+const skip = envtestSkip() || certManagerSkip();
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 
 describe(
@@ -40,7 +30,7 @@ describe(
   () => {
     let cp: ControlPlane;
     let api: KubeApi;
-    let cm: Awaited<ReturnType<Runner["startCertManager"]>>;
+    let cm: CertManager;
     let dir: string;
     let ca: string;
     const topology = issuerTopology();
@@ -75,7 +65,7 @@ describe(
       ca = await readFile(join(dir, "ca.crt"), "utf8");
       cp = await startControlPlane({ name: "cm-issue" });
       api = createKubeApi({ kubeconfig: cp.kubeconfigPath, context: cp.context });
-      cm = await (runner as Runner).startCertManager(cp, api);
+      cm = await startCertManager(cp, api);
       await api.serverSideApply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "monitoring" } });
       await api.serverSideApply({
         apiVersion: "v1",
