@@ -42,6 +42,7 @@ export function listImages(topology: Topology): FleetImage[] {
           },
         }
       : {}),
+    ...(tls.issuer ? { issuerCa: STAND_IN } : {}),
   });
   return fleetImages(topology, fleet.clusters);
 }

@@ -50,6 +50,7 @@ export async function planCommand(
     grpcTls,
     ...(topology.fleet.tls.http ? { httpTls: { ...STAND_IN_TLS, serverName: HTTP_SERVER_NAME } } : {}),
     s3Tls,
+    ...(topology.fleet.tls.issuer ? { issuerCa: "plan" } : {}),
   });
   const out: string[] = [
     `${fleet.plan.length} steps for ${topology.source} (${fleet.clusters.map((c) => `${c.cluster}: ${c.role}`).join(", ")})`,

@@ -3,11 +3,13 @@ import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Writable } from "node:stream";
+import { PassThrough, Writable } from "node:stream";
 import { test } from "node:test";
 import { tempDir } from "../../testing/tempdir.ts";
 import { writeDiscoveredAddresses } from "../render/addresses.ts";
+import { defaultTopology, issuerTopology } from "../render/testdata/fixtures.ts";
 import { parseFleetYaml } from "../topology/load.ts";
+import { listImages } from "./images.ts";
 import { planCommand } from "./plan.ts";
 import { renderCommand } from "./render.ts";
 
@@ -64,4 +66,21 @@ test("plan with tls.grpc creates no certificate", async () => {
   const stateDir = await tempDir("thanos-fleet-tls-plan-");
   await planCommand(topology, { stateDir, stdout: quiet() });
   assert.equal(existsSync(join(stateDir, "tls")), false);
+});
+
+test("plan and images with tls.issuer need no CA file: they render the fleet's shape, with its Certificates", async () => {
+  const topology = issuerTopology();
+  const stateDir = await tempDir("tls-issuer-plan-");
+  const out = new PassThrough();
+  let text = "";
+  out.on("data", (chunk) => {
+    text += String(chunk);
+  });
+  await planCommand(topology, { stateDir, stdout: out });
+  assert.match(text, /Certificate/);
+  const images = listImages(topology).map((i) => i.image);
+  assert.deepEqual(
+    images,
+    listImages(defaultTopology()).map((i) => i.image),
+  );
 });
