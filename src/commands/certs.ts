@@ -1,9 +1,10 @@
 // `thanos-fleet certs [--json]`: every certificate of the fleet with who uses it and when it expires;
 // `thanos-fleet certs rotate`: every server's certificate renewed on the running fleet, with no gap in the view.
 
-import type { RotationReport } from "../runtimes/kube/certs.ts";
+import { GRAFANA_DEPLOYMENT, type RotationReport } from "../runtimes/kube/certs.ts";
 import { rotateLocalCerts } from "../runtimes/local/certs.ts";
 import type { Runtime } from "../runtimes/runtime.ts";
+import type { RenewedCert } from "../state/client-certs.ts";
 import { type CertificateInfo, listCertificates, RENEW_WITHIN_DAYS } from "../state/server-certs.ts";
 import { TLS_DIR, TlsMaterialError } from "../state/tls.ts";
 import type { Topology } from "../topology/topology.ts";
@@ -38,10 +39,18 @@ export async function certsCommand(opts: CertsOptions): Promise<number> {
       ),
     );
     write(
-      `\nin ${opts.stateDir}/${TLS_DIR}; 'thanos-fleet certs rotate' renews every server's certificate\n`,
+      `\nin ${opts.stateDir}/${TLS_DIR}; 'thanos-fleet certs rotate' renews every server's certificate and the client certificates\n`,
     );
   }
   return certs.some((c: CertificateInfo) => c.problem) ? 1 : 0;
+}
+
+/** One renewed client certificate: where it is, its serials and its new expiry. */
+function clientLine(c: RenewedCert, stateDir: string): string {
+  return (
+    `renewed the client certificate ${c.name} (${stateDir}/${TLS_DIR}/${c.name}.crt) on its own key: serial ` +
+    `${c.serialBefore ?? "-"} → ${c.serialAfter}, valid until ${c.notAfter.slice(0, 10)}\n`
+  );
 }
 
 /** What `certs rotate` needs of the Kubernetes runtime (KubeRuntime.rotateCerts). */
@@ -74,8 +83,9 @@ export async function certsRotateCommand(
   }
   write(
     `renewed ${r.renewed.length} server certificate(s) in ${opts.stateDir}/${TLS_DIR}/servers on their own keys ` +
-      `(the CA and the client certificates unchanged) in ${(r.ms / 1000).toFixed(1)} s\n`,
+      `(the CA unchanged) in ${(r.ms / 1000).toFixed(1)} s\n`,
   );
+  for (const c of r.clients) write(clientLine(c, opts.stateDir));
   write(
     r.running
       ? `replaced ${r.replacedFiles} copies in the running processes in place; nothing restarted: each server presents its new certificate from its next TLS handshake\n`
@@ -105,8 +115,9 @@ async function rotateKube(
     }
     write(
       `renewed ${r.renewed.length} server certificate(s) in ${opts.stateDir}/${TLS_DIR}/servers on their own keys ` +
-        "(the CA and the client certificates unchanged)\n",
+        "(the CA unchanged)\n",
     );
+    for (const c of r.clients) write(clientLine(c, opts.stateDir));
     if (!r.running) {
       write(
         "no fleet is up on Kubernetes from this state dir: the next 'thanos-fleet up' writes them into its Secrets\n",
@@ -114,6 +125,17 @@ async function rotateKube(
       return 0;
     }
     write(`wrote ${r.secrets.length} Secret(s) in place: ${r.secrets.join(", ")}; no pod restarted\n`);
+    if (r.clientObjects.length > 0) {
+      write(
+        `wrote ${r.clientObjects.length} object(s) holding a client certificate in place: ${r.clientObjects.join(", ")}; ` +
+          "Thanos and Prometheus read it at their next handshake once the kubelet updates the files\n",
+      );
+    }
+    for (const c of r.grafanaRestarted) {
+      write(
+        `${c}: restarted Grafana (rollout restart deployment/${GRAFANA_DEPLOYMENT}): it reads its datasource's client certificate only when it provisions\n`,
+      );
+    }
     write(
       table(
         ["SERVER", "POD", "PRESENTS THE NEW CERTIFICATE"],

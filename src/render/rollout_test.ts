@@ -41,3 +41,48 @@ test("the same addresses render the same pod templates: a re-run rolls nothing",
   const b = renderWithMinioAt("172.18.0.5");
   assert.deepEqual(a.clusters, b.clusters);
 });
+
+test("a renewed client certificate rolls no pod: its objects change, no pod template does", () => {
+  const topology = defaultTopology();
+  const discovered = kindAddresses(topology);
+  const base = fakeRenderOptions(topology);
+  const render = (suffix: string) =>
+    renderFleet(topology, {
+      ...base,
+      ...(base.grpcTls
+        ? { grpcTls: { ...base.grpcTls, clientCert: `${base.grpcTls.clientCert}${suffix}` } }
+        : {}),
+      ...(base.httpTls
+        ? { httpTls: { ...base.httpTls, clientCert: `${base.httpTls.clientCert}${suffix}` } }
+        : {}),
+      discovered,
+      outDir: "out",
+    });
+  const [before, after] = [render(""), render("-renewed")];
+  const templates = (fleet: typeof before) =>
+    fleet.clusters.flatMap((c) =>
+      c.manifests
+        .filter((o) => /StatefulSet|Deployment/.test(o.kind))
+        .map((o) => [c.cluster, o.metadata.name, JSON.stringify((o as unknown as Template).spec.template)]),
+    );
+  assert.ok(templates(before).length > 0);
+  assert.deepEqual(templates(after), templates(before), "no pod template changed");
+  const holding = (fleet: typeof before) =>
+    fleet.clusters.flatMap((c) =>
+      [...c.secrets, ...c.manifests]
+        .filter((o) => JSON.stringify(o).includes("-renewed"))
+        .map((o) => `${c.cluster}/${o.kind}/${o.metadata.name}`),
+    );
+  // The renewed certificate is in the objects that hold it (query's, the rulers', query-frontend's, the workload
+  // clusters' HTTP TLS Secret…), which `certs rotate` writes in place.
+  const objects = holding(after);
+  assert.ok(
+    objects.some((o) => o.startsWith("mgmt/")),
+    objects.join(", "),
+  );
+  assert.ok(
+    objects.some((o) => o.endsWith("/Secret/thanos-fleet-http-tls")),
+    objects.join(", "),
+  );
+  assert.deepEqual(holding(before), []);
+});

@@ -133,6 +133,10 @@ export function realisePod(pod: PodSpec, ctx: SpecContext, objstoreContent: stri
   const hash = createHash("sha256");
   const serverTls = new Map<string, string>();
 
+  // The fleet's client certificates are renewed on their own keys and written in place (`certs rotate`, `up`), and
+  // their readers re-read them per handshake (Thanos's clientTLSManager, prometheus/common): no part of the hash.
+  const clientCerts = [ctx.grpcTls?.clientCert, ctx.httpTls?.clientCert].filter((c) => c !== undefined);
+  const hashed = (f: { content: string }) => !clientCerts.includes(f.content);
   const containers: IContainer[] = pod.containers.map((c) => {
     const mounts: IVolumeMount[] = [{ name: "tmp", mountPath: "/tmp" }];
     const plain = c.files.filter((f) => !f.secret && !f.ownCert);
@@ -150,7 +154,7 @@ export function realisePod(pod: PodSpec, ctx: SpecContext, objstoreContent: stri
           data: Object.fromEntries(plain.map((f) => [f.name, f.content])),
         };
         configMaps.push(cm);
-        for (const f of plain) hash.update(`${f.name}\0${f.content}\0`);
+        for (const f of plain.filter(hashed)) hash.update(`${f.name}\0${f.content}\0`);
         sources.push({ configMap: { name, items: plain.map((f) => ({ key: f.name, path: f.name })) } });
       }
       const shared = secretFiles.filter((f) => f.name === OBJSTORE_FILE);
@@ -162,7 +166,7 @@ export function realisePod(pod: PodSpec, ctx: SpecContext, objstoreContent: stri
         }
       }
       // Thanos reads objstore.yml only at start: a new MinIO address (after a Docker restart) must roll the pods.
-      for (const f of secretFiles) hash.update(`${f.name}\0${f.content}\0`);
+      for (const f of secretFiles.filter(hashed)) hash.update(`${f.name}\0${f.content}\0`);
       if (shared.length > 0) {
         sources.push({
           secret: { name: OBJSTORE_SECRET, items: [{ key: OBJSTORE_FILE, path: OBJSTORE_FILE }] },

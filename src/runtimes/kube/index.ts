@@ -13,13 +13,15 @@ import {
   kubeContext,
   readDiscoveredAddresses,
 } from "../../render/addresses.ts";
+import { HTTP_TLS_SECRET } from "../../render/helm.ts";
 import type { RenderedFleet } from "../../render/types.ts";
+import { renewClientCerts, renewedCert } from "../../state/client-certs.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { fleetCredentials, loadFleetCredentials } from "../../state/fleet-credentials.ts";
 import { describePurged, purgeSecrets } from "../../state/purge.ts";
 import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
-import type { Leaf } from "../../state/server-certs.ts";
+import type { Leaf, Renewal } from "../../state/server-certs.ts";
 import {
   type FleetCa,
   type GrpcTls,
@@ -35,10 +37,12 @@ import type { ProcessStatus, Runtime } from "../runtime.ts";
 import { runSteps } from "../steps.ts";
 import type { KubeApi } from "./api.ts";
 import {
+  handOverClientCerts,
   type KubeLeaves,
   loadKubeLeaves,
   presentedSerial,
   type RotationReport,
+  restartGrafana,
   rotateInCluster,
 } from "./certs.ts";
 import { downFleet } from "./down.ts";
@@ -83,9 +87,13 @@ async function withFleetTls(
   topology: Topology,
   stateDir: string,
   credentials: Credentials,
+  /** `up` (renewal within 30 days of expiry) and `certs rotate` (`renewAll`) renew the client certificates. */
+  renewClients?: { renewAll?: boolean },
 ): Promise<{
   deps: KubeDeps;
   save: () => Promise<void>;
+  /** The client certificates renewed on their own keys (`grpc-client`, `http-client`); save() writes them. */
+  clientRenewals: Renewal[];
   http?: HttpTls;
   grpc?: GrpcTls;
   /** The servers' own certificates for these addresses, from the state dir (made in memory where missing). */
@@ -94,9 +102,14 @@ async function withFleetTls(
   const none = async (): Promise<KubeLeaves> => ({ leaves: new Map(), renewals: [], save: async () => {} });
   const { grpc: wantGrpc, http: wantHttp } = topology.fleet.tls;
   const wantS3 = topology.storage !== undefined && topology.fleet.tls.s3;
-  if (!wantGrpc && !wantHttp && !wantS3) return { deps, save: async () => {}, loadLeaves: none };
+  if (!wantGrpc && !wantHttp && !wantS3)
+    return { deps, save: async () => {}, clientRenewals: [], loadLeaves: none };
   const userCa = await loadUserCa(topology);
-  const fleet = await loadFleetTls(stateDir, userCa);
+  const loaded = await loadFleetTls(stateDir, userCa);
+  const clients = renewClients
+    ? await renewClientCerts(stateDir, loaded, loaded.caKey, renewClients)
+    : undefined;
+  const fleet = clients ? { ...loaded, grpc: clients.grpc, http: clients.http } : loaded;
   const ca: FleetCa = { tls: fleet.grpc, caKey: fleet.caKey, save: fleet.save };
   const s3 = wantS3 ? await loadS3Tls(stateDir, storageService(topology), ca) : undefined;
   const tls = {
@@ -106,6 +119,7 @@ async function withFleetTls(
   };
   const save = async () => {
     await ca.save();
+    await clients?.save();
     await s3?.save();
   };
   let leaves: Map<string, Leaf> | undefined;
@@ -134,6 +148,7 @@ async function withFleetTls(
       },
     },
     save,
+    clientRenewals: clients?.renewals ?? [],
     get http() {
       return wantHttp ? unpinned(fleet.http) : undefined;
     },
@@ -207,7 +222,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
 
     async up(topology, opts) {
       const { credentials, save: saveCredentials } = await loadFleetCredentials(topology, opts.stateDir);
-      const tls = await withFleetTls(deps, topology, opts.stateDir, credentials);
+      const tls = await withFleetTls(deps, topology, opts.stateDir, credentials, {});
       const ctx = newRunContext({
         topology,
         // The verify step runs the verify `up` was handed; without one (`up --no-verify`) it is left out.
@@ -238,7 +253,22 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       await recordRuntime(opts.stateDir, "kubernetes");
       await saveCredentials();
       await tls.save();
+      for (const r of tls.clientRenewals) {
+        opts.reporter.info(`renewed the client certificate ${r.name} on its own key: ${r.why}`);
+      }
       await runSteps(ctx, upActions(ctx));
+      if (topology.fleet.grafana && tls.clientRenewals.some((r) => r.name === "http-client")) {
+        // Grafana reads its datasource's client certificate only when it provisions: the Secret just applied
+        // reaches it by a restart.
+        for (const rc of ctx.fleet.clusters.filter((c) =>
+          c.secrets.some((x) => x.metadata.name === HTTP_TLS_SECRET),
+        )) {
+          await restartGrafana(deps.api(rc.context), deps.clock.now());
+          opts.reporter.info(
+            `  ${rc.cluster}: Grafana restarted (rollout) to read the renewed client certificate`,
+          );
+        }
+      }
       for (const line of summaryLines(topology, ctx.fleet, ctx.discovered, opts.stateDir)) {
         opts.reporter.info(line);
       }
@@ -300,8 +330,9 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       const state = await readState(opts.stateDir);
       const discovered = await readDiscoveredAddresses(opts.stateDir);
       const credentials = await fleetCredentials(topology, opts.stateDir);
-      const tls = await withFleetTls(deps, topology, opts.stateDir, credentials);
+      const tls = await withFleetTls(deps, topology, opts.stateDir, credentials, { renewAll: true });
       const running = Object.keys(state.clusters).length > 0 && discovered !== undefined;
+      await tls.save();
       const own = await tls.loadLeaves(discovered ?? { nodeIP: {} }, { renewAll: true });
       await own.save();
       const serial = (pem: string) => new X509Certificate(pem).serialNumber;
@@ -310,8 +341,20 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
         ...(r.before ? { serialBefore: serial(r.before) } : {}),
         serialAfter: serial(r.after),
       }));
-      if (!running) return { renewed, secrets: [], pods: [], running, ms: Date.now() - started };
+      const clients = tls.clientRenewals.map(renewedCert);
+      const none = { clientObjects: [], grafanaRestarted: [] };
+      if (!running)
+        return { renewed, clients, ...none, secrets: [], pods: [], running, ms: Date.now() - started };
       const fleet = tls.deps.render(topology, { credentials, discovered });
+      // The client certificates first: every server trusts the new one as the old (same CA), so the order is free.
+      const handed = await handOverClientCerts(fleet, tls.clientRenewals, {
+        writeObject: async (cluster, object) => {
+          await deps.api(kubeContext(topology, cluster)).serverSideApply(object);
+        },
+        restartGrafana: (cluster) =>
+          restartGrafana(deps.api(kubeContext(topology, cluster)), deps.clock.now()),
+        grafana: topology.fleet.grafana,
+      });
       const context = (cluster: string) => kubeContext(topology, cluster);
       const files = { ca: join(opts.stateDir, TLS_DIR, "ca.crt") };
       const client = {
@@ -349,7 +392,15 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
         timeoutMs: opts.timeoutMs ?? 180_000,
         pollMs: 5_000,
       });
-      return { renewed, ...inCluster, running, ms: Date.now() - started };
+      return {
+        renewed,
+        clients,
+        clientObjects: handed.objects,
+        grafanaRestarted: handed.grafanaRestarted,
+        ...inCluster,
+        running,
+        ms: Date.now() - started,
+      };
     },
 
     async faultTarget(topology, opts) {

@@ -67,8 +67,13 @@ test("with the leaves, each server holds its own certificate and key where the s
   }
   const query = own.processes.find((p) => p.id === "mgmt/thanos-query-0/thanos-query");
   const certs = query?.files.filter((f) => f.renewable) ?? [];
-  assert.ok(certs.length >= 1);
-  assert.ok(certs.every((f) => f.content === "CERT mgmt/thanos-query-0/thanos-query 1"));
+  const clients = [FAKE_GRPC_TLS.clientCert, FAKE_HTTP_TLS.clientCert];
+  assert.ok(certs.some((f) => f.content === "CERT mgmt/thanos-query-0/thanos-query 1"));
+  assert.ok(
+    certs.every(
+      (f) => f.content === "CERT mgmt/thanos-query-0/thanos-query 1" || clients.includes(f.content),
+    ),
+  );
   assert.ok(query?.files.some((f) => f.content === "KEY mgmt/thanos-query-0/thanos-query"));
 });
 
@@ -94,4 +99,40 @@ test("a renewed certificate is no part of a process's spec: renewal restarts not
   const p = own.processes.find((x) => x.id === "mgmt/thanos-query-0/thanos-query");
   assert.ok(p && q);
   assert.notEqual(specHash(p, "/bin/x"), specHash(q, "/bin/x"));
+});
+
+test("the client certificates' copies are renewable: a renewal restarts nothing, HAProxy's is handed over its socket", () => {
+  const leaves = new Map(requests.map((r) => [r.name, leafOf(r.name)]));
+  const renewed = planLocalFleet(
+    topology,
+    creds,
+    "/state",
+    options,
+    { ...FAKE_GRPC_TLS, clientCert: `${FAKE_GRPC_TLS.clientCert} renewed` },
+    { ...FAKE_HTTP_TLS, clientCert: `${FAKE_HTTP_TLS.clientCert} renewed` },
+    FAKE_S3_TLS,
+    leaves,
+  );
+  const copies = own.processes.flatMap((p) =>
+    p.files.filter(
+      (f) => f.content.includes(FAKE_GRPC_TLS.clientCert) || f.content.includes(FAKE_HTTP_TLS.clientCert),
+    ),
+  );
+  // query's gRPC client files, the HTTP clients' (query-frontend, rulers, Prometheus…), HAProxy's health checks.
+  assert.ok(copies.length > 5, `${copies.length} copies`);
+  for (const f of copies) assert.equal(f.renewable, true, f.path);
+  const haproxy = own.processes.filter((p) => p.component === "load-balancer");
+  assert.ok(haproxy.length > 0);
+  for (const p of haproxy) {
+    const pem = p.files.find((f) => f.path.endsWith("check-client.pem"));
+    assert.ok(pem?.renewable && pem.haproxySocket?.endsWith("haproxy.sock"), p.id);
+  }
+  let changed = 0;
+  for (const [i, p] of own.processes.entries()) {
+    const q = renewed.processes[i];
+    assert.ok(q);
+    if (JSON.stringify(p.files) !== JSON.stringify(q.files)) changed++;
+    assert.equal(specHash(p, "/bin/x"), specHash(q, "/bin/x"), p.id);
+  }
+  assert.ok(changed > 5, "the renewed certificate is in the plan's files");
 });

@@ -62,9 +62,10 @@ export interface ProcessPlan {
   env: Record<string, string>;
   /**
    * `renewable`: a copy of a certificate that `certs rotate` (and `up`, near its expiry) replaces in place, on the
-   * same key: not part of the spec digest, so a renewal restarts nothing.
+   * same key: not part of the spec digest, so a renewal restarts nothing. `haproxySocket`: a copy HAProxy holds in
+   * memory (its health checks' client certificate), handed to it over that stats socket once replaced.
    */
-  files: { path: string; content: string; renewable?: boolean }[];
+  files: { path: string; content: string; renewable?: boolean; haproxySocket?: string }[];
   dirs: string[];
   cwd: string;
   log: string;
@@ -240,7 +241,14 @@ export function planLocalFleet(
           ),
         },
         ...(httpTls
-          ? [{ path: join(dir, CHECK_PEM), content: `${httpTls.clientCert}${httpTls.clientKey}` }]
+          ? [
+              {
+                path: join(dir, CHECK_PEM),
+                content: `${httpTls.clientCert}${httpTls.clientKey}`,
+                renewable: true,
+                haproxySocket: socket,
+              },
+            ]
           : []),
       ],
       dirs: [dir],
@@ -253,6 +261,11 @@ export function planLocalFleet(
   }
   if (serverLeaves) {
     for (const p of processes) useOwnLeaf(p, shared, serverLeaves);
+  }
+  const clientCerts = [grpcTls?.clientCert, httpTls?.clientCert].filter((c) => c !== undefined);
+  for (const p of processes) {
+    // A client certificate is renewed on its own key like a server's: each copy is replaced in place, no restart.
+    p.files = p.files.map((f) => (clientCerts.includes(f.content) ? { ...f, renewable: true } : f));
   }
   return {
     root,
