@@ -91,6 +91,13 @@ export async function certsRotateCommand(
       ? `replaced ${r.replacedFiles} copies in the running processes in place; nothing restarted: each server presents its new certificate from its next TLS handshake\n`
       : "no local fleet runs: the next 'thanos-fleet up' uses them\n",
   );
+  if (r.restartPending.length > 0) {
+    write(
+      `${r.restartPending.length} Thanos process(es) keep the previous http-client certificate (still valid) until the ` +
+        `next 'thanos-fleet up' restarts them: ${r.restartPending.join(", ")}. Thanos v0.42.4's HTTP clients do not ` +
+        "re-read a renewed client certificate (pkg/clientconfig/http.go gives prometheus/common no CA to rebuild with)\n",
+    );
+  }
   return 0;
 }
 
@@ -129,6 +136,13 @@ async function rotateKube(
       write(
         `wrote ${r.clientObjects.length} object(s) holding a client certificate in place: ${r.clientObjects.join(", ")}; ` +
           "Thanos and Prometheus read it at their next handshake once the kubelet updates the files\n",
+      );
+    }
+    if (r.clientObjectsDeferred.length > 0) {
+      write(
+        `left ${r.clientObjectsDeferred.length} object(s) to the next 'thanos-fleet up', which rolls their workloads: ` +
+          `${r.clientObjectsDeferred.join(", ")} (Thanos v0.42.4's HTTP clients do not re-read a renewed client ` +
+          "certificate; until then they present the previous one, still valid)\n",
       );
     }
     for (const c of r.grafanaRestarted) {

@@ -610,6 +610,7 @@ describe("cert-rotation on Kubernetes: certs rotate during continuous queries, n
       { name: "http-client", serialBefore: "0C", serialAfter: "0D", notAfter: "2027-03-07T21:00:00.000Z" },
     ],
     clientObjects: ["mgmt/ConfigMap/thanos-query-config", "biz1/Secret/thanos-fleet-http-tls"],
+    clientObjectsDeferred: ["mgmt/ConfigMap/thanos-query-frontend-config"],
     grafanaRestarted: ["biz1"],
     secrets: ["mgmt/thanos-query-tls"],
     pods: [

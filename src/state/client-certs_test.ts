@@ -50,20 +50,20 @@ test("a new fleet's client certificates are valid 90 days, P-256, client-only, f
   });
 });
 
-test("up's rule: a client certificate is renewed within 30 days of expiry or after it, not before", () => {
-  const now = Date.now();
-  return withState(async (stateDir) => {
+test("up's rule: a client certificate is renewed within 30 days of expiry or after it, not before", () =>
+  withState(async (stateDir) => {
     const { grpc } = await loadFleetTls(stateDir);
-    const left = days(grpc.clientCert, now);
-    assert.equal(clientRenewalReason(grpc.clientCert, now), undefined);
-    assert.equal(clientRenewalReason(grpc.clientCert, now + (left - RENEW_WITHIN_DAYS - 1) * DAY), undefined);
+    // Counted back from its expiry (plus half a day: days left are whole days, rounded down).
+    const expiry = Date.parse(new X509Certificate(grpc.clientCert).validTo);
+    const daysBefore = (n: number) => expiry - n * DAY - DAY / 2;
+    assert.equal(clientRenewalReason(grpc.clientCert), undefined, "a new one");
+    assert.equal(clientRenewalReason(grpc.clientCert, daysBefore(RENEW_WITHIN_DAYS)), undefined);
     assert.equal(
-      clientRenewalReason(grpc.clientCert, now + (left - RENEW_WITHIN_DAYS + 1) * DAY),
-      `expires in ${RENEW_WITHIN_DAYS - 2} day(s)`,
+      clientRenewalReason(grpc.clientCert, daysBefore(RENEW_WITHIN_DAYS - 1)),
+      `expires in ${RENEW_WITHIN_DAYS - 1} day(s)`,
     );
-    assert.equal(clientRenewalReason(grpc.clientCert, now + (left + 2) * DAY), "expired");
-  });
-});
+    assert.equal(clientRenewalReason(grpc.clientCert, expiry + 2 * DAY), "expired");
+  }));
 
 test("renewal keeps each client's key and subject, gives 90 days from now, and writes only the certificates", async () => {
   await withState(async (stateDir) => {

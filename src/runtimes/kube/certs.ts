@@ -7,7 +7,7 @@ import { NAMESPACE } from "../../components/context.ts";
 import type { FleetSpec } from "../../components/fleet.ts";
 import { TLS_FILES } from "../../components/thanos/common.ts";
 import { type PodSpec, podName } from "../../components/types.ts";
-import { HTTP_TLS_FILES } from "../../components/web.ts";
+import { HTTP_TLS_FILES, reloadsHttpClientCert } from "../../components/web.ts";
 import type { DiscoveredAddresses } from "../../render/addresses.ts";
 import { HTTP_TLS_SECRET } from "../../render/helm.ts";
 import { kubeLeafRequests, type RenderOptions } from "../../render/render.ts";
@@ -94,6 +94,8 @@ export interface RotationReport {
   clients: RenewedCert[];
   /** The ConfigMaps and Secrets holding a client certificate, written in place: `<cluster>/<kind>/<name>`. */
   clientObjects: string[];
+  /** Those left to the next `up`, which rolls their workloads (Thanos's HTTP clients: reloadsHttpClientCert). */
+  clientObjectsDeferred: string[];
   /** The clusters whose Grafana was restarted (rollout) to read the renewed client certificate. */
   grafanaRestarted: string[];
   /** The Secrets written in place, `<cluster>/<name>`. */
@@ -128,7 +130,10 @@ export async function rotateInCluster(
   renewals: Renewal[],
   seams: RotateSeams,
 ): Promise<
-  Omit<RotationReport, "renewed" | "clients" | "clientObjects" | "grafanaRestarted" | "running" | "ms">
+  Omit<
+    RotationReport,
+    "renewed" | "clients" | "clientObjects" | "clientObjectsDeferred" | "grafanaRestarted" | "running" | "ms"
+  >
 > {
   const secrets: string[] = [];
   for (const r of renewals) {
@@ -250,6 +255,12 @@ export function clientCertObjects(
 export interface ClientCertHandOver {
   /** The objects written in place, `<cluster>/<kind>/<name>`. */
   objects: string[];
+  /**
+   * The objects left for the next `up` to apply, with the rollout of their workload (their config hash changed): they
+   * hold the renewed HTTP client certificate for a Thanos HTTP client, which does not re-read it
+   * (reloadsHttpClientCert). Until then those pods keep presenting the previous one, still valid.
+   */
+  deferred: string[];
   /** The clusters whose Grafana Deployment was restarted (`rollout restart`): it reads its client certificate at start. */
   grafanaRestarted: string[];
 }
@@ -272,12 +283,18 @@ export async function handOverClientCerts(
   },
 ): Promise<ClientCertHandOver> {
   const objects: string[] = [];
+  const deferred: string[] = [];
   const grafanaRestarted: string[] = [];
-  if (renewals.length === 0) return { objects, grafanaRestarted };
-  const written = clientCertObjects(
+  if (renewals.length === 0) return { objects, deferred, grafanaRestarted };
+  const http = renewals.find((r) => r.name === "http-client")?.after;
+  const holding = clientCertObjects(
     fleet,
     renewals.map((r) => r.after),
   );
+  const written = holding.filter((w) => !(http && feedsThanosHttpClient(fleet, w.cluster, w.object, http)));
+  for (const w of holding.filter((x) => !written.includes(x))) {
+    deferred.push(`${w.cluster}/${w.object.kind}/${w.object.metadata.name}`);
+  }
   for (const { cluster, object } of written) {
     await seams.writeObject(cluster, object);
     objects.push(`${cluster}/${object.kind}/${object.metadata.name}`);
@@ -290,7 +307,23 @@ export async function handOverClientCerts(
       grafanaRestarted.push(cluster);
     }
   }
-  return { objects, grafanaRestarted };
+  return { objects, deferred, grafanaRestarted };
+}
+
+/** Whether `object` (one of a workload's config objects) holds `cert` for a Thanos container of that workload. */
+function feedsThanosHttpClient(
+  fleet: RenderedFleet,
+  cluster: string,
+  object: KubeObject,
+  cert: string,
+): boolean {
+  const workload = object.metadata.labels?.["app.kubernetes.io/name"];
+  const pod = fleet.spec.pods.find((p) => p.cluster === cluster && p.name === workload);
+  return (
+    pod?.containers.some(
+      (c) => !reloadsHttpClientCert(c.binary) && c.files.some((f) => f.content === cert),
+    ) ?? false
+  );
 }
 
 /** `kubectl rollout restart deployment/kube-prometheus-stack-grafana`: a new pod template annotation. */

@@ -342,7 +342,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
         serialAfter: serial(r.after),
       }));
       const clients = tls.clientRenewals.map(renewedCert);
-      const none = { clientObjects: [], grafanaRestarted: [] };
+      const none = { clientObjects: [], clientObjectsDeferred: [], grafanaRestarted: [] };
       if (!running)
         return { renewed, clients, ...none, secrets: [], pods: [], running, ms: Date.now() - started };
       const fleet = tls.deps.render(topology, { credentials, discovered });
@@ -396,6 +396,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
         renewed,
         clients,
         clientObjects: handed.objects,
+        clientObjectsDeferred: handed.deferred,
         grafanaRestarted: handed.grafanaRestarted,
         ...inCluster,
         running,

@@ -164,6 +164,11 @@ export interface Rotation {
   clients: RenewedCert[];
   /** The copies replaced in the running processes' config directories. */
   replacedFiles: number;
+  /**
+   * The processes that keep the previous HTTP client certificate (still valid) until the next `up` restarts them:
+   * Thanos's HTTP clients do not re-read it (reloadsHttpClientCert).
+   */
+  restartPending: string[];
   /** Whether a fleet runs (its processes got the new certificates) or only the state dir was renewed. */
   running: boolean;
   ms: number;
@@ -186,6 +191,15 @@ export async function rotateLocalCerts(topology: Topology, stateDir: string): Pr
   });
   await own.save();
   const replaced = existing ? await refreshRunningCopies(plan) : [];
+  const renewedHttp = clientRenewals.find((r) => r.name === "http-client")?.after;
+  const restartPending: string[] = [];
+  for (const p of existing && renewedHttp ? plan.processes : []) {
+    for (const f of p.files) {
+      if (f.renewable || f.content !== renewedHttp) continue;
+      const now = await readFile(f.path, "utf8").catch(() => undefined);
+      if (now !== undefined && now !== f.content) restartPending.push(p.id);
+    }
+  }
   const serial = (pem: string) => new X509Certificate(pem).serialNumber;
   return {
     renewed: own.renewals.map((r) => ({
@@ -195,7 +209,39 @@ export async function rotateLocalCerts(topology: Topology, stateDir: string): Pr
     })),
     clients: clientRenewals.map(renewedCert),
     replacedFiles: replaced.length,
+    restartPending: [...new Set(restartPending)],
     running: existing !== undefined,
     ms: Date.now() - started,
   };
+}
+
+/**
+ * Every copy of a renewable certificate a running process holds that is not the state dir's (its file on disk, or
+ * for HAProxy the certificate it holds in memory, asked over its stats socket with `show ssl cert`): empty once a
+ * rotation reached everything. Counts the copies checked.
+ */
+export async function staleCopies(
+  topology: Topology,
+  stateDir: string,
+): Promise<{ checked: number; stale: string[] }> {
+  const existing = await readState(localRoot(stateDir));
+  const options = resolveLocalOptions({}, process.env, topology.fleet.blocks, existing?.options);
+  const { plan } = await loadLocalPlan(topology, stateDir, options);
+  const stale: string[] = [];
+  let checked = 0;
+  for (const p of plan.processes) {
+    for (const f of p.files.filter((x) => x.renewable)) {
+      const now = await readFile(f.path, "utf8").catch(() => undefined);
+      if (now === undefined) continue;
+      checked++;
+      if (now !== f.content) stale.push(`${p.id}: ${f.path}`);
+      if (!f.haproxySocket) continue;
+      const want = new X509Certificate(f.content).serialNumber;
+      const shown = await haproxyCommands(f.haproxySocket, [`show ssl cert ${f.path}`]).catch(String);
+      const serial = /^Serial: ([0-9A-F]+)$/m.exec(shown)?.[1];
+      if (serial?.replace(/^0+/, "") !== want.replace(/^0+/, ""))
+        stale.push(`${p.id} holds serial ${serial ?? "?"} in memory, not ${want}`);
+    }
+  }
+  return { checked, stale };
 }

@@ -15,6 +15,7 @@ import {
 import { buildFleet, type FleetSpec, objectStoreAccess } from "../../components/fleet.ts";
 import type { Binary, ComponentKind, Container, PodSpec, Port, ServiceSpec } from "../../components/types.ts";
 import { POD_NAME, podNames, START_STAGE } from "../../components/types.ts";
+import { reloadsHttpClientCert } from "../../components/web.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import type { Leaf, LeafRequest } from "../../state/server-certs.ts";
 import { type HttpClientFiles, httpClientFiles } from "../../state/tls.ts";
@@ -262,10 +263,11 @@ export function planLocalFleet(
   if (serverLeaves) {
     for (const p of processes) useOwnLeaf(p, shared, serverLeaves);
   }
-  const clientCerts = [grpcTls?.clientCert, httpTls?.clientCert].filter((c) => c !== undefined);
   for (const p of processes) {
-    // A client certificate is renewed on its own key like a server's: each copy is replaced in place, no restart.
-    p.files = p.files.map((f) => (clientCerts.includes(f.content) ? { ...f, renewable: true } : f));
+    // A client certificate is renewed on its own key like a server's: each copy a process re-reads is replaced in
+    // place, no restart. Thanos's HTTP clients do not re-read theirs (reloadsHttpClientCert): it stays in their spec.
+    const inPlace = [grpcTls?.clientCert, reloadsHttpClientCert(p.binary) ? httpTls?.clientCert : undefined];
+    p.files = p.files.map((f) => (inPlace.includes(f.content) ? { ...f, renewable: true } : f));
   }
   return {
     root,
