@@ -11,7 +11,7 @@ import { certsCommand } from "../commands/certs.ts";
 import { formatResult } from "../commands/drill.ts";
 import { loadTopology } from "../topology/load.ts";
 import { localFaults } from "./local.ts";
-import { runDrill } from "./run.ts";
+import { Fleet, runDrill } from "./run.ts";
 import { scenarios } from "./scenarios.ts";
 
 const SUBNET = process.env.THANOS_FLEET_LOCAL_SUBNET ?? "127.84";
@@ -81,7 +81,17 @@ test(
       // process's spec. Thanos's HTTP clients (query-frontend, the rulers, the sidecars → Prometheus) cannot re-read
       // theirs (reloadsHttpClientCert): up restarts those, and only those.
       const from = fleet.lines.length;
+      // Measured, not asserted: what queries through query-frontend see while up restarts it (one replica).
+      const stopQueries = new AbortController();
+      const queries = new Fleet(topology, endpoints, stopQueries.signal).queryWithoutPause(
+        stopQueries.signal,
+      );
       await fleet.runtime.up(topology, fleet.upOptions);
+      const during = await queries.stop();
+      process.stdout.write(
+        `# queries during the up after the rotation: ${during.sent} sent, ${during.failed} failed, longest wait ` +
+          `${during.longestGapSeconds} s${during.failures.length ? `: ${during.failures.slice(0, 3).join("; ")}` : ""}\n`,
+      );
       const lines = fleet.lines.slice(from).join("\n");
       const changed = /the local fleet converged: (\d+) of \d+ processes changed/.exec(lines);
       assert.ok(changed, lines);

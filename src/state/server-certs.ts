@@ -285,11 +285,11 @@ const USERS: Record<string, string> = {
   "grpc-server.crt":
     "the shared StoreAPI certificate: only a render made before any up (node addresses unknown); every server has its own in servers/",
   "grpc-client.crt":
-    "query, the rulers and receive's routers towards every StoreAPI server; Prometheus → receive",
+    "query, the rulers and receive's routers towards every StoreAPI server; Prometheus → receive (renewed on its key: up within 30 days of expiry, certs rotate)",
   "http-server.crt":
     "the shared HTTPS certificate: only a render made before any up (node addresses unknown); every server has its own in servers/",
   "http-client.crt":
-    "every client of the HTTPS ports: Prometheus's scrapes and alerts, query-frontend → query, the rulers, HAProxy's checks, thanos-fleet (verify, drill, bench, curl)",
+    "every client of the HTTPS ports: Prometheus's scrapes and alerts, query-frontend → query, the rulers, HAProxy's checks, Grafana, thanos-fleet (verify, drill, bench, curl) (renewed on its key: up within 30 days of expiry, certs rotate)",
   "s3-server.crt": "the storage cluster's S3 API (SeaweedFS's S3 gateway, MinIO)",
   "seaweedfs.crt": "SeaweedFS's master, volume server, filer and S3 gateway among themselves (mutual TLS)",
 };
