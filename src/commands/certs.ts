@@ -2,9 +2,10 @@
 // `thanos-fleet certs rotate`: every server's certificate renewed on the running fleet, with no gap in the view.
 
 import type { IssuedCertificate } from "../runtimes/kube/cert-manager.ts";
-import type { RotationReport } from "../runtimes/kube/certs.ts";
+import { GRAFANA_DEPLOYMENT, type RotationReport } from "../runtimes/kube/certs.ts";
 import { rotateLocalCerts } from "../runtimes/local/certs.ts";
 import type { Runtime } from "../runtimes/runtime.ts";
+import type { RenewedCert } from "../state/client-certs.ts";
 import { type CertificateInfo, listCertificates, RENEW_WITHIN_DAYS } from "../state/server-certs.ts";
 import { TLS_DIR, TlsMaterialError } from "../state/tls.ts";
 import type { Topology } from "../topology/topology.ts";
@@ -57,11 +58,19 @@ export async function certsCommand(opts: CertsOptions): Promise<number> {
       ),
     );
     write(
-      `\nin ${opts.stateDir}/${TLS_DIR}; 'thanos-fleet certs rotate' renews every server's certificate\n`,
+      `\nin ${opts.stateDir}/${TLS_DIR}; 'thanos-fleet certs rotate' renews every server's certificate and the client certificates\n`,
     );
   }
   // cert-manager renews the issued ones itself (renewBefore): their dates are information, not a problem of ours.
   return certs.some((c: CertificateInfo) => c.problem) ? 1 : 0;
+}
+
+/** One renewed client certificate: where it is, its serials and its new expiry. */
+function clientLine(c: RenewedCert, stateDir: string): string {
+  return (
+    `renewed the client certificate ${c.name} (${stateDir}/${TLS_DIR}/${c.name}.crt) on its own key: serial ` +
+    `${c.serialBefore ?? "-"} → ${c.serialAfter}, valid until ${c.notAfter.slice(0, 10)}\n`
+  );
 }
 
 /** What `certs rotate` needs of the Kubernetes runtime (KubeRuntime.rotateCerts). */
@@ -94,13 +103,21 @@ export async function certsRotateCommand(
   }
   write(
     `renewed ${r.renewed.length} server certificate(s) in ${opts.stateDir}/${TLS_DIR}/servers on their own keys ` +
-      `(the CA and the client certificates unchanged) in ${(r.ms / 1000).toFixed(1)} s\n`,
+      `(the CA unchanged) in ${(r.ms / 1000).toFixed(1)} s\n`,
   );
+  for (const c of r.clients) write(clientLine(c, opts.stateDir));
   write(
     r.running
       ? `replaced ${r.replacedFiles} copies in the running processes in place; nothing restarted: each server presents its new certificate from its next TLS handshake\n`
       : "no local fleet runs: the next 'thanos-fleet up' uses them\n",
   );
+  if (r.restartPending.length > 0) {
+    write(
+      `${r.restartPending.length} Thanos process(es) keep the previous http-client certificate (still valid) until the ` +
+        `next 'thanos-fleet up' restarts them: ${r.restartPending.join(", ")}. Thanos v0.42.4's HTTP clients do not ` +
+        "re-read a renewed client certificate (pkg/clientconfig/http.go gives prometheus/common no CA to rebuild with)\n",
+    );
+  }
   return 0;
 }
 
@@ -124,25 +141,39 @@ async function rotateKube(
       return late.length > 0 ? 1 : 0;
     }
     const issuer = topology.fleet.tls.issuer;
-    if (issuer) {
-      write(
-        `cert-manager re-issued ${r.renewed.length} Certificate(s) from ${issuer.kind} ${issuer.name} on their own keys ` +
-          "(rotationPolicy Never; the fleet CA and the client certificates unchanged); no pod restarted\n",
-      );
-    } else {
-      write(
-        `renewed ${r.renewed.length} server certificate(s) in ${opts.stateDir}/${TLS_DIR}/servers on their own keys ` +
-          "(the CA and the client certificates unchanged)\n",
-      );
-    }
+    write(
+      issuer
+        ? `cert-manager re-issued ${r.renewed.length} Certificate(s) from ${issuer.kind} ${issuer.name} on their own keys ` +
+            "(rotationPolicy Never; the fleet CA unchanged); no pod restarted\n"
+        : `renewed ${r.renewed.length} server certificate(s) in ${opts.stateDir}/${TLS_DIR}/servers on their own keys ` +
+            "(the CA unchanged)\n",
+    );
+    for (const c of r.clients) write(clientLine(c, opts.stateDir));
     if (!r.running) {
       write(
         "no fleet is up on Kubernetes from this state dir: the next 'thanos-fleet up' writes them into its Secrets\n",
       );
       return 0;
     }
-    if (!issuer) {
+    if (!issuer)
       write(`wrote ${r.secrets.length} Secret(s) in place: ${r.secrets.join(", ")}; no pod restarted\n`);
+    if (r.clientObjects.length > 0) {
+      write(
+        `wrote ${r.clientObjects.length} object(s) holding a client certificate in place: ${r.clientObjects.join(", ")}; ` +
+          "Thanos and Prometheus read it at their next handshake once the kubelet updates the files\n",
+      );
+    }
+    if (r.clientObjectsDeferred.length > 0) {
+      write(
+        `left ${r.clientObjectsDeferred.length} object(s) to the next 'thanos-fleet up', which rolls their workloads: ` +
+          `${r.clientObjectsDeferred.join(", ")} (Thanos v0.42.4's HTTP clients do not re-read a renewed client ` +
+          "certificate; until then they present the previous one, still valid)\n",
+      );
+    }
+    for (const c of r.grafanaRestarted) {
+      write(
+        `${c}: restarted Grafana (rollout restart deployment/${GRAFANA_DEPLOYMENT}): it reads its datasource's client certificate only when it provisions\n`,
+      );
     }
     write(
       table(

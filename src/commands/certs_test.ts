@@ -23,6 +23,13 @@ function kube(report: RotationReport, progress: string[] = []): Runtime {
 
 const report: RotationReport = {
   renewed: [{ name: "kube@mgmt/thanos-query", serialBefore: "01", serialAfter: "02" }],
+  clients: [
+    { name: "grpc-client", serialBefore: "0A", serialAfter: "0B", notAfter: "2027-03-07T21:00:00.000Z" },
+    { name: "http-client", serialBefore: "0C", serialAfter: "0D", notAfter: "2027-03-07T21:00:00.000Z" },
+  ],
+  clientObjects: ["mgmt/ConfigMap/thanos-query-config", "biz1/Secret/thanos-fleet-http-tls"],
+  clientObjectsDeferred: ["mgmt/ConfigMap/thanos-query-frontend-config"],
+  grafanaRestarted: ["biz1"],
   secrets: ["mgmt/thanos-query-tls"],
   pods: [
     {

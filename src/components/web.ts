@@ -114,6 +114,19 @@ export function webClient(
   };
 }
 
+/**
+ * Whether a process of `binary` takes a renewed HTTP client certificate from its file with no restart. Prometheus and
+ * Alertmanager do (prometheus/common v0.70.1 reads the pair at each handshake). Thanos v0.42.4's HTTP clients do not:
+ * `pkg/clientconfig/http.go` hands the CA file to prometheus/common's TLSRoundTripper as the client certificate
+ * (`TLSRoundTripperSettings{Cert: NewFileSecret(CAFile)}`, no `CA`), so when the certificate file changes the
+ * round tripper rebuilds itself without a CA and every later request fails ("unable to use specified CA cert: none
+ * configured"): query-frontend's downstream, the rulers' query and Alertmanager configs, the sidecar's
+ * `--prometheus.http-client-file`. Their copy is part of their spec: a renewal reaches them by a restart (a rollout).
+ */
+export function reloadsHttpClientCert(binary: string): boolean {
+  return binary !== "thanos";
+}
+
 /** How a Prometheus job reaches an exposed HTTP server: with `tls.http`, HTTPS and the fleet's client certificate. */
 export type ScrapeTls = { scheme?: "https"; tls_config?: Record<string, string> };
 

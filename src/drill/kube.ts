@@ -10,7 +10,7 @@ import { podName } from "../components/types.ts";
 import type { KubeObject, RenderedCluster, RenderedFleet } from "../render/types.ts";
 import { COMPONENT_LABEL } from "../render/workloads.ts";
 import { describeRef, type KubeApi, type ObjectRef } from "../runtimes/kube/api.ts";
-import type { RotationReport } from "../runtimes/kube/certs.ts";
+import { GRAFANA_DEPLOYMENT, type RotationReport } from "../runtimes/kube/certs.ts";
 import { type Clock, pollUntil, realClock } from "../runtimes/kube/wait.ts";
 import { PROMETHEUS_NAME, type Topology } from "../topology/topology.ts";
 import type { Fault, Faults } from "./run.ts";
@@ -447,20 +447,31 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
     const slowest = Math.max(0, ...r.pods.map((p) => p.afterMs ?? 0));
     return {
       what:
-        `renewed ${r.renewed.length} server certificates, wrote ${r.secrets.length} Secrets in place; ` +
+        `renewed ${r.renewed.length} server certificates and ${r.clients.length} client certificates, wrote ` +
+        `${r.secrets.length} Secrets in place (and ${r.clientObjects.length} objects holding a client certificate); ` +
         `${r.pods.filter((p) => p.presented).length}/${r.pods.length} server pods presented the new one, the last after ` +
         `${(slowest / 1000).toFixed(0)} s`,
       brokenPods: [],
       async lift() {},
       async check() {
         const after = await podLives();
+        // Grafana is restarted on purpose where its client certificate changed: it reads it only when it provisions.
+        const grafana = (name: string) =>
+          r.grafanaRestarted.some((c) => name.startsWith(`${c}/${GRAFANA_DEPLOYMENT}-`));
         const restarted = [...before]
-          .filter(([name, life]) => after.get(name) !== life)
+          .filter(([name, life]) => after.get(name) !== life && !grafana(name))
           .map(([name]) => name);
         const stale = r.pods.filter((p) => !p.presented).map((p) => p.pod);
-        const ok = r.renewed.length > 0 && r.pods.length > 0 && stale.length === 0 && restarted.length === 0;
+        const ok =
+          r.renewed.length > 0 &&
+          r.clients.length > 0 &&
+          r.pods.length > 0 &&
+          stale.length === 0 &&
+          restarted.length === 0;
         const detail =
-          `${r.renewed.length} servers: ${r.pods.length - stale.length}/${r.pods.length} pods present the new certificate ` +
+          `${r.clients.length} client certificates renewed (${r.clients.map((c) => c.name).join(", ") || "none"})` +
+          (r.grafanaRestarted.length > 0 ? `, Grafana restarted in ${r.grafanaRestarted.join(", ")}` : "") +
+          `; ${r.renewed.length} servers: ${r.pods.length - stale.length}/${r.pods.length} pods present the new certificate ` +
           `(the last after ${(slowest / 1000).toFixed(0)} s)` +
           (stale.length > 0 ? `; still the old or none: ${stale.join(", ")}` : "") +
           (restarted.length > 0

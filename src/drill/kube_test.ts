@@ -589,7 +589,7 @@ describe("cert-rotation on Kubernetes: certs rotate during continuous queries, n
   const world = (restart?: string) => {
     let after = false;
     const pods = (cluster: string) =>
-      ["thanos-query-0", "thanos-query-1"].map((name) => ({
+      ["thanos-query-0", "thanos-query-1", "kube-prometheus-stack-grafana-7c9f-x2x"].map((name) => ({
         apiVersion: "v1",
         kind: "Pod",
         metadata: { name, namespace: NS, uid: `${cluster}-${name}` },
@@ -605,6 +605,13 @@ describe("cert-rotation on Kubernetes: certs rotate during continuous queries, n
   };
   const report = (presented: boolean) => ({
     renewed: [{ name: "kube@mgmt/thanos-query", serialBefore: "01", serialAfter: "02" }],
+    clients: [
+      { name: "grpc-client", serialBefore: "0A", serialAfter: "0B", notAfter: "2027-03-07T21:00:00.000Z" },
+      { name: "http-client", serialBefore: "0C", serialAfter: "0D", notAfter: "2027-03-07T21:00:00.000Z" },
+    ],
+    clientObjects: ["mgmt/ConfigMap/thanos-query-config", "biz1/Secret/thanos-fleet-http-tls"],
+    clientObjectsDeferred: ["mgmt/ConfigMap/thanos-query-frontend-config"],
+    grafanaRestarted: ["biz1"],
     secrets: ["mgmt/thanos-query-tls"],
     pods: [
       {
@@ -637,13 +644,41 @@ describe("cert-rotation on Kubernetes: certs rotate during continuous queries, n
     const fault = await faults.inject(scenario());
     assert.match(
       fault.what,
-      /renewed 1 server certificates, wrote 1 Secrets in place; 2\/2 server pods presented the new one, the last after 75 s/,
+      /renewed 1 server certificates and 2 client certificates, wrote 1 Secrets in place \(and 2 objects holding a client certificate\); 2\/2 server pods presented the new one, the last after 75 s/,
     );
     assert.deepEqual(fault.brokenPods, []);
     w.later();
     const checked = await fault.check?.();
     assert.equal(checked?.ok, true, checked?.detail);
     assert.match(checked?.detail ?? "", /2\/2 pods present the new certificate .*none of \d+ pods restarted/);
+  });
+
+  it("Grafana restarted on purpose for its client certificate is no failure; a rotation without client certificates is", async () => {
+    const w = world("biz1/kube-prometheus-stack-grafana-7c9f-x2x");
+    const fault = await kubeFaults({
+      topology,
+      fleet,
+      api: w.api,
+      signal: new AbortController().signal,
+      rotateCerts: async () => report(true),
+    }).inject(scenario());
+    w.later();
+    const checked = await fault.check?.();
+    assert.equal(checked?.ok, true, checked?.detail);
+    assert.match(
+      checked?.detail ?? "",
+      /2 client certificates renewed \(grpc-client, http-client\), Grafana restarted in biz1/,
+    );
+    const w2 = world();
+    const noClients = await kubeFaults({
+      topology,
+      fleet,
+      api: w2.api,
+      signal: new AbortController().signal,
+      rotateCerts: async () => ({ ...report(true), clients: [], grafanaRestarted: [] }),
+    }).inject(scenario());
+    w2.later();
+    assert.equal((await noClients.check?.())?.ok, false);
   });
 
   it("fails naming a pod that still presents the old certificate, or one that restarted", async () => {

@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect as tlsConnect } from "node:tls";
-import { rotateLocalCerts } from "../runtimes/local/certs.ts";
+import { rotateLocalCerts, staleCopies } from "../runtimes/local/certs.ts";
 import { haproxyCommands, serverStates } from "../runtimes/local/haproxy.ts";
 import { hasExited } from "../runtimes/local/proc.ts";
 import { localRoot } from "../runtimes/local/processes.ts";
@@ -238,7 +238,9 @@ async function rotation(
     key: await readFile(files.key, "utf8"),
   };
   return {
-    what: `renewed ${r.renewed.length} server certificates in ${(r.ms / 1000).toFixed(1)} s, ${r.replacedFiles} copies replaced in place`,
+    what:
+      `renewed ${r.renewed.length} server certificates and ${r.clients.length} client certificates ` +
+      `in ${(r.ms / 1000).toFixed(1)} s, ${r.replacedFiles} copies replaced in place`,
     brokenPods: [],
     async lift() {},
     async check() {
@@ -263,9 +265,20 @@ async function rotation(
         if (tls === 0) stale.push(`${rec.id}: no TLS port answered`);
         ports += tls;
       }
-      const ok = r.renewed.length > 0 && stale.length === 0 && restarted.length === 0;
+      // The client certificates: every process's copy is the renewed one (HAProxy's too, in its memory).
+      const wantClients = (topology.fleet.tls.grpc ? 1 : 0) + (topology.fleet.tls.http ? 1 : 0);
+      const copies = await staleCopies(topology, stateDir);
+      const ok =
+        r.renewed.length > 0 &&
+        r.clients.length === wantClients &&
+        copies.stale.length === 0 &&
+        stale.length === 0 &&
+        restarted.length === 0;
       const detail =
-        `${r.renewed.length} servers: ${ports} TLS ports present the new certificate` +
+        `${r.clients.length} client certificates renewed (${r.clients.map((c) => c.name).join(", ") || "none"}), ` +
+        `${copies.checked - copies.stale.length}/${copies.checked} copies current` +
+        (copies.stale.length > 0 ? ` (stale: ${copies.stale.join(", ")})` : "") +
+        `; ${r.renewed.length} servers: ${ports} TLS ports present the new certificate` +
         (stale.length > 0 ? `; still the old or none: ${stale.join(", ")}` : "") +
         (restarted.length > 0
           ? `; restarted: ${restarted.map((x) => x.id).join(", ")}`

@@ -141,7 +141,7 @@ interface WriteCounters {
   replicationErrors: number;
 }
 
-class Fleet {
+export class Fleet {
   readonly scrapeMs: number;
   readonly blockMs: number;
   readonly http: HttpClient;

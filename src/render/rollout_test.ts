@@ -41,3 +41,54 @@ test("the same addresses render the same pod templates: a re-run rolls nothing",
   const b = renderWithMinioAt("172.18.0.5");
   assert.deepEqual(a.clusters, b.clusters);
 });
+
+test("a renewed client certificate rolls only the Thanos pods whose HTTP clients cannot re-read it", () => {
+  const topology = defaultTopology();
+  const discovered = kindAddresses(topology);
+  const base = fakeRenderOptions(topology);
+  const render = (grpc: string, http: string) =>
+    renderFleet(topology, {
+      ...base,
+      ...(base.grpcTls
+        ? { grpcTls: { ...base.grpcTls, clientCert: `${base.grpcTls.clientCert}${grpc}` } }
+        : {}),
+      ...(base.httpTls
+        ? { httpTls: { ...base.httpTls, clientCert: `${base.httpTls.clientCert}${http}` } }
+        : {}),
+      discovered,
+      outDir: "out",
+    });
+  const templates = (fleet: ReturnType<typeof render>) =>
+    new Map(
+      fleet.clusters.flatMap((c) =>
+        c.manifests
+          .filter((o) => /StatefulSet|Deployment/.test(o.kind))
+          .map((o) => [
+            `${c.cluster}/${o.metadata.name}`,
+            JSON.stringify((o as unknown as Template).spec.template),
+          ]),
+      ),
+    );
+  const rolled = (a: ReturnType<typeof render>, b: ReturnType<typeof render>) => {
+    const [x, y] = [templates(a), templates(b)];
+    return [...x.keys()].filter((k) => x.get(k) !== y.get(k)).sort();
+  };
+  const before = render("", "");
+  assert.ok(templates(before).size > 0);
+  // gRPC clients (Thanos's clientTLSManager) re-read theirs at each handshake: nothing rolls.
+  assert.deepEqual(rolled(before, render("-renewed", "")), []);
+  // The HTTP one: only query-frontend and the rulers (Thanos's HTTP clients); the chart's values do not change.
+  const http = render("", "-renewed");
+  assert.deepEqual(rolled(before, http), ["mgmt/thanos-query-frontend", "mgmt/thanos-ruler"]);
+  const values = (f: ReturnType<typeof render>) => JSON.stringify(f.clusters.map((c) => c.helmValues));
+  assert.equal(values(http), values(before));
+  const holding = http.clusters.flatMap((c) =>
+    [...c.secrets, ...c.manifests]
+      .filter((o) => JSON.stringify(o).includes("-renewed"))
+      .map((o) => `${c.cluster}/${o.kind}/${o.metadata.name}`),
+  );
+  assert.ok(
+    holding.some((o) => o.endsWith("/Secret/thanos-fleet-http-tls")),
+    holding.join(", "),
+  );
+});

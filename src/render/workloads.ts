@@ -15,6 +15,7 @@ import { NAMESPACE, POD_IP, type SpecContext } from "../components/context.ts";
 import { OBJSTORE_FILE } from "../components/objstore.ts";
 import { PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import { type Container, POD_NAME, type PodSpec, type ServiceSpec } from "../components/types.ts";
+import { reloadsHttpClientCert } from "../components/web.ts";
 import { S3_CA_MOUNT, S3_CA_SECRET } from "./addresses.ts";
 import { SERVER_TLS_KEYS, serverTlsSecretName } from "./server-certs.ts";
 import type { KubeObject } from "./types.ts";
@@ -140,6 +141,14 @@ export function realisePod(
   const serverTls = new Map<string, string>();
 
   const containers: IContainer[] = pod.containers.map((c) => {
+    // The fleet's client certificates are renewed on their own keys and written in place (`certs rotate`, `up`):
+    // one its reader re-reads per handshake (Thanos's gRPC clientTLSManager, prometheus/common) is no part of the
+    // hash; Thanos's HTTP clients do not re-read theirs (reloadsHttpClientCert), so for them it is, and rolls them.
+    const inPlace = [
+      ctx.grpcTls?.clientCert,
+      reloadsHttpClientCert(c.binary) ? ctx.httpTls?.clientCert : undefined,
+    ].filter((x) => x !== undefined);
+    const hashed = (f: { content: string }) => !inPlace.includes(f.content);
     const mounts: IVolumeMount[] = [{ name: "tmp", mountPath: "/tmp" }];
     const plain = c.files.filter((f) => !f.secret && !f.ownCert);
     const secretFiles = c.files.filter((f) => f.secret && !f.ownCert);
@@ -156,7 +165,7 @@ export function realisePod(
           data: Object.fromEntries(plain.map((f) => [f.name, f.content])),
         };
         configMaps.push(cm);
-        for (const f of plain) hash.update(`${f.name}\0${f.content}\0`);
+        for (const f of plain.filter(hashed)) hash.update(`${f.name}\0${f.content}\0`);
         sources.push({ configMap: { name, items: plain.map((f) => ({ key: f.name, path: f.name })) } });
       }
       const shared = secretFiles.filter((f) => f.name === OBJSTORE_FILE);
@@ -168,7 +177,7 @@ export function realisePod(
         }
       }
       // Thanos reads objstore.yml only at start: a new MinIO address (after a Docker restart) must roll the pods.
-      for (const f of secretFiles) hash.update(`${f.name}\0${f.content}\0`);
+      for (const f of secretFiles.filter(hashed)) hash.update(`${f.name}\0${f.content}\0`);
       if (shared.length > 0) {
         sources.push({
           secret: { name: OBJSTORE_SECRET, items: [{ key: OBJSTORE_FILE, path: OBJSTORE_FILE }] },

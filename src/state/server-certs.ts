@@ -28,6 +28,8 @@ export interface LeafRequest {
   name: string;
   /** Subject alternative names as openssl writes them: `IP:127.77.1.5`, `DNS:localhost`. */
   sans: string[];
+  /** A client certificate (`clientAuth`, no SANs) with this common name, in place of a server's. */
+  clientCn?: string;
 }
 
 export interface Leaf {
@@ -84,7 +86,7 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 }
 
 /**
- * A server certificate for `sans`, valid LEAF_DAYS, signed by `ca`; on `key` when given (a renewal), else on a new
+ * A server certificate for `sans` (or a client one, `clientCn`), valid LEAF_DAYS, signed by `ca`; on `key` when given (a renewal), else on a new
  * P-256 key. Made in a private temporary directory: nothing is written in the state dir.
  */
 export async function signLeaf(ca: SigningCa, req: LeafRequest, key?: string): Promise<Leaf> {
@@ -100,7 +102,9 @@ export async function signLeaf(ca: SigningCa, req: LeafRequest, key?: string): P
       );
     const ext =
       "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n" +
-      `extendedKeyUsage=serverAuth\nsubjectAltName=${req.sans.join(",")}\n`;
+      (req.clientCn !== undefined
+        ? "extendedKeyUsage=clientAuth\n"
+        : `extendedKeyUsage=serverAuth\nsubjectAltName=${req.sans.join(",")}\n`);
     await writeFile(join(dir, "leaf.ext"), ext, { mode: 0o600 });
     // The CN is informative only (clients check the SANs); openssl caps it at 64 characters.
     await openssl(
@@ -110,7 +114,7 @@ export async function signLeaf(ca: SigningCa, req: LeafRequest, key?: string): P
         "-key",
         "leaf.key",
         "-subj",
-        `/CN=${leafFile(req.name).slice(0, 64)}`,
+        `/CN=${(req.clientCn ?? leafFile(req.name)).slice(0, 64)}`,
         "-out",
         "leaf.csr",
       ],
@@ -281,11 +285,11 @@ const USERS: Record<string, string> = {
   "grpc-server.crt":
     "the shared StoreAPI certificate: only a render made before any up (node addresses unknown); every server has its own in servers/",
   "grpc-client.crt":
-    "query, the rulers and receive's routers towards every StoreAPI server; Prometheus → receive",
+    "query, the rulers and receive's routers towards every StoreAPI server; Prometheus → receive (renewed on its key: up within 30 days of expiry, certs rotate)",
   "http-server.crt":
     "the shared HTTPS certificate: only a render made before any up (node addresses unknown); every server has its own in servers/",
   "http-client.crt":
-    "every client of the HTTPS ports: Prometheus's scrapes and alerts, query-frontend → query, the rulers, HAProxy's checks, thanos-fleet (verify, drill, bench, curl)",
+    "every client of the HTTPS ports: Prometheus's scrapes and alerts, query-frontend → query, the rulers, HAProxy's checks, Grafana, thanos-fleet (verify, drill, bench, curl) (renewed on its key: up within 30 days of expiry, certs rotate)",
   "s3-server.crt": "the storage cluster's S3 API (SeaweedFS's S3 gateway, MinIO)",
   "seaweedfs.crt": "SeaweedFS's master, volume server, filer and S3 gateway among themselves (mutual TLS)",
 };

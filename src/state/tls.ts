@@ -38,15 +38,23 @@ export const HTTP_SERVER_NAME = "thanos-fleet-http";
 /** Clients verify the server certificate against this name, not the address they dial. */
 export const GRPC_SERVER_NAME = "thanos-fleet-grpc";
 const DAYS = "3650";
+/** The client certificates' validity, as a server's (LEAF_DAYS): `up` renews them within 30 days of expiry. */
+export const CLIENT_DAYS = 90;
+
+/** query's (and every gRPC client's) certificate and key in `<state-dir>/tls/`. */
+export const GRPC_CLIENT_FILES = { cert: "grpc-client.crt", key: "grpc-client.key" } as const;
 
 const FILES = {
   ca: "ca.crt",
   caKey: "ca.key",
   cert: "grpc-server.crt",
   key: "grpc-server.key",
-  clientCert: "grpc-client.crt",
-  clientKey: "grpc-client.key",
+  clientCert: GRPC_CLIENT_FILES.cert,
+  clientKey: GRPC_CLIENT_FILES.key,
 } as const;
+
+/** The client certificates' common names (informative: servers check the chain to the fleet CA). */
+export const CLIENT_NAMES = { grpc: "thanos-query", http: "thanos-fleet" } as const;
 
 /** The HTTP leaves, signed by the same CA; a tls dir made before them gets them added at the next up. */
 export const HTTP_FILES = {
@@ -109,8 +117,8 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   }
 }
 
-/** A key and a certificate signed by the fleet CA, with the extensions in `ext`. */
-async function issue(dir: string, name: string, subject: string, ext: string): Promise<void> {
+/** A key and a certificate signed by the fleet CA, with the extensions in `ext`, valid `days`. */
+async function issue(dir: string, name: string, subject: string, ext: string, days = DAYS): Promise<void> {
   const extFile = `${name}.ext`;
   await writeFile(join(dir, extFile), ext, { mode: 0o600 });
   await openssl(
@@ -130,7 +138,7 @@ async function issue(dir: string, name: string, subject: string, ext: string): P
       FILES.caKey,
       "-CAcreateserial",
       "-days",
-      DAYS,
+      days,
       "-extfile",
       extFile,
       "-out",
@@ -535,7 +543,13 @@ async function makeHttpLeaves(dir: string): Promise<void> {
     `/CN=${HTTP_SERVER_NAME}`,
     `${common}extendedKeyUsage=serverAuth\nsubjectAltName=DNS:${HTTP_SERVER_NAME},DNS:localhost,IP:127.0.0.1\n`,
   );
-  await issue(dir, "http-client", "/CN=thanos-fleet", `${common}extendedKeyUsage=clientAuth\n`);
+  await issue(
+    dir,
+    "http-client",
+    `/CN=${CLIENT_NAMES.http}`,
+    `${common}extendedKeyUsage=clientAuth\n`,
+    String(CLIENT_DAYS),
+  );
   await rm(join(dir, "ca.srl"), { force: true });
 }
 
@@ -577,6 +591,12 @@ async function makeGrpcLeaves(dir: string): Promise<void> {
     `/CN=${GRPC_SERVER_NAME}`,
     `${common}extendedKeyUsage=serverAuth\nsubjectAltName=DNS:${GRPC_SERVER_NAME}\n`,
   );
-  await issue(dir, "grpc-client", "/CN=thanos-query", `${common}extendedKeyUsage=clientAuth\n`);
+  await issue(
+    dir,
+    "grpc-client",
+    `/CN=${CLIENT_NAMES.grpc}`,
+    `${common}extendedKeyUsage=clientAuth\n`,
+    String(CLIENT_DAYS),
+  );
   await rm(join(dir, "ca.srl"), { force: true });
 }

@@ -3,16 +3,20 @@
 import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { connect } from "node:tls";
+import { NAMESPACE } from "../../components/context.ts";
 import type { FleetSpec } from "../../components/fleet.ts";
 import { TLS_FILES } from "../../components/thanos/common.ts";
 import { type PodSpec, podName } from "../../components/types.ts";
-import { HTTP_TLS_FILES } from "../../components/web.ts";
+import { HTTP_TLS_FILES, reloadsHttpClientCert } from "../../components/web.ts";
 import type { DiscoveredAddresses } from "../../render/addresses.ts";
+import { HTTP_TLS_SECRET } from "../../render/helm.ts";
 import { kubeLeafRequests, type RenderOptions } from "../../render/render.ts";
 import { parseKubeLeafName, serverTlsSecretName } from "../../render/server-certs.ts";
 import type { KubeObject, RenderedFleet } from "../../render/types.ts";
+import type { RenewedCert } from "../../state/client-certs.ts";
 import { type Leaf, loadServerLeaves, type Renewal } from "../../state/server-certs.ts";
 import type { Topology } from "../../topology/topology.ts";
+import type { KubeApi } from "./api.ts";
 import type { Clock } from "./wait.ts";
 
 /** What a render needs to know which servers serve TLS: the options without the servers' own certificates. */
@@ -86,6 +90,14 @@ function presentingPort(pod: PodSpec): { port: number; client: "grpc" | "http" }
 export interface RotationReport {
   /** Each renewed server's certificate: its name and serial before and after. */
   renewed: { name: string; serialBefore?: string; serialAfter: string }[];
+  /** The fleet's client certificates (`grpc-client`, `http-client`), renewed on their own keys. */
+  clients: RenewedCert[];
+  /** The ConfigMaps and Secrets holding a client certificate, written in place: `<cluster>/<kind>/<name>`. */
+  clientObjects: string[];
+  /** Those left to the next `up`, which rolls their workloads (Thanos's HTTP clients: reloadsHttpClientCert). */
+  clientObjectsDeferred: string[];
+  /** The clusters whose Grafana was restarted (rollout) to read the renewed client certificate. */
+  grafanaRestarted: string[];
   /** The Secrets written in place, `<cluster>/<name>`. */
   secrets: string[];
   /** Each server pod: whether it presents its new certificate, and when it did (ms after the Secrets were written). */
@@ -117,7 +129,12 @@ export async function rotateInCluster(
   fleet: RenderedFleet,
   renewals: Renewal[],
   seams: RotateSeams,
-): Promise<Omit<RotationReport, "renewed" | "running" | "ms">> {
+): Promise<
+  Omit<
+    RotationReport,
+    "renewed" | "clients" | "clientObjects" | "clientObjectsDeferred" | "grafanaRestarted" | "running" | "ms"
+  >
+> {
   const secrets: string[] = [];
   for (const r of renewals) {
     const at = parseKubeLeafName(r.name);
@@ -217,4 +234,111 @@ export async function presentedSerial(
     socket.once("error", () => done());
     socket.once("timeout", () => done());
   });
+}
+
+/** The chart's Grafana Deployment: it reads its datasource's `$__file{…}` client certificate only when it provisions. */
+export const GRAFANA_DEPLOYMENT = "kube-prometheus-stack-grafana";
+/** The annotation `kubectl rollout restart` sets on a pod template. */
+export const RESTARTED_AT = "kubectl.kubernetes.io/restartedAt";
+
+/** Every ConfigMap and Secret of the rendered fleet holding one of `certs` (a renewed client certificate). */
+export function clientCertObjects(
+  fleet: RenderedFleet,
+  certs: string[],
+): { cluster: string; object: KubeObject }[] {
+  const out: { cluster: string; object: KubeObject }[] = [];
+  for (const rc of fleet.clusters) {
+    for (const o of [...rc.secrets, ...rc.manifests]) {
+      if (o.kind !== "Secret" && o.kind !== "ConfigMap") continue;
+      const data = {
+        ...((o as { data?: object }).data ?? {}),
+        ...((o as { stringData?: object }).stringData ?? {}),
+      };
+      if (Object.values(data).some((v) => typeof v === "string" && certs.includes(v)))
+        out.push({ cluster: rc.cluster, object: o });
+    }
+  }
+  return out;
+}
+
+export interface ClientCertHandOver {
+  /** The objects written in place, `<cluster>/<kind>/<name>`. */
+  objects: string[];
+  /**
+   * The objects left for the next `up` to apply, with the rollout of their workload (their config hash changed): they
+   * hold the renewed HTTP client certificate for a Thanos HTTP client, which does not re-read it
+   * (reloadsHttpClientCert). Until then those pods keep presenting the previous one, still valid.
+   */
+  deferred: string[];
+  /** The clusters whose Grafana Deployment was restarted (`rollout restart`): it reads its client certificate at start. */
+  grafanaRestarted: string[];
+}
+
+/**
+ * The renewed client certificates handed to what presents them on Kubernetes: every ConfigMap and Secret holding one
+ * written in place (server-side apply), no restart for Thanos (its clientTLSManager re-reads the files at each
+ * handshake once the kubelet updates them) nor Prometheus (prometheus/common v0.70.1 reads its client certificate
+ * per handshake); the chart's Grafana, which reads the files only when it provisions its datasource, restarted
+ * (`rollout restart`) in each cluster where its Secret changed.
+ */
+export async function handOverClientCerts(
+  fleet: RenderedFleet,
+  renewals: Renewal[],
+  seams: {
+    writeObject: (cluster: string, object: KubeObject) => Promise<void>;
+    restartGrafana: (cluster: string) => Promise<void>;
+    /** Whether the fleet runs the chart's Grafana (fleet.yaml `grafana`). */
+    grafana: boolean;
+  },
+): Promise<ClientCertHandOver> {
+  const objects: string[] = [];
+  const deferred: string[] = [];
+  const grafanaRestarted: string[] = [];
+  if (renewals.length === 0) return { objects, deferred, grafanaRestarted };
+  const http = renewals.find((r) => r.name === "http-client")?.after;
+  const holding = clientCertObjects(
+    fleet,
+    renewals.map((r) => r.after),
+  );
+  const written = holding.filter((w) => !(http && feedsThanosHttpClient(fleet, w.cluster, w.object, http)));
+  for (const w of holding.filter((x) => !written.includes(x))) {
+    deferred.push(`${w.cluster}/${w.object.kind}/${w.object.metadata.name}`);
+  }
+  for (const { cluster, object } of written) {
+    await seams.writeObject(cluster, object);
+    objects.push(`${cluster}/${object.kind}/${object.metadata.name}`);
+  }
+  if (seams.grafana) {
+    for (const cluster of new Set(
+      written.filter((w) => w.object.metadata.name === HTTP_TLS_SECRET).map((w) => w.cluster),
+    )) {
+      await seams.restartGrafana(cluster);
+      grafanaRestarted.push(cluster);
+    }
+  }
+  return { objects, deferred, grafanaRestarted };
+}
+
+/** Whether `object` (one of a workload's config objects) holds `cert` for a Thanos container of that workload. */
+function feedsThanosHttpClient(
+  fleet: RenderedFleet,
+  cluster: string,
+  object: KubeObject,
+  cert: string,
+): boolean {
+  const workload = object.metadata.labels?.["app.kubernetes.io/name"];
+  const pod = fleet.spec.pods.find((p) => p.cluster === cluster && p.name === workload);
+  return (
+    pod?.containers.some(
+      (c) => !reloadsHttpClientCert(c.binary) && c.files.some((f) => f.content === cert),
+    ) ?? false
+  );
+}
+
+/** `kubectl rollout restart deployment/kube-prometheus-stack-grafana`: a new pod template annotation. */
+export async function restartGrafana(api: KubeApi, now: number): Promise<void> {
+  await api.mergePatch(
+    { apiVersion: "apps/v1", kind: "Deployment", name: GRAFANA_DEPLOYMENT, namespace: NAMESPACE },
+    { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: new Date(now).toISOString() } } } } },
+  );
 }

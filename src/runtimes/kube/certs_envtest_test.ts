@@ -10,9 +10,17 @@ import { after, before, describe, test } from "node:test";
 import { type ControlPlane, envtestSkip, startControlPlane } from "../../../testing/envtest/controlplane.ts";
 import { renderFleet } from "../../render/render.ts";
 import { defaultTopology, fakeRenderOptions, kindAddresses } from "../../render/testdata/fixtures.ts";
+import { renewClientCerts } from "../../state/client-certs.ts";
 import { loadFleetTls } from "../../state/tls.ts";
 import { createKubeApi, type KubeApi } from "./api.ts";
-import { loadKubeLeaves, rotateInCluster } from "./certs.ts";
+import {
+  GRAFANA_DEPLOYMENT,
+  handOverClientCerts,
+  loadKubeLeaves,
+  RESTARTED_AT,
+  restartGrafana,
+  rotateInCluster,
+} from "./certs.ts";
 
 const NS = "monitoring";
 const skip = envtestSkip();
@@ -95,5 +103,73 @@ describe("certs rotate writes each server's Secret in place, against a real API 
       Buffer.from((applied.data as Record<string, string>)["http-tls.crt"] ?? "", "base64"),
     );
     assert.notEqual(new X509Certificate(text("http-tls.crt")).serialNumber, before.serialNumber);
+  });
+  test("the client certificates' objects written in place, same key; Grafana's Deployment rolled by its template", async () => {
+    const topology = defaultTopology();
+    const loaded = await loadFleetTls(stateDir);
+    const { serverLeaves: _fake, grpcTls: _g, httpTls: _h, ...opts } = fakeRenderOptions(topology);
+    const discovered = kindAddresses(topology);
+    const render = (tls: { grpc: typeof loaded.grpc; http: typeof loaded.http }) =>
+      renderFleet(topology, { ...opts, grpcTls: tls.grpc, httpTls: tls.http, discovered });
+    const cluster = topology.workloads[0]?.name ?? "biz1";
+    const objectsOf = (fleet: ReturnType<typeof render>) =>
+      fleet.clusters.filter((c) => c.cluster === "mgmt" || c.cluster === cluster);
+    // What up applies: every ConfigMap and Secret of mgmt and one workload cluster, and a Grafana Deployment.
+    const first = render(loaded);
+    for (const rc of objectsOf(first)) {
+      for (const o of [...rc.secrets, ...rc.manifests].filter((x) => /^(Secret|ConfigMap)$/.test(x.kind))) {
+        await api.serverSideApply(o);
+      }
+    }
+    await api.serverSideApply({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: GRAFANA_DEPLOYMENT, namespace: NS },
+      spec: {
+        selector: { matchLabels: { app: "grafana" } },
+        template: {
+          metadata: { labels: { app: "grafana" } },
+          spec: { containers: [{ name: "grafana", image: "grafana" }] },
+        },
+      },
+    } as never);
+    const httpSecret = { apiVersion: "v1", kind: "Secret", namespace: NS, name: "thanos-fleet-http-tls" };
+    const applied = await api.get(httpSecret);
+    assert.ok(applied, "up applied the HTTP TLS Secret");
+
+    const clients = await renewClientCerts(stateDir, loaded, loaded.caKey, { renewAll: true });
+    const fleet = render(clients);
+    const only = { ...fleet, clusters: objectsOf(fleet) };
+    const report = await handOverClientCerts(only, clients.renewals, {
+      writeObject: async (_c, o) => {
+        await api.serverSideApply(o);
+      },
+      restartGrafana: (c) =>
+        c === cluster ? restartGrafana(api, Date.parse("2026-12-07T22:00:00Z")) : Promise.resolve(),
+      grafana: true,
+    });
+    assert.ok(report.objects.includes(`${cluster}/Secret/thanos-fleet-http-tls`), report.objects.join(", "));
+    assert.ok(
+      report.objects.some((o) => o.startsWith("mgmt/")),
+      report.objects.join(", "),
+    );
+    const now = await api.get(httpSecret);
+    assert.ok(now);
+    assert.equal(now.metadata.uid, applied.metadata.uid, "the same object: written in place");
+    const text = (o: typeof now, k: string) =>
+      Buffer.from((o.data as Record<string, string>)[k] ?? "", "base64").toString();
+    assert.equal(text(now, "http-client.crt"), clients.http.clientCert);
+    assert.equal(text(now, "http-client.key"), text(applied, "http-client.key"), "the key is the same");
+    assert.notEqual(text(now, "http-client.crt"), text(applied, "http-client.crt"));
+    const grafana = await api.get({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      namespace: NS,
+      name: GRAFANA_DEPLOYMENT,
+    });
+    const annotations = (
+      grafana?.spec as { template: { metadata: { annotations?: Record<string, string> } } }
+    ).template.metadata.annotations;
+    assert.equal(annotations?.[RESTARTED_AT], "2026-12-07T22:00:00.000Z");
   });
 });

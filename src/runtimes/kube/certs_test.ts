@@ -14,6 +14,8 @@ import type { KubeObject } from "../../render/types.ts";
 import { listCertificates, serversDir, signLeaf } from "../../state/server-certs.ts";
 import { loadFleetTls } from "../../state/tls.ts";
 import {
+  clientCertObjects,
+  handOverClientCerts,
   loadKubeLeaves,
   type PresentingPod,
   presentedSerial,
@@ -226,4 +228,79 @@ test("the handshake that tells which certificate a server presents: its serial, 
     for (const s of servers) s.close();
     await rm(stateDir, { recursive: true, force: true });
   }
+});
+
+test("rotate: the renewed client certificates written in place where they are held, Grafana restarted for its own", async () => {
+  const topology = defaultTopology();
+  const base = fakeRenderOptions(topology);
+  assert.ok(base.grpcTls && base.httpTls);
+  const renewed = {
+    grpc: `${base.grpcTls.clientCert}-renewed`,
+    http: `${base.httpTls.clientCert}-renewed`,
+  };
+  const fleet = renderFleet(topology, {
+    ...base,
+    grpcTls: { ...base.grpcTls, clientCert: renewed.grpc },
+    httpTls: { ...base.httpTls, clientCert: renewed.http },
+    discovered: kindAddresses(topology),
+    outDir: "out",
+  });
+  const renewals = [
+    { name: "grpc-client", before: base.grpcTls.clientCert, after: renewed.grpc, why: "rotated" },
+    { name: "http-client", before: base.httpTls.clientCert, after: renewed.http, why: "rotated" },
+  ];
+  const expected = clientCertObjects(fleet, [renewed.grpc, renewed.http]).map(
+    (o) => `${o.cluster}/${o.object.kind}/${o.object.metadata.name}`,
+  );
+  for (const grafana of [true, false]) {
+    const written: string[] = [];
+    const restarted: string[] = [];
+    const r = await handOverClientCerts(fleet, renewals, {
+      writeObject: async (cluster, o) => {
+        const text = JSON.stringify(o);
+        assert.ok(text.includes(renewed.grpc) || text.includes(renewed.http), `${o.metadata.name} holds one`);
+        written.push(`${cluster}/${o.kind}/${o.metadata.name}`);
+      },
+      restartGrafana: async (cluster) => {
+        restarted.push(cluster);
+      },
+      grafana,
+    });
+    assert.deepEqual([...written, ...r.deferred].sort(), [...expected].sort());
+    assert.deepEqual(r.objects, written);
+    // query-frontend's and the rulers' config objects feed Thanos HTTP clients, which do not re-read the certificate:
+    // left to up, which rolls them (their config hash changed).
+    assert.ok(r.deferred.includes("mgmt/ConfigMap/thanos-query-frontend-config"), r.deferred.join(", "));
+    assert.ok(r.deferred.includes("mgmt/ConfigMap/thanos-ruler-config"), r.deferred.join(", "));
+    assert.ok(written.includes("mgmt/ConfigMap/thanos-query-config"), written.join(", "));
+    // query's client files (mgmt), each workload cluster's HTTP TLS Secret (Prometheus, the sidecar, Grafana).
+    assert.ok(
+      written.some((w) => w.startsWith("mgmt/")),
+      written.join(", "),
+    );
+    const workloads = topology.workloads.map((w) => w.name);
+    for (const w of workloads) assert.ok(written.includes(`${w}/Secret/thanos-fleet-http-tls`), w);
+    assert.deepEqual(restarted, grafana ? workloads : []);
+    assert.deepEqual(r.grafanaRestarted, restarted);
+  }
+  // Only the gRPC one renewed: Grafana's Secret is untouched, Grafana not restarted.
+  const restarted: string[] = [];
+  const grpcOnly = await handOverClientCerts(fleet, renewals.slice(0, 1), {
+    writeObject: async () => {},
+    restartGrafana: async (c) => {
+      restarted.push(c);
+    },
+    grafana: true,
+  });
+  assert.ok(grpcOnly.objects.length > 0);
+  assert.deepEqual(restarted, []);
+  // Nothing renewed: nothing written.
+  assert.deepEqual(
+    await handOverClientCerts(fleet, [], {
+      writeObject: async () => assert.fail("nothing to write"),
+      restartGrafana: async () => assert.fail("nothing to restart"),
+      grafana: true,
+    }),
+    { objects: [], deferred: [], grafanaRestarted: [] },
+  );
 });

@@ -13,14 +13,16 @@ import {
   kubeContext,
   readDiscoveredAddresses,
 } from "../../render/addresses.ts";
+import { HTTP_TLS_SECRET } from "../../render/helm.ts";
 import { kubeLeafName } from "../../render/server-certs.ts";
 import type { RenderedFleet } from "../../render/types.ts";
+import { renewClientCerts, renewedCert } from "../../state/client-certs.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { ensureStateDir } from "../../state/dir.ts";
 import { fleetCredentials, loadFleetCredentials } from "../../state/fleet-credentials.ts";
 import { describePurged, purgeSecrets } from "../../state/purge.ts";
 import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
-import type { Leaf } from "../../state/server-certs.ts";
+import type { Leaf, Renewal } from "../../state/server-certs.ts";
 import {
   CA_BUNDLE_FILE,
   type FleetCa,
@@ -41,11 +43,13 @@ import type { KubeApi } from "./api.ts";
 import { type IssuedCertificate, issuedCertificates, renewIssued } from "./cert-manager.ts";
 import {
   awaitPresented,
+  handOverClientCerts,
   type KubeLeaves,
   loadKubeLeaves,
   presentedSerial,
   type RotateSeams,
   type RotationReport,
+  restartGrafana,
   rotateInCluster,
 } from "./certs.ts";
 import { downFleet } from "./down.ts";
@@ -95,9 +99,13 @@ async function withFleetTls(
   topology: Topology,
   stateDir: string,
   credentials: Credentials,
+  /** `up` (renewal within 30 days of expiry) and `certs rotate` (`renewAll`) renew the client certificates. */
+  renewClients?: { renewAll?: boolean },
 ): Promise<{
   deps: KubeDeps;
   save: () => Promise<void>;
+  /** The client certificates renewed on their own keys (`grpc-client`, `http-client`); save() writes them. */
+  clientRenewals: Renewal[];
   http?: HttpTls;
   grpc?: GrpcTls;
   /** The servers' own certificates for these addresses, from the state dir (made in memory where missing). */
@@ -106,11 +114,16 @@ async function withFleetTls(
   const none = async (): Promise<KubeLeaves> => ({ leaves: new Map(), renewals: [], save: async () => {} });
   const { grpc: wantGrpc, http: wantHttp } = topology.fleet.tls;
   const wantS3 = topology.storage !== undefined && topology.fleet.tls.s3;
-  if (!wantGrpc && !wantHttp && !wantS3) return { deps, save: async () => {}, loadLeaves: none };
+  if (!wantGrpc && !wantHttp && !wantS3)
+    return { deps, save: async () => {}, clientRenewals: [], loadLeaves: none };
   const userCa = await loadUserCa(topology);
   // With a cert-manager Issuer, its CA is checked before anything is created, and trusted beside the fleet CA.
   const issuerCa = await loadIssuerCa(topology);
-  const fleet = await loadFleetTls(stateDir, userCa);
+  const loaded = await loadFleetTls(stateDir, userCa);
+  const clients = renewClients
+    ? await renewClientCerts(stateDir, loaded, loaded.caKey, renewClients)
+    : undefined;
+  const fleet = clients ? { ...loaded, grpc: clients.grpc, http: clients.http } : loaded;
   const ca: FleetCa = { tls: fleet.grpc, caKey: fleet.caKey, save: fleet.save };
   const s3 = wantS3 ? await loadS3Tls(stateDir, storageService(topology), ca) : undefined;
   const tls = {
@@ -120,6 +133,7 @@ async function withFleetTls(
   };
   const save = async () => {
     await ca.save();
+    await clients?.save();
     await s3?.save();
     if (issuerCa) await writeCaBundle(stateDir, trustBundle(fleet.grpc.ca, issuerCa));
   };
@@ -162,6 +176,7 @@ async function withFleetTls(
       },
     },
     save,
+    clientRenewals: clients?.renewals ?? [],
     get http() {
       return wantHttp ? unpinned(fleet.http) : undefined;
     },
@@ -244,7 +259,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
 
     async up(topology, opts) {
       const { credentials, save: saveCredentials } = await loadFleetCredentials(topology, opts.stateDir);
-      const tls = await withFleetTls(deps, topology, opts.stateDir, credentials);
+      const tls = await withFleetTls(deps, topology, opts.stateDir, credentials, {});
       const ctx = newRunContext({
         topology,
         // The verify step runs the verify `up` was handed; without one (`up --no-verify`) it is left out.
@@ -275,7 +290,22 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       await recordRuntime(opts.stateDir, "kubernetes");
       await saveCredentials();
       await tls.save();
+      for (const r of tls.clientRenewals) {
+        opts.reporter.info(`renewed the client certificate ${r.name} on its own key: ${r.why}`);
+      }
       await runSteps(ctx, upActions(ctx));
+      if (topology.fleet.grafana && tls.clientRenewals.some((r) => r.name === "http-client")) {
+        // Grafana reads its datasource's client certificate only when it provisions: the Secret just applied
+        // reaches it by a restart.
+        for (const rc of ctx.fleet.clusters.filter((c) =>
+          c.secrets.some((x) => x.metadata.name === HTTP_TLS_SECRET),
+        )) {
+          await restartGrafana(deps.api(rc.context), deps.clock.now());
+          opts.reporter.info(
+            `  ${rc.cluster}: Grafana restarted (rollout) to read the renewed client certificate`,
+          );
+        }
+      }
       for (const line of summaryLines(topology, ctx.fleet, ctx.discovered, opts.stateDir)) {
         opts.reporter.info(line);
       }
@@ -333,31 +363,67 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
     },
 
     async rotateCerts(topology, opts) {
-      if (topology.fleet.tls.issuer) return rotateIssued(topology, opts);
       const started = Date.now();
       const state = await readState(opts.stateDir);
       const discovered = await readDiscoveredAddresses(opts.stateDir);
-      const credentials = await fleetCredentials(topology, opts.stateDir);
-      const tls = await withFleetTls(deps, topology, opts.stateDir, credentials);
       const running = Object.keys(state.clusters).length > 0 && discovered !== undefined;
+      const issuer = topology.fleet.tls.issuer;
+      if (issuer && !running) {
+        throw new ConfigError(topology.source, [
+          {
+            field: "tls.issuer",
+            message: "no fleet is up on Kubernetes: its certificates are cert-manager's, in the clusters",
+            fix: "run 'thanos-fleet up' first; cert-manager renews each Certificate by itself 30 days before it expires (renewBefore)",
+          },
+        ]);
+      }
+      const credentials = await fleetCredentials(topology, opts.stateDir);
+      const tls = await withFleetTls(deps, topology, opts.stateDir, credentials, { renewAll: true });
+      await tls.save();
       const own = await tls.loadLeaves(discovered ?? { nodeIP: {} }, { renewAll: true });
       await own.save();
       const serial = (pem: string) => new X509Certificate(pem).serialNumber;
+      const clients = tls.clientRenewals.map(renewedCert);
       const renewed = own.renewals.map((r) => ({
         name: r.name,
         ...(r.before ? { serialBefore: serial(r.before) } : {}),
         serialAfter: serial(r.after),
       }));
-      if (!running) return { renewed, secrets: [], pods: [], running, ms: Date.now() - started };
+      if (!running || !discovered) {
+        const none = { clientObjects: [], clientObjectsDeferred: [], grafanaRestarted: [] };
+        return { renewed, clients, ...none, secrets: [], pods: [], running, ms: Date.now() - started };
+      }
       const fleet = tls.deps.render(topology, { credentials, discovered });
-      const context = (cluster: string) => kubeContext(topology, cluster);
-      const inCluster = await rotateInCluster(fleet, own.renewals, {
-        writeSecret: async (cluster, secret) => {
-          await deps.api(context(cluster)).serverSideApply(secret);
+      // The client certificates first: every server trusts the new one as the old (same CA), so the order is free.
+      const handed = await handOverClientCerts(fleet, tls.clientRenewals, {
+        writeObject: async (cluster, object) => {
+          await deps.api(kubeContext(topology, cluster)).serverSideApply(object);
         },
-        ...presentSeams(fleet, opts),
+        restartGrafana: (cluster) =>
+          restartGrafana(deps.api(kubeContext(topology, cluster)), deps.clock.now()),
+        grafana: topology.fleet.grafana,
       });
-      return { renewed, ...inCluster, running, ms: Date.now() - started };
+      const context = (cluster: string) => kubeContext(topology, cluster);
+      const servers = issuer
+        ? await rotateIssued(fleet, opts)
+        : {
+            renewed,
+            ...(await rotateInCluster(fleet, own.renewals, {
+              writeSecret: async (cluster, secret) => {
+                await deps.api(context(cluster)).serverSideApply(secret);
+              },
+              ...presentSeams(fleet, opts),
+            })),
+          };
+      return {
+        clients,
+        clientObjects: handed.objects,
+        clientObjectsDeferred: handed.deferred,
+        grafanaRestarted: handed.grafanaRestarted,
+        ...servers,
+        running,
+        ms: Date.now() - started,
+      };
     },
 
     async issuedCertificates(topology, opts) {
@@ -421,26 +487,13 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
   }
 
   /**
-   * `certs rotate` with a cert-manager Issuer: each Certificate re-issued as `cmctl renew` asks (Issuing=True), on
-   * its own key, then every server pod asked until it presents the new certificate, as without an Issuer.
+   * `certs rotate`'s servers with a cert-manager Issuer: each Certificate re-issued as `cmctl renew` asks
+   * (Issuing=True), on its own key, then every server pod asked until it presents the new certificate, as without one.
    */
   async function rotateIssued(
-    topology: Topology,
+    fleet: RenderedFleet,
     opts: { stateDir: string; progress: (line: string) => void; timeoutMs?: number },
-  ): Promise<RotationReport> {
-    const started = Date.now();
-    const state = await readState(opts.stateDir);
-    const discovered = await readDiscoveredAddresses(opts.stateDir);
-    if (Object.keys(state.clusters).length === 0 || !discovered) {
-      throw new ConfigError(topology.source, [
-        {
-          field: "tls.issuer",
-          message: "no fleet is up on Kubernetes: its certificates are cert-manager's, in the clusters",
-          fix: "run 'thanos-fleet up' first; cert-manager renews each Certificate by itself 30 days before it expires (renewBefore)",
-        },
-      ]);
-    }
-    const { fleet } = await load(topology, opts.stateDir);
+  ): Promise<Pick<RotationReport, "renewed" | "secrets" | "pods">> {
     const renewed: RotationReport["renewed"] = [];
     const want = new Map<string, string>();
     const timeoutMs = opts.timeoutMs ?? 180_000;
@@ -455,7 +508,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       }
     }
     const pods = await awaitPresented(fleet, want, presentSeams(fleet, opts));
-    return { renewed, secrets: [], pods, running: true, ms: Date.now() - started };
+    return { renewed, secrets: [], pods };
   }
 }
 

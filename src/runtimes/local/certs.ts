@@ -3,6 +3,7 @@
 import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { storageService } from "../../components/storage.ts";
+import { type RenewedCert, renewClientCerts, renewedCert } from "../../state/client-certs.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import { loadFleetCredentials } from "../../state/fleet-credentials.ts";
 import {
@@ -15,6 +16,7 @@ import {
 import { type GrpcTls, type HttpTls, loadFleetTls, loadS3Tls } from "../../state/tls.ts";
 import { loadUserCa } from "../../state/user-ca.ts";
 import type { Topology } from "../../topology/topology.ts";
+import { haproxyCommands } from "./haproxy.ts";
 import { resolveLocalOptions } from "./options.ts";
 import {
   type LocalOptions,
@@ -68,10 +70,28 @@ export async function refreshRunningCopies(plan: LocalPlan): Promise<string[]> {
       const now = await readFile(f.path, "utf8").catch(() => undefined);
       if (now === undefined || now === f.content) continue;
       await replaceFile(f.path, f.content);
+      if (f.haproxySocket) await handToHaproxy(f.haproxySocket, f.path, f.content);
       replaced.push(f.path);
     }
   }
   return replaced;
+}
+
+/**
+ * HAProxy reads its health checks' client certificate at start only: the new one is handed to it over its stats
+ * socket (`set ssl cert` then `commit ssl cert`, HAProxy ≥ 2.4), so the next check presents it, with no reload.
+ */
+export async function handToHaproxy(socket: string, path: string, pem: string): Promise<void> {
+  const set = await haproxyCommands(socket, [`set ssl cert ${path} <<\n${pem.trimEnd()}\n`]);
+  const commit = set.includes("Transaction")
+    ? await haproxyCommands(socket, [`commit ssl cert ${path}`])
+    : "";
+  if (!commit.includes("Success")) {
+    throw new Error(
+      `HAProxy (stats socket ${socket}) did not take the renewed client certificate ${path}: ${set} ${commit}`.trim() +
+        ". Its health checks present the previous one until it restarts: run 'thanos-fleet up' again",
+    );
+  }
 }
 
 /**
@@ -88,11 +108,16 @@ export async function loadLocalPlan(
   plan: LocalPlan;
   credentials: Credentials;
   own: { leaves: Map<string, Leaf>; renewals: Renewal[]; save: () => Promise<void> };
+  /** The client certificates renewed (`grpc-client`, `http-client`); `own.save()` writes them too. */
+  clientRenewals: Renewal[];
   save: () => Promise<void>;
 }> {
   const { credentials, save: saveCredentials } = await loadFleetCredentials(topology, stateDir);
   const fleetTls = topology.fleet.tls.grpc || topology.fleet.tls.http;
-  const tls = fleetTls ? await loadFleetTls(stateDir, await loadUserCa(topology)) : undefined;
+  const loaded = fleetTls ? await loadFleetTls(stateDir, await loadUserCa(topology)) : undefined;
+  // The client certificates, renewed within 30 days of expiry (all of them with `renewAll`) on their own keys.
+  const clients = loaded ? await renewClientCerts(stateDir, loaded, loaded.caKey, opts) : undefined;
+  const tls = loaded && clients ? { ...loaded, grpc: clients.grpc, http: clients.http } : undefined;
   const s3 =
     topology.storage && topology.fleet.tls.s3
       ? await loadS3Tls(
@@ -117,7 +142,14 @@ export async function loadLocalPlan(
   return {
     plan: plan(tls ? own.leaves : undefined),
     credentials,
-    own,
+    own: {
+      ...own,
+      save: async () => {
+        await own.save();
+        await clients?.save();
+      },
+    },
+    clientRenewals: clients?.renewals ?? [],
     save: async () => {
       await saveCredentials();
       await tls?.save();
@@ -129,17 +161,24 @@ export async function loadLocalPlan(
 export interface Rotation {
   /** Each renewed server's certificate: its name and serial before and after. */
   renewed: { name: string; serialBefore?: string; serialAfter: string }[];
+  /** The fleet's client certificates (`grpc-client`, `http-client`), renewed on their own keys. */
+  clients: RenewedCert[];
   /** The copies replaced in the running processes' config directories. */
   replacedFiles: number;
+  /**
+   * The processes that keep the previous HTTP client certificate (still valid) until the next `up` restarts them:
+   * Thanos's HTTP clients do not re-read it (reloadsHttpClientCert).
+   */
+  restartPending: string[];
   /** Whether a fleet runs (its processes got the new certificates) or only the state dir was renewed. */
   running: boolean;
   ms: number;
 }
 
 /**
- * `certs rotate` on the local runtime: every server's certificate renewed on its own key (the CA and the client
- * certificates unchanged), written to `<state-dir>/tls/servers/` and then into every running process's copy, one
- * rename each. Nothing is restarted: each server presents the new one from its next handshake, and a client trusts
+ * `certs rotate` on the local runtime: every server's certificate and the two client certificates renewed on their
+ * own keys (the CA unchanged), written to `<state-dir>/tls/` and then into every running process's copy, one
+ * rename each (HAProxy's health-check copy handed over its stats socket). Nothing is restarted: each server presents the new one from its next handshake, and a client trusts
  * it as it trusted the old (same CA), so queries never see a gap. A fleet that does not run gets the state dir's
  * certificates renewed; its next `up` uses them.
  */
@@ -149,9 +188,20 @@ export async function rotateLocalCerts(topology: Topology, stateDir: string): Pr
   const root = localRoot(stateDir);
   const existing = await readState(root);
   const options = resolveLocalOptions({}, process.env, topology.fleet.blocks, existing?.options);
-  const { plan, own } = await loadLocalPlan(topology, stateDir, options, { renewAll: true });
+  const { plan, own, clientRenewals } = await loadLocalPlan(topology, stateDir, options, {
+    renewAll: true,
+  });
   await own.save();
   const replaced = existing ? await refreshRunningCopies(plan) : [];
+  const renewedHttp = clientRenewals.find((r) => r.name === "http-client")?.after;
+  const restartPending: string[] = [];
+  for (const p of existing && renewedHttp ? plan.processes : []) {
+    for (const f of p.files) {
+      if (f.renewable || f.content !== renewedHttp) continue;
+      const now = await readFile(f.path, "utf8").catch(() => undefined);
+      if (now !== undefined && now !== f.content) restartPending.push(p.id);
+    }
+  }
   const serial = (pem: string) => new X509Certificate(pem).serialNumber;
   return {
     renewed: own.renewals.map((r) => ({
@@ -159,8 +209,41 @@ export async function rotateLocalCerts(topology: Topology, stateDir: string): Pr
       ...(r.before ? { serialBefore: serial(r.before) } : {}),
       serialAfter: serial(r.after),
     })),
+    clients: clientRenewals.map(renewedCert),
     replacedFiles: replaced.length,
+    restartPending: [...new Set(restartPending)],
     running: existing !== undefined,
     ms: Date.now() - started,
   };
+}
+
+/**
+ * Every copy of a renewable certificate a running process holds that is not the state dir's (its file on disk, or
+ * for HAProxy the certificate it holds in memory, asked over its stats socket with `show ssl cert`): empty once a
+ * rotation reached everything. Counts the copies checked.
+ */
+export async function staleCopies(
+  topology: Topology,
+  stateDir: string,
+): Promise<{ checked: number; stale: string[] }> {
+  const existing = await readState(localRoot(stateDir));
+  const options = resolveLocalOptions({}, process.env, topology.fleet.blocks, existing?.options);
+  const { plan } = await loadLocalPlan(topology, stateDir, options);
+  const stale: string[] = [];
+  let checked = 0;
+  for (const p of plan.processes) {
+    for (const f of p.files.filter((x) => x.renewable)) {
+      const now = await readFile(f.path, "utf8").catch(() => undefined);
+      if (now === undefined) continue;
+      checked++;
+      if (now !== f.content) stale.push(`${p.id}: ${f.path}`);
+      if (!f.haproxySocket) continue;
+      const want = new X509Certificate(f.content).serialNumber;
+      const shown = await haproxyCommands(f.haproxySocket, [`show ssl cert ${f.path}`]).catch(String);
+      const serial = /^Serial: ([0-9A-F]+)$/m.exec(shown)?.[1];
+      if (serial?.replace(/^0+/, "") !== want.replace(/^0+/, ""))
+        stale.push(`${p.id} holds serial ${serial ?? "?"} in memory, not ${want}`);
+    }
+  }
+  return { checked, stale };
 }

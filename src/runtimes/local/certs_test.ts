@@ -68,8 +68,13 @@ test("with the leaves, each server holds its own certificate and key where the s
   }
   const query = own.processes.find((p) => p.id === "mgmt/thanos-query-0/thanos-query");
   const certs = query?.files.filter((f) => f.renewable) ?? [];
-  assert.ok(certs.length >= 1);
-  assert.ok(certs.every((f) => f.content === "CERT mgmt/thanos-query-0/thanos-query 1"));
+  const clients = [FAKE_GRPC_TLS.clientCert, FAKE_HTTP_TLS.clientCert];
+  assert.ok(certs.some((f) => f.content === "CERT mgmt/thanos-query-0/thanos-query 1"));
+  assert.ok(
+    certs.every(
+      (f) => f.content === "CERT mgmt/thanos-query-0/thanos-query 1" || clients.includes(f.content),
+    ),
+  );
   assert.ok(query?.files.some((f) => f.content === "KEY mgmt/thanos-query-0/thanos-query"));
 });
 
@@ -110,4 +115,53 @@ test("certs rotate on the local runtime refuses a cert-manager Issuer before tou
       return true;
     },
   );
+});
+
+test("client certificates: copies re-read per handshake are renewable, Thanos's HTTP clients' are in their spec", () => {
+  const leaves = new Map(requests.map((r) => [r.name, leafOf(r.name)]));
+  const renewed = planLocalFleet(
+    topology,
+    creds,
+    "/state",
+    options,
+    { ...FAKE_GRPC_TLS, clientCert: `${FAKE_GRPC_TLS.clientCert} renewed` },
+    { ...FAKE_HTTP_TLS, clientCert: `${FAKE_HTTP_TLS.clientCert} renewed` },
+    FAKE_S3_TLS,
+    leaves,
+  );
+  const copies = own.processes.flatMap((p) =>
+    p.files
+      .filter(
+        (f) => f.content.includes(FAKE_GRPC_TLS.clientCert) || f.content.includes(FAKE_HTTP_TLS.clientCert),
+      )
+      .map((f) => ({ p, f })),
+  );
+  assert.ok(copies.length > 5, `${copies.length} copies`);
+  for (const { p, f } of copies) {
+    // gRPC clients (Thanos's clientTLSManager), Prometheus, Alertmanager, HAProxy: in place. Thanos's HTTP clients
+    // (query-frontend's downstream, the rulers, the sidecars → Prometheus) cannot re-read theirs: a restart.
+    const thanosHttp = p.binary === "thanos" && f.content === FAKE_HTTP_TLS.clientCert;
+    assert.equal(f.renewable === true, !thanosHttp, f.path);
+  }
+  const haproxy = own.processes.filter((p) => p.component === "load-balancer");
+  assert.ok(haproxy.length > 0);
+  for (const p of haproxy) {
+    const pem = p.files.find((f) => f.path.endsWith("check-client.pem"));
+    assert.ok(pem?.renewable && pem.haproxySocket?.endsWith("haproxy.sock"), p.id);
+  }
+  const restarted = new Set<string>();
+  for (const [i, p] of own.processes.entries()) {
+    const q = renewed.processes[i];
+    assert.ok(q);
+    if (specHash(p, "/bin/x") !== specHash(q, "/bin/x")) restarted.add(p.id);
+  }
+  const thanosHttpClients = own.processes
+    .filter((p) => p.binary === "thanos" && p.files.some((f) => f.content === FAKE_HTTP_TLS.clientCert))
+    .map((p) => p.id);
+  assert.deepEqual([...restarted].sort(), thanosHttpClients.sort());
+  assert.ok(
+    thanosHttpClients.some((id) => id.includes("thanos-query-frontend")),
+    thanosHttpClients.join(),
+  );
+  assert.ok(!thanosHttpClients.some((id) => id.includes("/thanos-query-0/")), "query's gRPC client re-reads");
 });

@@ -15,6 +15,7 @@ import {
 import { buildFleet, type FleetSpec, objectStoreAccess } from "../../components/fleet.ts";
 import type { Binary, ComponentKind, Container, PodSpec, Port, ServiceSpec } from "../../components/types.ts";
 import { POD_NAME, podNames, START_STAGE } from "../../components/types.ts";
+import { reloadsHttpClientCert } from "../../components/web.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import type { Leaf, LeafRequest } from "../../state/server-certs.ts";
 import { type HttpClientFiles, httpClientFiles } from "../../state/tls.ts";
@@ -62,9 +63,10 @@ export interface ProcessPlan {
   env: Record<string, string>;
   /**
    * `renewable`: a copy of a certificate that `certs rotate` (and `up`, near its expiry) replaces in place, on the
-   * same key: not part of the spec digest, so a renewal restarts nothing.
+   * same key: not part of the spec digest, so a renewal restarts nothing. `haproxySocket`: a copy HAProxy holds in
+   * memory (its health checks' client certificate), handed to it over that stats socket once replaced.
    */
-  files: { path: string; content: string; renewable?: boolean }[];
+  files: { path: string; content: string; renewable?: boolean; haproxySocket?: string }[];
   dirs: string[];
   cwd: string;
   log: string;
@@ -240,7 +242,14 @@ export function planLocalFleet(
           ),
         },
         ...(httpTls
-          ? [{ path: join(dir, CHECK_PEM), content: `${httpTls.clientCert}${httpTls.clientKey}` }]
+          ? [
+              {
+                path: join(dir, CHECK_PEM),
+                content: `${httpTls.clientCert}${httpTls.clientKey}`,
+                renewable: true,
+                haproxySocket: socket,
+              },
+            ]
           : []),
       ],
       dirs: [dir],
@@ -253,6 +262,12 @@ export function planLocalFleet(
   }
   if (serverLeaves) {
     for (const p of processes) useOwnLeaf(p, shared, serverLeaves);
+  }
+  for (const p of processes) {
+    // A client certificate is renewed on its own key like a server's: each copy a process re-reads is replaced in
+    // place, no restart. Thanos's HTTP clients do not re-read theirs (reloadsHttpClientCert): it stays in their spec.
+    const inPlace = [grpcTls?.clientCert, reloadsHttpClientCert(p.binary) ? httpTls?.clientCert : undefined];
+    p.files = p.files.map((f) => (inPlace.includes(f.content) ? { ...f, renewable: true } : f));
   }
   return {
     root,

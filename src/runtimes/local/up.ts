@@ -258,6 +258,7 @@ async function newLocalUpContext(
     plan,
     credentials,
     own,
+    clientRenewals,
     save: saveMaterial,
   } = await loadLocalPlan(topology, opts.stateDir, options);
   let written: string | undefined;
@@ -294,7 +295,7 @@ async function newLocalUpContext(
   // A renewed certificate reaches what runs in place (no restart: it is no part of a process's spec).
   const saveLeaves = async () => {
     await own.save();
-    for (const r of own.renewals) {
+    for (const r of [...own.renewals, ...clientRenewals]) {
       if (r.before) opts.reporter.info(`renewed ${r.name}'s certificate: ${r.why}`);
     }
     await refreshRunningCopies(ctx.plan);
