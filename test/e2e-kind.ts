@@ -479,7 +479,7 @@ async function issuedByCertManager(url: string, caFile: string): Promise<void> {
       `query-frontend at ${url} presents a certificate of ${presented.issuer}, not one the issuer's CA (${ca.subject}) signed`,
     );
   log(
-    `query-frontend presents a certificate cert-manager issued (${presented.subject}, until ${presented.validTo})`,
+    `query-frontend presents a certificate cert-manager issued (${presented.subjectAltName}, until ${presented.validTo})`,
   );
 }
 
