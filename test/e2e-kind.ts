@@ -48,6 +48,7 @@ import {
   CONTROLLER_NAME,
   certManagerManifests,
 } from "../testing/cert-manager/manifests.ts";
+import { makeTestCa } from "../testing/test-ca.ts";
 
 const run = promisify(execFile);
 const verbose = process.env.E2E_VERBOSE === "1";
@@ -379,30 +380,7 @@ const ISSUER = "fleet-ca";
 async function makeIssuerCa(stateDir: string): Promise<{ cert: string; key: string }> {
   const dir = join(stateDir, "issuer-ca");
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const cert = join(dir, "ca.crt");
-  const key = join(dir, "ca.key");
-  await run("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    cert,
-    "-days",
-    "30",
-    "-subj",
-    "/CN=e2e cert-manager issuer CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  ]);
-  return { cert, key };
+  return makeTestCa(dir, { subject: "/CN=e2e cert-manager issuer CA", days: 30 });
 }
 
 /**

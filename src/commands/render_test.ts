@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { after, describe, test } from "node:test";
 import { parseAllDocuments } from "yaml";
+import { makeTestCa } from "../../testing/test-ca.ts";
 import { writeDiscoveredAddresses } from "../render/addresses.ts";
 import { FOUR_WORKLOADS_FILE, fourWorkloadsTopology, kindAddresses } from "../render/testdata/fixtures.ts";
 
@@ -126,31 +127,7 @@ describe("thanos-fleet render with a cert-manager Issuer", () => {
     const base = join(dir, "issuer");
     await mkdir(base, { recursive: true });
     const openssl = (...args: string[]) => spawnSync("openssl", args, { cwd: base, encoding: "utf8" });
-    openssl(
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      "ca.key",
-    ).status;
-    openssl(
-      "req",
-      "-x509",
-      "-key",
-      "ca.key",
-      "-subj",
-      "/CN=Org CA",
-      "-days",
-      "30",
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-out",
-      "ca.pem",
-    );
+    makeTestCa(base, { certFile: "ca.pem", subject: "/CN=Org CA", days: 30 });
     openssl(
       "req",
       "-x509",

@@ -3,17 +3,16 @@
 // key, and a renewal triggered as `cmctl renew` does it gives a new certificate on the same key (rotationPolicy
 // Never). The controllers run as the ServiceAccount testing/cert-manager/manifests.ts grants its rules to.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { promisify } from "node:util";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { createKubeApi, type KubeApi, loadKubeConfig } from "../../src/runtimes/kube/api.ts";
 import { sansOf } from "../../src/state/server-certs.ts";
+import { makeTestCa } from "../test-ca.ts";
 import { type CertManager, certManagerSkip, startCertManager } from "./cert-manager.ts";
 import { type ControlPlane, envtestSkip, startControlPlane } from "./controlplane.ts";
 
@@ -35,37 +34,10 @@ interface Certificate {
   [k: string]: unknown;
 }
 
-/** A self-signed P-256 CA with openssl: basicConstraints CA:TRUE, as the CA issuer requires. */
+/** A self-signed P-256 CA: basicConstraints CA:TRUE, as the CA issuer requires. */
 async function makeCa(dir: string): Promise<{ cert: string; key: string }> {
-  await promisify(execFile)(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.crt",
-      "-days",
-      "2",
-      "-subj",
-      "/CN=cert-manager envtest CA",
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "keyUsage=critical,keyCertSign,cRLSign",
-    ],
-    { cwd: dir, timeout: 30_000 },
-  );
-  return {
-    cert: await readFile(join(dir, "ca.crt"), "utf8"),
-    key: await readFile(join(dir, "ca.key"), "utf8"),
-  };
+  const files = makeTestCa(dir, { subject: "/CN=cert-manager envtest CA" });
+  return { cert: await readFile(files.cert, "utf8"), key: await readFile(files.key, "utf8") };
 }
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");

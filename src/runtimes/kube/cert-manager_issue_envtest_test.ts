@@ -3,7 +3,6 @@
 // Secret holds a certificate the issuer's CA signed for exactly the SANs thanos-fleet computes, and `certs rotate`'s
 // re-issuance request gives a new certificate on the same key.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -15,6 +14,7 @@ import {
   startCertManager,
 } from "../../../testing/envtest/cert-manager.ts";
 import { type ControlPlane, envtestSkip, startControlPlane } from "../../../testing/envtest/controlplane.ts";
+import { makeTestCa } from "../../../testing/test-ca.ts";
 import { issuerTopology, render } from "../../render/testdata/fixtures.ts";
 import { sansOf } from "../../state/server-certs.ts";
 import { createKubeApi, type KubeApi, refOf } from "./api.ts";
@@ -40,29 +40,7 @@ describe(
 
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), "cm-issue-envtest-"));
-      execFileSync(
-        "openssl",
-        [
-          "req",
-          "-x509",
-          "-newkey",
-          "ec",
-          "-pkeyopt",
-          "ec_paramgen_curve:P-256",
-          "-nodes",
-          "-keyout",
-          "ca.key",
-        ]
-          .concat(["-out", "ca.crt", "-days", "2", "-subj", "/CN=Org CA"])
-          .concat([
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-          ]),
-        { cwd: dir, stdio: "pipe" },
-      );
-      ca = await readFile(join(dir, "ca.crt"), "utf8");
+      ca = await readFile(makeTestCa(dir, { subject: "/CN=Org CA" }).cert, "utf8");
       cp = await startControlPlane({ name: "cm-issue" });
       api = createKubeApi({ kubeconfig: cp.kubeconfigPath, context: cp.context });
       cm = await startCertManager(cp, api);

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { FakeWorld } from "../../../testing/kube/fake-world.ts";
 import { tempDir } from "../../../testing/tempdir.ts";
+import { makeTestCa } from "../../../testing/test-ca.ts";
 import { readDiscoveredAddresses } from "../../render/addresses.ts";
 import { CREDENTIALS_FILE } from "../../state/credentials.ts";
 import { recordedRuntime } from "../../state/runtime.ts";
@@ -263,23 +263,7 @@ describe("up with a cert-manager Issuer (tls.issuer) on existing clusters", () =
   it("applies each cluster's Certificates after its Secrets, waits until Ready, then its workloads; makes no leaf", async () => {
     const dir = await tempDir("issuer-fleet-");
     {
-      execFileSync(
-        "openssl",
-        [
-          "req",
-          "-x509",
-          "-newkey",
-          "ec",
-          "-pkeyopt",
-          "ec_paramgen_curve:P-256",
-          "-nodes",
-          "-keyout",
-          "ca.key",
-        ]
-          .concat(["-subj", "/CN=Org CA", "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE"])
-          .concat(["-out", "ca.pem"]),
-        { cwd: dir, stdio: "pipe" },
-      );
+      makeTestCa(dir, { certFile: "ca.pem", subject: "/CN=Org CA", days: 30 });
       const yaml = `objectStore:
   endpoint: s3.example.internal:9000
   insecure: true
