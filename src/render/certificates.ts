@@ -2,6 +2,7 @@
 // `Certificate` whose Secret is the one the workload already mounts, instead of a leaf thanos-fleet makes.
 import type { PodSpec } from "../components/types.ts";
 import type { FleetConfig } from "../topology/schema.ts";
+import { markOwnCert, type SharedServerPems } from "./server-certs.ts";
 import type { KubeObject } from "./types.ts";
 import { metadata } from "./workloads.ts";
 
@@ -58,18 +59,6 @@ export function certificate(
  * The pod with every copy of a shared server certificate or key marked as the one cert-manager writes (`ownCert`,
  * its content left empty: no certificate material is rendered), which the workload mounts from its Secret.
  */
-export function withIssuedCert(pod: PodSpec, shared: { certs: string[]; keys: string[] }): PodSpec {
-  return {
-    ...pod,
-    containers: pod.containers.map((c) => ({
-      ...c,
-      files: c.files.map((f) =>
-        shared.certs.includes(f.content)
-          ? { ...f, content: "", ownCert: "cert" as const }
-          : shared.keys.includes(f.content)
-            ? { ...f, content: "", ownCert: "key" as const }
-            : f,
-      ),
-    })),
-  };
+export function withIssuedCert(pod: PodSpec, shared: SharedServerPems): PodSpec {
+  return markOwnCert(pod, shared, () => "");
 }

@@ -134,17 +134,25 @@ export function kubeServerLeafRequests(
 export function withOwnLeaf(pod: PodSpec, shared: SharedServerPems, leaves?: Map<string, Leaf>): PodSpec {
   if (!servesTls(pod, shared)) return pod;
   const leaf = leaves ? ownLeaf(pod, leaves) : undefined;
+  return markOwnCert(pod, shared, (part, content) => leaf?.[part] ?? content);
+}
+
+/** Every copy of a shared server certificate or key in the pod marked as its own (`ownCert`), with `content`'s. */
+export function markOwnCert(
+  pod: PodSpec,
+  shared: SharedServerPems,
+  content: (part: "cert" | "key", shared: string) => string,
+): PodSpec {
+  const part = (pem: string) =>
+    shared.certs.includes(pem) ? "cert" : shared.keys.includes(pem) ? "key" : undefined;
   return {
     ...pod,
     containers: pod.containers.map((c) => ({
       ...c,
-      files: c.files.map((f) =>
-        shared.certs.includes(f.content)
-          ? { ...f, content: leaf?.cert ?? f.content, ownCert: "cert" as const }
-          : shared.keys.includes(f.content)
-            ? { ...f, content: leaf?.key ?? f.content, ownCert: "key" as const }
-            : f,
-      ),
+      files: c.files.map((f) => {
+        const own = part(f.content);
+        return own ? { ...f, content: content(own, f.content), ownCert: own } : f;
+      }),
     })),
   };
 }

@@ -14,6 +14,15 @@ import { loadIssuerCa, loadUserCa, trustBundle } from "./user-ca.ts";
 const openssl = (dir: string, ...args: string[]) =>
   execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
 
+/** A self-signed certificate that is not a CA (basicConstraints CA:FALSE) in `dir`: leaf.crt, leaf.key. */
+function notACa(dir: string): void {
+  openssl(dir, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "leaf.key");
+  openssl(
+    ...[dir, "req", "-x509", "-new", "-key", "leaf.key", "-subj", "/CN=leaf"],
+    ...["-addext", "basicConstraints=critical,CA:FALSE", "-days", "5", "-out", "leaf.crt"],
+  );
+}
+
 /** A CA of the user's own in `dir` (ca.crt, ca.key), and a leaf it signed (leaf.crt, leaf.key). */
 function userCa(dir: string, name = "ca"): void {
   openssl(dir, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", `${name}.key`);
@@ -82,23 +91,7 @@ test("tls.ca: the user's CA signs every certificate of the fleet, and its key is
 test("tls.ca that cannot sign is refused at its field before anything is written: wrong key, not a CA, missing, expired", async () => {
   await withDirs(async (own) => {
     userCa(own, "other");
-    openssl(own, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "leaf.key");
-    openssl(
-      own,
-      "req",
-      "-x509",
-      "-new",
-      "-key",
-      "leaf.key",
-      "-subj",
-      "/CN=leaf",
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-      "-days",
-      "5",
-      "-out",
-      "leaf.crt",
-    );
+    notACa(own);
     const cases: [{ cert: string; key: string }, RegExp, RegExp][] = [
       [{ cert: "ca.crt", key: "other.key" }, /tls\.ca\.key/, /is not the key of/],
       [{ cert: "leaf.crt", key: "leaf.key" }, /tls\.ca\.cert/, /is not a CA certificate/],
@@ -137,23 +130,7 @@ test("tls.ca beside a tls dir thanos-fleet made from its own CA is refused, and 
 
 test("tls.issuer.ca: read and checked like the user's CA certificate (a CA, valid now), exit 2 at its field", async () => {
   await withDirs(async (own) => {
-    openssl(own, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "leaf.key");
-    openssl(
-      own,
-      "req",
-      "-x509",
-      "-new",
-      "-key",
-      "leaf.key",
-      "-subj",
-      "/CN=leaf",
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-      "-days",
-      "5",
-      "-out",
-      "leaf.crt",
-    );
+    notACa(own);
     await writeFile(join(own, "junk.pem"), "not a certificate\n");
     const issuer = (ca: string) =>
       parseFleet({ ...DEFAULT_FLEET, tls: { issuer: { name: "fleet-ca", ca } } }, "/fleets/fleet.yaml");
