@@ -76,7 +76,11 @@ test("npm run setup installs the fleet's binaries; npm test installs the tests' 
     string,
     string
   >;
-  assert.equal(scripts.pretest, "npm run -s binaries -- --for tests");
+  // Then the cert-manager runner its envtests use (built like kind:host's programs; without it they skip).
+  assert.match(
+    scripts.pretest ?? "",
+    /^npm run -s binaries -- --for tests && \(npm run -s kind:host -- --build certManager \|\| echo '[^']+'\)$/,
+  );
   const setup = readFileSync(join(root, "scripts", "setup.sh"), "utf8");
   const installs = setup.split("\n").filter((l) => l.startsWith("npm run binaries"));
   assert.deepEqual(installs, ["npm run binaries -- --for fleet"]);
