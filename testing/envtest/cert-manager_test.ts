@@ -11,6 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CustomObjectsApi } from "@kubernetes/client-node";
 import { createKubeApi, type KubeApi, loadKubeConfig } from "../../src/runtimes/kube/api.ts";
+import type { Condition } from "../../src/runtimes/kube/cert-manager.ts";
 import { sansOf } from "../../src/state/server-certs.ts";
 import { makeTestCa } from "../test-ca.ts";
 import { type CertManager, certManagerSkip, startCertManager } from "./cert-manager.ts";
@@ -20,14 +21,6 @@ const skip = envtestSkip() || certManagerSkip();
 const NS = "monitoring";
 const CM = { group: "cert-manager.io", version: "v1" };
 
-interface Condition {
-  type: string;
-  status: string;
-  reason?: string;
-  message?: string;
-  observedGeneration?: number;
-  lastTransitionTime?: string;
-}
 interface Certificate {
   metadata: { name: string; generation?: number; [k: string]: unknown };
   status?: { conditions?: Condition[]; revision?: number; [k: string]: unknown };
