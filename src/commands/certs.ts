@@ -65,10 +65,10 @@ export async function certsCommand(opts: CertsOptions): Promise<number> {
   return certs.some((c: CertificateInfo) => c.problem) ? 1 : 0;
 }
 
-/** One renewed client certificate: where it is, its serials and its new expiry. */
-function clientLine(c: RenewedCert, stateDir: string): string {
+/** One renewed client or storage certificate: where it is, its serials and its new expiry. */
+function renewedLine(c: RenewedCert, stateDir: string, what = "client certificate"): string {
   return (
-    `renewed the client certificate ${c.name} (${stateDir}/${TLS_DIR}/${c.name}.crt) on its own key: serial ` +
+    `renewed the ${what} ${c.name} (${stateDir}/${TLS_DIR}/${c.name}.crt) on its own key: serial ` +
     `${c.serialBefore ?? "-"} → ${c.serialAfter}, valid until ${c.notAfter.slice(0, 10)}\n`
   );
 }
@@ -105,7 +105,8 @@ export async function certsRotateCommand(
     `renewed ${r.renewed.length} server certificate(s) in ${opts.stateDir}/${TLS_DIR}/servers on their own keys ` +
       `(the CA unchanged) in ${(r.ms / 1000).toFixed(1)} s\n`,
   );
-  for (const c of r.clients) write(clientLine(c, opts.stateDir));
+  for (const c of r.clients) write(renewedLine(c, opts.stateDir));
+  for (const c of r.storage) write(renewedLine(c, opts.stateDir, "storage cluster's certificate"));
   write(
     r.running
       ? `replaced ${r.replacedFiles} copies in the running processes in place; nothing restarted: each server presents its new certificate from its next TLS handshake\n`
@@ -148,7 +149,8 @@ async function rotateKube(
         : `renewed ${r.renewed.length} server certificate(s) in ${opts.stateDir}/${TLS_DIR}/servers on their own keys ` +
             "(the CA unchanged)\n",
     );
-    for (const c of r.clients) write(clientLine(c, opts.stateDir));
+    for (const c of r.clients) write(renewedLine(c, opts.stateDir));
+    for (const c of r.storage) write(renewedLine(c, opts.stateDir, "storage cluster's certificate"));
     if (!r.running) {
       write(
         "no fleet is up on Kubernetes from this state dir: the next 'thanos-fleet up' writes them into its Secrets\n",
@@ -157,17 +159,17 @@ async function rotateKube(
     }
     if (!issuer)
       write(`wrote ${r.secrets.length} Secret(s) in place: ${r.secrets.join(", ")}; no pod restarted\n`);
-    if (r.clientObjects.length > 0) {
+    if (r.renewedObjects.length > 0) {
       write(
-        `wrote ${r.clientObjects.length} object(s) holding a client certificate in place: ${r.clientObjects.join(", ")}; ` +
-          "Thanos and Prometheus read it at their next handshake once the kubelet updates the files\n",
+        `wrote ${r.renewedObjects.length} object(s) holding a client or storage certificate in place: ${r.renewedObjects.join(", ")}; ` +
+          "Thanos and Prometheus read it at their next handshake, SeaweedFS within seconds, once the kubelet updates the files\n",
       );
     }
-    if (r.clientObjectsDeferred.length > 0) {
+    if (r.renewedObjectsDeferred.length > 0) {
       write(
-        `left ${r.clientObjectsDeferred.length} object(s) to the next 'thanos-fleet up', which rolls their workloads: ` +
-          `${r.clientObjectsDeferred.join(", ")} (Thanos v0.42.4's HTTP clients do not re-read a renewed client ` +
-          "certificate; until then they present the previous one, still valid)\n",
+        `left ${r.renewedObjectsDeferred.length} object(s) to the next 'thanos-fleet up', which rolls their workloads: ` +
+          `${r.renewedObjectsDeferred.join(", ")} (Thanos v0.42.4's HTTP clients do not re-read a renewed client ` +
+          "certificate; MinIO gets its renewed one by that rollout; until then they present the previous one, still valid)\n",
       );
     }
     for (const c of r.grafanaRestarted) {

@@ -27,8 +27,11 @@ const report: RotationReport = {
     { name: "grpc-client", serialBefore: "0A", serialAfter: "0B", notAfter: "2027-03-07T21:00:00.000Z" },
     { name: "http-client", serialBefore: "0C", serialAfter: "0D", notAfter: "2027-03-07T21:00:00.000Z" },
   ],
-  clientObjects: ["mgmt/ConfigMap/thanos-query-config", "biz1/Secret/thanos-fleet-http-tls"],
-  clientObjectsDeferred: ["mgmt/ConfigMap/thanos-query-frontend-config"],
+  storage: [
+    { name: "s3-server", serialBefore: "0E", serialAfter: "0F", notAfter: "2027-03-07T21:00:00.000Z" },
+  ],
+  renewedObjects: ["mgmt/ConfigMap/thanos-query-config", "biz1/Secret/thanos-fleet-http-tls"],
+  renewedObjectsDeferred: ["mgmt/ConfigMap/thanos-query-frontend-config"],
   grafanaRestarted: ["biz1"],
   secrets: ["mgmt/thanos-query-tls"],
   pods: [

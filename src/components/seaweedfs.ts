@@ -48,6 +48,21 @@ export function seaweedfsJwtEnv(admin: S3Identity): Record<string, string> {
 }
 
 /**
+ * How often weed re-reads its certificate files (SeaweedFS 4.53's pemfile providers, default 5 hours): a renewal on the
+ * same key (`certs rotate`, `up` within 30 days of expiry) is written in place and presented within this, no restart.
+ */
+export const SEAWEEDFS_CERT_REFRESH = "10s";
+
+/**
+ * Where weed presents each of the storage cluster's certificates: `s3-server` on the S3 port, `seaweedfs` (its own,
+ * for its servers among themselves) on the master's HTTPS port, which asks for a client certificate of the fleet CA.
+ */
+export const STORAGE_CERT_PORTS: Readonly<Record<string, string>> = {
+  "s3-server": "api",
+  seaweedfs: "master",
+};
+
+/**
  * SeaweedFS's mutual TLS (security.toml's grpc and https.master, as WEED_ variables naming files in `dir`): every gRPC
  * port (master, volume server, filer, S3 gateway) and the master's HTTP accept only SeaweedFS's own certificate, and
  * weed presents it as a client. `weed shell` needs the same variables.
@@ -65,6 +80,7 @@ export function seaweedfsTlsEnv(dir: string): Record<string, string> {
     WEED_HTTPS_MASTER_CERT: cert,
     WEED_HTTPS_MASTER_KEY: key,
     WEED_HTTPS_MASTER_CA: `${dir}/${SEAWEEDFS_TLS_FILES.ca}`,
+    WEED_TLS_CERT_REFRESH_INTERVAL: SEAWEEDFS_CERT_REFRESH,
   };
 }
 

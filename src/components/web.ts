@@ -127,6 +127,27 @@ export function reloadsHttpClientCert(binary: string): boolean {
   return binary !== "thanos";
 }
 
+/**
+ * The certificates a process of `binary` re-reads from their files, renewed on their own keys and so written in place
+ * with no restart (nor any part of its spec's hash): the fleet's gRPC client certificate (Thanos's clientTLSManager
+ * checks the files at each handshake), its HTTP client one unless Thanos's (reloadsHttpClientCert), and for SeaweedFS
+ * the storage cluster's two (SEAWEEDFS_CERT_REFRESH). MinIO's stays in its spec: a renewal rolls it.
+ */
+export function renewedInPlace(
+  binary: string,
+  tls: {
+    grpcTls?: { clientCert: string } | undefined;
+    httpTls?: { clientCert: string } | undefined;
+    s3Tls?: { cert: string; internalCert: string } | undefined;
+  },
+): string[] {
+  return [
+    tls.grpcTls?.clientCert,
+    reloadsHttpClientCert(binary) ? tls.httpTls?.clientCert : undefined,
+    ...(binary === "weed" ? [tls.s3Tls?.cert, tls.s3Tls?.internalCert] : []),
+  ].filter((x) => x !== undefined);
+}
+
 /** How a Prometheus job reaches an exposed HTTP server: with `tls.http`, HTTPS and the fleet's client certificate. */
 export type ScrapeTls = { scheme?: "https"; tls_config?: Record<string, string> };
 

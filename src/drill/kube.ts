@@ -448,7 +448,7 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
     return {
       what:
         `renewed ${r.renewed.length} server certificates and ${r.clients.length} client certificates, wrote ` +
-        `${r.secrets.length} Secrets in place (and ${r.clientObjects.length} objects holding a client certificate); ` +
+        `${r.secrets.length} Secrets in place (and ${r.renewedObjects.length} objects holding a client or storage certificate); ` +
         `${r.pods.filter((p) => p.presented).length}/${r.pods.length} server pods presented the new one, the last after ` +
         `${(slowest / 1000).toFixed(0)} s`,
       brokenPods: [],

@@ -609,8 +609,11 @@ describe("cert-rotation on Kubernetes: certs rotate during continuous queries, n
       { name: "grpc-client", serialBefore: "0A", serialAfter: "0B", notAfter: "2027-03-07T21:00:00.000Z" },
       { name: "http-client", serialBefore: "0C", serialAfter: "0D", notAfter: "2027-03-07T21:00:00.000Z" },
     ],
-    clientObjects: ["mgmt/ConfigMap/thanos-query-config", "biz1/Secret/thanos-fleet-http-tls"],
-    clientObjectsDeferred: ["mgmt/ConfigMap/thanos-query-frontend-config"],
+    storage: [
+      { name: "s3-server", serialBefore: "0E", serialAfter: "0F", notAfter: "2027-03-07T21:00:00.000Z" },
+    ],
+    renewedObjects: ["mgmt/ConfigMap/thanos-query-config", "biz1/Secret/thanos-fleet-http-tls"],
+    renewedObjectsDeferred: ["mgmt/ConfigMap/thanos-query-frontend-config"],
     grafanaRestarted: ["biz1"],
     secrets: ["mgmt/thanos-query-tls"],
     pods: [
@@ -644,7 +647,7 @@ describe("cert-rotation on Kubernetes: certs rotate during continuous queries, n
     const fault = await faults.inject(scenario());
     assert.match(
       fault.what,
-      /renewed 1 server certificates and 2 client certificates, wrote 1 Secrets in place \(and 2 objects holding a client certificate\); 2\/2 server pods presented the new one, the last after 75 s/,
+      /renewed 1 server certificates and 2 client certificates, wrote 1 Secrets in place \(and 2 objects holding a client or storage certificate\); 2\/2 server pods presented the new one, the last after 75 s/,
     );
     assert.deepEqual(fault.brokenPods, []);
     w.later();

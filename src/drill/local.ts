@@ -5,6 +5,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect as tlsConnect } from "node:tls";
+import { STORAGE_CERT_PORTS } from "../components/seaweedfs.ts";
 import { rotateLocalCerts, staleCopies } from "../runtimes/local/certs.ts";
 import { haproxyCommands, serverStates } from "../runtimes/local/haproxy.ts";
 import { hasExited } from "../runtimes/local/proc.ts";
@@ -12,7 +13,8 @@ import { localRoot } from "../runtimes/local/processes.ts";
 import { type ProcessRecord, readHolds, readState, writeHolds } from "../runtimes/local/state.ts";
 import { supervisorRunning } from "../runtimes/local/supervise.ts";
 import { isReady, stopProcesses } from "../runtimes/local/supervisor.ts";
-import { httpClientFiles } from "../state/tls.ts";
+import type { RenewedCert } from "../state/client-certs.ts";
+import { httpClientFiles, S3_SERVER_NAME, SEAWEEDFS_NAME } from "../state/tls.ts";
 import type { Topology } from "../topology/topology.ts";
 import type { Fault, Faults } from "./run.ts";
 import type { Scenario, Victim } from "./scenarios.ts";
@@ -203,9 +205,12 @@ async function cutOff(
   };
 }
 
-/** The serial of the certificate a TLS port presents to the fleet's client, or undefined when it speaks no TLS. */
+/**
+ * The serial of the certificate a TLS port presents to the fleet's client, or undefined when it speaks no TLS; verified
+ * under `servername` when given, else under the address dialled.
+ */
 async function presentedSerial(
-  address: { host: string; port: number; alpn: string },
+  address: { host: string; port: number; alpn: string; servername?: string },
   client: { ca: string; cert: string; key: string },
 ): Promise<string | undefined> {
   return new Promise((resolve) => {
@@ -218,6 +223,39 @@ async function presentedSerial(
     socket.on("error", () => done());
     socket.on("timeout", () => done());
   });
+}
+
+/**
+ * Asks SeaweedFS, until it presents each renewed storage certificate on its port (STORAGE_CERT_PORTS) or a minute
+ * passed: it re-reads its files every SEAWEEDFS_CERT_REFRESH.
+ */
+async function storagePresented(
+  processes: ProcessRecord[],
+  renewed: RenewedCert[],
+  client: { ca: string; cert: string; key: string },
+): Promise<{ stale: string[]; seconds: number }> {
+  const weed = processes.find((p) => p.component === "object-store" && p.container === "seaweedfs");
+  const started = Date.now();
+  const pending = new Map(renewed.map((c) => [c.name, c]));
+  const where = (name: string) => weed?.ports.find((p) => p.name === STORAGE_CERT_PORTS[name]);
+  for (;;) {
+    for (const [name, c] of pending) {
+      const port = where(name);
+      if (!weed || !port) continue;
+      const servername = name === "s3-server" ? S3_SERVER_NAME : SEAWEEDFS_NAME;
+      const at = { host: weed.ip, port: port.port, alpn: "http/1.1", servername };
+      if ((await presentedSerial(at, client)) === c.serialAfter) pending.delete(name);
+    }
+    if (pending.size === 0 || Date.now() - started > 60_000) break;
+    await new Promise((r) => setTimeout(r, 2_000));
+  }
+  const stale = [...pending.keys()].map((name) => {
+    const port = where(name);
+    return weed && port
+      ? `${weed.id} ${name} (${weed.ip}:${port.port})`
+      : `${name}: no SeaweedFS port presents it`;
+  });
+  return { stale, seconds: Math.round((Date.now() - started) / 1000) };
 }
 
 /**
@@ -265,12 +303,17 @@ async function rotation(
         if (tls === 0) stale.push(`${rec.id}: no TLS port answered`);
         ports += tls;
       }
+      // The storage cluster's: SeaweedFS presents them once it re-read its files (SEAWEEDFS_CERT_REFRESH).
+      const storage = await storagePresented(now, r.storage, client);
+      stale.push(...storage.stale);
       // The client certificates: every process's copy is the renewed one (HAProxy's too, in its memory).
       const wantClients = (topology.fleet.tls.grpc ? 1 : 0) + (topology.fleet.tls.http ? 1 : 0);
+      const wantStorage = topology.storage?.server === "seaweedfs" && topology.fleet.tls.s3 ? 2 : 0;
       const copies = await staleCopies(topology, stateDir);
       const ok =
         r.renewed.length > 0 &&
         r.clients.length === wantClients &&
+        r.storage.length === wantStorage &&
         copies.stale.length === 0 &&
         stale.length === 0 &&
         restarted.length === 0;
@@ -278,6 +321,9 @@ async function rotation(
         `${r.clients.length} client certificates renewed (${r.clients.map((c) => c.name).join(", ") || "none"}), ` +
         `${copies.checked - copies.stale.length}/${copies.checked} copies current` +
         (copies.stale.length > 0 ? ` (stale: ${copies.stale.join(", ")})` : "") +
+        (r.storage.length > 0
+          ? `; the storage cluster's ${r.storage.map((c) => c.name).join(" and ")} presented after ${storage.seconds} s`
+          : "") +
         `; ${r.renewed.length} servers: ${ports} TLS ports present the new certificate` +
         (stale.length > 0 ? `; still the old or none: ${stale.join(", ")}` : "") +
         (restarted.length > 0

@@ -92,3 +92,38 @@ test("a renewed client certificate rolls only the Thanos pods whose HTTP clients
     holding.join(", "),
   );
 });
+
+test("renewed storage certificates roll nothing: SeaweedFS re-reads them, their ConfigMap is written in place", () => {
+  const topology = defaultTopology();
+  assert.equal(topology.storage?.server, "seaweedfs");
+  const base = fakeRenderOptions(topology);
+  assert.ok(base.s3Tls);
+  const render = (suffix: string) =>
+    renderFleet(topology, {
+      ...base,
+      ...(base.s3Tls
+        ? {
+            s3Tls: {
+              ...base.s3Tls,
+              cert: `${base.s3Tls.cert}${suffix}`,
+              internalCert: `${base.s3Tls.internalCert}${suffix}`,
+            },
+          }
+        : {}),
+      discovered: kindAddresses(topology),
+      outDir: "out",
+    });
+  const [before, after] = [render(""), render("-renewed")];
+  const workloads = (f: typeof before) =>
+    f.clusters.flatMap((c) => c.manifests.filter((o) => /StatefulSet|Deployment/.test(o.kind)));
+  assert.deepEqual(
+    workloads(after).map((o) => JSON.stringify(o)),
+    workloads(before).map((o) => JSON.stringify(o)),
+  );
+  const holding = after.clusters.flatMap((c) =>
+    [...c.secrets, ...c.manifests]
+      .filter((o) => JSON.stringify(o).includes("-renewed"))
+      .map((o) => `${c.cluster}/${o.kind}/${o.metadata.name}`),
+  );
+  assert.ok(holding.length > 0 && holding.every((o) => o.startsWith("minio/")), holding.join(", "));
+});

@@ -15,7 +15,7 @@ import { NAMESPACE, POD_IP, type SpecContext } from "../components/context.ts";
 import { OBJSTORE_FILE } from "../components/objstore.ts";
 import { PROMETHEUS_WORKLOAD } from "../components/prometheus.ts";
 import { type Container, POD_NAME, type PodSpec, type ServiceSpec } from "../components/types.ts";
-import { reloadsHttpClientCert } from "../components/web.ts";
+import { renewedInPlace } from "../components/web.ts";
 import { S3_CA_MOUNT, S3_CA_SECRET } from "./addresses.ts";
 import { SERVER_TLS_KEYS, serverTlsSecretName } from "./server-certs.ts";
 import type { KubeObject } from "./types.ts";
@@ -141,13 +141,9 @@ export function realisePod(
   const serverTls = new Map<string, string>();
 
   const containers: IContainer[] = pod.containers.map((c) => {
-    // The fleet's client certificates are renewed on their own keys and written in place (`certs rotate`, `up`):
-    // one its reader re-reads per handshake (Thanos's gRPC clientTLSManager, prometheus/common) is no part of the
-    // hash; Thanos's HTTP clients do not re-read theirs (reloadsHttpClientCert), so for them it is, and rolls them.
-    const inPlace = [
-      ctx.grpcTls?.clientCert,
-      reloadsHttpClientCert(c.binary) ? ctx.httpTls?.clientCert : undefined,
-    ].filter((x) => x !== undefined);
+    // The client and storage certificates are renewed on their own keys and written in place (`certs rotate`,
+    // `up`): one its reader re-reads is no part of the hash (renewedInPlace); where it is, a renewal rolls the pods.
+    const inPlace = renewedInPlace(c.binary, ctx);
     const hashed = (f: { content: string }) => !inPlace.includes(f.content);
     const mounts: IVolumeMount[] = [{ name: "tmp", mountPath: "/tmp" }];
     const plain = c.files.filter((f) => !f.secret && !f.ownCert);

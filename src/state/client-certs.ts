@@ -2,7 +2,7 @@
 // own keys, so that every copy of one can be swapped in one rename while connections keep going.
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
-import { daysLeft, RENEW_WITHIN_DAYS, type Renewal, replaceFile, signLeaf } from "./server-certs.ts";
+import { type Renewal, renewalDue, replaceFile, signLeaf } from "./server-certs.ts";
 import { CLIENT_NAMES, GRPC_CLIENT_FILES, type GrpcTls, HTTP_FILES, type HttpTls, TLS_DIR } from "./tls.ts";
 
 /** The client certificates by the name `certs`, `up` and `certs rotate` give them, with their files. */
@@ -18,13 +18,6 @@ export interface ClientCerts {
   renewals: Renewal[];
   /** Writes each renewed certificate to `<state-dir>/tls/` in one rename (the key is unchanged). */
   save: () => Promise<void>;
-}
-
-/** Why a client certificate must be renewed now, or undefined: it expires within RENEW_WITHIN_DAYS (or has). */
-export function clientRenewalReason(cert: string, now = Date.now()): string | undefined {
-  const left = daysLeft(new X509Certificate(cert), now);
-  if (left < RENEW_WITHIN_DAYS) return left < 0 ? "expired" : `expires in ${left} day(s)`;
-  return undefined;
 }
 
 /**
@@ -43,7 +36,7 @@ export async function renewClientCerts(
   const renewals: Renewal[] = [];
   for (const c of CLIENTS) {
     const now = c.kind === "grpc" ? grpc : http;
-    const why = opts.renewAll ? "rotated" : clientRenewalReason(now.clientCert, opts.now);
+    const why = opts.renewAll ? "rotated" : renewalDue(now.clientCert, opts.now);
     if (!why) continue;
     const leaf = await signLeaf(
       { cert: tls.grpc.ca, key: await caKey() },

@@ -6,8 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { clientRenewalReason, renewClientCerts } from "./client-certs.ts";
-import { LEAF_DAYS, RENEW_WITHIN_DAYS } from "./server-certs.ts";
+import { expireLeaf } from "../../testing/test-ca.ts";
+import { renewClientCerts } from "./client-certs.ts";
+import { LEAF_DAYS, RENEW_WITHIN_DAYS, renewalDue } from "./server-certs.ts";
 import { loadFleetTls, loadOrCreateFleetTls, TLS_DIR } from "./tls.ts";
 
 const run = promisify(execFile);
@@ -56,13 +57,13 @@ test("up's rule: a client certificate is renewed within 30 days of expiry or aft
     // Counted back from its expiry (plus half a day: days left are whole days, rounded down).
     const expiry = Date.parse(new X509Certificate(grpc.clientCert).validTo);
     const daysBefore = (n: number) => expiry - n * DAY - DAY / 2;
-    assert.equal(clientRenewalReason(grpc.clientCert), undefined, "a new one");
-    assert.equal(clientRenewalReason(grpc.clientCert, daysBefore(RENEW_WITHIN_DAYS)), undefined);
+    assert.equal(renewalDue(grpc.clientCert), undefined, "a new one");
+    assert.equal(renewalDue(grpc.clientCert, daysBefore(RENEW_WITHIN_DAYS)), undefined);
     assert.equal(
-      clientRenewalReason(grpc.clientCert, daysBefore(RENEW_WITHIN_DAYS - 1)),
+      renewalDue(grpc.clientCert, daysBefore(RENEW_WITHIN_DAYS - 1)),
       `expires in ${RENEW_WITHIN_DAYS - 1} day(s)`,
     );
-    assert.equal(clientRenewalReason(grpc.clientCert, expiry + 2 * DAY), "expired");
+    assert.equal(renewalDue(grpc.clientCert, expiry + 2 * DAY), "expired");
   }));
 
 test("renewal keeps each client's key and subject, gives 90 days from now, and writes only the certificates", async () => {
@@ -171,5 +172,24 @@ test("an older fleet's 10-year client certificates are used as they are, never r
     assert.ok(days(tls.grpc.clientCert) > 3000);
     const kept = await renewClientCerts(stateDir, tls, tls.caKey);
     assert.deepEqual(kept.renewals, []);
+  });
+});
+
+test("an expired client certificate is renewed on its key by the next up, not refused", async () => {
+  await withState(async (stateDir) => {
+    expireLeaf(
+      join(stateDir, TLS_DIR),
+      "grpc-client.crt",
+      "grpc-client.key",
+      "/CN=thanos-query",
+      "extendedKeyUsage=clientAuth\n",
+    );
+    const tls = await loadFleetTls(stateDir);
+    const r = await renewClientCerts(stateDir, tls, tls.caKey);
+    assert.deepEqual(
+      r.renewals.map((x) => [x.name, x.why]),
+      [["grpc-client", "expired"]],
+    );
+    assert.equal(days(r.grpc.clientCert), LEAF_DAYS);
   });
 });

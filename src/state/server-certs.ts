@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { TLS_DIR, TlsMaterialError } from "./tls.ts";
+import { LEAF_DAYS, TLS_DIR, TlsMaterialError } from "./tls.ts";
 
 const run = promisify(execFile);
 
@@ -18,7 +18,7 @@ export const SERVERS_DIR = "servers";
  */
 export const KUBE_LEAF_PREFIX = "kube@";
 /** How long a server's certificate is valid. */
-export const LEAF_DAYS = 90;
+export { LEAF_DAYS };
 /** `up` renews a server's certificate this close to its expiry. */
 export const RENEW_WITHIN_DAYS = 30;
 const DAY_MS = 86_400_000;
@@ -30,6 +30,10 @@ export interface LeafRequest {
   sans: string[];
   /** A client certificate (`clientAuth`, no SANs) with this common name, in place of a server's. */
   clientCn?: string;
+  /** A server certificate its holder also presents as a client (SeaweedFS's mutual TLS among its servers). */
+  alsoClient?: boolean;
+  /** The subject's common name, when not the leaf's file name (informative: clients check the SANs). */
+  cn?: string;
 }
 
 export interface Leaf {
@@ -104,7 +108,7 @@ export async function signLeaf(ca: SigningCa, req: LeafRequest, key?: string): P
       "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n" +
       (req.clientCn !== undefined
         ? "extendedKeyUsage=clientAuth\n"
-        : `extendedKeyUsage=serverAuth\nsubjectAltName=${req.sans.join(",")}\n`);
+        : `extendedKeyUsage=serverAuth${req.alsoClient ? ",clientAuth" : ""}\nsubjectAltName=${req.sans.join(",")}\n`);
     await writeFile(join(dir, "leaf.ext"), ext, { mode: 0o600 });
     // The CN is informative only (clients check the SANs); openssl caps it at 64 characters.
     await openssl(
@@ -114,7 +118,7 @@ export async function signLeaf(ca: SigningCa, req: LeafRequest, key?: string): P
         "-key",
         "leaf.key",
         "-subj",
-        `/CN=${(req.clientCn ?? leafFile(req.name)).slice(0, 64)}`,
+        `/CN=${(req.clientCn ?? req.cn ?? leafFile(req.name)).slice(0, 64)}`,
         "-out",
         "leaf.csr",
       ],
@@ -169,11 +173,18 @@ function unfit(name: string, leaf: Leaf, ca: X509Certificate): string | undefine
   return undefined;
 }
 
+/** Why a certificate must be renewed now, or undefined: it expires within RENEW_WITHIN_DAYS (or has). */
+export function renewalDue(cert: string, now = Date.now()): string | undefined {
+  const left = daysLeft(new X509Certificate(cert), now);
+  if (left < RENEW_WITHIN_DAYS) return left < 0 ? "expired" : `expires in ${left} day(s)`;
+  return undefined;
+}
+
 /** Why a fitting leaf must be renewed now, or undefined: expiry within RENEW_WITHIN_DAYS, other SANs than asked. */
 function renewalReason(leaf: Leaf, req: LeafRequest, now: number): string | undefined {
+  const due = renewalDue(leaf.cert, now);
+  if (due) return due;
   const cert = new X509Certificate(leaf.cert);
-  const left = daysLeft(cert, now);
-  if (left < RENEW_WITHIN_DAYS) return left < 0 ? "expired" : `expires in ${left} day(s)`;
   const want = [...req.sans].sort();
   const have = sansOf(cert);
   if (want.join(",") !== have.join(",")) {

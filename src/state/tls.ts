@@ -37,9 +37,10 @@ export const TLS_DIR = "tls";
 export const HTTP_SERVER_NAME = "thanos-fleet-http";
 /** Clients verify the server certificate against this name, not the address they dial. */
 export const GRPC_SERVER_NAME = "thanos-fleet-grpc";
+/** The CA's validity (and the shared leaves' that only a render made before any `up` uses). */
 const DAYS = "3650";
-/** The client certificates' validity, as a server's (LEAF_DAYS): `up` renews them within 30 days of expiry. */
-export const CLIENT_DAYS = 90;
+/** How long a leaf is valid (a server's, a client's, the storage cluster's): `up` renews it within 30 days of expiry. */
+export const LEAF_DAYS = 90;
 
 /** query's (and every gRPC client's) certificate and key in `<state-dir>/tls/`. */
 export const GRPC_CLIENT_FILES = { cert: "grpc-client.crt", key: "grpc-client.key" } as const;
@@ -175,11 +176,12 @@ async function exists(path: string): Promise<boolean> {
 
 /**
  * What is wrong with complete material on disk (expired, not signed by the CA, a key for another certificate).
- * `caKey` false: the CA's key is not in the dir (the user's own CA, checked where it is).
+ * `caKey` false: the CA's key is not in the dir (the user's own CA, checked where it is). A `renewable` leaf may have
+ * expired: it is renewed on its key (client-certs.ts, storage-certs.ts), not refused.
  */
 async function problems(
   dir: string,
-  leaves: { cert: string; key: string }[],
+  leaves: { cert: string; key: string; renewable?: boolean }[],
   caKey = true,
 ): Promise<string[]> {
   const found: string[] = [];
@@ -190,7 +192,7 @@ async function problems(
       found.push(problem);
     }
   };
-  for (const cert of [FILES.ca, ...leaves.map((l) => l.cert)]) {
+  for (const cert of [FILES.ca, ...leaves.filter((l) => !l.renewable).map((l) => l.cert)]) {
     await check(
       ["x509", "-in", cert, "-noout", "-checkend", "0"],
       `${cert} has expired or is not a certificate`,
@@ -198,7 +200,7 @@ async function problems(
   }
   const certs = leaves.map((l) => l.cert);
   await check(
-    ["verify", "-CAfile", FILES.ca, ...certs],
+    ["verify", "-no_check_time", "-CAfile", FILES.ca, ...certs],
     `${certs.join(" or ")} is not signed by ${FILES.ca}`,
   );
   const pairs: [string, string][] = [
@@ -222,11 +224,11 @@ async function problems(
 
 const GRPC_LEAVES = [
   { cert: FILES.cert, key: FILES.key },
-  { cert: FILES.clientCert, key: FILES.clientKey },
+  { cert: FILES.clientCert, key: FILES.clientKey, renewable: true },
 ];
 const HTTP_LEAVES = [
   { cert: HTTP_FILES.cert, key: HTTP_FILES.key },
-  { cert: HTTP_FILES.clientCert, key: HTTP_FILES.clientKey },
+  { cert: HTTP_FILES.clientCert, key: HTTP_FILES.clientKey, renewable: true },
 ];
 
 function unusable(dir: string, wrong: string[]): TlsMaterialError {
@@ -415,9 +417,9 @@ export function generatedTlsFiles(): string[] {
 
 /** Clients of the storage cluster's S3 API verify its certificate against this name. */
 export const S3_SERVER_NAME = "thanos-fleet-s3";
-const SEAWEEDFS_NAME = "thanos-fleet-seaweedfs";
+export const SEAWEEDFS_NAME = "thanos-fleet-seaweedfs";
 
-const S3_FILES = {
+export const S3_FILES = {
   cert: "s3-server.crt",
   key: "s3-server.key",
   internalCert: "seaweedfs.crt",
@@ -428,17 +430,21 @@ const S3_FILES = {
  * The names the S3 certificate carries: the fixed name clients verify, the storage Service's names in its cluster
  * (MinIO's setup Job dials it), and loopback. Node addresses change with the nodes; clients verify the fixed name.
  */
-function s3Names(service: string, namespace: string): string {
+export function s3Sans(service: { name: string; namespace: string }): string[] {
+  const { name, namespace } = service;
   const dns = [
     S3_SERVER_NAME,
-    service,
-    `${service}.${namespace}`,
-    `${service}.${namespace}.svc`,
-    `${service}.${namespace}.svc.cluster.local`,
+    name,
+    `${name}.${namespace}`,
+    `${name}.${namespace}.svc`,
+    `${name}.${namespace}.svc.cluster.local`,
     "localhost",
   ];
-  return [...dns.map((d) => `DNS:${d}`), "IP:127.0.0.1"].join(",");
+  return [...dns.map((d) => `DNS:${d}`), "IP:127.0.0.1"];
 }
+
+/** SeaweedFS's own certificate's names: its servers verify each other against the fixed name. */
+export const SEAWEEDFS_SANS = [`DNS:${SEAWEEDFS_NAME}`, "DNS:localhost", "IP:127.0.0.1"];
 
 /**
  * The storage cluster's TLS material from the state dir, or new leaves signed by the fleet CA (made with the gRPC
@@ -465,8 +471,8 @@ export async function loadS3Tls(
   });
   if (missing.length === 0) {
     const wrong = await problems(dir, [
-      { cert: S3_FILES.cert, key: S3_FILES.key },
-      { cert: S3_FILES.internalCert, key: S3_FILES.internalKey },
+      { cert: S3_FILES.cert, key: S3_FILES.key, renewable: true },
+      { cert: S3_FILES.internalCert, key: S3_FILES.internalKey, renewable: true },
     ]);
     if (wrong.length > 0) {
       throw new TlsMaterialError(
@@ -495,13 +501,15 @@ export async function loadS3Tls(
       scratch,
       "s3-server",
       `/CN=${S3_SERVER_NAME}`,
-      `${common}extendedKeyUsage=serverAuth\nsubjectAltName=${s3Names(service.name, service.namespace)}\n`,
+      `${common}extendedKeyUsage=serverAuth\nsubjectAltName=${s3Sans(service).join(",")}\n`,
+      String(LEAF_DAYS),
     );
     await issue(
       scratch,
       "seaweedfs",
       `/CN=${SEAWEEDFS_NAME}`,
-      `${common}extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:${SEAWEEDFS_NAME},DNS:localhost,IP:127.0.0.1\n`,
+      `${common}extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=${SEAWEEDFS_SANS.join(",")}\n`,
+      String(LEAF_DAYS),
     );
     for (const f of ours) files.set(f, await readFile(join(scratch, f), "utf8"));
   } finally {
@@ -548,7 +556,7 @@ async function makeHttpLeaves(dir: string): Promise<void> {
     "http-client",
     `/CN=${CLIENT_NAMES.http}`,
     `${common}extendedKeyUsage=clientAuth\n`,
-    String(CLIENT_DAYS),
+    String(LEAF_DAYS),
   );
   await rm(join(dir, "ca.srl"), { force: true });
 }
@@ -596,7 +604,7 @@ async function makeGrpcLeaves(dir: string): Promise<void> {
     "grpc-client",
     `/CN=${CLIENT_NAMES.grpc}`,
     `${common}extendedKeyUsage=clientAuth\n`,
-    String(CLIENT_DAYS),
+    String(LEAF_DAYS),
   );
   await rm(join(dir, "ca.srl"), { force: true });
 }

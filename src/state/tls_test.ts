@@ -4,6 +4,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { expireLeaf } from "../../testing/test-ca.ts";
 import {
   GRPC_SERVER_NAME,
   HTTP_SERVER_NAME,
@@ -96,35 +97,13 @@ test("an expired certificate is refused before anything starts", async () => {
   try {
     await loadOrCreateGrpcTls(stateDir);
     const dir = join(stateDir, TLS_DIR);
-    const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, encoding: "utf8" });
     // A server certificate from the same CA and key that expired yesterday.
-    openssl("req", "-new", "-key", "grpc-server.key", "-subj", `/CN=${GRPC_SERVER_NAME}`, "-out", "s.csr");
-    await writeFile(join(dir, "s.ext"), `subjectAltName=DNS:${GRPC_SERVER_NAME}\n`);
-    const yesterday = new Date(Date.now() - 86_400_000);
-    const stamp = (d: Date) => `${d.toISOString().replace(/[-:T]/g, "").slice(0, 14)}Z`;
-    // `openssl ca` is the one openssl 3.0 command that sets both dates of a certificate.
-    await writeFile(
-      join(dir, "ca.cnf"),
-      "[ca]\ndefault_ca=c\n[c]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n",
-    );
-    await writeFile(join(dir, "index.txt"), "");
-    await writeFile(join(dir, "serial"), "1000\n");
-    openssl(
-      ...[
-        "ca",
-        "-batch",
-        "-notext",
-        "-config",
-        "ca.cnf",
-        "-cert",
-        "ca.crt",
-        "-keyfile",
-        "ca.key",
-        "-in",
-        "s.csr",
-      ],
-      ...["-startdate", stamp(new Date(yesterday.getTime() - 86_400_000)), "-enddate", stamp(yesterday)],
-      ...["-extfile", "s.ext", "-out", "grpc-server.crt"],
+    expireLeaf(
+      dir,
+      "grpc-server.crt",
+      "grpc-server.key",
+      `/CN=${GRPC_SERVER_NAME}`,
+      `subjectAltName=DNS:${GRPC_SERVER_NAME}\n`,
     );
     await assert.rejects(loadGrpcTls(stateDir), /grpc-server\.crt has expired/);
   } finally {

@@ -5,9 +5,10 @@ import { readFile } from "node:fs/promises";
 import { connect } from "node:tls";
 import { NAMESPACE } from "../../components/context.ts";
 import type { FleetSpec } from "../../components/fleet.ts";
+import { STORAGE_CERT_PORTS } from "../../components/seaweedfs.ts";
 import { TLS_FILES } from "../../components/thanos/common.ts";
 import { type PodSpec, podName } from "../../components/types.ts";
-import { HTTP_TLS_FILES, reloadsHttpClientCert } from "../../components/web.ts";
+import { HTTP_TLS_FILES, renewedInPlace } from "../../components/web.ts";
 import type { DiscoveredAddresses } from "../../render/addresses.ts";
 import { HTTP_TLS_SECRET } from "../../render/helm.ts";
 import { kubeLeafRequests, type RenderOptions } from "../../render/render.ts";
@@ -74,6 +75,33 @@ export function presentingPods(spec: FleetSpec, leaves: string[]): PresentingPod
   return out;
 }
 
+/**
+ * SeaweedFS's pods, where they present the renewed storage certificates (STORAGE_CERT_PORTS; the master asks for a
+ * client certificate of the fleet CA, which the fleet's HTTP one is). MinIO's renewal reaches it by the next `up`'s
+ * rollout (renewedInPlace), so it is not asked.
+ */
+export function storagePresentingPods(spec: FleetSpec, names: string[]): PresentingPod[] {
+  const out: PresentingPod[] = [];
+  for (const pod of spec.pods) {
+    const weed = pod.containers.find((c) => c.binary === "weed");
+    if (!weed) continue;
+    for (const name of names) {
+      const p = weed.ports.find((x) => x.name === STORAGE_CERT_PORTS[name]);
+      if (!p) continue;
+      for (let i = 0; i < pod.replicas; i++)
+        out.push({
+          leaf: name,
+          cluster: pod.cluster,
+          workload: pod.name,
+          index: i,
+          port: p.port,
+          client: "http",
+        });
+    }
+  }
+  return out;
+}
+
 function presentingPort(pod: PodSpec): { port: number; client: "grpc" | "http" } | undefined {
   for (const c of pod.containers) {
     const grpc = c.ports.find((p) => p.protocol === "grpc");
@@ -92,10 +120,12 @@ export interface RotationReport {
   renewed: { name: string; serialBefore?: string; serialAfter: string }[];
   /** The fleet's client certificates (`grpc-client`, `http-client`), renewed on their own keys. */
   clients: RenewedCert[];
-  /** The ConfigMaps and Secrets holding a client certificate, written in place: `<cluster>/<kind>/<name>`. */
-  clientObjects: string[];
-  /** Those left to the next `up`, which rolls their workloads (Thanos's HTTP clients: reloadsHttpClientCert). */
-  clientObjectsDeferred: string[];
+  /** The storage cluster's certificates (`s3-server`, `seaweedfs`), renewed on their own keys. */
+  storage: RenewedCert[];
+  /** The ConfigMaps and Secrets holding a client or storage certificate, written in place: `<cluster>/<kind>/<name>`. */
+  renewedObjects: string[];
+  /** Those left to the next `up`, which rolls their workloads (Thanos's HTTP clients, MinIO: renewedInPlace). */
+  renewedObjectsDeferred: string[];
   /** The clusters whose Grafana was restarted (rollout) to read the renewed client certificate. */
   grafanaRestarted: string[];
   /** The Secrets written in place, `<cluster>/<name>`. */
@@ -129,10 +159,19 @@ export async function rotateInCluster(
   fleet: RenderedFleet,
   renewals: Renewal[],
   seams: RotateSeams,
+  /** Other certificates to wait for, by name and serial (the storage cluster's, written in place beforehand). */
+  alsoWant: Map<string, string> = new Map(),
 ): Promise<
   Omit<
     RotationReport,
-    "renewed" | "clients" | "clientObjects" | "clientObjectsDeferred" | "grafanaRestarted" | "running" | "ms"
+    | "renewed"
+    | "clients"
+    | "storage"
+    | "renewedObjects"
+    | "renewedObjectsDeferred"
+    | "grafanaRestarted"
+    | "running"
+    | "ms"
   >
 > {
   const secrets: string[] = [];
@@ -144,7 +183,10 @@ export async function rotateInCluster(
     await seams.writeSecret(rc.cluster, secret);
     secrets.push(`${rc.cluster}/${secret.metadata.name}`);
   }
-  const want = new Map(renewals.map((r) => [r.name, new X509Certificate(r.after).serialNumber]));
+  const want = new Map([
+    ...renewals.map((r): [string, string] => [r.name, new X509Certificate(r.after).serialNumber]),
+    ...alsoWant,
+  ]);
   return { secrets, pods: await awaitPresented(fleet, want, seams) };
 }
 
@@ -157,7 +199,10 @@ export async function awaitPresented(
   want: Map<string, string>,
   seams: Omit<RotateSeams, "writeSecret">,
 ): Promise<RotationReport["pods"]> {
-  const pods = presentingPods(fleet.spec, [...want.keys()]);
+  const pods = [
+    ...presentingPods(fleet.spec, [...want.keys()]),
+    ...storagePresentingPods(fleet.spec, [...want.keys()]),
+  ];
   const started = seams.clock.now();
   const done = new Map<PresentingPod, { afterMs: number; serial: string }>();
   const last = new Map<PresentingPod, string | undefined>();
@@ -241,8 +286,8 @@ export const GRAFANA_DEPLOYMENT = "kube-prometheus-stack-grafana";
 /** The annotation `kubectl rollout restart` sets on a pod template. */
 export const RESTARTED_AT = "kubectl.kubernetes.io/restartedAt";
 
-/** Every ConfigMap and Secret of the rendered fleet holding one of `certs` (a renewed client certificate). */
-export function clientCertObjects(
+/** Every ConfigMap and Secret of the rendered fleet holding one of `certs` (a renewed client or storage certificate). */
+export function objectsHolding(
   fleet: RenderedFleet,
   certs: string[],
 ): { cluster: string; object: KubeObject }[] {
@@ -261,13 +306,13 @@ export function clientCertObjects(
   return out;
 }
 
-export interface ClientCertHandOver {
+export interface RenewedCertHandOver {
   /** The objects written in place, `<cluster>/<kind>/<name>`. */
   objects: string[];
   /**
    * The objects left for the next `up` to apply, with the rollout of their workload (their config hash changed): they
-   * hold the renewed HTTP client certificate for a Thanos HTTP client, which does not re-read it
-   * (reloadsHttpClientCert). Until then those pods keep presenting the previous one, still valid.
+   * hold a renewed certificate for a reader that does not re-read it (renewedInPlace: Thanos's HTTP clients, MinIO).
+   * Until then those pods keep the previous one, still valid.
    */
   deferred: string[];
   /** The clusters whose Grafana Deployment was restarted (`rollout restart`): it reads its client certificate at start. */
@@ -275,13 +320,13 @@ export interface ClientCertHandOver {
 }
 
 /**
- * The renewed client certificates handed to what presents them on Kubernetes: every ConfigMap and Secret holding one
- * written in place (server-side apply), no restart for Thanos (its clientTLSManager re-reads the files at each
- * handshake once the kubelet updates them) nor Prometheus (prometheus/common v0.70.1 reads its client certificate
- * per handshake); the chart's Grafana, which reads the files only when it provisions its datasource, restarted
+ * The renewed client and storage certificates handed to what presents them on Kubernetes: every ConfigMap and Secret
+ * holding one written in place (server-side apply) where every reader re-reads it (renewedInPlace: Thanos's gRPC
+ * clientTLSManager, prometheus/common v0.70.1 per handshake, SeaweedFS every SEAWEEDFS_CERT_REFRESH) once the kubelet
+ * updates the files; the chart's Grafana, which reads the files only when it provisions its datasource, restarted
  * (`rollout restart`) in each cluster where its Secret changed.
  */
-export async function handOverClientCerts(
+export async function handOverRenewedCerts(
   fleet: RenderedFleet,
   renewals: Renewal[],
   seams: {
@@ -290,17 +335,20 @@ export async function handOverClientCerts(
     /** Whether the fleet runs the chart's Grafana (fleet.yaml `grafana`). */
     grafana: boolean;
   },
-): Promise<ClientCertHandOver> {
+): Promise<RenewedCertHandOver> {
   const objects: string[] = [];
   const deferred: string[] = [];
   const grafanaRestarted: string[] = [];
   if (renewals.length === 0) return { objects, deferred, grafanaRestarted };
-  const http = renewals.find((r) => r.name === "http-client")?.after;
-  const holding = clientCertObjects(
-    fleet,
-    renewals.map((r) => r.after),
-  );
-  const written = holding.filter((w) => !(http && feedsThanosHttpClient(fleet, w.cluster, w.object, http)));
+  const after = (name: string) => renewals.find((r) => r.name === name)?.after;
+  const renewed = {
+    grpcTls: { clientCert: after("grpc-client") ?? "" },
+    httpTls: { clientCert: after("http-client") ?? "" },
+    s3Tls: { cert: after("s3-server") ?? "", internalCert: after("seaweedfs") ?? "" },
+  };
+  const certs = renewals.map((r) => r.after);
+  const holding = objectsHolding(fleet, certs);
+  const written = holding.filter((w) => !feedsReaderAtStart(fleet, w.cluster, w.object, certs, renewed));
   for (const w of holding.filter((x) => !written.includes(x))) {
     deferred.push(`${w.cluster}/${w.object.kind}/${w.object.metadata.name}`);
   }
@@ -319,19 +367,24 @@ export async function handOverClientCerts(
   return { objects, deferred, grafanaRestarted };
 }
 
-/** Whether `object` (one of a workload's config objects) holds `cert` for a Thanos container of that workload. */
-function feedsThanosHttpClient(
+/**
+ * Whether `object` (one of a workload's config objects) holds one of `certs` for a container of that workload that
+ * reads it only at start (not renewedInPlace).
+ */
+function feedsReaderAtStart(
   fleet: RenderedFleet,
   cluster: string,
   object: KubeObject,
-  cert: string,
+  certs: string[],
+  renewed: Parameters<typeof renewedInPlace>[1],
 ): boolean {
   const workload = object.metadata.labels?.["app.kubernetes.io/name"];
   const pod = fleet.spec.pods.find((p) => p.cluster === cluster && p.name === workload);
   return (
-    pod?.containers.some(
-      (c) => !reloadsHttpClientCert(c.binary) && c.files.some((f) => f.content === cert),
-    ) ?? false
+    pod?.containers.some((c) => {
+      const inPlace = renewedInPlace(c.binary, renewed);
+      return c.files.some((f) => certs.includes(f.content) && !inPlace.includes(f.content));
+    }) ?? false
   );
 }
 

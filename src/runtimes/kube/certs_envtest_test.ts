@@ -15,7 +15,7 @@ import { loadFleetTls } from "../../state/tls.ts";
 import { createKubeApi, type KubeApi } from "./api.ts";
 import {
   GRAFANA_DEPLOYMENT,
-  handOverClientCerts,
+  handOverRenewedCerts,
   loadKubeLeaves,
   RESTARTED_AT,
   restartGrafana,
@@ -140,7 +140,7 @@ describe("certs rotate writes each server's Secret in place, against a real API 
     const clients = await renewClientCerts(stateDir, loaded, loaded.caKey, { renewAll: true });
     const fleet = render(clients);
     const only = { ...fleet, clusters: objectsOf(fleet) };
-    const report = await handOverClientCerts(only, clients.renewals, {
+    const report = await handOverRenewedCerts(only, clients.renewals, {
       writeObject: async (_c, o) => {
         await api.serverSideApply(o);
       },

@@ -14,13 +14,14 @@ import type { KubeObject } from "../../render/types.ts";
 import { listCertificates, serversDir, signLeaf } from "../../state/server-certs.ts";
 import { loadFleetTls } from "../../state/tls.ts";
 import {
-  clientCertObjects,
-  handOverClientCerts,
+  handOverRenewedCerts,
   loadKubeLeaves,
+  objectsHolding,
   type PresentingPod,
   presentedSerial,
   presentingPods,
   rotateInCluster,
+  storagePresentingPods,
 } from "./certs.ts";
 
 /** A clock that moves only when slept on. */
@@ -249,13 +250,13 @@ test("rotate: the renewed client certificates written in place where they are he
     { name: "grpc-client", before: base.grpcTls.clientCert, after: renewed.grpc, why: "rotated" },
     { name: "http-client", before: base.httpTls.clientCert, after: renewed.http, why: "rotated" },
   ];
-  const expected = clientCertObjects(fleet, [renewed.grpc, renewed.http]).map(
+  const expected = objectsHolding(fleet, [renewed.grpc, renewed.http]).map(
     (o) => `${o.cluster}/${o.object.kind}/${o.object.metadata.name}`,
   );
   for (const grafana of [true, false]) {
     const written: string[] = [];
     const restarted: string[] = [];
-    const r = await handOverClientCerts(fleet, renewals, {
+    const r = await handOverRenewedCerts(fleet, renewals, {
       writeObject: async (cluster, o) => {
         const text = JSON.stringify(o);
         assert.ok(text.includes(renewed.grpc) || text.includes(renewed.http), `${o.metadata.name} holds one`);
@@ -285,7 +286,7 @@ test("rotate: the renewed client certificates written in place where they are he
   }
   // Only the gRPC one renewed: Grafana's Secret is untouched, Grafana not restarted.
   const restarted: string[] = [];
-  const grpcOnly = await handOverClientCerts(fleet, renewals.slice(0, 1), {
+  const grpcOnly = await handOverRenewedCerts(fleet, renewals.slice(0, 1), {
     writeObject: async () => {},
     restartGrafana: async (c) => {
       restarted.push(c);
@@ -296,11 +297,49 @@ test("rotate: the renewed client certificates written in place where they are he
   assert.deepEqual(restarted, []);
   // Nothing renewed: nothing written.
   assert.deepEqual(
-    await handOverClientCerts(fleet, [], {
+    await handOverRenewedCerts(fleet, [], {
       writeObject: async () => assert.fail("nothing to write"),
       restartGrafana: async () => assert.fail("nothing to restart"),
       grafana: true,
     }),
     { objects: [], deferred: [], grafanaRestarted: [] },
+  );
+});
+
+test("rotate: the storage cluster's renewed certificates written in place, and SeaweedFS asked where it presents them", async () => {
+  const topology = defaultTopology();
+  const base = fakeRenderOptions(topology);
+  assert.ok(base.s3Tls);
+  const after = { cert: `${base.s3Tls.cert}-renewed`, internal: `${base.s3Tls.internalCert}-renewed` };
+  const fleet = renderFleet(topology, {
+    ...base,
+    s3Tls: { ...base.s3Tls, cert: after.cert, internalCert: after.internal },
+    discovered: kindAddresses(topology),
+    outDir: "out",
+  });
+  const written: string[] = [];
+  const r = await handOverRenewedCerts(
+    fleet,
+    [
+      { name: "s3-server", before: base.s3Tls.cert, after: after.cert, why: "rotated" },
+      { name: "seaweedfs", before: base.s3Tls.internalCert, after: after.internal, why: "rotated" },
+    ],
+    {
+      writeObject: async (cluster, o) => {
+        written.push(`${cluster}/${o.kind}/${o.metadata.name}`);
+      },
+      restartGrafana: async () => assert.fail("no client certificate renewed"),
+      grafana: true,
+    },
+  );
+  assert.ok(written.length > 0 && written.every((w) => w.startsWith("minio/")), written.join(", "));
+  assert.deepEqual(r.deferred, [], "SeaweedFS re-reads both: nothing left to a rollout");
+  const pods = storagePresentingPods(fleet.spec, ["s3-server", "seaweedfs"]);
+  assert.deepEqual(
+    pods.map((p) => [p.leaf, p.cluster, p.workload, p.port, p.client]),
+    [
+      ["s3-server", "minio", "seaweedfs", 8333, "http"],
+      ["seaweedfs", "minio", "seaweedfs", 9333, "http"],
+    ],
   );
 });

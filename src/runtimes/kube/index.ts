@@ -23,6 +23,7 @@ import { fleetCredentials, loadFleetCredentials } from "../../state/fleet-creden
 import { describePurged, purgeSecrets } from "../../state/purge.ts";
 import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
 import type { Leaf, Renewal } from "../../state/server-certs.ts";
+import { renewStorageCerts } from "../../state/storage-certs.ts";
 import {
   CA_BUNDLE_FILE,
   type FleetCa,
@@ -43,7 +44,7 @@ import type { KubeApi } from "./api.ts";
 import { type IssuedCertificate, issuedCertificates, renewIssued } from "./cert-manager.ts";
 import {
   awaitPresented,
-  handOverClientCerts,
+  handOverRenewedCerts,
   type KubeLeaves,
   loadKubeLeaves,
   presentedSerial,
@@ -106,6 +107,8 @@ async function withFleetTls(
   save: () => Promise<void>;
   /** The client certificates renewed on their own keys (`grpc-client`, `http-client`); save() writes them. */
   clientRenewals: Renewal[];
+  /** The storage cluster's certificates renewed on their own keys (`s3-server`, `seaweedfs`); save() writes them. */
+  storageRenewals: Renewal[];
   http?: HttpTls;
   grpc?: GrpcTls;
   /** The servers' own certificates for these addresses, from the state dir (made in memory where missing). */
@@ -115,7 +118,7 @@ async function withFleetTls(
   const { grpc: wantGrpc, http: wantHttp } = topology.fleet.tls;
   const wantS3 = topology.storage !== undefined && topology.fleet.tls.s3;
   if (!wantGrpc && !wantHttp && !wantS3)
-    return { deps, save: async () => {}, clientRenewals: [], loadLeaves: none };
+    return { deps, save: async () => {}, clientRenewals: [], storageRenewals: [], loadLeaves: none };
   const userCa = await loadUserCa(topology);
   // With a cert-manager Issuer, its CA is checked before anything is created, and trusted beside the fleet CA.
   const issuerCa = await loadIssuerCa(topology);
@@ -125,16 +128,29 @@ async function withFleetTls(
     : undefined;
   const fleet = clients ? { ...loaded, grpc: clients.grpc, http: clients.http } : loaded;
   const ca: FleetCa = { tls: fleet.grpc, caKey: fleet.caKey, save: fleet.save };
-  const s3 = wantS3 ? await loadS3Tls(stateDir, storageService(topology), ca) : undefined;
+  const service = wantS3 ? storageService(topology) : undefined;
+  const s3 = service ? await loadS3Tls(stateDir, service, ca) : undefined;
+  // The storage cluster's certificates, renewed like the client ones (SeaweedFS re-reads them: renewedInPlace).
+  const storage =
+    s3 && service && renewClients
+      ? await renewStorageCerts(
+          stateDir,
+          s3.tls,
+          service,
+          { cert: fleet.grpc.ca, key: fleet.caKey },
+          renewClients,
+        )
+      : undefined;
   const tls = {
     ...(wantGrpc ? { grpcTls: fleet.grpc } : {}),
     ...(wantHttp ? { httpTls: fleet.http } : {}),
-    ...(s3 ? { s3Tls: s3.tls } : {}),
+    ...(s3 ? { s3Tls: storage?.tls ?? s3.tls } : {}),
   };
   const save = async () => {
     await ca.save();
     await clients?.save();
     await s3?.save();
+    await storage?.save();
     if (issuerCa) await writeCaBundle(stateDir, trustBundle(fleet.grpc.ca, issuerCa));
   };
   let leaves: Map<string, Leaf> | undefined;
@@ -177,6 +193,7 @@ async function withFleetTls(
     },
     save,
     clientRenewals: clients?.renewals ?? [],
+    storageRenewals: storage?.renewals ?? [],
     get http() {
       return wantHttp ? unpinned(fleet.http) : undefined;
     },
@@ -293,6 +310,9 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       for (const r of tls.clientRenewals) {
         opts.reporter.info(`renewed the client certificate ${r.name} on its own key: ${r.why}`);
       }
+      for (const r of tls.storageRenewals) {
+        opts.reporter.info(`renewed the storage cluster's certificate ${r.name} on its own key: ${r.why}`);
+      }
       await runSteps(ctx, upActions(ctx));
       if (topology.fleet.grafana && tls.clientRenewals.some((r) => r.name === "http-client")) {
         // Grafana reads its datasource's client certificate only when it provisions: the Secret just applied
@@ -384,18 +404,29 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
       await own.save();
       const serial = (pem: string) => new X509Certificate(pem).serialNumber;
       const clients = tls.clientRenewals.map(renewedCert);
+      const storage = tls.storageRenewals.map(renewedCert);
       const renewed = own.renewals.map((r) => ({
         name: r.name,
         ...(r.before ? { serialBefore: serial(r.before) } : {}),
         serialAfter: serial(r.after),
       }));
       if (!running || !discovered) {
-        const none = { clientObjects: [], clientObjectsDeferred: [], grafanaRestarted: [] };
-        return { renewed, clients, ...none, secrets: [], pods: [], running, ms: Date.now() - started };
+        const none = { renewedObjects: [], renewedObjectsDeferred: [], grafanaRestarted: [] };
+        return {
+          renewed,
+          clients,
+          storage,
+          ...none,
+          secrets: [],
+          pods: [],
+          running,
+          ms: Date.now() - started,
+        };
       }
       const fleet = tls.deps.render(topology, { credentials, discovered });
-      // The client certificates first: every server trusts the new one as the old (same CA), so the order is free.
-      const handed = await handOverClientCerts(fleet, tls.clientRenewals, {
+      // The client and storage certificates first: every peer trusts the new one as the old (same CA), so the order
+      // is free.
+      const handed = await handOverRenewedCerts(fleet, [...tls.clientRenewals, ...tls.storageRenewals], {
         writeObject: async (cluster, object) => {
           await deps.api(kubeContext(topology, cluster)).serverSideApply(object);
         },
@@ -404,21 +435,29 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
         grafana: topology.fleet.grafana,
       });
       const context = (cluster: string) => kubeContext(topology, cluster);
+      // SeaweedFS presents its renewed certificates too once the kubelet updated its files (MinIO: the next up).
+      const storageWant = new Map(storage.map((c) => [c.name, c.serialAfter]));
       const servers = issuer
-        ? await rotateIssued(fleet, opts)
+        ? await rotateIssued(fleet, opts, storageWant)
         : {
             renewed,
-            ...(await rotateInCluster(fleet, own.renewals, {
-              writeSecret: async (cluster, secret) => {
-                await deps.api(context(cluster)).serverSideApply(secret);
+            ...(await rotateInCluster(
+              fleet,
+              own.renewals,
+              {
+                writeSecret: async (cluster, secret) => {
+                  await deps.api(context(cluster)).serverSideApply(secret);
+                },
+                ...presentSeams(fleet, opts),
               },
-              ...presentSeams(fleet, opts),
-            })),
+              storageWant,
+            )),
           };
       return {
         clients,
-        clientObjects: handed.objects,
-        clientObjectsDeferred: handed.deferred,
+        storage,
+        renewedObjects: handed.objects,
+        renewedObjectsDeferred: handed.deferred,
         grafanaRestarted: handed.grafanaRestarted,
         ...servers,
         running,
@@ -493,9 +532,10 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
   async function rotateIssued(
     fleet: RenderedFleet,
     opts: { stateDir: string; progress: (line: string) => void; timeoutMs?: number },
+    alsoWant: Map<string, string>,
   ): Promise<Pick<RotationReport, "renewed" | "secrets" | "pods">> {
     const renewed: RotationReport["renewed"] = [];
-    const want = new Map<string, string>();
+    const want = new Map<string, string>(alsoWant);
     const timeoutMs = opts.timeoutMs ?? 180_000;
     for (const rc of fleet.clusters) {
       const api = deps.api(rc.context);

@@ -13,6 +13,7 @@ import {
   type Renewal,
   replaceFile,
 } from "../../state/server-certs.ts";
+import { renewStorageCerts } from "../../state/storage-certs.ts";
 import { type GrpcTls, type HttpTls, loadFleetTls, loadS3Tls } from "../../state/tls.ts";
 import { loadUserCa } from "../../state/user-ca.ts";
 import type { Topology } from "../../topology/topology.ts";
@@ -110,6 +111,8 @@ export async function loadLocalPlan(
   own: { leaves: Map<string, Leaf>; renewals: Renewal[]; save: () => Promise<void> };
   /** The client certificates renewed (`grpc-client`, `http-client`); `own.save()` writes them too. */
   clientRenewals: Renewal[];
+  /** The storage cluster's certificates renewed (`s3-server`, `seaweedfs`); `own.save()` writes them too. */
+  storageRenewals: Renewal[];
   save: () => Promise<void>;
 }> {
   const { credentials, save: saveCredentials } = await loadFleetCredentials(topology, stateDir);
@@ -118,18 +121,23 @@ export async function loadLocalPlan(
   // The client certificates, renewed within 30 days of expiry (all of them with `renewAll`) on their own keys.
   const clients = loaded ? await renewClientCerts(stateDir, loaded, loaded.caKey, opts) : undefined;
   const tls = loaded && clients ? { ...loaded, grpc: clients.grpc, http: clients.http } : undefined;
-  const s3 =
-    topology.storage && topology.fleet.tls.s3
-      ? await loadS3Tls(
-          stateDir,
-          storageService(topology),
-          tls ? { tls: tls.grpc, caKey: tls.caKey, save: tls.save } : undefined,
-        )
+  const service = topology.storage && topology.fleet.tls.s3 ? storageService(topology) : undefined;
+  const s3 = service
+    ? await loadS3Tls(
+        stateDir,
+        service,
+        tls ? { tls: tls.grpc, caKey: tls.caKey, save: tls.save } : undefined,
+      )
+    : undefined;
+  // The storage cluster's certificates, renewed like the client ones (SeaweedFS re-reads them: renewedInPlace).
+  const storage =
+    s3 && service && tls
+      ? await renewStorageCerts(stateDir, s3.tls, service, { cert: tls.grpc.ca, key: tls.caKey }, opts)
       : undefined;
   const grpc = topology.fleet.tls.grpc ? tls?.grpc : undefined;
   const http = topology.fleet.tls.http ? tls?.http : undefined;
   const plan = (leaves?: Map<string, Leaf>) =>
-    planLocalFleet(topology, credentials, stateDir, options, grpc, http, s3?.tls, leaves);
+    planLocalFleet(topology, credentials, stateDir, options, grpc, http, storage?.tls ?? s3?.tls, leaves);
   // Each server's own certificate, for the addresses the first plan (with the shared ones) gives it.
   const own = tls
     ? await planServerLeaves(
@@ -147,9 +155,11 @@ export async function loadLocalPlan(
       save: async () => {
         await own.save();
         await clients?.save();
+        await storage?.save();
       },
     },
     clientRenewals: clients?.renewals ?? [],
+    storageRenewals: storage?.renewals ?? [],
     save: async () => {
       await saveCredentials();
       await tls?.save();
@@ -163,6 +173,8 @@ export interface Rotation {
   renewed: { name: string; serialBefore?: string; serialAfter: string }[];
   /** The fleet's client certificates (`grpc-client`, `http-client`), renewed on their own keys. */
   clients: RenewedCert[];
+  /** The storage cluster's certificates (`s3-server`, `seaweedfs`), renewed on their own keys. */
+  storage: RenewedCert[];
   /** The copies replaced in the running processes' config directories. */
   replacedFiles: number;
   /**
@@ -176,9 +188,10 @@ export interface Rotation {
 }
 
 /**
- * `certs rotate` on the local runtime: every server's certificate and the two client certificates renewed on their
- * own keys (the CA unchanged), written to `<state-dir>/tls/` and then into every running process's copy, one
- * rename each (HAProxy's health-check copy handed over its stats socket). Nothing is restarted: each server presents the new one from its next handshake, and a client trusts
+ * `certs rotate` on the local runtime: every server's certificate, the two client certificates and the storage
+ * cluster's two renewed on their own keys (the CA unchanged), written to `<state-dir>/tls/` and then into every running
+ * process's copy, one rename each (HAProxy's health-check copy handed over its stats socket). Nothing is restarted:
+ * each server presents the new one from its next handshake (SeaweedFS within SEAWEEDFS_CERT_REFRESH), and a client trusts
  * it as it trusted the old (same CA), so queries never see a gap. A fleet that does not run gets the state dir's
  * certificates renewed; its next `up` uses them.
  */
@@ -188,7 +201,7 @@ export async function rotateLocalCerts(topology: Topology, stateDir: string): Pr
   const root = localRoot(stateDir);
   const existing = await readState(root);
   const options = resolveLocalOptions({}, process.env, topology.fleet.blocks, existing?.options);
-  const { plan, own, clientRenewals } = await loadLocalPlan(topology, stateDir, options, {
+  const { plan, own, clientRenewals, storageRenewals } = await loadLocalPlan(topology, stateDir, options, {
     renewAll: true,
   });
   await own.save();
@@ -210,6 +223,7 @@ export async function rotateLocalCerts(topology: Topology, stateDir: string): Pr
       serialAfter: serial(r.after),
     })),
     clients: clientRenewals.map(renewedCert),
+    storage: storageRenewals.map(renewedCert),
     replacedFiles: replaced.length,
     restartPending: [...new Set(restartPending)],
     running: existing !== undefined,

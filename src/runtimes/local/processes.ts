@@ -15,7 +15,7 @@ import {
 import { buildFleet, type FleetSpec, objectStoreAccess } from "../../components/fleet.ts";
 import type { Binary, ComponentKind, Container, PodSpec, Port, ServiceSpec } from "../../components/types.ts";
 import { POD_NAME, podNames, START_STAGE } from "../../components/types.ts";
-import { reloadsHttpClientCert } from "../../components/web.ts";
+import { renewedInPlace } from "../../components/web.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import type { Leaf, LeafRequest } from "../../state/server-certs.ts";
 import { type HttpClientFiles, httpClientFiles } from "../../state/tls.ts";
@@ -264,9 +264,9 @@ export function planLocalFleet(
     for (const p of processes) useOwnLeaf(p, shared, serverLeaves);
   }
   for (const p of processes) {
-    // A client certificate is renewed on its own key like a server's: each copy a process re-reads is replaced in
-    // place, no restart. Thanos's HTTP clients do not re-read theirs (reloadsHttpClientCert): it stays in their spec.
-    const inPlace = [grpcTls?.clientCert, reloadsHttpClientCert(p.binary) ? httpTls?.clientCert : undefined];
+    // A client or storage certificate is renewed on its own key like a server's: each copy a process re-reads is
+    // replaced in place, no restart (renewedInPlace); one it does not stays in its spec.
+    const inPlace = renewedInPlace(p.binary, { grpcTls, httpTls, s3Tls: ctx.s3Tls });
     p.files = p.files.map((f) => (inPlace.includes(f.content) ? { ...f, renewable: true } : f));
   }
   return {

@@ -259,6 +259,7 @@ async function newLocalUpContext(
     credentials,
     own,
     clientRenewals,
+    storageRenewals,
     save: saveMaterial,
   } = await loadLocalPlan(topology, opts.stateDir, options);
   let written: string | undefined;
@@ -295,7 +296,7 @@ async function newLocalUpContext(
   // A renewed certificate reaches what runs in place (no restart: it is no part of a process's spec).
   const saveLeaves = async () => {
     await own.save();
-    for (const r of [...own.renewals, ...clientRenewals]) {
+    for (const r of [...own.renewals, ...clientRenewals, ...storageRenewals]) {
       if (r.before) opts.reporter.info(`renewed ${r.name}'s certificate: ${r.why}`);
     }
     await refreshRunningCopies(ctx.plan);
