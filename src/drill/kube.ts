@@ -447,7 +447,8 @@ export function kubeFaults(input: KubeFaultsInput): Faults {
     const slowest = Math.max(0, ...r.pods.map((p) => p.afterMs ?? 0));
     return {
       what:
-        `renewed ${r.renewed.length} server certificates and ${r.clients.length} client certificates, wrote ` +
+        `renewed ${r.renewed.length} server certificates, ${r.clients.length} client certificates and ` +
+        `${r.storage.length} of the storage cluster, wrote ` +
         `${r.secrets.length} Secrets in place (and ${r.renewedObjects.length} objects holding a client or storage certificate); ` +
         `${r.pods.filter((p) => p.presented).length}/${r.pods.length} server pods presented the new one, the last after ` +
         `${(slowest / 1000).toFixed(0)} s`,

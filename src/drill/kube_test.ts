@@ -647,7 +647,7 @@ describe("cert-rotation on Kubernetes: certs rotate during continuous queries, n
     const fault = await faults.inject(scenario());
     assert.match(
       fault.what,
-      /renewed 1 server certificates and 2 client certificates, wrote 1 Secrets in place \(and 2 objects holding a client or storage certificate\); 2\/2 server pods presented the new one, the last after 75 s/,
+      /renewed 1 server certificates, 2 client certificates and 1 of the storage cluster, wrote 1 Secrets in place \(and 2 objects holding a client or storage certificate\); 2\/2 server pods presented the new one, the last after 75 s/,
     );
     assert.deepEqual(fault.brokenPods, []);
     w.later();

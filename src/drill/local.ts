@@ -277,7 +277,8 @@ async function rotation(
   };
   return {
     what:
-      `renewed ${r.renewed.length} server certificates and ${r.clients.length} client certificates ` +
+      `renewed ${r.renewed.length} server certificates, ${r.clients.length} client certificates and ` +
+      `${r.storage.length} of the storage cluster ` +
       `in ${(r.ms / 1000).toFixed(1)} s, ${r.replacedFiles} copies replaced in place`,
     brokenPods: [],
     async lift() {},
