@@ -301,8 +301,10 @@ const USERS: Record<string, string> = {
     "the shared HTTPS certificate: only a render made before any up (node addresses unknown); every server has its own in servers/",
   "http-client.crt":
     "every client of the HTTPS ports: Prometheus's scrapes and alerts, query-frontend → query, the rulers, HAProxy's checks, Grafana, thanos-fleet (verify, drill, bench, curl) (renewed on its key: up within 30 days of expiry, certs rotate)",
-  "s3-server.crt": "the storage cluster's S3 API (SeaweedFS's S3 gateway, MinIO)",
-  "seaweedfs.crt": "SeaweedFS's master, volume server, filer and S3 gateway among themselves (mutual TLS)",
+  "s3-server.crt":
+    "the storage cluster's S3 API (SeaweedFS's S3 gateway, MinIO) (renewed on its key: up within 30 days of expiry, certs rotate)",
+  "seaweedfs.crt":
+    "SeaweedFS's master, volume server, filer and S3 gateway among themselves (mutual TLS) (renewed on its key: up within 30 days of expiry, certs rotate)",
 };
 
 /** Who presents a server's own certificate, from its file's name (without `.crt`). */
