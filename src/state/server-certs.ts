@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { LEAF_DAYS, TLS_DIR, TlsMaterialError } from "./tls.ts";
+import { daysLeft, LEAF_DAYS, RENEW_WITHIN_DAYS, renewalDue, TLS_DIR, TlsMaterialError } from "./tls.ts";
 
 const run = promisify(execFile);
 
@@ -17,11 +17,7 @@ export const SERVERS_DIR = "servers";
  * never holds `@`, so a local and a Kubernetes fleet's leaves never clash in `servers/`.
  */
 export const KUBE_LEAF_PREFIX = "kube@";
-/** How long a server's certificate is valid. */
-export { LEAF_DAYS };
-/** `up` renews a server's certificate this close to its expiry. */
-export const RENEW_WITHIN_DAYS = 30;
-const DAY_MS = 86_400_000;
+export { daysLeft, LEAF_DAYS, RENEW_WITHIN_DAYS, renewalDue };
 
 /** A server that needs a certificate: its name (`cluster/pod/container`) and the addresses its clients dial. */
 export interface LeafRequest {
@@ -72,10 +68,6 @@ export function sansOf(cert: X509Certificate): string[] {
     .filter((s) => s.length > 0)
     .map((s) => s.replace(/^IP Address:/, "IP:"))
     .sort();
-}
-
-export function daysLeft(cert: X509Certificate, now = Date.now()): number {
-  return Math.floor((Date.parse(cert.validTo) - now) / DAY_MS);
 }
 
 async function openssl(args: string[], cwd: string): Promise<void> {
@@ -170,13 +162,6 @@ function unfit(name: string, leaf: Leaf, ca: X509Certificate): string | undefine
     return `${name}.key is not a private key`;
   }
   if (!cert.verify(ca.publicKey)) return `${name}.crt is not signed by the fleet CA`;
-  return undefined;
-}
-
-/** Why a certificate must be renewed now, or undefined: it expires within RENEW_WITHIN_DAYS (or has). */
-export function renewalDue(cert: string, now = Date.now()): string | undefined {
-  const left = daysLeft(new X509Certificate(cert), now);
-  if (left < RENEW_WITHIN_DAYS) return left < 0 ? "expired" : `expires in ${left} day(s)`;
   return undefined;
 }
 
@@ -294,11 +279,11 @@ export interface CertificateInfo {
 const USERS: Record<string, string> = {
   "ca.crt": "the fleet CA: signs every certificate below; every server and client of the fleet trusts it",
   "grpc-server.crt":
-    "the shared StoreAPI certificate: only a render made before any up (node addresses unknown); every server has its own in servers/",
+    "the shared StoreAPI certificate: only a render made before any up (node addresses unknown); every server has its own in servers/ (renewed on its key within 30 days of expiry)",
   "grpc-client.crt":
     "query, the rulers and receive's routers towards every StoreAPI server; Prometheus → receive (renewed on its key: up within 30 days of expiry, certs rotate)",
   "http-server.crt":
-    "the shared HTTPS certificate: only a render made before any up (node addresses unknown); every server has its own in servers/",
+    "the shared HTTPS certificate: only a render made before any up (node addresses unknown); every server has its own in servers/ (renewed on its key within 30 days of expiry)",
   "http-client.crt":
     "every client of the HTTPS ports: Prometheus's scrapes and alerts, query-frontend → query, the rulers, HAProxy's checks, Grafana, thanos-fleet (verify, drill, bench, curl) (renewed on its key: up within 30 days of expiry, certs rotate)",
   "s3-server.crt":

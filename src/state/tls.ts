@@ -1,5 +1,6 @@
 // The fleet's own CA and StoreAPI certificates, made once with openssl and kept in the state dir (keys 0600).
 import { execFile } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,6 +42,20 @@ export const GRPC_SERVER_NAME = "thanos-fleet-grpc";
 const DAYS = "3650";
 /** How long a leaf is valid (a server's, a client's, the storage cluster's): `up` renews it within 30 days of expiry. */
 export const LEAF_DAYS = 90;
+/** `up` renews a leaf this close to its expiry. */
+export const RENEW_WITHIN_DAYS = 30;
+const DAY_MS = 86_400_000;
+
+export function daysLeft(cert: X509Certificate, now = Date.now()): number {
+  return Math.floor((Date.parse(cert.validTo) - now) / DAY_MS);
+}
+
+/** Why a certificate must be renewed now, or undefined: it expires within RENEW_WITHIN_DAYS (or has). */
+export function renewalDue(cert: string, now = Date.now()): string | undefined {
+  const left = daysLeft(new X509Certificate(cert), now);
+  if (left < RENEW_WITHIN_DAYS) return left < 0 ? "expired" : `expires in ${left} day(s)`;
+  return undefined;
+}
 
 /** query's (and every gRPC client's) certificate and key in `<state-dir>/tls/`. */
 export const GRPC_CLIENT_FILES = { cert: "grpc-client.crt", key: "grpc-client.key" } as const;
@@ -118,14 +133,16 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   }
 }
 
-/** A key and a certificate signed by the fleet CA, with the extensions in `ext`, valid `days`. */
+/** A certificate signed by the fleet CA, with the extensions in `ext`, valid `days`, on `<name>.key` or a new key. */
 async function issue(dir: string, name: string, subject: string, ext: string, days = DAYS): Promise<void> {
   const extFile = `${name}.ext`;
   await writeFile(join(dir, extFile), ext, { mode: 0o600 });
-  await openssl(
-    ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", `${name}.key`],
-    dir,
-  );
+  if (!(await exists(join(dir, `${name}.key`)))) {
+    await openssl(
+      ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", `${name}.key`],
+      dir,
+    );
+  }
   await openssl(["req", "-new", "-key", `${name}.key`, "-subj", subject, "-out", `${name}.csr`], dir);
   await openssl(
     [
@@ -223,11 +240,11 @@ async function problems(
 }
 
 const GRPC_LEAVES = [
-  { cert: FILES.cert, key: FILES.key },
+  { cert: FILES.cert, key: FILES.key, renewable: true },
   { cert: FILES.clientCert, key: FILES.clientKey, renewable: true },
 ];
 const HTTP_LEAVES = [
-  { cert: HTTP_FILES.cert, key: HTTP_FILES.key },
+  { cert: HTTP_FILES.cert, key: HTTP_FILES.key, renewable: true },
   { cert: HTTP_FILES.clientCert, key: HTTP_FILES.clientKey, renewable: true },
 ];
 
@@ -341,6 +358,20 @@ export async function loadFleetTls(
       [FILES.caKey, await read(FILES.caKey)],
     ]);
     for (const [f, text] of await inScratch(ca, makeHttpLeaves, http)) made.set(f, text);
+  }
+  // The shared stand-ins are renewed here, on their keys, when due: no running server presents them (client-certs.ts
+  // renews the client certificates, which do reach what runs).
+  for (const [cert, key, make] of [
+    [FILES.cert, FILES.key, makeGrpcServer],
+    [HTTP_FILES.cert, HTTP_FILES.key, makeHttpServer],
+  ] as const) {
+    if (made.has(cert) || !renewalDue(await read(cert))) continue;
+    const given = new Map([
+      [FILES.ca as string, await read(FILES.ca)],
+      [FILES.caKey as string, await read(FILES.caKey)],
+      [key as string, await read(key)],
+    ]);
+    for (const [f, text] of await inScratch(given, make, [cert])) made.set(f, text);
   }
   const save = async () => {
     if (made.size > 0) await writeFiles(stateDir, present.size === 0, made);
@@ -545,12 +576,7 @@ export async function loadOrCreateFleetTls(
 /** The HTTP server's certificate (for HTTP_SERVER_NAME, localhost and 127.0.0.1) and the fleet's client one. */
 async function makeHttpLeaves(dir: string): Promise<void> {
   const common = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n";
-  await issue(
-    dir,
-    "http-server",
-    `/CN=${HTTP_SERVER_NAME}`,
-    `${common}extendedKeyUsage=serverAuth\nsubjectAltName=DNS:${HTTP_SERVER_NAME},DNS:localhost,IP:127.0.0.1\n`,
-  );
+  await makeHttpServer(dir);
   await issue(
     dir,
     "http-client",
@@ -590,15 +616,38 @@ async function makeGrpcTls(dir: string): Promise<void> {
   await makeGrpcLeaves(dir);
 }
 
-/** The gRPC server certificate for GRPC_SERVER_NAME and query's client certificate, from the CA in `dir`. */
-async function makeGrpcLeaves(dir: string): Promise<void> {
-  const common = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n";
+const SERVER_EXT =
+  "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n";
+
+/**
+ * The shared stand-ins for a render made before any `up` (node addresses unknown): one certificate for every gRPC
+ * server (GRPC_SERVER_NAME) and one for every HTTPS server (HTTP_SERVER_NAME, localhost, 127.0.0.1), valid LEAF_DAYS,
+ * on the key in `dir` when there is one (a renewal).
+ */
+async function makeGrpcServer(dir: string): Promise<void> {
   await issue(
     dir,
     "grpc-server",
     `/CN=${GRPC_SERVER_NAME}`,
-    `${common}extendedKeyUsage=serverAuth\nsubjectAltName=DNS:${GRPC_SERVER_NAME}\n`,
+    `${SERVER_EXT}subjectAltName=DNS:${GRPC_SERVER_NAME}\n`,
+    String(LEAF_DAYS),
   );
+}
+
+async function makeHttpServer(dir: string): Promise<void> {
+  await issue(
+    dir,
+    "http-server",
+    `/CN=${HTTP_SERVER_NAME}`,
+    `${SERVER_EXT}subjectAltName=DNS:${HTTP_SERVER_NAME},DNS:localhost,IP:127.0.0.1\n`,
+    String(LEAF_DAYS),
+  );
+}
+
+/** The gRPC server certificate for GRPC_SERVER_NAME and query's client certificate, from the CA in `dir`. */
+async function makeGrpcLeaves(dir: string): Promise<void> {
+  const common = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n";
+  await makeGrpcServer(dir);
   await issue(
     dir,
     "grpc-client",

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -92,12 +93,12 @@ test("complete material that does not fit together is refused: a key of another 
   }
 });
 
-test("an expired certificate is refused before anything starts", async () => {
+test("an expired CA is refused before anything starts; an expired shared certificate is renewed on its key", async () => {
   const stateDir = await mkdtemp(join(tmpdir(), "fleet-tls-state-"));
   try {
     await loadOrCreateGrpcTls(stateDir);
     const dir = join(stateDir, TLS_DIR);
-    // A server certificate from the same CA and key that expired yesterday.
+    // The shared stand-in (a render before any up) from the same CA and key, expired yesterday: renewed in memory.
     expireLeaf(
       dir,
       "grpc-server.crt",
@@ -105,7 +106,23 @@ test("an expired certificate is refused before anything starts", async () => {
       `/CN=${GRPC_SERVER_NAME}`,
       `subjectAltName=DNS:${GRPC_SERVER_NAME}\n`,
     );
-    await assert.rejects(loadGrpcTls(stateDir), /grpc-server\.crt has expired/);
+    const key = await readFile(join(dir, "grpc-server.key"), "utf8");
+    const renewed = await loadGrpcTls(stateDir);
+    const cert = new X509Certificate(renewed.tls.cert);
+    assert.ok(Date.parse(cert.validTo) > Date.now() + 80 * 86_400_000, cert.validTo);
+    assert.ok(cert.checkPrivateKey(createPrivateKey(key)), "on its key");
+    assert.ok(cert.verify(new X509Certificate(renewed.tls.ca).publicKey));
+    await renewed.save();
+    assert.equal(await readFile(join(dir, "grpc-server.crt"), "utf8"), renewed.tls.cert);
+    // The CA itself, expired: every certificate hangs on it, so it is refused.
+    expireLeaf(
+      dir,
+      "ca.crt",
+      "ca.key",
+      "/CN=thanos-fleet CA",
+      "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    );
+    await assert.rejects(loadGrpcTls(stateDir), /ca\.crt has expired/);
   } finally {
     await rm(stateDir, { recursive: true, force: true });
   }
