@@ -514,7 +514,8 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
         });
         return presentedSerial(
           new URL(url),
-          { ca: files.ca, ...client[p.client] },
+          // The trust bundle with an Issuer: the HTTP client files name ca.crt, the fleet CA alone.
+          { ...client[p.client], ca: files.ca },
           p.client === "grpc" ? "h2" : "http/1.1",
         );
       },
