@@ -58,7 +58,7 @@ export async function certsCommand(opts: CertsOptions): Promise<number> {
       ),
     );
     write(
-      `\nin ${opts.stateDir}/${TLS_DIR}; 'thanos-fleet certs rotate' renews every server's certificate and the client certificates\n`,
+      `\nin ${opts.stateDir}/${TLS_DIR}; 'thanos-fleet certs rotate' renews every server's certificate, the client certificates and the storage cluster's\n`,
     );
   }
   // cert-manager renews the issued ones itself (renewBefore): their dates are information, not a problem of ours.
