@@ -38,7 +38,7 @@ export const TLS_DIR = "tls";
 export const HTTP_SERVER_NAME = "thanos-fleet-http";
 /** Clients verify the server certificate against this name, not the address they dial. */
 export const GRPC_SERVER_NAME = "thanos-fleet-grpc";
-/** The CA's validity (and the shared leaves' that only a render made before any `up` uses). */
+/** The CA's validity. */
 const DAYS = "3650";
 /** How long a leaf is valid (a server's, a client's, the storage cluster's): `up` renews it within 30 days of expiry. */
 export const LEAF_DAYS = 90;
