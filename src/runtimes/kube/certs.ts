@@ -2,6 +2,7 @@
 // local runtime's (state/server-certs.ts), for the SANs the render gives it (render/server-certs.ts).
 import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { connect } from "node:tls";
 import { NAMESPACE } from "../../components/context.ts";
 import type { FleetSpec } from "../../components/fleet.ts";
@@ -16,6 +17,7 @@ import { parseKubeLeafName, serverTlsSecretName } from "../../render/server-cert
 import type { KubeObject, RenderedFleet } from "../../render/types.ts";
 import type { RenewedCert } from "../../state/client-certs.ts";
 import { type Leaf, loadServerLeaves, type Renewal } from "../../state/server-certs.ts";
+import { CA_BUNDLE_FILE, GRPC_CLIENT_FILES, httpClientFiles, TLS_DIR } from "../../state/tls.ts";
 import type { Topology } from "../../topology/topology.ts";
 import type { KubeApi } from "./api.ts";
 import type { Clock } from "./wait.ts";
@@ -242,6 +244,26 @@ export async function awaitPresented(
       ...(serial ? { serial } : {}),
     };
   });
+}
+
+/**
+ * What `certs rotate` asks a server pod with, per port kind: the fleet's gRPC or HTTP client certificate, and the CA
+ * the server's certificate is verified against, the trust bundle when a cert-manager Issuer signs the servers'.
+ */
+export function presentingClientFiles(
+  stateDir: string,
+  issued: boolean,
+): Record<PresentingPod["client"], { ca: string; cert: string; key: string }> {
+  const ca = join(stateDir, TLS_DIR, issued ? CA_BUNDLE_FILE : "ca.crt");
+  const http = httpClientFiles(stateDir, "");
+  return {
+    grpc: {
+      ca,
+      cert: join(stateDir, TLS_DIR, GRPC_CLIENT_FILES.cert),
+      key: join(stateDir, TLS_DIR, GRPC_CLIENT_FILES.key),
+    },
+    http: { ca, cert: http.cert, key: http.key },
+  };
 }
 
 /**

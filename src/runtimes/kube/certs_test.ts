@@ -19,6 +19,7 @@ import {
   objectsHolding,
   type PresentingPod,
   presentedSerial,
+  presentingClientFiles,
   presentingPods,
   rotateInCluster,
   storagePresentingPods,
@@ -342,4 +343,21 @@ test("rotate: the storage cluster's renewed certificates written in place, and S
       ["seaweedfs", "minio", "seaweedfs", 9333, "http"],
     ],
   );
+});
+
+test("certs rotate asks each port with the fleet's client certificate of its kind, verifying the trust bundle with an Issuer", () => {
+  for (const issued of [false, true]) {
+    const files = presentingClientFiles("/state", issued);
+    const ca = issued ? "/state/tls/ca-bundle.crt" : "/state/tls/ca.crt";
+    assert.deepEqual(files.grpc, {
+      ca,
+      cert: "/state/tls/grpc-client.crt",
+      key: "/state/tls/grpc-client.key",
+    });
+    assert.deepEqual(files.http, {
+      ca,
+      cert: "/state/tls/http-client.crt",
+      key: "/state/tls/http-client.key",
+    });
+  }
 });

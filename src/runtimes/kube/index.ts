@@ -25,14 +25,12 @@ import { forgetRuntime, recordRuntime } from "../../state/runtime.ts";
 import type { Leaf, Renewal } from "../../state/server-certs.ts";
 import { renewStorageCerts } from "../../state/storage-certs.ts";
 import {
-  CA_BUNDLE_FILE,
   type FleetCa,
   type GrpcTls,
   type HttpTls,
   httpClientFiles,
   loadFleetTls,
   loadS3Tls,
-  TLS_DIR,
   writeCaBundle,
 } from "../../state/tls.ts";
 import { loadIssuerCa, loadUserCa, trustBundle } from "../../state/user-ca.ts";
@@ -48,6 +46,7 @@ import {
   type KubeLeaves,
   loadKubeLeaves,
   presentedSerial,
+  presentingClientFiles,
   type RotateSeams,
   type RotationReport,
   restartGrafana,
@@ -488,16 +487,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
     fleet: RenderedFleet,
     opts: { stateDir: string; progress: (line: string) => void; timeoutMs?: number },
   ): Omit<RotateSeams, "writeSecret"> {
-    const files = {
-      ca: join(opts.stateDir, TLS_DIR, issued(fleet) ? CA_BUNDLE_FILE : "ca.crt"),
-    };
-    const client = {
-      grpc: {
-        cert: join(opts.stateDir, TLS_DIR, "grpc-client.crt"),
-        key: join(opts.stateDir, TLS_DIR, "grpc-client.key"),
-      },
-      http: httpClientFiles(opts.stateDir, ""),
-    };
+    const files = presentingClientFiles(opts.stateDir, issued(fleet));
     return {
       presented: async (p) => {
         const rc = fleet.clusters.find((c) => c.cluster === p.cluster);
@@ -512,12 +502,7 @@ export function createKubeRuntime(deps: KubeDeps = realDeps()): KubeRuntime {
             port: p.port,
           }),
         });
-        return presentedSerial(
-          new URL(url),
-          // The trust bundle with an Issuer: the HTTP client files name ca.crt, the fleet CA alone.
-          { ...client[p.client], ca: files.ca },
-          p.client === "grpc" ? "h2" : "http/1.1",
-        );
+        return presentedSerial(new URL(url), files[p.client], p.client === "grpc" ? "h2" : "http/1.1");
       },
       clock: deps.clock,
       progress: opts.progress,
