@@ -14,7 +14,14 @@ import {
   replaceFile,
 } from "../../state/server-certs.ts";
 import { renewStorageCerts } from "../../state/storage-certs.ts";
-import { type GrpcTls, type HttpTls, loadFleetTls, loadS3Tls } from "../../state/tls.ts";
+import {
+  type FleetCa,
+  type GrpcTls,
+  type HttpTls,
+  loadFleetTls,
+  loadGrpcTls,
+  loadS3Tls,
+} from "../../state/tls.ts";
 import { loadUserCa } from "../../state/user-ca.ts";
 import type { Topology } from "../../topology/topology.ts";
 import { haproxyCommands } from "./haproxy.ts";
@@ -122,17 +129,17 @@ export async function loadLocalPlan(
   const clients = loaded ? await renewClientCerts(stateDir, loaded, loaded.caKey, opts) : undefined;
   const tls = loaded && clients ? { ...loaded, grpc: clients.grpc, http: clients.http } : undefined;
   const service = topology.storage && topology.fleet.tls.s3 ? storageService(topology) : undefined;
-  const s3 = service
-    ? await loadS3Tls(
-        stateDir,
-        service,
-        tls ? { tls: tls.grpc, caKey: tls.caKey, save: tls.save } : undefined,
-      )
-    : undefined;
+  // The fleet CA signs the storage cluster's certificates too, with S3 over TLS alone (your own CA, with tls.ca).
+  const ca: FleetCa | undefined = tls
+    ? { tls: tls.grpc, caKey: tls.caKey, save: tls.save }
+    : service
+      ? await loadGrpcTls(stateDir, await loadUserCa(topology))
+      : undefined;
+  const s3 = service ? await loadS3Tls(stateDir, service, ca) : undefined;
   // The storage cluster's certificates, renewed like the client ones (SeaweedFS re-reads them: renewedInPlace).
   const storage =
-    s3 && service && tls
-      ? await renewStorageCerts(stateDir, s3.tls, service, { cert: tls.grpc.ca, key: tls.caKey }, opts)
+    s3 && service && ca
+      ? await renewStorageCerts(stateDir, s3.tls, service, { cert: ca.tls.ca, key: ca.caKey }, opts)
       : undefined;
   const grpc = topology.fleet.tls.grpc ? tls?.grpc : undefined;
   const http = topology.fleet.tls.http ? tls?.http : undefined;
@@ -162,7 +169,7 @@ export async function loadLocalPlan(
     storageRenewals: storage?.renewals ?? [],
     save: async () => {
       await saveCredentials();
-      await tls?.save();
+      await ca?.save();
       await s3?.save();
     },
   };

@@ -1,12 +1,16 @@
 // Each local server's own certificate in the plan: which processes get one, for which addresses, where it lands,
 // and what the fleet's clients then verify (the address they dial, no shared name).
 import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { FAKE_GRPC_TLS, FAKE_HTTP_TLS, FAKE_S3_TLS } from "../../render/testdata/fixtures.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import type { Leaf } from "../../state/server-certs.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
-import { rotateLocalCerts } from "./certs.ts";
+import { loadLocalPlan, rotateLocalCerts } from "./certs.ts";
 import { planLocalFleet, serverLeafRequests } from "./processes.ts";
 import { specHash } from "./supervisor.ts";
 
@@ -164,4 +168,62 @@ test("client certificates: copies re-read per handshake are renewable, Thanos's 
     thanosHttpClients.join(),
   );
   assert.ok(!thanosHttpClients.some((id) => id.includes("/thanos-query-0/")), "query's gRPC client re-reads");
+});
+
+test("the storage cluster's certificates are renewable copies in SeaweedFS's process: renewing them restarts nothing", () => {
+  const weed = own.processes.find((p) => p.binary === "weed");
+  assert.ok(weed);
+  const held = weed.files.filter((f) => [FAKE_S3_TLS.cert, FAKE_S3_TLS.internalCert].includes(f.content));
+  assert.equal(held.length, 2);
+  for (const f of held) assert.equal(f.renewable, true, f.path);
+  assert.equal(weed.env?.WEED_TLS_CERT_REFRESH_INTERVAL, "10s");
+  const leaves = new Map(requests.map((r) => [r.name, leafOf(r.name)]));
+  const renewed = planLocalFleet(
+    topology,
+    creds,
+    "/state",
+    options,
+    FAKE_GRPC_TLS,
+    FAKE_HTTP_TLS,
+    {
+      ...FAKE_S3_TLS,
+      cert: `${FAKE_S3_TLS.cert} renewed`,
+      internalCert: `${FAKE_S3_TLS.internalCert} renewed`,
+    },
+    leaves,
+  );
+  const changed = own.processes.filter((p, i) => {
+    const q = renewed.processes[i];
+    return q === undefined || specHash(p, "/bin/x") !== specHash(q, "/bin/x");
+  });
+  assert.deepEqual(
+    changed.map((p) => p.id),
+    [],
+  );
+});
+
+test("with S3 over TLS alone, the storage cluster's certificates are still renewed, from the fleet CA", async () => {
+  const s3Only = parseFleet(
+    { ...DEFAULT_FLEET, tls: { grpc: false, http: false, s3: true } },
+    "/fleets/fleet.yaml",
+  );
+  const stateDir = await mkdtemp(join(tmpdir(), "local-s3-only-"));
+  try {
+    const first = await loadLocalPlan(s3Only, stateDir, options);
+    await first.save();
+    await first.own.save();
+    assert.deepEqual(first.storageRenewals, []);
+    const rotated = await loadLocalPlan(s3Only, stateDir, options, { renewAll: true });
+    assert.deepEqual(
+      rotated.storageRenewals.map((r) => r.name),
+      ["s3-server", "seaweedfs"],
+    );
+    await rotated.own.save();
+    const ca = new X509Certificate(await readFile(join(stateDir, "tls", "ca.crt"), "utf8"));
+    const s3 = new X509Certificate(await readFile(join(stateDir, "tls", "s3-server.crt"), "utf8"));
+    assert.equal(s3.serialNumber, new X509Certificate(rotated.storageRenewals[0]?.after ?? "").serialNumber);
+    assert.ok(s3.verify(ca.publicKey));
+  } finally {
+    await rm(stateDir, { recursive: true, force: true });
+  }
 });
