@@ -9,6 +9,7 @@ import { test } from "node:test";
 import { FAKE_GRPC_TLS, FAKE_HTTP_TLS, FAKE_S3_TLS } from "../../render/testdata/fixtures.ts";
 import type { Credentials } from "../../state/credentials.ts";
 import type { Leaf } from "../../state/server-certs.ts";
+import type { GrpcTls, HttpTls, S3Tls } from "../../state/tls.ts";
 import { DEFAULT_FLEET, parseFleet } from "../../topology/load.ts";
 import { loadLocalPlan, rotateLocalCerts } from "./certs.ts";
 import { planLocalFleet, serverLeafRequests } from "./processes.ts";
@@ -27,6 +28,18 @@ const shared = plan();
 const requests = serverLeafRequests(shared, { grpc: FAKE_GRPC_TLS, http: FAKE_HTTP_TLS });
 const leafOf = (name: string, n = 1): Leaf => ({ cert: `CERT ${name} ${n}`, key: `KEY ${name}` });
 const own = plan(new Map(requests.map((r) => [r.name, leafOf(r.name)])));
+/** The plan with each server's own leaf, as `own`, after the given certificates were renewed (the rest unchanged). */
+const renewedPlan = (tls: { grpc?: GrpcTls; http?: HttpTls; s3?: S3Tls }) =>
+  planLocalFleet(
+    topology,
+    creds,
+    "/state",
+    options,
+    tls.grpc ?? FAKE_GRPC_TLS,
+    tls.http ?? FAKE_HTTP_TLS,
+    tls.s3 ?? FAKE_S3_TLS,
+    new Map(requests.map((r) => [r.name, leafOf(r.name)])),
+  );
 
 test("every server of the fleet gets a certificate for the addresses its clients dial, and nothing else", () => {
   const byName = new Map(requests.map((r) => [r.name, r.sans]));
@@ -122,17 +135,10 @@ test("certs rotate on the local runtime refuses a cert-manager Issuer before tou
 });
 
 test("client certificates: copies re-read per handshake are renewable, Thanos's HTTP clients' are in their spec", () => {
-  const leaves = new Map(requests.map((r) => [r.name, leafOf(r.name)]));
-  const renewed = planLocalFleet(
-    topology,
-    creds,
-    "/state",
-    options,
-    { ...FAKE_GRPC_TLS, clientCert: `${FAKE_GRPC_TLS.clientCert} renewed` },
-    { ...FAKE_HTTP_TLS, clientCert: `${FAKE_HTTP_TLS.clientCert} renewed` },
-    FAKE_S3_TLS,
-    leaves,
-  );
+  const renewed = renewedPlan({
+    grpc: { ...FAKE_GRPC_TLS, clientCert: `${FAKE_GRPC_TLS.clientCert} renewed` },
+    http: { ...FAKE_HTTP_TLS, clientCert: `${FAKE_HTTP_TLS.clientCert} renewed` },
+  });
   const copies = own.processes.flatMap((p) =>
     p.files
       .filter(
@@ -177,21 +183,13 @@ test("the storage cluster's certificates are renewable copies in SeaweedFS's pro
   assert.equal(held.length, 2);
   for (const f of held) assert.equal(f.renewable, true, f.path);
   assert.equal(weed.env?.WEED_TLS_CERT_REFRESH_INTERVAL, "10s");
-  const leaves = new Map(requests.map((r) => [r.name, leafOf(r.name)]));
-  const renewed = planLocalFleet(
-    topology,
-    creds,
-    "/state",
-    options,
-    FAKE_GRPC_TLS,
-    FAKE_HTTP_TLS,
-    {
+  const renewed = renewedPlan({
+    s3: {
       ...FAKE_S3_TLS,
       cert: `${FAKE_S3_TLS.cert} renewed`,
       internalCert: `${FAKE_S3_TLS.internalCert} renewed`,
     },
-    leaves,
-  );
+  });
   const changed = own.processes.filter((p, i) => {
     const q = renewed.processes[i];
     return q === undefined || specHash(p, "/bin/x") !== specHash(q, "/bin/x");
